@@ -1,0 +1,354 @@
+"""Configuration: TOML loaded into frozen, typed objects, or one clear error.
+
+Every key is checked: an unknown key, a wrong type, a value out of range, an unknown or
+closed exchange, or an unusable path raises ConfigError naming the file, the line, the key,
+what was expected and what was found.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import re
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import venues
+from .errors import ConfigError
+from .symbols import is_unified
+
+log = logging.getLogger(__name__)
+
+
+def _default_runtime_dir() -> Path:
+    return Path(os.environ.get("RUNTIME_DIRECTORY", "run").split(":")[0])
+
+
+def _default_state_dir() -> Path:
+    return Path(os.environ.get("STATE_DIRECTORY", "state").split(":")[0])
+
+
+@dataclass(frozen=True, slots=True)
+class DaemonConfig:
+    state_dir: Path = field(default_factory=_default_state_dir)  # markets cache lives here
+    shutdown_grace: float = 4.0  # seconds from the stop signal to a forced exit
+    watchdog_stale: float = 60.0  # no ticker for this long withholds the systemd watchdog
+    log_level: str = "info"
+    instance_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class FilesConfig:
+    enabled: bool = True
+    dir: Path = field(default_factory=lambda: _default_state_dir() / "data")
+    period: str = "hour"  # "hour" or "day"
+    max_bytes: int = 256 * 1024 * 1024  # a file larger than this is rotated early
+    compress: str = "gzip"  # "gzip" or "none", for closed files
+    flush_interval: float = 1.0  # seconds; buffered records reach the OS at least this often
+    queue_size: int = 500_000  # records buffered for the writer before drops are counted
+
+
+@dataclass(frozen=True, slots=True)
+class SocketConfig:
+    enabled: bool = True
+    path: Path = field(default_factory=lambda: _default_runtime_dir() / "aggregator.sock")
+    mode: str = "0660"
+    tcp: str = ""  # "127.0.0.1:PORT" to also listen on TCP; empty for none
+    max_clients: int = 1024
+    client_buffer: int = 1024 * 1024  # bytes unsent to a client before it is conflated
+    max_line: int = 65536  # longest accepted client input line, in bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ExchangeConfig:
+    venue: str  # today's id
+    key: str = ""  # the id as written in the config
+    enabled: bool = True
+    mode: str = "ws"  # "ws" (stream) or "rest" (poll)
+    symbols: tuple[str, ...] = ()  # unified symbols; empty means every market of the venue
+    ws_url: str = ""  # empty: the venue's public endpoint
+    rest_url: str = ""
+    markets_url: str = ""
+    poll_interval: float = 2.0
+    stale_after: float = 30.0  # seconds with no data before a reconnect
+    backoff_initial: float = 0.5
+    backoff_max: float = 30.0
+    healthy_after: float = 30.0  # a session this long resets the backoff
+    open_timeout: float = 10.0
+    request_timeout: float = 10.0
+    markets_refresh: float = 86400.0
+    max_symbols_per_connection: int = 0  # 0: the venue's own limit
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    daemon: DaemonConfig = field(default_factory=DaemonConfig)
+    files: FilesConfig = field(default_factory=FilesConfig)
+    socket: SocketConfig = field(default_factory=SocketConfig)
+    exchanges: tuple[ExchangeConfig, ...] = ()
+    source: Path | None = None
+    warnings: tuple[str, ...] = ()
+
+
+_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]i?B|B)?\s*$", re.IGNORECASE)
+_SIZE_UNITS = {"": 1, "b": 1, "kb": 1000, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+               "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}  # fmt: skip
+_EXCHANGE_KEYS = {f.name for f in dataclasses.fields(ExchangeConfig)} - {"venue", "key"}
+
+
+class _Loader:
+    def __init__(self, text: str, source: Path | None) -> None:
+        self.text = text
+        self.lines = text.splitlines()
+        self.source = source
+
+    def fail(self, path: str, message: str) -> typing.NoReturn:
+        where = str(self.source) if self.source else "<config>"
+        line = self._line_of(path)
+        if line:
+            where += f":{line}"
+        raise ConfigError(f"{where}: {path}: {message}")
+
+    def _line_of(self, path: str) -> int | None:
+        """Best-effort line of a dotted key: its table header, then the key below it."""
+        parts = path.split(".")
+        start = 0
+        for depth in range(len(parts) - 1, 0, -1):
+            header = re.compile(r"^\s*\[\s*" + r"\s*\.\s*".join(map(re.escape, parts[:depth])))
+            for i, text in enumerate(self.lines):
+                if header.match(text):
+                    start = i
+                    break
+            else:
+                continue
+            break
+        key = re.compile(r"^\s*" + re.escape(parts[-1]) + r"\s*=")
+        header_of_key = re.compile(r"^\s*\[\s*" + r"\s*\.\s*".join(map(re.escape, parts)) + r"\s*\]")
+        for i in range(start, len(self.lines)):
+            if key.match(self.lines[i]) or header_of_key.match(self.lines[i]):
+                return i + 1
+        return start + 1 if start else None
+
+    def build(self, cls: type, table: Any, path: str, **fixed: Any) -> Any:
+        if not isinstance(table, dict):
+            self.fail(path, f"expected a table, got {_kind(table)}")
+        hints = typing.get_type_hints(cls)
+        names = {f.name for f in dataclasses.fields(cls)} - set(fixed)
+        kwargs = dict(fixed)
+        for key, value in table.items():
+            kpath = f"{path}.{key}" if path else key
+            if key not in names:
+                self.fail(kpath, f"unknown key; expected one of: {', '.join(sorted(names))}")
+            kwargs[key] = self.convert(hints[key], value, kpath, key)
+        return cls(**kwargs)
+
+    def convert(self, hint: Any, value: Any, path: str, key: str) -> Any:
+        if hint is bool:
+            if isinstance(value, bool):
+                return value
+            self.fail(path, f"expected true or false, got {_kind(value)} {value!r}")
+        if hint is int:
+            if key.endswith("_bytes") or key in ("client_buffer", "max_line"):
+                return self._size(value, path)
+            if isinstance(value, int) and not isinstance(value, bool):
+                if value < 0:
+                    self.fail(path, f"expected an integer >= 0, got {value}")
+                return value
+            self.fail(path, f"expected an integer, got {_kind(value)} {value!r}")
+        if hint is float:
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                if value <= 0 or value != value:
+                    self.fail(path, f"expected a number of seconds > 0, got {value}")
+                return float(value)
+            self.fail(path, f"expected a number of seconds, got {_kind(value)} {value!r}")
+        if hint is str:
+            if isinstance(value, str):
+                return value
+            self.fail(path, f"expected a string, got {_kind(value)} {value!r}")
+        if hint is Path:
+            if isinstance(value, str) and value.strip():
+                return Path(os.path.expanduser(value))
+            self.fail(path, f"expected a path (a non-empty string), got {_kind(value)} {value!r}")
+        origin = typing.get_origin(hint)
+        if origin is tuple:
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                self.fail(path, f"expected a list of strings, got {_kind(value)} {value!r}")
+            return tuple(value)
+        if origin in (types.UnionType, typing.Union):
+            raise AssertionError(f"unsupported optional field {path}")
+        raise AssertionError(f"unsupported config type {hint!r} at {path}")
+
+    def _size(self, value: Any, path: str) -> int:
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return value
+        if isinstance(value, str):
+            m = _SIZE_RE.match(value)
+            if m:
+                n = int(float(m.group(1)) * _SIZE_UNITS[(m.group(2) or "").lower()])
+                if n > 0:
+                    return n
+        self.fail(path, f"expected a size in bytes (an integer, or a string like '64MiB'), "
+                        f"got {_kind(value)} {value!r}")  # fmt: skip
+
+
+def _kind(value: Any) -> str:
+    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
+            list: "a list", dict: "a table"}.get(type(value), type(value).__name__)  # fmt: skip
+
+
+def load(path: str | Path, *, check_paths: bool = True) -> Config:
+    """Read and validate a config file; raise ConfigError with the key at fault."""
+    source = Path(path)
+    try:
+        text = source.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{source}: config file not found") from None
+    except OSError as e:
+        raise ConfigError(f"{source}: cannot read config file: {e.strerror}") from None
+    return loads(text, source=source, check_paths=check_paths)
+
+
+def loads(text: str, *, source: Path | None = None, check_paths: bool = True) -> Config:
+    loader = _Loader(text, source)
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{source or '<config>'}: not valid TOML: {e}") from None
+    known = {"daemon", "files", "socket", "exchanges", "exchange_defaults"}
+    for key in doc:
+        if key not in known:
+            loader.fail(key, f"unknown section; expected one of: {', '.join(sorted(known))}")
+    daemon = loader.build(DaemonConfig, doc.get("daemon", {}), "daemon")
+    files = loader.build(FilesConfig, doc.get("files", {}), "files")
+    sock = loader.build(SocketConfig, doc.get("socket", {}), "socket")
+    _check_choices(loader, daemon, files, sock)
+
+    defaults = doc.get("exchange_defaults", {})
+    if not isinstance(defaults, dict):
+        loader.fail("exchange_defaults", f"expected a table, got {_kind(defaults)}")
+    for key in defaults:
+        if key not in _EXCHANGE_KEYS - {"symbols", "ws_url", "rest_url", "markets_url"}:
+            loader.fail(f"exchange_defaults.{key}", "not a key that can have a default")
+    table = doc.get("exchanges", {})
+    if not isinstance(table, dict):
+        loader.fail("exchanges", f"expected a table of exchanges, got {_kind(table)}")
+    warnings: list[str] = []
+    exchanges: list[ExchangeConfig] = []
+    seen: dict[str, str] = {}
+    for key, body in table.items():
+        path = f"exchanges.{key}"
+        try:
+            resolved = venues.resolve(key)
+        except ConfigError as e:
+            loader.fail(path, str(e))
+        if resolved.warning:
+            warnings.append(resolved.warning)
+        if resolved.venue in seen:
+            loader.fail(path, f"venue {resolved.venue!r} is already configured as "
+                              f"[exchanges.{seen[resolved.venue]}]")  # fmt: skip
+        seen[resolved.venue] = key
+        if not isinstance(body, dict):
+            loader.fail(path, f"expected a table, got {_kind(body)}")
+        merged = {**defaults, **body}
+        ex = loader.build(ExchangeConfig, merged, path, venue=resolved.venue, key=key)
+        _check_exchange(loader, ex, path)
+        exchanges.append(ex)
+    config = Config(daemon, files, sock, tuple(exchanges), source, tuple(warnings))
+    if check_paths:
+        check_config_paths(config, loader)
+    return config
+
+
+def _check_choices(loader: _Loader, daemon: DaemonConfig, files: FilesConfig,
+                   sock: SocketConfig) -> None:  # fmt: skip
+    if daemon.log_level.lower() not in ("debug", "info", "warning", "error"):
+        loader.fail("daemon.log_level", f"expected debug, info, warning or error, "
+                                        f"got {daemon.log_level!r}")  # fmt: skip
+    if files.period not in ("hour", "day"):
+        loader.fail("files.period", f"expected 'hour' or 'day', got {files.period!r}")
+    if files.compress not in ("gzip", "none"):
+        loader.fail("files.compress", f"expected 'gzip' or 'none', got {files.compress!r}")
+    if files.queue_size < 1:
+        loader.fail("files.queue_size", "expected an integer >= 1")
+    if not re.fullmatch(r"0?[0-7]{3}", sock.mode):
+        loader.fail("socket.mode", f"expected an octal file mode like '0660', got {sock.mode!r}")
+    if sock.tcp:
+        host, _, port = sock.tcp.rpartition(":")
+        if host not in ("127.0.0.1", "localhost", "::1", "[::1]") or not port.isdigit() \
+                or not 0 <= int(port) < 65536:  # fmt: skip
+            loader.fail("socket.tcp", f"expected '127.0.0.1:PORT' (loopback only), "
+                                      f"got {sock.tcp!r}")  # fmt: skip
+    if sock.max_clients < 1:
+        loader.fail("socket.max_clients", "expected an integer >= 1")
+
+
+def _check_exchange(loader: _Loader, ex: ExchangeConfig, path: str) -> None:
+    from .adapters import registry  # local: the registry imports nothing heavy, but config first
+
+    if ex.mode not in ("ws", "rest"):
+        loader.fail(f"{path}.mode", f"expected 'ws' or 'rest', got {ex.mode!r}")
+    modes = registry.modes(ex.venue)
+    if not modes:
+        loader.fail(path, f"venue {ex.venue!r} has no adapter in this version "
+                          f"(available: {', '.join(registry.available())})")  # fmt: skip
+    if ex.mode not in modes:
+        loader.fail(f"{path}.mode", f"{ex.venue} supports {' and '.join(modes)}, not {ex.mode!r}")
+    for s in ex.symbols:
+        if not is_unified(s):
+            loader.fail(f"{path}.symbols", f"expected unified symbols like 'BTC/USDT', got {s!r}")
+    if len(set(ex.symbols)) != len(ex.symbols):
+        loader.fail(f"{path}.symbols", "lists a symbol twice")
+    for name, schemes in (("ws_url", ("ws://", "wss://")), ("rest_url", ("http://", "https://")),
+                          ("markets_url", ("http://", "https://"))):  # fmt: skip
+        url = getattr(ex, name)
+        if url and not url.startswith(schemes):
+            loader.fail(f"{path}.{name}", f"expected a URL starting with {' or '.join(schemes)}, "
+                                          f"got {url!r}")  # fmt: skip
+    if ex.backoff_max < ex.backoff_initial:
+        loader.fail(f"{path}.backoff_max", "expected a value >= backoff_initial")
+
+
+def _writable_dir(path: Path) -> str | None:
+    """Create the directory if needed; return why it is unusable, or None."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        return f"cannot create directory {str(path)!r}: {e.strerror}"
+    if not path.is_dir():
+        return f"{str(path)!r} is not a directory"
+    if not os.access(path, os.W_OK | os.X_OK):
+        return f"directory {str(path)!r} is not writable"
+    return None
+
+
+def check_config_paths(config: Config, loader: _Loader | None = None) -> None:
+    """Create and check the directories the daemon will write to."""
+    checks = [("daemon.state_dir", config.daemon.state_dir)]
+    if config.files.enabled:
+        checks.append(("files.dir", config.files.dir))
+    if config.socket.enabled:
+        checks.append(("socket.path", config.socket.path.parent))
+        if len(os.fsencode(config.socket.path)) > 107:
+            why = f"socket path {str(config.socket.path)!r} is longer than 107 bytes"
+            _fail(loader, config, "socket.path", why)
+        if config.socket.path.is_dir():
+            _fail(loader, config, "socket.path", f"{str(config.socket.path)!r} is a directory")
+    for key, path in checks:
+        why = _writable_dir(path)
+        if why:
+            _fail(loader, config, key, why)
+
+
+def _fail(loader: _Loader | None, config: Config, key: str, why: str) -> typing.NoReturn:
+    if loader is None:
+        loader = _Loader("", config.source)
+    loader.fail(key, f"{why} (expected a writable directory)")
+
+
+def default_config() -> Config:
+    return Config()

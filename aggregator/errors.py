@@ -1,0 +1,45 @@
+"""The error tree of the aggregator.
+
+Every error a user can cause or a venue can provoke is one of these, so callers
+catch what they can handle and nothing else.
+"""
+
+from __future__ import annotations
+
+
+class AggregatorError(Exception):
+    """Base class of every error raised on purpose by this package."""
+
+
+class ConfigError(AggregatorError):
+    """The configuration is invalid; the message names the key and what was expected."""
+
+    exit_code = 2
+
+
+class UnknownExchange(ConfigError):
+    """An exchange id that is neither a venue, an old id of one, nor a closed venue."""
+
+
+class ClosedExchange(ConfigError):
+    """An exchange id from the 2019 list whose venue no longer has a public API."""
+
+
+class VenueError(AggregatorError):
+    """The venue said something went wrong (an error message, a rejected subscription)."""
+
+
+class ParseError(VenueError):
+    """A venue payload could not be understood: not JSON, or not the expected shape."""
+
+
+class RateLimited(VenueError):
+    """The venue asked us to slow down (HTTP 429/418); ``retry_after`` in seconds."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class MarketsUnavailable(AggregatorError):
+    """No symbol map could be had: the markets endpoint, the cache and the snapshot all failed."""

@@ -1,0 +1,111 @@
+"""The hub: hands every record to every sink without ever blocking an adapter.
+
+Each sink owns a bounded buffer and decides what happens when it is full (the file
+sink counts a drop, a socket subscriber is conflated). The hub also keeps the latest
+record per key (type, exchange, symbol) for snapshots and status views.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Iterable
+from typing import Generic, Protocol, TypeVar
+
+from .records import Record, dumps
+
+T = TypeVar("T")
+
+
+class Sink(Protocol):
+    name: str
+
+    def offer(self, record: Record, line: bytes) -> None:
+        """Take a record and its JSON line (serialised once by the hub); never block."""
+
+
+class BoundedQueue(Generic[T]):
+    """A FIFO of at most ``maxsize`` items, drained in batches by one consumer task.
+
+    ``put`` never blocks: when full it refuses the item and counts it in ``dropped``.
+    One wake-up of the consumer takes every item queued meanwhile, so a burst costs one
+    task switch, not one per item.
+    """
+
+    def __init__(self, maxsize: int) -> None:
+        if maxsize <= 0:
+            raise ValueError("maxsize must be positive")
+        self.maxsize = maxsize
+        self.dropped = 0
+        self.high_water = 0
+        self._items: deque[T] = deque()
+        self._ready = asyncio.Event()
+        self._closed = False
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def put(self, item: T) -> bool:
+        items = self._items
+        if len(items) >= self.maxsize or self._closed:
+            self.dropped += 1
+            return False
+        items.append(item)
+        if len(items) > self.high_water:
+            self.high_water = len(items)
+        if not self._ready.is_set():
+            self._ready.set()
+        return True
+
+    async def get_batch(self, limit: int = 65536) -> list[T]:
+        """Wait for items and return up to ``limit`` of them; [] once closed and empty."""
+        items = self._items
+        while not items:
+            if self._closed:
+                return []
+            self._ready.clear()
+            await self._ready.wait()
+        n = min(limit, len(items))
+        return [items.popleft() for _ in range(n)]
+
+    def drain_nowait(self) -> list[T]:
+        out = list(self._items)
+        self._items.clear()
+        return out
+
+    def close(self) -> None:
+        """No more puts; the consumer gets what is left, then []."""
+        self._closed = True
+        self._ready.set()
+
+
+class Hub:
+    """Fan-out of records to sinks, plus the latest-value cache."""
+
+    def __init__(self) -> None:
+        self.latest: dict[tuple[str, str, str], Record] = {}
+        self.published = 0
+        self.last_ticker_monotonic: float | None = None
+        self._sinks: list[Sink] = []
+
+    def add_sink(self, sink: Sink) -> None:
+        self._sinks.append(sink)
+
+    @property
+    def sinks(self) -> tuple[Sink, ...]:
+        return tuple(self._sinks)
+
+    def publish(self, record: Record) -> None:
+        self.published += 1
+        self.latest[record.key()] = record
+        line = dumps(record)
+        for sink in self._sinks:
+            sink.offer(record, line)
+
+    def publish_many(self, records: Iterable[Record]) -> None:
+        for record in records:
+            self.publish(record)

@@ -1,0 +1,180 @@
+"""The common record: one flat ticker or status record per venue message.
+
+Records are slotted dataclasses serialised by orjson (fields in declaration order,
+floats in shortest round-trip form). Timestamps are integer nanoseconds since the
+epoch. A field the venue does not send is ``None`` and goes out as JSON ``null``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import orjson
+
+# Price and size fields: the ones a merge of two partial updates carries over.
+MARKET_FIELDS = (
+    "bid",
+    "bid_size",
+    "ask",
+    "ask_size",
+    "last",
+    "open",
+    "high",
+    "low",
+    "volume",
+    "quote_volume",
+)
+
+
+@dataclass(slots=True)
+class Ticker:
+    """Top of book and 24 h statistics of one market at one venue."""
+
+    exchange: str
+    symbol: str
+    native: str
+    bid: float | None = None
+    bid_size: float | None = None
+    ask: float | None = None
+    ask_size: float | None = None
+    last: float | None = None
+    open: float | None = None
+    high: float | None = None
+    low: float | None = None
+    volume: float | None = None
+    quote_volume: float | None = None
+    ts_event: int | None = None
+    ts_recv: int = 0
+    seq: int = 0
+    type: str = "ticker"
+
+    def key(self) -> tuple[str, str, str]:
+        return ("ticker", self.exchange, self.symbol)
+
+    def merge_from(self, prev: Ticker) -> None:
+        """Fill the market fields this update lacks from the previous record."""
+        for name in MARKET_FIELDS:
+            if getattr(self, name) is None:
+                setattr(self, name, getattr(prev, name))
+
+    def same_market_values(self, other: Ticker) -> bool:
+        return self.ts_event == other.ts_event and all(
+            getattr(self, n) == getattr(other, n) for n in MARKET_FIELDS
+        )
+
+
+@dataclass(slots=True)
+class Status:
+    """A transition of an adapter's connection: the gaps in the data, in the data.
+
+    ``state`` is one of STATES; ``detail`` says why in a few words; ``conn`` is the
+    connection index for venues whose symbols are spread over several connections.
+    """
+
+    exchange: str
+    state: str
+    detail: str | None = None
+    conn: int | None = None
+    ts_recv: int = 0
+    seq: int = 0
+    type: str = "status"
+    symbol: None = None
+
+    def key(self) -> tuple[str, str, str]:
+        return ("status", self.exchange, "" if self.conn is None else str(self.conn))
+
+
+STATES = (
+    "starting",  # adapter created, loading markets
+    "connecting",  # opening a connection (or first poll)
+    "subscribed",  # connected and subscription sent
+    "live",  # first data after (re)connecting, or recovered from stale
+    "stale",  # no data for stale_after seconds
+    "disconnected",  # connection lost or failed; detail says why
+    "rate_limited",  # the venue asked us to slow down (HTTP 429/418)
+    "error",  # the venue sent something we could not use (parse error, error message)
+    "stopped",  # shutdown
+)
+
+Record = Ticker | Status
+
+
+def dumps(record: Record) -> bytes:
+    """One record as a JSON line (with the trailing newline)."""
+    return orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE)
+
+
+def now_ns() -> int:
+    return time.time_ns()
+
+
+def num(value: Any) -> float | None:
+    """A venue's number (string, int or float) as a finite float, or None.
+
+    Empty strings, null, "NaN" and infinities become None: a missing value is never
+    turned into 0 or into a made-up number.
+    """
+    if value is None or value == "":
+        return None
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        return None
+    if math.isfinite(f):
+        return f
+    return None
+
+
+def ms_to_ns(value: Any) -> int | None:
+    """Milliseconds since the epoch (int or numeric string) to integer nanoseconds."""
+    if value is None or value == "":
+        return None
+    try:
+        return int(value) * 1_000_000
+    except (TypeError, ValueError):
+        f = num(value)
+        return None if f is None else int(f * 1_000_000)
+
+
+_EPOCH_CACHE: dict[str, int] = {}
+
+
+def iso_to_ns(value: Any) -> int | None:
+    """An RFC 3339 UTC time ("2026-08-12T19:29:00.921195Z", up to ns digits) to ns.
+
+    The whole-second part is cached, so a stream of times within the same second
+    costs one dict lookup and an int parse of the fraction.
+    """
+    if not isinstance(value, str) or len(value) < 19:
+        return None
+    head = value[:19]
+    secs = _EPOCH_CACHE.get(head)
+    if secs is None:
+        try:
+            dt = datetime.strptime(head, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc)
+        except ValueError:
+            try:
+                dt = datetime.fromisoformat(head).replace(tzinfo=timezone.utc)
+            except ValueError:
+                return None
+        secs = int(dt.timestamp())
+        if len(_EPOCH_CACHE) > 4096:
+            _EPOCH_CACHE.clear()
+        _EPOCH_CACHE[head] = secs
+    rest = value[19:]
+    frac_ns = 0
+    if rest.startswith("."):
+        digits = rest[1:].rstrip("Z").split("+")[0]
+        if digits.endswith("+00:00"):
+            digits = digits[:-6]
+        if digits:
+            if not digits.isdigit():
+                return None
+            frac_ns = int(digits[:9].ljust(9, "0"))
+    elif rest not in ("", "Z", "+00:00"):
+        return None
+    return secs * 1_000_000_000 + frac_ns
