@@ -29,6 +29,10 @@ class VenueError(AggregatorError):
     """The venue said something went wrong (an error message, a rejected subscription)."""
 
 
+class VenueNotice(VenueError):
+    """The venue reported a problem that does not end the session (a rejected symbol, say)."""
+
+
 class ParseError(VenueError):
     """A venue payload could not be understood: not JSON, or not the expected shape."""
 

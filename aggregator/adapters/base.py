@@ -20,11 +20,12 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import aiohttp
+import orjson
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
 
 from ..config import ExchangeConfig
-from ..errors import MarketsUnavailable, ParseError, RateLimited, VenueError
+from ..errors import MarketsUnavailable, ParseError, RateLimited, VenueError, VenueNotice
 from ..records import Status, Ticker
 from ..symbols import Market, MarketTable, read_cache, snapshot_path, write_cache
 
@@ -96,6 +97,15 @@ class Codec:
         return MarketTable(markets)
 
 
+def json_body(body: str | bytes) -> Any:
+    """Decode a venue payload, or raise ParseError quoting its start (an HTML page, say)."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as e:
+        text = body[:60] if isinstance(body, str) else body[:60].decode("utf-8", "replace")
+        raise ParseError(f"not JSON ({e}): {text!r}") from None
+
+
 def backoff_delay(attempt: int, initial: float, cap: float) -> float:
     """Capped exponential backoff with full jitter in [d/2, d]."""
     d = min(cap, initial * (2 ** min(attempt, 30)))
@@ -144,6 +154,7 @@ class Adapter:
         self.records = 0
         self.reconnects = 0
         self.parse_errors = 0
+        self.venue_errors = 0
         self.rate_limited = 0
         self.table: MarketTable | None = None
         self._last: dict[str, Ticker] = {}
@@ -179,12 +190,17 @@ class Adapter:
 
     def _parse_failed(self, err: Exception, conn: _Conn) -> None:
         """Count a payload we could not use; say so at most every 10 s per adapter."""
-        self.parse_errors += 1
+        if isinstance(err, ParseError):
+            self.parse_errors += 1
+            n, what = self.parse_errors, "unusable payload"
+        else:
+            self.venue_errors += 1
+            n, what = self.venue_errors, "venue error"
         now = time.monotonic()
         if now - self._last_error_status >= 10.0:
             self._last_error_status = now
-            self.status("error", f"{err} ({self.parse_errors} so far)", conn.index)
-            self.log.warning("unusable payload: %s (%d so far)", err, self.parse_errors)
+            self.status("error", f"{what}: {err} ({n} so far)", conn.index)
+            self.log.warning("%s: %s (%d so far)", what, err, n)
 
     # --- lifecycle ---------------------------------------------------------------------
     async def run(self) -> None:
@@ -353,7 +369,7 @@ class Adapter:
         async for raw in ws:
             try:
                 records = parse(raw, now())
-            except ParseError as e:
+            except (ParseError, VenueNotice) as e:
                 self._parse_failed(e, conn)
                 continue
             if records:

@@ -1,0 +1,147 @@
+"""Binance spot: the 24 h ticker and the real-time best bid/ask streams, merged.
+
+WebSocket: raw streams on /ws, subscribed with one SUBSCRIBE per batch of streams; the
+server pings every 20 s (answered by the WebSocket layer) and closes connections after
+24 h (the base reconnects). REST: /api/v3/ticker/24hr with the wanted symbols.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+from urllib.parse import quote
+
+import orjson
+
+from ..errors import ParseError, VenueError
+from ..records import Ticker, ms_to_ns, num
+from ..symbols import Market, unify
+from .base import Codec, RestRequest, json_body as _json
+
+STREAMS_PER_MESSAGE = 200
+
+
+class Binance(Codec):
+    venue: ClassVar[str] = "binance"
+    WS_URL: ClassVar[str] = "wss://stream.binance.com:9443/ws"
+    REST_URL: ClassVar[str] = "https://api.binance.com"
+    MARKETS_URL: ClassVar[str] = "https://api.binance.com/api/v3/exchangeInfo?permissions=SPOT"
+    MAX_SYMBOLS_PER_CONNECTION: ClassVar[int] = 400  # 2 streams each; the venue allows 1024
+    MERGE: ClassVar[bool] = True
+    REST_RATE: ClassVar[float] = 5.0
+
+    def subscribe(self, markets: Sequence[Market]) -> list[str]:
+        streams = [f"{m.native.lower()}@{ch}" for m in markets for ch in ("ticker", "bookTicker")]
+        return [
+            orjson.dumps(
+                {"method": "SUBSCRIBE", "params": streams[i : i + STREAMS_PER_MESSAGE], "id": n}
+            ).decode()
+            for n, i in enumerate(range(0, len(streams), STREAMS_PER_MESSAGE), start=1)
+        ]
+
+    def parse_ws(self, raw: str | bytes, ts_recv: int) -> list[Ticker]:
+        """Three payloads, all flat objects keyed by one letter.
+
+        bookTicker: {"u":98494969448,"s":"BTCUSDT","b":"63704.00000000","B":"4.77471000",
+                     "a":"63704.01000000","A":"11.33198000"}
+        24hrTicker: {"e":"24hrTicker","E":1786539510015,"s":"BTCUSDT","c":"64117.99","b":...,
+                     "B":...,"a":...,"A":...,"o":"64330.6","h":"64500","l":"63238",
+                     "v":"14724.65","q":"940099726.83",...}
+        24hrMiniTicker: the same without b/B/a/A.
+        Acks: {"result":null,"id":1}; errors: {"error":{"code":2,"msg":"..."},"id":1}.
+        """
+        try:
+            msg = orjson.loads(raw)
+            sym = msg.get("s")
+        except (orjson.JSONDecodeError, AttributeError) as e:
+            raise ParseError(f"not a JSON object: {e}") from None
+        if sym is None:
+            if "error" in msg:
+                raise VenueError(f"venue error: {msg['error']}")
+            if "result" in msg:
+                return []
+            raise ParseError(f"unexpected message: {str(msg)[:100]}")
+        market = self.lookup(sym)
+        if market is None:
+            return []
+        event = msg.get("e")
+        if event is None:  # bookTicker
+            return [
+                Ticker(
+                    "binance", market.symbol, sym,
+                    bid=num(msg.get("b")), bid_size=num(msg.get("B")),
+                    ask=num(msg.get("a")), ask_size=num(msg.get("A")),
+                    ts_event=ms_to_ns(msg.get("T")), ts_recv=ts_recv,
+                )  # fmt: skip
+            ]
+        if event in ("24hrTicker", "24hrMiniTicker"):
+            return [self._ticker(msg, sym, market.symbol, ts_recv, ms_to_ns(msg.get("E")))]
+        return []
+
+    @staticmethod
+    def _ticker(m: dict[str, Any], native: str, symbol: str, ts_recv: int,
+                ts_event: int | None) -> Ticker:  # fmt: skip
+        return Ticker(
+            "binance", symbol, native,
+            bid=num(m.get("b")), bid_size=num(m.get("B")),
+            ask=num(m.get("a")), ask_size=num(m.get("A")),
+            last=num(m.get("c")), open=num(m.get("o")), high=num(m.get("h")),
+            low=num(m.get("l")), volume=num(m.get("v")), quote_volume=num(m.get("q")),
+            ts_event=ts_event, ts_recv=ts_recv,
+        )  # fmt: skip
+
+    def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
+        # Request weight: 2 for up to 20 symbols, 40 up to 100, 80 for all.
+        if len(markets) > 100:
+            return [RestRequest(f"{base_url}/api/v3/ticker/24hr")]
+        ids = orjson.dumps([m.native for m in markets]).decode()
+        return [RestRequest(f"{base_url}/api/v3/ticker/24hr?symbols={quote(ids, safe='')}")]
+
+    def parse_rest(self, body: bytes, ts_recv: int, market: Market | None) -> list[Ticker]:
+        """A list (or one object) of 24 h tickers, strings throughout:
+
+        {"symbol":"BTCUSDT","lastPrice":"73369.84","bidPrice":"73369.83","bidQty":"6.27",
+         "askPrice":"73369.84","askQty":"0.03","openPrice":"72181.09","highPrice":"73650.25",
+         "lowPrice":"68620.82","volume":"72140.35","quoteVolume":"5167027510.69",
+         "closeTime":1710328245391, ...}
+        """
+        data = _json(body)
+        if isinstance(data, dict):
+            if "code" in data and "symbol" not in data:
+                raise VenueError(f"venue error {data.get('code')}: {data.get('msg')}")
+            data = [data]
+        if not isinstance(data, list):
+            raise ParseError("expected a list of tickers")
+        out = []
+        for t in data:
+            if not isinstance(t, dict):
+                raise ParseError("expected ticker objects")
+            m = self.lookup(t.get("symbol", ""))
+            if m is None:
+                continue
+            out.append(
+                Ticker(
+                    "binance", m.symbol, m.native,
+                    bid=num(t.get("bidPrice")), bid_size=num(t.get("bidQty")),
+                    ask=num(t.get("askPrice")), ask_size=num(t.get("askQty")),
+                    last=num(t.get("lastPrice")), open=num(t.get("openPrice")),
+                    high=num(t.get("highPrice")), low=num(t.get("lowPrice")),
+                    volume=num(t.get("volume")), quote_volume=num(t.get("quoteVolume")),
+                    ts_event=ms_to_ns(t.get("closeTime")), ts_recv=ts_recv,
+                )  # fmt: skip
+            )
+        return out
+
+    def parse_markets(self, body: bytes) -> list[Market]:
+        """exchangeInfo: {"symbols":[{"symbol":"BTCUSDT","status":"TRADING",
+        "baseAsset":"BTC","quoteAsset":"USDT",...}, ...]}"""
+        data = _json(body)
+        try:
+            return [
+                Market(unify(s["baseAsset"], s["quoteAsset"]), s["symbol"])
+                for s in data["symbols"]
+                if s.get("status") == "TRADING"
+            ]
+        except (KeyError, TypeError) as e:
+            raise ParseError(f"unexpected exchangeInfo shape: {e}") from None
+

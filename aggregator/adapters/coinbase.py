@@ -1,0 +1,131 @@
+"""Coinbase Advanced Trade: the public market-data WebSocket's ticker channel.
+
+Messages carry a per-connection ``sequence_num``; a gap means frames were lost, and the
+connection is renewed. The heartbeats channel keeps quiet connections open.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar
+from urllib.parse import quote
+
+import orjson
+
+from ..errors import ParseError, VenueError, VenueNotice
+from ..records import Ticker, iso_to_ns, num
+from ..symbols import Market, unify
+from .base import Codec, RestRequest, json_body
+
+
+class SequenceGap(VenueError):
+    """Frames were lost between two sequence numbers: the session must be renewed."""
+
+
+class Coinbase(Codec):
+    venue: ClassVar[str] = "coinbase"
+    WS_URL: ClassVar[str] = "wss://advanced-trade-ws.coinbase.com"
+    REST_URL: ClassVar[str] = "https://api.coinbase.com"
+    MARKETS_URL: ClassVar[str] = "https://api.coinbase.com/api/v3/brokerage/market/products"
+    MAX_SYMBOLS_PER_CONNECTION: ClassVar[int] = 100
+    REST_RATE: ClassVar[float] = 5.0
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self._seq: int | None = None
+
+    def subscribe(self, markets: Sequence[Market]) -> list[str]:
+        ids = [m.native for m in markets]
+        return [
+            orjson.dumps({"type": "subscribe", "product_ids": ids, "channel": "ticker"}).decode(),
+            orjson.dumps({"type": "subscribe", "channel": "heartbeats"}).decode(),
+        ]
+
+    def parse_ws(self, raw: str | bytes, ts_recv: int) -> list[Ticker]:
+        """{"channel":"ticker","timestamp":"2026-08-12T19:27:33.829058895Z","sequence_num":2,
+        "events":[{"type":"update","tickers":[{"type":"ticker","product_id":"BTC-USD",
+        "price":"63320.73","volume_24_h":"6629.93","low_24_h":"63235.88","high_24_h":"64416.3",
+        "price_percent_chg_24_h":"0.038","best_bid":"63318.86","best_ask":"63318.87",
+        "best_bid_quantity":"0.2275291","best_ask_quantity":"0.49990114"}]}]}
+        Other channels: "subscriptions" (the ack), "heartbeats"; errors have "type":"error".
+        """
+        msg = json_body(raw)
+        if not isinstance(msg, dict):
+            raise ParseError("expected a JSON object")
+        seq = msg.get("sequence_num")
+        if isinstance(seq, int):
+            if self._seq is not None and seq != self._seq + 1:
+                expected = self._seq + 1
+                self._seq = None
+                raise SequenceGap(f"sequence gap: expected {expected}, got {seq}")
+            self._seq = seq
+        channel = msg.get("channel")
+        if channel == "ticker":
+            ts_event = iso_to_ns(msg.get("timestamp"))
+            out = []
+            for event in msg.get("events") or ():
+                for t in event.get("tickers") or ():
+                    market = self.lookup(t.get("product_id", ""))
+                    if market is None:
+                        continue
+                    out.append(
+                        Ticker(
+                            "coinbase", market.symbol, market.native,
+                            bid=num(t.get("best_bid")), bid_size=num(t.get("best_bid_quantity")),
+                            ask=num(t.get("best_ask")), ask_size=num(t.get("best_ask_quantity")),
+                            last=num(t.get("price")), high=num(t.get("high_24_h")),
+                            low=num(t.get("low_24_h")), volume=num(t.get("volume_24_h")),
+                            ts_event=ts_event, ts_recv=ts_recv,
+                        )  # fmt: skip
+                    )
+            return out
+        if channel in ("subscriptions", "heartbeats"):
+            return []
+        if msg.get("type") == "error":
+            raise VenueNotice(str(msg.get("message")))
+        return []
+
+    def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
+        path = "/api/v3/brokerage/market/products/{}/ticker?limit=1"
+        return [
+            RestRequest(base_url + path.format(quote(m.native, safe="")), market=m)
+            for m in markets
+        ]
+
+    def parse_rest(self, body: bytes, ts_recv: int, market: Market | None) -> list[Ticker]:
+        """{"trades":[{"trade_id":"635541194","product_id":"BTC-USDC","price":"66363.03",
+        "size":"0.0372","time":"2024-04-24T09:56:38.063595Z","side":"BUY"}],
+        "best_bid":"66367.58","best_ask":"66367.59"}"""
+        doc = json_body(body)
+        if not isinstance(doc, dict):
+            raise ParseError("expected a JSON object")
+        if "error" in doc and "trades" not in doc:
+            raise VenueError(f"venue error: {doc.get('error')}: {doc.get('message')}")
+        if market is None:
+            raise ParseError("a product ticker needs its market")
+        trades = doc.get("trades") or [{}]
+        if not isinstance(trades, list) or not isinstance(trades[0], dict):
+            raise ParseError("trades is not a list of objects")
+        return [
+            Ticker(
+                "coinbase", market.symbol, market.native,
+                bid=num(doc.get("best_bid")), ask=num(doc.get("best_ask")),
+                last=num(trades[0].get("price")), ts_event=iso_to_ns(trades[0].get("time")),
+                ts_recv=ts_recv,
+            )  # fmt: skip
+        ]
+
+    def parse_markets(self, body: bytes) -> list[Market]:
+        """{"products":[{"product_id":"BTC-USD","base_currency_id":"BTC",
+        "quote_currency_id":"USD","status":"online","product_type":"SPOT",...}]}"""
+        doc = json_body(body)
+        try:
+            return [
+                Market(unify(p["base_currency_id"], p["quote_currency_id"]), p["product_id"])
+                for p in doc["products"]
+                if p.get("product_type", "SPOT") == "SPOT"
+                and p.get("status", "online") == "online"
+                and not p.get("trading_disabled")
+            ]
+        except (KeyError, TypeError, AttributeError) as e:
+            raise ParseError(f"unexpected products shape: {e}") from None

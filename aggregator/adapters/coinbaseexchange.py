@@ -1,0 +1,106 @@
+"""Coinbase Exchange (formerly Coinbase Pro): the public feed's ticker channel.
+
+The ticker channel sends one message per trade with the best bid and ask after it; the
+heartbeat channel is subscribed as well, so the connection shows life between trades.
+REST has no all-products ticker: products are polled one by one within the public limit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar
+from urllib.parse import quote
+
+import orjson
+
+from ..errors import ParseError, VenueError, VenueNotice
+from ..records import Ticker, iso_to_ns, num
+from ..symbols import Market, unify
+from .base import Codec, RestRequest, json_body
+
+
+class CoinbaseExchange(Codec):
+    venue: ClassVar[str] = "coinbaseexchange"
+    WS_URL: ClassVar[str] = "wss://ws-feed.exchange.coinbase.com"
+    REST_URL: ClassVar[str] = "https://api.exchange.coinbase.com"
+    MARKETS_URL: ClassVar[str] = "https://api.exchange.coinbase.com/products"
+    MAX_SYMBOLS_PER_CONNECTION: ClassVar[int] = 100
+    REST_RATE: ClassVar[float] = 5.0  # public endpoints allow 10 per second
+
+    def subscribe(self, markets: Sequence[Market]) -> list[str]:
+        ids = [m.native for m in markets]
+        return [orjson.dumps({"type": "subscribe", "product_ids": ids,
+                              "channels": ["ticker", "heartbeat"]}).decode()]  # fmt: skip
+
+    def parse_ws(self, raw: str | bytes, ts_recv: int) -> list[Ticker]:
+        """{"type":"ticker","sequence":37475248783,"product_id":"ETH-USD","price":"1285.22",
+        "open_24h":"1310.79","volume_24h":"245532.79","low_24h":"1280.52","high_24h":"1313.8",
+        "volume_30d":"9788783.6","best_bid":"1285.04","best_bid_size":"0.46688654",
+        "best_ask":"1285.27","best_ask_size":"1.5663704","side":"buy",
+        "time":"2022-10-19T23:28:22.061769Z","trade_id":370843401,"last_size":"11.44"}
+        Also "subscriptions" (the ack), "heartbeat" and "error" messages.
+        """
+        msg = json_body(raw)
+        if not isinstance(msg, dict):
+            raise ParseError("expected a JSON object")
+        kind = msg.get("type")
+        if kind == "ticker":
+            market = self.lookup(msg.get("product_id", ""))
+            if market is None:
+                return []
+            return [
+                Ticker(
+                    "coinbaseexchange", market.symbol, market.native,
+                    bid=num(msg.get("best_bid")), bid_size=num(msg.get("best_bid_size")),
+                    ask=num(msg.get("best_ask")), ask_size=num(msg.get("best_ask_size")),
+                    last=num(msg.get("price")), open=num(msg.get("open_24h")),
+                    high=num(msg.get("high_24h")), low=num(msg.get("low_24h")),
+                    volume=num(msg.get("volume_24h")),
+                    ts_event=iso_to_ns(msg.get("time")), ts_recv=ts_recv,
+                )  # fmt: skip
+            ]
+        if kind in ("heartbeat", "subscriptions"):
+            return []
+        if kind == "error":
+            raise VenueNotice(f"{msg.get('message')}: {msg.get('reason')}")
+        if kind is None:
+            raise ParseError("message without a type")
+        return []
+
+    def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
+        return [
+            RestRequest(f"{base_url}/products/{quote(m.native, safe='')}/ticker", market=m)
+            for m in markets
+        ]
+
+    def parse_rest(self, body: bytes, ts_recv: int, market: Market | None) -> list[Ticker]:
+        """GET /products/BTC-USD/ticker: {"ask":"73369.19","bid":"73360.34",
+        "volume":"1207.5","trade_id":"18502105","price":"73367.8","size":"0.0073",
+        "time":"2024-03-13T11:10:41.270099Z"}"""
+        t = json_body(body)
+        if not isinstance(t, dict):
+            raise ParseError("expected a JSON object")
+        if "message" in t and "price" not in t:
+            raise VenueError(f"venue error: {t['message']}")
+        if market is None:
+            raise ParseError("a product ticker needs its market")
+        return [
+            Ticker(
+                "coinbaseexchange", market.symbol, market.native,
+                bid=num(t.get("bid")), ask=num(t.get("ask")), last=num(t.get("price")),
+                volume=num(t.get("volume")), ts_event=iso_to_ns(t.get("time")), ts_recv=ts_recv,
+            )  # fmt: skip
+        ]
+
+    def parse_markets(self, body: bytes) -> list[Market]:
+        """GET /products: [{"id":"BTC-USD","base_currency":"BTC","quote_currency":"USD",
+        "status":"online","trading_disabled":false,...}]"""
+        data = json_body(body)
+        try:
+            return [
+                Market(unify(p["base_currency"], p["quote_currency"]), p["id"])
+                for p in data
+                if p.get("status", "online") == "online" and not p.get("trading_disabled")
+            ]
+        except (KeyError, TypeError, AttributeError) as e:
+            raise ParseError(f"unexpected products shape: {e}") from None

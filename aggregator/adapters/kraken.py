@@ -1,0 +1,171 @@
+"""Kraken spot: the WebSocket v2 ticker channel, triggered on every best bid/offer change.
+
+With ``event_trigger: "bbo"`` one channel carries both the 24 h statistics and the top of
+the book, so nothing needs merging. The v2 API names markets "BTC/USD" (BTC, not XBT);
+REST names them by their legacy keys ("XXBTZUSD") or newer ids ("XBTUSDT").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+from urllib.parse import quote
+
+import orjson
+
+from ..errors import ParseError, VenueError, VenueNotice
+from ..records import Ticker, iso_to_ns, num
+from ..symbols import Market, unify
+from .base import Codec, RestRequest, json_body
+
+
+def _derived(a: float | None, b: float | None, sub: bool) -> float | None:
+    """a - b (or a * b), rounded to the decimals the venue used, so 63297.8-0.7 is 63297.1."""
+    if a is None or b is None:
+        return None
+    if not sub:
+        return a * b
+    digits = max(_decimals(a), _decimals(b))
+    return round(a - b, digits)
+
+
+def _decimals(x: float) -> int:
+    text = repr(x)
+    return 0 if "e" in text or "." not in text else len(text) - text.index(".") - 1
+
+
+class Kraken(Codec):
+    venue: ClassVar[str] = "kraken"
+    WS_URL: ClassVar[str] = "wss://ws.kraken.com/v2"
+    REST_URL: ClassVar[str] = "https://api.kraken.com"
+    MARKETS_URL: ClassVar[str] = "https://api.kraken.com/0/public/AssetPairs"
+    MAX_SYMBOLS_PER_CONNECTION: ClassVar[int] = 200
+    REST_RATE: ClassVar[float] = 1.0
+
+    def subscribe(self, markets: Sequence[Market]) -> list[str]:
+        return [
+            orjson.dumps(
+                {
+                    "method": "subscribe",
+                    "params": {
+                        "channel": "ticker",
+                        "symbol": [m.native for m in markets],
+                        "event_trigger": "bbo",
+                    },
+                    "req_id": 1,
+                }
+            ).decode()
+        ]
+
+    def parse_ws(self, raw: str | bytes, ts_recv: int) -> list[Ticker]:
+        """{"channel":"ticker","type":"update","data":[{"symbol":"BTC/USD","bid":63297.7,
+        "bid_qty":5.45,"ask":63297.8,"ask_qty":0.37,"last":63297.8,"volume":1020.88,
+        "vwap":63685.7,"low":63250,"high":64409.2,"change":0.7,"change_pct":0,
+        "timestamp":"2026-08-12T19:29:02.066592Z"}]}
+        Also: {"channel":"heartbeat"}, {"channel":"status",...}, subscribe acks
+        {"method":"subscribe","success":true,...} and {"method":"pong",...}.
+        """
+        msg = json_body(raw)
+        if not isinstance(msg, dict):
+            raise ParseError("expected a JSON object")
+        channel = msg.get("channel")
+        if channel == "ticker":
+            data = msg.get("data")
+            if not isinstance(data, list):
+                raise ParseError("ticker message without a data list")
+            out = []
+            for t in data:
+                market = self.lookup(t.get("symbol", "")) if isinstance(t, dict) else None
+                if market is None:
+                    continue
+                last = num(t.get("last"))
+                volume = num(t.get("volume"))
+                out.append(
+                    Ticker(
+                        "kraken", market.symbol, market.native,
+                        bid=num(t.get("bid")), bid_size=num(t.get("bid_qty")),
+                        ask=num(t.get("ask")), ask_size=num(t.get("ask_qty")),
+                        last=last, open=_derived(last, num(t.get("change")), True),
+                        high=num(t.get("high")), low=num(t.get("low")), volume=volume,
+                        quote_volume=_derived(num(t.get("vwap")), volume, False),
+                        ts_event=iso_to_ns(t.get("timestamp")), ts_recv=ts_recv,
+                    )  # fmt: skip
+                )
+            return out
+        if channel in ("heartbeat", "status"):
+            return []
+        method = msg.get("method")
+        if method in ("subscribe", "unsubscribe"):
+            if msg.get("success") is False:
+                raise VenueNotice(f"subscription rejected: {msg.get('error')}")
+            return []
+        if method == "pong":
+            return []
+        if "error" in msg:
+            raise VenueNotice(str(msg["error"]))
+        return []
+
+    def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
+        if len(markets) > 100:
+            return [RestRequest(f"{base_url}/0/public/Ticker")]
+        pairs = ",".join(m.ids[1] if len(m.ids) > 1 else m.native for m in markets)
+        return [RestRequest(f"{base_url}/0/public/Ticker?pair={quote(pairs, safe=',')}")]
+
+    def parse_rest(self, body: bytes, ts_recv: int, market: Market | None) -> list[Ticker]:
+        """{"error":[],"result":{"XBTUSDT":{"a":["73380.7","1","1.000"],
+        "b":["73380.6","1","1.000"],"c":["73380.6","0.0016"],"v":["165.16","598.03"],
+        "p":["72647.97","71501.57"],"t":[6405,21103],"l":["71321.8","68666.0"],
+        "h":["73580.0","73580.0"],"o":"71450.7"}}}
+        a/b: price, whole lot volume, lot volume; v/p/l/h: today, last 24 h; o: today's open.
+        """
+        doc = json_body(body)
+        if not isinstance(doc, dict):
+            raise ParseError("expected a JSON object")
+        if doc.get("error"):
+            raise VenueError(f"venue error: {doc['error']}")
+        result = doc.get("result")
+        if not isinstance(result, dict):
+            raise ParseError("response without a result object")
+        out = []
+        for key, t in result.items():
+            m = self.lookup(key)
+            if m is None:
+                continue
+            if not isinstance(t, dict):
+                raise ParseError(f"ticker of {key} is not an object")
+            volume = _at(t, "v", 1)
+            out.append(
+                Ticker(
+                    "kraken", m.symbol, key,
+                    bid=_at(t, "b", 0), bid_size=_at(t, "b", 2),
+                    ask=_at(t, "a", 0), ask_size=_at(t, "a", 2),
+                    last=_at(t, "c", 0), open=num(t.get("o")),
+                    high=_at(t, "h", 1), low=_at(t, "l", 1), volume=volume,
+                    quote_volume=_derived(_at(t, "p", 1), volume, False),
+                    ts_event=None, ts_recv=ts_recv,
+                )  # fmt: skip
+            )
+        return out
+
+    def parse_markets(self, body: bytes) -> list[Market]:
+        """AssetPairs: {"error":[],"result":{"XXBTZUSD":{"altname":"XBTUSD",
+        "wsname":"XBT/USD","base":"XXBT","quote":"ZUSD","status":"online",...}}}"""
+        doc = json_body(body)
+        try:
+            out = []
+            for key, p in doc["result"].items():
+                if p.get("status", "online") != "online" or "wsname" not in p:
+                    continue
+                base, quote_ = p["wsname"].split("/")
+                symbol = unify(base, quote_)
+                out.append(Market(symbol, symbol, (symbol, key, p.get("altname", key))))
+            return out
+        except (KeyError, TypeError, AttributeError, ValueError) as e:
+            raise ParseError(f"unexpected AssetPairs shape: {e}") from None
+
+
+def _at(t: dict[str, Any], key: str, i: int) -> float | None:
+    v = t.get(key)
+    if isinstance(v, list) and len(v) > i:
+        return num(v[i])
+    return None

@@ -1,0 +1,1 @@
+"""Sinks: where the hub hands every record (files, the local socket, NATS)."""
