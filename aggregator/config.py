@@ -96,8 +96,18 @@ class Config:
 
 
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]i?B|B)?\s*$", re.IGNORECASE)
-_SIZE_UNITS = {"": 1, "b": 1, "kb": 1000, "mb": 10**6, "gb": 10**9, "tb": 10**12,
-               "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}  # fmt: skip
+_SIZE_UNITS = {
+    "": 1,
+    "b": 1,
+    "kb": 1000,
+    "mb": 10**6,
+    "gb": 10**9,
+    "tb": 10**12,
+    "kib": 2**10,
+    "mib": 2**20,
+    "gib": 2**30,
+    "tib": 2**40,
+}
 _EXCHANGE_KEYS = {f.name for f in dataclasses.fields(ExchangeConfig)} - {"venue", "key"}
 
 
@@ -128,7 +138,9 @@ class _Loader:
                 continue
             break
         key = re.compile(r"^\s*" + re.escape(parts[-1]) + r"\s*=")
-        header_of_key = re.compile(r"^\s*\[\s*" + r"\s*\.\s*".join(map(re.escape, parts)) + r"\s*\]")
+        header_of_key = re.compile(
+            r"^\s*\[\s*" + r"\s*\.\s*".join(map(re.escape, parts)) + r"\s*\]"
+        )
         for i in range(start, len(self.lines)):
             if key.match(self.lines[i]) or header_of_key.match(self.lines[i]):
                 return i + 1
@@ -192,13 +204,22 @@ class _Loader:
                 n = int(float(m.group(1)) * _SIZE_UNITS[(m.group(2) or "").lower()])
                 if n > 0:
                     return n
-        self.fail(path, f"expected a size in bytes (an integer, or a string like '64MiB'), "
-                        f"got {_kind(value)} {value!r}")  # fmt: skip
+        self.fail(
+            path,
+            f"expected a size in bytes (an integer, or a string like '64MiB'), "
+            f"got {_kind(value)} {value!r}",
+        )
 
 
 def _kind(value: Any) -> str:
-    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
-            list: "a list", dict: "a table"}.get(type(value), type(value).__name__)  # fmt: skip
+    return {
+        bool: "a boolean",
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        list: "a list",
+        dict: "a table",
+    }.get(type(value), type(value).__name__)
 
 
 def load(path: str | Path, *, check_paths: bool = True) -> Config:
@@ -249,8 +270,11 @@ def loads(text: str, *, source: Path | None = None, check_paths: bool = True) ->
         if resolved.warning:
             warnings.append(resolved.warning)
         if resolved.venue in seen:
-            loader.fail(path, f"venue {resolved.venue!r} is already configured as "
-                              f"[exchanges.{seen[resolved.venue]}]")  # fmt: skip
+            loader.fail(
+                path,
+                f"venue {resolved.venue!r} is already configured as "
+                f"[exchanges.{seen[resolved.venue]}]",
+            )
         seen[resolved.venue] = key
         if not isinstance(body, dict):
             loader.fail(path, f"expected a table, got {_kind(body)}")
@@ -264,11 +288,13 @@ def loads(text: str, *, source: Path | None = None, check_paths: bool = True) ->
     return config
 
 
-def _check_choices(loader: _Loader, daemon: DaemonConfig, files: FilesConfig,
-                   sock: SocketConfig) -> None:  # fmt: skip
+def _check_choices(
+    loader: _Loader, daemon: DaemonConfig, files: FilesConfig, sock: SocketConfig
+) -> None:
     if daemon.log_level.lower() not in ("debug", "info", "warning", "error"):
-        loader.fail("daemon.log_level", f"expected debug, info, warning or error, "
-                                        f"got {daemon.log_level!r}")  # fmt: skip
+        loader.fail(
+            "daemon.log_level", f"expected debug, info, warning or error, got {daemon.log_level!r}"
+        )
     if files.period not in ("hour", "day"):
         loader.fail("files.period", f"expected 'hour' or 'day', got {files.period!r}")
     if files.compress not in ("gzip", "none"):
@@ -279,10 +305,14 @@ def _check_choices(loader: _Loader, daemon: DaemonConfig, files: FilesConfig,
         loader.fail("socket.mode", f"expected an octal file mode like '0660', got {sock.mode!r}")
     if sock.tcp:
         host, _, port = sock.tcp.rpartition(":")
-        if host not in ("127.0.0.1", "localhost", "::1", "[::1]") or not port.isdigit() \
-                or not 0 <= int(port) < 65536:  # fmt: skip
-            loader.fail("socket.tcp", f"expected '127.0.0.1:PORT' (loopback only), "
-                                      f"got {sock.tcp!r}")  # fmt: skip
+        if (
+            host not in ("127.0.0.1", "localhost", "::1", "[::1]")
+            or not port.isdigit()
+            or not 0 <= int(port) < 65536
+        ):
+            loader.fail(
+                "socket.tcp", f"expected '127.0.0.1:PORT' (loopback only), got {sock.tcp!r}"
+            )
     if sock.max_clients < 1:
         loader.fail("socket.max_clients", "expected an integer >= 1")
 
@@ -294,8 +324,11 @@ def _check_exchange(loader: _Loader, ex: ExchangeConfig, path: str) -> None:
         loader.fail(f"{path}.mode", f"expected 'ws' or 'rest', got {ex.mode!r}")
     modes = registry.modes(ex.venue)
     if not modes:
-        loader.fail(path, f"venue {ex.venue!r} has no adapter in this version "
-                          f"(available: {', '.join(registry.available())})")  # fmt: skip
+        loader.fail(
+            path,
+            f"venue {ex.venue!r} has no adapter in this version "
+            f"(available: {', '.join(registry.available())})",
+        )
     if ex.mode not in modes:
         loader.fail(f"{path}.mode", f"{ex.venue} supports {' and '.join(modes)}, not {ex.mode!r}")
     for s in ex.symbols:
@@ -303,12 +336,17 @@ def _check_exchange(loader: _Loader, ex: ExchangeConfig, path: str) -> None:
             loader.fail(f"{path}.symbols", f"expected unified symbols like 'BTC/USDT', got {s!r}")
     if len(set(ex.symbols)) != len(ex.symbols):
         loader.fail(f"{path}.symbols", "lists a symbol twice")
-    for name, schemes in (("ws_url", ("ws://", "wss://")), ("rest_url", ("http://", "https://")),
-                          ("markets_url", ("http://", "https://"))):  # fmt: skip
+    for name, schemes in (
+        ("ws_url", ("ws://", "wss://")),
+        ("rest_url", ("http://", "https://")),
+        ("markets_url", ("http://", "https://")),
+    ):
         url = getattr(ex, name)
         if url and not url.startswith(schemes):
-            loader.fail(f"{path}.{name}", f"expected a URL starting with {' or '.join(schemes)}, "
-                                          f"got {url!r}")  # fmt: skip
+            loader.fail(
+                f"{path}.{name}",
+                f"expected a URL starting with {' or '.join(schemes)}, got {url!r}",
+            )
     if ex.backoff_max < ex.backoff_initial:
         loader.fail(f"{path}.backoff_max", "expected a value >= backoff_initial")
 

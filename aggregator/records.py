@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
-from datetime import datetime, timezone
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -34,6 +34,7 @@ MARKET_FIELDS = (
 class Ticker:
     """Top of book and 24 h statistics of one market at one venue."""
 
+    type: str = field(default="ticker", init=False)
     exchange: str
     symbol: str
     native: str
@@ -50,7 +51,6 @@ class Ticker:
     ts_event: int | None = None
     ts_recv: int = 0
     seq: int = 0
-    type: str = "ticker"
 
     def key(self) -> tuple[str, str, str]:
         return ("ticker", self.exchange, self.symbol)
@@ -75,14 +75,14 @@ class Status:
     connection index for venues whose symbols are spread over several connections.
     """
 
+    type: str = field(default="status", init=False)
     exchange: str
     state: str
     detail: str | None = None
     conn: int | None = None
     ts_recv: int = 0
     seq: int = 0
-    type: str = "status"
-    symbol: None = None
+    symbol: None = field(default=None, init=False)  # lets filters treat both types alike
 
     def key(self) -> tuple[str, str, str]:
         return ("status", self.exchange, "" if self.conn is None else str(self.conn))
@@ -155,10 +155,10 @@ def iso_to_ns(value: Any) -> int | None:
     secs = _EPOCH_CACHE.get(head)
     if secs is None:
         try:
-            dt = datetime.strptime(head, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc)
+            dt = datetime.strptime(head, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
         except ValueError:
             try:
-                dt = datetime.fromisoformat(head).replace(tzinfo=timezone.utc)
+                dt = datetime.fromisoformat(head).replace(tzinfo=UTC)
             except ValueError:
                 return None
         secs = int(dt.timestamp())

@@ -270,8 +270,14 @@ class Adapter:
         try:
             body = await self._fetch(url)
             table = self.codec_cls.markets_from(body)
-        except (aiohttp.ClientError, TimeoutError, VenueError, ValueError, KeyError,
-                TypeError) as e:  # fmt: skip
+        except (
+            aiohttp.ClientError,
+            TimeoutError,
+            VenueError,
+            ValueError,
+            KeyError,
+            TypeError,
+        ) as e:
             self.log.warning("markets endpoint failed: %s", _describe(e))
             if cached:
                 self.log.warning("using the cached markets list (%.0f s old)", cached[1])
@@ -331,8 +337,11 @@ class Adapter:
             attempt = 0 if healthy else attempt + 1
             delay = backoff_delay(attempt, self.cfg.backoff_initial, self.cfg.backoff_max)
             self.reconnects += 1
-            self.status("stale" if conn.stale else "disconnected",
-                        f"{reason}; reconnect in {delay:.1f}s", index)  # fmt: skip
+            self.status(
+                "stale" if conn.stale else "disconnected",
+                f"{reason}; reconnect in {delay:.1f}s",
+                index,
+            )
             self.log.warning("connection %s: %s; reconnect in %.1fs", index or 0, reason, delay)
             await asyncio.sleep(delay)
 
@@ -353,14 +362,16 @@ class Adapter:
             for message in codec.subscribe(markets):
                 await ws.send(message)
             self.status("subscribed", f"{len(markets)} symbols", conn.index)
-            async with asyncio.TaskGroup() as tg:
-                watcher = tg.create_task(self._watch(conn))
-                pinger = tg.create_task(self._app_pings(ws, codec))
-                try:
-                    await self._ws_read(ws, codec, conn)
-                finally:
-                    watcher.cancel()
-                    pinger.cancel()
+            helpers = [
+                asyncio.ensure_future(self._watch(conn)),
+                asyncio.ensure_future(self._app_pings(ws, codec)),
+            ]
+            try:
+                await self._ws_read(ws, codec, conn)
+            finally:
+                for t in helpers:
+                    t.cancel()
+                await asyncio.gather(*helpers, return_exceptions=True)
 
     async def _ws_read(self, ws: ClientConnection, codec: Codec, conn: _Conn) -> None:
         parse = codec.parse_ws
@@ -432,8 +443,9 @@ class Adapter:
                                 await asyncio.sleep(spacing)
                             continue
                         if delay <= 0:
-                            delay = backoff_delay(attempt, self.cfg.backoff_initial,
-                                                  self.cfg.backoff_max)  # fmt: skip
+                            delay = backoff_delay(
+                                attempt, self.cfg.backoff_initial, self.cfg.backoff_max
+                            )
                             attempt += 1
                         await asyncio.sleep(delay)
                     rest = self.cfg.poll_interval - (time.monotonic() - cycle)

@@ -16,7 +16,8 @@ import orjson
 from ..errors import ParseError, VenueError
 from ..records import Ticker, ms_to_ns, num
 from ..symbols import Market, unify
-from .base import Codec, RestRequest, json_body as _json
+from .base import Codec, RestRequest
+from .base import json_body as _json
 
 STREAMS_PER_MESSAGE = 200
 
@@ -68,27 +69,42 @@ class Binance(Codec):
         if event is None:  # bookTicker
             return [
                 Ticker(
-                    "binance", market.symbol, sym,
-                    bid=num(msg.get("b")), bid_size=num(msg.get("B")),
-                    ask=num(msg.get("a")), ask_size=num(msg.get("A")),
-                    ts_event=ms_to_ns(msg.get("T")), ts_recv=ts_recv,
-                )  # fmt: skip
+                    "binance",
+                    market.symbol,
+                    sym,
+                    bid=num(msg.get("b")),
+                    bid_size=num(msg.get("B")),
+                    ask=num(msg.get("a")),
+                    ask_size=num(msg.get("A")),
+                    ts_event=ms_to_ns(msg.get("T")),
+                    ts_recv=ts_recv,
+                )
             ]
         if event in ("24hrTicker", "24hrMiniTicker"):
             return [self._ticker(msg, sym, market.symbol, ts_recv, ms_to_ns(msg.get("E")))]
         return []
 
     @staticmethod
-    def _ticker(m: dict[str, Any], native: str, symbol: str, ts_recv: int,
-                ts_event: int | None) -> Ticker:  # fmt: skip
+    def _ticker(
+        m: dict[str, Any], native: str, symbol: str, ts_recv: int, ts_event: int | None
+    ) -> Ticker:
         return Ticker(
-            "binance", symbol, native,
-            bid=num(m.get("b")), bid_size=num(m.get("B")),
-            ask=num(m.get("a")), ask_size=num(m.get("A")),
-            last=num(m.get("c")), open=num(m.get("o")), high=num(m.get("h")),
-            low=num(m.get("l")), volume=num(m.get("v")), quote_volume=num(m.get("q")),
-            ts_event=ts_event, ts_recv=ts_recv,
-        )  # fmt: skip
+            "binance",
+            symbol,
+            native,
+            bid=num(m.get("b")),
+            bid_size=num(m.get("B")),
+            ask=num(m.get("a")),
+            ask_size=num(m.get("A")),
+            last=num(m.get("c")),
+            open=num(m.get("o")),
+            high=num(m.get("h")),
+            low=num(m.get("l")),
+            volume=num(m.get("v")),
+            quote_volume=num(m.get("q")),
+            ts_event=ts_event,
+            ts_recv=ts_recv,
+        )
 
     def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
         # Request weight: 2 for up to 20 symbols, 40 up to 100, 80 for all.
@@ -121,14 +137,22 @@ class Binance(Codec):
                 continue
             out.append(
                 Ticker(
-                    "binance", m.symbol, m.native,
-                    bid=num(t.get("bidPrice")), bid_size=num(t.get("bidQty")),
-                    ask=num(t.get("askPrice")), ask_size=num(t.get("askQty")),
-                    last=num(t.get("lastPrice")), open=num(t.get("openPrice")),
-                    high=num(t.get("highPrice")), low=num(t.get("lowPrice")),
-                    volume=num(t.get("volume")), quote_volume=num(t.get("quoteVolume")),
-                    ts_event=ms_to_ns(t.get("closeTime")), ts_recv=ts_recv,
-                )  # fmt: skip
+                    "binance",
+                    m.symbol,
+                    m.native,
+                    bid=num(t.get("bidPrice")),
+                    bid_size=num(t.get("bidQty")),
+                    ask=num(t.get("askPrice")),
+                    ask_size=num(t.get("askQty")),
+                    last=num(t.get("lastPrice")),
+                    open=num(t.get("openPrice")),
+                    high=num(t.get("highPrice")),
+                    low=num(t.get("lowPrice")),
+                    volume=num(t.get("volume")),
+                    quote_volume=num(t.get("quoteVolume")),
+                    ts_event=ms_to_ns(t.get("closeTime")),
+                    ts_recv=ts_recv,
+                )
             )
         return out
 
@@ -144,4 +168,3 @@ class Binance(Codec):
             ]
         except (KeyError, TypeError) as e:
             raise ParseError(f"unexpected exchangeInfo shape: {e}") from None
-

@@ -70,13 +70,20 @@ class Coinbase(Codec):
                         continue
                     out.append(
                         Ticker(
-                            "coinbase", market.symbol, market.native,
-                            bid=num(t.get("best_bid")), bid_size=num(t.get("best_bid_quantity")),
-                            ask=num(t.get("best_ask")), ask_size=num(t.get("best_ask_quantity")),
-                            last=num(t.get("price")), high=num(t.get("high_24_h")),
-                            low=num(t.get("low_24_h")), volume=num(t.get("volume_24_h")),
-                            ts_event=ts_event, ts_recv=ts_recv,
-                        )  # fmt: skip
+                            "coinbase",
+                            market.symbol,
+                            market.native,
+                            bid=num(t.get("best_bid")),
+                            bid_size=num(t.get("best_bid_quantity")),
+                            ask=num(t.get("best_ask")),
+                            ask_size=num(t.get("best_ask_quantity")),
+                            last=num(t.get("price")),
+                            high=num(t.get("high_24_h")),
+                            low=num(t.get("low_24_h")),
+                            volume=num(t.get("volume_24_h")),
+                            ts_event=ts_event,
+                            ts_recv=ts_recv,
+                        )
                     )
             return out
         if channel in ("subscriptions", "heartbeats"):
@@ -88,8 +95,7 @@ class Coinbase(Codec):
     def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
         path = "/api/v3/brokerage/market/products/{}/ticker?limit=1"
         return [
-            RestRequest(base_url + path.format(quote(m.native, safe="")), market=m)
-            for m in markets
+            RestRequest(base_url + path.format(quote(m.native, safe="")), market=m) for m in markets
         ]
 
     def parse_rest(self, body: bytes, ts_recv: int, market: Market | None) -> list[Ticker]:
@@ -108,11 +114,15 @@ class Coinbase(Codec):
             raise ParseError("trades is not a list of objects")
         return [
             Ticker(
-                "coinbase", market.symbol, market.native,
-                bid=num(doc.get("best_bid")), ask=num(doc.get("best_ask")),
-                last=num(trades[0].get("price")), ts_event=iso_to_ns(trades[0].get("time")),
+                "coinbase",
+                market.symbol,
+                market.native,
+                bid=num(doc.get("best_bid")),
+                ask=num(doc.get("best_ask")),
+                last=num(trades[0].get("price")),
+                ts_event=iso_to_ns(trades[0].get("time")),
                 ts_recv=ts_recv,
-            )  # fmt: skip
+            )
         ]
 
     def parse_markets(self, body: bytes) -> list[Market]:

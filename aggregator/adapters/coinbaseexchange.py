@@ -29,8 +29,11 @@ class CoinbaseExchange(Codec):
 
     def subscribe(self, markets: Sequence[Market]) -> list[str]:
         ids = [m.native for m in markets]
-        return [orjson.dumps({"type": "subscribe", "product_ids": ids,
-                              "channels": ["ticker", "heartbeat"]}).decode()]  # fmt: skip
+        return [
+            orjson.dumps(
+                {"type": "subscribe", "product_ids": ids, "channels": ["ticker", "heartbeat"]}
+            ).decode()
+        ]
 
     def parse_ws(self, raw: str | bytes, ts_recv: int) -> list[Ticker]:
         """{"type":"ticker","sequence":37475248783,"product_id":"ETH-USD","price":"1285.22",
@@ -50,14 +53,21 @@ class CoinbaseExchange(Codec):
                 return []
             return [
                 Ticker(
-                    "coinbaseexchange", market.symbol, market.native,
-                    bid=num(msg.get("best_bid")), bid_size=num(msg.get("best_bid_size")),
-                    ask=num(msg.get("best_ask")), ask_size=num(msg.get("best_ask_size")),
-                    last=num(msg.get("price")), open=num(msg.get("open_24h")),
-                    high=num(msg.get("high_24h")), low=num(msg.get("low_24h")),
+                    "coinbaseexchange",
+                    market.symbol,
+                    market.native,
+                    bid=num(msg.get("best_bid")),
+                    bid_size=num(msg.get("best_bid_size")),
+                    ask=num(msg.get("best_ask")),
+                    ask_size=num(msg.get("best_ask_size")),
+                    last=num(msg.get("price")),
+                    open=num(msg.get("open_24h")),
+                    high=num(msg.get("high_24h")),
+                    low=num(msg.get("low_24h")),
                     volume=num(msg.get("volume_24h")),
-                    ts_event=iso_to_ns(msg.get("time")), ts_recv=ts_recv,
-                )  # fmt: skip
+                    ts_event=iso_to_ns(msg.get("time")),
+                    ts_recv=ts_recv,
+                )
             ]
         if kind in ("heartbeat", "subscriptions"):
             return []
@@ -86,10 +96,16 @@ class CoinbaseExchange(Codec):
             raise ParseError("a product ticker needs its market")
         return [
             Ticker(
-                "coinbaseexchange", market.symbol, market.native,
-                bid=num(t.get("bid")), ask=num(t.get("ask")), last=num(t.get("price")),
-                volume=num(t.get("volume")), ts_event=iso_to_ns(t.get("time")), ts_recv=ts_recv,
-            )  # fmt: skip
+                "coinbaseexchange",
+                market.symbol,
+                market.native,
+                bid=num(t.get("bid")),
+                ask=num(t.get("ask")),
+                last=num(t.get("price")),
+                volume=num(t.get("volume")),
+                ts_event=iso_to_ns(t.get("time")),
+                ts_recv=ts_recv,
+            )
         ]
 
     def parse_markets(self, body: bytes) -> list[Market]:

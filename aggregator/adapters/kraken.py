@@ -82,14 +82,22 @@ class Kraken(Codec):
                 volume = num(t.get("volume"))
                 out.append(
                     Ticker(
-                        "kraken", market.symbol, market.native,
-                        bid=num(t.get("bid")), bid_size=num(t.get("bid_qty")),
-                        ask=num(t.get("ask")), ask_size=num(t.get("ask_qty")),
-                        last=last, open=_derived(last, num(t.get("change")), True),
-                        high=num(t.get("high")), low=num(t.get("low")), volume=volume,
+                        "kraken",
+                        market.symbol,
+                        market.native,
+                        bid=num(t.get("bid")),
+                        bid_size=num(t.get("bid_qty")),
+                        ask=num(t.get("ask")),
+                        ask_size=num(t.get("ask_qty")),
+                        last=last,
+                        open=_derived(last, num(t.get("change")), True),
+                        high=num(t.get("high")),
+                        low=num(t.get("low")),
+                        volume=volume,
                         quote_volume=_derived(num(t.get("vwap")), volume, False),
-                        ts_event=iso_to_ns(t.get("timestamp")), ts_recv=ts_recv,
-                    )  # fmt: skip
+                        ts_event=iso_to_ns(t.get("timestamp")),
+                        ts_recv=ts_recv,
+                    )
                 )
             return out
         if channel in ("heartbeat", "status"):
@@ -136,14 +144,22 @@ class Kraken(Codec):
             volume = _at(t, "v", 1)
             out.append(
                 Ticker(
-                    "kraken", m.symbol, key,
-                    bid=_at(t, "b", 0), bid_size=_at(t, "b", 2),
-                    ask=_at(t, "a", 0), ask_size=_at(t, "a", 2),
-                    last=_at(t, "c", 0), open=num(t.get("o")),
-                    high=_at(t, "h", 1), low=_at(t, "l", 1), volume=volume,
+                    "kraken",
+                    m.symbol,
+                    key,
+                    bid=_at(t, "b", 0),
+                    bid_size=_at(t, "b", 2),
+                    ask=_at(t, "a", 0),
+                    ask_size=_at(t, "a", 2),
+                    last=_at(t, "c", 0),
+                    open=num(t.get("o")),
+                    high=_at(t, "h", 1),
+                    low=_at(t, "l", 1),
+                    volume=volume,
                     quote_volume=_derived(_at(t, "p", 1), volume, False),
-                    ts_event=None, ts_recv=ts_recv,
-                )  # fmt: skip
+                    ts_event=None,
+                    ts_recv=ts_recv,
+                )
             )
         return out
 

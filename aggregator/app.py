@@ -1,0 +1,206 @@
+"""The daemon: sinks, adapters, signals, systemd, and an ordered, time-limited shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import time
+from collections.abc import Awaitable, Callable
+
+from .adapters.base import Adapter
+from .adapters.registry import codec_class
+from .config import Config
+from .errors import AggregatorError
+from .hub import Hub
+from .sinks.files import FileSink
+from .sinks.socket import SocketSink
+from .systemd import Notifier
+
+log = logging.getLogger(__name__)
+
+PROGRESS_INTERVAL = 60.0  # seconds between progress lines in the log
+RESTART_DELAY = 5.0  # after an adapter failed on a bug
+
+
+class Daemon:
+    """One aggregator process: build with a Config, then ``await run()``."""
+
+    def __init__(self, config: Config, notifier: Notifier | None = None) -> None:
+        self.config = config
+        self.hub = Hub()
+        self.notifier = notifier or Notifier()
+        self.files = FileSink(config.files) if config.files.enabled else None
+        self.socket = SocketSink(config.socket, self.hub.latest) if config.socket.enabled else None
+        for sink in (self.files, self.socket):
+            if sink is not None:
+                self.hub.add_sink(sink)
+        self.adapters = [
+            Adapter(codec_class(ex.venue), ex, self.hub.publish, config.daemon.state_dir)
+            for ex in config.exchanges
+            if ex.enabled
+        ]
+        self.started = False
+        self._stop = asyncio.Event()
+        self._signals = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.on_ready: Callable[[], Awaitable[None]] | None = None
+
+    # --- control -----------------------------------------------------------------------
+    def request_stop(self, reason: str = "requested") -> None:
+        if not self._stop.is_set():
+            log.info("stopping: %s", reason)
+            self._stop.set()
+
+    def _on_signal(self, signum: int) -> None:
+        self._signals += 1
+        name = signal.Signals(signum).name
+        if self._signals == 1:
+            self.request_stop(name)
+            return
+        log.error("second signal (%s): exiting now, without draining", name)
+        logging.shutdown()
+        os._exit(1)
+
+    def _on_hup(self) -> None:
+        log.info("SIGHUP: reopening files")
+        if self.files is not None:
+            self.files.reopen()
+
+    def _spawn(self, coro: Awaitable[None], name: str) -> asyncio.Task[None]:
+        task = asyncio.ensure_future(coro)
+        task.set_name(name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    # --- run -----------------------------------------------------------------------------
+    async def run(self) -> int:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._on_signal, sig)
+        loop.add_signal_handler(signal.SIGHUP, self._on_hup)
+        try:
+            return await self._run()
+        finally:
+            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+                loop.remove_signal_handler(sig)
+            self.notifier.close()
+
+    async def _run(self) -> int:
+        for w in self.config.warnings:
+            log.warning("%s", w)
+        try:
+            if self.files is not None:
+                await self.files.start()
+            if self.socket is not None:
+                await self.socket.start()
+        except (AggregatorError, OSError) as e:
+            log.error("cannot start: %s", e)
+            await self._stop_sinks()
+            return 1
+        adapters = [a.venue for a in self.adapters]
+        for a in self.adapters:
+            self._spawn(self._supervise(a), f"adapter:{a.venue}")
+        self._spawn(self._progress(), "progress")
+        if self.notifier.watchdog_interval:
+            self._spawn(self._watchdog(self.notifier.watchdog_interval), "watchdog")
+        where = [str(self.config.socket.path)] if self.socket else []
+        if self.socket is not None and self.socket.tcp_port:
+            where.append(f"tcp 127.0.0.1:{self.socket.tcp_port}")
+        log.info(
+            "running: %d venues (%s); socket %s; files %s",
+            len(adapters),
+            ", ".join(adapters) or "none",
+            ", ".join(where) or "off",
+            self.config.files.dir if self.files else "off",
+        )
+        self.started = True
+        self.notifier.ready(f"streaming {len(adapters)} venues")
+        if self.on_ready is not None:
+            await self.on_ready()
+        await self._stop.wait()
+        return await self._shutdown()
+
+    async def _shutdown(self) -> int:
+        self.notifier.stopping()
+        grace = self.config.daemon.shutdown_grace
+        t0 = time.monotonic()
+        try:
+            async with asyncio.timeout(grace):
+                tasks = list(self._tasks)
+                for t in tasks:
+                    t.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+                await self._stop_sinks()
+        except TimeoutError:
+            log.error("shutdown took longer than %.1fs; exiting without a full drain", grace)
+            self._log_counts()
+            return 1
+        self._log_counts()
+        log.info("stopped in %.2fs", time.monotonic() - t0)
+        return 0
+
+    async def _stop_sinks(self) -> None:
+        if self.socket is not None:
+            await self.socket.stop()
+        if self.files is not None:
+            await self.files.stop()
+
+    def _log_counts(self) -> None:
+        f = self.files
+        log.info(
+            "published=%d written=%d dropped=%d",
+            self.hub.published,
+            f.written if f else 0,
+            f.dropped if f else 0,
+        )
+
+    # --- background tasks ----------------------------------------------------------------
+    async def _supervise(self, adapter: Adapter) -> None:
+        """Run an adapter; a bug in it is logged and the adapter restarted, never the daemon."""
+        while True:
+            try:
+                await adapter.run()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("%s: adapter failed; restarting in %.0fs", adapter.venue, RESTART_DELAY)
+                adapter.status("error", "internal error; restarting")
+                await asyncio.sleep(RESTART_DELAY)
+
+    def tickers(self) -> int:
+        return sum(a.records for a in self.adapters)
+
+    async def _watchdog(self, interval: float) -> None:
+        """Pet the systemd watchdog only while tickers keep arriving."""
+        stale_after = self.config.daemon.watchdog_stale
+        seen, fresh_at = self.tickers(), time.monotonic()
+        while True:
+            n = self.tickers()
+            now = time.monotonic()
+            if n != seen:
+                seen, fresh_at = n, now
+            if now - fresh_at < stale_after:
+                self.notifier.watchdog()
+            else:
+                log.warning("no data for %.0fs: withholding the watchdog", now - fresh_at)
+            await asyncio.sleep(interval)
+
+    async def _progress(self) -> None:
+        last = {a.venue: 0 for a in self.adapters}
+        while True:
+            await asyncio.sleep(PROGRESS_INTERVAL)
+            parts = []
+            for a in self.adapters:
+                rate = (a.records - last[a.venue]) / PROGRESS_INTERVAL
+                last[a.venue] = a.records
+                parts.append(f"{a.venue} {a.state} {rate:.1f}/s")
+            f = self.files
+            summary = "; ".join(parts)
+            log.info(
+                "%s; published=%d written=%d", summary, self.hub.published, f.written if f else 0
+            )
+            self.notifier.status(summary[:200])

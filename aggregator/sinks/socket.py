@@ -1,0 +1,477 @@
+"""The socket sink: newline-delimited JSON to local subscribers (Unix socket, optional TCP).
+
+Hot path: ``offer`` appends to a per-tick batch and schedules one ``_flush``, which goes
+over the clients once and does one ``transport.write`` each. A client that cannot keep
+up is paused by its transport (``pause_writing``); while paused its updates are
+conflated to the latest line per record key, and when it drains it gets a ``conflated``
+notice with the number of updates it missed, then those lines. Input from a paused client
+is not read, so a client cannot grow our buffers by talking without listening.
+
+Client protocol, one JSON object per line each way:
+  -> {"op":"subscribe","exchanges":[...],"symbols":[...],"types":[...]}   (lists optional)
+  <- {"type":"ack",...}, the latest matching records, {"type":"snapshot_end","count":N},
+     then the matching live records
+  -> {"op":"ping"}   <- {"type":"pong"}
+Bad input gets {"type":"error","error":"..."}; after MAX_ERRORS the client is closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import stat
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
+
+import orjson
+
+from ..config import SocketConfig
+from ..errors import AggregatorError
+from ..records import Record, dumps
+
+log = logging.getLogger(__name__)
+
+MAX_ERRORS = 5  # bad lines before a client is disconnected
+MAX_ITEMS = 10_000  # entries in one subscribe list
+TYPES = ("ticker", "status")
+FILTER_KEYS = ("exchanges", "symbols", "types")
+_OPS = {"ping": ("op",), "subscribe": ("op", *FILTER_KEYS)}  # op -> the keys it may have
+
+Key = tuple[str, str, str]
+Batch = Sequence[tuple[Record, bytes]]
+
+
+def _line(obj: dict[str, Any]) -> bytes:
+    return orjson.dumps(obj, option=orjson.OPT_APPEND_NEWLINE)
+
+
+PONG = _line({"type": "pong"})
+
+
+def _error(message: str) -> bytes:
+    return _line({"type": "error", "error": message})
+
+
+@dataclass(frozen=True, slots=True)
+class Filter:
+    """What a subscriber wants; None in a field means every value.
+
+    Status records have no symbol and pass a symbol filter, so a subscriber to a few
+    symbols still sees when their venue disconnects.
+    """
+
+    exchanges: frozenset[str] | None = None
+    symbols: frozenset[str] | None = None
+    types: frozenset[str] | None = None
+
+    def match(self, r: Record) -> bool:
+        return (
+            (self.exchanges is None or r.exchange in self.exchanges)
+            and (self.symbols is None or r.symbol is None or r.symbol in self.symbols)
+            and (self.types is None or r.type in self.types)
+        )
+
+
+def parse_request(line: bytes) -> dict[str, Any]:
+    """One client line as a checked request; ValueError with a clear message if bad."""
+    try:
+        msg = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        raise ValueError("not valid JSON: expected one UTF-8 JSON object per line") from None
+    if not isinstance(msg, dict):
+        raise ValueError('expected a JSON object like {"op":"subscribe"}')
+    if "op" not in msg:
+        raise ValueError("missing 'op'; expected 'subscribe' or 'ping'")
+    op = msg["op"]
+    allowed = _OPS.get(op) if isinstance(op, str) else None
+    if allowed is None:
+        raise ValueError(f"unknown op {repr(op)[:40]}; expected 'subscribe' or 'ping'")
+    unknown = [k for k in msg if k not in allowed]
+    if unknown:
+        raise ValueError(f"unknown key {repr(unknown[0])[:40]} in {op}; "
+                         f"expected only: {', '.join(allowed)}")  # fmt: skip
+    for key in FILTER_KEYS:
+        value = msg.get(key, [])
+        if not isinstance(value, list):
+            raise ValueError(f"{key}: expected a list of strings, got {type(value).__name__}")
+        if len(value) > MAX_ITEMS:
+            raise ValueError(f"{key}: {len(value)} items, at most {MAX_ITEMS} allowed")
+        if not all(isinstance(v, str) for v in value):
+            raise ValueError(f"{key}: expected a list of strings, found a non-string item")
+    for t in msg.get("types", ()):
+        if t not in TYPES:
+            raise ValueError(f"types: unknown type {t[:40]!r}; expected 'ticker' or 'status'")
+    return msg
+
+
+class _Client(asyncio.Protocol):
+    """One connection: its filter, its input buffer and, while behind, its pending lines."""
+
+    transport: asyncio.Transport
+
+    def __init__(self, sink: SocketSink) -> None:
+        self.sink = sink
+        self.name = "?"
+        self.filter: Filter | None = None  # None: everything
+        self.paused = False
+        self.pending: dict[Key, bytes] = {}  # latest line per key while paused
+        self.missed = 0  # updates replaced in pending since the last notice
+        self.errors = 0
+        self._inbuf = bytearray()
+        self._discarding = False  # inside an oversized line, dropping up to its newline
+        self._slow_timer: asyncio.TimerHandle | None = None
+
+    # --- transport callbacks ------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)
+        self.sink._attach(self)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_timer()
+        self.sink._lost(self)
+
+    def pause_writing(self) -> None:
+        self.paused = True
+        if not self.transport.is_closing():
+            self.transport.pause_reading()
+        if self._slow_timer is None and self.sink._loop is not None:
+            timeout = self.sink.slow_timeout
+            self._slow_timer = self.sink._loop.call_later(
+                timeout, self.drop_slow, f"behind for more than {timeout:g} s")
+
+    def resume_writing(self) -> None:
+        self.paused = False
+        self._cancel_timer()
+        if self.transport.is_closing():
+            return
+        self._write_pending()
+        if not self.paused:  # the pending lines may have filled the buffer again
+            self.transport.resume_reading()
+            self._read_lines()
+
+    def data_received(self, data: bytes) -> None:
+        self._inbuf += data
+        self._read_lines()
+
+    # --- output -------------------------------------------------------------------------
+    def reply(self, data: bytes) -> None:
+        if not self.transport.is_closing():
+            self.transport.write(data)
+
+    def conflate(self, batch: Batch) -> None:
+        """Keep the latest line per key of what this client would get (it is behind)."""
+        pending, f = self.pending, self.filter
+        replaced = 0
+        for record, line in batch:
+            if f is None or f.match(record):
+                key = record.key()
+                if key in pending:
+                    del pending[key]  # re-insert: pending stays in order of last update
+                    replaced += 1
+                pending[key] = line
+        self.missed += replaced
+        self.sink.conflated += replaced
+        if len(pending) > self.sink.max_pending:
+            self.drop_slow(f"more than {self.sink.max_pending} keys pending")
+
+    def _write_pending(self) -> None:
+        if not self.pending:
+            return
+        parts = list(self.pending.values())
+        if self.missed:
+            parts.insert(0, _line({"type": "notice", "event": "conflated", "missed": self.missed}))
+        self.sink.sent += len(self.pending)
+        self.pending = {}
+        self.missed = 0
+        self.transport.write(b"".join(parts))
+
+    def finish(self) -> None:
+        """Shutdown: write what is pending and close once the buffer is sent."""
+        if not self.transport.is_closing():
+            self._write_pending()
+            self.drop("daemon stopping", abort=False, level=logging.DEBUG)
+
+    def drop(self, why: str, *, abort: bool, level: int = logging.INFO) -> None:
+        if self.transport.is_closing():
+            return
+        self.sink._detach(self)
+        log.log(level, "socket client %s disconnected: %s", self.name, why)
+        if abort:
+            self.transport.abort()
+        else:
+            self.transport.close()
+
+    def drop_slow(self, why: str) -> None:
+        self._slow_timer = None
+        if not self.transport.is_closing():
+            self.sink.disconnected_slow += 1
+            self.drop(f"too slow ({why})", abort=True)
+
+    def _cancel_timer(self) -> None:
+        if self._slow_timer is not None:
+            self._slow_timer.cancel()
+            self._slow_timer = None
+
+    # --- input --------------------------------------------------------------------------
+    def _read_lines(self) -> None:
+        buf, max_line, start = self._inbuf, self.sink.cfg.max_line, 0
+        while not self.paused and not self.transport.is_closing():
+            nl = buf.find(b"\n", start)
+            if nl < 0:
+                if self._discarding:
+                    start = len(buf)
+                elif len(buf) - start > max_line:
+                    start, self._discarding = len(buf), True
+                    self.bad(f"line longer than {max_line} bytes; discarded")
+                break
+            line, start = buf[start:nl], nl + 1
+            if self._discarding:
+                self._discarding = False  # the tail of an oversized line
+            elif len(line) > max_line:
+                self.bad(f"line longer than {max_line} bytes; discarded")
+            elif line.strip():
+                self._request(bytes(line))
+        del buf[:start]
+
+    def _request(self, line: bytes) -> None:
+        try:
+            msg = parse_request(line)
+        except ValueError as e:
+            self.bad(str(e))
+            return
+        self.sink._flush()  # what was published before this request goes out first
+        if msg["op"] == "ping":
+            self.reply(PONG)
+        else:
+            self.subscribe(msg)
+
+    def subscribe(self, msg: dict[str, Any]) -> None:
+        lists = {k: msg.get(k, []) for k in FILTER_KEYS}
+        f = Filter(*(frozenset(lists[k]) or None for k in FILTER_KEYS))
+        self.filter = None if f == Filter() else f
+        match = f.match
+        snapshot = [dumps(r) for r in self.sink.latest.values() if match(r)]
+        head = _line({"type": "ack", "op": "subscribe", **lists})
+        tail = _line({"type": "snapshot_end", "count": len(snapshot)})
+        self.sink.sent += len(snapshot)
+        self.reply(b"".join([head, *snapshot, tail]))
+        log.debug("socket client %s subscribed: %s", self.name, f)
+
+    def bad(self, why: str) -> None:
+        self.errors += 1
+        self.sink.errors += 1
+        self.reply(_error(why))
+        if self.errors >= MAX_ERRORS:
+            self.reply(_error(f"too many bad lines ({MAX_ERRORS}); closing the connection"))
+            self.sink.disconnected_bad += 1
+            self.drop("too many bad lines", abort=False)
+
+
+class SocketSink:
+    """Serves the record stream on a Unix socket (and optionally TCP on loopback)."""
+
+    name = "socket"
+
+    def __init__(self, cfg: SocketConfig, latest: dict[Key, Record], *,
+                 max_pending: int = 100_000, slow_timeout: float = 60.0,
+                 stop_timeout: float = 2.0) -> None:  # fmt: skip
+        self.cfg = cfg
+        self.latest = latest  # the hub's latest-value cache, for snapshots
+        self.max_pending = max_pending  # keys pending for a client behind before dropping it
+        self.slow_timeout = slow_timeout  # seconds a client may stay behind
+        self.stop_timeout = stop_timeout  # seconds stop() waits for clients to drain
+        self.tcp_port: int | None = None
+        self.clients_total = 0
+        self.sent = 0
+        self.conflated = 0
+        self.errors = 0
+        self.rejected = 0
+        self.disconnected_slow = 0
+        self.disconnected_bad = 0
+        self._clients: set[_Client] = set()  # subscribers getting records
+        self._targets: tuple[_Client, ...] = ()  # the same, as iterated by _flush
+        self._conns: set[_Client] = set()  # every open connection, closing ones too
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._batch: list[tuple[Record, bytes]] = []
+        self._scheduled = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._servers: list[asyncio.Server] = []
+        self._inode: int | None = None
+        self._stopping = False
+
+    @property
+    def clients(self) -> int:
+        return len(self._clients)
+
+    def stats(self) -> dict[str, int]:
+        return {"clients": self.clients, "clients_total": self.clients_total,
+                "sent": self.sent, "conflated": self.conflated, "errors": self.errors,
+                "rejected": self.rejected, "disconnected_slow": self.disconnected_slow,
+                "disconnected_bad": self.disconnected_bad}  # fmt: skip
+
+    # --- hot path -----------------------------------------------------------------------
+    def offer(self, record: Record, line: bytes) -> None:
+        if not self._targets:
+            return
+        self._batch.append((record, line))
+        if not self._scheduled and self._loop is not None:
+            self._scheduled = True
+            self._loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._scheduled = False
+        batch = self._batch
+        if not batch:
+            return
+        self._batch = []
+        everything: bytes | None = None
+        sent = 0
+        for c in self._targets:
+            if c.paused:
+                c.conflate(batch)
+            elif c.filter is None:
+                if everything is None:
+                    everything = b"".join([line for _, line in batch])
+                c.transport.write(everything)
+                sent += len(batch)
+            else:
+                match = c.filter.match
+                lines = [line for r, line in batch if match(r)]
+                if lines:
+                    c.transport.write(b"".join(lines))
+                    sent += len(lines)
+        self.sent += sent
+
+    # --- clients ------------------------------------------------------------------------
+    def _attach(self, c: _Client) -> None:
+        self._conns.add(c)
+        self._idle.clear()
+        if self._stopping or len(self._clients) >= self.cfg.max_clients:
+            self.rejected += 1
+            log.info("socket client refused: %d clients connected", len(self._clients))
+            c.transport.write(_error(f"too many clients (max_clients={self.cfg.max_clients})"
+                                     if not self._stopping else "daemon stopping"))  # fmt: skip
+            c.transport.close()
+            return
+        self.clients_total += 1
+        c.name = f"#{self.clients_total}"
+        c.transport.set_write_buffer_limits(high=self.cfg.client_buffer)
+        self._clients.add(c)
+        self._targets = tuple(self._clients)
+        log.debug("socket client %s connected", c.name)
+
+    def _detach(self, c: _Client) -> None:
+        if c in self._clients:
+            self._clients.discard(c)
+            self._targets = tuple(self._clients)
+
+    def _lost(self, c: _Client) -> None:
+        self._detach(c)
+        self._conns.discard(c)
+        if not self._conns:
+            self._idle.set()
+
+    # --- lifecycle ----------------------------------------------------------------------
+    async def start(self) -> None:
+        """Listen on the Unix socket (taking over a stale one) and on TCP if configured."""
+        loop = self._loop = asyncio.get_running_loop()
+        path = Path(self.cfg.path)
+        await self._claim(path)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.bind(str(path))
+            self._inode = os.stat(path).st_ino
+            os.chmod(path, int(self.cfg.mode, 8))  # before listen(): no one connects before
+            sock.setblocking(False)
+            self._servers.append(await loop.create_unix_server(self._protocol, sock=sock))
+        except OSError as e:
+            sock.close()
+            self._unlink(path)
+            raise AggregatorError(
+                f"cannot listen on socket {str(path)!r}: {e.strerror or e}") from None
+        if self.cfg.tcp:
+            host, _, port = self.cfg.tcp.rpartition(":")
+            try:
+                server = await loop.create_server(self._protocol, host.strip("[]"), int(port))
+            except OSError as e:
+                await self.stop()
+                raise AggregatorError(f"cannot listen on tcp {self.cfg.tcp}: "
+                                      f"{e.strerror or e}") from None  # fmt: skip
+            self._servers.append(server)
+            self.tcp_port = server.sockets[0].getsockname()[1]
+        log.info("socket listening on %s%s", path,
+                 f" and tcp {host}:{self.tcp_port}" if self.cfg.tcp else "")  # fmt: skip
+
+    def _protocol(self) -> _Client:
+        return _Client(self)
+
+    async def _claim(self, path: Path) -> None:
+        """Refuse a socket a live daemon listens on; remove a stale one."""
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            st = os.lstat(path)
+        except FileNotFoundError:
+            return
+        except OSError as e:
+            raise AggregatorError(f"cannot use socket path {str(path)!r}: {e.strerror}") from None
+        if not stat.S_ISSOCK(st.st_mode):
+            raise AggregatorError(f"{str(path)!r} exists and is not a socket; not replacing it")
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        probe.setblocking(False)
+        try:
+            async with asyncio.timeout(1.0):
+                await asyncio.get_running_loop().sock_connect(probe, str(path))
+        except (ConnectionRefusedError, FileNotFoundError):
+            log.warning("removing stale socket %s", path)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+            return
+        except TimeoutError:
+            pass  # it exists and accepts slowly: someone is there
+        except OSError as e:
+            raise AggregatorError(f"cannot check socket {str(path)!r}: {e.strerror}") from None
+        finally:
+            probe.close()
+        raise AggregatorError(f"socket {str(path)!r} is in use by a running daemon")
+
+    def _unlink(self, path: Path) -> None:
+        """Remove the socket file if it is still the one we created."""
+        try:
+            if self._inode is not None and os.lstat(path).st_ino == self._inode:
+                path.unlink()
+        except OSError:
+            pass
+        self._inode = None
+
+    async def stop(self) -> None:
+        """Stop accepting, send what is pending (at most stop_timeout s), close, unlink."""
+        self._stopping = True
+        for server in self._servers:
+            server.close()
+        self._flush()
+        for c in self._targets:
+            c.finish()
+        try:
+            async with asyncio.timeout(self.stop_timeout):
+                await self._idle.wait()
+        except TimeoutError:
+            log.warning("socket: %d clients did not drain in %g s; aborting",
+                        len(self._conns), self.stop_timeout)  # fmt: skip
+            for c in list(self._conns):
+                c.transport.abort()
+        try:
+            async with asyncio.timeout(1.0):
+                for server in self._servers:
+                    await server.wait_closed()
+        except TimeoutError:
+            log.warning("socket: servers did not close in time")
+        self._servers.clear()
+        self._unlink(Path(self.cfg.path))
+        if self.sent or self.clients_total:
+            log.info("socket stopped: %s", self.stats())

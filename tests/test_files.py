@@ -1,0 +1,303 @@
+"""The file sink against real files in tmp_path: naming, rotation, gzip, repair, errors."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import logging
+import os
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import orjson
+import pytest
+
+from aggregator.config import FilesConfig
+from aggregator.hub import Hub
+from aggregator.records import Record, Status, Ticker, dumps
+from aggregator.sinks.files import FileSink
+
+pytestmark = pytest.mark.timeout(15)
+
+HOUR = 3600 * 10**9
+LOGGER = "aggregator.sinks.files"
+
+
+def make_cfg(tmp_path: Path, **kw: object) -> FilesConfig:
+    kw.setdefault("flush_interval", 0.1)
+    return FilesConfig(dir=tmp_path, **kw)  # type: ignore[arg-type]
+
+
+def tick(exchange: str, ts: int, seq: int = 0) -> Ticker:
+    return Ticker(exchange=exchange, symbol="BTC/USDT", native="BTCUSDT", bid=100.5,
+                  ask=100.75, ts_event=ts - 1000, ts_recv=ts, seq=seq)  # fmt: skip
+
+
+def offer(sink: FileSink, *records: Record) -> bytes:
+    out = b""
+    for r in records:
+        line = dumps(r)
+        sink.offer(r, line)
+        out += line
+    return out
+
+
+def hour_start() -> int:
+    return time.time_ns() // HOUR * HOUR
+
+
+def stamp(ts: int, fmt: str = "%Y-%m-%dT%H") -> str:
+    return datetime.fromtimestamp(ts // 10**9, UTC).strftime(fmt)
+
+
+# Plain functions for file access: the tests are async, the checks need not be.
+def read(path: Path | str) -> bytes:
+    """A file's bytes, gunzipped when its name ends in .gz; b"" when it does not exist."""
+    path = Path(path)
+    if not path.exists():
+        return b""
+    data = path.read_bytes()
+    return gzip.decompress(data) if path.suffix == ".gz" else data
+
+
+def read_lines(path: Path | str) -> list[dict]:
+    data = read(path)
+    assert data == b"" or data.endswith(b"\n")
+    return [orjson.loads(line) for line in data.splitlines()]
+
+
+def names(directory: Path) -> list[str]:
+    return sorted(os.listdir(directory))
+
+
+def exists(path: Path | str) -> bool:
+    return os.path.exists(path)
+
+
+def write(path: Path | str, data: bytes) -> None:
+    Path(path).write_bytes(data)
+
+
+async def until(cond: Callable[[], bool], within: float = 3.0) -> None:
+    deadline = time.monotonic() + within
+    while not cond():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.02)
+
+
+async def test_two_exchanges_two_files(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger=LOGGER)
+    sink = FileSink(make_cfg(tmp_path))
+    hub = Hub()
+    hub.add_sink(sink)
+    await sink.start()
+    ts = hour_start() + 5 * 10**9
+    expected: dict[str, bytes] = {"alpha": b"", "beta": b""}
+    for seq in range(50):
+        rec = tick("alpha" if seq % 2 else "beta", ts + seq, seq)
+        hub.publish(rec)
+        expected[rec.exchange] += dumps(rec)
+    hub.publish(Status(exchange="beta", state="live", ts_recv=ts + 99, seq=50))
+    expected["beta"] += dumps(Status(exchange="beta", state="live", ts_recv=ts + 99, seq=50))
+    await sink.stop()
+    for ex, data in expected.items():
+        path = tmp_path / ex / f"{ex}-{stamp(ts)}.jsonl"
+        assert read(path) == data
+        assert all(rec["exchange"] == ex for rec in read_lines(path))
+    assert names(tmp_path) == ["alpha", "beta"]
+    assert (sink.accepted, sink.written, sink.dropped) == (51, 51, 0)
+    assert "files: accepted=51 written=51 dropped=0" in caplog.messages
+
+
+@pytest.mark.parametrize(("period", "name"), [("hour", "x-2030-01-02T03.jsonl"),
+                                              ("day", "x-2030-01-02.jsonl")])  # fmt: skip
+async def test_period_name_from_ts_recv(tmp_path: Path, period: str, name: str) -> None:
+    sink = FileSink(make_cfg(tmp_path, period=period))
+    await sink.start()
+    ts = int(datetime(2030, 1, 2, 3, 59, 59, tzinfo=UTC).timestamp()) * 10**9
+    data = offer(sink, tick("x", ts), tick("x", ts + 10**9 - 1, 1))
+    await sink.stop()
+    assert names(tmp_path / "x") == [name]
+    assert read(tmp_path / "x" / name) == data
+
+
+async def test_next_hour_closes_and_gzips_previous(tmp_path: Path) -> None:
+    sink = FileSink(make_cfg(tmp_path))
+    await sink.start()
+    h0 = hour_start()
+    first = offer(sink, *(tick("x", h0 + i, i) for i in range(3)))
+    await until(lambda: sink.written == 3)
+    second = offer(sink, tick("x", h0 + HOUR, 3), tick("x", h0 + HOUR + 1, 4))
+    old = tmp_path / "x" / f"x-{stamp(h0)}.jsonl"
+    await until(lambda: exists(f"{old}.gz") and not exists(old))
+    assert read(f"{old}.gz") == first
+    await sink.stop()
+    new = f"x-{stamp(h0 + HOUR)}.jsonl"
+    assert read(tmp_path / "x" / new) == second
+    assert names(tmp_path / "x") == sorted([f"{old.name}.gz", new])
+    assert sink.files_rotated == 1
+
+
+@pytest.mark.parametrize("compress", ["none", "gzip"])
+async def test_size_rotation(tmp_path: Path, compress: str) -> None:
+    h0 = hour_start()
+    recs = [tick("x", h0 + i, 10 + i) for i in range(8)]  # equal-length lines
+    size = len(dumps(recs[0]))
+    sink = FileSink(make_cfg(tmp_path, max_bytes=3 * size + 1, compress=compress))
+    await sink.start()
+    offer(sink, *recs)
+    await sink.stop()
+    base = tmp_path / "x" / f"x-{stamp(h0)}"
+    gz = ".gz" if compress == "gzip" else ""
+    parts = [Path(f"{base}.jsonl{gz}"), Path(f"{base}.1.jsonl{gz}"), Path(f"{base}.2.jsonl")]
+    assert names(base.parent) == sorted(p.name for p in parts)
+    assert [len(read_lines(p)) for p in parts] == [3, 3, 2]
+    assert [r["seq"] for p in parts for r in read_lines(p)] == list(range(10, 18))
+    assert sink.files_rotated == 2
+
+
+async def test_flush_interval_without_stop(tmp_path: Path) -> None:
+    sink = FileSink(make_cfg(tmp_path, flush_interval=0.3))
+    await sink.start()
+    try:
+        ts = time.time_ns()
+        data = offer(sink, *(tick("x", ts + i, i) for i in range(5)))
+        path = tmp_path / "x" / f"x-{stamp(ts)}.jsonl"
+        t0 = time.monotonic()
+        await until(lambda: read(path) == data, within=1.5)
+        assert time.monotonic() - t0 < 1.0
+        assert sink.written == 5
+        await asyncio.sleep(0.5)  # the timer keeps running without records
+        more = offer(sink, tick("x", ts + 9, 5))
+        await until(lambda: read(path) == data + more, within=1.5)
+    finally:
+        await sink.stop()
+
+
+async def test_repair_at_start(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger=LOGGER)
+    ts = time.time_ns()
+    exdir = tmp_path / "x"
+    kept = dumps(tick("x", ts, 0)) + dumps(tick("x", ts, 1))
+    current = exdir / f"x-{stamp(ts)}.jsonl"
+    past = exdir / "x-2001-02-03T04.jsonl"
+    nolf = exdir / "x-2001-02-03T05.jsonl"
+    os.mkdir(exdir)
+    write(current, kept + b'{"type":"ticker","exch')
+    write(past, kept + b"{")
+    write(nolf, b'{"type":"tic')
+    write(exdir / "x-2001-02-03T06.jsonl.gz.tmp", b"junk")
+
+    sink = FileSink(make_cfg(tmp_path))
+    await sink.start()
+    more = offer(sink, tick("x", ts + 1, 2), tick("x", ts + 2, 3))
+    await sink.stop()
+
+    assert read(current) == kept + more
+    assert [r["seq"] for r in read_lines(current)] == [0, 1, 2, 3]
+    assert read(f"{past}.gz") == kept
+    assert read(f"{nolf}.gz") == b""
+    assert names(exdir) == sorted([current.name, f"{past.name}.gz", f"{nolf.name}.gz"])
+    cuts = [m for m in caplog.messages if "cut a partial line" in m]
+    assert len(cuts) == 3 and any("of 22 bytes" in m for m in cuts)
+
+
+async def test_resume_newest_part(tmp_path: Path) -> None:
+    ts = time.time_ns()
+    base = tmp_path / "x" / f"x-{stamp(ts)}"
+    os.mkdir(base.parent)
+    old = dumps(tick("x", ts, 0))
+    write(f"{base}.jsonl", old)
+    write(f"{base}.1.jsonl", old)
+    sink = FileSink(make_cfg(tmp_path))
+    await sink.start()
+    new = offer(sink, tick("x", ts, 1))
+    await sink.stop()
+    assert read(f"{base}.1.jsonl") == old + new
+    assert read(f"{base}.jsonl.gz") == old
+    assert names(base.parent) == [f"{base.name}.1.jsonl", f"{base.name}.jsonl.gz"]
+
+
+async def test_reopen_after_rename(tmp_path: Path) -> None:
+    sink = FileSink(make_cfg(tmp_path))
+    await sink.start()
+    ts = time.time_ns()
+    before = offer(sink, *(tick("x", ts + i, i) for i in range(3)))
+    await until(lambda: sink.written == 3)
+    path = tmp_path / "x" / f"x-{stamp(ts)}.jsonl"
+    rotated = path.with_name(path.name + ".1")
+    os.rename(path, rotated)
+    sink.reopen()
+    after = offer(sink, tick("x", ts + 5, 3), tick("x", ts + 6, 4))
+    await until(lambda: read(path) == after)
+    await sink.stop()
+    assert read(rotated) == before
+    assert read(path) == after
+    assert sink.files_rotated == 0
+
+
+async def test_full_queue_counts_drops(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger=LOGGER)
+    sink = FileSink(make_cfg(tmp_path, queue_size=3))
+    ts = time.time_ns()
+    offer(sink, *(tick("x", ts + i, i) for i in range(10)))
+    assert (sink.accepted, sink.dropped, sink.written) == (3, 7, 0)
+    await sink.start()
+    await sink.stop()
+    assert [r["seq"] for r in read_lines(tmp_path / "x" / f"x-{stamp(ts)}.jsonl")] == [0, 1, 2]
+    assert (sink.accepted, sink.dropped, sink.written) == (3, 7, 3)
+    assert "files: accepted=3 written=3 dropped=7" in caplog.messages
+
+
+async def test_write_error_backlog_and_recovery(tmp_path: Path,
+                                               caplog: pytest.LogCaptureFixture) -> None:
+    """A real failure that also stops root: the exchange directory's path is a file."""
+    caplog.set_level(logging.INFO, logger=LOGGER)
+    blocker = tmp_path / "b"
+    write(blocker, b"not a directory")
+    sink = FileSink(make_cfg(tmp_path, queue_size=4))
+    await sink.start()
+    try:
+        ts = time.time_ns()
+        offer(sink, *(tick("a", ts + i, i) for i in range(3)))
+        await until(lambda: sink.written == 3)
+        offer(sink, *(tick("b", ts + i, i) for i in range(3)))
+        await until(lambda: any("cannot write" in m for m in caplog.messages))
+        offer(sink, *(tick("b", ts + i, i) for i in range(3, 6)))  # backlog 6 > 4
+        await until(lambda: sink.dropped == 2)
+        assert sink.written == 3
+        os.unlink(blocker)
+        await until(lambda: sink.written == 7)
+    finally:
+        await sink.stop()
+    assert [r["seq"] for r in read_lines(tmp_path / "b" / f"b-{stamp(ts)}.jsonl")] == [2, 3, 4, 5]
+    assert [r["seq"] for r in read_lines(tmp_path / "a" / f"a-{stamp(ts)}.jsonl")] == [0, 1, 2]
+    assert (sink.accepted, sink.written, sink.dropped) == (9, 7, 2)
+    assert sum("cannot write" in m for m in caplog.messages) == 1  # rate-limited
+    assert any("b: writing again, 2 records dropped" in m for m in caplog.messages)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into a read-only directory")
+async def test_read_only_directory_then_restored(tmp_path: Path,
+                                                 caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger=LOGGER)
+    sink = FileSink(make_cfg(tmp_path, compress="none"))
+    await sink.start()
+    exdir = tmp_path / "x"
+    try:
+        h0 = hour_start()
+        offer(sink, tick("x", h0, 0))
+        await until(lambda: sink.written == 1)
+        exdir.chmod(0o500)
+        offer(sink, tick("x", h0 + HOUR, 1))  # a new file is needed: refused
+        await until(lambda: any("cannot write" in m for m in caplog.messages))
+        assert sink.written == 1
+        exdir.chmod(0o700)
+        await until(lambda: sink.written == 2)
+    finally:
+        exdir.chmod(0o700)
+        await sink.stop()
+    assert [r["seq"] for r in read_lines(exdir / f"x-{stamp(h0 + HOUR)}.jsonl")] == [1]
+    assert sink.dropped == 0

@@ -1,0 +1,413 @@
+"""The socket sink and the tail client, with a real hub, real sockets and real clients."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import os
+import shutil
+import socket
+import stat
+import tempfile
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+import uvloop
+
+from aggregator.client import tail
+from aggregator.config import SocketConfig
+from aggregator.errors import AggregatorError
+from aggregator.hub import Hub
+from aggregator.records import Status, Ticker
+from aggregator.sinks.socket import SocketSink
+
+
+def tick(exchange: str = "binance", symbol: str = "BTC/USDT", seq: int = 0) -> Ticker:
+    return Ticker(exchange=exchange, symbol=symbol, native=symbol.replace("/", ""),
+                  bid=100.0 + seq, ask=101.0 + seq, last=100.5, ts_recv=seq, seq=seq)  # fmt: skip
+
+
+@pytest.fixture
+def sockdir() -> Iterator[Path]:
+    d = Path(tempfile.mkdtemp(prefix="aggt", dir="/tmp"))  # short: socket paths <= 107 bytes
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+class Conn:
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+
+    def send(self, data: bytes | dict[str, Any]) -> None:
+        self.writer.write(data if isinstance(data, bytes) else orjson.dumps(data) + b"\n")
+
+    async def msg(self) -> dict[str, Any]:
+        line = await self.reader.readline()
+        assert line.endswith(b"\n"), f"connection closed ({line!r})"
+        return orjson.loads(line)
+
+    async def msgs(self, n: int) -> list[dict[str, Any]]:
+        return [await self.msg() for _ in range(n)]
+
+    async def until(self, type_: str) -> list[dict[str, Any]]:
+        """Messages up to and including the first one of this type."""
+        out = [await self.msg()]
+        while out[-1]["type"] != type_:
+            out.append(await self.msg())
+        return out
+
+    async def rest(self) -> list[dict[str, Any]]:
+        """Everything up to the end of the stream (the server closed the connection)."""
+        with contextlib.suppress(ConnectionResetError):
+            data = await self.reader.read()
+        return [orjson.loads(line) for line in data.splitlines()]
+
+    async def close(self) -> None:
+        self.writer.close()
+        with contextlib.suppress(OSError):
+            await self.writer.wait_closed()
+
+
+@dataclass
+class Served:
+    hub: Hub
+    sink: SocketSink
+    path: Path
+    conns: list[Conn] = field(default_factory=list)
+
+    async def raw(self, tcp: bool = False) -> Conn:
+        if tcp:
+            assert self.sink.tcp_port
+            c = Conn(*await asyncio.open_connection("127.0.0.1", self.sink.tcp_port))
+        else:
+            c = Conn(*await asyncio.open_unix_connection(str(self.path)))
+        self.conns.append(c)
+        return c
+
+    async def connect(self, tcp: bool = False) -> Conn:
+        """A client the server has accepted (a ping answered), so it gets what follows."""
+        c = await self.raw(tcp)
+        c.send({"op": "ping"})
+        assert await c.msg() == {"type": "pong"}
+        return c
+
+
+@contextlib.asynccontextmanager
+async def serve(d: Path, sink_kw: dict[str, Any] | None = None, **cfg: Any
+                ) -> AsyncIterator[Served]:  # fmt: skip
+    hub = Hub()
+    sink = SocketSink(SocketConfig(path=d / "a.sock", **cfg), hub.latest, **(sink_kw or {}))
+    hub.add_sink(sink)
+    await sink.start()
+    s = Served(hub, sink, d / "a.sock")
+    try:
+        yield s
+    finally:
+        for c in s.conns:
+            await c.close()
+        await sink.stop()
+
+
+async def wait_for(cond: Any, timeout: float = 5.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not cond():
+            await asyncio.sleep(0.005)
+
+
+async def test_silent_client_gets_everything_in_order(sockdir: Path) -> None:
+    async with asyncio.timeout(10), serve(sockdir) as s:
+        c = await s.connect()
+        records: list[Ticker | Status] = [tick(symbol=f"S{i % 7}/USDT", seq=i) for i in range(3000)]
+        records.append(Status("kraken", "live", seq=3000))
+        for i, r in enumerate(records):
+            s.hub.publish(r)
+            if i % 500 == 0:
+                await asyncio.sleep(0)
+        got = await c.msgs(len(records))
+        assert [m["seq"] for m in got] == list(range(3001))
+        assert got[0] == orjson.loads(orjson.dumps(records[0]))
+        assert got[-1]["type"] == "status"
+        assert s.sink.sent == 3001 and s.sink.clients == 1 and s.sink.conflated == 0
+
+
+async def test_tcp_client(sockdir: Path) -> None:
+    async with asyncio.timeout(10), serve(sockdir, tcp="127.0.0.1:0") as s:
+        assert s.sink.tcp_port
+        unix, tcp = await s.connect(), await s.connect(tcp=True)
+        s.hub.publish(tick(seq=1))
+        assert (await tcp.msg())["seq"] == 1
+        assert (await unix.msg())["seq"] == 1
+
+
+async def test_subscribe_snapshot_then_matching_live(sockdir: Path) -> None:
+    async with asyncio.timeout(10), serve(sockdir) as s:
+        for r in (tick("binance", "BTC/USDT", 1), tick("binance", "ETH/USDT", 2),
+                  tick("kraken", "BTC/USDT", 3), Status("binance", "live", seq=4),
+                  Status("kraken", "live", seq=5), tick("binance", "BTC/USDT", 6)):  # fmt: skip
+            s.hub.publish(r)
+        c = await s.connect()
+        c.send({"op": "subscribe", "exchanges": ["binance"], "symbols": ["BTC/USDT"]})
+        ack = await c.msg()
+        assert ack == {"type": "ack", "op": "subscribe", "exchanges": ["binance"],
+                       "symbols": ["BTC/USDT"], "types": []}  # fmt: skip
+        snap = await c.until("snapshot_end")
+        assert snap[-1] == {"type": "snapshot_end", "count": 2}
+        # the latest value per key only (seq 6, not 1), and the venue's status (no symbol)
+        assert sorted((m["type"], m["seq"]) for m in snap[:-1]) == [("status", 4), ("ticker", 6)]
+
+        for r in (tick("kraken", "BTC/USDT", 7), tick("binance", "ETH/USDT", 8),
+                  tick("binance", "BTC/USDT", 9), Status("kraken", "stale", seq=10),
+                  Status("binance", "stale", seq=11)):  # fmt: skip
+            s.hub.publish(r)
+        c.send({"op": "ping"})
+        assert [m.get("seq") for m in await c.until("pong")] == [9, 11, None]
+
+        # a new subscribe replaces the filter, with a new ack and snapshot
+        c.send({"op": "subscribe", "types": ["status"]})
+        assert (await c.msg())["types"] == ["status"]
+        snap = await c.until("snapshot_end")
+        assert sorted(m["seq"] for m in snap[:-1]) == [10, 11]
+        s.hub.publish(tick("binance", "BTC/USDT", 12))
+        s.hub.publish(Status("kraken", "live", seq=13))
+        assert (await c.msg())["seq"] == 13
+
+
+@pytest.mark.parametrize(("request_", "expected"), [
+    ({"op": "unsubscribe"}, "unknown op 'unsubscribe'"),
+    ({"exchanges": ["binance"]}, "missing 'op'"),
+    ({"op": "subscribe", "exchange": ["binance"]}, "unknown key 'exchange'"),
+    ({"op": "ping", "id": 1}, "unknown key 'id'"),
+    ({"op": "subscribe", "symbols": "BTC/USDT"}, "symbols: expected a list of strings"),
+    ({"op": "subscribe", "exchanges": None}, "exchanges: expected a list of strings"),
+    ({"op": "subscribe", "exchanges": ["binance", 1]}, "non-string item"),
+    ({"op": "subscribe", "symbols": ["X/Y"] * 10_001}, "at most 10000"),
+    ({"op": "subscribe", "types": ["trade"]}, "unknown type 'trade'"),
+])  # fmt: skip
+async def test_bad_request_gets_error_line(sockdir: Path, request_: Any, expected: str) -> None:
+    async with asyncio.timeout(10), serve(sockdir) as s:
+        c = await s.connect()
+        c.send(request_)
+        reply = await c.msg()
+        assert reply["type"] == "error" and expected in reply["error"], reply
+        c.send({"op": "ping"})  # still connected, still unfiltered
+        assert await c.msg() == {"type": "pong"}
+        s.hub.publish(tick("kraken", "ETH/USD", 1))
+        assert (await c.msg())["seq"] == 1
+        assert s.sink.errors == 1
+
+
+async def test_malformed_lines_disconnect_only_that_client(sockdir: Path) -> None:
+    async with asyncio.timeout(10), serve(sockdir) as s:
+        bad, good = await s.connect(), await s.connect()
+        s.hub.publish(tick(seq=1))
+        bad.send(b'not json\n[1, 2]\n\xff\xfe\n"text"\n{"op":\n')
+        got = await bad.rest()
+        errors = [m["error"] for m in got if m["type"] == "error"]
+        assert len(errors) == 6, got
+        assert "not valid JSON" in errors[0] and "JSON object" in errors[1]
+        assert "too many bad lines" in errors[-1]
+        s.hub.publish(tick(seq=2))
+        assert [m["seq"] for m in await good.msgs(2)] == [1, 2]
+        await wait_for(lambda: s.sink.clients == 1)
+        assert s.sink.disconnected_bad == 1 and s.sink.errors == 5
+
+
+async def test_oversized_line_is_discarded(sockdir: Path) -> None:
+    async with asyncio.timeout(10), serve(sockdir, max_line=100) as s:
+        c = await s.connect()
+        c.send(b'{"op":"subscribe","symbols":["' + b"A" * 300)  # no newline yet
+        reply = await c.msg()
+        assert reply["type"] == "error" and "longer than 100 bytes" in reply["error"]
+        c.send(b'"]}\n{"op":"ping"}\n')  # the tail of the long line is dropped, not parsed
+        assert await c.msg() == {"type": "pong"}
+        c.send(b'{"op":"ping"' + b" " * 200 + b"}\n" + b'{"op":"ping"}\n')  # whole, too long
+        assert (await c.msg())["type"] == "error"
+        assert await c.msg() == {"type": "pong"}
+        assert s.sink.errors == 2
+
+
+async def fill_until_behind(s: Served, keys: int, seq: int = 0, rounds: int = 5000) -> int:
+    """Publish rounds of ``keys`` tickers until the sink has conflated something."""
+    for _ in range(rounds):
+        for k in range(keys):
+            s.hub.publish(tick(symbol=f"K{k}/USDT", seq=seq))
+            seq += 1
+        await asyncio.sleep(0)
+        if s.sink.conflated or s.sink.disconnected_slow:
+            return seq
+    raise AssertionError("the client that does not read was never paused")
+
+
+async def test_slow_client_is_conflated_fast_client_gets_everything(sockdir: Path) -> None:
+    async with asyncio.timeout(30), serve(sockdir, client_buffer=64 * 1024) as s:
+        slow, fast = await s.connect(), await s.connect()
+
+        async def read_all() -> list[dict[str, Any]]:
+            return await fast.until("status")  # the status record ends the test stream
+
+        reader = asyncio.create_task(read_all())
+        seq = await fill_until_behind(s, keys=50)
+        for _ in range(20):  # more while behind: these replace each other
+            for k in range(50):
+                s.hub.publish(tick(symbol=f"K{k}/USDT", seq=seq))
+                seq += 1
+            await asyncio.sleep(0)
+        s.hub.publish(Status("binance", "stopped", seq=seq))
+        total = seq + 1
+        fast_got = await reader
+        assert [m["seq"] for m in fast_got] == list(range(total))
+
+        slow.send({"op": "ping"})  # read only once the slow client has caught up
+        got = await slow.until("pong")
+        notices = [m for m in got if m["type"] == "notice"]
+        assert notices and all(n["event"] == "conflated" for n in notices)
+        missed = sum(n["missed"] for n in notices)
+        records = [m for m in got if m["type"] in ("ticker", "status")]
+        assert missed > 0 and len(records) + missed == total  # each update: sent or missed
+        assert missed == s.sink.conflated
+        last = {(m["type"], m["exchange"], m["symbol"]): m["seq"] for m in records}
+        assert last == {(k[0], k[1], k[2] or None): r.seq for k, r in s.hub.latest.items()}
+        assert s.sink.disconnected_slow == 0 and s.sink.clients == 2
+
+
+@pytest.mark.parametrize("sink_kw", [{"max_pending": 10}, {"slow_timeout": 0.2}])
+async def test_slow_client_disconnected(sockdir: Path, sink_kw: dict[str, Any]) -> None:
+    async with asyncio.timeout(30), serve(sockdir, sink_kw, client_buffer=16 * 1024) as s:
+        slow, fast = await s.connect(), await s.connect()
+        reader = asyncio.create_task(fast.until("status"))
+        seq = await fill_until_behind(s, keys=50)
+        await wait_for(lambda: s.sink.disconnected_slow == 1)
+        s.hub.publish(Status("binance", "stopped", seq=seq))
+        assert len(await reader) == seq + 1
+        await slow.rest()  # ends: the server closed it
+        assert s.sink.clients == 1
+
+
+async def test_stop_sends_pending_then_closes(sockdir: Path) -> None:
+    async with asyncio.timeout(10), serve(sockdir) as s:
+        c = await s.connect()
+        for i in range(100):
+            s.hub.publish(tick(seq=i))
+        await s.sink.stop()  # the records are still in this tick's batch
+        assert [m["seq"] for m in await c.rest()] == list(range(100))
+        assert not s.path.exists()
+
+
+async def test_stop_is_bounded_with_a_client_not_reading(sockdir: Path) -> None:
+    async with asyncio.timeout(10), serve(sockdir, {"stop_timeout": 0.3},
+                                          client_buffer=16 * 1024) as s:  # fmt: skip
+        await s.connect()
+        await fill_until_behind(s, keys=50)
+        t0 = time.monotonic()
+        await s.sink.stop()
+        assert time.monotonic() - t0 < 2.0
+        assert not s.path.exists()
+
+
+async def test_max_clients(sockdir: Path) -> None:
+    async with asyncio.timeout(10), serve(sockdir, max_clients=1) as s:
+        await s.connect()
+        extra = await s.raw()
+        reply = await extra.rest()
+        assert len(reply) == 1 and "too many clients" in reply[0]["error"]
+        assert s.sink.rejected == 1 and s.sink.clients == 1
+
+
+async def test_socket_file_mode(sockdir: Path) -> None:
+    async with asyncio.timeout(10), serve(sockdir / "sub") as s:  # parent created
+        st = os.stat(s.path)
+        assert stat.S_ISSOCK(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o660
+    async with asyncio.timeout(10), serve(sockdir, mode="0600") as s:
+        assert stat.S_IMODE(os.stat(s.path).st_mode) == 0o600
+
+
+async def test_stale_socket_is_taken_over(sockdir: Path) -> None:
+    dead = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    dead.bind(str(sockdir / "a.sock"))  # bound, never listening: what a killed daemon leaves
+    dead.close()
+    async with asyncio.timeout(10), serve(sockdir) as s:
+        c = await s.connect()
+        s.hub.publish(tick(seq=1))
+        assert (await c.msg())["seq"] == 1
+
+
+async def test_live_socket_is_refused(sockdir: Path) -> None:
+    async with asyncio.timeout(10), serve(sockdir) as s:
+        other = SocketSink(s.sink.cfg, {})
+        with pytest.raises(AggregatorError, match="in use by a running daemon"):
+            await other.start()
+        c = await s.connect()  # the first daemon's socket is untouched
+        s.hub.publish(tick(seq=1))
+        assert (await c.msg())["seq"] == 1
+
+
+async def test_other_file_is_not_replaced(sockdir: Path) -> None:
+    (sockdir / "a.sock").write_text("data")
+    sink = SocketSink(SocketConfig(path=sockdir / "a.sock"), {})
+    with pytest.raises(AggregatorError, match="not a socket"):
+        await sink.start()
+    assert (sockdir / "a.sock").read_text() == "data"
+
+
+async def test_tail_prints_until_count(sockdir: Path) -> None:
+    async with asyncio.timeout(10), serve(sockdir) as s:
+        s.hub.publish(tick("binance", "BTC/USDT", 1))
+        s.hub.publish(tick("kraken", "BTC/USDT", 2))
+        s.hub.publish(Status("binance", "live", seq=3))
+        out = io.StringIO()
+        task = asyncio.create_task(tail(str(s.path), None, ["binance"], None, ["ticker"], 3, out))
+        await wait_for(lambda: s.sink.sent >= 1)  # subscribed: the snapshot went out
+        for r in (tick("kraken", "ETH/USDT", 4), tick("binance", "ETH/USDT", 5),
+                  Status("binance", "stale", seq=6), tick("binance", "BTC/USDT", 7),
+                  tick("binance", "BTC/USDT", 8)):  # fmt: skip
+            s.hub.publish(r)
+        assert await task == 0
+        lines = [orjson.loads(line) for line in out.getvalue().splitlines()]
+        assert [m["type"] for m in lines] == ["ack", "ticker", "snapshot_end", "ticker", "ticker"]
+        assert [m["seq"] for m in lines if m["type"] == "ticker"] == [1, 5, 7]
+
+
+async def test_tail_everything_over_tcp_and_end_of_stream(sockdir: Path,
+                                                         capsys: pytest.CaptureFixture[str]
+                                                         ) -> None:  # fmt: skip
+    async with asyncio.timeout(10), serve(sockdir, tcp="127.0.0.1:0") as s:
+        out = io.StringIO()
+        task = asyncio.create_task(
+            tail(None, f"127.0.0.1:{s.sink.tcp_port}", None, None, None, 5, out))
+        await wait_for(lambda: s.sink.clients == 1)
+        s.hub.publish(tick(seq=1))
+        await wait_for(lambda: s.sink.sent == 1)
+        await s.sink.stop()
+        assert await task == 1
+        assert orjson.loads(out.getvalue())["seq"] == 1
+        assert "closed by the daemon" in capsys.readouterr().err
+
+
+async def test_tail_cannot_connect(sockdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    async with asyncio.timeout(10):
+        path = str(sockdir / "none.sock")
+        assert await tail(path, None, None, None, None, 1, io.StringIO()) == 1
+        assert f"cannot connect to socket {path}" in capsys.readouterr().err
+
+
+# The daemon runs on uvloop: the scenarios most sensitive to the loop run there too.
+@pytest.mark.parametrize("case", [
+    test_silent_client_gets_everything_in_order,
+    test_subscribe_snapshot_then_matching_live,
+    test_malformed_lines_disconnect_only_that_client,
+    test_oversized_line_is_discarded,
+    test_slow_client_is_conflated_fast_client_gets_everything,
+    test_stop_sends_pending_then_closes,
+    test_stop_is_bounded_with_a_client_not_reading,
+    test_stale_socket_is_taken_over,
+    test_live_socket_is_refused,
+])  # fmt: skip
+def test_under_uvloop(sockdir: Path, case: Any) -> None:
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(case(sockdir))
