@@ -469,10 +469,12 @@ class Adapter:
             self.rate_limited += 1
             wait = e.retry_after if e.retry_after is not None else -1.0
             self.status("rate_limited", f"{e}; waiting {max(wait, 0):.1f}s", None)
+            conn.live = False
             self.log.warning("rate limited (%s); retry after %s", e, e.retry_after)
             return wait
         except ParseError as e:
             self._parse_failed(e, conn)
+            conn.live = False
             return -1.0
         except (aiohttp.ClientError, TimeoutError, VenueError) as e:
             if self.state != "disconnected":

@@ -272,8 +272,10 @@ class VenueSim:
                 self.received.append(data)
                 if self.faults.ignore_subscribe:
                     continue
-                for frame in self.dialect.on_message(client.state, data):
-                    self._send(client, frame)
+                answer = self.dialect.on_message(client.state, data)
+                if self.replay is None:  # a recording brings the venue's own answers
+                    for frame in answer:
+                        self._send(client, frame)
                 if self.replay is not None and client.state.subscribed and not replayed:
                     replayed = True
                     for frame in self.replay:

@@ -1,12 +1,10 @@
 """The file sink: JSON Lines per exchange per period, rotated by time and size.
 
-``{dir}/{exchange}/{exchange}-{stamp}[.N].jsonl``, stamp from the record's ``ts_recv``.
-Lines wait in a per-exchange buffer and go to the OS in whole lines (one ``os.write``
-per file per flush, in a worker thread) at least every ``flush_interval``; a failed write
-is cut back to the last whole line and retried every second. Closed files are gzipped.
-A crash leaves at most a partial last line, which the next start cuts off.
+Lines wait in a per-exchange buffer and reach the OS as whole lines (one ``os.write`` per
+file per flush, in a worker thread) at least every ``flush_interval``; a failed write is cut
+back to the last whole line and retried. A crash leaves at most a partial last line, which
+the next start cuts off. Closed files are gzipped.
 """
-
 from __future__ import annotations
 
 import asyncio
@@ -30,10 +28,12 @@ PERIOD_NS = {"hour": 3600 * 10**9, "day": 86400 * 10**9}
 STAMP_FORMAT = {"hour": "%Y-%m-%dT%H", "day": "%Y-%m-%d"}
 FLUSH_BYTES = 1 << 20  # buffered bytes that trigger a flush before the timer
 RETRY_AFTER = 1.0  # seconds between attempts on a failing file
-LOG_EVERY = 10.0  # at most one write-error log line this often
-IDLE_CLOSE_AFTER = 60.0  # seconds after its period ends that a quiet file is closed
-COMPRESS_JOBS = 2
-_NAME = re.compile(r"^(?P<ex>.+)-(?P<stamp>\d{4}-\d\d-\d\d(?:T\d\d)?)(?:\.(?P<part>\d+))?\.jsonl$")
+LOG_EVERY = 10.0  # at most one write-error line this often
+IDLE_CLOSE_AFTER = 60.0  # a quiet file is closed this long after its period ended
+COMPRESS_JOBS = 2  # so gzip never takes every executor thread from the writer
+_NAME = re.compile(r"(?P<ex>.+)-(?P<stamp>\d{4}-\d\d-\d\d(?:T\d\d)?)(?:\.(?P<part>\d+))?\.jsonl")
+
+Item = tuple[str, int, bytes]  # exchange, ts_recv, line
 
 
 @dataclass(slots=True)
@@ -59,9 +59,8 @@ class FileSink:
 
     def __init__(self, cfg: FilesConfig) -> None:
         self._cfg = cfg
-        self._dir = Path(cfg.dir)
         self._period_ns = PERIOD_NS[cfg.period]
-        self._queue: BoundedQueue[tuple[str, int, bytes]] = BoundedQueue(cfg.queue_size)
+        self._queue: BoundedQueue[Item] = BoundedQueue(cfg.queue_size)
         self._outs: dict[str, _Out] = {}
         self._npending = 0
         self._nbytes = 0
@@ -90,20 +89,19 @@ class FileSink:
 
     async def start(self) -> None:
         self._start_idx = time.time_ns() // self._period_ns
-        leftovers = await asyncio.to_thread(self._scan)
-        self._compress_later(leftovers)
+        current = self._stamp(self._start_idx)
+        self._compress_later(await asyncio.to_thread(_scan, Path(self._cfg.dir), current))
         self._task = asyncio.create_task(self._run(), name="files-writer")
         self._task.add_done_callback(_log_crash)
 
     async def stop(self) -> None:
         self._queue.close()
-        timeout = self.stop_timeout
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + self.stop_timeout
         if self._task is not None:
             try:
-                await asyncio.wait_for(asyncio.shield(self._task), timeout)
+                await asyncio.wait_for(asyncio.shield(self._task), self.stop_timeout)
             except TimeoutError:
-                log.warning("files: writer did not finish within %.1f s", timeout)
+                log.warning("files: writer did not finish in %.1f s", self.stop_timeout)
                 self._task.cancel()
             except Exception:  # logged by _log_crash
                 pass
@@ -111,28 +109,22 @@ class FileSink:
             left = max(0.1, deadline - time.monotonic())
             _, unfinished = await asyncio.wait(self._jobs, timeout=left)
             if unfinished:
-                log.warning("files: %d compressions unfinished, redone at next start",
-                            len(unfinished))  # fmt: skip
+                log.warning("files: %d compressions left for the next start", len(unfinished))
                 for job in unfinished:
                     job.cancel()
                 await asyncio.gather(*unfinished, return_exceptions=True)
         log.info("files: accepted=%d written=%d dropped=%d",
                  self.accepted, self.written, self.dropped)  # fmt: skip
 
-    # -- the writer task
-
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
-        interval = self._cfg.flush_interval
-        next_flush = loop.time() + interval
+        next_flush = loop.time() + self._cfg.flush_interval
         while True:
-            batch: list[tuple[str, int, bytes]] | None = None
-            try:
+            batch: list[Item] | None = None
+            with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(max(0.0, next_flush - loop.time())):
                     batch = await self._queue.get_batch()
-            except TimeoutError:
-                pass
-            if self._reopen:
+            if self._reopen:  # lines taken before the request go to the old files
                 self._reopen = False
                 await self._flush(reopen=True)
             if batch == []:
@@ -140,17 +132,15 @@ class FileSink:
             if batch:
                 self._add(batch)
             now = loop.time()
-            due = now >= next_flush
-            if due or (self._nbytes >= FLUSH_BYTES and time.monotonic() >= self._retry_at):
-                await self._flush(idle_close=due)
-                if due:
-                    next_flush = now + interval
+            if now >= next_flush:
+                await self._flush(idle_close=True)
+                next_flush = now + self._cfg.flush_interval
+            elif self._nbytes >= FLUSH_BYTES and time.monotonic() >= self._retry_at:
+                await self._flush()
         await self._flush(final=True)
 
-    def _add(self, batch: list[tuple[str, int, bytes]]) -> None:
-        outs = self._outs
-        period_ns = self._period_ns
-        nbytes = 0
+    def _add(self, batch: list[Item]) -> None:
+        outs, period_ns, nbytes = self._outs, self._period_ns, 0
         for exchange, ts_recv, line in batch:
             out = outs.get(exchange)
             if out is None:
@@ -164,24 +154,16 @@ class FileSink:
             nbytes += len(line)
         self._npending += len(batch)
         self._nbytes += nbytes
-        if self._npending > self._cfg.queue_size:
-            self._trim()
-
-    def _trim(self) -> None:
-        """Bound the lines held back by failing files: drop their oldest."""
         excess = self._npending - self._cfg.queue_size
-        failing = sorted((o for o in self._outs.values() if o.failing),
-                         key=lambda o: len(o.pending), reverse=True)  # fmt: skip
-        for out in failing:
-            if excess <= 0:
-                break
-            n = min(excess, len(out.pending))
-            self._nbytes -= sum(len(line) for _, line in out.pending[:n])
-            del out.pending[:n]
-            out.lost += n
-            self._lost += n
-            self._npending -= n
-            excess -= n
+        if excess > 0:  # bound the lines held back by failing files: drop their oldest
+            for out in sorted(outs.values(), key=lambda o: -len(o.pending)):
+                n = min(excess, len(out.pending)) if out.failing else 0
+                self._nbytes -= sum(len(line) for _, line in out.pending[:n])
+                del out.pending[:n]
+                out.lost += n
+                self._lost += n
+                self._npending -= n
+                excess -= n
 
     async def _flush(self, *, idle_close: bool = False, reopen: bool = False,
                      final: bool = False) -> None:  # fmt: skip
@@ -198,51 +180,42 @@ class FileSink:
             if final and out.pending:
                 log.error("files: %s: %d records not written", out.exchange, len(out.pending))
                 self._lost += len(out.pending)
-                self._npending -= len(out.pending)
                 out.pending.clear()
             if reopen or final:
                 _close(out)  # keeps the path: the next line reopens it
         if idle_close:
             limit = (time.time_ns() - int(IDLE_CLOSE_AFTER * 1e9)) // self._period_ns
             for out in self._outs.values():
-                if out.path is not None and out.idx is not None and out.idx < limit \
-                        and not out.pending:  # fmt: skip
+                if out.idx is not None and out.idx < limit and not out.pending:
                     closed.append(self._retire(out))
                     out.floor = max(out.floor, limit)
         return closed
 
     def _write_out(self, out: _Out, closed: list[Path], now: float) -> None:
-        pending = out.pending
-        max_bytes = self._cfg.max_bytes
-        i = 0
+        pending, max_bytes, i = out.pending, self._cfg.max_bytes, 0
         try:
             while i < len(pending):
                 idx = pending[i][0]
                 if out.idx != idx and out.path is not None:
                     closed.append(self._retire(out))
                 fd = out.fd if out.fd is not None else self._open(out, idx)
-                size = out.size
-                chunk: list[bytes] = []
-                j = i
+                size, j = out.size, i
                 while j < len(pending) and pending[j][0] == idx:
-                    line = pending[j][1]
-                    if size + len(line) > max_bytes and size > 0:
+                    if size + len(pending[j][1]) > max_bytes and size > 0:
                         break
-                    chunk.append(line)
-                    size += len(line)
+                    size += len(pending[j][1])
                     j += 1
-                if chunk:
-                    _write_all(fd, b"".join(chunk))
-                    out.size = size
-                    self.written += len(chunk)
-                    self._nbytes -= sum(map(len, chunk))
-                    i = j
-                if i < len(pending) and pending[i][0] == idx:  # full: next part
+                if j > i:
+                    _write_all(fd, b"".join(line for _, line in pending[i:j]))
+                    self.written += j - i
+                    self._nbytes -= size - out.size
+                    out.size, i = size, j
+                if i < len(pending) and pending[i][0] == idx:  # full: the next part
                     closed.append(self._retire(out))
                     out.part += 1
                     self._open(out, idx, resolve=False)
         except OSError as e:
-            _close(out, sync=False)
+            _close(out, sync=False)  # reopened (and repaired) on the next attempt
             out.retry_at = self._retry_at = now + RETRY_AFTER
             out.failing = True
             if now - self._last_error_log >= LOG_EVERY:
@@ -253,28 +226,23 @@ class FileSink:
             if out.failing:
                 log.warning("files: %s: writing again, %d records dropped meanwhile",
                             out.exchange, out.lost)  # fmt: skip
-                out.failing = False
-                out.lost = 0
+                out.failing, out.lost = False, 0
         finally:
             del pending[:i]
             self._npending -= i
 
     def _open(self, out: _Out, idx: int, *, resolve: bool = True) -> int:
-        stamp = time.strftime(STAMP_FORMAT[self._cfg.period],
-                              time.gmtime(idx * self._period_ns // 10**9))  # fmt: skip
-        exdir = self._dir / out.exchange
+        exdir = Path(self._cfg.dir) / out.exchange
         if out.path is None or out.idx != idx:
+            base = f"{out.exchange}-{self._stamp(idx)}"
             if resolve:
-                out.part = _newest_part(exdir, f"{out.exchange}-{stamp}")
-            suffix = f".{out.part}.jsonl" if out.part else ".jsonl"
-            out.path = exdir / f"{out.exchange}-{stamp}{suffix}"
+                out.part = _next_part(exdir, base)
+            out.path = exdir / (f"{base}.{out.part}.jsonl" if out.part else f"{base}.jsonl")
             out.idx = idx
         exdir.mkdir(parents=True, exist_ok=True)
         fd = os.open(out.path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
         try:
-            cut = _repair_fd(fd)
-            if cut:
-                log.warning("files: cut a partial line of %d bytes from %s", cut, out.path)
+            _repair(fd, out.path)
             out.size = os.fstat(fd).st_size
         except OSError:
             os.close(fd)
@@ -287,30 +255,13 @@ class FileSink:
         path = out.path
         assert path is not None
         _close(out)
-        out.path = None
-        out.idx = None
+        out.path = out.idx = None
         self.files_rotated += 1
         return path
 
-    # -- start-up repair and compression
-
-    def _scan(self) -> list[Path]:
-        """Cut partial lines; return leftovers to compress (past periods, older parts)."""
-        todo: list[Path] = []
-        current = time.strftime(STAMP_FORMAT[self._cfg.period],
-                                time.gmtime(self._start_idx * self._period_ns // 10**9))
-        try:
-            self._dir.mkdir(parents=True, exist_ok=True)
-            exdirs = [p for p in self._dir.iterdir() if p.is_dir()]
-        except OSError as e:
-            log.error("files: cannot read %s: %s", self._dir, e)
-            return todo
-        for exdir in exdirs:
-            try:
-                todo += _scan_dir(exdir, current)
-            except OSError as e:
-                log.error("files: cannot scan %s: %s", exdir, e)
-        return todo
+    def _stamp(self, idx: int) -> str:
+        return time.strftime(STAMP_FORMAT[self._cfg.period],
+                             time.gmtime(idx * self._period_ns // 10**9))  # fmt: skip
 
     def _compress_later(self, paths: list[Path]) -> None:
         if self._cfg.compress != "gzip":
@@ -330,14 +281,11 @@ class FileSink:
 
 def gzip_file(path: Path) -> None:
     """``x.jsonl`` to ``x.jsonl.gz`` through a temp file; the original goes last."""
-    gz = path.with_name(path.name + ".gz")
-    tmp = path.with_name(path.name + ".gz.tmp")
+    gz, tmp = path.with_name(path.name + ".gz"), path.with_name(path.name + ".gz.tmp")
+    if not path.exists():
+        return  # renamed away (logrotate), or done already
     try:
-        src = open(path, "rb")  # noqa: SIM115 - closed below
-    except FileNotFoundError:
-        return  # renamed away (logrotate) or already done
-    try:
-        with src, open(tmp, "wb") as raw:
+        with open(path, "rb") as src, open(tmp, "wb") as raw:
             with gzip.GzipFile(filename=path.name, mode="wb", fileobj=raw) as z:
                 shutil.copyfileobj(src, z, 1 << 20)
             raw.flush()
@@ -346,57 +294,58 @@ def gzip_file(path: Path) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    _fsync_dir(path.parent)
+    dfd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
     path.unlink()
 
 
-def _scan_dir(exdir: Path, current: str) -> list[Path]:
+def _scan(root: Path, current: str) -> list[Path]:
+    """At start: cut partial lines; return what to compress (all but the newest part of
+    the current period, which is appended to)."""
     todo: list[Path] = []
-    newest: dict[str, tuple[int, Path]] = {}
-    for path in sorted(exdir.glob("*.gz.tmp")):
-        log.warning("files: removing unfinished %s", path)
-        path.unlink(missing_ok=True)
-    for path in sorted(exdir.glob("*.jsonl")):
-        with open(path, "r+b") as f:
-            cut = _repair_fd(f.fileno())
-        if cut:
-            log.warning("files: cut a partial line of %d bytes from %s", cut, path)
-        m = _NAME.match(path.name)
-        if m is None:
-            continue
-        if m["stamp"] != current:
-            todo.append(path)
-            continue
-        part = int(m["part"] or 0)
-        prev = newest.get(m["ex"])
-        if prev is None or part > prev[0]:
-            if prev is not None:
-                todo.append(prev[1])
-            newest[m["ex"]] = (part, path)
-        else:
-            todo.append(path)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        exdirs = [p for p in root.iterdir() if p.is_dir()]
+    except OSError as e:
+        log.error("files: cannot read %s: %s", root, e)
+        return todo
+    for exdir in exdirs:
+        try:
+            for path in exdir.glob("*.gz.tmp"):
+                log.warning("files: removing unfinished %s", path)
+                path.unlink()
+            now: dict[str, list[tuple[int, Path]]] = {}
+            for path in sorted(exdir.glob("*.jsonl")):
+                with open(path, "r+b") as f:
+                    _repair(f.fileno(), path)
+                m = _NAME.fullmatch(path.name)
+                if m and m["stamp"] == current:
+                    now.setdefault(m["ex"], []).append((int(m["part"] or 0), path))
+                elif m:
+                    todo.append(path)
+            todo += [path for parts in now.values() for _, path in sorted(parts)[:-1]]
+        except OSError as e:
+            log.error("files: cannot scan %s: %s", exdir, e)
     return todo
 
 
-def _newest_part(exdir: Path, base: str) -> int:
-    """The part to append to: the newest uncompressed one, else one past the newest."""
-    pattern = re.compile(re.escape(base) + r"(?:\.(\d+))?\.jsonl(\.gz)?$")
-    best, best_gz = -1, False
-    try:
-        names = os.listdir(exdir)
-    except FileNotFoundError:
-        return 0
-    for name in names:
-        m = pattern.fullmatch(name)
-        if m:
-            part = int(m[1] or 0)
-            if part > best or (part == best and m[2]):
-                best, best_gz = part, bool(m[2])
-    return best + 1 if best_gz else max(best, 0)
+def _next_part(exdir: Path, base: str) -> int:
+    """The part to write: the newest uncompressed one, else one past the newest."""
+    pattern = re.compile(re.escape(base) + r"(?:\.(\d+))?\.jsonl(\.gz)?")
+    best, gz = -1, False
+    with contextlib.suppress(FileNotFoundError):
+        for name in os.listdir(exdir):
+            m = pattern.fullmatch(name)
+            if m and (int(m[1] or 0), bool(m[2])) > (best, gz):
+                best, gz = int(m[1] or 0), bool(m[2])
+    return best + 1 if gz else max(best, 0)
 
 
-def _repair_fd(fd: int) -> int:
-    """Truncate after the last newline; return the number of bytes cut."""
+def _repair(fd: int, path: Path) -> None:
+    """Cut a partial last line: truncate just after the last newline (or to 0)."""
     size = end = os.lseek(fd, 0, os.SEEK_END)
     keep = 0
     while end > 0:
@@ -409,7 +358,7 @@ def _repair_fd(fd: int) -> int:
     if keep < size:
         os.ftruncate(fd, keep)
         os.fsync(fd)
-    return size - keep
+        log.warning("files: cut a partial line of %d bytes from %s", size - keep, path)
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -418,7 +367,7 @@ def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     try:
         while view:
-            view = view[os.write(fd, view):]
+            view = view[os.write(fd, view) :]
     except OSError:
         with contextlib.suppress(OSError):  # else the next open cuts the partial line
             os.ftruncate(fd, start)
@@ -434,14 +383,6 @@ def _close(out: _Out, sync: bool = True) -> None:
             os.fsync(fd)
     except OSError as e:
         log.error("files: fsync of %s failed: %s", out.path, e)
-    finally:
-        os.close(fd)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
     finally:
         os.close(fd)
 

@@ -1,18 +1,14 @@
 """The socket sink: newline-delimited JSON to local subscribers (Unix socket, optional TCP).
 
-Hot path: ``offer`` appends to a per-tick batch and schedules one ``_flush``, which goes
-over the clients once and does one ``transport.write`` each. A client that cannot keep
-up is paused by its transport (``pause_writing``); while paused its updates are
-conflated to the latest line per record key, and when it drains it gets a ``conflated``
-notice with the number of updates it missed, then those lines. Input from a paused client
-is not read, so a client cannot grow our buffers by talking without listening.
+``offer`` appends to a per-tick batch and schedules one ``_flush``: one write per client.
+A client its transport pauses (``pause_writing``) is behind: its updates are conflated to
+the latest line per key, and when it drains it gets {"type":"notice","event":"conflated",
+"missed":N} and those lines. A paused client's input is not read either.
 
-Client protocol, one JSON object per line each way:
-  -> {"op":"subscribe","exchanges":[...],"symbols":[...],"types":[...]}   (lists optional)
-  <- {"type":"ack",...}, the latest matching records, {"type":"snapshot_end","count":N},
-     then the matching live records
-  -> {"op":"ping"}   <- {"type":"pong"}
-Bad input gets {"type":"error","error":"..."}; after MAX_ERRORS the client is closed.
+Protocol, one JSON object per line: {"op":"subscribe","exchanges":[..],"symbols":[..],
+"types":[..]} (lists optional) -> ack, the matching latest records, {"type":"snapshot_end",
+"count":N}, then matching live records; {"op":"ping"} -> {"type":"pong"}; bad input ->
+{"type":"error","error":"..."}, and after MAX_ERRORS of them the connection is closed.
 """
 
 from __future__ import annotations
@@ -40,6 +36,8 @@ MAX_ERRORS = 5  # bad lines before a client is disconnected
 MAX_ITEMS = 10_000  # entries in one subscribe list
 TYPES = ("ticker", "status")
 FILTER_KEYS = ("exchanges", "symbols", "types")
+COUNTERS = ("clients", "clients_total", "sent", "conflated", "errors", "rejected",
+            "disconnected_slow", "disconnected_bad")  # fmt: skip
 _OPS = {"ping": ("op",), "subscribe": ("op", *FILTER_KEYS)}  # op -> the keys it may have
 
 Key = tuple[str, str, str]
@@ -59,11 +57,7 @@ def _error(message: str) -> bytes:
 
 @dataclass(frozen=True, slots=True)
 class Filter:
-    """What a subscriber wants; None in a field means every value.
-
-    Status records have no symbol and pass a symbol filter, so a subscriber to a few
-    symbols still sees when their venue disconnects.
-    """
+    """What a subscriber wants; None means any. Status records (no symbol) pass symbols."""
 
     exchanges: frozenset[str] | None = None
     symbols: frozenset[str] | None = None
@@ -126,7 +120,6 @@ class _Client(asyncio.Protocol):
         self._discarding = False  # inside an oversized line, dropping up to its newline
         self._slow_timer: asyncio.TimerHandle | None = None
 
-    # --- transport callbacks ------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)
         self.sink._attach(self)
@@ -158,7 +151,6 @@ class _Client(asyncio.Protocol):
         self._inbuf += data
         self._read_lines()
 
-    # --- output -------------------------------------------------------------------------
     def reply(self, data: bytes) -> None:
         if not self.transport.is_closing():
             self.transport.write(data)
@@ -217,7 +209,6 @@ class _Client(asyncio.Protocol):
             self._slow_timer.cancel()
             self._slow_timer = None
 
-    # --- input --------------------------------------------------------------------------
     def _read_lines(self) -> None:
         buf, max_line, start = self._inbuf, self.sink.cfg.max_line, 0
         while not self.paused and not self.transport.is_closing():
@@ -286,13 +277,8 @@ class SocketSink:
         self.slow_timeout = slow_timeout  # seconds a client may stay behind
         self.stop_timeout = stop_timeout  # seconds stop() waits for clients to drain
         self.tcp_port: int | None = None
-        self.clients_total = 0
-        self.sent = 0
-        self.conflated = 0
-        self.errors = 0
-        self.rejected = 0
-        self.disconnected_slow = 0
-        self.disconnected_bad = 0
+        self.clients_total = self.sent = self.conflated = self.errors = self.rejected = 0
+        self.disconnected_slow = self.disconnected_bad = 0
         self._clients: set[_Client] = set()  # subscribers getting records
         self._targets: tuple[_Client, ...] = ()  # the same, as iterated by _flush
         self._conns: set[_Client] = set()  # every open connection, closing ones too
@@ -310,12 +296,8 @@ class SocketSink:
         return len(self._clients)
 
     def stats(self) -> dict[str, int]:
-        return {"clients": self.clients, "clients_total": self.clients_total,
-                "sent": self.sent, "conflated": self.conflated, "errors": self.errors,
-                "rejected": self.rejected, "disconnected_slow": self.disconnected_slow,
-                "disconnected_bad": self.disconnected_bad}  # fmt: skip
+        return {name: getattr(self, name) for name in COUNTERS}
 
-    # --- hot path -----------------------------------------------------------------------
     def offer(self, record: Record, line: bytes) -> None:
         if not self._targets:
             return
@@ -348,7 +330,6 @@ class SocketSink:
                     sent += len(lines)
         self.sent += sent
 
-    # --- clients ------------------------------------------------------------------------
     def _attach(self, c: _Client) -> None:
         self._conns.add(c)
         self._idle.clear()
@@ -377,7 +358,6 @@ class SocketSink:
         if not self._conns:
             self._idle.set()
 
-    # --- lifecycle ----------------------------------------------------------------------
     async def start(self) -> None:
         """Listen on the Unix socket (taking over a stale one) and on TCP if configured."""
         loop = self._loop = asyncio.get_running_loop()
