@@ -377,9 +377,9 @@ def check_config_paths(config: Config, loader: _Loader | None = None) -> None:
         if config.socket.path.is_dir():
             _fail(loader, config, "socket.path", f"{str(config.socket.path)!r} is a directory")
     for key, path in checks:
-        why = _writable_dir(path)
-        if why:
-            _fail(loader, config, key, why)
+        problem = _writable_dir(path)
+        if problem:
+            _fail(loader, config, key, problem)
 
 
 def _fail(loader: _Loader | None, config: Config, key: str, why: str) -> typing.NoReturn:

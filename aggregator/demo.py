@@ -29,7 +29,10 @@ def demo_config(args: argparse.Namespace, sims: dict[str, VenueSim]) -> Config:
     """The demo config with every venue pointed at its simulator and paths from the flags."""
     base = load(demo_config_path(args.config), check_paths=False)
     data_dir: Path = args.data_dir
-    exchanges = tuple(dataclasses.replace(ex, **sims[ex.venue].endpoints()) for ex in base.exchanges)
+    exchanges = tuple(
+        dataclasses.replace(ex, **sims[ex.venue].endpoints())  # type: ignore[arg-type]
+        for ex in base.exchanges
+    )
     config = dataclasses.replace(
         base,
         daemon=dataclasses.replace(base.daemon, state_dir=data_dir / "state"),

@@ -114,10 +114,13 @@ async def serve(d: Path, sink_kw: dict[str, Any] | None = None, **cfg: Any
         await sink.stop()
 
 
-async def wait_for(cond: Any, timeout: float = 5.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not cond():
-            await asyncio.sleep(0.005)
+async def wait_for(cond: Any) -> None:
+    """Poll a condition on the server side, for up to 5 s."""
+    for _ in range(1000):
+        if cond():
+            return
+        await asyncio.sleep(0.005)
+    raise AssertionError("condition not reached in 5 s")
 
 
 async def test_silent_client_gets_everything_in_order(sockdir: Path) -> None:
@@ -176,6 +179,21 @@ async def test_subscribe_snapshot_then_matching_live(sockdir: Path) -> None:
         s.hub.publish(tick("binance", "BTC/USDT", 12))
         s.hub.publish(Status("kraken", "live", seq=13))
         assert (await c.msg())["seq"] == 13
+
+
+async def test_clients_with_different_filters_in_one_batch(sockdir: Path) -> None:
+    async with asyncio.timeout(10), serve(sockdir) as s:
+        clients = [await s.connect() for _ in range(4)]
+        for c, ex in zip(clients, ["kraken", "kraken", "binance"], strict=False):
+            c.send({"op": "subscribe", "exchanges": [ex]})
+            await c.until("snapshot_end")
+        for i in range(10):  # one tick, one batch
+            s.hub.publish(tick(("kraken", "binance")[i % 2], seq=i))
+        s.hub.publish(Status("okx", "live", seq=10))
+        for c, want in zip(clients, ([0, 2, 4, 6, 8], [0, 2, 4, 6, 8], [1, 3, 5, 7, 9],
+                                     list(range(11))), strict=True):  # fmt: skip
+            c.send({"op": "ping"})
+            assert [m.get("seq") for m in await c.until("pong")] == [*want, None]
 
 
 @pytest.mark.parametrize(("request_", "expected"), [

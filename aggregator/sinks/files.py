@@ -213,7 +213,7 @@ class FileSink:
                 if i < len(pending) and pending[i][0] == idx:  # full: the next part
                     closed.append(self._retire(out))
                     out.part += 1
-                    self._open(out, idx, resolve=False)
+                    self._open(out, idx, resolve=True)
         except OSError as e:
             _close(out, sync=False)  # reopened (and repaired) on the next attempt
             out.retry_at = self._retry_at = now + RETRY_AFTER

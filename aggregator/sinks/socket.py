@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import socket
@@ -134,8 +135,8 @@ class _Client(asyncio.Protocol):
             self.transport.pause_reading()
         if self._slow_timer is None and self.sink._loop is not None:
             timeout = self.sink.slow_timeout
-            self._slow_timer = self.sink._loop.call_later(
-                timeout, self.drop_slow, f"behind for more than {timeout:g} s")
+            why = f"behind for more than {timeout:g} s"
+            self._slow_timer = self.sink._loop.call_later(timeout, self.drop_slow, why)
 
     def resume_writing(self) -> None:
         self.paused = False
@@ -199,7 +200,7 @@ class _Client(asyncio.Protocol):
             self.transport.close()
 
     def drop_slow(self, why: str) -> None:
-        self._slow_timer = None
+        self._cancel_timer()
         if not self.transport.is_closing():
             self.sink.disconnected_slow += 1
             self.drop(f"too slow ({why})", abort=True)
@@ -312,22 +313,21 @@ class SocketSink:
         if not batch:
             return
         self._batch = []
-        everything: bytes | None = None
+        joined: dict[Filter | None, tuple[bytes, int]] = {}  # clients with one filter share
         sent = 0
         for c in self._targets:
             if c.paused:
                 c.conflate(batch)
-            elif c.filter is None:
-                if everything is None:
-                    everything = b"".join([line for _, line in batch])
-                c.transport.write(everything)
-                sent += len(batch)
-            else:
-                match = c.filter.match
-                lines = [line for r, line in batch if match(r)]
-                if lines:
-                    c.transport.write(b"".join(lines))
-                    sent += len(lines)
+                continue
+            f = c.filter
+            out = joined.get(f)
+            if out is None:
+                match = f.match if f is not None else None
+                lines = [line for r, line in batch if match is None or match(r)]
+                out = joined[f] = (b"".join(lines), len(lines))
+            if out[1]:
+                c.transport.write(out[0])
+                sent += out[1]
         self.sent += sent
 
     def _attach(self, c: _Client) -> None:
@@ -336,8 +336,8 @@ class SocketSink:
         if self._stopping or len(self._clients) >= self.cfg.max_clients:
             self.rejected += 1
             log.info("socket client refused: %d clients connected", len(self._clients))
-            c.transport.write(_error(f"too many clients (max_clients={self.cfg.max_clients})"
-                                     if not self._stopping else "daemon stopping"))  # fmt: skip
+            why = "daemon stopping" if self._stopping else "too many clients"
+            c.transport.write(_error(f"{why} (max_clients={self.cfg.max_clients})"))
             c.transport.close()
             return
         self.clients_total += 1
@@ -361,6 +361,7 @@ class SocketSink:
     async def start(self) -> None:
         """Listen on the Unix socket (taking over a stale one) and on TCP if configured."""
         loop = self._loop = asyncio.get_running_loop()
+        new = functools.partial(_Client, self)
         path = Path(self.cfg.path)
         await self._claim(path)
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -369,27 +370,24 @@ class SocketSink:
             self._inode = os.stat(path).st_ino
             os.chmod(path, int(self.cfg.mode, 8))  # before listen(): no one connects before
             sock.setblocking(False)
-            self._servers.append(await loop.create_unix_server(self._protocol, sock=sock))
+            self._servers.append(await loop.create_unix_server(new, sock=sock))
         except OSError as e:
             sock.close()
             self._unlink(path)
-            raise AggregatorError(
-                f"cannot listen on socket {str(path)!r}: {e.strerror or e}") from None
+            why = f"cannot listen on socket {str(path)!r}: {e.strerror or e}"
+            raise AggregatorError(why) from None
         if self.cfg.tcp:
             host, _, port = self.cfg.tcp.rpartition(":")
             try:
-                server = await loop.create_server(self._protocol, host.strip("[]"), int(port))
+                server = await loop.create_server(new, host.strip("[]"), int(port))
             except OSError as e:
                 await self.stop()
-                raise AggregatorError(f"cannot listen on tcp {self.cfg.tcp}: "
-                                      f"{e.strerror or e}") from None  # fmt: skip
+                why = f"cannot listen on tcp {self.cfg.tcp}: {e.strerror or e}"
+                raise AggregatorError(why) from None
             self._servers.append(server)
             self.tcp_port = server.sockets[0].getsockname()[1]
         log.info("socket listening on %s%s", path,
                  f" and tcp {host}:{self.tcp_port}" if self.cfg.tcp else "")  # fmt: skip
-
-    def _protocol(self) -> _Client:
-        return _Client(self)
 
     async def _claim(self, path: Path) -> None:
         """Refuse a socket a live daemon listens on; remove a stale one."""
@@ -422,11 +420,9 @@ class SocketSink:
 
     def _unlink(self, path: Path) -> None:
         """Remove the socket file if it is still the one we created."""
-        try:
+        with contextlib.suppress(OSError):
             if self._inode is not None and os.lstat(path).st_ino == self._inode:
                 path.unlink()
-        except OSError:
-            pass
         self._inode = None
 
     async def stop(self) -> None:

@@ -1,0 +1,395 @@
+"""The daemon as a process: real signals, real files, a real socket, simulated venues.
+
+Venues are simulated on 127.0.0.1 in the test process; the daemon runs as a subprocess
+(`python -m aggregator`) with a config pointing at them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+import os
+import signal
+import socket
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from aggregator.sim import VenueSim
+
+VENUES = {
+    "binance": ["BTC/USDT", "ETH/USDT", "SOL/USDT"],
+    "coinbaseexchange": ["BTC/USD", "ETH/USD"],
+    "kraken": ["BTC/USD", "ETH/USD"],
+}
+REQUIRED = {"type", "exchange", "symbol", "ts_recv", "seq"}
+
+
+def short_dir() -> Path:
+    """A short directory for Unix sockets (their paths are limited to 107 bytes)."""
+    return Path(tempfile.mkdtemp(prefix="agg-", dir="/tmp"))
+
+
+def write_config(path: Path, root: Path, sims: dict[str, VenueSim], **extra: str) -> Path:
+    lines = [
+        "[daemon]",
+        f'state_dir = "{root / "state"}"',
+        "shutdown_grace = 4.0",
+        "[files]",
+        f'dir = "{root / "data"}"',
+        f'max_bytes = "{extra.get("max_bytes", "64MiB")}"',
+        "flush_interval = 0.2",
+        "[socket]",
+        f'path = "{root / "agg.sock"}"',
+        "[exchange_defaults]",
+        "stale_after = 5.0",
+        "backoff_initial = 0.1",
+        "backoff_max = 1.0",
+    ]
+    for venue, sim in sims.items():
+        lines.append(f"[exchanges.{venue}]")
+        lines.append(f"symbols = {json.dumps(VENUES[venue])}")
+        for k, v in sim.endpoints().items():
+            lines.append(f'{k} = "{v}"')
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+class Proc:
+    def __init__(self, proc: asyncio.subprocess.Process, root: Path) -> None:
+        self.proc = proc
+        self.root = root
+        self.stderr = b""
+
+    async def wait(self, timeout: float = 15.0) -> int:
+        async with asyncio.timeout(timeout):
+            _, err = await self.proc.communicate()
+        self.stderr += err
+        return self.proc.returncode  # type: ignore[return-value]
+
+    def log(self) -> str:
+        return self.stderr.decode()
+
+
+async def spawn(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> Proc:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "aggregator", *args,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        cwd=cwd, env={**os.environ, **(env or {})},
+    )  # fmt: skip
+    return Proc(proc, cwd or Path.cwd())
+
+
+async def wait_for(cond, timeout: float = 15.0, every: float = 0.05) -> None:
+    async with asyncio.timeout(timeout):
+        while not cond():
+            await asyncio.sleep(every)
+
+
+def data_lines(data_dir: Path) -> dict[str, list[dict]]:
+    """Every record in every file (plain and gzip), by exchange; each line must be JSON."""
+    out: dict[str, list[dict]] = {}
+    for f in sorted(data_dir.rglob("*.jsonl*")):
+        raw = gzip.decompress(f.read_bytes()) if f.suffix == ".gz" else f.read_bytes()
+        assert raw == b"" or raw.endswith(b"\n"), f"{f} ends with a partial line"
+        for line in raw.splitlines():
+            rec = json.loads(line)
+            assert REQUIRED <= rec.keys()
+            out.setdefault(rec["exchange"], []).append(rec)
+    return out
+
+
+def counts_from_log(log: str) -> tuple[int, int]:
+    line = [x for x in log.splitlines() if "published=" in x][-1]
+    fields = dict(kv.split("=") for kv in line.split() if "=" in kv)
+    return int(fields["published"]), int(fields["written"])
+
+
+@pytest.fixture
+async def sims() -> AsyncIterator[dict[str, VenueSim]]:
+    started = {v: VenueSim(v, rate=300, seed=i) for i, v in enumerate(VENUES)}
+    for s in started.values():
+        await s.start()
+    yield started
+    for s in started.values():
+        await s.stop()
+
+
+async def start_daemon(root: Path, sims: dict[str, VenueSim], **extra: str) -> Proc:
+    config = write_config(root / "aggregator.toml", root, sims, **extra)
+    proc = await spawn("run", "-c", str(config), cwd=root)
+    sock = root / "agg.sock"
+    try:
+        await wait_for(sock.exists)
+    except TimeoutError:
+        proc.proc.kill()
+        await proc.wait()
+        raise AssertionError(f"daemon did not start:\n{proc.log()}") from None
+    return proc
+
+
+async def read_socket(path: Path, n: int, subscribe: dict | None = None) -> list[dict]:
+    reader, writer = await asyncio.open_unix_connection(str(path))
+    if subscribe:
+        writer.write(json.dumps(subscribe).encode() + b"\n")
+    out = []
+    async with asyncio.timeout(15):
+        while len(out) < n:
+            out.append(json.loads(await reader.readline()))
+    writer.close()
+    return out
+
+
+# --- tests ----------------------------------------------------------------------------
+
+
+async def test_sigterm_under_load_exits_0_and_writes_every_record(sims) -> None:
+    for s in sims.values():
+        s.rate = 5000  # full speed
+    root = short_dir()
+    proc = await start_daemon(root, sims)
+    records = await read_socket(root / "agg.sock", 200)
+    assert {r["exchange"] for r in records} >= {"binance"}
+    await asyncio.sleep(2)
+    t0 = time.monotonic()
+    proc.proc.send_signal(signal.SIGTERM)
+    rc = await proc.wait()
+    took = time.monotonic() - t0
+    assert rc == 0, proc.log()
+    assert took < 5.0
+    published, written = counts_from_log(proc.log())
+    lines = data_lines(root / "data")
+    assert published == written == sum(len(v) for v in lines.values())
+    assert set(lines) == set(VENUES)
+    assert not (root / "agg.sock").exists()
+    for venue, recs in lines.items():
+        tickers = [r for r in recs if r["type"] == "ticker"]
+        assert {r["symbol"] for r in tickers} == set(VENUES[venue])
+        seqs = [r["seq"] for r in recs]
+        assert seqs == sorted(seqs)
+        assert recs[-1]["type"] == "status" and recs[-1]["state"] == "stopped"
+
+
+async def test_kill_9_then_restart_repairs_and_resumes(sims) -> None:
+    root = short_dir()
+    proc = await start_daemon(root, sims)
+    files = root / "data" / "binance"
+    await wait_for(lambda: any(f.stat().st_size > 2000 for f in files.glob("*.jsonl")))
+    proc.proc.kill()
+    await proc.wait()
+    (active,) = sorted(files.glob("*.jsonl"))
+    with open(active, "ab") as f:  # what a crash mid-write leaves: a partial last line
+        f.write(b'{"type":"ticker","exchange":"binance","sym')
+    size = active.stat().st_size
+    proc = await start_daemon(root, sims)
+    await wait_for(lambda: active.stat().st_size > size + 500)
+    proc.proc.send_signal(signal.SIGTERM)
+    assert await proc.wait() == 0, proc.log()
+    assert "partial line of 42 bytes" in proc.log()
+    lines = data_lines(root / "data")  # every line parses, none partial
+    states = [r["state"] for r in lines["binance"] if r["type"] == "status"]
+    assert states.count("starting") == 2
+
+
+async def test_sighup_reopens_files(sims) -> None:
+    root = short_dir()
+    proc = await start_daemon(root, sims)
+    files = root / "data" / "kraken"
+    await wait_for(lambda: any(f.stat().st_size > 0 for f in files.glob("*.jsonl")))
+    await asyncio.sleep(0.5)
+    (active,) = files.glob("*.jsonl")
+    rotated = active.with_name("rotated.old")
+    active.rename(rotated)  # what logrotate does
+    proc.proc.send_signal(signal.SIGHUP)
+    await wait_for(lambda: active.exists() and active.stat().st_size > 0)
+    proc.proc.send_signal(signal.SIGTERM)
+    assert await proc.wait() == 0, proc.log()
+    published, written = counts_from_log(proc.log())
+    old = rotated.read_bytes().splitlines()
+    new = active.read_bytes().splitlines()
+    assert old and new
+    assert all(json.loads(x) for x in old + new)
+    total = sum(len(v) for v in data_lines(root / "data").values()) + len(old)
+    assert total == written == published
+
+
+async def test_socket_serves_live_records_with_filters(sims) -> None:
+    root = short_dir()
+    proc = await start_daemon(root, sims)
+    try:
+        await asyncio.sleep(1.0)
+        sub = {"op": "subscribe", "exchanges": ["kraken"], "symbols": ["ETH/USD"], "types": ["ticker"]}
+        got = await read_socket(root / "agg.sock", 10, sub)
+        assert got[0]["type"] == "ack"
+        tickers = [r for r in got if r["type"] == "ticker"]
+        assert tickers and all(r["exchange"] == "kraken" and r["symbol"] == "ETH/USD" for r in tickers)
+        # the tail command, as a user runs it
+        tail = await spawn("tail", "--socket", str(root / "agg.sock"), "-e", "binance", "-n", "5")
+        out, err = await asyncio.wait_for(tail.proc.communicate(), 15)
+        assert tail.proc.returncode == 0, err.decode()
+        recs = [json.loads(x) for x in out.decode().splitlines()]
+        recs = [r for r in recs if r["type"] in ("ticker", "status")]
+        assert len(recs) == 5 and all(r["exchange"] == "binance" for r in recs)
+    finally:
+        proc.proc.send_signal(signal.SIGTERM)
+        assert await proc.wait() == 0
+
+
+async def test_second_daemon_on_the_same_socket_is_refused(sims) -> None:
+    root = short_dir()
+    proc = await start_daemon(root, sims)
+    try:
+        config = root / "aggregator.toml"
+        other = await spawn("run", "-c", str(config), cwd=root)
+        rc = await other.wait()
+        assert rc != 0
+        assert "in use" in other.log()
+        assert (root / "agg.sock").exists()  # the first daemon keeps its socket
+    finally:
+        proc.proc.send_signal(signal.SIGTERM)
+        assert await proc.wait() == 0
+
+
+async def test_systemd_notify_ready_watchdog_stopping(sims) -> None:
+    root = short_dir()
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify.bind(str(root / "notify"))
+    notify.setblocking(False)
+    config = write_config(root / "aggregator.toml", root, sims)
+    env = {"NOTIFY_SOCKET": str(root / "notify"), "WATCHDOG_USEC": "400000"}
+    proc = await spawn("run", "-c", str(config), cwd=root, env=env)
+    loop = asyncio.get_running_loop()
+    messages: list[str] = []
+
+    async def until(word: str) -> None:
+        async with asyncio.timeout(15):
+            while not any(word in m for m in messages):
+                messages.append((await loop.sock_recv(notify, 4096)).decode())
+
+    await until("READY=1")
+    await until("WATCHDOG=1")
+    proc.proc.send_signal(signal.SIGTERM)
+    await until("STOPPING=1")
+    assert await proc.wait() == 0
+    notify.close()
+
+
+def run_cli(*args: str, cwd: Path | None = None, stdin: str | None = None):
+    import subprocess
+
+    return subprocess.run(
+        [sys.executable, "-m", "aggregator", *args],
+        capture_output=True, text=True, cwd=cwd, input=stdin, timeout=30,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("body", "expect"),
+    [
+        ("[files]\nperiod = 'week'\n", "files.period: expected 'hour' or 'day'"),
+        ("[files]\nflush_interval = 'fast'\n", "files.flush_interval: expected a number"),
+        ("[socket]\nmode = 660\n", "socket.mode: expected a string"),
+        ("[daemon]\nfoo = 1\n", "daemon.foo: unknown key"),
+        ("[exchanges.binance]\nsymbol = ['BTC/USDT']\n", "exchanges.binance.symbol: unknown key"),
+        ("[exchanges.binance]\nsymbols = ['BTCUSDT']\n", "expected unified symbols"),
+        ("[exchanges.ftx]\n", "exchanges.ftx: exchange 'ftx' is closed"),
+        ("[exchanges.bitbay]\n", "renamed to zonda"),
+        ("[exchanges.nosuch]\n", "unknown exchange 'nosuch'"),
+        ("[exchanges.binance]\nmode = 'fix'\n", "expected 'ws' or 'rest'"),
+        ("[exchanges.binance]\nws_url = 'http://x'\n", "expected a URL starting with ws://"),
+        ("[files]\ndir = '/proc/nope'\n", "files.dir: cannot create directory"),
+        ("[files\n", "not valid TOML"),
+    ],
+)
+def test_bad_config_exits_2_naming_the_key(tmp_path: Path, body: str, expect: str) -> None:
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text(f"[daemon]\nstate_dir = '{tmp_path}/state'\n" * ("[daemon]" not in body) + body)
+    for args in (["check", str(cfg)], ["run", "-c", str(cfg)]):
+        r = run_cli(*args, cwd=tmp_path)
+        assert r.returncode == 2, r.stderr
+        assert expect in r.stderr
+        assert "Traceback" not in r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_line_numbers_in_config_errors(tmp_path: Path) -> None:
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text("[daemon]\n\n[files]\nperiod = 'hour'\nqueue_size = -1\n")
+    r = run_cli("check", str(cfg), cwd=tmp_path)
+    assert f"{cfg}:5: files.queue_size" in r.stderr
+
+
+def test_old_id_is_mapped_with_a_warning(tmp_path: Path) -> None:
+    cfg = tmp_path / "ok.toml"
+    cfg.write_text(
+        f"[daemon]\nstate_dir = '{tmp_path}/s'\n[files]\ndir = '{tmp_path}/d'\n"
+        f"[socket]\npath = '{tmp_path}/a.sock'\n[exchanges.coinbasepro]\nsymbols = ['BTC/USD']\n"
+    )
+    r = run_cli("check", str(cfg), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "'coinbasepro' is now 'coinbaseexchange'" in r.stderr
+    assert "coinbaseexchange (ws)" in r.stdout
+
+
+def test_shipped_configs_are_valid(tmp_path: Path) -> None:
+    repo = Path(__file__).parent.parent
+    for name in ("demo.toml", "aggregator.toml"):
+        r = run_cli("check", str(repo / "config" / name), cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+    packaged = repo / "aggregator" / "data" / "demo.toml"
+    assert packaged.read_bytes() == (repo / "config" / "demo.toml").read_bytes()
+
+
+def test_exchanges_lists_all_2019_ids() -> None:
+    r = run_cli("exchanges")
+    assert r.returncode == 0
+    rows = [line.split()[:2] for line in r.stdout.splitlines()[1:]]
+    ids = {row[0] for row in rows}
+    status = dict((row[0], row[1]) for row in rows)
+    from aggregator.venues import all_2019_ids
+
+    assert set(all_2019_ids()) <= ids and len(all_2019_ids()) == 124
+    assert status["okex"] == "old" and status["ftx"] == "closed" and status["kraken"] == "trading"
+
+
+def test_normalize_reads_recorded_payloads() -> None:
+    fixtures = Path(__file__).parent / "fixtures"
+    ws = json.loads((fixtures / "ws" / "kraken.json").read_text())[0]["messages"]
+    r = run_cli("normalize", "kraken", "--ws", stdin="\n".join(json.dumps(m) for m in ws))
+    assert r.returncode == 0, r.stderr
+    recs = [json.loads(x) for x in r.stdout.splitlines()]
+    assert [x["bid"] for x in recs] == [63297.7, 63297.7]
+    assert recs[0]["symbol"] == "BTC/USD"
+    rest = json.loads((fixtures / "rest" / "coinbaseexchange.json").read_text())[0]
+    r = run_cli("normalize", "coinbasepro", "--rest", "--symbol", "BTC/USDT",
+                stdin=json.dumps(rest["httpResponse"]))  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    (rec,) = [json.loads(x) for x in r.stdout.splitlines()]
+    assert rec["exchange"] == "coinbaseexchange" and rec["last"] == 73367.8
+    r = run_cli("normalize", "coinbaseexchange", "--rest", stdin=json.dumps(rest["httpResponse"]))
+    assert r.returncode == 1 and "--symbol" in r.stderr
+    r = run_cli("normalize", "binance", "--ws", stdin="not json\n")
+    assert r.returncode == 1 and "line 1" in r.stderr
+
+
+async def test_demo_writes_files_and_serves_the_socket(tmp_path: Path) -> None:
+    root = short_dir()
+    sock = root / "demo.sock"
+    proc = await spawn("demo", "--duration", "6", "--data-dir", str(root / "demo"),
+                       "--socket", str(sock), cwd=tmp_path)  # fmt: skip
+    await wait_for(sock.exists)
+    got = await read_socket(sock, 50)
+    assert {r["type"] for r in got} <= {"ticker", "status"}
+    rc = await proc.wait(30)
+    assert rc == 0, proc.log()
+    lines = data_lines(root / "demo" / "data")
+    assert set(lines) == {"binance", "coinbase", "coinbaseexchange", "kraken"}
+    for venue, recs in lines.items():
+        assert sum(r["type"] == "ticker" for r in recs) > 10, venue
+    published, written = counts_from_log(proc.log())
+    assert published == written == sum(len(v) for v in lines.values())
