@@ -41,13 +41,17 @@ async def batches(reader: asyncio.StreamReader) -> AsyncGenerator[list[bytes], N
             yield [line + b"\n" for line in lines]
 
 
-def is_record(line: bytes) -> bool:
-    """A ticker or status line (not an ack, snapshot_end, notice, pong or error)."""
+def _kind(line: bytes) -> str | None:
     try:
         msg = orjson.loads(line)
     except orjson.JSONDecodeError:
-        return False
-    return isinstance(msg, dict) and msg.get("type") in ("ticker", "status")
+        return None
+    return msg.get("type") if isinstance(msg, dict) else None
+
+
+def is_record(line: bytes) -> bool:
+    """A ticker or status line (not an ack, snapshot_end, notice, pong or error)."""
+    return _kind(line) in ("ticker", "status")
 
 
 async def tail(path: str | None, tcp: str | None, exchanges: Sequence[str] | None,
@@ -67,10 +71,18 @@ async def tail(path: str | None, tcp: str | None, exchanges: Sequence[str] | Non
     seen = 0
     try:
         request = subscribe_line(exchanges, symbols, types)
+        # Lines before the ack were sent under no filter: a filtered tail skips them.
+        waiting = request is not None
         if request:
             writer.write(request)
         async with contextlib.aclosing(batches(reader)) as stream:
             async for batch in stream:
+                if waiting:
+                    acked = [i for i, line in enumerate(batch) if _kind(line) == "ack"]
+                    if not acked:
+                        continue
+                    batch = batch[acked[0] :]
+                    waiting = False
                 end = len(batch)
                 if count is not None:
                     for i, line in enumerate(batch):

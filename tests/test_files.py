@@ -251,8 +251,9 @@ async def test_full_queue_counts_drops(tmp_path: Path, caplog: pytest.LogCapture
     assert "files: accepted=3 written=3 dropped=7" in caplog.messages
 
 
-async def test_write_error_backlog_and_recovery(tmp_path: Path,
-                                               caplog: pytest.LogCaptureFixture) -> None:
+async def test_write_error_backlog_and_recovery(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     """A real failure that also stops root: the exchange directory's path is a file."""
     caplog.set_level(logging.INFO, logger=LOGGER)
     blocker = tmp_path / "b"
@@ -280,8 +281,9 @@ async def test_write_error_backlog_and_recovery(tmp_path: Path,
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes into a read-only directory")
-async def test_read_only_directory_then_restored(tmp_path: Path,
-                                                 caplog: pytest.LogCaptureFixture) -> None:
+async def test_read_only_directory_then_restored(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.INFO, logger=LOGGER)
     sink = FileSink(make_cfg(tmp_path, compress="none"))
     await sink.start()

@@ -5,6 +5,7 @@ file per flush, in a worker thread) at least every ``flush_interval``; a failed 
 back to the last whole line and retried. A crash leaves at most a partial last line, which
 the next start cuts off. Closed files are gzipped.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -55,7 +56,7 @@ class _Out:
 
 class FileSink:
     name = "files"
-    stop_timeout = 10.0  # seconds stop() waits for the writer, then for compressions
+    stop_timeout = 3.0  # seconds stop() waits for the writer and compressions (daemon grace: 4)
 
     def __init__(self, cfg: FilesConfig) -> None:
         self._cfg = cfg
@@ -213,7 +214,7 @@ class FileSink:
                 if i < len(pending) and pending[i][0] == idx:  # full: the next part
                     closed.append(self._retire(out))
                     out.part += 1
-                    self._open(out, idx, resolve=True)
+                    self._open(out, idx, resolve=False)
         except OSError as e:
             _close(out, sync=False)  # reopened (and repaired) on the next attempt
             out.retry_at = self._retry_at = now + RETRY_AFTER
@@ -286,7 +287,7 @@ def gzip_file(path: Path) -> None:
         return  # renamed away (logrotate), or done already
     try:
         with open(path, "rb") as src, open(tmp, "wb") as raw:
-            with gzip.GzipFile(filename=path.name, mode="wb", fileobj=raw) as z:
+            with gzip.GzipFile(path.name, "wb", 6, raw) as z:
                 shutil.copyfileobj(src, z, 1 << 20)
             raw.flush()
             os.fsync(raw.fileno())
