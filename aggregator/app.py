@@ -167,7 +167,9 @@ class Daemon:
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.exception("%s: adapter failed; restarting in %.0fs", adapter.venue, RESTART_DELAY)
+                log.exception(
+                    "%s: adapter failed; restarting in %.0fs", adapter.venue, RESTART_DELAY
+                )
                 adapter.status("error", "internal error; restarting")
                 await asyncio.sleep(RESTART_DELAY)
 

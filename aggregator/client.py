@@ -11,16 +11,20 @@ from typing import TextIO
 import orjson
 
 
-def subscribe_line(exchanges: Sequence[str] | None = None, symbols: Sequence[str] | None = None,
-                   types: Sequence[str] | None = None) -> bytes | None:  # fmt: skip
+def subscribe_line(
+    exchanges: Sequence[str] | None = None,
+    symbols: Sequence[str] | None = None,
+    types: Sequence[str] | None = None,
+) -> bytes | None:
     """The subscribe request for these filters, or None when there is no filter."""
     given = {"exchanges": exchanges, "symbols": symbols, "types": types}
     msg = {k: list(v) for k, v in given.items() if v}
     return orjson.dumps({"op": "subscribe", **msg}) + b"\n" if msg else None
 
 
-async def connect(path: str | None, tcp: str | None
-                  ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:  # fmt: skip
+async def connect(
+    path: str | None, tcp: str | None
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     """Open ``tcp`` ("host:port") when given, else the Unix socket ``path``."""
     if tcp:
         host, _, port = tcp.rpartition(":")
@@ -54,9 +58,15 @@ def is_record(line: bytes) -> bool:
     return _kind(line) in ("ticker", "status")
 
 
-async def tail(path: str | None, tcp: str | None, exchanges: Sequence[str] | None,
-               symbols: Sequence[str] | None, types: Sequence[str] | None,
-               count: int | None, out: TextIO) -> int:  # fmt: skip
+async def tail(
+    path: str | None,
+    tcp: str | None,
+    exchanges: Sequence[str] | None,
+    symbols: Sequence[str] | None,
+    types: Sequence[str] | None,
+    count: int | None,
+    out: TextIO,
+) -> int:
     """Write every line from the daemon to ``out``; stop after ``count`` records.
 
     Returns 0 once ``count`` records are written, 1 if it cannot connect or the daemon

@@ -55,9 +55,11 @@ def normalize(
                 records = codec.parse_rest(line.encode(), now_ns(), market)
         except (ParseError, VenueError) as e:
             bad += 1
-            hint = " (pass --symbol: this response does not name its market)" if (
-                "needs its market" in str(e)
-            ) else ""
+            hint = (
+                " (pass --symbol: this response does not name its market)"
+                if ("needs its market" in str(e))
+                else ""
+            )
             print(f"line {n}: {e}{hint}", file=stderr)
             continue
         for r in records:

@@ -70,7 +70,9 @@ class Run:
 async def start(tmp_path: Path) -> AsyncIterator[Callable[..., object]]:
     runs: list[tuple[asyncio.Task[None], VenueSim]] = []
 
-    async def _start(venue: str, mode: str = "ws", sim: VenueSim | None = None, **kw: object) -> Run:
+    async def _start(
+        venue: str, mode: str = "ws", sim: VenueSim | None = None, **kw: object
+    ) -> Run:
         sim = sim or VenueSim(venue, rate=200, seed=1)
         if not sim.port:
             await sim.start()
@@ -234,9 +236,12 @@ async def test_unknown_symbols_are_reported_and_skipped(start) -> None:
 
 
 async def test_symbols_are_split_over_several_connections(start) -> None:
-    run = await start("binance", symbols=("BTC/USDT", "ETH/USDT", "SOL/USDT"),
-                      max_symbols_per_connection=1)  # fmt: skip
-    await run.until(lambda: {t.symbol for t in run.tickers()} == {"BTC/USDT", "ETH/USDT", "SOL/USDT"})
+    run = await start(
+        "binance", symbols=("BTC/USDT", "ETH/USDT", "SOL/USDT"), max_symbols_per_connection=1
+    )
+    await run.until(
+        lambda: {t.symbol for t in run.tickers()} == {"BTC/USDT", "ETH/USDT", "SOL/USDT"}
+    )
     assert run.sim.connections == 3
     conns = {r.conn for r in run.out if isinstance(r, Status) and r.state == "live"}
     assert conns == {0, 1, 2}
@@ -245,7 +250,9 @@ async def test_symbols_are_split_over_several_connections(start) -> None:
 FIXTURES = Path(__file__).parent / "fixtures" / "ws"
 
 
-@pytest.mark.parametrize(("venue", "index"), [("binance", 0), ("binance", 2), ("kraken", 0), ("coinbase", 0)])
+@pytest.mark.parametrize(
+    ("venue", "index"), [("binance", 0), ("binance", 2), ("kraken", 0), ("coinbase", 0)]
+)
 async def test_recorded_frames_replayed_over_a_socket(start, venue: str, index: int) -> None:
     entry = json.loads((FIXTURES / f"{venue}.json").read_text())[index]
     frames = [json.dumps(m) for m in entry["messages"]]

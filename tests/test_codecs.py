@@ -155,7 +155,14 @@ def test_decimal_strings_keep_their_value() -> None:
 
     c = codec("binance")
     frame = json.dumps(
-        {"u": 1, "s": "BTCUSDT", "b": "73369.8300000000", "B": "0.000012345678901", "a": "1", "A": "1"}
+        {
+            "u": 1,
+            "s": "BTCUSDT",
+            "b": "73369.8300000000",
+            "B": "0.000012345678901",
+            "a": "1",
+            "A": "1",
+        }
     )
     (r,) = c.parse_ws(frame, 1)
     line = json.loads(dumps(r))
@@ -182,7 +189,9 @@ def test_venue_error_messages_are_reported() -> None:
         c.parse_ws('{"error":{"code":2,"msg":"Invalid request"},"id":1}', 1)
     k = codec("kraken")
     with pytest.raises(VenueError, match="rejected"):
-        k.parse_ws('{"method":"subscribe","success":false,"error":"Currency pair not supported"}', 1)
+        k.parse_ws(
+            '{"method":"subscribe","success":false,"error":"Currency pair not supported"}', 1
+        )
     with pytest.raises(VenueError, match="EQuery"):
         k.parse_rest(b'{"error":["EQuery:Unknown asset pair"],"result":{}}', 1, None)
 

@@ -78,10 +78,15 @@ class Proc:
 
 async def spawn(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> Proc:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "aggregator", *args,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        cwd=cwd, env={**os.environ, **(env or {})},
-    )  # fmt: skip
+        sys.executable,
+        "-m",
+        "aggregator",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+    )
     return Proc(proc, cwd or Path.cwd())
 
 
@@ -99,7 +104,7 @@ def data_lines(data_dir: Path) -> dict[str, list[dict]]:
         assert raw == b"" or raw.endswith(b"\n"), f"{f} ends with a partial line"
         for line in raw.splitlines():
             rec = json.loads(line)
-            assert REQUIRED <= rec.keys()
+            assert rec.keys() >= REQUIRED
             out.setdefault(rec["exchange"], []).append(rec)
     return out
 
@@ -223,13 +228,20 @@ async def test_socket_serves_live_records_with_filters(sims) -> None:
     proc = await start_daemon(root, sims)
     try:
         await asyncio.sleep(1.0)
-        sub = {"op": "subscribe", "exchanges": ["kraken"], "symbols": ["ETH/USD"], "types": ["ticker"]}
+        sub = {
+            "op": "subscribe",
+            "exchanges": ["kraken"],
+            "symbols": ["ETH/USD"],
+            "types": ["ticker"],
+        }
         got = await read_socket(root / "agg.sock", 60, sub)
         kinds = [r["type"] for r in got]
         got = got[kinds.index("ack") :]  # records before the ack were sent unfiltered
         assert "snapshot_end" in kinds
         tickers = [r for r in got if r["type"] == "ticker"]
-        assert tickers and all(r["exchange"] == "kraken" and r["symbol"] == "ETH/USD" for r in tickers)
+        assert tickers and all(
+            r["exchange"] == "kraken" and r["symbol"] == "ETH/USD" for r in tickers
+        )
         # the tail command, as a user runs it
         tail = await spawn("tail", "--socket", str(root / "agg.sock"), "-e", "binance", "-n", "5")
         out, err = await asyncio.wait_for(tail.proc.communicate(), 15)
@@ -286,8 +298,12 @@ def run_cli(*args: str, cwd: Path | None = None, stdin: str | None = None):
 
     return subprocess.run(
         [sys.executable, "-m", "aggregator", *args],
-        capture_output=True, text=True, cwd=cwd, input=stdin, timeout=30,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        input=stdin,
+        timeout=30,
+    )
 
 
 @pytest.mark.parametrize(
@@ -368,8 +384,14 @@ def test_normalize_reads_recorded_payloads() -> None:
     assert [x["bid"] for x in recs] == [63297.7, 63297.7]
     assert recs[0]["symbol"] == "BTC/USD"
     rest = json.loads((fixtures / "rest" / "coinbaseexchange.json").read_text())[0]
-    r = run_cli("normalize", "coinbasepro", "--rest", "--symbol", "BTC/USDT",
-                stdin=json.dumps(rest["httpResponse"]))  # fmt: skip
+    r = run_cli(
+        "normalize",
+        "coinbasepro",
+        "--rest",
+        "--symbol",
+        "BTC/USDT",
+        stdin=json.dumps(rest["httpResponse"]),
+    )
     assert r.returncode == 0, r.stderr
     (rec,) = [json.loads(x) for x in r.stdout.splitlines()]
     assert rec["exchange"] == "coinbaseexchange" and rec["last"] == 73367.8
@@ -382,8 +404,16 @@ def test_normalize_reads_recorded_payloads() -> None:
 async def test_demo_writes_files_and_serves_the_socket(tmp_path: Path) -> None:
     root = short_dir()
     sock = root / "demo.sock"
-    proc = await spawn("demo", "--duration", "6", "--data-dir", str(root / "demo"),
-                       "--socket", str(sock), cwd=tmp_path)  # fmt: skip
+    proc = await spawn(
+        "demo",
+        "--duration",
+        "6",
+        "--data-dir",
+        str(root / "demo"),
+        "--socket",
+        str(sock),
+        cwd=tmp_path,
+    )
     await wait_for(sock.exists)
     got = await read_socket(sock, 50)
     assert {r["type"] for r in got} <= {"ticker", "status"}

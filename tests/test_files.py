@@ -31,8 +31,16 @@ def make_cfg(tmp_path: Path, **kw: object) -> FilesConfig:
 
 
 def tick(exchange: str, ts: int, seq: int = 0) -> Ticker:
-    return Ticker(exchange=exchange, symbol="BTC/USDT", native="BTCUSDT", bid=100.5,
-                  ask=100.75, ts_event=ts - 1000, ts_recv=ts, seq=seq)  # fmt: skip
+    return Ticker(
+        exchange=exchange,
+        symbol="BTC/USDT",
+        native="BTCUSDT",
+        bid=100.5,
+        ask=100.75,
+        ts_event=ts - 1000,
+        ts_recv=ts,
+        seq=seq,
+    )
 
 
 def offer(sink: FileSink, *records: Record) -> bytes:
@@ -111,8 +119,9 @@ async def test_two_exchanges_two_files(tmp_path: Path, caplog: pytest.LogCapture
     assert "files: accepted=51 written=51 dropped=0" in caplog.messages
 
 
-@pytest.mark.parametrize(("period", "name"), [("hour", "x-2030-01-02T03.jsonl"),
-                                              ("day", "x-2030-01-02.jsonl")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("period", "name"), [("hour", "x-2030-01-02T03.jsonl"), ("day", "x-2030-01-02.jsonl")]
+)
 async def test_period_name_from_ts_recv(tmp_path: Path, period: str, name: str) -> None:
     sink = FileSink(make_cfg(tmp_path, period=period))
     await sink.start()

@@ -29,8 +29,16 @@ from aggregator.sinks.socket import SocketSink
 
 
 def tick(exchange: str = "binance", symbol: str = "BTC/USDT", seq: int = 0) -> Ticker:
-    return Ticker(exchange=exchange, symbol=symbol, native=symbol.replace("/", ""),
-                  bid=100.0 + seq, ask=101.0 + seq, last=100.5, ts_recv=seq, seq=seq)  # fmt: skip
+    return Ticker(
+        exchange=exchange,
+        symbol=symbol,
+        native=symbol.replace("/", ""),
+        bid=100.0 + seq,
+        ask=101.0 + seq,
+        last=100.5,
+        ts_recv=seq,
+        seq=seq,
+    )
 
 
 @pytest.fixture
@@ -99,8 +107,9 @@ class Served:
 
 
 @contextlib.asynccontextmanager
-async def serve(d: Path, sink_kw: dict[str, Any] | None = None, **cfg: Any
-                ) -> AsyncIterator[Served]:  # fmt: skip
+async def serve(
+    d: Path, sink_kw: dict[str, Any] | None = None, **cfg: Any
+) -> AsyncIterator[Served]:
     hub = Hub()
     sink = SocketSink(SocketConfig(path=d / "a.sock", **cfg), hub.latest, **(sink_kw or {}))
     hub.add_sink(sink)
@@ -150,23 +159,37 @@ async def test_tcp_client(sockdir: Path) -> None:
 
 async def test_subscribe_snapshot_then_matching_live(sockdir: Path) -> None:
     async with asyncio.timeout(10), serve(sockdir) as s:
-        for r in (tick("binance", "BTC/USDT", 1), tick("binance", "ETH/USDT", 2),
-                  tick("kraken", "BTC/USDT", 3), Status("binance", "live", seq=4),
-                  Status("kraken", "live", seq=5), tick("binance", "BTC/USDT", 6)):  # fmt: skip
+        for r in (
+            tick("binance", "BTC/USDT", 1),
+            tick("binance", "ETH/USDT", 2),
+            tick("kraken", "BTC/USDT", 3),
+            Status("binance", "live", seq=4),
+            Status("kraken", "live", seq=5),
+            tick("binance", "BTC/USDT", 6),
+        ):
             s.hub.publish(r)
         c = await s.connect()
         c.send({"op": "subscribe", "exchanges": ["binance"], "symbols": ["BTC/USDT"]})
         ack = await c.msg()
-        assert ack == {"type": "ack", "op": "subscribe", "exchanges": ["binance"],
-                       "symbols": ["BTC/USDT"], "types": []}  # fmt: skip
+        assert ack == {
+            "type": "ack",
+            "op": "subscribe",
+            "exchanges": ["binance"],
+            "symbols": ["BTC/USDT"],
+            "types": [],
+        }
         snap = await c.until("snapshot_end")
         assert snap[-1] == {"type": "snapshot_end", "count": 2}
         # the latest value per key only (seq 6, not 1), and the venue's status (no symbol)
         assert sorted((m["type"], m["seq"]) for m in snap[:-1]) == [("status", 4), ("ticker", 6)]
 
-        for r in (tick("kraken", "BTC/USDT", 7), tick("binance", "ETH/USDT", 8),
-                  tick("binance", "BTC/USDT", 9), Status("kraken", "stale", seq=10),
-                  Status("binance", "stale", seq=11)):  # fmt: skip
+        for r in (
+            tick("kraken", "BTC/USDT", 7),
+            tick("binance", "ETH/USDT", 8),
+            tick("binance", "BTC/USDT", 9),
+            Status("kraken", "stale", seq=10),
+            Status("binance", "stale", seq=11),
+        ):
             s.hub.publish(r)
         c.send({"op": "ping"})
         assert [m.get("seq") for m in await c.until("pong")] == [9, 11, None]
@@ -190,23 +213,29 @@ async def test_clients_with_different_filters_in_one_batch(sockdir: Path) -> Non
         for i in range(10):  # one tick, one batch
             s.hub.publish(tick(("kraken", "binance")[i % 2], seq=i))
         s.hub.publish(Status("okx", "live", seq=10))
-        for c, want in zip(clients, ([0, 2, 4, 6, 8], [0, 2, 4, 6, 8], [1, 3, 5, 7, 9],
-                                     list(range(11))), strict=True):  # fmt: skip
+        for c, want in zip(
+            clients,
+            ([0, 2, 4, 6, 8], [0, 2, 4, 6, 8], [1, 3, 5, 7, 9], list(range(11))),
+            strict=True,
+        ):
             c.send({"op": "ping"})
             assert [m.get("seq") for m in await c.until("pong")] == [*want, None]
 
 
-@pytest.mark.parametrize(("request_", "expected"), [
-    ({"op": "unsubscribe"}, "unknown op 'unsubscribe'"),
-    ({"exchanges": ["binance"]}, "missing 'op'"),
-    ({"op": "subscribe", "exchange": ["binance"]}, "unknown key 'exchange'"),
-    ({"op": "ping", "id": 1}, "unknown key 'id'"),
-    ({"op": "subscribe", "symbols": "BTC/USDT"}, "symbols: expected a list of strings"),
-    ({"op": "subscribe", "exchanges": None}, "exchanges: expected a list of strings"),
-    ({"op": "subscribe", "exchanges": ["binance", 1]}, "non-string item"),
-    ({"op": "subscribe", "symbols": ["X/Y"] * 10_001}, "at most 10000"),
-    ({"op": "subscribe", "types": ["trade"]}, "unknown type 'trade'"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("request_", "expected"),
+    [
+        ({"op": "unsubscribe"}, "unknown op 'unsubscribe'"),
+        ({"exchanges": ["binance"]}, "missing 'op'"),
+        ({"op": "subscribe", "exchange": ["binance"]}, "unknown key 'exchange'"),
+        ({"op": "ping", "id": 1}, "unknown key 'id'"),
+        ({"op": "subscribe", "symbols": "BTC/USDT"}, "symbols: expected a list of strings"),
+        ({"op": "subscribe", "exchanges": None}, "exchanges: expected a list of strings"),
+        ({"op": "subscribe", "exchanges": ["binance", 1]}, "non-string item"),
+        ({"op": "subscribe", "symbols": ["X/Y"] * 10_001}, "at most 10000"),
+        ({"op": "subscribe", "types": ["trade"]}, "unknown type 'trade'"),
+    ],
+)
 async def test_bad_request_gets_error_line(sockdir: Path, request_: Any, expected: str) -> None:
     async with asyncio.timeout(10), serve(sockdir) as s:
         c = await s.connect()
@@ -318,8 +347,10 @@ async def test_stop_sends_pending_then_closes(sockdir: Path) -> None:
 
 
 async def test_stop_is_bounded_with_a_client_not_reading(sockdir: Path) -> None:
-    async with asyncio.timeout(10), serve(sockdir, {"stop_timeout": 0.3},
-                                          client_buffer=16 * 1024) as s:  # fmt: skip
+    async with (
+        asyncio.timeout(10),
+        serve(sockdir, {"stop_timeout": 0.3}, client_buffer=16 * 1024) as s,
+    ):
         await s.connect()
         await fill_until_behind(s, keys=50)
         t0 = time.monotonic()
@@ -381,9 +412,13 @@ async def test_tail_prints_until_count(sockdir: Path) -> None:
         out = io.StringIO()
         task = asyncio.create_task(tail(str(s.path), None, ["binance"], None, ["ticker"], 3, out))
         await wait_for(lambda: s.sink.sent >= 1)  # subscribed: the snapshot went out
-        for r in (tick("kraken", "ETH/USDT", 4), tick("binance", "ETH/USDT", 5),
-                  Status("binance", "stale", seq=6), tick("binance", "BTC/USDT", 7),
-                  tick("binance", "BTC/USDT", 8)):  # fmt: skip
+        for r in (
+            tick("kraken", "ETH/USDT", 4),
+            tick("binance", "ETH/USDT", 5),
+            Status("binance", "stale", seq=6),
+            tick("binance", "BTC/USDT", 7),
+            tick("binance", "BTC/USDT", 8),
+        ):
             s.hub.publish(r)
         assert await task == 0
         lines = [orjson.loads(line) for line in out.getvalue().splitlines()]
@@ -391,13 +426,14 @@ async def test_tail_prints_until_count(sockdir: Path) -> None:
         assert [m["seq"] for m in lines if m["type"] == "ticker"] == [1, 5, 7]
 
 
-async def test_tail_everything_over_tcp_and_end_of_stream(sockdir: Path,
-                                                         capsys: pytest.CaptureFixture[str]
-                                                         ) -> None:  # fmt: skip
+async def test_tail_everything_over_tcp_and_end_of_stream(
+    sockdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     async with asyncio.timeout(10), serve(sockdir, tcp="127.0.0.1:0") as s:
         out = io.StringIO()
         task = asyncio.create_task(
-            tail(None, f"127.0.0.1:{s.sink.tcp_port}", None, None, None, 5, out))
+            tail(None, f"127.0.0.1:{s.sink.tcp_port}", None, None, None, 5, out)
+        )
         await wait_for(lambda: s.sink.clients == 1)
         s.hub.publish(tick(seq=1))
         await wait_for(lambda: s.sink.sent == 1)
@@ -415,17 +451,20 @@ async def test_tail_cannot_connect(sockdir: Path, capsys: pytest.CaptureFixture[
 
 
 # The daemon runs on uvloop: the scenarios most sensitive to the loop run there too.
-@pytest.mark.parametrize("case", [
-    test_silent_client_gets_everything_in_order,
-    test_subscribe_snapshot_then_matching_live,
-    test_malformed_lines_disconnect_only_that_client,
-    test_oversized_line_is_discarded,
-    test_slow_client_is_conflated_fast_client_gets_everything,
-    test_stop_sends_pending_then_closes,
-    test_stop_is_bounded_with_a_client_not_reading,
-    test_stale_socket_is_taken_over,
-    test_live_socket_is_refused,
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "case",
+    [
+        test_silent_client_gets_everything_in_order,
+        test_subscribe_snapshot_then_matching_live,
+        test_malformed_lines_disconnect_only_that_client,
+        test_oversized_line_is_discarded,
+        test_slow_client_is_conflated_fast_client_gets_everything,
+        test_stop_sends_pending_then_closes,
+        test_stop_is_bounded_with_a_client_not_reading,
+        test_stale_socket_is_taken_over,
+        test_live_socket_is_refused,
+    ],
+)
 def test_under_uvloop(sockdir: Path, case: Any) -> None:
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         runner.run(case(sockdir))

@@ -114,8 +114,9 @@ class FileSink:
                 for job in unfinished:
                     job.cancel()
                 await asyncio.gather(*unfinished, return_exceptions=True)
-        log.info("files: accepted=%d written=%d dropped=%d",
-                 self.accepted, self.written, self.dropped)  # fmt: skip
+        log.info(
+            "files: accepted=%d written=%d dropped=%d", self.accepted, self.written, self.dropped
+        )
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -166,8 +167,9 @@ class FileSink:
                 self._npending -= n
                 excess -= n
 
-    async def _flush(self, *, idle_close: bool = False, reopen: bool = False,
-                     final: bool = False) -> None:  # fmt: skip
+    async def _flush(
+        self, *, idle_close: bool = False, reopen: bool = False, final: bool = False
+    ) -> None:
         closed = await asyncio.to_thread(self._flush_sync, idle_close, reopen, final)
         self._compress_later(closed)
 
@@ -221,12 +223,17 @@ class FileSink:
             out.failing = True
             if now - self._last_error_log >= LOG_EVERY:
                 self._last_error_log = now
-                log.error("files: %s: cannot write, retrying every %.0f s: %s",
-                          out.exchange, RETRY_AFTER, e)  # fmt: skip
+                log.error(
+                    "files: %s: cannot write, retrying every %.0f s: %s",
+                    out.exchange,
+                    RETRY_AFTER,
+                    e,
+                )
         else:
             if out.failing:
-                log.warning("files: %s: writing again, %d records dropped meanwhile",
-                            out.exchange, out.lost)  # fmt: skip
+                log.warning(
+                    "files: %s: writing again, %d records dropped meanwhile", out.exchange, out.lost
+                )
                 out.failing, out.lost = False, 0
         finally:
             del pending[:i]
@@ -261,8 +268,9 @@ class FileSink:
         return path
 
     def _stamp(self, idx: int) -> str:
-        return time.strftime(STAMP_FORMAT[self._cfg.period],
-                             time.gmtime(idx * self._period_ns // 10**9))  # fmt: skip
+        return time.strftime(
+            STAMP_FORMAT[self._cfg.period], time.gmtime(idx * self._period_ns // 10**9)
+        )
 
     def _compress_later(self, paths: list[Path]) -> None:
         if self._cfg.compress != "gzip":

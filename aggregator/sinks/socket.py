@@ -37,8 +37,16 @@ MAX_ERRORS = 5  # bad lines before a client is disconnected
 MAX_ITEMS = 10_000  # entries in one subscribe list
 TYPES = ("ticker", "status")
 FILTER_KEYS = ("exchanges", "symbols", "types")
-COUNTERS = ("clients", "clients_total", "sent", "conflated", "errors", "rejected",
-            "disconnected_slow", "disconnected_bad")  # fmt: skip
+COUNTERS = (
+    "clients",
+    "clients_total",
+    "sent",
+    "conflated",
+    "errors",
+    "rejected",
+    "disconnected_slow",
+    "disconnected_bad",
+)
 _OPS = {"ping": ("op",), "subscribe": ("op", *FILTER_KEYS)}  # op -> the keys it may have
 
 Key = tuple[str, str, str]
@@ -88,8 +96,9 @@ def parse_request(line: bytes) -> dict[str, Any]:
         raise ValueError(f"unknown op {repr(op)[:40]}; expected 'subscribe' or 'ping'")
     unknown = [k for k in msg if k not in allowed]
     if unknown:
-        raise ValueError(f"unknown key {repr(unknown[0])[:40]} in {op}; "
-                         f"expected only: {', '.join(allowed)}")  # fmt: skip
+        raise ValueError(
+            f"unknown key {repr(unknown[0])[:40]} in {op}; expected only: {', '.join(allowed)}"
+        )
     for key in FILTER_KEYS:
         value = msg.get(key, [])
         if not isinstance(value, list):
@@ -269,9 +278,15 @@ class SocketSink:
 
     name = "socket"
 
-    def __init__(self, cfg: SocketConfig, latest: dict[Key, Record], *,
-                 max_pending: int = 100_000, slow_timeout: float = 60.0,
-                 stop_timeout: float = 2.0) -> None:  # fmt: skip
+    def __init__(
+        self,
+        cfg: SocketConfig,
+        latest: dict[Key, Record],
+        *,
+        max_pending: int = 100_000,
+        slow_timeout: float = 60.0,
+        stop_timeout: float = 2.0,
+    ) -> None:
         self.cfg = cfg
         self.latest = latest  # the hub's latest-value cache, for snapshots
         self.max_pending = max_pending  # keys pending for a client behind before dropping it
@@ -386,8 +401,11 @@ class SocketSink:
                 raise AggregatorError(why) from None
             self._servers.append(server)
             self.tcp_port = server.sockets[0].getsockname()[1]
-        log.info("socket listening on %s%s", path,
-                 f" and tcp {host}:{self.tcp_port}" if self.cfg.tcp else "")  # fmt: skip
+        log.info(
+            "socket listening on %s%s",
+            path,
+            f" and tcp {host}:{self.tcp_port}" if self.cfg.tcp else "",
+        )
 
     async def _claim(self, path: Path) -> None:
         """Refuse a socket a live daemon listens on; remove a stale one."""
@@ -437,8 +455,11 @@ class SocketSink:
             async with asyncio.timeout(self.stop_timeout):
                 await self._idle.wait()
         except TimeoutError:
-            log.warning("socket: %d clients did not drain in %g s; aborting",
-                        len(self._conns), self.stop_timeout)  # fmt: skip
+            log.warning(
+                "socket: %d clients did not drain in %g s; aborting",
+                len(self._conns),
+                self.stop_timeout,
+            )
             for c in list(self._conns):
                 c.transport.abort()
         try:
