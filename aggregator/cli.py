@@ -106,9 +106,11 @@ def cmd_tail(args: argparse.Namespace) -> int:
 
 
 def default_socket() -> Path:
+    """The daemon's socket: its default path here, else the systemd unit's."""
     from .config import SocketConfig
 
-    return SocketConfig().path
+    candidates = [SocketConfig().path, Path("/run/aggregator/aggregator.sock")]
+    return next((p for p in candidates if p.exists()), candidates[0])
 
 
 def cmd_normalize(args: argparse.Namespace) -> int:

@@ -7,6 +7,7 @@ Venues are simulated on 127.0.0.1 in the test process; the daemon runs as a subp
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gzip
 import json
 import os
@@ -40,6 +41,7 @@ def write_config(path: Path, root: Path, sims: dict[str, VenueSim], **extra: str
         "[daemon]",
         f'state_dir = "{root / "state"}"',
         "shutdown_grace = 4.0",
+        f"watchdog_stale = {extra.get('watchdog_stale', '60.0')}",
         "[files]",
         f'dir = "{root / "data"}"',
         f'max_bytes = "{extra.get("max_bytes", "64MiB")}"',
@@ -274,19 +276,41 @@ async def test_systemd_notify_ready_watchdog_stopping(sims) -> None:
     notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     notify.bind(str(root / "notify"))
     notify.setblocking(False)
-    config = write_config(root / "aggregator.toml", root, sims)
+    config = write_config(root / "aggregator.toml", root, sims, watchdog_stale="1.5")
     env = {"NOTIFY_SOCKET": str(root / "notify"), "WATCHDOG_USEC": "400000"}
     proc = await spawn("run", "-c", str(config), cwd=root, env=env)
     loop = asyncio.get_running_loop()
     messages: list[str] = []
 
+    async def receive() -> str:
+        messages.append((await loop.sock_recv(notify, 4096)).decode())
+        return messages[-1]
+
     async def until(word: str) -> None:
         async with asyncio.timeout(15):
-            while not any(word in m for m in messages):
-                messages.append((await loop.sock_recv(notify, 4096)).decode())
+            while word not in await receive():
+                pass
 
     await until("READY=1")
     await until("WATCHDOG=1")
+    # No ticker from any venue: the watchdog is withheld (systemd would restart us).
+    for s in sims.values():
+        s.faults.silent = True
+    await asyncio.sleep(2.0)
+    while True:  # drop what was sent before the data stopped
+        try:
+            notify.recv(4096)
+        except BlockingIOError:
+            break
+    withheld: list[str] = []
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(1.5):
+            while True:
+                withheld.append(await receive())
+    assert not any("WATCHDOG=1" in m for m in withheld), withheld
+    for s in sims.values():
+        s.faults.silent = False
+    await until("WATCHDOG=1")  # fresh data again
     proc.proc.send_signal(signal.SIGTERM)
     await until("STOPPING=1")
     assert await proc.wait() == 0
@@ -425,3 +449,29 @@ async def test_demo_writes_files_and_serves_the_socket(tmp_path: Path) -> None:
         assert sum(r["type"] == "ticker" for r in recs) > 10, venue
     published, written = counts_from_log(proc.log())
     assert published == written == sum(len(v) for v in lines.values())
+
+
+async def test_demo_sigterm_at_full_speed(tmp_path: Path) -> None:
+    root = short_dir()
+    sock = root / "demo.sock"
+    proc = await spawn(
+        "demo",
+        "--rate",
+        "5000",
+        "--data-dir",
+        str(root / "demo"),
+        "--socket",
+        str(sock),
+        cwd=tmp_path,
+    )
+    await wait_for(sock.exists)
+    await read_socket(sock, 2000)
+    t0 = time.monotonic()
+    proc.proc.send_signal(signal.SIGTERM)
+    rc = await proc.wait(30)
+    assert rc == 0, proc.log()
+    assert time.monotonic() - t0 < 5.0
+    published, written = counts_from_log(proc.log())
+    lines = data_lines(root / "demo" / "data")
+    assert published == written == sum(len(v) for v in lines.values())
+    assert published > 2000

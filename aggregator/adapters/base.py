@@ -15,7 +15,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -86,12 +86,14 @@ class Codec:
         raise NotImplementedError
 
     # --- markets -----------------------------------------------------------------------
-    def parse_markets(self, body: bytes) -> list[Market]:
+    @staticmethod
+    def parse_markets(body: bytes) -> list[Market]:
+        """The venue's spot markets from its markets endpoint's response."""
         raise NotImplementedError
 
     @classmethod
     def markets_from(cls, body: bytes) -> MarketTable:
-        markets = cls.__new__(cls).parse_markets(body)
+        markets = cls.parse_markets(body)
         if not markets:
             raise ParseError("markets response lists no market")
         return MarketTable(markets)
@@ -123,7 +125,7 @@ class _Conn:
     stale: bool = False
     idle: float = 0.0
     ws: ClientConnection | None = None
-    seen: int = field(default=0)
+    seen: int = 0
 
 
 class _Prefixed(logging.LoggerAdapter):  # type: ignore[type-arg]

@@ -156,7 +156,8 @@ class Binance(Codec):
             )
         return out
 
-    def parse_markets(self, body: bytes) -> list[Market]:
+    @staticmethod
+    def parse_markets(body: bytes) -> list[Market]:
         """exchangeInfo: {"symbols":[{"symbol":"BTCUSDT","status":"TRADING",
         "baseAsset":"BTC","quoteAsset":"USDT",...}, ...]}"""
         data = _json(body)

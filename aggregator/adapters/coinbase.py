@@ -14,7 +14,7 @@ import orjson
 
 from ..errors import ParseError, VenueError, VenueNotice
 from ..records import Ticker, iso_to_ns, num
-from ..symbols import Market, unify
+from ..symbols import Market, MarketTable, unify
 from .base import Codec, RestRequest, json_body
 
 
@@ -30,9 +30,9 @@ class Coinbase(Codec):
     MAX_SYMBOLS_PER_CONNECTION: ClassVar[int] = 100
     REST_RATE: ClassVar[float] = 5.0
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self._seq: int | None = None
+    def __init__(self, table: MarketTable) -> None:
+        super().__init__(table)
+        self._seq: int | None = None  # the last sequence_num seen on this connection
 
     def subscribe(self, markets: Sequence[Market]) -> list[str]:
         ids = [m.native for m in markets]
@@ -125,7 +125,8 @@ class Coinbase(Codec):
             )
         ]
 
-    def parse_markets(self, body: bytes) -> list[Market]:
+    @staticmethod
+    def parse_markets(body: bytes) -> list[Market]:
         """{"products":[{"product_id":"BTC-USD","base_currency_id":"BTC",
         "quote_currency_id":"USD","status":"online","product_type":"SPOT",...}]}"""
         doc = json_body(body)

@@ -108,7 +108,8 @@ class CoinbaseExchange(Codec):
             )
         ]
 
-    def parse_markets(self, body: bytes) -> list[Market]:
+    @staticmethod
+    def parse_markets(body: bytes) -> list[Market]:
         """GET /products: [{"id":"BTC-USD","base_currency":"BTC","quote_currency":"USD",
         "status":"online","trading_disabled":false,...}]"""
         data = json_body(body)

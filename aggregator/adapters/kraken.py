@@ -163,7 +163,8 @@ class Kraken(Codec):
             )
         return out
 
-    def parse_markets(self, body: bytes) -> list[Market]:
+    @staticmethod
+    def parse_markets(body: bytes) -> list[Market]:
         """AssetPairs: {"error":[],"result":{"XXBTZUSD":{"altname":"XBTUSD",
         "wsname":"XBT/USD","base":"XXBT","quote":"ZUSD","status":"online",...}}}"""
         doc = json_body(body)
