@@ -69,7 +69,7 @@ class ExchangeConfig:
     venue: str  # today's id
     key: str = ""  # the id as written in the config
     enabled: bool = True
-    mode: str = "ws"  # "ws" (stream) or "rest" (poll)
+    mode: str = ""  # "ws" (stream) or "rest" (poll); empty: stream where the venue can
     symbols: tuple[str, ...] = ()  # unified symbols; empty means every market of the venue
     ws_url: str = ""  # empty: the venue's public endpoint
     rest_url: str = ""
@@ -280,6 +280,11 @@ def loads(text: str, *, source: Path | None = None, check_paths: bool = True) ->
             loader.fail(path, f"expected a table, got {_kind(body)}")
         merged = {**defaults, **body}
         ex = loader.build(ExchangeConfig, merged, path, venue=resolved.venue, key=key)
+        if not ex.mode:
+            from .adapters import registry
+
+            modes = registry.modes(ex.venue)
+            ex = dataclasses.replace(ex, mode="ws" if "ws" in modes or not modes else "rest")
         _check_exchange(loader, ex, path)
         exchanges.append(ex)
     config = Config(daemon, files, sock, tuple(exchanges), source, tuple(warnings))

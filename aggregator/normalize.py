@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TextIO
 
 from . import venues
+from .adapters.base import SHAPE_ERRORS
 from .adapters.registry import codec_class, modes
 from .errors import AggregatorError, ParseError, VenueError
 from .records import dumps, now_ns
@@ -53,7 +54,7 @@ def normalize(
                 records = codec.parse_ws(line, now_ns())
             else:
                 records = codec.parse_rest(line.encode(), now_ns(), market)
-        except (ParseError, VenueError) as e:
+        except (ParseError, VenueError, *SHAPE_ERRORS) as e:
             bad += 1
             hint = (
                 " (pass --symbol: this response does not name its market)"

@@ -53,6 +53,8 @@ class Market:
     symbol: str
     native: str
     ids: tuple[str, ...] = ()
+    base_id: str = ""  # the venue's own currency ids, for venues whose URLs need them
+    quote_id: str = ""
 
     def all_ids(self) -> tuple[str, ...]:
         return self.ids if self.native in self.ids else (self.native, *self.ids)

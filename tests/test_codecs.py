@@ -30,18 +30,17 @@ FIELDS = {
     "bidVolume": "bid_size",
     "askVolume": "ask_size",
 }
-# Values the reference computes from others; we compare them with a relative tolerance.
-DERIVED = {("kraken", "quoteVolume"), ("kraken", "open")}
-# Fields the reference fills and we deliberately leave null, with the reason.
-NOT_OURS = {
-    # Advanced Trade sends a 24 h percent change, not an open; the reference back-computes
-    # one (63296.590000000004), which is not a price the venue quoted.
-    ("coinbase", "open"),
-}
 
 
-def entries(kind: str):
-    for path in sorted((FIXTURES / kind).glob("*.json")):
+def entries(*kinds: str):
+    """Spot ticker entries of the fixture files: recorded (rest/, ws/) or from the docs (rest-doc/).
+
+    An entry may carry "ours": {"skip": {field: reason}, "derived": [field, ...]}: fields the
+    reference fills that we leave null on purpose, and fields the reference computes from
+    others (compared with a relative tolerance).
+    """
+    paths = sorted(p for kind in kinds for p in (FIXTURES / kind).glob("*.json"))
+    for path in paths:
         for i, e in enumerate(json.loads(path.read_text())):
             symbol = e["input"][0]
             if isinstance(symbol, list):
@@ -50,7 +49,8 @@ def entries(kind: str):
                 continue
             if ":" in symbol:
                 continue
-            yield pytest.param(path.stem, symbol, e, id=f"{path.stem}-{i}-{e['method']}")
+            kind = path.parent.name
+            yield pytest.param(path.stem, symbol, e, id=f"{kind}-{path.stem}-{i}-{e['method']}")
 
 
 def codec(venue: str):
@@ -59,20 +59,24 @@ def codec(venue: str):
 
 
 def uncertain(entry: dict) -> set[str]:
-    return {d["field"] for d in (entry.get("replayCheck") or {}).get("diffs", [])}
+    """Fields where the reference disagrees with itself, or that we leave null on purpose."""
+    diffs = {d["field"] for d in (entry.get("replayCheck") or {}).get("diffs", [])}
+    return diffs | set(entry.get("ours", {}).get("skip", {}))
 
 
-def check(venue: str, rec: Ticker, ref: dict, skip: set[str]) -> int:
+def check(
+    venue: str, rec: Ticker, ref: dict, skip: set[str], derived: set[str] = frozenset()
+) -> int:
     """Compare one record with one reference ticker; the number of fields compared."""
     assert rec.symbol == ref["symbol"]
     compared = 0
     for theirs, ours in FIELDS.items():
         want = ref.get(theirs)
-        if want is None or theirs in skip or (venue, theirs) in NOT_OURS:
+        if want is None or theirs in skip:
             continue
         got = getattr(rec, ours)
         assert got is not None, f"{ours}: reference has {want}, we have null"
-        if (venue, theirs) in DERIVED:
+        if theirs in derived:
             assert math.isclose(got, want, rel_tol=1e-12), f"{ours}: {got} != {want}"
         else:
             assert got == want, f"{ours}: {got!r} != {want!r}"
@@ -83,7 +87,11 @@ def check(venue: str, rec: Ticker, ref: dict, skip: set[str]) -> int:
     return compared
 
 
-@pytest.mark.parametrize(("venue", "symbol", "entry"), list(entries("rest")))
+def derived(entry: dict) -> set[str]:
+    return set(entry.get("ours", {}).get("derived", []))
+
+
+@pytest.mark.parametrize(("venue", "symbol", "entry"), list(entries("rest", "rest-doc")))
 def test_rest_fixture_matches_reference(venue: str, symbol: str, entry: dict) -> None:
     c = codec(venue)
     market = c.table.by_symbol[symbol]
@@ -91,7 +99,9 @@ def test_rest_fixture_matches_reference(venue: str, symbol: str, entry: dict) ->
     records = c.parse_rest(body, 1, market)
     ours = [r for r in records if r.symbol == symbol]
     assert len(ours) == 1
-    assert check(venue, ours[0], entry["parsedResponse"], uncertain(entry)) >= 3
+    refs = entry["parsedResponse"]
+    ref = refs[symbol] if symbol in refs and isinstance(refs[symbol], dict) else refs
+    assert check(venue, ours[0], ref, uncertain(entry), derived(entry)) >= 3
 
 
 @pytest.mark.parametrize(("venue", "symbol", "entry"), list(entries("ws")))
@@ -104,7 +114,7 @@ def test_ws_fixture_matches_reference(venue: str, symbol: str, entry: dict) -> N
     refs = [r[symbol] if symbol in r and isinstance(r[symbol], dict) else r for r in refs]
     assert len(records) >= len(refs)
     for rec, ref in zip(records, refs, strict=False):
-        assert check(venue, rec, ref, uncertain(entry)) >= 2
+        assert check(venue, rec, ref, uncertain(entry), derived(entry)) >= 2
 
 
 def test_binance_merges_book_and_ticker_in_the_adapter_order() -> None:

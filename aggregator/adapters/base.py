@@ -32,6 +32,8 @@ from ..symbols import Market, MarketTable, read_cache, snapshot_path, write_cach
 log = logging.getLogger(__name__)
 
 WS_MAX_FRAME = 16 * 1024 * 1024
+# What a codec raises on a payload whose shape changed under it: reported, never fatal.
+SHAPE_ERRORS = (KeyError, IndexError, TypeError, ValueError, AttributeError)
 REST_MAX_BODY = 32 * 1024 * 1024
 
 
@@ -385,6 +387,9 @@ class Adapter:
             except (ParseError, VenueNotice) as e:
                 self._parse_failed(e, conn)
                 continue
+            except SHAPE_ERRORS as e:  # a payload of a shape the codec did not expect
+                self._parse_failed(ParseError(f"unexpected payload: {e!r}"), conn)
+                continue
             if records:
                 emit(records, conn)
             if codec.replies:
@@ -466,7 +471,10 @@ class Adapter:
                 body = await resp.content.read(REST_MAX_BODY + 1)
                 if resp.status != 200:
                     raise VenueError(f"HTTP {resp.status}: {_snippet(body)}")
-            records = codec.parse_rest(body, time.time_ns(), req.market)
+            try:
+                records = codec.parse_rest(body, time.time_ns(), req.market)
+            except SHAPE_ERRORS as e:
+                raise ParseError(f"unexpected payload: {e!r}") from None
         except RateLimited as e:
             self.rate_limited += 1
             wait = e.retry_after if e.retry_after is not None else -1.0
