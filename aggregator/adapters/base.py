@@ -11,6 +11,7 @@ every transition.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 import time
@@ -63,6 +64,17 @@ class Codec:
     MERGE: ClassVar[bool] = False  # several channels update parts of one record
     REST_RATE: ClassVar[float] = 1.0  # requests per second when polling symbol by symbol
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Make the REST and markets parsers raise ParseError on a payload of another shape.
+
+        (Not parse_ws: it is the hot path, and the WebSocket loop converts the same errors.)
+        """
+        super().__init_subclass__(**kwargs)
+        for name in ("parse_rest", "parse_markets"):
+            if name in cls.__dict__:
+                raw = cls.__dict__[name]
+                setattr(cls, name, _shape_checked(raw))
+
     def __init__(self, table: MarketTable) -> None:
         self.table = table
         self.lookup = table.lookup
@@ -99,6 +111,20 @@ class Codec:
         if not markets:
             raise ParseError("markets response lists no market")
         return MarketTable(markets)
+
+
+def _shape_checked(method: Any) -> Any:
+    static = isinstance(method, staticmethod)
+    func = method.__func__ if static else method
+
+    @functools.wraps(func)
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except SHAPE_ERRORS as e:
+            raise ParseError(f"unexpected payload: {e!r}") from None
+
+    return staticmethod(checked) if static else checked
 
 
 def json_body(body: str | bytes) -> Any:
@@ -471,10 +497,7 @@ class Adapter:
                 body = await resp.content.read(REST_MAX_BODY + 1)
                 if resp.status != 200:
                     raise VenueError(f"HTTP {resp.status}: {_snippet(body)}")
-            try:
-                records = codec.parse_rest(body, time.time_ns(), req.market)
-            except SHAPE_ERRORS as e:
-                raise ParseError(f"unexpected payload: {e!r}") from None
+            records = codec.parse_rest(body, time.time_ns(), req.market)
         except RateLimited as e:
             self.rate_limited += 1
             wait = e.retry_after if e.retry_after is not None else -1.0
