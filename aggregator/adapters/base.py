@@ -386,6 +386,7 @@ class Adapter:
             ping_timeout=self.codec_cls.PING_INTERVAL,
             close_timeout=2,
             max_size=WS_MAX_FRAME,
+            compression=None,
             proxy=None,
         ) as ws:
             conn.ws = ws
