@@ -74,7 +74,7 @@ class ExchangeConfig:
     ws_url: str = ""  # empty: the venue's public endpoint
     rest_url: str = ""
     markets_url: str = ""
-    poll_interval: float = 2.0
+    poll_interval: float = 0.0  # seconds between REST polls; 0: the venue's default
     stale_after: float = 30.0  # seconds with no data before a reconnect
     backoff_initial: float = 0.5
     backoff_max: float = 30.0

@@ -58,11 +58,13 @@ class Codec:
     WS_URL: ClassVar[str] = ""
     REST_URL: ClassVar[str] = ""  # base URL; rest_requests() appends paths
     MARKETS_URL: ClassVar[str] = ""
+    MARKETS_POST: ClassVar[Any] = None  # a JSON body: the markets endpoint wants a POST
     MAX_SYMBOLS_PER_CONNECTION: ClassVar[int] = 100
     PING_INTERVAL: ClassVar[float | None] = 20.0  # WebSocket protocol pings
     APP_PING_INTERVAL: ClassVar[float | None] = None  # the venue's own ping message
     MERGE: ClassVar[bool] = False  # several channels update parts of one record
     REST_RATE: ClassVar[float] = 1.0  # requests per second when polling symbol by symbol
+    POLL_INTERVAL: ClassVar[float] = 2.0  # seconds between polls, unless the config says
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """Make the REST and markets parsers raise ParseError on a payload of another shape.
@@ -276,9 +278,10 @@ class Adapter:
                 tg.create_task(self._ws_loop(table, chunk, i if len(chunks) > 1 else None))
 
     # --- markets -----------------------------------------------------------------------
-    async def _fetch(self, url: str) -> bytes:
+    async def _fetch(self, url: str, post: Any = None) -> bytes:
         assert self._session is not None
-        async with self._session.get(url) as resp:
+        method = "GET" if post is None else "POST"
+        async with self._session.request(method, url, json=post) as resp:
             if resp.status in (418, 429):
                 raise RateLimited(f"HTTP {resp.status}", _retry_after(resp.headers))
             body = await resp.content.read(REST_MAX_BODY + 1)
@@ -298,7 +301,7 @@ class Adapter:
                 pass
         url = self.cfg.markets_url or self.codec_cls.MARKETS_URL
         try:
-            body = await self._fetch(url)
+            body = await self._fetch(url, self.codec_cls.MARKETS_POST)
             table = self.codec_cls.markets_from(body)
         except (
             aiohttp.ClientError,
@@ -461,6 +464,7 @@ class Adapter:
         base = self.cfg.rest_url or self.codec_cls.REST_URL
         requests = codec.rest_requests(base, markets)
         spacing = 1.0 / self.codec_cls.REST_RATE if len(requests) > 1 else 0.0
+        interval = self.cfg.poll_interval or self.codec_cls.POLL_INTERVAL
         conn = _Conn(None)
         self.status("connecting", base)
         attempt = 0
@@ -482,7 +486,7 @@ class Adapter:
                             )
                             attempt += 1
                         await asyncio.sleep(delay)
-                    rest = self.cfg.poll_interval - (time.monotonic() - cycle)
+                    rest = interval - (time.monotonic() - cycle)
                     if rest > 0:
                         await asyncio.sleep(rest)
             finally:
