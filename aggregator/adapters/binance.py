@@ -69,7 +69,7 @@ class Binance(Codec):
         if event is None:  # bookTicker
             return [
                 Ticker(
-                    "binance",
+                    self.venue,
                     market.symbol,
                     sym,
                     bid=num(msg.get("b")),
@@ -84,12 +84,11 @@ class Binance(Codec):
             return [self._ticker(msg, sym, market.symbol, ts_recv, ms_to_ns(msg.get("E")))]
         return []
 
-    @staticmethod
     def _ticker(
-        m: dict[str, Any], native: str, symbol: str, ts_recv: int, ts_event: int | None
+        self, m: dict[str, Any], native: str, symbol: str, ts_recv: int, ts_event: int | None
     ) -> Ticker:
         return Ticker(
-            "binance",
+            self.venue,
             symbol,
             native,
             bid=num(m.get("b")),
@@ -137,7 +136,7 @@ class Binance(Codec):
                 continue
             out.append(
                 Ticker(
-                    "binance",
+                    self.venue,
                     m.symbol,
                     m.native,
                     bid=num(t.get("bidPrice")),

@@ -1,0 +1,88 @@
+"""Coincheck: the public REST ticker, polled pair by pair.
+
+GET /api/ticker?pair=btc_jpy answers one pair (without ``pair``, btc_jpy); there is no
+all-pairs ticker. The body does not name its pair, so every request carries its market.
+Markets come from GET /api/exchange_status ("available" and "itayose" pairs; "stop" ones
+are skipped). The venue publishes no limit for its public API; ccxt spaces calls 1.5 s
+apart and the private API allows at most one order-detail call a second, so requests
+are spaced one second apart here.
+
+ccxt 4.5.90 accepts only BTC/JPY in fetchTicker. The venue's documentation gives the
+ticker a ``pair`` parameter, and an unknown pair answers 404 rather than the BTC/JPY
+ticker, so every listed pair is polled; BTC/JPY is the one checked against a fixture.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar
+from urllib.parse import quote
+
+from ..errors import ParseError, VenueError
+from ..records import Ticker, num
+from ..symbols import Market, unify
+from .base import Codec, RestRequest, json_body
+
+TRADING = ("available", "itayose")
+
+
+class Coincheck(Codec):
+    venue: ClassVar[str] = "coincheck"
+    REST_URL: ClassVar[str] = "https://coincheck.com"
+    MARKETS_URL: ClassVar[str] = "https://coincheck.com/api/exchange_status"
+    REST_RATE: ClassVar[float] = 1.0  # no public limit published; see the module docstring
+
+    def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
+        return [
+            RestRequest(f"{base_url}/api/ticker?pair={quote(m.native, safe='')}", market=m)
+            for m in markets
+        ]
+
+    def parse_rest(self, body: bytes, ts_recv: int, market: Market | None) -> list[Ticker]:
+        """GET /api/ticker?pair=btc_jpy: {"last":10012345.0,"bid":10011000.0,
+        "ask":10013579.0,"high":10250000.0,"low":9866000.0,"volume":1234.56789012,
+        "timestamp":1713772800}
+        volume: base, 24 h; timestamp: seconds. Errors: {"success":false,"error":"..."}.
+        """
+        t = json_body(body)
+        if not isinstance(t, dict):
+            raise ParseError("expected a JSON object")
+        if t.get("success") is False or ("error" in t and "last" not in t):
+            raise VenueError(f"venue error: {t.get('error')}")
+        if market is None:
+            raise ParseError("a coincheck ticker needs its market")
+        if "timestamp" not in t:
+            raise ParseError("ticker without a timestamp")
+        seconds = num(t.get("timestamp"))
+        return [
+            Ticker(
+                "coincheck",
+                market.symbol,
+                market.native,
+                bid=num(t.get("bid")),
+                ask=num(t.get("ask")),
+                last=num(t.get("last")),
+                high=num(t.get("high")),
+                low=num(t.get("low")),
+                volume=num(t.get("volume")),
+                ts_event=None if seconds is None else int(seconds) * 1_000_000_000,
+                ts_recv=ts_recv,
+            )
+        ]
+
+    @staticmethod
+    def parse_markets(body: bytes) -> list[Market]:
+        """exchange_status: {"exchange_status":[{"pair":"btc_jpy","status":"available",
+        "timestamp":1713772800,"availability":{"order":true,"market_order":true,
+        "cancel":true}}, ...]}"""
+        doc = json_body(body)
+        if not isinstance(doc, dict) or not isinstance(doc.get("exchange_status"), list):
+            raise ParseError("expected {exchange_status: [...]}")
+        out = []
+        for s in doc["exchange_status"]:
+            if s.get("status") not in TRADING:
+                continue
+            pair: str = s["pair"]
+            base, quote_ = pair.split("_")
+            out.append(Market(unify(base, quote_), pair, base_id=base, quote_id=quote_))
+        return out

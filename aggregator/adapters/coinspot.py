@@ -1,0 +1,78 @@
+"""CoinSpot: the public v2 "latest prices" endpoint, all coins in one request.
+
+GET /pubapi/v2/latest answers {"prices": {coin: {"bid","ask","last"}}} keyed by the
+lowercase coin id, every price in AUD. Nothing else is sent: no sizes, no 24 h
+statistics, no time. The same endpoint serves as the markets list (as in ccxt): each coin
+is a COIN/AUD market. A key of the form "coin_market" (a non-AUD market, should the
+venue list one there) is read as COIN/MARKET.
+Errors: {"status":"error","message":"..."}.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from ..errors import ParseError, VenueError
+from ..records import Ticker, num
+from ..symbols import Market, unify
+from .base import Codec, RestRequest, json_body
+
+QUOTE = "AUD"
+
+
+def _prices(body: bytes) -> dict[str, Any]:
+    doc = json_body(body)
+    if not isinstance(doc, dict):
+        raise ParseError("expected a JSON object")
+    if doc.get("status", "ok") != "ok":
+        raise VenueError(f"venue error: {doc.get('message') or doc.get('status')}")
+    prices = doc.get("prices")
+    if not isinstance(prices, dict):
+        raise ParseError("response without a prices object")
+    return prices
+
+
+class CoinSpot(Codec):
+    venue: ClassVar[str] = "coinspot"
+    REST_URL: ClassVar[str] = "https://www.coinspot.com.au"
+    MARKETS_URL: ClassVar[str] = "https://www.coinspot.com.au/pubapi/v2/latest"
+    REST_RATE: ClassVar[float] = 1.0  # one request per poll: poll_interval sets the pace
+
+    def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
+        return [RestRequest(f"{base_url}/pubapi/v2/latest")]
+
+    def parse_rest(self, body: bytes, ts_recv: int, market: Market | None) -> list[Ticker]:
+        """{"status":"ok","message":"ok","prices":{"btc":{"bid":"101250.01",
+        "ask":"101480.5","last":"101301.27"},"eth":{"bid":"3870.12","ask":"3881.9",
+        "last":"3875.5"}}}"""
+        out = []
+        for coin, t in _prices(body).items():
+            m = self.lookup(coin)
+            if m is None:
+                continue
+            if not isinstance(t, dict):
+                raise ParseError(f"prices of {coin} are not an object")
+            out.append(
+                Ticker(
+                    "coinspot",
+                    m.symbol,
+                    m.native,
+                    bid=num(t.get("bid")),
+                    ask=num(t.get("ask")),
+                    last=num(t.get("last")),
+                    ts_event=None,
+                    ts_recv=ts_recv,
+                )
+            )
+        return out
+
+    @staticmethod
+    def parse_markets(body: bytes) -> list[Market]:
+        """The latest prices (see parse_rest): one COIN/AUD market per key."""
+        out = []
+        for key in _prices(body):
+            base, _, quote_ = key.partition("_")
+            quote_ = quote_ or QUOTE
+            out.append(Market(unify(base, quote_), key, base_id=base, quote_id=quote_.lower()))
+        return out

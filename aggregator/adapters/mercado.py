@@ -1,0 +1,108 @@
+"""Mercado Bitcoin (Brazil) spot: the public data API v4 (api.mercadobitcoin.net/api/v4).
+
+REST: GET /api/v4/tickers?symbols=BTC-BRL,ETH-BRL returns the tickers of the listed
+markets in one list; there is no all-markets form (symbols is required), so the
+subscribed markets are asked for in batches of 50, spaced by the public data limit of
+1 request per second per endpoint (the older per-coin /api/{coin}/ticker/ of the v3 data
+API would need one request per market). The ticker has no sizes at the top of the book
+and no quote volume. Markets: GET /api/v4/symbols, a table of columns, one per field;
+the markets listed and traded on the exchange are kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+from urllib.parse import quote
+
+from ..errors import ParseError, VenueError
+from ..records import Ticker, num
+from ..symbols import Market, unify
+from .base import Codec, RestRequest, json_body
+
+BATCH = 50  # symbols per request, keeping the URL short
+
+
+def _s_to_ns(value: Any) -> int | None:
+    """Seconds since the epoch to integer nanoseconds."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        return int(value) * 1_000_000_000
+    except ValueError:
+        return None
+
+
+class Mercado(Codec):
+    venue: ClassVar[str] = "mercado"
+    REST_URL: ClassVar[str] = "https://api.mercadobitcoin.net/api/v4"
+    MARKETS_URL: ClassVar[str] = "https://api.mercadobitcoin.net/api/v4/symbols"
+    REST_RATE: ClassVar[float] = 1.0  # public data endpoints: 1 request per second
+
+    def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
+        ids = [m.native for m in markets]
+        return [
+            RestRequest(
+                f"{base_url}/tickers?symbols={quote(','.join(ids[i : i + BATCH]), safe=',')}"
+            )
+            for i in range(0, len(ids), BATCH)
+        ]
+
+    def parse_rest(self, body: bytes, ts_recv: int, market: Market | None) -> list[Ticker]:
+        """[{"pair":"BTC-BRL","high":"372000.00000000","low":"361250.00000000",
+        "vol":"41.31225317","last":"369850.00000000","buy":"369801.00000000",
+        "sell":"369850.00000000","open":"363100.00000000","date":1710328240}]
+        buy/sell are the best bid and ask, vol the 24 h base volume, date in seconds.
+        Errors: {"code":"API_INVALID_SYMBOL","message":"..."}.
+        """
+        data = json_body(body)
+        if isinstance(data, dict):
+            if "code" in data or "message" in data:
+                raise VenueError(f"venue error {data.get('code')}: {data.get('message')}")
+            raise ParseError("expected a list of tickers")
+        if not isinstance(data, list):
+            raise ParseError("expected a list of tickers")
+        out = []
+        for t in data:
+            if not isinstance(t, dict):
+                raise ParseError("expected ticker objects")
+            m = self.lookup(t.get("pair", ""))
+            if m is None:
+                continue
+            out.append(
+                Ticker(
+                    "mercado",
+                    m.symbol,
+                    m.native,
+                    bid=num(t.get("buy")),
+                    ask=num(t.get("sell")),
+                    last=num(t.get("last")),
+                    open=num(t.get("open")),
+                    high=num(t.get("high")),
+                    low=num(t.get("low")),
+                    volume=num(t.get("vol")),
+                    ts_event=_s_to_ns(t.get("date")),
+                    ts_recv=ts_recv,
+                )
+            )
+        return out
+
+    @staticmethod
+    def parse_markets(body: bytes) -> list[Market]:
+        """{"symbol":["BTC-BRL","ETH-BRL"],"base-currency":["BTC","ETH"],
+        "currency":["BRL","BRL"],"exchange-listed":[true,true],
+        "exchange-traded":[true,true],"type":["CRYPTO","CRYPTO"],...}"""
+        doc = json_body(body)
+        if not isinstance(doc, dict):
+            raise ParseError("expected a JSON object of columns")
+        ids, bases, quotes = doc["symbol"], doc["base-currency"], doc["currency"]
+        n = len(ids)
+        listed = doc.get("exchange-listed") or [True] * n
+        traded = doc.get("exchange-traded") or [True] * n
+        if not (len(bases) == len(quotes) == len(listed) == len(traded) == n):
+            raise ParseError("columns of different lengths")
+        return [
+            Market(unify(bases[i], quotes[i]), ids[i], base_id=bases[i], quote_id=quotes[i])
+            for i in range(n)
+            if listed[i] is True and traded[i] is True
+        ]

@@ -1,0 +1,101 @@
+"""Paymium (France) spot: the public data API v1, polled.
+
+Paymium trades bitcoin against the euro only. REST: GET /api/v1/data/{currency}/ticker
+per market (no all-markets endpoint; one market today), within the public limit of
+86,400 calls a day per IP (1 per second on average). The ticker has no sizes at the top
+of the book; its quote volume is the volume times the 24 h VWAP, exact by definition.
+There is no markets endpoint either: the ticker names its quote currency, so the EUR
+ticker is the markets source (BTC/<currency>, id = the currency in lower case).
+Errors come as {"errors":["..."]}.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+from urllib.parse import quote
+
+from ..errors import ParseError, VenueError
+from ..records import Ticker, num
+from ..symbols import Market, unify
+from .base import Codec, RestRequest, json_body
+
+
+def _s_to_ns(value: Any) -> int | None:
+    """Seconds since the epoch to integer nanoseconds."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        return int(value) * 1_000_000_000
+    except ValueError:
+        return None
+
+
+def _product(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None else a * b
+
+
+def _object(body: bytes) -> dict[str, Any]:
+    doc = json_body(body)
+    if not isinstance(doc, dict):
+        raise ParseError("expected a JSON object")
+    if doc.get("errors"):
+        raise VenueError(f"venue error: {doc['errors']}")
+    if "price" not in doc and "bid" not in doc:
+        raise ParseError("expected a ticker object")
+    return doc
+
+
+class Paymium(Codec):
+    venue: ClassVar[str] = "paymium"
+    REST_URL: ClassVar[str] = "https://paymium.com"
+    MARKETS_URL: ClassVar[str] = "https://paymium.com/api/v1/data/eur/ticker"
+    REST_RATE: ClassVar[float] = 0.5  # 86,400 calls a day per IP: 1 per second on average
+
+    def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
+        return [
+            RestRequest(f"{base_url}/api/v1/data/{quote(m.native, safe='')}/ticker", market=m)
+            for m in markets
+        ]
+
+    def parse_rest(self, body: bytes, ts_recv: int, market: Market | None) -> list[Ticker]:
+        """GET /api/v1/data/eur/ticker: {"high":"67250.0","low":"64810.02",
+        "volume":"12.48712044","bid":"66901.0","ask":"67019.99","midpoint":"66960.495",
+        "vwap":"66182.40212543","at":1710328242,"price":"66950.0","open":"65300.0",
+        "variation":"2.5268","currency":"EUR","trade_id":"4c7cbd0e-...","size":"0.0151"}
+        price is the last trade's, volume the 24 h volume in BTC, at in seconds.
+        """
+        t = _object(body)
+        m = market or self.lookup(str(t.get("currency", "")).lower())
+        if m is None:
+            return []
+        volume = num(t.get("volume"))
+        return [
+            Ticker(
+                "paymium",
+                m.symbol,
+                m.native,
+                bid=num(t.get("bid")),
+                ask=num(t.get("ask")),
+                last=num(t.get("price")),
+                open=num(t.get("open")),
+                high=num(t.get("high")),
+                low=num(t.get("low")),
+                volume=volume,
+                quote_volume=_product(num(t.get("vwap")), volume),
+                ts_event=_s_to_ns(t.get("at")),
+                ts_recv=ts_recv,
+            )
+        ]
+
+    @staticmethod
+    def parse_markets(body: bytes) -> list[Market]:
+        """The ticker (see parse_rest): its "currency" is the quote of the BTC market."""
+        currency = _object(body)["currency"]
+        if not isinstance(currency, str) or not currency:
+            raise ParseError("ticker without a currency")
+        return [
+            Market(
+                unify("BTC", currency), currency.lower(), base_id="btc", quote_id=currency.lower()
+            )
+        ]

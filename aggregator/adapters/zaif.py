@@ -1,0 +1,80 @@
+"""Zaif (Japan) spot: the public API v1 (api.zaif.jp/api/1), polled.
+
+REST: GET /api/1/ticker/{currency_pair} per market (there is no all-markets ticker); the
+venue asks for at most 10 public calls per second. The ticker sends no open, no sizes at
+the top of the book and no time; its quote volume is the volume times the 24 h VWAP,
+exact by definition (the VWAP is rounded by the venue). Numbers are JSON floats.
+Markets: GET /api/1/currency_pairs/all. Errors come as {"error":"unsupported currency_pair"}.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar
+from urllib.parse import quote
+
+from ..errors import ParseError, VenueError
+from ..records import Ticker, num
+from ..symbols import Market, unify
+from .base import Codec, RestRequest, json_body
+
+
+class Zaif(Codec):
+    venue: ClassVar[str] = "zaif"
+    REST_URL: ClassVar[str] = "https://api.zaif.jp"
+    MARKETS_URL: ClassVar[str] = "https://api.zaif.jp/api/1/currency_pairs/all"
+    REST_RATE: ClassVar[float] = 5.0  # the venue asks for at most 10 public calls per second
+
+    def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
+        return [
+            RestRequest(f"{base_url}/api/1/ticker/{quote(m.native, safe='')}", market=m)
+            for m in markets
+        ]
+
+    def parse_rest(self, body: bytes, ts_recv: int, market: Market | None) -> list[Ticker]:
+        """GET /api/1/ticker/btc_jpy: {"last":10305000.0,"high":10420000.0,
+        "low":9985000.0,"vwap":10221873.6842,"volume":312.4551,"bid":10300005.0,
+        "ask":10305000.0}"""
+        t = json_body(body)
+        if not isinstance(t, dict):
+            raise ParseError("expected a JSON object")
+        if "error" in t:
+            raise VenueError(f"venue error: {t['error']}")
+        if "last" not in t:
+            raise ParseError("expected a ticker object")
+        if market is None:
+            raise ParseError("a ticker needs its market")
+        volume = num(t.get("volume"))
+        vwap = num(t.get("vwap"))
+        return [
+            Ticker(
+                "zaif",
+                market.symbol,
+                market.native,
+                bid=num(t.get("bid")),
+                ask=num(t.get("ask")),
+                last=num(t.get("last")),
+                high=num(t.get("high")),
+                low=num(t.get("low")),
+                volume=volume,
+                quote_volume=None if volume is None or vwap is None else volume * vwap,
+                ts_recv=ts_recv,
+            )
+        ]
+
+    @staticmethod
+    def parse_markets(body: bytes) -> list[Market]:
+        """[{"name":"BTC/JPY","title":"BTC/JPY","currency_pair":"btc_jpy",
+        "description":"...","is_token":false,"event_number":0,"seq":0,"id":1,
+        "item_unit_min":0.0001,"item_unit_step":0.0001,"item_japanese":"ビットコイン",
+        "aux_unit_min":5.0,"aux_unit_step":5.0,"aux_unit_point":0,"aux_japanese":"日本円"}]"""
+        data = json_body(body)
+        if not isinstance(data, list):
+            raise ParseError("expected a list of currency pairs")
+        out = []
+        for p in data:
+            base, quote_ = p["name"].split("/")
+            out.append(
+                Market(unify(base, quote_), p["currency_pair"], base_id=base, quote_id=quote_)
+            )
+        return out
