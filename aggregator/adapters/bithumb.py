@@ -1,0 +1,98 @@
+"""Bithumb (API generation 2): the public ``/v1/ticker`` endpoint, many markets per request.
+
+``GET /v1/ticker?markets=KRW-BTC,KRW-ETH`` answers a bare list with one ticker per market
+named, so one request per poll covers the subscribed markets (in chunks, to keep URLs
+short). It has the last price, the KST day's open, high and low, and 24 h volumes, but no
+best bid or ask (those are only in the per-market order book). Markets (``QUOTE-BASE``)
+come from ``GET /v1/market/all``. The first-generation ``/public/ticker/ALL_KRW`` API is
+not used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar
+from urllib.parse import quote
+
+from ..errors import ParseError, VenueError
+from ..records import Ticker, ms_to_ns, num
+from ..symbols import Market, unify
+from .base import Codec, RestRequest, json_body
+
+CHUNK = 50  # markets per request
+
+
+class Bithumb(Codec):
+    venue: ClassVar[str] = "bithumb"
+    REST_URL: ClassVar[str] = "https://api.bithumb.com"
+    MARKETS_URL: ClassVar[str] = "https://api.bithumb.com/v1/market/all?isDetails=false"
+    # Spacing between the chunk requests of one poll; far below the public request limit.
+    REST_RATE: ClassVar[float] = 2.0
+
+    def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
+        ids = [m.native for m in markets]
+        return [
+            RestRequest(f"{base_url}/v1/ticker?markets={quote(','.join(chunk), safe=',-')}")
+            for chunk in (ids[i : i + CHUNK] for i in range(0, len(ids), CHUNK))
+        ]
+
+    def parse_rest(self, body: bytes, ts_recv: int, market: Market | None) -> list[Ticker]:
+        """GET /v1/ticker?markets=KRW-BTC: [{"market":"KRW-BTC","trade_date":"20231024",
+        "trade_time":"063544","trade_timestamp":1698125744000,"opening_price":41531000,
+        "high_price":46473000,"low_price":41511000,"trade_price":45831000,
+        "prev_closing_price":41519000,"change":"RISE","change_price":4312000,
+        "trade_volume":0.0094943,"acc_trade_price":315426173010.59125,
+        "acc_trade_price_24h":366228795843.045,"acc_trade_volume":7248.51469502,
+        "acc_trade_volume_24h":8464.71765997,"timestamp":1698125744837}]
+        opening/high/low_price are for the day since 00:00 KST; acc_*_24h the last 24 h.
+        Errors: {"error":{"name":"...","message":"..."}}.
+        """
+        data = json_body(body)
+        if isinstance(data, dict):
+            err = data.get("error")
+            if isinstance(err, dict):
+                raise VenueError(f"venue error {err.get('name')}: {err.get('message')}")
+            if "status" in data and data["status"] != "0000":
+                raise VenueError(f"venue error {data['status']}: {data.get('message')}")
+            raise ParseError("expected a list of tickers")
+        if not isinstance(data, list):
+            raise ParseError("expected a list of tickers")
+        out = []
+        for t in data:
+            if not isinstance(t, dict):
+                raise ParseError("expected ticker objects")
+            m = self.lookup(t.get("market", ""))
+            if m is None:
+                continue
+            out.append(
+                Ticker(
+                    "bithumb",
+                    m.symbol,
+                    m.native,
+                    last=num(t.get("trade_price")),
+                    open=num(t.get("opening_price")),
+                    high=num(t.get("high_price")),
+                    low=num(t.get("low_price")),
+                    volume=num(t.get("acc_trade_volume_24h")),
+                    quote_volume=num(t.get("acc_trade_price_24h")),
+                    ts_event=ms_to_ns(t.get("timestamp")),
+                    ts_recv=ts_recv,
+                )
+            )
+        return out
+
+    @staticmethod
+    def parse_markets(body: bytes) -> list[Market]:
+        """GET /v1/market/all: [{"market":"KRW-BTC","korean_name":"비트코인",
+        "english_name":"Bitcoin"}, {"market":"BTC-ETH",...}]"""
+        data = json_body(body)
+        if not isinstance(data, list):
+            raise ParseError("expected a list of markets")
+        out = []
+        for p in data:
+            code = p["market"]
+            quote_, _, base = code.partition("-")
+            if not quote_ or not base:
+                continue
+            out.append(Market(unify(base, quote_), code, (code,), base, quote_))
+        return out

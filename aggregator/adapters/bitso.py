@@ -1,0 +1,115 @@
+"""Bitso: the public API v3 ticker, all books in one request.
+
+``GET /api/v3/ticker/`` without a ``book`` answers ``{"success":true,"payload":[...]}``
+with one ticker per book (the documented form names one book and answers a single
+object; both are parsed). The public limit is 60 requests per minute per IP, so one
+request per poll is the only way to follow several books. A ticker has the best bid and
+ask (no sizes), the last price, 24 h high/low/volume/vwap and the 24 h change; quote
+volume (vwap x volume) and open (last - change) are derived. The API lives on
+``bitso.com/api/v3`` (the older ``api.bitso.com/v3`` host is not used).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from ..errors import ParseError, VenueError
+from ..records import Ticker, iso_to_ns, num
+from ..symbols import Market, unify
+from .base import Codec, RestRequest, json_body
+
+
+def _decimals(x: float) -> int:
+    text = repr(x)
+    return 0 if "e" in text or "." not in text else len(text) - text.index(".") - 1
+
+
+def _minus(a: float | None, b: float | None) -> float | None:
+    """a - b rounded to the decimals the venue used, so 73440 - 1239.5 is 72200.5."""
+    if a is None or b is None:
+        return None
+    return round(a - b, max(_decimals(a), _decimals(b)))
+
+
+def _times(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None else a * b
+
+
+class Bitso(Codec):
+    venue: ClassVar[str] = "bitso"
+    REST_URL: ClassVar[str] = "https://bitso.com"
+    MARKETS_URL: ClassVar[str] = "https://bitso.com/api/v3/available_books/"
+    REST_RATE: ClassVar[float] = 0.5  # public limit: 60 requests per minute per IP
+
+    def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
+        return [RestRequest(f"{base_url}/api/v3/ticker/")]
+
+    def parse_rest(self, body: bytes, ts_recv: int, market: Market | None) -> list[Ticker]:
+        """GET /api/v3/ticker/: {"success":true,"payload":[{"high":"73681",
+        "last":"73440","created_at":"2024-03-13T11:10:45+00:00","book":"btc_usdt",
+        "volume":"33.96216034","vwap":"71004.0822715099","low":"68696","ask":"73440",
+        "bid":"73288","change_24":"1239","rolling_average_change":{"6":"0.2759"}}]}
+        With ?book=btc_usdt the payload is that one object. Errors (documented form):
+        {"success":false,"error":{"message":"...","code":"..."}}.
+        """
+        doc = json_body(body)
+        if not isinstance(doc, dict):
+            raise ParseError("expected a JSON object")
+        if doc.get("success") is not True:
+            err = doc.get("error")
+            if doc.get("success") is False and isinstance(err, dict):
+                raise VenueError(f"venue error {err.get('code')}: {err.get('message')}")
+            raise ParseError("response without success")
+        payload = doc.get("payload")
+        if isinstance(payload, dict):
+            payload = [payload]
+        if not isinstance(payload, list):
+            raise ParseError("response without a payload")
+        out = []
+        for t in payload:
+            if not isinstance(t, dict):
+                raise ParseError("expected ticker objects")
+            m = self.lookup(t.get("book", ""))
+            if m is not None:
+                out.append(_ticker(m, t, ts_recv))
+        return out
+
+    @staticmethod
+    def parse_markets(body: bytes) -> list[Market]:
+        """GET /api/v3/available_books/: {"success":true,"payload":[{"book":"btc_mxn",
+        "minimum_price":"500","maximum_price":"10000000","minimum_amount":"0.00005",
+        "maximum_amount":"500","minimum_value":"5","maximum_value":"10000000",
+        "tick_size":"0.01","fees":{"flat_rate":{"maker":"0.500","taker":"0.650"},...}}]}
+        Every listed book trades; the list has no status field."""
+        doc = json_body(body)
+        if not isinstance(doc, dict) or not isinstance(doc.get("payload"), list):
+            raise ParseError("expected {success, payload: [...]}")
+        out = []
+        for p in doc["payload"]:
+            book = p["book"]
+            base, _, quote_ = book.partition("_")
+            if not base or not quote_:
+                continue
+            out.append(Market(unify(base, quote_), book, (book,), base, quote_))
+        return out
+
+
+def _ticker(m: Market, t: dict[str, Any], ts_recv: int) -> Ticker:
+    last = num(t.get("last"))
+    volume = num(t.get("volume"))
+    return Ticker(
+        "bitso",
+        m.symbol,
+        m.native,
+        bid=num(t.get("bid")),
+        ask=num(t.get("ask")),
+        last=last,
+        open=_minus(last, num(t.get("change_24"))),
+        high=num(t.get("high")),
+        low=num(t.get("low")),
+        volume=volume,
+        quote_volume=_times(num(t.get("vwap")), volume),
+        ts_event=iso_to_ns(t.get("created_at")),
+        ts_recv=ts_recv,
+    )

@@ -1,0 +1,87 @@
+"""BTCBOX: the public API v1 tickers, all markets in one request.
+
+``GET /api/v1/tickers`` answers an object keyed by market ("BTC_JPY") with the best bid
+(``buy``) and ask (``sell``), the last price and the 24 h high, low and base volume; no
+sizes, no open, no timestamp. The venue has no separate markets endpoint, so the same
+response serves as the markets list (every key is a JPY spot market).
+``GET /api/v1/ticker?coin=eth`` answers one such object for one coin (also parsed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from ..errors import ParseError, VenueError
+from ..records import Ticker, num
+from ..symbols import Market, unify
+from .base import Codec, RestRequest, json_body
+
+
+class BTCBox(Codec):
+    venue: ClassVar[str] = "btcbox"
+    REST_URL: ClassVar[str] = "https://www.btcbox.co.jp"
+    MARKETS_URL: ClassVar[str] = "https://www.btcbox.co.jp/api/v1/tickers"
+    # No published limit for public calls; one request per poll covers every market.
+    REST_RATE: ClassVar[float] = 1.0
+
+    def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
+        return [RestRequest(f"{base_url}/api/v1/tickers")]
+
+    def parse_rest(self, body: bytes, ts_recv: int, market: Market | None) -> list[Ticker]:
+        """GET /api/v1/tickers: {"BTC_JPY":{"high":2829667,"low":2759378,"buy":2774453,
+        "sell":2777955,"last":2774210,"vol":566.6947},"ETH_JPY":{...}}
+        vol is the 24 h base volume; "volume" (quote volume), where a ticker has it, is
+        used too. Errors: {"result":false,"code":"..."}.
+        """
+        data = json_body(body)
+        if not isinstance(data, dict):
+            raise ParseError("expected a JSON object")
+        if data.get("result") is False:
+            raise VenueError(f"venue error {data.get('code')}")
+        if "last" in data and not isinstance(data["last"], dict):
+            # one coin's ticker (GET /api/v1/ticker?coin=btc), not the keyed list
+            if market is None:
+                raise ParseError("a coin ticker needs its market")
+            return [_ticker(market, data, ts_recv)]
+        out = []
+        for key, t in data.items():
+            m = self.lookup(key)
+            if m is None:
+                continue
+            if not isinstance(t, dict):
+                raise ParseError(f"ticker of {key} is not an object")
+            out.append(_ticker(m, t, ts_recv))
+        return out
+
+    @staticmethod
+    def parse_markets(body: bytes) -> list[Market]:
+        """GET /api/v1/tickers (as above): each key "BASE_QUOTE" is a market; its coin
+        parameter (``?coin=btc``) is the lower-case base."""
+        data = json_body(body)
+        if not isinstance(data, dict):
+            raise ParseError("expected an object keyed by market")
+        out = []
+        for key, t in data.items():
+            base, _, quote_ = key.partition("_")
+            if not base or not quote_ or not isinstance(t, dict):
+                continue
+            out.append(Market(unify(base, quote_), key, (key,), base.lower(), quote_.lower()))
+        return out
+
+
+def _ticker(m: Market, t: dict[str, Any], ts_recv: int) -> Ticker:
+    return Ticker(
+        "btcbox",
+        m.symbol,
+        m.native,
+        bid=num(t.get("buy")),
+        ask=num(t.get("sell")),
+        last=num(t.get("last")),
+        high=num(t.get("high")),
+        low=num(t.get("low")),
+        volume=num(t.get("vol")),
+        quote_volume=num(t.get("volume")),
+        ts_event=None,
+        ts_recv=ts_recv,
+    )

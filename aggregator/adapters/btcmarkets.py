@@ -1,0 +1,112 @@
+"""BTC Markets: the public API v3 tickers, many markets per request.
+
+``GET /v3/markets/tickers?marketId=BTC-AUD&marketId=ETH-AUD`` answers a list with one
+ticker per market named (``GET /v3/markets/BTC-AUD/ticker`` answers one such object; both
+are parsed), so one request per poll covers the subscribed markets, in chunks. A ticker
+has the best bid and ask (no sizes), the last price, 24 h high/low, base and quote
+volumes and the 24 h change ``price24h``, from which open (last - change) is derived.
+Markets come from ``GET /v3/markets``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+from urllib.parse import quote
+
+from ..errors import ParseError, VenueError
+from ..records import Ticker, iso_to_ns, num
+from ..symbols import Market, unify
+from .base import Codec, RestRequest, json_body
+
+CHUNK = 50  # markets per request
+HALTED = ("Cancel Only", "Offline")  # market statuses in which nothing trades
+
+
+def _decimals(x: float) -> int:
+    text = repr(x)
+    return 0 if "e" in text or "." not in text else len(text) - text.index(".") - 1
+
+
+def _minus(a: float | None, b: float | None) -> float | None:
+    """a - b rounded to the decimals the venue used, so 0.3769 - 0.0119 is 0.365."""
+    if a is None or b is None:
+        return None
+    return round(a - b, max(_decimals(a), _decimals(b)))
+
+
+class BTCMarkets(Codec):
+    venue: ClassVar[str] = "btcmarkets"
+    REST_URL: ClassVar[str] = "https://api.btcmarkets.net"
+    MARKETS_URL: ClassVar[str] = "https://api.btcmarkets.net/v3/markets"
+    # Spacing between chunk requests; the venue refreshes its market data once a second.
+    REST_RATE: ClassVar[float] = 1.0
+
+    def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
+        ids = [quote(m.native, safe="-") for m in markets]
+        return [
+            RestRequest(f"{base_url}/v3/markets/tickers?" + "&".join(f"marketId={i}" for i in c))
+            for c in (ids[i : i + CHUNK] for i in range(0, len(ids), CHUNK))
+        ]
+
+    def parse_rest(self, body: bytes, ts_recv: int, market: Market | None) -> list[Ticker]:
+        """GET /v3/markets/tickers?marketId=BAT-AUD: [{"marketId":"BAT-AUD",
+        "bestBid":"0.3751","bestAsk":"0.377","lastPrice":"0.3769",
+        "volume24h":"56192.97613335","volumeQte24h":"21179.13270465","price24h":"0.0119",
+        "pricePct24h":"3.26","low24h":"0.3611","high24h":"0.3799",
+        "timestamp":"2020-08-09T18:28:23.280000Z"}]
+        Errors: {"code":"InvalidMarketId","message":"invalid marketId"}.
+        """
+        data = json_body(body)
+        if isinstance(data, dict):
+            if "code" in data and "marketId" not in data:
+                raise VenueError(f"venue error {data['code']}: {data.get('message')}")
+            data = [data]
+        if not isinstance(data, list):
+            raise ParseError("expected a list of tickers")
+        out = []
+        for t in data:
+            if not isinstance(t, dict):
+                raise ParseError("expected ticker objects")
+            if "marketId" not in t:
+                raise ParseError("ticker without marketId")
+            m = self.lookup(t["marketId"])
+            if m is not None:
+                out.append(_ticker(m, t, ts_recv))
+        return out
+
+    @staticmethod
+    def parse_markets(body: bytes) -> list[Market]:
+        """GET /v3/markets: [{"marketId":"BTC-AUD","baseAssetName":"BTC",
+        "quoteAssetName":"AUD","minOrderAmount":"0.00001","maxOrderAmount":"1000000",
+        "amountDecimals":"8","priceDecimals":"2","status":"Online"}]
+        status: Online, Post Only, Limit Only, Cancel Only or Offline."""
+        data = json_body(body)
+        if not isinstance(data, list):
+            raise ParseError("expected a list of markets")
+        out = []
+        for p in data:
+            if p.get("status") in HALTED:
+                continue
+            base, quote_, code = p["baseAssetName"], p["quoteAssetName"], p["marketId"]
+            out.append(Market(unify(base, quote_), code, (code,), base, quote_))
+        return out
+
+
+def _ticker(m: Market, t: dict[str, Any], ts_recv: int) -> Ticker:
+    last = num(t.get("lastPrice"))
+    return Ticker(
+        "btcmarkets",
+        m.symbol,
+        m.native,
+        bid=num(t.get("bestBid")),
+        ask=num(t.get("bestAsk")),
+        last=last,
+        open=_minus(last, num(t.get("price24h"))),
+        high=num(t.get("high24h")),
+        low=num(t.get("low24h")),
+        volume=num(t.get("volume24h")),
+        quote_volume=num(t.get("volumeQte24h")),
+        ts_event=iso_to_ns(t.get("timestamp")),
+        ts_recv=ts_recv,
+    )

@@ -1,0 +1,98 @@
+"""LATOKEN (API v2): REST polling of the tickers of every pair at once.
+
+GET /v2/ticker answers every pair in one response. LATOKEN names currencies by UUID: a
+ticker carries "baseCurrency" and "quoteCurrency" ids, and its "symbol" is "BTC/USDT" in
+the all-tickers list, while a single pair asked for by ids (/v2/ticker/{baseId}/{quoteId})
+echoes "baseId/quoteId"; a market is known under both. The same all-tickers response is
+the markets list, since /v2/pair gives ids only (tags need /v2/currency as well). A ticker
+has best bid and ask with sizes, last, both 24 h volumes and a percentage change: no open,
+high or low. Errors: {"status":"FAILURE","error":"NOT_FOUND","message":"..."}.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from ..errors import ParseError, VenueError
+from ..records import Ticker, ms_to_ns, num
+from ..symbols import SYMBOL_RE, Market, unify
+from .base import Codec, RestRequest, json_body
+
+
+def _rows(body: bytes) -> list[dict[str, Any]]:
+    doc = json_body(body)
+    if isinstance(doc, dict):
+        if doc.get("status") == "FAILURE" or "error" in doc:
+            raise VenueError(f"venue error {doc.get('error')}: {doc.get('message')}")
+        doc = [doc]
+    if not isinstance(doc, list) or not all(isinstance(t, dict) for t in doc):
+        raise ParseError("expected a list of ticker objects")
+    return doc
+
+
+class Latoken(Codec):
+    venue: ClassVar[str] = "latoken"
+    REST_URL: ClassVar[str] = "https://api.latoken.com"
+    MARKETS_URL: ClassVar[str] = "https://api.latoken.com/v2/ticker"
+
+    def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
+        return [RestRequest(f"{base_url}/v2/ticker")]
+
+    def parse_rest(self, body: bytes, ts_recv: int, market: Market | None) -> list[Ticker]:
+        """[{"symbol":"BTC/USDT","baseCurrency":"92151d82-df98-4d88-9a4d-284fa9eca49f",
+        "quoteCurrency":"0c3a106d-bde3-4c13-a26e-3fd2394529e5",
+        "volume24h":"666480039.950870978","change24h":"1.6500","amount24h":"9295.3774718",
+        "lastPrice":"73369.83","bestBid":"73366.45","bestBidQuantity":"0.1929318",
+        "bestAsk":"73371.68","bestAskQuantity":"0.0638319","updateTimestamp":"1710328246345",
+        ...}]
+        amount24h is the base volume, volume24h the quote volume. A single pair's ticker is
+        the same object on its own.
+        """
+        out = []
+        for t in _rows(body):
+            m = self.lookup(t.get("symbol", "")) or self.lookup(
+                f"{t.get('baseCurrency')}/{t.get('quoteCurrency')}"
+            )
+            if m is None:
+                continue
+            out.append(
+                Ticker(
+                    "latoken",
+                    m.symbol,
+                    m.native,
+                    bid=num(t.get("bestBid")),
+                    bid_size=num(t.get("bestBidQuantity")),
+                    ask=num(t.get("bestAsk")),
+                    ask_size=num(t.get("bestAskQuantity")),
+                    last=num(t.get("lastPrice")),
+                    volume=num(t.get("amount24h")),
+                    quote_volume=num(t.get("volume24h")),
+                    ts_event=ms_to_ns(t.get("updateTimestamp")),
+                    ts_recv=ts_recv,
+                )
+            )
+        return out
+
+    @staticmethod
+    def parse_markets(body: bytes) -> list[Market]:
+        """The all-tickers list (see parse_rest): "symbol" gives the tags, "baseCurrency"
+        and "quoteCurrency" the ids. Entries whose symbol is not two tags are skipped."""
+        out = []
+        for t in _rows(body):
+            base_id, quote_id = t["baseCurrency"], t["quoteCurrency"]
+            base, _, quote = t["symbol"].partition("/")
+            symbol = unify(base, quote)
+            if base == base_id or not SYMBOL_RE.match(symbol):
+                continue  # named by ids only, or not a pair of tags
+            ids = f"{base_id}/{quote_id}"
+            out.append(
+                Market(
+                    symbol,
+                    t["symbol"],
+                    ids=(ids,),
+                    base_id=base_id,
+                    quote_id=quote_id,
+                )
+            )
+        return out
