@@ -1,0 +1,112 @@
+"""DigiFinex spot: the public REST API v3.
+
+``GET /v3/ticker`` without a symbol returns every spot market in one response (with
+``?symbol=btc_usdt`` the same shape with one entry), so one request per poll covers all
+subscribed markets. Ticker symbols are lower case (``btc_usdt``); the markets endpoint
+``/v3/spot/symbols`` names them in upper case (``BTC_USDT``). Beware the names: ``vol``
+is the base volume and ``base_vol`` the quote volume; ``change`` is a percentage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from ..errors import ParseError, VenueError
+from ..records import Ticker, num
+from ..symbols import Market, unify
+from .base import Codec, RestRequest, json_body
+
+# The reference library's renames for this venue where the new name is a currency code;
+# its renames to display names ("Black House Test", "Mobilian Coin") are not applied.
+_RENAMES = {"TEL": "TEL666", "FREE": "FREEROSSDAO"}
+
+
+def _code(currency: str) -> str:
+    code = currency.upper()
+    return _RENAMES.get(code, code)
+
+
+class Digifinex(Codec):
+    venue: ClassVar[str] = "digifinex"
+    REST_URL: ClassVar[str] = "https://openapi.digifinex.com/v3"
+    MARKETS_URL: ClassVar[str] = "https://openapi.digifinex.com/v3/spot/symbols"
+
+    def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
+        return [RestRequest(f"{base_url}/ticker")]
+
+    def parse_rest(self, body: bytes, ts_recv: int, market: Market | None) -> list[Ticker]:
+        """GET /v3/ticker: {"ticker":[{"vol":19018.83725,"change":1.71,
+        "base_vol":1362205687.8796,"sell":73368.21,"last":73374.31,"symbol":"btc_usdt",
+        "low":68697.21,"buy":73368.2,"high":73628.03}],"date":1710328246,"code":0}
+        buy/sell are the best bid/ask prices (no sizes); date is in seconds.
+        Errors: {"code":10004} and the like, with no ticker list.
+        """
+        doc = json_body(body)
+        if not isinstance(doc, dict):
+            raise ParseError("expected a JSON object")
+        code = doc.get("code")
+        if code not in (0, "0", None):
+            msg = doc.get("msg")
+            raise VenueError(f"venue error code {code}" + (f": {msg}" if msg else ""))
+        tickers = doc.get("ticker")
+        if not isinstance(tickers, list):
+            raise ParseError("response without a ticker list")
+        ts_event = _seconds_to_ns(doc.get("date"))
+        out = []
+        for t in tickers:
+            if not isinstance(t, dict):
+                raise ParseError("expected ticker objects")
+            m = self.lookup(str(t.get("symbol", "")))
+            if m is None:
+                continue
+            out.append(
+                Ticker(
+                    "digifinex",
+                    m.symbol,
+                    m.native,
+                    bid=num(t.get("buy")),
+                    ask=num(t.get("sell")),
+                    last=num(t.get("last")),
+                    high=num(t.get("high")),
+                    low=num(t.get("low")),
+                    volume=num(t.get("vol")),
+                    quote_volume=num(t.get("base_vol")),
+                    ts_event=ts_event,
+                    ts_recv=ts_recv,
+                )
+            )
+        return out
+
+    @staticmethod
+    def parse_markets(body: bytes) -> list[Market]:
+        """GET /v3/spot/symbols: {"code":0,"symbol_list":[{"symbol":"BTC_USDT",
+        "base_asset":"BTC","quote_asset":"USDT","status":"TRADING","zone":"MAIN",...}]}
+
+        The reference library reports every market as "HALT" at times although all trade;
+        so "TRADING" markets are kept, or all of them if none says "TRADING".
+        """
+        doc = json_body(body)
+        if not isinstance(doc, dict) or not isinstance(doc.get("symbol_list"), list):
+            raise ParseError("expected {'symbol_list': [...]}")
+        rows: list[dict[str, Any]] = doc["symbol_list"]
+        trading = [s for s in rows if s.get("status") == "TRADING"]
+        out = []
+        for s in trading or rows:
+            native = s["symbol"]
+            base, quote = s["base_asset"], s["quote_asset"]
+            out.append(
+                Market(
+                    unify(_code(base), _code(quote)),
+                    native.lower(),
+                    (native.lower(), native),
+                    base_id=base,
+                    quote_id=quote,
+                )
+            )
+        return out
+
+
+def _seconds_to_ns(value: Any) -> int | None:
+    f = num(value)
+    return None if f is None else int(f) * 1_000_000_000

@@ -1,0 +1,127 @@
+"""HTX (formerly Huobi) spot: the public REST market API.
+
+``GET /market/tickers`` returns the 24 h ticker of every spot market in one response, with
+the best bid and ask and their sizes, so one request per poll covers all subscribed
+markets. The per-market ``/market/detail/merged?symbol=btcusdt`` (the recorded reference
+response) is parsed as well. Market ids are lower case ("btcusdt"); markets come from
+``/v1/common/symbols``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from ..errors import ParseError, VenueError
+from ..records import Ticker, ms_to_ns, num
+from ..symbols import Market, unify
+from .base import Codec, RestRequest, json_body
+
+# The reference library's renames for this venue where the new name is a currency code;
+# its renames to display names ("Game.com", "Hydro Protocol", ...) are not applied.
+_RENAMES = {"GET": "THEMIS", "HIT": "HITCHAIN", "PNT": "PENTA"}
+
+
+def _code(currency: str) -> str:
+    code = currency.upper()
+    return _RENAMES.get(code, code)
+
+
+class HTX(Codec):
+    venue: ClassVar[str] = "htx"
+    REST_URL: ClassVar[str] = "https://api.huobi.pro"
+    MARKETS_URL: ClassVar[str] = "https://api.huobi.pro/v1/common/symbols"
+
+    def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
+        return [RestRequest(f"{base_url}/market/tickers")]
+
+    def parse_rest(self, body: bytes, ts_recv: int, market: Market | None) -> list[Ticker]:
+        """GET /market/tickers: {"status":"ok","ts":1594982700000,"data":[
+        {"symbol":"bhdht","open":2.3938,"high":2.4151,"low":2.3323,"close":2.3909,
+        "amount":628.992,"vol":1493.71841095,"count":2088,"bid":2.3643,"bidSize":0.7136,
+        "ask":2.4061,"askSize":0.4156}]}
+        GET /market/detail/merged?symbol=btcusdt: {"ch":"market.btcusdt.detail.merged",
+        "status":"ok","ts":1710328245889,"tick":{"id":338582949929,"open":72150.14,
+        "close":73360.54,"low":68640.0,"high":73635.99,"amount":2314.593946077937,
+        "vol":1.6575393849546936E8,"count":104640,"bid":[73360.53,0.595189],
+        "ask":[73360.54,0.566063]}}
+        amount is the base volume, vol the quote volume, close the last price; the 24 h
+        window is rolling. Errors: {"status":"error","err-code":"invalid-parameter",
+        "err-msg":"..."}.
+        """
+        doc = json_body(body)
+        if not isinstance(doc, dict):
+            raise ParseError("expected a JSON object")
+        if doc.get("status") == "error":
+            raise VenueError(f"venue error {doc.get('err-code')}: {doc.get('err-msg')}")
+        ts_event = ms_to_ns(doc.get("ts"))
+        if "tick" in doc:
+            tick = doc["tick"]
+            if not isinstance(tick, dict):
+                raise ParseError("tick is not an object")
+            ch = doc.get("ch")
+            parts = ch.split(".") if isinstance(ch, str) else []
+            m = self.lookup(parts[1]) if len(parts) > 2 else market
+            if m is None:
+                return []
+            return [self._ticker(m, tick, ts_event, ts_recv)]
+        data = doc.get("data")
+        if not isinstance(data, list):
+            raise ParseError("response without a data list or a tick")
+        out = []
+        for t in data:
+            if not isinstance(t, dict):
+                raise ParseError("expected ticker objects")
+            m = self.lookup(str(t.get("symbol", "")))
+            if m is not None:
+                out.append(self._ticker(m, t, ts_event, ts_recv))
+        return out
+
+    @staticmethod
+    def _ticker(m: Market, t: dict[str, Any], ts_event: int | None, ts_recv: int) -> Ticker:
+        bid, bid_size = _level(t, "bid")
+        ask, ask_size = _level(t, "ask")
+        return Ticker(
+            "htx",
+            m.symbol,
+            m.native,
+            bid=bid,
+            bid_size=bid_size,
+            ask=ask,
+            ask_size=ask_size,
+            last=num(t.get("close")),
+            open=num(t.get("open")),
+            high=num(t.get("high")),
+            low=num(t.get("low")),
+            volume=num(t.get("amount")),
+            quote_volume=num(t.get("vol")),
+            ts_event=ts_event,
+            ts_recv=ts_recv,
+        )
+
+    @staticmethod
+    def parse_markets(body: bytes) -> list[Market]:
+        """GET /v1/common/symbols: {"status":"ok","data":[{"base-currency":"btc",
+        "quote-currency":"usdt","symbol":"btcusdt","state":"online",
+        "symbol-partition":"main","api-trading":"enabled",...}]}
+        Only "online" markets are kept (others are pre-online, offline or suspend)."""
+        doc = json_body(body)
+        if not isinstance(doc, dict) or not isinstance(doc.get("data"), list):
+            raise ParseError("expected {'data': [symbols]}")
+        out = []
+        for s in doc["data"]:
+            if s.get("state") != "online":
+                continue
+            base, quote = s["base-currency"], s["quote-currency"]
+            out.append(
+                Market(unify(_code(base), _code(quote)), s["symbol"], base_id=base, quote_id=quote)
+            )
+        return out
+
+
+def _level(t: dict[str, Any], side: str) -> tuple[float | None, float | None]:
+    """Best price and size: [price, size] in detail/merged, "bid"/"bidSize" in tickers."""
+    v = t.get(side)
+    if isinstance(v, list):
+        return (num(v[0]) if v else None), (num(v[1]) if len(v) > 1 else None)
+    return num(v), num(t.get(f"{side}Size"))
