@@ -1,0 +1,109 @@
+"""BigONE spot, API v3: the public 24 h tickers, polled over REST.
+
+GET /asset_pairs/tickers?pair_names=BTC-USDT,ETH-USDT answers the listed pairs (all pairs
+without the parameter) in one request; every ticker names its pair. The ticker has the
+best bid and ask with their sizes, but no time and no quote volume. Markets come from
+/asset_pairs; the pair name ("BTC-USDT") is the id in requests and responses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+from urllib.parse import quote
+
+from ..errors import ParseError, VenueError
+from ..records import Ticker, num
+from ..symbols import Market, unify
+from .base import Codec, RestRequest, json_body
+
+# The reference's renames of this venue's currency codes, where the new name is a code.
+RENAMES = {"FXT": "FXTTOKEN"}
+# Codes that name another token here than elsewhere (ONE is the BigONE Token, not Harmony):
+# the reference gives them display names, which are no currency codes; left out.
+LEFT_OUT = {"CRE", "FREE", "MBN", "ONE"}
+MAX_IDS_IN_URL = 100
+
+
+class BigONE(Codec):
+    venue: ClassVar[str] = "bigone"
+    REST_URL: ClassVar[str] = "https://big.one/api/v3"
+    MARKETS_URL: ClassVar[str] = "https://big.one/api/v3/asset_pairs"
+
+    def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
+        if len(markets) > MAX_IDS_IN_URL:
+            return [RestRequest(f"{base_url}/asset_pairs/tickers")]
+        names = quote(",".join(m.native for m in markets), safe=",")
+        return [RestRequest(f"{base_url}/asset_pairs/tickers?pair_names={names}")]
+
+    def parse_rest(self, body: bytes, ts_recv: int, market: Market | None) -> list[Ticker]:
+        """{"code":0,"data":[{"asset_pair_name":"BTC-USDT","bid":{"price":"63900",
+        "order_count":1,"quantity":"0.013929"},"ask":{"price":"63912.19","order_count":1,
+        "quantity":"0.54"},"open":"64818.81","high":"65112.32","low":"63272.84",
+        "close":"63905.62","volume":"2567.460773","daily_change":"-913.19"}]}
+        /asset_pairs/{name}/ticker has one such object as "data".
+        Errors: {"code":10013,"message":"Resource not found"}.
+        """
+        doc = json_body(body)
+        if not isinstance(doc, dict):
+            raise ParseError("expected a JSON object")
+        code = doc.get("code")
+        if code not in (0, "0"):
+            raise VenueError(f"venue error {code}: {doc.get('message')}")
+        data = doc.get("data")
+        if isinstance(data, dict):
+            data = [data]
+        if not isinstance(data, list):
+            raise ParseError("response without a data list")
+        out = []
+        for t in data:
+            if not isinstance(t, dict):
+                raise ParseError("expected ticker objects")
+            m = self.lookup(t.get("asset_pair_name", ""))
+            if m is None:
+                continue
+            bid, ask = _level(t, "bid"), _level(t, "ask")
+            out.append(
+                Ticker(
+                    "bigone",
+                    m.symbol,
+                    m.native,
+                    bid=num(bid.get("price")),
+                    bid_size=num(bid.get("quantity")),
+                    ask=num(ask.get("price")),
+                    ask_size=num(ask.get("quantity")),
+                    last=num(t.get("close")),
+                    open=num(t.get("open")),
+                    high=num(t.get("high")),
+                    low=num(t.get("low")),
+                    volume=num(t.get("volume")),
+                    ts_event=None,
+                    ts_recv=ts_recv,
+                )
+            )
+        return out
+
+    @staticmethod
+    def parse_markets(body: bytes) -> list[Market]:
+        """/asset_pairs: {"code":0,"data":[{"id":"2aaa1ee0-...","name":"BTC-USDT",
+        "quote_scale":2,"quote_asset":{"id":"...","symbol":"USDT","name":"TetherUS"},
+        "base_asset":{"id":"...","symbol":"BTC","name":"Bitcoin"},"base_scale":6,
+        "min_quote_value":"1","max_quote_value":"1000000"}, ...]}"""
+        doc = json_body(body)
+        if not isinstance(doc, dict) or not isinstance(doc.get("data"), list):
+            raise ParseError("expected {code, data: [asset pair, ...]}")
+        out = []
+        for p in doc["data"]:
+            base_id = p["base_asset"]["symbol"]
+            quote_id = p["quote_asset"]["symbol"]
+            if base_id in LEFT_OUT or quote_id in LEFT_OUT:
+                continue
+            symbol = unify(RENAMES.get(base_id, base_id), RENAMES.get(quote_id, quote_id))
+            out.append(Market(symbol, p["name"], base_id=base_id, quote_id=quote_id))
+        return out
+
+
+def _level(t: dict[str, Any], side: str) -> dict[str, Any]:
+    """The best price level of one side ({} when the book side is empty or null)."""
+    level = t.get(side)
+    return level if isinstance(level, dict) else {}

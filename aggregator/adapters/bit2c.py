@@ -1,0 +1,87 @@
+"""Bit2C (Israel) spot: the public ticker, polled over REST pair by pair.
+
+GET /Exchanges/{pair}/Ticker.json answers one pair without naming it; there is no
+all-pairs ticker, so every market is its own request. The ticker has the best bid ("h",
+highest buy order) and ask ("l", lowest sell order) without sizes, the last price, the
+24 h volume and a 24 h average price; no open, high, low, quote volume or time.
+
+Bit2C publishes no markets endpoint: its pairs ("BtcNis", "EthNis", ...) are listed in
+its API documentation, and the package ships that list as the markets snapshot, which the
+daemon uses when MARKETS_URL (empty) cannot be fetched. Quotes are in NIS, as the
+reference names the shekel here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import ClassVar
+from urllib.parse import quote
+
+from ..errors import ParseError, VenueError
+from ..records import Ticker, num
+from ..symbols import Market, unify
+from .base import Codec, RestRequest, json_body
+
+PAIR_RE = re.compile(r"^([A-Z][a-z0-9]+)([A-Z][a-z0-9]+)$")  # "BtcNis" -> Btc, Nis
+TICKER_KEYS = ("ll", "h", "l", "a")
+
+
+class Bit2C(Codec):
+    venue: ClassVar[str] = "bit2c"
+    REST_URL: ClassVar[str] = "https://bit2c.co.il"
+    MARKETS_URL: ClassVar[str] = ""  # none published; the shipped snapshot is used
+    # No published limit; the reference library waits 3 s between requests to Bit2C.
+    REST_RATE: ClassVar[float] = 1 / 3
+
+    def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
+        return [
+            RestRequest(f"{base_url}/Exchanges/{quote(m.native, safe='')}/Ticker.json", market=m)
+            for m in markets
+        ]
+
+    def parse_rest(self, body: bytes, ts_recv: int, market: Market | None) -> list[Ticker]:
+        """GET /Exchanges/BtcNis/Ticker.json:
+        {"ll":372150.0,"av":369874.12,"a":3.5172,"h":372001.5,"l":372480.0,"c":0.62,"up":true}
+        ll last price, av 24 h average price, a 24 h volume, h highest buy order,
+        l lowest sell order, c 24 h change, up direction of the last change.
+        Errors: {"error":"..."}.
+        """
+        t = json_body(body)
+        if not isinstance(t, dict):
+            raise ParseError("expected a JSON object")
+        err = t.get("error", t.get("Error"))
+        if err is not None:
+            raise VenueError(f"venue error: {err}")
+        if not any(k in t for k in TICKER_KEYS):
+            raise ParseError("not a ticker: none of ll, h, l, a")
+        if market is None:
+            raise ParseError("a pair's ticker needs its market")
+        return [
+            Ticker(
+                "bit2c",
+                market.symbol,
+                market.native,
+                bid=num(t.get("h")),
+                ask=num(t.get("l")),
+                last=num(t.get("ll")),
+                volume=num(t.get("a")),
+                ts_event=None,
+                ts_recv=ts_recv,
+            )
+        ]
+
+    @staticmethod
+    def parse_markets(body: bytes) -> list[Market]:
+        """The pairs of the API documentation: ["BtcNis","EthNis","LtcNis","UsdcNis"]."""
+        data = json_body(body)
+        if not isinstance(data, list):
+            raise ParseError("expected a list of pairs")
+        out = []
+        for pid in data:
+            match = PAIR_RE.match(pid) if isinstance(pid, str) else None
+            if match is None:
+                raise ParseError(f"unexpected pair: {pid!r}")
+            base_id, quote_id = match.groups()
+            out.append(Market(unify(base_id, quote_id), pid, (), base_id, quote_id))
+        return out

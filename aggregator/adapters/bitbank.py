@@ -1,0 +1,92 @@
+"""bitbank (Japan) spot: the public tickers, polled over REST.
+
+GET /tickers answers every pair's ticker in one request (/tickers_jpy only the JPY pairs,
+used when every subscribed market is quoted in JPY); /{pair}/ticker answers one pair
+without naming it. The ticker has best bid ("buy") and ask ("sell") without sizes, the
+24 h open, high, low and base volume, and a time in ms; no quote volume. Markets come
+from api.bitbank.cc/v1/spot/pairs; ids are like "btc_jpy" ("bcc" is Bitcoin Cash).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from ..errors import ParseError, VenueError
+from ..records import Ticker, ms_to_ns, num
+from ..symbols import Market, unify
+from .base import Codec, RestRequest, json_body
+
+
+class Bitbank(Codec):
+    venue: ClassVar[str] = "bitbank"
+    REST_URL: ClassVar[str] = "https://public.bitbank.cc"
+    MARKETS_URL: ClassVar[str] = "https://api.bitbank.cc/v1/spot/pairs"
+
+    def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
+        jpy_only = bool(markets) and all(m.quote_id == "jpy" for m in markets)
+        return [RestRequest(f"{base_url}/tickers_jpy" if jpy_only else f"{base_url}/tickers")]
+
+    def parse_rest(self, body: bytes, ts_recv: int, market: Market | None) -> list[Ticker]:
+        """/tickers: {"success":1,"data":[{"pair":"btc_jpy","sell":"10545010",
+        "buy":"10544990","open":"10412345","high":"10618000","low":"10350001",
+        "last":"10545000","vol":"412.8836","timestamp":1733961600123}, ...]}
+        /{pair}/ticker: the same with "data" one object without "pair".
+        Errors: {"success":0,"data":{"code":10000}}.
+        """
+        doc = json_body(body)
+        if not isinstance(doc, dict):
+            raise ParseError("expected a JSON object")
+        if "success" not in doc:
+            raise ParseError("response without a success flag")
+        data = doc.get("data")
+        if doc.get("success") != 1:
+            code = data.get("code") if isinstance(data, dict) else data
+            raise VenueError(f"venue error {code}")
+        if isinstance(data, dict):
+            if market is None:
+                raise ParseError("a single ticker needs its market")
+            return [_ticker(data, market, ts_recv)]
+        if not isinstance(data, list):
+            raise ParseError("response without a data list")
+        out = []
+        for t in data:
+            if not isinstance(t, dict):
+                raise ParseError("expected ticker objects")
+            m = self.lookup(t.get("pair", ""))
+            if m is not None:
+                out.append(_ticker(t, m, ts_recv))
+        return out
+
+    @staticmethod
+    def parse_markets(body: bytes) -> list[Market]:
+        """/v1/spot/pairs: {"success":1,"data":{"pairs":[{"name":"btc_jpy",
+        "base_asset":"btc","quote_asset":"jpy","unit_amount":"0.0001",
+        "price_digits":0,"amount_digits":4,"is_enabled":true,"stop_order":false,...}]}}"""
+        doc = json_body(body)
+        if not isinstance(doc, dict) or doc.get("success") != 1:
+            raise ParseError("expected {success: 1, data: {pairs: [...]}}")
+        out = []
+        for p in doc["data"]["pairs"]:
+            if not p.get("is_enabled"):
+                continue
+            base_id, quote_id = p["base_asset"], p["quote_asset"]
+            out.append(Market(unify(base_id, quote_id), p["name"], (), base_id, quote_id))
+        return out
+
+
+def _ticker(t: dict[str, Any], m: Market, ts_recv: int) -> Ticker:
+    return Ticker(
+        "bitbank",
+        m.symbol,
+        m.native,
+        bid=num(t.get("buy")),
+        ask=num(t.get("sell")),
+        last=num(t.get("last")),
+        open=num(t.get("open")),
+        high=num(t.get("high")),
+        low=num(t.get("low")),
+        volume=num(t.get("vol")),
+        ts_event=ms_to_ns(t.get("timestamp")),
+        ts_recv=ts_recv,
+    )

@@ -1,0 +1,126 @@
+"""HitBTC spot, API v3: the public 24 h ticker, polled over REST.
+
+GET /public/ticker answers a map of symbol id to ticker for all (or the listed) symbols in
+one request; one subscribed market is asked for through /public/ticker/{symbol}, whose
+answer does not name its market. The ticker has the best bid and ask but not their
+sizes. Markets come from /public/symbol (spot and futures, with a status). Bequant runs
+the same API under its own host: its codec subclasses this one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+from urllib.parse import quote
+
+from ..errors import ParseError, VenueError
+from ..records import Ticker, iso_to_ns, num
+from ..symbols import Market, unify
+from .base import Codec, RestRequest, json_body
+
+# The reference's renames of this venue's currency codes, where the new name is a code.
+RENAMES = {"STEPN": "GMT", "XMT": "MTL", "XPNT": "PNT", "HSR": "HC"}
+# Codes that name another token here than elsewhere (GET is Themis, STX is STOX): the
+# reference gives them display names, which are no currency codes, and keeps BCC apart
+# from BCH. Left out, so that no unified symbol names two different markets.
+LEFT_OUT = {
+    "AUTO",
+    "BCC",
+    "BDP",
+    "BET",
+    "BIT",
+    "BOX",
+    "CPT",
+    "GET",
+    "GMT",
+    "IQ",
+    "LNC",
+    "PLA",
+    "PNT",
+    "SBTC",
+    "STX",
+    "TV",
+}
+MAX_IDS_IN_URL = 100
+
+
+class HitBTC(Codec):
+    venue: ClassVar[str] = "hitbtc"
+    REST_URL: ClassVar[str] = "https://api.hitbtc.com/api/3"
+    MARKETS_URL: ClassVar[str] = "https://api.hitbtc.com/api/3/public/symbol"
+    REST_RATE: ClassVar[float] = 10.0  # market data: 30 requests per second per IP
+
+    def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
+        if len(markets) == 1:
+            m = markets[0]
+            return [RestRequest(f"{base_url}/public/ticker/{quote(m.native, safe='')}", market=m)]
+        if len(markets) > MAX_IDS_IN_URL:
+            return [RestRequest(f"{base_url}/public/ticker")]
+        ids = ",".join(m.native for m in markets)
+        return [RestRequest(f"{base_url}/public/ticker?symbols={quote(ids, safe=',')}")]
+
+    def parse_rest(self, body: bytes, ts_recv: int, market: Market | None) -> list[Ticker]:
+        """All tickers: {"BTCUSDT":{"ask":"73369.04","bid":"73369.03","last":"73386.24",
+        "low":"68555.00","high":"73619.97","open":"72173.99","volume":"1319.26278",
+        "volume_quote":"94847393.3889236","timestamp":"2024-03-13T11:10:43.612Z"}, ...}
+        One ticker (/public/ticker/BTCUSDT): the inner object alone.
+        Errors: {"error":{"code":2001,"message":"Symbol not found","description":"..."}}.
+        """
+        data = json_body(body)
+        if not isinstance(data, dict):
+            raise ParseError("expected a JSON object")
+        if "error" in data:
+            err = data["error"]
+            if isinstance(err, dict):
+                raise VenueError(f"venue error {err.get('code')}: {err.get('message')}")
+            raise VenueError(f"venue error: {err}")
+        if market is not None and ("timestamp" in data or "last" in data):
+            return [self._ticker(data, market, ts_recv)]
+        out = []
+        for key, t in data.items():
+            m = self.lookup(key)
+            if m is None:
+                continue
+            if not isinstance(t, dict):
+                raise ParseError(f"ticker of {key} is not an object")
+            out.append(self._ticker(t, m, ts_recv))
+        return out
+
+    def _ticker(self, t: dict[str, Any], m: Market, ts_recv: int) -> Ticker:
+        return Ticker(
+            self.venue,
+            m.symbol,
+            m.native,
+            bid=num(t.get("bid")),
+            ask=num(t.get("ask")),
+            last=num(t.get("last")),
+            open=num(t.get("open")),
+            high=num(t.get("high")),
+            low=num(t.get("low")),
+            volume=num(t.get("volume")),
+            quote_volume=num(t.get("volume_quote")),
+            ts_event=iso_to_ns(t.get("timestamp")),
+            ts_recv=ts_recv,
+        )
+
+    @staticmethod
+    def parse_markets(body: bytes) -> list[Market]:
+        """/public/symbol: {"BTCUSDT":{"type":"spot","base_currency":"BTC",
+        "quote_currency":"USDT","status":"working","quantity_increment":"0.00001",
+        "tick_size":"0.01",...}, "BTCUSDT_PERP":{"type":"futures","underlying":"BTC",...}}"""
+        data = json_body(body)
+        if not isinstance(data, dict):
+            raise ParseError("expected a JSON object of symbols")
+        out = []
+        for sid, s in data.items():
+            if not isinstance(s, dict):
+                raise ParseError(f"symbol {sid} is not an object")
+            if s.get("type") != "spot" or s.get("status", "working") != "working":
+                continue
+            base_id: str = s["base_currency"]
+            quote_id: str = s["quote_currency"]
+            if base_id in LEFT_OUT or quote_id in LEFT_OUT:
+                continue
+            symbol = unify(RENAMES.get(base_id, base_id), RENAMES.get(quote_id, quote_id))
+            out.append(Market(symbol, sid, base_id=base_id, quote_id=quote_id))
+        return out
