@@ -99,5 +99,7 @@ class RestReplay:
                 headers["Retry-After"] = f"{played.retry_after:g}"
             return web.Response(status=played.status, text="<html>busy</html>", headers=headers)
         if played.html:
-            return web.Response(text="<html><body>maintenance</body></html>", content_type="text/html")
+            return web.Response(
+                text="<html><body>maintenance</body></html>", content_type="text/html"
+            )
         return web.Response(body=played.ticker, content_type="application/json")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
 import signal
@@ -49,7 +50,11 @@ def write_config(root: Path, replay: RestReplay) -> Path:
         "backoff_max = 1.0",
     ]
     for venue, played in replay.venues.items():
-        lines += [f"[exchanges.{venue}]", 'mode = "rest"', f"symbols = {json.dumps([played.symbol])}"]
+        lines += [
+            f"[exchanges.{venue}]",
+            'mode = "rest"',
+            f"symbols = {json.dumps([played.symbol])}",
+        ]
         lines += [f'{k} = "{v}"' for k, v in replay.endpoints(venue).items()]
     path = root / "all.toml"
     path.write_text("\n".join(lines) + "\n")
@@ -64,14 +69,16 @@ async def test_all_venues_in_one_daemon(replay: RestReplay) -> None:
     proc.proc.send_signal(signal.SIGTERM)
     assert await proc.wait(30) == 0, proc.log()
     lines = data_lines(root / "data")
+    problems = []
     for venue, played in replay.venues.items():
         recs = lines.get(venue, [])
         tickers = [r for r in recs if r["type"] == "ticker"]
-        assert tickers, f"{venue}: no ticker"
-        assert {r["symbol"] for r in tickers} == {played.symbol}
         errors = [r["detail"] for r in recs if r["type"] == "status" and r["state"] == "error"]
-        assert not errors, f"{venue}: {errors}"
-        assert len(played.requests) >= 2, venue  # it keeps polling
+        if not tickers or {r["symbol"] for r in tickers} != {played.symbol} or errors:
+            problems.append(f"{venue}: {len(tickers)} tickers, errors {errors}")
+        if len(played.requests) < 2:  # it keeps polling
+            problems.append(f"{venue}: {len(played.requests)} requests")
+    assert not problems, "\n".join(problems)
     assert len(lines) == len(ALL) == 42
     published, written = counts_from_log(proc.log())
     assert published == written
@@ -146,19 +153,22 @@ async def test_faults_of_some_venues_leave_the_others_alone(runs: Runs, replay: 
 
 async def test_per_symbol_requests_respect_the_rate_limit(runs: Runs, replay: RestReplay) -> None:
     """A venue without an all-tickers endpoint is polled symbol by symbol, paced."""
-    per_symbol = [
-        v
-        for v in ALL
-        if len(codec_class(v)(codec_class(v).markets_from(replay.venues[v].markets)).rest_requests(
-            "http://h", list(codec_class(v).markets_from(replay.venues[v].markets).markets)[:3]
-        )) > 1
-    ]
+
+    def first_markets(venue: str) -> list:
+        return list(codec_class(venue).markets_from(replay.venues[venue].markets).markets)[:3]
+
+    def requests_per_poll(venue: str) -> int:
+        cls = codec_class(venue)
+        table = cls.markets_from(replay.venues[venue].markets)
+        return len(cls(table).rest_requests("http://h", first_markets(venue)))
+
+    per_symbol = [v for v in ALL if requests_per_poll(v) > 1]
     assert per_symbol, "some venues have no all-tickers endpoint"
     venue = per_symbol[0]
     cls = codec_class(venue)
-    symbols = tuple(m.symbol for m in list(cls.markets_from(replay.venues[venue].markets).markets)[:3])
+    symbols = tuple(m.symbol for m in first_markets(venue))
     runs.start(venue, symbols=symbols, poll_interval=0.01)
     await wait_for(lambda: len(replay.venues[venue].requests) >= 6, timeout=30)
     times = replay.venues[venue].requests
-    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     assert min(gaps) >= 0.9 / cls.REST_RATE, (venue, cls.REST_RATE, gaps)

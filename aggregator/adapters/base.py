@@ -300,6 +300,8 @@ class Adapter:
             except (ParseError, ValueError, KeyError, TypeError):
                 pass
         url = self.cfg.markets_url or self.codec_cls.MARKETS_URL
+        if not url:  # the venue publishes no markets list: the shipped one is the list
+            return self.codec_cls.markets_from(snapshot_path(self.venue).read_bytes())
         try:
             body = await self._fetch(url, self.codec_cls.MARKETS_POST)
             table = self.codec_cls.markets_from(body)

@@ -27,6 +27,9 @@ class Bitstamp(Codec):
     REST_RATE: ClassVar[float] = 5.0
 
     def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
+        if len(markets) == 1:  # one market: its own, lighter endpoint
+            m = markets[0]
+            return [RestRequest(f"{base_url}/api/v2/ticker/{m.native}/", market=m)]
         return [RestRequest(f"{base_url}/api/v2/ticker/")]
 
     def parse_rest(self, body: bytes, ts_recv: int, market: Market | None) -> list[Ticker]:

@@ -109,7 +109,9 @@ class Coinbase(Codec):
             raise VenueError(f"venue error: {doc.get('error')}: {doc.get('message')}")
         if market is None:
             raise ParseError("a product ticker needs its market")
-        trades = doc.get("trades") or [{}]
+        if "trades" not in doc:
+            raise ParseError("a product ticker without trades")
+        trades = doc["trades"] or [{}]
         if not isinstance(trades, list) or not isinstance(trades[0], dict):
             raise ParseError("trades is not a list of objects")
         return [

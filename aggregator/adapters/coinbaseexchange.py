@@ -92,6 +92,8 @@ class CoinbaseExchange(Codec):
             raise ParseError("expected a JSON object")
         if "message" in t and "price" not in t:
             raise VenueError(f"venue error: {t['message']}")
+        if "price" not in t and "bid" not in t:
+            raise ParseError("a product ticker without price, bid or ask")
         if market is None:
             raise ParseError("a product ticker needs its market")
         return [

@@ -24,6 +24,9 @@ class Coinmate(Codec):
     REST_RATE: ClassVar[float] = 1.0  # one request per poll: poll_interval sets the pace
 
     def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
+        if len(markets) == 1:  # one market: its own, lighter endpoint
+            m = markets[0]
+            return [RestRequest(f"{base_url}/api/ticker?currencyPair={m.native}", market=m)]
         return [RestRequest(f"{base_url}/api/tickerAll")]
 
     def parse_rest(self, body: bytes, ts_recv: int, market: Market | None) -> list[Ticker]:

@@ -37,6 +37,9 @@ class Indodax(Codec):
     MARKETS_URL: ClassVar[str] = "https://indodax.com/api/pairs"
 
     def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
+        if len(markets) == 1:  # one market: its own, lighter endpoint
+            m = markets[0]
+            return [RestRequest(f"{base_url}/api/ticker/{m.native.replace('_', '')}", market=m)]
         return [RestRequest(f"{base_url}/api/ticker_all")]
 
     def parse_rest(self, body: bytes, ts_recv: int, market: Market | None) -> list[Ticker]:

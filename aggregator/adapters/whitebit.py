@@ -37,6 +37,9 @@ class WhiteBIT(Codec):
     REST_RATE: ClassVar[float] = 5.0  # one request per poll; the limit is 100 per second
 
     def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
+        if len(markets) == 1:  # one market: its own endpoint, which also sends the open
+            m = markets[0]
+            return [RestRequest(f"{base_url}/api/v1/public/ticker?market={m.native}", market=m)]
         return [RestRequest(f"{base_url}/api/v1/public/tickers")]
 
     def parse_rest(self, body: bytes, ts_recv: int, market: Market | None) -> list[Ticker]:
