@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 from aiohttp import WSMsgType, web
 
-from .dialects import DIALECTS, ConnState, Dialect, Quote
+from .dialects import ConnState, Dialect, Quote, dialect_class
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ class VenueSim:
         seed: int | None = None,
         replay: list[str] | None = None,
     ) -> None:
-        self.dialect: Dialect = DIALECTS[venue]()
+        self.dialect: Dialect = dialect_class(venue)()
         self.venue = venue
         self.rate = rate
         self.replay = replay
@@ -124,16 +124,10 @@ class VenueSim:
 
     def endpoints(self) -> dict[str, str]:
         """ws_url, rest_url and markets_url for this venue's config section."""
-        markets_paths = {
-            "binance": "/api/v3/exchangeInfo",
-            "coinbaseexchange": "/products",
-            "coinbase": "/api/v3/brokerage/market/products",
-            "kraken": "/0/public/AssetPairs",
-        }
         return {
             "ws_url": self.ws_url,
             "rest_url": self.base_url,
-            "markets_url": self.base_url + markets_paths[self.venue],
+            "markets_url": self.base_url + self.dialect.markets_path,
         }
 
     # --- faults ------------------------------------------------------------------------

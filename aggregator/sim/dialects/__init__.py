@@ -1,0 +1,120 @@
+"""The simulated venue's protocol, one module per venue: subscribe/ack, frames, REST bodies.
+
+Frames are rendered in the venue's native format from a simulated quote, so the real
+codecs parse them exactly as they parse the venue's own messages.
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+import orjson
+
+from ...adapters.registry import codec_class
+from ...symbols import Market, snapshot_path
+
+
+@dataclass(slots=True)
+class Quote:
+    """The simulated state of one market."""
+
+    native: str
+    bid: float
+    ask: float
+    bid_size: float
+    ask_size: float
+    last: float
+    open: float
+    high: float
+    low: float
+    volume: float
+    quote_volume: float
+    updates: int = 0
+    ts_ms: int = field(default_factory=lambda: time.time_ns() // 1_000_000)
+
+
+@dataclass(slots=True)
+class ConnState:
+    """What one simulated WebSocket connection has subscribed to."""
+
+    subscribed: set[str] = field(default_factory=set)
+    seq: int = 0  # per-connection sequence number, for venues that send one
+
+
+def iso(ts_ms: int, digits: int = 6) -> str:
+    dt = datetime.fromtimestamp(ts_ms / 1000, tz=UTC)
+    frac = f"{dt.microsecond:06d}"[:digits] if digits <= 6 else f"{dt.microsecond:06d}000"
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + frac + "Z"
+
+
+def p(x: float) -> str:
+    """A price with about seven significant digits, as venues quote them."""
+    return f"{x:.{max(2, 7 - len(str(int(x))))}f}"
+
+
+def s(x: float) -> str:
+    return f"{x:.8f}"
+
+
+def dumps(obj: Any) -> str:
+    return orjson.dumps(obj).decode()
+
+
+class Dialect:
+    """One venue's side of the protocol; subclass per venue in dialects/<venue>.py."""
+
+    venue: ClassVar[str] = ""
+    ws_path: ClassVar[str] = "/ws"
+    heartbeat_interval: ClassVar[float | None] = None
+
+    def __init__(self) -> None:
+        self.markets_body = snapshot_path(self.venue).read_bytes()
+        self.markets: list[Market] = list(
+            codec_class(self.venue).markets_from(self.markets_body).markets
+        )
+        self.by_native = {m.native: m for m in self.markets}
+        # The markets endpoint is served at the path of the venue's own.
+        self.markets_path = urlsplit(codec_class(self.venue).MARKETS_URL).path
+
+    def on_connect(self, conn: ConnState) -> list[str]:
+        return []
+
+    def on_message(self, conn: ConnState, msg: Any) -> list[str]:
+        raise NotImplementedError
+
+    def tick(self, conn: ConnState, q: Quote) -> list[str]:
+        raise NotImplementedError
+
+    def heartbeat(self, conn: ConnState) -> list[str]:
+        return []
+
+    def rest(self, path: str, query: dict[str, str], quotes: dict[str, Quote]) -> tuple[int, Any]:
+        """The REST answer for a path: by default the markets snapshot, else 404."""
+        if path == self.markets_path:
+            return 200, self.markets_body
+        return 404, {"error": "not found"}
+
+
+def dialect_class(venue: str) -> type[Dialect]:
+    """The dialect of a venue, from aggregator/sim/dialects/<venue>.py."""
+    module = importlib.import_module(f"{__name__}.{venue}")
+    classes = [
+        c
+        for c in vars(module).values()
+        if isinstance(c, type) and issubclass(c, Dialect) and c.venue == venue
+    ]
+    if not classes:
+        raise LookupError(f"no simulated dialect for {venue}")
+    return classes[0]
+
+
+def simulated() -> list[str]:
+    """The venues with a simulated dialect."""
+    here = Path(__file__).parent
+    return sorted(p.stem for p in here.glob("*.py") if p.stem != "__init__")
