@@ -9,8 +9,8 @@ import signal
 import time
 from collections.abc import Awaitable, Callable
 
-from .adapters.base import Adapter
 from .adapters.registry import codec_class
+from .adapters.runner import Adapter
 from .config import Config
 from .errors import AggregatorError
 from .hub import Hub

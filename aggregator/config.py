@@ -83,6 +83,8 @@ class ExchangeConfig:
     request_timeout: float = 10.0
     markets_refresh: float = 86400.0
     max_symbols_per_connection: int = 0  # 0: the venue's own limit
+    fallback: bool = True  # poll REST while a stream stays down (venues with both)
+    fallback_after: float = 60.0  # seconds a stream is down before polling starts
 
 
 @dataclass(frozen=True, slots=True)

@@ -95,6 +95,7 @@ STATES = (
     "live",  # first data after (re)connecting, or recovered from stale
     "stale",  # no data for stale_after seconds
     "disconnected",  # connection lost or failed; detail says why
+    "fallback",  # the stream stayed down: polling REST until it recovers
     "rate_limited",  # the venue asked us to slow down (HTTP 429/418)
     "error",  # the venue sent something we could not use (parse error, error message)
     "stopped",  # shutdown

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from aggregator.adapters.base import Adapter
 from aggregator.adapters.registry import codec_class
+from aggregator.adapters.runner import Adapter
 from aggregator.config import ExchangeConfig
 from aggregator.records import Status, Ticker
 from aggregator.sim import VenueSim
@@ -267,3 +267,37 @@ async def test_recorded_frames_replayed_over_a_socket(start, venue: str, index: 
         assert run.tickers()[0].bid == refs[0]["bid"] or refs[0]["bid"] is None
     for rec, ref in zip(run.tickers(), refs, strict=False):
         assert check(venue, rec, ref, uncertain(entry), derived(entry)) >= 2
+
+
+async def test_stream_down_falls_back_to_rest_and_back(start) -> None:
+    sim = VenueSim("kraken", rate=200, seed=5)
+    sim.faults.refuse_ws = True
+    await sim.start()
+    run = await start("kraken", sim=sim, fallback_after=1.0)
+    i = await run.until_state("fallback")
+    await run.until(lambda: len(run.tickers()) >= 2)  # from REST
+    assert sim.requests >= 2 and sim.connections == 0
+    assert any(r.detail == "polling REST" for r in run.out if isinstance(r, Status))
+    sim.faults.refuse_ws = False
+    j = await run.until_state("live", after=i + 1)
+    await run.until(
+        lambda: any(
+            isinstance(r, Status) and r.detail == "stream recovered; REST polling stopped"
+            for r in run.out[j:]
+        )
+    )
+    await asyncio.sleep(0.3)
+    polled = sim.requests
+    await asyncio.sleep(1.0)
+    assert sim.requests == polled  # polling stopped once the stream was back
+    assert sim.connections >= 1
+
+
+async def test_sequence_gap_renews_the_session(start) -> None:
+    run = await start("coinbase")
+    await run.until_state("live")
+    run.sim.faults.gap = True
+    i = await run.until_state("disconnected")
+    assert "sequence gap" in (run.out[i].detail or "")
+    await run.until_state("live", after=i)
+    assert run.sim.connections == 2

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from aggregator.adapters.base import Adapter
 from aggregator.adapters.registry import ADAPTERS, codec_class
+from aggregator.adapters.runner import Adapter
 from aggregator.config import ExchangeConfig
 from aggregator.records import Status, Ticker
 

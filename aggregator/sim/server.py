@@ -49,6 +49,8 @@ class Faults:
     http_status: int | None = None  # REST answers this status instead
     retry_after: float | None = None  # with this Retry-After header
     html: bool = False  # REST answers 200 with an HTML page
+    refuse_ws: bool = False  # WebSocket upgrades are answered 503
+    gap: bool = False  # skip one sequence number on every connection (venues that number)
 
 
 @dataclass(eq=False)
@@ -200,6 +202,10 @@ class VenueSim:
                 self._step(q)
                 if self.faults.silent:
                     continue
+                if self.faults.gap:
+                    self.faults.gap = False
+                    for c in self._clients:
+                        c.state.seq += 1
                 for c in self._clients:
                     if q.native in c.state.subscribed:
                         for frame in self.dialect.tick(c.state, q):
@@ -226,6 +232,8 @@ class VenueSim:
         if request.headers.get("Upgrade", "").lower() == "websocket":
             if request.path != self.dialect.ws_path:
                 return web.Response(status=404, text="no WebSocket here")
+            if self.faults.refuse_ws:
+                return web.Response(status=503, text="<html>maintenance</html>")
             return await self._ws(request)
         self.requests += 1
         f = self.faults

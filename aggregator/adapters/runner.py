@@ -1,0 +1,488 @@
+"""The adapter runner: markets, the WebSocket and REST loops, written once for every venue.
+
+Markets load with an on-disk cache; the WebSocket streaming loop and the REST polling loop
+each reconnect with capped exponential backoff and jitter, resubscribe on reconnect, send
+protocol pings, and run a staleness timer that also catches a subscription that never sends
+anything; every transition is a status record. A stream that stays down past
+``fallback_after`` is replaced by REST polling until it recovers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import websockets
+from websockets.asyncio.client import ClientConnection, connect
+
+from ..config import ExchangeConfig
+from ..errors import MarketsUnavailable, ParseError, RateLimited, VenueError, VenueNotice
+from ..records import Status, Ticker
+from ..symbols import Market, MarketTable, read_cache, snapshot_path, write_cache
+from .base import (
+    REST_MAX_BODY,
+    SHAPE_ERRORS,
+    WS_MAX_FRAME,
+    Codec,
+    RestRequest,
+    backoff_delay,
+)
+from .registry import modes
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class _Conn:
+    """What the staleness watcher knows of one connection."""
+
+    index: int | None
+    rest: bool = False  # a REST poller, not a WebSocket session
+    records: int = 0  # records emitted on this connection
+    activity: int = 0  # bumped by every batch of records (and every good poll)
+    live: bool = False
+    stale: bool = False
+    idle: float = 0.0
+    ws: ClientConnection | None = None
+    seen: int = 0
+
+
+class _Prefixed(logging.LoggerAdapter):  # type: ignore[type-arg]
+    def process(self, msg: Any, kwargs: Any) -> tuple[Any, Any]:
+        return f"{self.extra['exchange']}: {msg}", kwargs  # type: ignore[index]
+
+
+class Adapter:
+    """Runs one venue: loads its markets, then streams or polls until cancelled."""
+
+    STALE_CHECK = 1.0  # seconds between staleness checks
+
+    def __init__(
+        self,
+        codec_cls: type[Codec],
+        cfg: ExchangeConfig,
+        publish: Callable[[Ticker | Status], None],
+        state_dir: Path,
+    ) -> None:
+        self.codec_cls = codec_cls
+        self.cfg = cfg
+        self.venue = cfg.venue
+        self.publish = publish
+        self.state_dir = state_dir
+        self.log = _Prefixed(log, {"exchange": cfg.venue})
+        self.seq = 0
+        self.state = "starting"
+        self.records = 0
+        self.reconnects = 0
+        self.parse_errors = 0
+        self.venue_errors = 0
+        self.rate_limited = 0
+        self.table: MarketTable | None = None
+        self._last: dict[str, Ticker] = {}
+        self._last_error_status = 0.0
+        self._session: aiohttp.ClientSession | None = None
+        self._conns: dict[int | None, _Conn] = {}  # the current session of each connection
+
+    # --- records -----------------------------------------------------------------------
+    def status(self, state: str, detail: str | None = None, conn: int | None = None) -> None:
+        self.state = state
+        self.seq += 1
+        self.publish(Status(self.venue, state, detail, conn, time.time_ns(), self.seq))
+
+    def _emit(self, records: list[Ticker], conn: _Conn, dedupe: bool = False) -> None:
+        last = self._last
+        merge = self.codec_cls.MERGE
+        for rec in records:
+            prev = last.get(rec.native)
+            if prev is not None:
+                if merge:
+                    rec.merge_from(prev)
+                if dedupe and rec.same_market_values(prev):
+                    continue
+            last[rec.native] = rec
+            self.seq += 1
+            rec.seq = self.seq
+            conn.records += 1
+            self.records += 1
+            self.publish(rec)
+        conn.activity += 1
+        if not conn.live and conn.records:
+            conn.live = True
+            self.status("live", "polling REST" if conn.rest else None, conn.index)
+
+    def _parse_failed(self, err: Exception, conn: _Conn) -> None:
+        """Count a payload we could not use; say so at most every 10 s per adapter."""
+        if isinstance(err, ParseError):
+            self.parse_errors += 1
+            n, what = self.parse_errors, "unusable payload"
+        else:
+            self.venue_errors += 1
+            n, what = self.venue_errors, "venue error"
+        now = time.monotonic()
+        if now - self._last_error_status >= 10.0:
+            self._last_error_status = now
+            self.status("error", f"{what}: {err} ({n} so far)", conn.index)
+            self.log.warning("%s: %s (%d so far)", what, err, n)
+
+    # --- lifecycle ---------------------------------------------------------------------
+    async def run(self) -> None:
+        self.status("starting")
+        timeout = aiohttp.ClientTimeout(total=self.cfg.request_timeout)
+        try:
+            async with aiohttp.ClientSession(timeout=timeout, trust_env=False) as session:
+                self._session = session
+                await self._run()
+        finally:
+            self.status("stopped")
+
+    async def _run(self) -> None:
+        while True:
+            table = await self._markets_until_loaded()
+            selected, missing = table.select(self.cfg.symbols)
+            if missing:
+                self.log.warning("not listed by the venue, skipped: %s", ", ".join(missing))
+                self.status("error", f"unknown symbols skipped: {', '.join(missing)}")
+            if not len(selected):
+                self.status("error", "none of the configured symbols is listed; idle")
+                self.log.error("none of the configured symbols is listed by the venue")
+                await asyncio.sleep(self.cfg.markets_refresh)
+                continue
+            self.table = selected
+            async with asyncio.TaskGroup() as tg:
+                tasks = [tg.create_task(self._serve(selected))]
+                changed = await self._refresh_markets(table)
+                if changed:
+                    self.log.info("market list changed; resubscribing")
+                for t in tasks:
+                    t.cancel()
+
+    async def _serve(self, table: MarketTable) -> None:
+        markets = list(table.markets)
+        if self.cfg.mode == "rest":
+            await self._rest_loop(table, markets)
+            return
+        per = self.cfg.max_symbols_per_connection or self.codec_cls.MAX_SYMBOLS_PER_CONNECTION
+        chunks = [markets[i : i + per] for i in range(0, len(markets), per)]
+        fallback = self.cfg.fallback and "rest" in modes(self.venue)
+        async with asyncio.TaskGroup() as tg:
+            for i, chunk in enumerate(chunks):
+                index = i if len(chunks) > 1 else None
+                tg.create_task(self._ws_loop(table, chunk, index))
+                if fallback:
+                    tg.create_task(self._fallback(table, chunk, index))
+
+    async def _fallback(self, table: MarketTable, markets: list[Market], index: int | None) -> None:
+        """Poll REST for these markets while their stream stays down; stop once it is back."""
+        limit = self.cfg.fallback_after
+        down = 0.0
+        poller: asyncio.Task[None] | None = None
+        try:
+            while True:
+                await asyncio.sleep(self.STALE_CHECK)
+                conn = self._conns.get(index)
+                live = conn is not None and conn.live
+                down = 0.0 if live else down + self.STALE_CHECK
+                if poller is None and down >= limit:
+                    self.status("fallback", f"stream down for {down:.0f}s; polling REST", index)
+                    self.log.warning("stream down for %.0fs; polling REST meanwhile", down)
+                    poller = asyncio.ensure_future(self._rest_loop(table, markets, index))
+                elif poller is not None and live:
+                    poller.cancel()
+                    await asyncio.gather(poller, return_exceptions=True)
+                    poller = None
+                    self.status("live", "stream recovered; REST polling stopped", index)
+                    self.log.info("stream recovered; REST polling stopped")
+        finally:
+            if poller is not None:
+                poller.cancel()
+                await asyncio.gather(poller, return_exceptions=True)
+
+    # --- markets -----------------------------------------------------------------------
+    async def _fetch(self, url: str, post: Any = None) -> bytes:
+        assert self._session is not None
+        method = "GET" if post is None else "POST"
+        async with self._session.request(method, url, json=post) as resp:
+            if resp.status in (418, 429):
+                raise RateLimited(f"HTTP {resp.status}", _retry_after(resp.headers))
+            body = await resp.content.read(REST_MAX_BODY + 1)
+            if len(body) > REST_MAX_BODY:
+                raise ParseError(f"response larger than {REST_MAX_BODY} bytes")
+            if resp.status != 200:
+                raise VenueError(f"HTTP {resp.status}: {_snippet(body)}")
+            return body
+
+    async def load_markets(self) -> MarketTable:
+        """The venue's markets: fresh cache, else the endpoint, else any cache or snapshot."""
+        cached = read_cache(self.state_dir, self.venue)
+        if cached and cached[1] < self.cfg.markets_refresh:
+            try:
+                return self.codec_cls.markets_from(cached[0])
+            except (ParseError, ValueError, KeyError, TypeError):
+                pass
+        url = self.cfg.markets_url or self.codec_cls.MARKETS_URL
+        if not url:  # the venue publishes no markets list: the shipped one is the list
+            return self.codec_cls.markets_from(snapshot_path(self.venue).read_bytes())
+        try:
+            body = await self._fetch(url, self.codec_cls.MARKETS_POST)
+            table = self.codec_cls.markets_from(body)
+        except (
+            aiohttp.ClientError,
+            TimeoutError,
+            VenueError,
+            ValueError,
+            KeyError,
+            TypeError,
+        ) as e:
+            self.log.warning("markets endpoint failed: %s", _describe(e))
+            if cached:
+                self.log.warning("using the cached markets list (%.0f s old)", cached[1])
+                return self.codec_cls.markets_from(cached[0])
+            try:
+                body = snapshot_path(self.venue).read_bytes()
+            except OSError:
+                raise MarketsUnavailable(f"no markets for {self.venue}: {_describe(e)}") from e
+            self.log.warning("using the markets snapshot shipped with the package")
+            return self.codec_cls.markets_from(body)
+        try:
+            write_cache(self.state_dir, self.venue, body)
+        except OSError as e:
+            self.log.warning("cannot cache markets: %s", e)
+        return table
+
+    async def _markets_until_loaded(self) -> MarketTable:
+        attempt = 0
+        while True:
+            try:
+                return await self.load_markets()
+            except MarketsUnavailable as e:
+                delay = backoff_delay(attempt, self.cfg.backoff_initial, self.cfg.backoff_max)
+                attempt += 1
+                self.status("error", f"{e}; retry in {delay:.1f}s")
+                await asyncio.sleep(delay)
+
+    async def _refresh_markets(self, current: MarketTable) -> bool:
+        """Sleep, refetch the markets; True when the selection of markets changed."""
+        while True:
+            await asyncio.sleep(self.cfg.markets_refresh)
+            try:
+                new = await self.load_markets()
+            except MarketsUnavailable:
+                continue
+            old_sel = current.select(self.cfg.symbols)[0].markets
+            if new.select(self.cfg.symbols)[0].markets != old_sel:
+                return True
+            current = new
+
+    # --- WebSocket loop ----------------------------------------------------------------
+    async def _ws_loop(self, table: MarketTable, markets: list[Market], index: int | None) -> None:
+        url = self.cfg.ws_url or self.codec_cls.WS_URL
+        attempt = 0
+        while True:
+            conn = _Conn(index)
+            self._conns[index] = conn
+            started = time.monotonic()
+            self.status("connecting", url, index)
+            try:
+                await self._ws_session(url, table, markets, conn)
+                reason = "closed by the venue"
+            except websockets.ConnectionClosed as e:
+                reason = "stale: no data" if conn.stale else f"connection closed: {_describe(e)}"
+            except (OSError, TimeoutError, websockets.WebSocketException, VenueError) as e:
+                reason = _describe(e)
+            healthy = conn.live and time.monotonic() - started >= self.cfg.healthy_after
+            attempt = 0 if healthy else attempt + 1
+            delay = backoff_delay(attempt, self.cfg.backoff_initial, self.cfg.backoff_max)
+            self.reconnects += 1
+            self.status(
+                "stale" if conn.stale else "disconnected",
+                f"{reason}; reconnect in {delay:.1f}s",
+                index,
+            )
+            self.log.warning("connection %s: %s; reconnect in %.1fs", index or 0, reason, delay)
+            await asyncio.sleep(delay)
+
+    async def _ws_session(
+        self, url: str, table: MarketTable, markets: list[Market], conn: _Conn
+    ) -> None:
+        codec = self.codec_cls(table)
+        if self.codec_cls.WS_TOKEN_PATH:
+            base = self.cfg.rest_url or self.codec_cls.REST_URL
+            token = await self._fetch(base + self.codec_cls.WS_TOKEN_PATH, post={})
+            url = codec.ws_url_from_token(token, self.cfg.ws_url)
+        async with connect(
+            url,
+            open_timeout=self.cfg.open_timeout,
+            ping_interval=self.codec_cls.PING_INTERVAL,
+            ping_timeout=self.codec_cls.PING_INTERVAL,
+            close_timeout=2,
+            max_size=WS_MAX_FRAME,
+            compression=None,
+            proxy=None,
+        ) as ws:
+            conn.ws = ws
+            for message in codec.subscribe(markets):
+                await ws.send(message)
+            self.status("subscribed", f"{len(markets)} symbols", conn.index)
+            helpers = [
+                asyncio.ensure_future(self._watch(conn)),
+                asyncio.ensure_future(self._app_pings(ws, codec)),
+            ]
+            try:
+                await self._ws_read(ws, codec, conn)
+            finally:
+                for t in helpers:
+                    t.cancel()
+                await asyncio.gather(*helpers, return_exceptions=True)
+
+    async def _ws_read(self, ws: ClientConnection, codec: Codec, conn: _Conn) -> None:
+        parse = codec.parse_ws
+        emit = self._emit
+        now = time.time_ns
+        async for raw in ws:
+            try:
+                records = parse(raw, now())
+            except (ParseError, VenueNotice) as e:
+                self._parse_failed(e, conn)
+                continue
+            except SHAPE_ERRORS as e:  # a payload of a shape the codec did not expect
+                self._parse_failed(ParseError(f"unexpected payload: {e!r}"), conn)
+                continue
+            if records:
+                emit(records, conn)
+            if codec.replies:
+                for reply in codec.replies:
+                    await ws.send(reply)
+                codec.replies.clear()
+
+    async def _app_pings(self, ws: ClientConnection, codec: Codec) -> None:
+        interval = self.codec_cls.APP_PING_INTERVAL
+        if not interval:
+            return
+        while True:
+            await asyncio.sleep(interval)
+            msg = codec.app_ping()
+            if msg is not None:
+                await ws.send(msg)
+
+    async def _watch(self, conn: _Conn) -> None:
+        """Mark the connection stale and drop it when no record arrived for stale_after."""
+        limit = self.cfg.stale_after
+        while True:
+            await asyncio.sleep(self.STALE_CHECK)
+            if conn.activity != conn.seen:
+                conn.seen = conn.activity
+                conn.idle = 0.0
+                conn.stale = False
+                continue
+            conn.idle += self.STALE_CHECK
+            if conn.idle >= limit and not conn.stale:
+                conn.stale = True
+                self.log.warning("no data for %.0fs", conn.idle)
+                if conn.ws is not None:
+                    conn.ws.transport.abort()  # the reader ends; the loop reconnects
+                    return
+                # REST: say so once and keep polling; the next good poll clears it.
+                self.status("stale", f"no data for {conn.idle:.0f}s", conn.index)
+                conn.live = False
+
+    # --- REST loop ---------------------------------------------------------------------
+    async def _rest_loop(
+        self, table: MarketTable, markets: list[Market], index: int | None = None
+    ) -> None:
+        codec = self.codec_cls(table)
+        base = self.cfg.rest_url or self.codec_cls.REST_URL
+        requests = codec.rest_requests(base, markets)
+        spacing = 1.0 / self.codec_cls.REST_RATE if len(requests) > 1 else 0.0
+        interval = self.cfg.poll_interval or self.codec_cls.POLL_INTERVAL
+        conn = _Conn(index, rest=True)
+        self.status("connecting", base, index)
+        attempt = 0
+        async with asyncio.TaskGroup() as tg:
+            watcher = tg.create_task(self._watch(conn))
+            try:
+                while True:
+                    cycle = time.monotonic()
+                    for req in requests:
+                        delay = await self._poll_once(codec, req, conn)
+                        if delay is None:
+                            attempt = 0
+                            if spacing:
+                                await asyncio.sleep(spacing)
+                            continue
+                        if delay <= 0:
+                            delay = backoff_delay(
+                                attempt, self.cfg.backoff_initial, self.cfg.backoff_max
+                            )
+                            attempt += 1
+                        await asyncio.sleep(delay)
+                    rest = interval - (time.monotonic() - cycle)
+                    if rest > 0:
+                        await asyncio.sleep(rest)
+            finally:
+                watcher.cancel()
+
+    async def _poll_once(self, codec: Codec, req: RestRequest, conn: _Conn) -> float | None:
+        """One request: None on success, else the delay to wait (<= 0: use the backoff)."""
+        assert self._session is not None
+        try:
+            async with self._session.request(req.method, req.url, json=req.json) as resp:
+                if resp.status in (418, 429):
+                    raise RateLimited(f"HTTP {resp.status}", _retry_after(resp.headers))
+                body = await resp.content.read(REST_MAX_BODY + 1)
+                if resp.status != 200:
+                    raise VenueError(f"HTTP {resp.status}: {_snippet(body)}")
+            records = codec.parse_rest(body, time.time_ns(), req.market)
+        except RateLimited as e:
+            self.rate_limited += 1
+            wait = e.retry_after if e.retry_after is not None else -1.0
+            self.status("rate_limited", f"{e}; waiting {max(wait, 0):.1f}s", conn.index)
+            conn.live = False
+            self.log.warning("rate limited (%s); retry after %s", e, e.retry_after)
+            return wait
+        except ParseError as e:
+            self._parse_failed(e, conn)
+            conn.live = False
+            return -1.0
+        except (aiohttp.ClientError, TimeoutError, VenueError) as e:
+            if self.state != "disconnected":
+                self.log.warning("poll failed: %s", _describe(e))
+            self.reconnects += 1
+            self.status("disconnected", _describe(e), conn.index)
+            conn.live = False
+            return -1.0
+        self._emit(records, conn, dedupe=True)
+        conn.activity += 1
+        if not conn.live:
+            conn.live = True
+            self.status("live", "polling REST", conn.index)
+        return None
+
+
+def _retry_after(headers: Any) -> float | None:
+    value = headers.get("Retry-After")
+    if value is None:
+        return None
+    try:
+        return max(0.0, min(float(value), 3600.0))
+    except ValueError:
+        return None
+
+
+def _snippet(body: bytes, n: int = 120) -> str:
+    text = body[:n].decode("utf-8", "replace").replace("\n", " ").strip()
+    return text + ("..." if len(body) > n else "")
+
+
+def _describe(e: BaseException) -> str:
+    text = str(e) or type(e).__name__
+    if isinstance(e, TimeoutError | asyncio.TimeoutError):
+        return "timed out"
+    if isinstance(e, OSError) and e.strerror:
+        return e.strerror
+    return text[:200]
