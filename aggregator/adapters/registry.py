@@ -8,50 +8,50 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .base import Codec
 
-# venue id -> (module under aggregator.adapters, class name, supported modes)
-ADAPTERS: dict[str, tuple[str, str, tuple[str, ...]]] = {
-    "bequant": ("bequant", "Bequant", ("rest",)),
-    "bigone": ("bigone", "BigONE", ("rest",)),
-    "binance": ("binance", "Binance", ("ws", "rest")),
-    "binanceus": ("binanceus", "BinanceUS", ("rest",)),
-    "bit2c": ("bit2c", "Bit2C", ("rest",)),
-    "bitbank": ("bitbank", "Bitbank", ("rest",)),
-    "bitfinex": ("bitfinex", "Bitfinex", ("rest",)),
-    "bitflyer": ("bitflyer", "Bitflyer", ("rest",)),
-    "bithumb": ("bithumb", "Bithumb", ("rest",)),
-    "bitso": ("bitso", "Bitso", ("rest",)),
-    "bitstamp": ("bitstamp", "Bitstamp", ("rest",)),
-    "btcbox": ("btcbox", "BTCBox", ("rest",)),
-    "btcmarkets": ("btcmarkets", "BTCMarkets", ("rest",)),
-    "btcturk": ("btcturk", "BTCTurk", ("rest",)),
-    "cex": ("cex", "Cex", ("rest",)),
-    "coinbase": ("coinbase", "Coinbase", ("ws", "rest")),
-    "coinbaseexchange": ("coinbaseexchange", "CoinbaseExchange", ("ws", "rest")),
-    "coincheck": ("coincheck", "Coincheck", ("rest",)),
-    "coinmate": ("coinmate", "Coinmate", ("rest",)),
-    "coinone": ("coinone", "Coinone", ("rest",)),
-    "coinspot": ("coinspot", "CoinSpot", ("rest",)),
-    "deribit": ("deribit", "Deribit", ("rest",)),
-    "digifinex": ("digifinex", "Digifinex", ("rest",)),
-    "foxbit": ("foxbit", "Foxbit", ("rest",)),
-    "gate": ("gate", "Gate", ("rest",)),
-    "gemini": ("gemini", "Gemini", ("rest",)),
-    "hitbtc": ("hitbtc", "HitBTC", ("rest",)),
-    "htx": ("htx", "HTX", ("rest",)),
-    "independentreserve": ("independentreserve", "IndependentReserve", ("rest",)),
-    "indodax": ("indodax", "Indodax", ("rest",)),
-    "kraken": ("kraken", "Kraken", ("ws", "rest")),
-    "kucoin": ("kucoin", "KuCoin", ("rest",)),
-    "latoken": ("latoken", "Latoken", ("rest",)),
-    "lbank": ("lbank", "LBank", ("rest",)),
-    "luno": ("luno", "Luno", ("rest",)),
-    "mercado": ("mercado", "Mercado", ("rest",)),
-    "okx": ("okx", "OKX", ("rest",)),
-    "paymium": ("paymium", "Paymium", ("rest",)),
-    "poloniex": ("poloniex", "Poloniex", ("rest",)),
-    "upbit": ("upbit", "Upbit", ("rest",)),
-    "whitebit": ("whitebit", "WhiteBIT", ("rest",)),
-    "zaif": ("zaif", "Zaif", ("rest",)),
+# venue id -> (module under aggregator.adapters, codec class name)
+ADAPTERS: dict[str, tuple[str, str]] = {
+    "bequant": ("bequant", "Bequant"),
+    "bigone": ("bigone", "BigONE"),
+    "binance": ("binance", "Binance"),
+    "binanceus": ("binanceus", "BinanceUS"),
+    "bit2c": ("bit2c", "Bit2C"),
+    "bitbank": ("bitbank", "Bitbank"),
+    "bitfinex": ("bitfinex", "Bitfinex"),
+    "bitflyer": ("bitflyer", "Bitflyer"),
+    "bithumb": ("bithumb", "Bithumb"),
+    "bitso": ("bitso", "Bitso"),
+    "bitstamp": ("bitstamp", "Bitstamp"),
+    "btcbox": ("btcbox", "BTCBox"),
+    "btcmarkets": ("btcmarkets", "BTCMarkets"),
+    "btcturk": ("btcturk", "BTCTurk"),
+    "cex": ("cex", "Cex"),
+    "coinbase": ("coinbase", "Coinbase"),
+    "coinbaseexchange": ("coinbaseexchange", "CoinbaseExchange"),
+    "coincheck": ("coincheck", "Coincheck"),
+    "coinmate": ("coinmate", "Coinmate"),
+    "coinone": ("coinone", "Coinone"),
+    "coinspot": ("coinspot", "CoinSpot"),
+    "deribit": ("deribit", "Deribit"),
+    "digifinex": ("digifinex", "Digifinex"),
+    "foxbit": ("foxbit", "Foxbit"),
+    "gate": ("gate", "Gate"),
+    "gemini": ("gemini", "Gemini"),
+    "hitbtc": ("hitbtc", "HitBTC"),
+    "htx": ("htx", "HTX"),
+    "independentreserve": ("independentreserve", "IndependentReserve"),
+    "indodax": ("indodax", "Indodax"),
+    "kraken": ("kraken", "Kraken"),
+    "kucoin": ("kucoin", "KuCoin"),
+    "latoken": ("latoken", "Latoken"),
+    "lbank": ("lbank", "LBank"),
+    "luno": ("luno", "Luno"),
+    "mercado": ("mercado", "Mercado"),
+    "okx": ("okx", "OKX"),
+    "paymium": ("paymium", "Paymium"),
+    "poloniex": ("poloniex", "Poloniex"),
+    "upbit": ("upbit", "Upbit"),
+    "whitebit": ("whitebit", "WhiteBIT"),
+    "zaif": ("zaif", "Zaif"),
 }
 
 
@@ -60,10 +60,20 @@ def available() -> list[str]:
 
 
 def modes(venue: str) -> tuple[str, ...]:
-    entry = ADAPTERS.get(venue)
-    return entry[2] if entry else ()
+    """What the venue's codec implements: "ws" (streaming) and/or "rest" (polling)."""
+    if venue not in ADAPTERS:
+        return ()
+    from .base import Codec
+
+    cls = codec_class(venue)
+    out = []
+    if cls.WS_URL and cls.parse_ws is not Codec.parse_ws:
+        out.append("ws")
+    if cls.parse_rest is not Codec.parse_rest:
+        out.append("rest")
+    return tuple(out)
 
 
 def codec_class(venue: str) -> type[Codec]:
-    module, cls, _ = ADAPTERS[venue]
+    module, cls = ADAPTERS[venue]
     return getattr(importlib.import_module(f"{__package__}.{module}"), cls)  # type: ignore[no-any-return]
