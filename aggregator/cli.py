@@ -149,6 +149,7 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("--data-dir", type=Path, default=Path("demo-data"), help="where files go")
     d.add_argument("--socket", type=Path, help="Unix socket path (default: ./run/aggregator.sock)")
     d.add_argument("--rate", type=float, default=200.0, help="price updates/s per venue")
+    d.add_argument("--all", action="store_true", help="every venue with a simulated stream")
     d.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     d.set_defaults(func=cmd_demo)
 

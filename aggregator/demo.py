@@ -9,9 +9,12 @@ import logging
 import sys
 from pathlib import Path
 
+from .adapters.registry import codec_class, modes
 from .app import Daemon
-from .config import Config, load
+from .config import Config, check_config_paths, load
 from .sim import VenueSim
+from .sim.dialects import simulated
+from .symbols import snapshot_path
 
 log = logging.getLogger(__name__)
 
@@ -25,9 +28,31 @@ def demo_config_path(explicit: str | None) -> Path:
     return local if local.is_file() else Path(__file__).parent / "data" / "demo.toml"
 
 
-def demo_config(args: argparse.Namespace, sims: dict[str, VenueSim]) -> Config:
-    """The demo config with every venue pointed at its simulator and paths from the flags."""
+def base_config(args: argparse.Namespace) -> Config:
+    """The demo config file; with --all, every simulated venue in place of its venues."""
     base = load(demo_config_path(args.config), check_paths=False)
+    if not getattr(args, "all", False) or not base.exchanges:
+        return base
+    template = base.exchanges[0]  # carries the [exchange_defaults] of the file
+    exchanges = tuple(
+        dataclasses.replace(template, venue=v, key=v, mode="ws", symbols=demo_symbols(v))
+        for v in simulated()
+        if "ws" in modes(v)
+    )
+    return dataclasses.replace(base, exchanges=exchanges)
+
+
+def demo_symbols(venue: str, n: int = 3) -> tuple[str, ...]:
+    """A few markets of the venue's snapshot, BTC and ETH first."""
+    table = codec_class(venue).markets_from(snapshot_path(venue).read_bytes())
+    symbols = sorted(
+        (m.symbol for m in table.markets), key=lambda s: (s[:4] not in ("BTC/", "ETH/"), s)
+    )
+    return tuple(symbols[:n])
+
+
+def demo_config(args: argparse.Namespace, base: Config, sims: dict[str, VenueSim]) -> Config:
+    """The demo config with every venue pointed at its simulator and paths from the flags."""
     data_dir: Path = args.data_dir
     exchanges = tuple(
         dataclasses.replace(ex, **sims[ex.venue].endpoints())  # type: ignore[arg-type]
@@ -40,19 +65,17 @@ def demo_config(args: argparse.Namespace, sims: dict[str, VenueSim]) -> Config:
         socket=dataclasses.replace(base.socket, path=args.socket or base.socket.path),
         exchanges=exchanges,
     )
-    from .config import check_config_paths
-
     check_config_paths(config)
     return config
 
 
 async def run_demo(args: argparse.Namespace) -> int:
-    base = load(demo_config_path(args.config), check_paths=False)
+    base = base_config(args)
     sims = {ex.venue: VenueSim(ex.venue, rate=args.rate) for ex in base.exchanges}
     for sim in sims.values():
         await sim.start()
     try:
-        config = demo_config(args, sims)
+        config = demo_config(args, base, sims)
         daemon = Daemon(config)
         for venue, sim in sims.items():
             log.info("simulated %s on %s", venue, sim.base_url)

@@ -475,3 +475,30 @@ async def test_demo_sigterm_at_full_speed(tmp_path: Path) -> None:
     lines = data_lines(root / "demo" / "data")
     assert published == written == sum(len(v) for v in lines.values())
     assert published > 2000
+
+
+async def test_demo_all_streams_every_simulated_venue(tmp_path: Path) -> None:
+    from aggregator.adapters.registry import modes
+    from aggregator.sim.dialects import simulated
+
+    expected = {v for v in simulated() if "ws" in modes(v)}
+    root = short_dir()
+    proc = await spawn(
+        "demo",
+        "--all",
+        "--duration",
+        "8",
+        "--data-dir",
+        str(root / "demo"),
+        "--socket",
+        str(root / "demo.sock"),
+        cwd=tmp_path,
+    )
+    assert await proc.wait(40) == 0, proc.log()
+    lines = data_lines(root / "demo" / "data")
+    missing = [v for v in expected if not any(r["type"] == "ticker" for r in lines.get(v, []))]
+    assert not missing, f"no tickers from {missing}\n{proc.log()[-3000:]}"
+    for venue in expected:
+        states = [r["state"] for r in lines[venue] if r["type"] == "status"]
+        assert "subscribed" in states and "live" in states, (venue, states)
+        assert "error" not in states, (venue, [r for r in lines[venue] if r["type"] == "status"])
