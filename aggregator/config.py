@@ -393,7 +393,3 @@ def _fail(loader: _Loader | None, config: Config, key: str, why: str) -> typing.
     if loader is None:
         loader = _Loader("", config.source)
     loader.fail(key, f"{why} (expected a writable directory)")
-
-
-def default_config() -> Config:
-    return Config()

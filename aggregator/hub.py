@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Iterable
 from typing import Generic, Protocol, TypeVar
 
 from .records import Record, dumps
@@ -89,7 +88,6 @@ class Hub:
     def __init__(self) -> None:
         self.latest: dict[tuple[str, str, str], Record] = {}
         self.published = 0
-        self.last_ticker_monotonic: float | None = None
         self._sinks: list[Sink] = []
 
     def add_sink(self, sink: Sink) -> None:
@@ -105,7 +103,3 @@ class Hub:
         line = dumps(record)
         for sink in self._sinks:
             sink.offer(record, line)
-
-    def publish_many(self, records: Iterable[Record]) -> None:
-        for record in records:
-            self.publish(record)

@@ -179,3 +179,33 @@ def iso_to_ns(value: Any) -> int | None:
     elif rest not in ("", "Z", "+00:00"):
         return None
     return secs * 1_000_000_000 + frac_ns
+
+
+def seconds_to_ns(value: Any) -> int | None:
+    """Seconds since the epoch (int, float or numeric string) to integer nanoseconds."""
+    f = num(value)
+    return None if f is None else round(f * 1_000_000_000)
+
+
+def minus(a: float | None, b: float | None) -> float | None:
+    """a - b rounded to the decimals the venue used: 63297.8 - 0.7 is 63297.1, not ...0006.
+
+    For values a venue implies rather than sends, such as the open from last and change.
+    """
+    if a is None or b is None:
+        return None
+    return round(a - b, max(_decimals(a), _decimals(b)))
+
+
+def times(a: float | None, b: float | None) -> float | None:
+    """a * b, or None: a quote volume from a VWAP and a base volume, say."""
+    return None if a is None or b is None else a * b
+
+
+def _decimals(x: float) -> int:
+    text = repr(x)
+    if "e" in text:
+        mantissa, exp = text.split("e")
+        frac = len(mantissa.split(".")[1]) if "." in mantissa else 0
+        return max(0, frac - int(exp))
+    return len(text) - text.index(".") - 1 if "." in text else 0
