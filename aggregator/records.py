@@ -182,7 +182,16 @@ def iso_to_ns(value: Any) -> int | None:
 
 
 def seconds_to_ns(value: Any) -> int | None:
-    """Seconds since the epoch (int, float or numeric string) to integer nanoseconds."""
+    """Seconds since the epoch (int, float or numeric string) to integer nanoseconds.
+
+    A decimal string keeps all its digits ("1710328241.123" is ...241123000000 exactly).
+    """
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value * 1_000_000_000
+    if isinstance(value, str):
+        whole, _, frac = value.strip().partition(".")
+        if whole.isdigit() and (frac.isdigit() or not frac):
+            return int(whole) * 1_000_000_000 + int(frac[:9].ljust(9, "0"))
     f = num(value)
     return None if f is None else round(f * 1_000_000_000)
 
