@@ -225,3 +225,15 @@ def test_iso_timestamps_keep_nanoseconds() -> None:
     assert iso_to_ns("2026-08-12T19:27:33.5Z") == 1786562853500000000
     assert iso_to_ns("garbage") is None
     assert iso_to_ns(None) is None
+
+
+def test_implied_values_and_seconds() -> None:
+    from aggregator.records import minus, seconds_to_ns, times
+
+    assert minus(63297.8, 0.7) == 63297.1
+    assert minus(0.00001, 0.000002) == 0.000008
+    assert minus(None, 1.0) is None and times(2.0, None) is None
+    assert times(2.5, 4.0) == 10.0
+    assert seconds_to_ns("1710328241.123") == 1710328241123000000
+    assert seconds_to_ns(1710328241) == 1710328241000000000
+    assert seconds_to_ns("soon") is None and seconds_to_ns(None) is None
