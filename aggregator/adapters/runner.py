@@ -293,7 +293,14 @@ class Adapter:
                 reason = "closed by the venue"
             except websockets.ConnectionClosed as e:
                 reason = "stale: no data" if conn.stale else f"connection closed: {_describe(e)}"
-            except (OSError, TimeoutError, websockets.WebSocketException, VenueError) as e:
+            except (
+                OSError,
+                EOFError,
+                TimeoutError,
+                websockets.WebSocketException,
+                aiohttp.ClientError,
+                VenueError,
+            ) as e:
                 reason = _describe(e)
             healthy = conn.live and time.monotonic() - started >= self.cfg.healthy_after
             attempt = 0 if healthy else attempt + 1
