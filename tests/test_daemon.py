@@ -169,6 +169,7 @@ async def test_sigterm_under_load_exits_0_and_writes_every_record(sims) -> None:
     took = time.monotonic() - t0
     assert rc == 0, proc.log()
     assert took < 5.0
+    assert "Traceback" not in proc.log()
     published, written = counts_from_log(proc.log())
     lines = data_lines(root / "data")
     assert published == written == sum(len(v) for v in lines.values())
@@ -443,6 +444,7 @@ async def test_demo_writes_files_and_serves_the_socket(tmp_path: Path) -> None:
     assert {r["type"] for r in got} <= {"ticker", "status"}
     rc = await proc.wait(30)
     assert rc == 0, proc.log()
+    assert "Traceback" not in proc.log()
     lines = data_lines(root / "demo" / "data")
     assert set(lines) == {"binance", "coinbase", "coinbaseexchange", "kraken"}
     for venue, recs in lines.items():
@@ -495,6 +497,7 @@ async def test_demo_all_streams_every_simulated_venue(tmp_path: Path) -> None:
         cwd=tmp_path,
     )
     assert await proc.wait(40) == 0, proc.log()
+    assert "Traceback" not in proc.log()
     lines = data_lines(root / "demo" / "data")
     missing = [v for v in expected if not any(r["type"] == "ticker" for r in lines.get(v, []))]
     assert not missing, f"no tickers from {missing}\n{proc.log()[-3000:]}"
