@@ -1,4 +1,12 @@
-"""Gate (formerly Gate.io) spot: the public REST API v4.
+"""Gate (formerly Gate.io) spot: the WebSocket API v4 and the public REST API v4.
+
+WebSocket (wss://api.gateio.ws/ws/v4/): ``spot.tickers`` (24 h statistics with the best bid
+and ask, pushed about once a second) and ``spot.book_ticker`` (best bid and ask with their
+sizes, on every change), merged into one record per market. Every request carries a
+``time`` (s); the client keeps the session alive with ``spot.ping`` (answered ``spot.pong``).
+Neither channel numbers its messages consecutively (book_ticker's ``u`` is the order book's
+update id), so there is no gap check. A rejected subscription comes back as the request's
+echo with an ``error`` object.
 
 ``GET /api/v4/spot/tickers`` without ``currency_pair`` returns every spot pair in one list
 (some 2,000 entries, a few hundred kB; ``?currency_pair=BTC_USDT`` gives the same shape
@@ -8,11 +16,14 @@ markets. Tickers carry no timestamp. Markets come from ``/api/v4/spot/currency_p
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from ..errors import ParseError, VenueError
-from ..records import Ticker, num
+import orjson
+
+from ..errors import ParseError, VenueError, VenueNotice
+from ..records import Ticker, ms_to_ns, num
 from ..symbols import Market, unify
 from .base import Codec, RestRequest, json_body
 
@@ -42,6 +53,9 @@ _RENAMES = {
 }
 
 
+CHANNELS = ("spot.tickers", "spot.book_ticker")
+
+
 def _code(currency: str) -> str:
     code = currency.upper()
     return _RENAMES.get(code, code)
@@ -51,6 +65,102 @@ class Gate(Codec):
     venue: ClassVar[str] = "gate"
     REST_URL: ClassVar[str] = "https://api.gateio.ws/api/v4"
     MARKETS_URL: ClassVar[str] = "https://api.gateio.ws/api/v4/spot/currency_pairs"
+    WS_URL: ClassVar[str] = "wss://api.gateio.ws/ws/v4/"
+    # No documented cap on subscriptions, but the server drops connections whose client
+    # cannot keep up; Gate recommends keeping each connection's load moderate.
+    MAX_SYMBOLS_PER_CONNECTION: ClassVar[int] = 100
+    APP_PING_INTERVAL: ClassVar[float | None] = 15.0
+    MERGE: ClassVar[bool] = True
+
+    def subscribe(self, markets: Sequence[Market]) -> list[str]:
+        ids = [m.native for m in markets]
+        now = int(time.time())
+        return [
+            orjson.dumps(
+                {"time": now, "id": n, "channel": ch, "event": "subscribe", "payload": ids}
+            ).decode()
+            for n, ch in enumerate(CHANNELS, start=1)
+        ]
+
+    def app_ping(self) -> str | None:
+        return orjson.dumps({"time": int(time.time()), "channel": "spot.ping"}).decode()
+
+    def parse_ws(self, raw: str | bytes, ts_recv: int) -> list[Ticker]:
+        """{"time":1786539989,"time_ms":1786539989549,"channel":"spot.tickers",
+        "event":"update","result":{"currency_pair":"BTC_USDT","last":"64043.9",
+        "lowest_ask":"64043.9","highest_bid":"64043.8","change_percentage":"-0.4034",
+        "base_volume":"5291.366688","quote_volume":"337744396.9986996",
+        "high_24h":"64473.5","low_24h":"63234.7"}}
+        {"time":1606293275,"time_ms":1606293275723,"channel":"spot.book_ticker",
+        "event":"update","result":{"t":1606293275123,"u":48733182,"s":"BTC_USDT",
+        "b":"19177.79","B":"0.0003341504","a":"19179.38","A":"0.09"}}
+        Acks: {..."event":"subscribe","result":{"status":"success"}}; rejections:
+        {..."event":"subscribe","error":{"code":2,"message":"unknown currency pair"}};
+        {"channel":"spot.pong","event":"","result":null}.
+        """
+        msg = json_body(raw)
+        if not isinstance(msg, dict):
+            raise ParseError("expected a JSON object")
+        channel = msg.get("channel")
+        if msg.get("event") == "update":
+            result = msg.get("result")
+            rows = result if isinstance(result, list) else [result]
+            if channel == "spot.book_ticker":
+                return [r for t in rows if (r := self._book(t, ts_recv)) is not None]
+            if channel == "spot.tickers":
+                ts_event = ms_to_ns(msg.get("time_ms"))
+                return [r for t in rows if (r := self._ticker(t, ts_event, ts_recv)) is not None]
+            return []
+        error = msg.get("error")
+        if error:
+            detail = (
+                error
+                if not isinstance(error, dict)
+                else (f"{error.get('code')}: {error.get('message')}")
+            )
+            raise VenueNotice(f"{channel} {msg.get('event')} rejected: {detail}")
+        return []
+
+    def _book(self, t: Any, ts_recv: int) -> Ticker | None:
+        if not isinstance(t, dict):
+            raise ParseError("book_ticker result is not an object")
+        m = self.lookup(str(t.get("s", "")))
+        if m is None:
+            return None
+        return Ticker(
+            "gate",
+            m.symbol,
+            m.native,
+            bid=num(t.get("b")),
+            bid_size=num(t.get("B")),
+            ask=num(t.get("a")),
+            ask_size=num(t.get("A")),
+            ts_event=ms_to_ns(t.get("t")),
+            ts_recv=ts_recv,
+        )
+
+    def _ticker(self, t: Any, ts_event: int | None, ts_recv: int) -> Ticker | None:
+        if not isinstance(t, dict):
+            raise ParseError("expected ticker objects")
+        m = self.lookup(str(t.get("currency_pair", "")))
+        if m is None:
+            return None
+        return Ticker(
+            "gate",
+            m.symbol,
+            m.native,
+            bid=num(t.get("highest_bid")),
+            bid_size=num(t.get("highest_size")),
+            ask=num(t.get("lowest_ask")),
+            ask_size=num(t.get("lowest_size")),
+            last=num(t.get("last")),
+            high=num(t.get("high_24h")),
+            low=num(t.get("low_24h")),
+            volume=num(t.get("base_volume")),
+            quote_volume=num(t.get("quote_volume")),
+            ts_event=ts_event,
+            ts_recv=ts_recv,
+        )
 
     def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
         return [RestRequest(f"{base_url}/spot/tickers")]
@@ -71,32 +181,7 @@ class Gate(Codec):
             raise ParseError("expected a list of tickers")
         if not isinstance(doc, list):
             raise ParseError("expected a list of tickers")
-        out = []
-        for t in doc:
-            if not isinstance(t, dict):
-                raise ParseError("expected ticker objects")
-            m = self.lookup(str(t.get("currency_pair", "")))
-            if m is None:
-                continue
-            out.append(
-                Ticker(
-                    "gate",
-                    m.symbol,
-                    m.native,
-                    bid=num(t.get("highest_bid")),
-                    bid_size=num(t.get("highest_size")),
-                    ask=num(t.get("lowest_ask")),
-                    ask_size=num(t.get("lowest_size")),
-                    last=num(t.get("last")),
-                    high=num(t.get("high_24h")),
-                    low=num(t.get("low_24h")),
-                    volume=num(t.get("base_volume")),
-                    quote_volume=num(t.get("quote_volume")),
-                    ts_event=None,
-                    ts_recv=ts_recv,
-                )
-            )
-        return out
+        return [r for t in doc if (r := self._ticker(t, None, ts_recv)) is not None]
 
     @staticmethod
     def parse_markets(body: bytes) -> list[Market]:

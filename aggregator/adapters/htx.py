@@ -1,4 +1,11 @@
-"""HTX (formerly Huobi) spot: the public REST market API.
+"""HTX (formerly Huobi) spot: the market WebSocket and the public REST market API.
+
+WebSocket (wss://api.huobi.pro/ws): ``market.$symbol.ticker`` (24 h statistics with the best
+bid and ask) and ``market.$symbol.bbo`` (best bid and ask on every change), merged; the
+``.detail`` channel (statistics only) is parsed as well. Every server frame is gzip-compressed
+binary; plain JSON text is accepted too. The server sends {"ping": ts} every 5 s and drops
+the connection after two unanswered ones: each is answered {"pong": ts}. The channels carry
+no consecutive sequence numbers (bbo's seqId is the order book's), so no gap check.
 
 ``GET /market/tickers`` returns the 24 h ticker of every spot market in one response, with
 the best bid and ask and their sizes, so one request per poll covers all subscribed
@@ -9,10 +16,13 @@ response) is parsed as well. Market ids are lower case ("btcusdt"); markets come
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from ..errors import ParseError, VenueError
+import orjson
+
+from ..errors import ParseError, VenueError, VenueNotice
 from ..records import Ticker, ms_to_ns, num
 from ..symbols import Market, unify
 from .base import Codec, RestRequest, json_body
@@ -31,6 +41,78 @@ class HTX(Codec):
     venue: ClassVar[str] = "htx"
     REST_URL: ClassVar[str] = "https://api.huobi.pro"
     MARKETS_URL: ClassVar[str] = "https://api.huobi.pro/v1/common/symbols"
+    WS_URL: ClassVar[str] = "wss://api.huobi.pro/ws"
+    MAX_SYMBOLS_PER_CONNECTION: ClassVar[int] = 100  # two topics each
+    MERGE: ClassVar[bool] = True
+
+    def subscribe(self, markets: Sequence[Market]) -> list[str]:
+        return [
+            orjson.dumps({"sub": topic, "id": f"subscribe-{topic}"}).decode()
+            for m in markets
+            for topic in (f"market.{m.native}.ticker", f"market.{m.native}.bbo")
+        ]
+
+    def parse_ws(self, raw: str | bytes, ts_recv: int) -> list[Ticker]:
+        """Frames are gzip'd JSON:
+        {"ch":"market.btcusdt.ticker","ts":1630982370526,"tick":{"open":51732,
+         "high":52785.64,"low":51000,"close":52735.63,"amount":13259.24,"vol":687640987.41,
+         "count":448737,"bid":52732.88,"bidSize":0.036,"ask":52732.89,"askSize":0.583653,
+         "lastPrice":52735.63,"lastSize":0.03}}
+        {"ch":"market.btcusdt.bbo","ts":1630982370526,"tick":{"seqId":161499562790,
+         "ask":52732.89,"askSize":0.58,"bid":52732.88,"bidSize":0.036,
+         "quoteTime":1630982370520,"symbol":"btcusdt"}}
+        {"ch":"market.btcusdt.detail","ts":1786563060051,"tick":{"id":385137365822,
+         "low":63292.05,"high":64464,"open":63434.17,"close":63349.89,
+         "vol":132702866.21,"amount":2080.06,"version":385137365822,"count":17826}}
+        Acks: {"id":"1","status":"ok","subbed":"market.btcusdt.detail","ts":...}; errors:
+        {"id":"1","status":"error","err-code":"bad-request","err-msg":"invalid topic ..."};
+        server pings {"ping":1786563068868}.
+        """
+        if isinstance(raw, bytes) and raw[:2] == b"\x1f\x8b":
+            try:
+                raw = zlib.decompress(raw, 16 + zlib.MAX_WBITS)
+            except zlib.error as e:
+                raise ParseError(f"bad gzip frame: {e}") from None
+        msg = json_body(raw)
+        if not isinstance(msg, dict):
+            raise ParseError("expected a JSON object")
+        ch = msg.get("ch")
+        if isinstance(ch, str):
+            tick = msg.get("tick")
+            parts = ch.split(".")
+            if len(parts) < 3 or not isinstance(tick, dict):
+                raise ParseError(f"unexpected {ch} message")
+            m = self.lookup(parts[1])
+            if m is None:
+                return []
+            if parts[2] == "bbo":
+                return [
+                    Ticker(
+                        "htx",
+                        m.symbol,
+                        m.native,
+                        bid=num(tick.get("bid")),
+                        bid_size=num(tick.get("bidSize")),
+                        ask=num(tick.get("ask")),
+                        ask_size=num(tick.get("askSize")),
+                        ts_event=ms_to_ns(tick.get("quoteTime") or msg.get("ts")),
+                        ts_recv=ts_recv,
+                    )
+                ]
+            if parts[2] in ("ticker", "detail"):
+                return [self._ticker(m, tick, ms_to_ns(msg.get("ts")), ts_recv)]
+            return []
+        if "ping" in msg:
+            self.replies.append(orjson.dumps({"pong": msg["ping"]}).decode())
+            return []
+        if msg.get("action") == "ping":  # the v2 (account) protocol's form
+            self.replies.append(orjson.dumps({"action": "pong", "data": msg.get("data")}).decode())
+            return []
+        if msg.get("status") == "error":
+            raise VenueNotice(
+                f"request {msg.get('id')} rejected: {msg.get('err-code')}: {msg.get('err-msg')}"
+            )
+        return []
 
     def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
         return [RestRequest(f"{base_url}/market/tickers")]

@@ -1,4 +1,12 @@
-"""KuCoin spot: REST polling of the all-tickers snapshot.
+"""KuCoin spot: the public WebSocket, or REST polling of the all-tickers snapshot.
+
+WebSocket: a POST to /api/v1/bullet-public hands out a token, the endpoint and the ping
+interval (pingInterval, ms). The server greets with {"type":"welcome"}; the subscriptions
+are sent only then. Topics: /market/ticker:{ids} (best bid/ask with sizes and the last
+trade, on every change, at most every 100 ms) and /market/snapshot:{ids} (24 h statistics
+with bid/ask, every 2 s), merged. The client pings {"id","type":"ping"} at the server's
+pingInterval (answered "pong"). The frames' "sequence" is the market's trade/book sequence,
+not a per-connection message count, so there is no gap check.
 
 GET /api/v1/market/allTickers answers every spot market in one response (the venue
 refreshes it every 2 s; public weight 15 out of 2000 per 30 s), with the best bid and ask
@@ -8,12 +16,17 @@ and their sizes, which the per-symbol /api/v1/market/stats lacks. Envelope:
 
 from __future__ import annotations
 
+import itertools
+import time
 from collections.abc import Sequence
 from typing import Any, ClassVar
+from urllib.parse import quote
 
-from ..errors import ParseError, VenueError
+import orjson
+
+from ..errors import ParseError, VenueError, VenueNotice
 from ..records import Ticker, ms_to_ns, num
-from ..symbols import Market, unify
+from ..symbols import Market, MarketTable, unify
 from .base import Codec, RestRequest, json_body
 
 # ccxt's renames for KuCoin (those that are codes; its "FUD" rename is a phrase).
@@ -22,6 +35,10 @@ RENAMES = {"BIFI": "BIFIF", "VAI": "VAIOT", "WAX": "WAXP", "ALT": "APTOSLAUNCHTO
 
 def _code(c: str) -> str:
     return RENAMES.get(c.upper(), c)
+
+
+TOPICS_PER_MESSAGE = 100  # the venue's cap on one (batch) subscription
+_connect_ids = itertools.count(1)
 
 
 def _minus(a: float | None, b: float | None) -> float | None:
@@ -41,6 +58,154 @@ class KuCoin(Codec):
     venue: ClassVar[str] = "kucoin"
     REST_URL: ClassVar[str] = "https://api.kucoin.com"
     MARKETS_URL: ClassVar[str] = "https://api.kucoin.com/api/v2/symbols"
+    WS_URL: ClassVar[str] = "wss://ws-api-spot.kucoin.com/"  # the token response's endpoint
+    WS_TOKEN_PATH: ClassVar[str] = "/api/v1/bullet-public"
+    MAX_SYMBOLS_PER_CONNECTION: ClassVar[int] = 100  # two topics each; the venue allows 400
+    # app_ping() is asked every second and pings once the server's pingInterval is up.
+    APP_PING_INTERVAL: ClassVar[float | None] = 1.0
+    MERGE: ClassVar[bool] = True
+
+    def __init__(self, table: MarketTable) -> None:
+        super().__init__(table)
+        self._ids: list[str] = []
+        self._welcomed = False
+        self._connect_id = f"agg{next(_connect_ids)}"
+        self._ping_every = 18.0  # seconds, until the token response says
+        self._last_ping = time.monotonic()
+        self._pings = 0
+
+    def ws_url_from_token(self, body: bytes, configured: str) -> str:
+        """{"code":"200000","data":{"token":"2neAiuYvAU61ZD...","instanceServers":[
+        {"endpoint":"wss://ws-api-spot.kucoin.com/","encrypt":true,"protocol":"websocket",
+        "pingInterval":18000,"pingTimeout":10000}]}}
+        A configured ws_url replaces the endpoint (a proxy or a local server)."""
+        doc = json_body(body)
+        if not isinstance(doc, dict) or doc.get("code") != "200000":
+            code, text = (doc.get("code"), doc.get("msg")) if isinstance(doc, dict) else (None, doc)
+            raise VenueError(f"token request refused: {code}: {text}")
+        try:
+            token = doc["data"]["token"]
+            server = doc["data"]["instanceServers"][0]
+            endpoint = configured or server["endpoint"]
+            interval = num(server.get("pingInterval"))
+        except (KeyError, IndexError, TypeError) as e:
+            raise ParseError(f"unexpected token response: {e!r}") from None
+        if not isinstance(token, str) or not isinstance(endpoint, str):
+            raise ParseError("unexpected token response: no token or endpoint")
+        if interval:
+            self._ping_every = interval / 1000
+        sep = "&" if "?" in endpoint else "?"
+        return f"{endpoint}{sep}token={quote(token, safe='')}&connectId={self._connect_id}"
+
+    def subscribe(self, markets: Sequence[Market]) -> list[str]:
+        self._ids = [m.native for m in markets]
+        return []  # sent on the welcome message
+
+    def _subscriptions(self) -> list[str]:
+        out: list[str] = []
+        for i in range(0, len(self._ids), TOPICS_PER_MESSAGE):
+            ids = ",".join(self._ids[i : i + TOPICS_PER_MESSAGE])
+            for topic in ("/market/ticker:", "/market/snapshot:"):
+                msg = {
+                    "id": f"sub{len(out) + 1}",
+                    "type": "subscribe",
+                    "topic": topic + ids,
+                    "privateChannel": False,
+                    "response": True,
+                }
+                out.append(orjson.dumps(msg).decode())
+        return out
+
+    def app_ping(self) -> str | None:
+        now = time.monotonic()
+        if now - self._last_ping < self._ping_every:
+            return None
+        self._last_ping = now
+        self._pings += 1
+        return orjson.dumps({"id": f"ping{self._pings}", "type": "ping"}).decode()
+
+    def parse_ws(self, raw: str | bytes, ts_recv: int) -> list[Ticker]:
+        """{"type":"message","topic":"/market/ticker:BTC-USDT","subject":"trade.ticker",
+        "data":{"sequence":"1545896668986","price":"67400","size":"0.011",
+        "bestAsk":"67400","bestAskSize":"0.18","bestBid":"67399.9","bestBidSize":"0.036",
+        "time":1704873323416}}
+        {"type":"message","topic":"/market/snapshot:BTC-USDT","subject":"trade.snapshot",
+        "data":{"sequence":"35487584851","data":{"symbol":"BTC-USDT","buy":64018.6,
+        "bidSize":0.95,"sell":64018.7,"askSize":0.039,"lastTradedPrice":64018.7,
+        "open":64323.2,"high":64473.3,"low":63237.4,"vol":1959.85,"volValue":125097404.47,
+        "changePrice":-304.5,"datetime":1786538851527,...}}}
+        Control: {"id":"public","type":"welcome"}, {"id":"1","type":"ack"},
+        {"id":"ping1","type":"pong"}, {"id":"1","type":"error","code":404,"data":"..."}.
+        """
+        msg = json_body(raw)
+        if not isinstance(msg, dict):
+            raise ParseError("expected a JSON object")
+        kind = msg.get("type")
+        if kind == "message":
+            topic = msg.get("topic")
+            data = msg.get("data")
+            if not isinstance(topic, str) or not isinstance(data, dict):
+                raise ParseError("message without a topic or data")
+            if topic.startswith("/market/ticker:"):
+                native = topic[len("/market/ticker:") :]
+                m = self.lookup(msg.get("subject", "") if native == "all" else native)
+                if m is None:
+                    return []
+                return [
+                    Ticker(
+                        "kucoin",
+                        m.symbol,
+                        m.native,
+                        bid=num(data.get("bestBid")),
+                        bid_size=num(data.get("bestBidSize")),
+                        ask=num(data.get("bestAsk")),
+                        ask_size=num(data.get("bestAskSize")),
+                        last=num(data.get("price")),
+                        ts_event=ms_to_ns(data.get("time")),
+                        ts_recv=ts_recv,
+                    )
+                ]
+            if topic.startswith("/market/snapshot:"):
+                t = data.get("data")
+                if not isinstance(t, dict):
+                    raise ParseError("snapshot without data")
+                m = self.lookup(str(t.get("symbol", "")))
+                return [] if m is None else [self._snapshot(t, m, ts_recv)]
+            return []
+        if kind == "welcome":
+            if not self._welcomed:
+                self._welcomed = True
+                self.replies.extend(self._subscriptions())
+            return []
+        if kind == "error":
+            raise VenueNotice(
+                f"request {msg.get('id')} rejected: {msg.get('code')}: {msg.get('data')}"
+            )
+        return []  # ack, pong, notices
+
+    @staticmethod
+    def _snapshot(t: dict[str, Any], m: Market, ts_recv: int) -> Ticker:
+        last = num(t.get("lastTradedPrice"))
+        if last is None:
+            last = num(t.get("close"))
+        open_ = num(t.get("open"))
+        return Ticker(
+            "kucoin",
+            m.symbol,
+            m.native,
+            bid=num(t.get("buy")),
+            bid_size=num(t.get("bidSize")),
+            ask=num(t.get("sell")),
+            ask_size=num(t.get("askSize")),
+            last=last,
+            open=open_ if open_ is not None else _minus(last, num(t.get("changePrice"))),
+            high=num(t.get("high")),
+            low=num(t.get("low")),
+            volume=num(t.get("vol")),
+            quote_volume=num(t.get("volValue")),
+            ts_event=ms_to_ns(t.get("datetime")),
+            ts_recv=ts_recv,
+        )
 
     def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
         return [RestRequest(f"{base_url}/api/v1/market/allTickers")]

@@ -1,4 +1,11 @@
-"""Poloniex spot: the v3 public market API (api.poloniex.com), polled.
+"""Poloniex spot: the v3 public WebSocket and market API (api.poloniex.com).
+
+WebSocket (wss://ws.poloniex.com/ws/public): the ``ticker`` channel carries the 24 h
+statistics but no bid or ask, so the ``book`` channel (top 5 levels, each message a whole
+snapshot) is subscribed too and the best bid/ask with their sizes are taken from it; a book
+message yields a record only when that top changed. Both are merged into one record per
+market. The server ends a session that sent nothing for 30 s: the client pings
+{"event":"ping"} (answered {"event":"pong"}). Book snapshots need no sequence check.
 
 REST: GET /markets/ticker24h returns the 24 h ticker of every market in one list; the
 per-market /markets/{symbol}/ticker24h returns one such object. Markets: GET /markets,
@@ -9,11 +16,13 @@ those in state NORMAL (or POST_ONLY, where the book is still live). Errors come 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from ..errors import ParseError, VenueError
+import orjson
+
+from ..errors import ParseError, VenueError, VenueNotice
 from ..records import Ticker, ms_to_ns, num
-from ..symbols import Market, unify
+from ..symbols import Market, MarketTable, unify
 from .base import Codec, RestRequest, json_body
 
 # ccxt's renames for Poloniex currency codes (the part of its commonCurrencies that are
@@ -38,6 +47,103 @@ class Poloniex(Codec):
     REST_URL: ClassVar[str] = "https://api.poloniex.com"
     MARKETS_URL: ClassVar[str] = "https://api.poloniex.com/markets"
     REST_RATE: ClassVar[float] = 5.0  # one request per poll covers every market
+    WS_URL: ClassVar[str] = "wss://ws.poloniex.com/ws/public"
+    MAX_SYMBOLS_PER_CONNECTION: ClassVar[int] = 100  # no documented cap; 500 requests/s
+    APP_PING_INTERVAL: ClassVar[float | None] = 20.0
+    MERGE: ClassVar[bool] = True
+
+    def __init__(self, table: MarketTable) -> None:
+        super().__init__(table)
+        self._acked = False  # a subscription was confirmed on this connection
+        self._tops: dict[str, tuple[float | None, ...]] = {}  # native -> last top of book emitted
+
+    def subscribe(self, markets: Sequence[Market]) -> list[str]:
+        ids = [m.native for m in markets]
+        msg = {"event": "subscribe", "channel": ["ticker", "book"], "symbols": ids}
+        return [orjson.dumps(msg).decode()]
+
+    def app_ping(self) -> str | None:
+        return '{"event":"ping"}'
+
+    def parse_ws(self, raw: str | bytes, ts_recv: int) -> list[Ticker]:
+        """{"channel":"ticker","data":[{"symbol":"BTC_USDT","startTime":1786527780000,
+        "open":"64041.88","high":"64472.46","low":"63309.75","close":"63710.73",
+        "quantity":"3509.232507","amount":"223627684.81842926","tradeCount":220183,
+        "dailyChange":"-0.0052","markPrice":"63683.64","closeTime":1786614215449,
+        "ts":1786614216233}]}
+        {"channel":"book","data":[{"symbol":"BTC_USDT","createTime":1694469187745,
+        "asks":[["25157.24","0.444294"],...],"bids":[["25148.61","0.046041"],...],
+        "id":598273384,"ts":1694469187733}]}
+        Acks {"event":"subscribe","channel":"ticker","symbols":["BTC_USDT"]},
+        {"event":"pong"}, errors {"event":"error","message":"..."}.
+        """
+        msg = json_body(raw)
+        if not isinstance(msg, dict):
+            raise ParseError("expected a JSON object")
+        channel = msg.get("channel")
+        data = msg.get("data")
+        if channel in ("ticker", "book") and "event" not in msg:
+            if not isinstance(data, list):
+                raise ParseError(f"{channel} message without a data list")
+            parse = self._ticker if channel == "ticker" else self._book
+            return [r for t in data if (r := parse(t, ts_recv)) is not None]
+        event = msg.get("event")
+        if event == "subscribe":
+            self._acked = True
+        elif event == "error":
+            text = f"venue error: {msg.get('message')}"
+            # One message subscribes everything: refused before any ack, the session is idle.
+            raise VenueNotice(text) if self._acked else VenueError(text)
+        return []
+
+    def _book(self, b: Any, ts_recv: int) -> Ticker | None:
+        if not isinstance(b, dict):
+            raise ParseError("expected book objects")
+        m = self.lookup(str(b.get("symbol", "")))
+        if m is None:
+            return None
+        bid, bid_size = _top(b.get("bids"), highest=True)
+        ask, ask_size = _top(b.get("asks"), highest=False)
+        top = (bid, bid_size, ask, ask_size)
+        if self._tops.get(m.native) == top:
+            return None
+        self._tops[m.native] = top
+        return Ticker(
+            "poloniex",
+            m.symbol,
+            m.native,
+            bid=bid,
+            bid_size=bid_size,
+            ask=ask,
+            ask_size=ask_size,
+            ts_event=ms_to_ns(b.get("createTime") or b.get("ts")),
+            ts_recv=ts_recv,
+        )
+
+    def _ticker(self, t: Any, ts_recv: int) -> Ticker | None:
+        """A 24 h ticker of the REST API or the ticker channel (the latter without bid/ask)."""
+        if not isinstance(t, dict):
+            raise ParseError("expected ticker objects")
+        m = self.lookup(t.get("symbol", ""))
+        if m is None:
+            return None
+        return Ticker(
+            "poloniex",
+            m.symbol,
+            m.native,
+            bid=num(t.get("bid")),
+            bid_size=num(t.get("bidQuantity")),
+            ask=num(t.get("ask")),
+            ask_size=num(t.get("askQuantity")),
+            last=num(t.get("close")),
+            open=num(t.get("open")),
+            high=num(t.get("high")),
+            low=num(t.get("low")),
+            volume=num(t.get("quantity")),
+            quote_volume=num(t.get("amount")),
+            ts_event=ms_to_ns(t.get("ts")),
+            ts_recv=ts_recv,
+        )
 
     def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
         return [RestRequest(f"{base_url}/markets/ticker24h")]
@@ -60,33 +166,7 @@ class Poloniex(Codec):
             data = [data]
         if not isinstance(data, list):
             raise ParseError("expected a list of tickers")
-        out = []
-        for t in data:
-            if not isinstance(t, dict):
-                raise ParseError("expected ticker objects")
-            m = self.lookup(t.get("symbol", ""))
-            if m is None:
-                continue
-            out.append(
-                Ticker(
-                    "poloniex",
-                    m.symbol,
-                    m.native,
-                    bid=num(t.get("bid")),
-                    bid_size=num(t.get("bidQuantity")),
-                    ask=num(t.get("ask")),
-                    ask_size=num(t.get("askQuantity")),
-                    last=num(t.get("close")),
-                    open=num(t.get("open")),
-                    high=num(t.get("high")),
-                    low=num(t.get("low")),
-                    volume=num(t.get("quantity")),
-                    quote_volume=num(t.get("amount")),
-                    ts_event=ms_to_ns(t.get("ts")),
-                    ts_recv=ts_recv,
-                )
-            )
-        return out
+        return [r for t in data if (r := self._ticker(t, ts_recv)) is not None]
 
     @staticmethod
     def parse_markets(body: bytes) -> list[Market]:
@@ -104,3 +184,17 @@ class Poloniex(Codec):
             symbol = unify(_RENAMES.get(base, base), _RENAMES.get(quote, quote))
             out.append(Market(symbol, p["symbol"], base_id=base, quote_id=quote))
         return out
+
+
+def _top(levels: Any, highest: bool) -> tuple[float | None, float | None]:
+    """The best (price, size) of a side given as [["price","size"], ...]; (None, None) if empty."""
+    if not levels:
+        return None, None
+    try:
+        pairs = [(num(lv[0]), num(lv[1])) for lv in levels]
+    except (TypeError, IndexError, KeyError) as e:
+        raise ParseError(f"unexpected book level: {e!r}") from None
+    priced = [(price, size) for price, size in pairs if price is not None]
+    if not priced:
+        raise ParseError("book side without a price")
+    return (max if highest else min)(priced, key=lambda lv: lv[0])
