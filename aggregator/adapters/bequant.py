@@ -1,6 +1,7 @@
-"""Bequant spot: HitBTC's API v3 under Bequant's host, polled over REST.
+"""Bequant spot: HitBTC's API v3 under Bequant's host, streamed and polled.
 
-Same endpoints and payloads as HitBTC (see hitbtc.py): GET /public/ticker for all (or the
+Same endpoints and payloads as HitBTC (see hitbtc.py): the WebSocket channels
+"ticker/price/1s" and "orderbook/top/100ms" merged, GET /public/ticker for all (or the
 listed) symbols in one request, /public/ticker/{symbol} for a single one, and the markets
 from /public/symbol. Only the venue id and the URLs differ.
 
@@ -19,5 +20,6 @@ from .hitbtc import HitBTC
 
 class Bequant(HitBTC):
     venue: ClassVar[str] = "bequant"
+    WS_URL: ClassVar[str] = "wss://api.bequant.io/api/3/ws/public"
     REST_URL: ClassVar[str] = "https://api.bequant.io/api/3"
     MARKETS_URL: ClassVar[str] = "https://api.bequant.io/api/3/public/symbol"

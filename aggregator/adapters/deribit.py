@@ -1,6 +1,14 @@
-"""Deribit spot (BTC_USDT, ETH_USDC, ...): the JSON-RPC-over-HTTP public API, v2.
+"""Deribit spot (BTC_USDT, ETH_USDC, ...): the public JSON-RPC API v2, streamed and polled.
 
-``public/ticker`` takes one ``instrument_name`` per request and has no all-instruments
+WebSocket (/ws/api/v2, JSON-RPC): ``public/subscribe`` to "ticker.{instrument}.100ms" (the
+24 h statistics and the top of the book, every 100 ms; "raw" needs authentication) and
+"quote.{instrument}" (the best bid and ask with their sizes, on every change), merged. The
+answer lists the channels subscribed; one left out is reported. ``public/set_heartbeat``
+makes the venue send "heartbeat" notifications and "test_request"s, each answered with
+``public/test`` lest the venue close the connection. Neither channel numbers its messages
+or carries a checksum.
+
+REST: ``public/ticker`` takes one ``instrument_name`` per request and has no all-instruments
 form, so spot markets are polled one by one. ``public/get_book_summary_by_currency``
 covers a whole currency at once but carries no sizes at the best bid and ask, hence the
 per-instrument ticker. Markets come from ``public/get_instruments?currency=any&kind=spot``.
@@ -13,10 +21,15 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-from ..errors import ParseError, VenueError
+import orjson
+
+from ..errors import ParseError, VenueError, VenueNotice
 from ..records import Ticker, ms_to_ns, num
-from ..symbols import Market, unify
+from ..symbols import Market, MarketTable, unify
 from .base import Codec, RestRequest, json_body
+
+HEARTBEAT_INTERVAL = 30  # seconds; the venue's minimum is 10
+HEARTBEAT_ID, SUBSCRIBE_ID = 1, 2
 
 
 class Deribit(Codec):
@@ -28,6 +41,93 @@ class Deribit(Codec):
     # Deribit's default for non-matching-engine requests is 20 per second sustained with a
     # burst of 100 (support.deribit.com "Rate Limits"); a quarter of it leaves room.
     REST_RATE: ClassVar[float] = 5.0
+    WS_URL: ClassVar[str] = "wss://www.deribit.com/ws/api/v2"
+    # No documented cap on channels per connection; spot has a few dozen instruments.
+    MAX_SYMBOLS_PER_CONNECTION: ClassVar[int] = 100
+    MERGE: ClassVar[bool] = True
+
+    def __init__(self, table: MarketTable) -> None:
+        super().__init__(table)
+        self._asked: set[str] = set()  # channels of this connection's subscribe request
+        self._next_id = SUBSCRIBE_ID + 1
+
+    def subscribe(self, markets: Sequence[Market]) -> list[str]:
+        channels = [ch for m in markets for ch in (f"ticker.{m.native}.100ms", f"quote.{m.native}")]
+        self._asked = set(channels)
+        return [
+            _rpc(HEARTBEAT_ID, "public/set_heartbeat", {"interval": HEARTBEAT_INTERVAL}),
+            _rpc(SUBSCRIBE_ID, "public/subscribe", {"channels": channels}),
+        ]
+
+    def parse_ws(self, raw: str | bytes, ts_recv: int) -> list[Ticker]:
+        """Notifications, answers to our requests, and heartbeats:
+
+        {"jsonrpc":"2.0","method":"subscription","params":{"channel":"ticker.BTC_USDT.100ms",
+         "data":{"timestamp":1786563120494,"instrument_name":"BTC_USDT","state":"open",
+         "last_price":63344,"best_bid_price":63344,"best_bid_amount":0.58,
+         "best_ask_price":63344.5,"best_ask_amount":0.1,"stats":{"high":64422,"low":63261,
+         "price_change":-0.0095,"volume":27.78,"volume_notional":1771874.1},...}}}
+        {"jsonrpc":"2.0","method":"subscription","params":{"channel":"quote.BTC_USDT",
+         "data":{"timestamp":1786563120630,"instrument_name":"BTC_USDT",
+         "best_bid_price":63344,"best_bid_amount":0.49,"best_ask_price":63344.5,
+         "best_ask_amount":0.2}}}
+        {"jsonrpc":"2.0","id":2,"result":["ticker.BTC_USDT.100ms","quote.BTC_USDT"],...}
+        {"jsonrpc":"2.0","method":"heartbeat","params":{"type":"test_request"}}
+        {"jsonrpc":"2.0","id":7,"error":{"code":10028,"message":"too_many_requests"}}
+        """
+        msg = json_body(raw)
+        if not isinstance(msg, dict):
+            raise ParseError("expected a JSON-RPC object")
+        method = msg.get("method")
+        if method == "subscription":
+            params = msg.get("params") or {}
+            channel, data = str(params.get("channel", "")), params.get("data")
+            if not isinstance(data, dict):
+                raise ParseError(f"notification of {channel} without a data object")
+            m = self.lookup(data.get("instrument_name", ""))
+            if m is None:
+                return []
+            if channel.startswith("ticker."):
+                return [self._ticker(data, m, ts_recv)]
+            if channel.startswith("quote."):
+                bid, bid_size = _side(data, "bid")
+                ask, ask_size = _side(data, "ask")
+                return [
+                    Ticker(
+                        "deribit",
+                        m.symbol,
+                        m.native,
+                        bid=bid,
+                        bid_size=bid_size,
+                        ask=ask,
+                        ask_size=ask_size,
+                        ts_event=ms_to_ns(data.get("timestamp")),
+                        ts_recv=ts_recv,
+                    )
+                ]
+            return []
+        if method == "heartbeat":
+            if (msg.get("params") or {}).get("type") == "test_request":
+                self.replies.append(_rpc(self._next_id, "public/test", {}))
+                self._next_id += 1
+            return []
+        if "error" in msg:
+            err = msg["error"]
+            text = f"{err.get('code')}: {err.get('message')}" if isinstance(err, dict) else err
+            if msg.get("id") == SUBSCRIBE_ID:
+                raise VenueError(f"subscription rejected: {text}")  # nothing would stream
+            raise VenueNotice(f"venue error {text}")
+        if msg.get("id") == SUBSCRIBE_ID:
+            result = msg.get("result")
+            if not isinstance(result, list):
+                raise ParseError("a subscribe answer without a list of channels")
+            missing = self._asked - set(result)
+            if missing:
+                raise VenueNotice(f"not subscribed: {', '.join(sorted(missing))}")
+            return []
+        if "result" in msg:
+            return []  # set_heartbeat's "ok", public/test's version
+        raise ParseError(f"unexpected message: {str(msg)[:100]}")
 
     def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
         return [
@@ -67,29 +167,30 @@ class Deribit(Codec):
             if name is None:
                 raise ParseError("a ticker without instrument_name needs its market")
             return []
+        return [self._ticker(t, m, ts_recv)]
+
+    def _ticker(self, t: dict[str, Any], m: Market, ts_recv: int) -> Ticker:
         stats = t.get("stats")
         if not isinstance(stats, dict):
             stats = {}
         bid, bid_size = _side(t, "bid")
         ask, ask_size = _side(t, "ask")
-        return [
-            Ticker(
-                "deribit",
-                m.symbol,
-                m.native,
-                bid=bid,
-                bid_size=bid_size,
-                ask=ask,
-                ask_size=ask_size,
-                last=num(t.get("last_price")),
-                high=num(stats.get("high")),
-                low=num(stats.get("low")),
-                volume=num(stats.get("volume")),
-                quote_volume=num(stats.get("volume_notional")),
-                ts_event=ms_to_ns(t.get("timestamp")),
-                ts_recv=ts_recv,
-            )
-        ]
+        return Ticker(
+            "deribit",
+            m.symbol,
+            m.native,
+            bid=bid,
+            bid_size=bid_size,
+            ask=ask,
+            ask_size=ask_size,
+            last=num(t.get("last_price")),
+            high=num(stats.get("high")),
+            low=num(stats.get("low")),
+            volume=num(stats.get("volume")),
+            quote_volume=num(stats.get("volume_notional")),
+            ts_event=ms_to_ns(t.get("timestamp")),
+            ts_recv=ts_recv,
+        )
 
     @staticmethod
     def parse_markets(body: bytes) -> list[Market]:
@@ -117,3 +218,7 @@ def _side(t: dict[str, Any], side: str) -> tuple[float | None, float | None]:
     if not price:
         return None, None
     return price, size
+
+
+def _rpc(rid: int, method: str, params: dict[str, Any]) -> str:
+    return orjson.dumps({"jsonrpc": "2.0", "id": rid, "method": method, "params": params}).decode()

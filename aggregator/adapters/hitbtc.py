@@ -1,6 +1,12 @@
-"""HitBTC spot, API v3: the public 24 h ticker, polled over REST.
+"""HitBTC spot, API v3: the price ticker and top-of-book streams, merged; REST polling.
 
-GET /public/ticker answers a map of symbol id to ticker for all (or the listed) symbols in
+WebSocket (/api/3/ws/public): "ticker/price/1s" (24 h statistics, no bid or ask) and
+"orderbook/top/100ms" (best bid and ask with their sizes), each subscribed with one
+``{"method":"subscribe","ch":...,"params":{"symbols":[...]}}`` per connection and
+acknowledged with ``{"result":{"ch":...,"subscriptions":[...]},"id":...}``. Neither channel
+numbers its messages or carries a checksum; keep-alive is the WebSocket protocol ping.
+
+REST: GET /public/ticker answers a map of symbol id to ticker for all (or the listed) symbols in
 one request; one subscribed market is asked for through /public/ticker/{symbol}, whose
 answer does not name its market. The ticker has the best bid and ask but not their
 sizes. Markets come from /public/symbol (spot and futures, with a status). Bequant runs
@@ -13,9 +19,11 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-from ..errors import ParseError, VenueError
-from ..records import Ticker, iso_to_ns, num
-from ..symbols import Market, unify
+import orjson
+
+from ..errors import ParseError, VenueError, VenueNotice
+from ..records import Ticker, iso_to_ns, ms_to_ns, num
+from ..symbols import Market, MarketTable, unify
 from .base import Codec, RestRequest, json_body
 
 # The reference's renames of this venue's currency codes, where the new name is a code.
@@ -42,13 +50,101 @@ LEFT_OUT = {
     "TV",
 }
 MAX_IDS_IN_URL = 100
+TICKER_CHANNEL = "ticker/price/1s"
+TOP_CHANNEL = "orderbook/top/100ms"
+# Error codes of a request that cannot succeed on another try (symbol or currency not
+# found, validation error): the rest of the subscription still streams.
+REQUEST_ERRORS = {2001, 2002, 10001}
 
 
 class HitBTC(Codec):
     venue: ClassVar[str] = "hitbtc"
     REST_URL: ClassVar[str] = "https://api.hitbtc.com/api/3"
     MARKETS_URL: ClassVar[str] = "https://api.hitbtc.com/api/3/public/symbol"
+    WS_URL: ClassVar[str] = "wss://api.hitbtc.com/api/3/ws/public"
+    # The venue documents no per-connection cap; two channels of 100 symbols each keep
+    # every subscribe message short.
+    MAX_SYMBOLS_PER_CONNECTION: ClassVar[int] = 100
+    MERGE: ClassVar[bool] = True
     REST_RATE: ClassVar[float] = 10.0  # market data: 30 requests per second per IP
+
+    def __init__(self, table: MarketTable) -> None:
+        super().__init__(table)
+        self._asked: dict[int, set[str]] = {}  # subscribe request id -> symbols asked for
+
+    def subscribe(self, markets: Sequence[Market]) -> list[str]:
+        # The top of book first: every ticker/price update then finds a bid and ask to merge.
+        ids = [m.native for m in markets]
+        self._asked = {1: set(ids), 2: set(ids)}
+        return [
+            orjson.dumps(
+                {"method": "subscribe", "ch": ch, "params": {"symbols": ids}, "id": n}
+            ).decode()
+            for n, ch in enumerate((TOP_CHANNEL, TICKER_CHANNEL), start=1)
+        ]
+
+    def parse_ws(self, raw: str | bytes, ts_recv: int) -> list[Ticker]:
+        """Notifications map symbols to updates, "t" the event time in ms:
+
+        {"ch":"orderbook/top/100ms","data":{"BTCUSDT":{"t":1790512925999,"a":"85025.34",
+         "A":"0.00732","b":"84999.49","B":"0.00724"}}}
+        {"ch":"ticker/price/1s","data":{"BTCUSDT":{"t":1790512903472,"o":"84099.79",
+         "c":"85015.31","h":"85080.31","l":"83855.37","v":"315.51166","q":"26638810.44"}}}
+        Acks: {"result":{"ch":"ticker/price/1s","subscriptions":["BTCUSDT"]},"id":2};
+        errors: {"error":{"code":2001,"message":"Symbol not found","description":"..."},"id":1}.
+        """
+        msg = json_body(raw)
+        if not isinstance(msg, dict):
+            raise ParseError("expected a JSON object")
+        data = msg.get("data")
+        if isinstance(data, dict) and "ch" in msg:
+            out = []
+            for sym, t in data.items():
+                m = self.lookup(sym)
+                if m is None or not isinstance(t, dict):
+                    continue
+                out.append(
+                    Ticker(
+                        self.venue,
+                        m.symbol,
+                        m.native,
+                        bid=num(t.get("b")),
+                        bid_size=num(t.get("B")),
+                        ask=num(t.get("a")),
+                        ask_size=num(t.get("A")),
+                        last=num(t.get("c")),
+                        open=num(t.get("o")),
+                        high=num(t.get("h")),
+                        low=num(t.get("l")),
+                        volume=num(t.get("v")),
+                        quote_volume=num(t.get("q")),
+                        ts_event=ms_to_ns(t.get("t")),
+                        ts_recv=ts_recv,
+                    )
+                )
+            return out
+        if "error" in msg:
+            err = msg["error"]
+            code = err.get("code") if isinstance(err, dict) else None
+            text = (
+                f"{code}: {err.get('message')} ({err.get('description')})"
+                if isinstance(err, dict)
+                else str(err)
+            )
+            if code in REQUEST_ERRORS:
+                raise VenueNotice(f"request {msg.get('id')} rejected: {text}")
+            raise VenueError(f"venue error {text}")  # 429, 500, 503, 504: reconnect
+        result = msg.get("result")
+        if isinstance(result, dict):
+            asked = self._asked.pop(msg.get("id"), None)  # type: ignore[arg-type]
+            got = result.get("subscriptions")
+            if asked and isinstance(got, list) and asked - set(got):
+                missing = ", ".join(sorted(asked - set(got)))
+                raise VenueNotice(f"not subscribed on {result.get('ch')}: {missing}")
+            return []
+        if "result" in msg or "ch" in msg:
+            return []  # other answers, notifications of other channels
+        raise ParseError(f"unexpected message: {str(msg)[:100]}")
 
     def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
         if len(markets) == 1:

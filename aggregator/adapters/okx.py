@@ -1,4 +1,13 @@
-"""OKX spot: the v5 public market API, polled.
+"""OKX spot: the v5 public WebSocket's tickers and bbo-tbt channels, merged; REST polling.
+
+WebSocket (/ws/v5/public): "tickers" (24 h statistics with the best bid and ask, pushed at
+most every 100 ms) and "bbo-tbt" (the top of the book, tick by tick), subscribed with
+``{"op":"subscribe","args":[{"channel":...,"instId":...}, ...]}`` and acknowledged per
+argument. The venue drops a connection that stays quiet for 30 s, so the client sends the
+text "ping" every 25 s and the venue answers "pong". bbo-tbt's seqId belongs to the whole
+book (it jumps between two top-of-book changes), so it cannot reveal a lost message, and
+neither channel has a checksum. A "notice" event (code 64008) announces that the
+connection closes soon for a service upgrade: the session is renewed at once.
 
 REST: GET /api/v5/market/tickers?instType=SPOT returns every spot ticker in one response
 (limit 20 requests per 2 s), so one request per poll covers all subscribed markets; the
@@ -12,13 +21,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from ..errors import ParseError, VenueError
+import orjson
+
+from ..errors import ParseError, VenueError, VenueNotice
 from ..records import Ticker, ms_to_ns, num
 from ..symbols import Market, unify
 from .base import Codec, RestRequest, json_body
 
 # ccxt's renames for OKX currency codes (its commonCurrencies).
 _RENAMES = {"AE": "AET", "WIN": "WINTOKEN"}
+CHANNELS = ("tickers", "bbo-tbt")
+ARGS_PER_MESSAGE = 100  # a subscribe request must stay under 64 KB
+# Errors that a new session may cure: requests too frequent, internal error.
+SESSION_ERRORS = {"60014", "63999"}
 
 
 def _unwrap(body: bytes) -> list[Any]:
@@ -40,7 +55,89 @@ class OKX(Codec):
     venue: ClassVar[str] = "okx"
     REST_URL: ClassVar[str] = "https://www.okx.com"
     MARKETS_URL: ClassVar[str] = "https://www.okx.com/api/v5/public/instruments?instType=SPOT"
+    WS_URL: ClassVar[str] = "wss://ws.okx.com:8443/ws/v5/public"
+    # No cap on channels per connection; the limits are 64 KB per subscribe request and
+    # 480 subscribe requests per hour per connection: 200 symbols are 4 requests.
+    MAX_SYMBOLS_PER_CONNECTION: ClassVar[int] = 200
+    APP_PING_INTERVAL: ClassVar[float | None] = 25.0  # quiet for 30 s: disconnected
+    MERGE: ClassVar[bool] = True
     REST_RATE: ClassVar[float] = 5.0  # one request per poll; the limit is 20 per 2 s
+
+    def subscribe(self, markets: Sequence[Market]) -> list[str]:
+        args = [{"channel": ch, "instId": m.native} for m in markets for ch in CHANNELS]
+        return [
+            orjson.dumps({"op": "subscribe", "args": args[i : i + ARGS_PER_MESSAGE]}).decode()
+            for i in range(0, len(args), ARGS_PER_MESSAGE)
+        ]
+
+    def app_ping(self) -> str | None:
+        return "ping"
+
+    def parse_ws(self, raw: str | bytes, ts_recv: int) -> list[Ticker]:
+        """Pushes name their channel and market in "arg"; "ts" is the event time in ms.
+
+        tickers: {"arg":{"channel":"tickers","instId":"BTC-USDT"},"data":[{"instType":"SPOT",
+          "instId":"BTC-USDT","last":"63707.3","lastSz":"0.00164251","askPx":"63707.3",
+          "askSz":"0.15455902","bidPx":"63707.2","bidSz":"1.70080521","open24h":"63958.9",
+          "high24h":"64496.9","low24h":"63309.4","volCcy24h":"229576048.730317321",
+          "vol24h":"3601.1585121","ts":"1786613174873",...}]}
+        bbo-tbt: {"arg":{"channel":"bbo-tbt","instId":"BTC-USDT"},"data":[{
+          "asks":[["63707.3","0.15455902","0","3"]],"bids":[["63707.2","1.70","0","5"]],
+          "ts":"1786613174873","seqId":3925417338}]}  (price, size, 0, number of orders)
+        Events: {"event":"subscribe","arg":{...},"connId":"d604ccd0"},
+        {"event":"error","code":"60018","msg":"Wrong URL or channel:tickers,instId:X doesn't
+        exist...","connId":"..."}, {"event":"notice","code":"64008","msg":"The connection will
+        soon be closed for a service upgrade. Please reconnect.","connId":"..."}; "pong".
+        """
+        if raw == "pong" or raw == b"pong":
+            return []
+        msg = json_body(raw)
+        if not isinstance(msg, dict):
+            raise ParseError("expected a JSON object")
+        arg = msg.get("arg")
+        data = msg.get("data")
+        if isinstance(arg, dict) and isinstance(data, list):
+            channel = arg.get("channel")
+            if channel == "tickers":
+                out = []
+                for t in data:
+                    m = self.lookup(t.get("instId", "")) if isinstance(t, dict) else None
+                    if m is not None:
+                        out.append(self._ticker(t, m, ts_recv))
+                return out
+            if channel == "bbo-tbt":
+                m = self.lookup(arg.get("instId", ""))
+                if m is None:
+                    return []
+                return [self._top(m, b, ts_recv) for b in data if isinstance(b, dict)]
+            return []
+        event = msg.get("event")
+        if event in ("subscribe", "unsubscribe", "channel-conn-count"):
+            return []
+        if event == "notice":
+            raise VenueError(f"venue notice {msg.get('code')}: {msg.get('msg')}")
+        if event == "error":
+            text = f"venue error {msg.get('code')}: {msg.get('msg')}"
+            if str(msg.get("code")) in SESSION_ERRORS:
+                raise VenueError(text)
+            # A rejected argument (unknown instId, say): the other markets still stream.
+            raise VenueNotice(text)
+        raise ParseError(f"unexpected message: {str(msg)[:100]}")
+
+    def _top(self, m: Market, book: dict[str, Any], ts_recv: int) -> Ticker:
+        bids, asks = book.get("bids") or [[]], book.get("asks") or [[]]
+        bid, ask = bids[0], asks[0]
+        return Ticker(
+            "okx",
+            m.symbol,
+            m.native,
+            bid=num(bid[0]) if bid else None,
+            bid_size=num(bid[1]) if len(bid) > 1 else None,
+            ask=num(ask[0]) if ask else None,
+            ask_size=num(ask[1]) if len(ask) > 1 else None,
+            ts_event=ms_to_ns(book.get("ts")),
+            ts_recv=ts_recv,
+        )
 
     def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
         return [RestRequest(f"{base_url}/api/v5/market/tickers?instType=SPOT")]
@@ -58,28 +155,28 @@ class OKX(Codec):
             if not isinstance(t, dict):
                 raise ParseError("expected ticker objects")
             m = self.lookup(t.get("instId", ""))
-            if m is None:
-                continue
-            out.append(
-                Ticker(
-                    "okx",
-                    m.symbol,
-                    m.native,
-                    bid=num(t.get("bidPx")),
-                    bid_size=num(t.get("bidSz")),
-                    ask=num(t.get("askPx")),
-                    ask_size=num(t.get("askSz")),
-                    last=num(t.get("last")),
-                    open=num(t.get("open24h")),
-                    high=num(t.get("high24h")),
-                    low=num(t.get("low24h")),
-                    volume=num(t.get("vol24h")),
-                    quote_volume=num(t.get("volCcy24h")),
-                    ts_event=ms_to_ns(t.get("ts")),
-                    ts_recv=ts_recv,
-                )
-            )
+            if m is not None:
+                out.append(self._ticker(t, m, ts_recv))
         return out
+
+    def _ticker(self, t: dict[str, Any], m: Market, ts_recv: int) -> Ticker:
+        return Ticker(
+            "okx",
+            m.symbol,
+            m.native,
+            bid=num(t.get("bidPx")),
+            bid_size=num(t.get("bidSz")),
+            ask=num(t.get("askPx")),
+            ask_size=num(t.get("askSz")),
+            last=num(t.get("last")),
+            open=num(t.get("open24h")),
+            high=num(t.get("high24h")),
+            low=num(t.get("low24h")),
+            volume=num(t.get("vol24h")),
+            quote_volume=num(t.get("volCcy24h")),
+            ts_event=ms_to_ns(t.get("ts")),
+            ts_recv=ts_recv,
+        )
 
     @staticmethod
     def parse_markets(body: bytes) -> list[Market]:
