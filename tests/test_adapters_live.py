@@ -138,9 +138,8 @@ async def test_reconnects_and_resubscribes_after_a_drop(start, venue: str) -> No
     assert run.sim.drop() == 1
     i = await run.until_state("disconnected")
     await run.until_state("live", after=i)
+    # Live again on a new connection: the simulator sends data only to subscribers.
     assert run.sim.connections == 2
-    subscribes = [m for m in run.sim.received if "subscribe" in json.dumps(m).lower()]
-    assert len(subscribes) >= 2  # once per connection
     n = len(run.tickers())
     await run.until(lambda: len(run.tickers()) > n + 5)
 

@@ -1,6 +1,12 @@
-"""bitFlyer Lightning: the public HTTP API's ticker, polled product by product.
+"""bitFlyer Lightning: the Realtime API's ticker channel, or the HTTP API's ticker, polled.
 
-``GET /v1/getticker?product_code=BTC_JPY`` answers for one product and there is no
+WebSocket: JSON-RPC 2.0 at ``wss://ws.lightstream.bitflyer.com/json-rpc``; one ``subscribe``
+call per product for the ``lightning_ticker_{product_code}`` channel, answered
+``{"jsonrpc":"2.0","id":1,"result":true}`` (or a JSON-RPC error for that channel alone);
+updates come as ``channelMessage`` notifications carrying the same ticker object as the
+HTTP API. No application-level ping is required: the WebSocket layer's pings keep the
+connection open. ``tick_id`` counts ticks over all products, so it is no gap detector.
+REST: ``GET /v1/getticker?product_code=BTC_JPY`` answers for one product and there is no
 all-products ticker, so each subscribed market is one request. The ticker carries the top
 of the book with sizes, the last price and the 24 h volume, but no open, high or low.
 Markets come from ``GET /v1/getmarkets`` (the Japan list: spot, the FX_BTC_JPY CFD and
@@ -10,21 +16,89 @@ futures; only spot is kept).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import Any, ClassVar
 from urllib.parse import quote
 
-from ..errors import ParseError, VenueError
+import orjson
+
+from ..errors import ParseError, VenueError, VenueNotice
 from ..records import Ticker, iso_to_ns, num
 from ..symbols import Market, unify
 from .base import Codec, RestRequest, json_body
 
+CHANNEL = "lightning_ticker_"
+
+
+def _ticker(market: Market, t: dict[str, Any], ts_recv: int) -> Ticker:
+    return Ticker(
+        "bitflyer",
+        market.symbol,
+        market.native,
+        bid=num(t.get("best_bid")),
+        bid_size=num(t.get("best_bid_size")),
+        ask=num(t.get("best_ask")),
+        ask_size=num(t.get("best_ask_size")),
+        last=num(t.get("ltp")),
+        volume=num(t.get("volume_by_product")),
+        ts_event=iso_to_ns(t.get("timestamp")),
+        ts_recv=ts_recv,
+    )
+
 
 class Bitflyer(Codec):
     venue: ClassVar[str] = "bitflyer"
+    WS_URL: ClassVar[str] = "wss://ws.lightstream.bitflyer.com/json-rpc"
     REST_URL: ClassVar[str] = "https://api.bitflyer.com"
     MARKETS_URL: ClassVar[str] = "https://api.bitflyer.com/v1/getmarkets"
+    # No published limit of channels per connection; the venue lists a handful of products.
+    MAX_SYMBOLS_PER_CONNECTION: ClassVar[int] = 100
     # The published limit is 500 requests per 5 minutes per IP (1.67/s) for all calls.
     REST_RATE: ClassVar[float] = 1.0
+
+    def subscribe(self, markets: Sequence[Market]) -> list[str]:
+        return [
+            orjson.dumps(
+                {
+                    "jsonrpc": "2.0",
+                    "method": "subscribe",
+                    "params": {"channel": CHANNEL + m.native},
+                    "id": i,
+                }
+            ).decode()
+            for i, m in enumerate(markets, start=1)
+        ]
+
+    def parse_ws(self, raw: str | bytes, ts_recv: int) -> list[Ticker]:
+        """{"jsonrpc":"2.0","method":"channelMessage","params":{"channel":
+        "lightning_ticker_BTC_JPY","message":{"product_code":"BTC_JPY","state":"RUNNING",
+        "timestamp":"2019-04-11T05:14:12.3739915Z","tick_id":25965446,"best_bid":580006,
+        "best_ask":580771,"best_bid_size":2.00000013,"best_ask_size":0.4,"ltp":580790,
+        "volume":6703.97,"volume_by_product":6703.97,...}}}
+        Also the answers to our calls: {"jsonrpc":"2.0","id":1,"result":true} and
+        {"jsonrpc":"2.0","id":1,"error":{"code":-32602,"message":"..."}}.
+        """
+        msg = json_body(raw)
+        if not isinstance(msg, dict):
+            raise ParseError("expected a JSON object")
+        if msg.get("method") == "channelMessage":
+            params = msg.get("params")
+            if not isinstance(params, dict) or not isinstance(params.get("message"), dict):
+                raise ParseError("channelMessage without params.message")
+            channel = params.get("channel")
+            if not isinstance(channel, str) or not channel.startswith(CHANNEL):
+                return []
+            t = params["message"]
+            market = self.lookup(t.get("product_code") or channel[len(CHANNEL) :])
+            if market is None:
+                return []
+            return [_ticker(market, t, ts_recv)]
+        if "error" in msg:  # a call of ours failed; the other channels go on
+            err = msg["error"]
+            text = err.get("message") if isinstance(err, dict) else err
+            raise VenueNotice(f"subscription {msg.get('id')} rejected: {text}")
+        if msg.get("result") is False:
+            raise VenueNotice(f"subscription {msg.get('id')} rejected")
+        return []
 
     def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
         return [
@@ -56,21 +130,7 @@ class Bitflyer(Codec):
             raise ParseError(f"ticker of {code} answered for {market.native}")
         if "ltp" not in t and "best_bid" not in t:
             raise ParseError("ticker without prices")
-        return [
-            Ticker(
-                "bitflyer",
-                market.symbol,
-                market.native,
-                bid=num(t.get("best_bid")),
-                bid_size=num(t.get("best_bid_size")),
-                ask=num(t.get("best_ask")),
-                ask_size=num(t.get("best_ask_size")),
-                last=num(t.get("ltp")),
-                volume=num(t.get("volume_by_product")),
-                ts_event=iso_to_ns(t.get("timestamp")),
-                ts_recv=ts_recv,
-            )
-        ]
+        return [_ticker(market, t, ts_recv)]
 
     @staticmethod
     def parse_markets(body: bytes) -> list[Market]:

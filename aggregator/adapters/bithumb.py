@@ -1,37 +1,46 @@
-"""Bithumb (API generation 2): the public ``/v1/ticker`` endpoint, many markets per request.
+"""Bithumb (API generation 2): the quotation WebSocket (ticker and order book, merged), or REST.
 
-``GET /v1/ticker?markets=KRW-BTC,KRW-ETH`` answers a bare list with one ticker per market
-named, so one request per poll covers the subscribed markets (in chunks, to keep URLs
+WebSocket: ``wss://ws-api.bithumb.com/websocket/v1`` speaks Upbit's quotation protocol (one
+JSON array request ``[{"ticket":...},{"type":"ticker","codes":["KRW-BTC"]},...]``, the same
+ticker and ``orderbook`` payloads, errors as {"error":{...}}), so the WebSocket side is
+``upbit.Quotation``. The first-generation stream (``wss://pubwss.bithumb.com/pub/ws``,
+``BTC_KRW`` symbols, "content" payloads) is not used. Connections are limited to 10 a second
+per IP; the WebSocket layer's pings keep a connection open.
+REST: ``GET /v1/ticker?markets=KRW-BTC,KRW-ETH`` answers a bare list with one ticker per
+market named, so one request per poll covers the subscribed markets (in chunks, to keep URLs
 short). It has the last price, the KST day's open, high and low, and 24 h volumes, but no
-best bid or ask (those are only in the per-market order book). Markets (``QUOTE-BASE``)
-come from ``GET /v1/market/all``. The first-generation ``/public/ticker/ALL_KRW`` API is
-not used.
+best bid or ask: ``GET /v1/orderbook?markets=...`` is polled for those. Markets
+(``QUOTE-BASE``) come from ``GET /v1/market/all``. The first-generation ``/public/ticker/
+ALL_KRW`` API is not used.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import Any, ClassVar
 from urllib.parse import quote
 
 from ..errors import ParseError, VenueError
-from ..records import Ticker, ms_to_ns, num
+from ..records import Ticker, ms_to_ns
 from ..symbols import Market, unify
-from .base import Codec, RestRequest, json_body
+from .base import RestRequest, json_body
+from .upbit import Quotation, book_requests, is_books, stamp, ticker
 
 CHUNK = 50  # markets per request
 
 
-class Bithumb(Codec):
+class Bithumb(Quotation):
     venue: ClassVar[str] = "bithumb"
+    WS_URL: ClassVar[str] = "wss://ws-api.bithumb.com/websocket/v1"
     REST_URL: ClassVar[str] = "https://api.bithumb.com"
     MARKETS_URL: ClassVar[str] = "https://api.bithumb.com/v1/market/all?isDetails=false"
     # Spacing between the chunk requests of one poll; far below the public request limit.
     REST_RATE: ClassVar[float] = 2.0
 
     def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
+        # Order books first, so a market's first polled record has its top of book.
         ids = [m.native for m in markets]
-        return [
+        return book_requests(base_url, markets) + [
             RestRequest(f"{base_url}/v1/ticker?markets={quote(','.join(chunk), safe=',-')}")
             for chunk in (ids[i : i + CHUNK] for i in range(0, len(ids), CHUNK))
         ]
@@ -45,6 +54,7 @@ class Bithumb(Codec):
         "acc_trade_price_24h":366228795843.045,"acc_trade_volume":7248.51469502,
         "acc_trade_volume_24h":8464.71765997,"timestamp":1698125744837}]
         opening/high/low_price are for the day since 00:00 KST; acc_*_24h the last 24 h.
+        Order books (see upbit.Quotation.parse_books) give the best bid and ask.
         Errors: {"error":{"name":"...","message":"..."}}.
         """
         data = json_body(body)
@@ -57,6 +67,8 @@ class Bithumb(Codec):
             raise ParseError("expected a list of tickers")
         if not isinstance(data, list):
             raise ParseError("expected a list of tickers")
+        if is_books(data):
+            return self.parse_books(data, ts_recv)
         out = []
         for t in data:
             if not isinstance(t, dict):
@@ -64,22 +76,13 @@ class Bithumb(Codec):
             m = self.lookup(t.get("market", ""))
             if m is None:
                 continue
-            out.append(
-                Ticker(
-                    "bithumb",
-                    m.symbol,
-                    m.native,
-                    last=num(t.get("trade_price")),
-                    open=num(t.get("opening_price")),
-                    high=num(t.get("high_price")),
-                    low=num(t.get("low_price")),
-                    volume=num(t.get("acc_trade_volume_24h")),
-                    quote_volume=num(t.get("acc_trade_price_24h")),
-                    ts_event=ms_to_ns(t.get("timestamp")),
-                    ts_recv=ts_recv,
-                )
-            )
+            out.append(ticker("bithumb", m, t, ts_recv, ms_to_ns(t.get("timestamp"))))
         return out
+
+    def ticker_time(self, t: dict[str, Any]) -> int | None:
+        """The ticker's time as on REST (``timestamp``), else the last trade's."""
+        ts = stamp(t.get("timestamp"))
+        return ts if ts is not None else stamp(t.get("trade_timestamp"))
 
     @staticmethod
     def parse_markets(body: bytes) -> list[Market]:

@@ -1,6 +1,14 @@
-"""Coinone: the public v2 REST tickers, all pairs of a quote currency in one request.
+"""Coinone: the public WebSocket's TICKER channel, or the public v2 REST tickers.
 
-GET /public/v2/ticker_new/{quote} answers every pair quoted in that currency (KRW is the
+WebSocket (``wss://stream.coinone.co.kr``): one ``SUBSCRIBE`` message per market, topic
+``{"quote_currency":"KRW","target_currency":"BTC"}``, acknowledged ``SUBSCRIBED``; every
+ticker change comes as a ``DATA`` message with the best bid and ask (and sizes), the UTC
+day's first/high/low/last and 24 h volumes, so one channel is enough. The server closes a
+connection 30 minutes after the client's last ``{"request_type":"PING"}`` (answered
+``PONG``), so the codec pings every minute. A rejected topic is answered
+``{"response_type":"ERROR","error_code":160012,"message":"Invalid Topic"}``; the other
+subscriptions of the connection go on. Ticker ids grow but are not consecutive: no gap check.
+REST: GET /public/v2/ticker_new/{quote} answers every pair quoted in that currency (KRW is the
 venue's market), with the best bid and ask and their sizes, 24 h high/low/first/last, base
 and quote volume and a millisecond timestamp. One request per quote currency in use.
 Markets come from the same endpoint for KRW (as ccxt does): a pair with a ticker trades.
@@ -14,7 +22,9 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-from ..errors import ParseError, VenueError
+import orjson
+
+from ..errors import ParseError, VenueError, VenueNotice
 from ..records import Ticker, ms_to_ns, num
 from ..symbols import Market, unify
 from .base import Codec, RestRequest, json_body
@@ -35,7 +45,74 @@ class Coinone(Codec):
     venue: ClassVar[str] = "coinone"
     REST_URL: ClassVar[str] = "https://api.coinone.co.kr"
     MARKETS_URL: ClassVar[str] = "https://api.coinone.co.kr/public/v2/ticker_new/KRW"
+    WS_URL: ClassVar[str] = "wss://stream.coinone.co.kr"
+    # No published limit of topics per connection.
+    MAX_SYMBOLS_PER_CONNECTION: ClassVar[int] = 100
+    APP_PING_INTERVAL: ClassVar[float | None] = 60.0  # idle connections close after 30 min
     REST_RATE: ClassVar[float] = 2.0  # 300 a minute; over 5 a second blocks for 10 minutes
+
+    def subscribe(self, markets: Sequence[Market]) -> list[str]:
+        return [
+            orjson.dumps(
+                {
+                    "request_type": "SUBSCRIBE",
+                    "channel": "TICKER",
+                    "topic": {"quote_currency": m.quote_id, "target_currency": m.base_id},
+                }
+            ).decode()
+            for m in markets
+        ]
+
+    def app_ping(self) -> str | None:
+        return '{"request_type":"PING"}'
+
+    def parse_ws(self, raw: str | bytes, ts_recv: int) -> list[Ticker]:
+        """{"response_type":"DATA","channel":"TICKER","data":{"quote_currency":"KRW",
+        "target_currency":"BTC","timestamp":1705301117198,"quote_volume":"19521465345.504",
+        "target_volume":"334.81445168","high":"58710000","low":"57276000","first":"57293000",
+        "last":"58532000","volume_power":"100","ask_best_price":"58537000",
+        "ask_best_qty":"0.1961","bid_best_price":"58532000","bid_best_qty":"0.00009258",
+        "id":"1705301117198001","yesterday_high":"59140000",...}}
+        Also {"response_type":"SUBSCRIBED",...}, {"response_type":"PONG"} and errors
+        {"response_type":"ERROR","error_code":160012,"message":"Invalid Topic"}.
+        """
+        msg = json_body(raw)
+        if not isinstance(msg, dict):
+            raise ParseError("expected a JSON object")
+        kind = msg.get("response_type")
+        if kind == "DATA":
+            if msg.get("channel") != "TICKER":
+                return []
+            t = msg.get("data")
+            if not isinstance(t, dict):
+                raise ParseError("ticker without a data object")
+            m = self.lookup(_id(str(t.get("target_currency")), str(t.get("quote_currency"))))
+            if m is None:
+                return []
+            return [
+                Ticker(
+                    "coinone",
+                    m.symbol,
+                    m.native,
+                    bid=num(t.get("bid_best_price")),
+                    bid_size=num(t.get("bid_best_qty")),
+                    ask=num(t.get("ask_best_price")),
+                    ask_size=num(t.get("ask_best_qty")),
+                    last=num(t.get("last")),
+                    open=num(t.get("first")),
+                    high=num(t.get("high")),
+                    low=num(t.get("low")),
+                    volume=num(t.get("target_volume")),
+                    quote_volume=num(t.get("quote_volume")),
+                    ts_event=ms_to_ns(t.get("timestamp")),
+                    ts_recv=ts_recv,
+                )
+            ]
+        if kind == "ERROR":  # one topic refused; the others go on
+            raise VenueNotice(f"venue error {msg.get('error_code')}: {msg.get('message')}")
+        if kind is None:
+            raise ParseError(f"unexpected message: {str(msg)[:100]}")
+        return []  # SUBSCRIBED, PONG, CONNECTED, ...
 
     def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
         quotes = sorted({m.quote_id for m in markets})

@@ -1,37 +1,200 @@
-"""Upbit (Korea) spot: the public quotation API, polled.
+"""Upbit (Korea) spot: the quotation WebSocket (ticker and order book, merged), or REST polls.
 
-REST: GET /v1/ticker/all?quote_currencies=KRW,BTC,USDT returns the ticker of every market
-of the given quote currencies in one list, so one request per poll covers the subscribed
-markets (the quote currencies are taken from them). The quotation API allows 10 requests
-per second per IP. Market ids are QUOTE-BASE ("KRW-BTC"). The ticker carries no best bid
-or ask (those are in the order book endpoint), so bid/ask stay null.
-Markets: GET /v1/market/all?isDetails=true lists the markets open for trading.
+WebSocket: one JSON array request per connection, ``[{"ticket": ...}, {"type": "orderbook",
+"codes": [...]}, {"type": "ticker", "codes": [...]}, {"format": "DEFAULT"}]``; the venue
+answers with a snapshot of each, then real-time frames, sent as binary frames of JSON text.
+The ticker carries the last price and the day's statistics but no best bid or ask; the order
+book frames (the whole visible book each time) give those, so both are subscribed and
+merged. The server drops a connection idle for 120 s: the WebSocket layer's pings keep it
+open (the text "PING", answered by {"status":"UP"}, is the alternative). A bad request is
+answered {"error":{"name":"...","message":"..."}} and nothing is streamed.
+REST: GET /v1/orderbook?markets=... (top of book) and /v1/ticker/all?quote_currencies=...
+(every market of the given quote currencies), 10 requests per second per IP.
+Market ids are QUOTE-BASE ("KRW-BTC"); markets come from GET /v1/market/all.
+Bithumb's second-generation API speaks the same protocol; its codec reuses these helpers.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import Any, ClassVar
 from urllib.parse import quote
+
+import orjson
 
 from ..errors import ParseError, VenueError
 from ..records import Ticker, ms_to_ns, num
-from ..symbols import Market, unify
+from ..symbols import Market, MarketTable, unify
 from .base import Codec, RestRequest, json_body
 
+CHUNK = 50  # markets per order book request
 
-class Upbit(Codec):
+
+def stamp(value: Any) -> int | None:
+    """An epoch time in ms (13 digits) or µs (16 digits), int or string, to ns."""
+    ns = ms_to_ns(value)
+    if ns is not None and ns >= 10**20:  # microseconds, read as milliseconds
+        ns //= 1000
+    return ns
+
+
+def quotation_request(markets: Sequence[Market]) -> str:
+    """The one request of a connection: order book first, so a market's first record has
+    the top of the book; the ticket names the request (any unique value)."""
+    codes = [m.native for m in markets]
+    return orjson.dumps(
+        [
+            {"ticket": f"aggregator-subscribe-{uuid.uuid4()}"},
+            {"type": "orderbook", "codes": codes},
+            {"type": "ticker", "codes": codes},
+            {"format": "DEFAULT"},
+        ]
+    ).decode()
+
+
+def book_top(
+    venue: str, market: Market, msg: dict[str, Any], ts_recv: int, ts_event: int | None
+) -> Ticker | None:
+    """The best bid and ask (with sizes) of an order book message: its first unit."""
+    units = msg.get("orderbook_units")
+    if not isinstance(units, list):
+        raise ParseError("order book without orderbook_units")
+    if not units or not isinstance(units[0], dict):
+        return None  # an empty book: nothing to say about the top
+    u = units[0]
+    return Ticker(
+        venue,
+        market.symbol,
+        market.native,
+        bid=num(u.get("bid_price")),
+        bid_size=num(u.get("bid_size")),
+        ask=num(u.get("ask_price")),
+        ask_size=num(u.get("ask_size")),
+        ts_event=ts_event,
+        ts_recv=ts_recv,
+    )
+
+
+def ticker(
+    venue: str, market: Market, t: dict[str, Any], ts_recv: int, ts_event: int | None
+) -> Ticker:
+    """The ticker fields both venues send alike, on REST and WebSocket."""
+    return Ticker(
+        venue,
+        market.symbol,
+        market.native,
+        last=num(t.get("trade_price")),
+        open=num(t.get("opening_price")),
+        high=num(t.get("high_price")),
+        low=num(t.get("low_price")),
+        volume=num(t.get("acc_trade_volume_24h")),
+        quote_volume=num(t.get("acc_trade_price_24h")),
+        ts_event=ts_event,
+        ts_recv=ts_recv,
+    )
+
+
+class Quotation(Codec):
+    """The WebSocket side shared by Upbit and Bithumb (generation 2)."""
+
+    MERGE: ClassVar[bool] = True
+    # No documented limit of codes per request; connections are limited per second.
+    MAX_SYMBOLS_PER_CONNECTION: ClassVar[int] = 200
+
+    def __init__(self, table: MarketTable) -> None:
+        super().__init__(table)
+        self._tops: dict[str, tuple[Any, ...]] = {}  # the last top of book per market
+
+    def subscribe(self, markets: Sequence[Market]) -> list[str]:
+        return [quotation_request(markets)]
+
+    def ticker_time(self, t: dict[str, Any]) -> int | None:
+        return stamp(t.get("trade_timestamp"))
+
+    def parse_ws(self, raw: str | bytes, ts_recv: int) -> list[Ticker]:
+        """Binary (or text) frames of JSON, one object each:
+
+        {"type":"ticker","code":"KRW-BTC","opening_price":89642000,"high_price":90230000,
+         "low_price":89338000,"trade_price":89886000,"acc_trade_volume_24h":569.49951948,
+         "acc_trade_price_24h":51158711929.01375,"trade_timestamp":1786613070200,
+         "timestamp":1786613070431,"stream_type":"SNAPSHOT",...}
+        {"type":"orderbook","code":"KRW-BTC","timestamp":1746601573804,
+         "total_ask_size":4.79,"total_bid_size":2.65,"orderbook_units":[{"ask_price":137002000,
+         "bid_price":137001000,"ask_size":0.10623869,"bid_size":0.03656812},...],
+         "stream_type":"REALTIME","level":0}
+        Also {"status":"UP"} (answer to a "PING" text) and {"error":{"name":..,"message":..}}.
+        """
+        msg = json_body(raw)
+        if not isinstance(msg, dict):
+            raise ParseError("expected a JSON object")
+        kind = msg.get("type")
+        if kind is None:
+            err = msg.get("error")
+            if isinstance(err, dict):  # the request was refused: nothing will stream
+                raise VenueError(f"venue error {err.get('name')}: {err.get('message')}")
+            if "status" in msg:
+                return []
+            raise ParseError(f"unexpected message: {str(msg)[:100]}")
+        market = self.lookup(msg.get("code", ""))
+        if market is None:
+            return []
+        if kind == "ticker":
+            return [ticker(self.venue, market, msg, ts_recv, self.ticker_time(msg))]
+        if kind == "orderbook":
+            rec = book_top(self.venue, market, msg, ts_recv, stamp(msg.get("timestamp")))
+            if rec is None:
+                return []
+            top = (rec.bid, rec.bid_size, rec.ask, rec.ask_size)
+            if self._tops.get(market.native) == top:
+                return []  # a change deeper in the book
+            self._tops[market.native] = top
+            return [rec]
+        return []
+
+    def parse_books(self, data: list[Any], ts_recv: int) -> list[Ticker]:
+        """REST order books: [{"market":"KRW-BTC","timestamp":1529910247984,
+        "orderbook_units":[{"ask_price":...,"bid_price":...,"ask_size":...,"bid_size":...}]}]"""
+        out = []
+        for b in data:
+            if not isinstance(b, dict):
+                raise ParseError("expected order book objects")
+            m = self.lookup(b.get("market", ""))
+            if m is None:
+                continue
+            rec = book_top(self.venue, m, b, ts_recv, stamp(b.get("timestamp")))
+            if rec is not None:
+                out.append(rec)
+        return out
+
+
+def is_books(data: list[Any]) -> bool:
+    return bool(data) and isinstance(data[0], dict) and "orderbook_units" in data[0]
+
+
+def book_requests(base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
+    ids = [m.native for m in markets]
+    return [
+        RestRequest(f"{base_url}/v1/orderbook?markets={quote(','.join(chunk), safe=',-')}")
+        for chunk in (ids[i : i + CHUNK] for i in range(0, len(ids), CHUNK))
+    ]
+
+
+class Upbit(Quotation):
     venue: ClassVar[str] = "upbit"
+    WS_URL: ClassVar[str] = "wss://api.upbit.com/websocket/v1"
     REST_URL: ClassVar[str] = "https://api.upbit.com"
     MARKETS_URL: ClassVar[str] = "https://api.upbit.com/v1/market/all?isDetails=true"
-    REST_RATE: ClassVar[float] = 5.0  # one request per poll; the limit is 10 per second
+    REST_RATE: ClassVar[float] = 5.0  # a few requests per poll; the limit is 10 per second
 
     def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
+        # Order books first, so a market's first polled record has its top of book.
         quotes = sorted({m.quote_id or m.native.split("-")[0] for m in markets})
         return [
+            *book_requests(base_url, markets),
             RestRequest(
                 f"{base_url}/v1/ticker/all?quote_currencies={quote(','.join(quotes), safe=',')}"
-            )
+            ),
         ]
 
     def parse_rest(self, body: bytes, ts_recv: int, market: Market | None) -> list[Ticker]:
@@ -43,6 +206,7 @@ class Upbit(Codec):
         "timestamp":1710328237828, ...}]
         opening/high/low prices are of the current day (since 00:00 UTC), the *_24h
         volumes are rolling 24 h; the event time is the last trade's (trade_timestamp, ms).
+        Order books (see parse_books) give the best bid and ask.
         Errors: {"error":{"name":404,"message":"Code not found"}}.
         """
         data = json_body(body)
@@ -53,6 +217,8 @@ class Upbit(Codec):
             raise ParseError("expected a list of tickers")
         if not isinstance(data, list):
             raise ParseError("expected a list of tickers")
+        if is_books(data):
+            return self.parse_books(data, ts_recv)
         out = []
         for t in data:
             if not isinstance(t, dict):
@@ -60,21 +226,7 @@ class Upbit(Codec):
             m = self.lookup(t.get("market", ""))
             if m is None:
                 continue
-            out.append(
-                Ticker(
-                    "upbit",
-                    m.symbol,
-                    m.native,
-                    last=num(t.get("trade_price")),
-                    open=num(t.get("opening_price")),
-                    high=num(t.get("high_price")),
-                    low=num(t.get("low_price")),
-                    volume=num(t.get("acc_trade_volume_24h")),
-                    quote_volume=num(t.get("acc_trade_price_24h")),
-                    ts_event=ms_to_ns(t.get("trade_timestamp")),
-                    ts_recv=ts_recv,
-                )
-            )
+            out.append(ticker("upbit", m, t, ts_recv, ms_to_ns(t.get("trade_timestamp"))))
         return out
 
     @staticmethod
