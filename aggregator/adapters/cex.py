@@ -1,4 +1,17 @@
-"""CEX.IO Spot Trading: the public REST API at trade.cex.io (every call a POST with JSON).
+"""CEX.IO Spot Trading: the public WebSocket book and ticker; the REST API at trade.cex.io.
+
+WebSocket (wss://trade.cex.io/api/spot/ws-public): the public socket streams no ticker,
+only order books: ``order_book_subscribe`` (one pair per request) answers with a 20-level
+snapshot carrying the pair's ``seqId``, then ``order_book_increment`` deltas follow, each
+numbered the previous plus one (a size of zero deletes a level). A gap, or a lower id (an
+internal restart, per the documentation), renews the session. The best bid and ask with
+their sizes are emitted when they change. The 24 h statistics come from ``get_ticker``
+requests on the same socket, at subscription and then every 32 s, and each record carries
+both (merged here, so that an empty side of a book is null, not a stale price). The venue
+wants a client message at least every 10 s: {"e":"ping"} (answered {"e":"pong"}) goes out
+every 8 s, every fourth replaced by the get_ticker request. {"e":"disconnected"} precedes
+a close by the server. Public calls cost 1 point each, 100 points a minute per IP; every
+request but the ping needs an "oid", and a malformed one makes the server close the socket.
 
 POST /api/spot/rest-public/get_ticker with {"pairs": [...]} answers the named pairs in one
 object keyed by pair id ("BTC-USD"); {} answers all of them (about 900). Markets come from
@@ -16,16 +29,63 @@ ts_event is null; nor any open price or size at the touch.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
-from typing import ClassVar
+from dataclasses import replace
+from typing import Any, ClassVar
 
-from ..errors import ParseError, VenueError
+import orjson
+
+from ..errors import ParseError, VenueError, VenueNotice
 from ..records import Ticker, num
-from ..symbols import Market, unify
+from ..symbols import Market, MarketTable, unify
 from .base import Codec, RestRequest, json_body
 
 # Above this many markets, ask for all pairs rather than list them in the body.
 MAX_NAMED_PAIRS = 100
+TICKER_EVERY = 4  # every 4th keepalive asks for the 24 h statistics instead
+BOOK_LEVELS = 20  # the venue keeps 20 levels per side and deletes those leaving the window
+
+Top = tuple[float | None, float | None, float | None, float | None]
+
+
+class SequenceGap(VenueError):
+    """An order book increment was lost (or the venue restarted its numbering)."""
+
+
+class _Book:
+    """One pair's book as the venue sends it: price -> size per side, the last seqId."""
+
+    __slots__ = ("asks", "bids", "seq", "top")
+
+    def __init__(self, seq: int) -> None:
+        self.seq = seq
+        self.bids: dict[float, float] = {}
+        self.asks: dict[float, float] = {}
+        self.top: Top = (None, None, None, None)
+
+    @staticmethod
+    def apply(side: dict[float, float], levels: Any, bids: bool) -> None:
+        for price_text, size_text in levels or ():
+            price, size = float(price_text), float(size_text)
+            if size == 0:
+                side.pop(price, None)
+            else:
+                side[price] = size
+        if len(side) > 2 * BOOK_LEVELS:  # a guard: the venue deletes what leaves its window
+            keep = sorted(side, reverse=bids)[:BOOK_LEVELS]
+            for price in set(side) - set(keep):
+                del side[price]
+
+    def best(self) -> Top:
+        bid = max(self.bids) if self.bids else None
+        ask = min(self.asks) if self.asks else None
+        return (
+            bid,
+            None if bid is None else self.bids[bid],
+            ask,
+            None if ask is None else self.asks[ask],
+        )
 
 
 class Cex(Codec):
@@ -34,6 +94,123 @@ class Cex(Codec):
     MARKETS_URL: ClassVar[str] = "https://trade.cex.io/api/spot/rest-public/get_pairs_info"
     # One request per poll, so poll_interval sets the pace: keep it at 30 s or more.
     REST_RATE: ClassVar[float] = 1.0
+    WS_URL: ClassVar[str] = "wss://trade.cex.io/api/spot/ws-public"
+    # One subscribe (1 point) per pair out of 100 points a minute per IP, reconnects included.
+    MAX_SYMBOLS_PER_CONNECTION: ClassVar[int] = 30
+    APP_PING_INTERVAL: ClassVar[float | None] = 8.0  # the venue wants a message within 10 s
+
+    def __init__(self, table: MarketTable) -> None:
+        super().__init__(table)
+        self._books: dict[str, _Book] = {}  # per pair id, on this connection
+        self._stats: dict[str, Ticker] = {}  # the last get_ticker record per pair id
+        self._pairs: list[str] = []
+        self._oid = time.time_ns() // 1_000_000
+        self._n = 0
+        self._pings = 0
+
+    def _request(self, e: str, data: dict[str, Any]) -> str:
+        self._n += 1
+        return orjson.dumps({"e": e, "oid": f"{self._oid}_{self._n}_{e}", "data": data}).decode()
+
+    def subscribe(self, markets: Sequence[Market]) -> list[str]:
+        self._pairs = [m.native for m in markets]
+        books = [self._request("order_book_subscribe", {"pair": n}) for n in self._pairs]
+        return [*books, self._request("get_ticker", {"pairs": self._pairs})]
+
+    def app_ping(self) -> str | None:
+        self._pings += 1
+        if self._pings % TICKER_EVERY:
+            return '{"e":"ping"}'
+        return self._request("get_ticker", {"pairs": self._pairs})
+
+    def parse_ws(self, raw: str | bytes, ts_recv: int) -> list[Ticker]:
+        """{"e":"order_book_subscribe","oid":"1790135070649_1_order_book_subscribe",
+        "data":{"seqId":8676229,"pair":"BTC-USD","bids":[["86875","0.04301025"]],
+        "asks":[["86875.1","3.40529629"],["86875.2","0.12122756"]]},"ok":"ok"}
+        {"e":"order_book_increment","data":{"seqId":8676230,"pair":"BTC-USD",
+        "bids":[["86775","0.05005228"],["86875","0.00000000"]],"asks":[]},"ok":"ok"}
+        {"e":"get_ticker","oid":"..._get_ticker","data":{"BTC-USD":{"bestBid":"86875.0",
+        "bestAsk":"86875.1","last":"86875.1","lastTradePrice":"86875.1","high":"87500",
+        "low":"85000.5","volume":"51.55342986","quoteVolume":"4438140.14",...}},"ok":"ok"}
+        Also {"e":"connected"}, {"e":"pong"}, {"e":"disconnected"} and errors:
+        {"e":"order_book_subscribe","oid":"...","data":{"error":"Currency pair NOPE-USD
+        is not supported"}}. Levels of an increment come in no particular order.
+        """
+        msg = json_body(raw)
+        if not isinstance(msg, dict):
+            raise ParseError("expected a JSON object")
+        e = msg.get("e")
+        data: Any = msg.get("data")
+        if e == "order_book_increment":
+            return self._increment(data, ts_recv)
+        if isinstance(data, dict) and "error" in data:
+            error = str(data["error"])
+            if "maintenance" in error.lower():
+                raise VenueError(f"venue maintenance: {error}")
+            raise VenueNotice(f"{e} rejected: {error}")
+        if e == "order_book_subscribe":
+            m = self.lookup(data["pair"])
+            if m is None:
+                return []
+            book = self._books[m.native] = _Book(int(data["seqId"]))
+            book.apply(book.bids, data.get("bids"), True)
+            book.apply(book.asks, data.get("asks"), False)
+            return self._top(m, book, ts_recv)
+        if e == "get_ticker":
+            return self._tickers(data, ts_recv)
+        if e == "disconnected":
+            raise VenueError("the venue ended the session (disconnected)")
+        if e is None:
+            raise ParseError(f"unexpected message: {str(msg)[:100]}")
+        return []  # connected, pong, unsubscribe acks
+
+    def _increment(self, data: dict[str, Any], ts_recv: int) -> list[Ticker]:
+        m = self.lookup(data["pair"])
+        if m is None:
+            return []
+        book = self._books.get(m.native)
+        seq = int(data["seqId"])
+        if book is None or seq != book.seq + 1:
+            self._books.pop(m.native, None)
+            expected = "a snapshot" if book is None else book.seq + 1
+            raise SequenceGap(f"sequence gap on {m.native}: expected {expected}, got {seq}")
+        book.seq = seq
+        book.apply(book.bids, data.get("bids"), True)
+        book.apply(book.asks, data.get("asks"), False)
+        return self._top(m, book, ts_recv)
+
+    def _top(self, m: Market, book: _Book, ts_recv: int) -> list[Ticker]:
+        top = book.best()
+        if top == book.top:
+            return []
+        book.top = top
+        if top[0] is None and top[2] is None:
+            return []
+        bid, bid_size, ask, ask_size = top
+        stats = self._stats.get(m.native)
+        if stats is None:
+            stats = Ticker("cex", m.symbol, m.native)
+        return [
+            replace(stats, bid=bid, bid_size=bid_size, ask=ask, ask_size=ask_size, ts_recv=ts_recv)
+        ]
+
+    def _tickers(self, data: Any, ts_recv: int) -> list[Ticker]:
+        """get_ticker's answer: the REST fields, with the top of the book kept here (fresher,
+        and with sizes) in place of the ticker's best bid and ask once a snapshot came."""
+        if not isinstance(data, dict):
+            raise ParseError("get_ticker answer without a data object")
+        out = []
+        for pair, t in data.items():
+            m = self.lookup(pair)
+            if m is None or not isinstance(t, dict):
+                continue
+            rec = self._stats[m.native] = self._ticker(m, t, ts_recv)
+            book = self._books.get(m.native)
+            if book is not None:
+                bid, bid_size, ask, ask_size = book.top
+                rec = replace(rec, bid=bid, bid_size=bid_size, ask=ask, ask_size=ask_size)
+            out.append(rec)
+        return out
 
     def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
         body: dict[str, list[str]] = {}
@@ -66,23 +243,25 @@ class Cex(Codec):
                 continue
             if not isinstance(t, dict):
                 raise ParseError(f"ticker of {pair} is not an object")
-            out.append(
-                Ticker(
-                    "cex",
-                    m.symbol,
-                    m.native,
-                    bid=num(t.get("bestBid")),
-                    ask=num(t.get("bestAsk")),
-                    last=num(t.get("lastTradePrice")),
-                    high=num(t.get("high")),
-                    low=num(t.get("low")),
-                    volume=num(t.get("volume")),
-                    quote_volume=num(t.get("quoteVolume")),
-                    ts_event=None,
-                    ts_recv=ts_recv,
-                )
-            )
+            out.append(self._ticker(m, t, ts_recv))
         return out
+
+    @staticmethod
+    def _ticker(m: Market, t: dict[str, Any], ts_recv: int) -> Ticker:
+        return Ticker(
+            "cex",
+            m.symbol,
+            m.native,
+            bid=num(t.get("bestBid")),
+            ask=num(t.get("bestAsk")),
+            last=num(t.get("lastTradePrice")),
+            high=num(t.get("high")),
+            low=num(t.get("low")),
+            volume=num(t.get("volume")),
+            quote_volume=num(t.get("quoteVolume")),
+            ts_event=None,
+            ts_recv=ts_recv,
+        )
 
     @staticmethod
     def parse_markets(body: bytes) -> list[Market]:

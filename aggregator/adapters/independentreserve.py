@@ -1,4 +1,14 @@
-"""Independent Reserve: REST polling of GetMarketSummary, one request per market.
+"""Independent Reserve: the WebSocket order book (top of book), REST GetMarketSummary.
+
+WebSocket: the venue streams order books only (wss://websockets.independentreserve.com/
+orderbook/{depth}); a {"Event":"Subscribe","Data":["xbt-aud",...]} message brings one
+OrderBookSnapshot per pair, then OrderBookChange deltas (a level with Volume 0 is
+deleted, any other replaces the level at its price). Every book frame carries the CRC32
+of the server's top 10 bids and offers, which is checked: a mismatch (a lost or dropped
+delta) renews the session. The best bid and offer with their sizes are emitted whenever
+they change; the venue's Heartbeat messages keep a quiet connection open.
+
+REST polling of GetMarketSummary, one request per market.
 
 There is no all-markets summary: GET /Public/GetMarketSummary?primaryCurrencyCode=Xbt
 &secondaryCurrencyCode=Aud is asked per pair, in the venue's own currency codes ("Xbt",
@@ -12,13 +22,16 @@ MARKETS_URL gives the primaries and SECONDARIES below the secondaries.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import ClassVar
+import zlib
+from collections.abc import Iterable, Sequence
+from typing import Any, ClassVar
 from urllib.parse import quote
 
-from ..errors import ParseError, VenueError
-from ..records import Ticker, iso_to_ns, num
-from ..symbols import Market, unify
+import orjson
+
+from ..errors import ParseError, VenueError, VenueNotice
+from ..records import Ticker, iso_to_ns, ms_to_ns, num
+from ..symbols import Market, MarketTable, unify
 from .base import Codec, RestRequest, json_body
 
 # GetValidSecondaryCurrencyCodes: ["Aud","Usd","Nzd","Sgd"]
@@ -27,9 +40,62 @@ SECONDARIES = ("Aud", "Usd", "Nzd", "Sgd")
 RENAMES = {"PLA": "PLAYCHIP"}
 
 
+CRC_LEVELS = 10  # the checksum covers the top 10 bids and offers
+
+
 def _code(c: str) -> str:
     c = c.upper()
     return RENAMES.get(c, c)
+
+
+class ChecksumMismatch(VenueError):
+    """The book kept here no longer matches the venue's: the session must be renewed."""
+
+
+def _crc_part(x: float) -> str:
+    return f"{x:.8f}".replace(".", "").lstrip("0")
+
+
+def book_checksum(
+    bids: Iterable[tuple[float, float]], offers: Iterable[tuple[float, float]]
+) -> int:
+    """CRC32 of the top levels (bids best first, then offers), as the venue computes it:
+    price and volume each with 8 decimals, the point and leading zeros removed."""
+    text = "".join(_crc_part(p) + _crc_part(v) for p, v in (*bids, *offers))
+    return zlib.crc32(text.encode())
+
+
+class _Book:
+    """One pair's book at the subscribed depth: price -> volume per side."""
+
+    __slots__ = ("bids", "depth", "offers", "top")
+
+    def __init__(self, depth: int) -> None:
+        self.depth = depth
+        self.bids: dict[float, float] = {}
+        self.offers: dict[float, float] = {}
+        self.top: tuple[float | None, ...] = (None, None, None, None)
+
+    @staticmethod
+    def apply(side: dict[float, float], levels: Any) -> None:
+        for level in levels or ():
+            price, volume = float(level["Price"]), float(level["Volume"])
+            if volume == 0:
+                side.pop(price, None)
+            else:
+                side[price] = volume
+
+    def levels(self) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
+        """Both sides best first, trimmed to the depth."""
+        bids = sorted(self.bids.items(), reverse=True)
+        offers = sorted(self.offers.items())
+        if len(bids) > self.depth:
+            bids = bids[: self.depth]
+            self.bids = dict(bids)
+        if len(offers) > self.depth:
+            offers = offers[: self.depth]
+            self.offers = dict(offers)
+        return bids, offers
 
 
 class IndependentReserve(Codec):
@@ -40,6 +106,76 @@ class IndependentReserve(Codec):
     )
     # The API documentation: "The API is rate limited to 1 call per second".
     REST_RATE: ClassVar[float] = 0.9
+    # Depth 10: the least that lets the checksum (top 10 levels) be verified.
+    WS_URL: ClassVar[str] = "wss://websockets.independentreserve.com/orderbook/10"
+    # No documented cap; the server queues at most about 1000 messages per connection.
+    MAX_SYMBOLS_PER_CONNECTION: ClassVar[int] = 40
+
+    def __init__(self, table: MarketTable) -> None:
+        super().__init__(table)
+        self._books: dict[str, _Book] = {}  # per pair, keyed by native id
+
+    def subscribe(self, markets: Sequence[Market]) -> list[str]:
+        tokens = [f"{m.base_id}-{m.quote_id}".lower() for m in markets]
+        return [orjson.dumps({"Event": "Subscribe", "Data": tokens}).decode()]
+
+    def parse_ws(self, raw: str | bytes, ts_recv: int) -> list[Ticker]:
+        """{"Channel":"orderbook/100/btc/usd","Data":{"Bids":[{"Price":3423.6,"Volume":2.5},
+        {"Price":3420.01,"Volume":6.456}],"Offers":[{"Price":3427.19,"Volume":1.95730709}],
+        "Crc32":3857642206},"Time":1720000000000,"Event":"OrderBookSnapshot"}
+        {"Channel":"orderbook/100/btc/usd","Data":{"Bids":[{"Price":3420.01,"Volume":5.5}],
+        "Offers":[],"Crc32":3068267151},"Time":1720000001000,"Event":"OrderBookChange"}
+        Also {"Time":1661145843028,"Event":"Heartbeat"}, {"Event":"Subscriptions",
+        "Data":["xbt-aud"],...} and {"Event":"Error","Data":"..."}.
+        """
+        msg = json_body(raw)
+        if not isinstance(msg, dict):
+            raise ParseError("expected a JSON object")
+        event = msg.get("Event")
+        if event in ("OrderBookChange", "OrderBookSnapshot"):
+            _, depth, base, quote_ = msg["Channel"].split("/")
+            m = self.lookup(f"{base}/{quote_}")
+            if m is None:
+                return []
+            data = msg["Data"]
+            book = self._books.get(m.native)
+            if event == "OrderBookSnapshot" or book is None:
+                if event != "OrderBookSnapshot":
+                    raise ChecksumMismatch(
+                        f"checksum mismatch: {m.native} changed before a snapshot"
+                    )
+                book = self._books[m.native] = _Book(int(depth))
+            book.apply(book.bids, data.get("Bids"))
+            book.apply(book.offers, data.get("Offers"))
+            bids, offers = book.levels()
+            crc = data.get("Crc32")
+            if crc is not None and book_checksum(bids[:CRC_LEVELS], offers[:CRC_LEVELS]) != crc:
+                del self._books[m.native]
+                raise ChecksumMismatch(f"checksum mismatch on {m.native}: book out of step")
+            top = (*(bids[0] if bids else (None, None)), *(offers[0] if offers else (None, None)))
+            if top == book.top:
+                return []
+            book.top = top
+            return [
+                Ticker(
+                    "independentreserve",
+                    m.symbol,
+                    m.native,
+                    bid=top[0],
+                    bid_size=top[1],
+                    ask=top[2],
+                    ask_size=top[3],
+                    ts_event=ms_to_ns(msg.get("Time")),
+                    ts_recv=ts_recv,
+                )
+            ]
+        if event in ("Heartbeat", "Subscriptions"):
+            return []
+        if event == "Error":
+            raise VenueNotice(f"venue error: {msg.get('Data')}")
+        if event is None:
+            raise ParseError(f"unexpected message: {str(msg)[:100]}")
+        return []
 
     def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
         return [
@@ -97,8 +233,11 @@ class IndependentReserve(Codec):
         codes = json_body(body)
         if not isinstance(codes, list) or not all(isinstance(c, str) for c in codes):
             raise ParseError("expected a list of currency codes")
-        return [
-            Market(unify(_code(p), _code(s)), f"{p}/{s}", base_id=p, quote_id=s)
-            for p in codes
-            for s in SECONDARIES
-        ]
+        out = []
+        for p in codes:
+            for s in SECONDARIES:
+                symbol = unify(_code(p), _code(s))
+                # The WebSocket names books "btc/aud" (unified, lower case); "xbt/aud" too.
+                ids = (f"{p}/{s}", f"{p}/{s}".lower(), symbol.lower())
+                out.append(Market(symbol, f"{p}/{s}", ids, base_id=p, quote_id=s))
+        return out

@@ -1,24 +1,43 @@
-"""LBank spot: REST polling of the 24 h ticker of every market at once.
+"""LBank spot: the WebSocket tick and depth channels, merged; REST polling as a fallback.
 
-GET /v2/ticker/24hr.do?symbol=all answers all spot markets in one response. The ticker
-carries no best bid or ask and its "change" is a percentage, so bid, ask, their sizes and
-the open stay null. Envelope: {"result":"true","data":[...],"error_code":0,"ts":...};
-"result":"false" with an error_code is an error. Markets from /v2/accuracy.do, whose
-ids look like "btc_usdt" (a few have a network suffix, like "vet_erc20_usdt").
+WebSocket (wss://www.lbkex.net/ws/V2/): one subscribe message per channel and pair. ``tick``
+carries the 24 h statistics and no best bid or ask, so the ``depth`` channel (top 10
+levels, each push a full snapshot) supplies the top of the book; both are merged. The
+server sends {"action":"ping","ping":"<id>"} and closes a connection that has not answered
+with the matching pong for a minute. Frame times ("TS") carry no zone; they are taken as
+China Standard Time (UTC+8), as the documentation says of the times it accepts and as
+recorded frames suggest (a 5-minute bar of 00:20 UTC answered with "TS" 08:29).
+
+REST: GET /v2/ticker/24hr.do?symbol=all answers all spot markets in one response, with no
+best bid or ask and "change" in percent, so the open stays null; the best bid and ask
+with their sizes come from /v2/supplement/ticker/bookTicker.do, one request per market
+(for up to 20 markets; beyond that, polling leaves them null).
+Envelope: {"result":"true","data":...,"error_code":0,"ts":...}; "result":"false" with an
+error_code is an error. Markets from /v2/accuracy.do, whose ids look like "btc_usdt" (a
+few have a network suffix, like "vet_erc20_usdt").
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import Any, ClassVar
+from urllib.parse import quote
 
-from ..errors import ParseError, VenueError
-from ..records import Ticker, ms_to_ns, num
-from ..symbols import Market, unify
+import orjson
+
+from ..errors import ParseError, VenueError, VenueNotice
+from ..records import Ticker, iso_to_ns, ms_to_ns, num
+from ..symbols import Market, MarketTable, unify
 from .base import Codec, RestRequest, json_body
 
 # ccxt's renames for LBank (upper-cased, as our symbols are).
 RENAMES = {"HIT": "HIVER", "VET_ERC20": "VEN", "PNT": "PENTA"}
+UTC8_NS = 8 * 3600 * 1_000_000_000
+DEPTH = "10"  # the smallest depth offered (10, 50 or 100): only the top is used
+# Above this many markets REST polling skips the per-market best bid/ask requests.
+MAX_BOOK_REQUESTS = 20
+
+Top = tuple[float | None, float | None, float | None, float | None]
 
 
 def _code(c: str) -> str:
@@ -26,13 +45,127 @@ def _code(c: str) -> str:
     return RENAMES.get(c, c)
 
 
+def _ts(value: Any) -> int | None:
+    """A frame's "TS" ("2019-07-01T11:33:55.188", UTC+8) to ns since the epoch."""
+    ns = iso_to_ns(value)
+    return None if ns is None else ns - UTC8_NS
+
+
+def _best(levels: Any, bids: bool) -> tuple[float | None, float | None]:
+    """The best price of a list of [price, size] levels, and its size (any order)."""
+    best: float | None = None
+    size: float | None = None
+    for level in levels or ():
+        price = num(level[0])
+        if price is not None and (best is None or (price > best if bids else price < best)):
+            best, size = price, num(level[1])
+    return best, size
+
+
 class LBank(Codec):
     venue: ClassVar[str] = "lbank"
+    WS_URL: ClassVar[str] = "wss://www.lbkex.net/ws/V2/"
     REST_URL: ClassVar[str] = "https://api.lbank.info"
     MARKETS_URL: ClassVar[str] = "https://api.lbank.info/v2/accuracy.do"
+    # Two subscribe messages per market; no documented cap per connection.
+    MAX_SYMBOLS_PER_CONNECTION: ClassVar[int] = 50
+    MERGE: ClassVar[bool] = True
+    REST_RATE: ClassVar[float] = 5.0  # bookTicker.do is one request per market
+
+    def __init__(self, table: MarketTable) -> None:
+        super().__init__(table)
+        self._tops: dict[str, Top] = {}  # the last top of book sent, per pair
+
+    def subscribe(self, markets: Sequence[Market]) -> list[str]:
+        out = []
+        for m in markets:
+            for channel in ("depth", "tick"):
+                msg = {"action": "subscribe", "subscribe": channel, "pair": m.native}
+                if channel == "depth":
+                    msg["depth"] = DEPTH
+                out.append(orjson.dumps(msg).decode())
+        return out
+
+    def parse_ws(self, raw: str | bytes, ts_recv: int) -> list[Ticker]:
+        """Pushes, shortened:
+
+        {"tick":{"to_cny":76643.5,"high":0.02719761,"vol":497529.7686,"low":0.02603071,
+         "change":2.54,"usd":299.12,"to_usd":11083.66,"dir":"sell","turnover":13224.0186,
+         "latest":0.02698749,"cny":2068.41},"type":"tick","pair":"eth_btc","SERVER":"V2",
+         "TS":"2019-07-01T11:33:55.188"}
+        {"depth":{"asks":[[0.0252,0.5833],[0.025215,4.377]],"bids":[[0.025135,3.962]]},
+         "count":10,"type":"depth","pair":"eth_btc","SERVER":"V2","TS":"2019-06-28T17:49:22.722"}
+        Also {"action":"ping","ping":"0ca8f854-..."} (answered with a pong) and errors
+        {"SERVER":"V2","message":"Missing parameter ['kbar']","status":"error","TS":"..."}.
+        """
+        msg = json_body(raw)
+        if not isinstance(msg, dict):
+            raise ParseError("expected a JSON object")
+        kind = msg.get("type")
+        if kind == "depth":
+            return self._depth(msg, ts_recv)
+        if kind == "tick":
+            m = self.lookup(msg.get("pair", ""))
+            t = msg.get("tick")
+            if m is None or not isinstance(t, dict):
+                return []
+            return [self._ticker(m, t, _ts(msg.get("TS")), ts_recv)]
+        action = msg.get("action")
+        if action == "ping":
+            self.replies.append(orjson.dumps({"action": "pong", "pong": msg.get("ping")}).decode())
+            return []
+        if msg.get("status") == "error":
+            raise VenueNotice(f"venue error: {msg.get('message')}")
+        if kind is None and action is None and "result" not in msg:
+            raise ParseError(f"unexpected message: {str(msg)[:100]}")
+        return []  # pongs, acks, other channels
+
+    def _depth(self, msg: dict[str, Any], ts_recv: int) -> list[Ticker]:
+        m = self.lookup(msg.get("pair", ""))
+        if m is None:
+            return []
+        book = msg.get("depth", msg)  # a request's answer has the levels at the top
+        bid, bid_size = _best(book.get("bids"), True)
+        ask, ask_size = _best(book.get("asks"), False)
+        top = (bid, bid_size, ask, ask_size)
+        if top == self._tops.get(m.native) or (bid is None and ask is None):
+            return []
+        self._tops[m.native] = top
+        return [
+            Ticker(
+                "lbank",
+                m.symbol,
+                m.native,
+                bid=bid,
+                bid_size=bid_size,
+                ask=ask,
+                ask_size=ask_size,
+                ts_event=_ts(msg.get("TS")),
+                ts_recv=ts_recv,
+            )
+        ]
+
+    @staticmethod
+    def _ticker(m: Market, t: dict[str, Any], ts_event: int | None, ts_recv: int) -> Ticker:
+        return Ticker(
+            "lbank",
+            m.symbol,
+            m.native,
+            last=num(t.get("latest")),
+            high=num(t.get("high")),
+            low=num(t.get("low")),
+            volume=num(t.get("vol")),
+            quote_volume=num(t.get("turnover")),
+            ts_event=ts_event,
+            ts_recv=ts_recv,
+        )
 
     def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
-        return [RestRequest(f"{base_url}/v2/ticker/24hr.do?symbol=all")]
+        books = []
+        if len(markets) <= MAX_BOOK_REQUESTS:
+            path = "/v2/supplement/ticker/bookTicker.do?symbol="
+            books = [RestRequest(base_url + path + quote(m.native, safe=""), m) for m in markets]
+        return [*books, RestRequest(f"{base_url}/v2/ticker/24hr.do?symbol=all")]
 
     def parse_rest(self, body: bytes, ts_recv: int, market: Market | None) -> list[Ticker]:
         """{"result":"true","data":[{"symbol":"btc_usdt","ticker":{"high":"73640.51",
@@ -40,6 +173,8 @@ class LBank(Codec):
         "latest":"73380.29"},"timestamp":"1710328237047"}],"error_code":"0",
         "ts":"1710328244598"}
         vol is in the base currency, turnover in the quote currency, change in percent.
+        bookTicker.do: {"result":true,"data":{"symbol":"btc_usdt","bidPrice":"73380.28",
+        "bidQty":"0.5","askPrice":"73380.3","askQty":"1.2"},"error_code":0,"ts":...}
         """
         doc = json_body(body)
         if not isinstance(doc, dict):
@@ -47,6 +182,8 @@ class LBank(Codec):
         if str(doc.get("result")).lower() == "false" or str(doc.get("error_code", 0)) != "0":
             raise VenueError(f"venue error {doc.get('error_code')}: {doc.get('msg')}")
         data = doc.get("data")
+        if isinstance(data, dict):  # one market's best bid and ask
+            data = [data]
         if not isinstance(data, list):
             raise ParseError("response without a data list")
         out = []
@@ -56,24 +193,28 @@ class LBank(Codec):
             m = self.lookup(row.get("symbol", ""))
             if m is None:
                 continue
+            if "bidPrice" in row or "askPrice" in row:
+                out.append(self._book(m, row, ms_to_ns(doc.get("ts")), ts_recv))
+                continue
             t = row.get("ticker")
             if not isinstance(t, dict):
                 raise ParseError(f"ticker of {m.native} is not an object")
-            out.append(
-                Ticker(
-                    "lbank",
-                    m.symbol,
-                    m.native,
-                    last=num(t.get("latest")),
-                    high=num(t.get("high")),
-                    low=num(t.get("low")),
-                    volume=num(t.get("vol")),
-                    quote_volume=num(t.get("turnover")),
-                    ts_event=ms_to_ns(row.get("timestamp")),
-                    ts_recv=ts_recv,
-                )
-            )
+            out.append(self._ticker(m, t, ms_to_ns(row.get("timestamp")), ts_recv))
         return out
+
+    @staticmethod
+    def _book(m: Market, row: dict[str, Any], ts_event: int | None, ts_recv: int) -> Ticker:
+        return Ticker(
+            "lbank",
+            m.symbol,
+            m.native,
+            bid=num(row.get("bidPrice")),
+            bid_size=num(row.get("bidQty")),
+            ask=num(row.get("askPrice")),
+            ask_size=num(row.get("askQty")),
+            ts_event=ts_event,
+            ts_recv=ts_recv,
+        )
 
     @staticmethod
     def parse_markets(body: bytes) -> list[Market]:
@@ -85,8 +226,10 @@ class LBank(Codec):
             raise ParseError("expected {result, data: [...]}")
         out = []
         for p in doc["data"]:
-            base, quote = p["symbol"].rsplit("_", 1)
+            base, quote_ = p["symbol"].rsplit("_", 1)
             out.append(
-                Market(unify(_code(base), _code(quote)), p["symbol"], base_id=base, quote_id=quote)
+                Market(
+                    unify(_code(base), _code(quote_)), p["symbol"], base_id=base, quote_id=quote_
+                )
             )
         return out
