@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -82,16 +83,16 @@ class Dialect:
         # The markets endpoint is served at the path of the venue's own.
         self.markets_path = urlsplit(codec_class(self.venue).MARKETS_URL).path
 
-    def on_connect(self, conn: ConnState) -> list[str]:
+    def on_connect(self, conn: ConnState) -> Sequence[str | bytes]:
         return []
 
-    def on_message(self, conn: ConnState, msg: Any) -> list[str]:
+    def on_message(self, conn: ConnState, msg: Any) -> Sequence[str | bytes]:
         raise NotImplementedError
 
-    def tick(self, conn: ConnState, q: Quote) -> list[str]:
+    def tick(self, conn: ConnState, q: Quote) -> Sequence[str | bytes]:
         raise NotImplementedError
 
-    def heartbeat(self, conn: ConnState) -> list[str]:
+    def heartbeat(self, conn: ConnState) -> Sequence[str | bytes]:
         return []
 
     def rest(self, path: str, query: dict[str, str], quotes: dict[str, Quote]) -> tuple[int, Any]:
