@@ -15,25 +15,9 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from ..errors import ParseError, VenueError
-from ..records import Ticker, iso_to_ns, num
+from ..records import Ticker, iso_to_ns, minus, num, times
 from ..symbols import Market, unify
 from .base import Codec, RestRequest, json_body
-
-
-def _decimals(x: float) -> int:
-    text = repr(x)
-    return 0 if "e" in text or "." not in text else len(text) - text.index(".") - 1
-
-
-def _minus(a: float | None, b: float | None) -> float | None:
-    """a - b rounded to the decimals the venue used, so 73440 - 1239.5 is 72200.5."""
-    if a is None or b is None:
-        return None
-    return round(a - b, max(_decimals(a), _decimals(b)))
-
-
-def _times(a: float | None, b: float | None) -> float | None:
-    return None if a is None or b is None else a * b
 
 
 class Bitso(Codec):
@@ -105,11 +89,11 @@ def _ticker(m: Market, t: dict[str, Any], ts_recv: int) -> Ticker:
         bid=num(t.get("bid")),
         ask=num(t.get("ask")),
         last=last,
-        open=_minus(last, num(t.get("change_24"))),
+        open=minus(last, num(t.get("change_24"))),
         high=num(t.get("high")),
         low=num(t.get("low")),
         volume=volume,
-        quote_volume=_times(num(t.get("vwap")), volume),
+        quote_volume=times(num(t.get("vwap")), volume),
         ts_event=iso_to_ns(t.get("created_at")),
         ts_recv=ts_recv,
     )

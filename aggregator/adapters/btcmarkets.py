@@ -15,24 +15,12 @@ from typing import Any, ClassVar
 from urllib.parse import quote
 
 from ..errors import ParseError, VenueError
-from ..records import Ticker, iso_to_ns, num
+from ..records import Ticker, iso_to_ns, minus, num
 from ..symbols import Market, unify
 from .base import Codec, RestRequest, json_body
 
 CHUNK = 50  # markets per request
 HALTED = ("Cancel Only", "Offline")  # market statuses in which nothing trades
-
-
-def _decimals(x: float) -> int:
-    text = repr(x)
-    return 0 if "e" in text or "." not in text else len(text) - text.index(".") - 1
-
-
-def _minus(a: float | None, b: float | None) -> float | None:
-    """a - b rounded to the decimals the venue used, so 0.3769 - 0.0119 is 0.365."""
-    if a is None or b is None:
-        return None
-    return round(a - b, max(_decimals(a), _decimals(b)))
 
 
 class BTCMarkets(Codec):
@@ -102,7 +90,7 @@ def _ticker(m: Market, t: dict[str, Any], ts_recv: int) -> Ticker:
         bid=num(t.get("bestBid")),
         ask=num(t.get("bestAsk")),
         last=last,
-        open=_minus(last, num(t.get("price24h"))),
+        open=minus(last, num(t.get("price24h"))),
         high=num(t.get("high24h")),
         low=num(t.get("low24h")),
         volume=num(t.get("volume24h")),

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from ..errors import ParseError, VenueError
-from ..records import Ticker, num
+from ..records import Ticker, num, seconds_to_ns
 from ..symbols import Market, unify
 from .base import Codec, RestRequest, json_body
 
@@ -52,7 +52,7 @@ class Digifinex(Codec):
         tickers = doc.get("ticker")
         if not isinstance(tickers, list):
             raise ParseError("response without a ticker list")
-        ts_event = _seconds_to_ns(doc.get("date"))
+        ts_event = seconds_to_ns(doc.get("date"))
         out = []
         for t in tickers:
             if not isinstance(t, dict):
@@ -105,8 +105,3 @@ class Digifinex(Codec):
                 )
             )
         return out
-
-
-def _seconds_to_ns(value: Any) -> int | None:
-    f = num(value)
-    return None if f is None else int(f) * 1_000_000_000

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from ..errors import ParseError, VenueError
-from ..records import Ticker, num
+from ..records import Ticker, num, seconds_to_ns
 from ..symbols import Market, unify
 from .base import Codec, RestRequest, json_body
 
@@ -24,11 +24,6 @@ RENAMES = {"STR": "XLM", "NEM": "XEM"}
 def _code(c: str) -> str:
     c = c.upper()
     return RENAMES.get(c, c)
-
-
-def _seconds_to_ns(value: Any) -> int | None:
-    f = num(value)
-    return None if f is None else int(f) * 1_000_000_000
 
 
 class Indodax(Codec):
@@ -83,7 +78,7 @@ class Indodax(Codec):
             low=num(t.get("low")),
             volume=num(t.get(f"vol_{m.base_id.lower()}")),
             quote_volume=num(t.get(f"vol_{m.quote_id.lower()}")),
-            ts_event=_seconds_to_ns(t.get("server_time")),
+            ts_event=seconds_to_ns(t.get("server_time")),
             ts_recv=ts_recv,
         )
 

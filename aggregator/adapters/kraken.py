@@ -14,24 +14,9 @@ from urllib.parse import quote
 import orjson
 
 from ..errors import ParseError, VenueError, VenueNotice
-from ..records import Ticker, iso_to_ns, num
+from ..records import Ticker, iso_to_ns, minus, num, times
 from ..symbols import Market, unify
 from .base import Codec, RestRequest, json_body
-
-
-def _derived(a: float | None, b: float | None, sub: bool) -> float | None:
-    """a - b (or a * b), rounded to the decimals the venue used, so 63297.8-0.7 is 63297.1."""
-    if a is None or b is None:
-        return None
-    if not sub:
-        return a * b
-    digits = max(_decimals(a), _decimals(b))
-    return round(a - b, digits)
-
-
-def _decimals(x: float) -> int:
-    text = repr(x)
-    return 0 if "e" in text or "." not in text else len(text) - text.index(".") - 1
 
 
 class Kraken(Codec):
@@ -90,11 +75,11 @@ class Kraken(Codec):
                         ask=num(t.get("ask")),
                         ask_size=num(t.get("ask_qty")),
                         last=last,
-                        open=_derived(last, num(t.get("change")), True),
+                        open=minus(last, num(t.get("change"))),
                         high=num(t.get("high")),
                         low=num(t.get("low")),
                         volume=volume,
-                        quote_volume=_derived(num(t.get("vwap")), volume, False),
+                        quote_volume=times(num(t.get("vwap")), volume),
                         ts_event=iso_to_ns(t.get("timestamp")),
                         ts_recv=ts_recv,
                     )
@@ -156,7 +141,7 @@ class Kraken(Codec):
                     high=_at(t, "h", 1),
                     low=_at(t, "l", 1),
                     volume=volume,
-                    quote_volume=_derived(_at(t, "p", 1), volume, False),
+                    quote_volume=times(_at(t, "p", 1), volume),
                     ts_event=None,
                     ts_recv=ts_recv,
                 )

@@ -25,7 +25,7 @@ from urllib.parse import quote
 import orjson
 
 from ..errors import ParseError, VenueError, VenueNotice
-from ..records import Ticker, ms_to_ns, num
+from ..records import Ticker, minus, ms_to_ns, num
 from ..symbols import Market, MarketTable, unify
 from .base import Codec, RestRequest, json_body
 
@@ -39,19 +39,6 @@ def _code(c: str) -> str:
 
 TOPICS_PER_MESSAGE = 100  # the venue's cap on one (batch) subscription
 _connect_ids = itertools.count(1)
-
-
-def _minus(a: float | None, b: float | None) -> float | None:
-    """a - b rounded to the decimals the venue used (67400 - 597.9 is 66802.1)."""
-    if a is None or b is None:
-        return None
-    digits = max(_decimals(a), _decimals(b))
-    return round(a - b, digits)
-
-
-def _decimals(x: float) -> int:
-    text = repr(x)
-    return 0 if "e" in text or "." not in text else len(text) - text.index(".") - 1
 
 
 class KuCoin(Codec):
@@ -198,7 +185,7 @@ class KuCoin(Codec):
             ask=num(t.get("sell")),
             ask_size=num(t.get("askSize")),
             last=last,
-            open=open_ if open_ is not None else _minus(last, num(t.get("changePrice"))),
+            open=open_ if open_ is not None else minus(last, num(t.get("changePrice"))),
             high=num(t.get("high")),
             low=num(t.get("low")),
             volume=num(t.get("vol")),
@@ -253,7 +240,7 @@ class KuCoin(Codec):
             ask=num(t.get("sell")),
             ask_size=num(t.get("bestAskSize")),
             last=last,
-            open=_minus(last, num(t.get("changePrice"))),
+            open=minus(last, num(t.get("changePrice"))),
             high=num(t.get("high")),
             low=num(t.get("low")),
             volume=num(t.get("vol")),
