@@ -1,5 +1,11 @@
-"""Bitfinex spot, API v2: the public tickers, polled over REST.
+"""Bitfinex spot, API v2: the public ticker channel over WebSocket, or the tickers over REST.
 
+WebSocket (wss://api-pub.bitfinex.com/ws/2): one ``ticker`` subscription per market; the
+"subscribed" event maps the channel id of the connection to the market, and data frames are
+``[CHAN_ID, [BID, BID_SIZE, ASK, ASK_SIZE, DAILY_CHANGE, ..]]`` (the REST row without the
+symbol), or ``[CHAN_ID, "hb"]`` heartbeats every 15 s. Info event 20051 (server restart) and
+20061 (maintenance over: resubscribe) end the session so that the runner reconnects; a
+connection holds at most 25 public channels. REST:
 GET /v2/tickers?symbols=tBTCUSD,tETHUST (or symbols=ALL) answers every asked ticker as one
 array row; a single subscribed market is asked for through /v2/ticker/{symbol}, whose row
 does not name its market. Rows carry no time. BID_SIZE and ASK_SIZE are the sums of the
@@ -16,9 +22,11 @@ from decimal import Decimal
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-from ..errors import ParseError, VenueError
+import orjson
+
+from ..errors import ParseError, VenueError, VenueNotice
 from ..records import Ticker, num
-from ..symbols import Market, unify
+from ..symbols import Market, MarketTable, unify
 from .base import Codec, RestRequest, json_body
 
 # The reference's renames of this venue's currency codes (UST is Tether, and so on).
@@ -61,14 +69,82 @@ RENAMES = {
 LEFT_OUT = {"ORS"}
 MAX_IDS_IN_URL = 100
 TRADING_ROW = 10  # BID, BID_SIZE, ASK, ASK_SIZE, DAILY_CHANGE, .._RELATIVE, LAST, VOL, HIGH, LOW
+# Info codes: the server restarts (reconnect), maintenance starts, maintenance ended.
+INFO_RESTART, INFO_MAINTENANCE, INFO_MAINTENANCE_END = 20051, 20060, 20061
 
 
 class Bitfinex(Codec):
     venue: ClassVar[str] = "bitfinex"
+    WS_URL: ClassVar[str] = "wss://api-pub.bitfinex.com/ws/2"
     REST_URL: ClassVar[str] = "https://api-pub.bitfinex.com"
     MARKETS_URL: ClassVar[str] = "https://api-pub.bitfinex.com/v2/conf/pub:list:pair:exchange"
+    MAX_SYMBOLS_PER_CONNECTION: ClassVar[int] = 25  # public channels per connection
     REST_RATE: ClassVar[float] = 1.0  # 90 requests a minute
 
+    def __init__(self, table: MarketTable) -> None:
+        super().__init__(table)
+        self._channels: dict[int, Market] = {}  # channel id -> market, on this connection
+        self._pending = 0  # subscriptions sent and not yet answered
+
+    # --- WebSocket ---------------------------------------------------------------------
+    def subscribe(self, markets: Sequence[Market]) -> list[str]:
+        self._pending = len(markets)
+        return [
+            orjson.dumps({"event": "subscribe", "channel": "ticker", "symbol": m.native}).decode()
+            for m in markets
+        ]
+
+    def parse_ws(self, raw: str | bytes, ts_recv: int) -> list[Ticker]:
+        """[104,[2504.1,89.39691507,2504.6,95.67402604,13.5,0.00541864,2504.9,22581.92240769,
+        2533.2,2461.4,null]] ([CHAN_ID, ROW]: the REST row, which may grow at its end) and
+        [104,"hb"] heartbeats. Events: {"event":"info","version":2,"platform":{"status":1}},
+        {"event":"subscribed","channel":"ticker","chanId":104,"symbol":"tETHUST","pair":"ETHUST"},
+        {"event":"error","msg":"symbol: invalid","code":10300}, {"event":"info","code":20051}.
+        """
+        msg = json_body(raw)
+        if isinstance(msg, dict):
+            return self._event(msg)
+        if not isinstance(msg, list) or len(msg) < 2:
+            raise ParseError("expected [channel id, payload] or an event object")
+        chan, row = msg[0], msg[1]
+        if row == "hb":
+            return []
+        market = self._channels.get(chan) if isinstance(chan, int) else None
+        if market is None:
+            raise ParseError(f"data for unknown channel {chan!r}")
+        if not isinstance(row, list) or len(row) < TRADING_ROW:
+            raise ParseError(f"expected a ticker row of {TRADING_ROW} fields or more")
+        return [self._ticker(row[:TRADING_ROW], market, ts_recv)]
+
+    def _event(self, msg: dict[str, Any]) -> list[Ticker]:
+        event = msg.get("event")
+        if event == "subscribed":
+            self._pending -= 1
+            market = self.lookup(str(msg.get("symbol", "")))
+            if market is not None and isinstance(msg.get("chanId"), int):
+                self._channels[msg["chanId"]] = market
+        elif event == "unsubscribed":
+            chan = msg.get("chanId")
+            if isinstance(chan, int):
+                self._channels.pop(chan, None)
+        elif event == "error":
+            self._pending -= 1
+            what = f"subscription rejected ({msg.get('code')}): {msg.get('msg')}"
+            if self._pending <= 0 and not self._channels:  # nothing left to listen to
+                raise VenueError(what)
+            raise VenueNotice(what)
+        elif event == "info":
+            code = msg.get("code")
+            if code in (INFO_RESTART, INFO_MAINTENANCE_END):
+                raise VenueError(f"venue asks to reconnect ({code}): {msg.get('msg')}")
+            if code == INFO_MAINTENANCE:
+                raise VenueNotice(f"venue maintenance ({code}): {msg.get('msg')}")
+            platform = msg.get("platform")
+            if isinstance(platform, dict) and platform.get("status") == 0:
+                raise VenueNotice("venue platform in maintenance")
+        return []  # conf, pong, other events
+
+    # --- REST --------------------------------------------------------------------------
     def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
         if len(markets) == 1:
             m = markets[0]

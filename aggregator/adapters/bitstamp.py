@@ -1,6 +1,12 @@
-"""Bitstamp: the public HTTP API v2 tickers, all pairs in one request.
+"""Bitstamp: the top of the live order book over WebSocket, or the HTTP API v2 tickers.
 
-``GET /api/v2/ticker/`` answers a list with one ticker per market, named by ``pair``
+WebSocket (wss://ws.bitstamp.net): one ``order_book_{pair}`` channel per market, each message
+a snapshot of the top 100 levels of both sides; the best bid and ask with their sizes are taken
+from its first levels, and a record is emitted only when they change. Nothing else (last,
+24 h statistics) is streamed, so those fields stay null. ``bts:request_reconnect`` (the server
+is about to go down) ends the session so that the runner reconnects and resubscribes.
+
+REST: ``GET /api/v2/ticker/`` answers a list with one ticker per market, named by ``pair``
 ("BTC/USD"); ``GET /api/v2/ticker/btcusd/`` answers the same object for one market
 without ``pair`` (both are parsed). A ticker has the best bid and ask (no sizes), the last
 price, 24 h high/low/volume/vwap and ``open_24``, the price 24 h ago, which is the open
@@ -13,19 +19,104 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from ..errors import ParseError, VenueError
+import orjson
+
+from ..errors import ParseError, VenueError, VenueNotice
 from ..records import Ticker, num
-from ..symbols import Market, unify
+from ..symbols import Market, MarketTable, unify
 from .base import Codec, RestRequest, json_body
+
+BOOK = "order_book_"
 
 
 class Bitstamp(Codec):
     venue: ClassVar[str] = "bitstamp"
+    WS_URL: ClassVar[str] = "wss://ws.bitstamp.net"
     REST_URL: ClassVar[str] = "https://www.bitstamp.net"
     MARKETS_URL: ClassVar[str] = "https://www.bitstamp.net/api/v2/markets/"
+    MAX_SYMBOLS_PER_CONNECTION: ClassVar[int] = 100  # no published limit: a prudent one
     # Published default limit: 400 requests per second, 10,000 per 10 minutes.
     REST_RATE: ClassVar[float] = 5.0
 
+    def __init__(self, table: MarketTable) -> None:
+        super().__init__(table)
+        self._top: dict[str, tuple[Any, Any]] = {}  # native -> (best bid level, best ask level)
+        self._pending = 0  # subscriptions sent and not yet answered
+        self._subscribed = 0
+
+    # --- WebSocket ---------------------------------------------------------------------
+    def subscribe(self, markets: Sequence[Market]) -> list[str]:
+        self._pending = len(markets)
+        return [
+            orjson.dumps({"event": "bts:subscribe", "data": {"channel": BOOK + m.native}}).decode()
+            for m in markets
+        ]
+
+    def parse_ws(self, raw: str | bytes, ts_recv: int) -> list[Ticker]:
+        """{"data":{"timestamp":"1786614357","microtimestamp":"1786614357909624",
+        "bids":[["63706.26","0.07856313"],["63704.51","0.12570851"],...],
+        "asks":[["63711.04","0.07857225"],...]},"channel":"order_book_btcusd","event":"data"}
+        Also: {"event":"bts:subscription_succeeded","channel":"order_book_btcusd","data":{}},
+        {"event":"bts:request_reconnect","channel":"","data":""}, and errors:
+        {"event":"bts:error","channel":"","data":{"code":null,"message":"Bad subscription."}}.
+        """
+        msg = json_body(raw)
+        if not isinstance(msg, dict):
+            raise ParseError("expected a JSON object")
+        event = msg.get("event")
+        if event == "data":
+            channel = msg.get("channel")
+            data = msg.get("data")
+            if not isinstance(channel, str) or not isinstance(data, dict):
+                raise ParseError("data event without channel or data object")
+            if not channel.startswith(BOOK):
+                return []
+            market = self.lookup(channel[len(BOOK) :])
+            return [] if market is None else self._book(market, data, ts_recv)
+        if event == "bts:subscription_succeeded":
+            self._pending -= 1
+            self._subscribed += 1
+        elif event == "bts:request_reconnect":
+            raise VenueError("venue asks to reconnect (bts:request_reconnect)")
+        elif event == "bts:error":
+            self._pending -= 1
+            data = msg.get("data")
+            why = data.get("message") if isinstance(data, dict) else data
+            if self._pending <= 0 and not self._subscribed:  # nothing left to listen to
+                raise VenueError(f"subscription rejected: {why}")
+            raise VenueNotice(f"venue error: {why}")
+        return []  # bts:heartbeat answers, unsubscriptions
+
+    def _book(self, m: Market, data: dict[str, Any], ts_recv: int) -> list[Ticker]:
+        bids, asks = data.get("bids"), data.get("asks")
+        if not isinstance(bids, list) or not isinstance(asks, list):
+            raise ParseError("order book without bids and asks lists")
+        top = (bids[0] if bids else None, asks[0] if asks else None)
+        if self._top.get(m.native) == top:
+            return []
+        self._top[m.native] = top
+        bid, ask = top
+        micros = data.get("microtimestamp")
+        secs = data.get("timestamp")
+        if micros is not None:
+            ts_event: int | None = int(micros) * 1_000
+        else:
+            ts_event = None if secs is None else int(secs) * 1_000_000_000
+        return [
+            Ticker(
+                "bitstamp",
+                m.symbol,
+                m.native,
+                bid=None if bid is None else num(bid[0]),
+                bid_size=None if bid is None else num(bid[1]),
+                ask=None if ask is None else num(ask[0]),
+                ask_size=None if ask is None else num(ask[1]),
+                ts_event=ts_event,
+                ts_recv=ts_recv,
+            )
+        ]
+
+    # --- REST --------------------------------------------------------------------------
     def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
         if len(markets) == 1:  # one market: its own, lighter endpoint
             m = markets[0]

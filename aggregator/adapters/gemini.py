@@ -1,6 +1,13 @@
-"""Gemini spot: the public REST API v1, one ``pubticker`` request per market.
+"""Gemini spot: the top of the level 2 book over WebSocket, or REST ``pubticker`` polls.
 
-Gemini's one all-markets endpoint, ``/v1/pricefeed``, sends only a price and a 24 h
+WebSocket: market data v2 (wss://api.gemini.com/v2/marketdata), one ``l2`` subscription for
+all the connection's markets (named upper case there: "BTCUSD"). The first ``l2_updates`` of a
+market carries its whole book (and its last trades), later ones the changed price levels (a
+quantity of "0" removes a level); the book is kept per connection to derive the best bid and
+ask with their sizes, and a record is emitted when they change. Book updates carry no time,
+so ts_event is null; trades and the 24 h statistics are not used.
+
+REST: Gemini's one all-markets endpoint, ``/v1/pricefeed``, sends only a price and a 24 h
 percentage change per pair: no bid, ask or volume. ``/v1/pubticker/{symbol}`` sends the
 best bid and ask, the last price and the 24 h volume in both currencies, so the markets
 are polled one by one with it (the recorded reference response is of this endpoint too).
@@ -13,12 +20,14 @@ are split off by the known quote currencies, as the reference library does.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import Any, ClassVar
 from urllib.parse import quote
 
-from ..errors import ParseError, VenueError
+import orjson
+
+from ..errors import ParseError, VenueError, VenueNotice
 from ..records import Ticker, ms_to_ns, num
-from ..symbols import Market, unify
+from ..symbols import Market, MarketTable, unify
 from .base import Codec, RestRequest, json_body
 
 # Quote currencies, tried in order: "GUSD" must come before "USD", which it ends with.
@@ -41,13 +50,123 @@ _QUOTES = (
 _SPLITS = {"PAXGUSD": ("PAXG", "USD")}
 
 
+class _Book:
+    """One market's level 2 book: price -> quantity per side, with the best price cached."""
+
+    __slots__ = ("asks", "best_ask", "best_bid", "bids")
+
+    def __init__(self) -> None:
+        self.bids: dict[float, str] = {}
+        self.asks: dict[float, str] = {}
+        self.best_bid: float | None = None
+        self.best_ask: float | None = None
+
+    def apply(self, side: Any, price: Any, qty: Any) -> None:
+        level = float(price)
+        if side == "buy":
+            if float(qty) == 0:
+                if self.bids.pop(level, None) is not None and level == self.best_bid:
+                    self.best_bid = max(self.bids) if self.bids else None
+            else:
+                self.bids[level] = qty
+                if self.best_bid is None or level > self.best_bid:
+                    self.best_bid = level
+        elif side == "sell":
+            if float(qty) == 0:
+                if self.asks.pop(level, None) is not None and level == self.best_ask:
+                    self.best_ask = min(self.asks) if self.asks else None
+            else:
+                self.asks[level] = qty
+                if self.best_ask is None or level < self.best_ask:
+                    self.best_ask = level
+        else:
+            raise ParseError(f"unknown book side {side!r}")
+
+    def top(self) -> tuple[float | None, str | None, float | None, str | None]:
+        bid, ask = self.best_bid, self.best_ask
+        return (
+            bid,
+            None if bid is None else self.bids[bid],
+            ask,
+            None if ask is None else self.asks[ask],
+        )
+
+
 class Gemini(Codec):
     venue: ClassVar[str] = "gemini"
+    WS_URL: ClassVar[str] = "wss://api.gemini.com/v2/marketdata"
     REST_URL: ClassVar[str] = "https://api.gemini.com"
     MARKETS_URL: ClassVar[str] = "https://api.gemini.com/v1/symbols"
+    # No published limit; each market starts with its whole book, so keep connections modest.
+    MAX_SYMBOLS_PER_CONNECTION: ClassVar[int] = 20
     # Public endpoints allow 120 requests a minute; Gemini asks for at most 1 per second.
     REST_RATE: ClassVar[float] = 1.0
 
+    def __init__(self, table: MarketTable) -> None:
+        super().__init__(table)
+        self._books: dict[str, _Book] = {}  # native -> its book, on this connection
+        self._tops: dict[str, tuple[Any, ...]] = {}  # native -> the last top emitted
+
+    # --- WebSocket ---------------------------------------------------------------------
+    def subscribe(self, markets: Sequence[Market]) -> list[str]:
+        symbols = [m.native.upper() for m in markets]
+        msg = {"type": "subscribe", "subscriptions": [{"name": "l2", "symbols": symbols}]}
+        return [orjson.dumps(msg).decode()]
+
+    def parse_ws(self, raw: str | bytes, ts_recv: int) -> list[Ticker]:
+        """{"type":"l2_updates","symbol":"BTCUSD","changes":[["buy","9122.04","0.00121425"],
+        ["sell","9122.07","0.98942292"],...],"trades":[{"type":"trade","symbol":"BTCUSD",
+        "event_id":169841458,"timestamp":1560976400428,"price":"9122.04",...}]} (the first
+        message of a market: its whole book), then {"type":"l2_updates","symbol":"BTCUSD",
+        "changes":[["sell","9160.20","0.1921229751"]]}. Also "trade" and "heartbeat" messages,
+        and errors: {"result":"error","reason":"NoValidTradingPairs"}.
+        """
+        msg = json_body(raw)
+        if not isinstance(msg, dict):
+            raise ParseError("expected a JSON object")
+        kind = msg.get("type")
+        if kind == "l2_updates":
+            market = self.lookup(str(msg.get("symbol")))
+            changes = msg.get("changes")
+            if not isinstance(changes, list):
+                raise ParseError("l2_updates without a changes list")
+            return [] if market is None else self._update(market, msg, changes, ts_recv)
+        if msg.get("result") == "error":
+            why = f"venue error {msg.get('reason')}: {msg.get('message', '')}"
+            if msg.get("reason") == "NoValidTradingPairs":  # the whole subscription failed
+                raise VenueError(why)
+            raise VenueNotice(why)
+        return []  # heartbeat, trade, auction events, candles
+
+    def _update(
+        self, m: Market, msg: dict[str, Any], changes: list[Any], ts_recv: int
+    ) -> list[Ticker]:
+        book = self._books.get(m.native)
+        if book is None or "trades" in msg:  # the initial message: the whole book
+            book = self._books[m.native] = _Book()
+        for side, price, qty in changes:
+            book.apply(side, price, qty)
+        top = book.top()
+        last = self._tops.get(m.native)
+        if last == top or (last is None and top == (None, None, None, None)):
+            return []
+        self._tops[m.native] = top
+        bid, bid_size, ask, ask_size = top
+        return [
+            Ticker(
+                "gemini",
+                m.symbol,
+                m.native,
+                bid=bid,
+                bid_size=num(bid_size),
+                ask=ask,
+                ask_size=num(ask_size),
+                ts_event=None,
+                ts_recv=ts_recv,
+            )
+        ]
+
+    # --- REST --------------------------------------------------------------------------
     def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
         return [
             RestRequest(f"{base_url}/v1/pubticker/{quote(m.native, safe='')}", market=m)
@@ -103,7 +222,9 @@ class Gemini(Codec):
             if split is None:
                 continue
             base, quote_ = split
-            out.append(Market(unify(base, quote_), native, base_id=base, quote_id=quote_))
+            # REST names markets in lower case, the market data WebSocket in upper case.
+            ids = (native, upper)
+            out.append(Market(unify(base, quote_), native, ids, base_id=base, quote_id=quote_))
         return out
 
 

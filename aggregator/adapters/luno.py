@@ -1,6 +1,16 @@
-"""Luno: REST polling of the tickers of every market at once.
+"""Luno: REST polling of the tickers of every market at once; a streaming codec, not enabled.
 
-GET /api/1/tickers answers every market in one response: best bid and ask (no sizes), last
+Streaming (written, tested on recorded frames, switched off): Luno's market stream is one
+connection per pair, wss://ws.luno.com/api/1/stream/{pair}, and the first message must carry
+API key credentials ({"api_key_id":..,"api_key_secret":..}). The runner connects every
+connection of a venue to one URL and the config holds no credentials, so WS_URL stays empty
+(REST only) until both exist: set ``WS_URL = STREAM_URL`` then (``ws_url`` gives the URL of
+one connection). The stream sends the whole order book (orders by id) with a sequence number,
+then numbered updates (trades, one create, one delete, a status); the book is kept per
+connection, the best bid and ask with their summed sizes are derived from it, a record is
+emitted when they change, and a gap in the numbers raises SequenceGap. Keep-alives are "".
+
+REST: GET /api/1/tickers answers every market in one response: best bid and ask (no sizes), last
 trade price and the rolling 24 h volume in the base currency; no high, low, open or quote
 volume. Luno calls bitcoin XBT ("XBTZAR"); our symbols say BTC. Errors come as
 {"error":"...","error_code":"ErrInvalidMarketPair",...}. Markets from
@@ -10,20 +20,176 @@ volume. Luno calls bitcoin XBT ("XBTZAR"); our symbols say BTC. Errors come as
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
+
+import orjson
 
 from ..errors import ParseError, VenueError
 from ..records import Ticker, ms_to_ns, num
-from ..symbols import Market, unify
-from .base import Codec, RestRequest, json_body
+from ..symbols import Market, MarketTable, unify
+from .base import SHAPE_ERRORS, Codec, RestRequest, json_body
 
 TRADING = ("ACTIVE", "POST_ONLY")
+ZERO = Decimal(0)
+
+
+class SequenceGap(VenueError):
+    """An update was lost between two sequence numbers: the session must be renewed."""
+
+
+class _Side:
+    """One side of the book: orders by id, and their volume summed per price level."""
+
+    __slots__ = ("best", "bids", "levels", "orders")
+
+    def __init__(self, bids: bool) -> None:
+        self.bids = bids
+        self.orders: dict[str, tuple[Decimal, Decimal]] = {}  # id -> (price, volume)
+        self.levels: dict[Decimal, Decimal] = {}  # price -> summed volume
+        self.best: Decimal | None = None
+
+    def add(self, oid: str, price: Decimal, volume: Decimal) -> None:
+        self.remove(oid)
+        self.orders[oid] = (price, volume)
+        self.levels[price] = self.levels.get(price, ZERO) + volume
+        if self.best is None or (price > self.best if self.bids else price < self.best):
+            self.best = price
+
+    def remove(self, oid: str, volume: Decimal | None = None) -> bool:
+        """Take ``volume`` (all if None) off an order; False if the order is not here."""
+        order = self.orders.get(oid)
+        if order is None:
+            return False
+        price, left = order
+        taken = left if volume is None or volume >= left else volume
+        if taken == left:
+            del self.orders[oid]
+        else:
+            self.orders[oid] = (price, left - taken)
+        rest = self.levels[price] - taken
+        if rest > 0:
+            self.levels[price] = rest
+        else:
+            del self.levels[price]
+            if price == self.best:
+                pick = max if self.bids else min
+                self.best = pick(self.levels) if self.levels else None
+        return True
+
+    def top(self) -> tuple[float | None, float | None]:
+        best = self.best
+        return (None, None) if best is None else (float(best), float(self.levels[best]))
 
 
 class Luno(Codec):
     venue: ClassVar[str] = "luno"
+    STREAM_URL: ClassVar[str] = "wss://ws.luno.com/api/1/stream"  # + "/{pair}"
     REST_URL: ClassVar[str] = "https://api.luno.com"
     MARKETS_URL: ClassVar[str] = "https://api.luno.com/api/exchange/1/markets"
+    MAX_SYMBOLS_PER_CONNECTION: ClassVar[int] = 1  # one stream per pair
+    # The stream wants API key credentials; the config has none yet (see above).
+    API_KEY_ID: ClassVar[str] = ""
+    API_KEY_SECRET: ClassVar[str] = ""
+
+    def __init__(self, table: MarketTable) -> None:
+        super().__init__(table)
+        self._market: Market | None = None  # the pair of this connection
+        self._seq: int | None = None  # the sequence number of the book held
+        self._bids = _Side(bids=True)
+        self._asks = _Side(bids=False)
+        self._top: tuple[Any, ...] | None = None
+
+    # --- WebSocket ---------------------------------------------------------------------
+    def ws_url(self, url: str, markets: Sequence[Market]) -> str:
+        """The URL of the connection streaming ``markets`` (one pair)."""
+        return f"{url.rstrip('/')}/{markets[0].native}"
+
+    def subscribe(self, markets: Sequence[Market]) -> list[str]:
+        self._market = markets[0]
+        creds = {"api_key_id": self.API_KEY_ID, "api_key_secret": self.API_KEY_SECRET}
+        return [orjson.dumps(creds).decode()]
+
+    def parse_ws(self, raw: str | bytes, ts_recv: int) -> list[Ticker]:
+        """The book: {"sequence":"24352","asks":[{"id":"BXA1","price":"1234.00",
+        "volume":"0.93"}],"bids":[{"id":"BXB1","price":"1201.00","volume":"1.22"}],
+        "status":"ACTIVE","timestamp":1528884331021}; then updates:
+        {"sequence":"24353","trade_updates":[{"base":"0.1","counter":"123.40",
+        "maker_order_id":"BXA1","taker_order_id":"BXT1"}],"create_update":{"order_id":
+        "BXB2","type":"BID","price":"1202.00","volume":"0.5"},"delete_update":null,
+        "status_update":null,"timestamp":1528884331100}. Keep-alives: "".
+        """
+        msg = json_body(raw)
+        if msg == "":
+            return []
+        if not isinstance(msg, dict):
+            raise ParseError("expected a JSON object")
+        if "sequence" not in msg:
+            if "error" in msg or "error_code" in msg:
+                raise VenueError(f"venue error {msg.get('error_code')}: {msg.get('error')}")
+            raise ParseError("a message without a sequence number")
+        market = self._market
+        if market is None:  # not subscribed (a recorded replay): the table's only market
+            market = self._market = next(iter(self.table.markets), None)
+            if market is None or len(self.table) != 1:
+                raise ParseError("which pair this stream is for is unknown")
+        seq = int(msg["sequence"])
+        snapshot = "bids" in msg or "asks" in msg
+        if not snapshot:
+            if self._seq is None or seq <= self._seq:
+                return []  # before the book, or already in it
+            if seq != self._seq + 1:
+                expected, self._seq = self._seq + 1, None
+                raise SequenceGap(f"sequence gap: expected {expected}, got {seq}")
+        self._seq = None  # until the message is applied in full
+        try:
+            if snapshot:
+                self._book(msg)
+            else:
+                self._update(msg)
+        except (ParseError, *SHAPE_ERRORS) as e:  # half applied: the book is lost
+            raise VenueError(f"book out of step: {e}") from None
+        self._seq = seq
+        top = (*self._bids.top(), *self._asks.top())
+        if top == self._top:
+            return []
+        self._top = top
+        bid, bid_size, ask, ask_size = top
+        return [
+            Ticker(
+                "luno",
+                market.symbol,
+                market.native,
+                bid=bid,
+                bid_size=bid_size,
+                ask=ask,
+                ask_size=ask_size,
+                ts_event=ms_to_ns(msg.get("timestamp")),
+                ts_recv=ts_recv,
+            )
+        ]
+
+    def _book(self, msg: dict[str, Any]) -> None:
+        self._bids, self._asks = _Side(bids=True), _Side(bids=False)
+        for side, key in ((self._bids, "bids"), (self._asks, "asks")):
+            for o in msg.get(key) or ():
+                side.add(o["id"], _dec(o["price"]), _dec(o["volume"]))
+
+    def _update(self, msg: dict[str, Any]) -> None:
+        """Apply one update: its trades, then its create, delete and status parts."""
+        for t in msg.get("trade_updates") or ():
+            oid, base = t.get("maker_order_id") or t.get("order_id"), _dec(t["base"])
+            if not (self._bids.remove(oid, base) or self._asks.remove(oid, base)):
+                raise VenueError(f"book out of step: trade for unknown order {oid}")
+        create = msg.get("create_update")
+        if create:
+            side = self._bids if create["type"] == "BID" else self._asks
+            side.add(create["order_id"], _dec(create["price"]), _dec(create["volume"]))
+        delete = msg.get("delete_update")
+        if delete and not self._bids.remove(delete["order_id"]):
+            self._asks.remove(delete["order_id"])
+
+    # --- REST --------------------------------------------------------------------------
 
     def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
         return [RestRequest(f"{base_url}/api/1/tickers")]
@@ -84,3 +250,11 @@ class Luno(Codec):
             for p in doc["markets"]
             if p.get("trading_status") in TRADING
         ]
+
+
+def _dec(value: Any) -> Decimal:
+    """A decimal string as a Decimal (sums of order volumes stay exact), or ParseError."""
+    try:
+        return Decimal(value)
+    except (InvalidOperation, TypeError, ValueError):
+        raise ParseError(f"not a decimal number: {value!r}") from None
