@@ -82,3 +82,14 @@ def test_every_venue_has_a_ticker_payload_to_test(venue: str) -> None:
     assert found, f"no ticker payload for {venue}"
     entries = [e for f in found for e in json.loads(f.read_text())]
     assert any(e["method"].startswith("fetchTicker") for e in entries)
+
+
+def test_readme_lists_every_venue_by_mode() -> None:
+    from aggregator.adapters.registry import modes
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    streaming = readme.split("Streaming by default, REST polling as fallback")[1].split("\n\n")[0]
+    rest_only = readme.split("REST polling only (")[1].split("\n\n")[0]
+    for v in ADAPTERS:
+        listed = streaming if "ws" in modes(v) else rest_only
+        assert f" {v}," in listed.replace("\n", " ") or f" {v}." in listed.replace("\n", " "), v
