@@ -8,15 +8,21 @@ import os
 import signal
 import time
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from .adapters.registry import codec_class
 from .adapters.runner import Adapter
 from .config import Config
 from .errors import AggregatorError
 from .hub import Hub
+from .ops import Ops
 from .sinks.files import FileSink
 from .sinks.socket import SocketSink
 from .systemd import Notifier
+
+if TYPE_CHECKING:
+    from .records import Record
+    from .sinks.nats import NatsSink
 
 log = logging.getLogger(__name__)
 
@@ -31,13 +37,20 @@ class Daemon:
         self.config = config
         self.hub = Hub()
         self.notifier = notifier or Notifier()
+        self.ops = Ops(self, config.metrics)  # freshness, loop lag, /metrics, /health, status
         self.files = FileSink(config.files) if config.files.enabled else None
-        self.socket = SocketSink(config.socket, self.hub.latest) if config.socket.enabled else None
-        for sink in (self.files, self.socket):
+        self.socket = (
+            SocketSink(config.socket, self.hub.latest, status=self.ops.report)
+            if config.socket.enabled
+            else None
+        )
+        self.nats = _nats_sink(config)
+        for sink in (self.files, self.socket, self.nats):
             if sink is not None:
                 self.hub.add_sink(sink)
+        publish = _stamping(self.hub.publish, config.daemon.instance_id)
         self.adapters = [
-            Adapter(codec_class(ex.venue), ex, self.hub.publish, config.daemon.state_dir)
+            Adapter(codec_class(ex.venue), ex, publish, config.daemon.state_dir)
             for ex in config.exchanges
             if ex.enabled
         ]
@@ -48,6 +61,11 @@ class Daemon:
         self.on_ready: Callable[[], Awaitable[None]] | None = None
 
     # --- control -----------------------------------------------------------------------
+    @property
+    def stopping(self) -> bool:
+        """A stop was requested (/health answers 503 from then on)."""
+        return self._stop.is_set()
+
     def request_stop(self, reason: str = "requested") -> None:
         if not self._stop.is_set():
             log.info("stopping: %s", reason)
@@ -96,6 +114,9 @@ class Daemon:
                 await self.files.start()
             if self.socket is not None:
                 await self.socket.start()
+            if self.nats is not None:
+                await self.nats.start()  # connects in the background; records buffer meanwhile
+            await self.ops.start()  # /metrics and /health, when configured
         except (AggregatorError, OSError) as e:
             log.error("cannot start: %s", e)
             await self._stop_sinks()
@@ -104,6 +125,7 @@ class Daemon:
         for a in self.adapters:
             self._spawn(self._supervise(a), f"adapter:{a.venue}")
         self._spawn(self._progress(), "progress")
+        self._spawn(self.ops.run(), "ops")
         if self.notifier.watchdog_interval:
             self._spawn(self._watchdog(self.notifier.watchdog_interval), "watchdog")
         where = [str(self.config.socket.path)] if self.socket else []
@@ -143,10 +165,11 @@ class Daemon:
         return 0
 
     async def _stop_sinks(self) -> None:
+        await self.ops.stop()
         if self.socket is not None:
             await self.socket.stop()
-        if self.files is not None:
-            await self.files.stop()
+        stops = [s.stop() for s in (self.files, self.nats) if s is not None]
+        await asyncio.gather(*stops)  # both drain within their own time limit, side by side
 
     def _log_counts(self) -> None:
         f = self.files
@@ -168,7 +191,9 @@ class Daemon:
                 raise
             except Exception:
                 log.exception(
-                    "%s: adapter failed; restarting in %.0fs", adapter.venue, RESTART_DELAY
+                    "adapter failed; restarting in %.0fs",
+                    RESTART_DELAY,
+                    extra={"exchange": adapter.venue},
                 )
                 adapter.status("error", "internal error; restarting")
                 await asyncio.sleep(RESTART_DELAY)
@@ -206,3 +231,24 @@ class Daemon:
                 "%s; published=%d written=%d", summary, self.hub.published, f.written if f else 0
             )
             self.notifier.status(summary[:200])
+
+
+def _nats_sink(config: Config) -> NatsSink | None:
+    if not config.nats.enabled:
+        return None
+    from .sinks.nats import NatsSink  # nats-py is imported only when used
+
+    grace = config.daemon.shutdown_grace
+    return NatsSink(config.nats, config.daemon.instance_id, stop_timeout=max(0.5, grace - 1.5))
+
+
+def _stamping(publish: Callable[[Record], None], instance: str) -> Callable[[Record], None]:
+    """``publish``, setting each record's instance first; unchanged without an instance id."""
+    if not instance:
+        return publish
+
+    def stamped(record: Record) -> None:
+        record.instance = instance
+        publish(record)
+
+    return stamped

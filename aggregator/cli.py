@@ -1,11 +1,10 @@
-"""The `aggregator` command: run, check, exchanges, demo, tail, normalize."""
+"""The `aggregator` command: run, check, exchanges, demo, tail, status, subscribe, normalize."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import logging
-import os
 import sys
 from collections.abc import Coroutine, Sequence
 from pathlib import Path
@@ -13,22 +12,18 @@ from typing import Any
 
 from . import __version__
 from .errors import AggregatorError, ConfigError
+from .logs import FORMATS, setup_logging
 
 log = logging.getLogger("aggregator")
 
 
-def setup_logging(level: str = "info") -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    if os.environ.get("JOURNAL_STREAM"):  # journald adds its own timestamps
-        fmt = "%(levelname)s %(name)s: %(message)s"
-    else:
-        fmt = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-    handler.setFormatter(logging.Formatter(fmt))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level.upper())
-    logging.getLogger("websockets").setLevel(logging.WARNING)
-    logging.getLogger("aiohttp").setLevel(logging.WARNING)
+def _loopback(value: str) -> str:
+    """An argparse type: "127.0.0.1:PORT" (or localhost, ::1), like the config's listen keys."""
+    from .config import is_loopback
+
+    if not is_loopback(value):
+        raise argparse.ArgumentTypeError(f"expected 127.0.0.1:PORT (loopback only), got {value!r}")
+    return value
 
 
 def run_loop(coro: Coroutine[Any, Any, int]) -> int:
@@ -46,9 +41,12 @@ def run_loop(coro: Coroutine[Any, Any, int]) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from .app import Daemon
     from .config import load
+    from .shard import select
 
-    config = load(args.config)
-    setup_logging(args.log_level or config.daemon.log_level)
+    config = select(load(args.config), args.shard or "", args.exchanges)
+    setup_logging(
+        args.log_level or config.daemon.log_level, args.log_format or config.daemon.log_format
+    )
 
     async def main() -> int:
         return await Daemon(config).run()
@@ -92,7 +90,7 @@ def cmd_exchanges(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
-    setup_logging(args.log_level)
+    setup_logging(args.log_level, args.log_format)
     return run_loop(run_demo(args))
 
 
@@ -100,9 +98,50 @@ def cmd_tail(args: argparse.Namespace) -> int:
     from .client import tail
 
     path = None if args.tcp else str(args.socket or default_socket())
+    if args.table:
+        from .live import live_table
+
+        table = live_table(
+            path, args.tcp, args.exchange, args.symbol, args.count, args.duration, args.stale
+        )
+        return run_loop(table)
     return run_loop(
         tail(path, args.tcp, args.exchange, args.symbol, args.type, args.count, sys.stdout)
     )
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from .status import status
+
+    path = None if args.tcp else str(args.socket or default_socket())
+    return run_loop(status(path, args.tcp, args.json, sys.stdout))
+
+
+def cmd_subscribe(args: argparse.Namespace) -> int:
+    from .subscribe import subscribe
+
+    servers = [u.strip() for u in ",".join(args.nats).split(",") if u.strip()]
+    return run_loop(
+        subscribe(
+            servers,
+            args.subject_prefix,
+            args.exchange,
+            args.symbol,
+            args.type,
+            args.count,
+            sys.stdout,
+            replay=args.replay,
+            stream=args.stream,
+        )
+    )
+
+
+def _names(value: str) -> list[str]:
+    """An argparse type: "a,b" to ["a", "b"]."""
+    names = [x.strip() for x in value.split(",") if x.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("expected names separated by commas")
+    return names
 
 
 def default_socket() -> Path:
@@ -132,6 +171,14 @@ def parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="run the daemon")
     r.add_argument("-c", "--config", required=True, help="TOML config file")
     r.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    r.add_argument("--log-format", choices=FORMATS, help="text (default) or json lines")
+    scope = r.add_mutually_exclusive_group()
+    scope.add_argument(
+        "--shard", metavar="I/N", help="run the venues with crc32(venue) %% N == I (0 <= I < N)"
+    )
+    scope.add_argument(
+        "--exchanges", type=_names, default=[], metavar="A,B", help="run only these venues"
+    )
     r.set_defaults(func=cmd_run)
 
     c = sub.add_parser("check", help="validate a config file")
@@ -151,6 +198,14 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("--rate", type=float, default=200.0, help="price updates/s per venue")
     d.add_argument("--all", action="store_true", help="every venue with a simulated stream")
     d.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    d.add_argument("--log-format", default="text", choices=FORMATS, help="text or json lines")
+    d.add_argument(
+        "--metrics",
+        type=_loopback,
+        metavar="HOST:PORT",
+        help="serve /metrics and /health there (loopback only, e.g. 127.0.0.1:9464)",
+    )
+    d.add_argument("--nats", metavar="URL", help="also publish to this NATS server (nats://...)")
     d.set_defaults(func=cmd_demo)
 
     t = sub.add_parser("tail", help="print records from a running daemon's socket")
@@ -160,7 +215,31 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("-s", "--symbol", action="append", default=[], help="only this symbol")
     t.add_argument("-t", "--type", action="append", default=[], choices=["ticker", "status"])
     t.add_argument("-n", "--count", type=int, help="stop after this many records")
+    t.add_argument("--table", action="store_true", help="a live table of the latest values")
+    t.add_argument("--duration", type=float, help="with --table: stop after this many seconds")
+    t.add_argument(
+        "--stale", type=float, default=10.0, help="with --table: dim values older than this (s)"
+    )
     t.set_defaults(func=cmd_tail)
+
+    s = sub.add_parser("status", help="every venue's state, from the running daemon")
+    s.add_argument("--socket", type=Path, help="Unix socket (default: the daemon's default)")
+    s.add_argument("--tcp", help="connect to HOST:PORT instead")
+    s.add_argument("--json", action="store_true", help="print the daemon's report as JSON")
+    s.set_defaults(func=cmd_status)
+
+    ns = sub.add_parser("subscribe", help="print records from NATS (scale-out deployments)")
+    ns.add_argument("--nats", action="append", required=True, metavar="URL", help="nats://...")
+    ns.add_argument("-e", "--exchange", action="append", default=[], help="only this venue")
+    ns.add_argument("-s", "--symbol", action="append", default=[], help="only this symbol")
+    ns.add_argument("-t", "--type", action="append", default=[], choices=["ticker", "status"])
+    ns.add_argument("-n", "--count", type=int, help="stop after this many records")
+    ns.add_argument("--subject-prefix", default="md", help="the daemons' nats.subject_prefix")
+    ns.add_argument(
+        "--replay", type=float, metavar="SECONDS", help="JetStream: the last SECONDS first"
+    )
+    ns.add_argument("--stream", default="MD", help="with --replay: the stream (nats.stream)")
+    ns.set_defaults(func=cmd_subscribe)
 
     n = sub.add_parser("normalize", help="normalise raw venue payloads from stdin (offline)")
     n.add_argument("exchange")

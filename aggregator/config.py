@@ -39,7 +39,9 @@ class DaemonConfig:
     shutdown_grace: float = 4.0  # seconds from the stop signal to a forced exit
     watchdog_stale: float = 60.0  # no ticker for this long withholds the systemd watchdog
     log_level: str = "info"
-    instance_id: str = ""
+    log_format: str = "text"  # "text" (people) or "json" (one object per line, log shippers)
+    instance_id: str = ""  # names this instance in records and on NATS; with NATS on: hostname
+    shard: str = ""  # "i/n": run only the venues with crc32(venue) % n == i (see aggregator.shard)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +64,30 @@ class SocketConfig:
     max_clients: int = 1024
     client_buffer: int = 1024 * 1024  # bytes unsent to a client before it is conflated
     max_line: int = 65536  # longest accepted client input line, in bytes
+
+
+@dataclass(frozen=True, slots=True)
+class MetricsConfig:
+    listen: str = ""  # "127.0.0.1:PORT" serves /metrics and /health (loopback only); "": off
+    stale_after: float = 60.0  # a venue without a record this long fails /health
+
+
+@dataclass(frozen=True, slots=True)
+class NatsConfig:
+    """Publishing to NATS (scale-out): see aggregator/sinks/nats.py."""
+
+    enabled: bool = False
+    servers: tuple[str, ...] = ("nats://127.0.0.1:4222",)  # any of a cluster; reconnects to any
+    subject_prefix: str = "md"  # subjects: <prefix>.ticker.<exchange>.<BASE-QUOTE>
+    jetstream: bool = False  # publish into a stream (persisted, replayable, de-duplicated)
+    stream: str = "MD"  # the stream's name; it captures <prefix>.>
+    replicas: int = 1  # copies of the stream in a cluster (3 survives the loss of a node)
+    max_age: float = 3600.0  # seconds a record stays in the stream
+    max_bytes: int = 1024**3  # the stream's size limit; the oldest records go first
+    duplicate_window: float = 120.0  # seconds a message id is remembered (de-duplication)
+    queue_size: int = 100_000  # records buffered while NATS is slow or unreachable; oldest dropped
+    connect_timeout: float = 5.0
+    reconnect_wait: float = 1.0  # seconds between attempts on the same server
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +121,8 @@ class Config:
     exchanges: tuple[ExchangeConfig, ...] = ()
     source: Path | None = None
     warnings: tuple[str, ...] = ()
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    nats: NatsConfig = field(default_factory=NatsConfig)
 
 
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]i?B|B)?\s*$", re.IGNORECASE)
@@ -242,7 +270,7 @@ def loads(text: str, *, source: Path | None = None, check_paths: bool = True) ->
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{source or '<config>'}: not valid TOML: {e}") from None
-    known = {"daemon", "files", "socket", "exchanges", "exchange_defaults"}
+    known = {"daemon", "files", "socket", "exchanges", "exchange_defaults", "metrics", "nats"}
     for key in doc:
         if key not in known:
             loader.fail(key, f"unknown section; expected one of: {', '.join(sorted(known))}")
@@ -250,6 +278,13 @@ def loads(text: str, *, source: Path | None = None, check_paths: bool = True) ->
     files = loader.build(FilesConfig, doc.get("files", {}), "files")
     sock = loader.build(SocketConfig, doc.get("socket", {}), "socket")
     _check_choices(loader, daemon, files, sock)
+    nats = loader.build(NatsConfig, doc.get("nats", {}), "nats")
+    daemon = _check_nats(loader, daemon, nats)
+    metrics = loader.build(MetricsConfig, doc.get("metrics", {}), "metrics")
+    if metrics.listen and not is_loopback(metrics.listen):
+        loader.fail(
+            "metrics.listen", f"expected '127.0.0.1:PORT' (loopback only), got {metrics.listen!r}"
+        )
 
     defaults = doc.get("exchange_defaults", {})
     if not isinstance(defaults, dict):
@@ -289,7 +324,9 @@ def loads(text: str, *, source: Path | None = None, check_paths: bool = True) ->
             ex = dataclasses.replace(ex, mode="ws" if "ws" in modes or not modes else "rest")
         _check_exchange(loader, ex, path)
         exchanges.append(ex)
-    config = Config(daemon, files, sock, tuple(exchanges), source, tuple(warnings))
+    config = Config(
+        daemon, files, sock, tuple(exchanges), source, tuple(warnings), metrics=metrics, nats=nats
+    )
     if check_paths:
         check_config_paths(config, loader)
     return config
@@ -302,6 +339,8 @@ def _check_choices(
         loader.fail(
             "daemon.log_level", f"expected debug, info, warning or error, got {daemon.log_level!r}"
         )
+    if daemon.log_format not in ("text", "json"):
+        loader.fail("daemon.log_format", f"expected 'text' or 'json', got {daemon.log_format!r}")
     if files.period not in ("hour", "day"):
         loader.fail("files.period", f"expected 'hour' or 'day', got {files.period!r}")
     if files.compress not in ("gzip", "none"):
@@ -310,18 +349,55 @@ def _check_choices(
         loader.fail("files.queue_size", "expected an integer >= 1")
     if not re.fullmatch(r"0?[0-7]{3}", sock.mode):
         loader.fail("socket.mode", f"expected an octal file mode like '0660', got {sock.mode!r}")
-    if sock.tcp:
-        host, _, port = sock.tcp.rpartition(":")
-        if (
-            host not in ("127.0.0.1", "localhost", "::1", "[::1]")
-            or not port.isdigit()
-            or not 0 <= int(port) < 65536
-        ):
-            loader.fail(
-                "socket.tcp", f"expected '127.0.0.1:PORT' (loopback only), got {sock.tcp!r}"
-            )
+    if sock.tcp and not is_loopback(sock.tcp):
+        loader.fail("socket.tcp", f"expected '127.0.0.1:PORT' (loopback only), got {sock.tcp!r}")
     if sock.max_clients < 1:
         loader.fail("socket.max_clients", "expected an integer >= 1")
+
+
+def _check_nats(loader: _Loader, daemon: DaemonConfig, nats: NatsConfig) -> DaemonConfig:
+    """Check [nats] and daemon.shard; with NATS on, an empty instance_id becomes the hostname."""
+    from .shard import parse_shard
+
+    if daemon.shard:
+        try:
+            parse_shard(daemon.shard)
+        except ValueError as e:
+            loader.fail("daemon.shard", str(e))
+    if not nats.servers:
+        loader.fail("nats.servers", "expected at least one server URL")
+    for url in nats.servers:
+        if not url.startswith(("nats://", "tls://")) or len(url) <= len("nats://"):
+            loader.fail("nats.servers", f"expected nats://HOST:PORT or tls://..., got {url!r}")
+    tokens = nats.subject_prefix.split(".")
+    if not all(t and not re.search(r"[\s*>]", t) for t in tokens):
+        loader.fail(
+            "nats.subject_prefix",
+            f"expected tokens (a.b) without spaces or wildcards, got {nats.subject_prefix!r}",
+        )
+    if not re.fullmatch(r"[A-Za-z0-9_-]+", nats.stream):
+        loader.fail("nats.stream", f"expected letters, digits, '-' or '_', got {nats.stream!r}")
+    if not 1 <= nats.replicas <= 5:
+        loader.fail("nats.replicas", f"expected 1 to 5, got {nats.replicas}")
+    if nats.duplicate_window > nats.max_age:
+        loader.fail("nats.duplicate_window", "expected a value <= max_age")
+    if nats.queue_size < 1:
+        loader.fail("nats.queue_size", "expected an integer >= 1")
+    if nats.enabled and not daemon.instance_id:
+        import socket
+
+        return dataclasses.replace(daemon, instance_id=socket.gethostname())
+    return daemon
+
+
+def is_loopback(address: str) -> bool:
+    """``"127.0.0.1:PORT"`` (or localhost, ::1): listening there reaches no other host."""
+    host, _, port = address.rpartition(":")
+    return (
+        host in ("127.0.0.1", "localhost", "::1", "[::1]")
+        and port.isdigit()
+        and 0 <= int(port) < 65536
+    )
 
 
 def _check_exchange(loader: _Loader, ex: ExchangeConfig, path: str) -> None:

@@ -6,12 +6,15 @@ import argparse
 import asyncio
 import dataclasses
 import logging
+import socket
 import sys
 from pathlib import Path
 
 from .adapters.registry import codec_class, modes
 from .app import Daemon
 from .config import Config, check_config_paths, load
+from .errors import ConfigError
+from .logs import log_format
 from .sim import VenueSim
 from .sim.dialects import simulated
 from .symbols import snapshot_path
@@ -65,6 +68,12 @@ def demo_config(args: argparse.Namespace, base: Config, sims: dict[str, VenueSim
         socket=dataclasses.replace(base.socket, path=args.socket or base.socket.path),
         exchanges=exchanges,
     )
+    if getattr(args, "metrics", None):
+        config = dataclasses.replace(
+            config, metrics=dataclasses.replace(config.metrics, listen=args.metrics)
+        )
+    if getattr(args, "nats", None):
+        config = with_nats(config, args.nats)
     check_config_paths(config)
     return config
 
@@ -81,12 +90,14 @@ async def run_demo(args: argparse.Namespace) -> int:
             log.info("simulated %s on %s", venue, sim.base_url)
 
         async def on_ready() -> None:
-            print(
+            _say(
                 f"demo: {len(sims)} simulated venues; records go to {config.files.dir}/ and to "
                 f"{config.socket.path}\n"
-                f"demo: watch them with: aggregator tail --socket {config.socket.path}",
-                file=sys.stderr,
+                f"demo: watch them with: aggregator tail --socket {config.socket.path}"
             )
+            if daemon.nats is not None:
+                servers = ",".join(config.nats.servers)
+                _say(f"demo: and on NATS with: aggregator subscribe --nats {servers}")
 
         daemon.on_ready = on_ready
         reporter = asyncio.ensure_future(_report(daemon, args.duration))
@@ -96,7 +107,7 @@ async def run_demo(args: argparse.Namespace) -> int:
             reporter.cancel()
             await asyncio.gather(reporter, return_exceptions=True)
         per_venue = ", ".join(f"{a.venue} {a.records}" for a in daemon.adapters)
-        print(f"demo: done; records per venue: {per_venue}", file=sys.stderr)
+        _say(f"demo: done; records per venue: {per_venue}")
         return rc
     finally:
         for sim in sims.values():
@@ -116,4 +127,27 @@ async def _report(daemon: Daemon, duration: float) -> None:
         f = daemon.files
         counts = ", ".join(f"{a.venue} {a.records}" for a in daemon.adapters)
         written = f.written if f else 0
-        print(f"demo: records {counts}; written to files {written}", file=sys.stderr)
+        nats = f"; published to NATS {daemon.nats.published}" if daemon.nats else ""
+        _say(f"demo: records {counts}; written to files {written}{nats}")
+
+
+def _say(text: str) -> None:
+    """A line for the person watching; a log record when the log is JSON (one per line)."""
+    if log_format() == "json":
+        for line in text.splitlines():
+            log.info("%s", line)
+    else:
+        print(text, file=sys.stderr)
+
+
+def with_nats(config: Config, urls: str) -> Config:
+    """``--nats URL[,URL]``: publish to core NATS there too; the instance id is the hostname."""
+    servers = tuple(u.strip() for u in urls.split(",") if u.strip())
+    bad = [u for u in servers if not u.startswith(("nats://", "tls://"))]
+    if bad or not servers:
+        raise ConfigError(f"--nats: expected nats://HOST:PORT, got {urls!r}")
+    nats = dataclasses.replace(config.nats, enabled=True, servers=servers, jetstream=False)
+    daemon = config.daemon
+    if not daemon.instance_id:
+        daemon = dataclasses.replace(daemon, instance_id=socket.gethostname())
+    return dataclasses.replace(config, nats=nats, daemon=daemon)

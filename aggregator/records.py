@@ -51,6 +51,7 @@ class Ticker:
     ts_event: int | None = None
     ts_recv: int = 0
     seq: int = 0
+    instance: str | None = None  # the daemon instance (scale-out); None when not set
 
     def key(self) -> tuple[str, str, str]:
         return ("ticker", self.exchange, self.symbol)
@@ -82,6 +83,7 @@ class Status:
     conn: int | None = None
     ts_recv: int = 0
     seq: int = 0
+    instance: str | None = None
     symbol: None = field(default=None, init=False)  # lets filters treat both types alike
 
     def key(self) -> tuple[str, str, str]:

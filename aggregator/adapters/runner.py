@@ -54,8 +54,12 @@ class _Conn:
 
 
 class _Prefixed(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """Puts the exchange in every record's context (``record.exchange``): the text log
+    shows it before the message, the JSON log as its own key, and repeats count per venue."""
+
     def process(self, msg: Any, kwargs: Any) -> tuple[Any, Any]:
-        return f"{self.extra['exchange']}: {msg}", kwargs  # type: ignore[index]
+        kwargs["extra"] = {**self.extra, **(kwargs.get("extra") or {})}  # type: ignore[dict-item]
+        return msg, kwargs
 
 
 class Adapter:

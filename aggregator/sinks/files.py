@@ -81,6 +81,16 @@ class FileSink:
     def dropped(self) -> int:
         return self._queue.dropped + self._lost
 
+    @property
+    def queue_depth(self) -> int:
+        """Records accepted and not yet written: in the queue and in the file buffers."""
+        return len(self._queue) + self._npending
+
+    @property
+    def running(self) -> bool:
+        """The writer task is alive (for /health)."""
+        return self._task is not None and not self._task.done()
+
     def offer(self, record: Ticker | Status, line: bytes) -> None:
         if self._queue.put((record.exchange, record.ts_recv, line)):
             self.accepted += 1

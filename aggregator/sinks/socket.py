@@ -7,7 +7,8 @@ the latest line per key, and when it drains it gets {"type":"notice","event":"co
 
 Protocol, one JSON object per line: {"op":"subscribe","exchanges":[..],"symbols":[..],
 "types":[..]} (lists optional) -> ack, the matching latest records, {"type":"snapshot_end",
-"count":N}, then matching live records; {"op":"ping"} -> {"type":"pong"}; bad input ->
+"count":N}, then matching live records; {"op":"ping"} -> {"type":"pong"}; {"op":"status"} ->
+{"type":"status_report",...} (what the daemon's status callable returns); bad input ->
 {"type":"error","error":"..."}, and after MAX_ERRORS of them the connection is closed.
 """
 
@@ -20,7 +21,7 @@ import logging
 import os
 import socket
 import stat
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -47,7 +48,8 @@ COUNTERS = (
     "disconnected_slow",
     "disconnected_bad",
 )
-_OPS = {"ping": ("op",), "subscribe": ("op", *FILTER_KEYS)}  # op -> the keys it may have
+_OPS = {"ping": ("op",), "status": ("op",), "subscribe": ("op", *FILTER_KEYS)}  # op -> its keys
+EXPECTED_OPS = "'subscribe', 'ping' or 'status'"
 
 Key = tuple[str, str, str]
 Batch = Sequence[tuple[Record, bytes]]
@@ -89,11 +91,11 @@ def parse_request(line: bytes) -> dict[str, Any]:
     if not isinstance(msg, dict):
         raise ValueError('expected a JSON object like {"op":"subscribe"}')
     if "op" not in msg:
-        raise ValueError("missing 'op'; expected 'subscribe' or 'ping'")
+        raise ValueError(f"missing 'op'; expected {EXPECTED_OPS}")
     op = msg["op"]
     allowed = _OPS.get(op) if isinstance(op, str) else None
     if allowed is None:
-        raise ValueError(f"unknown op {repr(op)[:40]}; expected 'subscribe' or 'ping'")
+        raise ValueError(f"unknown op {repr(op)[:40]}; expected {EXPECTED_OPS}")
     unknown = [k for k in msg if k not in allowed]
     if unknown:
         raise ValueError(
@@ -248,6 +250,8 @@ class _Client(asyncio.Protocol):
         self.sink._flush()  # what was published before this request goes out first
         if msg["op"] == "ping":
             self.reply(PONG)
+        elif msg["op"] == "status":
+            self.reply(self.sink.status_line())
         else:
             self.subscribe(msg)
 
@@ -286,9 +290,11 @@ class SocketSink:
         max_pending: int = 100_000,
         slow_timeout: float = 60.0,
         stop_timeout: float = 2.0,
+        status: Callable[[], dict[str, Any]] | None = None,
     ) -> None:
         self.cfg = cfg
         self.latest = latest  # the hub's latest-value cache, for snapshots
+        self.status = status  # answers {"op":"status"}: the daemon's report, as JSON values
         self.max_pending = max_pending  # keys pending for a client behind before dropping it
         self.slow_timeout = slow_timeout  # seconds a client may stay behind
         self.stop_timeout = stop_timeout  # seconds stop() waits for clients to drain
@@ -313,6 +319,30 @@ class SocketSink:
 
     def stats(self) -> dict[str, int]:
         return {name: getattr(self, name) for name in COUNTERS}
+
+    @property
+    def written(self) -> int:
+        """Lines sent to subscribers (the sink's "written", for metrics)."""
+        return self.sent
+
+    @property
+    def queue_depth(self) -> int:
+        """Records waiting: this tick's batch and the latest values held for clients behind."""
+        return len(self._batch) + sum(len(c.pending) for c in self._targets)
+
+    @property
+    def running(self) -> bool:
+        return bool(self._servers) and not self._stopping
+
+    def status_line(self) -> bytes:
+        """The answer to {"op":"status"}, one line."""
+        if self.status is None:
+            return _error("status is not available from this daemon")
+        try:
+            return _line(self.status())
+        except Exception:  # a report must never take the socket down
+            log.exception("status report failed")
+            return _error("status report failed; see the daemon's log")
 
     def offer(self, record: Record, line: bytes) -> None:
         if not self._targets:

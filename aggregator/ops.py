@@ -1,0 +1,232 @@
+"""What the people who run the daemon look at: freshness, rates, loop lag, health.
+
+Nothing here runs per record. One task ticks every ``TICK`` seconds: it measures how late
+the event loop woke it (the loop lag) and, every second, samples each adapter's ``records``
+counter, remembering when it last moved (the freshness of the venue) and the counts of the
+last ``RATE_WINDOW`` seconds (its rate). Metrics, /health and the socket's status report are
+built from these samples and the counters the adapters and sinks keep anyway, when asked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from . import __version__, logs
+from .config import MetricsConfig
+
+if TYPE_CHECKING:
+    from .adapters.runner import Adapter
+    from .app import Daemon
+
+TICK = 0.5  # seconds between loop-lag measurements
+SAMPLE_EVERY = 2  # ticks between samples of the adapters' counters (1 s)
+RATE_WINDOW = 10  # samples (seconds) the rate is measured over
+LAG_WINDOW = 120  # lag measurements kept for the maximum (60 s)
+STATES = (
+    "starting",
+    "connecting",
+    "subscribed",
+    "live",
+    "stale",
+    "disconnected",
+    "fallback",
+    "rate_limited",
+    "error",
+    "stopped",
+)
+
+
+@dataclass(slots=True)
+class VenueClock:
+    """When a venue's record counter last moved, and its recent counts."""
+
+    seen: int = 0
+    fresh_at: float = 0.0  # monotonic; the daemon's start until the first record
+    ever: bool = False  # a record arrived since the start
+    history: deque[tuple[float, int]] = field(default_factory=lambda: deque(maxlen=RATE_WINDOW))
+
+    def sample(self, records: int, now: float) -> None:
+        if records != self.seen:
+            self.seen, self.fresh_at, self.ever = records, now, True
+        self.history.append((now, records))
+
+    def age(self, now: float) -> float:
+        """Seconds since the last record (since the start when none came yet)."""
+        return max(0.0, now - self.fresh_at)
+
+    def rate(self) -> float:
+        """Records per second over the samples kept."""
+        if len(self.history) < 2:
+            return 0.0
+        (t0, n0), (t1, n1) = self.history[0], self.history[-1]
+        return (n1 - n0) / (t1 - t0) if t1 > t0 else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Health:
+    ok: bool
+    reasons: list[str]
+    venues: dict[str, dict[str, Any]]
+    sinks: dict[str, bool]
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "status": "ok" if self.ok else "fail",
+            "reasons": self.reasons,
+            "venues": self.venues,
+            "sinks": self.sinks,
+        }
+
+
+class Ops:
+    """The daemon's operational view; ``run`` is one task owned by the daemon."""
+
+    def __init__(self, daemon: Daemon, cfg: MetricsConfig) -> None:
+        self.daemon = daemon
+        self.cfg = cfg
+        self.started_at = time.monotonic()
+        self.started_unix = time.time()
+        self.clocks: dict[str, VenueClock] = {}
+        self.lag = 0.0  # the last measured event-loop lag, seconds
+        self.lags: deque[float] = deque(maxlen=LAG_WINDOW)
+        self.server: Any = None  # the metrics HTTP server, when configured
+
+    # --- sampling ------------------------------------------------------------------------
+    def clock(self, adapter: Adapter) -> VenueClock:
+        c = self.clocks.get(adapter.venue)
+        if c is None:
+            c = self.clocks[adapter.venue] = VenueClock(fresh_at=self.started_at)
+        return c
+
+    def sample(self, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        for a in self.daemon.adapters:
+            self.clock(a).sample(a.records, now)
+
+    async def run(self) -> None:
+        """Measure the loop lag every TICK, sample the adapters every second, forever."""
+        loop = asyncio.get_running_loop()
+        ticks = 0
+        self.sample()
+        while True:
+            t0 = loop.time()
+            await asyncio.sleep(TICK)
+            self.lag = max(0.0, loop.time() - t0 - TICK)
+            self.lags.append(self.lag)
+            ticks += 1
+            if ticks % SAMPLE_EVERY == 0:
+                self.sample()
+                logs.flush_repeats()
+
+    @property
+    def lag_max(self) -> float:
+        return max(self.lags, default=0.0)
+
+    # --- lifecycle of the HTTP endpoint ---------------------------------------------------
+    async def start(self) -> None:
+        """Serve /metrics and /health when ``[metrics] listen`` is set."""
+        if not self.cfg.listen:
+            return
+        from .metrics import MetricsServer
+
+        self.server = MetricsServer(self, self.cfg.listen)
+        await self.server.start()
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            await self.server.stop()
+            self.server = None
+        logs.flush_repeats(force=True)  # the counts of repeats not written yet
+
+    # --- views -----------------------------------------------------------------------------
+    def disabled(self) -> list[str]:
+        """Venues in the config with ``enabled = false``: down by intent, never unhealthy."""
+        return [ex.venue for ex in self.daemon.config.exchanges if not ex.enabled]
+
+    def sinks_running(self) -> dict[str, bool]:
+        return {s.name: bool(getattr(s, "running", True)) for s in self.daemon.hub.sinks}
+
+    def health(self) -> Health:
+        """200-worthy only while the sinks run and every enabled venue is fresh."""
+        now = time.monotonic()
+        reasons: list[str] = []
+        if not self.daemon.started:
+            reasons.append("starting")
+        if self.daemon.stopping:
+            reasons.append("stopping")
+        sinks = self.sinks_running()
+        reasons += [f"sink {name} is not running" for name, up in sinks.items() if not up]
+        venues: dict[str, dict[str, Any]] = {}
+        for a in self.daemon.adapters:
+            c = self.clock(a)
+            age = c.age(now)
+            fresh = age < self.cfg.stale_after
+            venues[a.venue] = {"state": a.state, "last_record_age": round(age, 1), "fresh": fresh}
+            if not fresh:
+                what = "no record yet" if not c.ever else "no record"
+                reasons.append(f"{a.venue}: {what} for {age:.0f}s (state {a.state})")
+        for venue in self.disabled():
+            venues[venue] = {"state": "disabled", "fresh": None}
+        return Health(not reasons, reasons, venues, sinks)
+
+    def report(self) -> dict[str, Any]:
+        """The socket's ``status`` answer: every venue and sink, as plain JSON values."""
+        now = time.monotonic()
+        venues = []
+        for a in self.daemon.adapters:
+            c = self.clock(a)
+            venues.append(
+                {
+                    "exchange": a.venue,
+                    "mode": a.cfg.mode,
+                    "state": a.state,
+                    "records": a.records,
+                    "rate": round(c.rate(), 2),
+                    "last_record_age": round(c.age(now), 1) if c.ever else None,
+                    "fresh": c.age(now) < self.cfg.stale_after,
+                    "reconnects": a.reconnects,
+                    "parse_errors": a.parse_errors,
+                    "venue_errors": a.venue_errors,
+                    "rate_limited": a.rate_limited,
+                }
+            )
+        venues += [
+            {"exchange": ex.venue, "mode": ex.mode, "state": "disabled"}
+            for ex in self.daemon.config.exchanges
+            if not ex.enabled
+        ]
+        health = self.health()
+        return {
+            "type": "status_report",
+            "version": __version__,
+            "uptime": round(now - self.started_at, 1),
+            "published": self.daemon.hub.published,
+            "loop_lag": round(self.lag, 4),
+            "loop_lag_max": round(self.lag_max, 4),
+            "healthy": health.ok,
+            "reasons": health.reasons,
+            "venues": venues,
+            "sinks": {s.name: sink_stats(s) for s in self.daemon.hub.sinks},
+        }
+
+
+def sink_stats(sink: Any) -> dict[str, Any]:
+    """What every sink can say about itself: running, queue depth, written, dropped, ..."""
+    out: dict[str, Any] = {"running": bool(getattr(sink, "running", True))}
+    for name in ("queue_depth", "written", "dropped"):
+        value = getattr(sink, name, None)
+        if isinstance(value, int):
+            out[name] = value
+    stats = getattr(sink, "stats", None)
+    if callable(stats):
+        out.update(stats())
+    return out
+
+
+def python_version() -> str:
+    return ".".join(map(str, sys.version_info[:3]))
