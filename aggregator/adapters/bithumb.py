@@ -21,10 +21,10 @@ from typing import Any, ClassVar
 from urllib.parse import quote
 
 from ..errors import ParseError, VenueError
-from ..records import Ticker, ms_to_ns
+from ..records import Ticker
 from ..symbols import Market, unify
 from .base import RestRequest, json_body
-from .upbit import Quotation, book_requests, is_books, stamp, ticker
+from .upbit import Quotation, book_requests, stamp
 
 CHUNK = 50  # markets per request
 
@@ -57,27 +57,14 @@ class Bithumb(Quotation):
         Order books (see upbit.Quotation.parse_books) give the best bid and ask.
         Errors: {"error":{"name":"...","message":"..."}}.
         """
-        data = json_body(body)
-        if isinstance(data, dict):
-            err = data.get("error")
-            if isinstance(err, dict):
-                raise VenueError(f"venue error {err.get('name')}: {err.get('message')}")
-            if "status" in data and data["status"] != "0000":
-                raise VenueError(f"venue error {data['status']}: {data.get('message')}")
-            raise ParseError("expected a list of tickers")
-        if not isinstance(data, list):
-            raise ParseError("expected a list of tickers")
-        if is_books(data):
-            return self.parse_books(data, ts_recv)
-        out = []
-        for t in data:
-            if not isinstance(t, dict):
-                raise ParseError("expected ticker objects")
-            m = self.lookup(t.get("market", ""))
-            if m is None:
-                continue
-            out.append(ticker("bithumb", m, t, ts_recv, ms_to_ns(t.get("timestamp"))))
-        return out
+        return self.parse_tickers(body, ts_recv)
+
+    @classmethod
+    def raise_error(cls, data: dict[str, Any]) -> None:
+        """Also the first generation's {"status":"5500","message":"..."}."""
+        super().raise_error(data)
+        if "status" in data and data["status"] != "0000":
+            raise VenueError(f"venue error {data['status']}: {data.get('message')}")
 
     def ticker_time(self, t: dict[str, Any]) -> int | None:
         """The ticker's time as on REST (``timestamp``), else the last trade's."""

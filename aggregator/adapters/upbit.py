@@ -152,6 +152,33 @@ class Quotation(Codec):
             return [rec]
         return []
 
+    def parse_tickers(self, body: bytes, ts_recv: int) -> list[Ticker]:
+        """A REST answer: a list of tickers, or of order books (their tops)."""
+        data = json_body(body)
+        if isinstance(data, dict):
+            self.raise_error(data)
+            raise ParseError("expected a list of tickers")
+        if not isinstance(data, list):
+            raise ParseError("expected a list of tickers")
+        if is_books(data):
+            return self.parse_books(data, ts_recv)
+        out = []
+        for t in data:
+            if not isinstance(t, dict):
+                raise ParseError("expected ticker objects")
+            m = self.lookup(t.get("market", ""))
+            if m is None:
+                continue
+            out.append(ticker(self.venue, m, t, ts_recv, self.ticker_time(t)))
+        return out
+
+    @classmethod
+    def raise_error(cls, data: dict[str, Any]) -> None:
+        """Errors: {"error":{"name":404,"message":"Code not found"}}."""
+        err = data.get("error")
+        if isinstance(err, dict):
+            raise VenueError(f"venue error {err.get('name')}: {err.get('message')}")
+
     def parse_books(self, data: list[Any], ts_recv: int) -> list[Ticker]:
         """REST order books: [{"market":"KRW-BTC","timestamp":1529910247984,
         "orderbook_units":[{"ask_price":...,"bid_price":...,"ask_size":...,"bid_size":...}]}]"""
@@ -209,25 +236,7 @@ class Upbit(Quotation):
         Order books (see parse_books) give the best bid and ask.
         Errors: {"error":{"name":404,"message":"Code not found"}}.
         """
-        data = json_body(body)
-        if isinstance(data, dict):
-            err = data.get("error")
-            if isinstance(err, dict):
-                raise VenueError(f"venue error {err.get('name')}: {err.get('message')}")
-            raise ParseError("expected a list of tickers")
-        if not isinstance(data, list):
-            raise ParseError("expected a list of tickers")
-        if is_books(data):
-            return self.parse_books(data, ts_recv)
-        out = []
-        for t in data:
-            if not isinstance(t, dict):
-                raise ParseError("expected ticker objects")
-            m = self.lookup(t.get("market", ""))
-            if m is None:
-                continue
-            out.append(ticker("upbit", m, t, ts_recv, ms_to_ns(t.get("trade_timestamp"))))
-        return out
+        return self.parse_tickers(body, ts_recv)
 
     @staticmethod
     def parse_markets(body: bytes) -> list[Market]:
