@@ -1,0 +1,387 @@
+"""A local Binance replay server for benchmarks (127.0.0.1 only; plain ws:// or wss://).
+
+It speaks Binance's raw-stream protocol on /ws: a client sends
+``{"method":"SUBSCRIBE","params":["btcusdt@ticker","btcusdt@bookTicker",...],"id":N}`` and
+gets ``{"result":null,"id":N}``; then frames of the subscribed streams follow, in Binance's
+exact format (bookTicker ``{"u","s","b","B","a","A"}``; every 10th frame a 24hrTicker
+``{"e":"24hrTicker","E","s","c","b","B","a","A","o","h","l","v","q",...}``). Plain HTTP GET
+``/api/v3/exchangeInfo`` on the same port answers the markets (the daemon's markets_url).
+Binance's combined streams are spoken too (``/stream?streams=btcusdt@bookTicker/...``,
+subscribed by the URL, frames wrapped in ``{"stream":...,"data":...}``): cryptofeed uses them.
+Only subscribed channels are sent: without ``@ticker`` streams every frame is a bookTicker.
+
+Frames are rendered before the run starts and pre-framed as unmasked WebSocket text frames
+(server-to-client frames are never masked, so each one is encoded once); the run writes
+those bytes straight to the connection's transport with the connection's flow control
+(``drain``), so the server spends almost no CPU per frame and does not limit the contender.
+
+Frame i carries ``i`` in its bid quantity ``B`` (``"<i>.00000000"``): every record the
+aggregator makes of it carries ``bid_size == i``, which the latency subscriber uses to match
+records to the send time of their frame (the server writes ``send_ns[i]``, CLOCK_REALTIME,
+taken right before the frame's bytes are written to the socket).
+
+Modes:
+  flood  N frames, as fast as the client reads (the transport's write buffer is kept below
+         its high-water mark; ``drain`` waits while the client does not read).
+  rate   R frames/s for D seconds: every ``--tick`` seconds (1 ms) the frames due by then
+         are written; each frame's send time is the time its batch is written.
+
+Control (for bench/run.py): one JSON line per event on stdout (``listening``, ``subscribed``,
+``done``); the run starts when a line ``go`` arrives on stdin (or at once with ``--auto``).
+Every loop is bounded: the count, ``--duration`` and ``--max-seconds`` (whole process).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from array import array
+from pathlib import Path
+
+import orjson
+from websockets.asyncio.server import ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.http11 import Response
+
+SYMBOLS = [
+    ("BTCUSDT", "BTC", "USDT", 64000.0),
+    ("ETHUSDT", "ETH", "USDT", 3100.0),
+    ("SOLUSDT", "SOL", "USDT", 150.0),
+    ("XRPUSDT", "XRP", "USDT", 0.6),
+    ("DOGEUSDT", "DOGE", "USDT", 0.15),
+    ("ADAUSDT", "ADA", "USDT", 0.45),
+    ("LTCUSDT", "LTC", "USDT", 80.0),
+    ("LINKUSDT", "LINK", "USDT", 14.0),
+    ("DOTUSDT", "DOT", "USDT", 6.5),
+    ("AVAXUSDT", "AVAX", "USDT", 30.0),
+]
+TICKER_EVERY = 10  # one 24hrTicker per 10 frames, the rest bookTicker
+
+
+def emit(event: str, **kw: object) -> None:
+    sys.stdout.write(orjson.dumps({"event": event, **kw}).decode() + "\n")
+    sys.stdout.flush()
+
+
+def exchange_info(symbols: list[tuple[str, str, str, float]]) -> bytes:
+    return orjson.dumps(
+        {
+            "timezone": "UTC",
+            "serverTime": time.time_ns() // 1_000_000,
+            "symbols": [
+                {
+                    "symbol": s,
+                    "status": "TRADING",
+                    "baseAsset": b,
+                    "quoteAsset": q,
+                    "isSpotTradingAllowed": True,
+                    "permissions": ["SPOT"],
+                    "filters": [
+                        {
+                            "filterType": "PRICE_FILTER",
+                            "minPrice": "0.00000001",
+                            "maxPrice": "1000000.00000000",
+                            "tickSize": "0.00000001",
+                        },
+                    ],
+                }
+                for s, b, q, _ in symbols
+            ],
+        }
+    )
+
+
+def render(i: int, sym: str, price: float, tickers: bool = True, combined: bool = False) -> bytes:
+    """Frame i as Binance sends it (strings with 8 decimals, like the recorded fixtures).
+
+    ``tickers``: the client subscribed <sym>@ticker too (one frame in 10 is a 24hrTicker);
+    ``combined``: the combined-stream envelope {"stream":"<sym>@<channel>","data":{...}}."""
+    step = (i % 200) * price * 1e-6
+    bid = f"{price + step:.8f}"
+    ask = f"{price + step + price * 1e-5:.8f}"
+    qty = f"{i}.00000000"  # the frame index: bid_size of the record
+    if tickers and i % TICKER_EVERY == TICKER_EVERY - 1:
+        now_ms = 1786539510015 + i
+        data = (
+            {
+                "e": "24hrTicker",
+                "E": now_ms,
+                "s": sym,
+                "p": "-212.61000000",
+                "P": "-0.330",
+                "w": "63846.27051000",
+                "x": "64330.60000000",
+                "c": bid,
+                "Q": "0.00200000",
+                "b": bid,
+                "B": qty,
+                "a": ask,
+                "A": "11.33198000",
+                "o": f"{price * 1.005:.8f}",
+                "h": f"{price * 1.01:.8f}",
+                "l": f"{price * 0.99:.8f}",
+                "v": "14724.65810000",
+                "q": "940099726.83155400",
+                "O": now_ms - 86_400_000,
+                "C": now_ms,
+                "F": 3518000000,
+                "L": 3519000000 + i,
+                "n": 1000001,
+            },
+            "ticker",
+        )
+    else:
+        data = (
+            {"u": 98494969448 + i, "s": sym, "b": bid, "B": qty, "a": ask, "A": "11.33198000"},
+            "bookTicker",
+        )
+    if combined:
+        return orjson.dumps({"stream": f"{sym.lower()}@{data[1]}", "data": data[0]})
+    return orjson.dumps(data[0])
+
+
+def ws_frame(payload: bytes) -> bytes:
+    """An unmasked FIN text frame (server to client)."""
+    n = len(payload)
+    if n < 126:
+        head = struct.pack("!BB", 0x81, n)
+    elif n < 65536:
+        head = struct.pack("!BBH", 0x81, 126, n)
+    else:
+        head = struct.pack("!BBQ", 0x81, 127, n)
+    return head + payload
+
+
+def self_signed_cert(directory: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 (openssl CLI); the cert is its own CA."""
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run(
+        [
+            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+            "-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1",
+            "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+            "-addext", "basicConstraints=critical,CA:TRUE",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )  # fmt: skip
+    return cert, key
+
+
+class Replay:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.symbols = SYMBOLS[: args.symbols]
+        self.info = exchange_info(self.symbols)
+        self.go = asyncio.Event()
+        self.finished = asyncio.Event()
+        self.busy = False
+        n = args.count if args.mode == "flood" else int(args.rate * args.duration)
+        self.n = n
+        self.frames: list[bytes] = []
+        self.send_ns = array("q", bytes(8 * n))
+
+    def prerender(self, streams: set[str], combined: bool) -> None:
+        subscribed = {x.split("@")[0].upper() for x in streams}
+        tickers = any(x.endswith("@ticker") for x in streams)
+        syms = [s for s in self.symbols if s[0] in subscribed] or self.symbols
+        k = len(syms)
+        self.frames = [
+            ws_frame(render(i, syms[i % k][0], syms[i % k][3], tickers, combined))
+            for i in range(self.n)
+        ]
+
+    def process_request(self, conn: ServerConnection, request):  # type: ignore[no-untyped-def]
+        if request.headers.get("Upgrade", "").lower() == "websocket":
+            return None
+        if request.path.startswith("/api/v3/exchangeInfo"):
+            headers = Headers(
+                [("Content-Type", "application/json"), ("Content-Length", str(len(self.info)))]
+            )
+            return Response(200, "OK", headers, self.info)
+        return conn.respond(404, "not found\n")
+
+    async def handler(self, ws: ServerConnection) -> None:
+        if self.busy:  # one measured client at a time
+            await ws.close(1013, "busy")
+            return
+        self.busy = True
+        wanted: set[str] = set()
+        path = ws.request.path if ws.request else "/ws"
+        combined = path.startswith("/stream")
+        if combined:  # /stream?streams=a@bookTicker/b@bookTicker: subscribed by the URL
+            from urllib.parse import parse_qs, urlsplit
+
+            q = parse_qs(urlsplit(path).query).get("streams", [""])[0]
+            wanted = {x.lower() for x in q.split("/") if x}
+        try:
+            async with asyncio.timeout(self.args.max_seconds):
+                while not wanted:  # bounded by the timeout
+                    msg = orjson.loads(await ws.recv())
+                    if msg.get("method") == "SUBSCRIBE":
+                        for stream in msg.get("params", []):
+                            wanted.add(stream.lower())
+                        await ws.send(orjson.dumps({"result": None, "id": msg.get("id")}).decode())
+                    else:
+                        await ws.send(
+                            orjson.dumps(
+                                {
+                                    "error": {"code": 2, "msg": "Invalid request"},
+                                    "id": msg.get("id"),
+                                }
+                            ).decode()
+                        )
+                # a client may send more SUBSCRIBE batches; give it a moment, answering them
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(0.0 if combined else 0.3):
+                        while True:
+                            msg = orjson.loads(await ws.recv())
+                            for stream in msg.get("params", []):
+                                wanted.add(stream.lower())
+                            await ws.send(
+                                orjson.dumps({"result": None, "id": msg.get("id")}).decode()
+                            )
+                self.prerender(wanted, combined)
+                emit("subscribed", streams=sorted(wanted), combined=combined, frames=self.n)
+                if not self.args.auto:
+                    await self.go.wait()
+                t0 = time.time_ns()
+                if self.args.mode == "flood":
+                    await self.flood(ws)
+                else:
+                    await self.rate(ws)
+                t1 = time.time_ns()
+                emit("done", sent=self.n, t_first_ns=t0, t_last_ns=t1,
+                     secs=(t1 - t0) / 1e9, rate=self.n / max((t1 - t0) / 1e9, 1e-9))  # fmt: skip
+                if self.args.send_times:
+                    Path(self.args.send_times).write_bytes(self.send_ns.tobytes())
+                # keep the connection open (idle) until told to stop
+                await self.finished.wait()
+        except TimeoutError:
+            emit("error", error="timed out")
+        except Exception as e:
+            emit("error", error=repr(e))
+        finally:
+            self.finished.set()
+
+    async def flood(self, ws: ServerConnection) -> None:
+        transport, frames, send_ns = ws.transport, self.frames, self.send_ns
+        batch = self.args.batch
+        now = time.time_ns
+        for start in range(0, self.n, batch):
+            t = now()
+            for i in range(start, min(start + batch, self.n)):
+                send_ns[i] = t
+            transport.write(b"".join(frames[start : start + batch]))
+            await ws.drain()
+
+    async def rate(self, ws: ServerConnection) -> None:
+        transport, frames, send_ns = ws.transport, self.frames, self.send_ns
+        rate, tick, n = self.args.rate, self.args.tick, self.n
+        now = time.time_ns
+        start = now()
+        i = 0
+        while i < n:
+            due = min(n, int((now() - start) / 1e9 * rate) + 1)
+            if due > i:
+                t = now()
+                for j in range(i, due):
+                    send_ns[j] = t
+                transport.write(b"".join(frames[i:due]))
+                i = due
+                await ws.drain()
+            await asyncio.sleep(tick)
+
+
+async def amain(args: argparse.Namespace) -> None:
+    replay = Replay(args)
+    ssl_ctx = None
+    cert = None
+    if args.tls:
+        import ssl
+
+        d = Path(tempfile.mkdtemp(prefix="bench-tls-"))
+        cert, key = self_signed_cert(d)
+        ssl_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ssl_ctx.load_cert_chain(cert, key)
+    loop = asyncio.get_running_loop()
+
+    async def read_stdin() -> None:
+        reader = asyncio.StreamReader()
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+        while line := await reader.readline():
+            cmd = line.decode().strip()
+            if cmd == "go":
+                replay.go.set()
+            elif cmd == "stop":
+                break
+        replay.finished.set()
+
+    async with serve(
+        replay.handler,
+        "127.0.0.1",
+        args.port,
+        ssl=ssl_ctx,
+        process_request=replay.process_request,
+        compression=None,
+        max_size=1 << 20,
+        ping_interval=None,
+        write_limit=args.write_limit,
+    ) as server:
+        port = server.sockets[0].getsockname()[1]
+        scheme = "wss" if args.tls else "ws"
+        emit(
+            "listening",
+            port=port,
+            ws_url=f"{scheme}://127.0.0.1:{port}/ws",
+            http_url=f"{'https' if args.tls else 'http'}://127.0.0.1:{port}",
+            cert=str(cert) if cert else None,
+            pid=os.getpid(),
+        )
+        stdin_task = None if args.auto else asyncio.ensure_future(read_stdin())
+        try:
+            async with asyncio.timeout(args.max_seconds):
+                await replay.finished.wait()
+                if args.auto:
+                    await asyncio.sleep(args.linger)
+        except TimeoutError:
+            emit("error", error="max_seconds reached")
+        if stdin_task:
+            stdin_task.cancel()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--mode", choices=["flood", "rate"], default="flood")
+    ap.add_argument("--count", type=int, default=200_000, help="flood: frames in all")
+    ap.add_argument("--rate", type=float, default=20_000.0, help="rate: frames per second")
+    ap.add_argument("--duration", type=float, default=10.0, help="rate: seconds")
+    ap.add_argument("--tick", type=float, default=0.001, help="rate: seconds between batches")
+    ap.add_argument("--batch", type=int, default=256, help="flood: frames per write")
+    ap.add_argument("--symbols", type=int, default=10, help="markets offered (max 10)")
+    ap.add_argument("--tls", action="store_true", help="wss:// with a self-signed cert")
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--write-limit", type=int, default=1 << 18)
+    ap.add_argument("--send-times", help="write send_ns[i] (int64, native order) here")
+    ap.add_argument("--auto", action="store_true", help="start at once, no 'go' on stdin")
+    ap.add_argument("--linger", type=float, default=2.0, help="--auto: seconds after the run")
+    ap.add_argument("--max-seconds", type=float, default=300.0, help="whole-process bound")
+    args = ap.parse_args()
+    try:
+        import uvloop
+
+        uvloop.run(amain(args))
+    except ImportError:
+        asyncio.run(amain(args))
+
+
+if __name__ == "__main__":
+    main()
