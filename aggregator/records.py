@@ -15,6 +15,10 @@ from typing import Any
 
 import orjson
 
+# For codecs of merged channels: "the venue says this value is gone" (an empty book side),
+# as opposed to None, "this update does not carry the value". The merge turns it into None.
+EMPTY = math.nan
+
 # Price and size fields: the ones a merge of two partial updates carries over.
 MARKET_FIELDS = (
     "bid",
@@ -56,11 +60,19 @@ class Ticker:
     def key(self) -> tuple[str, str, str]:
         return ("ticker", self.exchange, self.symbol)
 
-    def merge_from(self, prev: Ticker) -> None:
-        """Fill the market fields this update lacks from the previous record."""
+    def merge_from(self, prev: Ticker | None) -> None:
+        """Fill the market fields this update lacks from the previous record.
+
+        A field set to EMPTY (the venue said the value is gone: an empty book side) is not
+        filled: it becomes None.
+        """
         for name in MARKET_FIELDS:
-            if getattr(self, name) is None:
-                setattr(self, name, getattr(prev, name))
+            value = getattr(self, name)
+            if value is None:
+                if prev is not None:
+                    setattr(self, name, getattr(prev, name))
+            elif value != value:  # EMPTY (NaN)
+                setattr(self, name, None)
 
     def same_market_values(self, other: Ticker) -> bool:
         return self.ts_event == other.ts_event and all(

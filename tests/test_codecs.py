@@ -277,3 +277,38 @@ def test_top_of_book_from_recorded_order_book_frames(venue: str, entry: dict) ->
     bids, asks = ref["bids"], ref["asks"]
     assert (last.bid, last.bid_size) == ((bids[0][0], bids[0][1]) if bids else (None, None))
     assert (last.ask, last.ask_size) == ((asks[0][0], asks[0][1]) if asks else (None, None))
+
+
+def test_merge_fills_missing_fields_but_not_an_emptied_side() -> None:
+    from aggregator.records import EMPTY, dumps
+
+    prev = Ticker("x", "BTC/USD", "BTCUSD", bid=1.0, bid_size=2.0, ask=3.0, ask_size=4.0, last=2.5)
+    book = Ticker("x", "BTC/USD", "BTCUSD", bid=EMPTY, bid_size=EMPTY, ask=3.5, ask_size=1.0)
+    book.merge_from(prev)
+    assert (book.bid, book.bid_size, book.ask, book.last) == (None, None, 3.5, 2.5)
+    first = Ticker("x", "BTC/USD", "BTCUSD", bid=EMPTY, ask=3.0)
+    first.merge_from(None)  # no previous record: EMPTY still becomes None
+    assert first.bid is None and json.loads(dumps(first))["bid"] is None
+
+
+def test_deribit_empty_book_side_is_not_refilled() -> None:
+    c = codec("deribit")
+    market = next(iter(c.table.markets))
+    base = {
+        "instrument_name": market.native,
+        "timestamp": 1,
+        "last_price": 10.0,
+        "best_bid_price": 9.0,
+        "best_bid_amount": 1.0,
+        "stats": {},
+    }
+    frame = {
+        "jsonrpc": "2.0",
+        "method": "subscription",
+        "params": {"channel": f"ticker.{market.native}.100ms", "data": base},
+    }
+    (first,) = c.parse_ws(json.dumps(frame), 1)
+    frame["params"]["data"] = {**base, "best_bid_price": 0, "best_bid_amount": 0}
+    (second,) = c.parse_ws(json.dumps(frame), 2)
+    second.merge_from(first)
+    assert first.bid == 9.0 and second.bid is None and second.bid_size is None

@@ -24,7 +24,7 @@ from urllib.parse import quote
 import orjson
 
 from ..errors import ParseError, VenueError, VenueNotice
-from ..records import Ticker, ms_to_ns, num
+from ..records import EMPTY, Ticker, ms_to_ns, num
 from ..symbols import Market, MarketTable, unify
 from .base import Codec, RestRequest, json_body
 
@@ -212,11 +212,12 @@ class Deribit(Codec):
 
 
 def _side(t: dict[str, Any], side: str) -> tuple[float | None, float | None]:
-    """Best price and size; an empty side (Deribit sends price 0 or null) is null, not 0."""
+    """Best price and size; an empty side (Deribit sends price 0 or null) is EMPTY: null
+    in the record, and not refilled from the previous record by the merge."""
     price = num(t.get(f"best_{side}_price"))
     size = num(t.get(f"best_{side}_amount"))
     if not price:
-        return None, None
+        return EMPTY, EMPTY
     return price, size
 
 

@@ -104,11 +104,10 @@ class Adapter:
         merge = self.codec_cls.MERGE
         for rec in records:
             prev = last.get(rec.native)
-            if prev is not None:
-                if merge:
-                    rec.merge_from(prev)
-                if dedupe and rec.same_market_values(prev):
-                    continue
+            if merge:
+                rec.merge_from(prev)
+            if dedupe and prev is not None and rec.same_market_values(prev):
+                continue
             last[rec.native] = rec
             self.seq += 1
             rec.seq = self.seq
