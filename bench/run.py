@@ -38,6 +38,7 @@ import tempfile
 import time
 from array import array
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -152,6 +153,40 @@ def latency(tmp: Path, recv_file: Path) -> dict:
 # --- contenders ------------------------------------------------------------------------------
 
 
+async def counted_pass(
+    server: Child, client: Child, a: argparse.Namespace, settle: float, per_frame_sent: bool
+) -> dict[str, Any]:
+    """One pass against a client that only counts frames: sent, received, CPU, RSS.
+
+    CPU is divided by the frames received, or by the frames sent when the client cannot see
+    every frame (cryptofeed drops the channels it did not subscribe to).
+    """
+    try:
+        await server.event("subscribed", 60)
+        if settle:
+            await asyncio.sleep(settle)
+        pid = client.proc.pid
+        cpu0 = cpu_seconds(pid)
+        server.send("go")
+        sent = await server.event("done", a.max_seconds)
+        done = await client.event("done", a.max_seconds)
+        cpu = cpu_seconds(pid) - cpu0
+        rss = peak_rss_mb(pid)
+    finally:
+        await client.stop()
+        server.send("stop")
+        await server.stop()
+    got = done["count"]
+    per = sent["sent"] if per_frame_sent else got
+    return {
+        "frames_sent": sent["sent"],
+        "msgs": got,
+        "msgs_per_s": round(got / max((done["t_last_ns"] - sent["t_first_ns"]) / 1e9, 1e-9)),
+        "cpu_us_per_msg": round(cpu * 1e6 / max(per, 1), 2),
+        "peak_rss_mb": round(rss, 1),
+    }
+
+
 async def run_floor(tmp: Path, mode: str, tls: bool, a: argparse.Namespace) -> dict:
     server, info = await start_server(tmp, mode, tls, a)
     n = frames_expected(mode, a)
@@ -162,27 +197,7 @@ async def run_floor(tmp: Path, mode: str, tls: bool, a: argparse.Namespace) -> d
     if mode == "rate":
         args += ["--latency-out", str(tmp / "recv.bin")]
     client = await Child.start("floor", args, tmp / "floor.log")
-    try:
-        await server.event("subscribed", 60)
-        pid = client.proc.pid
-        cpu0 = cpu_seconds(pid)
-        server.send("go")
-        sent = await server.event("done", a.max_seconds)
-        done = await client.event("done", a.max_seconds)
-        cpu1 = cpu_seconds(pid)
-        rss = peak_rss_mb(pid)
-    finally:
-        await client.stop()
-        server.send("stop")
-        await server.stop()
-    got = done["count"]
-    out = {
-        "frames_sent": sent["sent"],
-        "msgs": got,
-        "msgs_per_s": round(got / max((done["t_last_ns"] - sent["t_first_ns"]) / 1e9, 1e-9)),
-        "cpu_us_per_msg": round((cpu1 - cpu0) * 1e6 / max(got, 1), 2),
-        "peak_rss_mb": round(rss, 1),
-    }
+    out = await counted_pass(server, client, a, settle=0.0, per_frame_sent=False)
     if mode == "rate":
         out["latency"] = latency(tmp, tmp / "recv.bin")
     return out
@@ -315,28 +330,7 @@ async def run_cryptofeed(tmp: Path, mode: str, tls: bool, a: argparse.Namespace)
         {"SSL_CERT_FILE": info["cert"], "REQUESTS_CA_BUNDLE": info["cert"]} if info["cert"] else {}
     )
     client = await Child.start("cryptofeed", args, tmp / "cryptofeed.log", env=env)
-    try:
-        await server.event("subscribed", 60)
-        await asyncio.sleep(0.5)
-        pid = client.proc.pid
-        cpu0 = cpu_seconds(pid)
-        server.send("go")
-        sent = await server.event("done", a.max_seconds)
-        done = await client.event("done", a.max_seconds)
-        cpu1 = cpu_seconds(pid)
-        rss = peak_rss_mb(pid)
-    finally:
-        await client.stop()
-        server.send("stop")
-        await server.stop()
-    got = done["count"]
-    out = {
-        "frames_sent": sent["sent"],
-        "msgs": got,
-        "msgs_per_s": round(got / max((done["t_last_ns"] - sent["t_first_ns"]) / 1e9, 1e-9)),
-        "cpu_us_per_msg": round((cpu1 - cpu0) * 1e6 / max(sent["sent"], 1), 2),
-        "peak_rss_mb": round(rss, 1),
-    }
+    out = await counted_pass(server, client, a, settle=0.5, per_frame_sent=True)
     if mode == "rate":
         out["latency"] = latency(tmp, tmp / "recv.bin")
     return out
