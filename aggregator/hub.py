@@ -11,7 +11,9 @@ import asyncio
 from collections import deque
 from typing import Generic, Protocol, TypeVar
 
-from .records import Record, dumps
+import orjson
+
+from .records import Record
 
 T = TypeVar("T")
 
@@ -100,6 +102,10 @@ class Hub:
     def publish(self, record: Record) -> None:
         self.published += 1
         self.latest[record.key()] = record
-        line = dumps(record)
+        line = _dumps(record, option=_NEWLINE)  # records.dumps, without a call in between
         for sink in self._sinks:
             sink.offer(record, line)
+
+
+_dumps = orjson.dumps
+_NEWLINE = orjson.OPT_APPEND_NEWLINE

@@ -1,7 +1,8 @@
-"""The floor: a bare WebSocket client (websockets 17, uvloop, like the daemon) that subscribes
-to Binance streams and only counts frames. With --latency-out it also parses each frame's
-``B`` (the replay server's frame index) and writes (index, recv_ns) pairs, for the
-latency floor at a fixed rate.
+"""The floor: a bare WebSocket client on uvloop that subscribes to Binance streams and only
+counts frames. `--client` picks the library: picows (the daemon's stream client), websockets
+or aiohttp, so the choice of client is made on figures from the same harness. With
+--latency-out it also parses each frame's ``B`` (the replay server's frame index) and writes
+(index, recv_ns) pairs, for the latency floor at a fixed rate.
 
 Prints one JSON line when N frames arrived (or at --max-seconds), then idles until stdin
 closes or SIGTERM, so the driver can read its /proc counters first.
@@ -17,55 +18,109 @@ import time
 from array import array
 
 import orjson
-from websockets.asyncio.client import connect
+
+CLIENTS = ("picows", "websockets", "aiohttp")
+
+
+class Counter:
+    """Counts frames; the per-frame work every client variant shares."""
+
+    def __init__(self, count: int, latency: bool) -> None:
+        self.count, self.latency = count, latency
+        self.n = self.first = self.last = 0
+        self.idx, self.ts = array("q"), array("q")
+        self.done = asyncio.get_running_loop().create_future()
+
+    def frame(self, raw: bytes | str) -> None:
+        t = time.time_ns()
+        if raw[:9] in (b'{"result"', '{"result"'):
+            return
+        self.n += 1
+        if self.n == 1:
+            self.first = t
+        self.last = t
+        if self.latency:
+            self.idx.append(int(float(orjson.loads(raw)["B"])))
+            self.ts.append(t)
+        if self.n >= self.count and not self.done.done():
+            self.done.set_result(None)
+
+
+def subscribe_msg(symbols: str) -> bytes:
+    streams = [f"{s.lower()}@{ch}" for s in symbols.split(",") for ch in ("ticker", "bookTicker")]
+    return orjson.dumps({"method": "SUBSCRIBE", "params": streams, "id": 1})
+
+
+async def run_picows(a: argparse.Namespace, ctx: ssl.SSLContext | None, c: Counter) -> None:
+    from picows import WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
+
+    class Listener(WSListener):
+        def on_ws_connected(self, transport: WSTransport) -> None:
+            transport.send(WSMsgType.TEXT, subscribe_msg(a.symbols))
+
+        def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
+            if frame.msg_type == WSMsgType.TEXT:
+                c.frame(frame.get_payload_as_bytes())
+
+    transport, _ = await ws_connect(Listener, a.url, ssl_context=ctx, max_frame_size=1 << 20)
+    try:
+        await c.done
+    finally:
+        transport.disconnect()
+
+
+async def run_websockets(a: argparse.Namespace, ctx: ssl.SSLContext | None, c: Counter) -> None:
+    from websockets.asyncio.client import connect
+
+    async with connect(a.url, ssl=ctx, compression=None, max_size=1 << 20, proxy=None,
+                       ping_interval=20, open_timeout=10) as ws:  # fmt: skip
+        await ws.send(subscribe_msg(a.symbols).decode())
+        async for raw in ws:
+            c.frame(raw)
+            if c.done.done():
+                break
+
+
+async def run_aiohttp(a: argparse.Namespace, ctx: ssl.SSLContext | None, c: Counter) -> None:
+    import aiohttp
+
+    async with aiohttp.ClientSession() as session, session.ws_connect(
+        a.url, ssl=ctx if ctx else False, max_msg_size=1 << 20, autoping=True
+    ) as ws:
+        await ws.send_bytes(subscribe_msg(a.symbols))
+        async for msg in ws:
+            if msg.type == aiohttp.WSMsgType.TEXT:
+                c.frame(msg.data)
+                if c.done.done():
+                    break
 
 
 async def amain(a: argparse.Namespace) -> None:
-    streams = [f"{s.lower()}@{ch}" for s in a.symbols.split(",") for ch in ("ticker", "bookTicker")]
-    ctx = None
-    if a.url.startswith("wss://"):
-        ctx = ssl.create_default_context(cafile=a.cafile)
-    now = time.time_ns
-    n = 0
-    first = last = 0
-    idx = array("q")
-    ts = array("q")
-    async with connect(a.url, ssl=ctx, compression=None, max_size=1 << 20, proxy=None,
-                       ping_interval=20, open_timeout=10) as ws:  # fmt: skip
-        await ws.send(orjson.dumps({"method": "SUBSCRIBE", "params": streams, "id": 1}).decode())
-        try:
-            async with asyncio.timeout(a.max_seconds):
-                async for raw in ws:
-                    t = now()
-                    if raw[:9] == '{"result"':
-                        continue
-                    n += 1
-                    if n == 1:
-                        first = t
-                    last = t
-                    if a.latency_out:
-                        idx.append(int(float(orjson.loads(raw)["B"])))
-                        ts.append(t)
-                    if n >= a.count:
-                        break
-        except TimeoutError:
-            pass
-        if a.latency_out:
-            with open(a.latency_out, "wb") as f:
-                f.write(idx.tobytes())
-                f.write(ts.tobytes())
-        print(orjson.dumps({"event": "done", "count": n, "t_first_ns": first,
-                            "t_last_ns": last}).decode(), flush=True)  # fmt: skip
-        loop = asyncio.get_running_loop()
-        reader = asyncio.StreamReader()
-        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    ctx = ssl.create_default_context(cafile=a.cafile) if a.url.startswith("wss://") else None
+    c = Counter(a.count, bool(a.latency_out))
+    run = {"picows": run_picows, "websockets": run_websockets, "aiohttp": run_aiohttp}[a.client]
+    try:
         async with asyncio.timeout(a.max_seconds):
-            await reader.read()  # until the driver closes stdin
+            await run(a, ctx, c)
+    except TimeoutError:
+        pass
+    if a.latency_out:
+        with open(a.latency_out, "wb") as f:
+            f.write(c.idx.tobytes())
+            f.write(c.ts.tobytes())
+    print(orjson.dumps({"event": "done", "count": c.n, "t_first_ns": c.first,
+                        "t_last_ns": c.last}).decode(), flush=True)  # fmt: skip
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    async with asyncio.timeout(a.max_seconds):
+        await reader.read()  # until the driver closes stdin
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("url")
+    ap.add_argument("--client", choices=CLIENTS, default="picows")
     ap.add_argument("--symbols", default="BTCUSDT")
     ap.add_argument("--count", type=int, required=True)
     ap.add_argument("--cafile")

@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import gzip
 import json
 import os
@@ -187,11 +188,14 @@ async def counted_pass(
     }
 
 
-async def run_floor(tmp: Path, mode: str, tls: bool, a: argparse.Namespace) -> dict:
+async def run_floor(
+    tmp: Path, mode: str, tls: bool, a: argparse.Namespace, client_lib: str = "picows"
+) -> dict:
     server, info = await start_server(tmp, mode, tls, a)
     n = frames_expected(mode, a)
     args = [PY, str(HERE / "floor_client.py"), info["ws_url"], "--symbols", ",".join(SYMBOLS),
-            "--count", str(n), "--max-seconds", str(a.max_seconds)]  # fmt: skip
+            "--client", client_lib, "--count", str(n),
+            "--max-seconds", str(a.max_seconds)]  # fmt: skip
     if info["cert"]:
         args += ["--cafile", info["cert"]]
     if mode == "rate":
@@ -336,7 +340,13 @@ async def run_cryptofeed(tmp: Path, mode: str, tls: bool, a: argparse.Namespace)
     return out
 
 
-RUNNERS = {"floor": run_floor, "aggregator": run_aggregator, "cryptofeed": run_cryptofeed}
+RUNNERS = {
+    "floor": run_floor,  # picows, the daemon's stream client
+    "floor-websockets": functools.partial(run_floor, client_lib="websockets"),
+    "floor-aiohttp": functools.partial(run_floor, client_lib="aiohttp"),
+    "aggregator": run_aggregator,
+    "cryptofeed": run_cryptofeed,
+}
 
 
 # --- summary ---------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ import pytest
 
 from aggregator.adapters.registry import codec_class
 from aggregator.errors import ParseError, VenueError
-from aggregator.records import Ticker
+from aggregator.records import EMPTY, MARKET_FIELDS, Ticker
 from aggregator.symbols import snapshot_path
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -291,6 +291,21 @@ def test_merge_fills_missing_fields_but_not_an_emptied_side() -> None:
     assert first.bid is None and json.loads(dumps(first))["bid"] is None
 
 
+@pytest.mark.parametrize("name", MARKET_FIELDS)
+def test_merge_covers_every_market_field(name: str) -> None:
+    values = {n: float(i + 1) for i, n in enumerate(MARKET_FIELDS)}
+    prev = Ticker("x", "BTC/USD", "BTCUSD", **values)
+    missing = Ticker("x", "BTC/USD", "BTCUSD")
+    missing.merge_from(prev)
+    assert getattr(missing, name) == getattr(prev, name)
+    emptied = Ticker("x", "BTC/USD", "BTCUSD", **{name: EMPTY})
+    emptied.merge_from(prev)
+    assert getattr(emptied, name) is None
+    kept = Ticker("x", "BTC/USD", "BTCUSD", **{name: 99.5})
+    kept.merge_from(prev)
+    assert getattr(kept, name) == 99.5
+
+
 def test_deribit_empty_book_side_is_not_refilled() -> None:
     c = codec("deribit")
     market = next(iter(c.table.markets))
@@ -312,3 +327,15 @@ def test_deribit_empty_book_side_is_not_refilled() -> None:
     (second,) = c.parse_ws(json.dumps(frame), 2)
     second.merge_from(first)
     assert first.bid == 9.0 and second.bid is None and second.bid_size is None
+
+
+def test_records_serialise_every_field_in_declared_order() -> None:
+    from dataclasses import fields, replace
+
+    from aggregator.records import Status, dumps
+
+    ticker = Ticker("x", "BTC/USD", "BTCUSD", bid=1.0, ts_recv=5)
+    for rec in (ticker, replace(ticker, ask=2.0), Status("x", "live", "ok")):
+        out = json.loads(dumps(rec))
+        assert list(out) == [f.name for f in fields(rec)]
+        assert out["type"] == rec.type

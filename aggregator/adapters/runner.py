@@ -18,8 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import websockets
-from websockets.asyncio.client import ClientConnection, connect
 
 from ..config import ExchangeConfig
 from ..errors import MarketsUnavailable, ParseError, RateLimited, VenueError, VenueNotice
@@ -34,6 +32,7 @@ from .base import (
     backoff_delay,
 )
 from .registry import modes
+from .stream import SessionClosed, WebSocket, WSError, open_websocket
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +48,7 @@ class _Conn:
     live: bool = False
     stale: bool = False
     idle: float = 0.0
-    ws: ClientConnection | None = None
+    ws: WebSocket | None = None
     seen: int = 0
 
 
@@ -292,19 +291,11 @@ class Adapter:
             started = time.monotonic()
             self.status("connecting", url, index)
             try:
-                await self._ws_session(url, table, markets, conn)
-                reason = "closed by the venue"
-            except websockets.ConnectionClosed as e:
-                reason = "stale: no data" if conn.stale else f"connection closed: {_describe(e)}"
-            except (
-                OSError,
-                EOFError,
-                TimeoutError,
-                websockets.WebSocketException,
-                aiohttp.ClientError,
-                VenueError,
-            ) as e:
+                reason = await self._ws_session(url, table, markets, conn)
+            except (OSError, TimeoutError, WSError, aiohttp.ClientError, VenueError) as e:
                 reason = _describe(e)
+            if conn.stale:
+                reason = "stale: no data"
             healthy = conn.live and time.monotonic() - started >= self.cfg.healthy_after
             attempt = 0 if healthy else attempt + 1
             delay = backoff_delay(attempt, self.cfg.backoff_initial, self.cfg.backoff_max)
@@ -319,58 +310,63 @@ class Adapter:
 
     async def _ws_session(
         self, url: str, table: MarketTable, markets: list[Market], conn: _Conn
-    ) -> None:
+    ) -> str:
+        """One session, from connecting to its end; returns why it ended."""
         codec = self.codec_cls(table)
         if self.codec_cls.WS_TOKEN_PATH:
             base = self.cfg.rest_url or self.codec_cls.REST_URL
             token = await self._fetch(base + self.codec_cls.WS_TOKEN_PATH, post={})
             url = codec.ws_url_from_token(token, self.cfg.ws_url)
-        async with connect(
+        ws = await open_websocket(
             url,
+            self._frame_handler(codec, conn),
+            codec.subscribe(markets),
+            lambda: self.status("subscribed", f"{len(markets)} symbols", conn.index),
             open_timeout=self.cfg.open_timeout,
             ping_interval=self.codec_cls.PING_INTERVAL,
-            ping_timeout=self.codec_cls.PING_INTERVAL,
-            close_timeout=2,
             max_size=WS_MAX_FRAME,
-            compression=None,
-            proxy=None,
-        ) as ws:
-            conn.ws = ws
-            for message in codec.subscribe(markets):
-                await ws.send(message)
-            self.status("subscribed", f"{len(markets)} symbols", conn.index)
-            helpers = [
-                asyncio.ensure_future(self._watch(conn)),
-                asyncio.ensure_future(self._app_pings(ws, codec)),
-            ]
-            try:
-                await self._ws_read(ws, codec, conn)
-            finally:
-                for t in helpers:
-                    t.cancel()
-                await asyncio.gather(*helpers, return_exceptions=True)
+        )
+        conn.ws = ws
+        helpers: list[asyncio.Future[None]] = []
+        try:
+            helpers.append(asyncio.ensure_future(self._watch(conn)))
+            helpers.append(asyncio.ensure_future(self._app_pings(ws, codec)))
+            closed: SessionClosed = await ws.wait_closed()
+            return str(closed)
+        finally:
+            ws.close()
+            for t in helpers:
+                t.cancel()
+            await asyncio.gather(*helpers, return_exceptions=True)
 
-    async def _ws_read(self, ws: ClientConnection, codec: Codec, conn: _Conn) -> None:
+    def _frame_handler(self, codec: Codec, conn: _Conn) -> Callable[[bytes], list[str] | None]:
+        """The per-message path: parse, emit, hand back the codec's replies to the venue.
+        It runs in the connection's read callback.
+
+        A VenueError other than a notice ends the session (it propagates to wait_closed).
+        """
         parse = codec.parse_ws
         emit = self._emit
         now = time.time_ns
-        async for raw in ws:
+        failed = self._parse_failed
+        replies = codec.replies
+
+        def on_message(raw: bytes) -> list[str] | None:
             try:
                 records = parse(raw, now())
             except (ParseError, VenueNotice) as e:
-                self._parse_failed(e, conn)
-                continue
+                failed(e, conn)
+                return replies
             except SHAPE_ERRORS as e:  # a payload of a shape the codec did not expect
-                self._parse_failed(ParseError(f"unexpected payload: {e!r}"), conn)
-                continue
+                failed(ParseError(f"unexpected payload: {e!r}"), conn)
+                return replies
             if records:
                 emit(records, conn)
-            if codec.replies:
-                for reply in codec.replies:
-                    await ws.send(reply)
-                codec.replies.clear()
+            return replies
 
-    async def _app_pings(self, ws: ClientConnection, codec: Codec) -> None:
+        return on_message
+
+    async def _app_pings(self, ws: WebSocket, codec: Codec) -> None:
         interval = self.codec_cls.APP_PING_INTERVAL
         if not interval:
             return
@@ -378,7 +374,7 @@ class Adapter:
             await asyncio.sleep(interval)
             msg = codec.app_ping()
             if msg is not None:
-                await ws.send(msg)
+                ws.send(msg)
 
     async def _watch(self, conn: _Conn) -> None:
         """Mark the connection stale and drop it when no record arrived for stale_after."""
@@ -395,7 +391,7 @@ class Adapter:
                 conn.stale = True
                 self.log.warning("no data for %.0fs", conn.idle)
                 if conn.ws is not None:
-                    conn.ws.transport.abort()  # the reader ends; the loop reconnects
+                    conn.ws.abort()  # the session ends; the loop reconnects
                     return
                 # REST: say so once and keep polling; the next good poll clears it.
                 self.status("stale", f"no data for {conn.idle:.0f}s", conn.index)
