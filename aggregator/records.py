@@ -4,7 +4,8 @@ Records are dataclasses serialised by orjson (fields in declaration order, float
 shortest round-trip form). They keep their ``__dict__`` on purpose: orjson serialises a
 dataclass instance from its ``__dict__`` in one pass, and field by field through getattr
 when it has slots, which measured twice the instructions per record (bench/README.md).
-Timestamps are integer nanoseconds since the epoch. A field the venue does not send is ``None`` and goes out as JSON ``null``.
+Timestamps are integer nanoseconds since the epoch. A field the venue does not send is
+``None`` and goes out as JSON ``null``.
 """
 
 from __future__ import annotations

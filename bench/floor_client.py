@@ -84,9 +84,12 @@ async def run_websockets(a: argparse.Namespace, ctx: ssl.SSLContext | None, c: C
 async def run_aiohttp(a: argparse.Namespace, ctx: ssl.SSLContext | None, c: Counter) -> None:
     import aiohttp
 
-    async with aiohttp.ClientSession() as session, session.ws_connect(
-        a.url, ssl=ctx if ctx else False, max_msg_size=1 << 20, autoping=True
-    ) as ws:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.ws_connect(
+            a.url, ssl=ctx if ctx else False, max_msg_size=1 << 20, autoping=True
+        ) as ws,
+    ):
         await ws.send_bytes(subscribe_msg(a.symbols))
         async for msg in ws:
             if msg.type == aiohttp.WSMsgType.TEXT:

@@ -33,7 +33,7 @@ from aggregator.app import Daemon  # noqa: E402
 from aggregator.config import loads  # noqa: E402
 
 from replay_server import SYMBOLS as ALL_SYMBOLS  # noqa: E402
-from replay_server import render  # noqa: E402
+from replay_server import exchange_info, render  # noqa: E402
 
 
 async def amain(a: argparse.Namespace) -> None:
@@ -65,9 +65,7 @@ async def amain(a: argparse.Namespace) -> None:
     assert sub.stdout is not None
     await sub.stdout.readline()  # connected
     adapter: Adapter = daemon.adapters[0]
-    table = codec_class("binance").markets_from(
-        __import__("replay_server").exchange_info(symbols)
-    )
+    table = codec_class("binance").markets_from(exchange_info(symbols))
     adapter.table = table
     codec = codec_class("binance")(table)
     codec.subscribe(list(table.markets))
