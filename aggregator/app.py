@@ -38,7 +38,9 @@ class Daemon:
         self.hub = Hub()
         self.notifier = notifier or Notifier()
         self.ops = Ops(self, config.metrics)  # freshness, loop lag, /metrics, /health, status
-        self.files = FileSink(config.files) if config.files.enabled else None
+        publish = _stamping(self.hub.publish, config.daemon.instance_id)
+        # the file sink publishes its own status records (write errors) through the hub
+        self.files = FileSink(config.files, publish) if config.files.enabled else None
         self.socket = (
             SocketSink(config.socket, self.hub.latest, status=self.ops.report)
             if config.socket.enabled
@@ -48,7 +50,6 @@ class Daemon:
         for sink in (self.files, self.socket, self.nats):
             if sink is not None:
                 self.hub.add_sink(sink)
-        publish = _stamping(self.hub.publish, config.daemon.instance_id)
         self.adapters = [
             Adapter(codec_class(ex.venue), ex, publish, config.daemon.state_dir)
             for ex in config.exchanges
