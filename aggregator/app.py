@@ -111,10 +111,12 @@ class Daemon:
         for w in self.config.warnings:
             log.warning("%s", w)
         try:
-            if self.files is not None:
-                await self.files.start()
+            # the socket first: a second daemon on the same config is refused there, before
+            # it looks at the files (which are also locked against one on the same directory)
             if self.socket is not None:
                 await self.socket.start()
+            if self.files is not None:
+                await self.files.start()
             if self.nats is not None:
                 await self.nats.start()  # connects in the background; records buffer meanwhile
             await self.ops.start()  # /metrics and /health, when configured

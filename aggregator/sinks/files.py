@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
+import fcntl
 import gzip
 import logging
 import os
@@ -27,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..config import FilesConfig
+from ..errors import AggregatorError
 from ..hub import BoundedQueue
 from ..records import Status, Ticker
 
@@ -84,6 +87,7 @@ class FileSink:
         self._backlog_full = False  # said so in this episode
         self._seq = 0  # of the sink's status records
         self._task: asyncio.Task[None] | None = None
+        self._lock: int | None = None  # the data directory, locked while the sink runs
         self._jobs: set[asyncio.Task[None]] = set()
         self._sem = asyncio.Semaphore(COMPRESS_JOBS)
         self.accepted = 0
@@ -138,6 +142,9 @@ class FileSink:
         self._reopen = True
 
     async def start(self) -> None:
+        """Lock the data directory (refused if another daemon writes there), repair and
+        compress what a previous run left, start the writer."""
+        self._lock = _lock(Path(self._cfg.dir))
         self._start_idx = time.time_ns() // self._period_ns
         current = self._stamp(self._start_idx)
         self._compress_later(await asyncio.to_thread(_scan, Path(self._cfg.dir), current))
@@ -146,6 +153,8 @@ class FileSink:
 
     async def stop(self) -> None:
         self._queue.close()
+        if self._lock is None:
+            return  # never started
         deadline = time.monotonic() + self.stop_timeout
         if self._task is not None:
             try:
@@ -166,6 +175,8 @@ class FileSink:
         log.info(
             "files: accepted=%d written=%d dropped=%d", self.accepted, self.written, self.dropped
         )
+        os.close(self._lock)
+        self._lock = None
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -430,6 +441,27 @@ def gzip_file(path: Path) -> None:
     finally:
         os.close(dfd)
     path.unlink()
+
+
+def _lock(root: Path) -> int:
+    """An exclusive lock on the data directory, held until the sink stops: a second daemon
+    must not repair, compress or append to the files of a running one. The descriptor is
+    read-only, so it never keeps the file system from being remounted read-only."""
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError as e:
+        raise AggregatorError(f"files: cannot open {str(root)!r}: {e.strerror}") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as e:
+        os.close(fd)
+        if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+            why = f"data directory {str(root)!r} is in use by another running daemon"
+        else:
+            why = f"cannot lock data directory {str(root)!r}: {e.strerror}"
+        raise AggregatorError(f"files: {why}") from None
+    return fd
 
 
 def _scan(root: Path, current: str) -> list[Path]:
