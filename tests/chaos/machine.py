@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gzip
 import json
 import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -138,8 +140,7 @@ async def start(root: Path, config: Path) -> Daemon:
 
 
 def accepts(path: Path) -> bool:
-    import socket
-
+    """The Unix socket at ``path`` accepts a connection."""
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         s.connect(str(path))
@@ -150,6 +151,7 @@ def accepts(path: Path) -> bool:
         s.close()
 
 
+@functools.cache
 def namespace_command() -> list[str]:
     """How to get a private mount namespace here, or a failure saying why there is none."""
     if shutil.which("unshare") is None:

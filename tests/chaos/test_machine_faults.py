@@ -49,7 +49,7 @@ pytestmark = pytest.mark.timeout(90)
 RATE = 1000  # simulated updates/s per venue: a few hundred records/s for our symbols
 FULL = 5000  # the simulators' full speed
 DISK = 4 << 20  # the tmpfs under the data directory
-BACKLOG = 1000  # files.queue_size in the disk faults: reached within two seconds of a fault
+BACKLOG = 500  # files.queue_size in the disk faults: reached a second or two into a fault
 GRACE = 4.0  # daemon.shutdown_grace in tests/test_daemon.py's config
 FILES = 'aggregator_sink_dropped_total{sink="files"}'
 
@@ -98,7 +98,8 @@ async def disk_fault(chaos: Chaos, sims: dict[str, VenueSim], fault: str) -> Non
         did = await m.ask(fault)
         await wait_for(lambda: sub.statuses("files"), timeout=10)
         t_seen = time.monotonic()
-        await asyncio.sleep(chaos.duration(3.0))  # long enough to fill the backlog
+        await asyncio.sleep(chaos.duration(2.5))
+        await wait_for(lambda: sampler.last(FILES) > 0, timeout=30)  # the backlog overflowed
         t_clear = time.monotonic()
         during = sampler.samples[-1][1]
         assert m.jig.returncode is None, m.log.text()
@@ -136,7 +137,8 @@ async def disk_fault(chaos: Chaos, sims: dict[str, VenueSim], fault: str) -> Non
     assert during["aggregator_files_write_errors_total"] > 0
     assert during[FILES] > 0  # the bound was reached: the oldest were dropped
     backlog_peak = sampler.peak("aggregator_files_backlog")
-    assert BACKLOG * 0.5 <= backlog_peak <= BACKLOG  # held, and no more than the bound
+    assert backlog_peak <= BACKLOG  # never more than the bound
+    assert during["aggregator_files_backlog"] >= BACKLOG / 2  # and kept while it overflowed
     assert sampler.last("aggregator_files_failing") == 0
     assert rss < RSS_LIMIT_MB
 
@@ -261,8 +263,9 @@ async def test_sigkill_mid_write_then_restart(chaos: Chaos, sims: dict[str, Venu
     chaos.record(
         "machine: SIGKILL mid-write, restart",
         faults=f"SIGKILL at 2 venues x {RATE}/s, flush_interval {flush:g} s; restart",
+        # the first run's records as the subscriber saw them, then the second run's
         accepted=len(sub.seen) + published,
-        written=on_disk(lines),
+        written=len(sub.seen) - len(missing) + written,
         dropped=len(missing),
         recovery_s=recovery_s,
         peak_rss_mb=rss,
@@ -332,10 +335,10 @@ async def test_sigterm_under_full_load(chaos: Chaos) -> None:
 
 
 async def test_sighup_during_rotation(chaos: Chaos) -> None:
-    sims = await venues(["binance", "kraken"], 1500)
+    sims = await venues(["binance", "kraken"], 3000)
     root = short_dir()
     try:
-        config = machine_config(root, sims, files={"flush_interval": 0.1}, max_bytes="32KiB")
+        config = machine_config(root, sims, files={"flush_interval": 0.1}, max_bytes="16KiB")
         d = await start(root, config)
         await wait_for(lambda: len(list((root / "data").rglob("*.jsonl.gz"))) >= 2)
         hups = 0
@@ -365,7 +368,7 @@ async def test_sighup_during_rotation(chaos: Chaos) -> None:
     assert rss < RSS_LIMIT_MB
     chaos.record(
         "machine: SIGHUP during rotation",
-        faults=f"{hups} SIGHUP while files rotate at 32 KiB (2 venues x 1500/s)",
+        faults=f"{hups} SIGHUP while files rotate at 16 KiB (2 venues x 3000/s)",
         accepted=published,
         written=on_disk(lines),
         dropped=dropped,
