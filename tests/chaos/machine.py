@@ -32,7 +32,7 @@ from aggregator.sim import VenueSim
 from tests.test_daemon import Proc, spawn, wait_for, write_config
 
 JIG = Path(__file__).with_name("jig.py")
-RSS_LIMIT_MB = 300.0  # the daemon's peak RSS in any scenario (it runs at about 60-90 MB)
+RSS_LIMIT_MB = 200.0  # the daemon's peak RSS in any scenario (it runs at about 40-50 MB)
 EXIT_LINE = re.compile(r"published=(\d+) written=(\d+) dropped=(\d+)")
 
 
@@ -265,20 +265,21 @@ class Seen:
     exchange: str
     seq: int
     ts_recv: int
-    line: bytes
     state: str | None = None
     detail: str | None = None
 
 
 @dataclass
 class Subscriber:
-    """Receives everything from the daemon's socket and keeps what it saw (``keep``) or counts
-    it; ``till_eof`` tells when the daemon closed the connection."""
+    """Receives everything from the daemon's socket and counts it; keeps every record it saw
+    (``keep``) or only the status records; ``till_eof`` tells when the daemon closed the
+    connection."""
 
     path: Path
     keep: bool = True
     seen: list[Seen] = field(default_factory=list)
     count: int = 0
+    last_line: bytes = b""
     arrivals: list[float] = field(default_factory=list)  # monotonic, one per 100 records
     till_eof: asyncio.Task[None] | None = None
 
@@ -291,10 +292,11 @@ class Subscriber:
         with contextlib.suppress(ConnectionError):
             while line := await reader.readline():
                 self.count += 1
+                self.last_line = line
                 now = time.monotonic()
                 if self.count % 100 == 0:
                     self.arrivals.append(now)
-                if self.keep:
+                if self.keep or line.startswith(b'{"type":"status"'):
                     r = json.loads(line)
                     if r["type"] in ("ticker", "status"):
                         self.seen.append(
@@ -304,7 +306,6 @@ class Subscriber:
                                 r["exchange"],
                                 r["seq"],
                                 r["ts_recv"],
-                                line,
                                 r.get("state"),
                                 r.get("detail"),
                             )
@@ -335,8 +336,8 @@ async def metrics_port(log: LogPump) -> int:
     return int((await log.line(r"metrics on http://127\.0\.0\.1:(\d+)/metrics"))[1])
 
 
-async def scrape(port: int) -> dict[str, float]:
-    """/metrics as {"name{labels}": value}."""
+async def scrape(port: int, prefixes: tuple[str, ...] = ("",)) -> dict[str, float]:
+    """/metrics as {"name{labels}": value}, the names starting with one of ``prefixes``."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
         writer.write(b"GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
@@ -350,24 +351,26 @@ async def scrape(port: int) -> dict[str, float]:
     assert head.startswith("HTTP/1.1 200") or head.startswith("HTTP/1.0 200"), head
     out = {}
     for line in text.splitlines():
-        if line and not line.startswith("#"):
+        if line.startswith(prefixes) and not line.startswith("#"):
             name, _, value = line.rpartition(" ")
             out[name] = float(value)
     return out
 
 
 class Sampler:
-    """Scrapes /metrics every ``every`` seconds in the background; keeps every sample."""
+    """Scrapes /metrics every ``every`` seconds in the background; keeps every sample of the
+    metrics named with one of ``prefixes``."""
 
-    def __init__(self, port: int, every: float = 0.2) -> None:
+    def __init__(self, port: int, prefixes: tuple[str, ...], every: float = 0.2) -> None:
         self.port = port
+        self.prefixes = prefixes
         self.samples: list[tuple[float, dict[str, float]]] = []
         self._task = asyncio.create_task(self._run(every))
 
     async def _run(self, every: float) -> None:
         while True:
             with contextlib.suppress(OSError, AssertionError, TimeoutError):
-                self.samples.append((time.monotonic(), await scrape(self.port)))
+                self.samples.append((time.monotonic(), await scrape(self.port, self.prefixes)))
             await asyncio.sleep(every)
 
     def peak(self, name: str, since: float = 0.0) -> float:

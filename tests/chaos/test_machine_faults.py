@@ -44,8 +44,6 @@ from tests.chaos.machine import (
 )
 from tests.test_daemon import VENUES, data_lines, short_dir, spawn, wait_for
 
-pytestmark = pytest.mark.timeout(90)
-
 RATE = 1000  # simulated updates/s per venue: a few hundred records/s for our symbols
 FULL = 5000  # the simulators' full speed
 DISK = 4 << 20  # the tmpfs under the data directory
@@ -84,21 +82,23 @@ async def disk_fault(chaos: Chaos, sims: dict[str, VenueSim], fault: str) -> Non
     ]
     root = short_dir()
     config = machine_config(root, sims, files={"queue_size": BACKLOG}, metrics=True)
-    m = await Machine.start(root, config, DISK)
+    before, during, after = chaos.duration(1.5), chaos.duration(2.5), chaos.duration(1.0)
+    size = DISK + int(before + during + after) * (512 << 10)  # never full by itself
+    m = await Machine.start(root, config, size)
     sampler: Sampler | None = None
     sub: Subscriber | None = None
     try:
-        sampler = Sampler(await metrics_port(m.log))
-        sub = await Subscriber(root / "agg.sock").start()
+        sampler = Sampler(await metrics_port(m.log), ("aggregator_files_", FILES))
+        sub = await Subscriber(root / "agg.sock", keep=False).start()
         await wait_for(lambda: sub.count > 100)
         t_ok = time.monotonic()
-        await asyncio.sleep(chaos.duration(1.5))
+        await asyncio.sleep(before)
 
         t_fault = time.monotonic()
         did = await m.ask(fault)
         await wait_for(lambda: sub.statuses("files"), timeout=10)
         t_seen = time.monotonic()
-        await asyncio.sleep(chaos.duration(2.5))
+        await asyncio.sleep(during)
         await wait_for(lambda: sampler.last(FILES) > 0, timeout=30)  # the backlog overflowed
         t_clear = time.monotonic()
         during = sampler.samples[-1][1]
@@ -106,7 +106,7 @@ async def disk_fault(chaos: Chaos, sims: dict[str, VenueSim], fault: str) -> Non
 
         recovery_s = (await m.ask(undo))["recovery_s"]
         await wait_for(lambda: len(sub.statuses("files")) >= 2, timeout=10)
-        await asyncio.sleep(chaos.duration(1.0))
+        await asyncio.sleep(after)
         rss = peak_rss_mb(m.pid)
         m.signal(signal.SIGTERM)
         rc = await m.wait()
@@ -158,7 +158,7 @@ async def disk_fault(chaos: Chaos, sims: dict[str, VenueSim], fault: str) -> Non
     chaos.record(
         f"machine: {'disk full' if fault == 'fill' else 'read-only data directory'}",
         faults=(
-            f"tmpfs {DISK >> 20} MiB filled ({did['bytes'] >> 10} KiB filler)"
+            f"tmpfs {size >> 20} MiB filled ({did['bytes'] >> 10} KiB filler)"
             if fault == "fill"
             else f"tmpfs remounted read-only (after {did['hups']} SIGHUP to close the files)"
         )
@@ -232,7 +232,7 @@ async def test_sigkill_mid_write_then_restart(chaos: Chaos, sims: dict[str, Venu
     # A kill rarely lands inside a write; where none did, leave what one leaves: half a line.
     if not torn:
         active = max((root / "data" / "binance").glob("*.jsonl"), key=lambda p: p.stat().st_mtime)
-        half = (missing or sub.seen)[-1].line[:40]
+        half = sub.last_line[:40]
         with open(active, "ab") as f:
             f.write(half)
         torn[active] = len(half)
