@@ -101,7 +101,7 @@ async def disk_fault(chaos: Chaos, sims: dict[str, VenueSim], fault: str) -> Non
         await asyncio.sleep(during)
         await wait_for(lambda: sampler.last(FILES) > 0, timeout=30)  # the backlog overflowed
         t_clear = time.monotonic()
-        during = sampler.samples[-1][1]
+        in_fault = sampler.samples[-1][1]
         assert m.jig.returncode is None, m.log.text()
 
         recovery_s = (await m.ask(undo))["recovery_s"]
@@ -133,12 +133,12 @@ async def disk_fault(chaos: Chaos, sims: dict[str, VenueSim], fault: str) -> Non
     assert (error.state, live.state) == ("error", "live"), sub.statuses("files")
     assert error.detail is not None and error.detail.startswith("cannot write ")
     assert errno_text in error.detail and f"keeping up to {BACKLOG} records" in error.detail
-    assert during["aggregator_files_failing"] >= 2
-    assert during["aggregator_files_write_errors_total"] > 0
-    assert during[FILES] > 0  # the bound was reached: the oldest were dropped
+    assert in_fault["aggregator_files_failing"] >= 2
+    assert in_fault["aggregator_files_write_errors_total"] > 0
+    assert in_fault[FILES] > 0  # the bound was reached: the oldest were dropped
     backlog_peak = sampler.peak("aggregator_files_backlog")
     assert backlog_peak <= BACKLOG  # never more than the bound
-    assert during["aggregator_files_backlog"] >= BACKLOG / 2  # and kept while it overflowed
+    assert in_fault["aggregator_files_backlog"] >= BACKLOG / 2  # and kept while it overflowed
     assert sampler.last("aggregator_files_failing") == 0
     assert rss < RSS_LIMIT_MB
 
