@@ -38,7 +38,9 @@ class Daemon:
         self.hub = Hub()
         self.notifier = notifier or Notifier()
         self.ops = Ops(self, config.metrics)  # freshness, loop lag, /metrics, /health, status
-        self.files = FileSink(config.files) if config.files.enabled else None
+        publish = _stamping(self.hub.publish, config.daemon.instance_id)
+        # the file sink publishes its own status records (write errors) through the hub
+        self.files = FileSink(config.files, publish) if config.files.enabled else None
         self.socket = (
             SocketSink(config.socket, self.hub.latest, status=self.ops.report)
             if config.socket.enabled
@@ -48,7 +50,6 @@ class Daemon:
         for sink in (self.files, self.socket, self.nats):
             if sink is not None:
                 self.hub.add_sink(sink)
-        publish = _stamping(self.hub.publish, config.daemon.instance_id)
         self.adapters = [
             Adapter(codec_class(ex.venue), ex, publish, config.daemon.state_dir)
             for ex in config.exchanges
@@ -110,10 +111,12 @@ class Daemon:
         for w in self.config.warnings:
             log.warning("%s", w)
         try:
-            if self.files is not None:
-                await self.files.start()
+            # the socket first: a second daemon on the same config is refused there, before
+            # it looks at the files (which are also locked against one on the same directory)
             if self.socket is not None:
                 await self.socket.start()
+            if self.files is not None:
+                await self.files.start()
             if self.nats is not None:
                 await self.nats.start()  # connects in the background; records buffer meanwhile
             await self.ops.start()  # /metrics and /health, when configured

@@ -9,8 +9,9 @@ costs about 2 ms of the event loop (46 kB of text). Names (see README, "Operatio
   ``aggregator_venue_errors_total`` (error messages from the venue), and
   ``aggregator_venue_state{state}`` (1 for the current state);
 - per sink (``sink`` label): ``aggregator_sink_queue_depth``, ``_written_total``,
-  ``_dropped_total``, ``_running``; the socket: ``aggregator_socket_clients``,
-  ``aggregator_socket_conflated_total``, ...;
+  ``_dropped_total``, ``_running``; the files: ``aggregator_files_failing``,
+  ``aggregator_files_write_errors_total``, ``aggregator_files_backlog`` and ``_backlog_limit``;
+  the socket: ``aggregator_socket_clients``, ``aggregator_socket_conflated_total``, ...;
 - the process: ``aggregator_up``, ``aggregator_healthy`` (the verdict of /health),
   ``aggregator_build_info``, ``aggregator_start_time_seconds``,
   ``aggregator_records_published_total``, ``aggregator_event_loop_lag_seconds`` and
@@ -224,6 +225,32 @@ def _sinks(ops: Ops) -> list[str]:
         "Records the sink had to drop (full buffer, failed writes).",
         each("dropped"),
     )
+    files = ops.daemon.files
+    if files is not None:
+        lines += family(
+            "aggregator_files_failing",
+            "gauge",
+            "Venues whose file cannot be written now (disk full, read-only, ...).",
+            [({}, len(files.failing))],
+        )
+        lines += family(
+            "aggregator_files_write_errors_total",
+            "counter",
+            "Failed attempts to write or open a file (retried every second).",
+            [({}, files.write_errors)],
+        )
+        lines += family(
+            "aggregator_files_backlog",
+            "gauge",
+            "Records the writer holds that are not on disk yet.",
+            [({}, files.backlog)],
+        )
+        lines += family(
+            "aggregator_files_backlog_limit",
+            "gauge",
+            "Records kept for files that cannot be written (files.queue_size); older ones drop.",
+            [({}, files.backlog_limit)],
+        )
     sock = ops.daemon.socket
     if sock is not None:
         lines += family(

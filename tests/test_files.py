@@ -267,7 +267,8 @@ async def test_write_error_backlog_and_recovery(
     caplog.set_level(logging.INFO, logger=LOGGER)
     blocker = tmp_path / "b"
     write(blocker, b"not a directory")
-    sink = FileSink(make_cfg(tmp_path, queue_size=4))
+    statuses: list[Status] = []
+    sink = FileSink(make_cfg(tmp_path, queue_size=4), statuses.append)
     await sink.start()
     try:
         ts = time.time_ns()
@@ -285,8 +286,21 @@ async def test_write_error_backlog_and_recovery(
     assert [r["seq"] for r in read_lines(tmp_path / "b" / f"b-{stamp(ts)}.jsonl")] == [2, 3, 4, 5]
     assert [r["seq"] for r in read_lines(tmp_path / "a" / f"a-{stamp(ts)}.jsonl")] == [0, 1, 2]
     assert (sink.accepted, sink.written, sink.dropped) == (9, 7, 2)
-    assert sum("cannot write" in m for m in caplog.messages) == 1  # rate-limited
-    assert any("b: writing again, 2 records dropped" in m for m in caplog.messages)
+    assert sum("cannot write" in m for m in caplog.messages) == 1  # once per episode
+    assert sum("backlog full (4 records)" in m for m in caplog.messages) == 1
+    assert any(
+        "writing again after" in m and "2 records dropped (b 2)" in m for m in caplog.messages
+    )
+    # the same, for consumers: one status record per transition, the sink as its subject
+    assert [(s.exchange, s.state, s.seq) for s in statuses] == [
+        ("files", "error", 1),
+        ("files", "live", 2),
+    ]
+    assert statuses[0].detail is not None and statuses[0].detail.startswith("cannot write b: ")
+    assert statuses[0].detail.endswith("keeping up to 4 records, then dropping the oldest")
+    assert statuses[1].detail is not None and "2 records dropped (b 2)" in statuses[1].detail
+    assert sink.stats()["write_errors"] == sink.write_errors >= 1
+    assert sink.failing == [] and sink.backlog == 0
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes into a read-only directory")

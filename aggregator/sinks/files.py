@@ -4,24 +4,29 @@ Lines wait in a per-exchange buffer and reach the OS as whole lines (one ``os.wr
 file per flush, in a worker thread) at least every ``flush_interval``; a failed write is cut
 back to the last whole line and retried. A crash leaves at most a partial last line, which
 the next start cuts off. Closed files are gzipped.
+
+When files cannot be written (disk full, read-only file system), their lines wait in a
+backlog of at most ``queue_size`` records, retried every second; beyond it the oldest are
+dropped and counted. The sink says so once per episode, not per record: a log line, a
+status record with the sink as its subject (``exchange: "files"``, ``state: "error"``), and,
+when writing resumes, a second one (``state: "live"``) with what had to be dropped.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import gzip
 import logging
 import os
-import re
-import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..config import FilesConfig
 from ..hub import BoundedQueue
 from ..records import Status, Ticker
+from .fileio import gzip_file, lock_dir, next_part, repair, scan, write_all
 
 log = logging.getLogger(__name__)
 
@@ -29,10 +34,9 @@ PERIOD_NS = {"hour": 3600 * 10**9, "day": 86400 * 10**9}
 STAMP_FORMAT = {"hour": "%Y-%m-%dT%H", "day": "%Y-%m-%d"}
 FLUSH_BYTES = 1 << 20  # buffered bytes that trigger a flush before the timer
 RETRY_AFTER = 1.0  # seconds between attempts on a failing file
-LOG_EVERY = 10.0  # at most one write-error line this often
+REMIND_EVERY = 60.0  # while files cannot be written, a reminder line this often
 IDLE_CLOSE_AFTER = 60.0  # a quiet file is closed this long after its period ended
 COMPRESS_JOBS = 2  # so gzip never takes every executor thread from the writer
-_NAME = re.compile(r"(?P<ex>.+)-(?P<stamp>\d{4}-\d\d-\d\d(?:T\d\d)?)(?:\.(?P<part>\d+))?\.jsonl")
 
 Item = tuple[str, int, bytes]  # exchange, ts_recv, line
 
@@ -51,15 +55,16 @@ class _Out:
     size: int = 0
     retry_at: float = 0.0
     failing: bool = False
-    lost: int = 0  # lines dropped since the current failure began
+    error: str = ""  # why the last attempt failed
 
 
 class FileSink:
     name = "files"
     stop_timeout = 3.0  # seconds stop() waits for the writer and compressions (daemon grace: 4)
 
-    def __init__(self, cfg: FilesConfig) -> None:
+    def __init__(self, cfg: FilesConfig, publish: Callable[[Status], None] | None = None) -> None:
         self._cfg = cfg
+        self._publish = publish  # where the sink's own status records go (the hub)
         self._period_ns = PERIOD_NS[cfg.period]
         self._queue: BoundedQueue[Item] = BoundedQueue(cfg.queue_size)
         self._outs: dict[str, _Out] = {}
@@ -69,13 +74,20 @@ class FileSink:
         self._start_idx = 0
         self._reopen = False
         self._lost = 0
-        self._last_error_log = -LOG_EVERY
+        self._failing_since: float | None = None  # monotonic start of a write-error episode
+        self._reminded = 0.0
+        self._episode_lost: dict[str, int] = {}  # exchange -> lines dropped this episode
+        self._queue_dropped = 0  # the queue's drops already reported
+        self._backlog_full = False  # said so in this episode
+        self._seq = 0  # of the sink's status records
         self._task: asyncio.Task[None] | None = None
+        self._lock: int | None = None  # the data directory, locked while the sink runs
         self._jobs: set[asyncio.Task[None]] = set()
         self._sem = asyncio.Semaphore(COMPRESS_JOBS)
         self.accepted = 0
         self.written = 0
         self.files_rotated = 0
+        self.write_errors = 0  # failed attempts to write or open a file
 
     @property
     def dropped(self) -> int:
@@ -85,6 +97,31 @@ class FileSink:
     def queue_depth(self) -> int:
         """Records accepted and not yet written: in the queue and in the file buffers."""
         return len(self._queue) + self._npending
+
+    @property
+    def backlog(self) -> int:
+        """Records the writer holds that are not on disk yet; at most ``queue_size`` are kept
+        for files that cannot be written."""
+        return self._npending
+
+    @property
+    def backlog_limit(self) -> int:
+        return self._cfg.queue_size
+
+    @property
+    def failing(self) -> list[str]:
+        """The exchanges whose file cannot be written now."""
+        return sorted(out.exchange for out in list(self._outs.values()) if out.failing)
+
+    def stats(self) -> dict[str, object]:
+        """For the socket's status report (besides queue_depth, written, dropped)."""
+        return {
+            "backlog": self.backlog,
+            "backlog_limit": self.backlog_limit,
+            "failing": self.failing,
+            "write_errors": self.write_errors,
+            "files_rotated": self.files_rotated,
+        }
 
     @property
     def running(self) -> bool:
@@ -99,14 +136,19 @@ class FileSink:
         self._reopen = True
 
     async def start(self) -> None:
+        """Lock the data directory (refused if another daemon writes there), repair and
+        compress what a previous run left, start the writer."""
+        self._lock = lock_dir(Path(self._cfg.dir))
         self._start_idx = time.time_ns() // self._period_ns
         current = self._stamp(self._start_idx)
-        self._compress_later(await asyncio.to_thread(_scan, Path(self._cfg.dir), current))
+        self._compress_later(await asyncio.to_thread(scan, Path(self._cfg.dir), current))
         self._task = asyncio.create_task(self._run(), name="files-writer")
         self._task.add_done_callback(_log_crash)
 
     async def stop(self) -> None:
         self._queue.close()
+        if self._lock is None:
+            return  # never started
         deadline = time.monotonic() + self.stop_timeout
         if self._task is not None:
             try:
@@ -127,6 +169,8 @@ class FileSink:
         log.info(
             "files: accepted=%d written=%d dropped=%d", self.accepted, self.written, self.dropped
         )
+        os.close(self._lock)
+        self._lock = None
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -170,9 +214,18 @@ class FileSink:
         if excess > 0:  # bound the lines held back by failing files: drop their oldest
             for out in sorted(outs.values(), key=lambda o: -len(o.pending)):
                 n = min(excess, len(out.pending)) if out.failing else 0
+                if n == 0:
+                    continue
                 self._nbytes -= sum(len(line) for _, line in out.pending[:n])
                 del out.pending[:n]
-                out.lost += n
+                if not self._backlog_full:
+                    self._backlog_full = True
+                    log.warning(
+                        "files: backlog full (%d records): dropping the oldest",
+                        self._cfg.queue_size,
+                    )
+                lost = self._episode_lost
+                lost[out.exchange] = lost.get(out.exchange, 0) + n
                 self._lost += n
                 self._npending -= n
                 excess -= n
@@ -182,6 +235,57 @@ class FileSink:
     ) -> None:
         closed = await asyncio.to_thread(self._flush_sync, idle_close, reopen, final)
         self._compress_later(closed)
+        if not final:
+            self._report()
+
+    def _report(self) -> None:
+        """Say when files start failing, now and then while they fail, and when they are
+        written again: a log line and a status record per transition, never per record."""
+        failing = [out for out in self._outs.values() if out.failing]
+        now = time.monotonic()
+        refused = self._queue.dropped - self._queue_dropped
+        if refused:  # the writer fell behind (a slow disk): the queue refused records
+            self._queue_dropped += refused
+            lost = self._episode_lost
+            lost["queue full"] = lost.get("queue full", 0) + refused
+            log.warning("files: queue full: %d records dropped", refused)
+        if failing and self._failing_since is None:
+            self._failing_since = self._reminded = now
+            what = _failures(failing)
+            log.error(
+                "files: cannot write %s; retrying every %.0f s, keeping up to %d records",
+                what,
+                RETRY_AFTER,
+                self._cfg.queue_size,
+            )
+            keep = f"keeping up to {self._cfg.queue_size} records, then dropping the oldest"
+            self._status("error", f"cannot write {what}; {keep}")
+        elif failing and self._failing_since is not None and now - self._reminded >= REMIND_EVERY:
+            self._reminded = now
+            log.error(
+                "files: still cannot write %s after %.0f s; %d records dropped so far",
+                _failures(failing),
+                now - self._failing_since,
+                sum(self._episode_lost.values()),
+            )
+        elif not failing and self._failing_since is not None:
+            took = now - self._failing_since
+            lost = self._episode_lost
+            dropped = sum(lost.values())
+            per = ", ".join(f"{ex} {n}" for ex, n in sorted(lost.items()))
+            what = f"{dropped} records dropped" + (f" ({per})" if per else "")
+            log.warning("files: writing again after %.1f s; %s", took, what)
+            self._status("live", f"writing again after {took:.1f} s; {what}")
+            self._failing_since = None
+        if self._failing_since is None:
+            self._episode_lost = {}
+            self._backlog_full = False
+
+    def _status(self, state: str, detail: str) -> None:
+        if self._publish is not None:
+            self._seq += 1
+            status = Status(self.name, state, detail, ts_recv=time.time_ns(), seq=self._seq)
+            self._publish(status)
 
     def _flush_sync(self, idle_close: bool, reopen: bool, final: bool) -> list[Path]:
         """Write what is due (in a worker thread); return the files closed for good."""
@@ -190,6 +294,8 @@ class FileSink:
         for out in self._outs.values():
             if out.pending and (final or now >= out.retry_at):
                 self._write_out(out, closed, now)
+            elif out.failing and not out.pending and now >= out.retry_at and not final:
+                self._probe(out, now)
             if final and out.pending:
                 log.error("files: %s: %d records not written", out.exchange, len(out.pending))
                 self._lost += len(out.pending)
@@ -219,7 +325,7 @@ class FileSink:
                     size += len(pending[j][1])
                     j += 1
                 if j > i:
-                    _write_all(fd, b"".join(line for _, line in pending[i:j]))
+                    write_all(fd, b"".join(line for _, line in pending[i:j]))
                     self.written += j - i
                     self._nbytes -= size - out.size
                     out.size, i = size, j
@@ -228,39 +334,41 @@ class FileSink:
                     out.part += 1
                     self._open(out, idx, resolve=False)
         except OSError as e:
-            _close(out, sync=False)  # reopened (and repaired) on the next attempt
-            out.retry_at = self._retry_at = now + RETRY_AFTER
-            out.failing = True
-            if now - self._last_error_log >= LOG_EVERY:
-                self._last_error_log = now
-                log.error(
-                    "files: %s: cannot write, retrying every %.0f s: %s",
-                    out.exchange,
-                    RETRY_AFTER,
-                    e,
-                )
+            self._failed(out, e, now)
         else:
-            if out.failing:
-                log.warning(
-                    "files: %s: writing again, %d records dropped meanwhile", out.exchange, out.lost
-                )
-                out.failing, out.lost = False, 0
+            out.failing = False
         finally:
             del pending[:i]
             self._npending -= i
+
+    def _failed(self, out: _Out, e: OSError, now: float) -> None:
+        _close(out, sync=False)  # reopened (and repaired) on the next attempt
+        out.retry_at = self._retry_at = now + RETRY_AFTER
+        out.failing = True
+        out.error = e.strerror or str(e)
+        self.write_errors += 1
+
+    def _probe(self, out: _Out, now: float) -> None:
+        """A failing file with nothing to write (its lines were dropped): can it be opened?"""
+        try:
+            if out.fd is None and out.idx is not None:
+                self._open(out, out.idx, resolve=out.path is None)
+            out.failing = False
+        except OSError as e:
+            self._failed(out, e, now)
 
     def _open(self, out: _Out, idx: int, *, resolve: bool = True) -> int:
         exdir = Path(self._cfg.dir) / out.exchange
         if out.path is None or out.idx != idx:
             base = f"{out.exchange}-{self._stamp(idx)}"
             if resolve:
-                out.part = _next_part(exdir, base)
+                out.part = next_part(exdir, base)
             out.path = exdir / (f"{base}.{out.part}.jsonl" if out.part else f"{base}.jsonl")
             out.idx = idx
         exdir.mkdir(parents=True, exist_ok=True)
         fd = os.open(out.path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
         try:
-            _repair(fd, out.path)
+            repair(fd, out.path)
             out.size = os.fstat(fd).st_size
         except OSError:
             os.close(fd)
@@ -298,99 +406,12 @@ class FileSink:
                 log.error("files: cannot compress %s: %s", path, e)
 
 
-def gzip_file(path: Path) -> None:
-    """``x.jsonl`` to ``x.jsonl.gz`` through a temp file; the original goes last."""
-    gz, tmp = path.with_name(path.name + ".gz"), path.with_name(path.name + ".gz.tmp")
-    if not path.exists():
-        return  # renamed away (logrotate), or done already
-    try:
-        with open(path, "rb") as src, open(tmp, "wb") as raw:
-            with gzip.GzipFile(path.name, "wb", 6, raw) as z:
-                shutil.copyfileobj(src, z, 1 << 20)
-            raw.flush()
-            os.fsync(raw.fileno())
-        os.replace(tmp, gz)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    dfd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
-    path.unlink()
-
-
-def _scan(root: Path, current: str) -> list[Path]:
-    """At start: cut partial lines; return what to compress (all but the newest part of
-    the current period, which is appended to)."""
-    todo: list[Path] = []
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-        exdirs = [p for p in root.iterdir() if p.is_dir()]
-    except OSError as e:
-        log.error("files: cannot read %s: %s", root, e)
-        return todo
-    for exdir in exdirs:
-        try:
-            for path in exdir.glob("*.gz.tmp"):
-                log.warning("files: removing unfinished %s", path)
-                path.unlink()
-            now: dict[str, list[tuple[int, Path]]] = {}
-            for path in sorted(exdir.glob("*.jsonl")):
-                with open(path, "r+b") as f:
-                    _repair(f.fileno(), path)
-                m = _NAME.fullmatch(path.name)
-                if m and m["stamp"] == current:
-                    now.setdefault(m["ex"], []).append((int(m["part"] or 0), path))
-                elif m:
-                    todo.append(path)
-            todo += [path for parts in now.values() for _, path in sorted(parts)[:-1]]
-        except OSError as e:
-            log.error("files: cannot scan %s: %s", exdir, e)
-    return todo
-
-
-def _next_part(exdir: Path, base: str) -> int:
-    """The part to write: the newest uncompressed one, else one past the newest."""
-    pattern = re.compile(re.escape(base) + r"(?:\.(\d+))?\.jsonl(\.gz)?")
-    best, gz = -1, False
-    with contextlib.suppress(FileNotFoundError):
-        for name in os.listdir(exdir):
-            m = pattern.fullmatch(name)
-            if m and (int(m[1] or 0), bool(m[2])) > (best, gz):
-                best, gz = int(m[1] or 0), bool(m[2])
-    return best + 1 if gz else max(best, 0)
-
-
-def _repair(fd: int, path: Path) -> None:
-    """Cut a partial last line: truncate just after the last newline (or to 0)."""
-    size = end = os.lseek(fd, 0, os.SEEK_END)
-    keep = 0
-    while end > 0:
-        start = max(0, end - 65536)
-        i = os.pread(fd, end - start, start).rfind(b"\n")
-        if i >= 0:
-            keep = start + i + 1
-            break
-        end = start
-    if keep < size:
-        os.ftruncate(fd, keep)
-        os.fsync(fd)
-        log.warning("files: cut a partial line of %d bytes from %s", size - keep, path)
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    """Write whole lines or nothing: on failure cut the file back to where it was."""
-    start = os.lseek(fd, 0, os.SEEK_END)
-    view = memoryview(data)
-    try:
-        while view:
-            view = view[os.write(fd, view) :]
-    except OSError:
-        with contextlib.suppress(OSError):  # else the next open cuts the partial line
-            os.ftruncate(fd, start)
-        raise
+def _failures(outs: list[_Out]) -> str:
+    """``"binance, kraken: No space left on device"``, grouped by error."""
+    by_error: dict[str, list[str]] = {}
+    for out in outs:
+        by_error.setdefault(out.error, []).append(out.exchange)
+    return "; ".join(f"{', '.join(sorted(exs))}: {err}" for err, exs in sorted(by_error.items()))
 
 
 def _close(out: _Out, sync: bool = True) -> None:

@@ -1,0 +1,137 @@
+"""The file system side of the file sink: whole-line writes, repair of a partial last line,
+the scan at start, part numbers, gzip, and the lock on the data directory. No asyncio here:
+these run in worker threads or at start."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import gzip
+import logging
+import os
+import re
+import shutil
+from pathlib import Path
+
+from ..errors import AggregatorError
+
+log = logging.getLogger(__name__)
+
+_NAME = re.compile(r"(?P<ex>.+)-(?P<stamp>\d{4}-\d\d-\d\d(?:T\d\d)?)(?:\.(?P<part>\d+))?\.jsonl")
+
+
+def gzip_file(path: Path) -> None:
+    """``x.jsonl`` to ``x.jsonl.gz`` through a temp file; the original goes last."""
+    gz, tmp = path.with_name(path.name + ".gz"), path.with_name(path.name + ".gz.tmp")
+    if not path.exists():
+        return  # renamed away (logrotate), or done already
+    try:
+        with open(path, "rb") as src, open(tmp, "wb") as raw:
+            with gzip.GzipFile(path.name, "wb", 6, raw) as z:
+                shutil.copyfileobj(src, z, 1 << 20)
+            raw.flush()
+            os.fsync(raw.fileno())
+        os.replace(tmp, gz)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    dfd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
+    path.unlink()
+
+
+def lock_dir(root: Path) -> int:
+    """An exclusive lock on the data directory, held until the sink stops: a second daemon
+    must not repair, compress or append to the files of a running one. The descriptor is
+    read-only, so it never keeps the file system from being remounted read-only."""
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError as e:
+        raise AggregatorError(f"files: cannot open {str(root)!r}: {e.strerror}") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as e:
+        os.close(fd)
+        if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+            why = f"data directory {str(root)!r} is in use by another running daemon"
+        else:
+            why = f"cannot lock data directory {str(root)!r}: {e.strerror}"
+        raise AggregatorError(f"files: {why}") from None
+    return fd
+
+
+def scan(root: Path, current: str) -> list[Path]:
+    """At start: cut partial lines; return what to compress (all but the newest part of
+    the current period, which is appended to)."""
+    todo: list[Path] = []
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        exdirs = [p for p in root.iterdir() if p.is_dir()]
+    except OSError as e:
+        log.error("files: cannot read %s: %s", root, e)
+        return todo
+    for exdir in exdirs:
+        try:
+            for path in exdir.glob("*.gz.tmp"):
+                log.warning("files: removing unfinished %s", path)
+                path.unlink()
+            now: dict[str, list[tuple[int, Path]]] = {}
+            for path in sorted(exdir.glob("*.jsonl")):
+                with open(path, "r+b") as f:
+                    repair(f.fileno(), path)
+                m = _NAME.fullmatch(path.name)
+                if m and m["stamp"] == current:
+                    now.setdefault(m["ex"], []).append((int(m["part"] or 0), path))
+                elif m:
+                    todo.append(path)
+            todo += [path for parts in now.values() for _, path in sorted(parts)[:-1]]
+        except OSError as e:
+            log.error("files: cannot scan %s: %s", exdir, e)
+    return todo
+
+
+def next_part(exdir: Path, base: str) -> int:
+    """The part to write: the newest uncompressed one, else one past the newest."""
+    pattern = re.compile(re.escape(base) + r"(?:\.(\d+))?\.jsonl(\.gz)?")
+    best, gz = -1, False
+    with contextlib.suppress(FileNotFoundError):
+        for name in os.listdir(exdir):
+            m = pattern.fullmatch(name)
+            if m and (int(m[1] or 0), bool(m[2])) > (best, gz):
+                best, gz = int(m[1] or 0), bool(m[2])
+    return best + 1 if gz else max(best, 0)
+
+
+def repair(fd: int, path: Path) -> None:
+    """Cut a partial last line: truncate just after the last newline (or to 0)."""
+    size = end = os.lseek(fd, 0, os.SEEK_END)
+    keep = 0
+    while end > 0:
+        start = max(0, end - 65536)
+        i = os.pread(fd, end - start, start).rfind(b"\n")
+        if i >= 0:
+            keep = start + i + 1
+            break
+        end = start
+    if keep < size:
+        os.ftruncate(fd, keep)
+        os.fsync(fd)
+        log.warning("files: cut a partial line of %d bytes from %s", size - keep, path)
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """Write whole lines or nothing: on failure cut the file back to where it was."""
+    start = os.lseek(fd, 0, os.SEEK_END)
+    view = memoryview(data)
+    try:
+        while view:
+            view = view[os.write(fd, view) :]
+    except OSError:
+        with contextlib.suppress(OSError):  # else the next open cuts the partial line
+            os.ftruncate(fd, start)
+        raise
