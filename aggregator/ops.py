@@ -161,6 +161,9 @@ class Ops:
             reasons.append("stopping")
         sinks = self.sinks_running()
         reasons += [f"sink {name} is not running" for name, up in sinks.items() if not up]
+        files = self.daemon.files
+        if files is not None and files.failing:
+            reasons.append(f"files: cannot write {', '.join(files.failing)}")
         venues: dict[str, dict[str, Any]] = {}
         for a in self.daemon.adapters:
             c = self.clock(a)

@@ -336,11 +336,11 @@ async def metrics_port(log: LogPump) -> int:
     return int((await log.line(r"metrics on http://127\.0\.0\.1:(\d+)/metrics"))[1])
 
 
-async def scrape(port: int, prefixes: tuple[str, ...] = ("",)) -> dict[str, float]:
-    """/metrics as {"name{labels}": value}, the names starting with one of ``prefixes``."""
+async def http_get(port: int, path: str) -> tuple[str, str]:
+    """(status line, body) of GET ``path`` on the daemon's metrics port."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
-        writer.write(b"GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+        writer.write(f"GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n".encode())
         async with asyncio.timeout(5):
             body = (await reader.read()).decode()
     finally:
@@ -348,7 +348,13 @@ async def scrape(port: int, prefixes: tuple[str, ...] = ("",)) -> dict[str, floa
         with contextlib.suppress(ConnectionError):
             await writer.wait_closed()
     head, _, text = body.partition("\r\n\r\n")
-    assert head.startswith("HTTP/1.1 200") or head.startswith("HTTP/1.0 200"), head
+    return head.split("\r\n", 1)[0], text
+
+
+async def scrape(port: int, prefixes: tuple[str, ...] = ("",)) -> dict[str, float]:
+    """/metrics as {"name{labels}": value}, the names starting with one of ``prefixes``."""
+    head, text = await http_get(port, "/metrics")
+    assert head.startswith(("HTTP/1.1 200", "HTTP/1.0 200")), head
     out = {}
     for line in text.splitlines():
         if line.startswith(prefixes) and not line.startswith("#"):

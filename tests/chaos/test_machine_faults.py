@@ -36,6 +36,7 @@ from tests.chaos.machine import (
     contiguous,
     data_bytes,
     exit_counts,
+    http_get,
     machine_config,
     metrics_port,
     no_traceback,
@@ -88,7 +89,8 @@ async def disk_fault(chaos: Chaos, sims: dict[str, VenueSim], fault: str) -> Non
     sampler: Sampler | None = None
     sub: Subscriber | None = None
     try:
-        sampler = Sampler(await metrics_port(m.log), ("aggregator_files_", FILES))
+        port = await metrics_port(m.log)
+        sampler = Sampler(port, ("aggregator_files_", FILES))
         sub = await Subscriber(root / "agg.sock", keep=False).start()
         await wait_for(lambda: sub.count > 100)
         t_ok = time.monotonic()
@@ -103,6 +105,7 @@ async def disk_fault(chaos: Chaos, sims: dict[str, VenueSim], fault: str) -> Non
         t_clear = time.monotonic()
         in_fault = sampler.samples[-1][1]
         assert m.jig.returncode is None, m.log.text()
+        health = await http_get(port, "/health")
 
         recovery_s = (await m.ask(undo))["recovery_s"]
         await wait_for(lambda: len(sub.statuses("files")) >= 2, timeout=10)
@@ -140,6 +143,7 @@ async def disk_fault(chaos: Chaos, sims: dict[str, VenueSim], fault: str) -> Non
     assert backlog_peak <= BACKLOG  # never more than the bound
     assert in_fault["aggregator_files_backlog"] >= BACKLOG / 2  # and kept while it overflowed
     assert sampler.last("aggregator_files_failing") == 0
+    assert " 503 " in health[0] and "files: cannot write" in health[1], health
     assert rss < RSS_LIMIT_MB
 
     # Counted: on disk + reported dropped == published, and the drops are the ones reported.
