@@ -81,18 +81,15 @@ class Binance(Codec):
                 total = bid + bid_size + ask + ask_size  # type: ignore[operator]
                 if total - total != 0.0:  # a NaN or an infinity among them: num() drops it
                     bid, bid_size, ask, ask_size = (num(x) for x in (bid, bid_size, ask, ask_size))
+            # positional: exchange, symbol, native, bid, bid_size, ask, ask_size, the six 24 h
+            # fields (None: the merge fills them), ts_event (not sent), ts_recv
+            none = None
             return [
                 Ticker(
-                    self.venue,
-                    market.symbol,
-                    sym,
-                    bid=bid,
-                    bid_size=bid_size,
-                    ask=ask,
-                    ask_size=ask_size,
-                    ts_recv=ts_recv,
+                    self.venue, market.symbol, sym, bid, bid_size, ask, ask_size,
+                    none, none, none, none, none, none, none, ts_recv,
                 )
-            ]
+            ]  # fmt: skip
         if event in ("24hrTicker", "24hrMiniTicker"):
             return [self._ticker(msg, sym, market.symbol, ts_recv, ms_to_ns(msg.get("E")))]
         return []

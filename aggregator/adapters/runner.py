@@ -88,6 +88,7 @@ class Adapter:
         self.rate_limited = 0
         self.table: MarketTable | None = None
         self._last: dict[str, Ticker] = {}
+        self._merge = codec_cls.MERGE
         self._last_error_status = 0.0
         self._session: aiohttp.ClientSession | None = None
         self._conns: dict[int | None, _Conn] = {}  # the current session of each connection
@@ -99,20 +100,26 @@ class Adapter:
         self.publish(Status(self.venue, state, detail, conn, time.time_ns(), self.seq))
 
     def _emit(self, records: list[Ticker], conn: _Conn, dedupe: bool = False) -> None:
+        """Merge, number and publish a frame's records (the per-message path: locals only)."""
         last = self._last
-        merge = self.codec_cls.MERGE
+        merge = self._merge
+        publish = self.publish
+        seq = self.seq
         for rec in records:
-            prev = last.get(rec.native)
+            native = rec.native
+            prev = last.get(native)
             if merge:
                 rec.merge_from(prev)
             if dedupe and prev is not None and rec.same_market_values(prev):
                 continue
-            last[rec.native] = rec
-            self.seq += 1
-            rec.seq = self.seq
-            conn.records += 1
-            self.records += 1
-            self.publish(rec)
+            last[native] = rec
+            seq += 1
+            rec.seq = seq
+            publish(rec)
+        emitted = seq - self.seq
+        self.seq = seq
+        conn.records += emitted
+        self.records += emitted
         conn.activity += 1
         if not conn.live and conn.records:
             conn.live = True
