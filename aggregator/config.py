@@ -207,7 +207,7 @@ class _Loader:
         if hint is float:
             if isinstance(value, int | float) and not isinstance(value, bool):
                 if not 0 < value < math.inf:
-                    self.fail(path, f"expected a finite number of seconds > 0, got {value}")
+                    self.fail(path, f"expected a number of seconds > 0 (finite), got {value}")
                 return float(value)
             self.fail(path, f"expected a number of seconds, got {_kind(value)} {_show(value)}")
         if hint is str:
