@@ -40,7 +40,7 @@ from tests.test_codecs import FIXTURES, codec, fixture_entries
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "fixtures"
 ROOTS = [FIXTURES, *([SHARED] if SHARED.is_dir() else [])]
-EXAMPLES = {"ws": 120, "rest": 100, "markets": 40}  # per venue, in CI
+EXAMPLES = {"ws": 100, "rest": 80, "markets": 30}  # per venue, in CI
 TS = 1_786_562_853_489_674_268
 
 
