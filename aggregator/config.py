@@ -153,7 +153,10 @@ class _Loader:
         line = self._line_of(path)
         if line:
             where += f":{line}"
+        # A value echoed in full (from another module's message, say) is cut here.
         shown = path if len(path) <= 120 else path[:112] + "...(cut)"
+        if len(message) > 400:
+            message = message[:392] + "...(cut)"
         raise ConfigError(f"{where}: {shown}: {message}")
 
     def _line_of(self, path: str) -> int | None:
