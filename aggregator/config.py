@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import os
 import re
 import tomllib
@@ -152,7 +153,11 @@ class _Loader:
         line = self._line_of(path)
         if line:
             where += f":{line}"
-        raise ConfigError(f"{where}: {path}: {message}")
+        # A value echoed in full (from another module's message, say) is cut here.
+        shown = path if len(path) <= 120 else path[:112] + "...(cut)"
+        if len(message) > 400:
+            message = message[:392] + "...(cut)"
+        raise ConfigError(f"{where}: {shown}: {message}")
 
     def _line_of(self, path: str) -> int | None:
         """Best-effort line of a dotted key: its table header, then the key below it."""
@@ -193,7 +198,7 @@ class _Loader:
         if hint is bool:
             if isinstance(value, bool):
                 return value
-            self.fail(path, f"expected true or false, got {_kind(value)} {value!r}")
+            self.fail(path, f"expected true or false, got {_kind(value)} {_show(value)}")
         if hint is int:
             if key.endswith("_bytes") or key in ("client_buffer", "max_line"):
                 return self._size(value, path)
@@ -201,25 +206,28 @@ class _Loader:
                 if value < 0:
                     self.fail(path, f"expected an integer >= 0, got {value}")
                 return value
-            self.fail(path, f"expected an integer, got {_kind(value)} {value!r}")
+            self.fail(path, f"expected an integer, got {_kind(value)} {_show(value)}")
         if hint is float:
             if isinstance(value, int | float) and not isinstance(value, bool):
-                if value <= 0 or value != value:
-                    self.fail(path, f"expected a number of seconds > 0, got {value}")
+                if not 0 < value < math.inf:
+                    self.fail(path, f"expected a number of seconds > 0 (finite), got {value}")
                 return float(value)
-            self.fail(path, f"expected a number of seconds, got {_kind(value)} {value!r}")
+            self.fail(path, f"expected a number of seconds, got {_kind(value)} {_show(value)}")
         if hint is str:
             if isinstance(value, str):
                 return value
-            self.fail(path, f"expected a string, got {_kind(value)} {value!r}")
+            self.fail(path, f"expected a string, got {_kind(value)} {_show(value)}")
         if hint is Path:
-            if isinstance(value, str) and value.strip():
+            if isinstance(value, str) and value.strip() and "\0" not in value:
                 return Path(os.path.expanduser(value))
-            self.fail(path, f"expected a path (a non-empty string), got {_kind(value)} {value!r}")
+            self.fail(
+                path,
+                f"expected a path (a non-empty string, no NUL), got {_kind(value)} {_show(value)}",
+            )
         origin = typing.get_origin(hint)
         if origin is tuple:
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                self.fail(path, f"expected a list of strings, got {_kind(value)} {value!r}")
+                self.fail(path, f"expected a list of strings, got {_kind(value)} {_show(value)}")
             return tuple(value)
         if origin in (types.UnionType, typing.Union):
             raise AssertionError(f"unsupported optional field {path}")
@@ -231,14 +239,20 @@ class _Loader:
         if isinstance(value, str):
             m = _SIZE_RE.match(value)
             if m:
-                n = int(float(m.group(1)) * _SIZE_UNITS[(m.group(2) or "").lower()])
-                if n > 0:
-                    return n
+                n = float(m.group(1)) * _SIZE_UNITS[(m.group(2) or "").lower()]
+                if 1 <= n < 2**63:
+                    return int(n)
         self.fail(
             path,
             f"expected a size in bytes (an integer, or a string like '64MiB'), "
-            f"got {_kind(value)} {value!r}",
+            f"got {_kind(value)} {_show(value)}",
         )
+
+
+def _show(value: Any) -> str:
+    """A value as it appears in an error message: its repr, cut to a readable length."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:72] + "...(cut)"
 
 
 def _kind(value: Any) -> str:
@@ -261,6 +275,8 @@ def load(path: str | Path, *, check_paths: bool = True) -> Config:
         raise ConfigError(f"{source}: config file not found") from None
     except OSError as e:
         raise ConfigError(f"{source}: cannot read config file: {e.strerror}") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{source}: not UTF-8 text (byte {e.start}): not a TOML file") from None
     return loads(text, source=source, check_paths=check_paths)
 
 
@@ -283,7 +299,8 @@ def loads(text: str, *, source: Path | None = None, check_paths: bool = True) ->
     metrics = loader.build(MetricsConfig, doc.get("metrics", {}), "metrics")
     if metrics.listen and not is_loopback(metrics.listen):
         loader.fail(
-            "metrics.listen", f"expected '127.0.0.1:PORT' (loopback only), got {metrics.listen!r}"
+            "metrics.listen",
+            f"expected '127.0.0.1:PORT' (loopback only), got {_show(metrics.listen)}",
         )
 
     defaults = doc.get("exchange_defaults", {})
@@ -337,20 +354,27 @@ def _check_choices(
 ) -> None:
     if daemon.log_level.lower() not in ("debug", "info", "warning", "error"):
         loader.fail(
-            "daemon.log_level", f"expected debug, info, warning or error, got {daemon.log_level!r}"
+            "daemon.log_level",
+            f"expected debug, info, warning or error, got {_show(daemon.log_level)}",
         )
     if daemon.log_format not in ("text", "json"):
-        loader.fail("daemon.log_format", f"expected 'text' or 'json', got {daemon.log_format!r}")
+        loader.fail(
+            "daemon.log_format", f"expected 'text' or 'json', got {_show(daemon.log_format)}"
+        )
     if files.period not in ("hour", "day"):
-        loader.fail("files.period", f"expected 'hour' or 'day', got {files.period!r}")
+        loader.fail("files.period", f"expected 'hour' or 'day', got {_show(files.period)}")
     if files.compress not in ("gzip", "none"):
-        loader.fail("files.compress", f"expected 'gzip' or 'none', got {files.compress!r}")
+        loader.fail("files.compress", f"expected 'gzip' or 'none', got {_show(files.compress)}")
     if files.queue_size < 1:
         loader.fail("files.queue_size", "expected an integer >= 1")
     if not re.fullmatch(r"0?[0-7]{3}", sock.mode):
-        loader.fail("socket.mode", f"expected an octal file mode like '0660', got {sock.mode!r}")
+        loader.fail(
+            "socket.mode", f"expected an octal file mode like '0660', got {_show(sock.mode)}"
+        )
     if sock.tcp and not is_loopback(sock.tcp):
-        loader.fail("socket.tcp", f"expected '127.0.0.1:PORT' (loopback only), got {sock.tcp!r}")
+        loader.fail(
+            "socket.tcp", f"expected '127.0.0.1:PORT' (loopback only), got {_show(sock.tcp)}"
+        )
     if sock.max_clients < 1:
         loader.fail("socket.max_clients", "expected an integer >= 1")
 
@@ -368,15 +392,17 @@ def _check_nats(loader: _Loader, daemon: DaemonConfig, nats: NatsConfig) -> Daem
         loader.fail("nats.servers", "expected at least one server URL")
     for url in nats.servers:
         if not url.startswith(("nats://", "tls://")) or len(url) <= len("nats://"):
-            loader.fail("nats.servers", f"expected nats://HOST:PORT or tls://..., got {url!r}")
+            loader.fail("nats.servers", f"expected nats://HOST:PORT or tls://..., got {_show(url)}")
     tokens = nats.subject_prefix.split(".")
     if not all(t and not re.search(r"[\s*>]", t) for t in tokens):
         loader.fail(
             "nats.subject_prefix",
-            f"expected tokens (a.b) without spaces or wildcards, got {nats.subject_prefix!r}",
+            f"expected tokens (a.b) without spaces or wildcards, got {_show(nats.subject_prefix)}",
         )
     if not re.fullmatch(r"[A-Za-z0-9_-]+", nats.stream):
-        loader.fail("nats.stream", f"expected letters, digits, '-' or '_', got {nats.stream!r}")
+        loader.fail(
+            "nats.stream", f"expected letters, digits, '-' or '_', got {_show(nats.stream)}"
+        )
     if not 1 <= nats.replicas <= 5:
         loader.fail("nats.replicas", f"expected 1 to 5, got {nats.replicas}")
     if nats.duplicate_window > nats.max_age:
@@ -395,6 +421,7 @@ def is_loopback(address: str) -> bool:
     host, _, port = address.rpartition(":")
     return (
         host in ("127.0.0.1", "localhost", "::1", "[::1]")
+        and port.isascii()
         and port.isdigit()
         and 0 <= int(port) < 65536
     )
@@ -404,7 +431,7 @@ def _check_exchange(loader: _Loader, ex: ExchangeConfig, path: str) -> None:
     from .adapters import registry  # local: the registry imports nothing heavy, but config first
 
     if ex.mode not in ("ws", "rest"):
-        loader.fail(f"{path}.mode", f"expected 'ws' or 'rest', got {ex.mode!r}")
+        loader.fail(f"{path}.mode", f"expected 'ws' or 'rest', got {_show(ex.mode)}")
     modes = registry.modes(ex.venue)
     if not modes:
         loader.fail(
@@ -413,10 +440,14 @@ def _check_exchange(loader: _Loader, ex: ExchangeConfig, path: str) -> None:
             f"(available: {', '.join(registry.available())})",
         )
     if ex.mode not in modes:
-        loader.fail(f"{path}.mode", f"{ex.venue} supports {' and '.join(modes)}, not {ex.mode!r}")
+        loader.fail(
+            f"{path}.mode", f"{ex.venue} supports {' and '.join(modes)}, not {_show(ex.mode)}"
+        )
     for s in ex.symbols:
         if not is_unified(s):
-            loader.fail(f"{path}.symbols", f"expected unified symbols like 'BTC/USDT', got {s!r}")
+            loader.fail(
+                f"{path}.symbols", f"expected unified symbols like 'BTC/USDT', got {_show(s)}"
+            )
     if len(set(ex.symbols)) != len(ex.symbols):
         loader.fail(f"{path}.symbols", "lists a symbol twice")
     for name, schemes in (
@@ -428,7 +459,7 @@ def _check_exchange(loader: _Loader, ex: ExchangeConfig, path: str) -> None:
         if url and not url.startswith(schemes):
             loader.fail(
                 f"{path}.{name}",
-                f"expected a URL starting with {' or '.join(schemes)}, got {url!r}",
+                f"expected a URL starting with {' or '.join(schemes)}, got {_show(url)}",
             )
     if ex.backoff_max < ex.backoff_initial:
         loader.fail(f"{path}.backoff_max", "expected a value >= backoff_initial")

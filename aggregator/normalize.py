@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import TextIO
 
 from . import venues
-from .adapters.base import SHAPE_ERRORS
 from .adapters.registry import codec_class, modes
 from .errors import AggregatorError, ParseError, VenueError
 from .records import dumps, now_ns
@@ -51,10 +50,10 @@ def normalize(
             continue
         try:
             if mode == "ws":
-                records = codec.parse_ws(line, now_ns())
+                records = codec.parse_frame(line, now_ns())
             else:
                 records = codec.parse_rest(line.encode(), now_ns(), market)
-        except (ParseError, VenueError, *SHAPE_ERRORS) as e:
+        except VenueError as e:  # ParseError too: both parsers convert shape errors
             bad += 1
             hint = (
                 " (pass --symbol: this response does not name its market)"

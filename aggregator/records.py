@@ -227,15 +227,27 @@ def num(value: Any) -> float | None:
     return None
 
 
+# A time the record can carry: after 1970 and within a signed 64-bit integer of ns (2262).
+NS_MAX = 2**63 - 1
+
+
+def valid_ns(ns: int) -> int | None:
+    """A time in integer ns as the record carries it, or None if out of range."""
+    return ns if 0 <= ns <= NS_MAX else None
+
+
 def ms_to_ns(value: Any) -> int | None:
-    """Milliseconds since the epoch (int or numeric string) to integer nanoseconds."""
+    """Milliseconds since the epoch (int or numeric string) to integer nanoseconds.
+
+    A value out of range (negative, or past 2262) is None, like one that is not a number.
+    """
     if value is None or value == "":
         return None
     try:
-        return int(value) * 1_000_000
+        return valid_ns(int(value) * 1_000_000)
     except (TypeError, ValueError):
         f = num(value)
-        return None if f is None else int(f * 1_000_000)
+        return None if f is None or not 0 <= f <= NS_MAX / 1e6 else valid_ns(int(f * 1_000_000))
 
 
 _EPOCH_CACHE: dict[str, int] = {}
@@ -270,12 +282,12 @@ def iso_to_ns(value: Any) -> int | None:
         if digits.endswith("+00:00"):
             digits = digits[:-6]
         if digits:
-            if not digits.isdigit():
+            if not (digits.isascii() and digits.isdigit()):
                 return None
             frac_ns = int(digits[:9].ljust(9, "0"))
     elif rest not in ("", "Z", "+00:00"):
         return None
-    return secs * 1_000_000_000 + frac_ns
+    return valid_ns(secs * 1_000_000_000 + frac_ns)
 
 
 def seconds_to_ns(value: Any) -> int | None:
@@ -284,13 +296,14 @@ def seconds_to_ns(value: Any) -> int | None:
     A decimal string keeps all its digits ("1710328241.123" is ...241123000000 exactly).
     """
     if isinstance(value, int) and not isinstance(value, bool):
-        return value * 1_000_000_000
+        return valid_ns(value * 1_000_000_000)
     if isinstance(value, str):
         whole, _, frac = value.strip().partition(".")
-        if whole.isdigit() and (frac.isdigit() or not frac):
-            return int(whole) * 1_000_000_000 + int(frac[:9].ljust(9, "0"))
+        digits = whole.isascii() and whole.isdigit() and len(whole) <= 19
+        if digits and (not frac or (frac.isascii() and frac.isdigit())):
+            return valid_ns(int(whole) * 1_000_000_000 + int(frac[:9].ljust(9, "0")))
     f = num(value)
-    return None if f is None else round(f * 1_000_000_000)
+    return None if f is None or not 0 <= f <= NS_MAX / 1e9 else valid_ns(round(f * 1_000_000_000))
 
 
 def minus(a: float | None, b: float | None) -> float | None:
@@ -300,12 +313,16 @@ def minus(a: float | None, b: float | None) -> float | None:
     """
     if a is None or b is None:
         return None
-    return round(a - b, max(_decimals(a), _decimals(b)))
+    d = a - b
+    return round(d, max(_decimals(a), _decimals(b))) if math.isfinite(d) else None
 
 
 def times(a: float | None, b: float | None) -> float | None:
-    """a * b, or None: a quote volume from a VWAP and a base volume, say."""
-    return None if a is None or b is None else a * b
+    """a * b, or None: a quote volume from a VWAP and a base volume, say (None on overflow)."""
+    if a is None or b is None:
+        return None
+    p = a * b
+    return p if math.isfinite(p) else None
 
 
 def _decimals(x: float) -> int:

@@ -21,7 +21,7 @@ from .errors import ConfigError
 def parse_shard(text: str) -> tuple[int, int]:
     """``"i/n"`` to (i, n) with 0 <= i < n; ValueError naming what was expected."""
     head, sep, tail = text.strip().partition("/")
-    if not sep or not head.isdigit() or not tail.isdigit():
+    if not sep or not (head + tail).isascii() or not head.isdigit() or not tail.isdigit():
         raise ValueError(f"expected 'i/n' like '0/3', got {text!r}")
     i, n = int(head), int(tail)
     if n < 1 or i >= n:

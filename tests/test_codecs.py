@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,13 @@ FIELDS = {
 }
 
 
+def fixture_entries(kind: str, root: Path = FIXTURES) -> Iterator[tuple[Path, int, dict]]:
+    """Every entry of the fixture files of one kind (rest, rest-doc, ws), in file order."""
+    for path in sorted((root / kind).glob("*.json")):
+        for i, e in enumerate(json.loads(path.read_text())):
+            yield path, i, e
+
+
 def entries(*kinds: str):
     """Spot ticker entries of the fixture files: recorded (rest/, ws/) or from the docs (rest-doc/).
 
@@ -39,9 +47,8 @@ def entries(*kinds: str):
     reference fills that we leave null on purpose, and fields the reference computes from
     others (compared with a relative tolerance).
     """
-    paths = sorted(p for kind in kinds for p in (FIXTURES / kind).glob("*.json"))
-    for path in paths:
-        for i, e in enumerate(json.loads(path.read_text())):
+    for kind in kinds:
+        for path, i, e in fixture_entries(kind):
             if not e.get("input") or e["input"][0] is None:
                 continue  # all tickers with no symbol named: covered by the per-symbol entries
             symbol = e["input"][0]
@@ -51,7 +58,6 @@ def entries(*kinds: str):
                 continue
             if ":" in symbol:
                 continue
-            kind = path.parent.name
             yield pytest.param(path.stem, symbol, e, id=f"{kind}-{path.stem}-{i}-{e['method']}")
 
 
@@ -240,13 +246,12 @@ def test_implied_values_and_seconds() -> None:
 
 
 def book_entries():
-    for path in sorted((FIXTURES / "ws").glob("*.json")):
-        for i, e in enumerate(json.loads(path.read_text())):
-            if e["method"] != "watchOrderBook" or ":" in e["input"][0]:
-                continue
-            if "diff_order_book" in json.dumps(e["messages"][:1]):
-                continue  # Bitstamp's diff channel: we stream its snapshot channel instead
-            yield pytest.param(path.stem, e, id=f"{path.stem}-{i}")
+    for path, i, e in fixture_entries("ws"):
+        if e["method"] != "watchOrderBook" or ":" in e["input"][0]:
+            continue
+        if "diff_order_book" in json.dumps(e["messages"][:1]):
+            continue  # Bitstamp's diff channel: we stream its snapshot channel instead
+        yield pytest.param(path.stem, e, id=f"{path.stem}-{i}")
 
 
 @pytest.mark.parametrize(("venue", "entry"), list(book_entries()))

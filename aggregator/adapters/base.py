@@ -16,7 +16,7 @@ import orjson
 
 from ..errors import ParseError
 from ..records import Ticker
-from ..symbols import Market, MarketTable
+from ..symbols import Market, MarketTable, is_unified
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +89,17 @@ class Codec:
         """Records from one frame; [] for acks and heartbeats; ParseError/VenueError else."""
         raise NotImplementedError
 
+    def parse_frame(self, raw: str | bytes, ts_recv: int) -> list[Ticker]:
+        """``parse_ws`` raising ParseError on a payload of another shape, as the runner reports it.
+
+        For callers off the hot path (``aggregator normalize``, tests): the only errors out of
+        here are VenueError subclasses.
+        """
+        try:
+            return self.parse_ws(raw, ts_recv)
+        except SHAPE_ERRORS as e:
+            raise ParseError(f"unexpected payload: {e!r}") from None
+
     # --- REST --------------------------------------------------------------------------
     def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
         raise NotImplementedError
@@ -104,10 +115,22 @@ class Codec:
 
     @classmethod
     def markets_from(cls, body: bytes) -> MarketTable:
-        markets = cls.parse_markets(body)
+        """The table of the response's markets; an entry without usable ids is left out."""
+        markets = [m for m in cls.parse_markets(body) if _usable(m)]
         if not markets:
             raise ParseError("markets response lists no market")
         return MarketTable(markets)
+
+
+def _usable(m: Market) -> bool:
+    """A market a table can hold and a record can name: string ids, a unified symbol."""
+    return (
+        isinstance(m.native, str)
+        and m.native != ""
+        and isinstance(m.symbol, str)
+        and is_unified(m.symbol)
+        and all(isinstance(i, str) and i for i in m.ids)
+    )
 
 
 def _shape_checked(method: Any) -> Any:

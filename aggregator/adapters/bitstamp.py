@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 import orjson
 
 from ..errors import ParseError, VenueError, VenueNotice
-from ..records import Ticker, num
+from ..records import Ticker, num, valid_ns
 from ..symbols import Market, MarketTable, unify
 from .base import Codec, RestRequest, json_body
 
@@ -99,9 +99,9 @@ class Bitstamp(Codec):
         micros = data.get("microtimestamp")
         secs = data.get("timestamp")
         if micros is not None:
-            ts_event: int | None = int(micros) * 1_000
+            ts_event = valid_ns(int(micros) * 1_000)
         else:
-            ts_event = None if secs is None else int(secs) * 1_000_000_000
+            ts_event = None if secs is None else valid_ns(int(secs) * 1_000_000_000)
         return [
             Ticker(
                 "bitstamp",
@@ -195,6 +195,6 @@ def _ticker(m: Market, t: dict[str, Any], ts_recv: int) -> Ticker:
         low=num(t.get("low")),
         volume=volume,
         quote_volume=None if vwap is None or volume is None else vwap * volume,
-        ts_event=None if secs is None else int(secs) * 1_000_000_000,
+        ts_event=None if secs is None else valid_ns(int(secs) * 1_000_000_000),
         ts_recv=ts_recv,
     )

@@ -19,7 +19,7 @@ from typing import ClassVar
 from urllib.parse import quote
 
 from ..errors import ParseError, VenueError
-from ..records import Ticker, num
+from ..records import Ticker, num, valid_ns
 from ..symbols import Market, unify
 from .base import Codec, RestRequest, json_body
 
@@ -65,7 +65,7 @@ class Coincheck(Codec):
                 high=num(t.get("high")),
                 low=num(t.get("low")),
                 volume=num(t.get("volume")),
-                ts_event=None if seconds is None else int(seconds) * 1_000_000_000,
+                ts_event=None if seconds is None else valid_ns(int(seconds) * 1_000_000_000),
                 ts_recv=ts_recv,
             )
         ]

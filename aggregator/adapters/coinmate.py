@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from ..errors import ParseError, VenueError
-from ..records import Ticker, num
+from ..records import Ticker, num, valid_ns
 from ..symbols import Market, unify
 from .base import Codec, RestRequest, json_body
 
@@ -72,7 +72,7 @@ class Coinmate(Codec):
             high=num(t.get("high")),
             low=num(t.get("low")),
             volume=num(t.get("amount")),
-            ts_event=None if seconds is None else int(seconds) * 1_000_000_000,
+            ts_event=None if seconds is None else valid_ns(int(seconds) * 1_000_000_000),
             ts_recv=ts_recv,
         )
 

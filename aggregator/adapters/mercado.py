@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 from urllib.parse import quote
 
 from ..errors import ParseError, VenueError
-from ..records import Ticker, num
+from ..records import Ticker, num, valid_ns
 from ..symbols import Market, unify
 from .base import Codec, RestRequest, json_body
 
@@ -28,7 +28,7 @@ def _s_to_ns(value: Any) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         return None
     try:
-        return int(value) * 1_000_000_000
+        return valid_ns(int(value) * 1_000_000_000)
     except ValueError:
         return None
 

@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 import orjson
 
 from ..errors import ParseError, VenueError, VenueNotice
-from ..records import Ticker, num, seconds_to_ns
+from ..records import Ticker, num, seconds_to_ns, valid_ns
 from ..symbols import Market, MarketTable, unify
 from .base import Codec, RestRequest, json_body
 
@@ -44,7 +44,7 @@ def _s_to_ns(value: Any) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         return None
     try:
-        return int(value) * 1_000_000_000
+        return valid_ns(int(value) * 1_000_000_000)
     except ValueError:
         return None
 
