@@ -225,7 +225,7 @@ class Ops:
 def clock_offsets(records: Iterable[Record]) -> dict[str, float]:
     """Per venue, the median of ``ts_event - ts_recv`` over its latest tickers, in seconds.
 
-    How far the venue's clock runs ahead of ours (plus the transit time); a venue whose
+    How far the venue's clock runs ahead of ours, less the time in transit; a venue whose
     records carry no event time has none.
     """
     diffs: dict[str, list[int]] = {}
