@@ -106,6 +106,9 @@ class Daemon:
     root: Path = field(default_factory=short_dir)
     sims: dict[str, VenueSim] = field(default_factory=dict)
     proc: Proc | None = None
+    _ctl: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = field(
+        default=None, init=False, repr=False
+    )
 
     @property
     def sock(self) -> Path:
@@ -132,17 +135,30 @@ class Daemon:
         return self
 
     async def status(self) -> dict[str, Any]:
-        """The daemon's status report, asked on a connection of its own."""
-        reader, writer = await asyncio.open_unix_connection(str(self.sock))
-        try:
-            writer.write(b'{"op":"status"}\n')
-            async with asyncio.timeout(10):
-                while True:
-                    msg = json.loads(await reader.readline())
-                    if msg["type"] == "status_report":
-                        return msg
-        finally:
-            writer.close()
+        """The daemon's status report, asked on one connection kept for it (subscribed to
+        nothing, so it counts as one quiet client throughout)."""
+        if self._ctl is None:
+            reader, writer = await asyncio.open_unix_connection(str(self.sock))
+            writer.write(b'{"op":"subscribe","exchanges":["-"]}\n')
+            self._ctl = reader, writer
+            await self._ctl_read("snapshot_end")
+        self._ctl[1].write(b'{"op":"status"}\n')
+        return await self._ctl_read("status_report")
+
+    async def _ctl_read(self, kind: str) -> dict[str, Any]:
+        assert self._ctl is not None
+        async with asyncio.timeout(10):
+            while True:
+                line = await self._ctl[0].readline()
+                assert line, "the daemon closed the status connection"
+                msg = json.loads(line)
+                if msg["type"] == kind:
+                    return msg
+
+    def _ctl_close(self) -> None:
+        if self._ctl is not None:
+            self._ctl[1].close()
+            self._ctl = None
 
     async def venue(self, name: str) -> dict[str, Any]:
         report = await self.status()
@@ -165,6 +181,7 @@ class Daemon:
     async def stop(self) -> Outcome:
         assert self.proc is not None
         peak = peak_rss_mb(self.pid)
+        self._ctl_close()
         self.proc.proc.send_signal(signal.SIGTERM)
         rc = await self.proc.wait()
         for sim in self.sims.values():
@@ -177,6 +194,7 @@ class Daemon:
 
     async def kill(self) -> None:
         """After a failure: end the daemon and the venues, whatever their state."""
+        self._ctl_close()
         if self.proc is not None and self.proc.proc.returncode is None:
             self.proc.proc.kill()
             with contextlib.suppress(Exception):
