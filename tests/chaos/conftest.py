@@ -5,7 +5,7 @@ end of the session the figures are printed, and written as a Markdown table with
 `--chaos-report PATH` (docs/chaos.md holds the committed one).
 
 `--soak MINUTES` runs every scenario for MINUTES instead of its few CI seconds (by hand:
-`pytest tests/chaos --soak 30 -p no:timeout`).
+`pytest tests/chaos --soak 30 --timeout 0`).
 """
 
 from __future__ import annotations
