@@ -10,6 +10,7 @@ built from these samples and the counters the adapters and sinks keep anyway, wh
 from __future__ import annotations
 
 import asyncio
+import statistics
 import sys
 import time
 from collections import deque
@@ -18,10 +19,14 @@ from typing import TYPE_CHECKING, Any
 
 from . import __version__, logs
 from .config import MetricsConfig
+from .records import Ticker
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from .adapters.runner import Adapter
     from .app import Daemon
+    from .records import Record
 
 TICK = 0.5  # seconds between loop-lag measurements
 SAMPLE_EVERY = 2  # ticks between samples of the adapters' counters (1 s)
@@ -180,6 +185,7 @@ class Ops:
     def report(self) -> dict[str, Any]:
         """The socket's ``status`` answer: every venue and sink, as plain JSON values."""
         now = time.monotonic()
+        offsets = clock_offsets(self.daemon.hub.latest.values())
         venues = []
         for a in self.daemon.adapters:
             c = self.clock(a)
@@ -196,6 +202,7 @@ class Ops:
                     "parse_errors": a.parse_errors,
                     "venue_errors": a.venue_errors,
                     "rate_limited": a.rate_limited,
+                    "clock_offset": offsets.get(a.venue),
                 }
             )
         venues += [
@@ -216,6 +223,19 @@ class Ops:
             "venues": venues,
             "sinks": {s.name: sink_stats(s) for s in self.daemon.hub.sinks},
         }
+
+
+def clock_offsets(records: Iterable[Record]) -> dict[str, float]:
+    """Per venue, the median of ``ts_event - ts_recv`` over its latest tickers, in seconds.
+
+    How far the venue's clock runs ahead of ours, less the time in transit; a venue whose
+    records carry no event time has none.
+    """
+    diffs: dict[str, list[int]] = {}
+    for r in records:
+        if isinstance(r, Ticker) and r.ts_event is not None:
+            diffs.setdefault(r.exchange, []).append(r.ts_event - r.ts_recv)
+    return {venue: round(statistics.median(d) / 1e9, 3) for venue, d in diffs.items()}
 
 
 def sink_stats(sink: Any) -> dict[str, Any]:

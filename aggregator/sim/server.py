@@ -1,8 +1,9 @@
 """A simulated venue on 127.0.0.1: the venue's WebSocket protocol and REST endpoints.
 
 Prices follow a random walk rendered in the venue's native format. For tests, the same
-server misbehaves on command: it drops connections, goes silent, sends garbage, never
-acknowledges a subscription, answers REST with an error status, or replays recorded frames.
+server misbehaves on command (``Faults``): it drops connections, refuses them, goes silent,
+trickles, sends garbage, truncated or huge frames, never acknowledges a subscription, runs
+its clock off, answers REST with an error status, or replays recorded frames.
 """
 
 from __future__ import annotations
@@ -41,11 +42,19 @@ TICK = 0.01  # seconds between driver steps
 
 @dataclass
 class Faults:
-    """Misbehaviour switched on by tests."""
+    """Misbehaviour switched on by tests. Counters ("the next N frames") count down as the
+    frames go out; flags hold until switched off."""
 
     silent: bool = False  # connections stay open, nothing is sent
     ignore_subscribe: bool = False  # subscriptions are neither acknowledged nor served
     garbage: int = 0  # the next N frames are replaced by garbage
+    truncate: int = 0  # the next N frames are cut to half their length
+    big_frames: int = 0  # the next N JSON-object frames are padded to big_frame_size bytes
+    big_frame_size: int = 4 << 20
+    drop_every: int = 0  # each connection is dropped (TCP abort) after every N frames it got
+    trickle: float = 0.0  # seconds between two frames on a connection (0: no delay)
+    refuse: bool = False  # the port is closed: connections are refused, open ones dropped
+    skew: float = 0.0  # seconds added to the venue's event timestamps (its clock is off)
     http_status: int | None = None  # REST answers this status instead
     retry_after: float | None = None  # with this Retry-After header
     html: bool = False  # REST answers 200 with an HTML page
@@ -58,6 +67,7 @@ class _Client:
     ws: web.WebSocketResponse
     state: ConnState = field(default_factory=ConnState)
     queue: asyncio.Queue[str | bytes] = field(default_factory=lambda: asyncio.Queue(50_000))
+    sent: int = 0  # frames sent on this connection
 
 
 class VenueSim:
@@ -84,6 +94,8 @@ class VenueSim:
         self._clients: set[_Client] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._runner: web.AppRunner | None = None
+        self._site: web.TCPSite | None = None
+        self.host = "127.0.0.1"
         self.port = 0
 
     # --- lifecycle ---------------------------------------------------------------------
@@ -93,10 +105,10 @@ class VenueSim:
         app.router.add_route("POST", "/{tail:.*}", self._handle)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port, reuse_address=True)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.host = host
+        await self._listen(port)
         self._spawn(self._drive())
+        self._spawn(self._watch_refuse())
         if self.dialect.heartbeat_interval:
             self._spawn(self._heartbeats(self.dialect.heartbeat_interval))
 
@@ -109,6 +121,23 @@ class VenueSim:
                 await c.ws.close()
         if self._runner:
             await self._runner.cleanup()
+
+    async def _listen(self, port: int) -> None:
+        assert self._runner is not None
+        self._site = web.TCPSite(self._runner, self.host, port, reuse_address=True)
+        await self._site.start()
+        self.port = self._site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    async def _watch_refuse(self) -> None:
+        """Close the port while ``faults.refuse`` is set, and listen on it again after."""
+        while True:
+            await asyncio.sleep(TICK)
+            if self.faults.refuse and self._site is not None:
+                site, self._site = self._site, None
+                await site.stop()
+                self.drop()
+            elif not self.faults.refuse and self._site is None:
+                await self._listen(self.port)
 
     def _spawn(self, coro: Any) -> asyncio.Task[None]:
         task = asyncio.get_running_loop().create_task(coro)
@@ -135,13 +164,15 @@ class VenueSim:
     # --- faults ------------------------------------------------------------------------
     def drop(self) -> int:
         """Abort every WebSocket connection; the number dropped."""
-        n = 0
-        for c in list(self._clients):
-            transport = c.ws._req.transport if c.ws._req else None  # type: ignore[union-attr]
-            if transport is not None:
-                transport.abort()
-                n += 1
-        return n
+        return sum(self._abort(c) for c in list(self._clients))
+
+    @staticmethod
+    def _abort(c: _Client) -> bool:
+        transport = c.ws._req.transport if c.ws._req else None  # type: ignore[union-attr]
+        if transport is None:
+            return False
+        transport.abort()
+        return True
 
     @property
     def clients(self) -> int:
@@ -180,7 +211,7 @@ class VenueSim:
         q.high = max(q.high, q.last)
         q.low = min(q.low, q.last)
         q.updates += 1
-        q.ts_ms = time.time_ns() // 1_000_000
+        q.ts_ms = time.time_ns() // 1_000_000 + round(self.faults.skew * 1000)
 
     async def _drive(self) -> None:
         natives = list(self.quotes)
@@ -221,14 +252,24 @@ class VenueSim:
                     self._send(c, frame)
 
     def _send(self, c: _Client, frame: str | bytes) -> None:
-        if self.faults.garbage > 0:
-            self.faults.garbage -= 1
+        f = self.faults
+        if f.garbage > 0:
+            f.garbage -= 1
             frame = b"\x00\xffgarbage{" if self._rng.random() < 0.5 else '{"truncated": [1, 2'
+        elif f.truncate > 0:
+            f.truncate -= 1
+            frame = frame[: len(frame) // 2]
+        elif f.big_frames > 0 and isinstance(frame, str) and frame.startswith("{"):
+            f.big_frames -= 1
+            frame = _padded(frame, f.big_frame_size)
         with contextlib.suppress(asyncio.QueueFull):
             c.queue.put_nowait(frame)
 
     # --- HTTP and WebSocket --------------------------------------------------------------
     async def _handle(self, request: web.Request) -> web.StreamResponse:
+        if self.faults.refuse and request.transport is not None:
+            request.transport.abort()  # a connection kept alive from before the port closed
+            return web.Response(status=503)
         if request.headers.get("Upgrade", "").lower() == "websocket":
             if request.path != self.dialect.ws_path:
                 return web.Response(status=404, text="no WebSocket here")
@@ -291,8 +332,23 @@ class VenueSim:
         with contextlib.suppress(ConnectionError, RuntimeError):
             while True:
                 frame = await c.queue.get()
+                if self.faults.trickle > 0:
+                    await asyncio.sleep(self.faults.trickle)
                 if isinstance(frame, bytes):
                     await c.ws.send_bytes(frame)
                 else:
                     await c.ws.send_str(frame)
                 self.sent += 1
+                c.sent += 1
+                every = self.faults.drop_every
+                if every and c.sent % every == 0:
+                    self._abort(c)
+                    return
+
+
+def _padded(frame: str, size: int) -> str:
+    """A JSON object frame with a "pad" member first, making it ``size`` characters long."""
+    rest = frame[1:]
+    head = '{"pad":"'
+    fill = max(0, size - len(head) - 2 - len(rest))
+    return head + "x" * fill + ('",' if rest.lstrip() != "}" else '"') + rest

@@ -331,6 +331,13 @@ class SocketSink:
         return len(self._batch) + sum(len(c.pending) for c in self._targets)
 
     @property
+    def backlog(self) -> int:
+        """Connections the kernel holds until they are accepted: as many as may be served,
+        so a burst of them while the loop is busy waits instead of being refused (the
+        kernel caps it at net.core.somaxconn)."""
+        return max(100, self.cfg.max_clients)
+
+    @property
     def running(self) -> bool:
         return bool(self._servers) and not self._stopping
 
@@ -415,7 +422,8 @@ class SocketSink:
             self._inode = os.stat(path).st_ino
             os.chmod(path, int(self.cfg.mode, 8))  # before listen(): no one connects before
             sock.setblocking(False)
-            self._servers.append(await loop.create_unix_server(new, sock=sock))
+            server = await loop.create_unix_server(new, sock=sock, backlog=self.backlog)
+            self._servers.append(server)
         except OSError as e:
             sock.close()
             self._unlink(path)
@@ -424,7 +432,9 @@ class SocketSink:
         if self.cfg.tcp:
             host, _, port = self.cfg.tcp.rpartition(":")
             try:
-                server = await loop.create_server(new, host.strip("[]"), int(port))
+                server = await loop.create_server(
+                    new, host.strip("[]"), int(port), backlog=self.backlog
+                )
             except OSError as e:
                 await self.stop()
                 why = f"cannot listen on tcp {self.cfg.tcp}: {e.strerror or e}"
