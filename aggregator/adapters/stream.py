@@ -20,6 +20,7 @@ from picows import (
     WSFrame,
     WSListener,
     WSMsgType,
+    WSProtocolError,
     WSTransport,
     ws_connect,
 )
@@ -117,7 +118,11 @@ class WebSocket:
         """Wait for the session to end; returns why, or raises the handler's error."""
         try:
             await self._transport.wait_disconnected()
-        except WSError as e:  # a protocol violation (a frame over the size limit, say)
+        except WSProtocolError as e:  # we closed: a frame over the size limit, say
+            code = getattr(e.code, "value", e.code)
+            what = "message too big" if code == 1009 else "protocol error"
+            return SessionClosed(f"{what}, closed with {code}: {e.args[-1]}")
+        except WSError as e:
             return SessionClosed(f"protocol error: {e}")
         if self._listener.error is not None:
             raise self._listener.error
