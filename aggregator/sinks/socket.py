@@ -35,6 +35,9 @@ from ..records import Record, dumps
 log = logging.getLogger(__name__)
 
 MAX_ERRORS = 5  # bad lines before a client is disconnected
+# Records per write to each client: a long read callback (a flood) is written out in slices,
+# so what a client's transport holds beyond its client_buffer is at most one slice.
+MAX_BATCH = 256
 MAX_ITEMS = 10_000  # entries in one subscribe list
 TYPES = ("ticker", "status")
 FILTER_KEYS = ("exchanges", "symbols", "types")
@@ -354,13 +357,16 @@ class SocketSink:
     def offer(self, record: Record, line: bytes) -> None:
         if not self._targets:
             return
-        self._batch.append((record, line))
-        if not self._scheduled and self._loop is not None:
+        batch = self._batch
+        batch.append((record, line))
+        if len(batch) >= MAX_BATCH:  # a long read callback: write now, bounded per client
+            self._flush()
+        elif not self._scheduled and self._loop is not None:
             self._scheduled = True
             self._loop.call_soon(self._flush)
 
     def _flush(self) -> None:
-        self._scheduled = False
+        self._scheduled = False  # (a flush when full may leave a harmless extra call queued)
         batch = self._batch
         if not batch:
             return
