@@ -11,6 +11,9 @@ end of the session the figures are printed, and written as a Markdown table with
 from __future__ import annotations
 
 import json
+import os
+import platform
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -102,6 +105,19 @@ def render(figures: list[Figures]) -> str:
     return "\n".join([head, rule, *rows]) + "\n"
 
 
+def header(chaos: Chaos) -> str:
+    """What the table is, when and where it was measured."""
+    when = time.strftime("%Y-%m-%d", time.gmtime())
+    mode = f"--soak {chaos.soak_minutes:g}" if chaos.soak else "CI durations (a few seconds each)"
+    return (
+        "# Chaos suite figures\n\n"
+        f"`pytest tests/chaos --chaos-report docs/chaos.md`, {mode}; {when}, "
+        f"{os.cpu_count()} CPUs, Python {platform.python_version()}. Every scenario runs the real "
+        "daemon (or the real sink) against simulated venues on 127.0.0.1; a dash is a figure "
+        "that does not apply. The per-scenario assertions are in tests/chaos/.\n\n"
+    )
+
+
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     if _CHAOS is None or not _CHAOS.figures:
         return
@@ -110,7 +126,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     terminalreporter.write(table)
     path = config.getoption("--chaos-report", None)
     if path:
-        Path(path).write_text(table)
+        Path(path).write_text(header(_CHAOS) + table)
         Path(path + ".json").write_text(
             json.dumps([asdict(f) for f in _CHAOS.figures], indent=1) + "\n"
         )
