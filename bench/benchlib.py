@@ -150,3 +150,31 @@ class Child:
             with contextlib.suppress(ProcessLookupError):
                 self.proc.kill()
             return await self.proc.wait()
+
+
+UNIFIED = ["BTC/USDT", "ETH/USDT", "SOL/USDT", "XRP/USDT", "DOGE/USDT"]
+
+
+def write_config(root: Path, info: dict) -> Path:
+    """The daemon's config: Binance on the replay server, the files and Unix socket sinks."""
+    http = info["http_url"]
+    cfg = root / "aggregator.toml"
+    lines = [
+        "[daemon]",
+        f'state_dir = "{root / "state"}"',
+        "shutdown_grace = 10.0",
+        "[files]",
+        f'dir = "{root / "data"}"',
+        "[socket]",
+        f'path = "{root / "agg.sock"}"',
+        "[exchanges.binance]",
+        'mode = "ws"',
+        f"symbols = {json.dumps(UNIFIED)}",
+        f'ws_url = "{info["ws_url"]}"',
+        f'rest_url = "{http}"',
+        f'markets_url = "{http}/api/v3/exchangeInfo"',
+        "stale_after = 60.0",
+        "fallback = false",
+    ]
+    cfg.write_text("\n".join(lines) + "\n")
+    return cfg

@@ -42,10 +42,20 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(HERE))
-from benchlib import Child, cpu_seconds, cpu_split, fmt, machine, median, status_mb, table  # noqa: E402
+from benchlib import (  # noqa: E402
+    UNIFIED,
+    Child,
+    cpu_seconds,
+    cpu_split,
+    fmt,
+    machine,
+    median,
+    status_mb,
+    table,
+    write_config,
+)
 
 PY = sys.executable
-UNIFIED = ["BTC/USDT", "ETH/USDT", "SOL/USDT", "XRP/USDT", "DOGE/USDT"]
 TICKER = b'"type":"ticker"'
 CONFLATED = b'"event":"conflated"'
 
@@ -117,31 +127,6 @@ async def subscriber(a: argparse.Namespace) -> None:
 
 
 # --- the driver ------------------------------------------------------------------------------
-
-
-def write_config(root: Path, info: dict) -> Path:
-    """The daemon's config: Binance on the replay server, the files and Unix socket sinks."""
-    http = info["http_url"]
-    cfg = root / "aggregator.toml"
-    lines = [
-        "[daemon]",
-        f'state_dir = "{root / "state"}"',
-        "shutdown_grace = 10.0",
-        "[files]",
-        f'dir = "{root / "data"}"',
-        "[socket]",
-        f'path = "{root / "agg.sock"}"',
-        "[exchanges.binance]",
-        'mode = "ws"',
-        f"symbols = {json.dumps(UNIFIED)}",
-        f'ws_url = "{info["ws_url"]}"',
-        f'rest_url = "{http}"',
-        f'markets_url = "{http}/api/v3/exchangeInfo"',
-        "stale_after = 60.0",
-        "fallback = false",
-    ]
-    cfg.write_text("\n".join(lines) + "\n")
-    return cfg
 
 
 async def one_run(tmp: Path, n: int, rate: float, a: argparse.Namespace) -> dict[str, Any]:

@@ -24,12 +24,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import functools
 import gzip
 import json
 import os
-import platform
 import shutil
 import signal
 import statistics
@@ -44,73 +42,11 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 PY = sys.executable
-CLK = os.sysconf("SC_CLK_TCK")
+sys.path.insert(0, str(HERE))
+from benchlib import UNIFIED, Child, cpu_seconds, machine, status_mb, write_config  # noqa: E402
+
 SYMBOLS = ["BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT", "DOGEUSDT"]
-UNIFIED = ["BTC/USDT", "ETH/USDT", "SOL/USDT", "XRP/USDT", "DOGE/USDT"]
 CF_VENV = Path(os.environ.get("BENCH_CF_VENV", "/tmp/cfvenv"))
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK  # utime, stime (fields 14, 15)
-
-
-def peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-class Child:
-    """A subprocess with JSON-line events on stdout, a pipe on stdin, stderr to a file."""
-
-    def __init__(self, name: str, proc: asyncio.subprocess.Process, log: Path) -> None:
-        self.name, self.proc, self.log = name, proc, log
-
-    @classmethod
-    async def start(cls, name: str, args: list[str], log: Path, env: dict | None = None,
-                    cwd: Path | None = None) -> Child:  # fmt: skip
-        proc = await asyncio.create_subprocess_exec(
-            *args,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=open(log, "wb"),  # noqa: SIM115 - the child owns it
-            env={**os.environ, **(env or {})},
-            cwd=cwd,
-            limit=1 << 20,
-        )
-        return cls(name, proc, log)
-
-    async def event(self, name: str, timeout: float) -> dict:
-        async with asyncio.timeout(timeout):
-            while True:
-                line = await self.proc.stdout.readline()  # type: ignore[union-attr]
-                if not line:
-                    raise RuntimeError(f"{self.name} exited: {self.log.read_text()[-2000:]}")
-                with contextlib.suppress(ValueError):
-                    ev = json.loads(line)
-                    if ev.get("event") == "error":
-                        raise RuntimeError(f"{self.name}: {ev}")
-                    if ev.get("event") == name:
-                        return ev
-
-    def send(self, line: str) -> None:
-        self.proc.stdin.write(line.encode() + b"\n")  # type: ignore[union-attr]
-
-    async def stop(self, sig: int | None = signal.SIGTERM, timeout: float = 15.0) -> int:
-        with contextlib.suppress(Exception):
-            self.proc.stdin.close()  # type: ignore[union-attr]
-        if sig is not None and self.proc.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                self.proc.send_signal(sig)
-        try:
-            async with asyncio.timeout(timeout):
-                return await self.proc.wait()
-        except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                self.proc.kill()
-            return await self.proc.wait()
 
 
 async def start_server(
@@ -172,7 +108,7 @@ async def counted_pass(
         sent = await server.event("done", a.max_seconds)
         done = await client.event("done", a.max_seconds)
         cpu = cpu_seconds(pid) - cpu0
-        rss = peak_rss_mb(pid)
+        rss = status_mb(pid, "VmHWM")
     finally:
         await client.stop()
         server.send("stop")
@@ -205,34 +141,6 @@ async def run_floor(
     if mode == "rate":
         out["latency"] = latency(tmp, tmp / "recv.bin")
     return out
-
-
-def write_config(root: Path, info: dict) -> Path:
-    cfg = root / "aggregator.toml"
-    http = info["http_url"]
-    cfg.write_text(
-        "\n".join(
-            [
-                "[daemon]",
-                f'state_dir = "{root / "state"}"',
-                "shutdown_grace = 10.0",
-                "[files]",
-                f'dir = "{root / "data"}"',
-                "[socket]",
-                f'path = "{root / "agg.sock"}"',
-                "[exchanges.binance]",
-                'mode = "ws"',
-                f"symbols = {json.dumps(UNIFIED)}",
-                f'ws_url = "{info["ws_url"]}"',
-                f'rest_url = "{http}"',
-                f'markets_url = "{http}/api/v3/exchangeInfo"',
-                "stale_after = 60.0",
-                "fallback = false",
-            ]
-        )
-        + "\n"
-    )
-    return cfg
 
 
 def ticker_lines(data_dir: Path) -> tuple[int, int]:
@@ -272,7 +180,7 @@ async def run_aggregator(tmp: Path, mode: str, tls: bool, a: argparse.Namespace)
         done = await sub.event("done", a.max_seconds)
         await asyncio.sleep(1.2)  # one files.flush_interval (1 s): the last write is counted
         d1, s1 = cpu_seconds(dpid), cpu_seconds(spid)
-        rss, sub_rss = peak_rss_mb(dpid), peak_rss_mb(spid)
+        rss, sub_rss = status_mb(dpid, "VmHWM"), status_mb(spid, "VmHWM")
     finally:
         rc = await daemon.stop(signal.SIGTERM, 30)
         await sub.stop()
@@ -377,25 +285,6 @@ def summarise(runs: list[dict]) -> dict:
         out["latency_rate_cpu_us_per_msg"] = median([x.get("cpu_us_per_msg") for x in rate])
         out["latency_rate_peak_rss_mb"] = median([x.get("peak_rss_mb") for x in rate])
     return out
-
-
-def machine() -> dict:
-    model = ""
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    mem = ""
-    with contextlib.suppress(OSError):
-        mem = Path("/proc/meminfo").read_text().splitlines()[0].split(":", 1)[1].strip()
-    return {
-        "nproc": os.cpu_count(),
-        "cpu_model": model,
-        "mem_total": mem,
-        "kernel": platform.release(),
-        "python": platform.python_version(),
-    }
 
 
 COUNTS = ("msgs_per_s", "sub_msgs_per_s", "records_written")
