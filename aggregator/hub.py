@@ -41,6 +41,7 @@ class BoundedQueue(Generic[T]):
         self.high_water = 0
         self._items: deque[T] = deque()
         self._ready = asyncio.Event()
+        self._waiting = False  # the consumer sleeps on _ready (so a put must set it)
         self._closed = False
 
     def __len__(self) -> int:
@@ -52,13 +53,15 @@ class BoundedQueue(Generic[T]):
 
     def put(self, item: T) -> bool:
         items = self._items
-        if len(items) >= self.maxsize or self._closed:
+        n = len(items)
+        if n >= self.maxsize or self._closed:
             self.dropped += 1
             return False
         items.append(item)
-        if len(items) > self.high_water:
-            self.high_water = len(items)
-        if not self._ready.is_set():
+        if n >= self.high_water:
+            self.high_water = n + 1
+        if self._waiting:
+            self._waiting = False
             self._ready.set()
         return True
 
@@ -69,9 +72,13 @@ class BoundedQueue(Generic[T]):
             if self._closed:
                 return []
             self._ready.clear()
+            self._waiting = True
             await self._ready.wait()
-        n = min(limit, len(items))
-        return [items.popleft() for _ in range(n)]
+        if len(items) <= limit:
+            out = list(items)
+            items.clear()
+            return out
+        return [items.popleft() for _ in range(limit)]
 
     def drain_nowait(self) -> list[T]:
         out = list(self._items)
