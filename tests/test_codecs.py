@@ -344,3 +344,25 @@ def test_records_serialise_every_field_in_declared_order() -> None:
         out = json.loads(dumps(rec))
         assert list(out) == [f.name for f in fields(rec)]
         assert out["type"] == rec.type
+
+
+def test_kucoin_pings_at_the_interval_its_token_response_gives() -> None:
+    c = codec("kucoin")
+    assert c.app_ping_interval == 18.0  # until the session's own is known
+    body = json.dumps(
+        {
+            "code": "200000",
+            "data": {
+                "token": "abc",
+                "instanceServers": [
+                    {"endpoint": "wss://ws.example/", "pingInterval": 25000, "pingTimeout": 10000}
+                ],
+            },
+        }
+    ).encode()
+    url = c.ws_url_from_token(body, "")
+    assert url.startswith("wss://ws.example/?token=abc&connectId=")
+    assert c.app_ping_interval == 25.0
+    assert codec("kucoin").app_ping_interval == 18.0  # per connection, not per class
+    first, second = json.loads(c.app_ping()), json.loads(c.app_ping())
+    assert first["type"] == second["type"] == "ping" and first["id"] != second["id"]

@@ -73,6 +73,8 @@ class Codec:
         self.lookup = table.lookup
         # Messages the venue expects in answer to one it sent (its pings, say).
         self.replies: list[str] = []
+        # Seconds between app_ping() calls on this connection (a venue may say, per session).
+        self.app_ping_interval: float | None = self.APP_PING_INTERVAL
 
     # --- WebSocket ---------------------------------------------------------------------
     def subscribe(self, markets: Sequence[Market]) -> list[str]:

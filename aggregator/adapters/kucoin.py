@@ -17,7 +17,6 @@ and their sizes, which the per-symbol /api/v1/market/stats lacks. Envelope:
 from __future__ import annotations
 
 import itertools
-import time
 from collections.abc import Sequence
 from typing import Any, ClassVar
 from urllib.parse import quote
@@ -48,8 +47,8 @@ class KuCoin(Codec):
     WS_URL: ClassVar[str] = "wss://ws-api-spot.kucoin.com/"  # the token response's endpoint
     WS_TOKEN_PATH: ClassVar[str] = "/api/v1/bullet-public"
     MAX_SYMBOLS_PER_CONNECTION: ClassVar[int] = 100  # two topics each; the venue allows 400
-    # app_ping() is asked every second and pings once the server's pingInterval is up.
-    APP_PING_INTERVAL: ClassVar[float | None] = 1.0
+    # until the token response gives the session's pingInterval
+    APP_PING_INTERVAL: ClassVar[float | None] = 18.0
     MERGE: ClassVar[bool] = True
 
     def __init__(self, table: MarketTable) -> None:
@@ -57,8 +56,6 @@ class KuCoin(Codec):
         self._ids: list[str] = []
         self._welcomed = False
         self._connect_id = f"agg{next(_connect_ids)}"
-        self._ping_every = 18.0  # seconds, until the token response says
-        self._last_ping = time.monotonic()
         self._pings = 0
 
     def ws_url_from_token(self, body: bytes, configured: str) -> str:
@@ -80,7 +77,7 @@ class KuCoin(Codec):
         if not isinstance(token, str) or not isinstance(endpoint, str):
             raise ParseError("unexpected token response: no token or endpoint")
         if interval:
-            self._ping_every = interval / 1000
+            self.app_ping_interval = interval / 1000
         sep = "&" if "?" in endpoint else "?"
         return f"{endpoint}{sep}token={quote(token, safe='')}&connectId={self._connect_id}"
 
@@ -104,10 +101,6 @@ class KuCoin(Codec):
         return out
 
     def app_ping(self) -> str | None:
-        now = time.monotonic()
-        if now - self._last_ping < self._ping_every:
-            return None
-        self._last_ping = now
         self._pings += 1
         return orjson.dumps({"id": f"ping{self._pings}", "type": "ping"}).decode()
 

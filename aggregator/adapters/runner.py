@@ -374,7 +374,7 @@ class Adapter:
         return on_message
 
     async def _app_pings(self, ws: WebSocket, codec: Codec) -> None:
-        interval = self.codec_cls.APP_PING_INTERVAL
+        interval = codec.app_ping_interval
         if not interval:
             return
         while True:
