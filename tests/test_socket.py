@@ -468,3 +468,24 @@ async def test_tail_cannot_connect(sockdir: Path, capsys: pytest.CaptureFixture[
 def test_under_uvloop(sockdir: Path, case: Any) -> None:
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         runner.run(case(sockdir))
+
+
+def test_a_lagging_client_keeps_the_last_line_per_key_in_order_of_last_update() -> None:
+    from aggregator.records import Ticker
+    from aggregator.sinks.socket import Filter, _digest
+
+    def rec(venue: str, symbol: str, n: int) -> tuple[Ticker, bytes]:
+        return Ticker(venue, symbol, symbol), f"{venue} {symbol} {n}\n".encode()
+
+    batch = [
+        rec("a", "X/Y", 1),
+        rec("a", "Z/Y", 2),
+        rec("b", "X/Y", 3),
+        rec("a", "X/Y", 4),
+        rec("a", "Z/Y", 5),
+    ]
+    latest, superseded = _digest(batch, None)
+    assert list(latest.values()) == [b"b X/Y 3\n", b"a X/Y 4\n", b"a Z/Y 5\n"]
+    assert superseded == 2
+    latest, superseded = _digest(batch, Filter(exchanges=frozenset({"b"})))
+    assert list(latest.values()) == [b"b X/Y 3\n"] and superseded == 0

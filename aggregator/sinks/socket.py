@@ -65,6 +65,22 @@ def _line(obj: dict[str, Any]) -> bytes:
 PONG = _line({"type": "pong"})
 
 
+def _digest(batch: Batch, f: Filter | None) -> tuple[dict[Key, bytes], int]:
+    """A batch as a lagging client with filter ``f`` keeps it: the last line per key, in
+    order of last update, and how many updates within the batch were superseded."""
+    match = f.match if f is not None else None
+    latest: dict[Key, bytes] = {}
+    superseded = 0
+    for record, line in batch:
+        if match is None or match(record):
+            key = record.key()
+            if key in latest:
+                del latest[key]
+                superseded += 1
+            latest[key] = line
+    return latest, superseded
+
+
 def _error(message: str) -> bytes:
     return _line({"type": "error", "error": message})
 
@@ -170,17 +186,19 @@ class _Client(asyncio.Protocol):
         if not self.transport.is_closing():
             self.transport.write(data)
 
-    def conflate(self, batch: Batch) -> None:
-        """Keep the latest line per key of what this client would get (it is behind)."""
-        pending, f = self.pending, self.filter
-        replaced = 0
-        for record, line in batch:
-            if f is None or f.match(record):
-                key = record.key()
-                if key in pending:
-                    del pending[key]  # re-insert: pending stays in order of last update
-                    replaced += 1
-                pending[key] = line
+    def conflate(self, latest: dict[Key, bytes], replaced: int) -> None:
+        """Fold a batch this client would get into its pending lines (it is behind).
+
+        ``latest`` is the batch's last line per key, in order of last update, and
+        ``replaced`` the updates it superseded within the batch (see ``_digest``): a
+        client costs the keys of a batch, not its records.
+        """
+        pending = self.pending
+        for key, line in latest.items():
+            if key in pending:
+                del pending[key]  # re-insert: pending stays in order of last update
+                replaced += 1
+            pending[key] = line
         self.missed += replaced
         self.sink.conflated += replaced
         if len(pending) > self.sink.max_pending:
@@ -372,10 +390,14 @@ class SocketSink:
             return
         self._batch = []
         joined: dict[Filter | None, tuple[bytes, int]] = {}  # clients with one filter share
+        digests: dict[Filter | None, tuple[dict[Key, bytes], int]] = {}  # and so do laggards
         sent = 0
         for c in self._targets:
             if c.paused:
-                c.conflate(batch)
+                digest = digests.get(c.filter)
+                if digest is None:
+                    digest = digests[c.filter] = _digest(batch, c.filter)
+                c.conflate(*digest)
                 continue
             f = c.filter
             out = joined.get(f)
