@@ -2,8 +2,8 @@
 the codec and on to the sinks, with no queue, task switch or await per message.
 
 picows was chosen by measurement (bench/README.md, "Choosing the WebSocket client"): on the
-same local TLS replay it costs 1.75 us of CPU per frame, against 4.65 us for aiohttp's client
-and 10.3 us for websockets. It hands over raw frames; this module adds what a market-data
+same local TLS replay it costs 1.7 us of CPU per frame, against 4.7 us for aiohttp's client
+and 10.2 us for websockets. It hands over raw frames; this module adds what a market-data
 session needs on top: reassembly of fragmented messages (bounded), the venue's close code and
 reason, and an error raised by the message handler ending the session with that error.
 """
