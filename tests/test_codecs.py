@@ -366,3 +366,15 @@ def test_kucoin_pings_at_the_interval_its_token_response_gives() -> None:
     assert codec("kucoin").app_ping_interval == 18.0  # per connection, not per class
     first, second = json.loads(c.app_ping()), json.loads(c.app_ping())
     assert first["type"] == second["type"] == "ping" and first["id"] != second["id"]
+
+
+def test_rest_lists_keep_followed_markets_and_refuse_other_shapes() -> None:
+    c = codec("binance")
+    native = next(iter(c.table.markets)).native
+    body = [{"symbol": "NOTLISTED", "bidPrice": "1"}, {"symbol": native, "bidPrice": "2"}]
+    (rec,) = c.parse_rest(json.dumps(body).encode(), 1, None)
+    assert rec.native == native and rec.bid == 2.0
+    with pytest.raises(ParseError, match="expected ticker objects"):
+        c.parse_rest(json.dumps([{"symbol": native}, "x"]).encode(), 1, None)
+    with pytest.raises(ParseError):  # an id of the wrong type is a shape error, not a crash
+        c.parse_rest(json.dumps([{"symbol": [native]}]).encode(), 1, None)

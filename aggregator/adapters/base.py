@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 import logging
 import random
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -103,6 +103,19 @@ class Codec:
             raise ParseError(f"unexpected payload: {e!r}") from None
 
     # --- REST --------------------------------------------------------------------------
+    def followed(self, rows: list[Any], key: str) -> Iterator[tuple[dict[str, Any], Market]]:
+        """The ticker objects of a venue's list that are of markets this codec follows, each
+        with its market, looked up by the object's ``key`` field; ParseError if an item is
+        not an object. (An id of the wrong type is a TypeError: a ParseError for the parsers.)
+        """
+        lookup = self.lookup
+        for t in rows:
+            if not isinstance(t, dict):
+                raise ParseError("expected ticker objects")
+            m = lookup(t.get(key, ""))
+            if m is not None:
+                yield t, m
+
     def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
         raise NotImplementedError
 

@@ -56,12 +56,7 @@ class BigONE(Codec):
         if not isinstance(data, list):
             raise ParseError("response without a data list")
         out = []
-        for t in data:
-            if not isinstance(t, dict):
-                raise ParseError("expected ticker objects")
-            m = self.lookup(t.get("asset_pair_name", ""))
-            if m is None:
-                continue
+        for t, m in self.followed(data, "asset_pair_name"):
             bid, ask = _level(t, "bid"), _level(t, "ask")
             out.append(
                 Ticker(

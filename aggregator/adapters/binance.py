@@ -138,12 +138,7 @@ class Binance(Codec):
         if not isinstance(data, list):
             raise ParseError("expected a list of tickers")
         out = []
-        for t in data:
-            if not isinstance(t, dict):
-                raise ParseError("expected ticker objects")
-            m = self.lookup(t.get("symbol", ""))
-            if m is None:
-                continue
+        for t, m in self.followed(data, "symbol"):
             out.append(
                 Ticker(
                     self.venue,

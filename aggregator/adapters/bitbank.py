@@ -50,12 +50,8 @@ class Bitbank(Codec):
         if not isinstance(data, list):
             raise ParseError("response without a data list")
         out = []
-        for t in data:
-            if not isinstance(t, dict):
-                raise ParseError("expected ticker objects")
-            m = self.lookup(t.get("pair", ""))
-            if m is not None:
-                out.append(_ticker(t, m, ts_recv))
+        for t, m in self.followed(data, "pair"):
+            out.append(_ticker(t, m, ts_recv))
         return out
 
     @staticmethod

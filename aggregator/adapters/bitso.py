@@ -51,12 +51,8 @@ class Bitso(Codec):
         if not isinstance(payload, list):
             raise ParseError("response without a payload")
         out = []
-        for t in payload:
-            if not isinstance(t, dict):
-                raise ParseError("expected ticker objects")
-            m = self.lookup(t.get("book", ""))
-            if m is not None:
-                out.append(_ticker(m, t, ts_recv))
+        for t, m in self.followed(payload, "book"):
+            out.append(_ticker(m, t, ts_recv))
         return out
 
     @staticmethod

@@ -148,12 +148,8 @@ class Bitstamp(Codec):
         if not isinstance(data, list):
             raise ParseError("expected a list of tickers")
         out = []
-        for t in data:
-            if not isinstance(t, dict):
-                raise ParseError("expected ticker objects")
-            m = self.lookup(t.get("pair", ""))
-            if m is not None:
-                out.append(_ticker(m, t, ts_recv))
+        for t, m in self.followed(data, "pair"):
+            out.append(_ticker(m, t, ts_recv))
         return out
 
     @staticmethod

@@ -52,12 +52,7 @@ class BTCTurk(Codec):
         if not isinstance(data, list):
             raise ParseError("response without a data list")
         out = []
-        for t in data:
-            if not isinstance(t, dict):
-                raise ParseError("expected ticker objects")
-            m = self.lookup(str(t.get("pair", "")))
-            if m is None:
-                continue
+        for t, m in self.followed(data, "pair"):
             out.append(
                 Ticker(
                     "btcturk",

@@ -54,12 +54,7 @@ class Digifinex(Codec):
             raise ParseError("response without a ticker list")
         ts_event = seconds_to_ns(doc.get("date"))
         out = []
-        for t in tickers:
-            if not isinstance(t, dict):
-                raise ParseError("expected ticker objects")
-            m = self.lookup(str(t.get("symbol", "")))
-            if m is None:
-                continue
+        for t, m in self.followed(tickers, "symbol"):
             out.append(
                 Ticker(
                     "digifinex",

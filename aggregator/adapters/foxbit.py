@@ -50,12 +50,7 @@ class Foxbit(Codec):
         if not isinstance(data, list):
             raise ParseError("response without a data list")
         out = []
-        for t in data:
-            if not isinstance(t, dict):
-                raise ParseError("expected ticker objects")
-            m = self.lookup(str(t.get("market_symbol", "")))
-            if m is None:
-                continue
+        for t, m in self.followed(data, "market_symbol"):
             trade = _obj(t, "last_trade")
             day = _obj(t, "rolling_24h")
             best = _obj(t, "best")

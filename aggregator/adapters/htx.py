@@ -151,12 +151,8 @@ class HTX(Codec):
         if not isinstance(data, list):
             raise ParseError("response without a data list or a tick")
         out = []
-        for t in data:
-            if not isinstance(t, dict):
-                raise ParseError("expected ticker objects")
-            m = self.lookup(str(t.get("symbol", "")))
-            if m is not None:
-                out.append(self._ticker(m, t, ts_event, ts_recv))
+        for t, m in self.followed(data, "symbol"):
+            out.append(self._ticker(m, t, ts_event, ts_recv))
         return out
 
     @staticmethod

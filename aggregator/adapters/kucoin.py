@@ -213,12 +213,8 @@ class KuCoin(Codec):
         if not isinstance(rows, list):
             raise ParseError("expected a list of tickers")
         out = []
-        for t in rows:
-            if not isinstance(t, dict):
-                raise ParseError("expected ticker objects")
-            m = self.lookup(t.get("symbol", ""))
-            if m is not None:
-                out.append(self._ticker(t, m, ts_event, ts_recv))
+        for t, m in self.followed(rows, "symbol"):
+            out.append(self._ticker(t, m, ts_event, ts_recv))
         return out
 
     @staticmethod

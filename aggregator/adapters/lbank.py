@@ -187,12 +187,7 @@ class LBank(Codec):
         if not isinstance(data, list):
             raise ParseError("response without a data list")
         out = []
-        for row in data:
-            if not isinstance(row, dict):
-                raise ParseError("expected ticker objects")
-            m = self.lookup(row.get("symbol", ""))
-            if m is None:
-                continue
+        for row, m in self.followed(data, "symbol"):
             if "bidPrice" in row or "askPrice" in row:
                 out.append(self._book(m, row, ms_to_ns(doc.get("ts")), ts_recv))
                 continue

@@ -63,12 +63,7 @@ class Mercado(Codec):
         if not isinstance(data, list):
             raise ParseError("expected a list of tickers")
         out = []
-        for t in data:
-            if not isinstance(t, dict):
-                raise ParseError("expected ticker objects")
-            m = self.lookup(t.get("pair", ""))
-            if m is None:
-                continue
+        for t, m in self.followed(data, "pair"):
             out.append(
                 Ticker(
                     "mercado",

@@ -151,12 +151,8 @@ class OKX(Codec):
         For spot, vol24h is in the base currency and volCcy24h in the quote currency.
         """
         out = []
-        for t in _unwrap(body):
-            if not isinstance(t, dict):
-                raise ParseError("expected ticker objects")
-            m = self.lookup(t.get("instId", ""))
-            if m is not None:
-                out.append(self._ticker(t, m, ts_recv))
+        for t, m in self.followed(_unwrap(body), "instId"):
+            out.append(self._ticker(t, m, ts_recv))
         return out
 
     def _ticker(self, t: dict[str, Any], m: Market, ts_recv: int) -> Ticker:

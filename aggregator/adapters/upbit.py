@@ -163,12 +163,7 @@ class Quotation(Codec):
         if is_books(data):
             return self.parse_books(data, ts_recv)
         out = []
-        for t in data:
-            if not isinstance(t, dict):
-                raise ParseError("expected ticker objects")
-            m = self.lookup(t.get("market", ""))
-            if m is None:
-                continue
+        for t, m in self.followed(data, "market"):
             out.append(ticker(self.venue, m, t, ts_recv, self.ticker_time(t)))
         return out
 
