@@ -9,9 +9,10 @@ a run without faults (the module's baseline).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -57,8 +58,30 @@ def now() -> int:
     return time.time_ns()
 
 
-async def start(**venue_lines: list[str]) -> Daemon:
-    return await Daemon({v: RATES[v] for v in VENUES}, sections(**venue_lines)).start()
+@contextlib.asynccontextmanager
+async def running(**venue_lines: list[str]) -> AsyncIterator[Daemon]:
+    """The daemon and its simulators; killed on the way out whatever happened."""
+    d = await Daemon({v: RATES[v] for v in VENUES}, sections(**venue_lines)).start()
+    try:
+        yield d
+    finally:
+        await d.kill()
+
+
+async def for_a_while(d: Daemon, venue: str, seconds: float, **faults: Any) -> tuple[int, int]:
+    """Set the venue's simulator faults for ``seconds``, put them back, wait for its records
+    to flow again; (t0, t1) of the fault, in ns."""
+    sim = d.sims[venue]
+    before = {name: getattr(sim.faults, name) for name in faults}
+    t0 = now()
+    for name, value in faults.items():
+        setattr(sim.faults, name, value)
+    await asyncio.sleep(seconds)
+    for name, value in before.items():
+        setattr(sim.faults, name, value)
+    t1 = now()
+    await recovered(d, venue)
+    return t0, t1
 
 
 async def until(cond: Callable[[], bool], timeout: float = 15.0) -> None:
@@ -107,14 +130,11 @@ def base(chaos: Chaos) -> dict[str, float]:
     """Each venue's ticker rate (records/s) over one window of a run without faults."""
 
     async def run() -> dict[str, float]:
-        d = await start()
-        try:
+        async with running() as d:
             t0 = now()
             await asyncio.sleep(chaos.duration(WINDOW))
             t1 = now()
             out = await d.stop()
-        finally:
-            await d.kill()
         out.check()
         rates = {v: rate(out.records[v], t0, t1) for v in VENUES}
         chaos.record(
@@ -133,20 +153,11 @@ def base(chaos: Chaos) -> dict[str, float]:
 
 async def test_connection_dropped_every_n_messages(chaos: Chaos, base: dict[str, float]) -> None:
     n = 50
-    d = await start()
-    try:
-        sim = d.sims["binance"]
-        conns = sim.connections
-        t0 = now()
-        sim.faults.drop_every = n
-        await asyncio.sleep(chaos.duration(WINDOW))
-        sim.faults.drop_every = 0
-        t1 = now()
-        conns = sim.connections - conns
-        await recovered(d, "binance")
+    async with running() as d:
+        conns = d.sims["binance"].connections
+        t0, t1 = await for_a_while(d, "binance", chaos.duration(WINDOW), drop_every=n)
+        conns = d.sims["binance"].connections - conns
         out = await d.stop()
-    finally:
-        await d.kill()
     out.check()
     binance = out.records["binance"]
     drops = [s for s in statuses(binance, t0, t1) if s["state"] == "disconnected"]
@@ -170,18 +181,9 @@ async def test_connection_dropped_every_n_messages(chaos: Chaos, base: dict[str,
 async def test_silent_open_socket_goes_stale_and_recovers(
     chaos: Chaos, base: dict[str, float]
 ) -> None:
-    d = await start()
-    try:
-        sim = d.sims["binance"]
-        t0 = now()
-        sim.faults.silent = True
-        await asyncio.sleep(chaos.duration(WINDOW))
-        sim.faults.silent = False
-        t1 = now()
-        await recovered(d, "binance")
+    async with running() as d:
+        t0, t1 = await for_a_while(d, "binance", chaos.duration(WINDOW), silent=True)
         out = await d.stop()
-    finally:
-        await d.kill()
     out.check()
     binance = out.records["binance"]
     stale = [s for s in statuses(binance, t0, t1) if s["state"] == "stale"]
@@ -213,19 +215,10 @@ def fresh_again(records: list[dict[str, Any]], cleared: int, lag: float = 0.25) 
 
 async def test_slow_trickle_keeps_the_connection(chaos: Chaos, base: dict[str, float]) -> None:
     every = 0.5  # seconds per frame, under the staleness limit
-    d = await start()
-    try:
-        sim = d.sims["binance"]
-        t0 = now()
-        sim.faults.trickle = every
-        await asyncio.sleep(chaos.duration(WINDOW))
-        sim.faults.trickle = 0.0
-        t1 = now()
-        await recovered(d, "binance")
+    async with running() as d:
+        t0, t1 = await for_a_while(d, "binance", chaos.duration(WINDOW), trickle=every)
         await asyncio.sleep(0.5)
         out = await d.stop()
-    finally:
-        await d.kill()
     out.check()
     binance = out.records["binance"]
     during = tickers(binance, t0 + 200_000_000, t1)
@@ -253,8 +246,7 @@ async def test_garbage_and_truncated_frames_are_counted(
     chaos: Chaos, base: dict[str, float]
 ) -> None:
     garbage, truncated = 60, 60  # about a second of frames: under the staleness limit
-    d = await start()
-    try:
+    async with running() as d:
         sim = d.sims["binance"]
         t0 = now()
         sim.faults.garbage, sim.faults.truncate = garbage, truncated
@@ -265,8 +257,6 @@ async def test_garbage_and_truncated_frames_are_counted(
         await asyncio.sleep(max(0.0, chaos.duration(WINDOW) - (now() - t0) / 1e9))
         t1 = now()
         out = await d.stop()
-    finally:
-        await d.kill()
     out.check()
     binance = out.records["binance"]
     # every bad frame is counted, none ends the connection, one status says so
@@ -296,8 +286,7 @@ async def test_frames_of_several_mb(chaos: Chaos, base: dict[str, float]) -> Non
     """Frames up to WS_MAX_FRAME (16 MiB) are read; a larger one closes the connection
     (1009, message too big) before it is buffered, and the venue reconnects."""
     big, too_big = WS_MAX_FRAME - (64 << 10), WS_MAX_FRAME + (1 << 20)
-    d = await start()
-    try:
+    async with running() as d:
         sim = d.sims["binance"]
         t0 = now()
         sim.faults.big_frame_size, sim.faults.big_frames = big, 3
@@ -316,8 +305,6 @@ async def test_frames_of_several_mb(chaos: Chaos, base: dict[str, float]) -> Non
         await asyncio.sleep(max(0.0, chaos.duration(WINDOW) - (now() - t0) / 1e9))
         t1 = now()
         out = await d.stop()
-    finally:
-        await d.kill()
     out.check()
     binance = out.records["binance"]
     # frames just under the limit: parsed, no disconnect, no parse error
@@ -347,8 +334,7 @@ async def test_frames_of_several_mb(chaos: Chaos, base: dict[str, float]) -> Non
 async def test_rest_429_5xx_and_html_pages(chaos: Chaos, base: dict[str, float]) -> None:
     phase = max(1.5, chaos.duration(WINDOW) / 3)
     retry_after = 1.0
-    d = await start(binance=['mode = "rest"', "poll_interval = 0.2"])
-    try:
+    async with running(binance=['mode = "rest"', "poll_interval = 0.2"]) as d:
         sim = d.sims["binance"]
         f = sim.faults
         t0 = now()
@@ -367,8 +353,6 @@ async def test_rest_429_5xx_and_html_pages(chaos: Chaos, base: dict[str, float])
         await recovered(d, "binance")
         venue = await d.venue("binance")
         out = await d.stop()
-    finally:
-        await d.kill()
     out.check()
     binance = out.records["binance"]
     limited = [s for s in statuses(binance, t0, t_503) if s["state"] == "rate_limited"]
@@ -400,18 +384,9 @@ async def test_rest_429_5xx_and_html_pages(chaos: Chaos, base: dict[str, float])
 
 async def test_refused_connections_for_a_while(chaos: Chaos, base: dict[str, float]) -> None:
     refuse = 60.0 if chaos.soak else REFUSE  # the issue's minute in a soak run
-    d = await start()
-    try:
-        sim = d.sims["binance"]
-        t0 = now()
-        sim.faults.refuse = True
-        await asyncio.sleep(refuse)
-        sim.faults.refuse = False
-        t1 = now()
-        await recovered(d, "binance")
+    async with running() as d:
+        t0, t1 = await for_a_while(d, "binance", refuse, refuse=True)
         out = await d.stop()
-    finally:
-        await d.kill()
     out.check()
     binance = out.records["binance"]
     down = [s for s in statuses(binance, t0, t1) if s["state"] == "disconnected"]
@@ -436,8 +411,7 @@ async def test_refused_connections_for_a_while(chaos: Chaos, base: dict[str, flo
 
 
 async def test_subscription_never_acknowledged(chaos: Chaos, base: dict[str, float]) -> None:
-    d = await start()
-    try:
+    async with running() as d:
         sim = d.sims["binance"]
         subscribes = len(sim.received)
         t0 = now()
@@ -449,8 +423,6 @@ async def test_subscription_never_acknowledged(chaos: Chaos, base: dict[str, flo
         subscribes = len(sim.received) - subscribes
         await recovered(d, "binance")
         out = await d.stop()
-    finally:
-        await d.kill()
     out.check()
     binance = out.records["binance"]
     stale = [s for s in statuses(binance, t0, t1) if s["state"] == "stale"]
@@ -490,8 +462,7 @@ async def test_clock_skew_in_event_times(chaos: Chaos, base: dict[str, float]) -
     """Records keep the venue's ts_event; ts_recv is ours and picks the file; the status
     report shows each venue's clock offset."""
     skew = -5400.0  # the venue's clock an hour and a half behind: never the same hour
-    d = await start()
-    try:
+    async with running() as d:
         sim = d.sims["kraken"]
         t0 = now()
         sim.faults.skew = skew
@@ -504,8 +475,6 @@ async def test_clock_skew_in_event_times(chaos: Chaos, base: dict[str, float]) -
         await asyncio.sleep(0.3)
         files = file_hours(d.root / "data", "kraken")
         out = await d.stop()
-    finally:
-        await d.kill()
     out.check()
     kraken = tickers(out.records["kraken"], t0 + 300_000_000, t1)
     offsets = [(r["ts_event"] - r["ts_recv"]) / 1e9 for r in kraken]
