@@ -489,3 +489,22 @@ def test_a_lagging_client_keeps_the_last_line_per_key_in_order_of_last_update() 
     assert superseded == 2
     latest, superseded = _digest(batch, Filter(exchanges=frozenset({"b"})))
     assert list(latest.values()) == [b"b X/Y 3\n"] and superseded == 0
+
+
+async def test_a_long_burst_is_written_in_slices_so_a_lagging_client_is_paused_in_it(
+    sockdir: Path,
+) -> None:
+    """Records published in one go (one long read callback of a venue) reach a client in
+    slices: once one fills its buffer the rest is conflated at once, not queued whole."""
+    async with asyncio.timeout(30), serve(sockdir, client_buffer=64 * 1024) as s:
+        quiet = await s.connect()  # does not read until the end
+        await asyncio.sleep(0.1)
+        total = 20_000  # ~6 MB of lines, far beyond the client's buffer and the kernel's
+        for seq in range(total):
+            s.hub.publish(tick(symbol=f"K{seq % 50}/USDT", seq=seq))
+        assert s.sink.conflated > 0  # already inside the burst, before any loop turn
+        quiet.send({"op": "ping"})
+        got = await quiet.until("pong")
+        missed = sum(m["missed"] for m in got if m["type"] == "notice")
+        records = [m for m in got if m["type"] == "ticker"]
+        assert len(records) + missed == total and missed == s.sink.conflated
