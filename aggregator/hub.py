@@ -41,7 +41,6 @@ class BoundedQueue(Generic[T]):
         self.high_water = 0
         self._items: deque[T] = deque()
         self._ready = asyncio.Event()
-        self._waiting = False  # the consumer sleeps on _ready (so a put must set it)
         self._closed = False
 
     def __len__(self) -> int:
@@ -60,8 +59,7 @@ class BoundedQueue(Generic[T]):
         items.append(item)
         if n >= self.high_water:
             self.high_water = n + 1
-        if self._waiting:
-            self._waiting = False
+        if not self._ready.is_set():
             self._ready.set()
         return True
 
@@ -72,7 +70,6 @@ class BoundedQueue(Generic[T]):
             if self._closed:
                 return []
             self._ready.clear()
-            self._waiting = True
             await self._ready.wait()
         if len(items) <= limit:
             out = list(items)

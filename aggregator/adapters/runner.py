@@ -88,7 +88,6 @@ class Adapter:
         self.rate_limited = 0
         self.table: MarketTable | None = None
         self._last: dict[str, Ticker] = {}
-        self._merge = codec_cls.MERGE
         self._last_error_status = 0.0
         self._session: aiohttp.ClientSession | None = None
         self._conns: dict[int | None, _Conn] = {}  # the current session of each connection
@@ -102,7 +101,7 @@ class Adapter:
     def _emit(self, records: list[Ticker], conn: _Conn, dedupe: bool = False) -> None:
         """Merge, number and publish a frame's records (the per-message path: locals only)."""
         last = self._last
-        merge = self._merge
+        merge = self.codec_cls.MERGE
         publish = self.publish
         seq = self.seq
         for rec in records:
