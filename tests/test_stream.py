@@ -233,3 +233,24 @@ async def test_connecting_to_a_closed_port_raises_oserror() -> None:
     await sock_server.wait_closed()
     with pytest.raises(OSError):
         await session(f"ws://127.0.0.1:{port}/ws", [])
+
+
+async def test_a_server_that_never_answers_the_upgrade_times_out() -> None:
+    async def mute(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()  # takes the request, answers nothing
+
+    server = await asyncio.start_server(mute, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        with pytest.raises(TimeoutError):
+            await open_websocket(
+                f"ws://127.0.0.1:{port}/ws",
+                lambda raw: None,
+                [],
+                lambda: None,
+                open_timeout=0.5,
+                ping_interval=None,
+                max_size=1000,
+            )
+    finally:
+        server.close()
