@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import re
 import resource
 import signal
 from dataclasses import dataclass, field
@@ -22,7 +23,6 @@ from aggregator.sim import VenueSim
 
 from ..test_daemon import (
     Proc,
-    counts_from_log,
     data_lines,
     short_dir,
     spawn,
@@ -50,15 +50,27 @@ def raise_open_files(want: int = 4096) -> int:
     return max(soft, target)
 
 
-def chaos_config(root: Path, sims: dict[str, VenueSim], sections: Sections) -> Path:
-    """The daemon tests' config, with extra lines at the top of the given sections."""
-    path = write_config(root / "aggregator.toml", root, sims)
-    text = path.read_text()
-    for section, lines in sections.items():
-        header = f"[{section}]\n"
-        assert header in text, f"no [{section}] in the config"
-        text = text.replace(header, header + "".join(f"{x}\n" for x in lines), 1)
-    path.write_text(text)
+def chaos_config(root: Path, sims: dict[str, VenueSim], sections: Sections, **extra: str) -> Path:
+    """The daemon tests' config (``extra`` as tests/test_daemon.py's write_config takes it),
+    with the given lines at the top of their sections, replacing a key already there; a
+    section the config lacks is added."""
+    path = write_config(root / "aggregator.toml", root, sims, **extra)
+    lines = path.read_text().splitlines()
+    for section, added in sections.items():
+        header = f"[{section}]"
+        keys = {x.split("=", 1)[0].strip() for x in added}
+        kept, current = [], None
+        for x in lines:
+            if x.startswith("["):
+                current = x
+            elif current == header and x.split("=", 1)[0].strip() in keys:
+                continue  # replaced
+            kept.append(x)
+        if header not in kept:
+            kept.append(header)
+        at = kept.index(header) + 1
+        lines = kept[:at] + added + kept[at:]
+    path.write_text("\n".join(lines) + "\n")
     return path
 
 
@@ -92,9 +104,15 @@ class Outcome:
         assert self.peak_rss_mb < RSS_BOUND_MB
 
 
-def dropped_from_log(log: str) -> int:
-    line = [x for x in log.splitlines() if "published=" in x][-1]
-    return int(line.rsplit("dropped=", 1)[1].split()[0])
+EXIT_LINE = re.compile(r"published=(\d+) written=(\d+) dropped=(\d+)")
+
+
+def exit_counts(log: str) -> tuple[int, int, int]:
+    """published, written, dropped from the daemon's last line (`published=N written=N ...`)."""
+    found = EXIT_LINE.findall(log)
+    assert found, f"no exit counts in the log:\n{log[-3000:]}"
+    published, written, dropped = map(int, found[-1])
+    return published, written, dropped
 
 
 @dataclass
@@ -187,10 +205,8 @@ class Daemon:
         for sim in self.sims.values():
             await sim.stop()
         log = self.proc.log()
-        published, written = counts_from_log(log)
-        return Outcome(
-            rc, log, published, written, dropped_from_log(log), data_lines(self.root / "data"), peak
-        )
+        published, written, dropped = exit_counts(log)
+        return Outcome(rc, log, published, written, dropped, data_lines(self.root / "data"), peak)
 
     async def kill(self) -> None:
         """After a failure: end the daemon and the venues, whatever their state."""

@@ -29,11 +29,12 @@ from typing import Any
 import pytest
 
 from aggregator.sim import VenueSim
-from tests.test_daemon import Proc, spawn, wait_for, write_config
+from tests.test_daemon import Proc, spawn, wait_for
+
+from .daemon import Sections, chaos_config
 
 JIG = Path(__file__).with_name("jig.py")
 RSS_LIMIT_MB = 200.0  # the daemon's peak RSS in any scenario (it runs at about 40-50 MB)
-EXIT_LINE = re.compile(r"published=(\d+) written=(\d+) dropped=(\d+)")
 
 
 # --- config ---------------------------------------------------------------------------------
@@ -48,16 +49,10 @@ def machine_config(
     **extra: str,
 ) -> Path:
     """tests/test_daemon.py's config, with [files] keys set and /metrics on a free port."""
-    path = write_config(root / "aggregator.toml", root, sims, **extra)
-    lines = path.read_text().splitlines()
-    at = lines.index("[files]") + 1
-    for key, value in (files or {}).items():
-        lines = [x for x in lines if not x.startswith(f"{key} = ")]
-        lines.insert(at, f"{key} = {json.dumps(value)}")
+    sections: Sections = {"files": [f"{k} = {json.dumps(v)}" for k, v in (files or {}).items()]}
     if metrics:
-        lines += ["[metrics]", 'listen = "127.0.0.1:0"']
-    path.write_text("\n".join(lines) + "\n")
-    return path
+        sections["metrics"] = ['listen = "127.0.0.1:0"']
+    return chaos_config(root, sims, sections, **extra)
 
 
 # --- the daemon's log, read while it runs --------------------------------------------------
@@ -392,14 +387,6 @@ class Sampler:
 
 
 # --- counting ----------------------------------------------------------------------------
-
-
-def exit_counts(log: str) -> tuple[int, int, int]:
-    """published, written, dropped from the daemon's last line (`published=N written=N ...`)."""
-    found = EXIT_LINE.findall(log)
-    assert found, f"no exit counts in the log:\n{log[-3000:]}"
-    published, written, dropped = map(int, found[-1])
-    return published, written, dropped
 
 
 def whole_lines(data_dir: Path) -> int:

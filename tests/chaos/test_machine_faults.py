@@ -27,6 +27,7 @@ import pytest
 
 from aggregator.sim import VenueSim
 from tests.chaos.conftest import Chaos, peak_rss_mb
+from tests.chaos.daemon import exit_counts
 from tests.chaos.machine import (
     RSS_LIMIT_MB,
     Machine,
@@ -35,7 +36,6 @@ from tests.chaos.machine import (
     accepts,
     contiguous,
     data_bytes,
-    exit_counts,
     http_get,
     machine_config,
     metrics_port,
