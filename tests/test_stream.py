@@ -50,8 +50,10 @@ class Server:
         self.script = script
         self.received: list[tuple[int, bytes]] = []
         self.server: asyncio.Server | None = None
+        self.writers: list[asyncio.StreamWriter] = []
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.writers.append(writer)
         head = await reader.readuntil(b"\r\n\r\n")
         key = next(
             line.split(b":", 1)[1].strip()
@@ -85,8 +87,11 @@ async def serve() -> AsyncIterator:
 
     yield start
     for s in servers:
+        for w in s.writers:  # connections whose script still waits for the client
+            w.close()
         if s.server is not None:
             s.server.close()
+            await s.server.wait_closed()
 
 
 async def session(url: str, got: list[bytes], replies: list[str] | None = None, **kw):
@@ -236,8 +241,12 @@ async def test_connecting_to_a_closed_port_raises_oserror() -> None:
 
 
 async def test_a_server_that_never_answers_the_upgrade_times_out() -> None:
+    hung_up = asyncio.Event()
+
     async def mute(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.read()  # takes the request, answers nothing
+        await reader.read()  # takes the request, answers nothing, until the client gives up
+        writer.close()
+        hung_up.set()
 
     server = await asyncio.start_server(mute, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
@@ -252,5 +261,31 @@ async def test_a_server_that_never_answers_the_upgrade_times_out() -> None:
                 ping_interval=None,
                 max_size=1000,
             )
+        async with asyncio.timeout(5):
+            await hung_up.wait()  # the client closed its half-open connection
     finally:
         server.close()
+        await server.wait_closed()
+
+
+@pytest.mark.parametrize(
+    ("frames", "why"),
+    [
+        ([frame(CONT, b"tail")], "a continuation of no message"),
+        ([frame(TEXT, b"head", fin=False), frame(TEXT, b"new")], "a message inside a fragmented"),
+    ],
+)
+async def test_fragments_out_of_order_end_the_session(serve, frames, why: str) -> None:
+    async def script(s: Server, reader, writer) -> None:
+        await read_frame(reader)
+        for f in frames:
+            writer.write(f)
+        await reader.read()  # until the client hangs up
+
+    _, url = await serve(script)
+    got: list[bytes] = []
+    ws = await session(url, got)
+    with pytest.raises(SessionClosed, match=why):
+        async with asyncio.timeout(5):
+            await ws.wait_closed()
+    assert got == []

@@ -60,14 +60,21 @@ class _Listener(WSListener):
 
     def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
         kind = frame.msg_type
-        if (kind is TEXT or kind is BINARY) and frame.fin:
+        if (kind is TEXT or kind is BINARY) and self._parts is not None:
+            self._fail(
+                transport, SessionClosed("protocol error: a message inside a fragmented one")
+            )
+        elif (kind is TEXT or kind is BINARY) and frame.fin:
             self._deliver(transport, frame.get_payload_as_bytes())
         elif kind is CLOSE:
             transport.send_close(frame.get_close_code(), frame.get_close_message())
             transport.disconnect()
         elif kind is TEXT or kind is BINARY:  # the first fragment
             self._parts = bytearray(frame.get_payload_as_memoryview())
-        elif kind is CONTINUATION and self._parts is not None:
+        elif kind is CONTINUATION and self._parts is None:
+            self._fail(transport, SessionClosed("protocol error: a continuation of no message"))
+        elif kind is CONTINUATION:
+            assert self._parts is not None
             self._parts += frame.get_payload_as_memoryview()
             if len(self._parts) > self.max_size:
                 self._fail(transport, SessionClosed(f"message larger than {self.max_size} bytes"))
