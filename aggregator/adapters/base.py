@@ -10,13 +10,16 @@ import logging
 import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import orjson
 
 from ..errors import ParseError
 from ..records import Ticker
 from ..symbols import Market, MarketTable, is_unified
+
+if TYPE_CHECKING:
+    from .fastpath import FastPath
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +78,12 @@ class Codec:
         self.replies: list[str] = []
         # Seconds between app_ping() calls on this connection (a venue may say, per session).
         self.app_ping_interval: float | None = self.APP_PING_INTERVAL
+
+    def fast_path(
+        self, last: dict[str, Ticker], records: list[Any], lines: list[bytes], instance: str | None
+    ) -> FastPath | None:
+        """A compiled path for this venue's frames (fastpath.py), or None: the codec does it."""
+        return None
 
     # --- WebSocket ---------------------------------------------------------------------
     def subscribe(self, markets: Sequence[Market]) -> list[str]:

@@ -18,10 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import orjson
 
 from ..config import ExchangeConfig
 from ..errors import MarketsUnavailable, ParseError, RateLimited, VenueError, VenueNotice
-from ..records import Status, Ticker
+from ..records import Record, Status, Ticker
 from ..symbols import Market, MarketTable, read_cache, snapshot_path, write_cache
 from .base import (
     REST_MAX_BODY,
@@ -31,6 +32,7 @@ from .base import (
     RestRequest,
     backoff_delay,
 )
+from .fastpath import FastPath
 from .registry import modes
 from .stream import SessionClosed, WebSocket, WSError, open_websocket
 
@@ -44,7 +46,7 @@ class _Conn:
     index: int | None
     rest: bool = False  # a REST poller, not a WebSocket session
     records: int = 0  # records emitted on this connection
-    activity: int = 0  # bumped by every batch of records (and every good poll)
+    activity: int = 0  # bumped by every good poll (the watcher also counts records)
     live: bool = False
     stale: bool = False
     idle: float = 0.0
@@ -61,10 +63,21 @@ class _Prefixed(logging.LoggerAdapter):  # type: ignore[type-arg]
         return msg, kwargs
 
 
+Batch = Callable[[list[Record], list[bytes]], None]
+
+
 class Adapter:
-    """Runs one venue: loads its markets, then streams or polls until cancelled."""
+    """Runs one venue: loads its markets, then streams or polls until cancelled.
+
+    Records go out one by one through ``publish``, or, given ``publish_batch`` (the
+    daemon's hub), in batches with their JSON lines: the records of one read of the
+    socket are handed over together once the read is done (or every FLUSH_AT records),
+    and status records are published after the records before them. With a batch
+    publisher the venues that have a compiled frame path (fastpath.py) use it.
+    """
 
     STALE_CHECK = 1.0  # seconds between staleness checks
+    FLUSH_AT = 256  # records held at most before they are handed over within one read
 
     def __init__(
         self,
@@ -72,14 +85,22 @@ class Adapter:
         cfg: ExchangeConfig,
         publish: Callable[[Ticker | Status], None],
         state_dir: Path,
+        *,
+        publish_batch: Batch | None = None,
+        instance: str | None = None,
     ) -> None:
         self.codec_cls = codec_cls
         self.cfg = cfg
         self.venue = cfg.venue
         self.publish = publish
+        self.publish_batch = publish_batch
+        self.instance = instance or None  # stamped on batched records (statuses: by publish)
         self.state_dir = state_dir
         self.log = _Prefixed(log, {"exchange": cfg.venue})
-        self.seq = 0
+        self._seq = 0
+        self._fast: FastPath | None = None  # the compiled frame path, when the venue has one
+        self._batch: list[Record] = []  # records waiting for the end of the read, and
+        self._lines: list[bytes] = []  # their lines (the fast path appends to both)
         self.state = "starting"
         self.records = 0
         self.reconnects = 0
@@ -91,18 +112,58 @@ class Adapter:
         self._last_error_status = 0.0
         self._session: aiohttp.ClientSession | None = None
         self._conns: dict[int | None, _Conn] = {}  # the current session of each connection
+        self._flush_pending = False
 
     # --- records -----------------------------------------------------------------------
+    @property
+    def seq(self) -> int:
+        """The last sequence number given (the compiled path keeps it while it is used)."""
+        return self._seq if self._fast is None else self._fast.seq
+
+    @seq.setter
+    def seq(self, value: int) -> None:
+        if self._fast is None:
+            self._seq = value
+        else:
+            self._fast.seq = value
+
+    def _use_table(self, table: MarketTable) -> None:
+        """Follow these markets; with a batch publisher, through the compiled path if any."""
+        seq = self.seq
+        self.flush()
+        self.table = table
+        self._fast = None
+        if self.publish_batch is not None:
+            self._fast = self.codec_cls(table).fast_path(
+                self._last, self._batch, self._lines, self.instance
+            )
+        self.seq = seq
+
     def status(self, state: str, detail: str | None = None, conn: int | None = None) -> None:
+        self.flush()  # the records before it go out before it
         self.state = state
         self.seq += 1
         self.publish(Status(self.venue, state, detail, conn, time.time_ns(), self.seq))
 
+    def flush(self) -> None:
+        """Hand the records waiting for the end of a read to the batch publisher."""
+        batch = self._batch
+        if batch:
+            assert self.publish_batch is not None
+            self.records += len(batch)
+            try:
+                self.publish_batch(batch, self._lines)
+            finally:
+                batch.clear()  # (cleared in place: the compiled path appends to these lists)
+                self._lines.clear()
+
     def _emit(self, records: list[Ticker], conn: _Conn, dedupe: bool = False) -> None:
-        """Merge, number and publish a frame's records (the per-message path: locals only)."""
+        """Merge, number and publish (or batch) a frame's records: locals only."""
         last = self._last
         merge = self.codec_cls.MERGE
+        batch = self._batch if self.publish_batch is not None else None
         publish = self.publish
+        instance = self.instance
         seq = self.seq
         for rec in records:
             native = rec.native
@@ -114,15 +175,39 @@ class Adapter:
             last[native] = rec
             seq += 1
             rec.seq = seq
-            publish(rec)
+            if batch is None:
+                publish(rec)
+            else:
+                rec.instance = instance
+                # copied to its own size: orjson's bytes keep their whole buffer (hub.py)
+                self._lines.append(bytes(memoryview(_dumps(rec, option=_NEWLINE))))
+                batch.append(rec)
         emitted = seq - self.seq
         self.seq = seq
         conn.records += emitted
-        self.records += emitted
-        conn.activity += 1
+        if batch is None:
+            self.records += emitted
+        elif emitted:
+            self._batched()
         if not conn.live and conn.records:
-            conn.live = True
-            self.status("live", "polling REST" if conn.rest else None, conn.index)
+            self._went_live(conn)
+
+    def _batched(self) -> None:
+        """Records were added to the batch: hand it over after this read, or now if long."""
+        n = len(self._batch)
+        if n >= self.FLUSH_AT:
+            self.flush()
+        elif n and not self._flush_pending:
+            self._flush_pending = True
+            asyncio.get_running_loop().call_soon(self._scheduled_flush)
+
+    def _scheduled_flush(self) -> None:
+        self._flush_pending = False
+        self.flush()
+
+    def _went_live(self, conn: _Conn) -> None:
+        conn.live = True
+        self.status("live", "polling REST" if conn.rest else None, conn.index)
 
     def _parse_failed(self, err: Exception, conn: _Conn) -> None:
         """Count a payload we could not use; say so at most every 10 s per adapter."""
@@ -161,7 +246,7 @@ class Adapter:
                 self.log.error("none of the configured symbols is listed by the venue")
                 await asyncio.sleep(self.cfg.markets_refresh)
                 continue
-            self.table = selected
+            self._use_table(selected)
             async with asyncio.TaskGroup() as tg:
                 tasks = [tg.create_task(self._serve(selected))]
                 changed = await self._refresh_markets(table)
@@ -350,12 +435,38 @@ class Adapter:
         It runs in the connection's read callback.
 
         A VenueError other than a notice ends the session (it propagates to wait_closed).
+        With the compiled path, a frame it does not take (-1) goes to the codec.
         """
         parse = codec.parse_ws
         emit = self._emit
         now = time.time_ns
         failed = self._parse_failed
         replies = codec.replies
+        fast = self._fast
+        if fast is not None:
+            feed = fast.feed
+            batch = self._batch
+            flush_at = self.FLUSH_AT
+            schedule = asyncio.get_running_loop().call_soon
+            scheduled = self._scheduled_flush
+
+            def on_fast_message(raw: bytes) -> list[str] | None:
+                made = feed(raw, now())
+                if made > 0:
+                    conn.records += 1
+                    n = len(batch)
+                    if n == 1:  # the first record of this read: hand it over after the read
+                        if not self._flush_pending:
+                            self._flush_pending = True
+                            schedule(scheduled)
+                    elif n >= flush_at:
+                        self.flush()
+                    if not conn.live:
+                        self._went_live(conn)
+                    return replies
+                if made == 0:
+                    return replies
+                return on_message(raw)
 
         def on_message(raw: bytes) -> list[str] | None:
             try:
@@ -370,7 +481,7 @@ class Adapter:
                 emit(records, conn)
             return replies
 
-        return on_message
+        return on_message if fast is None else on_fast_message
 
     async def _app_pings(self, ws: WebSocket, codec: Codec) -> None:
         interval = codec.app_ping_interval
@@ -387,8 +498,9 @@ class Adapter:
         limit = self.cfg.stale_after
         while True:
             await asyncio.sleep(self.STALE_CHECK)
-            if conn.activity != conn.seen:
-                conn.seen = conn.activity
+            mark = conn.activity + conn.records
+            if mark != conn.seen:
+                conn.seen = mark
                 conn.idle = 0.0
                 conn.stale = False
                 continue
@@ -469,7 +581,7 @@ class Adapter:
             conn.live = False
             return -1.0
         self._emit(records, conn, dedupe=True)
-        conn.activity += 1
+        conn.activity += 1  # a good poll, even with nothing new
         if not conn.live:
             conn.live = True
             self.status("live", "polling REST", conn.index)
@@ -498,3 +610,7 @@ def _describe(e: BaseException) -> str:
     if isinstance(e, OSError) and e.strerror:
         return e.strerror
     return text[:200]
+
+
+_dumps = orjson.dumps
+_NEWLINE = orjson.OPT_APPEND_NEWLINE

@@ -1,0 +1,62 @@
+"""The compiled frame paths (``_fastpath.c``), for the venues that carry most of the traffic.
+
+A fast path takes a raw frame and does, in one C call, what the codec, the merge and the
+serialiser do in Python: it appends the merged record and its JSON line to the adapter's
+batch (or says the frame is of a market not followed, or that it does not take the frame,
+which then goes to the codec). The records and lines are the ones the Python path makes,
+to the byte (tests/test_fastpath.py).
+
+The extension is built when the package is installed with a C compiler at hand; without
+it, or with ``AGGREGATOR_PURE_PYTHON=1`` in the environment, every frame takes the Python
+path.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Protocol
+
+import orjson
+
+from ..records import Ticker
+from ..symbols import MarketTable
+
+try:
+    from ._fastpath import BinanceFeed
+except ImportError:  # built without a C compiler
+    BinanceFeed = None
+
+
+class FastPath(Protocol):
+    seq: int
+
+    def feed(self, raw: bytes, ts_recv: int) -> int:
+        """1: a record and its line appended; 0: a market not followed; -1: not taken."""
+
+
+def available() -> bool:
+    """The compiled paths are built and not switched off."""
+    return BinanceFeed is not None and not os.environ.get("AGGREGATOR_PURE_PYTHON")
+
+
+def binance_feed(
+    venue: str,
+    table: MarketTable,
+    last: dict[str, Ticker],
+    records: list[Any],
+    lines: list[bytes],
+    instance: str | None,
+) -> FastPath | None:
+    """The compiled path of Binance's bookTicker and 24hrTicker frames, if available."""
+    if not available():
+        return None
+    markets = {}
+    for native, m in table.by_id.items():  # every id the codec's lookup knows
+        head = orjson.dumps(
+            {"type": "ticker", "exchange": venue, "symbol": m.symbol, "native": native}
+        )
+        markets[native] = (m.symbol, head[:-1] + b",")  # the line up to the first number
+    feed: FastPath = BinanceFeed(
+        venue, markets, last, records, lines, Ticker, orjson.dumps, instance
+    )
+    return feed
