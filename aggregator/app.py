@@ -10,6 +10,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
+from .adapters import fastpath
 from .adapters.registry import codec_class
 from .adapters.runner import Adapter
 from .config import Config
@@ -50,8 +51,16 @@ class Daemon:
         for sink in (self.files, self.socket, self.nats):
             if sink is not None:
                 self.hub.add_sink(sink)
+        instance = config.daemon.instance_id or None
         self.adapters = [
-            Adapter(codec_class(ex.venue), ex, publish, config.daemon.state_dir)
+            Adapter(
+                codec_class(ex.venue),
+                ex,
+                publish,
+                config.daemon.state_dir,
+                publish_batch=self.hub.publish_batch,
+                instance=instance,
+            )
             for ex in config.exchanges
             if ex.enabled
         ]
@@ -141,6 +150,13 @@ class Daemon:
             ", ".join(where) or "off",
             self.config.files.dir if self.files else "off",
         )
+        compiled = [a.venue for a in self.adapters if a.codec_cls.COMPILED]
+        if compiled and fastpath.available():
+            log.info("compiled frame path: %s", ", ".join(compiled))
+        elif compiled:
+            log.info(
+                "compiled frame path %s: %s use the Python path", _why_not(), ", ".join(compiled)
+            )
         self.started = True
         self.notifier.ready(f"streaming {len(adapters)} venues")
         if self.on_ready is not None:
@@ -243,6 +259,12 @@ def _nats_sink(config: Config) -> NatsSink | None:
 
     grace = config.daemon.shutdown_grace
     return NatsSink(config.nats, config.daemon.instance_id, stop_timeout=max(0.5, grace - 1.5))
+
+
+def _why_not() -> str:
+    if fastpath.BinanceFeed is None:
+        return "not built (no C compiler at install)"
+    return "switched off (AGGREGATOR_PURE_PYTHON)"
 
 
 def _stamping(publish: Callable[[Record], None], instance: str) -> Callable[[Record], None]:

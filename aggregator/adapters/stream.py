@@ -60,7 +60,15 @@ class _Listener(WSListener):
 
     def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
         kind = frame.msg_type
-        if (kind is TEXT or kind is BINARY) and self._parts is not None:
+        if kind is TEXT and frame.fin and self._parts is None:  # nearly every frame: inline
+            try:
+                replies = self.on_message(frame.get_payload_as_bytes())
+            except Exception as e:
+                self._fail(transport, e)
+                return
+            if replies:
+                self._reply(transport, replies)
+        elif (kind is TEXT or kind is BINARY) and self._parts is not None:
             self._fail(
                 transport, SessionClosed("protocol error: a message inside a fragmented one")
             )
@@ -88,10 +96,14 @@ class _Listener(WSListener):
         except Exception as e:
             self._fail(transport, e)
             return
-        if replies:  # answers to the venue's own pings, sent before the next frame is read
-            for reply in replies:
-                transport.send(TEXT, reply.encode())
-            replies.clear()
+        if replies:
+            self._reply(transport, replies)
+
+    def _reply(self, transport: WSTransport, replies: list[str]) -> None:
+        """Answers to the venue's own pings, sent before the next frame is read."""
+        for reply in replies:
+            transport.send(TEXT, reply.encode())
+        replies.clear()
 
     def _fail(self, transport: WSTransport, error: BaseException) -> None:
         if self.error is None:
