@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Iterable
+from itertools import islice
 from typing import Generic, Protocol, TypeVar
 
 import orjson
@@ -62,6 +64,30 @@ class BoundedQueue(Generic[T]):
         if not self._ready.is_set():
             self._ready.set()
         return True
+
+    def put_many(self, items: Iterable[T]) -> int:
+        """``put`` for each item, in order, in one call; returns how many were accepted.
+
+        Nothing is taken meanwhile, so the first ones that fit are accepted and the rest
+        are dropped and counted, as with ``put`` one by one.
+        """
+        batch = items if isinstance(items, list) else list(items)
+        queue = self._items
+        n = len(queue)
+        room = 0 if self._closed else max(0, self.maxsize - n)
+        if len(batch) <= room:
+            queue.extend(batch)
+            accepted = len(batch)
+        else:
+            queue.extend(islice(batch, room))
+            accepted = room
+            self.dropped += len(batch) - room
+        if accepted:
+            if n + accepted > self.high_water:
+                self.high_water = n + accepted
+            if not self._ready.is_set():
+                self._ready.set()
+        return accepted
 
     async def get_batch(self, limit: int = 65536) -> list[T]:
         """Wait for items and return up to ``limit`` of them; [] once closed and empty."""

@@ -1,12 +1,15 @@
 """The hub: one serialisation per record, every sink offered the same line, lines that cost
-their own size when a sink holds them."""
+their own size when a sink holds them; a queue that takes many items as it takes one."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import tracemalloc
 
-from aggregator.hub import Hub
+import pytest
+
+from aggregator.hub import BoundedQueue, Hub
 from aggregator.records import Ticker
 
 
@@ -58,3 +61,37 @@ def test_held_lines_cost_about_their_own_size() -> None:
     size = sum(len(x) for x in sink.lines)
     # 5000 lines of ~330 bytes: their bytes plus object headers and the list, not 8 KiB each
     assert held < 2 * size, (held, size)
+
+
+def test_queue_put_many_is_put_for_each() -> None:
+    """Accepted, dropped, high water, contents and the consumer's wake-up as with puts one
+    by one: empty, when it fits, when full, after a drain, and once closed."""
+    rounds: list[list[int]] = [[], [1, 2], [3, 4, 5, 6], [], [7], [8, 9, 10, 11, 12, 13], [14]]
+    one: BoundedQueue[int] = BoundedQueue(5)
+    many: BoundedQueue[int] = BoundedQueue(5)
+    for k, items in enumerate(rounds):
+        if k == 4:  # the consumer took a batch: room again, the high water stays
+            assert many.drain_nowait() == one.drain_nowait() == [1, 2, 3, 4, 5]
+        if k == 6:  # room, but closed: nothing more is accepted
+            assert many.drain_nowait() == one.drain_nowait() == [7, 8, 9, 10, 11]
+            one.close()
+            many.close()
+        accepted = sum(one.put(x) for x in items)
+        assert many.put_many(iter(items) if k == 5 else items) == accepted  # any iterable
+        state = (many.dropped, many.high_water, len(many), many._ready.is_set())
+        assert state == (one.dropped, one.high_water, len(one), one._ready.is_set()), k
+    assert (many.dropped, many.high_water) == (1 + 2 + 1, 5)
+
+
+@pytest.mark.parametrize("maxsize", [3, 100])
+async def test_a_waiting_consumer_gets_what_put_many_accepted(maxsize: int) -> None:
+    q: BoundedQueue[int] = BoundedQueue(maxsize)
+    consumer = asyncio.create_task(q.get_batch())
+    await asyncio.sleep(0)  # waiting on an empty queue
+    assert q.put_many([]) == 0
+    await asyncio.sleep(0)
+    assert not consumer.done()  # still waiting: nothing to take
+    assert q.put_many(range(5)) == min(5, maxsize)
+    async with asyncio.timeout(1):
+        assert await consumer == list(range(min(5, maxsize)))
+    assert q.dropped == max(0, 5 - maxsize)
