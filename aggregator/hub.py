@@ -26,6 +26,11 @@ class Sink(Protocol):
     def offer(self, record: Record, line: bytes) -> None:
         """Take a record and its JSON line (serialised once by the hub); never block."""
 
+    def offer_batch(self, records: list[Record], lines: list[bytes]) -> None:
+        """Take records and their JSON lines (``lines[i]`` is ``records[i]``'s), as ``offer``
+        for each pair in order; never block. The lists are the caller's, reused once this
+        returns: keep their items, never the lists."""
+
 
 class BoundedQueue(Generic[T]):
     """A FIFO of at most ``maxsize`` items, drained in batches by one consumer task.
@@ -138,6 +143,24 @@ class Hub:
         line = bytes(memoryview(_dumps(record, option=_NEWLINE)))
         for sink in self._sinks:
             sink.offer(record, line)
+
+    def publish_batch(self, records: list[Record], lines: list[bytes]) -> None:
+        """``publish`` for each record, in order, with its line already serialised.
+
+        ``lines[i]`` is ``records[i]`` as ``publish`` writes it (newline-terminated, copied
+        to its own size): a caller that has many records at once (one read of a venue)
+        renders them in one go and costs each sink one call, not one per record. The lists
+        may be reused once this returns; no sink keeps them. The latest values are all set
+        before any sink is offered the batch: no sink reads them while it is offered records.
+        """
+        if not records:
+            return
+        self.published += len(records)
+        latest = self.latest
+        for record in records:
+            latest[record.key()] = record
+        for sink in self._sinks:
+            sink.offer_batch(records, lines)
 
 
 _dumps = orjson.dumps
