@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Iterable
+from itertools import islice
 from typing import Generic, Protocol, TypeVar
 
 import orjson
@@ -23,6 +25,11 @@ class Sink(Protocol):
 
     def offer(self, record: Record, line: bytes) -> None:
         """Take a record and its JSON line (serialised once by the hub); never block."""
+
+    def offer_batch(self, records: list[Record], lines: list[bytes]) -> None:
+        """Take records and their JSON lines (``lines[i]`` is ``records[i]``'s), as ``offer``
+        for each pair in order; never block. The lists are the caller's, reused once this
+        returns: keep their items, never the lists."""
 
 
 class BoundedQueue(Generic[T]):
@@ -62,6 +69,30 @@ class BoundedQueue(Generic[T]):
         if not self._ready.is_set():
             self._ready.set()
         return True
+
+    def put_many(self, items: Iterable[T]) -> int:
+        """``put`` for each item, in order, in one call; returns how many were accepted.
+
+        Nothing is taken meanwhile, so the first ones that fit are accepted and the rest
+        are dropped and counted, as with ``put`` one by one.
+        """
+        batch = items if isinstance(items, list) else list(items)
+        queue = self._items
+        n = len(queue)
+        room = 0 if self._closed else max(0, self.maxsize - n)
+        if len(batch) <= room:
+            queue.extend(batch)
+            accepted = len(batch)
+        else:
+            queue.extend(islice(batch, room))
+            accepted = room
+            self.dropped += len(batch) - room
+        if accepted:
+            if n + accepted > self.high_water:
+                self.high_water = n + accepted
+            if not self._ready.is_set():
+                self._ready.set()
+        return accepted
 
     async def get_batch(self, limit: int = 65536) -> list[T]:
         """Wait for items and return up to ``limit`` of them; [] once closed and empty."""
@@ -112,6 +143,24 @@ class Hub:
         line = bytes(memoryview(_dumps(record, option=_NEWLINE)))
         for sink in self._sinks:
             sink.offer(record, line)
+
+    def publish_batch(self, records: list[Record], lines: list[bytes]) -> None:
+        """``publish`` for each record, in order, with its line already serialised.
+
+        ``lines[i]`` is ``records[i]`` as ``publish`` writes it (newline-terminated, copied
+        to its own size): a caller that has many records at once (one read of a venue)
+        renders them in one go and costs each sink one call, not one per record. The lists
+        may be reused once this returns; no sink keeps them. The latest values are all set
+        before any sink is offered the batch: no sink reads them while it is offered records.
+        """
+        if not records:
+            return
+        self.published += len(records)
+        latest = self.latest
+        for record in records:
+            latest[record.key()] = record
+        for sink in self._sinks:
+            sink.offer_batch(records, lines)
 
 
 _dumps = orjson.dumps

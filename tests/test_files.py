@@ -326,3 +326,83 @@ async def test_read_only_directory_then_restored(
         await sink.stop()
     assert [r["seq"] for r in read_lines(exdir / f"x-{stamp(h0 + HOUR)}.jsonl")] == [1]
     assert sink.dropped == 0
+
+
+def files_of(directory: Path) -> dict[str, bytes]:
+    """Every file under ``directory`` by its relative name, gunzipped."""
+    return {
+        str(p.relative_to(directory)): read(p) for p in sorted(directory.rglob("*")) if p.is_file()
+    }
+
+
+async def publish_in_batches(hub: Hub, records: list[Record], sizes: list[int]) -> None:
+    """``publish_batch`` in batches of these sizes, refilling the same two lists (as a
+    caller does) and letting the writer run between them."""
+    recs: list[Record] = []
+    lines: list[bytes] = []
+    i = 0
+    for size in sizes:
+        recs += records[i : i + size]
+        lines += [dumps(r) for r in records[i : i + size]]
+        hub.publish_batch(recs, lines)
+        recs.clear()
+        lines.clear()
+        i += size
+        await asyncio.sleep(0)
+    assert i == len(records)
+
+
+async def test_batches_write_what_records_one_by_one_write(tmp_path: Path) -> None:
+    h0 = hour_start()
+    records: list[Record] = [
+        tick(("alpha", "beta", "gamma")[i % 3], h0 + (i // 400) * HOUR + i, i) for i in range(600)
+    ]  # the last 200 in the next hour: the first files are rotated and gzipped
+    records[10::50] = [Status(f"s{i}", "live", ts_recv=h0 + i, seq=i) for i in range(12)]
+    runs = {}
+    for how in ("one", "batch"):
+        sink = FileSink(make_cfg(tmp_path / how, max_bytes=20_000))  # and rotated by size
+        hub = Hub()
+        hub.add_sink(sink)
+        await sink.start()
+        if how == "one":
+            for i, r in enumerate(records):
+                hub.publish(r)
+                if i % 37 == 0:
+                    await asyncio.sleep(0)
+        else:
+            await publish_in_batches(hub, records, [1, 36, 0, 200, 63, 300])
+        await sink.stop()
+        counts = (hub.published, sink.accepted, sink.written, sink.dropped, sink.files_rotated)
+        runs[how] = (files_of(tmp_path / how), counts, list(hub.latest.items()))
+    assert runs["batch"] == runs["one"]
+    files, counts, _ = runs["one"]
+    assert counts == (600, 600, 600, 0, counts[4]) and counts[4] >= 3
+    assert sum(data.count(b"\n") for data in files.values()) == 600
+    assert any(name.endswith(".jsonl.gz") for name in files)
+
+
+async def test_batches_beyond_the_queue_drop_like_records_one_by_one(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Before the writer runs: a batch fills the queue and the rest of it is dropped."""
+    caplog.set_level(logging.INFO, logger=LOGGER)
+    ts = time.time_ns()
+    records: list[Record] = [tick("x", ts + i, i) for i in range(12)]
+    runs = {}
+    for how in ("one", "batch"):
+        sink = FileSink(make_cfg(tmp_path / how, queue_size=5))
+        hub = Hub()
+        hub.add_sink(sink)
+        if how == "one":
+            for r in records:
+                hub.publish(r)
+        else:
+            await publish_in_batches(hub, records, [3, 4, 5])  # fits, then 2 of 4, then none
+        assert (sink.accepted, sink.dropped) == (5, 7)
+        await sink.start()
+        await sink.stop()
+        runs[how] = (files_of(tmp_path / how), sink.accepted, sink.written, sink.dropped)
+    assert runs["batch"] == runs["one"]
+    written = read_lines(tmp_path / "batch" / "x" / f"x-{stamp(ts)}.jsonl")
+    assert [r["seq"] for r in written] == [0, 1, 2, 3, 4]  # the first that fit, as put keeps
+    assert caplog.messages.count("files: accepted=5 written=5 dropped=7") == 2

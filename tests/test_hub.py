@@ -1,13 +1,17 @@
 """The hub: one serialisation per record, every sink offered the same line, lines that cost
-their own size when a sink holds them."""
+their own size when a sink holds them; batches that do what records one by one do."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import tracemalloc
+from typing import Any
 
-from aggregator.hub import Hub
-from aggregator.records import Ticker
+import pytest
+
+from aggregator.hub import BoundedQueue, Hub
+from aggregator.records import Record, Status, Ticker, dumps
 
 
 class Holding:
@@ -20,6 +24,27 @@ class Holding:
 
     def offer(self, record: object, line: bytes) -> None:
         self.lines.append(line)
+
+    def offer_batch(self, records: list[Any], lines: list[bytes]) -> None:
+        self.lines.extend(lines)
+
+
+class Recording:
+    """A sink that records what it is offered, one pair at a time, and its calls."""
+
+    name = "recording"
+
+    def __init__(self) -> None:
+        self.got: list[tuple[Record, bytes]] = []
+        self.calls = 0
+
+    def offer(self, record: Record, line: bytes) -> None:
+        self.got.append((record, line))
+        self.calls += 1
+
+    def offer_batch(self, records: list[Record], lines: list[bytes]) -> None:
+        self.got.extend(zip(records, lines, strict=True))
+        self.calls += 1
 
 
 def ticker(i: int) -> Ticker:
@@ -58,3 +83,77 @@ def test_held_lines_cost_about_their_own_size() -> None:
     size = sum(len(x) for x in sink.lines)
     # 5000 lines of ~330 bytes: their bytes plus object headers and the list, not 8 KiB each
     assert held < 2 * size, (held, size)
+
+
+def mixed(n: int) -> list[Record]:
+    """Tickers on a few keys (updated many times), statuses among them."""
+    out: list[Record] = []
+    for i in range(n):
+        if i % 10 == 9:
+            out.append(Status(("kraken", "binance")[i // 10 % 2], "live", conn=i % 3, seq=i))
+        else:
+            t = ticker(i)
+            t.exchange, t.symbol = ("binance", "kraken", "okx")[i % 3], f"S{i % 7}/USDT"
+            out.append(t)
+    return out
+
+
+def test_a_batch_is_what_records_one_by_one_are() -> None:
+    records = mixed(500)
+    one, batched = Hub(), Hub()
+    a, b = Recording(), Recording()
+    one.add_sink(a)
+    batched.add_sink(b)
+    for r in records:
+        one.publish(r)
+    recs: list[Record] = []
+    lines: list[bytes] = []
+    i = 0
+    for size in (1, 2, 0, 50, 97, 350):  # the caller refills the same two lists
+        recs.extend(records[i : i + size])
+        lines.extend(dumps(r) for r in records[i : i + size])
+        batched.publish_batch(recs, lines)
+        recs.clear()
+        lines.clear()
+        i += size
+    assert i == len(records)
+    assert batched.published == one.published == 500
+    # the same latest value per key, inserted in the same order (snapshots follow it)
+    assert list(batched.latest.items()) == list(one.latest.items())
+    assert len(one.latest) == 3 * 7 + 6  # the keys repeat: the last update of each won
+    assert b.got == a.got  # the same records and lines, in order
+    assert b.calls == 5  # one call per non-empty batch, not one per record
+
+
+def test_queue_put_many_is_put_for_each() -> None:
+    """Accepted, dropped, high water, contents and the consumer's wake-up as with puts one
+    by one: empty, when it fits, when full, after a drain, and once closed."""
+    rounds: list[list[int]] = [[], [1, 2], [3, 4, 5, 6], [], [7], [8, 9, 10, 11, 12, 13], [14]]
+    one: BoundedQueue[int] = BoundedQueue(5)
+    many: BoundedQueue[int] = BoundedQueue(5)
+    for k, items in enumerate(rounds):
+        if k == 4:  # the consumer took a batch: room again, the high water stays
+            assert many.drain_nowait() == one.drain_nowait() == [1, 2, 3, 4, 5]
+        if k == 6:  # room, but closed: nothing more is accepted
+            assert many.drain_nowait() == one.drain_nowait() == [7, 8, 9, 10, 11]
+            one.close()
+            many.close()
+        accepted = sum(one.put(x) for x in items)
+        assert many.put_many(iter(items) if k == 5 else items) == accepted  # any iterable
+        state = (many.dropped, many.high_water, len(many), many._ready.is_set())
+        assert state == (one.dropped, one.high_water, len(one), one._ready.is_set()), k
+    assert (many.dropped, many.high_water) == (1 + 2 + 1, 5)
+
+
+@pytest.mark.parametrize("maxsize", [3, 100])
+async def test_a_waiting_consumer_gets_what_put_many_accepted(maxsize: int) -> None:
+    q: BoundedQueue[int] = BoundedQueue(maxsize)
+    consumer = asyncio.create_task(q.get_batch())
+    await asyncio.sleep(0)  # waiting on an empty queue
+    assert q.put_many([]) == 0
+    await asyncio.sleep(0)
+    assert not consumer.done()  # still waiting: nothing to take
+    assert q.put_many(range(5)) == min(5, maxsize)
+    async with asyncio.timeout(1):
+        assert await consumer == list(range(min(5, maxsize)))
+    assert q.dropped == max(0, 5 - maxsize)

@@ -22,12 +22,13 @@ import pytest
 from nats.js.api import DeliverPolicy
 
 from aggregator.app import _stamping
-from aggregator.config import loads
+from aggregator.config import NatsConfig, loads
 from aggregator.errors import ConfigError
-from aggregator.records import Status
+from aggregator.hub import Hub
+from aggregator.records import Record, Status, Ticker, dumps
 from aggregator.shard import parse_shard, select, shard_of
 from aggregator.sim import VenueSim
-from aggregator.sinks.nats import subject_for, token
+from aggregator.sinks.nats import NatsSink, subject_for, token
 from aggregator.subscribe import subjects
 
 from .nats_server import NatsServer, cluster, free_port, remove
@@ -496,3 +497,85 @@ async def test_cluster_of_three_loses_a_node(sims) -> None:
     assert counts["accepted"] == counts["published"] == hub_published(proc.log())
     assert counts["dropped"] == counts["unconfirmed"] == 0
     assert stored == counts["published"]  # replicated: nothing lost with the node
+
+
+def publish_as(how: str, hub: Hub, records: list[Record], sizes: list[int]) -> None:
+    """One by one, or ``publish_batch`` in batches of these sizes, refilling the same two
+    lists (a sink must not keep them)."""
+    if how == "one":
+        for r in records:
+            hub.publish(r)
+        return
+    recs: list[Record] = []
+    lines: list[bytes] = []
+    i = 0
+    for size in sizes:
+        recs += records[i : i + size]
+        lines += [dumps(r) for r in records[i : i + size]]
+        hub.publish_batch(recs, lines)
+        recs.clear()
+        lines.clear()
+        i += size
+    assert i == len(records)
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("jetstream", [True, False], ids=["jetstream", "core"])
+async def test_batches_publish_what_records_one_by_one_publish(server, jetstream: bool) -> None:
+    """A sink in this process, offered the same records one by one, then in batches: the
+    same messages (subjects, payloads, message ids) and counts. 120 records offered before
+    the first connect, to a buffer of 50, leave the newest 50, however they were offered."""
+    venues, symbols = ("binance", "kraken"), ("BTC/USDT", "1000.SHIB/USD", "ETH/EUR")
+    records: list[Record] = []
+    for i in range(320):
+        ts = 10**18 + i
+        if i % 40 == 5:
+            records.append(Status("kraken", "live", ts_recv=ts, seq=i))
+        else:
+            records.append(Ticker(venues[i % 2], symbols[i % 3], "X", bid=i, ts_recv=ts, seq=i))
+
+    async def run(how: str) -> tuple[Any, ...]:
+        nc = await nats.connect(server.url)
+        seen: list[tuple[str, bytes, str | None]] = []
+
+        async def cb(msg: Any) -> None:
+            seen.append((msg.subject, msg.data, (msg.headers or {}).get("Nats-Msg-Id")))
+
+        await nc.subscribe("md.>", cb=cb)
+        await nc.flush()
+        cfg = NatsConfig(
+            enabled=True, servers=(server.url,), jetstream=jetstream, queue_size=50,
+            connect_timeout=2.0, reconnect_wait=0.2,
+        )  # fmt: skip
+        sink = NatsSink(cfg, "agg-t")
+        hub = Hub()
+        hub.add_sink(sink)
+
+        async def published(n: int) -> None:
+            await wait_for(lambda: sink.published == n)
+
+        publish_as(how, hub, records[:120], [1, 30, 49, 0, 40])  # the publisher is not running
+        assert (sink.accepted, sink.dropped, sink.buffered) == (120, 70, 50)
+        await sink.start()
+        try:
+            await published(50)
+            for k in range(120, len(records), 40):  # then 40 at a time, each one published
+                publish_as(how, hub, records[k : k + 40], [13, 27])
+                await published(k + 40 - 70)
+        finally:
+            await sink.stop()
+        await wait_for(lambda: len(seen) >= 250)
+        if jetstream:
+            assert await stream_count(server.url) == 250  # stored once each
+            await nc.jetstream().delete_stream("MD")  # the next run's message ids are the same
+        await nc.close()
+        return seen, sink.stats(), sink.dropped, hub.published, list(hub.latest.items())
+
+    runs = {how: await run(how) for how in ("one", "batch")}
+    assert runs["batch"] == runs["one"]
+    seen, stats, dropped, published, _ = runs["one"]
+    assert (stats["accepted"], stats["published"], dropped, published) == (320, 250, 70, 320)
+    assert stats["unconfirmed"] == stats["duplicates"] == 0
+    assert [data for _, data, _ in seen] == [dumps(r) for r in records[70:]]  # the newest
+    assert seen[0][0] == "md.ticker.binance.1000_SHIB-USD" and seen[15][0] == "md.status.kraken"
+    assert seen[15][2] == (f"agg-t:kraken:{10**18 + 85}:85" if jetstream else None)

@@ -24,7 +24,7 @@ from aggregator.client import tail
 from aggregator.config import SocketConfig
 from aggregator.errors import AggregatorError
 from aggregator.hub import Hub
-from aggregator.records import Status, Ticker
+from aggregator.records import Record, Status, Ticker, dumps
 from aggregator.sinks.socket import SocketSink
 
 
@@ -450,6 +450,100 @@ async def test_tail_cannot_connect(sockdir: Path, capsys: pytest.CaptureFixture[
         assert f"cannot connect to socket {path}" in capsys.readouterr().err
 
 
+def publish_in_batches(hub: Hub, records: list[Record], sizes: list[int]) -> None:
+    """``publish_batch`` in batches of these sizes within one callback, refilling the same
+    two lists as a caller does: a sink must not keep them."""
+    recs: list[Record] = []
+    lines: list[bytes] = []
+    i = 0
+    for size in sizes:
+        recs += records[i : i + size]
+        lines += [dumps(r) for r in records[i : i + size]]
+        hub.publish_batch(recs, lines)
+        recs.clear()
+        lines.clear()
+        i += size
+    assert i == len(records)
+
+
+PONG_LINE = b'{"type":"pong"}\n'
+
+
+async def upto_pong(c: Conn) -> bytes:
+    """The bytes a client reads up to the answer to its ping (excluded)."""
+    c.send({"op": "ping"})
+    out = b""
+    while (line := await c.reader.readline()) != PONG_LINE:
+        assert line.endswith(b"\n"), f"connection closed ({line!r})"
+        out += line
+    return out
+
+
+async def test_batches_reach_subscribers_as_records_one_by_one_do(sockdir: Path) -> None:
+    """The same bytes for every filter, the same snapshots, the same counters; batches of
+    sizes around MAX_BATCH (256), one callback or two."""
+    records: list[Record] = [
+        tick(("binance", "kraken", "okx")[i % 3], f"S{i % 11}/USDT", i) for i in range(1500)
+    ]
+    statuses = [Status(("kraken", "okx")[i % 2], "live", conn=i % 3, seq=i) for i in range(15)]
+    records[7::100] = statuses
+    got = {}
+    for how in ("one", "batch"):
+        async with asyncio.timeout(20), serve(sockdir / how) as s:
+            if how == "one":  # no subscriber yet: nothing is batched, only the latest kept
+                for r in records[:100]:
+                    s.hub.publish(r)
+            else:
+                publish_in_batches(s.hub, records[:100], [40, 60])
+            assert s.sink.queue_depth == 0
+            clients = [await s.connect() for _ in range(3)]
+            snapshots = []
+            filters = ({"exchanges": ["kraken"]}, {"types": ["status"]})
+            for c, sub in zip(clients[1:], filters, strict=True):
+                c.send({"op": "subscribe", **sub})
+                snapshots.append(await upto_pong(c))
+            if how == "one":
+                for i, r in enumerate(records[100:], 100):
+                    if i == 800:
+                        await asyncio.sleep(0)
+                    s.hub.publish(r)
+            else:
+                publish_in_batches(s.hub, records[100:800], [1, 255, 256, 0, 188])
+                await asyncio.sleep(0)
+                publish_in_batches(s.hub, records[800:], [257, 1, 0, 442])
+            streams = [await upto_pong(c) for c in clients]
+            late = await s.connect()
+            late.send({"op": "subscribe"})
+            snapshots.append(await upto_pong(late))
+            counts = (s.hub.published, s.sink.sent, s.sink.conflated, s.sink.clients)
+            got[how] = (streams, snapshots, counts, list(s.hub.latest.items()))
+    assert got["batch"] == got["one"]
+    streams, snapshots, counts, _ = got["one"]
+    kraken = sum(r.exchange == "kraken" for r in records[100:])
+    assert [x.count(b"\n") for x in streams] == [1400, kraken, 14]  # each filter, complete
+    assert counts[0] == 1500 and counts[2] == 0 and counts[3] == 4
+    assert counts[1] == 1414 + kraken + sum(x.count(b"\n") - 2 for x in snapshots)  # no ack, end
+
+
+async def test_a_long_burst_in_one_batch_is_written_in_slices_too(sockdir: Path) -> None:
+    """test_a_long_burst_is_written_in_slices_so_a_lagging_client_is_paused_in_it, the
+    burst as one ``publish_batch``: a client is paused, and conflated, inside the batch."""
+    async with asyncio.timeout(30), serve(sockdir, client_buffer=64 * 1024) as s:
+        quiet = await s.connect()  # does not read until the end
+        await asyncio.sleep(0.1)
+        total = 20_000  # ~6 MB of lines, far beyond the client's buffer and the kernel's
+        records: list[Record] = [tick(symbol=f"K{seq % 50}/USDT", seq=seq) for seq in range(total)]
+        s.hub.publish_batch(records, [dumps(r) for r in records])
+        assert s.sink.conflated > 0  # already inside the batch, before any loop turn
+        quiet.send({"op": "ping"})
+        got = await quiet.until("pong")
+        missed = sum(m["missed"] for m in got if m["type"] == "notice")
+        received = [m for m in got if m["type"] == "ticker"]
+        assert len(received) + missed == total and missed == s.sink.conflated
+        last = {m["symbol"]: m["seq"] for m in received}
+        assert last == {f"K{k}/USDT": total - 50 + k for k in range(50)}
+
+
 # The daemon runs on uvloop: the scenarios most sensitive to the loop run there too.
 @pytest.mark.parametrize(
     "case",
@@ -463,6 +557,8 @@ async def test_tail_cannot_connect(sockdir: Path, capsys: pytest.CaptureFixture[
         test_stop_is_bounded_with_a_client_not_reading,
         test_stale_socket_is_taken_over,
         test_live_socket_is_refused,
+        test_batches_reach_subscribers_as_records_one_by_one_do,
+        test_a_long_burst_in_one_batch_is_written_in_slices_too,
     ],
 )
 def test_under_uvloop(sockdir: Path, case: Any) -> None:

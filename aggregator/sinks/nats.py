@@ -38,6 +38,7 @@ import logging
 import re
 import time
 from collections import deque
+from collections.abc import Sequence
 from typing import Any
 
 import nats
@@ -210,6 +211,23 @@ class NatsSink:
             msg_id = f"{self.instance_id}:{record.exchange}:{record.ts_recv}:{record.seq}"
         self.accepted += 1
         self._buf.put((subject, msg_id, line))
+
+    def offer_batch(self, records: Sequence[Record], lines: Sequence[bytes]) -> None:
+        """``offer`` for each pair, each through ``_Buffer.put``: a full buffer makes room by
+        dropping its oldest record (the hub's BoundedQueue refuses the new one instead), so
+        a batch beyond the room left keeps its newest records, as offers one by one do."""
+        subjects, prefix, put = self._subjects, self._prefix, self._buf.put
+        instance = self.instance_id if self._js_on else None
+        for record, line in zip(records, lines, strict=True):
+            key = (record.type, record.exchange, record.symbol)
+            subject = subjects.get(key)
+            if subject is None:
+                subject = subjects[key] = subject_for(prefix, *key)
+            msg_id = None
+            if instance is not None:
+                msg_id = f"{instance}:{record.exchange}:{record.ts_recv}:{record.seq}"
+            put((subject, msg_id, line))
+        self.accepted += len(records)
 
     # --- lifecycle -----------------------------------------------------------------------
     async def start(self) -> None:

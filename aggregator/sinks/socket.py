@@ -1,6 +1,7 @@
 """The socket sink: newline-delimited JSON to local subscribers (Unix socket, optional TCP).
 
-``offer`` appends to a per-tick batch and schedules one ``_flush``: one write per client.
+``offer`` appends to a per-tick batch and schedules one ``_flush``: one write per client
+(``offer_batch`` appends many records at once, in the same slices of MAX_BATCH).
 A client its transport pauses (``pause_writing``) is behind: its updates are conflated to
 the latest line per key, and when it drains it gets {"type":"notice","event":"conflated",
 "missed":N} and those lines. A paused client's input is not read either.
@@ -382,6 +383,28 @@ class SocketSink:
         elif not self._scheduled and self._loop is not None:
             self._scheduled = True
             self._loop.call_soon(self._flush)
+
+    def offer_batch(self, records: Sequence[Record], lines: Sequence[bytes]) -> None:
+        """``offer`` for each pair, with the same slices: whenever the batch reaches
+        MAX_BATCH it is written out, so a burst larger than that still pauses a lagging
+        client inside it, and what is left waits for this tick's ``_flush``."""
+        if not self._targets:
+            return
+        i, n = 0, len(records)
+        while n - i >= MAX_BATCH - len(self._batch):  # fills the batch: write now
+            j = i + MAX_BATCH - len(self._batch)
+            self._batch.extend(zip(records[i:j], lines[i:j], strict=True))
+            self._flush()  # a new self._batch
+            i = j
+            if not self._targets:  # every client dropped (too slow): offer takes no more
+                return
+        if i < n:
+            if i:
+                records, lines = records[i:], lines[i:]
+            self._batch.extend(zip(records, lines, strict=True))
+            if not self._scheduled and self._loop is not None:
+                self._scheduled = True
+                self._loop.call_soon(self._flush)
 
     def _flush(self) -> None:
         self._scheduled = False  # (a flush when full may leave a harmless extra call queued)
