@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Iterable
-from itertools import islice
+from itertools import islice, repeat
 from typing import Generic, Protocol, TypeVar
 
 import orjson
@@ -33,11 +33,12 @@ class Sink(Protocol):
 
 
 class BoundedQueue(Generic[T]):
-    """A FIFO of at most ``maxsize`` items, drained in batches by one consumer task.
+    """A FIFO of at most ``maxsize`` units, drained in batches by one consumer task.
 
-    ``put`` never blocks: when full it refuses the item and counts it in ``dropped``.
-    One wake-up of the consumer takes every item queued meanwhile, so a burst costs one
-    task switch, not one per item.
+    An item is one unit, or as many as ``put`` says (a chunk of records, say): the bound
+    and the counts are in units. ``put`` never blocks: when full it refuses the item and
+    counts its units in ``dropped``. One wake-up of the consumer takes every item queued
+    meanwhile, so a burst costs one task switch, not one per item.
     """
 
     def __init__(self, maxsize: int) -> None:
@@ -47,28 +48,41 @@ class BoundedQueue(Generic[T]):
         self.dropped = 0
         self.high_water = 0
         self._items: deque[T] = deque()
+        self._units: deque[int] = deque()  # of each item
+        self._count = 0  # units queued
         self._ready = asyncio.Event()
         self._closed = False
 
     def __len__(self) -> int:
-        return len(self._items)
+        """Units queued."""
+        return self._count
 
     @property
     def closed(self) -> bool:
         return self._closed
 
-    def put(self, item: T) -> bool:
-        items = self._items
-        n = len(items)
-        if n >= self.maxsize or self._closed:
-            self.dropped += 1
+    @property
+    def room(self) -> int:
+        """Units that would be accepted now."""
+        return 0 if self._closed else self.maxsize - self._count
+
+    def put(self, item: T, units: int = 1) -> bool:
+        n = self._count
+        if n + units > self.maxsize or self._closed:
+            self.dropped += units
             return False
-        items.append(item)
-        if n >= self.high_water:
-            self.high_water = n + 1
+        self._items.append(item)
+        self._units.append(units)
+        self._count = n = n + units
+        if n > self.high_water:
+            self.high_water = n
         if not self._ready.is_set():
             self._ready.set()
         return True
+
+    def refuse(self, units: int) -> None:
+        """Count units the producer did not put because they did not fit (``room``)."""
+        self.dropped += units
 
     def put_many(self, items: Iterable[T]) -> int:
         """``put`` for each item, in order, in one call; returns how many were accepted.
@@ -78,8 +92,8 @@ class BoundedQueue(Generic[T]):
         """
         batch = items if isinstance(items, list) else list(items)
         queue = self._items
-        n = len(queue)
-        room = 0 if self._closed else max(0, self.maxsize - n)
+        n = self._count
+        room = max(0, self.room)
         if len(batch) <= room:
             queue.extend(batch)
             accepted = len(batch)
@@ -88,6 +102,8 @@ class BoundedQueue(Generic[T]):
             accepted = room
             self.dropped += len(batch) - room
         if accepted:
+            self._units.extend(repeat(1, accepted))
+            self._count = n + accepted
             if n + accepted > self.high_water:
                 self.high_water = n + accepted
             if not self._ready.is_set():
@@ -103,14 +119,16 @@ class BoundedQueue(Generic[T]):
             self._ready.clear()
             await self._ready.wait()
         if len(items) <= limit:
-            out = list(items)
-            items.clear()
-            return out
+            return self.drain_nowait()
+        units = self._units
+        self._count -= sum(units.popleft() for _ in range(limit))
         return [items.popleft() for _ in range(limit)]
 
     def drain_nowait(self) -> list[T]:
         out = list(self._items)
         self._items.clear()
+        self._units.clear()
+        self._count = 0
         return out
 
     def close(self) -> None:
@@ -144,7 +162,9 @@ class Hub:
         for sink in self._sinks:
             sink.offer(record, line)
 
-    def publish_batch(self, records: list[Record], lines: list[bytes]) -> None:
+    def publish_batch(
+        self, records: list[Record], lines: list[bytes], latest: list[Record] | None = None
+    ) -> None:
         """``publish`` for each record, in order, with its line already serialised.
 
         ``lines[i]`` is ``records[i]`` as ``publish`` writes it (newline-terminated, copied
@@ -152,13 +172,17 @@ class Hub:
         renders them in one go and costs each sink one call, not one per record. The lists
         may be reused once this returns; no sink keeps them. The latest values are all set
         before any sink is offered the batch: no sink reads them while it is offered records.
+
+        ``latest``, when given, is the last record of each key in the batch, oldest first,
+        and the latest values are taken from it: a compiled adapter path hands the sinks
+        light records, and the full record only once per market and batch.
         """
         if not records:
             return
         self.published += len(records)
-        latest = self.latest
-        for record in records:
-            latest[record.key()] = record
+        values = self.latest
+        for record in records if latest is None else latest:
+            values[record.key()] = record
         for sink in self._sinks:
             sink.offer_batch(records, lines)
 

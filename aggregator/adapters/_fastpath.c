@@ -6,23 +6,30 @@
  * Binance's traffic, bookTicker and 24hrTicker, and gives up on anything else: the Python
  * codec stays the reference, and every frame this module does not take goes to it.
  *
- * What it produces must be what the Python path produces, to the byte: a Ticker instance
- * (a real aggregator.records.Ticker, its __dict__ in field order) and the line orjson
- * writes for it. Numbers are copied from the frame's text, normalised the way orjson
- * writes the float they parse to: that is exact for decimals of at most 15 significant
- * digits (any such decimal is the shortest representation of its double); a decimal with
- * more digits is converted as float() does and written by orjson, and an exponent, or
- * anything but plain decimal digits, sends the frame to the Python path. tests/test_fastpath.py checks the two paths against each other.
+ * Per frame it appends to the adapter's batch the record's JSON line, byte for byte the
+ * line the Python path writes, and a small Rec (exchange, symbol, native, ts_recv, seq,
+ * key()): what the sinks read of a record. The merged Ticker itself, which the adapter's
+ * merge state (`last`) and the hub's latest values hold, is made once per market per
+ * batch (take_latest, sync), not once per frame.
  *
- * Feed.feed(raw, ts_recv) returns 1 (a record and its line appended to the lists given
- * at construction, `last[native]` updated, `seq` advanced), 0 (a frame of a market not
- * followed: nothing to do) or -1 (not handled: nothing changed; use the Python codec).
+ * Numbers are copied from the frame's text, normalised the way orjson writes the float
+ * they parse to: that is exact for decimals of at most 15 significant digits (any such
+ * decimal is the shortest representation of its double); a decimal with more digits is
+ * converted as float() does and written by orjson, and an exponent, or anything but plain
+ * decimal digits, sends the frame to the Python path. tests/test_fastpath.py checks the two
+ * paths against each other.
+ *
+ * BinanceFeed.feed(raw[, ts_recv]) returns 1 (a record made), 0 (a frame of a market not
+ * followed: nothing to do) or -1 (not taken: nothing changed; call sync() and give the
+ * frame to the Python codec).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
-#include <stdint.h>
+#include <structmember.h>
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
+#include <time.h>
 
 #define NFIELDS 10      /* bid, bid_size, ask, ask_size, last, open, high, low, volume, quote_volume */
 #define MAXNUM 40       /* the longest number text kept (sign, 15 digits, point, zeros, exponent) */
@@ -31,11 +38,87 @@
 static const char *FIELD_NAMES[NFIELDS] = {
     "bid", "bid_size", "ask", "ask_size", "last", "open", "high", "low", "volume", "quote_volume",
 };
+/* The same as they open each field in the line. */
+static const char *FIELD_JSON[NFIELDS] = {
+    "\"bid\":", ",\"bid_size\":", ",\"ask\":", ",\"ask_size\":", ",\"last\":", ",\"open\":",
+    ",\"high\":", ",\"low\":", ",\"volume\":", ",\"quote_volume\":",
+};
+static size_t FIELD_JSON_LEN[NFIELDS];
 /* The frame key of each field, in a 24hrTicker (a bookTicker carries the first four). */
 static const char FIELD_KEYS[NFIELDS] = {'b', 'B', 'a', 'A', 'c', 'o', 'h', 'l', 'v', 'q'};
+#define SLOT_S NFIELDS
+#define SLOT_e (NFIELDS + 1)
+#define SLOT_E (NFIELDS + 2)
+#define NSLOTS (NFIELDS + 3)
+/* A one-letter key's slot in Frame.v, or -1: a key we skip. */
+static signed char KEY_SLOT[256];
+/* Bytes inside a JSON string: 0 ordinary, 1 the closing quote, 2 anything we leave to the
+ * Python path (an escape, a control character, a byte of a multi-byte UTF-8 sequence). */
+static unsigned char STR_CLASS[256];
 
 static PyObject *s_type, *s_exchange, *s_symbol, *s_native, *s_ts_event, *s_ts_recv, *s_seq,
     *s_instance, *s_ticker, *s_fields[NFIELDS], *s_empty_tuple;
+
+/* --- Rec: a record as the sinks see it -------------------------------------------------- */
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *key;       /* ("ticker", exchange, symbol) */
+    PyObject *exchange;
+    PyObject *symbol;
+    PyObject *native;
+    long long ts_recv;
+    long long seq;
+} Rec;
+
+static void Rec_dealloc(Rec *self) {
+    Py_XDECREF(self->key);
+    Py_XDECREF(self->exchange);
+    Py_XDECREF(self->symbol);
+    Py_XDECREF(self->native);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *Rec_key(Rec *self, PyObject *unused) { return Py_NewRef(self->key); }
+
+static PyObject *Rec_get_type(Rec *self, void *closure) { return Py_NewRef(s_ticker); }
+
+static PyObject *Rec_repr(Rec *self) {
+    return PyUnicode_FromFormat("Rec(%R, %R, seq=%lld, ts_recv=%lld)", self->exchange,
+                                self->symbol, self->seq, self->ts_recv);
+}
+
+static PyMemberDef Rec_members[] = {
+    {"exchange", T_OBJECT_EX, offsetof(Rec, exchange), READONLY, NULL},
+    {"symbol", T_OBJECT_EX, offsetof(Rec, symbol), READONLY, NULL},
+    {"native", T_OBJECT_EX, offsetof(Rec, native), READONLY, NULL},
+    {"ts_recv", T_LONGLONG, offsetof(Rec, ts_recv), READONLY, NULL},
+    {"seq", T_LONGLONG, offsetof(Rec, seq), READONLY, NULL},
+    {NULL},
+};
+
+static PyGetSetDef Rec_getset[] = {
+    {"type", (getter)Rec_get_type, NULL, "always \"ticker\"", NULL},
+    {NULL},
+};
+
+static PyMethodDef Rec_methods[] = {
+    {"key", (PyCFunction)Rec_key, METH_NOARGS, "(\"ticker\", exchange, symbol)"},
+    {NULL},
+};
+
+static PyTypeObject RecType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "aggregator.adapters._fastpath.Rec",
+    .tp_basicsize = sizeof(Rec),
+    .tp_flags = Py_TPFLAGS_DEFAULT,  /* holds only str, int and a tuple of str: no cycles */
+    .tp_doc = "A ticker record as the sinks see it: its line goes with it.",
+    .tp_dealloc = (destructor)Rec_dealloc,
+    .tp_repr = (reprfunc)Rec_repr,
+    .tp_members = Rec_members,
+    .tp_getset = Rec_getset,
+    .tp_methods = Rec_methods,
+};
 
 /* --- one followed market ------------------------------------------------------------ */
 
@@ -43,18 +126,30 @@ typedef struct {
     PyObject *symbol;              /* str, the unified symbol */
     PyObject *native;              /* str, the venue's id as the frames spell it */
     PyObject *prefix;              /* bytes: {"type":"ticker",...,"native":"BTCUSDT", */
-    PyObject *rec;                 /* the last record this module made for it, or NULL */
-    PyObject *vals[NFIELDS];       /* that record's market fields (strong refs) */
-    char text[NFIELDS][MAXNUM];    /* and their JSON text */
+    PyObject *key;                 /* ("ticker", venue, symbol) */
+    const char *id;                /* native, as bytes (the str's UTF-8: it outlives us) */
+    Py_ssize_t idlen;
+    /* the market's latest record: */
+    PyObject *rec;                 /* as a Ticker in `last`, unless dirty; or NULL */
+    int dirty;                     /* made here since, not in `last` yet */
+    int touched;                   /* made here in the current batch */
+    char has[NFIELDS];             /* the field is not None */
+    double val[NFIELDS];           /* its value, unless vals[] holds the object */
+    PyObject *vals[NFIELDS];       /* the value's object, or NULL (made from val[] when needed) */
+    char text[NFIELDS][MAXNUM];    /* its JSON text */
     unsigned char len[NFIELDS];
+    long long ts_event, ts_recv, seq; /* ts_event < 0: None */
 } Market;
 
 typedef struct {
     PyObject_HEAD
     PyObject *venue;     /* str */
-    PyObject *index;     /* dict: native str -> int index into markets */
     Market *markets;
     Py_ssize_t nmarkets;
+    Py_ssize_t *slots;   /* open addressing by the native id's bytes: index into markets, or -1 */
+    size_t mask;
+    Py_ssize_t *touched; /* the markets made here in the current batch */
+    Py_ssize_t ntouched;
     PyObject *last;      /* dict shared with the adapter: native -> the last Ticker */
     PyObject *records;   /* list: records made, for the adapter to publish */
     PyObject *lines;     /* list: their lines */
@@ -65,6 +160,8 @@ typedef struct {
     long long seq;
 } Feed;
 
+static inline Py_ssize_t find_market(Feed *self, const char *p, Py_ssize_t n);
+
 /* --- the frame's flat JSON object ----------------------------------------------------- */
 
 typedef struct {
@@ -74,7 +171,7 @@ typedef struct {
 } Value;
 
 typedef struct {
-    Value s, e, E, f[NFIELDS];
+    Value v[NSLOTS]; /* the fields, then s, e, E */
 } Frame;
 
 static inline const char *skip_ws(const char *p, const char *end) {
@@ -115,11 +212,8 @@ static int scan(const char *p, const char *end, Frame *fr) {
     for (;;) {
         if (p >= end || *p != '"') return -1;
         const char *k = ++p;
-        while (p < end && *p != '"') {
-            if (*p == '\\' || (unsigned char)*p < 0x20 || (unsigned char)*p >= 0x80) return -1;
-            p++;
-        }
-        if (p >= end) return -1;
+        while (p < end && STR_CLASS[(unsigned char)*p] == 0) p++;
+        if (p >= end || *p != '"') return -1;
         Py_ssize_t klen = p - k;
         p = skip_ws(p + 1, end);
         if (p >= end || *p != ':') return -1;
@@ -128,11 +222,8 @@ static int scan(const char *p, const char *end, Frame *fr) {
         Value v;
         if (*p == '"') {
             const char *s = ++p;
-            while (p < end && *p != '"') {
-                if (*p == '\\' || (unsigned char)*p < 0x20 || (unsigned char)*p >= 0x80) return -1;
-                p++;
-            }
-            if (p >= end) return -1;
+            while (p < end && STR_CLASS[(unsigned char)*p] == 0) p++;
+            if (p >= end || *p != '"') return -1;
             v.p = s; v.n = p - s; v.kind = 's';
             p++;
         } else if (*p == '-' || (*p >= '0' && *p <= '9')) {
@@ -149,13 +240,8 @@ static int scan(const char *p, const char *end, Frame *fr) {
             return -1; /* an object or a list: not a frame of ours */
         }
         if (klen == 1) { /* later duplicates win, as in orjson.loads */
-            char c = *k;
-            if (c == 's') fr->s = v;
-            else if (c == 'e') fr->e = v;
-            else if (c == 'E') fr->E = v;
-            else
-                for (int i = 0; i < NFIELDS; i++)
-                    if (FIELD_KEYS[i] == c) { fr->f[i] = v; break; }
+            int slot = KEY_SLOT[(unsigned char)*k];
+            if (slot >= 0) fr->v[slot] = v;
         }
         p = skip_ws(p, end);
         if (p >= end) return -1;
@@ -232,36 +318,68 @@ static int decimal(const char *p, Py_ssize_t n, char *out, unsigned char *outlen
     return 0;
 }
 
+static const char DIGIT_PAIRS[] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
+
 static char *put_i64(char *o, long long v) {
     char tmp[24];
-    int i = 0;
+    char *t = tmp + sizeof(tmp);
     unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
-    do { tmp[i++] = (char)('0' + u % 10); u /= 10; } while (u);
+    while (u >= 100) {
+        unsigned d = (unsigned)(u % 100) * 2;
+        u /= 100;
+        *--t = DIGIT_PAIRS[d + 1];
+        *--t = DIGIT_PAIRS[d];
+    }
+    if (u >= 10) {
+        *--t = DIGIT_PAIRS[u * 2 + 1];
+        *--t = DIGIT_PAIRS[u * 2];
+    } else {
+        *--t = (char)('0' + u);
+    }
     if (v < 0) *o++ = '-';
-    while (i) *o++ = tmp[--i];
-    return o;
+    size_t n = (size_t)(tmp + sizeof(tmp) - t);
+    memcpy(o, t, n);
+    return o + n;
 }
 
-/* --- the type ----------------------------------------------------------------------- */
+
+/* --- the feed ------------------------------------------------------------------------ */
+
+static void clear_values(Market *m) {
+    for (int f = 0; f < NFIELDS; f++) {
+        Py_CLEAR(m->vals[f]);
+        m->has[f] = 0;
+        memcpy(m->text[f], "null", 4);
+        m->len[f] = 4;
+    }
+}
 
 static void clear_markets(Feed *self) {
-    if (self->markets == NULL) return;
-    for (Py_ssize_t i = 0; i < self->nmarkets; i++) {
-        Market *m = &self->markets[i];
-        Py_CLEAR(m->symbol);
-        Py_CLEAR(m->native);
-        Py_CLEAR(m->prefix);
-        Py_CLEAR(m->rec);
-        for (int f = 0; f < NFIELDS; f++) Py_CLEAR(m->vals[f]);
+    if (self->markets != NULL) {
+        for (Py_ssize_t i = 0; i < self->nmarkets; i++) {
+            Market *m = &self->markets[i];
+            Py_CLEAR(m->symbol);
+            Py_CLEAR(m->native);
+            Py_CLEAR(m->prefix);
+            Py_CLEAR(m->key);
+            Py_CLEAR(m->rec);
+            for (int f = 0; f < NFIELDS; f++) Py_CLEAR(m->vals[f]);
+        }
     }
     PyMem_Free(self->markets);
+    PyMem_Free(self->slots);
+    PyMem_Free(self->touched);
     self->markets = NULL;
-    self->nmarkets = 0;
+    self->slots = NULL;
+    self->touched = NULL;
+    self->nmarkets = self->ntouched = 0;
 }
 
 static int Feed_traverse(Feed *self, visitproc visit, void *arg) {
     Py_VISIT(self->venue);
-    Py_VISIT(self->index);
     Py_VISIT(self->last);
     Py_VISIT(self->records);
     Py_VISIT(self->lines);
@@ -278,7 +396,6 @@ static int Feed_traverse(Feed *self, visitproc visit, void *arg) {
 
 static int Feed_clear(Feed *self) {
     Py_CLEAR(self->venue);
-    Py_CLEAR(self->index);
     Py_CLEAR(self->last);
     Py_CLEAR(self->records);
     Py_CLEAR(self->lines);
@@ -296,7 +413,13 @@ static void Feed_dealloc(Feed *self) {
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
-/* Feed(venue, markets, last, records, lines, ticker, dumps, instance)
+static uint64_t hash_id(const char *p, Py_ssize_t n) {
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    for (Py_ssize_t i = 0; i < n; i++) h = (h ^ (unsigned char)p[i]) * 1099511628211ULL;
+    return h;
+}
+
+/* BinanceFeed(venue, markets, last, records, lines, ticker, dumps, instance)
  * markets: {native: (symbol, prefix)}, prefix the line's start up to the native's comma. */
 static int Feed_init(Feed *self, PyObject *args, PyObject *kwds) {
     PyObject *venue, *markets, *last, *records, *lines, *ticker, *dumps, *instance;
@@ -310,20 +433,33 @@ static int Feed_init(Feed *self, PyObject *args, PyObject *kwds) {
         PyErr_SetString(PyExc_TypeError, "instance must be a str or None");
         return -1;
     }
+    if (!PyType_Check(ticker)) {
+        PyErr_SetString(PyExc_TypeError, "ticker must be a class");
+        return -1;
+    }
     Feed_clear(self);
     PyObject *suffix_obj = PyObject_CallOneArg(dumps, instance);
     if (suffix_obj == NULL) return -1;
-    PyObject *suffix = PyBytes_FromFormat(",\"instance\":%s}\n", PyBytes_AS_STRING(suffix_obj));
+    if (!PyBytes_Check(suffix_obj)) {
+        Py_DECREF(suffix_obj);
+        PyErr_SetString(PyExc_TypeError, "dumps must return bytes");
+        return -1;
+    }
+    self->suffix = PyBytes_FromFormat(",\"instance\":%s}\n", PyBytes_AS_STRING(suffix_obj));
     Py_DECREF(suffix_obj);
-    if (suffix == NULL) return -1;
-    self->suffix = suffix;
+    if (self->suffix == NULL) return -1;
     Py_ssize_t n = PyDict_GET_SIZE(markets);
+    size_t nslots = 8;
+    while (nslots < (size_t)n * 2) nslots *= 2;
     self->markets = PyMem_Calloc(n ? (size_t)n : 1, sizeof(Market));
-    self->index = PyDict_New();
-    if (self->markets == NULL || self->index == NULL) {
+    self->touched = PyMem_Calloc(n ? (size_t)n : 1, sizeof(Py_ssize_t));
+    self->slots = PyMem_Malloc(nslots * sizeof(Py_ssize_t));
+    if (self->markets == NULL || self->slots == NULL || self->touched == NULL) {
         PyErr_NoMemory();
         return -1;
     }
+    self->mask = nslots - 1;
+    for (size_t k = 0; k < nslots; k++) self->slots[k] = -1;
     Py_ssize_t pos = 0, i = 0;
     PyObject *key, *value;
     while (PyDict_Next(markets, &pos, &key, &value)) {
@@ -339,12 +475,13 @@ static int Feed_init(Feed *self, PyObject *args, PyObject *kwds) {
         m->symbol = Py_NewRef(symbol);
         m->prefix = Py_NewRef(prefix);
         self->nmarkets = ++i;
-        PyObject *idx = PyLong_FromSsize_t(i - 1);
-        if (idx == NULL || PyDict_SetItem(self->index, key, idx) < 0) {
-            Py_XDECREF(idx);
-            return -1;
-        }
-        Py_DECREF(idx);
+        clear_values(m);
+        m->key = PyTuple_Pack(3, s_ticker, venue, symbol);
+        m->id = PyUnicode_AsUTF8AndSize(key, &m->idlen);
+        if (m->key == NULL || m->id == NULL) return -1;
+        size_t slot = (size_t)hash_id(m->id, m->idlen) & self->mask;
+        while (self->slots[slot] >= 0) slot = (slot + 1) & self->mask;
+        self->slots[slot] = i - 1;
     }
     self->venue = Py_NewRef(venue);
     self->last = Py_NewRef(last);
@@ -356,26 +493,38 @@ static int Feed_init(Feed *self, PyObject *args, PyObject *kwds) {
     return 0;
 }
 
-/* The market fields of a record this module did not make (the Python path's): values
- * by attribute, text by orjson. 0, or -1 with an exception set. */
+/* The market fields of a record the Python path made: its values, their text by orjson.
+ * 0, or -1 with an exception set. */
 static int load_prev(Feed *self, Market *m, PyObject *prev) {
     PyObject *vals[NFIELDS] = {NULL};
+    char text[NFIELDS][MAXNUM];
+    unsigned char len[NFIELDS];
     for (int f = 0; f < NFIELDS; f++) {
         vals[f] = PyObject_GetAttr(prev, s_fields[f]);
         if (vals[f] == NULL) goto fail;
-        PyObject *text = PyObject_CallOneArg(self->dumps, vals[f]);
-        if (text == NULL) goto fail;
-        Py_ssize_t n = PyBytes_GET_SIZE(text);
+        PyObject *t = PyObject_CallOneArg(self->dumps, vals[f]);
+        if (t == NULL) goto fail;
+        Py_ssize_t n = PyBytes_GET_SIZE(t);
         if (n >= MAXNUM) {
-            Py_DECREF(text);
+            Py_DECREF(t);
             PyErr_SetString(PyExc_ValueError, "a stored value too long to render");
             goto fail;
         }
-        memcpy(m->text[f], PyBytes_AS_STRING(text), (size_t)n);
-        m->len[f] = (unsigned char)n;
-        Py_DECREF(text);
+        memcpy(text[f], PyBytes_AS_STRING(t), (size_t)n);
+        len[f] = (unsigned char)n;
+        Py_DECREF(t);
     }
-    for (int f = 0; f < NFIELDS; f++) Py_XSETREF(m->vals[f], vals[f]);
+    for (int f = 0; f < NFIELDS; f++) {
+        m->has[f] = vals[f] != Py_None;
+        if (m->has[f]) {
+            Py_XSETREF(m->vals[f], vals[f]);
+        } else {
+            Py_CLEAR(m->vals[f]);
+            Py_DECREF(vals[f]);
+        }
+        memcpy(m->text[f], text[f], len[f]);
+        m->len[f] = len[f];
+    }
     Py_XSETREF(m->rec, Py_NewRef(prev));
     return 0;
 fail:
@@ -383,19 +532,10 @@ fail:
     return -1;
 }
 
-static void reset_prev(Market *m) {
-    for (int f = 0; f < NFIELDS; f++) {
-        Py_XSETREF(m->vals[f], Py_NewRef(Py_None));
-        memcpy(m->text[f], "null", 4);
-        m->len[f] = 4;
-    }
-    Py_CLEAR(m->rec);
-}
-
 /* A valid decimal with many digits: its double (as float() has it) and orjson's text.
  * 0, 1 (not taken: too long, or not finite) or -1 with an exception set. */
-static int long_decimal(Feed *self, const char *p, Py_ssize_t n, char *out, unsigned char *outlen,
-                        double *value) {
+static int long_decimal(PyObject *dumps, const char *p, Py_ssize_t n, char *out,
+                        unsigned char *outlen, double *value) {
     char buf[400];
     if (n >= (Py_ssize_t)sizeof(buf)) return 1;
     memcpy(buf, p, (size_t)n);
@@ -405,7 +545,7 @@ static int long_decimal(Feed *self, const char *p, Py_ssize_t n, char *out, unsi
     if (!isfinite(v)) return 1;
     PyObject *f = PyFloat_FromDouble(v);
     if (f == NULL) return -1;
-    PyObject *text = PyObject_CallOneArg(self->dumps, f);
+    PyObject *text = PyObject_CallOneArg(dumps, f);
     Py_DECREF(f);
     if (text == NULL) return -1;
     Py_ssize_t tn = PyBytes_GET_SIZE(text);
@@ -420,30 +560,101 @@ static int long_decimal(Feed *self, const char *p, Py_ssize_t n, char *out, unsi
     return 0;
 }
 
+/* An instance of `type` without attributes, for PyObject_GenericSetDict. On 3.11, allocated
+ * without the inline attribute values that object.__new__ gives it and that setting the
+ * dict would turn into a dict only to replace it (no values and no dict is the state the
+ * interpreter's attribute lookups expect of an instance that has none yet). Later versions
+ * lay instances out differently: object.__new__ there. */
+static inline PyObject *new_instance(PyTypeObject *type) {
+#if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030C0000
+    if (type->tp_alloc == PyType_GenericAlloc) return PyType_GenericAlloc(type, 0);
+#endif
+    return PyBaseObject_Type.tp_new(type, s_empty_tuple, NULL);
+}
+
+/* The market's latest record as a Ticker, put in `last`. 0, or -1 with an exception. */
+static int materialise(Feed *self, Market *m) {
+    PyObject *dict = PyDict_New(), *rec = NULL, *o = NULL;
+    if (dict == NULL) return -1;
+    if (PyDict_SetItem(dict, s_type, s_ticker) < 0 ||
+        PyDict_SetItem(dict, s_exchange, self->venue) < 0 ||
+        PyDict_SetItem(dict, s_symbol, m->symbol) < 0 ||
+        PyDict_SetItem(dict, s_native, m->native) < 0)
+        goto fail;
+    for (int f = 0; f < NFIELDS; f++) {
+        PyObject *v = Py_None;
+        if (m->has[f]) {
+            if (m->vals[f] == NULL && (m->vals[f] = PyFloat_FromDouble(m->val[f])) == NULL)
+                goto fail;
+            v = m->vals[f];
+        }
+        if (PyDict_SetItem(dict, s_fields[f], v) < 0) goto fail;
+    }
+    o = m->ts_event >= 0 ? PyLong_FromLongLong(m->ts_event) : Py_NewRef(Py_None);
+    if (o == NULL || PyDict_SetItem(dict, s_ts_event, o) < 0) goto fail;
+    Py_SETREF(o, PyLong_FromLongLong(m->ts_recv));
+    if (o == NULL || PyDict_SetItem(dict, s_ts_recv, o) < 0) goto fail;
+    Py_SETREF(o, PyLong_FromLongLong(m->seq));
+    if (o == NULL || PyDict_SetItem(dict, s_seq, o) < 0) goto fail;
+    Py_CLEAR(o);
+    if (PyDict_SetItem(dict, s_instance, self->instance) < 0) goto fail;
+    rec = new_instance((PyTypeObject *)self->ticker);
+    if (rec == NULL || PyObject_GenericSetDict(rec, dict, NULL) < 0) goto fail;
+    if (PyDict_SetItem(self->last, m->native, rec) < 0) goto fail;
+    Py_DECREF(dict);
+    Py_XSETREF(m->rec, rec);
+    m->dirty = 0;
+    return 0;
+fail:
+    Py_XDECREF(o);
+    Py_XDECREF(rec);
+    Py_DECREF(dict);
+    return -1;
+}
+
+/* The market of a native id as the frame spells it: its index, or -1. */
+static inline Py_ssize_t find_market(Feed *self, const char *p, Py_ssize_t n) {
+    for (size_t slot = (size_t)hash_id(p, n) & self->mask;; slot = (slot + 1) & self->mask) {
+        Py_ssize_t i = self->slots[slot];
+        if (i < 0) return -1;
+        Market *m = &self->markets[i];
+        if (m->idlen == n && memcmp(m->id, p, (size_t)n) == 0) return i;
+    }
+}
+
 static PyObject *Feed_feed(Feed *self, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 2 || !PyBytes_Check(args[0]) || !PyLong_Check(args[1])) {
-        PyErr_SetString(PyExc_TypeError, "feed(raw: bytes, ts_recv: int)");
+    if (nargs < 1 || nargs > 2 || !PyBytes_Check(args[0]) ||
+        (nargs == 2 && !PyLong_Check(args[1]))) {
+        PyErr_SetString(PyExc_TypeError, "feed(raw: bytes, ts_recv: int = now)");
         return NULL;
     }
     if (self->markets == NULL) {
-        PyErr_SetString(PyExc_RuntimeError, "Feed not initialised");
+        PyErr_SetString(PyExc_RuntimeError, "BinanceFeed not initialised");
         return NULL;
     }
     const char *raw = PyBytes_AS_STRING(args[0]);
     Py_ssize_t rawlen = PyBytes_GET_SIZE(args[0]);
-    PyObject *ts_recv = args[1];
-    long long recv = PyLong_AsLongLong(ts_recv);
-    if (recv == -1 && PyErr_Occurred()) return NULL;
+    long long recv;
+    if (nargs == 2) {
+        recv = PyLong_AsLong(args[1]); /* (long: 64 bits here; AsLongLong is slower) */
+        if (recv == -1 && PyErr_Occurred()) return NULL;
+    } else { /* time.time_ns(), without the call */
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        recv = (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+    }
 
     Frame fr;
-    if (scan(raw, raw + rawlen, &fr) < 0 || fr.s.kind != 's') return PyLong_FromLong(-1);
+    if (scan(raw, raw + rawlen, &fr) < 0) return PyLong_FromLong(-1);
+    Value *sym = &fr.v[SLOT_S], *ev = &fr.v[SLOT_e], *ms = &fr.v[SLOT_E];
+    if (sym->kind != 's') return PyLong_FromLong(-1);
     int book;
-    if (fr.e.kind == 0) {
+    if (ev->kind == 0) {
         book = 1;
         for (int f = 0; f < 4; f++)
-            if (fr.f[f].kind != 's') return PyLong_FromLong(-1);
-    } else if (fr.e.kind == 's' && ((fr.e.n == 10 && memcmp(fr.e.p, "24hrTicker", 10) == 0) ||
-                                    (fr.e.n == 14 && memcmp(fr.e.p, "24hrMiniTicker", 14) == 0))) {
+            if (fr.v[f].kind != 's') return PyLong_FromLong(-1);
+    } else if (ev->kind == 's' && ((ev->n == 10 && memcmp(ev->p, "24hrTicker", 10) == 0) ||
+                                   (ev->n == 14 && memcmp(ev->p, "24hrMiniTicker", 14) == 0))) {
         book = 0;
     } else {
         return PyLong_FromLong(-1);
@@ -454,95 +665,59 @@ static PyObject *Feed_feed(Feed *self, PyObject *const *args, Py_ssize_t nargs) 
     double value[NFIELDS];
     int have[NFIELDS] = {0};
     for (int f = 0; f < (book ? 4 : NFIELDS); f++) {
-        Value *v = &fr.f[f];
+        Value *v = &fr.v[f];
         if (v->kind == 0) continue; /* not sent: carried over from the previous record */
         if (v->kind != 's') return PyLong_FromLong(-1);
         int r = decimal(v->p, v->n, text[f], &len[f], &value[f]);
         if (r < 0) return PyLong_FromLong(-1);
         if (r > 0) { /* many digits: the correctly rounded double, written by orjson */
-            r = long_decimal(self, v->p, v->n, text[f], &len[f], &value[f]);
+            r = long_decimal(self->dumps, v->p, v->n, text[f], &len[f], &value[f]);
             if (r < 0) return NULL;
             if (r > 0) return PyLong_FromLong(-1);
         }
         have[f] = 1;
     }
     long long event = -1;
-    if (!book && fr.E.kind != 0) {
+    if (!book && ms->kind != 0) {
         /* integer milliseconds that fit in int64 nanoseconds (the Python path: None) */
-        if (fr.E.kind != 'n' || fr.E.n > 13) return PyLong_FromLong(-1);
+        if (ms->kind != 'n' || ms->n > 13) return PyLong_FromLong(-1);
         event = 0;
-        for (Py_ssize_t i = 0; i < fr.E.n; i++) {
-            char c = fr.E.p[i];
+        for (Py_ssize_t i = 0; i < ms->n; i++) {
+            char c = ms->p[i];
             if (c < '0' || c > '9') return PyLong_FromLong(-1);
             event = event * 10 + (c - '0');
         }
         if (event > 9223372036854LL) return PyLong_FromLong(-1);
         event *= 1000000;
     }
-    PyObject *native = PyUnicode_DecodeASCII(fr.s.p, fr.s.n, NULL);
-    if (native == NULL) {
-        PyErr_Clear();
-        return PyLong_FromLong(-1);
-    }
-    PyObject *idx = PyDict_GetItemWithError(self->index, native);
-    Py_DECREF(native);
-    if (idx == NULL) {
-        if (PyErr_Occurred()) return NULL;
-        return PyLong_FromLong(0); /* a market we do not follow */
-    }
-    Market *m = &self->markets[PyLong_AsSsize_t(idx)];
-    if (PyBytes_GET_SIZE(m->prefix) > MAXLINE / 2) return PyLong_FromLong(-1);
+    Py_ssize_t mi = find_market(self, sym->p, sym->n);
+    if (mi < 0) return PyLong_FromLong(0); /* a market we do not follow */
+    Market *m = &self->markets[mi];
+    Py_ssize_t plen = PyBytes_GET_SIZE(m->prefix), slen = PyBytes_GET_SIZE(self->suffix);
+    if (plen + slen + NFIELDS * (MAXNUM + 16) + 128 > MAXLINE) return PyLong_FromLong(-1);
 
-    /* the previous record of this market: ours (cached), another one, or none */
-    PyObject *prev = PyDict_GetItemWithError(self->last, m->native);
-    if (prev == NULL) {
-        if (PyErr_Occurred()) return NULL;
-        reset_prev(m);
-    } else if (prev != m->rec) {
-        if (load_prev(self, m, prev) < 0) return NULL;
-    }
-
-    /* the record's values; numbers the frame sent replace the carried ones */
-    PyObject *vals[NFIELDS] = {NULL};
-    for (int f = 0; f < NFIELDS; f++) {
-        if (have[f]) {
-            vals[f] = PyFloat_FromDouble(value[f]);
-            if (vals[f] == NULL) goto fail;
-        } else {
-            vals[f] = Py_NewRef(m->vals[f]);
+    /* What the merge starts from: this market's state when the latest record is ours;
+     * else the record in `last` (the Python path's), or nothing. */
+    if (!m->dirty) {
+        PyObject *prev = PyDict_GetItemWithError(self->last, m->native);
+        if (prev == NULL) {
+            if (PyErr_Occurred()) return NULL;
+            clear_values(m);
+            Py_CLEAR(m->rec);
+        } else if (prev != m->rec) {
+            if (load_prev(self, m, prev) < 0) return NULL;
         }
     }
-    PyObject *seq = PyLong_FromLongLong(self->seq + 1);
-    PyObject *ev = event >= 0 ? PyLong_FromLongLong(event) : Py_NewRef(Py_None);
-    PyObject *dict = PyDict_New();
-    PyObject *rec = NULL, *line = NULL;
-    if (seq == NULL || ev == NULL || dict == NULL) goto fail_rec;
-    if (PyDict_SetItem(dict, s_type, s_ticker) < 0 ||
-        PyDict_SetItem(dict, s_exchange, self->venue) < 0 ||
-        PyDict_SetItem(dict, s_symbol, m->symbol) < 0 ||
-        PyDict_SetItem(dict, s_native, m->native) < 0)
-        goto fail_rec;
-    for (int f = 0; f < NFIELDS; f++)
-        if (PyDict_SetItem(dict, s_fields[f], vals[f]) < 0) goto fail_rec;
-    if (PyDict_SetItem(dict, s_ts_event, ev) < 0 || PyDict_SetItem(dict, s_ts_recv, ts_recv) < 0 ||
-        PyDict_SetItem(dict, s_seq, seq) < 0 || PyDict_SetItem(dict, s_instance, self->instance) < 0)
-        goto fail_rec;
-    rec = PyBaseObject_Type.tp_new((PyTypeObject *)self->ticker, s_empty_tuple, NULL);
-    if (rec == NULL || PyObject_GenericSetDict(rec, dict, NULL) < 0) goto fail_rec;
+    long long seq = self->seq + 1;
 
     /* the line */
     char buf[MAXLINE];
     char *o = buf;
-    Py_ssize_t plen = PyBytes_GET_SIZE(m->prefix);
     memcpy(o, PyBytes_AS_STRING(m->prefix), (size_t)plen);
     o += plen;
     for (int f = 0; f < NFIELDS; f++) {
-        const char *name = FIELD_NAMES[f];
-        size_t nl = strlen(name);
-        if (f) *o++ = ',';
-        *o++ = '"';
-        memcpy(o, name, nl); o += nl;
-        *o++ = '"'; *o++ = ':';
+        memcpy(o, FIELD_JSON[f], FIELD_JSON_LEN[f]);
+        o += FIELD_JSON_LEN[f];
         if (have[f]) { memcpy(o, text[f], len[f]); o += len[f]; }
         else { memcpy(o, m->text[f], m->len[f]); o += m->len[f]; }
     }
@@ -552,50 +727,103 @@ static PyObject *Feed_feed(Feed *self, PyObject *const *args, Py_ssize_t nargs) 
     memcpy(o, ",\"ts_recv\":", 11); o += 11;
     o = put_i64(o, recv);
     memcpy(o, ",\"seq\":", 7); o += 7;
-    o = put_i64(o, self->seq + 1);
-    Py_ssize_t slen = PyBytes_GET_SIZE(self->suffix);
-    if ((o - buf) + slen > MAXLINE) goto fail_rec_unhandled;
+    o = put_i64(o, seq);
     memcpy(o, PyBytes_AS_STRING(self->suffix), (size_t)slen);
     o += slen;
-    line = PyBytes_FromStringAndSize(buf, o - buf);
-    if (line == NULL) goto fail_rec;
-
-    /* publish: the lists, the merge state, the cache of this market */
-    if (PyList_Append(self->records, rec) < 0) goto fail_rec;
+    PyObject *line = PyBytes_FromStringAndSize(buf, o - buf);
+    if (line == NULL) return NULL;
+    Rec *rec = PyObject_New(Rec, &RecType);
+    if (rec == NULL) {
+        Py_DECREF(line);
+        return NULL;
+    }
+    rec->key = Py_NewRef(m->key);
+    rec->exchange = Py_NewRef(self->venue);
+    rec->symbol = Py_NewRef(m->symbol);
+    rec->native = Py_NewRef(m->native);
+    rec->ts_recv = recv;
+    rec->seq = seq;
+    if (PyList_Append(self->records, (PyObject *)rec) < 0) goto fail;
     if (PyList_Append(self->lines, line) < 0) {
         /* keep the lists in step */
         PySequence_DelItem(self->records, PyList_GET_SIZE(self->records) - 1);
-        goto fail_rec;
+        goto fail;
     }
-    if (PyDict_SetItem(self->last, m->native, rec) < 0) goto fail_rec;
-    self->seq += 1;
-    for (int f = 0; f < NFIELDS; f++) {
-        Py_XSETREF(m->vals[f], vals[f]); /* the reference moves to the cache */
-        if (have[f]) { memcpy(m->text[f], text[f], len[f]); m->len[f] = len[f]; }
-    }
-    Py_XSETREF(m->rec, rec);
+    Py_DECREF(rec);
     Py_DECREF(line);
-    Py_DECREF(dict);
-    Py_DECREF(seq);
-    Py_DECREF(ev);
-    return PyLong_FromLong(1);
 
-fail_rec_unhandled:
-    Py_XDECREF(rec);
-    Py_XDECREF(dict);
-    Py_XDECREF(seq);
-    Py_XDECREF(ev);
-    for (int f = 0; f < NFIELDS; f++) Py_XDECREF(vals[f]);
-    return PyLong_FromLong(-1);
-fail_rec:
-    Py_XDECREF(line);
-    Py_XDECREF(rec);
-    Py_XDECREF(dict);
-    Py_XDECREF(seq);
-    Py_XDECREF(ev);
+    /* the market's state is this record's */
+    self->seq = seq;
+    for (int f = 0; f < NFIELDS; f++) {
+        if (!have[f]) continue;
+        Py_CLEAR(m->vals[f]);
+        m->has[f] = 1;
+        m->val[f] = value[f];
+        memcpy(m->text[f], text[f], len[f]);
+        m->len[f] = len[f];
+    }
+    m->ts_event = event;
+    m->ts_recv = recv;
+    m->seq = seq;
+    m->dirty = 1;
+    if (!m->touched) {
+        m->touched = 1;
+        self->touched[self->ntouched++] = mi;
+    }
+    return PyLong_FromLong(1);
 fail:
-    for (int f = 0; f < NFIELDS; f++) Py_XDECREF(vals[f]);
+    Py_DECREF(rec);
+    Py_DECREF(line);
     return NULL;
+}
+
+/* Put the latest record of every market made here into `last`. */
+static int sync_all(Feed *self) {
+    for (Py_ssize_t i = 0; i < self->ntouched; i++) {
+        Market *m = &self->markets[self->touched[i]];
+        if (m->dirty && materialise(self, m) < 0) return -1;
+    }
+    return 0;
+}
+
+static PyObject *Feed_sync(Feed *self, PyObject *unused) {
+    if (self->markets == NULL || sync_all(self) < 0) {
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_RuntimeError, "BinanceFeed not initialised");
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static int by_seq(const void *a, const void *b) {
+    long long x = ((Market *const *)a)[0]->seq, y = ((Market *const *)b)[0]->seq;
+    return (x > y) - (x < y);
+}
+
+/* The latest Ticker of every market made here in this batch, oldest first; a new batch
+ * starts. */
+static PyObject *Feed_take_latest(Feed *self, PyObject *unused) {
+    if (self->markets == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "BinanceFeed not initialised");
+        return NULL;
+    }
+    if (sync_all(self) < 0) return NULL;
+    Py_ssize_t n = self->ntouched;
+    Market **ms = PyMem_Malloc((n ? (size_t)n : 1) * sizeof(Market *));
+    if (ms == NULL) return PyErr_NoMemory();
+    for (Py_ssize_t i = 0; i < n; i++) ms[i] = &self->markets[self->touched[i]];
+    qsort(ms, (size_t)n, sizeof(Market *), by_seq);
+    PyObject *out = PyList_New(n);
+    if (out == NULL) {
+        PyMem_Free(ms);
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyList_SET_ITEM(out, i, Py_NewRef(ms[i]->rec));
+        ms[i]->touched = 0;
+    }
+    self->ntouched = 0;
+    PyMem_Free(ms);
+    return out;
 }
 
 static PyObject *Feed_get_seq(Feed *self, void *closure) {
@@ -620,7 +848,11 @@ static PyGetSetDef Feed_getset[] = {
 
 static PyMethodDef Feed_methods[] = {
     {"feed", (PyCFunction)(void (*)(void))Feed_feed, METH_FASTCALL,
-     "feed(raw, ts_recv) -> 1 (a record made), 0 (a market not followed), -1 (not handled)"},
+     "feed(raw, ts_recv=now) -> 1 (a record made), 0 (a market not followed), -1 (not taken)"},
+    {"sync", (PyCFunction)Feed_sync, METH_NOARGS,
+     "put the latest record of each market made here into `last` (before the Python path)"},
+    {"take_latest", (PyCFunction)Feed_take_latest, METH_NOARGS,
+     "sync; the latest Ticker of each market made here since the last call, oldest first"},
     {NULL},
 };
 
@@ -629,7 +861,7 @@ static PyTypeObject FeedType = {
     .tp_name = "aggregator.adapters._fastpath.BinanceFeed",
     .tp_basicsize = sizeof(Feed),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
-    .tp_doc = "Binance bookTicker and 24hrTicker frames to merged Ticker records and lines.",
+    .tp_doc = "Binance bookTicker and 24hrTicker frames to merged records and their lines.",
     .tp_new = PyType_GenericNew,
     .tp_init = (initproc)Feed_init,
     .tp_dealloc = (destructor)Feed_dealloc,
@@ -644,7 +876,7 @@ static struct PyModuleDef module = {
 };
 
 PyMODINIT_FUNC PyInit__fastpath(void) {
-    if (PyType_Ready(&FeedType) < 0) return NULL;
+    if (PyType_Ready(&FeedType) < 0 || PyType_Ready(&RecType) < 0) return NULL;
 #define INTERN(var, text) if ((var = PyUnicode_InternFromString(text)) == NULL) return NULL
     INTERN(s_type, "type");
     INTERN(s_exchange, "exchange");
@@ -658,9 +890,20 @@ PyMODINIT_FUNC PyInit__fastpath(void) {
     for (int f = 0; f < NFIELDS; f++) INTERN(s_fields[f], FIELD_NAMES[f]);
 #undef INTERN
     if ((s_empty_tuple = PyTuple_New(0)) == NULL) return NULL;
+    for (int f = 0; f < NFIELDS; f++) FIELD_JSON_LEN[f] = strlen(FIELD_JSON[f]);
+    for (int c = 0; c < 256; c++) {
+        KEY_SLOT[c] = -1;
+        STR_CLASS[c] = (c < 0x20 || c >= 0x80 || c == '\\') ? 2 : 0;
+    }
+    STR_CLASS['"'] = 1;
+    for (int f = 0; f < NFIELDS; f++) KEY_SLOT[(unsigned char)FIELD_KEYS[f]] = (signed char)f;
+    KEY_SLOT['s'] = SLOT_S;
+    KEY_SLOT['e'] = SLOT_e;
+    KEY_SLOT['E'] = SLOT_E;
     PyObject *mod = PyModule_Create(&module);
     if (mod == NULL) return NULL;
-    if (PyModule_AddObjectRef(mod, "BinanceFeed", (PyObject *)&FeedType) < 0) {
+    if (PyModule_AddObjectRef(mod, "BinanceFeed", (PyObject *)&FeedType) < 0 ||
+        PyModule_AddObjectRef(mod, "Rec", (PyObject *)&RecType) < 0) {
         Py_DECREF(mod);
         return NULL;
     }

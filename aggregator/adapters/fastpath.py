@@ -1,10 +1,12 @@
 """The compiled frame paths (``_fastpath.c``), for the venues that carry most of the traffic.
 
 A fast path takes a raw frame and does, in one C call, what the codec, the merge and the
-serialiser do in Python: it appends the merged record and its JSON line to the adapter's
-batch (or says the frame is of a market not followed, or that it does not take the frame,
-which then goes to the codec). The records and lines are the ones the Python path makes,
-to the byte (tests/test_fastpath.py).
+serialiser do in Python: it appends the merged record's JSON line and a light record (what
+the sinks read: exchange, symbol, ts_recv, seq, key()) to the adapter's batch, or says the
+frame is of a market not followed, or that it does not take the frame, which then goes to
+the codec. The merged Ticker is made once per market per batch, for the merge state and
+the hub's latest values. Lines and Tickers are the ones the Python path makes, to the byte
+(tests/test_fastpath.py).
 
 The extension is built when the package is installed with a C compiler at hand; without
 it, or with ``AGGREGATOR_PURE_PYTHON=1`` in the environment, every frame takes the Python
@@ -30,8 +32,15 @@ except ImportError:  # built without a C compiler
 class FastPath(Protocol):
     seq: int
 
-    def feed(self, raw: bytes, ts_recv: int) -> int:
-        """1: a record and its line appended; 0: a market not followed; -1: not taken."""
+    def feed(self, raw: bytes, ts_recv: int = ...) -> int:
+        """1: a record and its line appended; 0: a market not followed; -1: not taken
+        (then sync() and the codec). ts_recv: now, unless given."""
+
+    def sync(self) -> None:
+        """Put the latest record of each market it made into ``last`` (for the codec)."""
+
+    def take_latest(self) -> list[Ticker]:
+        """sync(); the latest record of each market made since the last call, oldest first."""
 
 
 def available() -> bool:

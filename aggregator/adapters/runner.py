@@ -63,7 +63,7 @@ class _Prefixed(logging.LoggerAdapter):  # type: ignore[type-arg]
         return msg, kwargs
 
 
-Batch = Callable[[list[Record], list[bytes]], None]
+Batch = Callable[[list[Any], list[bytes], "list[Record] | None"], None]
 
 
 class Adapter:
@@ -99,8 +99,9 @@ class Adapter:
         self.log = _Prefixed(log, {"exchange": cfg.venue})
         self._seq = 0
         self._fast: FastPath | None = None  # the compiled frame path, when the venue has one
-        self._batch: list[Record] = []  # records waiting for the end of the read, and
+        self._batch: list[Any] = []  # records waiting for the end of the read, and
         self._lines: list[bytes] = []  # their lines (the fast path appends to both)
+        self._slow_latest: list[Ticker] = []  # the batch's records of the Python path
         self.state = "starting"
         self.records = 0
         self.reconnects = 0
@@ -146,19 +147,34 @@ class Adapter:
         self.publish(Status(self.venue, state, detail, conn, time.time_ns(), self.seq))
 
     def flush(self) -> None:
-        """Hand the records waiting for the end of a read to the batch publisher."""
+        """Hand the records waiting for the end of a read to the batch publisher.
+
+        With the compiled path, the batch's records are its light records (what the sinks
+        read) and the latest Ticker per market comes with them, for the hub's latest values.
+        """
         batch = self._batch
         if batch:
             assert self.publish_batch is not None
+            latest: list[Record] | None = None
+            if self._fast is not None:
+                made: list[Record] = list(self._fast.take_latest())
+                if self._slow_latest:
+                    made += self._slow_latest
+                    made.sort(key=_seq_of)
+                    self._slow_latest.clear()
+                latest = made
             self.records += len(batch)
             try:
-                self.publish_batch(batch, self._lines)
+                self.publish_batch(batch, self._lines, latest)
             finally:
                 batch.clear()  # (cleared in place: the compiled path appends to these lists)
                 self._lines.clear()
 
     def _emit(self, records: list[Ticker], conn: _Conn, dedupe: bool = False) -> None:
         """Merge, number and publish (or batch) a frame's records: locals only."""
+        fast = self._fast
+        if fast is not None:
+            fast.sync()  # the merge below reads what the compiled path made, in `last`
         last = self._last
         merge = self.codec_cls.MERGE
         batch = self._batch if self.publish_batch is not None else None
@@ -182,6 +198,8 @@ class Adapter:
                 # copied to its own size: orjson's bytes keep their whole buffer (hub.py)
                 self._lines.append(bytes(memoryview(_dumps(rec, option=_NEWLINE))))
                 batch.append(rec)
+                if fast is not None:
+                    self._slow_latest.append(rec)
         emitted = seq - self.seq
         self.seq = seq
         conn.records += emitted
@@ -445,13 +463,14 @@ class Adapter:
         fast = self._fast
         if fast is not None:
             feed = fast.feed
+            sync = fast.sync
             batch = self._batch
             flush_at = self.FLUSH_AT
             schedule = asyncio.get_running_loop().call_soon
             scheduled = self._scheduled_flush
 
             def on_fast_message(raw: bytes) -> list[str] | None:
-                made = feed(raw, now())
+                made = feed(raw)  # (it reads the clock itself)
                 if made > 0:
                     conn.records += 1
                     n = len(batch)
@@ -466,6 +485,7 @@ class Adapter:
                     return replies
                 if made == 0:
                     return replies
+                sync()
                 return on_message(raw)
 
         def on_message(raw: bytes) -> list[str] | None:
@@ -614,3 +634,7 @@ def _describe(e: BaseException) -> str:
 
 _dumps = orjson.dumps
 _NEWLINE = orjson.OPT_APPEND_NEWLINE
+
+
+def _seq_of(record: Record) -> int:
+    return record.seq

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import operator
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -38,7 +39,7 @@ REMIND_EVERY = 60.0  # while files cannot be written, a reminder line this often
 IDLE_CLOSE_AFTER = 60.0  # a quiet file is closed this long after its period ended
 COMPRESS_JOBS = 2  # so gzip never takes every executor thread from the writer
 
-Item = tuple[str, int, bytes]  # exchange, ts_recv, line
+Item = tuple[str, int, list[bytes]]  # exchange, ts_recv of the first, lines of one period
 
 
 @dataclass(slots=True)
@@ -47,7 +48,8 @@ class _Out:
 
     exchange: str
     floor: int  # lowest period a new line may go to: periods only move forward
-    pending: list[tuple[int, bytes]] = field(default_factory=list)  # (period, line)
+    pending: list[bytes] = field(default_factory=list)  # lines waiting, oldest first
+    runs: list[list[int]] = field(default_factory=list)  # their periods: [[period, n], ...]
     idx: int | None = None  # period of ``path``
     part: int = 0
     path: Path | None = None
@@ -129,14 +131,35 @@ class FileSink:
         return self._task is not None and not self._task.done()
 
     def offer(self, record: Ticker | Status, line: bytes) -> None:
-        if self._queue.put((record.exchange, record.ts_recv, line)):
+        if self._queue.put((record.exchange, record.ts_recv, [line])):
             self.accepted += 1
 
     def offer_batch(self, records: Sequence[Ticker | Status], lines: Sequence[bytes]) -> None:
-        """``offer`` for each pair: one ``put_many``, which accepts what fits and counts the
-        rest as dropped, as puts one by one would."""
-        items = [(r.exchange, r.ts_recv, line) for r, line in zip(records, lines, strict=True)]
-        self.accepted += self._queue.put_many(items)
+        """``offer`` for each pair, in one chunk when the batch is one exchange's and one
+        period's (an adapter's batch, unless it spans the turn of a period): the queue takes
+        what fits, as offers one by one would, and counts the rest as dropped."""
+        n = len(lines)
+        if n != len(records):
+            raise ValueError(f"{len(records)} records and {n} lines")
+        if not n:
+            return
+        first, last = records[0], records[-1]
+        period = self._period_ns
+        if (
+            first.ts_recv // period != last.ts_recv // period
+            or len(set(map(_exchange_of, records))) != 1
+        ):
+            for r, line in zip(records, lines, strict=True):
+                self.offer(r, line)
+            return
+        room = self._queue.room
+        if n > room:
+            self._queue.refuse(n - max(room, 0))
+            n = max(room, 0)
+            if not n:
+                return
+        self._queue.put((first.exchange, first.ts_recv, list(lines[:n])), n)
+        self.accepted += n
 
     def reopen(self) -> None:
         self._reopen = True
@@ -202,8 +225,8 @@ class FileSink:
         await self._flush(final=True)
 
     def _add(self, batch: list[Item]) -> None:
-        outs, period_ns, nbytes = self._outs, self._period_ns, 0
-        for exchange, ts_recv, line in batch:
+        outs, period_ns, nbytes, nlines = self._outs, self._period_ns, 0, 0
+        for exchange, ts_recv, lines in batch:
             out = outs.get(exchange)
             if out is None:
                 out = outs[exchange] = _Out(exchange, self._start_idx)
@@ -212,9 +235,15 @@ class FileSink:
                 idx = out.floor
             else:
                 out.floor = idx
-            out.pending.append((idx, line))
-            nbytes += len(line)
-        self._npending += len(batch)
+            runs = out.runs
+            if runs and runs[-1][0] == idx:
+                runs[-1][1] += len(lines)
+            else:
+                runs.append([idx, len(lines)])
+            out.pending += lines
+            nlines += len(lines)
+            nbytes += sum(map(len, lines))
+        self._npending += nlines
         self._nbytes += nbytes
         excess = self._npending - self._cfg.queue_size
         if excess > 0:  # bound the lines held back by failing files: drop their oldest
@@ -222,8 +251,9 @@ class FileSink:
                 n = min(excess, len(out.pending)) if out.failing else 0
                 if n == 0:
                     continue
-                self._nbytes -= sum(len(line) for _, line in out.pending[:n])
+                self._nbytes -= sum(map(len, out.pending[:n]))
                 del out.pending[:n]
+                _consume(out.runs, n)
                 if not self._backlog_full:
                     self._backlog_full = True
                     log.warning(
@@ -306,6 +336,7 @@ class FileSink:
                 log.error("files: %s: %d records not written", out.exchange, len(out.pending))
                 self._lost += len(out.pending)
                 out.pending.clear()
+                out.runs.clear()
             if reopen or final:
                 _close(out)  # keeps the path: the next line reopens it
         if idle_close:
@@ -317,25 +348,33 @@ class FileSink:
         return closed
 
     def _write_out(self, out: _Out, closed: list[Path], now: float) -> None:
-        pending, max_bytes, i = out.pending, self._cfg.max_bytes, 0
+        """Write the pending lines, period by period, each period's in parts of at most
+        max_bytes (a single longer line gets a part of its own)."""
+        pending, runs, max_bytes, i = out.pending, out.runs, self._cfg.max_bytes, 0
         try:
-            while i < len(pending):
-                idx = pending[i][0]
+            while runs:
+                idx, n = runs[0]
                 if out.idx != idx and out.path is not None:
                     closed.append(self._retire(out))
                 fd = out.fd if out.fd is not None else self._open(out, idx)
-                size, j = out.size, i
-                while j < len(pending) and pending[j][0] == idx:
-                    if size + len(pending[j][1]) > max_bytes and size > 0:
-                        break
-                    size += len(pending[j][1])
-                    j += 1
-                if j > i:
-                    write_all(fd, b"".join(line for _, line in pending[i:j]))
-                    self.written += j - i
+                lines = pending[i : i + n]
+                size = out.size + sum(map(len, lines))
+                if size > max_bytes:  # what fits in this part
+                    size, k = out.size, 0
+                    for line in lines:
+                        if size + len(line) > max_bytes and size > 0:
+                            break
+                        size += len(line)
+                        k += 1
+                    lines = lines[:k]
+                if lines:
+                    write_all(fd, b"".join(lines))
+                    self.written += len(lines)
                     self._nbytes -= size - out.size
-                    out.size, i = size, j
-                if i < len(pending) and pending[i][0] == idx:  # full: the next part
+                    out.size = size
+                    i += len(lines)
+                    _consume(runs, len(lines))
+                if runs and runs[0][0] == idx:  # full: the next part
                     closed.append(self._retire(out))
                     out.part += 1
                     self._open(out, idx, resolve=False)
@@ -418,6 +457,20 @@ def _failures(outs: list[_Out]) -> str:
     for out in outs:
         by_error.setdefault(out.error, []).append(out.exchange)
     return "; ".join(f"{', '.join(sorted(exs))}: {err}" for err, exs in sorted(by_error.items()))
+
+
+_exchange_of = operator.attrgetter("exchange")
+
+
+def _consume(runs: list[list[int]], n: int) -> None:
+    """Take the periods of the n oldest lines off the runs."""
+    while n:
+        first = runs[0]
+        if first[1] > n:
+            first[1] -= n
+            return
+        n -= first[1]
+        del runs[0]
 
 
 def _close(out: _Out, sync: bool = True) -> None:
