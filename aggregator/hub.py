@@ -26,10 +26,13 @@ class Sink(Protocol):
     def offer(self, record: Record, line: bytes) -> None:
         """Take a record and its JSON line (serialised once by the hub); never block."""
 
-    def offer_batch(self, records: list[Record], lines: list[bytes]) -> None:
+    def offer_batch(
+        self, records: list[Record], lines: list[bytes], venue: str | None = None
+    ) -> None:
         """Take records and their JSON lines (``lines[i]`` is ``records[i]``'s), as ``offer``
         for each pair in order; never block. The lists are the caller's, reused once this
-        returns: keep their items, never the lists."""
+        returns: keep their items, never the lists. ``venue``: every record is this
+        exchange's (an adapter's batch), or None: not known."""
 
 
 class BoundedQueue(Generic[T]):
@@ -163,7 +166,11 @@ class Hub:
             sink.offer(record, line)
 
     def publish_batch(
-        self, records: list[Record], lines: list[bytes], latest: list[Record] | None = None
+        self,
+        records: list[Record],
+        lines: list[bytes],
+        latest: list[Record] | None = None,
+        venue: str | None = None,
     ) -> None:
         """``publish`` for each record, in order, with its line already serialised.
 
@@ -175,7 +182,8 @@ class Hub:
 
         ``latest``, when given, is the last record of each key in the batch, oldest first,
         and the latest values are taken from it: a compiled adapter path hands the sinks
-        light records, and the full record only once per market and batch.
+        light records, and the full record only once per market and batch. ``venue``: every
+        record is this exchange's (an adapter's batch), or None.
         """
         if not records:
             return
@@ -184,7 +192,7 @@ class Hub:
         for record in records if latest is None else latest:
             values[record.key()] = record
         for sink in self._sinks:
-            sink.offer_batch(records, lines)
+            sink.offer_batch(records, lines, venue)
 
 
 _dumps = orjson.dumps

@@ -74,7 +74,10 @@ class Run:
         assert isinstance(r, Status)
         self.events.append(("status", r.state, r.detail, r.seq))
 
-    def _batch(self, records: list[Any], lines: list[bytes], latest: list[Record] | None) -> None:
+    def _batch(
+        self, records: list[Any], lines: list[bytes], latest: list[Record] | None, venue: str
+    ) -> None:
+        assert all(r.exchange == venue for r in records)
         assert len(records) == len(lines)
         for r, line in zip(records, lines, strict=True):
             d = orjson.loads(line)
@@ -294,9 +297,9 @@ async def test_a_long_read_is_handed_over_in_batches() -> None:
     sizes: list[int] = []
     publish = fast.adapter.publish_batch
     assert publish is not None
-    fast.adapter.publish_batch = lambda r, lines, latest: (
+    fast.adapter.publish_batch = lambda r, lines, latest, venue: (
         sizes.append(len(r)),
-        publish(r, lines, latest),
+        publish(r, lines, latest, venue),
     )[1]
     n = Adapter.FLUSH_AT * 2 + 10
     for i in range(n):

@@ -25,7 +25,7 @@ class Holding:
     def offer(self, record: object, line: bytes) -> None:
         self.lines.append(line)
 
-    def offer_batch(self, records: list[Any], lines: list[bytes]) -> None:
+    def offer_batch(self, records: list[Any], lines: list[bytes], venue: str | None = None) -> None:
         self.lines.extend(lines)
 
 
@@ -42,7 +42,9 @@ class Recording:
         self.got.append((record, line))
         self.calls += 1
 
-    def offer_batch(self, records: list[Record], lines: list[bytes]) -> None:
+    def offer_batch(
+        self, records: list[Record], lines: list[bytes], venue: str | None = None
+    ) -> None:
         self.got.extend(zip(records, lines, strict=True))
         self.calls += 1
 

@@ -63,7 +63,7 @@ class _Prefixed(logging.LoggerAdapter):  # type: ignore[type-arg]
         return msg, kwargs
 
 
-Batch = Callable[[list[Any], list[bytes], "list[Record] | None"], None]
+Batch = Callable[[list[Any], list[bytes], "list[Record] | None", str], None]
 
 
 class Adapter:
@@ -165,7 +165,7 @@ class Adapter:
                 latest = made
             self.records += len(batch)
             try:
-                self.publish_batch(batch, self._lines, latest)
+                self.publish_batch(batch, self._lines, latest, self.venue)
             finally:
                 batch.clear()  # (cleared in place: the compiled path appends to these lists)
                 self._lines.clear()

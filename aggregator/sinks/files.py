@@ -134,7 +134,12 @@ class FileSink:
         if self._queue.put((record.exchange, record.ts_recv, [line])):
             self.accepted += 1
 
-    def offer_batch(self, records: Sequence[Ticker | Status], lines: Sequence[bytes]) -> None:
+    def offer_batch(
+        self,
+        records: Sequence[Ticker | Status],
+        lines: Sequence[bytes],
+        venue: str | None = None,
+    ) -> None:
         """``offer`` for each pair, in one chunk when the batch is one exchange's and one
         period's (an adapter's batch, unless it spans the turn of a period): the queue takes
         what fits, as offers one by one would, and counts the rest as dropped."""
@@ -145,9 +150,8 @@ class FileSink:
             return
         first, last = records[0], records[-1]
         period = self._period_ns
-        if (
-            first.ts_recv // period != last.ts_recv // period
-            or len(set(map(_exchange_of, records))) != 1
+        if first.ts_recv // period != last.ts_recv // period or (
+            first.exchange != venue and len(set(map(_exchange_of, records))) != 1
         ):
             for r, line in zip(records, lines, strict=True):
                 self.offer(r, line)

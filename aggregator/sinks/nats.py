@@ -212,7 +212,9 @@ class NatsSink:
         self.accepted += 1
         self._buf.put((subject, msg_id, line))
 
-    def offer_batch(self, records: Sequence[Record], lines: Sequence[bytes]) -> None:
+    def offer_batch(
+        self, records: Sequence[Record], lines: Sequence[bytes], venue: str | None = None
+    ) -> None:
         """``offer`` for each pair, each through ``_Buffer.put``: a full buffer makes room by
         dropping its oldest record (the hub's BoundedQueue refuses the new one instead), so
         a batch beyond the room left keeps its newest records, as offers one by one do."""

@@ -22,7 +22,7 @@ import logging
 import os
 import socket
 import stat
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -56,7 +56,7 @@ _OPS = {"ping": ("op",), "status": ("op",), "subscribe": ("op", *FILTER_KEYS)}  
 EXPECTED_OPS = "'subscribe', 'ping' or 'status'"
 
 Key = tuple[str, str, str]
-Batch = Sequence[tuple[Record, bytes]]
+Batch = Iterable[tuple[Record, bytes]]
 
 
 def _line(obj: dict[str, Any]) -> bytes:
@@ -328,7 +328,8 @@ class SocketSink:
         self._conns: set[_Client] = set()  # every open connection, closing ones too
         self._idle = asyncio.Event()
         self._idle.set()
-        self._batch: list[tuple[Record, bytes]] = []
+        self._records: list[Record] = []  # this tick's batch: the records, and
+        self._lines: list[bytes] = []  # their lines (apart: most clients want every line)
         self._scheduled = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._servers: list[asyncio.Server] = []
@@ -350,7 +351,7 @@ class SocketSink:
     @property
     def queue_depth(self) -> int:
         """Records waiting: this tick's batch and the latest values held for clients behind."""
-        return len(self._batch) + sum(len(c.pending) for c in self._targets)
+        return len(self._lines) + sum(len(c.pending) for c in self._targets)
 
     @property
     def backlog(self) -> int:
@@ -376,42 +377,48 @@ class SocketSink:
     def offer(self, record: Record, line: bytes) -> None:
         if not self._targets:
             return
-        batch = self._batch
-        batch.append((record, line))
-        if len(batch) >= MAX_BATCH:  # a long read callback: write now, bounded per client
+        self._records.append(record)
+        self._lines.append(line)
+        if len(self._lines) >= MAX_BATCH:  # a long read callback: write now, bounded per client
             self._flush()
         elif not self._scheduled and self._loop is not None:
             self._scheduled = True
             self._loop.call_soon(self._flush)
 
-    def offer_batch(self, records: Sequence[Record], lines: Sequence[bytes]) -> None:
+    def offer_batch(
+        self, records: Sequence[Record], lines: Sequence[bytes], venue: str | None = None
+    ) -> None:
         """``offer`` for each pair, with the same slices: whenever the batch reaches
         MAX_BATCH it is written out, so a burst larger than that still pauses a lagging
         client inside it, and what is left waits for this tick's ``_flush``."""
         if not self._targets:
             return
         i, n = 0, len(records)
-        while n - i >= MAX_BATCH - len(self._batch):  # fills the batch: write now
-            j = i + MAX_BATCH - len(self._batch)
-            self._batch.extend(zip(records[i:j], lines[i:j], strict=True))
-            self._flush()  # a new self._batch
+        if n != len(lines):
+            raise ValueError(f"{n} records and {len(lines)} lines")
+        while n - i >= MAX_BATCH - len(self._lines):  # fills the batch: write now
+            j = i + MAX_BATCH - len(self._lines)
+            self._records += records[i:j]
+            self._lines += lines[i:j]
+            self._flush()  # a new batch
             i = j
             if not self._targets:  # every client dropped (too slow): offer takes no more
                 return
         if i < n:
             if i:
                 records, lines = records[i:], lines[i:]
-            self._batch.extend(zip(records, lines, strict=True))
+            self._records += records
+            self._lines += lines
             if not self._scheduled and self._loop is not None:
                 self._scheduled = True
                 self._loop.call_soon(self._flush)
 
     def _flush(self) -> None:
         self._scheduled = False  # (a flush when full may leave a harmless extra call queued)
-        batch = self._batch
-        if not batch:
+        records, lines = self._records, self._lines
+        if not lines:
             return
-        self._batch = []
+        self._records, self._lines = [], []
         joined: dict[Filter | None, tuple[bytes, int]] = {}  # clients with one filter share
         digests: dict[Filter | None, tuple[dict[Key, bytes], int]] = {}  # and so do laggards
         sent = 0
@@ -419,15 +426,19 @@ class SocketSink:
             if c.paused:
                 digest = digests.get(c.filter)
                 if digest is None:
-                    digest = digests[c.filter] = _digest(batch, c.filter)
+                    digest = digests[c.filter] = _digest(zip(records, lines, strict=True), c.filter)
                 c.conflate(*digest)
                 continue
             f = c.filter
             out = joined.get(f)
             if out is None:
-                match = f.match if f is not None else None
-                lines = [line for r, line in batch if match is None or match(r)]
-                out = joined[f] = (b"".join(lines), len(lines))
+                if f is None:
+                    out = (b"".join(lines), len(lines))
+                else:
+                    match = f.match
+                    wanted = [line for r, line in zip(records, lines, strict=True) if match(r)]
+                    out = (b"".join(wanted), len(wanted))
+                joined[f] = out
             if out[1]:
                 c.transport.write(out[0])
                 sent += out[1]
