@@ -175,6 +175,7 @@ typedef struct {
 } Frame;
 
 static inline const char *skip_ws(const char *p, const char *end) {
+    if (p < end && (unsigned char)*p > ' ') return p; /* compact JSON: nothing to skip */
     while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) p++;
     return p;
 }
@@ -204,7 +205,7 @@ static const char *json_number(const char *p, const char *end) {
 /* Scan {"k":v,...} with scalar values. 0: scanned; -1: anything else (nested values,
  * escapes, malformed text): the Python path decides what it is. */
 static int scan(const char *p, const char *end, Frame *fr) {
-    memset(fr, 0, sizeof(*fr));
+    for (int i = 0; i < NSLOTS; i++) fr->v[i].kind = 0;
     p = skip_ws(p, end);
     if (p >= end || *p != '{') return -1;
     p = skip_ws(p + 1, end);
