@@ -604,3 +604,26 @@ async def test_a_long_burst_is_written_in_slices_so_a_lagging_client_is_paused_i
         missed = sum(m["missed"] for m in got if m["type"] == "notice")
         records = [m for m in got if m["type"] == "ticker"]
         assert len(records) + missed == total and missed == s.sink.conflated
+
+
+@pytest.mark.parametrize("max_writes", [0, 1000])
+async def test_many_subscribers_get_batches_within_the_write_budget(
+    sockdir: Path, max_writes: int
+) -> None:
+    """10 subscribers and a budget of 1,000 writes/s: a batch at most every 10 ms, however
+    often records come (here every ms), and nothing lost or reordered; no budget: a write
+    per tick."""
+    async with asyncio.timeout(20), serve(sockdir, max_writes=max_writes) as s:
+        conns = [await s.connect() for _ in range(10)]
+        n, t0 = 150, time.monotonic()
+        for i in range(n):
+            s.hub.publish(tick(seq=i))
+            await asyncio.sleep(0.001)
+        elapsed = time.monotonic() - t0
+        for c in conns:
+            assert [m["seq"] for m in await c.msgs(n)] == list(range(n))
+        if max_writes:
+            # one batch per 10 ms, plus the first (at once) and the last (a timer)
+            assert 3 <= s.sink.flushes <= elapsed / 0.010 + 2, (s.sink.flushes, elapsed)
+        else:
+            assert s.sink.flushes == n
