@@ -384,3 +384,27 @@ def test_generated_book_frames_all_take_the_compiled_path(batch: list[dict[str, 
         assert [feed.feed(f, 1) for f in frames] == [1] * len(frames)
 
     asyncio.run(main())
+
+
+def test_the_type_refuses_misuse_without_crashing() -> None:
+    """Not initialised, initialised with bad arguments, or re-initialised and failing: a
+    clear exception, never a crash."""
+    feed_cls = fastpath.BinanceFeed
+    assert feed_cls is not None
+    frame = b'{"s":"XY","b":"1","B":"1","a":"1","A":"1"}'
+    bare = feed_cls.__new__(feed_cls)
+    for call in (lambda: bare.feed(frame), bare.sync, bare.take_latest):
+        with pytest.raises(RuntimeError, match="not initialised"):
+            call()
+    with pytest.raises(TypeError, match="markets"):
+        feed_cls("binance", {"XY": 1}, {}, [], [], Ticker, orjson.dumps, None)
+    with pytest.raises(TypeError, match="instance"):
+        feed_cls("binance", {}, {}, [], [], Ticker, orjson.dumps, 5)
+    good = feed_cls("binance", {"XY": ("X/Y", b"{")}, {}, [], [], Ticker, orjson.dumps, None)
+    assert good.feed(frame) == 1
+    with pytest.raises(TypeError, match="markets"):
+        good.__init__("binance", {"XY": 1}, {}, [], [], Ticker, orjson.dumps, None)
+    with pytest.raises(RuntimeError, match="not initialised"):
+        good.feed(frame)
+    with pytest.raises(TypeError, match="feed"):
+        good.feed("a str")  # type: ignore[arg-type]

@@ -158,6 +158,7 @@ typedef struct {
     PyObject *instance;  /* None or str */
     PyObject *suffix;    /* bytes: ,"instance":...}\n */
     long long seq;
+    int ready;           /* __init__ completed */
 } Feed;
 
 static inline Py_ssize_t find_market(Feed *self, const char *p, Py_ssize_t n);
@@ -439,6 +440,7 @@ static int Feed_init(Feed *self, PyObject *args, PyObject *kwds) {
         return -1;
     }
     Feed_clear(self);
+    self->ready = 0;
     PyObject *suffix_obj = PyObject_CallOneArg(dumps, instance);
     if (suffix_obj == NULL) return -1;
     if (!PyBytes_Check(suffix_obj)) {
@@ -491,6 +493,7 @@ static int Feed_init(Feed *self, PyObject *args, PyObject *kwds) {
     self->ticker = Py_NewRef(ticker);
     self->dumps = Py_NewRef(dumps);
     self->instance = Py_NewRef(instance);
+    self->ready = 1;
     return 0;
 }
 
@@ -634,7 +637,7 @@ static PyObject *Feed_feed(Feed *self, PyObject *const *args, Py_ssize_t nargs) 
         PyErr_SetString(PyExc_TypeError, "feed(raw: bytes, ts_recv: int = now)");
         return NULL;
     }
-    if (self->markets == NULL) {
+    if (!self->ready) {
         PyErr_SetString(PyExc_RuntimeError, "BinanceFeed not initialised");
         return NULL;
     }
@@ -793,7 +796,7 @@ static int sync_all(Feed *self) {
 }
 
 static PyObject *Feed_sync(Feed *self, PyObject *unused) {
-    if (self->markets == NULL || sync_all(self) < 0) {
+    if (!self->ready || sync_all(self) < 0) {
         if (!PyErr_Occurred()) PyErr_SetString(PyExc_RuntimeError, "BinanceFeed not initialised");
         return NULL;
     }
@@ -808,7 +811,7 @@ static int by_seq(const void *a, const void *b) {
 /* The latest Ticker of every market made here in this batch, oldest first; a new batch
  * starts. */
 static PyObject *Feed_take_latest(Feed *self, PyObject *unused) {
-    if (self->markets == NULL) {
+    if (!self->ready) {
         PyErr_SetString(PyExc_RuntimeError, "BinanceFeed not initialised");
         return NULL;
     }
