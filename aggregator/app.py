@@ -155,7 +155,7 @@ class Daemon:
             log.info("compiled frame path: %s", ", ".join(compiled))
         elif compiled:
             log.info(
-                "compiled frame path %s: %s use the Python path", _why_not(), ", ".join(compiled)
+                "compiled frame path %s; the Python path for %s", _why_not(), ", ".join(compiled)
             )
         self.started = True
         self.notifier.ready(f"streaming {len(adapters)} venues")
