@@ -41,13 +41,19 @@ class BoundedQueue(Generic[T]):
     An item is one unit, or as many as ``put`` says (a chunk of records, say): the bound
     and the counts are in units. ``put`` never blocks: when full it refuses the item and
     counts its units in ``dropped``. One wake-up of the consumer takes every item queued
-    meanwhile, so a burst costs one task switch, not one per item.
+    meanwhile, so a burst costs one task switch, not one per item; with ``wake_at`` > 1 the
+    consumer is woken only once that many units wait (or on ``wake``, or ``close``), and
+    takes the rest on its own timer.
     """
 
-    def __init__(self, maxsize: int) -> None:
+    def __init__(self, maxsize: int, wake_at: int = 1) -> None:
         if maxsize <= 0:
             raise ValueError("maxsize must be positive")
+        if not 1 <= wake_at <= maxsize:
+            raise ValueError("wake_at must be between 1 and maxsize")
         self.maxsize = maxsize
+        self.wake_at = wake_at
+        self._woken = False
         self.dropped = 0
         self.high_water = 0
         self._items: deque[T] = deque()
@@ -79,7 +85,7 @@ class BoundedQueue(Generic[T]):
         self._count = n = n + units
         if n > self.high_water:
             self.high_water = n
-        if not self._ready.is_set():
+        if n >= self.wake_at and not self._ready.is_set():
             self._ready.set()
         return True
 
@@ -109,18 +115,18 @@ class BoundedQueue(Generic[T]):
             self._count = n + accepted
             if n + accepted > self.high_water:
                 self.high_water = n + accepted
-            if not self._ready.is_set():
+            if n + accepted >= self.wake_at and not self._ready.is_set():
                 self._ready.set()
         return accepted
 
     async def get_batch(self, limit: int = 65536) -> list[T]:
-        """Wait for items and return up to ``limit`` of them; [] once closed and empty."""
+        """Wait for ``wake_at`` units (or ``wake``, or ``close``) and return up to ``limit``
+        items: [] once closed and empty, or when woken with nothing queued."""
         items = self._items
-        while not items:
-            if self._closed:
-                return []
+        while self._count < self.wake_at and not self._closed and not self._woken:
             self._ready.clear()
             await self._ready.wait()
+        self._woken = False
         if len(items) <= limit:
             return self.drain_nowait()
         units = self._units
@@ -133,6 +139,11 @@ class BoundedQueue(Generic[T]):
         self._units.clear()
         self._count = 0
         return out
+
+    def wake(self) -> None:
+        """Wake the consumer now, whatever is queued."""
+        self._woken = True
+        self._ready.set()
 
     def close(self) -> None:
         """No more puts; the consumer gets what is left, then []."""

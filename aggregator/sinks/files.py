@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 PERIOD_NS = {"hour": 3600 * 10**9, "day": 86400 * 10**9}
 STAMP_FORMAT = {"hour": "%Y-%m-%dT%H", "day": "%Y-%m-%d"}
 FLUSH_BYTES = 1 << 20  # buffered bytes that trigger a flush before the timer
+WAKE_RECORDS = 4096  # records queued that wake the writer before its timer (~1.3 MB of lines)
 RETRY_AFTER = 1.0  # seconds between attempts on a failing file
 REMIND_EVERY = 60.0  # while files cannot be written, a reminder line this often
 IDLE_CLOSE_AFTER = 60.0  # a quiet file is closed this long after its period ended
@@ -68,7 +69,9 @@ class FileSink:
         self._cfg = cfg
         self._publish = publish  # where the sink's own status records go (the hub)
         self._period_ns = PERIOD_NS[cfg.period]
-        self._queue: BoundedQueue[Item] = BoundedQueue(cfg.queue_size)
+        # The writer wakes on its flush timer, or once WAKE_RECORDS wait: not per batch.
+        wake_at = max(1, min(WAKE_RECORDS, cfg.queue_size // 4))
+        self._queue: BoundedQueue[Item] = BoundedQueue(cfg.queue_size, wake_at)
         self._outs: dict[str, _Out] = {}
         self._npending = 0
         self._nbytes = 0
@@ -167,6 +170,7 @@ class FileSink:
 
     def reopen(self) -> None:
         self._reopen = True
+        self._queue.wake()
 
     async def start(self) -> None:
         """Lock the data directory (refused if another daemon writes there), repair and
@@ -213,10 +217,12 @@ class FileSink:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(max(0.0, next_flush - loop.time())):
                     batch = await self._queue.get_batch()
+            if batch is None:  # the timer: take what is queued
+                batch = self._queue.drain_nowait()
             if self._reopen:  # lines taken before the request go to the old files
                 self._reopen = False
                 await self._flush(reopen=True)
-            if batch == []:
+            if not batch and self._queue.closed and not len(self._queue):
                 break  # closed and drained
             if batch:
                 self._add(batch)
