@@ -1,8 +1,8 @@
 """The socket sink: newline-delimited JSON to local subscribers (Unix socket, optional TCP).
 
 ``offer`` appends to a per-tick batch and schedules one ``_flush``: one write per client
-(``offer_batch`` appends many records at once, in the same slices of MAX_BATCH). The
-flush is at once unless the writes of the last one would put the sink over its budget of
+(``offer_batch`` takes a whole batch, an adapter's read, and writes it out at once, in the
+same slices of MAX_BATCH). The flush is at once unless the writes of the last one would put the sink over its budget of
 ``max_writes`` write calls per second: with 100 subscribers and the default 20,000, batches
 go out at most every 5 ms (one subscriber: every 50 us), and the kernel's cost of fan-out
 stays bounded.
@@ -395,7 +395,8 @@ class SocketSink:
     ) -> None:
         """``offer`` for each pair, with the same slices: whenever the batch reaches
         MAX_BATCH it is written out, so a burst larger than that still pauses a lagging
-        client inside it, and what is left waits for this tick's ``_flush``."""
+        client inside it. A batch comes whole (an adapter's read), so what is left is
+        written at once, unless the write budget says to wait."""
         if not self._targets:
             return
         i, n = 0, len(records)
@@ -414,17 +415,26 @@ class SocketSink:
                 records, lines = records[i:], lines[i:]
             self._records += records
             self._lines += lines
-            self._schedule()
+            loop = self._loop
+            if loop is not None and self._due() <= loop.time():
+                self._flush()
+            else:
+                self._schedule()
+
+    def _due(self) -> float:
+        """When the next flush keeps within the write budget (``max_writes`` per second):
+        the subscribers' writes of the last one, spread over the budget."""
+        budget = self.cfg.max_writes
+        return self._flushed_at + len(self._targets) / budget if budget else 0.0
 
     def _schedule(self) -> None:
-        """One flush for what this tick publishes: now, or once the subscribers' writes of
-        the last flush are within the write budget (``max_writes`` per second)."""
+        """One flush for what this tick publishes: at the end of the tick, or once the
+        write budget allows."""
         loop = self._loop
         if self._scheduled or loop is None:
             return
         self._scheduled = True
-        budget = self.cfg.max_writes
-        due = self._flushed_at + len(self._targets) / budget if budget else 0.0
+        due = self._due()
         if due <= loop.time():
             loop.call_soon(self._flush)
         else:
