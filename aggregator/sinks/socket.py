@@ -2,10 +2,10 @@
 
 ``offer`` appends to a per-tick batch and schedules one ``_flush``: one write per client
 (``offer_batch`` takes a whole batch, an adapter's read, and writes it out at once, in the
-same slices of MAX_BATCH). The flush is at once unless the writes of the last one would put the sink over its budget of
-``max_writes`` write calls per second: with 100 subscribers and the default 20,000, batches
-go out at most every 5 ms (one subscriber: every 50 us), and the kernel's cost of fan-out
-stays bounded.
+same slices of MAX_BATCH). The flush is at once unless the writes of the last one would put
+the sink over its budget of ``max_writes`` write calls per second: with 100 subscribers and
+the default 20,000, batches go out at most every 5 ms (one subscriber: every 50 us), and
+the kernel's cost of fan-out stays bounded.
 A client its transport pauses (``pause_writing``) is behind: its updates are conflated to
 the latest line per key, and when it drains it gets {"type":"notice","event":"conflated",
 "missed":N} and those lines. A paused client's input is not read either.
