@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Iterable
-from itertools import islice, repeat
 from typing import Generic, Protocol, TypeVar
 
 import orjson
@@ -92,32 +90,6 @@ class BoundedQueue(Generic[T]):
     def refuse(self, units: int) -> None:
         """Count units the producer did not put because they did not fit (``room``)."""
         self.dropped += units
-
-    def put_many(self, items: Iterable[T]) -> int:
-        """``put`` for each item, in order, in one call; returns how many were accepted.
-
-        Nothing is taken meanwhile, so the first ones that fit are accepted and the rest
-        are dropped and counted, as with ``put`` one by one.
-        """
-        batch = items if isinstance(items, list) else list(items)
-        queue = self._items
-        n = self._count
-        room = max(0, self.room)
-        if len(batch) <= room:
-            queue.extend(batch)
-            accepted = len(batch)
-        else:
-            queue.extend(islice(batch, room))
-            accepted = room
-            self.dropped += len(batch) - room
-        if accepted:
-            self._units.extend(repeat(1, accepted))
-            self._count = n + accepted
-            if n + accepted > self.high_water:
-                self.high_water = n + accepted
-            if n + accepted >= self.wake_at and not self._ready.is_set():
-                self._ready.set()
-        return accepted
 
     async def get_batch(self, limit: int = 65536) -> list[T]:
         """Wait for ``wake_at`` units (or ``wake``, or ``close``) and return up to ``limit``

@@ -127,35 +127,43 @@ def test_a_batch_is_what_records_one_by_one_are() -> None:
     assert b.calls == 5  # one call per non-empty batch, not one per record
 
 
-def test_queue_put_many_is_put_for_each() -> None:
-    """Accepted, dropped, high water, contents and the consumer's wake-up as with puts one
-    by one: empty, when it fits, when full, after a drain, and once closed."""
-    rounds: list[list[int]] = [[], [1, 2], [3, 4, 5, 6], [], [7], [8, 9, 10, 11, 12, 13], [14]]
-    one: BoundedQueue[int] = BoundedQueue(5)
-    many: BoundedQueue[int] = BoundedQueue(5)
-    for k, items in enumerate(rounds):
-        if k == 4:  # the consumer took a batch: room again, the high water stays
-            assert many.drain_nowait() == one.drain_nowait() == [1, 2, 3, 4, 5]
-        if k == 6:  # room, but closed: nothing more is accepted
-            assert many.drain_nowait() == one.drain_nowait() == [7, 8, 9, 10, 11]
-            one.close()
-            many.close()
-        accepted = sum(one.put(x) for x in items)
-        assert many.put_many(iter(items) if k == 5 else items) == accepted  # any iterable
-        state = (many.dropped, many.high_water, len(many), many._ready.is_set())
-        assert state == (one.dropped, one.high_water, len(one), one._ready.is_set()), k
-    assert (many.dropped, many.high_water) == (1 + 2 + 1, 5)
+def test_queue_bounds_units_not_items() -> None:
+    """A chunk counts as its units: the bound, room, drops and high water are in units;
+    a chunk that does not fit is refused whole; a drain makes room again."""
+    q: BoundedQueue[str] = BoundedQueue(10)
+    assert q.put("a", 4) and q.put("b", 5)
+    assert (len(q), q.room, q.high_water) == (9, 1, 9)
+    assert not q.put("c", 2)  # does not fit: refused, its units counted
+    assert q.put("d")
+    assert (len(q), q.room, q.dropped, q.high_water) == (10, 0, 2, 10)
+    q.refuse(3)  # a producer that split a batch to the room left
+    assert q.dropped == 5
+    assert q.drain_nowait() == ["a", "b", "d"]
+    assert (len(q), q.room, q.high_water) == (0, 10, 10)
+    q.close()
+    assert q.room == 0 and not q.put("e") and q.dropped == 6
 
 
-@pytest.mark.parametrize("maxsize", [3, 100])
-async def test_a_waiting_consumer_gets_what_put_many_accepted(maxsize: int) -> None:
-    q: BoundedQueue[int] = BoundedQueue(maxsize)
+async def test_a_consumer_wakes_at_its_threshold_on_wake_and_on_close() -> None:
+    q: BoundedQueue[int] = BoundedQueue(100, wake_at=3)
     consumer = asyncio.create_task(q.get_batch())
-    await asyncio.sleep(0)  # waiting on an empty queue
-    assert q.put_many([]) == 0
-    await asyncio.sleep(0)
-    assert not consumer.done()  # still waiting: nothing to take
-    assert q.put_many(range(5)) == min(5, maxsize)
+    q.put(1)
+    q.put(2, 1)
+    await asyncio.sleep(0.01)
+    assert not consumer.done()  # 2 units wait: under the threshold
+    q.put(3)
     async with asyncio.timeout(1):
-        assert await consumer == list(range(min(5, maxsize)))
-    assert q.dropped == max(0, 5 - maxsize)
+        assert await consumer == [1, 2, 3]
+    consumer = asyncio.create_task(q.get_batch())
+    await asyncio.sleep(0.01)
+    q.wake()  # nothing queued: the consumer gets [] and the queue is not closed
+    async with asyncio.timeout(1):
+        assert await consumer == [] and not q.closed
+    q.put(4)
+    consumer = asyncio.create_task(q.get_batch())
+    q.close()  # under the threshold, but closed: what is left, then []
+    async with asyncio.timeout(1):
+        assert await consumer == [4]
+        assert await q.get_batch() == []
+    with pytest.raises(ValueError):
+        BoundedQueue(10, wake_at=11)
