@@ -19,6 +19,8 @@ from aggregator.hub import Hub
 from aggregator.records import Record, Status, Ticker, dumps
 from aggregator.sinks.files import FileSink
 
+from .batches import publishing_in_batches
+
 pytestmark = pytest.mark.timeout(15)
 
 HOUR = 3600 * 10**9
@@ -336,20 +338,9 @@ def files_of(directory: Path) -> dict[str, bytes]:
 
 
 async def publish_in_batches(hub: Hub, records: list[Record], sizes: list[int]) -> None:
-    """``publish_batch`` in batches of these sizes, refilling the same two lists (as a
-    caller does) and letting the writer run between them."""
-    recs: list[Record] = []
-    lines: list[bytes] = []
-    i = 0
-    for size in sizes:
-        recs += records[i : i + size]
-        lines += [dumps(r) for r in records[i : i + size]]
-        hub.publish_batch(recs, lines)
-        recs.clear()
-        lines.clear()
-        i += size
+    """In batches, letting the writer run between them."""
+    for _ in publishing_in_batches(hub, records, sizes):
         await asyncio.sleep(0)
-    assert i == len(records)
 
 
 async def test_batches_write_what_records_one_by_one_write(tmp_path: Path) -> None:

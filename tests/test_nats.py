@@ -31,6 +31,7 @@ from aggregator.sim import VenueSim
 from aggregator.sinks.nats import NatsSink, subject_for, token
 from aggregator.subscribe import subjects
 
+from .batches import publish_in_batches
 from .nats_server import NatsServer, cluster, free_port, remove
 from .test_daemon import VENUES, Proc, data_lines, run_cli, short_dir, spawn, wait_for
 
@@ -500,23 +501,12 @@ async def test_cluster_of_three_loses_a_node(sims) -> None:
 
 
 def publish_as(how: str, hub: Hub, records: list[Record], sizes: list[int]) -> None:
-    """One by one, or ``publish_batch`` in batches of these sizes, refilling the same two
-    lists (a sink must not keep them)."""
+    """One by one, or in batches of these sizes."""
     if how == "one":
         for r in records:
             hub.publish(r)
-        return
-    recs: list[Record] = []
-    lines: list[bytes] = []
-    i = 0
-    for size in sizes:
-        recs += records[i : i + size]
-        lines += [dumps(r) for r in records[i : i + size]]
-        hub.publish_batch(recs, lines)
-        recs.clear()
-        lines.clear()
-        i += size
-    assert i == len(records)
+    else:
+        publish_in_batches(hub, records, sizes)
 
 
 @pytest.mark.timeout(60)

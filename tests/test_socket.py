@@ -27,6 +27,8 @@ from aggregator.hub import Hub
 from aggregator.records import Record, Status, Ticker, dumps
 from aggregator.sinks.socket import SocketSink
 
+from .batches import publish_in_batches
+
 
 def tick(exchange: str = "binance", symbol: str = "BTC/USDT", seq: int = 0) -> Ticker:
     return Ticker(
@@ -448,22 +450,6 @@ async def test_tail_cannot_connect(sockdir: Path, capsys: pytest.CaptureFixture[
         path = str(sockdir / "none.sock")
         assert await tail(path, None, None, None, None, 1, io.StringIO()) == 1
         assert f"cannot connect to socket {path}" in capsys.readouterr().err
-
-
-def publish_in_batches(hub: Hub, records: list[Record], sizes: list[int]) -> None:
-    """``publish_batch`` in batches of these sizes within one callback, refilling the same
-    two lists as a caller does: a sink must not keep them."""
-    recs: list[Record] = []
-    lines: list[bytes] = []
-    i = 0
-    for size in sizes:
-        recs += records[i : i + size]
-        lines += [dumps(r) for r in records[i : i + size]]
-        hub.publish_batch(recs, lines)
-        recs.clear()
-        lines.clear()
-        i += size
-    assert i == len(records)
 
 
 PONG_LINE = b'{"type":"pong"}\n'
