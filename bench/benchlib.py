@@ -155,10 +155,9 @@ class Child:
 UNIFIED = ["BTC/USDT", "ETH/USDT", "SOL/USDT", "XRP/USDT", "DOGE/USDT"]
 
 
-def write_config(root: Path, info: dict) -> Path:
-    """The daemon's config: Binance on the replay server, the files and Unix socket sinks."""
-    http = info["http_url"]
-    cfg = root / "aggregator.toml"
+def daemon_config(root: Path, exchanges: list[str]) -> Path:
+    """The daemon's config in root: its state, the files and Unix socket sinks, then these
+    lines of [exchanges.*] sections."""
     lines = [
         "[daemon]",
         f'state_dir = "{root / "state"}"',
@@ -167,14 +166,26 @@ def write_config(root: Path, info: dict) -> Path:
         f'dir = "{root / "data"}"',
         "[socket]",
         f'path = "{root / "agg.sock"}"',
-        "[exchanges.binance]",
-        'mode = "ws"',
-        f"symbols = {json.dumps(UNIFIED)}",
-        f'ws_url = "{info["ws_url"]}"',
-        f'rest_url = "{http}"',
-        f'markets_url = "{http}/api/v3/exchangeInfo"',
-        "stale_after = 60.0",
-        "fallback = false",
+        *exchanges,
     ]
+    cfg = root / "aggregator.toml"
     cfg.write_text("\n".join(lines) + "\n")
     return cfg
+
+
+def write_config(root: Path, info: dict) -> Path:
+    """The daemon's config: Binance on the replay server, the files and Unix socket sinks."""
+    http = info["http_url"]
+    return daemon_config(
+        root,
+        [
+            "[exchanges.binance]",
+            'mode = "ws"',
+            f"symbols = {json.dumps(UNIFIED)}",
+            f'ws_url = "{info["ws_url"]}"',
+            f'rest_url = "{http}"',
+            f'markets_url = "{http}/api/v3/exchangeInfo"',
+            "stale_after = 60.0",
+            "fallback = false",
+        ],
+    )

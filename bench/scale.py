@@ -56,6 +56,7 @@ from benchlib import (  # noqa: E402
     Child,
     cpu_seconds,
     cpu_split,
+    daemon_config,
     fmt,
     machine,
     median,
@@ -339,21 +340,11 @@ async def subscriber_role(a: argparse.Namespace) -> None:
 
 
 def write_config(root: Path, plan: dict, endpoints: dict) -> Path:
-    lines = [
-        "[daemon]",
-        f'state_dir = "{root / "state"}"',
-        "shutdown_grace = 10.0",
-        "[files]",
-        f'dir = "{root / "data"}"',
-        "[socket]",
-        f'path = "{root / "agg.sock"}"',
-    ]
+    lines = []
     for v, p in plan.items():
         lines += [f"[exchanges.{v}]", f'mode = "{p["mode"]}"']  # no symbols: every market
         lines += [f'{k} = "{u}"' for k, u in endpoints[v].items()]
-    cfg = root / "aggregator.toml"
-    cfg.write_text("\n".join(lines) + "\n")
-    return cfg
+    return daemon_config(root, lines)
 
 
 async def one_run(tmp: Path, rate: float, a: argparse.Namespace) -> dict[str, Any]:
