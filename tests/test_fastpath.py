@@ -409,3 +409,30 @@ def test_the_type_refuses_misuse_without_crashing() -> None:
         good.feed(frame)
     with pytest.raises(TypeError, match="feed"):
         good.feed("a str")  # type: ignore[arg-type]
+
+
+async def test_a_status_goes_out_after_the_records_before_it() -> None:
+    """A session that ends mid-read: the records already made reach the sinks before the
+    "disconnected" status, and the latest values have them."""
+    fast = Run(True)
+    fast.handler(b'{"u":1,"s":"BTCUSDT","b":"1","B":"2","a":"3","A":"4"}')  # then "live"
+    fast.handler(b'{"u":2,"s":"BTCUSDT","b":"5","B":"6","a":"7","A":"8"}')
+    fast.handler(b'{"u":3,"s":"ETHUSDT","b":"5","B":"6","a":"7","A":"8"}')
+    fast.adapter.status("disconnected", "connection lost")
+    kinds = [(e[0], e[1] if e[0] == "status" else orjson.loads(e[1])["seq"]) for e in fast.events]
+    assert kinds == [("ticker", 1), ("status", "live"), ("ticker", 3), ("ticker", 4),
+                     ("status", "disconnected")]  # fmt: skip
+    assert {k[2]: t.bid for k, t in fast.latest.items()} == {"BTC/USDT": 5.0, "ETH/USDT": 5.0}
+
+
+async def test_a_market_whose_line_would_not_fit_goes_to_the_codec() -> None:
+    long = Market("L" * 1500 + "/USDT", "LONGUSDT")  # the line: over 2 KiB
+    frames = [
+        b'{"u":1,"s":"LONGUSDT","b":"1","B":"2","a":"3","A":"4"}',
+        b'{"u":2,"s":"BTCUSDT","b":"1","B":"2","a":"3","A":"4"}',
+    ]
+    fast, slow = both(frames, [long, *MARKETS])
+    same(fast, slow)
+    feed = fastpath.binance_feed("binance", MarketTable([long, *MARKETS]), {}, [], [], None)
+    assert feed is not None
+    assert [feed.feed(f, 1) for f in frames] == [-1, 1]

@@ -397,3 +397,29 @@ async def test_batches_beyond_the_queue_drop_like_records_one_by_one(
     written = read_lines(tmp_path / "batch" / "x" / f"x-{stamp(ts)}.jsonl")
     assert [r["seq"] for r in written] == [0, 1, 2, 3, 4]  # the first that fit, as put keeps
     assert caplog.messages.count("files: accepted=5 written=5 dropped=7") == 2
+
+
+async def test_an_adapters_batches_across_the_turn_of_the_hour(tmp_path: Path) -> None:
+    """One venue's batches, its name given (the chunked path): a batch within an hour goes
+    whole to that hour's file, one that spans the turn of the hour is split by hour, as
+    records one by one are."""
+    h0 = hour_start()
+    records: list[Record] = [tick("alpha", h0 + HOUR - 50 + i, i) for i in range(100)]
+    runs = {}
+    for how in ("one", "batch"):
+        sink = FileSink(make_cfg(tmp_path / how))
+        hub = Hub()
+        hub.add_sink(sink)
+        await sink.start()
+        if how == "one":
+            for r in records:
+                hub.publish(r)
+        else:
+            for chunk in (records[:30], records[30:70], records[70:]):  # the middle one spans
+                hub.publish_batch(chunk, [dumps(r) for r in chunk], None, "alpha")
+        await sink.stop()
+        runs[how] = (files_of(tmp_path / how), sink.accepted, sink.written, sink.dropped)
+    assert runs["batch"] == runs["one"]
+    files = runs["one"][0]
+    assert len(files) == 2  # the two hours
+    assert sorted(data.count(b"\n") for data in files.values()) == [50, 50]

@@ -129,6 +129,7 @@ typedef struct {
     PyObject *key;                 /* ("ticker", venue, symbol) */
     const char *id;                /* native, as bytes (the str's UTF-8: it outlives us) */
     Py_ssize_t idlen;
+    int fits;                      /* its longest line fits in MAXLINE (else: Python path) */
     /* the market's latest record: */
     PyObject *rec;                 /* as a Ticker in `last`, unless dirty; or NULL */
     int dirty;                     /* made here since, not in `last` yet */
@@ -477,6 +478,8 @@ static int Feed_init(Feed *self, PyObject *args, PyObject *kwds) {
         m->native = Py_NewRef(key);
         m->symbol = Py_NewRef(symbol);
         m->prefix = Py_NewRef(prefix);
+        m->fits = PyBytes_GET_SIZE(prefix) + PyBytes_GET_SIZE(self->suffix) +
+                      NFIELDS * (MAXNUM + 16) + 128 <= MAXLINE;
         self->nmarkets = ++i;
         clear_values(m);
         m->key = PyTuple_Pack(3, s_ticker, venue, symbol);
@@ -702,8 +705,8 @@ static PyObject *Feed_feed(Feed *self, PyObject *const *args, Py_ssize_t nargs) 
     Py_ssize_t mi = find_market(self, sym->p, sym->n);
     if (mi < 0) return PyLong_FromLong(0); /* a market we do not follow */
     Market *m = &self->markets[mi];
+    if (!m->fits) return PyLong_FromLong(-1);
     Py_ssize_t plen = PyBytes_GET_SIZE(m->prefix), slen = PyBytes_GET_SIZE(self->suffix);
-    if (plen + slen + NFIELDS * (MAXNUM + 16) + 128 > MAXLINE) return PyLong_FromLong(-1);
 
     /* What the merge starts from: this market's state when the latest record is ours;
      * else the record in `last` (the Python path's), or nothing. */

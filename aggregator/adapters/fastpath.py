@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 import orjson
 
-from ..records import Ticker
+from ..records import Record, Ticker
 from ..symbols import MarketTable
 
 try:
@@ -39,7 +39,7 @@ class FastPath(Protocol):
     def sync(self) -> None:
         """Put the latest record of each market it made into ``last`` (for the codec)."""
 
-    def take_latest(self) -> list[Ticker]:
+    def take_latest(self) -> list[Record]:
         """sync(); the latest record of each market made since the last call, oldest first."""
 
 

@@ -101,7 +101,7 @@ class Adapter:
         self._fast: FastPath | None = None  # the compiled frame path, when the venue has one
         self._batch: list[Any] = []  # records waiting for the end of the read, and
         self._lines: list[bytes] = []  # their lines (the fast path appends to both)
-        self._slow_latest: list[Ticker] = []  # the batch's records of the Python path
+        self._slow_latest: list[Record] = []  # the batch's records of the Python path
         self.state = "starting"
         self.records = 0
         self.reconnects = 0
@@ -157,12 +157,11 @@ class Adapter:
             assert self.publish_batch is not None
             latest: list[Record] | None = None
             if self._fast is not None:
-                made: list[Record] = list(self._fast.take_latest())
+                latest = self._fast.take_latest()
                 if self._slow_latest:
-                    made += self._slow_latest
-                    made.sort(key=_seq_of)
+                    latest += self._slow_latest
+                    latest.sort(key=_seq_of)
                     self._slow_latest.clear()
-                latest = made
             self.records += len(batch)
             try:
                 self.publish_batch(batch, self._lines, latest, self.venue)
@@ -466,20 +465,15 @@ class Adapter:
             sync = fast.sync
             batch = self._batch
             flush_at = self.FLUSH_AT
-            schedule = asyncio.get_running_loop().call_soon
-            scheduled = self._scheduled_flush
+            batched = self._batched
 
             def on_fast_message(raw: bytes) -> list[str] | None:
                 made = feed(raw)  # (it reads the clock itself)
                 if made > 0:
                     conn.records += 1
                     n = len(batch)
-                    if n == 1:  # the first record of this read: hand it over after the read
-                        if not self._flush_pending:
-                            self._flush_pending = True
-                            schedule(scheduled)
-                    elif n >= flush_at:
-                        self.flush()
+                    if n == 1 or n >= flush_at:  # the first of a read, or a full batch
+                        batched()
                     if not conn.live:
                         self._went_live(conn)
                     return replies
