@@ -511,25 +511,6 @@ async def test_batches_reach_subscribers_as_records_one_by_one_do(sockdir: Path)
     assert counts[1] == 1414 + kraken + sum(x.count(b"\n") - 2 for x in snapshots)  # no ack, end
 
 
-async def test_a_long_burst_in_one_batch_is_written_in_slices_too(sockdir: Path) -> None:
-    """test_a_long_burst_is_written_in_slices_so_a_lagging_client_is_paused_in_it, the
-    burst as one ``publish_batch``: a client is paused, and conflated, inside the batch."""
-    async with asyncio.timeout(30), serve(sockdir, client_buffer=64 * 1024) as s:
-        quiet = await s.connect()  # does not read until the end
-        await asyncio.sleep(0.1)
-        total = 20_000  # ~6 MB of lines, far beyond the client's buffer and the kernel's
-        records: list[Record] = [tick(symbol=f"K{seq % 50}/USDT", seq=seq) for seq in range(total)]
-        s.hub.publish_batch(records, [dumps(r) for r in records])
-        assert s.sink.conflated > 0  # already inside the batch, before any loop turn
-        quiet.send({"op": "ping"})
-        got = await quiet.until("pong")
-        missed = sum(m["missed"] for m in got if m["type"] == "notice")
-        received = [m for m in got if m["type"] == "ticker"]
-        assert len(received) + missed == total and missed == s.sink.conflated
-        last = {m["symbol"]: m["seq"] for m in received}
-        assert last == {f"K{k}/USDT": total - 50 + k for k in range(50)}
-
-
 # The daemon runs on uvloop: the scenarios most sensitive to the loop run there too.
 @pytest.mark.parametrize(
     "case",
@@ -544,7 +525,6 @@ async def test_a_long_burst_in_one_batch_is_written_in_slices_too(sockdir: Path)
         test_stale_socket_is_taken_over,
         test_live_socket_is_refused,
         test_batches_reach_subscribers_as_records_one_by_one_do,
-        test_a_long_burst_in_one_batch_is_written_in_slices_too,
     ],
 )
 def test_under_uvloop(sockdir: Path, case: Any) -> None:
@@ -573,23 +553,40 @@ def test_a_lagging_client_keeps_the_last_line_per_key_in_order_of_last_update() 
     assert list(latest.values()) == [b"b X/Y 3\n"] and superseded == 0
 
 
+@pytest.mark.parametrize("how", ["one", "batch"])
 async def test_a_long_burst_is_written_in_slices_so_a_lagging_client_is_paused_in_it(
-    sockdir: Path,
+    sockdir: Path, how: str
 ) -> None:
-    """Records published in one go (one long read callback of a venue) reach a client in
-    slices: once one fills its buffer the rest is conflated at once, not queued whole."""
+    """Records published in one go (one long read callback of a venue), one by one or as
+    one batch, reach a client in slices: once one fills its buffer the rest is conflated at
+    once, not queued whole."""
     async with asyncio.timeout(30), serve(sockdir, client_buffer=64 * 1024) as s:
         quiet = await s.connect()  # does not read until the end
         await asyncio.sleep(0.1)
         total = 20_000  # ~6 MB of lines, far beyond the client's buffer and the kernel's
-        for seq in range(total):
-            s.hub.publish(tick(symbol=f"K{seq % 50}/USDT", seq=seq))
+        records: list[Record] = [tick(symbol=f"K{seq % 50}/USDT", seq=seq) for seq in range(total)]
+        if how == "one":
+            for r in records:
+                s.hub.publish(r)
+        else:
+            s.hub.publish_batch(records, [dumps(r) for r in records])
         assert s.sink.conflated > 0  # already inside the burst, before any loop turn
         quiet.send({"op": "ping"})
         got = await quiet.until("pong")
         missed = sum(m["missed"] for m in got if m["type"] == "notice")
-        records = [m for m in got if m["type"] == "ticker"]
-        assert len(records) + missed == total and missed == s.sink.conflated
+        received = [m for m in got if m["type"] == "ticker"]
+        assert len(received) + missed == total and missed == s.sink.conflated
+        last = {m["symbol"]: m["seq"] for m in received}
+        assert last == {f"K{k}/USDT": total - 50 + k for k in range(50)}
+
+
+def test_a_long_batch_under_uvloop(sockdir: Path) -> None:
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(
+            test_a_long_burst_is_written_in_slices_so_a_lagging_client_is_paused_in_it(
+                sockdir, "batch"
+            )
+        )
 
 
 @pytest.mark.parametrize("max_writes", [0, 1000])
