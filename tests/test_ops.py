@@ -28,16 +28,11 @@ from aggregator.logs import JsonFormatter, RepeatFilter, TextFormatter
 from aggregator.sim import VenueSim
 from aggregator.sinks.socket import parse_request
 
+from .ports import free_port
 from .test_daemon import VENUES, Proc, short_dir, spawn, wait_for, write_config
 
 REPO = Path(__file__).parent.parent
 LOG_KEYS = {"ts", "level", "logger", "msg"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
