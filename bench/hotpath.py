@@ -19,6 +19,7 @@ import cProfile
 import gc
 import os
 import pstats
+import shutil
 import sys
 import tempfile
 import time
@@ -102,6 +103,7 @@ async def amain(a: argparse.Namespace) -> None:
           f"{t_handler * 1e6 / n:.2f}; sinks {(cpu - t_handler) * 1e6 / n:.2f}")  # fmt: skip
     if prof:
         pstats.Stats(prof).sort_stats("tottime").print_stats(25)
+    shutil.rmtree(tmp, ignore_errors=True)
 
 
 def main() -> None:

@@ -37,6 +37,8 @@ import argparse
 import asyncio
 import contextlib
 import os
+import shutil
+import signal
 import struct
 import subprocess
 import sys
@@ -308,8 +310,7 @@ async def amain(args: argparse.Namespace) -> None:
     if args.tls:
         import ssl
 
-        d = Path(tempfile.mkdtemp(prefix="bench-tls-"))
-        cert, key = self_signed_cert(d)
+        cert, key = self_signed_cert(args.cert_dir)
         ssl_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ssl_ctx.load_cert_chain(cert, key)
     loop = asyncio.get_running_loop()
@@ -375,12 +376,18 @@ def main() -> None:
     ap.add_argument("--linger", type=float, default=2.0, help="--auto: seconds after the run")
     ap.add_argument("--max-seconds", type=float, default=300.0, help="whole-process bound")
     args = ap.parse_args()
+    args.cert_dir = Path(tempfile.mkdtemp(prefix="bench-tls-")) if args.tls else None
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # the finally below runs
     try:
-        import uvloop
-
-        uvloop.run(amain(args))
-    except ImportError:
-        asyncio.run(amain(args))
+        try:
+            import uvloop
+        except ImportError:
+            asyncio.run(amain(args))
+        else:
+            uvloop.run(amain(args))
+    finally:
+        if args.cert_dir is not None:
+            shutil.rmtree(args.cert_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":

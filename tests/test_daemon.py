@@ -7,10 +7,12 @@ Venues are simulated on 127.0.0.1 in the test process; the daemon runs as a subp
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import gzip
 import json
 import os
+import shutil
 import signal
 import socket
 import sys
@@ -31,9 +33,20 @@ VENUES = {
 REQUIRED = {"type", "exchange", "symbol", "ts_recv", "seq"}
 
 
+_SHORT_DIRS: list[Path] = []
+
+
+@atexit.register
+def _remove_short_dirs() -> None:
+    for d in _SHORT_DIRS:
+        shutil.rmtree(d, ignore_errors=True)
+
+
 def short_dir() -> Path:
-    """A short directory for Unix sockets (their paths are limited to 107 bytes)."""
-    return Path(tempfile.mkdtemp(prefix="agg-", dir="/tmp"))
+    """A short directory for Unix sockets (their paths are limited to 107 bytes), removed
+    when the test process exits."""
+    _SHORT_DIRS.append(Path(tempfile.mkdtemp(prefix="agg-", dir="/tmp")))
+    return _SHORT_DIRS[-1]
 
 
 def write_config(path: Path, root: Path, sims: dict[str, VenueSim], **extra: str) -> Path:
