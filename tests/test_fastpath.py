@@ -18,10 +18,13 @@ import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from picows import WSMsgType
+from picows.picows import _make_test_ws_frame
 
 from aggregator.adapters import fastpath
 from aggregator.adapters.registry import codec_class
 from aggregator.adapters.runner import Adapter, _Conn
+from aggregator.adapters.stream import _Listener
 from aggregator.config import ExchangeConfig
 from aggregator.records import Record, Status, Ticker
 from aggregator.symbols import Market, MarketTable
@@ -37,11 +40,37 @@ def test_the_extension_is_built() -> None:
     )
 
 
+class Transport:
+    """Where a listener's replies and disconnects go (recorded) when frames are fed to it
+    without a session."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[Any, bytes]] = []
+        self.disconnects = 0
+
+    def send(self, kind: Any, data: bytes) -> None:
+        self.sent.append((kind, data))
+
+    def disconnect(self, graceful: bool = True) -> None:
+        self.disconnects += 1
+
+
+def text_frame(raw: bytes, fin: bool = True) -> Any:
+    return _make_test_ws_frame(WSMsgType.TEXT, raw, fin, False)
+
+
 class Run:
-    """One adapter, fed frame by frame through its real handler; what it published."""
+    """One adapter, fed frame by frame through its real handler; what it published.
+
+    With `reader`, the frames go as picows frames to the session's listener with the
+    compiled frame reader installed (the daemon's path), not to the handler directly."""
 
     def __init__(
-        self, fast: bool, markets: list[Market] = MARKETS, instance: str | None = None
+        self,
+        fast: bool,
+        markets: list[Market] = MARKETS,
+        instance: str | None = None,
+        reader: bool = False,
     ) -> None:
         venue = "binance"
         self.events: list[Any] = []
@@ -69,6 +98,13 @@ class Run:
         self.codec = codec_class(venue)(table)
         self.conn = _Conn(None)
         self.handler = self.adapter._frame_handler(self.codec, self.conn)
+        self.listener: _Listener | None = None
+        self.transport = Transport()
+        if reader:
+            compiled = self.adapter._frame_reader(self.conn)
+            self.listener = _Listener(self.handler, [], lambda: None, 1 << 20, compiled)
+            assert self.conn.reader is not None
+            assert self.listener.on_ws_frame is self.conn.reader
 
     def _status(self, r: Record) -> None:
         assert isinstance(r, Status)
@@ -106,6 +142,12 @@ class Run:
 
     def feed(self, frames: list[bytes]) -> None:
         for raw in frames:
+            if self.listener is not None:
+                self.listener.on_ws_frame(self.transport, text_frame(raw))  # type: ignore[arg-type]
+                if self.listener.error is not None:  # what ends the session, as raised below
+                    self.events.append(("raised", repr(self.listener.error)))
+                    self.listener.error = None
+                continue
             try:
                 self.handler(raw)
             except Exception as e:  # a venue error ends the session: both must raise it
@@ -119,9 +161,14 @@ class Run:
 def both(
     frames: list[bytes], markets: list[Market] = MARKETS, instance: str | None = None
 ) -> tuple[Run, Run]:
+    """The compiled path and the Python path, fed the same frames. The compiled path is
+    also run as the daemon runs it, frames read by the compiled reader, and checked to be
+    the same as the Python path."""
     fast, slow = Run(True, markets, instance), Run(False, markets, instance)
-    fast.feed(frames)
-    slow.feed(frames)
+    read = Run(True, markets, instance, reader=True)
+    for run in (fast, slow, read):
+        run.feed(frames)
+    same(read, slow)
     return fast, slow
 
 
@@ -149,7 +196,7 @@ def same(fast: Run, slow: Run) -> None:
     assert _tickers(fast.latest) == _tickers(slow.latest)
     assert fast.adapter.seq == slow.adapter.seq
     assert fast.adapter.records == slow.adapter.records
-    assert fast.conn.records == slow.conn.records
+    assert fast.conn.made() == slow.conn.made()
     assert fast.adapter.parse_errors == slow.adapter.parse_errors
 
 
@@ -383,6 +430,10 @@ def test_generated_book_frames_all_take_the_compiled_path(batch: list[dict[str, 
         feed = fastpath.binance_feed("binance", MarketTable(MARKETS), {}, [], [], None)
         assert feed is not None
         assert [feed.feed(f, 1) for f in frames] == [1] * len(frames)
+        read = Run(True, reader=True)  # and the reader made them all in C
+        read.feed(frames)
+        assert read.conn.reader is not None
+        assert (read.conn.reader.records, read.conn.records) == (len(frames), 0)
 
     asyncio.run(main())
 
@@ -436,3 +487,123 @@ async def test_a_market_whose_line_would_not_fit_goes_to_the_codec() -> None:
     feed = fastpath.binance_feed("binance", MarketTable([long, *MARKETS]), {}, [], [], None)
     assert feed is not None
     assert [feed.feed(f, 1) for f in frames] == [-1, 1]
+
+
+# --- frames read in C (the session's frame callback) -----------------------------------------
+
+BOOK = b'{"u":1,"s":"BTCUSDT","b":"1","B":"2","a":"3","A":"4"}'
+
+
+def test_picows_frames_are_read_in_c() -> None:
+    """The WSFrame layout the reader was written for is the installed picows's (checked on
+    test frames); if picows changes it, frames go through Python and this fails."""
+    assert fastpath.frames_in_c()
+
+
+class Calls:
+    def __init__(self, raise_on_made: bool = False) -> None:
+        self.fallback: list[Any] = []
+        self.made = 0
+        self.failed: list[tuple[Any, BaseException]] = []
+        self.raise_on_made = raise_on_made
+
+    def on_fallback(self, transport: Any, frame: Any) -> None:
+        self.fallback.append(getattr(frame, "get_payload_as_bytes", lambda: frame)())
+
+    def on_made(self) -> None:
+        self.made += 1
+        if self.raise_on_made:
+            raise ValueError("from on_made")
+
+    def fail(self, transport: Any, error: BaseException) -> None:
+        self.failed.append((transport, error))
+
+
+def reader_of(calls: Calls, flush_at: int = 256) -> tuple[Any, list[Any], list[bytes]]:
+    records: list[Any] = []
+    lines: list[bytes] = []
+    feed = fastpath.binance_feed("binance", MarketTable(MARKETS), {}, records, lines, None)
+    assert feed is not None
+    reader = fastpath.frame_reader(feed, calls.on_fallback, calls.on_made, calls.fail, flush_at)
+    assert reader is not None
+    return reader, records, lines
+
+
+def test_the_reader_takes_whole_text_frames_and_passes_on_the_rest() -> None:
+    calls = Calls()
+    reader, records, lines = reader_of(calls, flush_at=3)
+    t = Transport()
+    reader(t, text_frame(BOOK))  # the first record of the session: on_made
+    reader(t, text_frame(BOOK.replace(b'"u":1', b'"u":2')))
+    assert (len(records), calls.made, calls.fallback, reader.records) == (2, 1, [], 2)
+    reader(t, text_frame(BOOK))  # the batch reaches flush_at: on_made
+    assert (len(records), calls.made) == (3, 2)
+    records.clear()  # (what a flush does)
+    lines.clear()
+    reader(t, text_frame(BOOK))  # a new batch: on_made
+    assert (len(records), calls.made) == (1, 3)
+    reader(t, text_frame(BOOK.replace(b"BTCUSDT", b"NOPEUSDT")))  # not followed: nothing
+    assert (len(records), calls.made, calls.fallback) == (1, 3, [])
+    ack = b'{"result":null,"id":1}'
+    binary = _make_test_ws_frame(WSMsgType.BINARY, BOOK, True, False)
+    for frame in (text_frame(ack), text_frame(BOOK, fin=False), binary):
+        reader(t, frame)
+    assert calls.fallback == [ack, BOOK, BOOK]  # not taken, a first fragment, binary
+    reader.held = True  # a fragmented message is open: even a whole text frame
+    reader(t, text_frame(BOOK))
+    assert calls.fallback[-1] == BOOK and len(records) == 1
+    reader.held = False
+    reader(t, text_frame(BOOK))
+    assert (len(records), reader.records, calls.failed) == (2, 5, [])
+    assert lines[-1].startswith(b'{"type":"ticker","exchange":"binance","symbol":"BTC/USDT"')
+
+
+def test_an_error_on_the_way_goes_to_the_listeners_error_path() -> None:
+    calls = Calls(raise_on_made=True)
+    reader, records, _ = reader_of(calls)
+    t = Transport()
+    assert reader(t, text_frame(BOOK)) is None
+    assert len(records) == 1  # made before on_made raised: not lost
+    [(transport, error)] = calls.failed
+    assert transport is t and isinstance(error, ValueError) and str(error) == "from on_made"
+    assert error.__traceback__ is not None
+
+
+def test_the_reader_refuses_misuse_without_crashing() -> None:
+    reader_cls = fastpath.FrameReader
+    assert reader_cls is not None
+    bare = reader_cls.__new__(reader_cls)
+    with pytest.raises(RuntimeError, match="not initialised"):
+        bare(Transport(), text_frame(BOOK))
+    with pytest.raises(TypeError):
+        reader_cls(object(), print, print, print, 256)
+    calls = Calls()
+    reader, _, _ = reader_of(calls)
+    with pytest.raises(TypeError, match="transport, frame"):
+        reader(text_frame(BOOK))
+    with pytest.raises(TypeError, match="transport, frame"):
+        reader(Transport(), frame=text_frame(BOOK))
+    reader(Transport(), BOOK)  # not a picows frame: to the listener's own handler
+    assert calls.fallback == [BOOK]
+
+
+async def test_a_fragmented_message_with_the_reader_installed() -> None:
+    """While a fragmented message is open every frame goes to the listener, which finds a
+    whole text frame inside it a protocol error; a message in fragments is reassembled and
+    reaches the handler."""
+    run = Run(True, reader=True)
+    assert run.listener is not None and run.conn.reader is not None
+    on_frame, t = run.listener.on_ws_frame, run.transport
+    cont = WSMsgType.CONTINUATION
+    on_frame(t, text_frame(BOOK[:10], fin=False))  # type: ignore[arg-type]
+    assert run.conn.reader.held
+    on_frame(t, _make_test_ws_frame(cont, BOOK[10:], True, False))  # type: ignore[arg-type]
+    assert not run.conn.reader.held
+    assert (run.conn.records, run.conn.reader.records) == (1, 0)  # through the handler
+    on_frame(t, text_frame(BOOK[:10], fin=False))  # type: ignore[arg-type]
+    on_frame(t, text_frame(BOOK))  # type: ignore[arg-type]
+    assert isinstance(run.listener.error, Exception)
+    assert "inside a fragmented one" in str(run.listener.error)
+    assert t.disconnects == 1 and not run.conn.reader.held
+    on_frame(t, text_frame(BOOK))  # type: ignore[arg-type]
+    assert run.conn.reader.records == 1

@@ -634,42 +634,23 @@ static inline Py_ssize_t find_market(Feed *self, const char *p, Py_ssize_t n) {
     }
 }
 
-static PyObject *Feed_feed(Feed *self, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs < 1 || nargs > 2 || !PyBytes_Check(args[0]) ||
-        (nargs == 2 && !PyLong_Check(args[1]))) {
-        PyErr_SetString(PyExc_TypeError, "feed(raw: bytes, ts_recv: int = now)");
-        return NULL;
-    }
-    if (!self->ready) {
-        PyErr_SetString(PyExc_RuntimeError, "BinanceFeed not initialised");
-        return NULL;
-    }
-    const char *raw = PyBytes_AS_STRING(args[0]);
-    Py_ssize_t rawlen = PyBytes_GET_SIZE(args[0]);
-    long long recv;
-    if (nargs == 2) {
-        recv = PyLong_AsLong(args[1]); /* (long: 64 bits here; AsLongLong is slower) */
-        if (recv == -1 && PyErr_Occurred()) return NULL;
-    } else { /* time.time_ns(), without the call */
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        recv = (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-    }
-
+/* One frame's text: 1, a record and its line appended; 0, a market not followed; -1, not
+ * taken (nothing changed); -2, an error (set). */
+static int feed_text(Feed *self, const char *raw, Py_ssize_t rawlen, long long recv) {
     Frame fr;
-    if (scan(raw, raw + rawlen, &fr) < 0) return PyLong_FromLong(-1);
+    if (scan(raw, raw + rawlen, &fr) < 0) return -1;
     Value *sym = &fr.v[SLOT_S], *ev = &fr.v[SLOT_e], *ms = &fr.v[SLOT_E];
-    if (sym->kind != 's') return PyLong_FromLong(-1);
+    if (sym->kind != 's') return -1;
     int book;
     if (ev->kind == 0) {
         book = 1;
         for (int f = 0; f < 4; f++)
-            if (fr.v[f].kind != 's') return PyLong_FromLong(-1);
+            if (fr.v[f].kind != 's') return -1;
     } else if (ev->kind == 's' && ((ev->n == 10 && memcmp(ev->p, "24hrTicker", 10) == 0) ||
                                    (ev->n == 14 && memcmp(ev->p, "24hrMiniTicker", 14) == 0))) {
         book = 0;
     } else {
-        return PyLong_FromLong(-1);
+        return -1;
     }
     /* the numbers, before anything changes */
     char text[NFIELDS][MAXNUM];
@@ -679,33 +660,33 @@ static PyObject *Feed_feed(Feed *self, PyObject *const *args, Py_ssize_t nargs) 
     for (int f = 0; f < (book ? 4 : NFIELDS); f++) {
         Value *v = &fr.v[f];
         if (v->kind == 0) continue; /* not sent: carried over from the previous record */
-        if (v->kind != 's') return PyLong_FromLong(-1);
+        if (v->kind != 's') return -1;
         int r = decimal(v->p, v->n, text[f], &len[f], &value[f]);
-        if (r < 0) return PyLong_FromLong(-1);
+        if (r < 0) return -1;
         if (r > 0) { /* many digits: the correctly rounded double, written by orjson */
             r = long_decimal(self->dumps, v->p, v->n, text[f], &len[f], &value[f]);
-            if (r < 0) return NULL;
-            if (r > 0) return PyLong_FromLong(-1);
+            if (r < 0) return -2;
+            if (r > 0) return -1;
         }
         have[f] = 1;
     }
     long long event = -1;
     if (!book && ms->kind != 0) {
         /* integer milliseconds that fit in int64 nanoseconds (the Python path: None) */
-        if (ms->kind != 'n' || ms->n > 13) return PyLong_FromLong(-1);
+        if (ms->kind != 'n' || ms->n > 13) return -1;
         event = 0;
         for (Py_ssize_t i = 0; i < ms->n; i++) {
             char c = ms->p[i];
-            if (c < '0' || c > '9') return PyLong_FromLong(-1);
+            if (c < '0' || c > '9') return -1;
             event = event * 10 + (c - '0');
         }
-        if (event > 9223372036854LL) return PyLong_FromLong(-1);
+        if (event > 9223372036854LL) return -1;
         event *= 1000000;
     }
     Py_ssize_t mi = find_market(self, sym->p, sym->n);
-    if (mi < 0) return PyLong_FromLong(0); /* a market we do not follow */
+    if (mi < 0) return 0; /* a market we do not follow */
     Market *m = &self->markets[mi];
-    if (!m->fits) return PyLong_FromLong(-1);
+    if (!m->fits) return -1;
     Py_ssize_t plen = PyBytes_GET_SIZE(m->prefix), slen = PyBytes_GET_SIZE(self->suffix);
 
     /* What the merge starts from: this market's state when the latest record is ours;
@@ -713,11 +694,11 @@ static PyObject *Feed_feed(Feed *self, PyObject *const *args, Py_ssize_t nargs) 
     if (!m->dirty) {
         PyObject *prev = PyDict_GetItemWithError(self->last, m->native);
         if (prev == NULL) {
-            if (PyErr_Occurred()) return NULL;
+            if (PyErr_Occurred()) return -2;
             clear_values(m);
             Py_CLEAR(m->rec);
         } else if (prev != m->rec) {
-            if (load_prev(self, m, prev) < 0) return NULL;
+            if (load_prev(self, m, prev) < 0) return -2;
         }
     }
     long long seq = self->seq + 1;
@@ -743,11 +724,11 @@ static PyObject *Feed_feed(Feed *self, PyObject *const *args, Py_ssize_t nargs) 
     memcpy(o, PyBytes_AS_STRING(self->suffix), (size_t)slen);
     o += slen;
     PyObject *line = PyBytes_FromStringAndSize(buf, o - buf);
-    if (line == NULL) return NULL;
+    if (line == NULL) return -2;
     Rec *rec = PyObject_New(Rec, &RecType);
     if (rec == NULL) {
         Py_DECREF(line);
-        return NULL;
+        return -2;
     }
     rec->key = Py_NewRef(m->key);
     rec->exchange = Py_NewRef(self->venue);
@@ -782,12 +763,42 @@ static PyObject *Feed_feed(Feed *self, PyObject *const *args, Py_ssize_t nargs) 
         m->touched = 1;
         self->touched[self->ntouched++] = mi;
     }
-    return PyLong_FromLong(1);
+    return 1;
 fail:
     Py_DECREF(rec);
     Py_DECREF(line);
-    return NULL;
+    return -2;
 }
+
+
+/* time.time_ns(), without the call */
+static inline long long now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static PyObject *Feed_feed(Feed *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs < 1 || nargs > 2 || !PyBytes_Check(args[0]) ||
+        (nargs == 2 && !PyLong_Check(args[1]))) {
+        PyErr_SetString(PyExc_TypeError, "feed(raw: bytes, ts_recv: int = now)");
+        return NULL;
+    }
+    if (!self->ready) {
+        PyErr_SetString(PyExc_RuntimeError, "BinanceFeed not initialised");
+        return NULL;
+    }
+    long long recv;
+    if (nargs == 2) {
+        recv = PyLong_AsLong(args[1]); /* (long: 64 bits here; AsLongLong is slower) */
+        if (recv == -1 && PyErr_Occurred()) return NULL;
+    } else {
+        recv = now_ns();
+    }
+    int r = feed_text(self, PyBytes_AS_STRING(args[0]), PyBytes_GET_SIZE(args[0]), recv);
+    return r < -1 ? NULL : PyLong_FromLong(r);
+}
+
 
 /* Put the latest record of every market made here into `last`. */
 static int sync_all(Feed *self) {
@@ -883,12 +894,223 @@ static PyTypeObject FeedType = {
     .tp_getset = Feed_getset,
 };
 
+/* --- picows frames, read in C --------------------------------------------------------- */
+
+/* picows's WSFrame as its picows.pxd declares it (a Cython extension type with cpdef
+ * methods: the object header, its vtable pointer, then the fields in their order). Nothing
+ * here relies on it until check_frame_layout() has compared it, on test frames, with what
+ * the type's own attributes say. */
+typedef struct {
+    PyObject_HEAD
+    void *vtab;
+    PyObject *payload_obj;
+    char *payload_ptr;
+    Py_ssize_t payload_size;
+    Py_ssize_t tail_size;
+    int msg_type; /* WSMsgType, a C enum */
+    uint8_t fin, rsv1, rsv2, rsv3, last_in_buffer;
+} PicowsFrame;
+
+static PyTypeObject *frame_type = NULL; /* WSFrame, once its layout was checked */
+static int text_type = -1;              /* WSMsgType.TEXT's value */
+
+static int frame_matches(PyObject *frame, PyObject *payload, long msg_type, int fin) {
+    PicowsFrame *f = (PicowsFrame *)frame;
+    PyObject *size = PyObject_GetAttrString(frame, "payload_size");
+    PyObject *kind = PyObject_GetAttrString(frame, "msg_type");
+    PyObject *fin_attr = PyObject_GetAttrString(frame, "fin");
+    int ok = size && kind && fin_attr && PyLong_AsSsize_t(size) == f->payload_size &&
+             PyLong_AsLong(kind) == f->msg_type && PyLong_AsLong(fin_attr) == f->fin &&
+             f->msg_type == msg_type && f->fin == fin &&
+             f->payload_size == PyBytes_GET_SIZE(payload) &&
+             memcmp(f->payload_ptr, PyBytes_AS_STRING(payload), (size_t)f->payload_size) == 0;
+    Py_XDECREF(size);
+    Py_XDECREF(kind);
+    Py_XDECREF(fin_attr);
+    if (PyErr_Occurred()) return -1;
+    return ok;
+}
+
+/* check_frame_layout(WSFrame, make_test_frame, TEXT, BINARY) -> bool: whether WSFrame's
+ * fields are where PicowsFrame says, on two test frames (their attributes against the
+ * struct); if so, FrameReader may read frames of that type directly. */
+static PyObject *check_frame_layout(PyObject *module, PyObject *args) {
+    PyObject *type, *make, *text, *binary;
+    if (!PyArg_ParseTuple(args, "O!OOO", &PyType_Type, &type, &make, &text, &binary)) return NULL;
+    long t = PyLong_AsLong(text), b = PyLong_AsLong(binary);
+    if (PyErr_Occurred()) return NULL;
+    if (((PyTypeObject *)type)->tp_basicsize != (Py_ssize_t)sizeof(PicowsFrame)) Py_RETURN_FALSE;
+    static const char *payloads[2] = {"{\"s\":\"BTCUSDT\",\"b\":\"1.5\"}", "\x01\x02\x03"};
+    int ok = 1;
+    for (int i = 0; i < 2 && ok == 1; i++) {
+        PyObject *payload = PyBytes_FromString(payloads[i]);
+        if (payload == NULL) return NULL;
+        PyObject *frame = PyObject_CallFunction(make, "OOii", i ? binary : text, payload, !i, i);
+        if (frame == NULL) {
+            Py_DECREF(payload);
+            return NULL;
+        }
+        ok = Py_TYPE(frame) == (PyTypeObject *)type && frame_matches(frame, payload, i ? b : t, !i);
+        Py_DECREF(frame);
+        Py_DECREF(payload);
+        if (ok < 0) return NULL;
+    }
+    if (!ok) Py_RETURN_FALSE;
+    Py_XSETREF(frame_type, (PyTypeObject *)Py_NewRef(type));
+    text_type = (int)t;
+    Py_RETURN_TRUE;
+}
+
+/* A WebSocket session's frame callback (picows's on_ws_frame) for a BinanceFeed: a whole
+ * text frame goes from picows's read buffer straight into the feed, with no Python call.
+ * `fallback(transport, frame)` (the listener's Python handler) gets every other frame, and
+ * the ones the feed does not take (it sees them again: they are rare). `on_made()` is called
+ * when a record begins a batch, fills one, or is the session's first; `fail(transport,
+ * error)` gets an error raised here. */
+typedef struct {
+    PyObject_HEAD
+    vectorcallfunc vectorcall;
+    Feed *feed;
+    PyObject *fallback, *on_made, *fail;
+    Py_ssize_t flush_at;
+    long long records; /* made by this reader */
+    int held;          /* a fragmented message is open: every frame to the fallback */
+    int live;          /* on_made was called once */
+} Reader;
+
+static PyObject *Reader_call(Reader *self, PyObject *const *args, size_t nargsf,
+                             PyObject *kwnames) {
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    if (nargs != 2 || kwnames != NULL) {
+        PyErr_SetString(PyExc_TypeError, "FrameReader(transport, frame)");
+        return NULL;
+    }
+    PicowsFrame *f = (PicowsFrame *)args[1];
+    if (self->held || frame_type == NULL || Py_TYPE(args[1]) != frame_type ||
+        f->msg_type != text_type || !f->fin)
+        return PyObject_Vectorcall(self->fallback, args, 2, NULL);
+    int r = feed_text(self->feed, f->payload_ptr, f->payload_size, now_ns());
+    if (r == -1) return PyObject_Vectorcall(self->fallback, args, 2, NULL);
+    if (r == 1) {
+        self->records++;
+        Py_ssize_t n = PyList_GET_SIZE(self->feed->records);
+        if (n == 1 || n >= self->flush_at || !self->live) {
+            self->live = 1;
+            PyObject *res = PyObject_CallNoArgs(self->on_made);
+            if (res == NULL) r = -2;
+            Py_XDECREF(res);
+        }
+    }
+    if (r == -2) { /* to the listener, as an error of its own handler would go */
+#if PY_VERSION_HEX >= 0x030C0000
+        PyObject *error = PyErr_GetRaisedException();
+#else
+        PyObject *type, *error, *tb;
+        PyErr_Fetch(&type, &error, &tb);
+        PyErr_NormalizeException(&type, &error, &tb);
+        if (tb != NULL) PyException_SetTraceback(error, tb);
+        Py_XDECREF(type);
+        Py_XDECREF(tb);
+#endif
+        PyObject *res = PyObject_CallFunctionObjArgs(self->fail, args[0], error, NULL);
+        Py_XDECREF(error);
+        return res;
+    }
+    Py_RETURN_NONE;
+}
+
+static int Reader_init(Reader *self, PyObject *args, PyObject *kwds) {
+    PyObject *feed, *fallback, *on_made, *fail;
+    Py_ssize_t flush_at;
+    static char *kwlist[] = {"feed", "fallback", "on_made", "fail", "flush_at", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!OOOn", kwlist, &FeedType, &feed, &fallback,
+                                     &on_made, &fail, &flush_at))
+        return -1;
+    if (!((Feed *)feed)->ready) {
+        PyErr_SetString(PyExc_RuntimeError, "BinanceFeed not initialised");
+        return -1;
+    }
+    if (frame_type == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "check_frame_layout() has not accepted WSFrame");
+        return -1;
+    }
+    Py_XSETREF(self->feed, (Feed *)Py_NewRef(feed));
+    Py_XSETREF(self->fallback, Py_NewRef(fallback));
+    Py_XSETREF(self->on_made, Py_NewRef(on_made));
+    Py_XSETREF(self->fail, Py_NewRef(fail));
+    self->flush_at = flush_at < 1 ? 1 : flush_at;
+    self->vectorcall = (vectorcallfunc)Reader_call;
+    return 0;
+}
+
+static int Reader_traverse(Reader *self, visitproc visit, void *arg) {
+    Py_VISIT(self->feed);
+    Py_VISIT(self->fallback);
+    Py_VISIT(self->on_made);
+    Py_VISIT(self->fail);
+    return 0;
+}
+
+static int Reader_clear(Reader *self) {
+    self->vectorcall = NULL; /* cleared: calls raise instead of reaching NULL pointers */
+    Py_CLEAR(self->feed);
+    Py_CLEAR(self->fallback);
+    Py_CLEAR(self->on_made);
+    Py_CLEAR(self->fail);
+    return 0;
+}
+
+static void Reader_dealloc(Reader *self) {
+    PyObject_GC_UnTrack(self);
+    Reader_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *Reader_tp_call(Reader *self, PyObject *args, PyObject *kwargs) {
+    if (self->feed == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "FrameReader not initialised");
+        return NULL;
+    }
+    return PyVectorcall_Call((PyObject *)self, args, kwargs);
+}
+
+static PyMemberDef Reader_members[] = {
+    {"records", T_LONGLONG, offsetof(Reader, records), READONLY, "records made by this reader"},
+    {"held", T_BOOL, offsetof(Reader, held), 0,
+     "a fragmented message is open: every frame goes to the fallback"},
+    {NULL},
+};
+
+static PyTypeObject ReaderType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "aggregator.adapters._fastpath.FrameReader",
+    .tp_basicsize = sizeof(Reader),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL,
+    .tp_doc = "picows's on_ws_frame for a BinanceFeed: whole text frames read in C.",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Reader_init,
+    .tp_dealloc = (destructor)Reader_dealloc,
+    .tp_traverse = (traverseproc)Reader_traverse,
+    .tp_clear = (inquiry)Reader_clear,
+    .tp_call = (ternaryfunc)Reader_tp_call,
+    .tp_vectorcall_offset = offsetof(Reader, vectorcall),
+    .tp_members = Reader_members,
+};
+
+static PyMethodDef module_methods[] = {
+    {"check_frame_layout", check_frame_layout, METH_VARARGS,
+     "check_frame_layout(WSFrame, make_test_frame, TEXT, BINARY) -> whether frames are read in C"},
+    {NULL},
+};
+
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "_fastpath", "Compiled per-message paths of the busiest venues.", -1,
+    module_methods,
 };
 
 PyMODINIT_FUNC PyInit__fastpath(void) {
-    if (PyType_Ready(&FeedType) < 0 || PyType_Ready(&RecType) < 0) return NULL;
+    if (PyType_Ready(&FeedType) < 0 || PyType_Ready(&RecType) < 0 || PyType_Ready(&ReaderType) < 0)
+        return NULL;
 #define INTERN(var, text) if ((var = PyUnicode_InternFromString(text)) == NULL) return NULL
     INTERN(s_type, "type");
     INTERN(s_exchange, "exchange");
@@ -914,7 +1136,8 @@ PyMODINIT_FUNC PyInit__fastpath(void) {
     PyObject *mod = PyModule_Create(&module);
     if (mod == NULL) return NULL;
     if (PyModule_AddObjectRef(mod, "BinanceFeed", (PyObject *)&FeedType) < 0 ||
-        PyModule_AddObjectRef(mod, "Rec", (PyObject *)&RecType) < 0) {
+        PyModule_AddObjectRef(mod, "Rec", (PyObject *)&RecType) < 0 ||
+        PyModule_AddObjectRef(mod, "FrameReader", (PyObject *)&ReaderType) < 0) {
         Py_DECREF(mod);
         return NULL;
     }

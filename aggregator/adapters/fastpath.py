@@ -15,7 +15,9 @@ path.
 
 from __future__ import annotations
 
+import functools
 import os
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import orjson
@@ -24,9 +26,12 @@ from ..records import Record, Ticker
 from ..symbols import MarketTable
 
 try:
-    from ._fastpath import BinanceFeed
+    from ._fastpath import BinanceFeed, FrameReader, check_frame_layout
 except ImportError:  # built without a C compiler
-    BinanceFeed = None
+    BinanceFeed = FrameReader = check_frame_layout = None
+
+
+FrameCallback = Callable[[Any, Any], None]  # picows's on_ws_frame(transport, frame)
 
 
 class FastPath(Protocol):
@@ -69,3 +74,39 @@ def binance_feed(
         venue, markets, last, records, lines, Ticker, orjson.dumps, instance
     )
     return feed
+
+
+@functools.cache
+def frames_in_c() -> bool:
+    """Whether picows's frames can be read in C: its WSFrame has the layout the compiled
+    path was written for (checked on test frames, once)."""
+    if not available():
+        return False
+    from picows import WSFrame, WSMsgType
+    from picows.picows import _make_test_ws_frame
+
+    return bool(
+        check_frame_layout(
+            WSFrame, _make_test_ws_frame, WSMsgType.TEXT.value, WSMsgType.BINARY.value
+        )
+    )
+
+
+def frame_reader(
+    feed: FastPath,
+    fallback: FrameCallback,
+    on_made: Callable[[], None],
+    fail: Callable[[Any, BaseException], None],
+    flush_at: int,
+) -> FrameCallback | None:
+    """A session's on_ws_frame that hands whole text frames to `feed` from picows's read
+    buffer, with no Python call per frame; None if frames cannot be read in C.
+
+    `fallback(transport, frame)` gets every other frame and those the feed does not take;
+    `on_made()` is called when a record begins a batch, fills one (`flush_at`) or is the
+    session's first; `fail(transport, error)` gets an error raised on the way. The reader's
+    `records` counts what it made; set its `held` while a fragmented message is open."""
+    if not frames_in_c():
+        return None
+    reader: FrameCallback = FrameReader(feed, fallback, on_made, fail, flush_at)
+    return reader

@@ -24,6 +24,7 @@ from ..config import ExchangeConfig
 from ..errors import MarketsUnavailable, ParseError, RateLimited, VenueError, VenueNotice
 from ..records import Record, Status, Ticker
 from ..symbols import Market, MarketTable, read_cache, snapshot_path, write_cache
+from . import fastpath
 from .base import (
     REST_MAX_BODY,
     SHAPE_ERRORS,
@@ -34,7 +35,14 @@ from .base import (
 )
 from .fastpath import FastPath
 from .registry import modes
-from .stream import SessionClosed, WebSocket, WSError, open_websocket
+from .stream import (
+    CompiledFrames,
+    FrameCallback,
+    SessionClosed,
+    WebSocket,
+    WSError,
+    open_websocket,
+)
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +60,11 @@ class _Conn:
     idle: float = 0.0
     ws: WebSocket | None = None
     seen: int = 0
+    reader: Any = None  # the compiled frame reader of this session, if any (its own count)
+
+    def made(self) -> int:
+        """Records made on this connection, for the watcher."""
+        return self.records + (self.reader.records if self.reader is not None else 0)
 
 
 class _Prefixed(logging.LoggerAdapter):  # type: ignore[type-arg]
@@ -433,6 +446,7 @@ class Adapter:
             open_timeout=self.cfg.open_timeout,
             ping_interval=self.codec_cls.PING_INTERVAL,
             max_size=WS_MAX_FRAME,
+            compiled=self._frame_reader(conn),
         )
         conn.ws = ws
         helpers: list[asyncio.Future[None]] = []
@@ -446,6 +460,28 @@ class Adapter:
             for t in helpers:
                 t.cancel()
             await asyncio.gather(*helpers, return_exceptions=True)
+
+    def _frame_reader(self, conn: _Conn) -> CompiledFrames | None:
+        """With the compiled path, what makes the session's frame callback in C (picows's
+        frames into the feed, no Python call per frame): see fastpath.frame_reader. What it
+        does not take goes to the listener's handler, and so to `_frame_handler`'s."""
+        fast = self._fast
+        if fast is None:
+            return None
+        batched = self._batched
+
+        def on_made() -> None:  # a record began a batch, filled one, or is the first
+            batched()
+            if not conn.live:
+                self._went_live(conn)
+
+        def compiled(
+            fallback: FrameCallback, fail: Callable[[Any, BaseException], None]
+        ) -> FrameCallback | None:
+            conn.reader = fastpath.frame_reader(fast, fallback, on_made, fail, self.FLUSH_AT)
+            return conn.reader  # type: ignore[no-any-return]
+
+        return compiled
 
     def _frame_handler(self, codec: Codec, conn: _Conn) -> Callable[[bytes], list[str] | None]:
         """The per-message path: parse, emit, hand back the codec's replies to the venue.
@@ -512,7 +548,7 @@ class Adapter:
         limit = self.cfg.stale_after
         while True:
             await asyncio.sleep(self.STALE_CHECK)
-            mark = conn.activity + conn.records
+            mark = conn.activity + conn.made()
             if mark != conn.seen:
                 conn.seen = mark
                 conn.idle = 0.0

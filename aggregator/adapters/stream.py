@@ -14,6 +14,7 @@ import asyncio
 import functools
 import ssl
 from collections.abc import Callable
+from typing import Any
 
 from picows import (
     WSError,
@@ -42,9 +43,21 @@ class SessionClosed(Exception):
 OnMessage = Callable[[bytes], list[str] | None]
 
 
+FrameCallback = Callable[[WSTransport, WSFrame], None]
+# Given the listener's own frame handler and its error path, a compiled on_ws_frame (or None)
+CompiledFrames = Callable[
+    [FrameCallback, Callable[[WSTransport, BaseException], None]], FrameCallback | None
+]
+
+
 class _Listener(WSListener):
     def __init__(
-        self, on_message: OnMessage, first: list[str], on_open: Callable[[], None], max_size: int
+        self,
+        on_message: OnMessage,
+        first: list[str],
+        on_open: Callable[[], None],
+        max_size: int,
+        compiled: CompiledFrames | None = None,
     ) -> None:
         self.on_message = on_message
         self.first = first
@@ -52,13 +65,18 @@ class _Listener(WSListener):
         self.max_size = max_size
         self.error: BaseException | None = None  # raised by on_message; ends the session
         self._parts: bytearray | None = None  # a fragmented message being reassembled
+        self._reader: Any = None
+        if compiled is not None:  # picows calls it instead of the method below
+            self._reader = compiled(self._on_frame, self._fail)
+            if self._reader is not None:
+                self.on_ws_frame = self._reader  # type: ignore[method-assign]
 
     def on_ws_connected(self, transport: WSTransport) -> None:
         for message in self.first:  # before any frame of the venue is handled
             transport.send(TEXT, message.encode())
         self.on_open()
 
-    def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
+    def _on_frame(self, transport: WSTransport, frame: WSFrame) -> None:
         kind = frame.msg_type
         if kind is TEXT and frame.fin and self._parts is None:  # nearly every frame: inline
             try:
@@ -78,7 +96,7 @@ class _Listener(WSListener):
             transport.send_close(frame.get_close_code(), frame.get_close_message())
             transport.disconnect()
         elif kind is TEXT or kind is BINARY:  # the first fragment
-            self._parts = bytearray(frame.get_payload_as_memoryview())
+            self._hold(bytearray(frame.get_payload_as_memoryview()))
         elif kind is CONTINUATION and self._parts is None:
             self._fail(transport, SessionClosed("protocol error: a continuation of no message"))
         elif kind is CONTINUATION:
@@ -87,8 +105,11 @@ class _Listener(WSListener):
             if len(self._parts) > self.max_size:
                 self._fail(transport, SessionClosed(f"message larger than {self.max_size} bytes"))
             elif frame.fin:
-                message, self._parts = bytes(self._parts), None
+                message = bytes(self._parts)
+                self._hold(None)
                 self._deliver(transport, message)
+
+    on_ws_frame = _on_frame  # (a compiled reader, when given, replaces it per instance)
 
     def _deliver(self, transport: WSTransport, message: bytes) -> None:
         try:
@@ -105,10 +126,17 @@ class _Listener(WSListener):
             transport.send(TEXT, reply.encode())
         replies.clear()
 
+    def _hold(self, parts: bytearray | None) -> None:
+        """A fragmented message opens (its first part) or ends (None): while one is open,
+        the compiled reader passes every frame here."""
+        self._parts = parts
+        if self._reader is not None:
+            self._reader.held = parts is not None
+
     def _fail(self, transport: WSTransport, error: BaseException) -> None:
         if self.error is None:
             self.error = error
-        self._parts = None
+        self._hold(None)
         transport.disconnect(graceful=False)
 
 
@@ -169,6 +197,7 @@ async def open_websocket(
     open_timeout: float,
     ping_interval: float | None,
     max_size: int,
+    compiled: CompiledFrames | None = None,
 ) -> WebSocket:
     """Connect and complete the handshake within `open_timeout`.
 
@@ -179,11 +208,15 @@ async def open_websocket(
 
     Protocol pings are sent when the venue has been quiet for `ping_interval` seconds; no
     pong within as long again drops the connection. Raises OSError, TimeoutError or WSError.
+
+    `compiled`, if given, may supply a frame callback that picows calls instead of the
+    listener's (fastpath.frame_reader): it gets the listener's own handler for what it does
+    not take, and the listener's error path.
     """
     context = _tls_context() if url.startswith("wss:") else None
     async with asyncio.timeout(open_timeout):
         transport, listener = await ws_connect(
-            lambda: _Listener(on_message, first, on_open, max_size),
+            lambda: _Listener(on_message, first, on_open, max_size, compiled),
             url,
             ssl_context=context,
             websocket_handshake_timeout=open_timeout,
