@@ -152,7 +152,11 @@ class Daemon:
         )
         compiled = [a.venue for a in self.adapters if a.codec_cls.COMPILED]
         if compiled and fastpath.available():
-            log.info("compiled frame path: %s", ", ".join(compiled))
+            log.info(
+                "compiled frame path: %s; picows frames read %s",
+                ", ".join(compiled),
+                "in C" if fastpath.frames_in_c() else "in Python (WSFrame's layout not known)",
+            )
         elif compiled:
             log.info(
                 "compiled frame path %s; the Python path for %s", _why_not(), ", ".join(compiled)
