@@ -6,6 +6,8 @@ same local TLS replay it costs 1.7 us of CPU per frame, against 4.7 us for aioht
 and 10.2 us for websockets. It hands over raw frames; this module adds what a market-data
 session needs on top: reassembly of fragmented messages (bounded), the venue's close code and
 reason, and an error raised by the message handler ending the session with that error.
+A venue with a compiled path may install a frame callback in C (``compiled``), which passes
+to this listener every frame it does not take.
 """
 
 from __future__ import annotations
