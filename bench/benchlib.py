@@ -26,6 +26,18 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK
 
 
+def thread_cpu(pid: int) -> dict[int, float]:
+    """utime + stime of each thread of a process (/proc/<pid>/task/<tid>/stat), in seconds."""
+    out = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):  # the thread ended meanwhile
+            continue
+        out[int(task.name)] = (int(fields[11]) + int(fields[12])) / CLK
+    return out
+
+
 def cpu_split(pid: int) -> tuple[float, float]:
     """(utime, stime) of a process, in seconds."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()

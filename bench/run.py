@@ -11,7 +11,9 @@ Per run and contender:
           delivered to the contender's consumer - time the server wrote the first frame);
           CPU us/msg = (utime+stime of the contender process, /proc/<pid>/stat, from after
           subscribing to after the last message) / N; the aggregator's socket subscriber is
-          measured separately (sub_cpu_us_per_msg); peak RSS = VmHWM of the contender at the
+          measured separately (sub_cpu_us_per_msg), and the daemon's CPU is also split
+          between its event loop's thread and its other threads (the file writer's), from
+          /proc/<pid>/task/<tid>/stat ("loop / threads"); peak RSS = VmHWM of the contender at the
           end; records written = ticker lines in the daemon's files after it exits.
   rate    R frames/s for D s: latency = time the subscriber read the record (or the floor
           read the frame) - time the server wrote the frame's bytes, matched by frame index
@@ -43,7 +45,15 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 PY = sys.executable
 sys.path.insert(0, str(HERE))
-from benchlib import UNIFIED, Child, cpu_seconds, machine, status_mb, write_config  # noqa: E402
+from benchlib import (  # noqa: E402
+    UNIFIED,
+    Child,
+    cpu_seconds,
+    machine,
+    status_mb,
+    thread_cpu,
+    write_config,
+)
 
 SYMBOLS = ["BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT", "DOGEUSDT"]
 CF_VENV = Path(os.environ.get("BENCH_CF_VENV", "/tmp/cfvenv"))
@@ -174,12 +184,15 @@ async def run_aggregator(tmp: Path, mode: str, tls: bool, a: argparse.Namespace)
         await server.event("subscribed", 60)
         await asyncio.sleep(0.5)  # the daemon settles (status records, markets cache)
         dpid, spid = daemon.proc.pid, sub.proc.pid
-        d0, s0 = cpu_seconds(dpid), cpu_seconds(spid)
+        d0, s0, t0 = cpu_seconds(dpid), cpu_seconds(spid), thread_cpu(dpid)
         server.send("go")
         sent = await server.event("done", a.max_seconds)
         done = await sub.event("done", a.max_seconds)
         await asyncio.sleep(1.2)  # one files.flush_interval (1 s): the last write is counted
-        d1, s1 = cpu_seconds(dpid), cpu_seconds(spid)
+        d1, s1, t1 = cpu_seconds(dpid), cpu_seconds(spid), thread_cpu(dpid)
+        # the event loop's thread, and the others (the file writer's, in the default executor)
+        loop_cpu = t1.get(dpid, 0.0) - t0.get(dpid, 0.0)
+        threads_cpu = sum(c - t0.get(tid, 0.0) for tid, c in t1.items() if tid != dpid)
         rss, sub_rss = status_mb(dpid, "VmHWM"), status_mb(spid, "VmHWM")
     finally:
         rc = await daemon.stop(signal.SIGTERM, 30)
@@ -199,6 +212,8 @@ async def run_aggregator(tmp: Path, mode: str, tls: bool, a: argparse.Namespace)
         "sub_msgs": got,
         "sub_msgs_per_s": round(got / max((done["t_last_ns"] - sent["t_first_ns"]) / 1e9, 1e-9)),
         "cpu_us_per_msg": round((d1 - d0) * 1e6 / max(sent["sent"], 1), 2),
+        "loop_cpu_us_per_msg": round(loop_cpu * 1e6 / max(sent["sent"], 1), 2),
+        "threads_cpu_us_per_msg": round(threads_cpu * 1e6 / max(sent["sent"], 1), 2),
         "sub_cpu_us_per_msg": round((s1 - s0) * 1e6 / max(got, 1), 2),
         "peak_rss_mb": round(rss, 1),
         "sub_peak_rss_mb": round(sub_rss, 1),
@@ -272,9 +287,9 @@ def summarise(runs: list[dict]) -> dict:
     out: dict = {"runs": len(runs), "ok_flood_runs": len(flood), "ok_rate_runs": len(rate)}
     if errors:
         out["errors"] = errors
-    for key in ("msgs_per_s", "cpu_us_per_msg", "sub_cpu_us_per_msg", "peak_rss_mb",
-                "records_written", "msgs", "frames_sent", "sub_msgs", "sub_msgs_per_s",
-                "conflated_notices"):  # fmt: skip
+    for key in ("msgs_per_s", "cpu_us_per_msg", "loop_cpu_us_per_msg", "threads_cpu_us_per_msg",
+                "sub_cpu_us_per_msg", "peak_rss_mb", "records_written", "msgs", "frames_sent",
+                "sub_msgs", "sub_msgs_per_s", "conflated_notices"):  # fmt: skip
         if any(key in f for f in flood):
             out[key] = median([f.get(key) for f in flood])
     lats = [r.get("latency", {}) for r in rate]
@@ -291,6 +306,7 @@ COUNTS = ("msgs_per_s", "sub_msgs_per_s", "records_written")
 COLUMNS = [
     ("msgs/s", "msgs_per_s"),
     ("cpu us/msg", "cpu_us_per_msg"),
+    ("loop / threads", "loop_threads"),
     ("sub msgs/s", "sub_msgs_per_s"),
     ("sub cpu us/msg", "sub_cpu_us_per_msg"),
     ("p50 us", "latency_p50_us"),
@@ -302,6 +318,9 @@ COLUMNS = [
 
 
 def cell(s: dict, k: str) -> str:
+    if k == "loop_threads":  # the daemon's CPU split: its event loop, its other threads
+        loop, threads = s.get("loop_cpu_us_per_msg"), s.get("threads_cpu_us_per_msg")
+        return "-" if loop is None or threads is None else f"{loop:g} / {threads:g}"
     v = s.get(k)
     if v is None:
         return "-"
