@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import gzip
 import logging
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -423,3 +426,49 @@ async def test_an_adapters_batches_across_the_turn_of_the_hour(tmp_path: Path) -
     files = runs["one"][0]
     assert len(files) == 2  # the two hours
     assert sorted(data.count(b"\n") for data in files.values()) == [50, 50]
+
+
+# --- write_all: whole lines or nothing ------------------------------------------------------
+
+WRITE_UNDER_LIMIT = """
+import os, resource, signal, sys
+from aggregator.sinks.fileio import write_all
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # over the limit: EFBIG, not death
+path, limit, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+lines = [b"%05d %s\\n" % (i, b"x" * 40) for i in range(count)]  # 47 bytes each
+fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+try:
+    write_all(fd, lines)
+    print("ok")
+except OSError as e:
+    print("error", e.errno)
+"""
+
+
+@pytest.mark.parametrize(
+    ("limit", "count", "outcome"),
+    [
+        (10_000_000, 3000, "ok"),  # more lines than one writev takes: several calls
+        (100 + 47 * 500 + 20, 3000, "error"),  # the limit inside a line: a short writev
+        (100 + 47 * 500, 3000, "error"),  # the limit on a line's end
+    ],
+)
+def test_write_all_writes_whole_lines_or_nothing(tmp_path: Path, limit: int, count: int,
+                                                 outcome: str) -> None:  # fmt: skip
+    """A write cut short by the file size limit (as by a full disk) leaves the file as it
+    was before the call, not with part of the lines; a write that fits leaves them all."""
+    path = tmp_path / "x.jsonl"
+    path.write_bytes(b"h" * 99 + b"\n")  # what was there before
+    out = subprocess.run(
+        [sys.executable, "-c", WRITE_UNDER_LIMIT, str(path), str(limit), str(count)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    data = path.read_bytes()
+    if outcome == "ok":
+        assert out.stdout.split() == ["ok"]
+        assert data[100:] == b"".join(b"%05d %s\n" % (i, b"x" * 40) for i in range(count))
+    else:
+        assert out.stdout.split() == ["error", str(errno.EFBIG)]
+        assert data == b"h" * 99 + b"\n"

@@ -378,7 +378,7 @@ class FileSink:
                         k += 1
                     lines = lines[:k]
                 if lines:
-                    write_all(fd, b"".join(lines))
+                    write_all(fd, lines)
                     self.written += len(lines)
                     self._nbytes -= size - out.size
                     out.size = size
