@@ -585,6 +585,14 @@ def test_the_reader_refuses_misuse_without_crashing() -> None:
         reader(Transport(), frame=text_frame(BOOK))
     reader(Transport(), BOOK)  # not a picows frame: to the listener's own handler
     assert calls.fallback == [BOOK]
+    assert fastpath.BinanceFeed is not None  # a reader whose feed is re-initialised, failing
+    feed_obj = fastpath.BinanceFeed("binance", {"XY": ("X/Y", b"{")}, {}, [], [], Ticker,
+                                    orjson.dumps, None)  # fmt: skip
+    again = reader_cls(feed_obj, calls.on_fallback, calls.on_made, calls.fail, 256)
+    with pytest.raises(TypeError, match="markets"):
+        feed_obj.__init__("binance", {"XY": 1}, {}, [], [], Ticker, orjson.dumps, None)
+    again(Transport(), text_frame(BOOK))  # the feed is not ready: to the handler, no crash
+    assert calls.fallback == [BOOK, BOOK]
 
 
 async def test_a_fragmented_message_with_the_reader_installed() -> None:

@@ -986,8 +986,8 @@ static PyObject *Reader_call(Reader *self, PyObject *const *args, size_t nargsf,
         return NULL;
     }
     PicowsFrame *f = (PicowsFrame *)args[1];
-    if (self->held || frame_type == NULL || Py_TYPE(args[1]) != frame_type ||
-        f->msg_type != text_type || !f->fin)
+    if (self->held || !self->feed->ready || frame_type == NULL ||
+        Py_TYPE(args[1]) != frame_type || f->msg_type != text_type || !f->fin)
         return PyObject_Vectorcall(self->fallback, args, 2, NULL);
     int r = feed_text(self->feed, f->payload_ptr, f->payload_size, now_ns());
     if (r == -1) return PyObject_Vectorcall(self->fallback, args, 2, NULL);
