@@ -150,7 +150,7 @@ class Daemon:
             ", ".join(where) or "off",
             self.config.files.dir if self.files else "off",
         )
-        compiled = [a.venue for a in self.adapters if a.codec_cls.COMPILED]
+        compiled = [a.venue for a in self.adapters if a.codec_cls.compiled()]
         if compiled and fastpath.available():
             log.info(
                 "compiled frame path: %s; picows frames read %s",

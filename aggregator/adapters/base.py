@@ -54,7 +54,6 @@ class Codec:
     PING_INTERVAL: ClassVar[float | None] = 20.0  # WebSocket protocol pings
     APP_PING_INTERVAL: ClassVar[float | None] = None  # the venue's own ping message
     MERGE: ClassVar[bool] = False  # several channels update parts of one record
-    COMPILED: ClassVar[bool] = False  # fast_path() has a compiled frame path (fastpath.py)
     REST_RATE: ClassVar[float] = 1.0  # requests per second when polling symbol by symbol
     POLL_INTERVAL: ClassVar[float] = 2.0  # seconds between polls, unless the config says
     # Venues that hand out a WebSocket endpoint and token over REST first (a POST to
@@ -85,6 +84,11 @@ class Codec:
     ) -> FastPath | None:
         """A compiled path for this venue's frames (fastpath.py), or None: the codec does it."""
         return None
+
+    @classmethod
+    def compiled(cls) -> bool:
+        """The venue has a compiled frame path (it overrides ``fast_path``)."""
+        return cls.fast_path is not Codec.fast_path
 
     # --- WebSocket ---------------------------------------------------------------------
     def subscribe(self, markets: Sequence[Market]) -> list[str]:

@@ -30,7 +30,6 @@ class Binance(Codec):
     MARKETS_URL: ClassVar[str] = "https://api.binance.com/api/v3/exchangeInfo?permissions=SPOT"
     MAX_SYMBOLS_PER_CONNECTION: ClassVar[int] = 400  # 2 streams each; the venue allows 1024
     MERGE: ClassVar[bool] = True
-    COMPILED: ClassVar[bool] = True
     REST_RATE: ClassVar[float] = 5.0
 
     def subscribe(self, markets: Sequence[Market]) -> list[str]:
