@@ -202,7 +202,7 @@ class NatsSink:
 
     # --- the hub side --------------------------------------------------------------------
     def offer(self, record: Record, line: bytes) -> None:
-        key = (record.type, record.exchange, record.symbol)
+        key = (record.type, record.exchange, record.symbol)  # (a status: no symbol)
         subject = self._subjects.get(key)
         if subject is None:
             subject = self._subjects[key] = subject_for(self._prefix, *key)
@@ -215,21 +215,12 @@ class NatsSink:
     def offer_batch(
         self, records: Sequence[Record], lines: Sequence[bytes], venue: str | None = None
     ) -> None:
-        """``offer`` for each pair, each through ``_Buffer.put``: a full buffer makes room by
-        dropping its oldest record (the hub's BoundedQueue refuses the new one instead), so
-        a batch beyond the room left keeps its newest records, as offers one by one do."""
-        subjects, prefix, put = self._subjects, self._prefix, self._buf.put
-        instance = self.instance_id if self._js_on else None
+        """``offer`` for each pair: a full buffer makes room by dropping its oldest record
+        (the hub's BoundedQueue refuses the new one instead), so a batch beyond the room
+        left keeps its newest records, as offers one by one do."""
+        offer = self.offer
         for record, line in zip(records, lines, strict=True):
-            key = (record.type, record.exchange, record.symbol)
-            subject = subjects.get(key)
-            if subject is None:
-                subject = subjects[key] = subject_for(prefix, *key)
-            msg_id = None
-            if instance is not None:
-                msg_id = f"{instance}:{record.exchange}:{record.ts_recv}:{record.seq}"
-            put((subject, msg_id, line))
-        self.accepted += len(records)
+            offer(record, line)
 
     # --- lifecycle -----------------------------------------------------------------------
     async def start(self) -> None:
