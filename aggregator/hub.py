@@ -27,10 +27,11 @@ class Sink(Protocol):
     def offer_batch(
         self, records: list[Record], lines: list[bytes], venue: str | None = None
     ) -> None:
-        """Take records and their JSON lines (``lines[i]`` is ``records[i]``'s), as ``offer``
-        for each pair in order; never block. The lists are the caller's, reused once this
-        returns: keep their items, never the lists. ``venue``: every record is this
-        exchange's (an adapter's batch), or None: not known."""
+        """Take records and their JSON lines (``lines[i]`` is ``records[i]``'s: the hub has
+        checked that there are as many), as ``offer`` for each pair in order; never block.
+        The lists are the caller's, reused once this returns: keep their items, never the
+        lists. ``venue``: every record is this exchange's (an adapter's batch), or None:
+        not known."""
 
 
 class BoundedQueue(Generic[T]):
@@ -168,6 +169,8 @@ class Hub:
         light records, and the full record only once per market and batch. ``venue``: every
         record is this exchange's (an adapter's batch), or None.
         """
+        if len(records) != len(lines):  # (checked here once: the sinks rely on it)
+            raise ValueError(f"{len(records)} records and {len(lines)} lines")
         if not records:
             return
         self.published += len(records)

@@ -127,6 +127,15 @@ def test_a_batch_is_what_records_one_by_one_are() -> None:
     assert b.calls == 5  # one call per non-empty batch, not one per record
 
 
+def test_a_batch_of_unequal_lists_is_refused_before_any_sink_or_count() -> None:
+    hub, sink = Hub(), Recording()
+    hub.add_sink(sink)
+    records = mixed(3)
+    with pytest.raises(ValueError, match="3 records and 2 lines"):
+        hub.publish_batch(records, [dumps(r) for r in records[:2]])
+    assert (sink.got, sink.calls, hub.published, hub.latest) == ([], 0, 0, {})
+
+
 def test_queue_bounds_units_not_items() -> None:
     """A chunk counts as its units: the bound, room, drops and high water are in units;
     a chunk that does not fit is refused whole; a drain makes room again."""

@@ -147,8 +147,6 @@ class FileSink:
         period's (an adapter's batch, unless it spans the turn of a period): the queue takes
         what fits, as offers one by one would, and counts the rest as dropped."""
         n = len(lines)
-        if n != len(records):
-            raise ValueError(f"{len(records)} records and {n} lines")
         if not n:
             return
         first, last = records[0], records[-1]

@@ -400,8 +400,6 @@ class SocketSink:
         if not self._targets:
             return
         i, n = 0, len(records)
-        if n != len(lines):
-            raise ValueError(f"{n} records and {len(lines)} lines")
         while n - i >= MAX_BATCH - len(self._lines):  # fills the batch: write now
             j = i + MAX_BATCH - len(self._lines)
             self._records += records[i:j]
