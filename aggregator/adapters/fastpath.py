@@ -24,14 +24,12 @@ import orjson
 
 from ..records import Record, Ticker
 from ..symbols import MarketTable
+from .stream import FrameCallback
 
 try:
     from ._fastpath import BinanceFeed, FrameReader, check_frame_layout
 except ImportError:  # built without a C compiler
     BinanceFeed = FrameReader = check_frame_layout = None
-
-
-FrameCallback = Callable[[Any, Any], None]  # picows's on_ws_frame(transport, frame)
 
 
 class FastPath(Protocol):

@@ -10,6 +10,7 @@ anything; every transition is a status record. A stream that stays down past
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -468,12 +469,7 @@ class Adapter:
         fast = self._fast
         if fast is None:
             return None
-        batched = self._batched
-
-        def on_made() -> None:  # a record began a batch, filled one, or is the first
-            batched()
-            if not conn.live:
-                self._went_live(conn)
+        on_made = functools.partial(self._made, conn)
 
         def compiled(
             fallback: FrameCallback, fail: Callable[[Any, BaseException], None]
@@ -482,6 +478,13 @@ class Adapter:
             return conn.reader  # type: ignore[no-any-return]
 
         return compiled
+
+    def _made(self, conn: _Conn) -> None:
+        """The compiled path made a record that begins a batch, fills one, or is the
+        session's first (the C reader and the handler below call this only then)."""
+        self._batched()
+        if not conn.live:
+            self._went_live(conn)
 
     def _frame_handler(self, codec: Codec, conn: _Conn) -> Callable[[bytes], list[str] | None]:
         """The per-message path: parse, emit, hand back the codec's replies to the venue.
@@ -501,17 +504,15 @@ class Adapter:
             sync = fast.sync
             batch = self._batch
             flush_at = self.FLUSH_AT
-            batched = self._batched
+            on_made = self._made
 
             def on_fast_message(raw: bytes) -> list[str] | None:
                 made = feed(raw)  # (it reads the clock itself)
                 if made > 0:
                     conn.records += 1
                     n = len(batch)
-                    if n == 1 or n >= flush_at:  # the first of a read, or a full batch
-                        batched()
-                    if not conn.live:
-                        self._went_live(conn)
+                    if n == 1 or n >= flush_at or not conn.live:  # as the C reader decides
+                        on_made(conn)
                     return replies
                 if made == 0:
                     return replies
