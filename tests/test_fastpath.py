@@ -18,7 +18,7 @@ import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from picows import WSMsgType
+from picows import WSFrame, WSMsgType, WSTransport
 from picows.picows import _make_test_ws_frame
 
 from aggregator.adapters import fastpath
@@ -615,3 +615,39 @@ async def test_a_fragmented_message_with_the_reader_installed() -> None:
     assert t.disconnects == 1 and not run.conn.reader.held
     on_frame(t, text_frame(BOOK))  # type: ignore[arg-type]
     assert run.conn.reader.records == 1
+
+
+def test_a_frame_layout_other_than_the_expected_one_is_refused() -> None:
+    """The guard that keeps the reader from reading a picows it was not written for: a type
+    of another size, or test frames whose fields are not where the struct says, and every
+    frame goes to the Python listener, a reader made before included."""
+    check = fastpath.check_frame_layout
+    assert check is not None
+    text, binary = WSMsgType.TEXT.value, WSMsgType.BINARY.value
+    calls = Calls()
+    reader, records, _ = reader_of(calls)
+
+    def other_payload(kind: Any, payload: bytes, fin: bool, rsv1: bool) -> Any:
+        return _make_test_ws_frame(kind, payload[:-1], fin, rsv1)
+
+    def other_kind(kind: Any, payload: bytes, fin: bool, rsv1: bool) -> Any:
+        return _make_test_ws_frame(WSMsgType.PING, payload, fin, rsv1)
+
+    def other_fin(kind: Any, payload: bytes, fin: bool, rsv1: bool) -> Any:
+        return _make_test_ws_frame(kind, payload, not fin, rsv1)
+
+    try:
+        refused = [
+            check(WSTransport, _make_test_ws_frame, text, binary),  # another size
+            *(check(WSFrame, m, text, binary) for m in (other_payload, other_kind, other_fin)),
+            check(WSFrame, _make_test_ws_frame, binary, text),  # TEXT is the opcode 1
+        ]
+        assert refused == [False] * 5
+        reader(Transport(), text_frame(BOOK))  # refused: to the listener's handler
+        assert (calls.fallback, records) == ([BOOK], [])
+        with pytest.raises(TypeError):
+            check(WSFrame, _make_test_ws_frame, "TEXT", binary)
+    finally:
+        assert check(WSFrame, _make_test_ws_frame, text, binary)  # (for the other tests)
+    reader(Transport(), text_frame(BOOK))  # accepted again: read in C
+    assert (calls.fallback, len(records)) == ([BOOK], 1)

@@ -911,10 +911,13 @@ typedef struct {
     uint8_t fin, rsv1, rsv2, rsv3, last_in_buffer;
 } PicowsFrame;
 
-static PyTypeObject *frame_type = NULL; /* WSFrame, once its layout was checked */
-static int text_type = -1;              /* WSMsgType.TEXT's value */
+static PyTypeObject *frame_type = NULL; /* WSFrame, while its layout is the one checked */
+enum { WS_TEXT = 0x1, WS_BINARY = 0x2 };  /* the opcodes (RFC 6455), WSMsgType's values */
 
-static int frame_matches(PyObject *frame, PyObject *payload, long msg_type, int fin) {
+/* 1: the test frame's fields are where PicowsFrame says, by its own attributes, and hold
+ * what it was made with (a test frame points into its payload object); 0: not; -1: error.
+ * The struct is only compared, never followed: nothing is read through its pointers. */
+static int frame_matches(PyObject *frame, PyObject *payload, int msg_type, int fin) {
     PicowsFrame *f = (PicowsFrame *)frame;
     PyObject *size = PyObject_GetAttrString(frame, "payload_size");
     PyObject *kind = PyObject_GetAttrString(frame, "msg_type");
@@ -923,41 +926,37 @@ static int frame_matches(PyObject *frame, PyObject *payload, long msg_type, int 
              PyLong_AsLong(kind) == f->msg_type && PyLong_AsLong(fin_attr) == f->fin &&
              f->msg_type == msg_type && f->fin == fin &&
              f->payload_size == PyBytes_GET_SIZE(payload) &&
-             memcmp(f->payload_ptr, PyBytes_AS_STRING(payload), (size_t)f->payload_size) == 0;
+             f->payload_ptr == PyBytes_AS_STRING(payload);
     Py_XDECREF(size);
     Py_XDECREF(kind);
     Py_XDECREF(fin_attr);
-    if (PyErr_Occurred()) return -1;
-    return ok;
+    return PyErr_Occurred() ? -1 : ok;
 }
 
 /* check_frame_layout(WSFrame, make_test_frame, TEXT, BINARY) -> bool: whether WSFrame's
- * fields are where PicowsFrame says, on two test frames (their attributes against the
- * struct); if so, FrameReader may read frames of that type directly. */
+ * fields are where PicowsFrame says, on two test frames made with TEXT and BINARY (which
+ * must be the opcodes 1 and 2). True: FrameReader reads frames of that type directly;
+ * False: it reads none (every frame goes to its fallback), whatever an earlier check said. */
 static PyObject *check_frame_layout(PyObject *module, PyObject *args) {
     PyObject *type, *make, *text, *binary;
     if (!PyArg_ParseTuple(args, "O!OOO", &PyType_Type, &type, &make, &text, &binary)) return NULL;
-    long t = PyLong_AsLong(text), b = PyLong_AsLong(binary);
-    if (PyErr_Occurred()) return NULL;
+    Py_CLEAR(frame_type);
     if (((PyTypeObject *)type)->tp_basicsize != (Py_ssize_t)sizeof(PicowsFrame)) Py_RETURN_FALSE;
     static const char *payloads[2] = {"{\"s\":\"BTCUSDT\",\"b\":\"1.5\"}", "\x01\x02\x03"};
-    int ok = 1;
-    for (int i = 0; i < 2 && ok == 1; i++) {
+    for (int i = 0; i < 2; i++) {
         PyObject *payload = PyBytes_FromString(payloads[i]);
         if (payload == NULL) return NULL;
         PyObject *frame = PyObject_CallFunction(make, "OOii", i ? binary : text, payload, !i, i);
-        if (frame == NULL) {
-            Py_DECREF(payload);
-            return NULL;
-        }
-        ok = Py_TYPE(frame) == (PyTypeObject *)type && frame_matches(frame, payload, i ? b : t, !i);
-        Py_DECREF(frame);
+        int ok = frame == NULL ? -1
+                 : Py_TYPE(frame) != (PyTypeObject *)type
+                     ? 0
+                     : frame_matches(frame, payload, i ? WS_BINARY : WS_TEXT, !i);
+        Py_XDECREF(frame);
         Py_DECREF(payload);
         if (ok < 0) return NULL;
+        if (!ok) Py_RETURN_FALSE;
     }
-    if (!ok) Py_RETURN_FALSE;
-    Py_XSETREF(frame_type, (PyTypeObject *)Py_NewRef(type));
-    text_type = (int)t;
+    frame_type = (PyTypeObject *)Py_NewRef(type);
     Py_RETURN_TRUE;
 }
 
@@ -987,7 +986,7 @@ static PyObject *Reader_call(Reader *self, PyObject *const *args, size_t nargsf,
     }
     PicowsFrame *f = (PicowsFrame *)args[1];
     if (self->held || !self->feed->ready || frame_type == NULL ||
-        Py_TYPE(args[1]) != frame_type || f->msg_type != text_type || !f->fin)
+        Py_TYPE(args[1]) != frame_type || f->msg_type != WS_TEXT || !f->fin)
         return PyObject_Vectorcall(self->fallback, args, 2, NULL);
     int r = feed_text(self->feed, f->payload_ptr, f->payload_size, now_ns());
     if (r == -1) return PyObject_Vectorcall(self->fallback, args, 2, NULL);
