@@ -9,10 +9,13 @@ import base64
 import hashlib
 import struct
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
+from aggregator.adapters import fastpath
 from aggregator.adapters.stream import SessionClosed, open_websocket
+from aggregator.symbols import Market, MarketTable
 
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455
 TEXT, CONT, CLOSE, PING, PONG = 0x1, 0x0, 0x8, 0x9, 0xA
@@ -137,6 +140,48 @@ async def test_subscription_first_then_fragments_reassembled_and_close_reason(se
     assert server.received[2][0] == CLOSE
     assert isinstance(closed, SessionClosed)
     assert str(closed) == "closed by the venue: 1001 going away"
+
+
+async def test_picows_calls_the_compiled_reader_and_it_passes_on_what_it_does_not_take(
+    serve,
+) -> None:
+    """A real session with the compiled frame reader installed (the daemon's Binance path):
+    picows hands it the frames; a whole book frame becomes a record in C, without the
+    handler; an ack, a message in fragments and a text frame inside a fragmented one go
+    through the listener (the last ends the session, as without the reader)."""
+    book = b'{"u":1,"s":"BTCUSDT","b":"1.5","B":"2","a":"3","A":"4"}'
+    ack = b'{"result":null,"id":1}'
+
+    async def script(s: Server, reader, writer) -> None:
+        await read_frame(reader)  # the subscription
+        writer.write(frame(TEXT, book) + frame(TEXT, ack))
+        writer.write(frame(TEXT, book[:9], fin=False) + frame(CONT, book[9:]))
+        writer.write(frame(TEXT, book[:9], fin=False) + frame(TEXT, book))
+        await reader.read()  # until the client drops the connection
+
+    records: list[Any] = []
+    lines: list[bytes] = []
+    feed = fastpath.binance_feed(
+        "binance", MarketTable([Market("BTC/USDT", "BTCUSDT")]), {}, records, lines, None
+    )
+    assert feed is not None
+    readers: list[Any] = []
+
+    def compiled(fallback: Any, fail: Any) -> Any:
+        readers.append(fastpath.frame_reader(feed, fallback, lambda: None, fail, 256))
+        return readers[-1]
+
+    _, url = await serve(script)
+    got: list[bytes] = []
+    ws = await open_websocket(url, lambda raw: got.append(raw), ["sub"], lambda: None,
+                              open_timeout=5, ping_interval=None, max_size=1 << 20,
+                              compiled=compiled)  # fmt: skip
+    async with asyncio.timeout(5):
+        with pytest.raises(SessionClosed, match="inside a fragmented one"):
+            await ws.wait_closed()
+    assert readers[0] is not None and readers[0].records == 1  # read in C, by picows's call
+    assert len(records) == len(lines) == 1 and b'"bid":1.5' in lines[0]
+    assert got == [ack, book]  # the rest through the listener, the fragments reassembled
 
 
 async def test_replies_are_sent_before_the_next_message(serve) -> None:
