@@ -90,11 +90,21 @@ def latency(tmp: Path, recv_file: Path) -> dict:
     if not lat:
         return {"matched": 0}
 
-    def pct(p: float) -> float:
-        return round(lat[min(len(lat) - 1, int(p / 100 * len(lat)))], 1)
+    def pct(xs: list[float], p: float) -> float:
+        return round(xs[min(len(xs) - 1, int(p / 100 * len(xs)))], 1)
 
-    return {"matched": len(lat), "sent": len(send), "p50_us": pct(50), "p99_us": pct(99),
-            "p999_us": pct(99.9), "max_us": round(lat[-1], 1)}  # fmt: skip
+    out = {"matched": len(lat), "sent": len(send), "p50_us": pct(lat, 50), "p99_us": pct(lat, 99),
+           "p999_us": pct(lat, 99.9), "max_us": round(lat[-1], 1)}  # fmt: skip
+    daemon = Path(str(recv_file) + ".daemon")
+    if daemon.exists():  # the aggregator's records say when it read each frame: split there
+        rd = array("q")
+        rd.frombytes(daemon.read_bytes())
+        pairs = [(send[i], r, t) for i, r, t in zip(idx, rd, ts, strict=True) if 0 <= i < len(send)]
+        into = sorted((r - s) / 1000 for s, r, _ in pairs)  # server wrote -> daemon read
+        out_ = sorted((t - r) / 1000 for _, r, t in pairs)  # daemon read -> subscriber read
+        out["to_daemon_p50_us"], out["to_daemon_p99_us"] = pct(into, 50), pct(into, 99)
+        out["to_sub_p50_us"], out["to_sub_p99_us"] = pct(out_, 50), pct(out_, 99)
+    return out
 
 
 # --- contenders ------------------------------------------------------------------------------
@@ -188,8 +198,9 @@ async def run_aggregator(tmp: Path, mode: str, tls: bool, a: argparse.Namespace)
         server.send("go")
         sent = await server.event("done", a.max_seconds)
         done = await sub.event("done", a.max_seconds)
+        s1 = cpu_seconds(spid)  # (it parses what it kept from here on)
         await asyncio.sleep(1.2)  # one files.flush_interval (1 s): the last write is counted
-        d1, s1, t1 = cpu_seconds(dpid), cpu_seconds(spid), thread_cpu(dpid)
+        d1, t1 = cpu_seconds(dpid), thread_cpu(dpid)
         # the event loop's thread, and the others (the file writer's, in the default executor)
         loop_cpu = t1.get(dpid, 0.0) - t0.get(dpid, 0.0)
         threads_cpu = sum(c - t0.get(tid, 0.0) for tid, c in t1.items() if tid != dpid)

@@ -1,6 +1,13 @@
 """A socket subscriber of the aggregator daemon: reads its Unix socket (newline-delimited
 JSON, every record), counts ticker records, and with --latency-out writes
-(bid_size = the replay server's frame index, recv_ns) of every ticker record.
+(bid_size = the replay server's frame index, recv_ns) of every ticker record, and the
+records' own ts_recv (when the daemon read the frame) to the same path + ".daemon".
+
+While records arrive it does as little as it can, so that it takes little CPU from the
+daemon it measures on a small machine: each read is stamped with the time it was read and,
+with --latency-out, kept whole; ticker records are counted with one byte search per read.
+The lines are parsed after the run. A record's receive time is that of the read that
+completed its line.
 
 Prints one JSON line when N ticker records arrived (or at --max-seconds, or after --idle
 seconds without a line, which is what a conflated subscriber sees at the end), then idles until
@@ -11,71 +18,110 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 import time
 from array import array
 
 import orjson
 
+TICKER = b'"type":"ticker"'
+CONFLATED = b'"conflated"'
+
+
+class Reader(asyncio.Protocol):
+    """Counts ticker records per read, keeps (whole lines, read time) when asked to."""
+
+    def __init__(self, count: int, keep: bool) -> None:
+        self.count, self.keep = count, keep
+        self.n = self.conflated = self.lines = 0
+        self.first = self.last = 0
+        self.buf = b""  # a line's start, until its end arrives
+        self.parts: list[bytes] = []  # whole lines, as read
+        self.times = array("q")  # when each part was read
+        self.done = asyncio.get_running_loop().create_future()
+
+    def data_received(self, data: bytes) -> None:
+        t = time.time_ns()
+        end = data.rfind(b"\n") + 1
+        if not end:  # no line ends in this read
+            self.buf += data
+            return
+        part = self.buf + data[:end] if self.buf else data[:end]  # usually no copy
+        self.buf = data[end:]
+        self.lines += part.count(b"\n")
+        k = part.count(TICKER)
+        if k:
+            if not self.n:
+                self.first = t
+            self.n += k
+            self.last = t
+        if CONFLATED in part:
+            self.conflated += part.count(CONFLATED)
+        if self.keep:
+            self.parts.append(part)
+            self.times.append(t)
+        if self.n >= self.count and not self.done.done():
+            self.done.set_result(None)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.done.done():
+            self.done.set_result(None)
+
+    def latencies(self) -> tuple[array, array, array]:
+        """(frame index, read time, ts_recv) of every ticker record: parsed after the run."""
+        idx, ts, daemon = array("q"), array("q"), array("q")
+        for part, t in zip(self.parts, self.times, strict=True):
+            for line in part.split(b"\n"):
+                if TICKER in line:
+                    r = orjson.loads(line)
+                    idx.append(int(r["bid_size"]))
+                    ts.append(t)
+                    daemon.append(r["ts_recv"])
+        return idx, ts, daemon
+
 
 async def amain(a: argparse.Namespace) -> None:
+    loop = asyncio.get_running_loop()
+    lat = bool(a.latency_out)
+    reader = Reader(a.count, lat)
     async with asyncio.timeout(30):
         while True:  # the socket appears when the daemon listens
             try:
-                reader, writer = await asyncio.open_unix_connection(a.socket, limit=1 << 20)
+                transport, _ = await loop.create_unix_connection(lambda: reader, a.socket)
                 break
             except (FileNotFoundError, ConnectionRefusedError):
                 await asyncio.sleep(0.05)
     print(orjson.dumps({"event": "connected"}).decode(), flush=True)
-    now = time.time_ns
-    n = conflated = other = 0
-    first = last = 0
-    idx = array("q")
-    ts = array("q")
-    lat = bool(a.latency_out)
-    buf = b""
     try:
         async with asyncio.timeout(a.max_seconds):
-            while n < a.count:
-                try:  # after the first record, --idle seconds of silence end the run
-                    async with asyncio.timeout(a.idle if n else None):
-                        chunk = await reader.read(1 << 18)
-                except TimeoutError:
+            seen = -1
+            while not reader.done.done():  # after the first record, --idle s of silence end it
+                await asyncio.wait([reader.done], timeout=a.idle)
+                if reader.n and reader.lines == seen:
                     break
-                if not chunk:
-                    break
-                t = now()  # the time this chunk was read: every record in it gets it
-                lines = (buf + chunk).split(b"\n")
-                buf = lines.pop()
-                for line in lines:
-                    if b'"type":"ticker"' in line:
-                        n += 1
-                        if lat:
-                            idx.append(int(orjson.loads(line)["bid_size"]))
-                            ts.append(t)
-                    elif b'"conflated"' in line:
-                        conflated += 1
-                    else:
-                        other += 1
-                if n:
-                    if not first:
-                        first = t
-                    last = t
+                seen = reader.lines
     except TimeoutError:
         pass
+    transport.pause_reading()
+    n = reader.n
+    done = {"event": "done", "count": n, "t_first_ns": reader.first, "t_last_ns": reader.last,
+            "conflated_notices": reader.conflated,
+            "other": reader.lines - n - reader.conflated}  # fmt: skip
+    print(orjson.dumps(done).decode(), flush=True)  # the driver reads its CPU from here on
     if lat:
-        with open(a.latency_out, "wb") as f:
+        idx, ts, daemon = reader.latencies()
+        with open(a.latency_out + ".part", "wb") as f:
             f.write(idx.tobytes())
             f.write(ts.tobytes())
-    done = {"event": "done", "count": n, "t_first_ns": first, "t_last_ns": last,
-            "conflated_notices": conflated, "other": other}  # fmt: skip
-    print(orjson.dumps(done).decode(), flush=True)
-    loop = asyncio.get_running_loop()
+        with open(a.latency_out + ".daemon", "wb") as f:
+            f.write(daemon.tobytes())
+        os.replace(a.latency_out + ".part", a.latency_out)
     stdin = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(stdin), sys.stdin)
     async with asyncio.timeout(a.max_seconds):
         await stdin.read()
-    writer.close()
+    transport.close()
 
 
 def main() -> None:
