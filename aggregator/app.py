@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import signal
@@ -161,6 +162,10 @@ class Daemon:
             log.info(
                 "compiled frame path %s; the Python path for %s", _why_not(), ", ".join(compiled)
             )
+        # What exists now (modules, venue tables, config, sinks) lives as long as the daemon:
+        # out of the collector's sight, a collection of the older generations stays short.
+        gc.collect()
+        gc.freeze()
         self.started = True
         self.notifier.ready(f"streaming {len(adapters)} venues")
         if self.on_ready is not None:
