@@ -315,6 +315,37 @@ async def test_what_the_compiled_path_does_not_take_goes_to_the_codec() -> None:
     assert fast.adapter.parse_errors >= 3
 
 
+# What ends a string's plain text for the compiled scan (which looks at eight bytes at a
+# time): each at every offset of a long value, of a skipped key and of the symbol.
+SPECIAL = [b'\\"', b"\\\\", b"\\u0041", b"\x01", b"\x1f", b"\t", b"\xc3\xa9", b"\x80"]
+
+
+@pytest.mark.parametrize("special", SPECIAL)
+async def test_a_string_is_scanned_to_its_end_whatever_the_offset(special: bytes) -> None:
+    frames, plain = [], []
+    for i in range(20):
+        pad = b"x" * i
+        book = b'"u":1,"b":"1.5","B":"2","a":"3","A":"4"'
+        frames += [
+            b'{"n":"' + pad + special + b'yyyyyyyyyyyy",' + book + b',"s":"BTCUSDT"}',
+            b'{"' + pad + special + b'zzzzzzzzz":1,' + book + b',"s":"ETHUSDT"}',
+            b'{"s":"BTC' + pad + special + b'USDT",' + book + b"}",
+        ]
+        # and without it: taken, whatever the lengths of the strings and keys around
+        plain += [
+            b'{"n":"' + pad + b'yyyyyyyyyyyy~",' + book + b',"s":"BTCUSDT"}',
+            b'{"' + pad + b'zzzzzzzzz~":1,' + book + b',"s":"ETHUSDT"}',
+        ]
+    same(*both(frames + plain))
+    feed = fastpath.binance_feed("binance", MarketTable(MARKETS), {}, [], [], None)
+    assert feed is not None
+    taken = [feed.feed(f, 1) for f in frames + plain]
+    # a frame with a multi-byte character or an escape goes to the codec; a control byte in
+    # a string is not JSON; every frame without one is taken
+    assert taken[len(frames) :] == [1] * len(plain)
+    assert taken[: len(frames)] == [-1] * len(frames)
+
+
 async def test_records_of_the_python_path_are_merged_from() -> None:
     """The previous record of a market may come from the codec (a frame the compiled path
     did not take, or a REST poll): its values are carried, and rendered as orjson does."""

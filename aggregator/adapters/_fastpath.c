@@ -38,8 +38,10 @@
 static const char *FIELD_NAMES[NFIELDS] = {
     "bid", "bid_size", "ask", "ask_size", "last", "open", "high", "low", "volume", "quote_volume",
 };
-/* The same as they open each field in the line. */
-static const char *FIELD_JSON[NFIELDS] = {
+/* The same as they open each field in the line, in rows of 16 bytes: each is copied whole
+ * (a fixed size, inlined) and the line advances by its length. */
+#define FIELD_JSON_ROW 16
+static const char FIELD_JSON[NFIELDS][FIELD_JSON_ROW + 1] = {
     "\"bid\":", ",\"bid_size\":", ",\"ask\":", ",\"ask_size\":", ",\"last\":", ",\"open\":",
     ",\"high\":", ",\"low\":", ",\"volume\":", ",\"quote_volume\":",
 };
@@ -182,6 +184,23 @@ static inline const char *skip_ws(const char *p, const char *end) {
     return p;
 }
 
+/* The first byte at or after p that ends a plain JSON string's text (STR_CLASS not 0), or
+ * end. Eight bytes at a time while they hold none: a byte below 0x20 or above 0x7f, a quote
+ * or a backslash sets the high bit of its lane (an alarm in a lane above a real one is
+ * harmless: the bytes from that word on are looked at one by one). */
+static inline const char *str_end(const char *p, const char *end) {
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    while (end - p >= 8) {
+        uint64_t x;
+        memcpy(&x, p, 8);
+        uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\');
+        if (((x - ones * 0x20) | x | ((q - ones) & ~q) | ((b - ones) & ~b)) & highs) break;
+        p += 8;
+    }
+    while (p < end && STR_CLASS[(unsigned char)*p] == 0) p++;
+    return p;
+}
+
 /* The end of the JSON number at p (-?(0|[1-9]d*)(.d+)?([eE][+-]?d+)?), or NULL. */
 static const char *json_number(const char *p, const char *end) {
     if (p < end && *p == '-') p++;
@@ -215,7 +234,7 @@ static int scan(const char *p, const char *end, Frame *fr) {
     for (;;) {
         if (p >= end || *p != '"') return -1;
         const char *k = ++p;
-        while (p < end && STR_CLASS[(unsigned char)*p] == 0) p++;
+        p = str_end(p, end);
         if (p >= end || *p != '"') return -1;
         Py_ssize_t klen = p - k;
         p = skip_ws(p + 1, end);
@@ -225,7 +244,7 @@ static int scan(const char *p, const char *end, Frame *fr) {
         Value v;
         if (*p == '"') {
             const char *s = ++p;
-            while (p < end && STR_CLASS[(unsigned char)*p] == 0) p++;
+            p = str_end(p, end);
             if (p >= end || *p != '"') return -1;
             v.p = s; v.n = p - s; v.kind = 's';
             p++;
@@ -280,7 +299,8 @@ static int decimal(const char *p, Py_ssize_t n, char *out, unsigned char *outlen
     }
     if (p != end) return -1;
     while (ie - ip > 1 && *ip == '0') ip++;       /* leading zeros of the integer part */
-    while (fe > fp && fe[-1] == '0') fe--;        /* trailing zeros of the fraction */
+    while (fe - fp >= 8 && memcmp(fe - 8, "00000000", 8) == 0) fe -= 8; /* trailing zeros */
+    while (fe > fp && fe[-1] == '0') fe--;        /* of the fraction */
     int izero = (ie - ip == 1 && *ip == '0');
     Py_ssize_t ilen = ie - ip, flen = fe - fp;
     /* significant digits, and the mantissa */
@@ -326,10 +346,13 @@ static const char DIGIT_PAIRS[] =
     "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
     "8081828384858687888990919293949596979899";
 
+/* v in decimal at o, written from its last digit back; the end of it. */
 static char *put_i64(char *o, long long v) {
-    char tmp[24];
-    char *t = tmp + sizeof(tmp);
     unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    if (v < 0) *o++ = '-';
+    int n = 1;
+    for (unsigned long long x = u; x >= 10; x /= 10) n++;
+    char *t = o + n;
     while (u >= 100) {
         unsigned d = (unsigned)(u % 100) * 2;
         u /= 100;
@@ -342,9 +365,6 @@ static char *put_i64(char *o, long long v) {
     } else {
         *--t = (char)('0' + u);
     }
-    if (v < 0) *o++ = '-';
-    size_t n = (size_t)(tmp + sizeof(tmp) - t);
-    memcpy(o, t, n);
     return o + n;
 }
 
@@ -703,16 +723,17 @@ static int feed_text(Feed *self, const char *raw, Py_ssize_t rawlen, long long r
     }
     long long seq = self->seq + 1;
 
-    /* the line */
-    char buf[MAXLINE];
+    /* the line: the pieces of a field are copied in whole rows (fixed sizes, no calls),
+     * over what comes next; the slack takes the last row's overhang */
+    char buf[MAXLINE + MAXNUM];
     char *o = buf;
     memcpy(o, PyBytes_AS_STRING(m->prefix), (size_t)plen);
     o += plen;
     for (int f = 0; f < NFIELDS; f++) {
-        memcpy(o, FIELD_JSON[f], FIELD_JSON_LEN[f]);
+        memcpy(o, FIELD_JSON[f], FIELD_JSON_ROW);
         o += FIELD_JSON_LEN[f];
-        if (have[f]) { memcpy(o, text[f], len[f]); o += len[f]; }
-        else { memcpy(o, m->text[f], m->len[f]); o += m->len[f]; }
+        if (have[f]) { memcpy(o, text[f], MAXNUM); o += len[f]; }
+        else { memcpy(o, m->text[f], MAXNUM); o += m->len[f]; }
     }
     memcpy(o, ",\"ts_event\":", 12); o += 12;
     if (event >= 0) o = put_i64(o, event);
@@ -752,7 +773,7 @@ static int feed_text(Feed *self, const char *raw, Py_ssize_t rawlen, long long r
         Py_CLEAR(m->vals[f]);
         m->has[f] = 1;
         m->val[f] = value[f];
-        memcpy(m->text[f], text[f], len[f]);
+        memcpy(m->text[f], text[f], MAXNUM); /* (a whole row: a fixed size) */
         m->len[f] = len[f];
     }
     m->ts_event = event;
