@@ -65,8 +65,8 @@ class SocketConfig:
     max_clients: int = 1024
     client_buffer: int = 1024 * 1024  # bytes unsent to a client before it is conflated
     # write calls per second the sink stays under: with N subscribers a batch goes out at
-    # most every N / max_writes s (100 subscribers: 5 ms; 1: 50 us); 0: every batch at once
-    max_writes: int = 20_000
+    # most every N / max_writes s (100 subscribers: 10 ms; 10: 1 ms); 0: every batch at once
+    max_writes: int = 10_000
     max_line: int = 65536  # longest accepted client input line, in bytes
 
 

@@ -4,8 +4,8 @@
 (``offer_batch`` takes a whole batch, an adapter's read, and writes it out at once, in the
 same slices of MAX_BATCH). The flush is at once unless the writes of the last one would put
 the sink over its budget of ``max_writes`` write calls per second: with 100 subscribers and
-the default 20,000, batches go out at most every 5 ms (one subscriber: every 50 us), and
-the kernel's cost of fan-out stays bounded.
+the default 10,000, batches go out at most every 10 ms (ten: every 1 ms), and the cost of
+fan-out stays bounded (bench/README.md, fan-out).
 A client its transport pauses (``pause_writing``) is behind: its updates are conflated to
 the latest line per key, and when it drains it gets {"type":"notice","event":"conflated",
 "missed":N} and those lines. A paused client's input is not read either.
