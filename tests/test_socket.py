@@ -545,12 +545,20 @@ def test_a_lagging_client_keeps_the_last_line_per_key_in_order_of_last_update() 
         rec("b", "X/Y", 3),
         rec("a", "X/Y", 4),
         rec("a", "Z/Y", 5),
+        rec("b", "X/Y", 6),
+        rec("a", "X/Y", 7),
     ]
-    latest, superseded = _digest(batch, None)
-    assert list(latest.values()) == [b"b X/Y 3\n", b"a X/Y 4\n", b"a Z/Y 5\n"]
-    assert superseded == 2
-    latest, superseded = _digest(batch, Filter(exchanges=frozenset({"b"})))
-    assert list(latest.values()) == [b"b X/Y 3\n"] and superseded == 0
+    records, lines = [r for r, _ in batch], [line for _, line in batch]
+    latest, superseded = _digest(records, lines, None)
+    assert list(latest.values()) == [b"a Z/Y 5\n", b"b X/Y 6\n", b"a X/Y 7\n"]
+    assert superseded == 4
+    latest, superseded = _digest(records, lines, Filter(exchanges=frozenset({"b"})))
+    assert list(latest.values()) == [b"b X/Y 6\n"] and superseded == 1
+    latest, superseded = _digest(records, lines, Filter(exchanges=frozenset({"a", "b"})))
+    assert list(latest.values()) == [b"a Z/Y 5\n", b"b X/Y 6\n", b"a X/Y 7\n"]
+    assert superseded == 4
+    latest, superseded = _digest(records, lines, Filter(symbols=frozenset({"Q/Y"})))
+    assert latest == {} and superseded == 0
 
 
 @pytest.mark.parametrize("how", ["one", "batch"])
