@@ -36,6 +36,7 @@ import orjson
 from ..config import SocketConfig
 from ..errors import AggregatorError
 from ..records import Record, dumps
+from .fanout import SPLICE_MIN, Fanout, close_pipe
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,7 @@ COUNTERS = (
     "rejected",
     "disconnected_slow",
     "disconnected_bad",
+    "spliced",
 )
 _OPS = {"ping": ("op",), "status": ("op",), "subscribe": ("op", *FILTER_KEYS)}  # op -> its keys
 EXPECTED_OPS = "'subscribe', 'ping' or 'status'"
@@ -162,14 +164,35 @@ class _Client(asyncio.Protocol):
         self._inbuf = bytearray()
         self._discarding = False  # inside an oversized line, dropping up to its newline
         self._slow_timer: asyncio.TimerHandle | None = None
+        self.fd = -1  # the socket, for the fan-out by reference
+        self.pipe: tuple[int, int] | tuple[()] | None = None  # its pipe: made when first used
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            self.fd = sock.fileno()
         self.sink._attach(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_timer()
+        close_pipe(self.pipe)
+        self.pipe, self.fd = (), -1
         self.sink._lost(self)
+
+    def write(self, data: bytes) -> None:
+        self.transport.write(data)
+
+    def spliceable(self, fan: Fanout) -> bool:
+        """Whether a batch can go to it by reference now: it has a pipe (made on first
+        use) and its transport holds nothing unsent."""
+        if self.pipe is None:
+            self.pipe = fan.pipe() if self.fd >= 0 else ()
+        return (
+            bool(self.pipe)
+            and not self.transport.get_write_buffer_size()
+            and not self.transport.is_closing()
+        )
 
     def pause_writing(self) -> None:
         self.paused = True
@@ -334,6 +357,8 @@ class SocketSink:
         self.tcp_port: int | None = None
         self.clients_total = self.sent = self.conflated = self.errors = self.rejected = 0
         self.disconnected_slow = self.disconnected_bad = 0
+        self.spliced = 0  # client writes that went by reference (fanout.py)
+        self._fan: Fanout | None = None
         self._clients: set[_Client] = set()  # subscribers getting records
         self._targets: tuple[_Client, ...] = ()  # the same, as iterated by _flush
         self._conns: set[_Client] = set()  # every open connection, closing ones too
@@ -456,6 +481,8 @@ class SocketSink:
             self._flushed_at = self._loop.time()
         joined: dict[Filter | None, tuple[bytes, int]] = {}  # clients with one filter share
         digests: dict[Filter | None, tuple[dict[Key, bytes], int]] = {}  # and so do laggards
+        shared: dict[Filter | None, list[_Client]] = {}  # big batches: by reference
+        fan = self._fan
         sent = 0
         for c in self._targets:
             if c.paused:
@@ -475,8 +502,20 @@ class SocketSink:
                     out = (b"".join(wanted), len(wanted))
                 joined[f] = out
             if out[1]:
-                c.transport.write(out[0])
+                if fan is not None and len(out[0]) >= SPLICE_MIN and c.spliceable(fan):
+                    group = shared.get(f)
+                    if group is None:
+                        group = shared[f] = []
+                    group.append(c)
+                else:
+                    c.transport.write(out[0])
                 sent += out[1]
+        for f, group in shared.items():
+            assert fan is not None
+            if len(group) == 1:  # (one copy either way: a plain write)
+                group[0].transport.write(joined[f][0])
+            else:
+                self.spliced += fan.send(joined[f][0], group)
         self.sent += sent
 
     def _attach(self, c: _Client) -> None:
@@ -538,6 +577,7 @@ class SocketSink:
                 raise AggregatorError(why) from None
             self._servers.append(server)
             self.tcp_port = server.sockets[0].getsockname()[1]
+        self._fan = Fanout.open()
         log.info(
             "socket listening on %s%s",
             path,
@@ -606,6 +646,9 @@ class SocketSink:
         except TimeoutError:
             log.warning("socket: servers did not close in time")
         self._servers.clear()
+        if self._fan is not None:
+            self._fan.close()
+            self._fan = None
         self._unlink(Path(self.cfg.path))
         if self.sent or self.clients_total:
             log.info("socket stopped: %s", self.stats())
