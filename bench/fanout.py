@@ -77,10 +77,22 @@ class Counter(asyncio.Protocol):
         now = time.time_ns()
         self.bytes += len(data)
         self.lines += data.count(b"\n")
-        d = self.tail + data  # a token split over two reads is counted once
-        self.tickers += d.count(TICKER) - self.tail.count(TICKER)
-        self.conflated += d.count(CONFLATED) - self.tail.count(CONFLATED)
-        self.tail = d[-(len(CONFLATED) - 1) :]
+        # a token split over two reads is counted once: in the seam of the last read's tail
+        # and this one's head (the tokens are longer than any of their overlaps)
+        tail, head = self.tail, data[: len(CONFLATED) - 1]
+        seam = tail + head
+        self.tickers += (
+            data.count(TICKER) + seam.count(TICKER) - tail.count(TICKER) - head.count(TICKER)
+        )
+        self.conflated += (
+            data.count(CONFLATED) + seam.count(CONFLATED) - tail.count(CONFLATED)
+            - head.count(CONFLATED)
+        )  # fmt: skip
+        self.tail = (
+            (tail + data)[-(len(CONFLATED) - 1) :]
+            if len(data) < len(CONFLATED)
+            else data[-(len(CONFLATED) - 1) :]
+        )
         if not self.t_first:
             self.t_first = now
         self.t_last = now
