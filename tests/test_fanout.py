@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import resource
 import shutil
 import socket
 import tempfile
@@ -121,6 +122,19 @@ def test_send_writes_what_a_socket_did_not_take_through_the_transport(fan: Fanou
         got = received(ps[1][1])
         assert got + targets[1].written == data and targets[1].written
         assert targets[0].written == targets[2].written == b""
+
+
+def test_no_pipe_is_made_past_half_of_the_descriptors_allowed(fan: Fanout) -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    used = len(os.listdir("/proc/self/fd"))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (used + 8, hard))
+    try:
+        assert fan.pipe() == ()  # (used + 2 > (used + 8) // 2)
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    p = fan.pipe()
+    assert p != ()
+    fanout.close_pipe(p)
 
 
 async def _subscribers_get_every_batch_whole_and_in_order(sockdir: Path) -> None:

@@ -23,6 +23,7 @@ import contextlib
 import fcntl
 import logging
 import os
+import resource
 import socket
 from collections.abc import Sequence
 from typing import Protocol
@@ -49,8 +50,24 @@ class Target(Protocol):
         """Write through its transport."""
 
 
+def _room_for_pipe() -> bool:
+    """Whether two more descriptors leave half of the process's allowance free: subscribers'
+    pipes must not take what files, venues and new subscribers need (outside systemd, whose
+    unit raises it, the allowance is often 1,024)."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return True
+    try:
+        used = len(os.listdir("/proc/self/fd"))
+    except OSError:
+        return False
+    return used + 2 <= soft // 2
+
+
 def _pipe() -> tuple[int, int] | None:
     """A non-blocking pipe that holds a chunk, or None."""
+    if not _room_for_pipe():
+        return None
     try:
         r, w = os.pipe2(_FLAGS)
     except OSError:
