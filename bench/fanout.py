@@ -1,27 +1,28 @@
 """Fan-out: the daemon's cost of 1, 10, 100 socket subscribers.
 
-    python bench/fanout.py [--subs 1,10,100] [--runs 3] [--mode rate] [--rate 2000,20000]
+    python bench/fanout.py [--subs 1,10,100] [--runs 3] [--mode rate] [--rate 2000,10000,20000]
                            [--duration 10] [--count 200000] [--out bench/fanout.json]
 
 Per run and N: bench/replay_server.py (plain ws://, Binance, 5 markets) feeds the real daemon
-(a subprocess, `python -m aggregator run -c cfg`, files and Unix socket sinks on); ONE
-subscriber process (this script, --role subscriber) opens N connections to the daemon's Unix
-socket with asyncio and only counts, per connection, newline-terminated lines, ticker records
-and `conflated` notices (byte counting, no JSON parsing), so N subscribers cost it little.
+(a subprocess, `python -m aggregator run -c cfg`, files and Unix socket sinks on);
+--sub-procs subscriber processes (this script, --role subscriber; default 2, one per vCPU
+here) open N connections in all to the daemon's Unix socket with asyncio and only count, per
+connection, newline-terminated lines, ticker records and `conflated` notices (byte counting,
+no JSON parsing), so N subscribers cost them little.
 
   rate   --rate frames/s for --duration s (default 20,000/s for 10 s; a comma list of rates
          runs each, interleaved)
   flood  --count frames as fast as the daemon reads
 
 Measured per run: daemon CPU (utime+stime, /proc/<pid>/stat) from just before the server's
-first frame to 1.2 s after the subscriber saw its last line (one files.flush_interval, so
+first frame to 1.2 s after the subscribers saw their last line (one files.flush_interval, so
 the last file write is in), divided by the frames sent: us/frame; the same over the window's
 wall time: % of one core; ticker records delivered per connection (min / median), conflation
 notices (sum over connections) and connections that got one; the daemon's peak RSS (VmHWM);
-the subscriber process's own CPU. Ratio = CPU(N) / CPU(1) of the same run r, median over runs.
-N values are interleaved (run r of every N, in a rotated order, before run r+1) and the
-figures are medians over runs. Every wait is bounded (--max-seconds). Writes bench/fanout.json
-and prints a table.
+the subscriber processes' own CPU (summed). Ratio = CPU(N) / CPU(1) of the same run r,
+median over runs. N values are interleaved (run r of every N, in a rotated order, before run
+r+1) and the figures are medians over runs. Every wait is bounded (--max-seconds). Writes
+bench/fanout.json and prints a table.
 """
 
 from __future__ import annotations
@@ -150,38 +151,45 @@ async def one_run(tmp: Path, n: int, rate: float, a: argparse.Namespace) -> dict
          "--max-seconds", str(a.max_seconds + 60)],
         tmp / "server.log",
     )  # fmt: skip
-    daemon = sub = None
+    daemon = None
+    subs: list[Child] = []
     try:
         info = await server.event("listening", 60)
         cfg = write_config(tmp, info)
         daemon = await Child.start("daemon", [PY, "-m", "aggregator", "run", "-c", str(cfg)],
                                    tmp / "daemon.log", cwd=REPO)  # fmt: skip
-        sub = await Child.start(
-            "subscriber",
-            [PY, str(Path(__file__).resolve()), "--role", "subscriber", str(tmp / "agg.sock"),
-             "--n", str(n), "--count", str(frames), "--max-seconds", str(a.max_seconds)],
-            tmp / "subscriber.log",
-        )  # fmt: skip
-        await sub.event("connected", 60)
+        procs = max(1, min(a.sub_procs, n))
+        for i in range(procs):  # the n connections, spread over the processes
+            k = n // procs + (1 if i < n % procs else 0)
+            subs.append(await Child.start(
+                f"subscriber{i}",
+                [PY, str(Path(__file__).resolve()), "--role", "subscriber", str(tmp / "agg.sock"),
+                 "--n", str(k), "--count", str(frames), "--max-seconds", str(a.max_seconds)],
+                tmp / f"subscriber{i}.log",
+            ))  # fmt: skip
+        for sub in subs:
+            await sub.event("connected", 60)
         await server.event("subscribed", 60)
         await asyncio.sleep(0.5)  # the daemon settles (status records, markets cache)
         u0, k0 = cpu_split(daemon.pid)
-        d0, s0, t0 = cpu_seconds(daemon.pid), cpu_seconds(sub.pid), time.monotonic()
+        d0, t0 = cpu_seconds(daemon.pid), time.monotonic()
+        s0 = sum(cpu_seconds(sub.pid) for sub in subs)
         server.send("go")
         sent = await server.event("done", a.max_seconds)
-        done = await sub.event("done", a.max_seconds + 10)
+        dones = [await sub.event("done", a.max_seconds + 10) for sub in subs]
         await asyncio.sleep(1.2)  # one files.flush_interval: the last file write is counted
-        d1, s1, t1 = cpu_seconds(daemon.pid), cpu_seconds(sub.pid), time.monotonic()
+        d1, t1 = cpu_seconds(daemon.pid), time.monotonic()
+        s1 = sum(cpu_seconds(sub.pid) for sub in subs)
         u1, k1 = cpu_split(daemon.pid)
         hwm, rss = status_mb(daemon.pid, "VmHWM"), status_mb(daemon.pid, "VmRSS")
-        sub_hwm = status_mb(sub.pid, "VmHWM")
+        sub_hwm = max(status_mb(sub.pid, "VmHWM") for sub in subs)
     finally:
         rc = await daemon.stop(signal.SIGTERM, 30) if daemon else None
-        if sub:
+        for sub in subs:
             await sub.stop()
         server.send("stop")
         await server.stop()
-    per = done["per_conn"]
+    per = [c for done in dones for c in done["per_conn"]]
     tickers = sorted(c["tickers"] for c in per)
     log = (tmp / "daemon.log").read_text(errors="replace")
     published = [x for x in log.splitlines() if "published=" in x]
@@ -212,6 +220,7 @@ async def one_run(tmp: Path, n: int, rate: float, a: argparse.Namespace) -> dict
         else None,
         "daemon_peak_rss_mb": round(hwm, 1),
         "daemon_rss_end_mb": round(rss, 1),
+        "sub_procs": len(subs),
         "sub_cpu_us_per_frame": round((s1 - s0) * 1e6 / max(sent["sent"], 1), 2),
         "sub_peak_rss_mb": round(sub_hwm, 1),
         "daemon_exit_code": rc,
@@ -272,6 +281,7 @@ async def amain(a: argparse.Namespace) -> dict[str, Any]:
             "rates": rates,
             "duration_s": a.duration,
             "flood_frames": a.count,
+            "subscriber_processes": a.sub_procs,
             "symbols": UNIFIED,
             "transport": "plain ws://",
             "ratio_base": base,
@@ -308,6 +318,8 @@ def main() -> None:
                     "(e.g. 2000,20000)")  # fmt: skip
     ap.add_argument("--duration", type=float, default=10.0, help="rate: seconds")
     ap.add_argument("--count", type=int, default=200_000, help="flood: frames")
+    ap.add_argument("--sub-procs", type=int, default=2,
+                    help="subscriber processes the connections are spread over")  # fmt: skip
     ap.add_argument("--max-seconds", type=float, default=120.0, help="bound on each wait")
     ap.add_argument("--out", default=str(HERE / "fanout.json"))
     ap.add_argument("--keep", action="store_true", help="keep each run's temporary directory")
