@@ -20,7 +20,7 @@ from aggregator.config import ExchangeConfig
 from aggregator.records import Status, Ticker
 from aggregator.sim import VenueSim
 from aggregator.sim.dialects import simulated
-from aggregator.symbols import snapshot_path
+from aggregator.symbols import read_cache, snapshot_path
 
 from .test_codecs import check, derived, entries, uncertain
 
@@ -312,3 +312,67 @@ async def test_sequence_gap_renews_the_session(start) -> None:
     assert "sequence gap" in (run.out[i].detail or "")
     await run.until_state("live", after=i)
     assert run.sim.connections == 2
+
+
+def _big_binance_markets(n: int) -> bytes:
+    """A Binance markets answer of n markets, padded to the size of the venue's own (MBs)."""
+    symbols = [
+        {"symbol": f"Q{i:05d}USDT", "status": "TRADING", "baseAsset": f"Q{i:05d}",
+         "quoteAsset": "USDT", "filters": [{"filterType": "PRICE_FILTER", "pad": "x" * 400}]}
+        for i in range(n)
+    ]  # fmt: skip
+    return json.dumps({"timezone": "UTC", "symbols": symbols}).encode()
+
+
+async def test_a_markets_answer_of_megabytes_is_read_whole(start, tmp_path: Path) -> None:
+    body = _big_binance_markets(2000)
+    assert len(body) > 1_000_000  # many reads on any socket
+    sim = VenueSim("binance", rate=4000, seed=5, markets_body=body)  # each market 2/s
+    await sim.start()
+    last = "Q01999/USDT"  # named only at the end of the answer
+    run = await start("binance", sim=sim, symbols=("Q00000/USDT", last))
+    await run.until(lambda: {t.symbol for t in run.tickers()} == {"Q00000/USDT", last})
+    cached = read_cache(tmp_path / "state", "binance")
+    assert cached is not None and cached[0] == body
+
+
+async def test_a_body_past_the_limit_is_refused_without_reading_it_all() -> None:
+    from aiohttp import ClientSession, web
+
+    from aggregator.adapters.runner import read_body
+    from aggregator.errors import ParseError
+
+    sent: list[int] = []
+
+    async def endless(request: web.Request) -> web.StreamResponse:
+        resp = web.StreamResponse()  # chunked: no length announced
+        await resp.prepare(request)
+        for _ in range(1000):  # 64 MB at most
+            await resp.write(b"x" * 65536)
+            sent.append(1)
+        return resp
+
+    async def sized(request: web.Request) -> web.Response:
+        return web.Response(body=b"y" * 300_000)
+
+    app = web.Application()
+    app.router.add_get("/endless", endless)
+    app.router.add_get("/sized", sized)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        async with ClientSession() as s, asyncio.timeout(10):
+            async with s.get(f"http://127.0.0.1:{port}/endless") as resp:
+                with pytest.raises(ParseError, match="larger than 1000000 bytes"):
+                    await read_body(resp, limit=1_000_000)
+            async with s.get(f"http://127.0.0.1:{port}/sized") as resp:
+                with pytest.raises(ParseError, match=r"larger than 200000 bytes \(300000\)"):
+                    await read_body(resp, limit=200_000)
+            async with s.get(f"http://127.0.0.1:{port}/sized") as resp:
+                assert await read_body(resp, limit=300_000) == b"y" * 300_000
+        assert len(sent) < 1000  # the reading stopped: the server could not send it all
+    finally:
+        await runner.cleanup()

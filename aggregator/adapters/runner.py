@@ -334,9 +334,7 @@ class Adapter:
         async with self._session.request(method, url, json=post) as resp:
             if resp.status in (418, 429):
                 raise RateLimited(f"HTTP {resp.status}", _retry_after(resp.headers))
-            body = await resp.content.read(REST_MAX_BODY + 1)
-            if len(body) > REST_MAX_BODY:
-                raise ParseError(f"response larger than {REST_MAX_BODY} bytes")
+            body = await read_body(resp)
             if resp.status != 200:
                 raise VenueError(f"HTTP {resp.status}: {_snippet(body)}")
             return body
@@ -609,7 +607,7 @@ class Adapter:
             async with self._session.request(req.method, req.url, json=req.json) as resp:
                 if resp.status in (418, 429):
                     raise RateLimited(f"HTTP {resp.status}", _retry_after(resp.headers))
-                body = await resp.content.read(REST_MAX_BODY + 1)
+                body = await read_body(resp)
                 if resp.status != 200:
                     raise VenueError(f"HTTP {resp.status}: {_snippet(body)}")
             records = codec.parse_rest(body, time.time_ns(), req.market)
@@ -637,6 +635,21 @@ class Adapter:
             conn.live = True
             self.status("live", "polling REST", conn.index)
         return None
+
+
+async def read_body(resp: aiohttp.ClientResponse, limit: int = REST_MAX_BODY) -> bytes:
+    """A response's whole body, however many reads it arrives in; a ParseError past
+    ``limit`` bytes (decoded), without reading further."""
+    if resp.content_length is not None and resp.content_length > limit:
+        raise ParseError(f"response larger than {limit} bytes ({resp.content_length})")
+    parts = []
+    size = 0
+    async for chunk in resp.content.iter_any():
+        size += len(chunk)
+        if size > limit:
+            raise ParseError(f"response larger than {limit} bytes")
+        parts.append(chunk)
+    return b"".join(parts)
 
 
 def _retry_after(headers: Any) -> float | None:

@@ -79,8 +79,9 @@ class VenueSim:
         rate: float = 50.0,
         seed: int | None = None,
         replay: list[str] | None = None,
+        markets_body: bytes | None = None,
     ) -> None:
-        self.dialect: Dialect = dialect_class(venue)()
+        self.dialect: Dialect = dialect_class(venue)(markets_body)
         self.venue = venue
         self.rate = rate
         self.replay = replay

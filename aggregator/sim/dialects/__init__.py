@@ -74,8 +74,9 @@ class Dialect:
     ws_path: ClassVar[str] = "/ws"
     heartbeat_interval: ClassVar[float | None] = None
 
-    def __init__(self) -> None:
-        self.markets_body = snapshot_path(self.venue).read_bytes()
+    def __init__(self, markets_body: bytes | None = None) -> None:
+        """``markets_body``: the markets endpoint's answer (default: the shipped snapshot)."""
+        self.markets_body = markets_body or snapshot_path(self.venue).read_bytes()
         self.markets: list[Market] = list(
             codec_class(self.venue).markets_from(self.markets_body).markets
         )

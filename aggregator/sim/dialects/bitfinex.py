@@ -17,8 +17,8 @@ class BitfinexDialect(Dialect):
     ws_path = "/ws/2"
     heartbeat_interval = 1.0  # the venue: every 15 s per channel
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, markets_body: bytes | None = None) -> None:
+        super().__init__(markets_body)
         # The venue numbers channels per connection; here each market keeps one number.
         self.chan_ids = {m.native: 17_000 + i for i, m in enumerate(self.markets)}
 

@@ -20,8 +20,8 @@ class CexDialect(Dialect):
     venue = "cex"
     ws_path = "/api/spot/ws-public"
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, markets_body: bytes | None = None) -> None:
+        super().__init__(markets_body)
         self._quotes: dict[str, Quote] = {}  # the live quotes seen, for snapshots and tickers
         self._seqs: dict[tuple[int, str], int] = {}  # per client and pair
         self._held: dict[tuple[int, str], tuple[str, str]] = {}  # best prices each client has

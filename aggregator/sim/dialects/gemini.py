@@ -16,8 +16,8 @@ class GeminiDialect(Dialect):
     ws_path = "/v2/marketdata"
     heartbeat_interval = 1.0
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, markets_body: bytes | None = None) -> None:
+        super().__init__(markets_body)
         self.by_upper = {m.native.upper(): m.native for m in self.markets}
         # The simulated book of each market (the same for every connection): the quote
         # update it was rendered from, its levels, and the update frame that led to it.

@@ -20,8 +20,8 @@ class IndependentReserveDialect(Dialect):
     ws_path = "/orderbook/10"
     heartbeat_interval = 1.0
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, markets_body: bytes | None = None) -> None:
+        super().__init__(markets_body)
         self.tokens: dict[str, str] = {}  # subscription token -> native id
         self.channels: dict[str, str] = {}  # native id -> channel name
         for m in self.markets:

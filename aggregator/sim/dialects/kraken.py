@@ -12,8 +12,8 @@ class KrakenDialect(Dialect):
     ws_path = "/v2"
     heartbeat_interval = 1.0
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, markets_body: bytes | None = None) -> None:
+        super().__init__(markets_body)
         self.keys = {m.ids[1]: m.native for m in self.markets}
 
     def on_connect(self, conn: ConnState) -> list[str]:

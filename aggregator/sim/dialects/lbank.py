@@ -21,8 +21,8 @@ class LBankDialect(Dialect):
     ws_path = "/ws/V2/"
     heartbeat_interval = 1.0
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, markets_body: bytes | None = None) -> None:
+        super().__init__(markets_body)
         self._pings = itertools.count(1)
 
     def on_message(self, conn: ConnState, msg: Any) -> list[str]:

@@ -23,8 +23,8 @@ class LunoDialect(Dialect):
     ws_path_prefix = True  # the pair follows: /api/1/stream/XBTZAR
     heartbeat_interval = 1.0
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, markets_body: bytes | None = None) -> None:
+        super().__init__(markets_body)
         # The simulated book of each pair, the same for every connection: the quote update
         # it was rendered from, its bid and ask orders, and the updates that led to it.
         self._books: dict[str, tuple[int, dict[str, Any], dict[str, Any], list[Any]]] = {}
