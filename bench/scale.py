@@ -73,16 +73,29 @@ PLAUSIBLE_US = (-2_000, 60_000_000)  # a stamp latency outside this is not a sta
 # --- the sims process ------------------------------------------------------------------------
 
 
-def venue_plan() -> dict[str, dict[str, Any]]:
-    """Every venue: its mode, whether a VenueSim plays it, and its market count."""
-    from aggregator.adapters.registry import ADAPTERS, codec_class, modes
+def markets_bodies(n: int) -> dict[str, bytes]:
+    """Every venue's markets answer: the shipped snapshot, grown to ``n`` markets (when n is
+    more than it lists) for the venues a VenueSim plays."""
+    from aggregator.adapters.registry import ADAPTERS
     from aggregator.sim.dialects import simulated
     from aggregator.symbols import snapshot_path
 
+    from inflate import inflate
+
+    sims = set(simulated())
+    bodies = {v: snapshot_path(v).read_bytes() for v in sorted(ADAPTERS)}
+    return {v: inflate(v, b, n) if n and v in sims else b for v, b in bodies.items()}
+
+
+def venue_plan(bodies: dict[str, bytes]) -> dict[str, dict[str, Any]]:
+    """Every venue: its mode, whether a VenueSim plays it, and its market count."""
+    from aggregator.adapters.registry import codec_class, modes
+    from aggregator.sim.dialects import simulated
+
     sims = set(simulated())
     plan = {}
-    for v in sorted(ADAPTERS):
-        markets = codec_class(v).markets_from(snapshot_path(v).read_bytes()).markets
+    for v, body in bodies.items():
+        markets = codec_class(v).markets_from(body).markets
         plan[v] = {
             "mode": "ws" if "ws" in modes(v) else "rest",
             "server": "sim" if v in sims else "replay",
@@ -122,14 +135,16 @@ async def sims_role(a: argparse.Namespace) -> None:
 
     from tests.rest_replay import RestReplay
 
-    plan = venue_plan()
+    bodies = markets_bodies(a.markets)
+    plan = venue_plan(bodies)
     streaming = [v for v, p in plan.items() if p["server"] == "sim" and p["mode"] == "ws"]
     per_venue = a.rate / max(len(streaming), 1)
     sims: dict[str, StampSim] = {}
     for v, p in plan.items():
         if p["server"] == "sim":
             # a REST-polled sim (luno) still moves its prices: a few updates/s
-            sim = StampSim(v, rate=per_venue if p["mode"] == "ws" else 10.0, seed=1)
+            rate = per_venue if p["mode"] == "ws" else 10.0
+            sim = StampSim(v, rate=rate, seed=1, markets_body=bodies[v])
             sim.queue_delays = []
             sims[v] = sim
     replay = RestReplay([v for v, p in plan.items() if p["server"] == "replay"])
@@ -351,6 +366,7 @@ async def one_run(tmp: Path, rate: float, a: argparse.Namespace) -> dict[str, An
     me = str(Path(__file__).resolve())
     bound = a.warmup + a.duration + a.max_seconds
     sims = await Child.start("sims", [PY, me, "--role", "sims", "--rate", str(rate),
+                                      "--markets", str(a.markets),
                                       "--max-seconds", str(bound + 60)],
                              tmp / "sims.log", cwd=REPO)  # fmt: skip
     daemon = sub = None
@@ -493,11 +509,12 @@ async def amain(a: argparse.Namespace) -> dict[str, Any]:
         s["sim_queue_p50_us"] = median([x["sim_queue"]["p50_us"] for x in ok])
         s["sim_queue_p99_us"] = median([x["sim_queue"]["p99_us"] for x in ok])
         summary.append(s)
-    plan = venue_plan()
+    plan = venue_plan(markets_bodies(a.markets))
     return {
         "machine": machine(),
         "settings": {"runs": a.runs, "rates": rates, "warmup_s": a.warmup,
                      "duration_s": a.duration, "venues": len(plan),
+                     "markets_per_simulated_venue": a.markets or "snapshot",
                      "symbols_configured": sum(p["markets"] for p in plan.values())},
         "symbols_per_venue": {v: p["markets"] for v, p in plan.items()},
         "summary": summary,
@@ -526,7 +543,7 @@ def venue_table(results: dict) -> str:
     if not ok:
         return ""
     last = ok[-1]
-    cols = ["venue", "mode", "server", "symbols (snapshot)", "subscribed (daemon)",
+    cols = ["venue", "mode", "server", "symbols listed", "subscribed (daemon)",
             "symbols seen", "records in window", "state", "e2e p50 us"]  # fmt: skip
     rows = [[v, x["mode"], x["server"], str(x["markets"]), fmt(x["subscribed_symbols"]),
              str(x["symbols_seen_in_window"]), fmt(x["records_in_window"]),
@@ -548,6 +565,13 @@ def main() -> None:
     ap.add_argument("--warmup", type=float, default=10.0, help="seconds before the window")
     ap.add_argument("--duration", type=float, default=30.0, help="the measured window, seconds")
     ap.add_argument("--max-seconds", type=float, default=120.0, help="bound on each wait")
+    ap.add_argument(
+        "--markets",
+        type=int,
+        default=0,
+        help="grow each simulated venue's market list to this many (bench/inflate.py);"
+        " 0: the shipped snapshots",
+    )
     ap.add_argument("--out", default=str(HERE / "scale.json"))
     ap.add_argument("--keep", action="store_true", help="keep each run's temporary directory")
     # internal: the sims and subscriber processes
