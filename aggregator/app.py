@@ -6,6 +6,7 @@ import asyncio
 import gc
 import logging
 import os
+import resource
 import signal
 import time
 from collections.abc import Awaitable, Callable
@@ -30,6 +31,7 @@ log = logging.getLogger(__name__)
 
 PROGRESS_INTERVAL = 60.0  # seconds between progress lines in the log
 RESTART_DELAY = 5.0  # after an adapter failed on a bug
+FILES_LIMIT = 65_536  # the soft limit on open descriptors the daemon asks for (as its unit)
 
 
 class Daemon:
@@ -120,6 +122,9 @@ class Daemon:
     async def _run(self) -> int:
         for w in self.config.warnings:
             log.warning("%s", w)
+        was, now = raise_files_limit()
+        if now > was:
+            log.info("open files limit raised from %d to %d", was, now)
         try:
             # the socket first: a second daemon on the same config is refused there, before
             # it looks at the files (which are also locked against one on the same directory)
@@ -268,6 +273,22 @@ def _nats_sink(config: Config) -> NatsSink | None:
 
     grace = config.daemon.shutdown_grace
     return NatsSink(config.nats, config.daemon.instance_id, stop_timeout=max(0.5, grace - 1.5))
+
+
+def raise_files_limit(want: int = FILES_LIMIT) -> tuple[int, int]:
+    """Raise the soft limit on open descriptors to ``want`` (or the hard limit, if lower);
+    never lower it. Each venue connection, subscriber and subscriber pipe takes descriptors,
+    and a shell's default soft limit (1024) is soon reached with full market lists. Returns
+    the soft limit before and after."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = want if hard == resource.RLIM_INFINITY else min(want, hard)
+    if soft == resource.RLIM_INFINITY or soft >= target:
+        return soft, soft
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    except (ValueError, OSError):
+        return soft, soft
+    return soft, target
 
 
 def _why_not() -> str:

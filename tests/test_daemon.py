@@ -12,6 +12,7 @@ import contextlib
 import gzip
 import json
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -91,7 +92,17 @@ class Proc:
         return self.stderr.decode()
 
 
-async def spawn(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> Proc:
+async def spawn(
+    *args: str,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    files_limit: int | None = None,
+) -> Proc:
+    def limit() -> None:
+        if files_limit is not None:
+            hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+            resource.setrlimit(resource.RLIMIT_NOFILE, (files_limit, hard))
+
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -101,6 +112,7 @@ async def spawn(*args: str, cwd: Path | None = None, env: dict[str, str] | None 
         stderr=asyncio.subprocess.PIPE,
         cwd=cwd,
         env={**os.environ, **(env or {})},
+        preexec_fn=limit,
     )
     return Proc(proc, cwd or Path.cwd())
 
@@ -140,9 +152,11 @@ async def sims() -> AsyncIterator[dict[str, VenueSim]]:
         await s.stop()
 
 
-async def start_daemon(root: Path, sims: dict[str, VenueSim], **extra: str) -> Proc:
+async def start_daemon(
+    root: Path, sims: dict[str, VenueSim], files_limit: int | None = None, **extra: str
+) -> Proc:
     config = write_config(root / "aggregator.toml", root, sims, **extra)
-    proc = await spawn("run", "-c", str(config), cwd=root)
+    proc = await spawn("run", "-c", str(config), cwd=root, files_limit=files_limit)
     sock = root / "agg.sock"
     try:
         await wait_for(sock.exists)
@@ -239,6 +253,26 @@ async def test_sighup_reopens_files(sims) -> None:
     assert all(json.loads(x) for x in old + new)
     total = sum(len(v) for v in data_lines(root / "data").values()) + len(old)
     assert total == written == published
+
+
+async def test_a_low_open_files_limit_is_raised(sims) -> None:
+    from aggregator.app import FILES_LIMIT
+
+    root = short_dir()
+    proc = await start_daemon(root, sims, files_limit=256)
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    want = FILES_LIMIT if hard == resource.RLIM_INFINITY else min(FILES_LIMIT, hard)
+
+    def soft() -> int:
+        limits = Path(f"/proc/{proc.proc.pid}/limits").read_text().splitlines()
+        (line,) = [x for x in limits if x.startswith("Max open files")]
+        return int(line.split()[3])
+
+    await wait_for(lambda: soft() == want)
+    proc.proc.send_signal(signal.SIGTERM)
+    assert await proc.wait() == 0, proc.log()
+    if want > 256:
+        assert f"open files limit raised from 256 to {want}" in proc.log()
 
 
 async def test_socket_serves_live_records_with_filters(sims) -> None:
