@@ -268,9 +268,12 @@ async def test_a_low_open_files_limit_is_raised(sims) -> None:
         (line,) = [x for x in limits if x.startswith("Max open files")]
         return int(line.split()[3])
 
-    await wait_for(lambda: soft() == want)
-    proc.proc.send_signal(signal.SIGTERM)
-    assert await proc.wait() == 0, proc.log()
+    try:
+        await wait_for(lambda: soft() == want)
+    finally:
+        proc.proc.send_signal(signal.SIGTERM)
+        code = await proc.wait()
+    assert code == 0, proc.log()
     if want > 256:
         assert f"open files limit raised from 256 to {want}" in proc.log()
 
