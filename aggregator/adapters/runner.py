@@ -328,9 +328,11 @@ class Adapter:
                 await asyncio.gather(poller, return_exceptions=True)
 
     # --- markets -----------------------------------------------------------------------
-    async def _fetch(self, url: str, post: Any = None) -> bytes:
+    async def _fetch(self, url: str, post: Any = None, method: str | None = None) -> bytes:
+        """The body of a 200 answer (GET, or POST of ``post``); RateLimited on 418 and 429,
+        VenueError on any other status, ParseError past REST_MAX_BODY."""
         assert self._session is not None
-        method = "GET" if post is None else "POST"
+        method = method or ("GET" if post is None else "POST")
         async with self._session.request(method, url, json=post) as resp:
             if resp.status in (418, 429):
                 raise RateLimited(f"HTTP {resp.status}", _retry_after(resp.headers))
@@ -602,14 +604,8 @@ class Adapter:
 
     async def _poll_once(self, codec: Codec, req: RestRequest, conn: _Conn) -> float | None:
         """One request: None on success, else the delay to wait (<= 0: use the backoff)."""
-        assert self._session is not None
         try:
-            async with self._session.request(req.method, req.url, json=req.json) as resp:
-                if resp.status in (418, 429):
-                    raise RateLimited(f"HTTP {resp.status}", _retry_after(resp.headers))
-                body = await read_body(resp)
-                if resp.status != 200:
-                    raise VenueError(f"HTTP {resp.status}: {_snippet(body)}")
+            body = await self._fetch(req.url, req.json, req.method)
             records = codec.parse_rest(body, time.time_ns(), req.market)
         except RateLimited as e:
             self.rate_limited += 1
