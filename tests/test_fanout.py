@@ -65,13 +65,13 @@ def pairs(n: int, fan: Fanout) -> Iterator[list[tuple[socket.socket, socket.sock
             a, b = socket.socketpair()
             a.setblocking(False)
             b.setblocking(False)
-            made.append((a, b, fan.pipe()))
+            made.append((a, b, fan.target(a.fileno())))
         yield made
     finally:
         for a, b, p in made:
             a.close()
             b.close()
-            fanout.close_pipe(p)
+            fanout.close_target(p)
 
 
 def test_the_same_bytes_reach_every_socket_and_a_full_one_says_where_it_stopped(
@@ -81,19 +81,19 @@ def test_the_same_bytes_reach_every_socket_and_a_full_one_says_where_it_stopped(
     with pairs(5, fan) as ps:
         full = ps[2][0]
         full.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)  # takes far less than all
-        done = splice_fanout(data, *fan.src, fan.null, [(a.fileno(), *p) for a, _, p in ps])
+        done = splice_fanout(data, *fan.src, fan.null, [p for _, _, p in ps])
         got = [received(b) for _, b, _ in ps]
         assert done[2] < len(data) and got[2] == data[: done[2]]
         for i in (0, 1, 3, 4):
             assert done[i] == len(data) and got[i] == data
         # every pipe is empty again: the next batch starts clean
-        assert all(drained(p[0]) for _, _, p in ps) and drained(fan.src[0])
+        assert all(drained(p[1]) for _, _, p in ps) and drained(fan.src[0])
         # a closed peer takes nothing; the others still get theirs
         ps[0][1].close()
-        targets = [(a.fileno(), *p) for a, _, p in ps[:2]]
+        targets = [p for _, _, p in ps[:2]]
         assert splice_fanout(data, *fan.src, fan.null, targets) == [0, len(data)]
         assert received(ps[1][1]) == data
-        assert all(drained(p[0]) for _, _, p in ps) and drained(fan.src[0])
+        assert all(drained(p[1]) for _, _, p in ps) and drained(fan.src[0])
 
 
 def test_misuse_is_refused_without_crashing(fan: Fanout) -> None:
@@ -108,8 +108,8 @@ def test_misuse_is_refused_without_crashing(fan: Fanout) -> None:
 
 def test_send_writes_what_a_socket_did_not_take_through_the_transport(fan: Fanout) -> None:
     class T:
-        def __init__(self, sock: socket.socket, pipe: Any) -> None:
-            self.fd, self.pipe, self.written = sock.fileno(), pipe, b""
+        def __init__(self, splice_to: Any) -> None:
+            self.splice_to, self.written = splice_to, b""
 
         def write(self, data: bytes) -> None:
             self.written += data
@@ -117,7 +117,7 @@ def test_send_writes_what_a_socket_did_not_take_through_the_transport(fan: Fanou
     data = os.urandom(CHUNK + 5000)
     with pairs(3, fan) as ps:
         ps[1][0].setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
-        targets = [T(a, p) for a, _, p in ps]
+        targets = [T(p) for _, _, p in ps]
         assert fan.send(data, targets) == 2
         got = received(ps[1][1])
         assert got + targets[1].written == data and targets[1].written
@@ -129,12 +129,13 @@ def test_no_pipe_is_made_past_half_of_the_descriptors_allowed(fan: Fanout) -> No
     used = len(os.listdir("/proc/self/fd"))
     resource.setrlimit(resource.RLIMIT_NOFILE, (used + 8, hard))
     try:
-        assert fan.pipe() == ()  # (used + 2 > (used + 8) // 2)
+        assert fan.target(0) == ()  # (used + 2 > (used + 8) // 2)
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
-    p = fan.pipe()
-    assert p != ()
-    fanout.close_pipe(p)
+    p = fan.target(0)
+    assert p[0] == 0 and len(p) == 3
+    fanout.close_target(p)
+    assert fan.target(-1) == ()  # no socket: no pipe
 
 
 async def _subscribers_get_every_batch_whole_and_in_order(sockdir: Path) -> None:

@@ -40,11 +40,13 @@ except ImportError:  # (no compiler where it was installed: plain writes)
     splice_fanout = None
 
 
+SpliceTo = tuple[int, int, int]  # (socket, pipe read end, pipe write end): what a send takes
+
+
 class Target(Protocol):
     """A subscriber as the fan-out sees it."""
 
-    fd: int  # its socket
-    pipe: tuple[int, int] | tuple[()] | None  # its pipe; () when none can be made
+    splice_to: SpliceTo | tuple[()] | None  # made once, by Fanout.target
 
     def write(self, data: bytes) -> None:
         """Write through its transport."""
@@ -108,15 +110,14 @@ class Fanout:
         """Why a test batch does not arrive whole through two socket pairs, or None."""
         data = bytes(range(256)) * (CHUNK // 128 + 3)  # more than one chunk
         pairs = [socket.socketpair() for _ in range(2)]
-        pipes = [_pipe() for _ in pairs]
+        targets = [self.target(a.fileno()) for a, _ in pairs]
         try:
-            if None in pipes:
+            if () in targets:
                 return "no pipe"
             for a, b in pairs:
                 a.setblocking(False)
                 b.setblocking(False)
                 a.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, len(data) * 2)
-            targets = [(a.fileno(), *p) for (a, _), p in zip(pairs, pipes, strict=True) if p]
             done = splice_fanout(data, *self.src, self.null, targets)
             got = []
             for _, b in pairs:
@@ -134,20 +135,19 @@ class Fanout:
             for a, b in pairs:
                 a.close()
                 b.close()
-            for p in pipes:
-                if p:
-                    os.close(p[0])
-                    os.close(p[1])
+            for t in targets:
+                close_target(t)
 
-    def pipe(self) -> tuple[int, int] | tuple[()]:
-        """A subscriber's own pipe, or () when none can be made (it is not asked again)."""
-        return _pipe() or ()
+    def target(self, fd: int) -> SpliceTo | tuple[()]:
+        """What a send to socket ``fd`` takes: the socket with its own new pipe; () when no
+        pipe can be made (the subscriber then gets plain writes, and is not asked again)."""
+        p = _pipe() if fd >= 0 else None
+        return (fd, *p) if p else ()
 
     def send(self, data: bytes, targets: Sequence[Target]) -> int:
         """``data`` to every target, each of which has a pipe and nothing unsent; what a
         socket did not take goes through its transport. Returns the targets that took all."""
-        pipes = [(t.fd, *(t.pipe or ())) for t in targets]
-        done = splice_fanout(data, *self.src, self.null, pipes)
+        done = splice_fanout(data, *self.src, self.null, [t.splice_to for t in targets])
         n, whole = len(data), 0
         for t, d in zip(targets, done, strict=True):
             if d == n:
@@ -163,7 +163,8 @@ class Fanout:
         self.src, self.null = (-1, -1), -1
 
 
-def close_pipe(pipe: tuple[int, int] | tuple[()] | None) -> None:
-    for fd in pipe or ():
+def close_target(target: SpliceTo | tuple[()] | None) -> None:
+    """Close a target's pipe (its socket is its transport's)."""
+    for fd in (target or ())[1:]:
         with contextlib.suppress(OSError):
             os.close(fd)

@@ -36,7 +36,7 @@ import orjson
 from ..config import SocketConfig
 from ..errors import AggregatorError
 from ..records import Record, dumps
-from .fanout import SPLICE_MIN, Fanout, close_pipe
+from .fanout import SPLICE_MIN, Fanout, SpliceTo, close_target
 
 log = logging.getLogger(__name__)
 
@@ -164,20 +164,16 @@ class _Client(asyncio.Protocol):
         self._inbuf = bytearray()
         self._discarding = False  # inside an oversized line, dropping up to its newline
         self._slow_timer: asyncio.TimerHandle | None = None
-        self.fd = -1  # the socket, for the fan-out by reference
-        self.pipe: tuple[int, int] | tuple[()] | None = None  # its pipe: made when first used
+        self.splice_to: SpliceTo | tuple[()] | None = None  # with its pipe: made at first use
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)
-        sock = transport.get_extra_info("socket")
-        if sock is not None:
-            self.fd = sock.fileno()
         self.sink._attach(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_timer()
-        close_pipe(self.pipe)
-        self.pipe, self.fd = (), -1
+        close_target(self.splice_to)
+        self.splice_to = ()
         self.sink._lost(self)
 
     def write(self, data: bytes) -> None:
@@ -186,10 +182,11 @@ class _Client(asyncio.Protocol):
     def spliceable(self, fan: Fanout) -> bool:
         """Whether a batch can go to it by reference now: it has a pipe (made on first
         use) and its transport holds nothing unsent."""
-        if self.pipe is None:
-            self.pipe = fan.pipe() if self.fd >= 0 else ()
+        if self.splice_to is None:
+            sock = self.transport.get_extra_info("socket")
+            self.splice_to = fan.target(sock.fileno() if sock is not None else -1)
         return (
-            bool(self.pipe)
+            bool(self.splice_to)
             and not self.transport.get_write_buffer_size()
             and not self.transport.is_closing()
         )
