@@ -138,23 +138,26 @@ def test_no_pipe_is_made_past_half_of_the_descriptors_allowed(fan: Fanout) -> No
     assert fan.target(-1) == ()  # no socket: no pipe
 
 
-async def _subscribers_get_every_batch_whole_and_in_order(sockdir: Path) -> None:
+async def _subscribers_get_every_batch_whole_and_in_order(sockdir: Path, by_ref: bool) -> None:
     n = 3000
     records = [tick(symbol=f"S{i % 7}/USDT", seq=i) for i in range(n)]
     records.append(Status("binance", "stopped", seq=n))
     async with asyncio.timeout(30), serve(sockdir) as s:
-        assert s.sink._fan is not None
+        assert (s.sink._fan is not None) == by_ref
         conns = [await s.connect() for _ in range(20)]
         readers = [asyncio.create_task(c.until("status")) for c in conns]
         for _ in publishing_in_batches(s.hub, records, [200] * 15 + [1]):
             await asyncio.sleep(0)
         for r in readers:
             assert [m["seq"] for m in await r] == list(range(n + 1))
-        assert s.sink.spliced >= 20  # (batches of 200 lines are past SPLICE_MIN)
+        if by_ref:
+            assert s.sink.spliced >= 20  # (batches of 200 lines are past SPLICE_MIN)
+        else:
+            assert s.sink.spliced == 0
         assert len(b"".join(map(dumps, records[:200]))) >= SPLICE_MIN
 
 
-async def _a_laggard_is_conflated_and_readers_get_everything(sockdir: Path) -> None:
+async def _a_laggard_is_conflated_and_readers_get_everything(sockdir: Path, by_ref: bool) -> None:
     async with asyncio.timeout(30), serve(sockdir, client_buffer=64 * 1024) as s:
         slow = await s.connect()
         fast = [await s.connect() for _ in range(4)]
@@ -170,7 +173,7 @@ async def _a_laggard_is_conflated_and_readers_get_everything(sockdir: Path) -> N
         total = seq + 1
         for r in readers:
             assert [m["seq"] for m in await r] == list(range(total))
-        assert s.sink.spliced > 0
+        assert (s.sink.spliced > 0) == by_ref
         slow.send({"op": "ping"})  # it reads now: whole lines, each update sent or missed
         got = await slow.until("pong")
         missed = sum(m["missed"] for m in got if m["type"] == "notice")
@@ -194,4 +197,13 @@ CASES = [
 def test_the_socket_sink_fans_out_by_reference(sockdir: Path, case: Any, loop: str) -> None:
     factory = uvloop.new_event_loop if loop == "uvloop" else asyncio.new_event_loop
     with asyncio.Runner(loop_factory=factory) as runner:
-        runner.run(case(sockdir))
+        runner.run(case(sockdir, True))
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_without_the_compiled_call_the_sink_writes_by_copy(
+    sockdir: Path, case: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(fanout, "splice_fanout", None)  # as where it was never built
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(case(sockdir, False))
