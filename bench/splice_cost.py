@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from aggregator.sinks.fanout import Fanout
+from aggregator.sinks.fanout import Fanout, close_target
 
 N = 100
 
@@ -41,7 +41,7 @@ def reader(socks: list[socket.socket], need: int, max_seconds: float) -> None:
 
 class Target:
     def __init__(self, sock: socket.socket, fan: Fanout) -> None:
-        self.sock, self.fd, self.pipe = sock, sock.fileno(), fan.pipe()
+        self.sock, self.splice_to = sock, fan.target(sock.fileno())
 
     def write(self, data: bytes) -> None:  # what a socket did not take: blocking, as a buffer
         self.sock.setblocking(True)
@@ -76,6 +76,8 @@ def one(size: int, rounds: int, way: str, max_seconds: float) -> float:
     r1 = resource.getrusage(resource.RUSAGE_SELF)
     _, status = os.waitpid(pid, 0)
     signal.alarm(0)
+    for t in targets:
+        close_target(t.splice_to)
     for a, _ in pairs:
         a.close()
     fan.close()
