@@ -1,6 +1,6 @@
-"""The adapter runner: markets, the WebSocket and REST loops, written once for every venue.
+"""The adapter runner: the WebSocket and REST loops, written once for every venue.
 
-Markets load with an on-disk cache; the WebSocket streaming loop and the REST polling loop
+Markets come from markets.py; the WebSocket streaming loop and the REST polling loop
 each reconnect with capped exponential backoff and jitter, resubscribe on reconnect, send
 protocol pings, and run a staleness timer that also catches a subscription that never sends
 anything; every transition is a status record. A stream that stays down past
@@ -22,9 +22,9 @@ import aiohttp
 import orjson
 
 from ..config import ExchangeConfig
-from ..errors import MarketsUnavailable, ParseError, RateLimited, VenueError, VenueNotice
+from ..errors import ParseError, RateLimited, VenueError, VenueNotice
 from ..records import Record, Status, Ticker
-from ..symbols import Market, MarketTable, read_cache, snapshot_path, write_cache
+from ..symbols import Market, MarketTable
 from . import fastpath
 from .base import (
     REST_MAX_BODY,
@@ -35,6 +35,7 @@ from .base import (
     backoff_delay,
 )
 from .fastpath import FastPath
+from .markets import Markets
 from .registry import modes
 from .stream import (
     CompiledFrames,
@@ -128,6 +129,7 @@ class Adapter:
         self._session: aiohttp.ClientSession | None = None
         self._conns: dict[int | None, _Conn] = {}  # the current session of each connection
         self._flush_pending = False
+        self.markets = Markets(codec_cls, cfg, state_dir, self._fetch, self.status, self.log)
 
     # --- records -----------------------------------------------------------------------
     @property
@@ -267,7 +269,7 @@ class Adapter:
 
     async def _run(self) -> None:
         while True:
-            table = await self._markets_until_loaded()
+            table = await self.markets.until_loaded()
             selected, missing = table.select(self.cfg.symbols)
             if missing:
                 self.log.warning("not listed by the venue, skipped: %s", ", ".join(missing))
@@ -280,7 +282,7 @@ class Adapter:
             self._use_table(selected)
             async with asyncio.TaskGroup() as tg:
                 tasks = [tg.create_task(self._serve(selected))]
-                changed = await self._refresh_markets(table)
+                changed = await self.markets.changed(table)
                 if changed:
                     self.log.info("market list changed; resubscribing")
                 for t in tasks:
@@ -327,7 +329,7 @@ class Adapter:
                 poller.cancel()
                 await asyncio.gather(poller, return_exceptions=True)
 
-    # --- markets -----------------------------------------------------------------------
+    # --- HTTP --------------------------------------------------------------------------
     async def _fetch(self, url: str, post: Any = None, method: str | None = None) -> bytes:
         """The body of a 200 answer (GET, or POST of ``post``); RateLimited on 418 and 429,
         VenueError on any other status, ParseError past REST_MAX_BODY."""
@@ -340,68 +342,6 @@ class Adapter:
             if resp.status != 200:
                 raise VenueError(f"HTTP {resp.status}: {_snippet(body)}")
             return body
-
-    async def load_markets(self) -> MarketTable:
-        """The venue's markets: fresh cache, else the endpoint, else any cache or snapshot."""
-        cached = read_cache(self.state_dir, self.venue)
-        if cached and cached[1] < self.cfg.markets_refresh:
-            try:
-                return self.codec_cls.markets_from(cached[0])
-            except (ParseError, ValueError, KeyError, TypeError):
-                pass
-        url = self.cfg.markets_url or self.codec_cls.MARKETS_URL
-        if not url:  # the venue publishes no markets list: the shipped one is the list
-            return self.codec_cls.markets_from(snapshot_path(self.venue).read_bytes())
-        try:
-            body = await self._fetch(url, self.codec_cls.MARKETS_POST)
-            table = self.codec_cls.markets_from(body)
-        except (
-            aiohttp.ClientError,
-            TimeoutError,
-            VenueError,
-            ValueError,
-            KeyError,
-            TypeError,
-        ) as e:
-            self.log.warning("markets endpoint failed: %s", _describe(e))
-            if cached:
-                self.log.warning("using the cached markets list (%.0f s old)", cached[1])
-                return self.codec_cls.markets_from(cached[0])
-            try:
-                body = snapshot_path(self.venue).read_bytes()
-            except OSError:
-                raise MarketsUnavailable(f"no markets for {self.venue}: {_describe(e)}") from e
-            self.log.warning("using the markets snapshot shipped with the package")
-            return self.codec_cls.markets_from(body)
-        try:
-            write_cache(self.state_dir, self.venue, body)
-        except OSError as e:
-            self.log.warning("cannot cache markets: %s", e)
-        return table
-
-    async def _markets_until_loaded(self) -> MarketTable:
-        attempt = 0
-        while True:
-            try:
-                return await self.load_markets()
-            except MarketsUnavailable as e:
-                delay = backoff_delay(attempt, self.cfg.backoff_initial, self.cfg.backoff_max)
-                attempt += 1
-                self.status("error", f"{e}; retry in {delay:.1f}s")
-                await asyncio.sleep(delay)
-
-    async def _refresh_markets(self, current: MarketTable) -> bool:
-        """Sleep, refetch the markets; True when the selection of markets changed."""
-        while True:
-            await asyncio.sleep(self.cfg.markets_refresh)
-            try:
-                new = await self.load_markets()
-            except MarketsUnavailable:
-                continue
-            old_sel = current.select(self.cfg.symbols)[0].markets
-            if new.select(self.cfg.symbols)[0].markets != old_sel:
-                return True
-            current = new
 
     # --- WebSocket loop ----------------------------------------------------------------
     async def _ws_loop(self, table: MarketTable, markets: list[Market], index: int | None) -> None:
