@@ -13,10 +13,17 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+
+# The time helpers live in .timestamps; codecs import them from here as well.
+from .timestamps import NS_MAX as NS_MAX
+from .timestamps import iso_to_ns as iso_to_ns
+from .timestamps import ms_to_ns as ms_to_ns
+from .timestamps import seconds_to_ns as seconds_to_ns
+from .timestamps import us_to_ns as us_to_ns
+from .timestamps import valid_ns as valid_ns
 
 # For codecs of merged channels: "the venue says this value is gone" (an empty book side),
 # as opposed to None, "this update does not carry the value". The merge turns it into None.
@@ -225,85 +232,6 @@ def num(value: Any) -> float | None:
     if math.isfinite(f):
         return f
     return None
-
-
-# A time the record can carry: after 1970 and within a signed 64-bit integer of ns (2262).
-NS_MAX = 2**63 - 1
-
-
-def valid_ns(ns: int) -> int | None:
-    """A time in integer ns as the record carries it, or None if out of range."""
-    return ns if 0 <= ns <= NS_MAX else None
-
-
-def ms_to_ns(value: Any) -> int | None:
-    """Milliseconds since the epoch (int or numeric string) to integer nanoseconds.
-
-    A value out of range (negative, or past 2262) is None, like one that is not a number.
-    """
-    if value is None or value == "":
-        return None
-    try:
-        return valid_ns(int(value) * 1_000_000)
-    except (TypeError, ValueError):
-        f = num(value)
-        return None if f is None or not 0 <= f <= NS_MAX / 1e6 else valid_ns(int(f * 1_000_000))
-
-
-_EPOCH_CACHE: dict[str, int] = {}
-
-
-def iso_to_ns(value: Any) -> int | None:
-    """An RFC 3339 UTC time ("2026-08-12T19:29:00.921195Z", up to ns digits) to ns.
-
-    The whole-second part is cached, so a stream of times within the same second
-    costs one dict lookup and an int parse of the fraction.
-    """
-    if not isinstance(value, str) or len(value) < 19:
-        return None
-    head = value[:19]
-    secs = _EPOCH_CACHE.get(head)
-    if secs is None:
-        try:
-            dt = datetime.strptime(head, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
-        except ValueError:
-            try:
-                dt = datetime.fromisoformat(head).replace(tzinfo=UTC)
-            except ValueError:
-                return None
-        secs = int(dt.timestamp())
-        if len(_EPOCH_CACHE) > 4096:
-            _EPOCH_CACHE.clear()
-        _EPOCH_CACHE[head] = secs
-    rest = value[19:]
-    frac_ns = 0
-    if rest.startswith("."):
-        digits = rest[1:].rstrip("Z").split("+")[0]
-        if digits.endswith("+00:00"):
-            digits = digits[:-6]
-        if digits:
-            if not (digits.isascii() and digits.isdigit()):
-                return None
-            frac_ns = int(digits[:9].ljust(9, "0"))
-    elif rest not in ("", "Z", "+00:00"):
-        return None
-    return valid_ns(secs * 1_000_000_000 + frac_ns)
-
-
-def seconds_to_ns(value: Any) -> int | None:
-    """Seconds since the epoch (int, float or numeric string) to integer nanoseconds.
-
-    A decimal string keeps all its digits ("1710328241.123" is ...241123000000 exactly).
-    """
-    if isinstance(value, int) and not isinstance(value, bool):
-        return valid_ns(value * 1_000_000_000)
-    if isinstance(value, str):
-        whole, _, frac = value.strip().partition(".")
-        digits = whole.isascii() and whole.isdigit() and len(whole) <= 19
-        if digits and (not frac or (frac.isascii() and frac.isdigit())):
-            return valid_ns(int(whole) * 1_000_000_000 + int(frac[:9].ljust(9, "0")))
-    f = num(value)
-    return None if f is None or not 0 <= f <= NS_MAX / 1e9 else valid_ns(round(f * 1_000_000_000))
 
 
 def minus(a: float | None, b: float | None) -> float | None:

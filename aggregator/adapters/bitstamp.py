@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 import orjson
 
 from ..errors import ParseError, VenueError, VenueNotice
-from ..records import Ticker, num, valid_ns
+from ..records import Ticker, num, seconds_to_ns, us_to_ns
 from ..symbols import Market, MarketTable, unify
 from .base import Codec, RestRequest, json_body
 
@@ -96,12 +96,9 @@ class Bitstamp(Codec):
             return []
         self._top[m.native] = top
         bid, ask = top
-        micros = data.get("microtimestamp")
-        secs = data.get("timestamp")
-        if micros is not None:
-            ts_event = valid_ns(int(micros) * 1_000)
-        else:
-            ts_event = None if secs is None else valid_ns(int(secs) * 1_000_000_000)
+        ts_event = us_to_ns(data.get("microtimestamp"))
+        if ts_event is None:
+            ts_event = seconds_to_ns(data.get("timestamp"))
         return [
             Ticker(
                 "bitstamp",
@@ -178,7 +175,6 @@ class Bitstamp(Codec):
 def _ticker(m: Market, t: dict[str, Any], ts_recv: int) -> Ticker:
     volume = num(t.get("volume"))
     vwap = num(t.get("vwap"))
-    secs = num(t.get("timestamp"))
     return Ticker(
         "bitstamp",
         m.symbol,
@@ -191,6 +187,6 @@ def _ticker(m: Market, t: dict[str, Any], ts_recv: int) -> Ticker:
         low=num(t.get("low")),
         volume=volume,
         quote_volume=None if vwap is None or volume is None else vwap * volume,
-        ts_event=None if secs is None else valid_ns(int(secs) * 1_000_000_000),
+        ts_event=seconds_to_ns(t.get("timestamp")),
         ts_recv=ts_recv,
     )

@@ -19,7 +19,7 @@ from typing import ClassVar
 from urllib.parse import quote
 
 from ..errors import ParseError, VenueError
-from ..records import Ticker, num, valid_ns
+from ..records import Ticker, num, seconds_to_ns
 from ..symbols import Market, unify
 from .base import Codec, RestRequest, json_body
 
@@ -53,7 +53,6 @@ class Coincheck(Codec):
             raise ParseError("a coincheck ticker needs its market")
         if "timestamp" not in t:
             raise ParseError("ticker without a timestamp")
-        seconds = num(t.get("timestamp"))
         return [
             Ticker(
                 "coincheck",
@@ -65,7 +64,7 @@ class Coincheck(Codec):
                 high=num(t.get("high")),
                 low=num(t.get("low")),
                 volume=num(t.get("volume")),
-                ts_event=None if seconds is None else valid_ns(int(seconds) * 1_000_000_000),
+                ts_event=seconds_to_ns(t.get("timestamp")),
                 ts_recv=ts_recv,
             )
         ]

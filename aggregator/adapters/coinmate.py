@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from ..errors import ParseError, VenueError
-from ..records import Ticker, num, valid_ns
+from ..records import Ticker, num, seconds_to_ns
 from ..symbols import Market, unify
 from .base import Codec, RestRequest, json_body
 
@@ -60,7 +60,6 @@ class Coinmate(Codec):
 
     @staticmethod
     def _ticker(m: Market, t: dict[str, Any], ts_recv: int) -> Ticker:
-        seconds = num(t.get("timestamp"))
         return Ticker(
             "coinmate",
             m.symbol,
@@ -72,7 +71,7 @@ class Coinmate(Codec):
             high=num(t.get("high")),
             low=num(t.get("low")),
             volume=num(t.get("amount")),
-            ts_event=None if seconds is None else valid_ns(int(seconds) * 1_000_000_000),
+            ts_event=seconds_to_ns(t.get("timestamp")),
             ts_recv=ts_recv,
         )
 

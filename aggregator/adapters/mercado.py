@@ -12,25 +12,15 @@ the markets listed and traded on the exchange are kept.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import ClassVar
 from urllib.parse import quote
 
 from ..errors import ParseError, VenueError
-from ..records import Ticker, num, valid_ns
+from ..records import Ticker, num, seconds_to_ns
 from ..symbols import Market, unify
 from .base import Codec, RestRequest, json_body
 
 BATCH = 50  # symbols per request, keeping the URL short
-
-
-def _s_to_ns(value: Any) -> int | None:
-    """Seconds since the epoch to integer nanoseconds."""
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        return None
-    try:
-        return valid_ns(int(value) * 1_000_000_000)
-    except ValueError:
-        return None
 
 
 class Mercado(Codec):
@@ -76,7 +66,7 @@ class Mercado(Codec):
                     high=num(t.get("high")),
                     low=num(t.get("low")),
                     volume=num(t.get("vol")),
-                    ts_event=_s_to_ns(t.get("date")),
+                    ts_event=seconds_to_ns(t.get("date")),
                     ts_recv=ts_recv,
                 )
             )

@@ -16,19 +16,9 @@ from typing import Any, ClassVar
 from urllib.parse import quote
 
 from ..errors import ParseError, VenueError
-from ..records import Ticker, num, valid_ns
+from ..records import Ticker, num, seconds_to_ns
 from ..symbols import Market, unify
 from .base import Codec, RestRequest, json_body
-
-
-def _s_to_ns(value: Any) -> int | None:
-    """Seconds since the epoch to integer nanoseconds."""
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        return None
-    try:
-        return valid_ns(int(value) * 1_000_000_000)
-    except ValueError:
-        return None
 
 
 def _product(a: float | None, b: float | None) -> float | None:
@@ -83,7 +73,7 @@ class Paymium(Codec):
                 low=num(t.get("low")),
                 volume=volume,
                 quote_volume=_product(num(t.get("vwap")), volume),
-                ts_event=_s_to_ns(t.get("at")),
+                ts_event=seconds_to_ns(t.get("at")),
                 ts_recv=ts_recv,
             )
         ]

@@ -24,19 +24,18 @@ from urllib.parse import quote
 import orjson
 
 from ..errors import ParseError, VenueError
-from ..records import Ticker, ms_to_ns, num
+from ..records import Ticker, num
 from ..symbols import Market, MarketTable, unify
+from ..timestamps import epoch_to_ns
 from .base import Codec, RestRequest, json_body
 
 CHUNK = 50  # markets per order book request
 
 
 def stamp(value: Any) -> int | None:
-    """An epoch time in ms (13 digits) or µs (16 digits), int or string, to ns."""
-    ns = ms_to_ns(value)
-    if ns is not None and ns >= 10**20:  # microseconds, read as milliseconds
-        ns //= 1000
-    return ns
+    """An epoch time in ms (13 digits) or µs (16 digits), int or string, to ns: the
+    unit is read from the magnitude."""
+    return epoch_to_ns(value)
 
 
 def quotation_request(markets: Sequence[Market]) -> str:

@@ -24,29 +24,12 @@ from typing import Any, ClassVar
 import orjson
 
 from ..errors import ParseError, VenueError, VenueNotice
-from ..records import Ticker, num, seconds_to_ns, valid_ns
+from ..records import Ticker, num, seconds_to_ns
 from ..symbols import Market, MarketTable, unify
 from .base import Codec, RestRequest, json_body
 
 # Request ids of the two subscriptions (the ping uses 0, as the documentation does).
 SUBSCRIPTIONS = {1: "market", 2: "bookTicker"}
-
-
-def _secs(value: Any) -> int | None:
-    """A time in seconds (a JSON float with microseconds) to ns, keeping its digits."""
-    if isinstance(value, float):
-        value = repr(value)
-    return seconds_to_ns(value)
-
-
-def _s_to_ns(value: Any) -> int | None:
-    """Seconds since the epoch to integer nanoseconds."""
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        return None
-    try:
-        return valid_ns(int(value) * 1_000_000_000)
-    except ValueError:
-        return None
 
 
 class WhiteBIT(Codec):
@@ -106,7 +89,7 @@ class WhiteBIT(Codec):
                         bid_size=num(row[5]),
                         ask=num(row[6]),
                         ask_size=num(row[7]),
-                        ts_event=_secs(row[0]),
+                        ts_event=seconds_to_ns(row[0]),
                         ts_recv=ts_recv,
                     )
                 )
@@ -172,7 +155,7 @@ class WhiteBIT(Codec):
                 continue
             if not isinstance(entry, dict) or not isinstance(entry.get("ticker"), dict):
                 raise ParseError(f"ticker of {key} is not an object")
-            out.append(self._ticker(m, entry["ticker"], _s_to_ns(entry.get("at")), ts_recv))
+            out.append(self._ticker(m, entry["ticker"], seconds_to_ns(entry.get("at")), ts_recv))
         return out
 
     @staticmethod

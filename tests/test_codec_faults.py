@@ -1,0 +1,159 @@
+"""Codec faults found on real recorded frames, one test per class.
+
+- Times: every unit (s, ms, µs, ns), every form (int, float, decimal string) and every
+  venue's unit, checked against the time the frames were recorded.
+- Channels: a frame of a channel that is not a ticker or book channel the codec
+  subscribed never becomes a ticker record.
+
+Recorded frames: ../shared/fixtures (copied into tests/fixtures, provenance in each entry's
+`source`) and the multi-channel sessions in tests/fixtures/sessions (see its README).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from aggregator.adapters.registry import codec_class
+from aggregator.symbols import snapshot_path
+from aggregator.timestamps import (
+    MICROS,
+    MILLIS,
+    NANOS,
+    NS_MAX,
+    SECONDS,
+    epoch_to_ns,
+    ms_to_ns,
+    seconds_to_ns,
+    to_ns,
+    us_to_ns,
+)
+
+FIXTURES = Path(__file__).parent / "fixtures"
+UNITS = (SECONDS, MILLIS, MICROS, NANOS)
+DIGITS = {SECONDS: 9, MILLIS: 6, MICROS: 3, NANOS: 0}
+EARLIEST_INFERRED = 10**17  # ns: 1973-03-03T09:46:40Z, where inference starts to be exact
+
+
+def codec(venue: str):
+    cls = codec_class(venue)
+    return cls(cls.markets_from(snapshot_path(venue).read_bytes()))
+
+
+def entries(kind: str, venue: str) -> list[dict]:
+    return json.loads((FIXTURES / kind / f"{venue}.json").read_text())
+
+
+# --- the time helper --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("unit", UNITS)
+def test_every_unit_at_the_edges_of_its_range(unit: int) -> None:
+    last = NS_MAX // unit  # the last time of the unit that the record can carry
+    for value in (0, 1, last):
+        assert to_ns(value, unit) == value * unit
+        assert to_ns(str(value), unit) == value * unit
+    for outside in (-1, last + 1, 10**40):
+        assert to_ns(outside, unit) is None
+        assert to_ns(str(outside), unit) is None
+    half = int(float(last // 2))  # a float that holds an integer exactly
+    assert to_ns(float(half), unit) == half * unit
+    for bad in (True, False, None, "", " ", "abc", "1.2.3", "NaN", "inf", "-inf", [1], {}):
+        assert to_ns(bad, unit) is None
+    for bad_float in (float("nan"), float("inf"), -1.0, 1e300):
+        assert to_ns(bad_float, unit) is None
+
+
+@pytest.mark.parametrize("unit", UNITS)
+@given(data=st.data())
+def test_decimal_strings_keep_every_digit(unit: int, data: st.DataObject) -> None:
+    whole = data.draw(st.integers(0, NS_MAX // unit - 1))
+    frac = data.draw(st.text("0123456789", min_size=1, max_size=12))
+    want = whole * unit + (int(frac[: DIGITS[unit]].ljust(DIGITS[unit], "0")) if unit > 1 else 0)
+    assert to_ns(f"{whole}.{frac}", unit) == (want if want <= NS_MAX else None)
+    assert to_ns(f" {whole} ", unit) == whole * unit
+
+
+@pytest.mark.parametrize("unit", UNITS)
+@given(data=st.data())
+def test_integral_floats_are_exact(unit: int, data: st.DataObject) -> None:
+    value = data.draw(st.integers(0, min(2**53, NS_MAX // unit)))
+    assert to_ns(float(value), unit) == value * unit
+
+
+@pytest.mark.parametrize("unit", UNITS)
+@given(t=st.integers(EARLIEST_INFERRED, NS_MAX))
+def test_the_inferred_unit_is_the_one_the_time_was_written_in(unit: int, t: int) -> None:
+    """Any time from 1973 to 2262, written in any unit, as an int or a string."""
+    value = t // unit
+    assert epoch_to_ns(value) == value * unit
+    assert epoch_to_ns(str(value)) == value * unit
+
+
+def test_inference_thresholds() -> None:
+    assert epoch_to_ns(NS_MAX // SECONDS) == NS_MAX // SECONDS * SECONDS  # 2262, in seconds
+    assert epoch_to_ns(10**11 - 1) is None  # the year 5138, in seconds: past the record
+    assert epoch_to_ns(10**11) == 10**11 * MILLIS  # 1973-03-03, in ms
+    assert epoch_to_ns(NS_MAX // MILLIS) == NS_MAX // MILLIS * MILLIS
+    assert epoch_to_ns(10**14 - 1) is None  # 5138 in ms
+    assert epoch_to_ns(10**14) == 10**14 * MICROS
+    assert epoch_to_ns(NS_MAX // MICROS) == NS_MAX // MICROS * MICROS
+    assert epoch_to_ns(10**17 - 1) is None  # 5138 in µs
+    assert epoch_to_ns(10**17) == 10**17
+    assert epoch_to_ns(1786613070.5) == 1786613070500000000
+    for bad in (-1, "-1", None, True, "abc", float("nan"), 10**40):
+        assert epoch_to_ns(bad) is None
+
+
+def test_shorthands_are_the_declared_units() -> None:
+    assert seconds_to_ns("1710328241.123") == 1710328241123000000
+    assert ms_to_ns("1710328237798") == ms_to_ns(1710328237798) == 1710328237798000000
+    assert ms_to_ns(1710328237798.5) == 1710328237798500000
+    assert us_to_ns(1786614360922940) == 1786614360922940000
+    assert ms_to_ns(NS_MAX // MILLIS + 1) is None and ms_to_ns(-1) is None
+
+
+# --- Upbit and Bithumb: times in microseconds ---------------------------------------------
+
+
+# The time each venue's ticker carries: Upbit's is its last trade's, Bithumb's the ticker's
+# own where sent (its REST answers), else the last trade's.
+TICKER_TIME = {"upbit": ("trade_timestamp",), "bithumb": ("timestamp", "trade_timestamp")}
+
+
+@pytest.mark.parametrize("venue", ["upbit", "bithumb"])
+@pytest.mark.parametrize("as_text", [False, True])
+def test_microsecond_times_are_read_as_microseconds(venue: str, as_text: bool) -> None:
+    """The recorded ticker frames with their times in µs (the recorded ms * 1000): ts_event
+    is the frame's value * 1000, as for the frames in ms it is the value * 1e6."""
+    c = codec(venue)
+    checked = 0
+    for entry in entries("ws", venue):
+        for frame in entry["messages"]:
+            if frame.get("type") != "ticker":
+                continue
+            key = next(k for k in TICKER_TIME[venue] if k in frame)
+            (rec,) = c.parse_ws(json.dumps(frame), 1)
+            assert rec.ts_event == int(frame[key]) * 1_000_000
+            micro = {
+                k: (str(int(v) * 1000) if as_text else int(v) * 1000)
+                if k in ("timestamp", "trade_timestamp")
+                else v
+                for k, v in frame.items()
+            }
+            (rec,) = c.parse_ws(json.dumps(micro), 1)
+            assert rec.ts_event == int(micro[key]) * 1000
+            checked += 1
+    assert checked
+    # Order books (the top of book's time), as the REST answer gives them.
+    book = {
+        "market": "KRW-BTC",
+        "timestamp": "1786613070431123" if as_text else 1786613070431123,
+        "orderbook_units": [{"ask_price": 2.0, "bid_price": 1.0, "ask_size": 1, "bid_size": 1}],
+    }
+    (rec,) = c.parse_books([book], 1)
+    assert rec.ts_event == 1786613070431123000
