@@ -618,3 +618,149 @@ async def test_many_subscribers_get_batches_within_the_write_budget(
             assert 3 <= s.sink.flushes <= elapsed / 0.010 + 2, (s.sink.flushes, elapsed)
         else:
             assert s.sink.flushes == n
+
+
+async def half_closed_client_keeps_receiving(sockdir: Path, tcp: bool, newline: bool) -> None:
+    """A client sends its subscribe line (with or without its newline), closes its side for
+    writing (``shutdown(SHUT_WR)``, as ``nc -N`` does), and still gets every live record
+    until it closes; the sink then forgets it at its next write."""
+    loop = asyncio.get_running_loop()
+    async with asyncio.timeout(20), serve(sockdir, tcp="127.0.0.1:0") as s:
+        s.hub.publish(tick("kraken", "BTC/USD", 0))
+        c = await s.raw(tcp)
+        sub = orjson.dumps({"op": "subscribe", "exchanges": ["binance"]})
+        c.send(sub + b"\n" if newline else sub)
+        c.writer.write_eof()
+        got = await c.until("snapshot_end")
+        assert got[0]["type"] == "ack" and got[0]["exchanges"] == ["binance"]
+        assert got[-1]["count"] == 0  # the kraken record does not match: the filter applies
+        seq, until = 0, loop.time() + 1.5
+        while loop.time() < until:  # records keep coming after the client's end of input
+            seq += 1
+            s.hub.publish(tick("kraken", "BTC/USD", seq))
+            s.hub.publish(tick(seq=seq))
+            assert (await c.msg())["seq"] == seq
+            await asyncio.sleep(0.005)
+        assert seq > 10 and s.sink.clients == 1
+        await c.close()
+        for _ in range(1000):  # a write to the gone client fails: it is cleaned up
+            if s.sink.clients == 0:
+                break
+            seq += 1
+            s.hub.publish(tick(seq=seq))
+            await asyncio.sleep(0.005)
+        assert s.sink.clients == 0 and not s.sink._conns
+
+
+HALF_CLOSED = [
+    pytest.param(tcp, newline, id=f"{'tcp' if tcp else 'unix'}-{'line' if newline else 'unended'}")
+    for tcp in (False, True)
+    for newline in (True, False)
+]
+
+
+@pytest.mark.parametrize(("tcp", "newline"), HALF_CLOSED)
+async def test_a_half_closed_client_keeps_receiving_until_it_closes(
+    sockdir: Path, tcp: bool, newline: bool
+) -> None:
+    await half_closed_client_keeps_receiving(sockdir, tcp, newline)
+
+
+@pytest.mark.parametrize(("tcp", "newline"), HALF_CLOSED)
+def test_a_half_closed_client_under_uvloop(sockdir: Path, tcp: bool, newline: bool) -> None:
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(half_closed_client_keeps_receiving(sockdir, tcp, newline))
+
+
+async def test_a_half_closed_client_behind_is_served_when_it_reads_again(sockdir: Path) -> None:
+    """Behind (its reading paused) after its end of input, then caught up: conflated as any
+    other, and its last line (unended) still answered."""
+    async with asyncio.timeout(20), serve(sockdir, client_buffer=4096) as s:
+        c = await s.raw()
+        c.send(b'{"op":"ping"}\n{"op":"ping"}')
+        c.writer.write_eof()
+        assert await c.msgs(2) == [{"type": "pong"}] * 2
+        await fill_until_behind(s, keys=50)
+        msgs = await c.until("notice")
+        assert msgs[-1]["event"] == "conflated"
+        s.hub.publish(tick(seq=10**6))
+        while (await c.msg()).get("seq") != 10**6:
+            pass
+        assert s.sink.clients == 1
+
+
+def test_a_half_closed_client_behind_under_uvloop(sockdir: Path) -> None:
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(test_a_half_closed_client_behind_is_served_when_it_reads_again(sockdir))
+
+
+# --- subscribe filters that can never match, and what is mapped -------------------------
+
+
+@pytest.mark.parametrize(
+    ("sub", "expected"),
+    [
+        ({"exchanges": ["kraken", "nosuch"]}, "exchanges: unknown exchange 'nosuch'"),
+        ({"exchanges": ["ftx"]}, "exchanges: exchange 'ftx' is closed"),
+        ({"exchanges": ["bitbay"]}, "exchanges: exchange 'bitbay' is renamed to zonda"),
+        ({"exchanges": [""]}, "exchanges: unknown exchange ''"),
+        ({"symbols": ["BTCUSDT"]}, "symbols: 'BTCUSDT' is not a unified symbol like 'BTC/USDT'"),
+        ({"symbols": ["btc/usdt"]}, "did you mean 'BTC/USDT'?"),
+        ({"symbols": ["BTC/USDT", "BTC-USDT"]}, "symbols: 'BTC-USDT' is not a unified symbol"),
+        ({"types": ["trade"]}, "types: unknown type 'trade'"),
+    ],
+)
+async def test_a_filter_that_can_never_match_is_an_error_naming_it(
+    sockdir: Path, sub: dict[str, Any], expected: str
+) -> None:
+    """The error names the value; the client stays connected with its previous filter, and
+    a correct subscribe next is served."""
+    async with asyncio.timeout(10), serve(sockdir, {"venues": ["kraken", "binance"]}) as s:
+        c = await s.connect()
+        c.send({"op": "subscribe", "exchanges": ["kraken"]})
+        await c.until("snapshot_end")
+        c.send({"op": "subscribe", **sub})
+        reply = await c.msg()
+        assert reply["type"] == "error" and expected in reply["error"], reply
+        s.hub.publish(tick("binance", "BTC/USDT", 1))
+        s.hub.publish(tick("kraken", "BTC/USD", 2))
+        assert (await c.msg())["seq"] == 2  # still under its previous filter
+        c.send({"op": "subscribe", "exchanges": ["binance"]})
+        ack = await c.msg()
+        assert ack["type"] == "ack" and ack["exchanges"] == ["binance"] and "notices" not in ack
+        assert [m.get("seq") for m in await c.until("snapshot_end")] == [1, None]
+        assert s.sink.errors == 1
+
+
+async def test_an_old_id_or_alias_is_mapped_with_a_notice_in_the_ack(sockdir: Path) -> None:
+    async with asyncio.timeout(10), serve(sockdir, {"venues": ["okx", "kraken"]}) as s:
+        s.hub.publish(tick("okx", "BTC/USDT", 1))
+        s.hub.publish(tick("kraken", "BTC/USD", 2))
+        c = await s.connect()
+        c.send({"op": "subscribe", "exchanges": ["okex", "Kraken"], "symbols": ["XBT/USD"]})
+        ack = await c.msg()
+        assert ack["exchanges"] == ["okx", "kraken"] and ack["symbols"] == ["BTC/USD"]
+        assert [(n["event"], n["value"]) for n in ack["notices"]] == [
+            ("old_id", "okex"),
+            ("alias", "XBT/USD"),
+        ]
+        assert "'okex' is now 'okx'" in ack["notices"][0]["message"]
+        assert [m.get("seq") for m in await c.until("snapshot_end")] == [2, None]
+        assert s.sink.errors == 0
+
+
+async def test_a_venue_this_daemon_does_not_run_is_a_notice(sockdir: Path) -> None:
+    """A venue that trades but is not configured here: the ack says so, and nothing of it
+    comes; the file sink's own status records ("files") are always there to ask for."""
+    async with asyncio.timeout(10), serve(sockdir, {"venues": ["kraken"]}) as s:
+        c = await s.connect()
+        c.send({"op": "subscribe", "exchanges": ["bitso", "kraken", "files"]})
+        ack = await c.msg()
+        assert ack["exchanges"] == ["bitso", "kraken", "files"]
+        (notice,) = ack["notices"]
+        assert notice["event"] == "not_running" and notice["value"] == "bitso"
+        assert "does not run in this daemon" in notice["message"]
+        await c.until("snapshot_end")
+        s.hub.publish(Status("files", "error", seq=1))
+        assert (await c.msg())["exchange"] == "files"
+        assert s.sink.errors == 0

@@ -163,6 +163,7 @@ class _Client(asyncio.Protocol):
         self.errors = 0
         self._inbuf = bytearray()
         self._discarding = False  # inside an oversized line, dropping up to its newline
+        self._eof = False  # the client has closed its side for writing; it still reads
         self._slow_timer: asyncio.TimerHandle | None = None
         self.splice_to: SpliceTo | tuple[()] | None = None  # with its pipe: made at first use
 
@@ -193,7 +194,7 @@ class _Client(asyncio.Protocol):
 
     def pause_writing(self) -> None:
         self.paused = True
-        if not self.transport.is_closing():
+        if not self._eof and not self.transport.is_closing():
             self.transport.pause_reading()
         if self._slow_timer is None and self.sink._loop is not None:
             timeout = self.sink.slow_timeout
@@ -207,12 +208,25 @@ class _Client(asyncio.Protocol):
             return
         self._write_pending()
         if not self.paused:  # the pending lines may have filled the buffer again
-            self.transport.resume_reading()
+            if not self._eof:  # (reading past the end again would report it again)
+                self.transport.resume_reading()
             self._read_lines()
 
     def data_received(self, data: bytes) -> None:
         self._inbuf += data
         self._read_lines()
+
+    def eof_received(self) -> bool:
+        """The client closed its side for writing (``shutdown(SHUT_WR)``: ``nc -N``,
+        ``socat -u``, a client reading its input from /dev/null): it keeps receiving until
+        it closes, and a write failing then cleans it up. A last request without its
+        newline is taken as a line, as it would be with one."""
+        if not self._eof:
+            self._eof = True
+            if self._inbuf:
+                self._inbuf += b"\n"
+                self._read_lines()
+        return True  # keep the transport open for writing
 
     def reply(self, data: bytes) -> None:
         if not self.transport.is_closing():
