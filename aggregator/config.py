@@ -112,6 +112,7 @@ class ExchangeConfig:
     open_timeout: float = 10.0
     request_timeout: float = 10.0
     markets_refresh: float = 86400.0
+    markets_retry_max: float = 300.0  # cap of the backoff retrying a failed markets request
     max_symbols_per_connection: int = 0  # 0: the venue's own limit
     fallback: bool = True  # poll REST while a stream stays down (venues with both)
     fallback_after: float = 60.0  # seconds a stream is down before polling starts
@@ -466,6 +467,8 @@ def _check_exchange(loader: _Loader, ex: ExchangeConfig, path: str) -> None:
             )
     if ex.backoff_max < ex.backoff_initial:
         loader.fail(f"{path}.backoff_max", "expected a value >= backoff_initial")
+    if ex.markets_retry_max < ex.backoff_initial:
+        loader.fail(f"{path}.markets_retry_max", "expected a value >= backoff_initial")
 
 
 def _writable_dir(path: Path) -> str | None:

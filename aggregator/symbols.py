@@ -61,17 +61,31 @@ class Market:
 
 
 class MarketTable:
-    """Lookup of a venue's markets by unified symbol and by any of its own ids."""
+    """Lookup of a venue's markets by unified symbol and by any of its own ids.
+
+    Every id and every symbol names one market: markets that share one (two rows with one
+    id, two ids that unify to one symbol, an alias of one market that is another's id)
+    are all left out, since no rule could tell which of them a message means; rows that
+    repeat a market exactly count once. ``ambiguous`` says which were left out, and
+    ``rows``/``skipped``/``first_skipped`` what the parser made of the response (set by
+    ``Codec.markets_from``).
+    """
 
     def __init__(self, markets: list[Market]) -> None:
+        markets = list(dict.fromkeys(markets))  # a row repeated as is: one market
+        ambiguous = _ambiguous(markets)
+        self.ambiguous: list[str] = [_named(group) for group in ambiguous]
+        if ambiguous:
+            refused = {m for group in ambiguous for m in group}
+            markets = [m for m in markets if m not in refused]
         self.markets: tuple[Market, ...] = tuple(sorted(markets, key=lambda m: m.symbol))
         self.by_symbol: dict[str, Market] = {m.symbol: m for m in self.markets}
-        self.by_id: dict[str, Market] = {}
-        for m in self.markets:
-            for i in m.all_ids():
-                self.by_id.setdefault(i, m)
+        self.by_id: dict[str, Market] = {i: m for m in self.markets for i in m.all_ids()}
         # The codecs' hot path: a bound dict lookup, no Python frame.
         self.lookup: Callable[[str], Market | None] = self.by_id.get
+        self.rows = len(markets)
+        self.skipped = 0
+        self.first_skipped = ""
 
     def __len__(self) -> int:
         return len(self.markets)
@@ -83,6 +97,32 @@ class MarketTable:
         found = [self.by_symbol[s] for s in symbols if s in self.by_symbol]
         missing = [s for s in symbols if s not in self.by_symbol]
         return MarketTable(found), missing
+
+
+def _ambiguous(markets: list[Market]) -> list[list[Market]]:
+    """The groups of distinct markets that share an id or a symbol, each in list order."""
+    claims: dict[tuple[str, str], list[Market]] = {}
+    for m in markets:
+        claims.setdefault(("symbol", m.symbol), []).append(m)
+        for i in dict.fromkeys(m.all_ids()):
+            claims.setdefault(("id", i), []).append(m)
+    groups: list[list[Market]] = []
+    seen: set[Market] = set()
+    for group in claims.values():
+        if len(group) > 1 and not seen.issuperset(group):
+            seen.update(group)
+            groups.append(group)
+    return groups
+
+
+def _named(group: list[Market]) -> str:
+    """The ids of markets that claim one id or symbol, with what each would be."""
+    return " and ".join(f"{m.native}{_aliases(m)} ({m.symbol})" for m in group)
+
+
+def _aliases(m: Market) -> str:
+    others = [i for i in m.all_ids() if i != m.native]
+    return f" [{', '.join(others)}]" if others else ""
 
 
 class FixedSymbol(MarketTable):

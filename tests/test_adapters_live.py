@@ -22,6 +22,7 @@ from aggregator.sim import VenueSim
 from aggregator.sim.dialects import simulated
 from aggregator.symbols import read_cache, snapshot_path
 
+from .ports import free_port
 from .test_codecs import check, derived, entries, uncertain
 
 
@@ -226,7 +227,8 @@ async def test_rest_unchanged_values_are_not_repeated(start) -> None:
 async def test_markets_fall_back_to_the_snapshot_then_cache(start, tmp_path: Path) -> None:
     sim = VenueSim("binance", rate=200, seed=4)
     await sim.start()
-    run = await start("binance", sim=sim, markets_url=sim.base_url + "/missing")
+    # (the markets endpoint refuses connections: its retries do not reach the simulator)
+    run = await start("binance", sim=sim, markets_url=f"http://127.0.0.1:{free_port()}/")
     await run.until_state("live")  # markets from the shipped snapshot
     assert not (tmp_path / "state" / "markets" / "binance.json").exists()
     run2 = await start("binance", sim=sim)

@@ -268,23 +268,17 @@ class Adapter:
             self.status("stopped")
 
     async def _run(self) -> None:
+        table = await self.markets.first()
         while True:
-            table = await self.markets.until_loaded()
-            selected, missing = table.select(self.cfg.symbols)
-            if missing:
-                self.log.warning("not listed by the venue, skipped: %s", ", ".join(missing))
-                self.status("error", f"unknown symbols skipped: {', '.join(missing)}")
+            selected = self.markets.select(table)  # (missing symbols are reported)
             if not len(selected):
-                self.status("error", "none of the configured symbols is listed; idle")
-                self.log.error("none of the configured symbols is listed by the venue")
-                await asyncio.sleep(self.cfg.markets_refresh)
+                table = await self.markets.changed(table)  # idle until some are listed
                 continue
             self._use_table(selected)
             async with asyncio.TaskGroup() as tg:
                 tasks = [tg.create_task(self._serve(selected))]
-                changed = await self.markets.changed(table)
-                if changed:
-                    self.log.info("market list changed; resubscribing")
+                table = await self.markets.changed(table)
+                self.log.info("market list changed; resubscribing")
                 for t in tasks:
                     t.cancel()
 
