@@ -46,7 +46,12 @@ class Daemon:
         # the file sink publishes its own status records (write errors) through the hub
         self.files = FileSink(config.files, publish) if config.files.enabled else None
         self.socket = (
-            SocketSink(config.socket, self.hub.latest, status=self.ops.report)
+            SocketSink(
+                config.socket,
+                self.hub.latest,
+                status=self.ops.report,
+                venues=[ex.venue for ex in config.exchanges if ex.enabled],
+            )
             if config.socket.enabled
             else None
         )

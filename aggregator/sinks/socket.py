@@ -11,10 +11,12 @@ the latest line per key, and when it drains it gets {"type":"notice","event":"co
 "missed":N} and those lines. A paused client's input is not read either.
 
 Protocol, one JSON object per line: {"op":"subscribe","exchanges":[..],"symbols":[..],
-"types":[..]} (lists optional) -> ack, the matching latest records, {"type":"snapshot_end",
-"count":N}, then matching live records; {"op":"ping"} -> {"type":"pong"}; {"op":"status"} ->
-{"type":"status_report",...} (what the daemon's status callable returns); bad input ->
-{"type":"error","error":"..."}, and after MAX_ERRORS of them the connection is closed.
+"types":[..]} (lists optional; checked by aggregator.filters) -> ack (with the filter as
+applied, and its notices), the matching latest records, {"type":"snapshot_end","count":N},
+then matching live records (a filter that can never match -> an error line);
+{"op":"ping"} -> {"type":"pong"}; {"op":"status"} -> {"type":"status_report",...} (what the
+daemon's status callable returns); bad input -> {"type":"error","error":"..."}, and after
+MAX_ERRORS of them the connection is closed.
 """
 
 from __future__ import annotations
@@ -26,8 +28,7 @@ import logging
 import os
 import socket
 import stat
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any, cast
 
@@ -35,6 +36,9 @@ import orjson
 
 from ..config import SocketConfig
 from ..errors import AggregatorError
+from ..filters import KEYS as FILTER_KEYS
+from ..filters import Filter, FilterError
+from ..filters import check as check_filter
 from ..records import Record, dumps
 from .fanout import SPLICE_MIN, Fanout, SpliceTo, close_target
 
@@ -45,8 +49,6 @@ MAX_ERRORS = 5  # bad lines before a client is disconnected
 # so what a client's transport holds beyond its client_buffer is at most one slice.
 MAX_BATCH = 256
 MAX_ITEMS = 10_000  # entries in one subscribe list
-TYPES = ("ticker", "status")
-FILTER_KEYS = ("exchanges", "symbols", "types")
 COUNTERS = (
     "clients",
     "clients_total",
@@ -99,24 +101,9 @@ def _error(message: str) -> bytes:
     return _line({"type": "error", "error": message})
 
 
-@dataclass(frozen=True, slots=True)
-class Filter:
-    """What a subscriber wants; None means any. Status records (no symbol) pass symbols."""
-
-    exchanges: frozenset[str] | None = None
-    symbols: frozenset[str] | None = None
-    types: frozenset[str] | None = None
-
-    def match(self, r: Record) -> bool:
-        return (
-            (self.exchanges is None or r.exchange in self.exchanges)
-            and (self.symbols is None or r.symbol is None or r.symbol in self.symbols)
-            and (self.types is None or r.type in self.types)
-        )
-
-
 def parse_request(line: bytes) -> dict[str, Any]:
-    """One client line as a checked request; ValueError with a clear message if bad."""
+    """One client line as a well-formed request; ValueError with a clear message if bad.
+    What a subscribe's lists name is checked when it is applied (``check_filter``)."""
     try:
         msg = orjson.loads(line)
     except orjson.JSONDecodeError:
@@ -142,9 +129,6 @@ def parse_request(line: bytes) -> dict[str, Any]:
             raise ValueError(f"{key}: {len(value)} items, at most {MAX_ITEMS} allowed")
         if not all(isinstance(v, str) for v in value):
             raise ValueError(f"{key}: expected a list of strings, found a non-string item")
-    for t in msg.get("types", ()):
-        if t not in TYPES:
-            raise ValueError(f"types: unknown type {t[:40]!r}; expected 'ticker' or 'status'")
     return msg
 
 
@@ -323,12 +307,22 @@ class _Client(asyncio.Protocol):
             self.subscribe(msg)
 
     def subscribe(self, msg: dict[str, Any]) -> None:
-        lists = {k: msg.get(k, []) for k in FILTER_KEYS}
-        f = Filter(*(frozenset(lists[k]) or None for k in FILTER_KEYS))
-        self.filter = None if f == Filter() else f
-        match = f.match
+        """Apply a subscribe request: the ack (the filter as applied: today's ids, unified
+        symbols; and its notices), the snapshot, then live records. A filter that can never
+        match is a bad line; the client keeps its previous filter."""
+        try:
+            lists = (msg.get(k, ()) for k in FILTER_KEYS)
+            checked = check_filter(*lists, running=self.sink.venues)
+        except FilterError as e:
+            self.bad(str(e))
+            return
+        f = self.filter = checked.filter()
+        match = (f or Filter()).match
         snapshot = [dumps(r) for r in self.sink.latest.values() if match(r)]
-        head = _line({"type": "ack", "op": "subscribe", **lists})
+        ack: dict[str, Any] = {"type": "ack", "op": "subscribe", **checked.lists()}
+        if checked.notices:
+            ack["notices"] = [n.as_json() for n in checked.notices]
+        head = _line(ack)
         tail = _line({"type": "snapshot_end", "count": len(snapshot)})
         self.sink.sent += len(snapshot)
         self.reply(b"".join([head, *snapshot, tail]))
@@ -358,10 +352,13 @@ class SocketSink:
         slow_timeout: float = 60.0,
         stop_timeout: float = 2.0,
         status: Callable[[], dict[str, Any]] | None = None,
+        venues: Collection[str] | None = None,
     ) -> None:
         self.cfg = cfg
         self.latest = latest  # the hub's latest-value cache, for snapshots
         self.status = status  # answers {"op":"status"}: the daemon's report, as JSON values
+        # the venues this daemon runs: a subscriber asking for another one is told (None: any)
+        self.venues = frozenset(venues) if venues is not None else None
         self.max_pending = max_pending  # keys pending for a client behind before dropping it
         self.slow_timeout = slow_timeout  # seconds a client may stay behind
         self.stop_timeout = stop_timeout  # seconds stop() waits for clients to drain

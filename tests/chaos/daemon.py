@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from aggregator.sim import VenueSim
+from aggregator.venues import VENUES
 
 from ..test_daemon import (
     Proc,
@@ -154,10 +155,11 @@ class Daemon:
 
     async def status(self) -> dict[str, Any]:
         """The daemon's status report, asked on one connection kept for it (subscribed to
-        nothing, so it counts as one quiet client throughout)."""
+        nothing, so it counts as one quiet client throughout: a venue it does not run)."""
         if self._ctl is None:
             reader, writer = await asyncio.open_unix_connection(str(self.sock))
-            writer.write(b'{"op":"subscribe","exchanges":["-"]}\n')
+            idle = next(v for v in VENUES if v not in self.rates)
+            writer.write(b'{"op":"subscribe","exchanges":["%s"]}\n' % idle.encode())
             self._ctl = reader, writer
             await self._ctl_read("snapshot_end")
         self._ctl[1].write(b'{"op":"status"}\n')

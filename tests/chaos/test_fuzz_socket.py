@@ -29,7 +29,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from aggregator.sinks.socket import MAX_ERRORS, TYPES
+from aggregator.filters import TYPES
+from aggregator.sinks.socket import MAX_ERRORS
+from aggregator.venues import ALIASES, VENUES
 from tests.chaos.conftest import Chaos
 from tests.chaos.fuzz import HOSTILE, examples, fuzz_settings
 from tests.test_socket import Conn, serve, sockdir, tick
@@ -48,12 +50,17 @@ def _json(obj: Any, ascii_: bool) -> bytes:
     return json.dumps(obj, ensure_ascii=ascii_).encode()
 
 
-NAMES = st.lists(st.text(max_size=10), max_size=4)
+# Filters that can match: today's ids, old ids (mapped), any case; unified symbols.
+EXCHANGES = st.sampled_from([*VENUES, *ALIASES, "files"]).flatmap(
+    lambda x: st.sampled_from([x, x.upper()])
+)
+CURRENCY = st.text("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", min_size=1, max_size=6)
+SYMBOLS = st.builds(lambda b, q: f"{b}/{q}", CURRENCY, CURRENCY)
 SUBSCRIBE = st.fixed_dictionaries(
     {"op": st.just("subscribe")},
     optional={
-        "exchanges": NAMES,
-        "symbols": NAMES,
+        "exchanges": st.lists(EXCHANGES, max_size=4),
+        "symbols": st.lists(SYMBOLS, max_size=4),
         "types": st.lists(st.sampled_from(TYPES), max_size=2),
     },
 )
@@ -64,6 +71,9 @@ WRONG = st.one_of(
             {"op": "subscribe", "symbols": "BTC/USDT"},
             {"op": "subscribe", "types": ["trade"]},
             {"op": "subscribe", "exchanges": [1]},
+            {"op": "subscribe", "exchanges": ["nosuch"]},
+            {"op": "subscribe", "exchanges": ["ftx"]},
+            {"op": "subscribe", "symbols": ["BTCUSDT"]},
             {"op": "ping", "id": 1},
             {"op": "PING"},
             {},
