@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import fcntl
 import gzip
 import logging
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -18,8 +20,10 @@ import orjson
 import pytest
 
 from aggregator.config import FilesConfig
+from aggregator.errors import AggregatorError
 from aggregator.hub import Hub
 from aggregator.records import Record, Status, Ticker, dumps
+from aggregator.sinks.fileio import gzip_file
 from aggregator.sinks.files import FileSink
 
 from .batches import publishing_in_batches
@@ -472,3 +476,284 @@ def test_write_all_writes_whole_lines_or_nothing(tmp_path: Path, limit: int, cou
     else:
         assert out.stdout.split() == ["error", str(errno.EFBIG)]
         assert data == b"h" * 99 + b"\n"
+
+
+# --- the data directory or a file removed or replaced while the daemon runs -------------------
+
+
+class Watched:
+    """A sink on ``tmp_path/data``, its status records kept, for the directory faults."""
+
+    def __init__(self, tmp_path: Path, **kw: object) -> None:
+        self.root = tmp_path / "data"
+        self.statuses: list[Status] = []
+        self.sink = FileSink(make_cfg(self.root, **kw), self.statuses.append)
+        self.offered = 0
+
+    def offer(self, exchange: str, n: int, ts: int | None = None) -> None:
+        ts = time.time_ns() if ts is None else ts
+        offer(self.sink, *(tick(exchange, ts + i, self.offered + i) for i in range(n)))
+        self.offered += n
+
+    async def written(self, n: int) -> None:
+        """Until ``n`` lines are written and nothing waits."""
+        await until(lambda: self.sink.written == n and self.sink.queue_depth == 0)
+
+    async def status(self, state: str, within: float = 3.0) -> float:
+        """Seconds until a status record in ``state`` arrives."""
+        t0 = time.monotonic()
+        await until(lambda: any(s.state == state for s in self.statuses), within)
+        return time.monotonic() - t0
+
+    def details(self) -> list[tuple[str, str]]:
+        return [(s.state, s.detail or "") for s in self.statuses]
+
+    def on_disk(self) -> int:
+        """Lines in every file under the data directory, counted."""
+        if not self.root.is_dir():
+            return 0
+        return sum(len(read_lines(p)) for p in self.root.rglob("*.jsonl*") if p.is_file())
+
+
+def locked_elsewhere(path: Path) -> bool:
+    """Another open of ``path`` cannot take its lock (flock: per open, even in one process)."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+
+
+async def test_data_directory_removed_is_recreated_relocked_and_counted(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger=LOGGER)
+    w = Watched(tmp_path)
+    sink = w.sink
+    await sink.start()
+    try:
+        w.offer("a", 30)
+        w.offer("b", 20)
+        await w.written(50)
+        before = w.on_disk()
+        shutil.rmtree(w.root)
+        w.offer("a", 7)  # after the removal: written into the new directory
+        detected = await w.status("error")
+        assert detected < 0.1 + 0.2  # one flush interval, and the writer's turn
+        await w.status("live")
+        await w.written(57 - before)
+        assert w.root.is_dir() and locked_elsewhere(w.root)  # recreated and locked again
+        w.offer("b", 3)
+        await w.written(60 - before)
+    finally:
+        await sink.stop()
+    assert before == 50
+    assert (sink.accepted, sink.written, sink.dropped) == (60, 10, 50)
+    assert sink.written == w.on_disk() and sink.accepted == sink.written + sink.dropped
+    assert sink.vanished == 1 and sink.stats()["vanished"] == 1
+    [(_, error), (_, live)] = w.details()
+    assert error.startswith(f"data directory '{w.root}' was removed (50 records of this run")
+    assert error.endswith("recreated and locked again")
+    assert "50 records dropped (a 30, b 20)" in live
+    assert sum("was removed" in m for m in caplog.messages) == 1
+    assert not any("cannot write" in m for m in caplog.messages)
+
+
+async def test_data_directory_replaced_by_a_file_is_left_alone(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The backlog keeps what it can (oldest dropped past queue_size), retried every second;
+    the user's file is never touched; once it is gone the directory is made again."""
+    caplog.set_level(logging.INFO, logger=LOGGER)
+    w = Watched(tmp_path, queue_size=10)
+    sink = w.sink
+    await sink.start()
+    try:
+        w.offer("a", 4)
+        await w.written(4)
+        shutil.rmtree(w.root)
+        write(w.root, b"a user's file\n")
+        w.offer("a", 6)
+        await w.status("error")
+        assert sink.failing == ["a"]
+        w.offer("a", 8)  # 14 held back: the 4 oldest go
+        await until(lambda: sink.dropped == 4 + 4)
+        await asyncio.sleep(1.2)  # retried, still a file
+        assert read(w.root) == b"a user's file\n" and sink.backlog == 10
+        os.unlink(w.root)
+        await w.status("live", within=3)
+        await w.written(10)
+    finally:
+        await sink.stop()
+    assert (sink.accepted, sink.written, sink.dropped) == (18, 10, 8)
+    assert sink.written == w.on_disk()
+    assert [r["seq"] for r in read_lines(next(w.root.rglob("*.jsonl")))] == list(range(8, 18))
+    [(_, error), (_, live)] = w.details()
+    assert error.startswith(f"data directory '{w.root}' was removed and a file put in its place")
+    assert f"data directory '{w.root}' is not a directory; not writing there" in error
+    assert "keeping up to 10 records" in error
+    assert "8 records dropped (a 8)" in live
+    assert sum("was removed" in m for m in caplog.messages) == 1
+    assert sum("backlog full" in m for m in caplog.messages) == 1
+
+
+@pytest.mark.parametrize("how", ["unlinked", "replaced"])
+async def test_open_file_removed_is_counted_and_made_again(
+    tmp_path: Path, how: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Its lines are gone: dropped, not written. A file put in its place is not ours: the
+    next lines go to a new part."""
+    caplog.set_level(logging.INFO, logger=LOGGER)
+    w = Watched(tmp_path)
+    sink = w.sink
+    await sink.start()
+    ts = time.time_ns()
+    path = w.root / "a" / f"a-{stamp(ts)}.jsonl"
+    try:
+        w.offer("a", 5, ts)
+        w.offer("b", 5, ts)
+        await w.written(10)
+        if how == "unlinked":
+            os.unlink(path)
+        else:
+            write(tmp_path / "other", b'{"theirs":1}\n')
+            os.rename(tmp_path / "other", path)
+        w.offer("a", 3, ts + 10)
+        await w.status("live")
+        await w.written(8)
+    finally:
+        await sink.stop()
+    assert (sink.accepted, sink.written, sink.dropped) == (13, 8, 5)
+    theirs = 1 if how == "replaced" else 0
+    assert sink.written == w.on_disk() - theirs
+    new = path.with_name(f"a-{stamp(ts)}.1.jsonl") if theirs else path
+    assert [r["seq"] for r in read_lines(new)] == [10, 11, 12]
+    if theirs:
+        assert read(path) == b'{"theirs":1}\n'
+    [(_, error), _] = w.details()
+    assert error.startswith(f"{path} was removed")
+    assert error.endswith("(5 records of this run went with it, counted as dropped)")
+    assert sum(str(path) in m and "was removed" in m for m in caplog.messages) == 1
+
+
+async def test_open_file_renamed_is_reopened_without_a_loss(tmp_path: Path) -> None:
+    """As logrotate renames without a SIGHUP: the lines stay on disk, the next go to the path."""
+    w = Watched(tmp_path, compress="none")
+    sink = w.sink
+    await sink.start()
+    ts = time.time_ns()
+    path = w.root / "a" / f"a-{stamp(ts)}.jsonl"
+    try:
+        w.offer("a", 5, ts)
+        await w.written(5)
+        os.rename(path, path.with_name("rotated"))
+        w.offer("a", 3, ts + 10)
+        await until(lambda: len(read_lines(path)) == 3)
+    finally:
+        await sink.stop()
+    assert (sink.written, sink.dropped, sink.vanished) == (8, 0, 0)
+    assert len(read_lines(path.with_name("rotated"))) == 5
+    assert w.statuses == []
+
+
+async def test_a_second_sink_never_shares_the_recreated_directory(tmp_path: Path) -> None:
+    """A recreates and relocks: B is refused. B first: A writes nothing there, keeps its
+    records, and takes the directory once B is gone."""
+    a = Watched(tmp_path)
+    await a.sink.start()
+    b = FileSink(make_cfg(a.root))
+    try:
+        a.offer("x", 3)
+        await a.written(3)
+        shutil.rmtree(a.root)
+        a.offer("x", 2)
+        await a.status("live")
+        with pytest.raises(AggregatorError, match="in use by another running daemon"):
+            await b.start()
+
+        await a.written(2)
+        shutil.rmtree(a.root)
+        await b.start()  # B makes the directory and locks it before A looks
+        b_ts = time.time_ns()
+        offer(b, *(tick("x", b_ts + i, 100 + i) for i in range(4)))
+        a.offer("x", 6)
+        await until(lambda: b.written == 4 and len(a.statuses) >= 3)
+        await asyncio.sleep(1.3)  # A retries, and is refused again
+        assert a.sink.backlog == 6 and a.sink.failing == ["x"]
+        assert [r["seq"] for p in a.root.rglob("*.jsonl") for r in read_lines(p)] == [
+            100,
+            101,
+            102,
+            103,
+        ]  # B's, only
+        await b.stop()
+        await a.status("live")
+        await until(lambda: a.sink.written == 6)
+        assert locked_elsewhere(a.root)
+    finally:
+        await b.stop()
+        await a.sink.stop()
+    states = [s for s, _ in a.details()]
+    assert states == ["error", "live", "error", "live"]
+    assert "another running daemon; not writing there" in a.details()[2][1]
+    assert (a.sink.accepted, a.sink.written, a.sink.dropped) == (11, 6, 5)
+    seqs = sorted(r["seq"] for p in a.root.rglob("*.jsonl") for r in read_lines(p))
+    assert seqs == [5, 6, 7, 8, 9, 10, 100, 101, 102, 103]
+
+
+def test_gzip_leaves_a_file_made_since_under_the_same_name(tmp_path: Path) -> None:
+    """A compression queued before the directory was removed never takes the new file."""
+    path = tmp_path / "x.jsonl"
+    write(path, b"old\n")
+    st = os.stat(path)
+    os.unlink(path)
+    time.sleep(0.01)
+    write(path, b"new\n")  # maybe with the same inode number: the old one is free
+    gzip_file(path, (st.st_dev, st.st_ino, st.st_ctime_ns))
+    assert names(tmp_path) == ["x.jsonl"] and read(path) == b"new\n"
+    st = os.stat(path)
+    gzip_file(path, (st.st_dev, st.st_ino, st.st_ctime_ns))
+    assert names(tmp_path) == ["x.jsonl.gz"] and read(f"{path}.gz") == b"new\n"
+
+
+# --- the wall clock steps ------------------------------------------------------------------
+
+
+async def test_clock_step_back_files_by_ts_recv_and_never_rewrites_a_closed_file(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger=LOGGER)
+    step = [0]
+    sink = FileSink(make_cfg(tmp_path), clock=lambda: time.time_ns() + step[0])
+    await sink.start()
+    h0 = hour_start()
+    base = tmp_path / "x" / f"x-{stamp(h0)}"
+    try:
+        first = offer(sink, *(tick("x", h0 + i, i) for i in range(3)))
+        await until(lambda: sink.written == 3)
+        offer(sink, tick("x", h0 + HOUR, 3))  # the next hour: the first file closed, gzipped
+        await until(lambda: exists(f"{base}.jsonl.gz") and not exists(f"{base}.jsonl"))
+        step[0] = -HOUR  # NTP steps the clock back an hour: ts_recv is in h0 again
+        await asyncio.sleep(0.3)
+        back = offer(sink, tick("x", h0 + 10, 4), tick("x", h0 + 11, 5))
+        await until(lambda: sink.written == 6)
+        step[0] = 0  # and forward again
+        await asyncio.sleep(0.3)
+        later = offer(sink, tick("x", h0 + HOUR + 1, 6))
+        await until(lambda: sink.written == 7)
+    finally:
+        await sink.stop()
+    assert read(f"{base}.jsonl.gz") == first  # untouched
+    assert read(f"{base}.1.jsonl.gz") == back  # a new part of the earlier hour
+    later_base = tmp_path / "x" / f"x-{stamp(h0 + HOUR)}"
+    assert [r["seq"] for r in read_lines(f"{later_base}.jsonl.gz")] == [3]
+    assert read(f"{later_base}.1.jsonl") == later
+    for p in (tmp_path / "x").iterdir():  # every file whole: each line parses, by its hour
+        for r in read_lines(p):
+            assert stamp(r["ts_recv"]) in p.name
+    steps = [m for m in caplog.messages if "wall clock stepped" in m]
+    assert len(steps) == 2, steps
+    assert "stepped back 3600." in steps[0] and "stepped forward 3600." in steps[1]

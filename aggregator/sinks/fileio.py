@@ -1,21 +1,17 @@
 """The file system side of the file sink: whole-line writes, repair of a partial last line,
-the scan at start, part numbers, gzip, and the lock on the data directory. No asyncio here:
-these run in worker threads or at start."""
+the scan at start, part numbers and gzip (the data directory's lock is in datadir.py). No
+asyncio here: these run in worker threads or at start."""
 
 from __future__ import annotations
 
 import contextlib
-import errno
-import fcntl
 import gzip
 import logging
 import os
 import re
 import shutil
-from collections.abc import Sequence
+from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
-
-from ..errors import AggregatorError
 
 log = logging.getLogger(__name__)
 
@@ -27,48 +23,43 @@ except (ValueError, OSError):
 _NAME = re.compile(r"(?P<ex>.+)-(?P<stamp>\d{4}-\d\d-\d\d(?:T\d\d)?)(?:\.(?P<part>\d+))?\.jsonl")
 
 
-def gzip_file(path: Path) -> None:
-    """``x.jsonl`` to ``x.jsonl.gz`` through a temp file; the original goes last."""
+def gzip_file(path: Path, which: Ident | None = None) -> None:
+    """``x.jsonl`` to ``x.jsonl.gz`` through a temp file; the original goes last. With
+    ``which`` (the file as it was closed), only that file: one made since under the same
+    name (the directory was removed and recreated) is left alone."""
     gz, tmp = path.with_name(path.name + ".gz"), path.with_name(path.name + ".gz.tmp")
-    if not path.exists():
-        return  # renamed away (logrotate), or done already
     try:
-        with open(path, "rb") as src, open(tmp, "wb") as raw:
-            with gzip.GzipFile(path.name, "wb", 6, raw) as z:
-                shutil.copyfileobj(src, z, 1 << 20)
-            raw.flush()
-            os.fsync(raw.fileno())
-        os.replace(tmp, gz)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+        with open(path, "rb") as src:
+            if which is not None and ident(os.fstat(src.fileno())) != which:
+                return
+            try:
+                with open(tmp, "wb") as raw:
+                    with gzip.GzipFile(path.name, "wb", 6, raw) as z:
+                        shutil.copyfileobj(src, z, 1 << 20)
+                    raw.flush()
+                    os.fsync(raw.fileno())
+                os.replace(tmp, gz)
+            except BaseException:
+                tmp.unlink(missing_ok=True)
+                raise
+    except FileNotFoundError:
+        return  # renamed away (logrotate), removed with its directory, or done already
     dfd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(dfd)
     finally:
         os.close(dfd)
-    path.unlink()
+    with contextlib.suppress(FileNotFoundError):
+        if which is None or ident(os.stat(path)) == which:
+            path.unlink()
 
 
-def lock_dir(root: Path) -> int:
-    """An exclusive lock on the data directory, held until the sink stops: a second daemon
-    must not repair, compress or append to the files of a running one. The descriptor is
-    read-only, so it never keeps the file system from being remounted read-only."""
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-        fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    except OSError as e:
-        raise AggregatorError(f"files: cannot open {str(root)!r}: {e.strerror}") from None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError as e:
-        os.close(fd)
-        if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
-            why = f"data directory {str(root)!r} is in use by another running daemon"
-        else:
-            why = f"cannot lock data directory {str(root)!r}: {e.strerror}"
-        raise AggregatorError(f"files: {why}") from None
-    return fd
+Ident = tuple[int, int, int]  # st_dev, st_ino, st_ctime_ns of a closed file
+
+
+def ident(st: os.stat_result) -> Ident:
+    """A closed file's identity: its inode number alone may be reused once it is removed."""
+    return st.st_dev, st.st_ino, st.st_ctime_ns
 
 
 def scan(root: Path, current: str) -> list[Path]:
@@ -101,15 +92,16 @@ def scan(root: Path, current: str) -> list[Path]:
     return todo
 
 
-def next_part(exdir: Path, base: str) -> int:
-    """The part to write: the newest uncompressed one, else one past the newest."""
+def next_part(names: Iterable[str], base: str, closed: Collection[str] = ()) -> int:
+    """The part to write among a directory's ``names``: the newest uncompressed one, else
+    one past the newest. A name in ``closed`` (closed and waiting for gzip, or not ours)
+    counts as compressed: it is never appended to."""
     pattern = re.compile(re.escape(base) + r"(?:\.(\d+))?\.jsonl(\.gz)?")
     best, gz = -1, False
-    with contextlib.suppress(FileNotFoundError):
-        for name in os.listdir(exdir):
-            m = pattern.fullmatch(name)
-            if m and (int(m[1] or 0), bool(m[2])) > (best, gz):
-                best, gz = int(m[1] or 0), bool(m[2])
+    for name in names:
+        m = pattern.fullmatch(name)
+        if m and (int(m[1] or 0), bool(m[2]) or name in closed) > (best, gz):
+            best, gz = int(m[1] or 0), bool(m[2]) or name in closed
     return best + 1 if gz else max(best, 0)
 
 
