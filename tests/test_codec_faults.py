@@ -12,14 +12,17 @@ Recorded frames: ../shared/fixtures (copied into tests/fixtures, provenance in e
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from aggregator.adapters.registry import codec_class
-from aggregator.symbols import snapshot_path
+from aggregator.records import Ticker
+from aggregator.symbols import Market, MarketTable, snapshot_path
 from aggregator.timestamps import (
     MICROS,
     MILLIS,
@@ -157,3 +160,109 @@ def test_microsecond_times_are_read_as_microseconds(venue: str, as_text: bool) -
     }
     (rec,) = c.parse_books([book], 1)
     assert rec.ts_event == 1786613070431123000
+
+
+# --- channels: only ticker and book channels the codec subscribed make records -------------
+
+
+class EveryId(MarketTable):
+    """A market table that knows every id, so that only the codec's routing of channels
+    decides which frames become records (a real table would hide a misrouted frame of a
+    market it does not list)."""
+
+    def __init__(self) -> None:
+        super().__init__([])
+        self.lookup = self._any
+
+    @staticmethod
+    def _any(native: object) -> Market | None:
+        return Market(f"{native}/ANY", native) if isinstance(native, str) and native else None
+
+
+def _params_channel(msg: Any) -> str:
+    params = msg.get("params") if isinstance(msg, dict) else None
+    return str(params.get("channel", "")) if isinstance(params, dict) else ""
+
+
+KUCOIN_TOPICS = ("/market/ticker:", "/market/snapshot:")
+# Per venue: is this frame of a ticker or book channel the codec subscribes? (Frames of every
+# other channel must make no record, and no error either.) Bitfinex's frames name their
+# channel by the id its "subscribed" answer gave.
+OURS: dict[str, Callable[[Any, dict[int, str]], bool]] = {
+    "bitfinex": lambda m, ids: isinstance(m, list) and ids.get(m[0]) == "ticker",
+    "bitflyer": lambda m, _: _params_channel(m).startswith("lightning_ticker_"),
+    "bitstamp": lambda m, _: str(m.get("channel", "")).startswith("order_book_"),
+    "coinbaseexchange": lambda m, _: m.get("type") == "ticker",
+    "deribit": lambda m, _: _params_channel(m).startswith(("ticker.", "quote.")),
+    "gate": lambda m, _: m.get("channel") in ("spot.tickers", "spot.book_ticker"),
+    "gemini": lambda m, _: m.get("type") == "l2_updates",
+    "hitbtc": lambda m, _: str(m.get("ch", "")).startswith(("ticker/price/", "orderbook/top/")),
+    "htx": lambda m, _: str(m.get("ch", "")).split(".")[2:] in (["ticker"], ["bbo"], ["detail"]),
+    "independentreserve": lambda m, _: str(m.get("Event", "")).startswith("OrderBook"),
+    "kucoin": lambda m, _: str(m.get("topic", "")).startswith(KUCOIN_TOPICS),
+    "okx": lambda m, _: "data" in m and m["arg"].get("channel") in ("tickers", "bbo-tbt"),
+    "poloniex": lambda m, _: m.get("channel") in ("ticker", "book"),
+}
+
+
+def sessions() -> list[Any]:
+    return [
+        pytest.param(path.stem, entry, id=path.stem)
+        for path in sorted((FIXTURES / "sessions").glob("*.json"))
+        for entry in json.loads(path.read_text())
+    ]
+
+
+def replay(venue: str, entry: dict) -> list[tuple[Any, list[Ticker]]]:
+    """Every frame of a session through the venue's codec: (the frame parsed, its records)."""
+    cls = codec_class(venue)
+    c = cls(EveryId())
+    c.subscribe([])
+    out = []
+    for m in entry["messages"]:
+        ts_recv = round(m.get("recv_ts", 0) * 1e9)
+        out.append((json.loads(m["raw"]), c.parse_ws(m["raw"], ts_recv)))
+    return out
+
+
+@pytest.mark.parametrize(("venue", "entry"), sessions())
+def test_only_ticker_and_book_channels_make_records(venue: str, entry: dict) -> None:
+    """A recorded session with trades, books and candles besides the tickers: the frames of
+    other channels make no record and raise nothing; the ticker frames make records."""
+    ids: dict[int, str] = {}
+    ours = others = made = 0
+    for msg, records in replay(venue, entry):
+        if isinstance(msg, dict) and msg.get("event") == "subscribed":
+            ids[msg["chanId"]] = msg["channel"]
+        if OURS[venue](msg, ids):
+            ours += 1
+            made += len(records)
+        else:
+            others += 1
+            assert records == [], f"a frame of another channel made records: {str(msg)[:200]}"
+    assert others
+    if ours:
+        assert made
+
+
+def test_bitfinex_session_makes_tickers_of_ticker_rows_only() -> None:
+    """Trades and book snapshots, and their updates, were read as ticker rows: all-null
+    records for the snapshots, parse errors for the updates."""
+    (entry,) = json.loads((FIXTURES / "sessions" / "bitfinex.json").read_text())
+    ids: dict[int, str] = {}
+    symbols: dict[int, str] = {}
+    want = []
+    for m in entry["messages"]:
+        msg = json.loads(m["raw"])
+        if isinstance(msg, dict) and msg.get("event") == "subscribed":
+            ids[msg["chanId"]], symbols[msg["chanId"]] = msg["channel"], msg["symbol"]
+        elif isinstance(msg, list) and ids.get(msg[0]) == "ticker" and msg[1] != "hb":
+            row = msg[1]
+            want.append((symbols[msg[0]], row[0], row[2], row[6], row[7], row[8], row[9]))
+    got = [
+        (r.native, r.bid, r.ask, r.last, r.volume, r.high, r.low)
+        for _, records in replay("bitfinex", entry)
+        for r in records
+    ]
+    assert len(want) >= 14  # 7 markets' snapshots and their updates
+    assert got == want

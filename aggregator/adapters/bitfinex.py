@@ -83,7 +83,10 @@ class Bitfinex(Codec):
 
     def __init__(self, table: MarketTable) -> None:
         super().__init__(table)
-        self._channels: dict[int, Market] = {}  # channel id -> market, on this connection
+        self._channels: dict[int, Market] = {}  # ticker channel id -> market, on this connection
+        # Ids of the connection's other channels (trades, books, candles...): their frames
+        # are not tickers, and are not data for an unknown channel either.
+        self._others: set[int] = set()
         self._pending = 0  # subscriptions sent and not yet answered
 
     # --- WebSocket ---------------------------------------------------------------------
@@ -111,6 +114,8 @@ class Bitfinex(Codec):
             return []
         market = self._channels.get(chan) if isinstance(chan, int) else None
         if market is None:
+            if chan in self._others:
+                return []
             raise ParseError(f"data for unknown channel {chan!r}")
         if not isinstance(row, list) or len(row) < TRADING_ROW:
             raise ParseError(f"expected a ticker row of {TRADING_ROW} fields or more")
@@ -120,13 +125,19 @@ class Bitfinex(Codec):
         event = msg.get("event")
         if event == "subscribed":
             self._pending -= 1
+            chan = msg.get("chanId")
+            if not isinstance(chan, int):
+                return []
             market = self.lookup(str(msg.get("symbol", "")))
-            if market is not None and isinstance(msg.get("chanId"), int):
-                self._channels[msg["chanId"]] = market
+            if msg.get("channel") == "ticker" and market is not None:
+                self._channels[chan] = market
+            else:  # only ticker channels carry ticker rows; books and trades have others
+                self._others.add(chan)
         elif event == "unsubscribed":
             chan = msg.get("chanId")
             if isinstance(chan, int):
                 self._channels.pop(chan, None)
+                self._others.discard(chan)
         elif event == "error":
             self._pending -= 1
             what = f"subscription rejected ({msg.get('code')}): {msg.get('msg')}"

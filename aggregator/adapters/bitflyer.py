@@ -82,11 +82,13 @@ class Bitflyer(Codec):
             raise ParseError("expected a JSON object")
         if msg.get("method") == "channelMessage":
             params = msg.get("params")
-            if not isinstance(params, dict) or not isinstance(params.get("message"), dict):
-                raise ParseError("channelMessage without params.message")
+            if not isinstance(params, dict):
+                raise ParseError("channelMessage without params")
             channel = params.get("channel")
             if not isinstance(channel, str) or not channel.startswith(CHANNEL):
-                return []
+                return []  # executions, boards: not ours, and their messages are lists
+            if not isinstance(params.get("message"), dict):
+                raise ParseError("ticker channelMessage without a message object")
             t = params["message"]
             market = self.lookup(t.get("product_code") or channel[len(CHANNEL) :])
             if market is None:

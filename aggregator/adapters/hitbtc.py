@@ -52,6 +52,9 @@ LEFT_OUT = {
 MAX_IDS_IN_URL = 100
 TICKER_CHANNEL = "ticker/price/1s"
 TOP_CHANNEL = "orderbook/top/100ms"
+# The channel families whose data rows are tickers or tops of book (at any speed); the
+# rows of other channels (order books in depth, trades, candles) have other fields.
+ROW_CHANNELS = ("ticker/price/", "orderbook/top/")
 # Error codes of a request that cannot succeed on another try (symbol or currency not
 # found, validation error): the rest of the subscription still streams.
 REQUEST_ERRORS = {2001, 2002, 10001}
@@ -97,7 +100,8 @@ class HitBTC(Codec):
         if not isinstance(msg, dict):
             raise ParseError("expected a JSON object")
         data = msg.get("data")
-        if isinstance(data, dict) and "ch" in msg:
+        ch = msg.get("ch")
+        if isinstance(data, dict) and isinstance(ch, str) and ch.startswith(ROW_CHANNELS):
             out = []
             for sym, t in data.items():
                 m = self.lookup(sym)
