@@ -266,3 +266,26 @@ def test_bitfinex_session_makes_tickers_of_ticker_rows_only() -> None:
     ]
     assert len(want) >= 14  # 7 markets' snapshots and their updates
     assert got == want
+
+
+# --- a time under another documented key ------------------------------------------------
+
+
+def test_gate_pushes_without_time_ms_take_time_in_seconds() -> None:
+    """Gate's 2021 pushes carry only ``time`` (s); today's add ``time_ms``."""
+    (entry,) = json.loads((FIXTURES / "sessions" / "gate.json").read_text())
+    checked = 0
+    for msg, records in replay("gate", entry):
+        if msg.get("channel") != "spot.tickers" or msg.get("event") != "update":
+            continue
+        assert "time_ms" not in msg
+        assert [r.ts_event for r in records] == [msg["time"] * 1_000_000_000]
+        checked += 1
+    assert checked >= 5
+    c = codec_class("gate")(EveryId())
+    book = {"time": 1606293275, "channel": "spot.book_ticker", "event": "update"}
+    book["result"] = {"u": 48733182, "s": "BTC_USDT", "b": "19177.79", "B": "0.5", "a": "19179.38"}
+    (rec,) = c.parse_ws(json.dumps(book), 1)
+    assert rec.ts_event == 1606293275 * 1_000_000_000  # no "t": the push's time
+    (rec,) = c.parse_ws(json.dumps({**book, "time_ms": 1606293275723}), 1)
+    assert rec.ts_event == 1606293275723 * 1_000_000

@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 import orjson
 
 from ..errors import ParseError, VenueError, VenueNotice
-from ..records import Ticker, ms_to_ns, num
+from ..records import Ticker, ms_to_ns, num, seconds_to_ns
 from ..symbols import Market, unify
 from .base import Codec, RestRequest, json_body
 
@@ -54,6 +54,13 @@ _RENAMES = {
 
 
 CHANNELS = ("spot.tickers", "spot.book_ticker")
+
+
+def push_time(msg: dict[str, Any]) -> int | None:
+    """A push's time: ``time_ms``, else ``time`` in seconds (pushes without ``time_ms``
+    were recorded in 2021)."""
+    ts = ms_to_ns(msg.get("time_ms"))
+    return ts if ts is not None else seconds_to_ns(msg.get("time"))
 
 
 def _code(currency: str) -> str:
@@ -106,9 +113,9 @@ class Gate(Codec):
             result = msg.get("result")
             rows = result if isinstance(result, list) else [result]
             if channel == "spot.book_ticker":
-                return [r for t in rows if (r := self._book(t, ts_recv)) is not None]
+                return [r for t in rows if (r := self._book(t, msg, ts_recv)) is not None]
             if channel == "spot.tickers":
-                ts_event = ms_to_ns(msg.get("time_ms"))
+                ts_event = push_time(msg)
                 return [r for t in rows if (r := self._ticker(t, ts_event, ts_recv)) is not None]
             return []
         error = msg.get("error")
@@ -121,7 +128,7 @@ class Gate(Codec):
             raise VenueNotice(f"{channel} {msg.get('event')} rejected: {detail}")
         return []
 
-    def _book(self, t: Any, ts_recv: int) -> Ticker | None:
+    def _book(self, t: Any, msg: dict[str, Any], ts_recv: int) -> Ticker | None:
         if not isinstance(t, dict):
             raise ParseError("book_ticker result is not an object")
         m = self.lookup(str(t.get("s", "")))
@@ -135,7 +142,7 @@ class Gate(Codec):
             bid_size=num(t.get("B")),
             ask=num(t.get("a")),
             ask_size=num(t.get("A")),
-            ts_event=ms_to_ns(t.get("t")),
+            ts_event=ms_to_ns(t.get("t")) or push_time(msg),
             ts_recv=ts_recv,
         )
 
