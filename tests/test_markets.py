@@ -23,7 +23,7 @@ from aiohttp import web
 from aggregator.adapters.registry import ADAPTERS, codec_class
 from aggregator.adapters.runner import Adapter
 from aggregator.config import ExchangeConfig, loads
-from aggregator.errors import ConfigError
+from aggregator.errors import ConfigError, ParseError
 from aggregator.records import Status, Ticker
 from aggregator.sim import VenueSim
 from aggregator.symbols import Market, MarketTable, snapshot_path
@@ -328,3 +328,103 @@ def test_markets_retry_max_is_validated(value: str, message: str) -> None:
         loads(text, check_paths=False)
     assert "exchanges.binance.markets_retry_max" in str(e.value)
     assert message in str(e.value)
+
+
+# --- malformed rows ----------------------------------------------------------------------
+
+
+def _containers(doc: Any, rows: list[Any]) -> tuple[str, Any, list[Any]]:
+    """Where the response keeps its rows: ("list", the list), ("items", the object whose
+    entries are the rows), ("keys", the object whose keys are the rows) or ("columns", the
+    column that holds each row's first field); with the rows' keys or indices."""
+    found: list[tuple[str, Any, list[Any]]] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, list):
+            if node == rows:
+                found.append(("list", node, list(range(len(node)))))
+            elif rows and isinstance(rows[0], tuple) and node == [r[0] for r in rows]:
+                found.append(("columns", node, list(range(len(node)))))
+            for x in node:
+                walk(x)
+        elif isinstance(node, dict):
+            if [list(kv) for kv in node.items()] == [list(r) for r in rows if isinstance(r, tuple)]:
+                found.append(("items", node, list(node)))
+            elif list(node) == rows:
+                found.append(("keys", node, list(node)))
+            for x in node.values():
+                walk(x)
+
+    walk(doc)
+    if not found and len(rows) == 1 and rows[0] == doc:
+        found.append(("single", doc, [None]))
+    assert found, "the rows are not found in the response"
+    return found[0]
+
+
+def _made(cls: Any, row: Any) -> list[Market]:
+    made = cls.market_of(row)
+    return [] if made is None else [made] if isinstance(made, Market) else list(made)
+
+
+def _spoilt(cls: Any, kind: str, row: Any) -> list[tuple[str, Any]]:
+    """Generic ways to spoil a row: null, a number, and for an object the first key without
+    which it makes no market (the replacement of the row, or of an entry's value)."""
+    if kind == "keys":
+        return [("empty key", "")]
+    ways: list[tuple[str, Any]] = [("null", None), ("number", 7)]
+    obj = row[1] if kind == "items" else row
+    if isinstance(obj, dict):
+        for k in obj:
+            less = {x: v for x, v in obj.items() if x != k}
+            try:
+                _made(cls, (row[0], less) if kind == "items" else less)
+            except Exception:
+                ways.append((f"without {k!r}", less))
+                break
+    return ways
+
+
+@pytest.mark.parametrize("venue", sorted(ADAPTERS))
+def test_one_malformed_row_is_skipped_and_counted(venue: str) -> None:
+    """Each venue's shipped list with one row spoilt in a generic way: that row is skipped
+    and counted, every other row loads."""
+    cls = codec_class(venue)
+    body = snapshot_path(venue).read_bytes()
+    whole = cls.markets_from(body)
+    rows = list(cls.market_rows(body))
+    kind, _, keys = _containers(json.loads(body), rows)
+    if kind == "single":  # the list is that one row: spoiling it leaves no market
+        for bad in (None, 7):
+            with pytest.raises(ParseError, match="expected a JSON object"):
+                cls.markets_from(json.dumps(bad).encode())
+        return
+    making = [i for i, r in enumerate(rows) if _made(cls, r)]
+    i = making[len(making) // 2]  # a row that makes a market
+    lost = {m.native for m in _made(cls, rows[i])}
+    ways = _spoilt(cls, kind, rows[i])
+    for how, bad in ways:
+        doc = json.loads(body)
+        _, container, _ = _containers(doc, rows)
+        if kind == "keys":
+            container[bad] = container.pop(keys[i])
+        else:
+            container[keys[i]] = bad
+        table = cls.markets_from(json.dumps(doc).encode())
+        assert (table.skipped, table.rows) == (1, len(rows)), how
+        assert table.first_skipped, how
+        assert {m.native for m in table.markets} == {m.native for m in whole.markets} - lost, how
+
+
+async def test_skipped_rows_are_logged_once_per_load_and_in_a_status(start, caplog) -> None:
+    doc = json.loads(binance_markets())
+    rows = doc["symbols"]
+    rows[3] = None
+    del rows[5]["baseAsset"]
+    caplog.set_level(logging.INFO, "aggregator")
+    run = await start([(200, JSON, json.dumps(doc).encode())])
+    await run.until(lambda: {"BTC/USDT", EXTRA} <= run.symbols())
+    want = f"markets (from the venue): 2 of {len(rows)} rows skipped (malformed); first: null"
+    warned = [r.getMessage() for r in caplog.records if "rows skipped" in r.getMessage()]
+    assert len(warned) == 1 and warned[0].startswith(want)
+    assert any(d.startswith(want) for d in run.details())

@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 import logging
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -61,12 +61,13 @@ class Codec:
     WS_TOKEN_PATH: ClassVar[str] = ""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
-        """Make the REST and markets parsers raise ParseError on a payload of another shape.
+        """Make the REST parser and the markets rows raise ParseError on a payload of another
+        shape.
 
         (Not parse_ws: it is the hot path, and the WebSocket loop converts the same errors.)
         """
         super().__init_subclass__(**kwargs)
-        for name in ("parse_rest", "parse_markets"):
+        for name in ("parse_rest", "market_rows"):
             if name in cls.__dict__:
                 raw = cls.__dict__[name]
                 setattr(cls, name, _shape_checked(raw))
@@ -138,17 +139,77 @@ class Codec:
 
     # --- markets -----------------------------------------------------------------------
     @staticmethod
-    def parse_markets(body: bytes) -> list[Market]:
-        """The venue's spot markets from its markets endpoint's response."""
+    def market_rows(body: bytes) -> Iterable[Any]:
+        """The rows of the markets endpoint's response, one per market, as a list (not a
+        generator: its shape is checked when it is called); a ParseError when the response
+        is not such a list (an HTML page, an error object)."""
         raise NotImplementedError
+
+    @staticmethod
+    def market_of(row: Any) -> Market | list[Market] | None:
+        """The spot market of one row (or the markets, for a row that makes several);
+        None for a row left out on purpose (not spot, not trading). Whatever it raises
+        marks the row malformed: it is skipped and counted, the other rows load."""
+        raise NotImplementedError
+
+    @staticmethod
+    def rows_at(doc: Any, *path: str) -> list[Any]:
+        """The list at ``path`` (keys of nested objects) in a decoded markets response, for
+        ``market_rows``; a ParseError naming the path when it is missing or not a list."""
+        node = doc
+        for key in path:
+            node = node.get(key) if isinstance(node, dict) else None
+        if not isinstance(node, list):
+            where = ".".join(path) or "the top"
+            raise ParseError(f"expected a list of markets at {where}, got {_kind(node)}")
+        return node
 
     @classmethod
     def markets_from(cls, body: bytes) -> MarketTable:
-        """The table of the response's markets; an entry without usable ids is left out."""
-        markets = [m for m in cls.parse_markets(body) if _usable(m)]
+        """The table of the response's markets. A malformed row (a missing key, a null, a
+        number where a string was expected, a market with no usable ids) is skipped and
+        counted in the table (``skipped``, ``first_skipped``); a response that is not a
+        list of rows, or has no usable row, is a ParseError."""
+        of = cls.market_of
+        markets: list[Market] = []
+        rows = skipped = 0
+        first = ""
+        for row in cls.market_rows(body):
+            rows += 1
+            try:
+                made = of(row)
+                if made is None:
+                    continue
+                made = [made] if isinstance(made, Market) else made
+                for m in made:
+                    if not _usable(m):
+                        raise ValueError(f"no usable ids: {m.native!r} as {m.symbol!r}")
+            except (*SHAPE_ERRORS, ParseError) as e:
+                skipped += 1
+                if not first:
+                    why = f"no {e.args[0]!r}" if isinstance(e, KeyError) else str(e) or repr(e)
+                    first = f"{_snippet(row)}: {why}"
+                continue
+            markets.extend(made)
         if not markets:
-            raise ParseError("markets response lists no market")
-        return MarketTable(markets)
+            more = f" ({skipped} of {rows} rows malformed; first: {first})" if skipped else ""
+            raise ParseError(f"markets response lists no market{more}")
+        table = MarketTable(markets)
+        table.rows, table.skipped, table.first_skipped = rows, skipped, first
+        return table
+
+
+def _snippet(row: Any, n: int = 80) -> str:
+    """A row as the log quotes it: its JSON, cut short."""
+    try:
+        text = orjson.dumps(row).decode()
+    except TypeError:
+        text = repr(row)
+    return text if len(text) <= n else text[:n] + "..."
+
+
+def _kind(value: Any) -> str:
+    return "nothing" if value is None else type(value).__name__
 
 
 def _usable(m: Market) -> bool:

@@ -79,23 +79,21 @@ class BigONE(Codec):
         return out
 
     @staticmethod
-    def parse_markets(body: bytes) -> list[Market]:
+    def market_rows(body: bytes) -> list[Any]:
         """/asset_pairs: {"code":0,"data":[{"id":"2aaa1ee0-...","name":"BTC-USDT",
         "quote_scale":2,"quote_asset":{"id":"...","symbol":"USDT","name":"TetherUS"},
         "base_asset":{"id":"...","symbol":"BTC","name":"Bitcoin"},"base_scale":6,
         "min_quote_value":"1","max_quote_value":"1000000"}, ...]}"""
-        doc = json_body(body)
-        if not isinstance(doc, dict) or not isinstance(doc.get("data"), list):
-            raise ParseError("expected {code, data: [asset pair, ...]}")
-        out = []
-        for p in doc["data"]:
-            base_id = p["base_asset"]["symbol"]
-            quote_id = p["quote_asset"]["symbol"]
-            if base_id in LEFT_OUT or quote_id in LEFT_OUT:
-                continue
-            symbol = unify(RENAMES.get(base_id, base_id), RENAMES.get(quote_id, quote_id))
-            out.append(Market(symbol, p["name"], base_id=base_id, quote_id=quote_id))
-        return out
+        return Codec.rows_at(json_body(body), "data")
+
+    @staticmethod
+    def market_of(p: Any) -> Market | None:
+        base_id = p["base_asset"]["symbol"]
+        quote_id = p["quote_asset"]["symbol"]
+        if base_id in LEFT_OUT or quote_id in LEFT_OUT:
+            return None
+        symbol = unify(RENAMES.get(base_id, base_id), RENAMES.get(quote_id, quote_id))
+        return Market(symbol, p["name"], base_id=base_id, quote_id=quote_id)
 
 
 def _level(t: dict[str, Any], side: str) -> dict[str, Any]:

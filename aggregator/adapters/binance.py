@@ -167,15 +167,13 @@ class Binance(Codec):
         return out
 
     @staticmethod
-    def parse_markets(body: bytes) -> list[Market]:
+    def market_rows(body: bytes) -> list[Any]:
         """exchangeInfo: {"symbols":[{"symbol":"BTCUSDT","status":"TRADING",
         "baseAsset":"BTC","quoteAsset":"USDT",...}, ...]}"""
-        data = _json(body)
-        try:
-            return [
-                Market(unify(s["baseAsset"], s["quoteAsset"]), s["symbol"])
-                for s in data["symbols"]
-                if s.get("status") == "TRADING"
-            ]
-        except (KeyError, TypeError) as e:
-            raise ParseError(f"unexpected exchangeInfo shape: {e}") from None
+        return Codec.rows_at(_json(body), "symbols")
+
+    @staticmethod
+    def market_of(s: Any) -> Market | None:
+        if s.get("status") != "TRADING":
+            return None
+        return Market(unify(s["baseAsset"], s["quoteAsset"]), s["symbol"])

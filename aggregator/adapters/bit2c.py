@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import Any, ClassVar
 from urllib.parse import quote
 
 from ..errors import ParseError, VenueError
@@ -72,16 +72,14 @@ class Bit2C(Codec):
         ]
 
     @staticmethod
-    def parse_markets(body: bytes) -> list[Market]:
+    def market_rows(body: bytes) -> list[Any]:
         """The pairs of the API documentation: ["BtcNis","EthNis","LtcNis","UsdcNis"]."""
-        data = json_body(body)
-        if not isinstance(data, list):
-            raise ParseError("expected a list of pairs")
-        out = []
-        for pid in data:
-            match = PAIR_RE.match(pid) if isinstance(pid, str) else None
-            if match is None:
-                raise ParseError(f"unexpected pair: {pid!r}")
-            base_id, quote_id = match.groups()
-            out.append(Market(unify(base_id, quote_id), pid, (), base_id, quote_id))
-        return out
+        return Codec.rows_at(json_body(body))
+
+    @staticmethod
+    def market_of(pid: Any) -> Market | None:
+        match = PAIR_RE.match(pid) if isinstance(pid, str) else None
+        if match is None:
+            raise ParseError(f"unexpected pair: {pid!r}")
+        base_id, quote_id = match.groups()
+        return Market(unify(base_id, quote_id), pid, (), base_id, quote_id)

@@ -55,20 +55,21 @@ class Bitbank(Codec):
         return out
 
     @staticmethod
-    def parse_markets(body: bytes) -> list[Market]:
+    def market_rows(body: bytes) -> list[Any]:
         """/v1/spot/pairs: {"success":1,"data":{"pairs":[{"name":"btc_jpy",
         "base_asset":"btc","quote_asset":"jpy","unit_amount":"0.0001",
         "price_digits":0,"amount_digits":4,"is_enabled":true,"stop_order":false,...}]}}"""
         doc = json_body(body)
         if not isinstance(doc, dict) or doc.get("success") != 1:
             raise ParseError("expected {success: 1, data: {pairs: [...]}}")
-        out = []
-        for p in doc["data"]["pairs"]:
-            if not p.get("is_enabled"):
-                continue
-            base_id, quote_id = p["base_asset"], p["quote_asset"]
-            out.append(Market(unify(base_id, quote_id), p["name"], (), base_id, quote_id))
-        return out
+        return Codec.rows_at(doc, "data", "pairs")
+
+    @staticmethod
+    def market_of(p: Any) -> Market | None:
+        if not p.get("is_enabled"):
+            return None
+        base_id, quote_id = p["base_asset"], p["quote_asset"]
+        return Market(unify(base_id, quote_id), p["name"], (), base_id, quote_id)
 
 
 def _ticker(t: dict[str, Any], m: Market, ts_recv: int) -> Ticker:

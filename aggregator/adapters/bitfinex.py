@@ -210,28 +210,29 @@ class Bitfinex(Codec):
         )
 
     @staticmethod
-    def parse_markets(body: bytes) -> list[Market]:
+    def market_rows(body: bytes) -> list[Any]:
         """conf/pub:list:pair:exchange: [["1INCH:USD","BTCEUR","BTCUSD","BTCUST",...]]
         (conf/pub:info:pair, [[["BTCUSD",[...]], ...]], is read as well)."""
         data = json_body(body)
         if not isinstance(data, list) or len(data) != 1 or not isinstance(data[0], list):
             raise ParseError("expected [[pair, ...]]")
-        out = []
-        for entry in data[0]:
-            pid = entry[0] if isinstance(entry, list) else entry
-            if not isinstance(pid, str):
-                raise ParseError(f"unexpected pair entry: {entry!r}")
-            if pid.startswith("TEST") or "F0" in pid:  # paper trading, derivatives
-                continue
-            if ":" in pid:
-                base_id, quote_id = pid.split(":")
-            else:
-                base_id, quote_id = pid[:3], pid[3:]
-            if not base_id or not quote_id or base_id in LEFT_OUT or quote_id in LEFT_OUT:
-                continue
-            symbol = unify(RENAMES.get(base_id, base_id), RENAMES.get(quote_id, quote_id))
-            out.append(Market(symbol, "t" + pid, (pid,), base_id=base_id, quote_id=quote_id))
-        return out
+        return data[0]
+
+    @staticmethod
+    def market_of(entry: Any) -> Market | None:
+        pid = entry[0] if isinstance(entry, list) else entry
+        if not isinstance(pid, str):
+            raise ParseError(f"unexpected pair entry: {entry!r}")
+        if pid.startswith("TEST") or "F0" in pid:  # paper trading, derivatives
+            return None
+        if ":" in pid:
+            base_id, quote_id = pid.split(":")
+        else:
+            base_id, quote_id = pid[:3], pid[3:]
+        if not base_id or not quote_id or base_id in LEFT_OUT or quote_id in LEFT_OUT:
+            return None
+        symbol = unify(RENAMES.get(base_id, base_id), RENAMES.get(quote_id, quote_id))
+        return Market(symbol, "t" + pid, (pid,), base_id=base_id, quote_id=quote_id)
 
 
 def _minus(a: float | None, b: float | None) -> float | None:

@@ -135,21 +135,19 @@ class Bitflyer(Codec):
         return [_ticker(market, t, ts_recv)]
 
     @staticmethod
-    def parse_markets(body: bytes) -> list[Market]:
+    def market_rows(body: bytes) -> list[Any]:
         """GET /v1/getmarkets: [{"product_code":"BTC_JPY","market_type":"Spot"},
         {"product_code":"FX_BTC_JPY","market_type":"FX"},
         {"product_code":"BTCJPY11FEB2022","alias":"BTCJPY_MAT1WK","market_type":"Futures"}]"""
-        data = json_body(body)
-        if not isinstance(data, list):
-            raise ParseError("expected a list of markets")
-        out = []
-        for p in data:
-            code = p["product_code"]
-            if p.get("market_type", "Spot") != "Spot":
-                continue
-            parts = code.split("_")
-            if len(parts) != 2:
-                continue  # FX_BTC_JPY and futures lack a market_type in older answers
-            base, quote_ = parts
-            out.append(Market(unify(base, quote_), code, (code,), base, quote_))
-        return out
+        return Codec.rows_at(json_body(body))
+
+    @staticmethod
+    def market_of(p: Any) -> Market | None:
+        code = p["product_code"]
+        if p.get("market_type", "Spot") != "Spot":
+            return None
+        parts = code.split("_")
+        if len(parts) != 2:
+            return None  # FX_BTC_JPY and futures lack a market_type in older answers
+        base, quote_ = parts
+        return Market(unify(base, quote_), code, (code,), base, quote_)

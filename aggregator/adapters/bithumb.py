@@ -20,10 +20,10 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-from ..errors import ParseError, VenueError
+from ..errors import VenueError
 from ..records import Ticker
 from ..symbols import Market, unify
-from .base import RestRequest, json_body
+from .base import Codec, RestRequest, json_body
 from .upbit import Quotation, book_requests, stamp
 
 CHUNK = 50  # markets per request
@@ -72,17 +72,15 @@ class Bithumb(Quotation):
         return ts if ts is not None else stamp(t.get("trade_timestamp"))
 
     @staticmethod
-    def parse_markets(body: bytes) -> list[Market]:
+    def market_rows(body: bytes) -> list[Any]:
         """GET /v1/market/all: [{"market":"KRW-BTC","korean_name":"비트코인",
         "english_name":"Bitcoin"}, {"market":"BTC-ETH",...}]"""
-        data = json_body(body)
-        if not isinstance(data, list):
-            raise ParseError("expected a list of markets")
-        out = []
-        for p in data:
-            code = p["market"]
-            quote_, _, base = code.partition("-")
-            if not quote_ or not base:
-                continue
-            out.append(Market(unify(base, quote_), code, (code,), base, quote_))
-        return out
+        return Codec.rows_at(json_body(body))
+
+    @staticmethod
+    def market_of(p: Any) -> Market | None:
+        code = p["market"]
+        quote_, _, base = code.partition("-")
+        if not quote_ or not base:
+            return None
+        return Market(unify(base, quote_), code, (code,), base, quote_)

@@ -56,23 +56,21 @@ class Bitso(Codec):
         return out
 
     @staticmethod
-    def parse_markets(body: bytes) -> list[Market]:
+    def market_rows(body: bytes) -> list[Any]:
         """GET /api/v3/available_books/: {"success":true,"payload":[{"book":"btc_mxn",
         "minimum_price":"500","maximum_price":"10000000","minimum_amount":"0.00005",
         "maximum_amount":"500","minimum_value":"5","maximum_value":"10000000",
         "tick_size":"0.01","fees":{"flat_rate":{"maker":"0.500","taker":"0.650"},...}}]}
         Every listed book trades; the list has no status field."""
-        doc = json_body(body)
-        if not isinstance(doc, dict) or not isinstance(doc.get("payload"), list):
-            raise ParseError("expected {success, payload: [...]}")
-        out = []
-        for p in doc["payload"]:
-            book = p["book"]
-            base, _, quote_ = book.partition("_")
-            if not base or not quote_:
-                continue
-            out.append(Market(unify(base, quote_), book, (book,), base, quote_))
-        return out
+        return Codec.rows_at(json_body(body), "payload")
+
+    @staticmethod
+    def market_of(p: Any) -> Market | None:
+        book = p["book"]
+        base, _, quote_ = book.partition("_")
+        if not base or not quote_:
+            return None
+        return Market(unify(base, quote_), book, (book,), base, quote_)
 
 
 def _ticker(m: Market, t: dict[str, Any], ts_recv: int) -> Ticker:

@@ -150,26 +150,24 @@ class Bitstamp(Codec):
         return out
 
     @staticmethod
-    def parse_markets(body: bytes) -> list[Market]:
+    def market_rows(body: bytes) -> list[Any]:
         """GET /api/v2/markets/: [{"name":"BTC/USD","market_symbol":"btcusd",
         "base_currency":"BTC","base_decimals":8,"counter_currency":"USD",
         "counter_decimals":0,"minimum_order_value":"10","trading":"Enabled",
         "instant_order_counter_decimals":2,"instant_and_market_orders":"Enabled",
         "description":"Bitcoin / U.S. dollar","market_type":"SPOT"}]"""
-        data = json_body(body)
-        if not isinstance(data, list):
-            raise ParseError("expected a list of markets")
-        out = []
-        for p in data:
-            if p.get("trading") != "Enabled" or p.get("market_type", "SPOT") != "SPOT":
-                continue
-            name = p["name"]
-            base, quote_ = p.get("base_currency"), p.get("counter_currency")
-            if not base or not quote_:
-                base, _, quote_ = name.partition("/")
-            sym = p.get("market_symbol") or p["url_symbol"]
-            out.append(Market(unify(base, quote_), sym, (sym, name), base, quote_))
-        return out
+        return Codec.rows_at(json_body(body))
+
+    @staticmethod
+    def market_of(p: Any) -> Market | None:
+        if p.get("trading") != "Enabled" or p.get("market_type", "SPOT") != "SPOT":
+            return None
+        name = p["name"]
+        base, quote_ = p.get("base_currency"), p.get("counter_currency")
+        if not base or not quote_:
+            base, _, quote_ = name.partition("/")
+        sym = p.get("market_symbol") or p["url_symbol"]
+        return Market(unify(base, quote_), sym, (sym, name), base, quote_)
 
 
 def _ticker(m: Market, t: dict[str, Any], ts_recv: int) -> Ticker:

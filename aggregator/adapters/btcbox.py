@@ -55,19 +55,21 @@ class BTCBox(Codec):
         return out
 
     @staticmethod
-    def parse_markets(body: bytes) -> list[Market]:
+    def market_rows(body: bytes) -> list[Any]:
         """GET /api/v1/tickers (as above): each key "BASE_QUOTE" is a market; its coin
         parameter (``?coin=btc``) is the lower-case base."""
         data = json_body(body)
         if not isinstance(data, dict):
             raise ParseError("expected an object keyed by market")
-        out = []
-        for key, t in data.items():
-            base, _, quote_ = key.partition("_")
-            if not base or not quote_ or not isinstance(t, dict):
-                continue
-            out.append(Market(unify(base, quote_), key, (key,), base.lower(), quote_.lower()))
-        return out
+        return list(data.items())
+
+    @staticmethod
+    def market_of(row: Any) -> Market | None:
+        key, t = row
+        base, _, quote_ = key.partition("_")
+        if not base or not quote_ or not isinstance(t, dict):
+            raise ParseError(f"not a BASE_QUOTE key with a ticker object: {key!r}")
+        return Market(unify(base, quote_), key, (key,), base.lower(), quote_.lower())
 
 
 def _ticker(m: Market, t: dict[str, Any], ts_recv: int) -> Ticker:

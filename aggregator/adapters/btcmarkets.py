@@ -64,21 +64,19 @@ class BTCMarkets(Codec):
         return out
 
     @staticmethod
-    def parse_markets(body: bytes) -> list[Market]:
+    def market_rows(body: bytes) -> list[Any]:
         """GET /v3/markets: [{"marketId":"BTC-AUD","baseAssetName":"BTC",
         "quoteAssetName":"AUD","minOrderAmount":"0.00001","maxOrderAmount":"1000000",
         "amountDecimals":"8","priceDecimals":"2","status":"Online"}]
         status: Online, Post Only, Limit Only, Cancel Only or Offline."""
-        data = json_body(body)
-        if not isinstance(data, list):
-            raise ParseError("expected a list of markets")
-        out = []
-        for p in data:
-            if p.get("status") in HALTED:
-                continue
-            base, quote_, code = p["baseAssetName"], p["quoteAssetName"], p["marketId"]
-            out.append(Market(unify(base, quote_), code, (code,), base, quote_))
-        return out
+        return Codec.rows_at(json_body(body))
+
+    @staticmethod
+    def market_of(p: Any) -> Market | None:
+        if p.get("status") in HALTED:
+            return None
+        base, quote_, code = p["baseAssetName"], p["quoteAssetName"], p["marketId"]
+        return Market(unify(base, quote_), code, (code,), base, quote_)
 
 
 def _ticker(m: Market, t: dict[str, Any], ts_recv: int) -> Ticker:

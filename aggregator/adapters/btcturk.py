@@ -72,22 +72,20 @@ class BTCTurk(Codec):
         return out
 
     @staticmethod
-    def parse_markets(body: bytes) -> list[Market]:
+    def market_rows(body: bytes) -> list[Any]:
         """exchangeinfo: {"data":{"timeZone":"UTC","serverTime":1789410188000,"symbols":[
         {"id":1,"name":"BTCTRY","nameNormalized":"BTC_TRY","status":"TRADING",
         "numerator":"BTC","denominator":"TRY",...}]},"success":true,...}"""
-        doc = json_body(body)
-        if not isinstance(doc, dict) or not isinstance(doc.get("data"), dict):
-            raise ParseError("expected {data: {symbols: [...]}}")
-        symbols: list[dict[str, Any]] = doc["data"]["symbols"]
-        return [
-            Market(
-                unify(s["numerator"], s["denominator"]),
-                s["name"],
-                (s["name"], s.get("nameNormalized") or s["name"]),
-                base_id=s["numerator"],
-                quote_id=s["denominator"],
-            )
-            for s in symbols
-            if s.get("status") == "TRADING"
-        ]
+        return Codec.rows_at(json_body(body), "data", "symbols")
+
+    @staticmethod
+    def market_of(s: Any) -> Market | None:
+        if s.get("status") != "TRADING":
+            return None
+        return Market(
+            unify(s["numerator"], s["denominator"]),
+            s["name"],
+            (s["name"], s.get("nameNormalized") or s["name"]),
+            base_id=s["numerator"],
+            quote_id=s["denominator"],
+        )

@@ -264,7 +264,7 @@ class Cex(Codec):
         )
 
     @staticmethod
-    def parse_markets(body: bytes) -> list[Market]:
+    def market_rows(body: bytes) -> list[Any]:
         """get_pairs_info: {"ok":"ok","data":[{"base":"BTC","quote":"USD","baseMin":"0.00005",
         "baseMax":"40","baseLotSize":"0.00000001","quoteMin":"5","quoteMax":"1000000",
         "quoteLotSize":"0.01000000","basePrecision":"8","quotePrecision":"8",
@@ -272,19 +272,11 @@ class Cex(Codec):
         No status field: every listed pair trades. Ids are "BASE-QUOTE".
         """
         doc = json_body(body)
-        if not isinstance(doc, dict):
-            raise ParseError("expected a JSON object")
-        if "error" in doc:
+        if isinstance(doc, dict) and "error" in doc:
             raise VenueError(f"venue error: {doc['error']}")
-        data = doc["data"]
-        if not isinstance(data, list):
-            raise ParseError("expected a data list")
-        return [
-            Market(
-                unify(p["base"], p["quote"]),
-                f"{p['base']}-{p['quote']}",
-                base_id=p["base"],
-                quote_id=p["quote"],
-            )
-            for p in data
-        ]
+        return Codec.rows_at(doc, "data")
+
+    @staticmethod
+    def market_of(p: Any) -> Market | None:
+        base, quote_ = p["base"], p["quote"]
+        return Market(unify(base, quote_), f"{base}-{quote_}", base_id=base, quote_id=quote_)

@@ -7,7 +7,7 @@ connection is renewed. The heartbeats channel keeps quiet connections open.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import Any, ClassVar
 from urllib.parse import quote
 
 import orjson
@@ -128,17 +128,17 @@ class Coinbase(Codec):
         ]
 
     @staticmethod
-    def parse_markets(body: bytes) -> list[Market]:
+    def market_rows(body: bytes) -> list[Any]:
         """{"products":[{"product_id":"BTC-USD","base_currency_id":"BTC",
         "quote_currency_id":"USD","status":"online","product_type":"SPOT",...}]}"""
-        doc = json_body(body)
-        try:
-            return [
-                Market(unify(p["base_currency_id"], p["quote_currency_id"]), p["product_id"])
-                for p in doc["products"]
-                if p.get("product_type", "SPOT") == "SPOT"
-                and p.get("status", "online") == "online"
-                and not p.get("trading_disabled")
-            ]
-        except (KeyError, TypeError, AttributeError) as e:
-            raise ParseError(f"unexpected products shape: {e}") from None
+        return Codec.rows_at(json_body(body), "products")
+
+    @staticmethod
+    def market_of(p: Any) -> Market | None:
+        if (
+            p.get("product_type", "SPOT") != "SPOT"
+            or p.get("status", "online") != "online"
+            or p.get("trading_disabled")
+        ):
+            return None
+        return Market(unify(p["base_currency_id"], p["quote_currency_id"]), p["product_id"])

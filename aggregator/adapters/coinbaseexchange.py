@@ -8,7 +8,7 @@ REST has no all-products ticker: products are polled one by one within the publi
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import Any, ClassVar
 from urllib.parse import quote
 
 import orjson
@@ -111,15 +111,13 @@ class CoinbaseExchange(Codec):
         ]
 
     @staticmethod
-    def parse_markets(body: bytes) -> list[Market]:
+    def market_rows(body: bytes) -> list[Any]:
         """GET /products: [{"id":"BTC-USD","base_currency":"BTC","quote_currency":"USD",
         "status":"online","trading_disabled":false,...}]"""
-        data = json_body(body)
-        try:
-            return [
-                Market(unify(p["base_currency"], p["quote_currency"]), p["id"])
-                for p in data
-                if p.get("status", "online") == "online" and not p.get("trading_disabled")
-            ]
-        except (KeyError, TypeError, AttributeError) as e:
-            raise ParseError(f"unexpected products shape: {e}") from None
+        return Codec.rows_at(json_body(body))
+
+    @staticmethod
+    def market_of(p: Any) -> Market | None:
+        if p.get("status", "online") != "online" or p.get("trading_disabled"):
+            return None
+        return Market(unify(p["base_currency"], p["quote_currency"]), p["id"])

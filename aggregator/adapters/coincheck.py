@@ -15,7 +15,7 @@ ticker, so every listed pair is polled; BTC/JPY is the one checked against a fix
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import Any, ClassVar
 from urllib.parse import quote
 
 from ..errors import ParseError, VenueError
@@ -70,18 +70,16 @@ class Coincheck(Codec):
         ]
 
     @staticmethod
-    def parse_markets(body: bytes) -> list[Market]:
+    def market_rows(body: bytes) -> list[Any]:
         """exchange_status: {"exchange_status":[{"pair":"btc_jpy","status":"available",
         "timestamp":1713772800,"availability":{"order":true,"market_order":true,
         "cancel":true}}, ...]}"""
-        doc = json_body(body)
-        if not isinstance(doc, dict) or not isinstance(doc.get("exchange_status"), list):
-            raise ParseError("expected {exchange_status: [...]}")
-        out = []
-        for s in doc["exchange_status"]:
-            if s.get("status") not in TRADING:
-                continue
-            pair: str = s["pair"]
-            base, quote_ = pair.split("_")
-            out.append(Market(unify(base, quote_), pair, base_id=base, quote_id=quote_))
-        return out
+        return Codec.rows_at(json_body(body), "exchange_status")
+
+    @staticmethod
+    def market_of(s: Any) -> Market | None:
+        if s.get("status") not in TRADING:
+            return None
+        pair: str = s["pair"]
+        base, quote_ = pair.split("_")
+        return Market(unify(base, quote_), pair, base_id=base, quote_id=quote_)

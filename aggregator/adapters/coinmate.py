@@ -76,24 +76,20 @@ class Coinmate(Codec):
         )
 
     @staticmethod
-    def parse_markets(body: bytes) -> list[Market]:
+    def market_rows(body: bytes) -> list[Any]:
         """tradingPairs: {"error":false,"errorMessage":null,"data":[{"name":"BTC_EUR",
         "firstCurrency":"BTC","secondCurrency":"EUR","priceDecimals":2,"lotDecimals":8,
         "minAmount":0.0002,"tradesWebSocketChannelId":"trades-BTC_EUR",...}]}"""
         doc = json_body(body)
-        if not isinstance(doc, dict):
-            raise ParseError("expected a JSON object")
-        if doc.get("error"):
+        if isinstance(doc, dict) and doc.get("error"):
             raise VenueError(f"venue error: {doc.get('errorMessage')}")
-        data = doc["data"]
-        if not isinstance(data, list):
-            raise ParseError("expected a data list")
-        return [
-            Market(
-                unify(p["firstCurrency"], p["secondCurrency"]),
-                p["name"],
-                base_id=p["firstCurrency"],
-                quote_id=p["secondCurrency"],
-            )
-            for p in data
-        ]
+        return Codec.rows_at(doc, "data")
+
+    @staticmethod
+    def market_of(p: Any) -> Market | None:
+        return Market(
+            unify(p["firstCurrency"], p["secondCurrency"]),
+            p["name"],
+            base_id=p["firstCurrency"],
+            quote_id=p["secondCurrency"],
+        )

@@ -164,20 +164,14 @@ class Coinone(Codec):
         return out
 
     @staticmethod
-    def parse_markets(body: bytes) -> list[Market]:
+    def market_rows(body: bytes) -> list[Any]:
         """ticker_new/KRW (see parse_rest): one market per ticker; id "BTC-KRW"."""
         doc = json_body(body)
-        if not isinstance(doc, dict):
-            raise ParseError("expected a JSON object")
-        if doc.get("result") == "error":
+        if isinstance(doc, dict) and doc.get("result") == "error":
             raise VenueError(f"venue error {doc.get('error_code')}: {doc.get('error_msg')}")
-        tickers = doc["tickers"]
-        if not isinstance(tickers, list):
-            raise ParseError("expected a tickers list")
-        out = []
-        for t in tickers:
-            base, quote_ = t["target_currency"].upper(), t["quote_currency"].upper()
-            out.append(
-                Market(unify(base, quote_), _id(base, quote_), base_id=base, quote_id=quote_)
-            )
-        return out
+        return Codec.rows_at(doc, "tickers")
+
+    @staticmethod
+    def market_of(t: Any) -> Market | None:
+        base, quote_ = t["target_currency"].upper(), t["quote_currency"].upper()
+        return Market(unify(base, quote_), _id(base, quote_), base_id=base, quote_id=quote_)

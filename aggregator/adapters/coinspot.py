@@ -68,11 +68,12 @@ class CoinSpot(Codec):
         return out
 
     @staticmethod
-    def parse_markets(body: bytes) -> list[Market]:
+    def market_rows(body: bytes) -> list[Any]:
         """The latest prices (see parse_rest): one COIN/AUD market per key."""
-        out = []
-        for key in _prices(body):
-            base, _, quote_ = key.partition("_")
-            quote_ = quote_ or QUOTE
-            out.append(Market(unify(base, quote_), key, base_id=base, quote_id=quote_.lower()))
-        return out
+        return list(_prices(body))
+
+    @staticmethod
+    def market_of(key: Any) -> Market | None:
+        base, _, quote_ = key.partition("_")
+        quote_ = quote_ or QUOTE
+        return Market(unify(base, quote_), key, base_id=base, quote_id=quote_.lower())

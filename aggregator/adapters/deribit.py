@@ -193,22 +193,18 @@ class Deribit(Codec):
         )
 
     @staticmethod
-    def parse_markets(body: bytes) -> list[Market]:
+    def market_rows(body: bytes) -> list[Any]:
         """GET /public/get_instruments?currency=any&kind=spot: {"jsonrpc":"2.0","result":[
         {"instrument_name":"BTC_USDT","kind":"spot","base_currency":"BTC",
         "quote_currency":"USDT","counter_currency":"USDT","is_active":true,...}]}"""
-        doc = json_body(body)
-        if not isinstance(doc, dict) or not isinstance(doc.get("result"), list):
-            raise ParseError("expected {'result': [instruments]}")
-        out = []
-        for i in doc["result"]:
-            if i.get("kind") != "spot" or not i.get("is_active", True):
-                continue
-            base, quote_ = i["base_currency"], i["quote_currency"]
-            out.append(
-                Market(unify(base, quote_), i["instrument_name"], base_id=base, quote_id=quote_)
-            )
-        return out
+        return Codec.rows_at(json_body(body), "result")
+
+    @staticmethod
+    def market_of(i: Any) -> Market | None:
+        if i.get("kind") != "spot" or not i.get("is_active", True):
+            return None
+        base, quote_ = i["base_currency"], i["quote_currency"]
+        return Market(unify(base, quote_), i["instrument_name"], base_id=base, quote_id=quote_)
 
 
 def _side(t: dict[str, Any], side: str) -> tuple[float | None, float | None]:

@@ -74,29 +74,27 @@ class Digifinex(Codec):
         return out
 
     @staticmethod
-    def parse_markets(body: bytes) -> list[Market]:
+    def market_rows(body: bytes) -> list[Any]:
         """GET /v3/spot/symbols: {"code":0,"symbol_list":[{"symbol":"BTC_USDT",
         "base_asset":"BTC","quote_asset":"USDT","status":"TRADING","zone":"MAIN",...}]}
 
         The reference library reports every market as "HALT" at times although all trade;
         so "TRADING" markets are kept, or all of them if none says "TRADING".
         """
-        doc = json_body(body)
-        if not isinstance(doc, dict) or not isinstance(doc.get("symbol_list"), list):
-            raise ParseError("expected {'symbol_list': [...]}")
-        rows: list[dict[str, Any]] = doc["symbol_list"]
-        trading = [s for s in rows if s.get("status") == "TRADING"]
-        out = []
-        for s in trading or rows:
-            native = s["symbol"]
-            base, quote = s["base_asset"], s["quote_asset"]
-            out.append(
-                Market(
-                    unify(_code(base), _code(quote)),
-                    native.lower(),
-                    (native.lower(), native),
-                    base_id=base,
-                    quote_id=quote,
-                )
-            )
-        return out
+        rows = Codec.rows_at(json_body(body), "symbol_list")
+        if not any(isinstance(s, dict) and s.get("status") == "TRADING" for s in rows):
+            return rows
+        # (a row that is not an object stays, to be counted as malformed)
+        return [s for s in rows if not isinstance(s, dict) or s.get("status") == "TRADING"]
+
+    @staticmethod
+    def market_of(s: Any) -> Market | None:
+        native = s["symbol"]
+        base, quote = s["base_asset"], s["quote_asset"]
+        return Market(
+            unify(_code(base), _code(quote)),
+            native.lower(),
+            (native.lower(), native),
+            base_id=base,
+            quote_id=quote,
+        )

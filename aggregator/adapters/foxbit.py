@@ -76,21 +76,19 @@ class Foxbit(Codec):
         return out
 
     @staticmethod
-    def parse_markets(body: bytes) -> list[Market]:
+    def market_rows(body: bytes) -> list[Any]:
         """GET /rest/v3/markets: {"data":[{"symbol":"btcbrl","quantity_min":"0.00000236",
         "price_increment":"0.0001","base":{"symbol":"btc","name":"Bitcoin","type":"CRYPTO",
         ...},"quote":{"symbol":"brl","name":"Real","type":"FIAT",...},
         "order_type":["LIMIT","MARKET","INSTANT","STOP_LIMIT","STOP_MARKET"]}]}
         The endpoint lists the markets open for trading; it carries no status field.
         """
-        doc = json_body(body)
-        if not isinstance(doc, dict) or not isinstance(doc.get("data"), list):
-            raise ParseError("expected {'data': [markets]}")
-        out = []
-        for s in doc["data"]:
-            base, quote = s["base"]["symbol"], s["quote"]["symbol"]
-            out.append(Market(unify(base, quote), s["symbol"], base_id=base, quote_id=quote))
-        return out
+        return Codec.rows_at(json_body(body), "data")
+
+    @staticmethod
+    def market_of(s: Any) -> Market | None:
+        base, quote = s["base"]["symbol"], s["quote"]["symbol"]
+        return Market(unify(base, quote), s["symbol"], base_id=base, quote_id=quote)
 
 
 def _obj(parent: dict[str, Any], key: str) -> dict[str, Any]:

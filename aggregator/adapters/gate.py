@@ -191,22 +191,21 @@ class Gate(Codec):
         return [r for t in doc if (r := self._ticker(t, None, ts_recv)) is not None]
 
     @staticmethod
-    def parse_markets(body: bytes) -> list[Market]:
+    def market_rows(body: bytes) -> list[Any]:
         """GET /api/v4/spot/currency_pairs: [{"id":"BTC_USDT","base":"BTC","quote":"USDT",
         "fee":"0.2","min_quote_amount":"3","amount_precision":6,"precision":1,
         "trade_status":"tradable","sell_start":1516378650,"buy_start":1516378650,...}]
         trade_status is tradable, buyable, sellable or untradable; the last is skipped.
         """
-        doc = json_body(body)
-        if not isinstance(doc, list):
-            raise ParseError("expected a list of currency pairs")
-        return [
-            Market(
-                unify(_code(p["base"]), _code(p["quote"])),
-                p["id"],
-                base_id=p["base"],
-                quote_id=p["quote"],
-            )
-            for p in doc
-            if p.get("trade_status", "tradable") != "untradable"
-        ]
+        return Codec.rows_at(json_body(body))
+
+    @staticmethod
+    def market_of(p: Any) -> Market | None:
+        if p.get("trade_status", "tradable") == "untradable":
+            return None
+        return Market(
+            unify(_code(p["base"]), _code(p["quote"])),
+            p["id"],
+            base_id=p["base"],
+            quote_id=p["quote"],
+        )

@@ -205,27 +205,25 @@ class Gemini(Codec):
         ]
 
     @staticmethod
-    def parse_markets(body: bytes) -> list[Market]:
+    def market_rows(body: bytes) -> list[Any]:
         """GET /v1/symbols: ["btcusd","ethbtc","ethusd","btcusdt","btcgusdperp",...]
         Perpetuals ("...perp") are skipped; so is an id with no known quote currency."""
-        doc = json_body(body)
-        if not isinstance(doc, list):
-            raise ParseError("expected a list of symbols")
-        out = []
-        for native in doc:
-            if not isinstance(native, str):
-                raise ParseError("expected symbol strings")
-            upper = native.upper()
-            if upper.endswith("PERP"):
-                continue
-            split = _SPLITS.get(upper) or _split(upper)
-            if split is None:
-                continue
-            base, quote_ = split
-            # REST names markets in lower case, the market data WebSocket in upper case.
-            ids = (native, upper)
-            out.append(Market(unify(base, quote_), native, ids, base_id=base, quote_id=quote_))
-        return out
+        return Codec.rows_at(json_body(body))
+
+    @staticmethod
+    def market_of(native: Any) -> Market | None:
+        if not isinstance(native, str):
+            raise ParseError("expected symbol strings")
+        upper = native.upper()
+        if upper.endswith("PERP"):
+            return None
+        split = _SPLITS.get(upper) or _split(upper)
+        if split is None:
+            return None
+        base, quote_ = split
+        # REST names markets in lower case, the market data WebSocket in upper case.
+        ids = (native, upper)
+        return Market(unify(base, quote_), native, ids, base_id=base, quote_id=quote_)
 
 
 def _split(upper: str) -> tuple[str, str] | None:

@@ -204,23 +204,23 @@ class HitBTC(Codec):
         )
 
     @staticmethod
-    def parse_markets(body: bytes) -> list[Market]:
+    def market_rows(body: bytes) -> list[Any]:
         """/public/symbol: {"BTCUSDT":{"type":"spot","base_currency":"BTC",
         "quote_currency":"USDT","status":"working","quantity_increment":"0.00001",
         "tick_size":"0.01",...}, "BTCUSDT_PERP":{"type":"futures","underlying":"BTC",...}}"""
         data = json_body(body)
         if not isinstance(data, dict):
             raise ParseError("expected a JSON object of symbols")
-        out = []
-        for sid, s in data.items():
-            if not isinstance(s, dict):
-                raise ParseError(f"symbol {sid} is not an object")
-            if s.get("type") != "spot" or s.get("status", "working") != "working":
-                continue
-            base_id: str = s["base_currency"]
-            quote_id: str = s["quote_currency"]
-            if base_id in LEFT_OUT or quote_id in LEFT_OUT:
-                continue
-            symbol = unify(RENAMES.get(base_id, base_id), RENAMES.get(quote_id, quote_id))
-            out.append(Market(symbol, sid, base_id=base_id, quote_id=quote_id))
-        return out
+        return list(data.items())
+
+    @staticmethod
+    def market_of(row: Any) -> Market | None:
+        sid, s = row
+        if s.get("type") != "spot" or s.get("status", "working") != "working":
+            return None
+        base_id: str = s["base_currency"]
+        quote_id: str = s["quote_currency"]
+        if base_id in LEFT_OUT or quote_id in LEFT_OUT:
+            return None
+        symbol = unify(RENAMES.get(base_id, base_id), RENAMES.get(quote_id, quote_id))
+        return Market(symbol, sid, base_id=base_id, quote_id=quote_id)

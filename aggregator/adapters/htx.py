@@ -178,23 +178,19 @@ class HTX(Codec):
         )
 
     @staticmethod
-    def parse_markets(body: bytes) -> list[Market]:
+    def market_rows(body: bytes) -> list[Any]:
         """GET /v1/common/symbols: {"status":"ok","data":[{"base-currency":"btc",
         "quote-currency":"usdt","symbol":"btcusdt","state":"online",
         "symbol-partition":"main","api-trading":"enabled",...}]}
         Only "online" markets are kept (others are pre-online, offline or suspend)."""
-        doc = json_body(body)
-        if not isinstance(doc, dict) or not isinstance(doc.get("data"), list):
-            raise ParseError("expected {'data': [symbols]}")
-        out = []
-        for s in doc["data"]:
-            if s.get("state") != "online":
-                continue
-            base, quote = s["base-currency"], s["quote-currency"]
-            out.append(
-                Market(unify(_code(base), _code(quote)), s["symbol"], base_id=base, quote_id=quote)
-            )
-        return out
+        return Codec.rows_at(json_body(body), "data")
+
+    @staticmethod
+    def market_of(s: Any) -> Market | None:
+        if s.get("state") != "online":
+            return None
+        base, quote = s["base-currency"], s["quote-currency"]
+        return Market(unify(_code(base), _code(quote)), s["symbol"], base_id=base, quote_id=quote)
 
 
 def _level(t: dict[str, Any], side: str) -> tuple[float | None, float | None]:

@@ -227,17 +227,19 @@ class IndependentReserve(Codec):
         ]
 
     @staticmethod
-    def parse_markets(body: bytes) -> list[Market]:
+    def market_rows(body: bytes) -> list[Any]:
         """GetValidPrimaryCurrencyCodes: ["Xbt","Eth","Sol",...], each traded against
         every one of SECONDARIES."""
-        codes = json_body(body)
-        if not isinstance(codes, list) or not all(isinstance(c, str) for c in codes):
-            raise ParseError("expected a list of currency codes")
+        return Codec.rows_at(json_body(body))
+
+    @staticmethod
+    def market_of(p: Any) -> list[Market]:
+        if not isinstance(p, str):
+            raise ParseError(f"expected a currency code, got {p!r}")
         out = []
-        for p in codes:
-            for s in SECONDARIES:
-                symbol = unify(_code(p), _code(s))
-                # The WebSocket names books "btc/aud" (unified, lower case); "xbt/aud" too.
-                ids = (f"{p}/{s}", f"{p}/{s}".lower(), symbol.lower())
-                out.append(Market(symbol, f"{p}/{s}", ids, base_id=p, quote_id=s))
+        for s in SECONDARIES:
+            symbol = unify(_code(p), _code(s))
+            # The WebSocket names books "btc/aud" (unified, lower case); "xbt/aud" too.
+            ids = (f"{p}/{s}", f"{p}/{s}".lower(), symbol.lower())
+            out.append(Market(symbol, f"{p}/{s}", ids, base_id=p, quote_id=s))
         return out

@@ -83,21 +83,20 @@ class Indodax(Codec):
         )
 
     @staticmethod
-    def parse_markets(body: bytes) -> list[Market]:
+    def market_rows(body: bytes) -> list[Any]:
         """/api/pairs: [{"id":"btcidr","symbol":"BTCIDR","base_currency":"idr",
         "traded_currency":"btc","ticker_id":"btc_idr","is_maintenance":0,...}]
         (base_currency is the quote currency)"""
-        data = json_body(body)
-        if not isinstance(data, list):
-            raise ParseError("expected a list of pairs")
-        return [
-            Market(
-                unify(_code(p["traded_currency"]), _code(p["base_currency"])),
-                p["ticker_id"],
-                ids=(p["id"],),
-                base_id=p["traded_currency"],
-                quote_id=p["base_currency"],
-            )
-            for p in data
-            if not p.get("is_maintenance")
-        ]
+        return Codec.rows_at(json_body(body))
+
+    @staticmethod
+    def market_of(p: Any) -> Market | None:
+        if p.get("is_maintenance"):
+            return None
+        return Market(
+            unify(_code(p["traded_currency"]), _code(p["base_currency"])),
+            p["ticker_id"],
+            ids=(p["id"],),
+            base_id=p["traded_currency"],
+            quote_id=p["base_currency"],
+        )

@@ -149,21 +149,23 @@ class Kraken(Codec):
         return out
 
     @staticmethod
-    def parse_markets(body: bytes) -> list[Market]:
+    def market_rows(body: bytes) -> list[Any]:
         """AssetPairs: {"error":[],"result":{"XXBTZUSD":{"altname":"XBTUSD",
         "wsname":"XBT/USD","base":"XXBT","quote":"ZUSD","status":"online",...}}}"""
         doc = json_body(body)
-        try:
-            out = []
-            for key, p in doc["result"].items():
-                if p.get("status", "online") != "online" or "wsname" not in p:
-                    continue
-                base, quote_ = p["wsname"].split("/")
-                symbol = unify(base, quote_)
-                out.append(Market(symbol, symbol, (symbol, key, p.get("altname", key))))
-            return out
-        except (KeyError, TypeError, AttributeError, ValueError) as e:
-            raise ParseError(f"unexpected AssetPairs shape: {e}") from None
+        result = doc.get("result") if isinstance(doc, dict) else None
+        if not isinstance(result, dict):
+            raise ParseError("expected {error, result: {pair: {...}}}")
+        return list(result.items())
+
+    @staticmethod
+    def market_of(row: Any) -> Market | None:
+        key, p = row
+        if p.get("status", "online") != "online" or "wsname" not in p:
+            return None
+        base, quote_ = p["wsname"].split("/")
+        symbol = unify(base, quote_)
+        return Market(symbol, symbol, (symbol, key, p.get("altname", key)))
 
 
 def _at(t: dict[str, Any], key: str, i: int) -> float | None:

@@ -239,19 +239,18 @@ class KuCoin(Codec):
         )
 
     @staticmethod
-    def parse_markets(body: bytes) -> list[Market]:
+    def market_rows(body: bytes) -> list[Any]:
         """/api/v2/symbols: {"code":"200000","data":[{"symbol":"BTC-USDT","name":"BTC-USDT",
         "baseCurrency":"BTC","quoteCurrency":"USDT","market":"USDS","enableTrading":true,...}]}"""
-        doc = json_body(body)
-        if not isinstance(doc, dict) or not isinstance(doc.get("data"), list):
-            raise ParseError("expected {code, data: [...]}")
-        return [
-            Market(
-                unify(_code(s["baseCurrency"]), _code(s["quoteCurrency"])),
-                s["symbol"],
-                base_id=s["baseCurrency"],
-                quote_id=s["quoteCurrency"],
-            )
-            for s in doc["data"]
-            if s.get("enableTrading")
-        ]
+        return Codec.rows_at(json_body(body), "data")
+
+    @staticmethod
+    def market_of(s: Any) -> Market | None:
+        if not s.get("enableTrading"):
+            return None
+        return Market(
+            unify(_code(s["baseCurrency"]), _code(s["quoteCurrency"])),
+            s["symbol"],
+            base_id=s["baseCurrency"],
+            quote_id=s["quoteCurrency"],
+        )

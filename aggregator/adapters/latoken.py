@@ -75,24 +75,20 @@ class Latoken(Codec):
         return out
 
     @staticmethod
-    def parse_markets(body: bytes) -> list[Market]:
+    def market_rows(body: bytes) -> list[Any]:
         """The all-tickers list (see parse_rest): "symbol" gives the tags, "baseCurrency"
         and "quoteCurrency" the ids. Entries whose symbol is not two tags are skipped."""
-        out = []
-        for t in _rows(body):
-            base_id, quote_id = t["baseCurrency"], t["quoteCurrency"]
-            base, _, quote = t["symbol"].partition("/")
-            symbol = unify(base, quote)
-            if base == base_id or not SYMBOL_RE.match(symbol):
-                continue  # named by ids only, or not a pair of tags
-            ids = f"{base_id}/{quote_id}"
-            out.append(
-                Market(
-                    symbol,
-                    t["symbol"],
-                    ids=(ids,),
-                    base_id=base_id,
-                    quote_id=quote_id,
-                )
-            )
-        return out
+        doc = json_body(body)
+        if isinstance(doc, dict) and (doc.get("status") == "FAILURE" or "error" in doc):
+            raise VenueError(f"venue error {doc.get('error')}: {doc.get('message')}")
+        return Codec.rows_at(doc)
+
+    @staticmethod
+    def market_of(t: Any) -> Market | None:
+        base_id, quote_id = t["baseCurrency"], t["quoteCurrency"]
+        base, _, quote = t["symbol"].partition("/")
+        symbol = unify(base, quote)
+        if base == base_id or not SYMBOL_RE.match(symbol):
+            return None  # named by ids only, or not a pair of tags
+        ids = f"{base_id}/{quote_id}"
+        return Market(symbol, t["symbol"], ids=(ids,), base_id=base_id, quote_id=quote_id)

@@ -212,19 +212,13 @@ class LBank(Codec):
         )
 
     @staticmethod
-    def parse_markets(body: bytes) -> list[Market]:
+    def market_rows(body: bytes) -> list[Any]:
         """/v2/accuracy.do: {"result":"true","data":[{"symbol":"btc_usdt",
         "quantityAccuracy":"4","minTranQua":"0.0001","priceAccuracy":"2"}],
         "error_code":0,"ts":1691560288484}  (no status: every listed pair trades)"""
-        doc = json_body(body)
-        if not isinstance(doc, dict) or not isinstance(doc.get("data"), list):
-            raise ParseError("expected {result, data: [...]}")
-        out = []
-        for p in doc["data"]:
-            base, quote_ = p["symbol"].rsplit("_", 1)
-            out.append(
-                Market(
-                    unify(_code(base), _code(quote_)), p["symbol"], base_id=base, quote_id=quote_
-                )
-            )
-        return out
+        return Codec.rows_at(json_body(body), "data")
+
+    @staticmethod
+    def market_of(p: Any) -> Market | None:
+        base, quote_ = p["symbol"].rsplit("_", 1)
+        return Market(unify(_code(base), _code(quote_)), p["symbol"], base_id=base, quote_id=quote_)

@@ -234,22 +234,21 @@ class Luno(Codec):
         )
 
     @staticmethod
-    def parse_markets(body: bytes) -> list[Market]:
+    def market_rows(body: bytes) -> list[Any]:
         """{"markets":[{"market_id":"XBTZAR","trading_status":"ACTIVE",
         "base_currency":"XBT","counter_currency":"ZAR","min_volume":"0.0005",...}]}"""
-        doc = json_body(body)
-        if not isinstance(doc, dict) or not isinstance(doc.get("markets"), list):
-            raise ParseError("expected {markets: [...]}")
-        return [
-            Market(
-                unify(p["base_currency"], p["counter_currency"]),
-                p["market_id"],
-                base_id=p["base_currency"],
-                quote_id=p["counter_currency"],
-            )
-            for p in doc["markets"]
-            if p.get("trading_status") in TRADING
-        ]
+        return Codec.rows_at(json_body(body), "markets")
+
+    @staticmethod
+    def market_of(p: Any) -> Market | None:
+        if p.get("trading_status") not in TRADING:
+            return None
+        return Market(
+            unify(p["base_currency"], p["counter_currency"]),
+            p["market_id"],
+            base_id=p["base_currency"],
+            quote_id=p["counter_currency"],
+        )
 
 
 def _dec(value: Any) -> Decimal:

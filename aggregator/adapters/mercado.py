@@ -12,7 +12,7 @@ the markets listed and traded on the exchange are kept.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import Any, ClassVar
 from urllib.parse import quote
 
 from ..errors import ParseError, VenueError
@@ -73,21 +73,24 @@ class Mercado(Codec):
         return out
 
     @staticmethod
-    def parse_markets(body: bytes) -> list[Market]:
+    def market_rows(body: bytes) -> list[Any]:
         """{"symbol":["BTC-BRL","ETH-BRL"],"base-currency":["BTC","ETH"],
         "currency":["BRL","BRL"],"exchange-listed":[true,true],
-        "exchange-traded":[true,true],"type":["CRYPTO","CRYPTO"],...}"""
+        "exchange-traded":[true,true],"type":["CRYPTO","CRYPTO"],...}
+        A row is one index of the columns: (id, base, quote, listed, traded)."""
         doc = json_body(body)
-        if not isinstance(doc, dict):
-            raise ParseError("expected a JSON object of columns")
-        ids, bases, quotes = doc["symbol"], doc["base-currency"], doc["currency"]
+        ids = Codec.rows_at(doc, "symbol")
+        bases, quotes = Codec.rows_at(doc, "base-currency"), Codec.rows_at(doc, "currency")
         n = len(ids)
         listed = doc.get("exchange-listed") or [True] * n
         traded = doc.get("exchange-traded") or [True] * n
         if not (len(bases) == len(quotes) == len(listed) == len(traded) == n):
             raise ParseError("columns of different lengths")
-        return [
-            Market(unify(bases[i], quotes[i]), ids[i], base_id=bases[i], quote_id=quotes[i])
-            for i in range(n)
-            if listed[i] is True and traded[i] is True
-        ]
+        return list(zip(ids, bases, quotes, listed, traded, strict=True))
+
+    @staticmethod
+    def market_of(row: Any) -> Market | None:
+        native, base, quote_, listed, traded = row
+        if listed is not True or traded is not True:
+            return None
+        return Market(unify(base, quote_), native, base_id=base, quote_id=quote_)

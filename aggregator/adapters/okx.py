@@ -175,14 +175,15 @@ class OKX(Codec):
         )
 
     @staticmethod
-    def parse_markets(body: bytes) -> list[Market]:
+    def market_rows(body: bytes) -> list[Any]:
         """{"code":"0","msg":"","data":[{"instType":"SPOT","instId":"BTC-USDT",
         "baseCcy":"BTC","quoteCcy":"USDT","state":"live","tickSz":"0.1",...}]}"""
-        out = []
-        for p in _unwrap(body):
-            if p.get("instType", "SPOT") != "SPOT" or p.get("state") != "live":
-                continue
-            base, quote = p["baseCcy"], p["quoteCcy"]
-            symbol = unify(_RENAMES.get(base, base), _RENAMES.get(quote, quote))
-            out.append(Market(symbol, p["instId"], base_id=base, quote_id=quote))
-        return out
+        return _unwrap(body)
+
+    @staticmethod
+    def market_of(p: Any) -> Market | None:
+        if p.get("instType", "SPOT") != "SPOT" or p.get("state") != "live":
+            return None
+        base, quote = p["baseCcy"], p["quoteCcy"]
+        symbol = unify(_RENAMES.get(base, base), _RENAMES.get(quote, quote))
+        return Market(symbol, p["instId"], base_id=base, quote_id=quote)

@@ -79,13 +79,15 @@ class Paymium(Codec):
         ]
 
     @staticmethod
-    def parse_markets(body: bytes) -> list[Market]:
+    def market_rows(body: bytes) -> list[Any]:
         """The ticker (see parse_rest): its "currency" is the quote of the BTC market."""
-        currency = _object(body)["currency"]
+        return [_object(body)]
+
+    @staticmethod
+    def market_of(t: Any) -> Market | None:
+        currency = t["currency"]
         if not isinstance(currency, str) or not currency:
             raise ParseError("ticker without a currency")
-        return [
-            Market(
-                unify("BTC", currency), currency.lower(), base_id="btc", quote_id=currency.lower()
-            )
-        ]
+        return Market(
+            unify("BTC", currency), currency.lower(), base_id="btc", quote_id=currency.lower()
+        )

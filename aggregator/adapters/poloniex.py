@@ -169,21 +169,19 @@ class Poloniex(Codec):
         return [r for t in data if (r := self._ticker(t, ts_recv)) is not None]
 
     @staticmethod
-    def parse_markets(body: bytes) -> list[Market]:
+    def market_rows(body: bytes) -> list[Any]:
         """[{"symbol":"BTC_USDT","baseCurrencyName":"BTC","quoteCurrencyName":"USDT",
         "displayName":"BTC/USDT","state":"NORMAL","visibleStartTime":1659018819512,
         "tradableStartTime":1659018819512,"symbolTradeLimit":{...},"crossMargin":{...}}]"""
-        data = json_body(body)
-        if not isinstance(data, list):
-            raise ParseError("expected a list of markets")
-        out = []
-        for p in data:
-            if p.get("state") not in _TRADING:
-                continue
-            base, quote = p["baseCurrencyName"], p["quoteCurrencyName"]
-            symbol = unify(_RENAMES.get(base, base), _RENAMES.get(quote, quote))
-            out.append(Market(symbol, p["symbol"], base_id=base, quote_id=quote))
-        return out
+        return Codec.rows_at(json_body(body))
+
+    @staticmethod
+    def market_of(p: Any) -> Market | None:
+        if p.get("state") not in _TRADING:
+            return None
+        base, quote = p["baseCurrencyName"], p["quoteCurrencyName"]
+        symbol = unify(_RENAMES.get(base, base), _RENAMES.get(quote, quote))
+        return Market(symbol, p["symbol"], base_id=base, quote_id=quote)
 
 
 def _top(levels: Any, highest: bool) -> tuple[float | None, float | None]:

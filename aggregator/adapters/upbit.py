@@ -233,15 +233,13 @@ class Upbit(Quotation):
         return self.parse_tickers(body, ts_recv)
 
     @staticmethod
-    def parse_markets(body: bytes) -> list[Market]:
+    def market_rows(body: bytes) -> list[Any]:
         """[{"market":"KRW-BTC","korean_name":"비트코인","english_name":"Bitcoin",
         "market_event":{"warning":false,"caution":{...}}}, ...]"""
-        data = json_body(body)
-        if not isinstance(data, list):
-            raise ParseError("expected a list of markets")
-        out = []
-        for p in data:
-            native = p["market"]
-            quote_id, base_id = native.split("-")
-            out.append(Market(unify(base_id, quote_id), native, base_id=base_id, quote_id=quote_id))
-        return out
+        return Codec.rows_at(json_body(body))
+
+    @staticmethod
+    def market_of(p: Any) -> Market | None:
+        native = p["market"]
+        quote_id, base_id = native.split("-")
+        return Market(unify(base_id, quote_id), native, base_id=base_id, quote_id=quote_id)

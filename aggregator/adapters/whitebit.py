@@ -177,16 +177,15 @@ class WhiteBIT(Codec):
         )
 
     @staticmethod
-    def parse_markets(body: bytes) -> list[Market]:
+    def market_rows(body: bytes) -> list[Any]:
         """[{"name":"BTC_USDT","stock":"BTC","money":"USDT","stockPrec":"6",
         "moneyPrec":"2","tradesEnabled":true,"isCollateral":true,"type":"spot",...}]"""
-        data = json_body(body)
-        if not isinstance(data, list):
-            raise ParseError("expected a list of markets")
-        return [
-            Market(
-                unify(p["stock"], p["money"]), p["name"], base_id=p["stock"], quote_id=p["money"]
-            )
-            for p in data
-            if p.get("type", "spot") == "spot" and p.get("tradesEnabled") is True
-        ]
+        return Codec.rows_at(json_body(body))
+
+    @staticmethod
+    def market_of(p: Any) -> Market | None:
+        if p.get("type", "spot") != "spot" or p.get("tradesEnabled") is not True:
+            return None
+        return Market(
+            unify(p["stock"], p["money"]), p["name"], base_id=p["stock"], quote_id=p["money"]
+        )

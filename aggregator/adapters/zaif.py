@@ -10,7 +10,7 @@ Markets: GET /api/1/currency_pairs/all. Errors come as {"error":"unsupported cur
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import Any, ClassVar
 from urllib.parse import quote
 
 from ..errors import ParseError, VenueError
@@ -63,18 +63,14 @@ class Zaif(Codec):
         ]
 
     @staticmethod
-    def parse_markets(body: bytes) -> list[Market]:
+    def market_rows(body: bytes) -> list[Any]:
         """[{"name":"BTC/JPY","title":"BTC/JPY","currency_pair":"btc_jpy",
         "description":"...","is_token":false,"event_number":0,"seq":0,"id":1,
         "item_unit_min":0.0001,"item_unit_step":0.0001,"item_japanese":"ビットコイン",
         "aux_unit_min":5.0,"aux_unit_step":5.0,"aux_unit_point":0,"aux_japanese":"日本円"}]"""
-        data = json_body(body)
-        if not isinstance(data, list):
-            raise ParseError("expected a list of currency pairs")
-        out = []
-        for p in data:
-            base, quote_ = p["name"].split("/")
-            out.append(
-                Market(unify(base, quote_), p["currency_pair"], base_id=base, quote_id=quote_)
-            )
-        return out
+        return Codec.rows_at(json_body(body))
+
+    @staticmethod
+    def market_of(p: Any) -> Market | None:
+        base, quote_ = p["name"].split("/")
+        return Market(unify(base, quote_), p["currency_pair"], base_id=base, quote_id=quote_)
