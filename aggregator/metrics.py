@@ -10,7 +10,8 @@ costs about 2 ms of the event loop (46 kB of text). Names (see README, "Operatio
   ``aggregator_venue_state{state}`` (1 for the current state);
 - per sink (``sink`` label): ``aggregator_sink_queue_depth``, ``_written_total``,
   ``_dropped_total``, ``_running``; the files: ``aggregator_files_failing``,
-  ``aggregator_files_write_errors_total``, ``aggregator_files_backlog`` and ``_backlog_limit``;
+  ``aggregator_files_write_errors_total``, ``aggregator_files_vanished_total``,
+  ``aggregator_files_backlog`` and ``_backlog_limit``;
   the socket: ``aggregator_socket_clients``, ``aggregator_socket_conflated_total``, ...;
 - the process: ``aggregator_up``, ``aggregator_healthy`` (the verdict of /health),
   ``aggregator_build_info``, ``aggregator_start_time_seconds``,
@@ -238,6 +239,13 @@ def _sinks(ops: Ops) -> list[str]:
             "counter",
             "Failed attempts to write or open a file (retried every second).",
             [({}, files.write_errors)],
+        )
+        lines += family(
+            "aggregator_files_vanished_total",
+            "counter",
+            "Times the data directory, an exchange's directory or an open file was found "
+            "removed or replaced (then recreated; its lines counted dropped).",
+            [({}, files.vanished)],
         )
         lines += family(
             "aggregator_files_backlog",

@@ -1,6 +1,7 @@
 """Machine-side faults: the disk fills up or turns read-only, the daemon is killed mid-write,
 stopped under full load, asked to reopen its files while they rotate, and started on a socket
-a live daemon holds or a dead one left behind.
+a live daemon holds or a dead one left behind; its data directory is removed, replaced by a
+file, or a file in it unlinked, and a second daemon starts on the directory it lost.
 
 What must hold, counted record by record: nothing the hub accepted is lost by the file sink
 (records on disk + the drops the daemon reported == records published), except for SIGKILL,
@@ -16,11 +17,13 @@ ENOSPC and EROFS are real, even for root, and the host's mounts are never touche
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import re
+import shutil
 import signal
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -30,6 +33,7 @@ from tests.chaos.conftest import Chaos, peak_rss_mb
 from tests.chaos.daemon import exit_counts
 from tests.chaos.machine import (
     RSS_LIMIT_MB,
+    Daemon,
     Machine,
     Sampler,
     Subscriber,
@@ -37,13 +41,14 @@ from tests.chaos.machine import (
     contiguous,
     data_bytes,
     http_get,
+    lines_matching,
     machine_config,
     metrics_port,
     no_traceback,
     start,
     whole_lines,
 )
-from tests.test_daemon import VENUES, data_lines, short_dir, spawn, wait_for
+from tests.test_daemon import VENUES, Proc, data_lines, short_dir, spawn, wait_for
 
 RATE = 1000  # simulated updates/s per venue: a few hundred records/s for our symbols
 FULL = 5000  # the simulators' full speed
@@ -237,8 +242,8 @@ async def test_sigkill_mid_write_then_restart(chaos: Chaos, sims: dict[str, Venu
     if not torn:
         active = max((root / "data" / "binance").glob("*.jsonl"), key=lambda p: p.stat().st_mtime)
         half = sub.last_line[:40]
-        with open(active, "ab") as f:
-            f.write(half)
+        with open(active, "ab") as tail:
+            tail.write(half)
         torn[active] = len(half)
     whole_lines = sum(len(v) for v in kept.values())
 
@@ -480,4 +485,228 @@ async def test_socket_in_use_then_stale(chaos: Chaos, sims: dict[str, VenueSim])
         recovery_s=recovery_s,
         peak_rss_mb=rss,
         notes=f"socket taken over in {took_over_s:.2f} s (start to accepting)",
+    )
+
+
+# --- the data directory removed, replaced by a file, a file unlinked --------------------------
+
+DIR_FLUSH = 0.5  # files.flush_interval in these scenarios: detection must come within it
+
+
+@contextlib.contextmanager
+def paused(d: Daemon) -> Iterator[None]:
+    """The daemon stopped (SIGSTOP) while the test changes its files, so that `rm -rf`, which
+    unlinks file by file, is one event to it: a flush between two unlinks would see, and
+    report, the first file go before the directory. Its writer may be stopped mid-flush."""
+    d.signal(signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        d.signal(signal.SIGCONT)
+
+
+async def health(port: int) -> int:
+    """The status code /health answers now."""
+    return int((await http_get(port, "/health"))[0].split()[1])
+
+
+async def until_health(port: int, code: int, timeout: float = 10.0) -> None:
+    async with asyncio.timeout(timeout):
+        while await health(port) != code:
+            await asyncio.sleep(0.1)
+
+
+async def dir_fault(chaos: Chaos, sims: dict[str, VenueSim], fault: str) -> None:
+    """Run, remove the data directory (``removed``), or put a file in its place for a while
+    (``file``), or unlink one venue's open file (``unlinked``); stop; count."""
+    root = short_dir()
+    data = root / "data"
+    files: dict[str, object] = {"flush_interval": DIR_FLUSH}
+    if fault == "file":
+        files["queue_size"] = BACKLOG  # reached while the file is there: the oldest go
+    config = machine_config(root, sims, files=files, metrics=True)
+    d = await start(root, config)
+    sub = await Subscriber(root / "agg.sock", keep=False).start()
+    sampler: Sampler | None = None
+    refused: Proc | None = None
+    try:
+        port = await metrics_port(d.log)
+        sampler = Sampler(port, ("aggregator_files_", FILES))
+        await wait_for(lambda: sub.count > 100)
+        await asyncio.sleep(chaos.duration(1.5))
+        victim = max((data / "binance").glob("*.jsonl"), key=lambda p: p.stat().st_mtime)
+        with paused(d):
+            if fault == "unlinked":
+                victim.unlink()
+            else:
+                shutil.rmtree(data)
+            if fault == "file":
+                data.write_bytes(b"not the daemon's\n")
+        t_fault = time.monotonic()
+        await wait_for(lambda: sub.statuses("files"), timeout=10)
+        detected_s = time.monotonic() - t_fault
+        if fault == "file":
+            await asyncio.sleep(chaos.duration(2.0))  # retried every second meanwhile
+            held = sampler.samples[-1][1]
+            assert await health(port) == 503
+            assert data.read_bytes() == b"not the daemon's\n"  # left as it was
+            data.unlink()
+            t_fault = time.monotonic()
+        await wait_for(lambda: data_bytes(data) > 0 and len(sub.statuses("files")) >= 2)
+        recovery_s = time.monotonic() - t_fault
+        await wait_for(
+            lambda: (
+                sampler.last("aggregator_files_vanished_total") == 1
+                and sampler.last("aggregator_files_failing") == 0
+            )
+        )
+        await until_health(port, 200)
+        if fault == "removed":  # taken again: a second daemon on it is refused
+            other = root / "other.toml"
+            text = config.read_text().replace(str(root / "agg.sock"), str(root / "b.sock"))
+            other.write_text(text)
+            refused = await spawn("run", "-c", str(other), cwd=root)
+            assert await refused.wait() == 1, refused.log()
+        await asyncio.sleep(chaos.duration(1.0))
+        rss = peak_rss_mb(d.pid)
+        d.signal(signal.SIGTERM)
+        rc = await d.wait()
+    finally:
+        if sampler is not None:
+            await sampler.stop()
+        await sub.close()
+        if d.proc.proc.returncode is None:
+            await d.kill()
+    log = d.log.text()
+    assert rc == 0, log[-3000:]
+    no_traceback(log)
+    if refused is not None:
+        assert f"data directory '{data}' is in use by another running daemon" in refused.log()
+
+    # Said once: one log line, one status record at each end of the episode.
+    what = {"removed": "was removed", "file": "was removed and a file put in its place"}
+    said = lines_matching(
+        log, lambda x: f"files: {data}" in x or f"files: data directory '{data}' was" in x
+    )
+    assert len(said) == 1, said
+    assert what.get(fault, f"{victim} was removed") in said[0], said
+    error, live = sub.statuses("files")
+    assert (error.state, live.state) == ("error", "live")
+    assert error.detail is not None and live.detail is not None
+    assert error.detail in said[0]
+    if fault == "file":
+        assert f"data directory '{data}' is not a directory; not writing there" in error.detail
+        assert held["aggregator_files_failing"] >= 2
+        assert BACKLOG / 2 <= sampler.peak("aggregator_files_backlog") <= BACKLOG
+        assert held[FILES] > 0  # the bound was reached: the oldest were dropped
+    else:
+        assert detected_s <= DIR_FLUSH + 0.5, detected_s  # within a flush (and a scrap)
+
+    # Counted: what is on disk is what the daemon says it wrote; the rest it says it dropped.
+    published, written, dropped = exit_counts(log)
+    lines = data_lines(data)
+    assert on_disk(lines) == written and written + dropped == published
+    reported = int(re.search(r"(\d+) records dropped", live.detail)[1])  # type: ignore[index]
+    assert reported == dropped > 0
+    assert [r["state"] for r in lines["files"]] == ["error", "live"]
+    assert rss < RSS_LIMIT_MB
+    faults = {
+        "removed": "data directory removed (rm -rf)",
+        "file": "data directory removed and a file put in its place for 2 s",
+        "unlinked": "binance's open file unlinked",
+    }[fault]
+    chaos.record(
+        {
+            "removed": "machine: data directory removed",
+            "file": "machine: data directory replaced by a file",
+            "unlinked": "machine: data file unlinked",
+        }[fault],
+        faults=f"{faults}; 2 venues x {RATE}/s, flush_interval {DIR_FLUSH:g} s",
+        accepted=published,
+        written=on_disk(lines),
+        dropped=dropped,
+        recovery_s=recovery_s,
+        peak_rss_mb=rss,
+        notes=f"detected in {detected_s:.2f} s; dropped: this run's lines that went with it"
+        + (f", and the oldest past the backlog of {BACKLOG}" if fault == "file" else "")
+        + "; recreated"
+        + (" and locked again (a second daemon refused)" if fault == "removed" else ""),
+    )
+
+
+async def test_data_directory_removed(chaos: Chaos, sims: dict[str, VenueSim]) -> None:
+    await dir_fault(chaos, sims, "removed")
+
+
+async def test_data_directory_replaced_by_a_file(chaos: Chaos, sims: dict[str, VenueSim]) -> None:
+    await dir_fault(chaos, sims, "file")
+
+
+async def test_data_file_unlinked(chaos: Chaos, sims: dict[str, VenueSim]) -> None:
+    await dir_fault(chaos, sims, "unlinked")
+
+
+async def test_second_daemon_on_a_recreated_data_directory(
+    chaos: Chaos, sims: dict[str, VenueSim]
+) -> None:
+    """A loses its data directory; B starts on the same path first, makes it and locks it. A
+    never writes there (it says so and keeps its records), and takes the directory once B has
+    gone; each daemon's records on disk are the ones it says it wrote."""
+    root = short_dir()
+    data = root / "data"
+    config = machine_config(root, sims, files={"flush_interval": DIR_FLUSH})
+    b_config = root / "b.toml"
+    text = config.read_text().replace(str(root / "agg.sock"), str(root / "b.sock"))
+    b_config.write_text(text.replace("[daemon]\n", '[daemon]\ninstance_id = "b"\n', 1))
+    a = await start(root, config)
+    b: Daemon | None = None
+    try:
+        await asyncio.sleep(chaos.duration(1.0))
+        with paused(a):
+            shutil.rmtree(data)
+            b = await start(root, b_config)
+            await wait_for(lambda: data_bytes(data) > 0)
+        t_back = time.monotonic()
+        await a.log.line(r"in use by another running daemon; not writing there")
+        refused_s = time.monotonic() - t_back
+        await asyncio.sleep(chaos.duration(2.0))
+        during = data_lines(data)  # B's files only
+        assert a.proc.proc.returncode is None
+        b.signal(signal.SIGTERM)
+        assert await b.wait() == 0, b.log.text()
+        t_gone = time.monotonic()
+        await a.log.line(r"files: writing again after")
+        took_back_s = time.monotonic() - t_gone
+        await asyncio.sleep(chaos.duration(1.0))
+        rss = peak_rss_mb(a.pid)
+        a.signal(signal.SIGTERM)
+        assert await a.wait() == 0, a.log.text()
+    finally:
+        for d in (a, b):
+            if d is not None and d.proc.proc.returncode is None:
+                await d.kill()
+    assert all(r.get("instance") == "b" for recs in during.values() for r in recs)
+    log = a.log.text()
+    no_traceback(log)
+    no_traceback(b.log.text())
+    assert len(lines_matching(log, lambda x: "was removed" in x)) == 1
+    assert len(lines_matching(log, lambda x: "in use by another running daemon" in x)) == 1
+    published, written, dropped = exit_counts(log)
+    b_published, b_written, b_dropped = exit_counts(b.log.text())
+    lines = data_lines(data)
+    by_a = sum(1 for recs in lines.values() for r in recs if r.get("instance") != "b")
+    by_b = sum(1 for recs in lines.values() for r in recs if r.get("instance") == "b")
+    assert (by_a, by_b) == (written, b_written)
+    assert written + dropped == published and b_written == b_published and b_dropped == 0
+    chaos.record(
+        "machine: a second daemon on a recreated data directory",
+        faults="A's data directory removed while it is stopped; B starts there first; "
+        f"B stopped after {chaos.duration(2.0):g} s",
+        accepted=published,
+        written=by_a,
+        dropped=dropped,
+        recovery_s=took_back_s,
+        peak_rss_mb=rss,
+        notes=f"A refused the new directory in {refused_s:.2f} s and wrote none of its "
+        f"{by_b} lines' files; took it back {took_back_s:.2f} s after B exited",
     )
