@@ -21,6 +21,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from aggregator.adapters.registry import codec_class
+from aggregator.errors import VenueError
 from aggregator.records import Ticker
 from aggregator.symbols import Market, MarketTable, snapshot_path
 from aggregator.timestamps import (
@@ -30,6 +31,7 @@ from aggregator.timestamps import (
     NS_MAX,
     SECONDS,
     epoch_to_ns,
+    iso_to_ns,
     ms_to_ns,
     seconds_to_ns,
     to_ns,
@@ -289,3 +291,163 @@ def test_gate_pushes_without_time_ms_take_time_in_seconds() -> None:
     assert rec.ts_event == 1606293275 * 1_000_000_000  # no "t": the push's time
     (rec,) = c.parse_ws(json.dumps({**book, "time_ms": 1606293275723}), 1)
     assert rec.ts_event == 1606293275723 * 1_000_000
+
+
+# --- every venue's times against the time its frames were recorded ----------------------
+
+DAY_NS = 86_400 * SECONDS
+# Times a frame may carry: 2015 to 2030, in any unit (epoch_to_ns), or RFC 3339 text.
+PLAUSIBLE = (1_420_070_400 * SECONDS, 1_893_456_000 * SECONDS)
+
+
+def carried_times(value: Any) -> list[int]:
+    """Every value in a frame that reads as a time between 2015 and 2030, in ns."""
+    if isinstance(value, dict):
+        return [t for v in value.values() for t in carried_times(v)]
+    if isinstance(value, list):
+        return [t for v in value for t in carried_times(v)]
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return []
+    ns = iso_to_ns(value) if isinstance(value, str) and "T" in value else epoch_to_ns(value)
+    return [ns] if ns is not None and PLAUSIBLE[0] <= ns <= PLAUSIBLE[1] else []
+
+
+def frame_text(m: dict) -> str:
+    return m["raw"] if "raw" in m else json.dumps(m["frame"])
+
+
+def live_sessions() -> list[tuple[str, str, dict]]:
+    """(venue, label, entry) of every recording with receipt times that a codec reads:
+    the multi-channel sessions, OKCoin (OKX's protocol) and the derivatives captures."""
+    out = []
+    for kind, venues in (
+        ("sessions", None),
+        ("ws-beyond", {"okcoin": "okx"}),
+        (
+            "ws-derivatives",
+            {
+                "okx": "okx",
+                "deribit": "deribit",
+                "bitflyer": "bitflyer",
+                "gate": "gate",
+                "htx": "htx",
+            },
+        ),
+    ):
+        for path in sorted((FIXTURES / kind).glob("*.json")):
+            venue = path.stem if venues is None else venues.get(path.stem)
+            if venue is None:
+                continue
+            for i, entry in enumerate(json.loads(path.read_text())):
+                out.append((venue, f"{kind}/{path.stem}[{i}]", entry))
+    return out
+
+
+def reference_times_of(entry: dict) -> list[int]:
+    """The times (ns) the reference parse gave for one recorded entry."""
+    out = []
+    for ref in entry.get("parsedResponses") or [entry.get("parsedResponse")]:
+        if isinstance(ref, dict) and "timestamp" not in ref and ref:
+            ref = next(iter(ref.values()))
+        if isinstance(ref, dict) and isinstance(ref.get("timestamp"), int):
+            out.append(ref["timestamp"] * MILLIS)
+    return out
+
+
+def reference_times(venue: str) -> list[int]:
+    """The times (ns) the reference parse gave for a venue's recorded entries."""
+    out = []
+    for kind in ("ws", "rest"):
+        path = FIXTURES / kind / f"{venue}.json"
+        if not path.exists():
+            continue
+        for entry in json.loads(path.read_text()):
+            out += reference_times_of(entry)
+    return out
+
+
+def check_times(label: str, frame: Any, records: list[Ticker], near: tuple[int, int]) -> int:
+    """Each record of a frame that carries a time has a ts_event within ``near``."""
+    if not records or not carried_times(frame):
+        return 0
+    for r in records:
+        assert r.ts_event is not None, f"{label}: the frame carries a time, ts_event is null"
+        assert near[0] <= r.ts_event <= near[1], f"{label}: ts_event {r.ts_event} not in {near}"
+    return len(records)
+
+
+def corpus_window() -> tuple[int, int]:
+    """From the first to the last time the reference parsed, over every recorded venue."""
+    times = [t for p in (FIXTURES / "rest").glob("*.json") for t in reference_times(p.stem)]
+    times += [t for p in (FIXTURES / "ws").glob("*.json") for t in reference_times(p.stem)]
+    return min(times) - DAY_NS, max(times) + DAY_NS
+
+
+def recorded_venues() -> list[str]:
+    venues = {v for v, _, _ in live_sessions()}
+    venues |= {p.stem for kind in ("ws", "rest") for p in (FIXTURES / kind).glob("*.json")}
+    return sorted(venues)
+
+
+def ccxt_entries(kind: str, venue: str) -> list[tuple[str, dict]]:
+    path = FIXTURES / kind / f"{venue}.json"
+    if not path.exists():
+        return []
+    return [(f"{kind}/{venue}[{i}]", e) for i, e in enumerate(json.loads(path.read_text()))]
+
+
+def entry_symbol(entry: dict) -> str | None:
+    symbol = (entry.get("input") or [None])[0]
+    return symbol[0] if isinstance(symbol, list) else symbol
+
+
+@pytest.mark.parametrize("venue", recorded_venues())
+def test_recorded_times_are_near_the_recording(venue: str) -> None:
+    """Every record made of a recorded frame (or REST answer) that carries a time has a
+    ts_event, within a day of when it was recorded: the recorder's receipt time where the
+    recording has one; else the reference library's parse of the same entry; else any of
+    its parses of the venue's entries; else the span of all its parses (a time in the wrong
+    unit is off by a factor of 1,000 or more, far outside any of these)."""
+    refs = reference_times(venue)
+    window = (min(refs) - DAY_NS, max(refs) + DAY_NS) if refs else corpus_window()
+    checked = 0
+    for v, label, entry in live_sessions():
+        if v != venue:
+            continue
+        c = codec_class(venue)(EveryId())
+        c.subscribe([])
+        for m in entry["messages"]:
+            text = frame_text(m)
+            records = c.parse_ws(text, 1)
+            near = window
+            if "recv_ts" in m:
+                at = round(m["recv_ts"] * SECONDS)
+                near = (at - DAY_NS, at + DAY_NS)
+            checked += check_times(label, json.loads(text), records, near)
+    table = None
+    for kind in ("ws", "rest"):
+        for label, entry in ccxt_entries(kind, venue):
+            table = table or codec(venue).table
+            market = table.by_symbol.get(entry_symbol(entry) or "")
+            if market is None:
+                continue  # a derivative, or a market the venue has since delisted
+            c = codec_class(venue)(table)
+            refs_here = reference_times_of(entry)
+            near = (min(refs_here) - DAY_NS, max(refs_here) + DAY_NS) if refs_here else window
+            if kind == "ws":
+                c.subscribe([market])
+                for frame in entry["messages"]:
+                    try:
+                        records = c.parse_ws(json.dumps(frame), 1)
+                    except VenueError:
+                        break  # a recorded sequence gap: the session would end here
+                    checked += check_times(label, frame, records, near)
+            elif entry["method"].startswith("fetchTicker"):
+                records = c.parse_rest(json.dumps(entry["httpResponse"]).encode(), 1, market)
+                checked += check_times(label, entry["httpResponse"], records, near)
+    if venue not in NO_RECORDED_TIME:
+        assert checked, f"no record of {venue} carries a time"
+
+
+# Venues whose recorded frames and answers carry no time at all.
+NO_RECORDED_TIME = {"bitfinex", "bigone", "whitebit"}
