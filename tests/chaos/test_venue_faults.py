@@ -501,3 +501,64 @@ async def test_clock_skew_in_event_times(chaos: Chaos, base: dict[str, float]) -
         f"{report['kraken']['clock_offset']:+.1f} s (binance: healthy)",
     )
     assert r >= MIN_RATIO
+
+
+async def test_markets_endpoint_failing_at_start(chaos: Chaos, base: dict[str, float]) -> None:
+    """The markets request fails (503 with an HTML page) from the start: the snapshot
+    serves, said once; the request is retried with backoff (capped at 1 s here) and, once
+    it answers, the venue's list replaces the snapshot and the retries stop."""
+    from aggregator.symbols import snapshot_path
+
+    from ..test_markets import MarketsServer
+
+    failing = (503, "text/html", b"<html>maintenance</html>")
+    server = MarketsServer([failing])
+    await server.start()
+    extra = "QQQ/USDT"  # in neither list: named against the snapshot, then the venue's
+    lines = [
+        f'markets_url = "{server.url}"',
+        "markets_retry_max = 1.0",
+        f'symbols = ["BTC/USDT", "ETH/USDT", "SOL/USDT", "{extra}"]',
+    ]
+    try:
+        async with running(binance=lines) as d:
+            t0 = now()
+            await asyncio.sleep(chaos.duration(WINDOW))
+            during = len(server.times)
+            server.script = [(200, "application/json", snapshot_path("binance").read_bytes())]
+            t1 = now()
+            cleared = time.monotonic()
+            cache = d.root / "state" / "markets" / "binance.json"
+            await until(cache.exists)
+            loaded = server.times[-1] - cleared
+            await asyncio.sleep(1.5)  # past the cap: no further request
+            after = len(server.times)
+            out = await d.stop()
+    finally:
+        await server.stop()
+    out.check()
+    binance = out.records["binance"]
+    assert tickers(binance, t0 + 500_000_000, t1)  # the snapshot served meanwhile
+    assert out.log.count("markets endpoint failed") == 1, out.log[-3000:]
+    assert f"loaded after {during} failed requests" in out.log
+    details = [s["detail"] or "" for s in statuses(binance)]
+    assert any("using the markets snapshot" in x for x in details)
+    snapshot_says = f"not in the shipped markets snapshot; retrying the venue's list: {extra}"
+    venue_says = f"not listed by the venue, skipped: {extra}"
+    assert details.index(snapshot_says) < details.index(venue_says)
+    assert not any("not listed by the venue" in x for x in details[: details.index(venue_says)])
+    assert during >= 4 and after == during + 1
+    own = ratio(out, base, "binance", t0, t1)
+    r = ratio(out, base, "kraken", t0, t1)
+    record(
+        chaos,
+        "venue: markets endpoint failing at start",
+        out,
+        r,
+        faults=f"binance: markets request answered 503 (HTML) for {(t1 - t0) / 1e9:.0f} s",
+        recovery_s=round(max(loaded, 0.0), 2),
+        notes=f"snapshot served meanwhile (binance at {own:.2f}x its rate); {during} requests "
+        "(backoff 0.1 s doubling, capped at 1 s), one log line; list loaded at the next retry, "
+        "then no request",
+    )
+    assert r >= MIN_RATIO and own >= MIN_RATIO
