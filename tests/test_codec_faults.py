@@ -122,6 +122,13 @@ def test_shorthands_are_the_declared_units() -> None:
     assert ms_to_ns(NS_MAX // MILLIS + 1) is None and ms_to_ns(-1) is None
 
 
+def test_lbank_times_in_utc8_stay_in_range() -> None:
+    from aggregator.adapters.lbank import _ts
+
+    assert _ts("2019-07-01T11:33:55.188") == 1561952035188000000  # 03:33:55.188 UTC
+    assert _ts("1970-01-01T07:00:00") is None  # before the epoch once made UTC
+
+
 # --- Upbit and Bithumb: times in microseconds ---------------------------------------------
 
 

@@ -28,6 +28,7 @@ import orjson
 from ..errors import ParseError, VenueError, VenueNotice
 from ..records import Ticker, iso_to_ns, ms_to_ns, num
 from ..symbols import Market, MarketTable, unify
+from ..timestamps import valid_ns
 from .base import Codec, RestRequest, json_body
 
 # ccxt's renames for LBank (upper-cased, as our symbols are).
@@ -48,7 +49,7 @@ def _code(c: str) -> str:
 def _ts(value: Any) -> int | None:
     """A frame's "TS" ("2019-07-01T11:33:55.188", UTC+8) to ns since the epoch."""
     ns = iso_to_ns(value)
-    return None if ns is None else ns - UTC8_NS
+    return None if ns is None else valid_ns(ns - UTC8_NS)
 
 
 def _best(levels: Any, bids: bool) -> tuple[float | None, float | None]:
