@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from .adapters import fastpath
 from .adapters.registry import codec_class
 from .adapters.runner import Adapter
+from .adapters.session import Backoff, BugLog
 from .config import Config
 from .errors import AggregatorError
 from .hub import Hub
@@ -30,7 +31,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PROGRESS_INTERVAL = 60.0  # seconds between progress lines in the log
-RESTART_DELAY = 5.0  # after an adapter failed on a bug
+# After an adapter failed on a bug: seconds before its restart, doubled (with jitter) at each
+# failure up to the cap; back to the first after a run as long as a healthy session
+RESTART_DELAY = (1.0, 60.0)
 FILES_LIMIT = 65_536  # the soft limit on open descriptors the daemon asks for (as its unit)
 
 
@@ -220,21 +223,22 @@ class Daemon:
 
     # --- background tasks ----------------------------------------------------------------
     async def _supervise(self, adapter: Adapter) -> None:
-        """Run an adapter; a bug in it is logged and the adapter restarted, never the daemon."""
+        """Run an adapter; a bug in it is logged (its traceback once) and the adapter
+        restarted after a backoff, never the daemon. Sessions that fail, venues that
+        misbehave and bugs within one connection are the adapter's own business (they never
+        come here): this is for the rest of the daemon's own bugs."""
+        backoff = Backoff(*RESTART_DELAY)
+        bugs = BugLog(logging.LoggerAdapter(log, {"exchange": adapter.venue}))
         while True:
+            started = time.monotonic()
             try:
                 await adapter.run()
                 return
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception(
-                    "adapter failed; restarting in %.0fs",
-                    RESTART_DELAY,
-                    extra={"exchange": adapter.venue},
-                )
-                adapter.status("error", "internal error; restarting")
-                await asyncio.sleep(RESTART_DELAY)
+            except Exception as e:  # (cancellation is not an Exception: it goes through)
+                delay = backoff.next(time.monotonic() - started >= adapter.cfg.healthy_after)
+                bugs(e, f"adapter failed; restarting in {delay:.1f}s")
+                adapter.status("error", f"internal error; restarting in {delay:.1f}s")
+                await asyncio.sleep(delay)
 
     def tickers(self) -> int:
         return sum(a.records for a in self.adapters)

@@ -6,31 +6,34 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
+import itertools
+import logging
 import struct
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from aggregator import app
 from aggregator.adapters import fastpath
+from aggregator.adapters.registry import codec_class
+from aggregator.adapters.runner import Adapter
 from aggregator.adapters.stream import SessionClosed, open_websocket
+from aggregator.config import ExchangeConfig
+from aggregator.logs import RepeatFilter
+from aggregator.records import Status, Ticker
+from aggregator.sim import VenueSim
 from aggregator.symbols import Market, MarketTable
+
+from .hostile_ws import BOOK, FAULTS, HostileWS, frame
+from .test_daemon import VENUES
 
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455
 TEXT, CONT, CLOSE, PING, PONG = 0x1, 0x0, 0x8, 0x9, 0xA
-
-
-def frame(opcode: int, payload: bytes, fin: bool = True) -> bytes:
-    head = bytes([(0x80 if fin else 0) | opcode])
-    n = len(payload)
-    if n < 126:
-        head += bytes([n])
-    elif n < 1 << 16:
-        head += bytes([126]) + struct.pack("!H", n)
-    else:
-        head += bytes([127]) + struct.pack("!Q", n)
-    return head + payload
 
 
 async def read_frame(reader: asyncio.StreamReader) -> tuple[int, bytes]:
@@ -334,3 +337,358 @@ async def test_fragments_out_of_order_end_the_session(serve, frames, why: str) -
         async with asyncio.timeout(5):
             await ws.wait_closed()
     assert got == []
+
+
+# --- a session that fails in any way, at the adapter: reported, counted, retried ---------
+
+
+class Venue:
+    """An adapter whose WebSocket is a hostile server (``fault``) and whose markets and REST
+    are a simulator's; what it published, and the log lines it caused."""
+
+    def __init__(
+        self,
+        adapter: Adapter,
+        hostile: HostileWS,
+        sim: VenueSim,
+        out: list[Ticker | Status],
+        lines: list[bytes],
+    ) -> None:
+        self.adapter = adapter
+        self.hostile = hostile
+        self.sim = sim
+        self.out = out  # records published one by one (statuses; tickers without batches)
+        self.lines = lines  # with a batch publisher: the batched records' lines
+        self.task: asyncio.Task[None] | None = None
+
+    def statuses(self, state: str | None = None) -> list[Status]:
+        return [r for r in self.out if isinstance(r, Status) and state in (None, r.state)]
+
+    def tickers(self) -> list[Any]:
+        """The tickers, as records or (batched) as their lines."""
+        return [r for r in self.out if isinstance(r, Ticker)] + list(self.lines)
+
+    async def until(self, cond: Callable[[], bool], timeout: float = 15.0) -> None:
+        async with asyncio.timeout(timeout):
+            while not cond():
+                assert self.task is not None
+                if self.task.done():  # the adapter was torn down: say how
+                    self.task.result()
+                    raise AssertionError(f"the adapter stopped: {self.statuses()}")
+                await asyncio.sleep(0.02)
+
+
+@pytest.fixture
+async def venue(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
+    started: list[tuple[Venue, contextlib.AsyncExitStack]] = []
+
+    async def start(
+        fault: str | None, name: str = "binance", batch: bool = False, **settings: Any
+    ) -> Venue:
+        """``batch``: with a batch publisher, as in the daemon (the compiled path, if any)."""
+        stack = contextlib.AsyncExitStack()
+        sim = VenueSim(name, rate=200, seed=1)
+        await sim.start()
+        stack.push_async_callback(sim.stop)
+        hostile = await stack.enter_async_context(
+            HostileWS(fault, upstream=sim.ws_url, limit=SMALL_LIMIT)
+        )
+        given: dict[str, Any] = dict(
+            venue=name,
+            symbols=tuple(VENUES[name][:2]),
+            stale_after=2.0,
+            backoff_initial=0.05,
+            backoff_max=0.4,
+            open_timeout=2.0,
+            request_timeout=2.0,
+            poll_interval=0.1,
+            fallback_after=60.0,
+            **sim.endpoints(),
+        )
+        given["ws_url"] = hostile.url
+        cfg = ExchangeConfig(**{**given, **settings})
+        out: list[Ticker | Status] = []
+        lines: list[bytes] = []
+        adapter = Adapter(
+            codec_class(name),
+            cfg,
+            out.append,
+            tmp_path / name,
+            publish_batch=(lambda recs, ls, latest, venue: lines.extend(ls)) if batch else None,
+        )
+        adapter.MAX_MESSAGE = SMALL_LIMIT  # the limit, lowered for the oversize faults
+        v = Venue(adapter, hostile, sim, out, lines)
+        v.task = asyncio.create_task(adapter.run())
+        started.append((v, stack))
+        return v
+
+    yield start
+    for v, stack in started:
+        assert v.task is not None
+        v.task.cancel()
+        await asyncio.gather(v.task, return_exceptions=True)
+        await stack.aclose()
+
+
+SMALL_LIMIT = 1000  # bytes: a message limit the hostile server's faults go past
+
+
+def no_traceback(caplog: pytest.LogCaptureFixture) -> None:
+    bad = [r for r in caplog.records if r.exc_info or "adapter failed" in r.getMessage()]
+    assert not bad, [r.getMessage() for r in bad]
+
+
+@pytest.mark.parametrize("fault", sorted(FAULTS))
+async def test_a_session_failing_any_way_is_a_counted_reconnect_with_backoff(
+    venue, caplog: pytest.LogCaptureFixture, fault: str
+) -> None:
+    """Whatever way the venue breaks a session (in the handshake or by a frame), the
+    adapter reports `disconnected` with the reason, counts a reconnect and tries again
+    after the capped, jittered backoff: never a torn-down adapter, a `stopped` status or a
+    traceback."""
+    v = await venue(fault)
+    await v.until(lambda: len(v.statuses("disconnected")) >= 5)
+    down = v.statuses("disconnected")
+    assert all(FAULTS[fault] in (s.detail or "") for s in down), [s.detail for s in down]
+    assert all("; reconnect in " in (s.detail or "") for s in down)
+    assert v.adapter.reconnects >= 5
+    assert not v.statuses("stopped") and not v.statuses("error"), v.statuses()
+    assert not v.tickers()
+    # backoff between attempts: initial 0.05 s doubling to the 0.4 s cap, jitter in [d/2, d]
+    gaps = v.hostile.gaps()[:5]
+    lows = [min(0.4, 0.05 * 2**k) / 2 for k in range(1, 6)]
+    assert all(g >= low * 0.9 for g, low in zip(gaps, lows, strict=False)), (gaps, lows)
+    assert all(g < 0.4 + 1.0 for g in gaps), gaps
+    no_traceback(caplog)
+
+
+async def test_the_rest_fallback_engages_while_the_stream_keeps_failing(venue, caplog) -> None:
+    """A stream that never comes up (reset in every handshake) is replaced by REST polling
+    after `fallback_after`, while the stream loop keeps retrying with its backoff; once the
+    venue answers the handshake again, the stream is back and polling stops."""
+    v = await venue("reset_handshake", fallback_after=1.0)
+    await v.until(lambda: bool(v.statuses("fallback")))
+    await v.until(lambda: len(v.tickers()) >= 2)  # from REST
+    assert any(s.detail == "polling REST" for s in v.statuses("live"))
+    tries = len(v.hostile.attempts)
+    await v.until(lambda: len(v.hostile.attempts) >= tries + 2)  # still retrying meanwhile
+    assert v.sim.requests >= 2 and v.sim.connections == 0
+    v.hostile.fault = None  # the handshake goes through (to the simulator) again
+    await v.until(
+        lambda: any(s.detail == "stream recovered; REST polling stopped" for s in v.statuses())
+    )
+    assert v.sim.connections >= 1
+    assert not v.statuses("stopped")
+    no_traceback(caplog)
+
+
+async def test_a_bug_in_the_stream_loop_is_contained_and_the_fallback_runs_on(
+    venue, caplog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An error of ours escaping the stream loop (here: injected into the loop itself) is
+    logged with its traceback once; the loop starts again after a backoff, the REST
+    fallback is not cancelled with it, and the adapter is never torn down."""
+    calls: list[float] = []
+
+    async def broken_loop(self: Adapter, *args: Any) -> None:
+        calls.append(time.monotonic())
+        raise RuntimeError("a bug in the stream loop")
+
+    monkeypatch.setattr(Adapter, "_ws_loop", broken_loop)
+    v = await venue("reset_handshake", fallback_after=1.0)
+    await v.until(lambda: bool(v.statuses("fallback")))
+    await v.until(lambda: len(v.tickers()) >= 3 and len(calls) >= 4)
+    errors = v.statuses("error")
+    assert errors and all("internal error in the stream" in (s.detail or "") for s in errors)
+    assert not v.statuses("stopped")
+    gaps = [b - a for a, b in itertools.pairwise(calls)]
+    assert all(g >= 0.05 for g in gaps), gaps  # backed off, never a tight loop
+    tracebacks = [r for r in caplog.records if r.exc_info]
+    assert len(tracebacks) == 1, [r.getMessage() for r in tracebacks]
+    assert "a bug in the stream loop" in str(tracebacks[0].exc_info[1])
+
+
+async def test_a_bug_in_a_session_is_retried_with_backoff_and_its_traceback_logged_once(
+    venue, caplog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An unexpected exception inside a session (here: the codec's subscribe) ends that
+    session as `disconnected` "internal error", with its traceback logged once, and the
+    loop backs off and reconnects."""
+
+    def broken_subscribe(self: Any, markets: Any) -> list[str]:
+        raise KeyError("a bug in the codec")
+
+    monkeypatch.setattr(codec_class("binance"), "subscribe", broken_subscribe)
+    v = await venue(None)
+    await v.until(lambda: len(v.statuses("disconnected")) >= 3)
+    down = v.statuses("disconnected")
+    assert all("internal error: KeyError" in (s.detail or "") for s in down), down
+    assert v.adapter.reconnects >= 3 and not v.statuses("stopped")
+    tracebacks = [r for r in caplog.records if r.exc_info]
+    assert len(tracebacks) == 1, [r.getMessage() for r in tracebacks]
+
+
+async def test_a_config_error_stops_the_stream_and_rest_stands_in(venue, caplog) -> None:
+    """An invalid WebSocket URL cannot be fixed by retrying: one error status and log line,
+    no reconnect loop; REST polling takes over after `fallback_after`."""
+    v = await venue(None, fallback_after=1.0, ws_url="http://127.0.0.1:1/ws")  # not ws://
+    await v.until(lambda: len(v.tickers()) >= 2)
+    errors = v.statuses("error")
+    assert len(errors) == 1 and "configuration error" in (errors[0].detail or ""), errors
+    assert "streaming stopped" in (errors[0].detail or "")
+    assert v.statuses("fallback") and not v.statuses("disconnected")
+    assert v.adapter.reconnects == 0 and v.hostile.attempts == []
+    no_traceback(caplog)
+
+
+# --- frames marked compressed, on both frame paths ---------------------------------------
+
+
+async def test_a_frame_marked_compressed_ends_the_session_on_the_compiled_reader(serve) -> None:
+    """The compiled reader (the daemon's Binance path) does not parse a text frame with
+    RSV1 set as text: it passes it to the listener, which ends the session with a protocol
+    error; the whole frames before it are read in C as usual."""
+    records: list[Any] = []
+    lines: list[bytes] = []
+    feed = fastpath.binance_feed(
+        "binance", MarketTable([Market("BTC/USDT", "BTCUSDT")]), {}, records, lines, None
+    )
+    assert feed is not None and fastpath.frames_in_c()
+    readers: list[Any] = []
+
+    def compiled(fallback: Any, fail: Any) -> Any:
+        readers.append(fastpath.frame_reader(feed, fallback, lambda: None, fail, 256))
+        return readers[-1]
+
+    async def script(s: Server, reader, writer) -> None:
+        await read_frame(reader)  # the subscription
+        writer.write(frame(TEXT, BOOK))
+        marked = BOOK.replace(b'"u":1', b'"u":2').replace(b'"1.5"', b'"1.6"')
+        writer.write(frame(TEXT, marked, rsv1=True))  # a newer update: the feed would take it
+        await reader.read()  # until the client drops the connection
+
+    _, url = await serve(script)
+    got: list[bytes] = []
+    ws = await open_websocket(url, got.append, ["sub"], lambda: None, open_timeout=5,
+                              ping_interval=None, max_size=1 << 20,
+                              compiled=compiled)  # fmt: skip
+    async with asyncio.timeout(5):
+        with pytest.raises(SessionClosed, match="reserved bit"):
+            await ws.wait_closed()
+    assert readers[0] is not None and readers[0].records == 1  # the plain frame, in C
+    assert len(lines) == 1 and b'"bid":1.5' in lines[0]  # the marked one made no record
+    assert got == []  # nor reached the handler
+
+
+# --- picows's private helper gone: frames read in Python --------------------------------
+
+
+@pytest.mark.parametrize("change", ["dropped", "raises"])
+async def test_without_picows_private_helper_binance_streams_through_python(
+    venue, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch, change: str
+) -> None:
+    """The compiled reader checks WSFrame's layout with a private helper of picows. Gone
+    (ImportError) or failing, the start-up goes on: one log line, and a Binance session
+    streams through the Python listener (the compiled feed still parses its frames)."""
+    import picows.picows as private
+
+    if change == "dropped":
+        monkeypatch.delattr(private, "_make_test_ws_frame")
+    else:
+
+        def changed(*args: Any) -> Any:
+            raise TypeError("_make_test_ws_frame() takes other arguments now")
+
+        monkeypatch.setattr(private, "_make_test_ws_frame", changed)
+    fastpath.frames_in_c.cache_clear()
+    try:
+        assert fastpath.frames_in_c() is False
+        said = [r for r in caplog.records if "frames read in Python" in r.getMessage()]
+        assert len(said) == 1 and not said[0].exc_info
+        v = await venue(None, batch=True)
+        await v.until(lambda: len(v.lines) >= 5)
+        conn = v.adapter._conns[None]
+        assert conn.live and conn.reader is None  # no compiled reader: the Python listener
+        assert v.adapter._fast is not None  # the compiled feed, called by the listener
+    finally:
+        monkeypatch.undo()
+        fastpath.frames_in_c.cache_clear()
+    assert fastpath.frames_in_c()  # (and the layout accepted again, for other tests)
+
+
+# --- picows's own log lines, grouped per venue -------------------------------------------
+
+
+async def test_the_client_librarys_log_lines_repeat_per_venue(venue) -> None:
+    """picows logs through a logger of the venue's (its lines carry the exchange): a burst
+    of the same line from one venue's sessions is one line and a count in the daemon's log,
+    and another venue's burst is its own line."""
+    lines: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(record)
+
+    keep = Keep()
+    repeats = RepeatFilter(keep)
+    keep.addFilter(repeats)
+    root = logging.getLogger()
+    root.addHandler(keep)
+    picows_log = logging.getLogger("picows")
+    level = picows_log.level
+    picows_log.setLevel(logging.WARNING)  # as the daemon sets it
+    try:
+        a = await venue("oversize_frame", "binance")
+        b = await venue("oversize_frame", "kraken")
+        for v in (a, b):
+            await v.until(lambda v=v: len(v.statuses("disconnected")) >= 4)
+        repeats.flush(force=True)
+    finally:
+        root.removeHandler(keep)
+        picows_log.setLevel(level)
+    for name in ("binance", "kraken"):
+        mine = [r for r in lines if r.name.startswith("picows") and r.exchange == name]  # type: ignore[attr-defined]
+        assert len(mine) == 2, [r.getMessage() for r in mine]  # the first, then the count
+        assert "WS parser error" in mine[0].getMessage()
+        assert "(repeated " in mine[1].getMessage()
+    assert all(getattr(r, "exchange", None) for r in lines if r.name.startswith("picows"))
+
+
+# --- the daemon's supervisor -------------------------------------------------------------
+
+
+class Crashing:
+    """An adapter whose run() fails ``times`` times with a bug, then returns."""
+
+    def __init__(self, times: int) -> None:
+        self.venue = "binance"
+        self.cfg = ExchangeConfig(venue="binance")  # type: ignore[call-arg]
+        self.times = times
+        self.runs: list[float] = []
+        self.statuses: list[str] = []
+
+    async def run(self) -> None:
+        self.runs.append(time.monotonic())
+        if len(self.runs) <= self.times:
+            raise RuntimeError("a bug outside any connection")
+
+    def status(self, state: str, detail: str | None = None) -> None:
+        self.statuses.append(f"{state}: {detail}")
+
+
+async def test_the_supervisor_restarts_a_failing_adapter_with_backoff(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug that escapes an adapter restarts it after a growing (capped) delay, not a
+    fixed one, and its traceback is logged once, not at every restart."""
+    monkeypatch.setattr(app, "RESTART_DELAY", (0.05, 0.4))
+    adapter = Crashing(times=4)
+    async with asyncio.timeout(10):
+        await app.Daemon._supervise(None, adapter)  # type: ignore[arg-type]
+    assert len(adapter.runs) == 5
+    gaps = [b - a for a, b in itertools.pairwise(adapter.runs)]
+    lows = [min(0.4, 0.05 * 2**k) / 2 for k in range(1, 5)]  # jitter: [d/2, d]
+    assert all(g >= low * 0.9 for g, low in zip(gaps, lows, strict=True)), (gaps, lows)
+    assert gaps[-1] > gaps[0]
+    assert all(s.startswith("error: internal error; restarting in ") for s in adapter.statuses)
+    assert len([r for r in caplog.records if r.exc_info]) == 1

@@ -941,19 +941,22 @@ enum { WS_TEXT = 0x1, WS_BINARY = 0x2 };  /* the opcodes (RFC 6455), WSMsgType's
 /* 1: the test frame's fields are where PicowsFrame says, by its own attributes, and hold
  * what it was made with (a test frame points into its payload object); 0: not; -1: error.
  * The struct is only compared, never followed: nothing is read through its pointers. */
-static int frame_matches(PyObject *frame, PyObject *payload, int msg_type, int fin) {
+static int frame_matches(PyObject *frame, PyObject *payload, int msg_type, int fin, int rsv1) {
     PicowsFrame *f = (PicowsFrame *)frame;
     PyObject *size = PyObject_GetAttrString(frame, "payload_size");
     PyObject *kind = PyObject_GetAttrString(frame, "msg_type");
     PyObject *fin_attr = PyObject_GetAttrString(frame, "fin");
-    int ok = size && kind && fin_attr && PyLong_AsSsize_t(size) == f->payload_size &&
-             PyLong_AsLong(kind) == f->msg_type && PyLong_AsLong(fin_attr) == f->fin &&
-             f->msg_type == msg_type && f->fin == fin &&
+    PyObject *rsv1_attr = PyObject_GetAttrString(frame, "rsv1");
+    int ok = size && kind && fin_attr && rsv1_attr &&
+             PyLong_AsSsize_t(size) == f->payload_size && PyLong_AsLong(kind) == f->msg_type &&
+             PyLong_AsLong(fin_attr) == f->fin && PyLong_AsLong(rsv1_attr) == f->rsv1 &&
+             f->msg_type == msg_type && f->fin == fin && f->rsv1 == rsv1 &&
              f->payload_size == PyBytes_GET_SIZE(payload) &&
              f->payload_ptr == PyBytes_AS_STRING(payload);
     Py_XDECREF(size);
     Py_XDECREF(kind);
     Py_XDECREF(fin_attr);
+    Py_XDECREF(rsv1_attr);
     return PyErr_Occurred() ? -1 : ok;
 }
 
@@ -974,7 +977,7 @@ static PyObject *check_frame_layout(PyObject *module, PyObject *args) {
         int ok = frame == NULL ? -1
                  : Py_TYPE(frame) != (PyTypeObject *)type
                      ? 0
-                     : frame_matches(frame, payload, i ? WS_BINARY : WS_TEXT, !i);
+                     : frame_matches(frame, payload, i ? WS_BINARY : WS_TEXT, !i, i);
         Py_XDECREF(frame);
         Py_DECREF(payload);
         if (ok < 0) return NULL;
@@ -987,9 +990,10 @@ static PyObject *check_frame_layout(PyObject *module, PyObject *args) {
 /* A WebSocket session's frame callback (picows's on_ws_frame) for a BinanceFeed: a whole
  * text frame goes from picows's read buffer straight into the feed, with no Python call.
  * `fallback(transport, frame)` (the listener's Python handler) gets every other frame, and
- * the ones the feed does not take (it sees them again: they are rare). `on_made()` is called
- * when a record begins a batch, fills one, or is the session's first; `fail(transport,
- * error)` gets an error raised here. */
+ * the ones the feed does not take (it sees them again: they are rare), and any frame marked
+ * compressed (RSV1: nothing is negotiated, the listener ends the session for it).
+ * `on_made()` is called when a record begins a batch, fills one, or is the session's first;
+ * `fail(transport, error)` gets an error raised here. */
 typedef struct {
     PyObject_HEAD
     vectorcallfunc vectorcall;
@@ -1010,7 +1014,7 @@ static PyObject *Reader_call(Reader *self, PyObject *const *args, size_t nargsf,
     }
     PicowsFrame *f = (PicowsFrame *)args[1];
     if (self->held || !self->feed->ready || frame_type == NULL ||
-        Py_TYPE(args[1]) != frame_type || f->msg_type != WS_TEXT || !f->fin)
+        Py_TYPE(args[1]) != frame_type || f->msg_type != WS_TEXT || !f->fin || f->rsv1)
         return PyObject_Vectorcall(self->fallback, args, 2, NULL);
     int r = feed_text(self->feed, f->payload_ptr, f->payload_size, now_ns());
     if (r == -1) return PyObject_Vectorcall(self->fallback, args, 2, NULL);

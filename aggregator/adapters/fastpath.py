@@ -16,6 +16,7 @@ path.
 from __future__ import annotations
 
 import functools
+import logging
 import os
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -30,6 +31,8 @@ try:
     from ._fastpath import BinanceFeed, FrameReader, check_frame_layout
 except ImportError:  # built without a C compiler
     BinanceFeed = FrameReader = check_frame_layout = None
+
+log = logging.getLogger(__name__)
 
 
 class FastPath(Protocol):
@@ -77,17 +80,29 @@ def binance_feed(
 @functools.cache
 def frames_in_c() -> bool:
     """Whether picows's frames can be read in C: its WSFrame has the layout the compiled
-    path was written for (checked on test frames, once)."""
+    path was written for (checked on test frames, once).
+
+    The check needs a private helper of picows (``_make_test_ws_frame``): if a version of
+    picows moves, changes or drops it, that is said once in the log and frames are read in
+    Python, never a failed start."""
     if not available():
         return False
-    from picows import WSFrame, WSMsgType
-    from picows.picows import _make_test_ws_frame
+    try:
+        from picows import WSFrame, WSMsgType
+        from picows.picows import _make_test_ws_frame
 
-    return bool(
-        check_frame_layout(
-            WSFrame, _make_test_ws_frame, WSMsgType.TEXT.value, WSMsgType.BINARY.value
+        return bool(
+            check_frame_layout(
+                WSFrame, _make_test_ws_frame, WSMsgType.TEXT.value, WSMsgType.BINARY.value
+            )
         )
-    )
+    except Exception as e:  # whatever the library's change makes the check raise
+        log.warning(
+            "picows frames read in Python: their layout cannot be checked (%s: %s)",
+            type(e).__name__,
+            e,
+        )
+        return False
 
 
 def frame_reader(

@@ -13,7 +13,7 @@ import asyncio
 import functools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,12 +37,12 @@ from .base import (
 from .fastpath import FastPath
 from .markets import Markets
 from .registry import modes
+from .session import BUG, FATAL, Backoff, BugLog, classify, describe
 from .stream import (
     CompiledFrames,
     FrameCallback,
     SessionClosed,
     WebSocket,
-    WSError,
     open_websocket,
 )
 
@@ -93,6 +93,7 @@ class Adapter:
 
     STALE_CHECK = 1.0  # seconds between staleness checks
     FLUSH_AT = 256  # records held at most before they are handed over within one read
+    MAX_MESSAGE = WS_MAX_FRAME  # bytes of a WebSocket message, reassembled or not
 
     def __init__(
         self,
@@ -112,6 +113,12 @@ class Adapter:
         self.instance = instance or None  # stamped on batched records (statuses: by publish)
         self.state_dir = state_dir
         self.log = _Prefixed(log, {"exchange": cfg.venue})
+        # picows's own lines, one logger per venue (repeats then count per venue); under
+        # "picows", whose level the daemon sets
+        self._ws_log = logging.LoggerAdapter(
+            logging.getLogger(f"picows.stream.{cfg.venue}"), {"exchange": cfg.venue}
+        )
+        self._bug = BugLog(self.log)  # an unexpected error: its traceback once
         self._seq = 0
         self._fast: FastPath | None = None  # the compiled frame path, when the venue has one
         self._batch: list[Any] = []  # records waiting for the end of the read, and
@@ -293,9 +300,32 @@ class Adapter:
         async with asyncio.TaskGroup() as tg:
             for i, chunk in enumerate(chunks):
                 index = i if len(chunks) > 1 else None
-                tg.create_task(self._ws_loop(table, chunk, index))
+                stream = functools.partial(self._ws_loop, table, chunk, index)
+                tg.create_task(self._contained(stream, "stream", index))
                 if fallback:
-                    tg.create_task(self._fallback(table, chunk, index))
+                    poll = functools.partial(self._fallback, table, chunk, index)
+                    tg.create_task(self._contained(poll, "REST fallback", index))
+
+    async def _contained(
+        self, loop: Callable[[], Awaitable[None]], what: str, index: int | None
+    ) -> None:
+        """Run one of a connection's loops (its stream, its REST fallback). An error that
+        escapes it is a bug of ours: logged (its traceback once) and the loop started again
+        after a backoff, while the other one runs on: a stream that keeps failing is still
+        polled over REST, and the adapter is not torn down."""
+        backoff = Backoff(self.cfg.backoff_initial, self.cfg.backoff_max)
+        while True:
+            started = time.monotonic()
+            try:
+                await loop()
+                return
+            except Exception as e:  # (cancellation is not an Exception: it goes through)
+                self._bug(e, f"connection {index or 0}: {what} failed")
+                delay = backoff.next(time.monotonic() - started >= self.cfg.healthy_after)
+                self.status(
+                    "error", f"internal error in the {what}; restart in {delay:.1f}s", index
+                )
+                await asyncio.sleep(delay)
 
     async def _fallback(self, table: MarketTable, markets: list[Market], index: int | None) -> None:
         """Poll REST for these markets while their stream stays down; stop once it is back."""
@@ -339,8 +369,12 @@ class Adapter:
 
     # --- WebSocket loop ----------------------------------------------------------------
     async def _ws_loop(self, table: MarketTable, markets: list[Market], index: int | None) -> None:
+        """Sessions one after another. However a session ends (session.classify decides
+        what its error means), the end is a status record with the reason, a counted
+        reconnect and a backoff delay; only a configuration error stops the stream (the
+        REST fallback, where the venue has one, stands in)."""
         url = self.cfg.ws_url or self.codec_cls.WS_URL
-        attempt = 0
+        backoff = Backoff(self.cfg.backoff_initial, self.cfg.backoff_max)
         while True:
             conn = _Conn(index)
             self._conns[index] = conn
@@ -348,13 +382,20 @@ class Adapter:
             self.status("connecting", url, index)
             try:
                 reason = await self._ws_session(url, table, markets, conn)
-            except (OSError, TimeoutError, WSError, aiohttp.ClientError, VenueError) as e:
-                reason = _describe(e)
+            except Exception as e:  # (cancellation is not an Exception: it goes through)
+                ending = classify(e)
+                if ending.kind == FATAL:
+                    self.status("error", f"{ending.reason}; streaming stopped", index)
+                    self.log.error(
+                        "connection %s: %s; streaming stopped", index or 0, ending.reason
+                    )
+                    return
+                if ending.kind == BUG:
+                    self._bug(e, f"connection {index or 0}: session failed")
+                reason = ending.reason
             if conn.stale:
                 reason = "stale: no data"
-            healthy = conn.live and time.monotonic() - started >= self.cfg.healthy_after
-            attempt = 0 if healthy else attempt + 1
-            delay = backoff_delay(attempt, self.cfg.backoff_initial, self.cfg.backoff_max)
+            delay = backoff.next(conn.live and time.monotonic() - started >= self.cfg.healthy_after)
             self.reconnects += 1
             self.status(
                 "stale" if conn.stale else "disconnected",
@@ -380,8 +421,9 @@ class Adapter:
             lambda: self.status("subscribed", f"{len(markets)} symbols", conn.index),
             open_timeout=self.cfg.open_timeout,
             ping_interval=self.codec_cls.PING_INTERVAL,
-            max_size=WS_MAX_FRAME,
+            max_size=self.MAX_MESSAGE,
             compiled=self._frame_reader(conn),
+            logger=self._ws_log,
         )
         conn.ws = ws
         helpers: list[asyncio.Future[None]] = []
@@ -554,9 +596,9 @@ class Adapter:
             return -1.0
         except (aiohttp.ClientError, TimeoutError, VenueError) as e:
             if self.state != "disconnected":
-                self.log.warning("poll failed: %s", _describe(e))
+                self.log.warning("poll failed: %s", describe(e))
             self.reconnects += 1
-            self.status("disconnected", _describe(e), conn.index)
+            self.status("disconnected", describe(e), conn.index)
             conn.live = False
             return -1.0
         self._emit(records, conn, dedupe=True)
@@ -595,15 +637,6 @@ def _retry_after(headers: Any) -> float | None:
 def _snippet(body: bytes, n: int = 120) -> str:
     text = body[:n].decode("utf-8", "replace").replace("\n", " ").strip()
     return text + ("..." if len(body) > n else "")
-
-
-def _describe(e: BaseException) -> str:
-    text = str(e) or type(e).__name__
-    if isinstance(e, TimeoutError | asyncio.TimeoutError):
-        return "timed out"
-    if isinstance(e, OSError) and e.strerror:
-        return e.strerror
-    return text[:200]
 
 
 _dumps = orjson.dumps

@@ -6,6 +6,8 @@ same local TLS replay it costs 1.7 us of CPU per frame, against 4.7 us for aioht
 and 10.2 us for websockets. It hands over raw frames; this module adds what a market-data
 session needs on top: reassembly of fragmented messages (bounded), the venue's close code and
 reason, and an error raised by the message handler ending the session with that error.
+This module is the only one that knows picows: what it raises comes out as OSError,
+TimeoutError, WSError or SessionClosed, and its log lines go to the logger given per venue.
 A venue with a compiled path may install a frame callback in C (``compiled``), which passes
 to this listener every frame it does not take.
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import ssl
 from collections.abc import Callable
 from typing import Any
@@ -21,6 +24,8 @@ from typing import Any
 from picows import (
     WSError,
     WSFrame,
+    WSHandshakeError,
+    WSInvalidURL,
     WSListener,
     WSMsgType,
     WSProtocolError,
@@ -28,7 +33,14 @@ from picows import (
     ws_connect,
 )
 
-__all__ = ["SessionClosed", "WSError", "WebSocket", "open_websocket"]
+__all__ = [
+    "SessionClosed",
+    "WSError",
+    "WSHandshakeError",
+    "WSInvalidURL",
+    "WebSocket",
+    "open_websocket",
+]
 
 TEXT, BINARY, CONTINUATION, CLOSE = (
     WSMsgType.TEXT,
@@ -40,6 +52,13 @@ TEXT, BINARY, CONTINUATION, CLOSE = (
 
 class SessionClosed(Exception):
     """The session ended: the venue closed it, the connection was lost, or we dropped it."""
+
+
+# No extension is ever negotiated (no permessage-deflate): a frame with a reserved bit set
+# is one we cannot read, whatever its opcode (RFC 6455 5.2).
+RESERVED_BIT = "protocol error: a frame with a reserved bit set (RSV1: compressed), none negotiated"
+
+Logger = logging.Logger | logging.LoggerAdapter  # type: ignore[type-arg]
 
 
 OnMessage = Callable[[bytes], list[str] | None]
@@ -74,13 +93,16 @@ class _Listener(WSListener):
                 self.on_ws_frame = self._reader  # type: ignore[method-assign]
 
     def on_ws_connected(self, transport: WSTransport) -> None:
-        for message in self.first:  # before any frame of the venue is handled
-            transport.send(TEXT, message.encode())
-        self.on_open()
+        try:
+            for message in self.first:  # before any frame of the venue is handled
+                transport.send(TEXT, message.encode())
+            self.on_open()
+        except Exception as e:  # ours, not picows's: raised as such by wait_closed
+            self._fail(transport, e)
 
     def _on_frame(self, transport: WSTransport, frame: WSFrame) -> None:
         kind = frame.msg_type
-        if kind is TEXT and frame.fin and self._parts is None:  # nearly every frame: inline
+        if kind is TEXT and frame.fin and self._parts is None and not frame.rsv1:  # nearly all
             try:
                 replies = self.on_message(frame.get_payload_as_bytes())
             except Exception as e:
@@ -88,6 +110,8 @@ class _Listener(WSListener):
                 return
             if replies:
                 self._reply(transport, replies)
+        elif frame.rsv1 or frame.rsv2 or frame.rsv3:
+            self._fail(transport, SessionClosed(RESERVED_BIT))
         elif (kind is TEXT or kind is BINARY) and self._parts is not None:
             self._fail(
                 transport, SessionClosed("protocol error: a message inside a fragmented one")
@@ -164,7 +188,8 @@ class WebSocket:
             self._transport.disconnect()
 
     async def wait_closed(self) -> SessionClosed:
-        """Wait for the session to end; returns why, or raises the handler's error."""
+        """Wait for the session to end; returns why, or raises the handler's error (a
+        SessionClosed for a protocol violation the listener saw)."""
         try:
             await self._transport.wait_disconnected()
         except WSProtocolError as e:  # we closed: a frame over the size limit, say
@@ -173,6 +198,9 @@ class WebSocket:
             return SessionClosed(f"{what}, closed with {code}: {e.args[-1]}")
         except WSError as e:
             return SessionClosed(f"protocol error: {e}")
+        except Exception as e:  # anything else picows raised: this session's end all the same
+            if self._listener.error is None:
+                return SessionClosed(f"WebSocket client error: {type(e).__name__}: {e}"[:200])
         if self._listener.error is not None:
             raise self._listener.error
         handshake = self._transport.close_handshake
@@ -200,6 +228,7 @@ async def open_websocket(
     ping_interval: float | None,
     max_size: int,
     compiled: CompiledFrames | None = None,
+    logger: Logger | None = None,
 ) -> WebSocket:
     """Connect and complete the handshake within `open_timeout`.
 
@@ -209,24 +238,37 @@ async def open_websocket(
     them and empties the list.
 
     Protocol pings are sent when the venue has been quiet for `ping_interval` seconds; no
-    pong within as long again drops the connection. Raises OSError, TimeoutError or WSError.
+    pong within as long again drops the connection. Raises OSError (a connection closed
+    during the handshake: ConnectionError), TimeoutError, WSError, or SessionClosed for
+    anything else picows raises.
+
+    `logger` gets picows's own lines; a LoggerAdapter (one per venue, say) is used as it
+    is, where a Logger would get a child per connection, named after its socket.
 
     `compiled`, if given, may supply a frame callback that picows calls instead of the
     listener's (fastpath.frame_reader): it gets the listener's own handler for what it does
     not take, and the listener's error path.
     """
     context = _tls_context() if url.startswith("wss:") else None
-    async with asyncio.timeout(open_timeout):
-        transport, listener = await ws_connect(
-            lambda: _Listener(on_message, first, on_open, max_size, compiled),
-            url,
-            ssl_context=context,
-            websocket_handshake_timeout=open_timeout,
-            enable_auto_ping=bool(ping_interval),
-            auto_ping_idle_timeout=ping_interval or 20.0,
-            auto_ping_reply_timeout=ping_interval or 20.0,
-            max_frame_size=max_size,
-            logger_name="stream",
-        )
-    assert isinstance(listener, _Listener)
+    try:
+        async with asyncio.timeout(open_timeout):
+            transport, listener = await ws_connect(
+                lambda: _Listener(on_message, first, on_open, max_size, compiled),
+                url,
+                ssl_context=context,
+                websocket_handshake_timeout=open_timeout,
+                enable_auto_ping=bool(ping_interval),
+                auto_ping_idle_timeout=ping_interval or 20.0,
+                auto_ping_reply_timeout=ping_interval or 20.0,
+                max_frame_size=max_size,
+                logger_name=logger or "stream",
+            )
+    except (OSError, TimeoutError, WSError):
+        raise
+    except Exception as e:
+        raise SessionClosed(f"WebSocket client error: {type(e).__name__}: {e}"[:200]) from e
+    if not isinstance(listener, _Listener):  # picows returns no listener when the
+        # connection ended before the venue's answer was complete (EOF or a reset)
+        transport.disconnect(graceful=False)
+        raise ConnectionError("connection closed during the opening handshake")
     return WebSocket(transport, listener)
