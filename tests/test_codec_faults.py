@@ -11,6 +11,7 @@ Recorded frames: ../shared/fixtures (copied into tests/fixtures, provenance in e
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -23,6 +24,7 @@ from hypothesis import strategies as st
 from aggregator.adapters.registry import codec_class
 from aggregator.errors import VenueError
 from aggregator.records import Ticker
+from aggregator.sim import VenueSim
 from aggregator.symbols import Market, MarketTable, snapshot_path
 from aggregator.timestamps import (
     MICROS,
@@ -37,6 +39,8 @@ from aggregator.timestamps import (
     to_ns,
     us_to_ns,
 )
+
+from .test_adapters_live import start  # noqa: F401 (the fixture)
 
 FIXTURES = Path(__file__).parent / "fixtures"
 UNITS = (SECONDS, MILLIS, MICROS, NANOS)
@@ -254,20 +258,28 @@ def test_only_ticker_and_book_channels_make_records(venue: str, entry: dict) -> 
         assert made
 
 
+def bitfinex_ticker_rows(entry: dict) -> list[tuple[str, list[Any]]]:
+    """(symbol, row) of every data frame of a ticker channel in a recorded Bitfinex session,
+    the channel told by the "subscribed" answer that gave its id."""
+    channels: dict[int, tuple[str, str]] = {}
+    out = []
+    for m in entry["messages"]:
+        msg = json.loads(m["raw"])
+        if isinstance(msg, dict) and msg.get("event") == "subscribed":
+            channels[msg["chanId"]] = (msg["channel"], msg["symbol"])
+        elif isinstance(msg, list) and msg[1] != "hb" and channels[msg[0]][0] == "ticker":
+            out.append((channels[msg[0]][1], msg[1]))
+    return out
+
+
 def test_bitfinex_session_makes_tickers_of_ticker_rows_only() -> None:
     """Trades and book snapshots, and their updates, were read as ticker rows: all-null
     records for the snapshots, parse errors for the updates."""
     (entry,) = json.loads((FIXTURES / "sessions" / "bitfinex.json").read_text())
-    ids: dict[int, str] = {}
-    symbols: dict[int, str] = {}
-    want = []
-    for m in entry["messages"]:
-        msg = json.loads(m["raw"])
-        if isinstance(msg, dict) and msg.get("event") == "subscribed":
-            ids[msg["chanId"]], symbols[msg["chanId"]] = msg["channel"], msg["symbol"]
-        elif isinstance(msg, list) and ids.get(msg[0]) == "ticker" and msg[1] != "hb":
-            row = msg[1]
-            want.append((symbols[msg[0]], row[0], row[2], row[6], row[7], row[8], row[9]))
+    want = [
+        (symbol, row[0], row[2], row[6], row[7], row[8], row[9])
+        for symbol, row in bitfinex_ticker_rows(entry)
+    ]
     got = [
         (r.native, r.bid, r.ask, r.last, r.volume, r.high, r.low)
         for _, records in replay("bitfinex", entry)
@@ -458,3 +470,28 @@ def test_recorded_times_are_near_the_recording(venue: str) -> None:
 
 # Venues whose recorded frames and answers carry no time at all.
 NO_RECORDED_TIME = {"bitfinex", "bigone", "whitebit"}
+
+
+async def test_bitfinex_session_replayed_to_an_adapter_over_a_socket(start) -> None:  # noqa: F811
+    """The recorded session sent by a local server to a running adapter: the records are the
+    ticker rows, and no frame of the trades or book channels is counted as an error."""
+    (entry,) = json.loads((FIXTURES / "sessions" / "bitfinex.json").read_text())
+    frames = [m["raw"] for m in entry["messages"]]
+    subscribed = [json.loads(f) for f in frames if '"subscribed"' in f]
+    pairs = sorted({s["pair"] for s in subscribed})
+    markets = json.dumps([pairs]).encode()  # the venue's markets answer, of the session's pairs
+    table = codec_class("bitfinex").markets_from(markets)
+    want = [
+        (symbol, row[0], row[2], row[6])
+        for symbol, row in bitfinex_ticker_rows(entry)
+        if table.lookup(symbol) is not None
+    ]
+    sim = VenueSim("bitfinex", rate=0, replay=frames, markets_body=markets)
+    await sim.start()
+    run = await start(
+        "bitfinex", sim=sim, symbols=tuple(m.symbol for m in table.markets), stale_after=30.0
+    )
+    await run.until(lambda: len(run.tickers()) >= len(want))
+    await asyncio.sleep(0.3)  # the rest of the replay, had it made any more
+    assert [(r.native, r.bid, r.ask, r.last) for r in run.tickers()] == want
+    assert "error" not in run.states()
