@@ -34,10 +34,8 @@ MICROS = 1_000
 NANOS = 1
 _FRACTION_DIGITS = {SECONDS: 9, MILLIS: 6, MICROS: 3, NANOS: 0}
 
-# epoch_to_ns: the smallest value read in each unit, largest unit first.
-_INFERRED = ((10**17, NANOS), (10**14, MICROS), (10**11, MILLIS), (0, SECONDS))
-
 _MS_MAX = NS_MAX // MILLIS  # the largest time in ms that fits the record
+_DIGITS_MAX = 30  # digits of a whole number read directly (more: out of range anyway)
 
 
 def valid_ns(ns: int) -> int | None:
@@ -53,6 +51,8 @@ def to_ns(value: Any, unit: int) -> int | None:
     if kind is int:  # not bool: type() is exact
         return valid_ns(value * unit)
     if kind is str:
+        if value.isdecimal() and len(value) <= _DIGITS_MAX:  # the common case: whole
+            return valid_ns(int(value) * unit)
         return _decimal_to_ns(value, unit)
     if kind is float:
         return _float_to_ns(value, unit)
@@ -72,9 +72,17 @@ def _float_to_ns(value: float, unit: int) -> int | None:
 
 
 def ms_to_ns(value: Any) -> int | None:
-    """Milliseconds since the epoch to ns (the commonest unit: the int case inlined)."""
-    if type(value) is int:
+    """Milliseconds since the epoch to ns (the commonest unit: whole numbers inlined)."""
+    if value is None:
+        return None
+    kind = type(value)
+    if kind is int:
         return value * MILLIS if 0 <= value <= _MS_MAX else None
+    if kind is str:
+        if not (value.isdecimal() and len(value) <= _DIGITS_MAX):
+            return _decimal_to_ns(value, MILLIS)
+        value = int(value)
+        return value * MILLIS if value <= _MS_MAX else None
     return to_ns(value, MILLIS)
 
 
@@ -92,21 +100,27 @@ def epoch_to_ns(value: Any) -> int | None:
     """A time since the epoch in an unknown unit (s, ms, µs or ns), inferred from its
     magnitude (see the module's docstring for the thresholds), to ns."""
     kind = type(value)
-    if kind is int or kind is float:
-        magnitude = value
-    elif kind is str:
-        try:
-            magnitude = float(value)
-        except ValueError:
-            return None
-    else:
-        return None
-    if not magnitude >= 0:  # negative or NaN
-        return None
-    for floor, unit in _INFERRED:
-        if magnitude >= floor:
-            return to_ns(value, unit)
+    if kind is str:
+        if value.isdecimal() and len(value) <= _DIGITS_MAX:
+            value, kind = int(value), int
+        else:
+            try:
+                magnitude = float(value)
+            except ValueError:
+                return None
+            return to_ns(value, _unit_of(magnitude)) if magnitude >= 0 else None
+    if kind is int:
+        return valid_ns(value * _unit_of(value)) if value >= 0 else None
+    if kind is float:
+        return to_ns(value, _unit_of(value)) if value >= 0 else None  # NaN fails the test
     return None
+
+
+def _unit_of(magnitude: float) -> int:
+    """The unit a time of this magnitude is written in (epoch_to_ns)."""
+    if magnitude >= 1e14:
+        return NANOS if magnitude >= 1e17 else MICROS
+    return MILLIS if magnitude >= 1e11 else SECONDS
 
 
 def _decimal_to_ns(text: str, unit: int) -> int | None:
