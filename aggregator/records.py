@@ -26,8 +26,13 @@ from .timestamps import us_to_ns as us_to_ns
 from .timestamps import valid_ns as valid_ns
 
 # For codecs of merged channels: "the venue says this value is gone" (an empty book side),
-# as opposed to None, "this update does not carry the value". The merge turns it into None.
+# as opposed to None, "this update does not carry the value". The settle step makes it None.
 EMPTY = math.nan
+# num()'s answer for a value the venue sent but not as a finite number ("abc", "NaN", true,
+# an object, 1e400): a NaN told apart from EMPTY by identity. The settle step makes it None,
+# flags the record and never carries the previous value over it. (Any other NaN, made by
+# arithmetic on a bad value, is bad too.)
+BAD = float("nan")
 
 # Price and size fields: the ones a merge of two partial updates carries over.
 MARKET_FIELDS = (
@@ -41,6 +46,20 @@ MARKET_FIELDS = (
     "low",
     "volume",
     "quote_volume",
+)
+PRICE_FIELDS = ("bid", "ask", "last", "open", "high", "low")  # > 0, else null and flagged
+SIZE_FIELDS = ("bid_size", "ask_size", "volume", "quote_volume")  # >= 0, else likewise
+
+# The record's `flags`: what was wrong with the values the venue sent, in this order.
+BAD_VALUE = 1  # not a finite number: nulled
+NONPOSITIVE_PRICE = 2  # a price <= 0: nulled
+NEGATIVE_SIZE = 4  # a size or volume < 0: nulled
+CROSSED = 8  # bid > ask: both kept as sent
+FLAG_NAMES = ("bad_value", "nonpositive_price", "negative_size", "crossed")
+# The `flags` value of each combination (tuples: shared by records, written as JSON lists).
+FLAGS: tuple[tuple[str, ...] | None, ...] = tuple(
+    tuple(n for i, n in enumerate(FLAG_NAMES) if mask & (1 << i)) or None
+    for mask in range(1 << len(FLAG_NAMES))
 )
 
 
@@ -62,6 +81,7 @@ class Ticker:
     low: float | None = None
     volume: float | None = None
     quote_volume: float | None = None
+    flags: tuple[str, ...] | None = None  # FLAGS: what was wrong with the values; set by settle
     ts_event: int | None = None
     ts_recv: int = 0
     seq: int = 0
@@ -86,9 +106,11 @@ class Ticker:
         ts_recv: int = 0,
         seq: int = 0,
         instance: str | None = None,
+        flags: tuple[str, ...] | None = None,
     ) -> None:
         # Written out (not generated) so that every field, `type` first, is in the instance
-        # dict in declaration order: orjson writes the dict as it is.
+        # dict in declaration order: orjson writes the dict as it is. (`flags` is the last
+        # argument, so that positional calls made before it existed keep their meaning.)
         self.type = "ticker"
         self.exchange = exchange
         self.symbol = symbol
@@ -103,6 +125,7 @@ class Ticker:
         self.low = low
         self.volume = volume
         self.quote_volume = quote_volume
+        self.flags = flags
         self.ts_event = ts_event
         self.ts_recv = ts_recv
         self.seq = seq
@@ -111,63 +134,106 @@ class Ticker:
     def key(self) -> tuple[str, str, str]:
         return ("ticker", self.exchange, self.symbol)
 
-    def merge_from(self, prev: Ticker | None) -> None:
-        """Fill the market fields this update lacks from the previous record.
+    def settle(self, prev: Ticker | None) -> int:
+        """Make the codec's values the record's: the one check of every record's numbers.
 
-        A field set to EMPTY (the venue said the value is gone: an empty book side) is not
-        filled: it becomes None. (Written out field by field: this runs for every record of
-        a merged stream. `value != value` is true only for NaN, i.e. EMPTY.)
+        ``prev`` is the market's previous record on a merged channel (None otherwise, or for
+        its first record). Per market field: None (not in this update) takes ``prev``'s
+        value; EMPTY becomes None; BAD, or any NaN, becomes None (BAD_VALUE); a price <= 0
+        and a size < 0 become None (NONPOSITIVE_PRICE, NEGATIVE_SIZE). Then bid > ask is
+        CROSSED, with both kept. Sets ``flags`` and returns their mask (0: clean).
+
+        Written out field by field: it runs for every record. ``not v > 0.0`` is one test
+        for "a NaN or <= 0"; ``v != v`` is true only for a NaN.
         """
         if prev is None:
             prev = _NOTHING
-        if self.bid is None:
+        wrong = 0
+        v = self.bid
+        if v is None:
             self.bid = prev.bid
-        elif self.bid != self.bid:
+        elif not v > 0.0:
             self.bid = None
-        if self.bid_size is None:
+            if v is not EMPTY:
+                wrong |= BAD_VALUE if v != v else NONPOSITIVE_PRICE
+        v = self.bid_size
+        if v is None:
             self.bid_size = prev.bid_size
-        elif self.bid_size != self.bid_size:
+        elif not v >= 0.0:
             self.bid_size = None
-        if self.ask is None:
+            if v is not EMPTY:
+                wrong |= BAD_VALUE if v != v else NEGATIVE_SIZE
+        v = self.ask
+        if v is None:
             self.ask = prev.ask
-        elif self.ask != self.ask:
+        elif not v > 0.0:
             self.ask = None
-        if self.ask_size is None:
+            if v is not EMPTY:
+                wrong |= BAD_VALUE if v != v else NONPOSITIVE_PRICE
+        v = self.ask_size
+        if v is None:
             self.ask_size = prev.ask_size
-        elif self.ask_size != self.ask_size:
+        elif not v >= 0.0:
             self.ask_size = None
-        if self.last is None:
+            if v is not EMPTY:
+                wrong |= BAD_VALUE if v != v else NEGATIVE_SIZE
+        v = self.last
+        if v is None:
             self.last = prev.last
-        elif self.last != self.last:
+        elif not v > 0.0:
             self.last = None
-        if self.open is None:
+            if v is not EMPTY:
+                wrong |= BAD_VALUE if v != v else NONPOSITIVE_PRICE
+        v = self.open
+        if v is None:
             self.open = prev.open
-        elif self.open != self.open:
+        elif not v > 0.0:
             self.open = None
-        if self.high is None:
+            if v is not EMPTY:
+                wrong |= BAD_VALUE if v != v else NONPOSITIVE_PRICE
+        v = self.high
+        if v is None:
             self.high = prev.high
-        elif self.high != self.high:
+        elif not v > 0.0:
             self.high = None
-        if self.low is None:
+            if v is not EMPTY:
+                wrong |= BAD_VALUE if v != v else NONPOSITIVE_PRICE
+        v = self.low
+        if v is None:
             self.low = prev.low
-        elif self.low != self.low:
+        elif not v > 0.0:
             self.low = None
-        if self.volume is None:
+            if v is not EMPTY:
+                wrong |= BAD_VALUE if v != v else NONPOSITIVE_PRICE
+        v = self.volume
+        if v is None:
             self.volume = prev.volume
-        elif self.volume != self.volume:
+        elif not v >= 0.0:
             self.volume = None
-        if self.quote_volume is None:
+            if v is not EMPTY:
+                wrong |= BAD_VALUE if v != v else NEGATIVE_SIZE
+        v = self.quote_volume
+        if v is None:
             self.quote_volume = prev.quote_volume
-        elif self.quote_volume != self.quote_volume:
+        elif not v >= 0.0:
             self.quote_volume = None
+            if v is not EMPTY:
+                wrong |= BAD_VALUE if v != v else NEGATIVE_SIZE
+        bid, ask = self.bid, self.ask
+        if bid is not None and ask is not None and bid > ask:
+            wrong |= CROSSED
+        self.flags = FLAGS[wrong]  # (None when clean, whatever a copied record said)
+        return wrong
 
     def same_market_values(self, other: Ticker) -> bool:
-        return self.ts_event == other.ts_event and all(
-            getattr(self, n) == getattr(other, n) for n in MARKET_FIELDS
+        return (
+            self.ts_event == other.ts_event
+            and self.flags == other.flags
+            and all(getattr(self, n) == getattr(other, n) for n in MARKET_FIELDS)
         )
 
 
-_NOTHING = Ticker("", "", "")  # merge_from(None): every market field None
+_NOTHING = Ticker("", "", "")  # settle(None): every market field None
 
 
 @dataclass
@@ -218,39 +284,81 @@ def now_ns() -> int:
 
 
 def num(value: Any) -> float | None:
-    """A venue's number (string, int or float) as a finite float, or None.
+    """A venue's number (string, int or float) as a finite float; None if not sent; else BAD.
 
-    Empty strings, null, "NaN" and infinities become None: a missing value is never
-    turned into 0 or into a made-up number.
+    None and "" are "not sent" (None: a merged channel keeps the previous value). Anything
+    else that is not a finite number ("abc", "NaN", infinities, 1e400, true, an object or a
+    list) is BAD: the record gets null there and the flag, never 0 or a made-up number.
     """
     if value is None or value == "":
         return None
+    if value is True or value is False:  # float(True) is 1.0
+        return BAD
     try:
         f = float(value)
-    except (TypeError, ValueError):
-        return None
-    if math.isfinite(f):
-        return f
-    return None
+    except (TypeError, ValueError, OverflowError):
+        return BAD
+    return f if f - f == 0.0 else BAD
+
+
+def level(price: Any, size: Any) -> tuple[float, float]:
+    """An order book level's price (a finite number > 0) and size (finite, >= 0).
+
+    ValueError otherwise: a book cannot place a level it cannot read, so a book codec reads
+    all the levels of a frame before it changes its book, and on this error drops the book
+    and renews the session (the book is out of step) rather than publish from it.
+    """
+    p, s = num(price), num(size)
+    if p is None or s is None or not p > 0.0 or not s >= 0.0:
+        raise ValueError(f"a level that is not a price and a size: {price!r}, {size!r}")
+    return p, s
+
+
+def best_level(levels: Any, highest: bool) -> tuple[float | None, float | None]:
+    """The best (price, size) of a book side sent whole as [[price, size], ...] levels.
+
+    (None, None) when the frame has no such side (None: a merge keeps the previous one);
+    (EMPTY, EMPTY) when it has no level; (BAD, BAD) when a level's price cannot be read
+    (a level without a price is skipped, but not all of them), since the best is unknown.
+    """
+    if levels is None:
+        return None, None
+    if not levels:
+        return EMPTY, EMPTY
+    best: float | None = None
+    size: Any = None
+    for lv in levels:
+        price = num(lv[0])
+        if price is None:
+            continue
+        if price != price:
+            return BAD, BAD
+        if best is None or (price > best if highest else price < best):
+            best, size = price, lv[1]
+    if best is None:
+        return BAD, BAD
+    return best, num(size)
 
 
 def minus(a: float | None, b: float | None) -> float | None:
     """a - b rounded to the decimals the venue used: 63297.8 - 0.7 is 63297.1, not ...0006.
 
     For values a venue implies rather than sends, such as the open from last and change.
+    BAD if either is BAD (or the difference is not finite): implied from a bad value.
     """
     if a is None or b is None:
         return None
     d = a - b
-    return round(d, max(_decimals(a), _decimals(b))) if math.isfinite(d) else None
+    return round(d, max(_decimals(a), _decimals(b))) if math.isfinite(d) else BAD
 
 
 def times(a: float | None, b: float | None) -> float | None:
-    """a * b, or None: a quote volume from a VWAP and a base volume, say (None on overflow)."""
+    """a * b: a quote volume from a VWAP and a base volume, say. None if either is None;
+    BAD if either is BAD or the product is not finite (overflow)."""
     if a is None or b is None:
         return None
     p = a * b
-    return p if math.isfinite(p) else None
+    return p if math.isfinite(p) else BAD
 
 
 def _decimals(x: float) -> int:

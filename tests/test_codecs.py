@@ -163,6 +163,7 @@ def test_missing_or_invalid_numbers_are_null_never_zero(value: object) -> None:
     c = codec("binance")
     frame = json.dumps({"u": 1, "s": "BTCUSDT", "b": value, "B": "1", "a": "2", "A": "1"})
     (r,) = c.parse_ws(frame, 1)
+    r.settle(None)  # as the runner does with every record
     assert r.bid is None
     assert r.ask == 2.0
 
@@ -289,10 +290,10 @@ def test_merge_fills_missing_fields_but_not_an_emptied_side() -> None:
 
     prev = Ticker("x", "BTC/USD", "BTCUSD", bid=1.0, bid_size=2.0, ask=3.0, ask_size=4.0, last=2.5)
     book = Ticker("x", "BTC/USD", "BTCUSD", bid=EMPTY, bid_size=EMPTY, ask=3.5, ask_size=1.0)
-    book.merge_from(prev)
+    book.settle(prev)
     assert (book.bid, book.bid_size, book.ask, book.last) == (None, None, 3.5, 2.5)
     first = Ticker("x", "BTC/USD", "BTCUSD", bid=EMPTY, ask=3.0)
-    first.merge_from(None)  # no previous record: EMPTY still becomes None
+    first.settle(None)  # no previous record: EMPTY still becomes None
     assert first.bid is None and json.loads(dumps(first))["bid"] is None
 
 
@@ -301,13 +302,13 @@ def test_merge_covers_every_market_field(name: str) -> None:
     values = {n: float(i + 1) for i, n in enumerate(MARKET_FIELDS)}
     prev = Ticker("x", "BTC/USD", "BTCUSD", **values)
     missing = Ticker("x", "BTC/USD", "BTCUSD")
-    missing.merge_from(prev)
+    missing.settle(prev)
     assert getattr(missing, name) == getattr(prev, name)
     emptied = Ticker("x", "BTC/USD", "BTCUSD", **{name: EMPTY})
-    emptied.merge_from(prev)
+    emptied.settle(prev)
     assert getattr(emptied, name) is None
     kept = Ticker("x", "BTC/USD", "BTCUSD", **{name: 99.5})
-    kept.merge_from(prev)
+    kept.settle(prev)
     assert getattr(kept, name) == 99.5
 
 
@@ -330,7 +331,7 @@ def test_deribit_empty_book_side_is_not_refilled() -> None:
     (first,) = c.parse_ws(json.dumps(frame), 1)
     frame["params"]["data"] = {**base, "best_bid_price": 0, "best_bid_amount": 0}
     (second,) = c.parse_ws(json.dumps(frame), 2)
-    second.merge_from(first)
+    second.settle(first)
     assert first.bid == 9.0 and second.bid is None and second.bid_size is None
 
 

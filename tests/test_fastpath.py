@@ -198,6 +198,7 @@ def same(fast: Run, slow: Run) -> None:
     assert fast.adapter.records == slow.adapter.records
     assert fast.conn.made() == slow.conn.made()
     assert fast.adapter.parse_errors == slow.adapter.parse_errors
+    assert fast.adapter.flagged == slow.adapter.flagged
 
 
 def _tickers(records: dict[Any, Ticker]) -> dict[Any, Any]:
@@ -360,6 +361,75 @@ async def test_records_of_the_python_path_are_merged_from() -> None:
     assert orjson.loads(fast.events[-1][1])["high"] == 1e300
 
 
+# Values the record flags (records.py, settle): a bad value, a price <= 0, a size < 0, a
+# crossed book; each frame after a clean 24 h ticker, so that the merge has values to carry.
+FLAGGED = [
+    (b'{"u":1,"s":"BTCUSDT","b":"-1","B":"2","a":"3","A":"4"}', "bid", ["nonpositive_price"]),
+    (b'{"u":1,"s":"BTCUSDT","b":"0.00000000","B":"2","a":"3","A":"4"}', "bid",
+     ["nonpositive_price"]),
+    (b'{"u":1,"s":"BTCUSDT","b":"1","B":"-2.5","a":"3","A":"4"}', "bid_size", ["negative_size"]),
+    (b'{"u":1,"s":"BTCUSDT","b":"1","B":"2","a":"3","A":"-0.00000001"}', "ask_size",
+     ["negative_size"]),
+    (b'{"u":1,"s":"BTCUSDT","b":"5","B":"2","a":"3","A":"4"}', "bid", ["crossed"]),
+    (b'{"u":1,"s":"BTCUSDT","b":"NaN","B":"2","a":"3","A":"4"}', "bid", ["bad_value"]),
+    (b'{"u":1,"s":"BTCUSDT","b":"1","B":"2","a":"abc","A":"4"}', "ask", ["bad_value"]),
+    (b'{"u":1,"s":"BTCUSDT","b":"1","B":"2","a":"1e400","A":"4"}', "ask", ["bad_value"]),
+    (b'{"u":1,"s":"BTCUSDT","b":true,"B":"2","a":"3","A":"4"}', "bid", ["bad_value"]),
+    (b'{"u":1,"s":"BTCUSDT","b":"1","B":"2","a":"3","A":"Infinity"}', "ask_size", ["bad_value"]),
+    (b'{"e":"24hrTicker","E":1,"s":"BTCUSDT","c":"-5","v":"-1","q":"NaN"}', "last",
+     ["bad_value", "nonpositive_price", "negative_size"]),
+    (b'{"e":"24hrTicker","E":1,"s":"BTCUSDT","b":"4","a":"3.5"}', "bid", ["crossed"]),
+    (b'{"e":"24hrMiniTicker","E":1,"s":"BTCUSDT","o":"0","h":"-0.0"}', "open",
+     ["nonpositive_price"]),
+]  # fmt: skip
+DAY = (
+    b'{"e":"24hrTicker","E":1786539510015,"s":"BTCUSDT","c":"2","o":"2","h":"3","l":"1",'
+    b'"v":"10","q":"20","b":"1.5","B":"1","a":"2.5","A":"1"}'
+)
+
+
+@pytest.mark.parametrize(("frame", "field", "flags"), FLAGGED, ids=lambda x: str(x)[:40])
+async def test_flagged_values_make_the_same_line_on_both_paths(
+    frame: bytes, field: str, flags: list[str]
+) -> None:
+    """The compiled path hands such a frame to the Python path; the lines are the same, with
+    the flags, and the record after it (clean, taken by the compiled path) says null again."""
+    after = b'{"u":2,"s":"BTCUSDT","b":"1.25","B":"2","a":"1.75","A":"4"}'
+    fast, slow = both([DAY, frame, after])
+    same(fast, slow)
+    lines = [orjson.loads(e[1]) for e in fast.events if e[0] == "ticker"]
+    assert [d["flags"] for d in lines] == [None, flags, None]
+    flagged = lines[1]
+    if "crossed" in flags:
+        assert flagged["bid"] > flagged["ask"]  # kept as sent
+    else:
+        assert flagged[field] is None  # never the 24 h ticker's value again
+    assert fast.adapter.flagged == 1
+    assert fast.adapter.parse_errors == (1 if "bad_value" in flags else 0)
+    feed = fastpath.binance_feed("binance", MarketTable(MARKETS), {}, [], [], None)
+    assert feed is not None
+    assert [feed.feed(f, 1) for f in (DAY, frame, after)] == [1, -1, 1]
+
+
+async def test_a_json_number_out_of_range_refuses_the_frame_on_both_paths() -> None:
+    """1e400 as a JSON number: the JSON decoder refuses the whole frame (a parse error,
+    counted), so no record is made, let alone one with the previous bid."""
+    fast, slow = both([DAY, b'{"u":1,"s":"BTCUSDT","b":1e400,"B":"2","a":"3","A":"4"}'])
+    same(fast, slow)
+    assert [e[0] for e in fast.events].count("ticker") == 1
+    assert fast.adapter.parse_errors == 1 and fast.adapter.flagged == 0
+
+
+async def test_every_line_has_flags_null_when_clean_on_both_paths() -> None:
+    frames = [DAY, b'{"u":2,"s":"BTCUSDT","b":"1.25","B":"2","a":"1.75","A":"4"}', BOOK]
+    fast, slow = both(frames)
+    for run in (fast, slow):
+        lines = [orjson.loads(e[1]) for e in run.events if e[0] == "ticker"]
+        assert len(lines) == 3 and all(d["flags"] is None for d in lines)
+        assert list(lines[0]).index("flags") == list(lines[0]).index("quote_volume") + 1
+    assert all(t.flags is None for t in fast.latest.values())
+
+
 async def test_instance_is_stamped_on_both_paths() -> None:
     frames = [
         b'{"u":1,"s":"BTCUSDT","b":"1","B":"2","a":"3","A":"4"}',
@@ -443,9 +513,22 @@ def test_generated_frames_match(batch: list[tuple[dict[str, Any], dict[str, Any]
 plain = st.one_of(
     st.builds(lambda i, f: f"{i}.{f}", digits, digits), digits, st.sampled_from(["0.00000000"])
 )
-book = st.fixed_dictionaries(
-    {"u": st.integers(0, 10**12), "s": st.sampled_from(["BTCUSDT", "ETHUSDT"])}
-    | {k: plain for k in "bBaA"}
+
+
+def _book(u: int, s: str, p: str, q: str, bid_size: str, ask_size: str) -> dict[str, Any]:
+    bid, ask = sorted((p, q), key=float)  # a crossed book is flagged: the Python path's
+    return {"u": u, "s": s, "b": bid, "B": bid_size, "a": ask, "A": ask_size}
+
+
+positive = plain.map(lambda t: t if float(t) > 0 else f"1{t}")  # a price of 0 is flagged too
+book = st.builds(
+    _book,
+    st.integers(0, 10**12),
+    st.sampled_from(["BTCUSDT", "ETHUSDT"]),
+    positive,
+    positive,
+    plain,
+    plain,
 )
 
 

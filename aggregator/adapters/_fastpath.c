@@ -49,6 +49,9 @@ static const char FIELD_JSON[NFIELDS][FIELD_JSON_ROW + 1] = {
     ",\"high\":", ",\"low\":", ",\"volume\":", ",\"quote_volume\":",
 };
 static size_t FIELD_JSON_LEN[NFIELDS];
+/* The price fields (bit f: FIELD_NAMES[f]): bid, ask, last, open, high, low; the others
+ * are sizes. A price must be > 0 and a size >= 0, else the Python path flags the record. */
+#define PRICE_FIELDS ((1u << 0) | (1u << 2) | (1u << 4) | (1u << 5) | (1u << 6) | (1u << 7))
 /* The frame key of each field, in a 24hrTicker (a bookTicker carries the first four). */
 static const char FIELD_KEYS[NFIELDS] = {'b', 'B', 'a', 'A', 'c', 'o', 'h', 'l', 'v', 'q'};
 #define SLOT_S NFIELDS
@@ -62,7 +65,7 @@ static signed char KEY_SLOT[256];
 static unsigned char STR_CLASS[256];
 
 static PyObject *s_type, *s_exchange, *s_symbol, *s_native, *s_ts_event, *s_ts_recv, *s_seq,
-    *s_instance, *s_ticker, *s_fields[NFIELDS];
+    *s_instance, *s_ticker, *s_flags, *s_fields[NFIELDS];
 
 /* --- Rec: a record as the sinks see it -------------------------------------------------- */
 
@@ -502,7 +505,7 @@ static int Feed_init(Feed *self, PyObject *args, PyObject *kwds) {
         m->symbol = Py_NewRef(symbol);
         m->prefix = Py_NewRef(prefix);
         m->fits = PyBytes_GET_SIZE(prefix) + PyBytes_GET_SIZE(self->suffix) +
-                      NFIELDS * (MAXNUM + 16) + 128 <= MAXLINE;
+                      NFIELDS * (MAXNUM + 16) + 13 + 128 <= MAXLINE;
         self->nmarkets = ++i;
         clear_values(m);
         m->key = PyTuple_Pack(3, s_ticker, venue, symbol);
@@ -529,9 +532,12 @@ static int load_prev(Feed *self, Market *m, PyObject *prev) {
     PyObject *vals[NFIELDS] = {NULL};
     char text[NFIELDS][MAXNUM];
     unsigned char len[NFIELDS];
+    double dv[NFIELDS]; /* the values, for the crossed check */
     for (int f = 0; f < NFIELDS; f++) {
         vals[f] = PyObject_GetAttr(prev, s_fields[f]);
         if (vals[f] == NULL) goto fail;
+        if (vals[f] != Py_None && (dv[f] = PyFloat_AsDouble(vals[f])) == -1.0 && PyErr_Occurred())
+            goto fail;
         PyObject *t = PyObject_CallOneArg(self->dumps, vals[f]);
         if (t == NULL) goto fail;
         Py_ssize_t n = PyBytes_GET_SIZE(t);
@@ -547,6 +553,7 @@ static int load_prev(Feed *self, Market *m, PyObject *prev) {
     for (int f = 0; f < NFIELDS; f++) {
         m->has[f] = vals[f] != Py_None;
         if (m->has[f]) {
+            m->val[f] = dv[f];
             Py_XSETREF(m->vals[f], vals[f]);
         } else {
             Py_CLEAR(m->vals[f]);
@@ -593,7 +600,8 @@ static int long_decimal(PyObject *dumps, const char *p, Py_ssize_t n, char *out,
 /* The market's latest record as a Ticker, put in `last`. 0, or -1 with an exception. */
 static int materialise(Feed *self, Market *m) {
     /* Ticker's positional arguments: exchange, symbol, native, the ten market fields,
-     * ts_event, ts_recv, seq, instance */
+     * ts_event, ts_recv, seq, instance (and flags, last, None: this path makes only records
+     * with nothing to flag) */
     PyObject *args[17], *ev = NULL, *recv = NULL, *seq = NULL, *rec = NULL;
     args[0] = self->venue;
     args[1] = m->symbol;
@@ -621,13 +629,17 @@ static int materialise(Feed *self, Market *m) {
         PyObject *dict = PyDict_New();
         if (dict == NULL) goto done;
         int bad = PyDict_SetItem(dict, s_type, s_ticker) < 0;
-        PyObject *names[17] = {s_exchange, s_symbol, s_native};
+        PyObject *names[18] = {s_exchange, s_symbol, s_native}, *values[18];
+        for (int i = 0; i < 13; i++) values[i] = args[i];
         for (int f = 0; f < NFIELDS; f++) names[3 + f] = s_fields[f];
-        names[13] = s_ts_event;
-        names[14] = s_ts_recv;
-        names[15] = s_seq;
-        names[16] = s_instance;
-        for (int i = 0; i < 17 && !bad; i++) bad = PyDict_SetItem(dict, names[i], args[i]) < 0;
+        names[13] = s_flags; /* declared after the market fields */
+        values[13] = Py_None;
+        names[14] = s_ts_event;
+        names[15] = s_ts_recv;
+        names[16] = s_seq;
+        names[17] = s_instance;
+        for (int i = 14; i < 18; i++) values[i] = args[i - 1];
+        for (int i = 0; i < 18 && !bad; i++) bad = PyDict_SetItem(dict, names[i], values[i]) < 0;
         if (!bad && (rec = PyType_GenericAlloc((PyTypeObject *)self->ticker, 0)) != NULL &&
             PyObject_GenericSetDict(rec, dict, NULL) < 0)
             Py_CLEAR(rec);
@@ -691,6 +703,8 @@ static int feed_text(Feed *self, const char *raw, Py_ssize_t rawlen, long long r
             if (r < 0) return -2;
             if (r > 0) return -1;
         }
+        /* a price <= 0 or a size < 0: the Python path nulls and flags it (records.py) */
+        if ((PRICE_FIELDS >> f) & 1 ? !(value[f] > 0.0) : !(value[f] >= 0.0)) return -1;
         have[f] = 1;
     }
     long long event = -1;
@@ -724,6 +738,11 @@ static int feed_text(Feed *self, const char *raw, Py_ssize_t rawlen, long long r
             if (load_prev(self, m, prev) < 0) return -2;
         }
     }
+    /* bid > ask in the merged record: flagged, by the Python path (nothing changed here but
+     * the market's copy of the record in `last`) */
+    if ((have[0] || m->has[0]) && (have[2] || m->has[2]) &&
+        (have[0] ? value[0] : m->val[0]) > (have[2] ? value[2] : m->val[2]))
+        return -1;
     long long seq = self->seq + 1;
 
     /* the line: the pieces of a field are copied in whole rows (fixed sizes, no calls),
@@ -738,6 +757,7 @@ static int feed_text(Feed *self, const char *raw, Py_ssize_t rawlen, long long r
         if (have[f]) { memcpy(o, text[f], MAXNUM); o += len[f]; }
         else { memcpy(o, m->text[f], MAXNUM); o += m->len[f]; }
     }
+    memcpy(o, ",\"flags\":null", 13); o += 13; /* a record this path makes has none */
     memcpy(o, ",\"ts_event\":", 12); o += 12;
     if (event >= 0) o = put_i64(o, event);
     else { memcpy(o, "null", 4); o += 4; }
@@ -1258,6 +1278,7 @@ PyMODINIT_FUNC PyInit__fastpath(void) {
     INTERN(s_ts_recv, "ts_recv");
     INTERN(s_seq, "seq");
     INTERN(s_instance, "instance");
+    INTERN(s_flags, "flags");
     INTERN(s_ticker, "ticker");
     for (int f = 0; f < NFIELDS; f++) INTERN(s_fields[f], FIELD_NAMES[f]);
 #undef INTERN

@@ -77,16 +77,16 @@ class Binance(Codec):
             bid_size: float | None
             ask: float | None
             ask_size: float | None
+            b, bs, a, as_ = msg.get("b"), msg.get("B"), msg.get("a"), msg.get("A")
             try:
-                bid, bid_size = float(msg["b"]), float(msg["B"])
-                ask, ask_size = float(msg["a"]), float(msg["A"])
-            except (KeyError, TypeError, ValueError):
-                bid, bid_size = num(msg.get("b")), num(msg.get("B"))
-                ask, ask_size = num(msg.get("a")), num(msg.get("A"))
-            else:
-                total = bid + bid_size + ask + ask_size  # type: ignore[operator]
-                if total - total != 0.0:  # a NaN or an infinity among them: num() drops it
-                    bid, bid_size, ask, ask_size = (num(x) for x in (bid, bid_size, ask, ask_size))
+                if not (str is type(b) is type(bs) is type(a) is type(as_)):
+                    raise TypeError  # missing, a number, true, an object: num() says what
+                bid, bid_size, ask, ask_size = float(b), float(bs), float(a), float(as_)
+                total = bid + bid_size + ask + ask_size
+                if total - total != 0.0:  # a NaN or an infinity among them
+                    raise ValueError
+            except (TypeError, ValueError):
+                bid, bid_size, ask, ask_size = num(b), num(bs), num(a), num(as_)
             # positional: exchange, symbol, native, bid, bid_size, ask, ask_size, the six 24 h
             # fields (None: the merge fills them), ts_event (not sent), ts_recv
             none = None

@@ -19,9 +19,10 @@ from .base import Codec, RestRequest, json_body
 
 
 def _price(value: Any) -> float | None:
-    """A price, or None where the venue sends nothing or 0."""
+    """A price, or None where the venue sends nothing or 0 (what is not a number stays
+    BAD, and a negative price stays, to be flagged)."""
     f = num(value)
-    return f if f is not None and f > 0 else None
+    return None if f == 0 else f
 
 
 class BTCTurk(Codec):

@@ -37,7 +37,7 @@ from typing import Any, ClassVar
 import orjson
 
 from ..errors import ParseError, VenueError, VenueNotice
-from ..records import Ticker, num
+from ..records import Ticker, level, num
 from ..symbols import Market, MarketTable, unify
 from .base import Codec, RestRequest, json_body
 
@@ -50,7 +50,8 @@ Top = tuple[float | None, float | None, float | None, float | None]
 
 
 class SequenceGap(VenueError):
-    """An order book increment was lost (or the venue restarted its numbering)."""
+    """An order book increment was lost (or the venue restarted its numbering), or had a
+    level that could not be read: the book is out of step."""
 
 
 class _Book:
@@ -65,9 +66,8 @@ class _Book:
         self.top: Top = (None, None, None, None)
 
     @staticmethod
-    def apply(side: dict[float, float], levels: Any, bids: bool) -> None:
-        for price_text, size_text in levels or ():
-            price, size = float(price_text), float(size_text)
+    def apply(side: dict[float, float], levels: list[tuple[float, float]], bids: bool) -> None:
+        for price, size in levels:
             if size == 0:
                 side.pop(price, None)
             else:
@@ -152,9 +152,11 @@ class Cex(Codec):
             m = self.lookup(data["pair"])
             if m is None:
                 return []
-            book = self._books[m.native] = _Book(int(data["seqId"]))
-            book.apply(book.bids, data.get("bids"), True)
-            book.apply(book.asks, data.get("asks"), False)
+            seq = int(data["seqId"])
+            bids, asks = self._levels(m, data)
+            book = self._books[m.native] = _Book(seq)
+            book.apply(book.bids, bids, True)
+            book.apply(book.asks, asks, False)
             return self._top(m, book, ts_recv)
         if e == "get_ticker":
             return self._tickers(data, ts_recv)
@@ -174,10 +176,25 @@ class Cex(Codec):
             self._books.pop(m.native, None)
             expected = "a snapshot" if book is None else book.seq + 1
             raise SequenceGap(f"sequence gap on {m.native}: expected {expected}, got {seq}")
+        bids, asks = self._levels(m, data)
         book.seq = seq
-        book.apply(book.bids, data.get("bids"), True)
-        book.apply(book.asks, data.get("asks"), False)
+        book.apply(book.bids, bids, True)
+        book.apply(book.asks, asks, False)
         return self._top(m, book, ts_recv)
+
+    def _levels(
+        self, m: Market, data: dict[str, Any]
+    ) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
+        """The frame's bid and ask levels, read before the book changes. A level that is not
+        a price and a size leaves the book out of step: it is dropped, the session renewed."""
+        try:
+            return (
+                [level(p, s) for p, s in data.get("bids") or ()],
+                [level(p, s) for p, s in data.get("asks") or ()],
+            )
+        except ValueError as e:
+            self._books.pop(m.native, None)
+            raise SequenceGap(f"book out of step on {m.native}: {e}") from None
 
     def _top(self, m: Market, book: _Book, ts_recv: int) -> list[Ticker]:
         top = book.best()
@@ -204,7 +221,11 @@ class Cex(Codec):
             m = self.lookup(pair)
             if m is None or not isinstance(t, dict):
                 continue
-            rec = self._stats[m.native] = self._ticker(m, t, ts_recv)
+            rec = self._ticker(m, t, ts_recv)
+            # what the book's records carry: values as the runner settles them (a bad one is
+            # flagged in this record, and is null, unflagged, in those)
+            stats = self._stats[m.native] = replace(rec)
+            stats.settle(None)
             book = self._books.get(m.native)
             if book is not None:
                 bid, bid_size, ask, ask_size = book.top

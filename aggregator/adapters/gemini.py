@@ -26,7 +26,7 @@ from urllib.parse import quote
 import orjson
 
 from ..errors import ParseError, VenueError, VenueNotice
-from ..records import Ticker, ms_to_ns, num
+from ..records import Ticker, level, ms_to_ns, num
 from ..symbols import Market, MarketTable, unify
 from .base import Codec, RestRequest, json_body
 
@@ -56,33 +56,29 @@ class _Book:
     __slots__ = ("asks", "best_ask", "best_bid", "bids")
 
     def __init__(self) -> None:
-        self.bids: dict[float, str] = {}
-        self.asks: dict[float, str] = {}
+        self.bids: dict[float, float] = {}
+        self.asks: dict[float, float] = {}
         self.best_bid: float | None = None
         self.best_ask: float | None = None
 
-    def apply(self, side: Any, price: Any, qty: Any) -> None:
-        level = float(price)
-        if side == "buy":
-            if float(qty) == 0:
-                if self.bids.pop(level, None) is not None and level == self.best_bid:
+    def apply(self, buy: bool, price: float, qty: float) -> None:
+        if buy:
+            if qty == 0:
+                if self.bids.pop(price, None) is not None and price == self.best_bid:
                     self.best_bid = max(self.bids) if self.bids else None
             else:
-                self.bids[level] = qty
-                if self.best_bid is None or level > self.best_bid:
-                    self.best_bid = level
-        elif side == "sell":
-            if float(qty) == 0:
-                if self.asks.pop(level, None) is not None and level == self.best_ask:
-                    self.best_ask = min(self.asks) if self.asks else None
-            else:
-                self.asks[level] = qty
-                if self.best_ask is None or level < self.best_ask:
-                    self.best_ask = level
+                self.bids[price] = qty
+                if self.best_bid is None or price > self.best_bid:
+                    self.best_bid = price
+        elif qty == 0:
+            if self.asks.pop(price, None) is not None and price == self.best_ask:
+                self.best_ask = min(self.asks) if self.asks else None
         else:
-            raise ParseError(f"unknown book side {side!r}")
+            self.asks[price] = qty
+            if self.best_ask is None or price < self.best_ask:
+                self.best_ask = price
 
-    def top(self) -> tuple[float | None, str | None, float | None, str | None]:
+    def top(self) -> tuple[float | None, float | None, float | None, float | None]:
         bid, ask = self.best_bid, self.best_ask
         return (
             bid,
@@ -106,6 +102,7 @@ class Gemini(Codec):
         super().__init__(table)
         self._books: dict[str, _Book] = {}  # native -> its book, on this connection
         self._tops: dict[str, tuple[Any, ...]] = {}  # native -> the last top emitted
+        self._lost: set[str] = set()  # natives whose book is out of step (a bad level)
 
     # --- WebSocket ---------------------------------------------------------------------
     def subscribe(self, markets: Sequence[Market]) -> list[str]:
@@ -141,11 +138,12 @@ class Gemini(Codec):
     def _update(
         self, m: Market, msg: dict[str, Any], changes: list[Any], ts_recv: int
     ) -> list[Ticker]:
+        levels = self._levels(m, changes)
         book = self._books.get(m.native)
         if book is None or "trades" in msg:  # the initial message: the whole book
             book = self._books[m.native] = _Book()
-        for side, price, qty in changes:
-            book.apply(side, price, qty)
+        for buy, price, qty in levels:
+            book.apply(buy, price, qty)
         top = book.top()
         last = self._tops.get(m.native)
         if last == top or (last is None and top == (None, None, None, None)):
@@ -158,13 +156,30 @@ class Gemini(Codec):
                 m.symbol,
                 m.native,
                 bid=bid,
-                bid_size=num(bid_size),
+                bid_size=bid_size,
                 ask=ask,
-                ask_size=num(ask_size),
+                ask_size=ask_size,
                 ts_event=None,
                 ts_recv=ts_recv,
             )
         ]
+
+    def _levels(self, m: Market, changes: list[Any]) -> list[tuple[bool, float, float]]:
+        """The changes as (buy, price, size), read before the book changes. A level that is
+        not a price and a size leaves the book out of step: the session is renewed (and the
+        rest of its frames refused), never published from."""
+        if m.native in self._lost:
+            raise VenueError(f"book out of step on {m.native}")
+        out = []
+        for side, price, qty in changes:
+            if side != "buy" and side != "sell":
+                raise ParseError(f"unknown book side {side!r}")
+            try:
+                out.append((side == "buy", *level(price, qty)))
+            except ValueError as e:
+                self._lost.add(m.native)
+                raise VenueError(f"book out of step on {m.native}: {e}") from None
+        return out
 
     # --- REST --------------------------------------------------------------------------
     def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:

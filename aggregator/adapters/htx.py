@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 import orjson
 
 from ..errors import ParseError, VenueError, VenueNotice
-from ..records import Ticker, ms_to_ns, num
+from ..records import EMPTY, Ticker, ms_to_ns, num
 from ..symbols import Market, unify
 from .base import Codec, RestRequest, json_body
 
@@ -194,8 +194,11 @@ class HTX(Codec):
 
 
 def _level(t: dict[str, Any], side: str) -> tuple[float | None, float | None]:
-    """Best price and size: [price, size] in detail/merged, "bid"/"bidSize" in tickers."""
+    """Best price and size: [price, size] in detail/merged ([] for an empty side: EMPTY),
+    "bid"/"bidSize" in tickers."""
     v = t.get(side)
     if isinstance(v, list):
-        return (num(v[0]) if v else None), (num(v[1]) if len(v) > 1 else None)
+        if not v:
+            return EMPTY, EMPTY
+        return num(v[0]), (num(v[1]) if len(v) > 1 else None)
     return num(v), num(t.get(f"{side}Size"))

@@ -30,7 +30,7 @@ from urllib.parse import quote
 import orjson
 
 from ..errors import ParseError, VenueError, VenueNotice
-from ..records import Ticker, iso_to_ns, ms_to_ns, num
+from ..records import Ticker, iso_to_ns, level, ms_to_ns, num
 from ..symbols import Market, MarketTable, unify
 from .base import Codec, RestRequest, json_body
 
@@ -77,9 +77,8 @@ class _Book:
         self.top: tuple[float | None, ...] = (None, None, None, None)
 
     @staticmethod
-    def apply(side: dict[float, float], levels: Any) -> None:
-        for level in levels or ():
-            price, volume = float(level["Price"]), float(level["Volume"])
+    def apply(side: dict[float, float], levels: list[tuple[float, float]]) -> None:
+        for price, volume in levels:
             if volume == 0:
                 side.pop(price, None)
             else:
@@ -138,6 +137,12 @@ class IndependentReserve(Codec):
             if m is None:
                 return []
             data = msg["Data"]
+            try:  # read before the book changes: a level it cannot place puts it out of step
+                bid_levels = [level(x["Price"], x["Volume"]) for x in data.get("Bids") or ()]
+                offer_levels = [level(x["Price"], x["Volume"]) for x in data.get("Offers") or ()]
+            except ValueError as e:
+                self._books.pop(m.native, None)
+                raise ChecksumMismatch(f"book out of step on {m.native}: {e}") from None
             book = self._books.get(m.native)
             if event == "OrderBookSnapshot" or book is None:
                 if event != "OrderBookSnapshot":
@@ -145,8 +150,8 @@ class IndependentReserve(Codec):
                         f"checksum mismatch: {m.native} changed before a snapshot"
                     )
                 book = self._books[m.native] = _Book(int(depth))
-            book.apply(book.bids, data.get("Bids"))
-            book.apply(book.offers, data.get("Offers"))
+            book.apply(book.bids, bid_levels)
+            book.apply(book.offers, offer_levels)
             bids, offers = book.levels()
             crc = data.get("Crc32")
             if crc is not None and book_checksum(bids[:CRC_LEVELS], offers[:CRC_LEVELS]) != crc:

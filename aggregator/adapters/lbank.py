@@ -26,7 +26,7 @@ from urllib.parse import quote
 import orjson
 
 from ..errors import ParseError, VenueError, VenueNotice
-from ..records import Ticker, iso_to_ns, ms_to_ns, num
+from ..records import Ticker, best_level, iso_to_ns, ms_to_ns, num
 from ..symbols import Market, MarketTable, unify
 from ..timestamps import valid_ns
 from .base import Codec, RestRequest, json_body
@@ -50,17 +50,6 @@ def _ts(value: Any) -> int | None:
     """A frame's "TS" ("2019-07-01T11:33:55.188", UTC+8) to ns since the epoch."""
     ns = iso_to_ns(value)
     return None if ns is None else valid_ns(ns - UTC8_NS)
-
-
-def _best(levels: Any, bids: bool) -> tuple[float | None, float | None]:
-    """The best price of a list of [price, size] levels, and its size (any order)."""
-    best: float | None = None
-    size: float | None = None
-    for level in levels or ():
-        price = num(level[0])
-        if price is not None and (best is None or (price > best if bids else price < best)):
-            best, size = price, num(level[1])
-    return best, size
 
 
 class LBank(Codec):
@@ -126,8 +115,8 @@ class LBank(Codec):
         if m is None:
             return []
         book = msg.get("depth", msg)  # a request's answer has the levels at the top
-        bid, bid_size = _best(book.get("bids"), True)
-        ask, ask_size = _best(book.get("asks"), False)
+        bid, bid_size = best_level(book.get("bids"), highest=True)
+        ask, ask_size = best_level(book.get("asks"), highest=False)
         top = (bid, bid_size, ask, ask_size)
         if top == self._tops.get(m.native) or (bid is None and ask is None):
             return []

@@ -252,8 +252,12 @@ class Luno(Codec):
 
 
 def _dec(value: Any) -> Decimal:
-    """A decimal string as a Decimal (sums of order volumes stay exact), or ParseError."""
+    """A decimal string as a Decimal (sums of order volumes stay exact), or ParseError: for
+    what is not a finite number >= 0 too (a NaN in the book would break its comparisons)."""
     try:
-        return Decimal(value)
+        d = Decimal(value) if not isinstance(value, bool) else None
     except (InvalidOperation, TypeError, ValueError):
-        raise ParseError(f"not a decimal number: {value!r}") from None
+        d = None
+    if d is None or not d.is_finite() or d < 0:
+        raise ParseError(f"not a decimal number >= 0: {value!r}")
+    return d

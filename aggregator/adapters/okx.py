@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 import orjson
 
 from ..errors import ParseError, VenueError, VenueNotice
-from ..records import Ticker, ms_to_ns, num
+from ..records import Ticker, best_level, ms_to_ns, num
 from ..symbols import Market, unify
 from .base import Codec, RestRequest, json_body
 
@@ -125,16 +125,18 @@ class OKX(Codec):
         raise ParseError(f"unexpected message: {str(msg)[:100]}")
 
     def _top(self, m: Market, book: dict[str, Any], ts_recv: int) -> Ticker:
-        bids, asks = book.get("bids") or [[]], book.get("asks") or [[]]
-        bid, ask = bids[0], asks[0]
+        """bbo-tbt: {"asks":[["73384.8","0.4","0","3"]],"bids":[[...]],"ts":"..."}; a side
+        with no level is empty (EMPTY: null, not the previous value)."""
+        bid, bid_size = best_level(book.get("bids"), highest=True)
+        ask, ask_size = best_level(book.get("asks"), highest=False)
         return Ticker(
             "okx",
             m.symbol,
             m.native,
-            bid=num(bid[0]) if bid else None,
-            bid_size=num(bid[1]) if len(bid) > 1 else None,
-            ask=num(ask[0]) if ask else None,
-            ask_size=num(ask[1]) if len(ask) > 1 else None,
+            bid=bid,
+            bid_size=bid_size,
+            ask=ask,
+            ask_size=ask_size,
             ts_event=ms_to_ns(book.get("ts")),
             ts_recv=ts_recv,
         )

@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 import orjson
 
 from ..errors import ParseError, VenueError, VenueNotice
-from ..records import Ticker, ms_to_ns, num
+from ..records import Ticker, best_level, ms_to_ns, num
 from ..symbols import Market, MarketTable, unify
 from .base import Codec, RestRequest, json_body
 
@@ -102,8 +102,8 @@ class Poloniex(Codec):
         m = self.lookup(str(b.get("symbol", "")))
         if m is None:
             return None
-        bid, bid_size = _top(b.get("bids"), highest=True)
-        ask, ask_size = _top(b.get("asks"), highest=False)
+        bid, bid_size = best_level(b.get("bids"), highest=True)
+        ask, ask_size = best_level(b.get("asks"), highest=False)
         top = (bid, bid_size, ask, ask_size)
         if self._tops.get(m.native) == top:
             return None
@@ -182,17 +182,3 @@ class Poloniex(Codec):
         base, quote = p["baseCurrencyName"], p["quoteCurrencyName"]
         symbol = unify(_RENAMES.get(base, base), _RENAMES.get(quote, quote))
         return Market(symbol, p["symbol"], base_id=base, quote_id=quote)
-
-
-def _top(levels: Any, highest: bool) -> tuple[float | None, float | None]:
-    """The best (price, size) of a side given as [["price","size"], ...]; (None, None) if empty."""
-    if not levels:
-        return None, None
-    try:
-        pairs = [(num(lv[0]), num(lv[1])) for lv in levels]
-    except (TypeError, IndexError, KeyError) as e:
-        raise ParseError(f"unexpected book level: {e!r}") from None
-    priced = [(price, size) for price, size in pairs if price is not None]
-    if not priced:
-        raise ParseError("book side without a price")
-    return (max if highest else min)(priced, key=lambda lv: lv[0])

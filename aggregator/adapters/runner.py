@@ -23,7 +23,7 @@ import orjson
 
 from ..config import ExchangeConfig
 from ..errors import ParseError, RateLimited, VenueError, VenueNotice
-from ..records import Record, Status, Ticker
+from ..records import BAD_VALUE, Record, Status, Ticker
 from ..symbols import Market, MarketTable
 from . import fastpath
 from .base import (
@@ -128,6 +128,7 @@ class Adapter:
         self.records = 0
         self.reconnects = 0
         self.parse_errors = 0
+        self.flagged = 0  # records published with flags (records.FLAGS)
         self.venue_errors = 0
         self.rate_limited = 0
         self.table: MarketTable | None = None
@@ -193,7 +194,10 @@ class Adapter:
                 self._lines.clear()
 
     def _emit(self, records: list[Ticker], conn: _Conn, dedupe: bool = False) -> None:
-        """Merge, number and publish (or batch) a frame's records: locals only."""
+        """Settle (merge, check), number and publish (or batch) a frame's records: locals
+        only. Records flagged for values the venue sent badly are counted as parse errors
+        (and reported like them, after the frame's records); every flagged one in `flagged`.
+        """
         fast = self._fast
         if fast is not None:
             fast.sync()  # the merge below reads what the compiled path made, in `last`
@@ -203,13 +207,19 @@ class Adapter:
         publish = self.publish
         instance = self.instance
         seq = self.seq
+        flagged = bad = 0
+        bad_native = ""
         for rec in records:
             native = rec.native
             prev = last.get(native)
-            if merge:
-                rec.merge_from(prev)
+            wrong = rec.settle(prev if merge else None)
             if dedupe and prev is not None and rec.same_market_values(prev):
                 continue
+            if wrong:
+                flagged += 1
+                if wrong & BAD_VALUE:
+                    bad += 1
+                    bad_native = native
             last[native] = rec
             seq += 1
             rec.seq = seq
@@ -231,6 +241,11 @@ class Adapter:
             self._batched()
         if not conn.live and conn.records:
             self._went_live(conn)
+        if flagged:
+            self.flagged += flagged
+            if bad:
+                err = ParseError(f"{bad_native}: a price or size not a finite number, sent as null")
+                self._parse_failed(err, conn, bad)
 
     def _batched(self) -> None:
         """Records were added to the batch: hand it over after this read, or now if long."""
@@ -249,10 +264,11 @@ class Adapter:
         conn.live = True
         self.status("live", "polling REST" if conn.rest else None, conn.index)
 
-    def _parse_failed(self, err: Exception, conn: _Conn) -> None:
-        """Count a payload we could not use; say so at most every 10 s per adapter."""
+    def _parse_failed(self, err: Exception, conn: _Conn, count: int = 1) -> None:
+        """Count a payload we could not use (`count` of them: records with values nulled
+        count one each); say so at most every 10 s per adapter."""
         if isinstance(err, ParseError):
-            self.parse_errors += 1
+            self.parse_errors += count
             n, what = self.parse_errors, "unusable payload"
         else:
             self.venue_errors += 1

@@ -133,11 +133,9 @@ def subscribed(venue: str) -> Codec:
 def check_records(venue: str, records: object, ts_recv: int) -> int:
     """Records of the right shape (as the runner merges them); their number."""
     assert isinstance(records, list), f"not a list: {records!r}"
-    merge = codec_class(venue).MERGE
     for r in records:
         assert type(r) is Ticker, r
-        if merge:
-            r.merge_from(None)  # EMPTY (an emptied book side) becomes null here
+        r.settle(None)  # EMPTY (an emptied book side) and BAD become null here
         assert r.exchange == venue and r.type == "ticker"
         assert isinstance(r.symbol, str) and isinstance(r.native, str), r
         for name in MARKET_FIELDS:

@@ -1,0 +1,428 @@
+"""Values a consumer can trust: what the venue sent badly is null, flagged and counted.
+
+The classes: a value that is not a finite number (NaN, infinities, an unparsable string, a
+boolean, an object); a price <= 0; a size < 0; a crossed book (bid > ask). Each is checked
+on the record's settle step, through a real adapter (merged channels: the bad field is
+null, never the previous value; the fields the frame did not carry are carried over), and
+on every codec's recorded frames with a price replaced by a bad value. The compiled path is
+compared with the Python one in tests/test_fastpath.py; the daemon in
+tests/chaos/test_bad_values.py.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from aggregator.adapters.registry import codec_class
+from aggregator.adapters.runner import Adapter, _Conn
+from aggregator.config import ExchangeConfig
+from aggregator.errors import ParseError, VenueError
+from aggregator.records import (
+    BAD,
+    EMPTY,
+    FLAG_NAMES,
+    FLAGS,
+    MARKET_FIELDS,
+    PRICE_FIELDS,
+    SIZE_FIELDS,
+    Record,
+    Status,
+    Ticker,
+    dumps,
+    level,
+    num,
+)
+from aggregator.symbols import Market, MarketTable
+
+from .test_codecs import codec, entries, fixture_entries
+
+# --- num: "not sent" (None) against "sent badly" (BAD) -------------------------------------
+
+SENT_BADLY = [
+    "NaN", "nan", "-nan", "Infinity", "inf", "-inf", "1e400", "-1e400", "abc", "1.2.3",
+    " ", "0x10", True, False, {"price": 1}, [1.5], 10**400, float("nan"), float("inf"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("value", SENT_BADLY, ids=repr)
+def test_a_value_sent_badly_is_bad_not_missing_and_never_a_number(value: Any) -> None:
+    assert num(value) is BAD
+
+
+@pytest.mark.parametrize("value", [None, ""])
+def test_a_value_not_sent_is_none(value: Any) -> None:
+    assert num(value) is None
+
+
+@pytest.mark.parametrize(
+    ("value", "want"), [("1.5", 1.5), (2, 2.0), ("-3", -3.0), (0.1, 0.1), ("1e-7", 1e-7)]
+)
+def test_numbers_are_floats(value: Any, want: float) -> None:
+    got = num(value)
+    assert type(got) is float and got == want
+
+
+# --- the settle step ----------------------------------------------------------------------
+
+FULL = {n: 10.0 + i for i, n in enumerate(MARKET_FIELDS)}  # bid 10 < ask 12: not crossed
+
+
+def ticker(**values: Any) -> Ticker:
+    return Ticker("x", "BTC/USD", "BTCUSD", **values)
+
+
+def flags_of(t: Ticker) -> list[str] | None:
+    return orjson.loads(dumps(t))["flags"]
+
+
+@pytest.mark.parametrize("name", MARKET_FIELDS)
+@pytest.mark.parametrize("merged", [True, False])
+def test_a_bad_value_is_null_flagged_and_not_the_previous_one(name: str, merged: bool) -> None:
+    prev = ticker(**FULL)
+    assert prev.settle(None) == 0 and prev.flags is None
+    rec = ticker(**{name: num("abc")})
+    wrong = rec.settle(prev if merged else None)
+    assert getattr(rec, name) is None
+    assert rec.flags == ("bad_value",) and flags_of(rec) == ["bad_value"] and wrong == 1
+    for other in MARKET_FIELDS:  # the fields the update did not carry: carried when merged
+        if other != name:
+            assert getattr(rec, other) == (FULL[other] if merged else None)
+
+
+def test_any_nan_is_bad_only_empty_is_a_side_gone() -> None:
+    prev = ticker(**FULL)
+    rec = ticker(bid=EMPTY, bid_size=EMPTY, ask=float("nan"), last=BAD)
+    rec.settle(prev)
+    assert (rec.bid, rec.bid_size, rec.ask, rec.last) == (None, None, None, None)
+    assert rec.flags == ("bad_value",)
+    emptied = ticker(bid=EMPTY, bid_size=EMPTY)
+    assert emptied.settle(prev) == 0 and emptied.flags is None  # not counted, not flagged
+    assert emptied.bid is None and emptied.ask == FULL["ask"]
+
+
+@pytest.mark.parametrize("name", PRICE_FIELDS)
+@pytest.mark.parametrize("value", [0.0, -0.0, -1.0, -1e-9])
+def test_a_price_not_above_zero_is_null_and_flagged(name: str, value: float) -> None:
+    rec = ticker(**{**FULL, name: value})
+    rec.settle(None)
+    assert getattr(rec, name) is None
+    assert rec.flags == ("nonpositive_price",)
+
+
+@pytest.mark.parametrize("name", SIZE_FIELDS)
+def test_a_negative_size_is_null_and_flagged_a_zero_size_is_fine(name: str) -> None:
+    rec = ticker(**{**FULL, name: -0.5})
+    rec.settle(None)
+    assert getattr(rec, name) is None and rec.flags == ("negative_size",)
+    zero = ticker(**{**FULL, name: 0.0})
+    assert zero.settle(None) == 0 and getattr(zero, name) == 0.0 and zero.flags is None
+
+
+def test_a_crossed_book_is_flagged_with_its_values_kept_a_locked_one_is_not() -> None:
+    crossed = ticker(**{**FULL, "bid": 13.0, "ask": 12.0})
+    crossed.settle(None)
+    assert (crossed.bid, crossed.ask, crossed.flags) == (13.0, 12.0, ("crossed",))
+    locked = ticker(**{**FULL, "bid": 12.0, "ask": 12.0})
+    assert locked.settle(None) == 0 and locked.flags is None
+    # crossed by the merge: this update's bid against the ask carried over
+    merged = ticker(bid=12.5)
+    merged.settle(ticker(**FULL))
+    assert (merged.bid, merged.ask, merged.flags) == (12.5, FULL["ask"], ("crossed",))
+
+
+def test_flags_come_in_a_fixed_order() -> None:
+    rec = ticker(bid=13.0, ask=12.0, last=BAD, open=-1.0, volume=-2.0)
+    rec.settle(None)
+    assert rec.flags == FLAG_NAMES  # all four, in the documented order
+    assert list(orjson.loads(dumps(rec))) == [
+        "type", "exchange", "symbol", "native", *MARKET_FIELDS, "flags", "ts_event",
+        "ts_recv", "seq", "instance",
+    ]  # fmt: skip
+    assert FLAGS[0] is None and all(FLAGS[1:])
+
+
+def test_a_copied_record_is_flagged_for_its_own_values() -> None:
+    from dataclasses import replace
+
+    flagged = ticker(bid=BAD, ask=2.0)
+    flagged.settle(None)
+    copy = replace(flagged, bid=1.0)
+    assert copy.settle(None) == 0 and copy.flags is None
+
+
+def test_a_book_level_is_a_price_above_zero_and_a_size_not_below() -> None:
+    assert level("1.5", "0") == (1.5, 0.0)
+    for price, size in [("NaN", "1"), ("1", "inf"), (True, "1"), ("0", "1"), ("1", "-1"),
+                        (None, "1"), ("abc", "1"), ("1", {})]:  # fmt: skip
+        with pytest.raises(ValueError):
+            level(price, size)
+
+
+# --- through a real adapter: the Python path of a merged venue ---------------------------
+
+
+class Venue:
+    """An adapter of one venue fed frames through its real frame handler (Python path,
+    records published one by one); everything it published."""
+
+    def __init__(self, venue: str = "binance", markets: list[Market] | None = None) -> None:
+        self.out: list[Record] = []
+        cfg = ExchangeConfig(venue=venue, symbols=())  # type: ignore[call-arg]
+        self.adapter = Adapter(codec_class(venue), cfg, self.out.append, Path("/nonexistent"))
+        table = MarketTable(markets or [Market("BTC/USDT", "BTCUSDT")])
+        self.adapter._use_table(table)
+        self.codec = codec_class(venue)(table)
+        self.conn = _Conn(None)
+        self.handler = self.adapter._frame_handler(self.codec, self.conn)
+
+    def feed(self, *frames: dict[str, Any]) -> list[dict[str, Any]]:
+        """The lines of the ticker records the frames made."""
+        n = len(self.out)
+        for f in frames:
+            self.handler(orjson.dumps(f))
+        return [orjson.loads(dumps(r)) for r in self.out[n:] if isinstance(r, Ticker)]
+
+    def errors(self) -> list[Status]:
+        return [r for r in self.out if isinstance(r, Status) and r.state == "error"]
+
+
+DAY = {
+    "e": "24hrTicker", "E": 1786539510015, "s": "BTCUSDT", "c": "64117.99", "o": "64330.6",
+    "h": "64500", "l": "63238", "v": "14724.65", "q": "940099726.83", "b": "64117.5",
+    "B": "2", "a": "64118", "A": "3",
+}  # fmt: skip
+BOOK = {"u": 1, "s": "BTCUSDT", "b": "64117.6", "B": "1.5", "a": "64117.9", "A": "0.5"}
+
+
+@pytest.mark.parametrize("bad", ["NaN", "abc", "1e400", True, {"p": 1}, ["1"], "Infinity"])
+def test_binance_bad_bid_is_null_flagged_counted_and_never_the_previous_one(bad: Any) -> None:
+    v = Venue()
+    day, book = v.feed(DAY, {**BOOK, "b": bad})
+    assert day["bid"] == 64117.5 and day["flags"] is None
+    assert book["bid"] is None  # not 64117.5, the previous record's, again
+    assert book["flags"] == ["bad_value"]
+    assert (book["ask"], book["bid_size"], book["ask_size"]) == (64117.9, 1.5, 0.5)
+    assert book["last"] == 64117.99 and book["volume"] == 14724.65  # not in the frame: carried
+    assert v.adapter.parse_errors == 1 and v.adapter.flagged == 1
+    (error,) = v.errors()
+    assert error.detail is not None and "BTCUSDT" in error.detail and "(1 so far)" in error.detail
+    assert v.out.index(error) > max(i for i, r in enumerate(v.out) if isinstance(r, Ticker))
+    # a later frame that does not carry the bid: it stays null, never the older value
+    (mini,) = v.feed({"e": "24hrMiniTicker", "E": 1786539511015, "s": "BTCUSDT", "c": "64118"})
+    assert mini["bid"] is None and mini["ask"] == 64117.9 and mini["flags"] is None
+    (clean,) = v.feed(BOOK)
+    assert clean["bid"] == 64117.6 and clean["flags"] is None
+    assert v.adapter.parse_errors == 1 and v.adapter.flagged == 1
+
+
+def test_binance_24h_bad_fields_are_null_the_rest_kept() -> None:
+    v = Venue()
+    (rec,) = v.feed({**DAY, "c": "NaN", "v": False, "q": "-5", "o": "0"})
+    assert (rec["last"], rec["volume"], rec["quote_volume"], rec["open"]) == (None,) * 4
+    assert rec["flags"] == ["bad_value", "nonpositive_price", "negative_size"]
+    assert rec["high"] == 64500.0 and rec["bid"] == 64117.5
+    assert v.adapter.parse_errors == 1 and v.adapter.flagged == 1
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "flag"),
+    [
+        ({"b": "-1"}, "bid", "nonpositive_price"),
+        ({"a": "0.00000000"}, "ask", "nonpositive_price"),
+        ({"B": "-0.5"}, "bid_size", "negative_size"),
+    ],
+)
+def test_binance_nonpositive_price_and_negative_size(
+    change: dict[str, str], field: str, flag: str
+) -> None:
+    v = Venue()
+    _, rec = v.feed(DAY, {**BOOK, **change})
+    assert rec[field] is None and rec["flags"] == [flag]
+    assert v.adapter.flagged == 1 and v.adapter.parse_errors == 0  # not a parse error
+    assert v.errors() == []
+
+
+def test_binance_crossed_book_keeps_its_values_and_is_flagged() -> None:
+    v = Venue()
+    (rec,) = v.feed({**BOOK, "b": "64118", "a": "64117"})
+    assert (rec["bid"], rec["ask"], rec["flags"]) == (64118.0, 64117.0, ["crossed"])
+    (locked,) = v.feed({**BOOK, "b": "64117", "a": "64117"})
+    assert locked["flags"] is None
+    assert v.adapter.flagged == 1 and v.adapter.parse_errors == 0
+
+
+def test_binance_every_line_has_flags_null_when_clean() -> None:
+    v = Venue()
+    for rec in v.feed(DAY, BOOK, {"e": "24hrMiniTicker", "s": "BTCUSDT", "c": "1"}):
+        assert "flags" in rec and rec["flags"] is None
+
+
+def test_a_rest_poll_repeating_the_same_values_is_still_deduped() -> None:
+    """The REST path: a poll's records go through the same settle step before the dedupe,
+    so a repeat of the same (even flagged) values publishes nothing new."""
+    v = Venue()
+    body = [
+        {
+            "symbol": "BTCUSDT", "lastPrice": "abc", "bidPrice": "2", "bidQty": "1",
+            "askPrice": "1", "askQty": "1", "openPrice": "-1", "highPrice": "3",
+            "lowPrice": "1", "volume": "5", "quoteVolume": "10", "closeTime": 1710328245391,
+        }
+    ]  # fmt: skip
+    for _ in range(3):
+        records = v.codec.parse_rest(orjson.dumps(body), 1, None)
+        v.adapter._emit(records, v.conn, dedupe=True)
+    tickers = [r for r in v.out if isinstance(r, Ticker)]
+    assert len(tickers) == 1
+    assert tickers[0].flags == ("bad_value", "nonpositive_price", "crossed")
+    assert (tickers[0].last, tickers[0].open, tickers[0].bid) == (None, None, 2.0)
+    assert v.adapter.parse_errors == 1 and v.adapter.flagged == 1
+    body[0]["lastPrice"] = "1.5"  # a change: published, clean but for what is still wrong
+    v.adapter._emit(v.codec.parse_rest(orjson.dumps(body), 1, None), v.conn, dedupe=True)
+    last = [r for r in v.out if isinstance(r, Ticker)][-1]
+    assert last.last == 1.5 and last.flags == ("nonpositive_price", "crossed")
+
+
+# --- every codec, on its recorded payloads --------------------------------------------------
+
+BAD_CASES = [  # (replacement, whether the original was a string), the expected flag
+    (lambda s: "NaN", "bad_value"),
+    (lambda s: "abc", "bad_value"),
+    (lambda s: True, "bad_value"),
+    (lambda s: {"v": 1}, "bad_value"),
+    (lambda s: "-1" if s else -1, "nonpositive_price"),
+]
+BAD_IDS = ["NaN", "abc", "true", "object", "-1"]
+
+
+def _number(x: Any) -> float | None:
+    if isinstance(x, bool) or not isinstance(x, (int, float, str)):
+        return None
+    try:
+        f = float(x)
+    except ValueError:
+        return None
+    return f if f == f else None
+
+
+def _replace(doc: Any, value: float, bad: Callable[[bool], Any]) -> tuple[Any, int]:
+    """The document with every number (or numeric string) equal to `value` replaced; how
+    many were."""
+    if isinstance(doc, dict):
+        out, n = {}, 0
+        for k, v in doc.items():
+            out[k], m = _replace(v, value, bad)
+            n += m
+        return out, n
+    if isinstance(doc, list):
+        items = [_replace(v, value, bad) for v in doc]
+        return [v for v, _ in items], sum(m for _, m in items)
+    if _number(doc) == value:
+        return bad(isinstance(doc, str)), 1
+    return doc, 0
+
+
+def _settled(venue: str, records: list[Ticker]) -> list[Ticker]:
+    """The records as the runner settles them (merged per market on merged channels)."""
+    merge = codec_class(venue).MERGE
+    last: dict[str, Ticker] = {}
+    for r in records:
+        r.settle(last.get(r.native) if merge else None)
+        last[r.native] = r
+    return records
+
+
+def _ticker_cases() -> Iterator[Any]:
+    for p in entries("rest", "rest-doc", "ws"):
+        venue, symbol, entry = p.values
+        kind = p.id.split("-")[0]
+        yield pytest.param(venue, symbol, entry, kind, id=p.id)
+
+
+def _parse(venue: str, symbol: str, entry: dict[str, Any], kind: str, doc: Any) -> list[Ticker]:
+    c = codec(venue)
+    if kind == "ws":
+        records: list[Ticker] = []
+        for frame in doc:
+            records.extend(c.parse_ws(json.dumps(frame), 1))
+    else:
+        records = c.parse_rest(json.dumps(doc).encode(), 1, c.table.by_symbol[symbol])
+    return [r for r in _settled(venue, records) if r.symbol == symbol]
+
+
+@pytest.mark.parametrize(("bad", "flag"), BAD_CASES, ids=BAD_IDS)
+@pytest.mark.parametrize(("venue", "symbol", "entry", "kind"), list(_ticker_cases()))
+def test_every_codec_nulls_and_flags_a_bad_price(
+    venue: str, symbol: str, entry: dict[str, Any], kind: str, bad: Any, flag: str
+) -> None:
+    """A recorded payload with its last (or bid, or ask) price replaced wherever it appears:
+    the records have null there, never the old value, and the flag."""
+    doc = entry["messages"] if kind == "ws" else entry["httpResponse"]
+    clean = _parse(venue, symbol, entry, kind, doc)
+    assert clean, "the recorded payload makes a record"
+    name = next(n for n in ("last", "bid", "ask") if getattr(clean[-1], n) is not None)
+    value = getattr(clean[-1], name)
+    spoiled, replaced = _replace(doc, value, bad)
+    assert replaced, f"{name}={value} is not in the payload"
+    records = _parse(venue, symbol, entry, kind, spoiled)
+    assert records
+    assert all(getattr(r, name) != value for r in records)  # never the old value
+    flagged = [r for r in records if r.flags and flag in r.flags]
+    assert flagged and all(getattr(r, name) is None for r in flagged), [
+        (getattr(r, name), r.flags) for r in records
+    ]
+
+
+# --- order books: a level that cannot be read ---------------------------------------------
+
+BOOK_VENUES = ("cex", "gemini", "independentreserve", "luno")
+
+
+def _book_cases() -> Iterator[Any]:
+    for path, i, e in fixture_entries("ws"):
+        if path.stem in BOOK_VENUES and e["method"] == "watchOrderBook":
+            yield pytest.param(path.stem, e, id=f"{path.stem}-{i}")
+
+
+@pytest.mark.parametrize("bad", ["NaN", "abc", True, "-1", "Infinity"], ids=repr)
+@pytest.mark.parametrize(("venue", "entry"), list(_book_cases()))
+def test_a_book_level_that_cannot_be_read_renews_the_book(
+    venue: str, entry: dict[str, Any], bad: Any
+) -> None:
+    """The best bid's price replaced in every frame: the book is out of step (a VenueError
+    that renews the session), and no record is made from it, let alone the old value."""
+    cls = codec_class(venue)
+    c = cls(cls.markets_from(snapshot(venue)))
+    c.subscribe([c.table.by_symbol[entry["input"][0]]])
+    clean: list[Ticker] = []
+    for frame in entry["messages"]:
+        try:
+            clean.extend(c.parse_ws(json.dumps(frame), 1))
+        except VenueError:
+            break
+    assert clean and clean[0].bid is not None
+    value = clean[0].bid
+    c = cls(cls.markets_from(snapshot(venue)))
+    c.subscribe([c.table.by_symbol[entry["input"][0]]])
+    records: list[Ticker] = []
+    raised: list[Exception] = []
+    for frame in entry["messages"]:
+        spoiled, _ = _replace(frame, value, lambda s: bad)
+        try:
+            records.extend(c.parse_ws(json.dumps(spoiled), 1))
+        except VenueError as e:
+            raised.append(e)
+    assert raised, "the bad level was taken"
+    assert not isinstance(raised[0], ParseError) and "out of step" in str(raised[0])
+    assert all(r.bid != value for r in records)
+
+
+def snapshot(venue: str) -> bytes:
+    from aggregator.symbols import snapshot_path
+
+    return snapshot_path(venue).read_bytes()
