@@ -21,6 +21,7 @@ import itertools
 import socket
 import struct
 import time
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455
@@ -68,12 +69,16 @@ def accept_answer(request: bytes) -> bytes:
 
 
 class HostileWS:
-    """Serves ``fault`` (a key of FAULTS) to every connection, or relays to ``upstream``
-    (a ws:// URL) while ``fault`` is None. ``limit``: the client's message size limit, for
-    ``oversize_fragments``. Use as ``async with HostileWS(...) as h: h.url``."""
+    """Serves ``fault`` (a key of FAULTS) to every new connection, or relays to ``upstream``
+    (a ws:// URL, or what a function gives when a connection comes) while ``fault`` is None.
+    ``limit``: the client's message size limit, for the oversize faults. Use as
+    ``async with HostileWS(...) as h: h.url``."""
 
     def __init__(
-        self, fault: str | None, upstream: str | None = None, limit: int = 1 << 20
+        self,
+        fault: str | None,
+        upstream: str | Callable[[], str] | None = None,
+        limit: int = 1 << 20,
     ) -> None:
         if fault is not None and fault not in FAULTS:
             raise ValueError(f"unknown fault {fault!r}")
@@ -90,7 +95,7 @@ class HostileWS:
         """ws://127.0.0.1:PORT with the upstream's path (a relayed request keeps it)."""
         assert self._server is not None
         port = self._server.sockets[0].getsockname()[1]
-        path = urlsplit(self.upstream).path if self.upstream else "/ws"
+        path = urlsplit(self.upstream).path if isinstance(self.upstream, str) else "/ws"
         return f"ws://127.0.0.1:{port}{path or '/'}"
 
     async def __aenter__(self) -> HostileWS:
@@ -105,6 +110,11 @@ class HostileWS:
         async with asyncio.timeout(5):
             await asyncio.gather(*self._tasks, return_exceptions=True)
         await self._server.wait_closed()
+
+    def drop(self) -> None:
+        """Abort every open connection (a relayed one on both sides)."""
+        for w in list(self._writers):
+            w.transport.abort()
 
     def gaps(self) -> list[float]:
         """Seconds between consecutive connection attempts."""
@@ -170,7 +180,7 @@ class HostileWS:
 
     async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         assert self.upstream is not None
-        up = urlsplit(self.upstream)
+        up = urlsplit(self.upstream if isinstance(self.upstream, str) else self.upstream())
         assert up.hostname is not None and up.port is not None
         up_reader, up_writer = await asyncio.open_connection(up.hostname, up.port)
         self._writers.add(up_writer)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import math
 import time
 from collections.abc import AsyncIterator, Callable
@@ -22,6 +23,7 @@ import pytest
 
 from aggregator.adapters.base import WS_MAX_FRAME
 
+from ..hostile_ws import FAULTS, HostileWS
 from .conftest import Chaos
 from .daemon import (
     MIN_RATIO,
@@ -562,3 +564,88 @@ async def test_markets_endpoint_failing_at_start(chaos: Chaos, base: dict[str, f
         "then no request",
     )
     assert r >= MIN_RATIO and own >= MIN_RATIO
+
+
+async def test_websocket_failing_at_the_frame_level(chaos: Chaos, base: dict[str, float]) -> None:
+    """The venue's WebSocket fails every way a session can (a reset or EOF in the opening
+    handshake, garbage for an answer, a continuation of no message, a message inside a
+    fragmented one, a frame marked compressed), one way after another: the daemon keeps
+    running, the other venue streams on, the faulty one reports each failure as
+    `disconnected` with its reason and reconnects with backoff, REST polling stands in
+    after `fallback_after`, and the stream is back once the venue behaves."""
+    faults = [
+        "reset_handshake",
+        "eof_handshake",
+        "garbage_handshake",
+        "orphan_continuation",
+        "message_in_fragment",
+        "rsv1",
+    ]
+    phase = max(1.5, chaos.duration(WINDOW) / len(faults))  # > the 1 s backoff cap
+    fallback_after = 2.0
+    d = Daemon({v: RATES[v] for v in VENUES})
+    async with HostileWS(None, upstream=lambda: d.sims["binance"].ws_url) as hostile:
+        d.sections = {
+            f"exchanges.{v}": [f"stale_after = {STALE_AFTER}", f"fallback_after = {fallback_after}"]
+            for v in VENUES
+        }
+        d.sections["exchanges.binance"].append(f'ws_url = "{hostile.url}"')
+        await d.start()
+        try:
+            sim = d.sims["binance"]
+            t0 = now()
+            tries = len(hostile.attempts)
+            for fault in faults:
+                hostile.fault = fault
+                hostile.drop()  # the open session ends; the next ones meet the fault
+                await asyncio.sleep(phase)
+            venue = await d.venue("binance")
+            polled = sim.requests
+            hostile.fault = None  # the venue behaves again (relayed to the simulator)
+            t1 = now()
+            attempts = hostile.attempts[tries:]
+            await until(lambda: sim.connections > 0)
+            await recovered(d, "binance")
+            await asyncio.sleep(1.5)  # the fallback's next check stops the polling
+            out = await d.stop()
+        finally:
+            await d.kill()
+    out.check()
+    assert "adapter failed" not in out.log and "internal error" not in out.log
+    binance = out.records["binance"]
+    during = statuses(binance, t0, t1)
+    down = [s for s in during if s["state"] == "disconnected"]
+    for fault in faults:  # each failure reported with its reason
+        assert any(FAULTS[fault] in s["detail"] for s in down), (fault, down)
+    assert not [s for s in during if s["state"] in ("stopped", "error")], during
+    assert venue["reconnects"] >= len(down) >= len(faults)
+    gaps = [b - a for a, b in itertools.pairwise(attempts)]
+    assert min(gaps) >= 0.09, gaps  # backoff_initial 0.1 s, jitter [d/2, d], doubling
+    assert max(gaps) <= 1.0 + 0.5, gaps  # capped at backoff_max (1 s)
+    fallback = [s for s in during if s["state"] == "fallback"]
+    assert len(fallback) == 1, during
+    engaged = (fallback[0]["ts_recv"] - t0) / 1e9
+    assert engaged < fallback_after + 2.5
+    rest = tickers(binance, fallback[0]["ts_recv"], t1)
+    assert rest and polled > 0  # the venue polled over REST while its stream failed
+    back = [
+        s
+        for s in statuses(binance, t1)
+        if s["state"] == "live" and s["detail"] == "stream recovered; REST polling stopped"
+    ]
+    assert back, statuses(binance, t1)
+    stream_live = [s for s in statuses(binance, t1) if s["state"] == "live" and not s["detail"]]
+    rec = (stream_live[0]["ts_recv"] - t1) / 1e9
+    r = ratio(out, base, "kraken", t0, t1)
+    record(
+        chaos,
+        "venue: WebSocket failing at the frame level",
+        out,
+        r,
+        faults=f"binance: {', '.join(faults)}; {phase:.1f} s each",
+        recovery_s=rec,
+        notes=f"{len(down)} disconnects with their reason, reconnects={venue['reconnects']}, "
+        f"attempts {min(gaps):.2f}-{max(gaps):.2f} s apart; REST fallback engaged after "
+        f"{engaged:.1f} s ({len(rest)} polled records); recovery: to the stream live again",
+    )
+    assert r >= MIN_RATIO
