@@ -202,6 +202,7 @@ KUCOIN_TOPICS = ("/market/ticker:", "/market/snapshot:")
 # other channel must make no record, and no error either.) Bitfinex's frames name their
 # channel by the id its "subscribed" answer gave.
 OURS: dict[str, Callable[[Any, dict[int, str]], bool]] = {
+    "binance": lambda m, _: "e" not in m or m["e"] == "24hrTicker",  # bookTicker has no "e"
     "bitfinex": lambda m, ids: isinstance(m, list) and ids.get(m[0]) == "ticker",
     "bitflyer": lambda m, _: _params_channel(m).startswith("lightning_ticker_"),
     "bitstamp": lambda m, _: str(m.get("channel", "")).startswith("order_book_"),
