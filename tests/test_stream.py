@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from aggregator import app
-from aggregator.adapters import fastpath
+from aggregator.adapters import fastpath, stream
 from aggregator.adapters.registry import codec_class
 from aggregator.adapters.runner import Adapter
 from aggregator.adapters.stream import SessionClosed, open_websocket
@@ -459,6 +459,27 @@ async def test_a_session_failing_any_way_is_a_counted_reconnect_with_backoff(
     lows = [min(0.4, 0.05 * 2**k) / 2 for k in range(1, 6)]
     assert all(g >= low * 0.9 for g, low in zip(gaps, lows, strict=False)), (gaps, lows)
     assert all(g < 0.4 + 1.0 for g in gaps), gaps
+    no_traceback(caplog)
+
+
+async def test_anything_else_the_client_library_raises_ends_the_session(
+    venue, caplog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An exception of a kind picows does not document (here: what a changed version might
+    raise from ws_connect) ends the session like any other failure: `disconnected` with
+    the error, a counted reconnect with backoff, no traceback."""
+
+    async def changed_library(*args: Any, **kwargs: Any) -> Any:
+        raise ValueError("an argument this version no longer takes")
+
+    monkeypatch.setattr(stream, "ws_connect", changed_library)
+    v = await venue(None)
+    await v.until(lambda: len(v.statuses("disconnected")) >= 3)
+    down = v.statuses("disconnected")
+    assert all(
+        "WebSocket client error: ValueError: an argument this" in (s.detail or "") for s in down
+    ), down
+    assert v.adapter.reconnects >= 3 and not v.statuses("stopped")
     no_traceback(caplog)
 
 
