@@ -5,7 +5,8 @@ sinks keep anyway: no metric object is touched per record, and a scrape of all 4
 costs about 2 ms of the event loop (46 kB of text). Names (see README, "Operations"):
 
 - per venue (``exchange`` label): ``aggregator_venue_records_total``, ``_reconnects_total``,
-  ``_parse_errors_total``, ``_rate_limited_total``, ``_up``, ``_last_record_age_seconds``,
+  ``_parse_errors_total``, ``_flagged_total`` (records with flags), ``_rate_limited_total``,
+  ``_up``, ``_last_record_age_seconds``,
   ``aggregator_venue_errors_total`` (error messages from the venue), and
   ``aggregator_venue_state{state}`` (1 for the current state);
 - per sink (``sink`` label): ``aggregator_sink_queue_depth``, ``_written_total``,
@@ -124,6 +125,14 @@ def render(ops: Ops) -> str:
             "counter",
             "Venue payloads that could not be used.",
             per_venue("parse_errors"),
+        )
+    )
+    add(
+        family(
+            "aggregator_venue_flagged_total",
+            "counter",
+            "Ticker records published with flags (a value nulled or a crossed book).",
+            per_venue("flagged"),
         )
     )
     add(

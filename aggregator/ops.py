@@ -200,6 +200,7 @@ class Ops:
                     "fresh": c.age(now) < self.cfg.stale_after,
                     "reconnects": a.reconnects,
                     "parse_errors": a.parse_errors,
+                    "flagged": a.flagged,
                     "venue_errors": a.venue_errors,
                     "rate_limited": a.rate_limited,
                     "clock_offset": offsets.get(a.venue),

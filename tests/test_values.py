@@ -426,3 +426,75 @@ def snapshot(venue: str) -> bytes:
     from aggregator.symbols import snapshot_path
 
     return snapshot_path(venue).read_bytes()
+
+
+# --- an emptied book side on a merged channel: null, not the previous value -----------------
+
+EMPTIED = {  # venue: (market id, the payload with both sides, with `side` ([]) emptied)
+    "okx": lambda n, bids: {
+        "arg": {"channel": "bbo-tbt", "instId": n},
+        "data": [{"asks": [["8446", "95", "0", "3"]], "bids": bids, "ts": "1597026383085"}],
+    },
+    "poloniex": lambda n, bids: {
+        "channel": "book",
+        "data": [
+            {
+                "symbol": n,
+                "createTime": 1694469187745,
+                "asks": [["25157.24", "0.44"]],
+                "bids": bids,
+                "id": 598273384,
+                "ts": 1694469187733,
+            }
+        ],
+    },
+    "lbank": lambda n, bids: {
+        "depth": {"asks": [[0.0252, 0.5833]], "bids": bids},
+        "count": 10,
+        "type": "depth",
+        "pair": n,
+        "SERVER": "V2",
+        "TS": "2019-06-28T17:49:22.722",
+    },
+    "htx": lambda n, bids: {
+        "ch": f"market.{n}.detail.merged",
+        "status": "ok",
+        "ts": 1710328245889,
+        "tick": {"close": 73360.54, "bid": bids[0] if bids else [], "ask": [73360.54, 0.5]},
+    },
+}
+
+
+@pytest.mark.parametrize("venue", sorted(EMPTIED))
+def test_an_emptied_book_side_is_null_not_the_previous_value(venue: str) -> None:
+    c = codec(venue)
+    assert codec_class(venue).MERGE
+    native = next(iter(c.table.markets)).native
+    make = EMPTIED[venue]
+    full, emptied = make(native, [["0.0251", "2"]]), make(native, [])
+    if venue == "htx":  # its REST answer carries [price, size] pairs
+        records = [r for d in (full, emptied) for r in c.parse_rest(orjson.dumps(d), 1, None)]
+    else:
+        records = [r for d in (full, emptied) for r in c.parse_ws(orjson.dumps(d), 1)]
+    first, second = _settled(venue, records)
+    assert first.bid == 0.0251 and first.bid_size == 2.0
+    assert second.bid is None and second.bid_size is None  # the venue says: no bid
+    assert second.ask is not None and second.flags is None  # not a bad value: not flagged
+
+
+# --- the counts, where an operator sees them ------------------------------------------------
+
+
+def test_the_flagged_count_is_in_the_status_report_and_the_metrics() -> None:
+    from aggregator.app import Daemon
+    from aggregator.config import loads
+    from aggregator.metrics import render
+
+    cfg = loads("[exchanges.binance]\nsymbols = ['BTC/USDT']\n", check_paths=False)
+    daemon = Daemon(cfg)
+    (adapter,) = daemon.adapters
+    adapter.flagged, adapter.parse_errors = 7, 3
+    (venue,) = daemon.ops.report()["venues"]
+    assert (venue["flagged"], venue["parse_errors"]) == (7, 3)
+    text = render(daemon.ops)
+    assert 'aggregator_venue_flagged_total{exchange="binance"} 7' in text.splitlines()
