@@ -140,8 +140,9 @@ class Daemon:
 
     async def start(self) -> Daemon:
         for i, (venue, rate) in enumerate(self.rates.items()):
-            self.sims[venue] = sim = VenueSim(venue, rate=rate, seed=i)
-            await sim.start()
+            if venue not in self.sims:  # a scenario may bring its own (a replay, say)
+                self.sims[venue] = VenueSim(venue, rate=rate, seed=i)
+            await self.sims[venue].start()
         config = chaos_config(self.root, self.sims, self.sections)
         self.proc = await spawn("run", "-c", str(config), cwd=self.root)
         try:
