@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -482,13 +483,22 @@ def test_write_all_writes_whole_lines_or_nothing(tmp_path: Path, limit: int, cou
 
 
 class Watched:
-    """A sink on ``tmp_path/data``, its status records kept, for the directory faults."""
+    """A sink on ``tmp_path/data``, its status records kept, for the directory faults.
+
+    The loop's executor, where the sink flushes, is made one thread wide, and the faults are
+    made there (``between_flushes``): `rm -rf` unlinks file by file, and a flush between two
+    unlinks would see, and report, the first file go before the directory."""
 
     def __init__(self, tmp_path: Path, **kw: object) -> None:
+        loop = asyncio.get_running_loop()
+        loop.set_default_executor(ThreadPoolExecutor(1, thread_name_prefix="writer"))
         self.root = tmp_path / "data"
         self.statuses: list[Status] = []
         self.sink = FileSink(make_cfg(self.root, **kw), self.statuses.append)
         self.offered = 0
+
+    async def between_flushes(self, fault: Callable[[], object]) -> None:
+        await asyncio.to_thread(fault)
 
     def offer(self, exchange: str, n: int, ts: int | None = None) -> None:
         ts = time.time_ns() if ts is None else ts
@@ -539,7 +549,7 @@ async def test_data_directory_removed_is_recreated_relocked_and_counted(
         w.offer("b", 20)
         await w.written(50)
         before = w.on_disk()
-        shutil.rmtree(w.root)
+        await w.between_flushes(lambda: shutil.rmtree(w.root))
         w.offer("a", 7)  # after the removal: written into the new directory
         detected = await w.status("error")
         assert detected < 0.1 + 0.2  # one flush interval, and the writer's turn
@@ -574,8 +584,12 @@ async def test_data_directory_replaced_by_a_file_is_left_alone(
     try:
         w.offer("a", 4)
         await w.written(4)
-        shutil.rmtree(w.root)
-        write(w.root, b"a user's file\n")
+
+        def replace() -> None:
+            shutil.rmtree(w.root)
+            write(w.root, b"a user's file\n")
+
+        await w.between_flushes(replace)
         w.offer("a", 6)
         await w.status("error")
         assert sink.failing == ["a"]
@@ -616,11 +630,11 @@ async def test_open_file_removed_is_counted_and_made_again(
         w.offer("a", 5, ts)
         w.offer("b", 5, ts)
         await w.written(10)
+        write(tmp_path / "other", b'{"theirs":1}\n')
         if how == "unlinked":
-            os.unlink(path)
+            await w.between_flushes(lambda: os.unlink(path))
         else:
-            write(tmp_path / "other", b'{"theirs":1}\n')
-            os.rename(tmp_path / "other", path)
+            await w.between_flushes(lambda: os.rename(tmp_path / "other", path))
         w.offer("a", 3, ts + 10)
         await w.status("live")
         await w.written(8)
@@ -662,20 +676,20 @@ async def test_open_file_renamed_is_reopened_without_a_loss(tmp_path: Path) -> N
 async def test_a_second_sink_never_shares_the_recreated_directory(tmp_path: Path) -> None:
     """A recreates and relocks: B is refused. B first: A writes nothing there, keeps its
     records, and takes the directory once B is gone."""
-    a = Watched(tmp_path)
+    a = Watched(tmp_path, flush_interval=1.0)
     await a.sink.start()
     b = FileSink(make_cfg(a.root))
     try:
         a.offer("x", 3)
         await a.written(3)
-        shutil.rmtree(a.root)
+        await a.between_flushes(lambda: shutil.rmtree(a.root))
         a.offer("x", 2)
-        await a.status("live")
+        await a.status("live", within=4)
         with pytest.raises(AggregatorError, match="in use by another running daemon"):
             await b.start()
 
-        await a.written(2)
-        shutil.rmtree(a.root)
+        await a.written(2)  # written at the flush that said "live": the next is a second away
+        await a.between_flushes(lambda: shutil.rmtree(a.root))
         await b.start()  # B makes the directory and locks it before A looks
         b_ts = time.time_ns()
         offer(b, *(tick("x", b_ts + i, 100 + i) for i in range(4)))
@@ -690,8 +704,7 @@ async def test_a_second_sink_never_shares_the_recreated_directory(tmp_path: Path
             103,
         ]  # B's, only
         await b.stop()
-        await a.status("live")
-        await until(lambda: a.sink.written == 6)
+        await until(lambda: a.sink.written == 6, within=4)
         assert locked_elsewhere(a.root)
     finally:
         await b.stop()
