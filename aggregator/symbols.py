@@ -121,7 +121,7 @@ def _named(group: list[Market]) -> str:
 
 
 def _aliases(m: Market) -> str:
-    others = [i for i in m.all_ids() if i != m.native]
+    others = [i for i in dict.fromkeys(m.all_ids()) if i != m.native]
     return f" [{', '.join(others)}]" if others else ""
 
 
