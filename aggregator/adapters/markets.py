@@ -158,7 +158,7 @@ class Markets:
         return table
 
     def _retrying(self) -> str:
-        return f"retrying (backoff up to {self.cfg.markets_retry_max:.0f} s)"
+        return f"retrying (backoff up to {self.cfg.markets_retry_max:g} s)"
 
     def _fallback(self, cached: tuple[bytes, float] | None) -> MarketTable | None:
         """At start, the venue's list having failed: any cached list, else the snapshot;
