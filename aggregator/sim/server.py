@@ -3,7 +3,8 @@
 Prices follow a random walk rendered in the venue's native format. For tests, the same
 server misbehaves on command (``Faults``): it drops connections, refuses them, goes silent,
 trickles, sends garbage, truncated or huge frames, never acknowledges a subscription, runs
-its clock off, answers REST with an error status, or replays recorded frames.
+its clock off, answers REST with an error status, replays recorded frames, or rewrites the
+frames it sends as a test says.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import logging
 import math
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,6 +62,7 @@ class Faults:
     html: bool = False  # REST answers 200 with an HTML page
     refuse_ws: bool = False  # WebSocket upgrades are answered 503
     gap: bool = False  # skip one sequence number on every connection (venues that number)
+    rewrite: Callable[[str], str] | None = None  # applied to every text frame sent
 
 
 @dataclass(eq=False)
@@ -254,6 +257,8 @@ class VenueSim:
 
     def _send(self, c: _Client, frame: str | bytes) -> None:
         f = self.faults
+        if f.rewrite is not None and isinstance(frame, str):
+            frame = f.rewrite(frame)
         if f.garbage > 0:
             f.garbage -= 1
             frame = b"\x00\xffgarbage{" if self._rng.random() < 0.5 else '{"truncated": [1, 2'
