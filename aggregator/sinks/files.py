@@ -387,6 +387,8 @@ class FileSink:
         """Write what is due (in a worker thread); return the files closed for good."""
         closed: list[Closed] = []
         now = time.monotonic()
+        if final:
+            self._relock_at = 0.0  # a last attempt at a directory found lost
         hit = self._watch(now)
         for out in self._outs.values():
             if out.exchange in hit and not final:
@@ -587,11 +589,14 @@ class FileSink:
         """Close the current file for good; return it for compression."""
         path = out.path
         assert path is not None
-        which = None
+        st: os.stat_result | None = None
         with contextlib.suppress(OSError):  # unknown: compressed unguarded, as at start
-            st = os.stat(path.name, dir_fd=out.dir_fd) if out.fd is None else os.fstat(out.fd)
-            if (st.st_dev, st.st_ino) == out.inode:
-                which = ident(st)
+            if out.fd is not None:
+                st = os.fstat(out.fd)
+            elif out.dir_fd is not None:
+                st = os.stat(path.name, dir_fd=out.dir_fd)
+        same = st is not None and (st.st_dev, st.st_ino) == out.inode
+        which = ident(st) if st is not None and same else None
         _close(out)
         out.path = out.idx = out.inode = None
         out.file_lines = 0
