@@ -458,7 +458,7 @@ async def test_a_session_failing_any_way_is_a_counted_reconnect_with_backoff(
     gaps = v.hostile.gaps()[:5]
     lows = [min(0.4, 0.05 * 2**k) / 2 for k in range(1, 6)]
     assert all(g >= low * 0.9 for g, low in zip(gaps, lows, strict=False)), (gaps, lows)
-    assert all(g < 0.4 + 1.0 for g in gaps), gaps
+    assert all(g < 0.4 + 2.0 for g in gaps), gaps  # capped (with room for a loaded machine)
     no_traceback(caplog)
 
 
