@@ -63,6 +63,7 @@ def normalize(
             print(f"line {n}: {e}{hint}", file=stderr)
             continue
         for r in records:
+            r.settle(None)  # checked as the daemon does (not merged: one payload, one record)
             if out is not None:
                 out.write(dumps(r))
             else:

@@ -498,3 +498,18 @@ def test_the_flagged_count_is_in_the_status_report_and_the_metrics() -> None:
     assert (venue["flagged"], venue["parse_errors"]) == (7, 3)
     text = render(daemon.ops)
     assert 'aggregator_venue_flagged_total{exchange="binance"} 7' in text.splitlines()
+
+
+def test_normalize_flags_what_the_daemon_flags() -> None:
+    """`aggregator normalize`, offline, checks each record as the daemon does."""
+    import io
+
+    from aggregator.normalize import normalize
+
+    frames = [{**BOOK, "b": "abc"}, {**BOOK, "b": "-1"}, {**BOOK, "b": "64118"}, BOOK]
+    stdin = io.StringIO("\n".join(json.dumps(f) for f in frames) + "\n")
+    stdout, stderr = io.StringIO(), io.StringIO()
+    assert normalize("binance", "ws", "BTC/USDT", None, stdin, stdout, stderr) == 0
+    lines = [json.loads(x) for x in stdout.getvalue().splitlines()]
+    assert [d["flags"] for d in lines] == [["bad_value"], ["nonpositive_price"], ["crossed"], None]
+    assert [d["bid"] for d in lines] == [None, None, 64118.0, 64117.6]
