@@ -37,7 +37,7 @@ FAULTS = {
     "oversize_frame": "message too big",  # one frame past it (picows refuses it, and logs)
     "orphan_continuation": "a continuation of no message",
     "message_in_fragment": "a message inside a fragmented one",
-    "rsv1": "reserved bit",  # a text frame marked compressed (RSV1), nothing negotiated
+    "rsv1": "marked compressed (RSV1)",  # a text frame with RSV1, nothing negotiated
 }
 
 

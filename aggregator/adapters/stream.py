@@ -54,10 +54,6 @@ class SessionClosed(Exception):
     """The session ended: the venue closed it, the connection was lost, or we dropped it."""
 
 
-# No extension is ever negotiated (no permessage-deflate): a frame with a reserved bit set
-# is one we cannot read, whatever its opcode (RFC 6455 5.2).
-RESERVED_BIT = "protocol error: a frame with a reserved bit set (RSV1: compressed), none negotiated"
-
 Logger = logging.Logger | logging.LoggerAdapter  # type: ignore[type-arg]
 
 
@@ -111,7 +107,7 @@ class _Listener(WSListener):
             if replies:
                 self._reply(transport, replies)
         elif frame.rsv1 or frame.rsv2 or frame.rsv3:
-            self._fail(transport, SessionClosed(RESERVED_BIT))
+            self._fail(transport, SessionClosed(_reserved(frame)))
         elif (kind is TEXT or kind is BINARY) and self._parts is not None:
             self._fail(
                 transport, SessionClosed("protocol error: a message inside a fragmented one")
@@ -164,6 +160,14 @@ class _Listener(WSListener):
             self.error = error
         self._hold(None)
         transport.disconnect(graceful=False)
+
+
+def _reserved(frame: WSFrame) -> str:
+    """Why a frame with a reserved bit set ends the session: no extension is ever negotiated
+    (no permessage-deflate), so it cannot be read, whatever its opcode (RFC 6455 5.2)."""
+    if frame.rsv1:
+        return "protocol error: a frame marked compressed (RSV1), no compression negotiated"
+    return f"protocol error: a frame with RSV{2 if frame.rsv2 else 3} set, no extension negotiated"
 
 
 class WebSocket:
@@ -269,6 +273,7 @@ async def open_websocket(
         raise SessionClosed(f"WebSocket client error: {type(e).__name__}: {e}"[:200]) from e
     if not isinstance(listener, _Listener):  # picows returns no listener when the
         # connection ended before the venue's answer was complete (EOF or a reset)
-        transport.disconnect(graceful=False)
+        if transport is not None:
+            transport.disconnect(graceful=False)
         raise ConnectionError("connection closed during the opening handshake")
     return WebSocket(transport, listener)
