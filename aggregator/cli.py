@@ -4,25 +4,123 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import logging
+import math
 import sys
+import urllib.parse
 from collections.abc import Coroutine, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from .errors import AggregatorError, ConfigError
 from .logs import FORMATS, setup_logging
 
+if TYPE_CHECKING:
+    from .filters import Checked
+
 log = logging.getLogger("aggregator")
 
 
+# --- argparse types: a bad value exits 2 with argparse's usage line, naming the option ---
+
+
+def _count(value: str) -> int:
+    """A number of records: an integer > 0."""
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if n <= 0:
+        raise argparse.ArgumentTypeError(f"expected an integer > 0, got {value!r}")
+    return n
+
+
+def _positive(value: str) -> float:
+    """Seconds, or a rate: a finite number > 0."""
+    try:
+        x = float(value)
+    except ValueError:
+        x = math.nan
+    if not 0 < x < math.inf:
+        raise argparse.ArgumentTypeError(f"expected a number > 0 (finite), got {value!r}")
+    return x
+
+
+def _port(text: str) -> int | None:
+    """A TCP port 1..65535, or None."""
+    if not (text.isascii() and text.isdigit()):
+        return None
+    port = int(text)
+    return port if 1 <= port <= 65535 else None
+
+
+def _host_port(value: str) -> str:
+    """HOST:PORT with a port 1..65535 (the host defaults to 127.0.0.1 when empty)."""
+    _, sep, port = value.rpartition(":")
+    if not sep or _port(port) is None:
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT with a port 1-65535, got {value!r}")
+    return value
+
+
 def _loopback(value: str) -> str:
-    """An argparse type: "127.0.0.1:PORT" (or localhost, ::1), like the config's listen keys."""
+    """ "127.0.0.1:PORT" (or localhost, ::1), like the config's listen keys."""
     from .config import is_loopback
 
-    if not is_loopback(value):
-        raise argparse.ArgumentTypeError(f"expected 127.0.0.1:PORT (loopback only), got {value!r}")
+    if not is_loopback(value) or _port(value.rpartition(":")[2]) is None:
+        raise argparse.ArgumentTypeError(
+            f"expected 127.0.0.1:PORT (loopback only, a port 1-65535), got {value!r}"
+        )
+    return value
+
+
+def _nats_urls(value: str) -> str:
+    """One or more nats://HOST[:PORT] (or tls://) separated by commas."""
+    urls = [u.strip() for u in value.split(",") if u.strip()]
+    for url in urls or [value]:
+        try:
+            parts = urllib.parse.urlsplit(url)
+            port = parts.port  # ValueError when out of 0-65535
+        except ValueError:
+            parts, port = None, 0
+        if parts is None or parts.scheme not in ("nats", "tls") or not parts.hostname or port == 0:
+            raise argparse.ArgumentTypeError(
+                f"expected nats://HOST:PORT (a port 1-65535; tls:// too), got {url!r}"
+            )
+    return value
+
+
+def _shard(value: str) -> str:
+    """ "i/n" with 0 <= i < n."""
+    from .shard import parse_shard
+
+    try:
+        parse_shard(value)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return value
+
+
+def _exchange(value: str) -> str:
+    """An exchange id a record can carry (today's, or an old one: mapped later, with a notice)."""
+    from .filters import FilterError, exchange
+
+    try:
+        exchange(value)
+    except FilterError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return value
+
+
+def _symbol(value: str) -> str:
+    """A unified symbol, BASE/QUOTE."""
+    from .filters import FilterError, symbol
+
+    try:
+        symbol(value)
+    except FilterError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
     return value
 
 
@@ -40,10 +138,16 @@ def run_loop(coro: Coroutine[Any, Any, int]) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from .app import Daemon
-    from .config import load
+    from .config import load, make_dirs
     from .shard import select
 
-    config = select(load(args.config), args.shard or "", args.exchanges)
+    loaded = load(args.config)
+    config = select(loaded, args.shard or "", args.exchanges)
+    if any(e.enabled for e in loaded.exchanges) and not any(e.enabled for e in config.exchanges):
+        scope = f"--shard {args.shard}" if args.shard else "--exchanges"
+        warning = f"{scope} selects no enabled venue of {args.config}: nothing will be recorded"
+        config = dataclasses.replace(config, warnings=(*config.warnings, warning))
+    make_dirs(config)
     setup_logging(
         args.log_level or config.daemon.log_level, args.log_format or config.daemon.log_format
     )
@@ -60,7 +164,12 @@ def cmd_check(args: argparse.Namespace) -> int:
     config = load(args.config)
     for w in config.warnings:
         print(f"warning: {w}", file=sys.stderr)
-    venues = ", ".join(f"{e.venue} ({e.mode})" for e in config.exchanges) or "none"
+    venues = (
+        ", ".join(
+            f"{e.venue} ({e.mode}{'' if e.enabled else ', disabled'})" for e in config.exchanges
+        )
+        or "none"
+    )
     print(f"{args.config}: ok; venues: {venues}")
     return 0
 
@@ -94,19 +203,46 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_loop(run_demo(args))
 
 
+def _filter(args: argparse.Namespace) -> Checked:
+    """The -e/-s/-t filter as it will be asked for: today's ids, unified symbols (each value
+    was checked by its argparse type); what was mapped is said on stderr."""
+    from .filters import check
+
+    checked = check(args.exchange, args.symbol, args.type)
+    for notice in checked.notices:
+        print(f"aggregator {args.command}: {notice.message}", file=sys.stderr)
+    return checked
+
+
 def cmd_tail(args: argparse.Namespace) -> int:
     from .client import tail
 
     path = None if args.tcp else str(args.socket or default_socket())
+    f = _filter(args)
     if args.table:
         from .live import live_table
 
         table = live_table(
-            path, args.tcp, args.exchange, args.symbol, args.count, args.duration, args.stale
+            path,
+            args.tcp,
+            list(f.exchanges),
+            list(f.symbols),
+            args.count,
+            args.duration,
+            args.stale,
         )
         return run_loop(table)
     return run_loop(
-        tail(path, args.tcp, args.exchange, args.symbol, args.type, args.count, sys.stdout)
+        tail(
+            path,
+            args.tcp,
+            f.exchanges,
+            f.symbols,
+            f.types,
+            args.count,
+            sys.stdout,
+            protocol=args.protocol,
+        )
     )
 
 
@@ -121,13 +257,14 @@ def cmd_subscribe(args: argparse.Namespace) -> int:
     from .subscribe import subscribe
 
     servers = [u.strip() for u in ",".join(args.nats).split(",") if u.strip()]
+    f = _filter(args)
     return run_loop(
         subscribe(
             servers,
             args.subject_prefix,
-            args.exchange,
-            args.symbol,
-            args.type,
+            f.exchanges,
+            f.symbols,
+            f.types,
             args.count,
             sys.stdout,
             replay=args.replay,
@@ -161,6 +298,20 @@ def cmd_normalize(args: argparse.Namespace) -> int:
 # --- parser -----------------------------------------------------------------------------
 
 
+def _filter_options(p: argparse.ArgumentParser) -> None:
+    """-e, -s, -t and -n, as tail and subscribe take them."""
+    from .filters import TYPES
+
+    p.add_argument(
+        "-e", "--exchange", type=_exchange, action="append", default=[], help="only this venue"
+    )
+    p.add_argument(
+        "-s", "--symbol", type=_symbol, action="append", default=[], help="only this symbol"
+    )
+    p.add_argument("-t", "--type", action="append", default=[], choices=TYPES)
+    p.add_argument("-n", "--count", type=_count, help="stop after this many records")
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="aggregator", description="Crypto market-data aggregator daemon."
@@ -174,7 +325,10 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--log-format", choices=FORMATS, help="text (default) or json lines")
     scope = r.add_mutually_exclusive_group()
     scope.add_argument(
-        "--shard", metavar="I/N", help="run the venues with crc32(venue) %% N == I (0 <= I < N)"
+        "--shard",
+        type=_shard,
+        metavar="I/N",
+        help="run the venues with crc32(venue) %% N == I (0 <= I < N)",
     )
     scope.add_argument(
         "--exchanges", type=_names, default=[], metavar="A,B", help="run only these venues"
@@ -192,10 +346,12 @@ def parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser("demo", help="run the daemon on simulated local venues (offline)")
     d.add_argument("-c", "--config", help="demo config (default: config/demo.toml or built-in)")
-    d.add_argument("--duration", type=float, default=0, help="seconds to run (0: until Ctrl-C)")
+    d.add_argument("--duration", type=_positive, help="seconds to run (default: until Ctrl-C)")
     d.add_argument("--data-dir", type=Path, default=Path("demo-data"), help="where files go")
-    d.add_argument("--socket", type=Path, help="Unix socket path (default: ./run/aggregator.sock)")
-    d.add_argument("--rate", type=float, default=200.0, help="price updates/s per venue")
+    d.add_argument(
+        "--socket", type=Path, help="Unix socket path, in an existing directory (default: ./run/)"
+    )
+    d.add_argument("--rate", type=_positive, default=200.0, help="price updates/s per venue")
     d.add_argument("--all", action="store_true", help="every venue with a simulated stream")
     d.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     d.add_argument("--log-format", default="text", choices=FORMATS, help="text or json lines")
@@ -205,38 +361,44 @@ def parser() -> argparse.ArgumentParser:
         metavar="HOST:PORT",
         help="serve /metrics and /health there (loopback only, e.g. 127.0.0.1:9464)",
     )
-    d.add_argument("--nats", metavar="URL", help="also publish to this NATS server (nats://...)")
+    d.add_argument(
+        "--nats",
+        type=_nats_urls,
+        metavar="URL",
+        help="also publish to this NATS server (nats://...)",
+    )
     d.set_defaults(func=cmd_demo)
 
     t = sub.add_parser("tail", help="print records from a running daemon's socket")
     t.add_argument("--socket", type=Path, help="Unix socket (default: the daemon's default)")
-    t.add_argument("--tcp", help="connect to HOST:PORT instead")
-    t.add_argument("-e", "--exchange", action="append", default=[], help="only this venue")
-    t.add_argument("-s", "--symbol", action="append", default=[], help="only this symbol")
-    t.add_argument("-t", "--type", action="append", default=[], choices=["ticker", "status"])
-    t.add_argument("-n", "--count", type=int, help="stop after this many records")
-    t.add_argument("--table", action="store_true", help="a live table of the latest values")
-    t.add_argument("--duration", type=float, help="with --table: stop after this many seconds")
+    t.add_argument("--tcp", type=_host_port, metavar="HOST:PORT", help="connect there instead")
+    _filter_options(t)
     t.add_argument(
-        "--stale", type=float, default=10.0, help="with --table: dim values older than this (s)"
+        "--protocol",
+        action="store_true",
+        help="also print the daemon's protocol lines (ack, snapshot_end, notices) on stdout",
+    )
+    t.add_argument("--table", action="store_true", help="a live table of the latest values")
+    t.add_argument("--duration", type=_positive, help="with --table: stop after this many seconds")
+    t.add_argument(
+        "--stale", type=_positive, default=10.0, help="with --table: dim values older than this (s)"
     )
     t.set_defaults(func=cmd_tail)
 
     s = sub.add_parser("status", help="every venue's state, from the running daemon")
     s.add_argument("--socket", type=Path, help="Unix socket (default: the daemon's default)")
-    s.add_argument("--tcp", help="connect to HOST:PORT instead")
+    s.add_argument("--tcp", type=_host_port, metavar="HOST:PORT", help="connect there instead")
     s.add_argument("--json", action="store_true", help="print the daemon's report as JSON")
     s.set_defaults(func=cmd_status)
 
     ns = sub.add_parser("subscribe", help="print records from NATS (scale-out deployments)")
-    ns.add_argument("--nats", action="append", required=True, metavar="URL", help="nats://...")
-    ns.add_argument("-e", "--exchange", action="append", default=[], help="only this venue")
-    ns.add_argument("-s", "--symbol", action="append", default=[], help="only this symbol")
-    ns.add_argument("-t", "--type", action="append", default=[], choices=["ticker", "status"])
-    ns.add_argument("-n", "--count", type=int, help="stop after this many records")
+    ns.add_argument(
+        "--nats", type=_nats_urls, action="append", required=True, metavar="URL", help="nats://..."
+    )
+    _filter_options(ns)
     ns.add_argument("--subject-prefix", default="md", help="the daemons' nats.subject_prefix")
     ns.add_argument(
-        "--replay", type=float, metavar="SECONDS", help="JetStream: the last SECONDS first"
+        "--replay", type=_positive, metavar="SECONDS", help="JetStream: the last SECONDS first"
     )
     ns.add_argument("--stream", default="MD", help="with --replay: the stream (nats.stream)")
     ns.set_defaults(func=cmd_subscribe)

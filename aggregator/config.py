@@ -2,7 +2,8 @@
 
 Every key is checked: an unknown key, a wrong type, a value out of range, an unknown or
 closed exchange, or an unusable path raises ConfigError naming the file, the line, the key,
-what was expected and what was found.
+what was expected and what was found. Loading creates nothing: the directories are made when
+the daemon starts (``make_dirs``); ``aggregator check`` leaves the disk as it found it.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import logging
 import math
 import os
 import re
+import tempfile
 import tomllib
 import types
 import typing
@@ -345,12 +347,22 @@ def loads(text: str, *, source: Path | None = None, check_paths: bool = True) ->
             ex = dataclasses.replace(ex, mode="ws" if "ws" in modes or not modes else "rest")
         _check_exchange(loader, ex, path)
         exchanges.append(ex)
+    if not any(ex.enabled for ex in exchanges):
+        warnings.append(no_venue_warning(source, bool(exchanges)))
     config = Config(
         daemon, files, sock, tuple(exchanges), source, tuple(warnings), metrics=metrics, nats=nats
     )
     if check_paths:
         check_config_paths(config, loader)
     return config
+
+
+def no_venue_warning(source: Path | None, some_disabled: bool) -> str:
+    """What a config that runs no venue is told: it is valid, but nothing would be recorded."""
+    where = str(source) if source else "the config"
+    if some_disabled:
+        return f"every venue in {where} has enabled = false: the daemon will record nothing"
+    return f"no venue in {where} (no [exchanges.<id>] table): the daemon will record nothing"
 
 
 def _check_choices(
@@ -471,35 +483,65 @@ def _check_exchange(loader: _Loader, ex: ExchangeConfig, path: str) -> None:
         loader.fail(f"{path}.markets_retry_max", "expected a value >= backoff_initial")
 
 
-def _writable_dir(path: Path) -> str | None:
-    """Create the directory if needed; return why it is unusable, or None."""
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        return f"cannot create directory {str(path)!r}: {e.strerror}"
-    if not path.is_dir():
+def _unusable_dir(path: Path) -> str | None:
+    """Why the daemon could not use this directory (create it, or write in it), or None.
+
+    Nothing is left behind: a directory that does not exist yet is judged by its nearest
+    existing parent, where a file is made and removed at once (the entry that mkdir would
+    need; permission bits alone do not say it, for root in /proc, say).
+    """
+    if path.is_dir():
+        if not os.access(path, os.W_OK | os.X_OK):
+            return f"directory {str(path)!r} is not writable"
+        return None
+    if path.exists() or path.is_symlink():
         return f"{str(path)!r} is not a directory"
-    if not os.access(path, os.W_OK | os.X_OK):
-        return f"directory {str(path)!r} is not writable"
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    why = f"cannot create directory {str(path)!r}"
+    if not parent.is_dir():
+        return f"{why}: {str(parent)!r} is not a directory"
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".aggregator-check-", dir=parent)
+    except OSError as e:
+        return f"{why}: no entry can be made in {str(parent)!r} ({e.strerror})"
+    os.close(fd)
+    os.unlink(probe)
     return None
 
 
-def check_config_paths(config: Config, loader: _Loader | None = None) -> None:
-    """Create and check the directories the daemon will write to."""
-    checks = [("daemon.state_dir", config.daemon.state_dir)]
+def _dirs(config: Config) -> list[tuple[str, Path]]:
+    """The directories the daemon writes to, with the key that names each."""
+    dirs = [("daemon.state_dir", config.daemon.state_dir)]
     if config.files.enabled:
-        checks.append(("files.dir", config.files.dir))
+        dirs.append(("files.dir", config.files.dir))
     if config.socket.enabled:
-        checks.append(("socket.path", config.socket.path.parent))
+        dirs.append(("socket.path", config.socket.path.parent))
+    return dirs
+
+
+def check_config_paths(config: Config, loader: _Loader | None = None) -> None:
+    """Check that the daemon can create and write the directories it will use; create none."""
+    if config.socket.enabled:
         if len(os.fsencode(config.socket.path)) > 107:
             why = f"socket path {str(config.socket.path)!r} is longer than 107 bytes"
             _fail(loader, config, "socket.path", why)
         if config.socket.path.is_dir():
             _fail(loader, config, "socket.path", f"{str(config.socket.path)!r} is a directory")
-    for key, path in checks:
-        problem = _writable_dir(path)
+    for key, path in _dirs(config):
+        problem = _unusable_dir(path)
         if problem:
             _fail(loader, config, key, problem)
+
+
+def make_dirs(config: Config) -> None:
+    """Create the directories the daemon writes to (at its start, not when a config is read)."""
+    for key, path in _dirs(config):
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            _fail(None, config, key, f"cannot create directory {str(path)!r}: {e.strerror}")
 
 
 def _fail(loader: _Loader | None, config: Config, key: str, why: str) -> typing.NoReturn:

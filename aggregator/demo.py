@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .adapters.registry import codec_class, modes
 from .app import Daemon
-from .config import Config, check_config_paths, load
+from .config import Config, check_config_paths, load, make_dirs
 from .errors import ConfigError
 from .logs import log_format
 from .sim import VenueSim
@@ -54,19 +54,14 @@ def demo_symbols(venue: str, n: int = 3) -> tuple[str, ...]:
     return tuple(symbols[:n])
 
 
-def demo_config(args: argparse.Namespace, base: Config, sims: dict[str, VenueSim]) -> Config:
-    """The demo config with every venue pointed at its simulator and paths from the flags."""
+def demo_config(args: argparse.Namespace, base: Config) -> Config:
+    """The demo config with the paths and sinks from the flags, checked (nothing created)."""
     data_dir: Path = args.data_dir
-    exchanges = tuple(
-        dataclasses.replace(ex, **sims[ex.venue].endpoints())  # type: ignore[arg-type]
-        for ex in base.exchanges
-    )
     config = dataclasses.replace(
         base,
         daemon=dataclasses.replace(base.daemon, state_dir=data_dir / "state"),
         files=dataclasses.replace(base.files, dir=data_dir / "data"),
         socket=dataclasses.replace(base.socket, path=args.socket or base.socket.path),
-        exchanges=exchanges,
     )
     if getattr(args, "metrics", None):
         config = dataclasses.replace(
@@ -74,17 +69,33 @@ def demo_config(args: argparse.Namespace, base: Config, sims: dict[str, VenueSim
         )
     if getattr(args, "nats", None):
         config = with_nats(config, args.nats)
+    socket_dir = config.socket.path.parent
+    if args.socket and not socket_dir.is_dir():  # the demo makes only its own directories
+        raise ConfigError(
+            f"--socket: directory {str(socket_dir)!r} does not exist "
+            "(the demo creates no directory outside its own)"
+        )
     check_config_paths(config)
     return config
 
 
+def with_sims(config: Config, sims: dict[str, VenueSim]) -> Config:
+    """Every venue pointed at its simulator."""
+    exchanges = tuple(
+        dataclasses.replace(ex, **sims[ex.venue].endpoints())  # type: ignore[arg-type]
+        for ex in config.exchanges
+    )
+    return dataclasses.replace(config, exchanges=exchanges)
+
+
 async def run_demo(args: argparse.Namespace) -> int:
-    base = base_config(args)
-    sims = {ex.venue: VenueSim(ex.venue, rate=args.rate) for ex in base.exchanges}
+    config = demo_config(args, base_config(args))
+    make_dirs(config)
+    sims = {ex.venue: VenueSim(ex.venue, rate=args.rate) for ex in config.exchanges}
     for sim in sims.values():
         await sim.start()
     try:
-        config = demo_config(args, base, sims)
+        config = with_sims(config, sims)
         daemon = Daemon(config)
         for venue, sim in sims.items():
             log.info("simulated %s on %s", venue, sim.base_url)
@@ -100,7 +111,7 @@ async def run_demo(args: argparse.Namespace) -> int:
                 _say(f"demo: and on NATS with: aggregator subscribe --nats {servers}")
 
         daemon.on_ready = on_ready
-        reporter = asyncio.ensure_future(_report(daemon, args.duration))
+        reporter = asyncio.ensure_future(_report(daemon, args.duration or 0.0))
         try:
             rc = await daemon.run()
         finally:

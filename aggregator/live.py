@@ -20,7 +20,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from .client import batches, connect, subscribe_line
+from .client import Refused, batches, connect, protocol_message, subscribe_line
 
 REFRESH = 0.25  # seconds between redraws
 
@@ -104,7 +104,10 @@ async def live_table(
     duration: float | None,
     stale: float,
 ) -> int:
-    """Draw the table until Ctrl-C, ``duration`` seconds, or ``count`` tickers."""
+    """Draw the table until Ctrl-C, ``duration`` seconds, or ``count`` tickers.
+
+    The table starts once the daemon has acknowledged the filter: what it says of it
+    (notices) is printed first, and a filter it refuses ends the command (2)."""
     where = f"tcp {tcp}" if tcp else f"socket {path}"
     try:
         reader, writer = await connect(path, tcp)
@@ -116,6 +119,14 @@ async def live_table(
     request = subscribe_line(exchanges, symbols, ["ticker", "status"])
     assert request is not None
     writer.write(request)
+    try:
+        await _acknowledged(reader, list(exchanges or ()))
+    except (Refused, ConnectionError) as e:
+        writer.close()
+        refused = isinstance(e, Refused)
+        why = str(e) if refused else f"connection to {where} closed by the daemon"
+        print(f"aggregator tail: {why}", file=sys.stderr)
+        return 2 if refused else 1
     console = Console()
     loop = asyncio.get_running_loop()
     end = loop.time() + duration if duration else None
@@ -145,9 +156,23 @@ async def live_table(
     return rc
 
 
+async def _acknowledged(reader: asyncio.StreamReader, asked: list[str]) -> None:
+    """Skip to the ack of the subscribe (lines before it were sent under no filter), saying
+    its notices; Refused if the daemon refuses the filter, ConnectionError if it closes."""
+    while line := await reader.readline():
+        try:
+            msg = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            continue
+        if isinstance(msg, dict) and msg.get("type") in ("ack", "error"):
+            protocol_message(msg, asked, sys.stderr, answering=True)
+            if msg["type"] == "ack":
+                return
+    raise ConnectionError("closed")
+
+
 async def _read(reader: asyncio.StreamReader, board: Board, count: int | None) -> bool:
     """Apply every line to the board; True when the daemon closed the connection."""
-    waiting = True  # lines before the ack were sent under no filter
     with contextlib.suppress(ConnectionError):
         async with contextlib.aclosing(batches(reader)) as stream:
             async for batch in stream:
@@ -157,9 +182,6 @@ async def _read(reader: asyncio.StreamReader, board: Board, count: int | None) -
                     except orjson.JSONDecodeError:
                         continue
                     if not isinstance(msg, dict):
-                        continue
-                    if waiting:
-                        waiting = msg.get("type") != "ack"
                         continue
                     board.update(msg)
                     if count is not None and board.records >= count:

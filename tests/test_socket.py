@@ -406,13 +406,18 @@ async def test_other_file_is_not_replaced(sockdir: Path) -> None:
     assert (sockdir / "a.sock").read_text() == "data"
 
 
-async def test_tail_prints_until_count(sockdir: Path) -> None:
+@pytest.mark.parametrize("protocol", [False, True])
+async def test_tail_prints_until_count(sockdir: Path, protocol: bool) -> None:
+    """Records only on its output (``| jq`` reads records); with ``protocol`` the daemon's
+    protocol lines too, in order."""
     async with asyncio.timeout(10), serve(sockdir) as s:
         s.hub.publish(tick("binance", "BTC/USDT", 1))
         s.hub.publish(tick("kraken", "BTC/USDT", 2))
         s.hub.publish(Status("binance", "live", seq=3))
         out = io.StringIO()
-        task = asyncio.create_task(tail(str(s.path), None, ["binance"], None, ["ticker"], 3, out))
+        task = asyncio.create_task(
+            tail(str(s.path), None, ["binance"], None, ["ticker"], 3, out, protocol=protocol)
+        )
         await wait_for(lambda: s.sink.sent >= 1)  # subscribed: the snapshot went out
         for r in (
             tick("kraken", "ETH/USDT", 4),
@@ -424,7 +429,8 @@ async def test_tail_prints_until_count(sockdir: Path) -> None:
             s.hub.publish(r)
         assert await task == 0
         lines = [orjson.loads(line) for line in out.getvalue().splitlines()]
-        assert [m["type"] for m in lines] == ["ack", "ticker", "snapshot_end", "ticker", "ticker"]
+        kinds = ["ack", "ticker", "snapshot_end", "ticker", "ticker"]
+        assert [m["type"] for m in lines] == (kinds if protocol else ["ticker"] * 3)
         assert [m["seq"] for m in lines if m["type"] == "ticker"] == [1, 5, 7]
 
 
@@ -766,73 +772,25 @@ async def test_a_venue_this_daemon_does_not_run_is_a_notice(sockdir: Path) -> No
         assert s.sink.errors == 0
 
 
-# --- subscribe filters that can never match, and what is mapped -------------------------
-
-
 @pytest.mark.parametrize(
-    ("sub", "expected"),
+    ("exchanges", "types", "expected"),
     [
-        ({"exchanges": ["kraken", "nosuch"]}, "exchanges: unknown exchange 'nosuch'"),
-        ({"exchanges": ["ftx"]}, "exchanges: exchange 'ftx' is closed"),
-        ({"exchanges": ["bitbay"]}, "exchanges: exchange 'bitbay' is renamed to zonda"),
-        ({"exchanges": [""]}, "exchanges: unknown exchange ''"),
-        ({"symbols": ["BTCUSDT"]}, "symbols: 'BTCUSDT' is not a unified symbol like 'BTC/USDT'"),
-        ({"symbols": ["btc/usdt"]}, "did you mean 'BTC/USDT'?"),
-        ({"symbols": ["BTC/USDT", "BTC-USDT"]}, "symbols: 'BTC-USDT' is not a unified symbol"),
-        ({"types": ["trade"]}, "types: unknown type 'trade'"),
+        (["nosuch"], None, "the daemon refused the filter: exchanges: unknown exchange 'nosuch'"),
+        (None, ["trade"], "the daemon refused the filter: types: unknown type 'trade'"),
+        (["bitso"], None, "no exchange asked for runs in this daemon"),
     ],
 )
-async def test_a_filter_that_can_never_match_is_an_error_naming_it(
-    sockdir: Path, sub: dict[str, Any], expected: str
+async def test_tail_ends_at_once_when_nothing_asked_for_can_come(
+    sockdir: Path,
+    capsys: pytest.CaptureFixture[str],
+    exchanges: list[str] | None,
+    types: list[str] | None,
+    expected: str,
 ) -> None:
-    """The error names the value; the client stays connected with its previous filter, and
-    a correct subscribe next is served."""
-    async with asyncio.timeout(10), serve(sockdir, {"venues": ["kraken", "binance"]}) as s:
-        c = await s.connect()
-        c.send({"op": "subscribe", "exchanges": ["kraken"]})
-        await c.until("snapshot_end")
-        c.send({"op": "subscribe", **sub})
-        reply = await c.msg()
-        assert reply["type"] == "error" and expected in reply["error"], reply
-        s.hub.publish(tick("binance", "BTC/USDT", 1))
-        s.hub.publish(tick("kraken", "BTC/USD", 2))
-        assert (await c.msg())["seq"] == 2  # still under its previous filter
-        c.send({"op": "subscribe", "exchanges": ["binance"]})
-        ack = await c.msg()
-        assert ack["type"] == "ack" and ack["exchanges"] == ["binance"] and "notices" not in ack
-        assert [m.get("seq") for m in await c.until("snapshot_end")] == [1, None]
-        assert s.sink.errors == 1
-
-
-async def test_an_old_id_or_alias_is_mapped_with_a_notice_in_the_ack(sockdir: Path) -> None:
-    async with asyncio.timeout(10), serve(sockdir, {"venues": ["okx", "kraken"]}) as s:
-        s.hub.publish(tick("okx", "BTC/USDT", 1))
-        s.hub.publish(tick("kraken", "BTC/USD", 2))
-        c = await s.connect()
-        c.send({"op": "subscribe", "exchanges": ["okex", "Kraken"], "symbols": ["XBT/USD"]})
-        ack = await c.msg()
-        assert ack["exchanges"] == ["okx", "kraken"] and ack["symbols"] == ["BTC/USD"]
-        assert [(n["event"], n["value"]) for n in ack["notices"]] == [
-            ("old_id", "okex"),
-            ("alias", "XBT/USD"),
-        ]
-        assert "'okex' is now 'okx'" in ack["notices"][0]["message"]
-        assert [m.get("seq") for m in await c.until("snapshot_end")] == [2, None]
-        assert s.sink.errors == 0
-
-
-async def test_a_venue_this_daemon_does_not_run_is_a_notice(sockdir: Path) -> None:
-    """A venue that trades but is not configured here: the ack says so, and nothing of it
-    comes; the file sink's own status records ("files") are always there to ask for."""
+    """The daemon's answer to the filter (an error, or an ack saying that the venue does not
+    run here) ends tail with 2 and the reason, instead of a wait for records that never come."""
     async with asyncio.timeout(10), serve(sockdir, {"venues": ["kraken"]}) as s:
-        c = await s.connect()
-        c.send({"op": "subscribe", "exchanges": ["bitso", "kraken", "files"]})
-        ack = await c.msg()
-        assert ack["exchanges"] == ["bitso", "kraken", "files"]
-        (notice,) = ack["notices"]
-        assert notice["event"] == "not_running" and notice["value"] == "bitso"
-        assert "does not run in this daemon" in notice["message"]
-        await c.until("snapshot_end")
-        s.hub.publish(Status("files", "error", seq=1))
-        assert (await c.msg())["exchange"] == "files"
-        assert s.sink.errors == 0
+        out = io.StringIO()
+        assert await tail(str(s.path), None, exchanges, None, types, 1, out) == 2
+        assert out.getvalue() == ""
+        assert expected in capsys.readouterr().err
