@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from . import venues
-from .errors import AggregatorError, ConfigError
+from .errors import AggregatorError, ClosedExchange, UnknownExchange
 from .symbols import is_unified, unify
 
 if TYPE_CHECKING:
@@ -83,11 +83,6 @@ class Checked:
         f = Filter(*(frozenset(getattr(self, k)) or None for k in KEYS))
         return None if f == Filter() else f
 
-    def runs_nowhere_here(self) -> bool:
-        """Every exchange asked for is a venue this daemon does not run: nothing will come."""
-        idle = {n.value for n in self.notices if n.event == "not_running"}
-        return bool(self.exchanges) and all(e in idle for e in self.exchanges)
-
 
 def _shown(value: str) -> str:
     """A value as an error quotes it, cut to a readable length (it comes from outside)."""
@@ -103,10 +98,10 @@ def exchange(value: str, running: Collection[str] | None = None) -> tuple[str, l
         return value.strip().lower(), []
     try:
         resolved = venues.resolve(value)
-    except ConfigError as e:  # unknown or closed, worded as the config words it
-        raise FilterError(
-            str(e) if len(value) <= 40 else f"unknown exchange {_shown(value)}"
-        ) from None
+    except ClosedExchange as e:  # worded as the config words it: what became of it
+        raise FilterError(str(e)) from None
+    except UnknownExchange:
+        raise FilterError(f"unknown exchange {_shown(value)}; see `aggregator exchanges`") from None
     venue, notices = resolved.venue, []
     if resolved.warning:
         notices.append(Notice("old_id", value, resolved.warning))
