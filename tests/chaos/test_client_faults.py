@@ -424,6 +424,71 @@ async def test_disconnect_mid_snapshot(served: Served, chaos: Chaos) -> None:
         fig["notes"] = f"{n} clients left with snapshots unsent; all cleaned up"
 
 
+NEVER_MATCH = [  # a filter that can never match, and what its error line must name
+    (b'{"op":"subscribe","exchanges":["kraken","nosuch"]}\n', "unknown exchange 'nosuch'"),
+    (b'{"op":"subscribe","exchanges":["ftx"]}\n', "exchange 'ftx' is closed"),
+    (b'{"op":"subscribe","symbols":["btcusd"]}\n', "'btcusd' is not a unified symbol"),
+    (b'{"op":"subscribe","types":["trade"]}\n', "unknown type 'trade'"),
+]
+# then a correct one: an old id of a venue not run here, one not run here, an alias
+CORRECTED = b'{"op":"subscribe","exchanges":["kraken","gateio","bitso"],"symbols":["XBT/USD"]}\n'
+
+
+async def corrected_client(s: Served) -> tuple[list[dict[str, Any]], dict[str, Any], float]:
+    """Send the filters that can never match, then the corrected one: the error lines, the
+    ack, and the seconds from sending to the first live ticker under the corrected filter."""
+    errors: list[dict[str, Any]] = []
+    async with stream(s) as (reader, writer), asyncio.timeout(15):
+        t0 = time.monotonic()
+        writer.write(b"".join(line for line, _ in NEVER_MATCH) + CORRECTED)
+        while (msg := orjson.loads(await reader.readline()))["type"] != "ack":
+            if msg["type"] == "error":
+                errors.append(msg)
+        ack = msg
+        while orjson.loads(await reader.readline())["type"] != "snapshot_end":
+            pass
+        while (msg := orjson.loads(await reader.readline()))["type"] != "ticker":
+            pass
+        assert (msg["exchange"], msg["symbol"]) == ("kraken", "BTC/USD"), msg
+        return errors, ack, time.monotonic() - t0
+
+
+async def test_filters_that_can_never_match(served: Served, chaos: Chaos) -> None:
+    s = served
+    async with phase(
+        s,
+        chaos,
+        "client: filters that can never match",
+        "subscribers asking for unknown and closed ids, symbols not BASE/QUOTE, unknown "
+        "types, then a corrected filter; 20 a second",
+    ) as fig:
+        before = await s.socket_stats()
+        results = []
+        deadline = time.monotonic() + chaos.duration(WINDOW) - 0.5
+        while time.monotonic() < deadline:
+            results += await asyncio.gather(*(corrected_client(s) for _ in range(10)))
+            await asyncio.sleep(0.5)
+        after = await s.socket_stats()
+        for errors, ack, _ in results:  # each error names its value; the client is kept
+            assert len(errors) == len(NEVER_MATCH), errors
+            for error, (_, named) in zip(errors, NEVER_MATCH, strict=True):
+                assert named in error["error"], error
+            assert (ack["exchanges"], ack["symbols"]) == (["kraken", "gate", "bitso"], ["BTC/USD"])
+            assert [(n["event"], n["value"]) for n in ack["notices"]] == [
+                ("old_id", "gateio"),
+                ("not_running", "gate"),
+                ("not_running", "bitso"),
+                ("alias", "XBT/USD"),
+            ]
+        assert after["errors"] - before["errors"] == 4 * len(results)
+        assert after["disconnected_bad"] == before["disconnected_bad"]
+        slowest = max(t for _, _, t in results)
+        fig["notes"] = (
+            f"{len(results)} clients: 4 error lines each, naming the value; the corrected "
+            f"filter acked with its notices, its first ticker within {slowest * 1000:.0f} ms"
+        )
+
+
 async def test_daemon_after_all_client_faults(served: Served, chaos: Chaos) -> None:
     s = served
     report = await s.daemon.status()
