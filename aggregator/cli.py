@@ -65,7 +65,7 @@ def _host_port(value: str) -> str:
 
 
 def _loopback(value: str) -> str:
-    """ "127.0.0.1:PORT" (or localhost, ::1), like the config's listen keys."""
+    """Loopback only: "127.0.0.1:PORT" (or localhost, ::1), like the config's listen keys."""
     from .config import is_loopback
 
     if not is_loopback(value) or _port(value.rpartition(":")[2]) is None:
@@ -92,7 +92,7 @@ def _nats_urls(value: str) -> str:
 
 
 def _shard(value: str) -> str:
-    """ "i/n" with 0 <= i < n."""
+    """A shard of the venues: "i/n" with 0 <= i < n."""
     from .shard import parse_shard
 
     try:
