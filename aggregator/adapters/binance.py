@@ -77,16 +77,22 @@ class Binance(Codec):
             bid_size: float | None
             ask: float | None
             ask_size: float | None
-            b, bs, a, as_ = msg.get("b"), msg.get("B"), msg.get("a"), msg.get("A")
             try:
-                if not (str is type(b) is type(bs) is type(a) is type(as_)):
-                    raise TypeError  # missing, a number, true, an object: num() says what
+                b, bs, a, as_ = msg["b"], msg["B"], msg["a"], msg["A"]
                 bid, bid_size, ask, ask_size = float(b), float(bs), float(a), float(as_)
+            except (KeyError, TypeError, ValueError):
+                bid, bid_size = num(msg.get("b")), num(msg.get("B"))
+                ask, ask_size = num(msg.get("a")), num(msg.get("A"))
+            else:
                 total = bid + bid_size + ask + ask_size
-                if total - total != 0.0:  # a NaN or an infinity among them
-                    raise ValueError
-            except (TypeError, ValueError):
-                bid, bid_size, ask, ask_size = num(b), num(bs), num(a), num(as_)
+                if (
+                    total - total != 0.0  # a NaN or an infinity among them
+                    or b.__class__ is not str  # true is 1.0 to float(): num() says BAD
+                    or bs.__class__ is not str
+                    or a.__class__ is not str
+                    or as_.__class__ is not str
+                ):
+                    bid, bid_size, ask, ask_size = num(b), num(bs), num(a), num(as_)
             # positional: exchange, symbol, native, bid, bid_size, ask, ask_size, the six 24 h
             # fields (None: the merge fills them), ts_event (not sent), ts_recv
             none = None
