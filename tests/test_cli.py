@@ -135,6 +135,14 @@ def test_tail_with_a_filter_that_can_never_match_exits_2_at_once(
     assert took < FAST
 
 
+def test_tail_table_ends_when_nothing_asked_for_runs_in_the_daemon(demo: Demo) -> None:
+    rc, _, err, took = run("tail", "--socket", str(demo.sock), "--table", "-e", "bitso")
+    assert rc == 2, err
+    assert "exchange 'bitso' does not run in this daemon" in err
+    assert "no exchange asked for runs in this daemon" in err
+    assert took < FAST
+
+
 def test_tail_maps_an_old_id_with_a_notice_on_stderr(demo: Demo) -> None:
     rc, out, err, took = run("tail", "--socket", str(demo.sock), "-e", "coinbasepro", "-n", "5")
     assert rc == 0, err
