@@ -17,66 +17,34 @@ run's lines in it along (moved from written to dropped, so that written is what 
 the directory is recreated and locked again before anything is written, never into one
 another daemon locked meanwhile. A file is chosen by each record's ``ts_recv``, also when the
 wall clock steps back (logged): a period's file that was closed gets a new part.
+
+Here is the asyncio side (the queue, the timer, the reports, the gzip jobs); filewriter.py
+holds the lines and writes them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import logging
 import operator
-import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..config import FilesConfig
 from ..hub import BoundedQueue
 from ..records import Status, Ticker
-from .datadir import DataDir, fate
-from .fileio import Ident, gzip_file, ident, next_part, repair, scan, write_all
+from .fileio import Ident, gzip_file, scan
+from .filewriter import RETRY_AFTER, Closed, Item, Out, Writer
 
 log = logging.getLogger(__name__)
 
-PERIOD_NS = {"hour": 3600 * 10**9, "day": 86400 * 10**9}
-STAMP_FORMAT = {"hour": "%Y-%m-%dT%H", "day": "%Y-%m-%d"}
 FLUSH_BYTES = 1 << 20  # buffered bytes that trigger a flush before the timer
 WAKE_RECORDS = 4096  # records queued that wake the writer before its timer (~1.3 MB of lines)
-RETRY_AFTER = 1.0  # seconds between attempts on a failing file
 REMIND_EVERY = 60.0  # while files cannot be written, a reminder line this often
-IDLE_CLOSE_AFTER = 60.0  # a quiet file is closed this long after its period ended
 COMPRESS_JOBS = 2  # so gzip never takes every executor thread from the writer
 CLOCK_STEP = 1.0  # seconds the wall clock may move against the monotonic one unremarked
-
-Item = tuple[str, int, list[bytes]]  # exchange, ts_recv of the first, lines of one period
-Closed = tuple[Path, Ident | None]  # a file closed for good, and which one when known
-
-
-@dataclass(slots=True)
-class _Out:
-    """One exchange's current file and the lines waiting for it."""
-
-    exchange: str
-    pending: list[bytes] = field(default_factory=list)  # lines waiting, oldest first
-    runs: list[list[int]] = field(default_factory=list)  # their periods: [[period, n], ...]
-    idx: int | None = None  # period of ``path``
-    part: int = 0
-    path: Path | None = None
-    fd: int | None = None
-    dir_fd: int | None = None  # the exchange's directory, inside the locked data directory
-    inode: tuple[int, int] | None = None  # (st_dev, st_ino) of the file at ``path``
-    file_lines: int = 0  # this run's lines in that file
-    dir_lines: int = 0  # this run's lines in the exchange's directory, all files
-    size: int = 0
-    retry_at: float = 0.0
-    failing: bool = False
-    error: str = ""  # why the last attempt failed
-
-    @property
-    def name(self) -> str:
-        return self.path.name if self.path is not None else ""
 
 
 class FileSink:
@@ -92,53 +60,57 @@ class FileSink:
         self._cfg = cfg
         self._clock = clock  # the wall clock, ns (a test steps it)
         self._publish = publish  # where the sink's own status records go (the hub)
-        self._period_ns = PERIOD_NS[cfg.period]
+        self._w = Writer(cfg, clock)
+        self._period_ns = self._w.period_ns
         # The writer wakes on its flush timer, or once WAKE_RECORDS wait: not per batch.
         wake_at = max(1, min(WAKE_RECORDS, cfg.queue_size // 4))
         self._queue: BoundedQueue[Item] = BoundedQueue(cfg.queue_size, wake_at)
-        self._outs: dict[str, _Out] = {}
-        self._npending = 0
-        self._nbytes = 0
-        self._retry_at = 0.0  # no early flush before this (monotonic) while a file fails
         self._reopen = False
-        self._lost = 0
         self._failing_since: float | None = None  # monotonic start of a write-error episode
         self._reminded = 0.0
-        self._episode_lost: dict[str, int] = {}  # exchange -> lines dropped this episode
         self._queue_dropped = 0  # the queue's drops already reported
-        self._backlog_full = False  # said so in this episode
         self._seq = 0  # of the sink's status records
         self._task: asyncio.Task[None] | None = None
-        self._dir = DataDir(Path(cfg.dir))  # locked while the sink runs
         self._started = False
-        self._relock_at = 0.0  # monotonic: the next attempt to take the directory back
-        self._dir_error = ""  # why the data directory cannot be written, while it cannot
-        self._said: list[str] = []  # what the worker found, for _report to say
-        self._gzipping: set[Path] = set()  # closed, compressed soon: never reopened
-        self._foreign: set[Path] = set()  # put in place of ours: never written to
         self._skew: float | None = None  # wall minus monotonic clock at the last flush
         self._jobs: set[asyncio.Task[None]] = set()
         self._sem = asyncio.Semaphore(COMPRESS_JOBS)
         self.accepted = 0
-        self.written = 0
-        self.files_rotated = 0
-        self.write_errors = 0  # failed attempts to write or open a file
-        self.vanished = 0  # data directory, exchange directories, open files found gone
+
+    @property
+    def written(self) -> int:
+        """Lines on disk: written, less those found removed since (counted dropped)."""
+        return self._w.written
 
     @property
     def dropped(self) -> int:
-        return self._queue.dropped + self._lost
+        return self._queue.dropped + self._w.lost
+
+    @property
+    def files_rotated(self) -> int:
+        return self._w.files_rotated
+
+    @property
+    def write_errors(self) -> int:
+        """Failed attempts to write or open a file."""
+        return self._w.write_errors
+
+    @property
+    def vanished(self) -> int:
+        """The data directory, exchange directories and open files found removed or
+        replaced."""
+        return self._w.vanished
 
     @property
     def queue_depth(self) -> int:
         """Records accepted and not yet written: in the queue and in the file buffers."""
-        return len(self._queue) + self._npending
+        return len(self._queue) + self._w.npending
 
     @property
     def backlog(self) -> int:
         """Records the writer holds that are not on disk yet; at most ``queue_size`` are kept
         for files that cannot be written."""
-        return self._npending
+        return self._w.npending
 
     @property
     def backlog_limit(self) -> int:
@@ -147,7 +119,7 @@ class FileSink:
     @property
     def failing(self) -> list[str]:
         """The exchanges whose file cannot be written now."""
-        return sorted(out.exchange for out in list(self._outs.values()) if out.failing)
+        return sorted(out.exchange for out in list(self._w.outs.values()) if out.failing)
 
     def stats(self) -> dict[str, object]:
         """For the socket's status report (besides queue_depth, written, dropped)."""
@@ -205,9 +177,9 @@ class FileSink:
     async def start(self) -> None:
         """Lock the data directory (refused if another daemon writes there), repair and
         compress what a previous run left, start the writer."""
-        self._dir.lock()
+        self._w.dir.lock()
         self._started = True
-        current = self._stamp(self._clock() // self._period_ns)
+        current = self._w.stamp(self._clock() // self._period_ns)
         found = await asyncio.to_thread(scan, Path(self._cfg.dir), current)
         self._compress_later([(path, None) for path in found])
         self._task = asyncio.create_task(self._run(), name="files-writer")
@@ -237,7 +209,7 @@ class FileSink:
         log.info(
             "files: accepted=%d written=%d dropped=%d", self.accepted, self.written, self.dropped
         )
-        self._dir.release()
+        self._w.dir.release()
         self._started = False
 
     async def _run(self) -> None:
@@ -256,53 +228,15 @@ class FileSink:
             if not batch and self._queue.closed and not len(self._queue):
                 break  # closed and drained
             if batch:
-                self._add(batch)
+                self._w.add(batch)
             now = loop.time()
             if now >= next_flush:
                 self._watch_clock()
                 await self._flush(idle_close=True)
                 next_flush = now + self._cfg.flush_interval
-            elif self._nbytes >= FLUSH_BYTES and time.monotonic() >= self._retry_at:
+            elif self._w.nbytes >= FLUSH_BYTES and time.monotonic() >= self._w.retry_at:
                 await self._flush()
         await self._flush(final=True)
-
-    def _add(self, batch: list[Item]) -> None:
-        outs, period_ns, nbytes, nlines = self._outs, self._period_ns, 0, 0
-        for exchange, ts_recv, lines in batch:
-            out = outs.get(exchange)
-            if out is None:
-                out = outs[exchange] = _Out(exchange)
-            idx = ts_recv // period_ns  # by the record's time, even if the clock stepped back
-            runs = out.runs
-            if runs and runs[-1][0] == idx:
-                runs[-1][1] += len(lines)
-            else:
-                runs.append([idx, len(lines)])
-            out.pending += lines
-            nlines += len(lines)
-            nbytes += sum(map(len, lines))
-        self._npending += nlines
-        self._nbytes += nbytes
-        excess = self._npending - self._cfg.queue_size
-        if excess > 0:  # bound the lines held back by failing files: drop their oldest
-            for out in sorted(outs.values(), key=lambda o: -len(o.pending)):
-                n = min(excess, len(out.pending)) if out.failing else 0
-                if n == 0:
-                    continue
-                self._nbytes -= sum(map(len, out.pending[:n]))
-                del out.pending[:n]
-                _consume(out.runs, n)
-                if not self._backlog_full:
-                    self._backlog_full = True
-                    log.warning(
-                        "files: backlog full (%d records): dropping the oldest",
-                        self._cfg.queue_size,
-                    )
-                lost = self._episode_lost
-                lost[out.exchange] = lost.get(out.exchange, 0) + n
-                self._lost += n
-                self._npending -= n
-                excess -= n
 
     def _watch_clock(self) -> None:
         """Say when the wall clock steps (NTP, by hand): records keep going to the file of
@@ -323,7 +257,7 @@ class FileSink:
     async def _flush(
         self, *, idle_close: bool = False, reopen: bool = False, final: bool = False
     ) -> None:
-        closed = await asyncio.to_thread(self._flush_sync, idle_close, reopen, final)
+        closed = await asyncio.to_thread(self._w.flush, idle_close, reopen, final)
         self._compress_later(closed)
         if not final:
             self._report()
@@ -331,16 +265,17 @@ class FileSink:
     def _report(self) -> None:
         """Say when files start failing, now and then while they fail, and when they are
         written again: a log line and a status record per transition, never per record."""
-        failing = [out for out in self._outs.values() if out.failing]
+        w = self._w
+        failing = [out for out in w.outs.values() if out.failing]
         now = time.monotonic()
-        said, self._said = self._said, []
+        said, w.said = w.said, []
         for what in said:  # found by the worker: each is news, said once
             log.error("files: %s", what)
             self._status("error", what)
         refused = self._queue.dropped - self._queue_dropped
         if refused:  # the writer fell behind (a slow disk): the queue refused records
             self._queue_dropped += refused
-            lost = self._episode_lost
+            lost = w.episode_lost
             lost["queue full"] = lost.get("queue full", 0) + refused
             log.warning("files: queue full: %d records dropped", refused)
         if failing and self._failing_since is None and said:
@@ -362,11 +297,11 @@ class FileSink:
                 "files: still cannot write %s after %.0f s; %d records dropped so far",
                 _failures(failing),
                 now - self._failing_since,
-                sum(self._episode_lost.values()),
+                sum(w.episode_lost.values()),
             )
         elif not failing and self._failing_since is not None:
             took = now - self._failing_since
-            lost = self._episode_lost
+            lost = w.episode_lost
             dropped = sum(lost.values())
             per = ", ".join(f"{ex} {n}" for ex, n in sorted(lost.items()))
             what = f"{dropped} records dropped" + (f" ({per})" if per else "")
@@ -374,241 +309,14 @@ class FileSink:
             self._status("live", f"writing again after {took:.1f} s; {what}")
             self._failing_since = None
         if self._failing_since is None:
-            self._episode_lost = {}
-            self._backlog_full = False
+            w.episode_lost = {}
+            w.backlog_full = False
 
     def _status(self, state: str, detail: str) -> None:
         if self._publish is not None:
             self._seq += 1
             status = Status(self.name, state, detail, ts_recv=self._clock(), seq=self._seq)
             self._publish(status)
-
-    def _flush_sync(self, idle_close: bool, reopen: bool, final: bool) -> list[Closed]:
-        """Write what is due (in a worker thread); return the files closed for good."""
-        closed: list[Closed] = []
-        now = time.monotonic()
-        if final:
-            self._relock_at = 0.0  # a last attempt at a directory found lost
-        hit = self._watch(now)
-        for out in self._outs.values():
-            if out.exchange in hit and not final:
-                continue  # reported first; written again at the next flush
-            if out.pending and (final or now >= out.retry_at):
-                self._write_out(out, closed, now)
-            elif out.failing and not out.pending and now >= out.retry_at and not final:
-                self._probe(out, now)
-            if final and out.pending:
-                log.error("files: %s: %d records not written", out.exchange, len(out.pending))
-                self._lost += len(out.pending)
-                out.pending.clear()
-                out.runs.clear()
-            if reopen or final:
-                _close(out)  # keeps the path: the next line reopens it
-            if final and out.dir_fd is not None:
-                os.close(out.dir_fd)
-                out.dir_fd = None
-        if idle_close:
-            limit = (self._clock() - int(IDLE_CLOSE_AFTER * 1e9)) // self._period_ns
-            for out in self._outs.values():
-                if out.idx is not None and out.idx < limit and not out.pending:
-                    closed.append(self._retire(out))
-        return closed
-
-    def _watch(self, now: float) -> set[str]:
-        """Before writing: are the data directory, each exchange's directory and each open
-        file still the ones at their paths? What is not is let go and reported once (the
-        lines of this run that went with it counted as dropped), and the exchanges it held
-        returned: they are written again at the next flush, into new files."""
-        hit: set[str] = set()
-        if (moved := self._dir.check()) is not None:
-            lost = sum(
-                self._let_go(out, moved.removed, whole_dir=True) for out in self._outs.values()
-            )
-            self._dir.release()
-            why = self._take_back(now, now_or_never=True)
-            what = f"data directory {str(self._dir.root)!r} was {moved}{_went(lost)}; "
-            what += "recreated and locked again" if why is None else f"{why}; {self._keeping()}"
-            self._said.append(what)
-            self.vanished += 1
-            hit = set(self._outs)
-        elif self._dir.fd is not None:
-            for out in self._outs.values():
-                if out.dir_fd is None:
-                    continue
-                if (moved := fate(out.dir_fd, out.exchange, self._dir.fd)) is not None:
-                    lost = self._let_go(out, moved.removed, whole_dir=True)
-                    self._said.append(f"directory of {out.exchange} was {moved}{_went(lost)}")
-                elif out.fd is None or (moved := fate(out.fd, out.name, out.dir_fd)) is None:
-                    continue
-                elif not moved.removed:  # renamed, as by logrotate: the next line reopens
-                    log.info("files: %s was renamed; reopening it", out.path)
-                    _close(out)
-                    continue
-                else:
-                    if moved.now != "nothing":
-                        self._foreign.add(out.path)  # type: ignore[arg-type]
-                    what = f"{out.path} was {moved}"
-                    self._said.append(what + _went(self._let_go(out, True, whole_dir=False)))
-                self.vanished += 1
-                hit.add(out.exchange)
-        for exchange in hit:
-            out = self._outs[exchange]
-            out.failing, out.retry_at = True, now
-            out.error = self._dir_error or "removed; writing again into a new file"
-        return hit
-
-    def _let_go(self, out: _Out, removed: bool, *, whole_dir: bool) -> int:
-        """Forget a file (and with ``whole_dir`` its directory) found moved or removed; when
-        removed, this run's lines in it are gone: counted dropped instead of written."""
-        _close(out, sync=not removed)
-        lost = (out.dir_lines if whole_dir else out.file_lines) if removed else 0
-        if whole_dir:
-            if out.dir_fd is not None:
-                os.close(out.dir_fd)
-                out.dir_fd = None
-            out.dir_lines = 0
-        else:
-            out.dir_lines -= lost
-        out.file_lines, out.inode, out.path, out.idx = 0, None, None, None
-        if lost:
-            self.written -= lost
-            self._lost += lost
-            self._episode_lost[out.exchange] = self._episode_lost.get(out.exchange, 0) + lost
-        return lost
-
-    def _take_back(self, now: float, *, now_or_never: bool = False) -> str | None:
-        """Recreate and lock the data directory (at most every RETRY_AFTER, unless
-        ``now_or_never``: found lost, and said so by the caller): None once it is held again,
-        else why not, said when it is news."""
-        if now < self._relock_at and not now_or_never:
-            return self._dir_error or "data directory not held"
-        self._relock_at = now + RETRY_AFTER
-        why = self._dir.relock()
-        if why is not None and why != self._dir_error and not now_or_never:
-            self._said.append(f"{why}; {self._keeping()}")
-        self._dir_error = why or ""
-        return why
-
-    def _keeping(self) -> str:
-        return (
-            f"not writing there: keeping up to {self._cfg.queue_size} records, "
-            f"retrying every {RETRY_AFTER:.0f} s"
-        )
-
-    def _write_out(self, out: _Out, closed: list[Closed], now: float) -> None:
-        """Write the pending lines, period by period, each period's in parts of at most
-        max_bytes (a single longer line gets a part of its own)."""
-        pending, runs, max_bytes, i = out.pending, out.runs, self._cfg.max_bytes, 0
-        try:
-            while runs:
-                idx, n = runs[0]
-                if out.idx != idx and out.path is not None:
-                    closed.append(self._retire(out))
-                fd = out.fd if out.fd is not None else self._open(out, idx)
-                lines = pending[i : i + n]
-                size = out.size + sum(map(len, lines))
-                if size > max_bytes:  # what fits in this part
-                    size, k = out.size, 0
-                    for line in lines:
-                        if size + len(line) > max_bytes and size > 0:
-                            break
-                        size += len(line)
-                        k += 1
-                    lines = lines[:k]
-                if lines:
-                    write_all(fd, lines)
-                    self.written += len(lines)
-                    out.file_lines += len(lines)
-                    out.dir_lines += len(lines)
-                    self._nbytes -= size - out.size
-                    out.size = size
-                    i += len(lines)
-                    _consume(runs, len(lines))
-                if runs and runs[0][0] == idx:  # full: the next part
-                    closed.append(self._retire(out))
-                    out.part += 1
-                    self._open(out, idx, resolve=False)
-        except OSError as e:
-            self._failed(out, e, now)
-        else:
-            out.failing = False
-        finally:
-            del pending[:i]
-            self._npending -= i
-
-    def _failed(self, out: _Out, e: OSError, now: float) -> None:
-        _close(out, sync=False)  # reopened (and repaired) on the next attempt
-        out.retry_at = self._retry_at = now + RETRY_AFTER
-        out.failing = True
-        out.error = e.strerror or str(e)
-        self.write_errors += 1
-
-    def _probe(self, out: _Out, now: float) -> None:
-        """A failing file with nothing to write (its lines were dropped): can it be opened?"""
-        try:
-            if self._dir.fd is None and self._take_back(now) is not None:
-                raise OSError(errno.EBUSY, self._dir_error)
-            if out.fd is None and out.idx is not None:
-                self._open(out, out.idx, resolve=out.path is None)
-            out.failing = False
-        except OSError as e:
-            self._failed(out, e, now)
-
-    def _open(self, out: _Out, idx: int, *, resolve: bool = True) -> int:
-        """Open the file for period ``idx``, inside the directory this daemon holds locked
-        (relative to its descriptor: never in one another daemon made at the same path)."""
-        if self._dir.fd is None and self._take_back(time.monotonic()) is not None:
-            raise OSError(errno.EBUSY, self._dir_error)
-        if out.dir_fd is None:
-            out.dir_fd = self._dir.subdir(out.exchange)
-            out.dir_lines = 0
-        if out.path is None or out.idx != idx:
-            base = f"{out.exchange}-{self._stamp(idx)}"
-            if resolve:
-                shut = [*self._gzipping, *self._foreign]  # copies: gzip jobs end meanwhile
-                closed = {p.name for p in shut if p.parent.name == out.exchange}
-                out.part = next_part(os.listdir(out.dir_fd), base, closed)
-            name = f"{base}.{out.part}.jsonl" if out.part else f"{base}.jsonl"
-            out.path = Path(self._cfg.dir) / out.exchange / name
-            out.idx = idx
-        flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
-        fd = os.open(out.name, flags, 0o644, dir_fd=out.dir_fd)
-        try:
-            repair(fd, out.path)
-            st = os.fstat(fd)
-        except OSError:
-            os.close(fd)
-            raise
-        out.size = st.st_size
-        if (st.st_dev, st.st_ino) != out.inode:  # not the same file reopened: a new count
-            out.inode, out.file_lines = (st.st_dev, st.st_ino), 0
-        out.fd = fd
-        return fd
-
-    def _retire(self, out: _Out) -> Closed:
-        """Close the current file for good; return it for compression."""
-        path = out.path
-        assert path is not None
-        st: os.stat_result | None = None
-        with contextlib.suppress(OSError):  # unknown: compressed unguarded, as at start
-            if out.fd is not None:
-                st = os.fstat(out.fd)
-            elif out.dir_fd is not None:
-                st = os.stat(path.name, dir_fd=out.dir_fd)
-        same = st is not None and (st.st_dev, st.st_ino) == out.inode
-        which = ident(st) if st is not None and same else None
-        _close(out)
-        out.path = out.idx = out.inode = None
-        out.file_lines = 0
-        self.files_rotated += 1
-        if self._cfg.compress == "gzip":
-            self._gzipping.add(path)
-        return path, which
-
-    def _stamp(self, idx: int) -> str:
-        return time.strftime(
-            STAMP_FORMAT[self._cfg.period], time.gmtime(idx * self._period_ns // 10**9)
-        )
 
     def _compress_later(self, files: list[Closed]) -> None:
         if self._cfg.compress != "gzip":
@@ -625,14 +333,10 @@ class FileSink:
             except OSError as e:
                 log.error("files: cannot compress %s: %s", path, e)
             finally:
-                self._gzipping.discard(path)
+                self._w.gzipping.discard(path)
 
 
-def _went(lost: int) -> str:
-    return f" ({lost} records of this run went with it, counted as dropped)" if lost else ""
-
-
-def _failures(outs: list[_Out]) -> str:
+def _failures(outs: list[Out]) -> str:
     """``"binance, kraken: No space left on device"``, grouped by error."""
     by_error: dict[str, list[str]] = {}
     for out in outs:
@@ -641,30 +345,6 @@ def _failures(outs: list[_Out]) -> str:
 
 
 _exchange_of = operator.attrgetter("exchange")
-
-
-def _consume(runs: list[list[int]], n: int) -> None:
-    """Take the periods of the n oldest lines off the runs."""
-    while n:
-        first = runs[0]
-        if first[1] > n:
-            first[1] -= n
-            return
-        n -= first[1]
-        del runs[0]
-
-
-def _close(out: _Out, sync: bool = True) -> None:
-    fd, out.fd = out.fd, None
-    if fd is None:
-        return
-    try:
-        if sync:
-            os.fsync(fd)
-    except OSError as e:
-        log.error("files: fsync of %s failed: %s", out.path, e)
-    finally:
-        os.close(fd)
 
 
 def _log_crash(task: asyncio.Task[None]) -> None:
