@@ -30,7 +30,7 @@ from hypothesis import strategies as st
 from aggregator.adapters.base import Codec
 from aggregator.adapters.registry import available, codec_class, modes
 from aggregator.errors import ParseError, VenueError, VenueNotice
-from aggregator.records import MARKET_FIELDS, Ticker, dumps
+from aggregator.records import FLAGS, MARKET_FIELDS, PRICE_FIELDS, SIZE_FIELDS, Ticker, dumps
 from aggregator.sim.dialects import ConnState, simulated
 from aggregator.sim.server import VenueSim
 from aggregator.symbols import Market, MarketTable, snapshot_path
@@ -135,7 +135,13 @@ def check_records(venue: str, records: object, ts_recv: int) -> int:
     assert isinstance(records, list), f"not a list: {records!r}"
     for r in records:
         assert type(r) is Ticker, r
-        r.settle(None)  # EMPTY (an emptied book side) and BAD become null here
+        flags = r.settle(None)  # EMPTY (an emptied book side) and BAD become null here
+        assert r.flags == FLAGS[flags] and (flags == 0) == (r.flags is None), r.flags
+        # what is left is a price > 0 or a size >= 0; a crossed book says so
+        assert all(getattr(r, n) is None or getattr(r, n) > 0 for n in PRICE_FIELDS), r
+        assert all(getattr(r, n) is None or getattr(r, n) >= 0 for n in SIZE_FIELDS), r
+        crossed = r.bid is not None and r.ask is not None and r.bid > r.ask
+        assert crossed == ("crossed" in (r.flags or ())), r
         assert r.exchange == venue and r.type == "ticker"
         assert isinstance(r.symbol, str) and isinstance(r.native, str), r
         for name in MARKET_FIELDS:
