@@ -406,6 +406,11 @@ async def test_flagged_values_make_the_same_line_on_both_paths(
         assert flagged[field] is None  # never the 24 h ticker's value again
     assert fast.adapter.flagged == 1
     assert fast.adapter.parse_errors == (1 if "bad_value" in flags else 0)
+    # the hub's latest value (what a snapshot sends) is the flagged record, on both paths
+    for run in both([DAY, frame]):
+        (latest,) = run.latest.values()
+        assert latest.flags == tuple(flags)
+        assert orjson.loads(orjson.dumps(latest))["flags"] == flags
     feed = fastpath.binance_feed("binance", MarketTable(MARKETS), {}, [], [], None)
     assert feed is not None
     assert [feed.feed(f, 1) for f in (DAY, frame, after)] == [1, -1, 1]
