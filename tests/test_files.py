@@ -607,7 +607,8 @@ async def test_data_directory_replaced_by_a_file_is_left_alone(
     assert [r["seq"] for r in read_lines(next(w.root.rglob("*.jsonl")))] == list(range(8, 18))
     [(_, error), (_, live)] = w.details()
     assert error.startswith(f"data directory '{w.root}' was removed and a file put in its place")
-    assert f"data directory '{w.root}' is not a directory; not writing there" in error
+    went = "(4 records of this run went with it, counted as dropped)"
+    assert f"in its place {went}; it is not a directory; not writing there" in error
     assert "keeping up to 10 records" in error
     assert "8 records dropped (a 8)" in live
     assert sum("was removed" in m for m in caplog.messages) == 1

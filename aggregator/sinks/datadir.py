@@ -61,26 +61,26 @@ class DataDir:
         """At start: create and lock the directory, or refuse to run, saying why."""
         why = self.relock()
         if why is not None:
-            raise AggregatorError(f"files: {why}")
+            raise AggregatorError(f"files: data directory {str(self.root)!r} {why}")
 
     def relock(self) -> str | None:
         """Create the directory if it is missing and lock it: None once locked, else why
-        not. Never removes or replaces anything in the way (a user's file stays)."""
-        root = str(self.root)
+        not, to follow "data directory X" ("is in use by another running daemon"). Never
+        removes or replaces anything in the way (a user's file stays)."""
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.root, DIR_FLAGS)
         except (FileExistsError, NotADirectoryError):
-            return f"data directory {root!r} is not a directory"
+            return "is not a directory"
         except OSError as e:
-            return f"cannot open data directory {root!r}: {e.strerror}"
+            return f"cannot be opened: {e.strerror}"
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as e:
             os.close(fd)
             if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
-                return f"data directory {root!r} is in use by another running daemon"
-            return f"cannot lock data directory {root!r}: {e.strerror}"
+                return "is in use by another running daemon"
+            return f"cannot be locked: {e.strerror}"
         self.fd = fd
         return None
 

@@ -162,7 +162,7 @@ class Writer:
             self.dir.release()
             why = self._take_back(now, now_or_never=True)
             what = f"data directory {str(self.dir.root)!r} was {moved}{_went(lost)}; "
-            what += "recreated and locked again" if why is None else f"{why}; {self._keeping()}"
+            what += "recreated and locked again" if why is None else f"it {why}; {self._keeping()}"
             self.said.append(what)
             self.vanished += 1
             hit = set(self.outs)
@@ -219,9 +219,10 @@ class Writer:
             return self._dir_error or "data directory not held"
         self._relock_at = now + RETRY_AFTER
         why = self.dir.relock()
-        if why is not None and why != self._dir_error and not now_or_never:
-            self.said.append(f"{why}; {self._keeping()}")
-        self._dir_error = why or ""
+        error = "" if why is None else f"data directory {why}"
+        if error and error != self._dir_error and not now_or_never:
+            self.said.append(f"data directory {str(self.dir.root)!r} {why}; {self._keeping()}")
+        self._dir_error = error
         return why
 
     def _keeping(self) -> str:
