@@ -168,7 +168,7 @@ class Ops:
         reasons += [f"sink {name} is not running" for name, up in sinks.items() if not up]
         files = self.daemon.files
         if files is not None and files.failing:
-            reasons.append(f"files: cannot write {', '.join(files.failing)}")
+            reasons.append(f"files: cannot write {files.failure}")
         venues: dict[str, dict[str, Any]] = {}
         for a in self.daemon.adapters:
             c = self.clock(a)

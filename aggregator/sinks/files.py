@@ -121,6 +121,12 @@ class FileSink:
         """The exchanges whose file cannot be written now."""
         return sorted(out.exchange for out in list(self._w.outs.values()) if out.failing)
 
+    @property
+    def failure(self) -> str:
+        """What cannot be written now and why (``"binance, kraken: No space left on
+        device"``), or ""."""
+        return _failures([out for out in list(self._w.outs.values()) if out.failing])
+
     def stats(self) -> dict[str, object]:
         """For the socket's status report (besides queue_depth, written, dropped)."""
         return {

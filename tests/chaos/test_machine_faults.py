@@ -548,7 +548,8 @@ async def dir_fault(chaos: Chaos, sims: dict[str, VenueSim], fault: str) -> None
         if fault == "file":
             await asyncio.sleep(chaos.duration(2.0))  # retried every second meanwhile
             held = sampler.samples[-1][1]
-            assert await health(port) == 503
+            code, body = await http_get(port, "/health")
+            assert " 503 " in code and "is not a directory" in body, (code, body)
             assert data.read_bytes() == b"not the daemon's\n"  # left as it was
             data.unlink()
             t_fault = time.monotonic()
