@@ -180,10 +180,12 @@ class Writer:
                     _close(out)
                     continue
                 else:
+                    path = out.path
+                    assert path is not None  # a file is open
                     if moved.now != "nothing":
-                        self._foreign.add(out.path)  # type: ignore[arg-type]
-                    what = f"{out.path} was {moved}"
-                    self.said.append(what + _went(self._let_go(out, True, whole_dir=False)))
+                        self._foreign.add(path)
+                    lost = self._let_go(out, True, whole_dir=False)
+                    self.said.append(f"{path} was {moved}{_went(lost)}")
                 self.vanished += 1
                 hit.add(out.exchange)
         for exchange in hit:
