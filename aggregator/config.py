@@ -490,16 +490,19 @@ def _unusable_dir(path: Path) -> str | None:
     existing parent, where a file is made and removed at once (the entry that mkdir would
     need; permission bits alone do not say it, for root in /proc, say).
     """
-    if path.is_dir():
-        if not os.access(path, os.W_OK | os.X_OK):
-            return f"directory {str(path)!r} is not writable"
-        return None
-    if path.exists() or path.is_symlink():
-        return f"{str(path)!r} is not a directory"
-    parent = path.parent
-    while not parent.exists() and parent != parent.parent:
-        parent = parent.parent
     why = f"cannot create directory {str(path)!r}"
+    try:
+        if path.is_dir():
+            if not os.access(path, os.W_OK | os.X_OK):
+                return f"directory {str(path)!r} is not writable"
+            return None
+        if path.exists() or path.is_symlink():
+            return f"{str(path)!r} is not a directory"
+        parent = path.parent
+        while not parent.exists() and parent != parent.parent:
+            parent = parent.parent
+    except OSError as e:  # a name too long, say
+        return f"{why}: {e.strerror}"
     if not parent.is_dir():
         return f"{why}: {str(parent)!r} is not a directory"
     try:
