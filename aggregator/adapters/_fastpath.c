@@ -16,8 +16,9 @@
  * they parse to: that is exact for decimals of at most 15 significant digits (any such
  * decimal is the shortest representation of its double); a decimal with more digits is
  * converted as float() does and written by orjson, and an exponent, or anything but plain
- * decimal digits, sends the frame to the Python path. tests/test_fastpath.py checks the two
- * paths against each other.
+ * decimal digits, sends the frame to the Python path. So does a value the record would flag
+ * (records.py, settle: a price <= 0, a size < 0, bid > ask once merged): a line made here
+ * has "flags":null. tests/test_fastpath.py checks the two paths against each other.
  *
  * BinanceFeed.feed(raw[, ts_recv]) returns 1 (a record made), 0 (a frame of a market not
  * followed: nothing to do) or -1 (not taken: nothing changed; call sync() and give the
