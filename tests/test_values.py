@@ -482,6 +482,15 @@ def test_an_emptied_book_side_is_null_not_the_previous_value(venue: str) -> None
     assert second.ask is not None and second.flags is None  # not a bad value: not flagged
 
 
+def test_an_emptied_book_side_is_not_counted_by_the_adapter() -> None:
+    m = next(iter(codec("okx").table.markets))
+    v = Venue("okx", [m])
+    make = EMPTIED["okx"]
+    full, emptied = v.feed(make(m.native, [["8445", "11", "0", "1"]]), make(m.native, []))
+    assert full["bid"] == 8445.0 and emptied["bid"] is None and emptied["flags"] is None
+    assert (v.adapter.parse_errors, v.adapter.flagged, v.errors()) == (0, 0, [])
+
+
 # --- the counts, where an operator sees them ------------------------------------------------
 
 
