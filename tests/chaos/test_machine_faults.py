@@ -535,13 +535,13 @@ async def dir_fault(chaos: Chaos, sims: dict[str, VenueSim], fault: str) -> None
         await wait_for(lambda: sub.count > 100)
         await asyncio.sleep(chaos.duration(1.5))
         victim = max((data / "binance").glob("*.jsonl"), key=lambda p: p.stat().st_mtime)
-        with paused(d):
-            if fault == "unlinked":
-                victim.unlink()
-            else:
+        if fault == "unlinked":
+            victim.unlink()  # one call: the daemon runs on, as it would
+        else:
+            with paused(d):
                 shutil.rmtree(data)
-            if fault == "file":
-                data.write_bytes(b"not the daemon's\n")
+                if fault == "file":
+                    data.write_bytes(b"not the daemon's\n")
         t_fault = time.monotonic()
         await wait_for(lambda: sub.statuses("files"), timeout=10)
         detected_s = time.monotonic() - t_fault
