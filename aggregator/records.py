@@ -5,7 +5,8 @@ shortest round-trip form). They keep their ``__dict__`` on purpose: orjson seria
 dataclass instance from its ``__dict__`` in one pass, and field by field through getattr
 when it has slots, which measured twice the instructions per record (bench/README.md).
 Timestamps are integer nanoseconds since the epoch. A field the venue does not send is
-``None`` and goes out as JSON ``null``.
+``None`` and goes out as JSON ``null``; so does one it sent badly or out of range, which
+``Ticker.settle`` (run by the adapter on every record) also names in the record's ``flags``.
 """
 
 from __future__ import annotations
