@@ -736,20 +736,24 @@ def test_gzip_leaves_a_file_made_since_under_the_same_name(tmp_path: Path) -> No
 # --- the wall clock steps ------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("compress", ["gzip", "none"])
 async def test_clock_step_back_files_by_ts_recv_and_never_rewrites_a_closed_file(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, compress: str, caplog: pytest.LogCaptureFixture
 ) -> None:
+    """Back in an hour whose file was closed: gzipped, a new part; plain, appended to."""
     caplog.set_level(logging.INFO, logger=LOGGER)
     step = [0]
-    sink = FileSink(make_cfg(tmp_path), clock=lambda: time.time_ns() + step[0])
+    cfg = make_cfg(tmp_path, compress=compress)
+    sink = FileSink(cfg, clock=lambda: time.time_ns() + step[0])
     await sink.start()
     h0 = hour_start()
     base = tmp_path / "x" / f"x-{stamp(h0)}"
     try:
         first = offer(sink, *(tick("x", h0 + i, i) for i in range(3)))
         await until(lambda: sink.written == 3)
-        offer(sink, tick("x", h0 + HOUR, 3))  # the next hour: the first file closed, gzipped
-        await until(lambda: exists(f"{base}.jsonl.gz") and not exists(f"{base}.jsonl"))
+        offer(sink, tick("x", h0 + HOUR, 3))  # the next hour: the first file closed (gzipped)
+        await until(lambda: sink.files_rotated == 1)
+        await until(lambda: compress == "none" or not exists(f"{base}.jsonl"))
         step[0] = -HOUR  # NTP steps the clock back an hour: ts_recv is in h0 again
         await asyncio.sleep(0.3)
         back = offer(sink, tick("x", h0 + 10, 4), tick("x", h0 + 11, 5))
@@ -760,14 +764,39 @@ async def test_clock_step_back_files_by_ts_recv_and_never_rewrites_a_closed_file
         await until(lambda: sink.written == 7)
     finally:
         await sink.stop()
-    assert read(f"{base}.jsonl.gz") == first  # untouched
-    assert read(f"{base}.1.jsonl.gz") == back  # a new part of the earlier hour
     later_base = tmp_path / "x" / f"x-{stamp(h0 + HOUR)}"
-    assert [r["seq"] for r in read_lines(f"{later_base}.jsonl.gz")] == [3]
-    assert read(f"{later_base}.1.jsonl") == later
+    if compress == "gzip":
+        assert read(f"{base}.jsonl.gz") == first  # untouched
+        assert read(f"{base}.1.jsonl.gz") == back  # a new part of the earlier hour
+        assert [r["seq"] for r in read_lines(f"{later_base}.jsonl.gz")] == [3]
+        assert read(f"{later_base}.1.jsonl") == later
+    else:
+        assert read(f"{base}.jsonl") == first + back
+        assert [r["seq"] for r in read_lines(f"{later_base}.jsonl")] == [3, 6]
+    assert sorted(r["seq"] for p in (tmp_path / "x").iterdir() for r in read_lines(p)) == [
+        *range(7)
+    ]
     for p in (tmp_path / "x").iterdir():  # every file whole: each line parses, by its hour
         for r in read_lines(p):
             assert stamp(r["ts_recv"]) in p.name
     steps = [m for m in caplog.messages if "wall clock stepped" in m]
     assert len(steps) == 2, steps
     assert "stepped back 3600." in steps[0] and "stepped forward 3600." in steps[1]
+
+
+async def test_back_to_a_period_closed_in_the_same_flush(tmp_path: Path) -> None:
+    """A file closed and not yet gzipped (its job waits) is not appended to: a new part."""
+    sink = FileSink(make_cfg(tmp_path))
+    await sink.start()
+    h0 = hour_start()
+    try:  # one batch for the writer: h0, the next hour, h0 again (as after a step back)
+        first = offer(sink, *(tick("x", h0 + i, i) for i in range(3)))
+        offer(sink, tick("x", h0 + HOUR, 3))
+        back = offer(sink, tick("x", h0 + 5, 4))
+        await until(lambda: sink.written == 5)
+    finally:
+        await sink.stop()
+    base = tmp_path / "x" / f"x-{stamp(h0)}"
+    assert read(f"{base}.jsonl.gz") == first
+    assert read(f"{base}.1.jsonl") == back
+    assert [r["seq"] for r in read_lines(tmp_path / "x" / f"x-{stamp(h0 + HOUR)}.jsonl.gz")] == [3]
