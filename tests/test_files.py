@@ -24,6 +24,7 @@ from aggregator.config import FilesConfig
 from aggregator.errors import AggregatorError
 from aggregator.hub import Hub
 from aggregator.records import Record, Status, Ticker, dumps
+from aggregator.sinks.datadir import DataDir
 from aggregator.sinks.fileio import gzip_file
 from aggregator.sinks.files import FileSink
 
@@ -800,3 +801,23 @@ async def test_back_to_a_period_closed_in_the_same_flush(tmp_path: Path) -> None
     assert read(f"{base}.jsonl.gz") == first
     assert read(f"{base}.1.jsonl") == back
     assert [r["seq"] for r in read_lines(tmp_path / "x" / f"x-{stamp(h0 + HOUR)}.jsonl.gz")] == [3]
+
+
+def test_directories_are_made_only_inside_the_locked_one(tmp_path: Path) -> None:
+    """The path may change hands between a check and the next file made: whatever is made
+    goes into the directory this daemon holds locked, never into one made since."""
+    root = tmp_path / "data"
+    held = DataDir(root)
+    held.lock()
+    try:
+        os.rename(root, tmp_path / "moved")
+        os.mkdir(root)  # as another daemon would, on the same path
+        fd = held.subdir("x")
+        try:
+            assert os.path.samestat(os.fstat(fd), os.stat(tmp_path / "moved" / "x"))
+        finally:
+            os.close(fd)
+        assert names(root) == []
+        assert str(held.check()) == "moved away and a directory put in its place"
+    finally:
+        held.release()
