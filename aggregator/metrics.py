@@ -226,7 +226,8 @@ def _sinks(ops: Ops) -> list[str]:
     lines += family(
         "aggregator_sink_written_total",
         "counter",
-        "Records the sink wrote (files) or sent (socket: lines to clients).",
+        "Records the sink wrote (files: still on disk; those found removed move to "
+        "dropped) or sent (socket: lines to clients).",
         each("written"),
     )
     lines += family(
