@@ -324,6 +324,64 @@ async def test_second_daemon_on_the_same_socket_is_refused(sims) -> None:
         assert await proc.wait() == 0
 
 
+# What a daemon that has bound its socket but not yet listened holds: the lock beside the
+# path, flock'd, and a socket bound to the path (refusing connections until listen()).
+BOUND_NOT_LISTENING = """
+import fcntl, os, socket, sys, time
+path = sys.argv[1]
+fd = os.open(path + ".lock", os.O_RDONLY | os.O_CREAT, 0o600)
+fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+sock.bind(path)
+print("bound", flush=True)
+time.sleep(60)
+"""
+
+
+async def test_a_socket_bound_but_not_yet_listening_is_not_taken_over(sims) -> None:
+    root = short_dir()
+    sock = root / "agg.sock"
+    config = write_config(root / "aggregator.toml", root, sims)
+    holder = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", BOUND_NOT_LISTENING, str(sock), stdout=asyncio.subprocess.PIPE
+    )
+    try:
+        assert holder.stdout is not None
+        assert await asyncio.wait_for(holder.stdout.readline(), 10) == b"bound\n"
+        inode = sock.stat().st_ino
+        other = await spawn("run", "-c", str(config), cwd=root)
+        try:
+            rc = await other.wait()
+        finally:
+            if other.proc.returncode is None:  # it started: the socket was taken over
+                other.proc.kill()
+                await other.wait()
+        assert rc == 1, other.log()
+        assert f"socket '{sock}' is in use by a running daemon" in other.log()
+        assert "Traceback" not in other.log()
+        assert sock.stat().st_ino == inode  # its socket left in place
+        assert not list(root.rglob("*.jsonl"))  # refused before the files are touched
+    finally:
+        holder.kill()
+        await holder.wait()
+    # that process died without removing its socket: stale, taken over
+
+    def accepts() -> bool:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+            return probe.connect_ex(str(sock)) == 0
+
+    proc = await spawn("run", "-c", str(config), cwd=root)
+    try:
+        await wait_for(accepts)
+        got = await read_socket(sock, 5)
+        assert len(got) == 5
+    finally:
+        proc.proc.send_signal(signal.SIGTERM)
+        assert await proc.wait() == 0, proc.log()
+    assert f"removing stale socket {sock}" in proc.log()
+    assert not sock.exists() and not (root / "agg.sock.lock").exists()
+
+
 async def test_systemd_notify_ready_watchdog_stopping(sims) -> None:
     root = short_dir()
     notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import io
 import os
 import shutil
@@ -770,6 +771,75 @@ async def test_a_venue_this_daemon_does_not_run_is_a_notice(sockdir: Path) -> No
         s.hub.publish(Status("files", "error", seq=1))
         assert (await c.msg())["exchange"] == "files"
         assert s.sink.errors == 0
+
+
+# --- the socket path: owned through its lock ----------------------------------------------
+
+
+@contextlib.contextmanager
+def bound_not_listening(path: Path) -> Iterator[socket.socket]:
+    """What a daemon that has bound its socket but not yet listened holds: the lock beside
+    the path (``<path>.lock``, flock'd) and a socket bound to it, refusing connections."""
+    fd = os.open(f"{path}.lock", os.O_RDONLY | os.O_CREAT, 0o600)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        sock.bind(str(path))
+        yield sock
+    finally:
+        sock.close()
+        os.close(fd)
+
+
+def on_disk(*paths: str | Path) -> list[bool]:
+    return [os.path.exists(p) for p in paths]
+
+
+async def refused(cfg: SocketConfig) -> None:
+    """A second sink on this path fails to start (and is stopped if it did start)."""
+    other = SocketSink(cfg, {})
+    try:
+        with pytest.raises(AggregatorError, match="in use by a running daemon"):
+            await other.start()
+    finally:
+        await other.stop()
+
+
+async def test_a_socket_bound_by_a_live_daemon_not_yet_listening_is_not_taken_over(
+    sockdir: Path,
+) -> None:
+    path = sockdir / "a.sock"
+    async with asyncio.timeout(10):
+        with bound_not_listening(path):
+            inode = os.stat(path).st_ino
+            await refused(SocketConfig(path=path))
+            assert os.stat(path).st_ino == inode  # left as it was
+        # that daemon died (its lock went with it): the socket it left is stale
+        async with serve(sockdir) as s:
+            c = await s.connect()
+            s.hub.publish(tick(seq=1))
+            assert (await c.msg())["seq"] == 1
+            await refused(s.sink.cfg)  # by the lock alone
+        assert on_disk(path, f"{path}.lock") == [False, False]  # both removed
+
+
+async def test_a_socket_of_a_daemon_without_the_lock_is_still_refused_while_it_listens(
+    sockdir: Path,
+) -> None:
+    """A daemon of a version before the lock holds none: its socket is live while it
+    accepts connections."""
+    path = sockdir / "a.sock"
+    async with asyncio.timeout(10):
+        server = await asyncio.start_unix_server(lambda r, w: w.close(), str(path))
+        async with server:
+            await refused(SocketConfig(path=path))
+        assert on_disk(path, f"{path}.lock") == [True, False]
+
+
+def test_the_socket_lock_under_uvloop(sockdir: Path) -> None:
+    case = test_a_socket_bound_by_a_live_daemon_not_yet_listening_is_not_taken_over
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(case(sockdir))
 
 
 @pytest.mark.parametrize(

@@ -27,7 +27,6 @@ import functools
 import logging
 import os
 import socket
-import stat
 from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any, cast
@@ -40,6 +39,7 @@ from ..filters import KEYS as FILTER_KEYS
 from ..filters import Filter, FilterError
 from ..filters import check as check_filter
 from ..records import Record, dumps
+from . import sockpath
 from .fanout import SPLICE_MIN, Fanout, SpliceTo, close_target
 
 log = logging.getLogger(__name__)
@@ -380,6 +380,7 @@ class SocketSink:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._servers: list[asyncio.Server] = []
         self._inode: int | None = None
+        self._lock: int | None = None  # the socket path's lock, held while the sink runs
         self._stopping = False
 
     @property
@@ -559,7 +560,7 @@ class SocketSink:
         loop = self._loop = asyncio.get_running_loop()
         new = functools.partial(_Client, self)
         path = Path(self.cfg.path)
-        await self._claim(path)
+        self._lock = await sockpath.claim(path)  # before binding: see sockpath.py
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             sock.bind(str(path))
@@ -571,6 +572,7 @@ class SocketSink:
         except OSError as e:
             sock.close()
             self._unlink(path)
+            self._release()
             why = f"cannot listen on socket {str(path)!r}: {e.strerror or e}"
             raise AggregatorError(why) from None
         if self.cfg.tcp:
@@ -592,41 +594,18 @@ class SocketSink:
             f" and tcp {host}:{self.tcp_port}" if self.cfg.tcp else "",
         )
 
-    async def _claim(self, path: Path) -> None:
-        """Refuse a socket a live daemon listens on; remove a stale one."""
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            st = os.lstat(path)
-        except FileNotFoundError:
-            return
-        except OSError as e:
-            raise AggregatorError(f"cannot use socket path {str(path)!r}: {e.strerror}") from None
-        if not stat.S_ISSOCK(st.st_mode):
-            raise AggregatorError(f"{str(path)!r} exists and is not a socket; not replacing it")
-        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        probe.setblocking(False)
-        try:
-            async with asyncio.timeout(1.0):
-                await asyncio.get_running_loop().sock_connect(probe, str(path))
-        except (ConnectionRefusedError, FileNotFoundError):
-            log.warning("removing stale socket %s", path)
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(path)
-            return
-        except TimeoutError:
-            pass  # it exists and accepts slowly: someone is there
-        except OSError as e:
-            raise AggregatorError(f"cannot check socket {str(path)!r}: {e.strerror}") from None
-        finally:
-            probe.close()
-        raise AggregatorError(f"socket {str(path)!r} is in use by a running daemon")
-
     def _unlink(self, path: Path) -> None:
         """Remove the socket file if it is still the one we created."""
         with contextlib.suppress(OSError):
             if self._inode is not None and os.lstat(path).st_ino == self._inode:
                 path.unlink()
         self._inode = None
+
+    def _release(self) -> None:
+        """Let the socket path go (after its socket is removed)."""
+        if self._lock is not None:
+            sockpath.release_lock(Path(self.cfg.path), self._lock)
+            self._lock = None
 
     async def stop(self) -> None:
         """Stop accepting, send what is pending (at most stop_timeout s), close, unlink."""
@@ -658,5 +637,6 @@ class SocketSink:
             self._fan.close()
             self._fan = None
         self._unlink(Path(self.cfg.path))
+        self._release()
         if self.sent or self.clients_total:
             log.info("socket stopped: %s", self.stats())
