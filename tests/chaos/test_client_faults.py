@@ -424,6 +424,42 @@ async def test_disconnect_mid_snapshot(served: Served, chaos: Chaos) -> None:
         fig["notes"] = f"{n} clients left with snapshots unsent; all cleaned up"
 
 
+async def test_subscriber_that_half_closes(served: Served, chaos: Chaos) -> None:
+    """A subscriber that sends its subscribe line and closes its side for writing (``nc
+    -N``, ``socat -u``, input from /dev/null) keeps receiving until it closes; then the
+    daemon forgets it."""
+    s = served
+    loop = asyncio.get_running_loop()
+    async with phase(
+        s, chaos, "client: half-closed (nc -N)", "a subscriber that shuts down its writing side"
+    ) as fig:
+        before = await s.socket_stats()
+        async with raw(s) as sock:
+            await loop.sock_sendall(sock, b'{"op":"subscribe","exchanges":["kraken"]}')
+            sock.shutdown(socket.SHUT_WR)  # the request had no newline: taken as a line
+            got = bytearray(await drain_until(sock, b'"snapshot_end"'))
+            t0 = loop.time()
+            seconds = max(2.0, chaos.duration(WINDOW) - 1.5)
+            per_second = [0] * int(seconds)  # tickers received in each second
+            async with asyncio.timeout(seconds + 5):
+                while (t := loop.time() - t0) < len(per_second):
+                    chunk = await loop.sock_recv(sock, 1 << 16)
+                    assert chunk, "the daemon closed the half-closed subscriber"
+                    got += chunk
+                    per_second[int(t)] += chunk.count(b'"type":"ticker"')
+            assert (await s.socket_stats())["clients"] == before["clients"] + 1
+        tickers = lines_of(bytes(got), "ticker")
+        assert tickers and all(t["exchange"] == "kraken" for t in tickers)
+        assert all(per_second), per_second  # records kept coming, every second
+        async with asyncio.timeout(10):  # gone: its next write fails, and it is forgotten
+            while (await s.socket_stats())["clients"] != before["clients"]:
+                await asyncio.sleep(0.1)
+        fig["notes"] = (
+            f"{len(tickers)} kraken tickers in {len(per_second)} s after its end of input "
+            f"(at least {min(per_second)} each second); cleaned up once closed"
+        )
+
+
 NEVER_MATCH = [  # a filter that can never match, and what its error line must name
     (b'{"op":"subscribe","exchanges":["kraken","nosuch"]}\n', "unknown exchange 'nosuch'"),
     (b'{"op":"subscribe","exchanges":["ftx"]}\n', "exchange 'ftx' is closed"),
