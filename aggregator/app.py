@@ -35,6 +35,10 @@ PROGRESS_INTERVAL = 60.0  # seconds between progress lines in the log
 # failure up to the cap; back to the first after a run as long as a healthy session
 RESTART_DELAY = (1.0, 60.0)
 FILES_LIMIT = 65_536  # the soft limit on open descriptors the daemon asks for (as its unit)
+# seconds: a termination signal again within this of the first is the same request (some
+# supervisors, `timeout` among them, send it twice); one after it forces the exit
+SIGNAL_REPEAT = 1.0
+REOPEN_EVERY = 1.0  # seconds: SIGHUPs closer than this reopen the files once more, at its end
 
 
 class Daemon:
@@ -77,7 +81,9 @@ class Daemon:
         ]
         self.started = False
         self._stop = asyncio.Event()
-        self._signals = 0
+        self._signaled_at: float | None = None  # when the first SIGTERM/SIGINT came
+        self._reopened_at = -REOPEN_EVERY  # loop time of the last reopen of the files
+        self._reopen_due: asyncio.TimerHandle | None = None  # the reopen after a burst
         self._tasks: set[asyncio.Task[None]] = set()
         self.on_ready: Callable[[], Awaitable[None]] | None = None
 
@@ -93,18 +99,38 @@ class Daemon:
             self._stop.set()
 
     def _on_signal(self, signum: int) -> None:
-        self._signals += 1
+        """SIGTERM or SIGINT: an orderly stop. Another within SIGNAL_REPEAT s of the first
+        is the same request; one after that exits at once, without draining."""
         name = signal.Signals(signum).name
-        if self._signals == 1:
+        now = time.monotonic()
+        if self._signaled_at is None:
+            self._signaled_at = now
             self.request_stop(name)
-            return
-        log.error("second signal (%s): exiting now, without draining", name)
-        logging.shutdown()
-        os._exit(1)
+        elif now - self._signaled_at < SIGNAL_REPEAT:
+            log.info("%s within %g s of the first signal: the same request", name, SIGNAL_REPEAT)
+        else:
+            log.error("second signal (%s): exiting now, without draining", name)
+            logging.shutdown()
+            os._exit(1)
 
     def _on_hup(self) -> None:
+        """SIGHUP: reopen the files (logrotate). In a burst of them the files are reopened
+        at most once per REOPEN_EVERY s, the last time after the last signal; the log groups
+        the burst's lines into one with a count (logs.RepeatFilter)."""
         log.info("SIGHUP: reopening files")
-        if self.files is not None:
+        if self._reopen_due is not None:
+            return  # a reopen is due: it covers this signal too
+        loop = asyncio.get_running_loop()
+        wait = self._reopened_at + REOPEN_EVERY - loop.time()
+        if wait > 0:
+            self._reopen_due = loop.call_later(wait, self._reopen)
+        else:
+            self._reopen()
+
+    def _reopen(self) -> None:
+        self._reopen_due = None
+        self._reopened_at = asyncio.get_running_loop().time()
+        if self.files is not None and not self.stopping:
             self.files.reopen()
 
     def _spawn(self, coro: Awaitable[None], name: str) -> asyncio.Task[None]:
@@ -125,6 +151,14 @@ class Daemon:
         finally:
             for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 loop.remove_signal_handler(sig)
+            if self._signaled_at is not None:
+                # stopped on a signal, drained: the process exits now. One more signal
+                # (supervisors send two) must not kill it on its way out, as the default
+                # action would (the Python interpreter restores it while it finalizes)
+                for sig in (signal.SIGTERM, signal.SIGINT):
+                    signal.signal(sig, signal.SIG_IGN)
+            if self._reopen_due is not None:
+                self._reopen_due.cancel()
             self.notifier.close()
 
     async def _run(self) -> int:

@@ -3,13 +3,16 @@
 Records may carry ``exchange`` and ``symbol`` (``extra={"exchange": ...}``; the adapters'
 logger adds the exchange): the text format puts them before the message, the JSON format
 gives them their own keys. A venue failing the same way over and over is logged once per
-minute, the next line carrying how many were held back (``RepeatFilter``).
+minute, the next line carrying how many were held back; an event that comes in a burst (the
+same INFO line again and again: connections refused, signals) once per ten seconds, the same
+way (``RepeatFilter``).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 import threading
 import time
@@ -21,6 +24,7 @@ import orjson
 
 FORMATS = ("text", "json")
 REPEAT_WINDOW = 60.0  # seconds: one line per (logger, exchange, message) per window
+BURST_WINDOW = 10.0  # seconds: the same for an INFO line repeated word for word
 MAX_KEYS = 4096  # repeating messages tracked at once; beyond it the oldest are forgotten
 
 
@@ -87,9 +91,14 @@ class _Repeat:
 class RepeatFilter(logging.Filter):
     """Let one line per (logger, exchange, message template) through per ``window`` seconds.
 
-    Only WARNING and above: those are what repeat when a venue keeps failing, while INFO
-    lines are transitions and DEBUG is asked for. The first line after the window (a new
-    occurrence, or ``flush`` once the window is over) says ``(repeated N times)``.
+    WARNING and above: what repeats when a venue keeps failing, grouped by template (its
+    values may change from line to line). INFO: transitions, which differ in their values;
+    only the same line word for word is grouped, per ``burst_window``: a burst of one event
+    (connections refused, signals). DEBUG is asked for and never held. The first line after
+    the window (a new occurrence, or ``flush`` once the window is over) says ``(repeated N
+    times)``. Per-connection loggers (``picows.stream.17``) count as their family, and a
+    message that came formatted (no arguments) counts with its digits masked: repeats that
+    differ only by a number are one event.
     """
 
     def __init__(
@@ -97,29 +106,41 @@ class RepeatFilter(logging.Filter):
         handler: logging.Handler | None = None,
         window: float = REPEAT_WINDOW,
         clock: Any = time.monotonic,
+        burst_window: float = BURST_WINDOW,
     ) -> None:
         super().__init__()
         self.handler = handler  # where ``flush`` writes the held-back counts
         self.window = window
+        self.burst_window = burst_window
         self.clock = clock
         self.held_total = 0
-        self._keys: dict[tuple[str, str | None, str], _Repeat] = {}
+        self._keys: dict[_Key, _Repeat] = {}  # WARNING and above, oldest first
+        self._bursts: dict[_Key, _Repeat] = {}  # INFO, oldest first
         self._lock = threading.Lock()  # worker threads (file writes) log too
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno < logging.WARNING or getattr(record, "_repeat_flush", False):
+        level = record.levelno
+        if level < logging.INFO or getattr(record, "_repeat_flush", False):
             return True
-        key = (record.name, getattr(record, "exchange", None), str(record.msg))
+        name = _family(record.name)
+        exchange = getattr(record, "exchange", None)
+        if level >= logging.WARNING:
+            msg = str(record.msg)
+            key = (name, exchange, _DIGITS.sub("#", msg) if not record.args else msg)
+            keys, window = self._keys, self.window
+        else:
+            key = (name, exchange, record.getMessage())
+            keys, window = self._bursts, self.burst_window
         with self._lock:
             now = self.clock()
-            seen = self._keys.get(key)
-            if seen is None or now - seen.since >= self.window:
+            seen = keys.get(key)
+            if seen is None or now - seen.since >= window:
                 if seen is not None and seen.held:
                     _annotate(record, seen.held)
-                if seen is None and len(self._keys) >= MAX_KEYS:
-                    del self._keys[next(iter(self._keys))]
-                self._keys.pop(key, None)
-                self._keys[key] = _Repeat(now)  # re-inserted: the dict stays oldest first
+                if seen is None and len(keys) >= MAX_KEYS:
+                    del keys[next(iter(keys))]
+                keys.pop(key, None)
+                keys[key] = _Repeat(now)  # re-inserted: the dict stays oldest first
                 return True
             seen.held += 1
             seen.last = record
@@ -132,19 +153,31 @@ class RepeatFilter(logging.Filter):
         due: list[logging.LogRecord] = []
         with self._lock:
             now = self.clock()
-            for key, seen in list(self._keys.items()):
-                if not force and now - seen.since < self.window:
-                    break  # oldest first: the rest are younger
-                del self._keys[key]
-                if seen.held and seen.last is not None:
-                    _annotate(seen.last, seen.held)
-                    seen.last._repeat_flush = True
-                    due.append(seen.last)
-                    self._keys[key] = _Repeat(now)  # the count starts a new window
+            for keys, window in ((self._keys, self.window), (self._bursts, self.burst_window)):
+                for key, seen in list(keys.items()):
+                    if not force and now - seen.since < window:
+                        break  # oldest first: the rest are younger
+                    del keys[key]
+                    if seen.held and seen.last is not None:
+                        _annotate(seen.last, seen.held)
+                        seen.last._repeat_flush = True
+                        due.append(seen.last)
+                        keys[key] = _Repeat(now)  # the count starts a new window
+        due.sort(key=lambda r: r.created)
         if self.handler is not None:
             for record in due:
                 self.handler.handle(record)
         return len(due)
+
+
+_Key = tuple[str, str | None, str]
+_DIGITS = re.compile(r"\d+")
+_CONNECTION = re.compile(r"(\.\d+)+$")  # a logger per connection: picows.stream.17
+
+
+def _family(name: str) -> str:
+    """A logger's name without a per-connection number at its end."""
+    return _CONNECTION.sub("", name) if name[-1:].isdigit() else name
 
 
 def _annotate(record: logging.LogRecord, held: int) -> None:

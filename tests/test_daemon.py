@@ -12,6 +12,7 @@ import contextlib
 import gzip
 import json
 import os
+import re
 import resource
 import shutil
 import signal
@@ -615,3 +616,176 @@ async def test_demo_all_streams_every_simulated_venue(tmp_path: Path) -> None:
         states = [r["state"] for r in lines[venue] if r["type"] == "status"]
         assert "subscribed" in states and "live" in states, (venue, states)
         assert "error" not in states, (venue, [r for r in lines[venue] if r["type"] == "status"])
+
+
+# --- signals in bursts -------------------------------------------------------------------
+
+REPEATED = re.compile(r"\(repeated (\d+) times?\)")
+
+
+def grouped(log: str, text: str) -> tuple[int, int]:
+    """The log's lines holding ``text`` and how many events they stand for: a burst is its
+    first line, then, once it is over, the last held back with ``(repeated N times)``."""
+    lines = [x for x in log.splitlines() if text in x]
+    return len(lines), sum(int(m.group(1)) if (m := REPEATED.search(x)) else 1 for x in lines)
+
+
+def check_every_record_on_disk(proc: Proc, root: Path, elsewhere: int = 0) -> int:
+    """After an orderly stop: every record published is in the data files (or ``elsewhere``:
+    files renamed away); how many."""
+    published, written = counts_from_log(proc.log())
+    on_disk = sum(len(v) for v in data_lines(root / "data").values()) + elsewhere
+    assert published == written == on_disk, (published, written, on_disk)
+    return on_disk
+
+
+class StalledNats:
+    """A NATS server that accepts connections and never answers: the daemon's NATS sink
+    drains towards it at shutdown for as long as it may (its share of the grace)."""
+
+    def __init__(self) -> None:
+        self.held: list[asyncio.StreamWriter] = []
+        self.server: asyncio.Server | None = None
+
+    async def __aenter__(self) -> StalledNats:
+        async def hold(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            self.held.append(writer)
+
+        self.server = await asyncio.start_server(hold, "127.0.0.1", 0)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        for w in self.held:
+            w.close()
+        assert self.server is not None
+        self.server.close()
+
+    def config(self, config: Path, grace: float) -> None:
+        """Point the daemon's config at it, with this shutdown grace."""
+        assert self.server is not None
+        port = self.server.sockets[0].getsockname()[1]
+        text = config.read_text().replace("shutdown_grace = 4.0", f"shutdown_grace = {grace}")
+        text += f'[nats]\nenabled = true\nservers = ["nats://127.0.0.1:{port}"]\n'
+        config.write_text(text + "connect_timeout = 30.0\n")
+
+
+@pytest.mark.parametrize(
+    "first, second",
+    [
+        (signal.SIGTERM, signal.SIGTERM),
+        (signal.SIGINT, signal.SIGTERM),
+        (signal.SIGTERM, signal.SIGINT),
+    ],
+)
+@pytest.mark.parametrize("held", [False, True], ids=["quick", "held"])
+async def test_two_signals_within_a_second_are_one_orderly_stop(sims, first, second, held) -> None:
+    """Supervisors such as `timeout` send the signal twice: the second, 10 ms later, is the
+    same request, not a forced exit, whether it comes while the daemon drains (held: the
+    NATS sink waits 2.5 s for a server that never answers) or once it has drained."""
+    root = short_dir()
+    async with StalledNats() as nats:
+        config = write_config(root / "aggregator.toml", root, sims)
+        if held:
+            nats.config(config, grace=4.0)
+        proc = await spawn("run", "-c", str(config), cwd=root)
+        try:
+            await wait_for((root / "agg.sock").exists)
+            await read_socket(root / "agg.sock", 50)
+            proc.proc.send_signal(first)
+            await asyncio.sleep(0.01)
+            proc.proc.send_signal(second)
+            assert await proc.wait() == 0, proc.log()
+        finally:
+            if proc.proc.returncode is None:
+                proc.proc.kill()
+                await proc.wait()
+    log = proc.log()
+    assert "second signal" not in log and "Traceback" not in log
+    assert f"stopping: {first.name}" in log
+    if held:
+        assert f"{second.name} within 1 s of the first signal: the same request" in log
+    assert check_every_record_on_disk(proc, root) > 50
+    assert not (root / "agg.sock").exists()
+
+
+@pytest.mark.parametrize("second", [signal.SIGTERM, signal.SIGINT])
+async def test_a_second_signal_a_second_later_forces_the_exit(sims, second) -> None:
+    """The shutdown is held (the NATS sink drains towards a server that never answers, for
+    up to 8.5 s of a 10 s grace): a signal 1.5 s after the first exits at once, with 1."""
+    root = short_dir()
+    async with StalledNats() as nats:
+        config = write_config(root / "aggregator.toml", root, sims)
+        nats.config(config, grace=10.0)
+        proc = await spawn("run", "-c", str(config), cwd=root)
+        try:
+            await wait_for((root / "agg.sock").exists)
+            await read_socket(root / "agg.sock", 50)
+            assert nats.held  # the daemon is connecting to it
+            proc.proc.send_signal(signal.SIGTERM)
+            await asyncio.sleep(1.5)
+            assert proc.proc.returncode is None  # still draining
+            t0 = time.monotonic()
+            proc.proc.send_signal(second)
+            assert await proc.wait() == 1, proc.log()
+            assert time.monotonic() - t0 < 3.0
+        finally:
+            if proc.proc.returncode is None:
+                proc.proc.kill()
+                await proc.wait()
+    log = proc.log()
+    assert f"second signal ({second.name}): exiting now, without draining" in log
+    assert "the same request" not in log and "Traceback" not in log
+
+
+async def test_a_burst_of_sighups_is_one_log_line_with_a_count_and_files_reopened(sims) -> None:
+    root = short_dir()
+    proc = await start_daemon(root, sims)
+    files = root / "data" / "kraken"
+    await wait_for(lambda: any(f.stat().st_size > 0 for f in files.glob("*.jsonl")))
+    (active,) = files.glob("*.jsonl")
+    rotated = active.with_name("rotated.old")
+    active.rename(rotated)  # what logrotate does, then it sends SIGHUP (here 50 times)
+    for _ in range(50):
+        proc.proc.send_signal(signal.SIGHUP)
+        await asyncio.sleep(0.002)
+    await wait_for(lambda: active.exists() and active.stat().st_size > 0)
+    await asyncio.sleep(1.5)  # past the burst's reopen
+    proc.proc.send_signal(signal.SIGTERM)
+    assert await proc.wait() == 0, proc.log()
+    lines, signals = grouped(proc.log(), "SIGHUP: reopening files")
+    assert 1 <= lines <= 2, proc.log()
+    assert 25 <= signals <= 50  # the OS merges a signal sent while one is pending
+    old = len(rotated.read_bytes().splitlines())
+    assert old and check_every_record_on_disk(proc, root, elsewhere=old) > old
+
+
+async def test_a_burst_of_connections_past_max_clients_is_one_log_line_with_a_count(
+    sims,
+) -> None:
+    root = short_dir()
+    config = write_config(root / "aggregator.toml", root, sims)
+    config.write_text(config.read_text().replace("[socket]\n", "[socket]\nmax_clients = 2\n"))
+    proc = await spawn("run", "-c", str(config), cwd=root)
+    sock = root / "agg.sock"
+    try:
+        await wait_for(sock.exists)
+        served = [await asyncio.open_unix_connection(str(sock)) for _ in range(2)]
+        for reader, _ in served:
+            await reader.readline()  # accepted, records coming
+
+        async def refused() -> bytes:
+            reader, writer = await asyncio.open_unix_connection(str(sock))
+            try:
+                return await reader.readline()
+            finally:
+                writer.close()
+
+        answers = await asyncio.gather(*(refused() for _ in range(200)))
+        assert all(b"too many clients (max_clients=2)" in a for a in answers)
+        for _, writer in served:
+            writer.close()
+    finally:
+        proc.proc.send_signal(signal.SIGTERM)
+        assert await proc.wait() == 0, proc.log()
+    lines, refusals = grouped(proc.log(), "refused a connection past max_clients=2")
+    assert lines <= 2 and refusals == 200, proc.log()

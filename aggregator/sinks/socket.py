@@ -532,7 +532,11 @@ class SocketSink:
         self._idle.clear()
         if self._stopping or len(self._clients) >= self.cfg.max_clients:
             self.rejected += 1
-            log.info("socket client refused: %d clients connected", len(self._clients))
+            # in the same words each time: a burst is one line with a count (logs.py)
+            if self._stopping:
+                log.info("socket: refused a connection: daemon stopping")
+            else:
+                log.info("socket: refused a connection past max_clients=%d", self.cfg.max_clients)
             why = "daemon stopping" if self._stopping else "too many clients"
             c.transport.write(_error(f"{why} (max_clients={self.cfg.max_clients})"))
             c.transport.close()
