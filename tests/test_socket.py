@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import fcntl
 import io
+import logging
 import os
 import shutil
 import socket
@@ -864,3 +865,19 @@ async def test_tail_ends_at_once_when_nothing_asked_for_can_come(
         assert await tail(str(s.path), None, exchanges, None, types, 1, out) == 2
         assert out.getvalue() == ""
         assert expected in capsys.readouterr().err
+
+
+async def test_clients_dropped_at_once_are_logged_in_the_same_words(
+    sockdir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Ten subscribers too slow at once: ten lines in the same words (the daemon's log
+    groups them into one with a count, tests/test_logs.py), none naming its client."""
+    kw = {"max_pending": 10}
+    async with asyncio.timeout(30), serve(sockdir, kw, client_buffer=16 * 1024) as s:
+        for _ in range(10):
+            await s.connect()
+        with caplog.at_level(logging.INFO, logger="aggregator.sinks.socket"):
+            await fill_until_behind(s, keys=50)
+            await wait_for(lambda: s.sink.disconnected_slow == 10)
+    dropped = {r.getMessage() for r in caplog.records if "disconnected" in r.getMessage()}
+    assert dropped == {"socket: a client disconnected: too slow (more than 10 keys pending)"}

@@ -255,7 +255,8 @@ class _Client(asyncio.Protocol):
         if self.transport.is_closing():
             return
         self.sink._detach(self)
-        log.log(level, "socket client %s disconnected: %s", self.name, why)
+        # (without the client's number: many dropped at once are one line with a count)
+        log.log(level, "socket: a client disconnected: %s", why)
         if abort:
             self.transport.abort()
         else:
