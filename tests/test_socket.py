@@ -27,7 +27,7 @@ from aggregator.config import SocketConfig
 from aggregator.errors import AggregatorError
 from aggregator.hub import Hub
 from aggregator.records import Record, Status, Ticker, dumps
-from aggregator.sinks.socket import SocketSink
+from aggregator.sinks.socket import GONE_CHECK, SocketSink
 
 from .batches import publish_in_batches
 
@@ -678,6 +678,41 @@ async def test_a_half_closed_client_keeps_receiving_until_it_closes(
 def test_a_half_closed_client_under_uvloop(sockdir: Path, tcp: bool, newline: bool) -> None:
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         runner.run(half_closed_client_keeps_receiving(sockdir, tcp, newline))
+
+
+async def closed_clients_with_nothing_to_receive_are_forgotten(sockdir: Path) -> None:
+    """Clients whose filter matches nothing published are never written to: one that closes
+    is forgotten at once, one that half-closes and closes later within a check of the sink
+    (GONE_CHECK), both without a write to fail."""
+    async with asyncio.timeout(20), serve(sockdir) as s:
+        quiet = {"op": "subscribe", "exchanges": ["kraken"]}
+        closing, half = await s.raw(), await s.raw()
+        for c in (closing, half):
+            c.send(quiet)
+            await c.until("snapshot_end")
+        s.hub.publish(tick("binance", seq=1))  # (for neither)
+        assert s.sink.clients == 2
+        s.conns.remove(closing)
+        await closing.close()
+        await wait_for(lambda: s.sink.clients == 1)
+        half.writer.write_eof()
+        await asyncio.sleep(GONE_CHECK + 0.5)
+        assert s.sink.clients == 1  # still there: it may read
+        s.conns.remove(half)
+        await half.close()
+        t0 = time.monotonic()
+        await wait_for(lambda: s.sink.clients == 0)
+        assert time.monotonic() - t0 < GONE_CHECK + 1.0
+        assert s.sink.sent == 0 and not s.sink._conns
+
+
+async def test_closed_clients_with_nothing_to_receive_are_forgotten(sockdir: Path) -> None:
+    await closed_clients_with_nothing_to_receive_are_forgotten(sockdir)
+
+
+def test_closed_clients_with_nothing_to_receive_under_uvloop(sockdir: Path) -> None:
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(closed_clients_with_nothing_to_receive_are_forgotten(sockdir))
 
 
 async def test_a_half_closed_client_behind_is_served_when_it_reads_again(sockdir: Path) -> None:

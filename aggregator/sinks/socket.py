@@ -26,6 +26,7 @@ import contextlib
 import functools
 import logging
 import os
+import select
 import socket
 from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
@@ -45,6 +46,7 @@ from .fanout import SPLICE_MIN, Fanout, SpliceTo, close_target
 log = logging.getLogger(__name__)
 
 MAX_ERRORS = 5  # bad lines before a client is disconnected
+GONE_CHECK = 1.0  # seconds between checks that half-closed clients are still there
 # Records per write to each client: a long read callback (a flood) is written out in slices,
 # so what a client's transport holds beyond its client_buffer is at most one slice.
 MAX_BATCH = 256
@@ -95,6 +97,18 @@ def _digest(
             wanted = {keys[i] for i in order}
             superseded = sum(map(wanted.__contains__, keys)) - len(order)
     return {keys[i]: lines[i] for i in order}, superseded
+
+
+def _gone(transport: asyncio.BaseTransport) -> bool:
+    """Whether the peer of a connection whose input has ended is gone for reading too. A
+    Unix socket says so (a hang-up) as soon as the peer closes; over TCP a closed peer
+    looks half-closed until a write to it fails."""
+    sock = transport.get_extra_info("socket")
+    if sock is None or transport.is_closing():
+        return True
+    poll = select.poll()
+    poll.register(sock.fileno(), 0)  # hang-ups and errors are reported whatever the mask
+    return any(events & (select.POLLHUP | select.POLLERR) for _, events in poll.poll(0))
 
 
 def _error(message: str) -> bytes:
@@ -203,13 +217,18 @@ class _Client(asyncio.Protocol):
     def eof_received(self) -> bool:
         """The client closed its side for writing (``shutdown(SHUT_WR)``: ``nc -N``,
         ``socat -u``, a client reading its input from /dev/null): it keeps receiving until
-        it closes, and a write failing then cleans it up. A last request without its
-        newline is taken as a line, as it would be with one."""
-        if not self._eof:
-            self._eof = True
-            if self._inbuf:
-                self._inbuf += b"\n"
-                self._read_lines()
+        it closes. A last request without its newline is taken as a line, as it would be
+        with one. A client gone altogether is closed as before; one that goes later is
+        cleaned up when a write to it fails or (Unix socket) by the sink's check."""
+        if self._eof:
+            return True
+        self._eof = True
+        if self._inbuf:
+            self._inbuf += b"\n"
+            self._read_lines()
+        if _gone(self.transport):
+            return False  # closed, not half-closed: the transport closes
+        self.sink._watch_half_closed(self)
         return True  # keep the transport open for writing
 
     def reply(self, data: bytes) -> None:
@@ -383,6 +402,8 @@ class SocketSink:
         self._inode: int | None = None
         self._lock: int | None = None  # the socket path's lock, held while the sink runs
         self._stopping = False
+        self._half_closed: set[_Client] = set()  # clients whose input has ended
+        self._gone_check: asyncio.TimerHandle | None = None  # checks them while there are any
 
     @property
     def clients(self) -> int:
@@ -554,9 +575,26 @@ class SocketSink:
             self._clients.discard(c)
             self._targets = tuple(self._clients)
 
+    def _watch_half_closed(self, c: _Client) -> None:
+        self._half_closed.add(c)
+        if self._gone_check is None and self._loop is not None:
+            self._gone_check = self._loop.call_later(GONE_CHECK, self._check_half_closed)
+
+    def _check_half_closed(self) -> None:
+        """Close the half-closed clients that have gone since (which a quiet filter would
+        otherwise keep until a record for them fails to go out)."""
+        self._gone_check = None
+        for c in list(self._half_closed):
+            if _gone(c.transport):
+                self._half_closed.discard(c)
+                c.drop("gone", abort=True, level=logging.DEBUG)
+        if self._half_closed and self._loop is not None:
+            self._gone_check = self._loop.call_later(GONE_CHECK, self._check_half_closed)
+
     def _lost(self, c: _Client) -> None:
         self._detach(c)
         self._conns.discard(c)
+        self._half_closed.discard(c)
         if not self._conns:
             self._idle.set()
 
@@ -615,6 +653,9 @@ class SocketSink:
     async def stop(self) -> None:
         """Stop accepting, send what is pending (at most stop_timeout s), close, unlink."""
         self._stopping = True
+        if self._gone_check is not None:
+            self._gone_check.cancel()
+            self._gone_check = None
         for server in self._servers:
             server.close()
         self._flush()
