@@ -68,6 +68,8 @@ def write_config(path: Path, root: Path, sims: dict[str, VenueSim], **extra: str
         "backoff_initial = 0.1",
         "backoff_max = 1.0",
     ]
+    if "socket_tcp" in extra:
+        lines.insert(lines.index("[socket]") + 1, f'tcp = "{extra["socket_tcp"]}"')
     for venue, sim in sims.items():
         lines.append(f"[exchanges.{venue}]")
         lines.append(f"symbols = {json.dumps(VENUES[venue])}")
@@ -308,6 +310,66 @@ async def test_socket_serves_live_records_with_filters(sims) -> None:
     finally:
         proc.proc.send_signal(signal.SIGTERM)
         assert await proc.wait() == 0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def socket_clients(path: Path) -> int:
+    """The daemon's count of socket clients, asked on a connection of its own (counted)."""
+    reader, writer = await asyncio.open_unix_connection(str(path), limit=1 << 20)
+    try:
+        writer.write(b'{"op":"status"}\n')
+        async with asyncio.timeout(10):
+            while (msg := json.loads(await reader.readline()))["type"] != "status_report":
+                pass
+        return msg["sinks"]["socket"]["clients"] - 1
+    finally:
+        writer.close()
+
+
+async def test_half_closed_subscribers_keep_receiving_until_they_close(sims) -> None:
+    """`nc -N` on the Unix socket and on TCP: the subscribe line, then shutdown(SHUT_WR);
+    records keep coming for 2 s, until each closes; then the daemon has no client left."""
+    root = short_dir()
+    port = free_port()
+    proc = await start_daemon(root, sims, socket_tcp=f"127.0.0.1:{port}")
+    try:
+        loop = asyncio.get_running_loop()
+        conns = []
+        for family, address in (
+            (socket.AF_UNIX, str(root / "agg.sock")),
+            (socket.AF_INET, ("127.0.0.1", port)),
+        ):
+            sock = socket.socket(family, socket.SOCK_STREAM)
+            sock.setblocking(False)
+            await loop.sock_connect(sock, address)
+            await loop.sock_sendall(sock, b'{"op":"subscribe","exchanges":["binance"]}\n')
+            sock.shutdown(socket.SHUT_WR)
+            conns.append(sock)
+        got = [bytearray() for _ in conns]
+        until = loop.time() + 2.0
+        async with asyncio.timeout(10):
+            while loop.time() < until:
+                for sock, buf in zip(conns, got, strict=True):
+                    chunk = await loop.sock_recv(sock, 1 << 16)
+                    assert chunk, "the daemon closed a half-closed subscriber"
+                    buf += chunk
+        assert await socket_clients(root / "agg.sock") == 2
+        for sock, buf in zip(conns, got, strict=True):
+            sock.close()
+            lines = [json.loads(x) for x in buf.split(b"\n")[:-1]]  # (the last may be cut)
+            tickers = [m for m in lines if m["type"] == "ticker"]
+            assert len(tickers) > 100 and {t["exchange"] for t in tickers} == {"binance"}
+        async with asyncio.timeout(10):
+            while await socket_clients(root / "agg.sock"):
+                await asyncio.sleep(0.1)
+    finally:
+        proc.proc.send_signal(signal.SIGTERM)
+        assert await proc.wait() == 0, proc.log()
 
 
 async def test_second_daemon_on_the_same_socket_is_refused(sims) -> None:
