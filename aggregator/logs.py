@@ -129,7 +129,10 @@ class RepeatFilter(logging.Filter):
             key = (name, exchange, _DIGITS.sub("#", msg) if not record.args else msg)
             keys, window = self._keys, self.window
         else:
-            key = (name, exchange, record.getMessage())
+            try:
+                key = (name, exchange, record.getMessage())
+            except Exception:  # a bad format: the handler reports it, as for any line
+                return True
             keys, window = self._bursts, self.burst_window
         with self._lock:
             now = self.clock()

@@ -107,3 +107,25 @@ def test_repeats_count_per_venue() -> None:
             log.info("live", extra={"exchange": venue})
         clock.now += 0.1
     assert out.lines == ["no data for 30s; reconnecting", "live"] * 2
+
+
+class Reporting(Collect):
+    """Reports a line it cannot format, as logging's own handlers do."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reported: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            super().emit(record)
+        except Exception:
+            self.reported.append(record)
+
+
+def test_a_line_that_cannot_be_formatted_is_reported_by_the_handler_not_raised() -> None:
+    out = Reporting()
+    out.addFilter(RepeatFilter(out))
+    log = logger("aggregator.app", out)
+    log.info("%d venues", "three")  # a bug in a log call must not raise where it is logged
+    assert len(out.reported) == 1 and out.lines == []
