@@ -16,7 +16,8 @@ applied, and its notices), the matching latest records, {"type":"snapshot_end","
 then matching live records (a filter that can never match -> an error line);
 {"op":"ping"} -> {"type":"pong"}; {"op":"status"} -> {"type":"status_report",...} (what the
 daemon's status callable returns); bad input -> {"type":"error","error":"..."}, and after
-MAX_ERRORS of them the connection is closed.
+MAX_ERRORS of them the connection is closed. A client that closes its side for writing
+(``nc -N``) keeps receiving until it closes. The socket path is claimed in sockpath.py.
 """
 
 from __future__ import annotations
