@@ -37,6 +37,11 @@ class ParseError(VenueError):
     """A venue payload could not be understood: not JSON, or not the expected shape."""
 
 
+class SequenceGap(VenueError):
+    """Messages were lost between two numbers of a venue's sequence (or a book built from them
+    went out of step): what is held is no longer the venue's state, so the session is renewed."""
+
+
 class RateLimited(VenueError):
     """The venue asked us to slow down (HTTP 429/418); ``retry_after`` in seconds."""
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,13 +29,21 @@ CURRENCY_ALIASES: dict[str, str] = {
 SYMBOL_RE = re.compile(r"^[A-Z0-9][A-Z0-9._-]*/[A-Z0-9][A-Z0-9._-]*$")
 
 
-def currency(code: str) -> str:
+NO_RENAMES: Mapping[str, str] = {}
+
+
+def currency(code: str, *, renames: Mapping[str, str] = NO_RENAMES) -> str:
+    """The unified code of a venue's currency code: upper-cased, then the venue's own
+    ``renames`` (keyed upper-case: a listing whose ticker others use for another coin),
+    then the aliases every venue shares."""
     code = code.upper()
+    code = renames.get(code, code).upper()
     return CURRENCY_ALIASES.get(code, code)
 
 
-def unify(base: str, quote: str) -> str:
-    return f"{currency(base)}/{currency(quote)}"
+def unify(base: str, quote: str, *, renames: Mapping[str, str] = NO_RENAMES) -> str:
+    """The unified symbol of a venue's base and quote codes (``renames`` as in ``currency``)."""
+    return f"{currency(base, renames=renames)}/{currency(quote, renames=renames)}"
 
 
 def is_unified(symbol: str) -> bool:

@@ -8,15 +8,15 @@ from __future__ import annotations
 import functools
 import logging
 import random
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import orjson
 
-from ..errors import ParseError
+from ..errors import ParseError, SequenceGap
 from ..records import Ticker
-from ..symbols import Market, MarketTable, is_unified
+from ..symbols import NO_RENAMES, Market, MarketTable, is_unified
 
 if TYPE_CHECKING:
     from .fastpath import FastPath
@@ -45,7 +45,10 @@ class Codec:
     no record.
     """
 
-    venue: ClassVar[str] = ""
+    venue: ClassVar[str] = ""  # the id its records carry as ``exchange``
+    # The venue's currency codes that mean another coin elsewhere (upper-case, for
+    # ``symbols.unify``): its listing of "WAX" is what everyone else calls "WAXP", say.
+    RENAMES: ClassVar[Mapping[str, str]] = NO_RENAMES
     WS_URL: ClassVar[str] = ""
     REST_URL: ClassVar[str] = ""  # base URL; rest_requests() appends paths
     MARKETS_URL: ClassVar[str] = ""
@@ -235,6 +238,37 @@ def _shape_checked(method: Any) -> Any:
             raise ParseError(f"unexpected payload: {e!r}") from None
 
     return staticmethod(checked) if static else checked
+
+
+class SequenceCheck:
+    """The number each key's next message must carry, for venues that number their messages
+    one by one: per connection (the key None) or per market.
+
+    ``start`` takes a snapshot's number, ``check`` each later message's. A number out of step
+    forgets the key (nothing may be applied to it until a new snapshot) and raises
+    SequenceGap, which says what was expected and what came.
+    """
+
+    __slots__ = ("expected",)
+
+    def __init__(self) -> None:
+        self.expected: dict[Hashable, int] = {}
+
+    def start(self, seq: int, key: Hashable = None) -> None:
+        self.expected[key] = seq + 1
+
+    def forget(self, key: Hashable = None) -> None:
+        self.expected.pop(key, None)
+
+    def check(self, seq: int, key: Hashable = None, *, snapshot_first: bool = False) -> None:
+        """``seq`` must follow the key's last number. A key with none yet starts at ``seq``,
+        unless ``snapshot_first``: then only ``start`` begins it, and a message is a gap."""
+        expected = self.expected.pop(key, None)
+        if seq != expected and (expected is not None or snapshot_first):
+            on = "" if key is None else f" on {key}"
+            want = "a snapshot" if expected is None else expected
+            raise SequenceGap(f"sequence gap{on}: expected {want}, got {seq}")
+        self.expected[key] = seq + 1
 
 
 def json_body(body: str | bytes) -> Any:
