@@ -36,10 +36,10 @@ from typing import Any, ClassVar
 
 import orjson
 
-from ..errors import ParseError, VenueError, VenueNotice
+from ..errors import ParseError, SequenceGap, VenueError, VenueNotice
 from ..records import Ticker, level, num
 from ..symbols import Market, MarketTable, unify
-from .base import Codec, RestRequest, json_body
+from .base import Codec, RestRequest, SequenceCheck, json_body
 
 # Above this many markets, ask for all pairs rather than list them in the body.
 MAX_NAMED_PAIRS = 100
@@ -49,18 +49,12 @@ BOOK_LEVELS = 20  # the venue keeps 20 levels per side and deletes those leaving
 Top = tuple[float | None, float | None, float | None, float | None]
 
 
-class SequenceGap(VenueError):
-    """An order book increment was lost (or the venue restarted its numbering), or had a
-    level that could not be read: the book is out of step."""
-
-
 class _Book:
-    """One pair's book as the venue sends it: price -> size per side, the last seqId."""
+    """One pair's book as the venue sends it: price -> size per side."""
 
-    __slots__ = ("asks", "bids", "seq", "top")
+    __slots__ = ("asks", "bids", "top")
 
-    def __init__(self, seq: int) -> None:
-        self.seq = seq
+    def __init__(self) -> None:
         self.bids: dict[float, float] = {}
         self.asks: dict[float, float] = {}
         self.top: Top = (None, None, None, None)
@@ -102,6 +96,7 @@ class Cex(Codec):
     def __init__(self, table: MarketTable) -> None:
         super().__init__(table)
         self._books: dict[str, _Book] = {}  # per pair id, on this connection
+        self._seqs = SequenceCheck()  # each book's next seqId
         self._stats: dict[str, Ticker] = {}  # the last get_ticker record per pair id
         self._pairs: list[str] = []
         self._oid = time.time_ns() // 1_000_000
@@ -154,7 +149,8 @@ class Cex(Codec):
                 return []
             seq = int(data["seqId"])
             bids, asks = self._levels(m, data)
-            book = self._books[m.native] = _Book(seq)
+            book = self._books[m.native] = _Book()
+            self._seqs.start(seq, m.native)
             book.apply(book.bids, bids, True)
             book.apply(book.asks, asks, False)
             return self._top(m, book, ts_recv)
@@ -170,14 +166,14 @@ class Cex(Codec):
         m = self.lookup(data["pair"])
         if m is None:
             return []
-        book = self._books.get(m.native)
         seq = int(data["seqId"])
-        if book is None or seq != book.seq + 1:
+        try:
+            self._seqs.check(seq, m.native, snapshot_first=True)
+        except SequenceGap:
             self._books.pop(m.native, None)
-            expected = "a snapshot" if book is None else book.seq + 1
-            raise SequenceGap(f"sequence gap on {m.native}: expected {expected}, got {seq}")
+            raise
+        book = self._books[m.native]
         bids, asks = self._levels(m, data)
-        book.seq = seq
         book.apply(book.bids, bids, True)
         book.apply(book.asks, asks, False)
         return self._top(m, book, ts_recv)
@@ -194,6 +190,7 @@ class Cex(Codec):
             )
         except ValueError as e:
             self._books.pop(m.native, None)
+            self._seqs.forget(m.native)
             raise SequenceGap(f"book out of step on {m.native}: {e}") from None
 
     def _top(self, m: Market, book: _Book, ts_recv: int) -> list[Ticker]:

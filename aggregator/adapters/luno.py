@@ -28,14 +28,10 @@ import orjson
 from ..errors import ParseError, VenueError
 from ..records import Ticker, ms_to_ns, num
 from ..symbols import Market, MarketTable, unify
-from .base import SHAPE_ERRORS, Codec, RestRequest, json_body
+from .base import SHAPE_ERRORS, Codec, RestRequest, SequenceCheck, json_body
 
 TRADING = ("ACTIVE", "POST_ONLY")
 ZERO = Decimal(0)
-
-
-class SequenceGap(VenueError):
-    """An update was lost between two sequence numbers: the session must be renewed."""
 
 
 class _Side:
@@ -95,7 +91,7 @@ class Luno(Codec):
     def __init__(self, table: MarketTable) -> None:
         super().__init__(table)
         self._market: Market | None = None  # the pair of this connection
-        self._seq: int | None = None  # the sequence number of the book held
+        self._seq = SequenceCheck()  # the number the update after the book held must carry
         self._bids = _Side(bids=True)
         self._asks = _Side(bids=False)
         self._top: tuple[Any, ...] | None = None
@@ -136,12 +132,11 @@ class Luno(Codec):
         seq = int(msg["sequence"])
         snapshot = "bids" in msg or "asks" in msg
         if not snapshot:
-            if self._seq is None or seq <= self._seq:
+            expected = self._seq.expected.get(None)
+            if expected is None or seq < expected:
                 return []  # before the book, or already in it
-            if seq != self._seq + 1:
-                expected, self._seq = self._seq + 1, None
-                raise SequenceGap(f"sequence gap: expected {expected}, got {seq}")
-        self._seq = None  # until the message is applied in full
+            self._seq.check(seq)
+        self._seq.forget()  # until the message is applied in full
         try:
             if snapshot:
                 self._book(msg)
@@ -149,7 +144,7 @@ class Luno(Codec):
                 self._update(msg)
         except (ParseError, *SHAPE_ERRORS) as e:  # half applied: the book is lost
             raise VenueError(f"book out of step: {e}") from None
-        self._seq = seq
+        self._seq.start(seq)
         top = (*self._bids.top(), *self._asks.top())
         if top == self._top:
             return []
