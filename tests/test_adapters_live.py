@@ -341,7 +341,7 @@ async def test_a_markets_answer_of_megabytes_is_read_whole(start, tmp_path: Path
 async def test_a_body_past_the_limit_is_refused_without_reading_it_all() -> None:
     from aiohttp import ClientSession, web
 
-    from aggregator.adapters.runner import read_body
+    from aggregator.adapters.http import read_body
     from aggregator.errors import ParseError
 
     sent: list[int] = []

@@ -22,6 +22,7 @@ from ..config import ExchangeConfig
 from ..errors import ParseError, RateLimited, VenueError
 from ..symbols import MarketTable, read_cache, snapshot_path, write_cache
 from .base import Codec, backoff_delay
+from .session import describe
 
 Fetch = Callable[[str, Any], Awaitable[bytes]]
 StatusFn = Callable[[str, str | None], None]
@@ -127,7 +128,7 @@ class Markets:
             table = self.codec_cls.markets_from(body)
         except _FAILURES as e:
             self.failures += 1
-            self.error = _describe(e)
+            self.error = describe(e)
             self._retry_after = 0.0
             if isinstance(e, RateLimited) and e.retry_after:
                 self._retry_after = e.retry_after
@@ -178,7 +179,7 @@ class Markets:
             table = self.codec_cls.markets_from(snapshot_path(self.venue).read_bytes())
         except (OSError, ParseError) as e:
             if self.failures == 1:
-                why = f"{failed}; no usable cached list or snapshot ({_describe(e)})"
+                why = f"{failed}; no usable cached list or snapshot ({describe(e)})"
                 self.log.error("%s; %s", why, self._retrying())
                 self.status("error", f"{why}; retrying")
             return None
@@ -240,11 +241,3 @@ class Markets:
         if not found:
             self.log.error("none of the configured symbols is available; idle")
             self.status("error", "none of the configured symbols is available; idle")
-
-
-def _describe(e: BaseException) -> str:
-    if isinstance(e, TimeoutError):
-        return "timed out"
-    if isinstance(e, OSError) and e.strerror:
-        return e.strerror
-    return (str(e) or type(e).__name__)[:200]

@@ -27,7 +27,6 @@ from ..records import BAD_VALUE, Record, Status, Ticker
 from ..symbols import Market, MarketTable
 from . import fastpath
 from .base import (
-    REST_MAX_BODY,
     SHAPE_ERRORS,
     WS_MAX_FRAME,
     Codec,
@@ -35,6 +34,7 @@ from .base import (
     backoff_delay,
 )
 from .fastpath import FastPath
+from .http import Http
 from .markets import Markets
 from .registry import modes
 from .session import BUG, FATAL, Backoff, BugLog, classify, describe
@@ -134,10 +134,10 @@ class Adapter:
         self.table: MarketTable | None = None
         self._last: dict[str, Ticker] = {}
         self._last_error_status = 0.0
-        self._session: aiohttp.ClientSession | None = None
+        self.http = Http(cfg.request_timeout)
         self._conns: dict[int | None, _Conn] = {}  # the current session of each connection
         self._flush_pending = False
-        self.markets = Markets(codec_cls, cfg, state_dir, self._fetch, self.status, self.log)
+        self.markets = Markets(codec_cls, cfg, state_dir, self.http.fetch, self.status, self.log)
 
     # --- records -----------------------------------------------------------------------
     @property
@@ -282,10 +282,8 @@ class Adapter:
     # --- lifecycle ---------------------------------------------------------------------
     async def run(self) -> None:
         self.status("starting")
-        timeout = aiohttp.ClientTimeout(total=self.cfg.request_timeout)
         try:
-            async with aiohttp.ClientSession(timeout=timeout, trust_env=False) as session:
-                self._session = session
+            async with self.http.open():
                 await self._run()
         finally:
             self.status("stopped")
@@ -369,20 +367,6 @@ class Adapter:
                 poller.cancel()
                 await asyncio.gather(poller, return_exceptions=True)
 
-    # --- HTTP --------------------------------------------------------------------------
-    async def _fetch(self, url: str, post: Any = None, method: str | None = None) -> bytes:
-        """The body of a 200 answer (GET, or POST of ``post``); RateLimited on 418 and 429,
-        VenueError on any other status, ParseError past REST_MAX_BODY."""
-        assert self._session is not None
-        method = method or ("GET" if post is None else "POST")
-        async with self._session.request(method, url, json=post) as resp:
-            if resp.status in (418, 429):
-                raise RateLimited(f"HTTP {resp.status}", _retry_after(resp.headers))
-            body = await read_body(resp)
-            if resp.status != 200:
-                raise VenueError(f"HTTP {resp.status}: {_snippet(body)}")
-            return body
-
     # --- WebSocket loop ----------------------------------------------------------------
     async def _ws_loop(self, table: MarketTable, markets: list[Market], index: int | None) -> None:
         """Sessions one after another. However a session ends (session.classify decides
@@ -428,7 +412,7 @@ class Adapter:
         codec = self.codec_cls(table)
         if self.codec_cls.WS_TOKEN_PATH:
             base = self.cfg.rest_url or self.codec_cls.REST_URL
-            token = await self._fetch(base + self.codec_cls.WS_TOKEN_PATH, post={})
+            token = await self.http.fetch(base + self.codec_cls.WS_TOKEN_PATH, post={})
             url = codec.ws_url_from_token(token, self.cfg.ws_url)
         ws = await open_websocket(
             url,
@@ -597,7 +581,7 @@ class Adapter:
     async def _poll_once(self, codec: Codec, req: RestRequest, conn: _Conn) -> float | None:
         """One request: None on success, else the delay to wait (<= 0: use the backoff)."""
         try:
-            body = await self._fetch(req.url, req.json, req.method)
+            body = await self.http.fetch(req.url, req.json, req.method)
             records = codec.parse_rest(body, time.time_ns(), req.market)
         except RateLimited as e:
             self.rate_limited += 1
@@ -623,36 +607,6 @@ class Adapter:
             conn.live = True
             self.status("live", "polling REST", conn.index)
         return None
-
-
-async def read_body(resp: aiohttp.ClientResponse, limit: int = REST_MAX_BODY) -> bytes:
-    """A response's whole body, however many reads it arrives in; a ParseError past
-    ``limit`` bytes (decoded), without reading further."""
-    if resp.content_length is not None and resp.content_length > limit:
-        raise ParseError(f"response larger than {limit} bytes ({resp.content_length})")
-    parts = []
-    size = 0
-    async for chunk in resp.content.iter_any():
-        size += len(chunk)
-        if size > limit:
-            raise ParseError(f"response larger than {limit} bytes")
-        parts.append(chunk)
-    return b"".join(parts)
-
-
-def _retry_after(headers: Any) -> float | None:
-    value = headers.get("Retry-After")
-    if value is None:
-        return None
-    try:
-        return max(0.0, min(float(value), 3600.0))
-    except ValueError:
-        return None
-
-
-def _snippet(body: bytes, n: int = 120) -> str:
-    text = body[:n].decode("utf-8", "replace").replace("\n", " ").strip()
-    return text + ("..." if len(body) > n else "")
 
 
 _dumps = orjson.dumps
