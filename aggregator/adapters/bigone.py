@@ -17,8 +17,6 @@ from ..records import Ticker, num
 from ..symbols import Market, unify
 from .base import Codec, RestRequest, json_body
 
-# The reference's renames of this venue's currency codes, where the new name is a code.
-RENAMES = {"FXT": "FXTTOKEN"}
 # Codes that name another token here than elsewhere (ONE is the BigONE Token, not Harmony):
 # the reference gives them display names, which are no currency codes; left out.
 LEFT_OUT = {"CRE", "FREE", "MBN", "ONE"}
@@ -27,6 +25,8 @@ MAX_IDS_IN_URL = 100
 
 class BigONE(Codec):
     venue: ClassVar[str] = "bigone"
+    # The reference's renames of this venue's currency codes, where the new name is a code.
+    RENAMES: ClassVar[dict[str, str]] = {"FXT": "FXTTOKEN"}
     REST_URL: ClassVar[str] = "https://big.one/api/v3"
     MARKETS_URL: ClassVar[str] = "https://big.one/api/v3/asset_pairs"
 
@@ -86,13 +86,13 @@ class BigONE(Codec):
         "min_quote_value":"1","max_quote_value":"1000000"}, ...]}"""
         return Codec.rows_at(json_body(body), "data")
 
-    @staticmethod
-    def market_of(p: Any) -> Market | None:
+    @classmethod
+    def market_of(cls, p: Any) -> Market | None:
         base_id = p["base_asset"]["symbol"]
         quote_id = p["quote_asset"]["symbol"]
         if base_id in LEFT_OUT or quote_id in LEFT_OUT:
             return None
-        symbol = unify(RENAMES.get(base_id, base_id), RENAMES.get(quote_id, quote_id))
+        symbol = unify(base_id, quote_id, renames=cls.RENAMES)
         return Market(symbol, p["name"], base_id=base_id, quote_id=quote_id)
 
 

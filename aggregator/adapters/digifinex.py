@@ -17,18 +17,12 @@ from ..records import Ticker, num, seconds_to_ns
 from ..symbols import Market, unify
 from .base import Codec, RestRequest, json_body
 
-# The reference library's renames for this venue where the new name is a currency code;
-# its renames to display names ("Black House Test", "Mobilian Coin") are not applied.
-_RENAMES = {"TEL": "TEL666", "FREE": "FREEROSSDAO"}
-
-
-def _code(currency: str) -> str:
-    code = currency.upper()
-    return _RENAMES.get(code, code)
-
 
 class Digifinex(Codec):
     venue: ClassVar[str] = "digifinex"
+    # The reference library's renames for this venue where the new name is a currency code;
+    # its renames to display names ("Black House Test", "Mobilian Coin") are not applied.
+    RENAMES: ClassVar[dict[str, str]] = {"TEL": "TEL666", "FREE": "FREEROSSDAO"}
     REST_URL: ClassVar[str] = "https://openapi.digifinex.com/v3"
     MARKETS_URL: ClassVar[str] = "https://openapi.digifinex.com/v3/spot/symbols"
 
@@ -87,12 +81,12 @@ class Digifinex(Codec):
         # (a row that is not an object stays, to be counted as malformed)
         return [s for s in rows if not isinstance(s, dict) or s.get("status") == "TRADING"]
 
-    @staticmethod
-    def market_of(s: Any) -> Market | None:
+    @classmethod
+    def market_of(cls, s: Any) -> Market | None:
         native = s["symbol"]
         base, quote = s["base_asset"], s["quote_asset"]
         return Market(
-            unify(_code(base), _code(quote)),
+            unify(base, quote, renames=cls.RENAMES),
             native.lower(),
             (native.lower(), native),
             base_id=base,

@@ -26,8 +26,6 @@ from ..records import Ticker, iso_to_ns, ms_to_ns, num
 from ..symbols import Market, MarketTable, unify
 from .base import Codec, RestRequest, json_body
 
-# The reference's renames of this venue's currency codes, where the new name is a code.
-RENAMES = {"STEPN": "GMT", "XMT": "MTL", "XPNT": "PNT", "HSR": "HC"}
 # Codes that name another token here than elsewhere (GET is Themis, STX is STOX): the
 # reference gives them display names, which are no currency codes, and keeps BCC apart
 # from BCH. Left out, so that no unified symbol names two different markets.
@@ -62,6 +60,8 @@ REQUEST_ERRORS = {2001, 2002, 10001}
 
 class HitBTC(Codec):
     venue: ClassVar[str] = "hitbtc"
+    # The reference's renames of this venue's currency codes, where the new name is a code.
+    RENAMES: ClassVar[dict[str, str]] = {"STEPN": "GMT", "XMT": "MTL", "XPNT": "PNT", "HSR": "HC"}
     REST_URL: ClassVar[str] = "https://api.hitbtc.com/api/3"
     MARKETS_URL: ClassVar[str] = "https://api.hitbtc.com/api/3/public/symbol"
     WS_URL: ClassVar[str] = "wss://api.hitbtc.com/api/3/ws/public"
@@ -213,8 +213,8 @@ class HitBTC(Codec):
             raise ParseError("expected a JSON object of symbols")
         return list(data.items())
 
-    @staticmethod
-    def market_of(row: Any) -> Market | None:
+    @classmethod
+    def market_of(cls, row: Any) -> Market | None:
         sid, s = row
         if s.get("type") != "spot" or s.get("status", "working") != "working":
             return None
@@ -222,5 +222,5 @@ class HitBTC(Codec):
         quote_id: str = s["quote_currency"]
         if base_id in LEFT_OUT or quote_id in LEFT_OUT:
             return None
-        symbol = unify(RENAMES.get(base_id, base_id), RENAMES.get(quote_id, quote_id))
+        symbol = unify(base_id, quote_id, renames=cls.RENAMES)
         return Market(symbol, sid, base_id=base_id, quote_id=quote_id)

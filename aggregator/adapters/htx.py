@@ -27,18 +27,12 @@ from ..records import EMPTY, Ticker, ms_to_ns, num
 from ..symbols import Market, unify
 from .base import Codec, RestRequest, json_body
 
-# The reference library's renames for this venue where the new name is a currency code;
-# its renames to display names ("Game.com", "Hydro Protocol", ...) are not applied.
-_RENAMES = {"GET": "THEMIS", "HIT": "HITCHAIN", "PNT": "PENTA"}
-
-
-def _code(currency: str) -> str:
-    code = currency.upper()
-    return _RENAMES.get(code, code)
-
 
 class HTX(Codec):
     venue: ClassVar[str] = "htx"
+    # The reference library's renames for this venue where the new name is a currency code;
+    # its renames to display names ("Game.com", "Hydro Protocol", ...) are not applied.
+    RENAMES: ClassVar[dict[str, str]] = {"GET": "THEMIS", "HIT": "HITCHAIN", "PNT": "PENTA"}
     REST_URL: ClassVar[str] = "https://api.huobi.pro"
     MARKETS_URL: ClassVar[str] = "https://api.huobi.pro/v1/common/symbols"
     WS_URL: ClassVar[str] = "wss://api.huobi.pro/ws"
@@ -185,12 +179,14 @@ class HTX(Codec):
         Only "online" markets are kept (others are pre-online, offline or suspend)."""
         return Codec.rows_at(json_body(body), "data")
 
-    @staticmethod
-    def market_of(s: Any) -> Market | None:
+    @classmethod
+    def market_of(cls, s: Any) -> Market | None:
         if s.get("state") != "online":
             return None
         base, quote = s["base-currency"], s["quote-currency"]
-        return Market(unify(_code(base), _code(quote)), s["symbol"], base_id=base, quote_id=quote)
+        return Market(
+            unify(base, quote, renames=cls.RENAMES), s["symbol"], base_id=base, quote_id=quote
+        )
 
 
 def _level(t: dict[str, Any], side: str) -> tuple[float | None, float | None]:

@@ -36,16 +36,9 @@ from .base import Codec, RestRequest, json_body
 
 # GetValidSecondaryCurrencyCodes: ["Aud","Usd","Nzd","Sgd"]
 SECONDARIES = ("Aud", "Usd", "Nzd", "Sgd")
-# ccxt's renames for Independent Reserve (upper-cased, as our symbols are).
-RENAMES = {"PLA": "PLAYCHIP"}
 
 
 CRC_LEVELS = 10  # the checksum covers the top 10 bids and offers
-
-
-def _code(c: str) -> str:
-    c = c.upper()
-    return RENAMES.get(c, c)
 
 
 class ChecksumMismatch(VenueError):
@@ -99,6 +92,7 @@ class _Book:
 
 class IndependentReserve(Codec):
     venue: ClassVar[str] = "independentreserve"
+    RENAMES: ClassVar[dict[str, str]] = {"PLA": "PLAYCHIP"}  # ccxt's renames
     REST_URL: ClassVar[str] = "https://api.independentreserve.com"
     MARKETS_URL: ClassVar[str] = (
         "https://api.independentreserve.com/Public/GetValidPrimaryCurrencyCodes"
@@ -237,13 +231,13 @@ class IndependentReserve(Codec):
         every one of SECONDARIES."""
         return Codec.rows_at(json_body(body))
 
-    @staticmethod
-    def market_of(p: Any) -> list[Market]:
+    @classmethod
+    def market_of(cls, p: Any) -> list[Market]:
         if not isinstance(p, str):
             raise ParseError(f"expected a currency code, got {p!r}")
         out = []
         for s in SECONDARIES:
-            symbol = unify(_code(p), _code(s))
+            symbol = unify(p, s, renames=cls.RENAMES)
             # The WebSocket names books "btc/aud" (unified, lower case); "xbt/aud" too.
             ids = (f"{p}/{s}", f"{p}/{s}".lower(), symbol.lower())
             out.append(Market(symbol, f"{p}/{s}", ids, base_id=p, quote_id=s))

@@ -17,17 +17,10 @@ from ..records import Ticker, num, seconds_to_ns
 from ..symbols import Market, unify
 from .base import Codec, RestRequest, json_body
 
-# ccxt's renames for INDODAX.
-RENAMES = {"STR": "XLM", "NEM": "XEM"}
-
-
-def _code(c: str) -> str:
-    c = c.upper()
-    return RENAMES.get(c, c)
-
 
 class Indodax(Codec):
     venue: ClassVar[str] = "indodax"
+    RENAMES: ClassVar[dict[str, str]] = {"STR": "XLM", "NEM": "XEM"}  # ccxt's renames
     REST_URL: ClassVar[str] = "https://indodax.com"
     MARKETS_URL: ClassVar[str] = "https://indodax.com/api/pairs"
 
@@ -89,12 +82,12 @@ class Indodax(Codec):
         (base_currency is the quote currency)"""
         return Codec.rows_at(json_body(body))
 
-    @staticmethod
-    def market_of(p: Any) -> Market | None:
+    @classmethod
+    def market_of(cls, p: Any) -> Market | None:
         if p.get("is_maintenance"):
             return None
         return Market(
-            unify(_code(p["traded_currency"]), _code(p["base_currency"])),
+            unify(p["traded_currency"], p["base_currency"], renames=cls.RENAMES),
             p["ticker_id"],
             ids=(p["id"],),
             base_id=p["traded_currency"],

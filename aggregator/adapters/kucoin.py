@@ -28,20 +28,20 @@ from ..records import Ticker, minus, ms_to_ns, num
 from ..symbols import Market, MarketTable, unify
 from .base import Codec, RestRequest, json_body
 
-# ccxt's renames for KuCoin (those that are codes; its "FUD" rename is a phrase).
-RENAMES = {"BIFI": "BIFIF", "VAI": "VAIOT", "WAX": "WAXP", "ALT": "APTOSLAUNCHTOKEN", "KALT": "ALT"}
-
-
-def _code(c: str) -> str:
-    return RENAMES.get(c.upper(), c)
-
-
 TOPICS_PER_MESSAGE = 100  # the venue's cap on one (batch) subscription
 _connect_ids = itertools.count(1)
 
 
 class KuCoin(Codec):
     venue: ClassVar[str] = "kucoin"
+    # ccxt's renames for KuCoin (those that are codes; its "FUD" rename is a phrase).
+    RENAMES: ClassVar[dict[str, str]] = {
+        "BIFI": "BIFIF",
+        "VAI": "VAIOT",
+        "WAX": "WAXP",
+        "ALT": "APTOSLAUNCHTOKEN",
+        "KALT": "ALT",
+    }
     REST_URL: ClassVar[str] = "https://api.kucoin.com"
     MARKETS_URL: ClassVar[str] = "https://api.kucoin.com/api/v2/symbols"
     WS_URL: ClassVar[str] = "wss://ws-api-spot.kucoin.com/"  # the token response's endpoint
@@ -244,12 +244,12 @@ class KuCoin(Codec):
         "baseCurrency":"BTC","quoteCurrency":"USDT","market":"USDS","enableTrading":true,...}]}"""
         return Codec.rows_at(json_body(body), "data")
 
-    @staticmethod
-    def market_of(s: Any) -> Market | None:
+    @classmethod
+    def market_of(cls, s: Any) -> Market | None:
         if not s.get("enableTrading"):
             return None
         return Market(
-            unify(_code(s["baseCurrency"]), _code(s["quoteCurrency"])),
+            unify(s["baseCurrency"], s["quoteCurrency"], renames=cls.RENAMES),
             s["symbol"],
             base_id=s["baseCurrency"],
             quote_id=s["quoteCurrency"],

@@ -31,19 +31,12 @@ from ..symbols import Market, MarketTable, unify
 from ..timestamps import valid_ns
 from .base import Codec, RestRequest, json_body
 
-# ccxt's renames for LBank (upper-cased, as our symbols are).
-RENAMES = {"HIT": "HIVER", "VET_ERC20": "VEN", "PNT": "PENTA"}
 UTC8_NS = 8 * 3600 * 1_000_000_000
 DEPTH = "10"  # the smallest depth offered (10, 50 or 100): only the top is used
 # Above this many markets REST polling skips the per-market best bid/ask requests.
 MAX_BOOK_REQUESTS = 20
 
 Top = tuple[float | None, float | None, float | None, float | None]
-
-
-def _code(c: str) -> str:
-    c = c.upper()
-    return RENAMES.get(c, c)
 
 
 def _ts(value: Any) -> int | None:
@@ -54,6 +47,8 @@ def _ts(value: Any) -> int | None:
 
 class LBank(Codec):
     venue: ClassVar[str] = "lbank"
+    # ccxt's renames for LBank.
+    RENAMES: ClassVar[dict[str, str]] = {"HIT": "HIVER", "VET_ERC20": "VEN", "PNT": "PENTA"}
     WS_URL: ClassVar[str] = "wss://www.lbkex.net/ws/V2/"
     REST_URL: ClassVar[str] = "https://api.lbank.info"
     MARKETS_URL: ClassVar[str] = "https://api.lbank.info/v2/accuracy.do"
@@ -208,7 +203,9 @@ class LBank(Codec):
         "error_code":0,"ts":1691560288484}  (no status: every listed pair trades)"""
         return Codec.rows_at(json_body(body), "data")
 
-    @staticmethod
-    def market_of(p: Any) -> Market | None:
+    @classmethod
+    def market_of(cls, p: Any) -> Market | None:
         base, quote_ = p["symbol"].rsplit("_", 1)
-        return Market(unify(_code(base), _code(quote_)), p["symbol"], base_id=base, quote_id=quote_)
+        return Market(
+            unify(base, quote_, renames=cls.RENAMES), p["symbol"], base_id=base, quote_id=quote_
+        )

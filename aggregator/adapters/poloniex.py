@@ -25,25 +25,25 @@ from ..records import Ticker, best_level, ms_to_ns, num
 from ..symbols import Market, MarketTable, unify
 from .base import Codec, RestRequest, json_body
 
-# ccxt's renames for Poloniex currency codes (the part of its commonCurrencies that are
-# codes, not names).
-_RENAMES = {
-    "STR": "XLM",
-    "REPV2": "REP",
-    "SOC": "SOCC",
-    "UST": "USTC",
-    "GPUC": "GPU",
-    "ETHTRON": "ETH",
-    "TRXETH": "TRX",
-    "USDTTRON": "USDT",
-    "USDTETH": "USDT",
-    "USDTBSC": "USDT",
-}
 _TRADING = ("NORMAL", "POST_ONLY")
 
 
 class Poloniex(Codec):
     venue: ClassVar[str] = "poloniex"
+    # ccxt's renames for Poloniex currency codes (the part of its commonCurrencies that are
+    # codes, not names).
+    RENAMES: ClassVar[dict[str, str]] = {
+        "STR": "XLM",
+        "REPV2": "REP",
+        "SOC": "SOCC",
+        "UST": "USTC",
+        "GPUC": "GPU",
+        "ETHTRON": "ETH",
+        "TRXETH": "TRX",
+        "USDTTRON": "USDT",
+        "USDTETH": "USDT",
+        "USDTBSC": "USDT",
+    }
     REST_URL: ClassVar[str] = "https://api.poloniex.com"
     MARKETS_URL: ClassVar[str] = "https://api.poloniex.com/markets"
     REST_RATE: ClassVar[float] = 5.0  # one request per poll covers every market
@@ -175,10 +175,10 @@ class Poloniex(Codec):
         "tradableStartTime":1659018819512,"symbolTradeLimit":{...},"crossMargin":{...}}]"""
         return Codec.rows_at(json_body(body))
 
-    @staticmethod
-    def market_of(p: Any) -> Market | None:
+    @classmethod
+    def market_of(cls, p: Any) -> Market | None:
         if p.get("state") not in _TRADING:
             return None
         base, quote = p["baseCurrencyName"], p["quoteCurrencyName"]
-        symbol = unify(_RENAMES.get(base, base), _RENAMES.get(quote, quote))
+        symbol = unify(base, quote, renames=cls.RENAMES)
         return Market(symbol, p["symbol"], base_id=base, quote_id=quote)
