@@ -10,16 +10,53 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 from urllib.parse import quote
 
+import msgspec
 import orjson
 
 from ..errors import ParseError, VenueError, VenueNotice
 from ..records import Ticker, iso_to_ns, num
 from ..symbols import Market, MarketTable, unify
-from .base import Codec, RestRequest, json_body
+from .base import Codec, RestRequest, SequenceCheck, json_body
+from .schema import Num, Schema
 
 
-class SequenceGap(VenueError):
-    """Frames were lost between two sequence numbers: the session must be renewed."""
+class Tick(msgspec.Struct):
+    """One market's ticker in a ticker event."""
+
+    product_id: str = ""
+    price: Num = None
+    volume_24_h: Num = None
+    low_24_h: Num = None
+    high_24_h: Num = None
+    best_bid: Num = None
+    best_ask: Num = None
+    best_bid_quantity: Num = None
+    best_ask_quantity: Num = None
+
+
+class Event(msgspec.Struct):
+    tickers: list[Tick] | None = None
+
+
+class Message(msgspec.Struct):
+    """Every message: a channel's ({"channel", "timestamp", "sequence_num", "events"}) or
+    an error ({"type": "error", "message"})."""
+
+    channel: str | None = None
+    timestamp: str | None = None  # RFC 3339, ns digits
+    sequence_num: Any = None  # checked when it is an integer
+    events: list[Event] | None = None
+    type: str | None = None
+    message: Any = None
+
+
+class Numbered(msgspec.Struct):
+    sequence_num: Any = None
+
+
+MESSAGE = Schema(Message)
+# A message of another shape still counts in the sequence: it was not lost.
+SEQUENCE_OF = msgspec.json.Decoder(Numbered).decode
 
 
 class Coinbase(Codec):
@@ -32,7 +69,7 @@ class Coinbase(Codec):
 
     def __init__(self, table: MarketTable) -> None:
         super().__init__(table)
-        self._seq: int | None = None  # the last sequence_num seen on this connection
+        self._seq = SequenceCheck()  # the sequence_num the next message must carry
 
     def subscribe(self, markets: Sequence[Market]) -> list[str]:
         ids = [m.native for m in markets]
@@ -49,48 +86,49 @@ class Coinbase(Codec):
         "best_bid_quantity":"0.2275291","best_ask_quantity":"0.49990114"}]}]}
         Other channels: "subscriptions" (the ack), "heartbeats"; errors have "type":"error".
         """
-        msg = json_body(raw)
-        if not isinstance(msg, dict):
-            raise ParseError("expected a JSON object")
-        seq = msg.get("sequence_num")
-        if isinstance(seq, int):
-            if self._seq is not None and seq != self._seq + 1:
-                expected = self._seq + 1
-                self._seq = None
-                raise SequenceGap(f"sequence gap: expected {expected}, got {seq}")
-            self._seq = seq
-        channel = msg.get("channel")
+        try:
+            msg = MESSAGE(raw)
+        except ParseError:
+            try:
+                numbered = SEQUENCE_OF(raw)
+            except msgspec.DecodeError:
+                raise ParseError("expected a JSON object") from None
+            self._check(numbered.sequence_num)
+            raise
+        self._check(msg.sequence_num)
+        channel = msg.channel
         if channel == "ticker":
-            ts_event = iso_to_ns(msg.get("timestamp"))
-            out = []
-            for event in msg.get("events") or ():
-                for t in event.get("tickers") or ():
-                    market = self.lookup(t.get("product_id", ""))
-                    if market is None:
-                        continue
-                    out.append(
-                        Ticker(
-                            "coinbase",
-                            market.symbol,
-                            market.native,
-                            bid=num(t.get("best_bid")),
-                            bid_size=num(t.get("best_bid_quantity")),
-                            ask=num(t.get("best_ask")),
-                            ask_size=num(t.get("best_ask_quantity")),
-                            last=num(t.get("price")),
-                            high=num(t.get("high_24_h")),
-                            low=num(t.get("low_24_h")),
-                            volume=num(t.get("volume_24_h")),
-                            ts_event=ts_event,
-                            ts_recv=ts_recv,
-                        )
-                    )
-            return out
+            ts_event = iso_to_ns(msg.timestamp)
+            lookup = self.lookup
+            return [
+                Ticker(
+                    self.venue,
+                    market.symbol,
+                    market.native,
+                    bid=t.best_bid,
+                    bid_size=t.best_bid_quantity,
+                    ask=t.best_ask,
+                    ask_size=t.best_ask_quantity,
+                    last=t.price,
+                    high=t.high_24_h,
+                    low=t.low_24_h,
+                    volume=t.volume_24_h,
+                    ts_event=ts_event,
+                    ts_recv=ts_recv,
+                )
+                for event in msg.events or ()
+                for t in event.tickers or ()
+                if (market := lookup(t.product_id)) is not None
+            ]
         if channel in ("subscriptions", "heartbeats"):
             return []
-        if msg.get("type") == "error":
-            raise VenueNotice(str(msg.get("message")))
+        if msg.type == "error":
+            raise VenueNotice(str(msg.message))
         return []
+
+    def _check(self, seq: Any) -> None:
+        if isinstance(seq, int):
+            self._seq.check(seq)
 
     def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
         path = "/api/v3/brokerage/market/products/{}/ticker?limit=1"
@@ -116,7 +154,7 @@ class Coinbase(Codec):
             raise ParseError("trades is not a list of objects")
         return [
             Ticker(
-                "coinbase",
+                self.venue,
                 market.symbol,
                 market.native,
                 bid=num(doc.get("best_bid")),

@@ -11,12 +11,45 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 from urllib.parse import quote
 
+import msgspec
 import orjson
 
 from ..errors import ParseError, VenueError, VenueNotice
 from ..records import Ticker, iso_to_ns, minus, num, times
 from ..symbols import Market, unify
 from .base import Codec, RestRequest, json_body
+from .schema import Num, Schema
+
+
+class Tick(msgspec.Struct):
+    """One market's ticker: numbers sent as JSON numbers."""
+
+    symbol: str = ""
+    bid: Num = None
+    bid_qty: Num = None
+    ask: Num = None
+    ask_qty: Num = None
+    last: Num = None
+    volume: Num = None  # base currency, 24 h
+    vwap: Num = None
+    low: Num = None
+    high: Num = None
+    change: Num = None  # last minus the open 24 h ago
+    timestamp: str | None = None  # RFC 3339
+
+
+class Message(msgspec.Struct):
+    """A channel's message ({"channel", "type", "data"}) or a method's answer ({"method",
+    "success", "error"})."""
+
+    channel: str | None = None
+    data: list[Tick] | None = None
+    method: str | None = None
+    success: Any = None
+    error: Any = msgspec.UNSET  # even null, when sent, is the venue's error
+
+
+MESSAGE = Schema(Message)
 
 
 class Kraken(Codec):
@@ -50,52 +83,49 @@ class Kraken(Codec):
         Also: {"channel":"heartbeat"}, {"channel":"status",...}, subscribe acks
         {"method":"subscribe","success":true,...} and {"method":"pong",...}.
         """
-        msg = json_body(raw)
-        if not isinstance(msg, dict):
-            raise ParseError("expected a JSON object")
-        channel = msg.get("channel")
+        msg = MESSAGE(raw)
+        channel = msg.channel
         if channel == "ticker":
-            data = msg.get("data")
-            if not isinstance(data, list):
+            if msg.data is None:
                 raise ParseError("ticker message without a data list")
             out = []
-            for t in data:
-                market = self.lookup(t.get("symbol", "")) if isinstance(t, dict) else None
+            lookup = self.lookup
+            for t in msg.data:
+                market = lookup(t.symbol)
                 if market is None:
                     continue
-                last = num(t.get("last"))
-                volume = num(t.get("volume"))
+                last, volume = t.last, t.volume
                 out.append(
                     Ticker(
-                        "kraken",
+                        self.venue,
                         market.symbol,
                         market.native,
-                        bid=num(t.get("bid")),
-                        bid_size=num(t.get("bid_qty")),
-                        ask=num(t.get("ask")),
-                        ask_size=num(t.get("ask_qty")),
+                        bid=t.bid,
+                        bid_size=t.bid_qty,
+                        ask=t.ask,
+                        ask_size=t.ask_qty,
                         last=last,
-                        open=minus(last, num(t.get("change"))),
-                        high=num(t.get("high")),
-                        low=num(t.get("low")),
+                        open=minus(last, t.change),
+                        high=t.high,
+                        low=t.low,
                         volume=volume,
-                        quote_volume=times(num(t.get("vwap")), volume),
-                        ts_event=iso_to_ns(t.get("timestamp")),
+                        quote_volume=times(t.vwap, volume),
+                        ts_event=iso_to_ns(t.timestamp),
                         ts_recv=ts_recv,
                     )
                 )
             return out
         if channel in ("heartbeat", "status"):
             return []
-        method = msg.get("method")
+        method = msg.method
         if method in ("subscribe", "unsubscribe"):
-            if msg.get("success") is False:
-                raise VenueNotice(f"subscription rejected: {msg.get('error')}")
+            if msg.success is False:
+                raise VenueNotice(f"subscription rejected: {msg.error}")
             return []
         if method == "pong":
             return []
-        if "error" in msg:
-            raise VenueNotice(str(msg["error"]))
+        if msg.error is not msgspec.UNSET:
+            raise VenueNotice(str(msg.error))
         return []
 
     def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
@@ -129,7 +159,7 @@ class Kraken(Codec):
             volume = _at(t, "v", 1)
             out.append(
                 Ticker(
-                    "kraken",
+                    self.venue,
                     m.symbol,
                     key,
                     bid=_at(t, "b", 0),

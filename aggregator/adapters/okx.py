@@ -21,30 +21,77 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
+import msgspec
 import orjson
 
 from ..errors import ParseError, VenueError, VenueNotice
-from ..records import Ticker, best_level, ms_to_ns, num
+from ..records import Ticker, best_level, ms_to_ns
 from ..symbols import Market, unify
 from .base import Codec, RestRequest, json_body
+from .schema import Num, Schema, Time
 
-# ccxt's renames for OKX currency codes (its commonCurrencies).
-_RENAMES = {"AE": "AET", "WIN": "WINTOKEN"}
 CHANNELS = ("tickers", "bbo-tbt")
 ARGS_PER_MESSAGE = 100  # a subscribe request must stay under 64 KB
 # Errors that a new session may cure: requests too frequent, internal error.
 SESSION_ERRORS = {"60014", "63999"}
 
 
+class Arg(msgspec.Struct):
+    channel: str = ""
+    instId: str = ""
+
+
+class Data(msgspec.Struct):
+    """One item of a push's "data": a ticker (tickers, and REST) or a top of book (bbo-tbt).
+
+    Both channels in one declaration: a frame decodes in one pass, whichever it is.
+    """
+
+    # tickers
+    instId: str = ""
+    last: Num = None
+    askPx: Num = None
+    askSz: Num = None
+    bidPx: Num = None
+    bidSz: Num = None
+    open24h: Num = None
+    high24h: Num = None
+    low24h: Num = None
+    volCcy24h: Num = None  # quote currency, for spot
+    vol24h: Num = None  # base currency, for spot
+    # bbo-tbt: levels of [price, size, 0, number of orders]
+    asks: list[list[Num]] | None = None
+    bids: list[list[Num]] | None = None
+    ts: Time = None  # ms
+
+
+class Push(msgspec.Struct):
+    """A push ({"arg", "data"}), an event ({"event", "code", "msg"}) or a REST response
+    ({"code", "msg", "data"})."""
+
+    arg: Arg | None = None
+    data: list[Data] | None = None
+    event: str | None = None
+    code: Any = None
+    msg: Any = None
+
+
+PUSH = Schema(Push)
+
+
+def _check(code: Any, msg: Any) -> None:
+    """A REST response's code: "0", else the venue's error."""
+    if code is None:
+        raise ParseError("response without a code")
+    if str(code) != "0":
+        raise VenueError(f"venue error {code}: {msg}")
+
+
 def _unwrap(body: bytes) -> list[Any]:
     doc = json_body(body)
     if not isinstance(doc, dict):
         raise ParseError("expected a JSON object")
-    code = doc.get("code")
-    if code is None:
-        raise ParseError("response without a code")
-    if str(code) != "0":
-        raise VenueError(f"venue error {code}: {doc.get('msg')}")
+    _check(doc.get("code"), doc.get("msg"))
     data = doc.get("data")
     if not isinstance(data, list):
         raise ParseError("response without a data list")
@@ -62,6 +109,7 @@ class OKX(Codec):
     APP_PING_INTERVAL: ClassVar[float | None] = 25.0  # quiet for 30 s: disconnected
     MERGE: ClassVar[bool] = True
     REST_RATE: ClassVar[float] = 5.0  # one request per poll; the limit is 20 per 2 s
+    RENAMES: ClassVar[dict[str, str]] = {"AE": "AET", "WIN": "WINTOKEN"}  # ccxt's
 
     def subscribe(self, markets: Sequence[Market]) -> list[str]:
         args = [{"channel": ch, "instId": m.native} for m in markets for ch in CHANNELS]
@@ -91,53 +139,48 @@ class OKX(Codec):
         """
         if raw == "pong" or raw == b"pong":
             return []
-        msg = json_body(raw)
-        if not isinstance(msg, dict):
-            raise ParseError("expected a JSON object")
-        arg = msg.get("arg")
-        data = msg.get("data")
-        if isinstance(arg, dict) and isinstance(data, list):
-            channel = arg.get("channel")
+        msg = PUSH(raw)
+        arg, data = msg.arg, msg.data
+        if arg is not None and data is not None:
+            channel = arg.channel
             if channel == "tickers":
-                out = []
-                for t in data:
-                    m = self.lookup(t.get("instId", "")) if isinstance(t, dict) else None
-                    if m is not None:
-                        out.append(self._ticker(t, m, ts_recv))
-                return out
+                lookup = self.lookup
+                return [
+                    self._ticker(t, m, ts_recv) for t in data if (m := lookup(t.instId)) is not None
+                ]
             if channel == "bbo-tbt":
-                m = self.lookup(arg.get("instId", ""))
+                m = self.lookup(arg.instId)
                 if m is None:
                     return []
-                return [self._top(m, b, ts_recv) for b in data if isinstance(b, dict)]
+                return [self._top(m, b, ts_recv) for b in data]
             return []
-        event = msg.get("event")
+        event = msg.event
         if event in ("subscribe", "unsubscribe", "channel-conn-count"):
             return []
         if event == "notice":
-            raise VenueError(f"venue notice {msg.get('code')}: {msg.get('msg')}")
+            raise VenueError(f"venue notice {msg.code}: {msg.msg}")
         if event == "error":
-            text = f"venue error {msg.get('code')}: {msg.get('msg')}"
-            if str(msg.get("code")) in SESSION_ERRORS:
+            text = f"venue error {msg.code}: {msg.msg}"
+            if str(msg.code) in SESSION_ERRORS:
                 raise VenueError(text)
             # A rejected argument (unknown instId, say): the other markets still stream.
             raise VenueNotice(text)
-        raise ParseError(f"unexpected message: {str(msg)[:100]}")
+        raise ParseError(f"unexpected message: {raw[:100]!r}")
 
-    def _top(self, m: Market, book: dict[str, Any], ts_recv: int) -> Ticker:
+    def _top(self, m: Market, book: Data, ts_recv: int) -> Ticker:
         """bbo-tbt: {"asks":[["73384.8","0.4","0","3"]],"bids":[[...]],"ts":"..."}; a side
         with no level is empty (EMPTY: null, not the previous value)."""
-        bid, bid_size = best_level(book.get("bids"), highest=True)
-        ask, ask_size = best_level(book.get("asks"), highest=False)
+        bid, bid_size = best_level(book.bids, highest=True)
+        ask, ask_size = best_level(book.asks, highest=False)
         return Ticker(
-            "okx",
+            self.venue,
             m.symbol,
             m.native,
             bid=bid,
             bid_size=bid_size,
             ask=ask,
             ask_size=ask_size,
-            ts_event=ms_to_ns(book.get("ts")),
+            ts_event=ms_to_ns(book.ts),
             ts_recv=ts_recv,
         )
 
@@ -152,27 +195,31 @@ class OKX(Codec):
         "ts":"1710328243709","sodUtc0":"71450","sodUtc8":"71702"}, ...]}
         For spot, vol24h is in the base currency and volCcy24h in the quote currency.
         """
-        out = []
-        for t, m in self.followed(_unwrap(body), "instId"):
-            out.append(self._ticker(t, m, ts_recv))
-        return out
+        msg = PUSH(body)
+        _check(msg.code, msg.msg)
+        if msg.data is None:
+            raise ParseError("response without a data list")
+        lookup = self.lookup
+        return [
+            self._ticker(t, m, ts_recv) for t in msg.data if (m := lookup(t.instId)) is not None
+        ]
 
-    def _ticker(self, t: dict[str, Any], m: Market, ts_recv: int) -> Ticker:
+    def _ticker(self, t: Data, m: Market, ts_recv: int) -> Ticker:
         return Ticker(
-            "okx",
+            self.venue,
             m.symbol,
             m.native,
-            bid=num(t.get("bidPx")),
-            bid_size=num(t.get("bidSz")),
-            ask=num(t.get("askPx")),
-            ask_size=num(t.get("askSz")),
-            last=num(t.get("last")),
-            open=num(t.get("open24h")),
-            high=num(t.get("high24h")),
-            low=num(t.get("low24h")),
-            volume=num(t.get("vol24h")),
-            quote_volume=num(t.get("volCcy24h")),
-            ts_event=ms_to_ns(t.get("ts")),
+            bid=t.bidPx,
+            bid_size=t.bidSz,
+            ask=t.askPx,
+            ask_size=t.askSz,
+            last=t.last,
+            open=t.open24h,
+            high=t.high24h,
+            low=t.low24h,
+            volume=t.vol24h,
+            quote_volume=t.volCcy24h,
+            ts_event=ms_to_ns(t.ts),
             ts_recv=ts_recv,
         )
 
@@ -182,10 +229,10 @@ class OKX(Codec):
         "baseCcy":"BTC","quoteCcy":"USDT","state":"live","tickSz":"0.1",...}]}"""
         return _unwrap(body)
 
-    @staticmethod
-    def market_of(p: Any) -> Market | None:
+    @classmethod
+    def market_of(cls, p: Any) -> Market | None:
         if p.get("instType", "SPOT") != "SPOT" or p.get("state") != "live":
             return None
         base, quote = p["baseCcy"], p["quoteCcy"]
-        symbol = unify(_RENAMES.get(base, base), _RENAMES.get(quote, quote))
+        symbol = unify(base, quote, renames=cls.RENAMES)
         return Market(symbol, p["instId"], base_id=base, quote_id=quote)
