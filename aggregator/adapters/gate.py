@@ -20,52 +20,67 @@ import time
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
+import msgspec
 import orjson
 
 from ..errors import ParseError, VenueError, VenueNotice
-from ..records import Ticker, ms_to_ns, num, seconds_to_ns
+from ..records import Ticker, ms_to_ns, seconds_to_ns
 from ..symbols import Market, unify
 from .base import Codec, RestRequest, json_body
-
-# The reference library's renames of Gate currency codes that clash with other coins.
-_RENAMES = {
-    "ORT": "XREATORS",
-    "ASS": "ASSF",
-    "88MPH": "MPH",
-    "AXIS": "AXISDEFI",
-    "BIFI": "BITCOINFILE",
-    "BOX": "DEFIBOX",
-    "BYN": "BEYONDFI",
-    "EGG": "GOOSEFINANCE",
-    "GTC": "GAMECOM",
-    "GTC_HT": "GAMECOM_HT",
-    "GTC_BSC": "GAMECOM_BSC",
-    "HIT": "HITCHAIN",
-    "MM": "MILLION",
-    "MPH": "MORPHER",
-    "POINT": "GATEPOINT",
-    "RAI": "RAIREFLEXINDEX",
-    "RED": "REDLANG",
-    "SBTC": "SUPERBITCOIN",
-    "TNC": "TRINITYNETWORKCREDIT",
-    "VAI": "VAIOT",
-    "TRAC": "TRACO",
-}
-
+from .schema import Num, Schema, Time
 
 CHANNELS = ("spot.tickers", "spot.book_ticker")
 
 
-def push_time(msg: dict[str, Any]) -> int | None:
+class Result(msgspec.Struct):
+    """A push's "result": a ticker (spot.tickers, and REST) or a top of book
+    (spot.book_ticker); both in one declaration, so that a frame decodes in one pass."""
+
+    # spot.tickers
+    currency_pair: str = ""
+    last: Num = None
+    lowest_ask: Num = None
+    highest_bid: Num = None
+    lowest_size: Num = None
+    highest_size: Num = None
+    base_volume: Num = None
+    quote_volume: Num = None
+    high_24h: Num = None
+    low_24h: Num = None
+    # spot.book_ticker
+    t: Time = None  # ms
+    s: str = ""
+    b: Num = None
+    B: Num = None
+    a: Num = None
+    A: Num = None
+
+
+class Push(msgspec.Struct):
+    time: Time = None  # s
+    time_ms: Time = None
+    channel: str | None = None
+    event: str | None = None
+    result: Result | list[Result] | None = None
+    error: Any = None
+
+
+class Refused(msgspec.Struct):
+    """A REST error: {"label": "INVALID_CURRENCY_PAIR", "message": "..."}."""
+
+    label: Any = msgspec.UNSET
+    message: Any = None
+
+
+PUSH = Schema(Push)
+TICKERS = Schema(list[Result] | Refused)  # type: ignore[arg-type]
+
+
+def push_time(msg: Push) -> int | None:
     """A push's time: ``time_ms``, else ``time`` in seconds (pushes without ``time_ms``
     were recorded in 2021)."""
-    ts = ms_to_ns(msg.get("time_ms"))
-    return ts if ts is not None else seconds_to_ns(msg.get("time"))
-
-
-def _code(currency: str) -> str:
-    code = currency.upper()
-    return _RENAMES.get(code, code)
+    ts = ms_to_ns(msg.time_ms)
+    return ts if ts is not None else seconds_to_ns(msg.time)
 
 
 class Gate(Codec):
@@ -78,6 +93,30 @@ class Gate(Codec):
     MAX_SYMBOLS_PER_CONNECTION: ClassVar[int] = 100
     APP_PING_INTERVAL: ClassVar[float | None] = 15.0
     MERGE: ClassVar[bool] = True
+    # The reference library's renames of Gate currency codes that clash with other coins.
+    RENAMES: ClassVar[dict[str, str]] = {
+        "ORT": "XREATORS",
+        "ASS": "ASSF",
+        "88MPH": "MPH",
+        "AXIS": "AXISDEFI",
+        "BIFI": "BITCOINFILE",
+        "BOX": "DEFIBOX",
+        "BYN": "BEYONDFI",
+        "EGG": "GOOSEFINANCE",
+        "GTC": "GAMECOM",
+        "GTC_HT": "GAMECOM_HT",
+        "GTC_BSC": "GAMECOM_BSC",
+        "HIT": "HITCHAIN",
+        "MM": "MILLION",
+        "MPH": "MORPHER",
+        "POINT": "GATEPOINT",
+        "RAI": "RAIREFLEXINDEX",
+        "RED": "REDLANG",
+        "SBTC": "SUPERBITCOIN",
+        "TNC": "TRINITYNETWORKCREDIT",
+        "VAI": "VAIOT",
+        "TRAC": "TRACO",
+    }
 
     def subscribe(self, markets: Sequence[Market]) -> list[str]:
         ids = [m.native for m in markets]
@@ -105,12 +144,10 @@ class Gate(Codec):
         {..."event":"subscribe","error":{"code":2,"message":"unknown currency pair"}};
         {"channel":"spot.pong","event":"","result":null}.
         """
-        msg = json_body(raw)
-        if not isinstance(msg, dict):
-            raise ParseError("expected a JSON object")
-        channel = msg.get("channel")
-        if msg.get("event") == "update":
-            result = msg.get("result")
+        msg = PUSH(raw)
+        channel = msg.channel
+        if msg.event == "update":
+            result = msg.result
             rows = result if isinstance(result, list) else [result]
             if channel == "spot.book_ticker":
                 return [r for t in rows if (r := self._book(t, msg, ts_recv)) is not None]
@@ -118,53 +155,53 @@ class Gate(Codec):
                 ts_event = push_time(msg)
                 return [r for t in rows if (r := self._ticker(t, ts_event, ts_recv)) is not None]
             return []
-        error = msg.get("error")
+        error = msg.error
         if error:
             detail = (
                 error
                 if not isinstance(error, dict)
                 else (f"{error.get('code')}: {error.get('message')}")
             )
-            raise VenueNotice(f"{channel} {msg.get('event')} rejected: {detail}")
+            raise VenueNotice(f"{channel} {msg.event} rejected: {detail}")
         return []
 
-    def _book(self, t: Any, msg: dict[str, Any], ts_recv: int) -> Ticker | None:
-        if not isinstance(t, dict):
+    def _book(self, t: Result | None, msg: Push, ts_recv: int) -> Ticker | None:
+        if t is None:
             raise ParseError("book_ticker result is not an object")
-        m = self.lookup(str(t.get("s", "")))
+        m = self.lookup(str(t.s))
         if m is None:
             return None
         return Ticker(
-            "gate",
+            self.venue,
             m.symbol,
             m.native,
-            bid=num(t.get("b")),
-            bid_size=num(t.get("B")),
-            ask=num(t.get("a")),
-            ask_size=num(t.get("A")),
-            ts_event=ms_to_ns(t.get("t")) or push_time(msg),
+            bid=t.b,
+            bid_size=t.B,
+            ask=t.a,
+            ask_size=t.A,
+            ts_event=ms_to_ns(t.t) or push_time(msg),
             ts_recv=ts_recv,
         )
 
-    def _ticker(self, t: Any, ts_event: int | None, ts_recv: int) -> Ticker | None:
-        if not isinstance(t, dict):
+    def _ticker(self, t: Result | None, ts_event: int | None, ts_recv: int) -> Ticker | None:
+        if t is None:
             raise ParseError("expected ticker objects")
-        m = self.lookup(str(t.get("currency_pair", "")))
+        m = self.lookup(str(t.currency_pair))
         if m is None:
             return None
         return Ticker(
-            "gate",
+            self.venue,
             m.symbol,
             m.native,
-            bid=num(t.get("highest_bid")),
-            bid_size=num(t.get("highest_size")),
-            ask=num(t.get("lowest_ask")),
-            ask_size=num(t.get("lowest_size")),
-            last=num(t.get("last")),
-            high=num(t.get("high_24h")),
-            low=num(t.get("low_24h")),
-            volume=num(t.get("base_volume")),
-            quote_volume=num(t.get("quote_volume")),
+            bid=t.highest_bid,
+            bid_size=t.highest_size,
+            ask=t.lowest_ask,
+            ask_size=t.lowest_size,
+            last=t.last,
+            high=t.high_24h,
+            low=t.low_24h,
+            volume=t.base_volume,
+            quote_volume=t.quote_volume,
             ts_event=ts_event,
             ts_recv=ts_recv,
         )
@@ -181,12 +218,10 @@ class Gate(Codec):
         and bid (null when absent, as in this recording).
         Errors: {"label":"INVALID_CURRENCY_PAIR","message":"..."}.
         """
-        doc = json_body(body)
-        if isinstance(doc, dict):
-            if "label" in doc:
-                raise VenueError(f"venue error {doc['label']}: {doc.get('message')}")
-            raise ParseError("expected a list of tickers")
-        if not isinstance(doc, list):
+        doc = TICKERS(body)
+        if isinstance(doc, Refused):
+            if doc.label is not msgspec.UNSET:
+                raise VenueError(f"venue error {doc.label}: {doc.message}")
             raise ParseError("expected a list of tickers")
         return [r for t in doc if (r := self._ticker(t, None, ts_recv)) is not None]
 
@@ -199,12 +234,12 @@ class Gate(Codec):
         """
         return Codec.rows_at(json_body(body))
 
-    @staticmethod
-    def market_of(p: Any) -> Market | None:
+    @classmethod
+    def market_of(cls, p: Any) -> Market | None:
         if p.get("trade_status", "tradable") == "untradable":
             return None
         return Market(
-            unify(_code(p["base"]), _code(p["quote"])),
+            unify(p["base"], p["quote"], renames=cls.RENAMES),
             p["id"],
             base_id=p["base"],
             quote_id=p["quote"],
