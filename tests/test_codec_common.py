@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
 import pytest
 
-from aggregator.adapters.base import SequenceCheck
+from aggregator.adapters.base import Codec, SequenceCheck
+from aggregator.adapters.registry import ADAPTERS, codec_class
 from aggregator.errors import SequenceGap, VenueError
-from aggregator.symbols import currency, unify
+from aggregator.records import Ticker
+from aggregator.symbols import Market, currency, snapshot_path, unify
 
 
 def test_a_sequence_starts_at_its_first_number_and_then_steps_by_one() -> None:
@@ -57,3 +64,86 @@ def test_renames_apply_before_the_shared_aliases_whatever_the_case() -> None:
     assert currency("old", renames=renames) == "BTC"  # a rename to an alias ends at the alias
     assert unify("XBT", "EUR") == "BTC/EUR"  # no renames: the shared aliases only
     assert unify("wax", "usdt") == "WAX/USDT"
+
+
+def symbol_of(venue: str, row: dict[str, Any]) -> str:
+    market = codec_class(venue).market_of(row)
+    assert isinstance(market, Market)
+    return market.symbol
+
+
+def test_a_codec_renames_with_its_own_table_and_no_other() -> None:
+    row = {"enableTrading": True, "baseCurrency": "WAX", "quoteCurrency": "USDT"}
+    assert symbol_of("kucoin", {**row, "symbol": "WAX-USDT"}) == "WAXP/USDT"
+    row = {"state": "online", "base-currency": "hit", "quote-currency": "usdt"}
+    assert symbol_of("htx", {**row, "symbol": "hitusdt"}) == "HITCHAIN/USDT"
+    row = {"status": "TRADING", "baseAsset": "WAX", "quoteAsset": "USDT", "symbol": "WAXUSDT"}
+    assert symbol_of("binance", row) == "WAX/USDT"
+    assert codec_class("bequant").RENAMES is codec_class("hitbtc").RENAMES  # one venue's list
+
+
+FIXTURES = Path(__file__).parent / "fixtures"
+KINDS = ("rest", "rest-doc", "ws", "ws-derivatives", "sessions")
+
+
+def recorded(venue: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every recorded entry of a venue, with its kind."""
+    for kind in KINDS:
+        path = FIXTURES / kind / f"{venue}.json"
+        if path.exists():
+            for entry in json.loads(path.read_text()):
+                yield kind, entry
+
+
+def frames(entry: dict[str, Any]) -> Iterator[str]:
+    for msg in entry.get("messages") or ():
+        if isinstance(msg, dict) and "recv_ts" in msg:  # a recorder's: text, or decoded
+            msg = msg["raw"] if "raw" in msg else msg["frame"]
+        yield msg if isinstance(msg, str) else json.dumps(msg)
+
+
+def records_of(codec: Codec, kind: str, entry: dict[str, Any]) -> list[Ticker]:
+    """The records a codec makes of one entry; a frame it refuses ends the entry, as the
+    session would."""
+    symbol = (entry.get("input") or [None])[0]
+    symbol = symbol[0] if isinstance(symbol, list) else symbol
+    market = codec.table.by_symbol.get(symbol) if isinstance(symbol, str) else None
+    if kind.startswith("rest"):
+        body = json.dumps(entry["httpResponse"]).encode()
+        try:
+            return codec.parse_rest(body, 1, market)
+        except VenueError:
+            return []
+    out: list[Ticker] = []
+    codec.subscribe([market] if market else list(codec.table.markets))
+    for i, raw in enumerate(frames(entry)):
+        try:
+            out.extend(codec.parse_frame(raw, i + 1))
+        except VenueError:
+            break
+    return out
+
+
+def publishers() -> Iterator[Any]:
+    """Each codec, with the venue whose recordings it reads: its own, and for a codec that
+    subclasses another venue's (binanceus, bequant), that venue's as well."""
+    for venue in sorted(ADAPTERS):
+        cls = codec_class(venue)
+        for source in dict.fromkeys(
+            c.venue for c in cls.__mro__ if isinstance(c, type) and issubclass(c, Codec)
+        ):
+            if source and any(recorded(source)):
+                yield pytest.param(venue, source, id=f"{venue}-on-{source}")
+
+
+@pytest.mark.parametrize(("venue", "source"), list(publishers()))
+def test_every_codec_publishes_under_its_own_id(venue: str, source: str) -> None:
+    cls = codec_class(venue)
+    table = codec_class(source).markets_from(snapshot_path(source).read_bytes())
+    made = [r for kind, e in recorded(source) for r in records_of(cls(table), kind, e)]
+    assert made, f"no record from {source}'s recordings"
+    assert {r.exchange for r in made} == {cls.venue} == {venue}
+
+
+def test_every_venue_has_recordings_its_codec_publishes_from() -> None:
+    assert {p.values[0] for p in publishers()} == set(ADAPTERS)

@@ -60,7 +60,7 @@ class BigONE(Codec):
             bid, ask = _level(t, "bid"), _level(t, "ask")
             out.append(
                 Ticker(
-                    "bigone",
+                    self.venue,
                     m.symbol,
                     m.native,
                     bid=num(bid.get("price")),

@@ -59,7 +59,7 @@ class Bit2C(Codec):
             raise ParseError("a pair's ticker needs its market")
         return [
             Ticker(
-                "bit2c",
+                self.venue,
                 market.symbol,
                 market.native,
                 bid=num(t.get("h")),

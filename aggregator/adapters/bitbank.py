@@ -46,12 +46,12 @@ class Bitbank(Codec):
         if isinstance(data, dict):
             if market is None:
                 raise ParseError("a single ticker needs its market")
-            return [_ticker(data, market, ts_recv)]
+            return [_ticker(self.venue, data, market, ts_recv)]
         if not isinstance(data, list):
             raise ParseError("response without a data list")
         out = []
         for t, m in self.followed(data, "pair"):
-            out.append(_ticker(t, m, ts_recv))
+            out.append(_ticker(self.venue, t, m, ts_recv))
         return out
 
     @staticmethod
@@ -72,9 +72,9 @@ class Bitbank(Codec):
         return Market(unify(base_id, quote_id), p["name"], (), base_id, quote_id)
 
 
-def _ticker(t: dict[str, Any], m: Market, ts_recv: int) -> Ticker:
+def _ticker(venue: str, t: dict[str, Any], m: Market, ts_recv: int) -> Ticker:
     return Ticker(
-        "bitbank",
+        venue,
         m.symbol,
         m.native,
         bid=num(t.get("buy")),

@@ -29,9 +29,9 @@ from .base import Codec, RestRequest, json_body
 CHANNEL = "lightning_ticker_"
 
 
-def _ticker(market: Market, t: dict[str, Any], ts_recv: int) -> Ticker:
+def _ticker(venue: str, market: Market, t: dict[str, Any], ts_recv: int) -> Ticker:
     return Ticker(
-        "bitflyer",
+        venue,
         market.symbol,
         market.native,
         bid=num(t.get("best_bid")),
@@ -93,7 +93,7 @@ class Bitflyer(Codec):
             market = self.lookup(t.get("product_code") or channel[len(CHANNEL) :])
             if market is None:
                 return []
-            return [_ticker(market, t, ts_recv)]
+            return [_ticker(self.venue, market, t, ts_recv)]
         if "error" in msg:  # a call of ours failed; the other channels go on
             err = msg["error"]
             text = err.get("message") if isinstance(err, dict) else err
@@ -132,7 +132,7 @@ class Bitflyer(Codec):
             raise ParseError(f"ticker of {code} answered for {market.native}")
         if "ltp" not in t and "best_bid" not in t:
             raise ParseError("ticker without prices")
-        return [_ticker(market, t, ts_recv)]
+        return [_ticker(self.venue, market, t, ts_recv)]
 
     @staticmethod
     def market_rows(body: bytes) -> list[Any]:

@@ -52,7 +52,7 @@ class Bitso(Codec):
             raise ParseError("response without a payload")
         out = []
         for t, m in self.followed(payload, "book"):
-            out.append(_ticker(m, t, ts_recv))
+            out.append(_ticker(self.venue, m, t, ts_recv))
         return out
 
     @staticmethod
@@ -73,11 +73,11 @@ class Bitso(Codec):
         return Market(unify(base, quote_), book, (book,), base, quote_)
 
 
-def _ticker(m: Market, t: dict[str, Any], ts_recv: int) -> Ticker:
+def _ticker(venue: str, m: Market, t: dict[str, Any], ts_recv: int) -> Ticker:
     last = num(t.get("last"))
     volume = num(t.get("volume"))
     return Ticker(
-        "bitso",
+        venue,
         m.symbol,
         m.native,
         bid=num(t.get("bid")),

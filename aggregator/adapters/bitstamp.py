@@ -101,7 +101,7 @@ class Bitstamp(Codec):
             ts_event = seconds_to_ns(data.get("timestamp"))
         return [
             Ticker(
-                "bitstamp",
+                self.venue,
                 m.symbol,
                 m.native,
                 bid=None if bid is None else num(bid[0]),
@@ -141,12 +141,12 @@ class Bitstamp(Codec):
                 if "pair" in data:
                     return []
                 raise ParseError("a pair ticker needs its market")
-            return [_ticker(m, data, ts_recv)]
+            return [_ticker(self.venue, m, data, ts_recv)]
         if not isinstance(data, list):
             raise ParseError("expected a list of tickers")
         out = []
         for t, m in self.followed(data, "pair"):
-            out.append(_ticker(m, t, ts_recv))
+            out.append(_ticker(self.venue, m, t, ts_recv))
         return out
 
     @staticmethod
@@ -170,11 +170,11 @@ class Bitstamp(Codec):
         return Market(unify(base, quote_), sym, (sym, name), base, quote_)
 
 
-def _ticker(m: Market, t: dict[str, Any], ts_recv: int) -> Ticker:
+def _ticker(venue: str, m: Market, t: dict[str, Any], ts_recv: int) -> Ticker:
     volume = num(t.get("volume"))
     vwap = num(t.get("vwap"))
     return Ticker(
-        "bitstamp",
+        venue,
         m.symbol,
         m.native,
         bid=num(t.get("bid")),

@@ -43,7 +43,7 @@ class BTCBox(Codec):
             # one coin's ticker (GET /api/v1/ticker?coin=btc), not the keyed list
             if market is None:
                 raise ParseError("a coin ticker needs its market")
-            return [_ticker(market, data, ts_recv)]
+            return [_ticker(self.venue, market, data, ts_recv)]
         out = []
         for key, t in data.items():
             m = self.lookup(key)
@@ -51,7 +51,7 @@ class BTCBox(Codec):
                 continue
             if not isinstance(t, dict):
                 raise ParseError(f"ticker of {key} is not an object")
-            out.append(_ticker(m, t, ts_recv))
+            out.append(_ticker(self.venue, m, t, ts_recv))
         return out
 
     @staticmethod
@@ -72,9 +72,9 @@ class BTCBox(Codec):
         return Market(unify(base, quote_), key, (key,), base.lower(), quote_.lower())
 
 
-def _ticker(m: Market, t: dict[str, Any], ts_recv: int) -> Ticker:
+def _ticker(venue: str, m: Market, t: dict[str, Any], ts_recv: int) -> Ticker:
     return Ticker(
-        "btcbox",
+        venue,
         m.symbol,
         m.native,
         bid=num(t.get("buy")),

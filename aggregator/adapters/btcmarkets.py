@@ -60,7 +60,7 @@ class BTCMarkets(Codec):
                 raise ParseError("ticker without marketId")
             m = self.lookup(t["marketId"])
             if m is not None:
-                out.append(_ticker(m, t, ts_recv))
+                out.append(_ticker(self.venue, m, t, ts_recv))
         return out
 
     @staticmethod
@@ -79,10 +79,10 @@ class BTCMarkets(Codec):
         return Market(unify(base, quote_), code, (code,), base, quote_)
 
 
-def _ticker(m: Market, t: dict[str, Any], ts_recv: int) -> Ticker:
+def _ticker(venue: str, m: Market, t: dict[str, Any], ts_recv: int) -> Ticker:
     last = num(t.get("lastPrice"))
     return Ticker(
-        "btcmarkets",
+        venue,
         m.symbol,
         m.native,
         bid=num(t.get("bestBid")),

@@ -56,7 +56,7 @@ class BTCTurk(Codec):
         for t, m in self.followed(data, "pair"):
             out.append(
                 Ticker(
-                    "btcturk",
+                    self.venue,
                     m.symbol,
                     m.native,
                     bid=_price(t.get("bid")),

@@ -203,7 +203,7 @@ class Cex(Codec):
         bid, bid_size, ask, ask_size = top
         stats = self._stats.get(m.native)
         if stats is None:
-            stats = Ticker("cex", m.symbol, m.native)
+            stats = Ticker(self.venue, m.symbol, m.native)
         return [
             replace(stats, bid=bid, bid_size=bid_size, ask=ask, ask_size=ask_size, ts_recv=ts_recv)
         ]
@@ -264,10 +264,9 @@ class Cex(Codec):
             out.append(self._ticker(m, t, ts_recv))
         return out
 
-    @staticmethod
-    def _ticker(m: Market, t: dict[str, Any], ts_recv: int) -> Ticker:
+    def _ticker(self, m: Market, t: dict[str, Any], ts_recv: int) -> Ticker:
         return Ticker(
-            "cex",
+            self.venue,
             m.symbol,
             m.native,
             bid=num(t.get("bestBid")),

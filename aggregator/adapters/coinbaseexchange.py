@@ -53,7 +53,7 @@ class CoinbaseExchange(Codec):
                 return []
             return [
                 Ticker(
-                    "coinbaseexchange",
+                    self.venue,
                     market.symbol,
                     market.native,
                     bid=num(msg.get("best_bid")),
@@ -98,7 +98,7 @@ class CoinbaseExchange(Codec):
             raise ParseError("a product ticker needs its market")
         return [
             Ticker(
-                "coinbaseexchange",
+                self.venue,
                 market.symbol,
                 market.native,
                 bid=num(t.get("bid")),

@@ -55,7 +55,7 @@ class Coincheck(Codec):
             raise ParseError("ticker without a timestamp")
         return [
             Ticker(
-                "coincheck",
+                self.venue,
                 market.symbol,
                 market.native,
                 bid=num(t.get("bid")),

@@ -58,10 +58,9 @@ class Coinmate(Codec):
             out.append(self._ticker(m, t, ts_recv))
         return out
 
-    @staticmethod
-    def _ticker(m: Market, t: dict[str, Any], ts_recv: int) -> Ticker:
+    def _ticker(self, m: Market, t: dict[str, Any], ts_recv: int) -> Ticker:
         return Ticker(
-            "coinmate",
+            self.venue,
             m.symbol,
             m.native,
             bid=num(t.get("bid")),

@@ -91,7 +91,7 @@ class Coinone(Codec):
                 return []
             return [
                 Ticker(
-                    "coinone",
+                    self.venue,
                     m.symbol,
                     m.native,
                     bid=num(t.get("bid_best_price")),
@@ -144,7 +144,7 @@ class Coinone(Codec):
                 continue
             out.append(
                 Ticker(
-                    "coinone",
+                    self.venue,
                     m.symbol,
                     m.native,
                     bid=_top(t.get("best_bids"), "price"),

@@ -55,7 +55,7 @@ class CoinSpot(Codec):
                 raise ParseError(f"prices of {coin} are not an object")
             out.append(
                 Ticker(
-                    "coinspot",
+                    self.venue,
                     m.symbol,
                     m.native,
                     bid=num(t.get("bid")),

@@ -94,7 +94,7 @@ class Deribit(Codec):
                 ask, ask_size = _side(data, "ask")
                 return [
                     Ticker(
-                        "deribit",
+                        self.venue,
                         m.symbol,
                         m.native,
                         bid=bid,
@@ -176,7 +176,7 @@ class Deribit(Codec):
         bid, bid_size = _side(t, "bid")
         ask, ask_size = _side(t, "ask")
         return Ticker(
-            "deribit",
+            self.venue,
             m.symbol,
             m.native,
             bid=bid,

@@ -51,7 +51,7 @@ class Digifinex(Codec):
         for t, m in self.followed(tickers, "symbol"):
             out.append(
                 Ticker(
-                    "digifinex",
+                    self.venue,
                     m.symbol,
                     m.native,
                     bid=num(t.get("buy")),

@@ -57,7 +57,7 @@ class Foxbit(Codec):
             bid, ask = _obj(best, "bid"), _obj(best, "ask")
             out.append(
                 Ticker(
-                    "foxbit",
+                    self.venue,
                     m.symbol,
                     m.native,
                     bid=num(bid.get("price")),

@@ -152,7 +152,7 @@ class Gemini(Codec):
         bid, bid_size, ask, ask_size = top
         return [
             Ticker(
-                "gemini",
+                self.venue,
                 m.symbol,
                 m.native,
                 bid=bid,
@@ -206,7 +206,7 @@ class Gemini(Codec):
             raise ParseError("a pubticker response needs its market")
         return [
             Ticker(
-                "gemini",
+                self.venue,
                 market.symbol,
                 market.native,
                 bid=num(t.get("bid")),

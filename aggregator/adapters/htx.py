@@ -82,7 +82,7 @@ class HTX(Codec):
             if parts[2] == "bbo":
                 return [
                     Ticker(
-                        "htx",
+                        self.venue,
                         m.symbol,
                         m.native,
                         bid=num(tick.get("bid")),
@@ -149,12 +149,11 @@ class HTX(Codec):
             out.append(self._ticker(m, t, ts_event, ts_recv))
         return out
 
-    @staticmethod
-    def _ticker(m: Market, t: dict[str, Any], ts_event: int | None, ts_recv: int) -> Ticker:
+    def _ticker(self, m: Market, t: dict[str, Any], ts_event: int | None, ts_recv: int) -> Ticker:
         bid, bid_size = _level(t, "bid")
         ask, ask_size = _level(t, "ask")
         return Ticker(
-            "htx",
+            self.venue,
             m.symbol,
             m.native,
             bid=bid,

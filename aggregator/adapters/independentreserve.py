@@ -157,7 +157,7 @@ class IndependentReserve(Codec):
             book.top = top
             return [
                 Ticker(
-                    "independentreserve",
+                    self.venue,
                     m.symbol,
                     m.native,
                     bid=top[0],
@@ -211,7 +211,7 @@ class IndependentReserve(Codec):
             return []
         return [
             Ticker(
-                "independentreserve",
+                self.venue,
                 m.symbol,
                 m.native,
                 bid=num(t.get("CurrentHighestBidPrice")),

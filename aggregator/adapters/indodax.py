@@ -56,12 +56,11 @@ class Indodax(Codec):
                 out.append(self._ticker(t, m, ts_recv))
         return out
 
-    @staticmethod
-    def _ticker(t: Any, m: Market, ts_recv: int) -> Ticker:
+    def _ticker(self, t: Any, m: Market, ts_recv: int) -> Ticker:
         if not isinstance(t, dict):
             raise ParseError(f"ticker of {m.native} is not an object")
         return Ticker(
-            "indodax",
+            self.venue,
             m.symbol,
             m.native,
             bid=num(t.get("buy")),

@@ -133,7 +133,7 @@ class KuCoin(Codec):
                     return []
                 return [
                     Ticker(
-                        "kucoin",
+                        self.venue,
                         m.symbol,
                         m.native,
                         bid=num(data.get("bestBid")),
@@ -163,14 +163,13 @@ class KuCoin(Codec):
             )
         return []  # ack, pong, notices
 
-    @staticmethod
-    def _snapshot(t: dict[str, Any], m: Market, ts_recv: int) -> Ticker:
+    def _snapshot(self, t: dict[str, Any], m: Market, ts_recv: int) -> Ticker:
         last = num(t.get("lastTradedPrice"))
         if last is None:
             last = num(t.get("close"))
         open_ = num(t.get("open"))
         return Ticker(
-            "kucoin",
+            self.venue,
             m.symbol,
             m.native,
             bid=num(t.get("buy")),
@@ -217,11 +216,10 @@ class KuCoin(Codec):
             out.append(self._ticker(t, m, ts_event, ts_recv))
         return out
 
-    @staticmethod
-    def _ticker(t: dict[str, Any], m: Market, ts_event: int | None, ts_recv: int) -> Ticker:
+    def _ticker(self, t: dict[str, Any], m: Market, ts_event: int | None, ts_recv: int) -> Ticker:
         last = num(t.get("last"))
         return Ticker(
-            "kucoin",
+            self.venue,
             m.symbol,
             m.native,
             bid=num(t.get("buy")),

@@ -58,7 +58,7 @@ class Latoken(Codec):
                 continue
             out.append(
                 Ticker(
-                    "latoken",
+                    self.venue,
                     m.symbol,
                     m.native,
                     bid=num(t.get("bestBid")),

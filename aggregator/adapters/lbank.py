@@ -118,7 +118,7 @@ class LBank(Codec):
         self._tops[m.native] = top
         return [
             Ticker(
-                "lbank",
+                self.venue,
                 m.symbol,
                 m.native,
                 bid=bid,
@@ -130,10 +130,9 @@ class LBank(Codec):
             )
         ]
 
-    @staticmethod
-    def _ticker(m: Market, t: dict[str, Any], ts_event: int | None, ts_recv: int) -> Ticker:
+    def _ticker(self, m: Market, t: dict[str, Any], ts_event: int | None, ts_recv: int) -> Ticker:
         return Ticker(
-            "lbank",
+            self.venue,
             m.symbol,
             m.native,
             last=num(t.get("latest")),
@@ -182,10 +181,9 @@ class LBank(Codec):
             out.append(self._ticker(m, t, ms_to_ns(row.get("timestamp")), ts_recv))
         return out
 
-    @staticmethod
-    def _book(m: Market, row: dict[str, Any], ts_event: int | None, ts_recv: int) -> Ticker:
+    def _book(self, m: Market, row: dict[str, Any], ts_event: int | None, ts_recv: int) -> Ticker:
         return Ticker(
-            "lbank",
+            self.venue,
             m.symbol,
             m.native,
             bid=num(row.get("bidPrice")),

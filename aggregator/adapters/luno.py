@@ -152,7 +152,7 @@ class Luno(Codec):
         bid, bid_size, ask, ask_size = top
         return [
             Ticker(
-                "luno",
+                self.venue,
                 market.symbol,
                 market.native,
                 bid=bid,
@@ -214,10 +214,9 @@ class Luno(Codec):
                 out.append(self._ticker(t, m, ts_recv))
         return out
 
-    @staticmethod
-    def _ticker(t: dict[str, Any], m: Market, ts_recv: int) -> Ticker:
+    def _ticker(self, t: dict[str, Any], m: Market, ts_recv: int) -> Ticker:
         return Ticker(
-            "luno",
+            self.venue,
             m.symbol,
             m.native,
             bid=num(t.get("bid")),

@@ -56,7 +56,7 @@ class Mercado(Codec):
         for t, m in self.followed(data, "pair"):
             out.append(
                 Ticker(
-                    "mercado",
+                    self.venue,
                     m.symbol,
                     m.native,
                     bid=num(t.get("buy")),

@@ -62,7 +62,7 @@ class Paymium(Codec):
         volume = num(t.get("volume"))
         return [
             Ticker(
-                "paymium",
+                self.venue,
                 m.symbol,
                 m.native,
                 bid=num(t.get("bid")),

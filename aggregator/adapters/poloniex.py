@@ -109,7 +109,7 @@ class Poloniex(Codec):
             return None
         self._tops[m.native] = top
         return Ticker(
-            "poloniex",
+            self.venue,
             m.symbol,
             m.native,
             bid=bid,
@@ -128,7 +128,7 @@ class Poloniex(Codec):
         if m is None:
             return None
         return Ticker(
-            "poloniex",
+            self.venue,
             m.symbol,
             m.native,
             bid=num(t.get("bid")),

@@ -82,7 +82,7 @@ class WhiteBIT(Codec):
                     continue
                 out.append(
                     Ticker(
-                        "whitebit",
+                        self.venue,
                         m.symbol,
                         m.native,
                         bid=num(row[4]),
@@ -158,10 +158,9 @@ class WhiteBIT(Codec):
             out.append(self._ticker(m, entry["ticker"], seconds_to_ns(entry.get("at")), ts_recv))
         return out
 
-    @staticmethod
-    def _ticker(m: Market, t: dict[str, Any], ts_event: int | None, ts_recv: int) -> Ticker:
+    def _ticker(self, m: Market, t: dict[str, Any], ts_event: int | None, ts_recv: int) -> Ticker:
         return Ticker(
-            "whitebit",
+            self.venue,
             m.symbol,
             m.native,
             bid=num(t.get("bid")),

@@ -48,7 +48,7 @@ class Zaif(Codec):
         vwap = num(t.get("vwap"))
         return [
             Ticker(
-                "zaif",
+                self.venue,
                 market.symbol,
                 market.native,
                 bid=num(t.get("bid")),
