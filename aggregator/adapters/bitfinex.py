@@ -22,55 +22,43 @@ from decimal import Decimal
 from typing import Any, ClassVar
 from urllib.parse import quote
 
+import msgspec
 import orjson
 
 from ..errors import ParseError, VenueError, VenueNotice
-from ..records import Ticker, num
+from ..records import Ticker
 from ..symbols import Market, MarketTable, unify
 from .base import Codec, RestRequest, json_body
+from .schema import Num, Schema
 
-# The reference's renames of this venue's currency codes (UST is Tether, and so on).
-RENAMES = {
-    "UST": "USDT",
-    "ALG": "ALGO",
-    "AMP": "AMPL",
-    "ATO": "ATOM",
-    "BCHABC": "XEC",
-    "BCHN": "BCH",
-    "DAT": "DATA",
-    "DOG": "MDOGE",
-    "DSH": "DASH",
-    "EDO": "PNT",
-    "EUS": "EURS",
-    "EUT": "EURT",
-    "IDX": "ID",
-    "IOT": "IOTA",
-    "IQX": "IQ",
-    "LUNA": "LUNC",
-    "LUNA2": "LUNA",
-    "MNA": "MANA",
-    "PAS": "PASS",
-    "QSH": "QASH",
-    "QTM": "QTUM",
-    "RBT": "RBTC",
-    "SNG": "SNGLS",
-    "STJ": "STORJ",
-    "TERRAUST": "USTC",
-    "TSD": "TUSD",
-    "YGG": "YEED",
-    "YYW": "YOYOW",
-    "UDC": "USDC",
-    "VSY": "VSYS",
-    "WAX": "WAXP",
-    "XCH": "XCHF",
-    "ZBT": "ZB",
-}
 # ORS is ORS Group here, not Origin Sport; the reference's display name is no code.
 LEFT_OUT = {"ORS"}
 MAX_IDS_IN_URL = 100
 TRADING_ROW = 10  # BID, BID_SIZE, ASK, ASK_SIZE, DAILY_CHANGE, .._RELATIVE, LAST, VOL, HIGH, LOW
 # Info codes: the server restarts (reconnect), maintenance starts, maintenance ended.
 INFO_RESTART, INFO_MAINTENANCE, INFO_MAINTENANCE_END = 20051, 20060, 20061
+
+
+class Row(msgspec.Struct, array_like=True):
+    """A trading pair's ticker row (fields it may grow at its end are left out)."""
+
+    bid: Num
+    bid_size: Num  # the 25 best levels' sum: not mapped
+    ask: Num
+    ask_size: Num
+    daily_change: Num
+    daily_change_relative: Num
+    last: Num
+    volume: Num
+    high: Num
+    low: Num
+
+
+ROW = Schema(Row)
+# The frame nearly every message is, [CHAN_ID, ROW], in one step; anything else (events,
+# heartbeats, other channels, a row with a bad value) is read by _other. Strict: the venue
+# sends JSON numbers, and a channel id "104" is no channel (numeric strings go to _other).
+TICKER = msgspec.json.Decoder(tuple[int, Row]).decode
 
 
 class Bitfinex(Codec):
@@ -80,6 +68,42 @@ class Bitfinex(Codec):
     MARKETS_URL: ClassVar[str] = "https://api-pub.bitfinex.com/v2/conf/pub:list:pair:exchange"
     MAX_SYMBOLS_PER_CONNECTION: ClassVar[int] = 25  # public channels per connection
     REST_RATE: ClassVar[float] = 1.0  # 90 requests a minute
+    # The reference's renames of this venue's currency codes (UST is Tether, and so on).
+    RENAMES: ClassVar[dict[str, str]] = {
+        "UST": "USDT",
+        "ALG": "ALGO",
+        "AMP": "AMPL",
+        "ATO": "ATOM",
+        "BCHABC": "XEC",
+        "BCHN": "BCH",
+        "DAT": "DATA",
+        "DOG": "MDOGE",
+        "DSH": "DASH",
+        "EDO": "PNT",
+        "EUS": "EURS",
+        "EUT": "EURT",
+        "IDX": "ID",
+        "IOT": "IOTA",
+        "IQX": "IQ",
+        "LUNA": "LUNC",
+        "LUNA2": "LUNA",
+        "MNA": "MANA",
+        "PAS": "PASS",
+        "QSH": "QASH",
+        "QTM": "QTUM",
+        "RBT": "RBTC",
+        "SNG": "SNGLS",
+        "STJ": "STORJ",
+        "TERRAUST": "USTC",
+        "TSD": "TUSD",
+        "YGG": "YEED",
+        "YYW": "YOYOW",
+        "UDC": "USDC",
+        "VSY": "VSYS",
+        "WAX": "WAXP",
+        "XCH": "XCHF",
+        "ZBT": "ZB",
+    }
 
     def __init__(self, table: MarketTable) -> None:
         super().__init__(table)
@@ -104,7 +128,23 @@ class Bitfinex(Codec):
         {"event":"subscribed","channel":"ticker","chanId":104,"symbol":"tETHUST","pair":"ETHUST"},
         {"event":"error","msg":"symbol: invalid","code":10300}, {"event":"info","code":20051}.
         """
-        msg = json_body(raw)
+        try:
+            chan, row = TICKER(raw)
+        except msgspec.ValidationError:
+            return self._other(json_body(raw), ts_recv)
+        except msgspec.DecodeError:
+            json_body(raw)  # raises its ParseError
+            raise
+        market = self._channels.get(chan)
+        if market is None:
+            if chan in self._others:
+                return []
+            raise ParseError(f"data for unknown channel {chan!r}")
+        return [self._ticker(row, market, ts_recv)]
+
+    def _other(self, msg: Any, ts_recv: int) -> list[Ticker]:
+        """A frame other than a well-formed ticker row: an event, a heartbeat, another
+        channel's data, or a row with a value that is not a number (BAD, as num makes it)."""
         if isinstance(msg, dict):
             return self._event(msg)
         if not isinstance(msg, list) or len(msg) < 2:
@@ -119,7 +159,7 @@ class Bitfinex(Codec):
             raise ParseError(f"data for unknown channel {chan!r}")
         if not isinstance(row, list) or len(row) < TRADING_ROW:
             raise ParseError(f"expected a ticker row of {TRADING_ROW} fields or more")
-        return [self._ticker(row[:TRADING_ROW], market, ts_recv)]
+        return [self._ticker(ROW.convert(row[:TRADING_ROW]), market, ts_recv)]
 
     def _event(self, msg: dict[str, Any]) -> list[Ticker]:
         event = msg.get("event")
@@ -179,7 +219,7 @@ class Bitfinex(Codec):
         if data and not isinstance(data[0], list):  # one ticker: a flat row of numbers
             if market is None:
                 raise ParseError("a single ticker needs its market")
-            return [self._ticker(data, market, ts_recv)]
+            return [self._ticker(_row(data), market, ts_recv)]
         out = []
         for row in data:
             if not isinstance(row, list) or not row or not isinstance(row[0], str):
@@ -187,24 +227,22 @@ class Bitfinex(Codec):
             m = self.lookup(row[0])
             if m is None:
                 continue
-            out.append(self._ticker(row[1:], m, ts_recv))
+            out.append(self._ticker(_row(row[1:]), m, ts_recv))
         return out
 
-    def _ticker(self, row: list[Any], m: Market, ts_recv: int) -> Ticker:
-        if len(row) != TRADING_ROW:
-            raise ParseError(f"expected a trading ticker of {TRADING_ROW} fields")
-        last = num(row[6])
+    def _ticker(self, row: Row, m: Market, ts_recv: int) -> Ticker:
+        last = row.last
         return Ticker(
-            "bitfinex",
+            self.venue,
             m.symbol,
             m.native,
-            bid=num(row[0]),
-            ask=num(row[2]),
+            bid=row.bid,
+            ask=row.ask,
             last=last,
-            open=_minus(last, num(row[4])),
-            high=num(row[8]),
-            low=num(row[9]),
-            volume=num(row[7]),
+            open=_minus(last, row.daily_change),
+            high=row.high,
+            low=row.low,
+            volume=row.volume,
             ts_event=None,
             ts_recv=ts_recv,
         )
@@ -218,8 +256,8 @@ class Bitfinex(Codec):
             raise ParseError("expected [[pair, ...]]")
         return data[0]
 
-    @staticmethod
-    def market_of(entry: Any) -> Market | None:
+    @classmethod
+    def market_of(cls, entry: Any) -> Market | None:
         pid = entry[0] if isinstance(entry, list) else entry
         if not isinstance(pid, str):
             raise ParseError(f"unexpected pair entry: {entry!r}")
@@ -231,8 +269,15 @@ class Bitfinex(Codec):
             base_id, quote_id = pid[:3], pid[3:]
         if not base_id or not quote_id or base_id in LEFT_OUT or quote_id in LEFT_OUT:
             return None
-        symbol = unify(RENAMES.get(base_id, base_id), RENAMES.get(quote_id, quote_id))
+        symbol = unify(base_id, quote_id, renames=cls.RENAMES)
         return Market(symbol, "t" + pid, (pid,), base_id=base_id, quote_id=quote_id)
+
+
+def _row(values: list[Any]) -> Row:
+    """A REST ticker row (without its symbol)."""
+    if len(values) != TRADING_ROW:
+        raise ParseError(f"expected a trading ticker of {TRADING_ROW} fields")
+    return ROW.convert(values)
 
 
 def _minus(a: float | None, b: float | None) -> float | None:

@@ -50,13 +50,13 @@ class Schema(Generic[T]):
     (not its values) is unexpected even for the twin is a ParseError naming the path.
     """
 
-    __slots__ = ("_convert", "_decode", "_loose", "type")
+    __slots__ = ("_convert", "_decode", "_loose", "_loose_type", "type")
 
     def __init__(self, declared: type[T]) -> None:
         self.type = declared
         self._decode = msgspec.json.Decoder(declared, strict=False).decode
-        loose, self._convert = _twin(declared)
-        self._loose = msgspec.json.Decoder(loose, strict=False).decode
+        self._loose_type, self._convert = _twin(declared)
+        self._loose = msgspec.json.Decoder(self._loose_type, strict=False).decode
 
     def __call__(self, raw: str | bytes) -> T:
         try:
@@ -76,6 +76,19 @@ class Schema(Generic[T]):
         except msgspec.DecodeError:
             json_body(raw)
             raise ParseError(f"not JSON: {raw[:60]!r}") from None
+        return self._convert(loose)  # type: ignore[no-any-return]
+
+    def convert(self, obj: Any) -> T:
+        """An object already decoded (a list out of ``json_body``), as ``__call__`` would
+        have decoded its JSON."""
+        try:
+            return msgspec.convert(obj, self.type, strict=False)
+        except msgspec.ValidationError:
+            pass
+        try:
+            loose = msgspec.convert(obj, self._loose_type, strict=False)
+        except msgspec.ValidationError as e:
+            raise ParseError(f"unexpected payload: {e}") from None
         return self._convert(loose)  # type: ignore[no-any-return]
 
 
