@@ -72,6 +72,7 @@ class Schema(Generic[T]):
         try:
             loose = self._loose(raw)
         except msgspec.ValidationError as e:
+            json_body(raw)  # a number out of range (1e400) is not JSON to orjson either
             raise ParseError(f"unexpected payload: {e}") from None
         except msgspec.DecodeError:
             json_body(raw)
