@@ -64,7 +64,7 @@ def _float_to_ns(value: float, unit: int) -> int | None:
     1786614360.92294 is ...360922940000 ns, not the binary value's ...360922939968."""
     if not 0 <= value <= NS_MAX / unit:  # also refuses NaN
         return None
-    text = repr(value)
+    text = repr(value + 0.0)  # -0.0 as "0.0": "-0.0" would come back here for ever
     if "e" in text:  # tiny or huge: no decimal digits worth keeping
         whole = int(value)
         return valid_ns(whole * unit + round((value - whole) * unit))
