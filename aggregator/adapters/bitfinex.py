@@ -54,11 +54,19 @@ class Row(msgspec.Struct, array_like=True):
     low: Num
 
 
+class Frame(msgspec.Struct, array_like=True):
+    """[CHAN_ID, ROW or "hb", ...]: what follows (a sequence number, when the connection
+    asked for them) is left out."""
+
+    chan: int
+    row: Row | str
+
+
 ROW = Schema(Row)
-# The frame nearly every message is, [CHAN_ID, ROW], in one step; anything else (events,
-# heartbeats, other channels, a row with a bad value) is read by _other. Strict: the venue
-# sends JSON numbers, and a channel id "104" is no channel (numeric strings go to _other).
-TICKER = msgspec.json.Decoder(tuple[int, Row]).decode
+# The frame nearly every message is, in one step; anything else (another channel's data, a
+# row with a bad value) is read by _other. Strict: the venue sends JSON numbers, and a
+# channel id "104" is no channel (numeric strings go to _other, which refuses them).
+FRAME = msgspec.json.Decoder(Frame).decode
 
 
 class Bitfinex(Codec):
@@ -128,13 +136,19 @@ class Bitfinex(Codec):
         {"event":"subscribed","channel":"ticker","chanId":104,"symbol":"tETHUST","pair":"ETHUST"},
         {"event":"error","msg":"symbol: invalid","code":10300}, {"event":"info","code":20051}.
         """
+        first = raw[:1]
+        if first == b"{" or first == "{":  # an event
+            return self._other(json_body(raw), ts_recv)
         try:
-            chan, row = TICKER(raw)
+            frame = FRAME(raw)
         except msgspec.ValidationError:
             return self._other(json_body(raw), ts_recv)
         except msgspec.DecodeError:
             json_body(raw)  # raises its ParseError
             raise
+        chan, row = frame.chan, frame.row
+        if isinstance(row, str):
+            return self._other([chan, row], ts_recv)  # a heartbeat, or another channel's
         market = self._channels.get(chan)
         if market is None:
             if chan in self._others:
