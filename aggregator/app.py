@@ -275,7 +275,7 @@ class Daemon:
                 await asyncio.sleep(delay)
 
     def tickers(self) -> int:
-        return sum(a.records for a in self.adapters)
+        return sum(a.stats().records for a in self.adapters)
 
     async def _watchdog(self, interval: float) -> None:
         """Pet the systemd watchdog only while tickers keep arriving."""
@@ -298,9 +298,10 @@ class Daemon:
             await asyncio.sleep(PROGRESS_INTERVAL)
             parts = []
             for a in self.adapters:
-                rate = (a.records - last[a.venue]) / PROGRESS_INTERVAL
-                last[a.venue] = a.records
-                parts.append(f"{a.venue} {a.state} {rate:.1f}/s")
+                stats = a.stats()
+                rate = (stats.records - last[a.venue]) / PROGRESS_INTERVAL
+                last[a.venue] = stats.records
+                parts.append(f"{a.venue} {stats.state} {rate:.1f}/s")
             f = self.files
             summary = "; ".join(parts)
             log.info(

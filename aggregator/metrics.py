@@ -27,8 +27,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Iterator
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from aiohttp import web
@@ -36,6 +36,9 @@ from aiohttp import web
 from . import __version__
 from .errors import AggregatorError
 from .ops import STATES, Ops, python_version
+
+if TYPE_CHECKING:
+    from .adapters.emitter import VenueStats
 
 log = logging.getLogger(__name__)
 
@@ -79,8 +82,10 @@ def render(ops: Ops) -> str:
     lines: list[str] = []
     add = lines.extend
 
-    def per_venue(attr: str) -> list[Sample]:
-        return [({"exchange": a.venue}, getattr(a, attr)) for a in adapters]
+    stats = [({"exchange": a.venue}, a.stats()) for a in adapters]
+
+    def per_venue(counter: Callable[[VenueStats], int]) -> list[Sample]:
+        return [(labels, counter(s)) for labels, s in stats]
 
     add(family("aggregator_up", "gauge", "1 while the daemon runs.", [({}, 1)]))
     healthy: list[Sample] = [({}, ops.health().ok)]
@@ -108,7 +113,7 @@ def render(ops: Ops) -> str:
             "aggregator_venue_records_total",
             "counter",
             "Ticker records emitted by the venue's adapter.",
-            per_venue("records"),
+            per_venue(lambda s: s.records),
         )
     )
     add(
@@ -116,7 +121,7 @@ def render(ops: Ops) -> str:
             "aggregator_venue_reconnects_total",
             "counter",
             "Connections lost or failed polls, each followed by a reconnect.",
-            per_venue("reconnects"),
+            per_venue(lambda s: s.reconnects),
         )
     )
     add(
@@ -124,7 +129,7 @@ def render(ops: Ops) -> str:
             "aggregator_venue_parse_errors_total",
             "counter",
             "Venue payloads that could not be used.",
-            per_venue("parse_errors"),
+            per_venue(lambda s: s.parse_errors),
         )
     )
     add(
@@ -132,7 +137,7 @@ def render(ops: Ops) -> str:
             "aggregator_venue_flagged_total",
             "counter",
             "Ticker records published with flags (a value nulled or a crossed book).",
-            per_venue("flagged"),
+            per_venue(lambda s: s.flagged),
         )
     )
     add(
@@ -140,7 +145,7 @@ def render(ops: Ops) -> str:
             "aggregator_venue_errors_total",
             "counter",
             "Error messages sent by the venue.",
-            per_venue("venue_errors"),
+            per_venue(lambda s: s.venue_errors),
         )
     )
     add(
@@ -148,7 +153,7 @@ def render(ops: Ops) -> str:
             "aggregator_venue_rate_limited_total",
             "counter",
             "REST answers 429/418: waits imposed by the venue's rate limit.",
-            per_venue("rate_limited"),
+            per_venue(lambda s: s.rate_limited),
         )
     )
     ages = [({"exchange": a.venue}, round(ops.clock(a).age(now), 3)) for a in adapters]
@@ -169,9 +174,10 @@ def render(ops: Ops) -> str:
         )
     )
     states: list[Sample] = []
-    for a in adapters:
-        known = a.state if a.state in STATES else "error"
-        states += [({"exchange": a.venue, "state": s}, s == known) for s in STATES]
+    for labels, venue_stats in stats:
+        state = venue_stats.state
+        known = state if state in STATES else "error"
+        states += [({**labels, "state": s}, s == known) for s in STATES]
     states += [({"exchange": v, "state": "disabled"}, 1) for v in ops.disabled()]
     add(
         family(

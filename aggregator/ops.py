@@ -15,16 +15,16 @@ import sys
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from . import __version__, logs
-from .config import MetricsConfig
+from .config import ExchangeConfig, MetricsConfig
 from .records import Ticker
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from .adapters.runner import Adapter
+    from .adapters.emitter import VenueStats
     from .app import Daemon
     from .records import Record
 
@@ -44,6 +44,15 @@ STATES = (
     "error",
     "stopped",
 )
+
+
+class VenueAdapter(Protocol):
+    """What the daemon's views read of a venue's adapter: its config and its counters."""
+
+    venue: str
+    cfg: ExchangeConfig
+
+    def stats(self) -> VenueStats: ...
 
 
 @dataclass(slots=True)
@@ -102,7 +111,7 @@ class Ops:
         self.server: Any = None  # the metrics HTTP server, when configured
 
     # --- sampling ------------------------------------------------------------------------
-    def clock(self, adapter: Adapter) -> VenueClock:
+    def clock(self, adapter: VenueAdapter) -> VenueClock:
         c = self.clocks.get(adapter.venue)
         if c is None:
             c = self.clocks[adapter.venue] = VenueClock(fresh_at=self.started_at)
@@ -111,7 +120,7 @@ class Ops:
     def sample(self, now: float | None = None) -> None:
         now = time.monotonic() if now is None else now
         for a in self.daemon.adapters:
-            self.clock(a).sample(a.records, now)
+            self.clock(a).sample(a.stats().records, now)
 
     async def run(self) -> None:
         """Measure the loop lag every TICK, sample the adapters every second, forever."""
@@ -174,10 +183,11 @@ class Ops:
             c = self.clock(a)
             age = c.age(now)
             fresh = age < self.cfg.stale_after
-            venues[a.venue] = {"state": a.state, "last_record_age": round(age, 1), "fresh": fresh}
+            state = a.stats().state
+            venues[a.venue] = {"state": state, "last_record_age": round(age, 1), "fresh": fresh}
             if not fresh:
                 what = "no record yet" if not c.ever else "no record"
-                reasons.append(f"{a.venue}: {what} for {age:.0f}s (state {a.state})")
+                reasons.append(f"{a.venue}: {what} for {age:.0f}s (state {state})")
         for venue in self.disabled():
             venues[venue] = {"state": "disabled", "fresh": None}
         return Health(not reasons, reasons, venues, sinks)
@@ -189,20 +199,21 @@ class Ops:
         venues = []
         for a in self.daemon.adapters:
             c = self.clock(a)
+            stats = a.stats()
             venues.append(
                 {
                     "exchange": a.venue,
                     "mode": a.cfg.mode,
-                    "state": a.state,
-                    "records": a.records,
+                    "state": stats.state,
+                    "records": stats.records,
                     "rate": round(c.rate(), 2),
                     "last_record_age": round(c.age(now), 1) if c.ever else None,
                     "fresh": c.age(now) < self.cfg.stale_after,
-                    "reconnects": a.reconnects,
-                    "parse_errors": a.parse_errors,
-                    "flagged": a.flagged,
-                    "venue_errors": a.venue_errors,
-                    "rate_limited": a.rate_limited,
+                    "reconnects": stats.reconnects,
+                    "parse_errors": stats.parse_errors,
+                    "flagged": stats.flagged,
+                    "venue_errors": stats.venue_errors,
+                    "rate_limited": stats.rate_limited,
                     "clock_offset": offsets.get(a.venue),
                 }
             )

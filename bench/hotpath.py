@@ -29,13 +29,15 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-from aggregator.adapters.registry import codec_class  # noqa: E402
-from aggregator.adapters.runner import Adapter, _Conn  # noqa: E402
-from aggregator.app import Daemon  # noqa: E402
-from aggregator.config import loads  # noqa: E402
-
 from replay_server import SYMBOLS as ALL_SYMBOLS  # noqa: E402
 from replay_server import exchange_info, render  # noqa: E402
+
+from aggregator.adapters.emitter import Connection  # noqa: E402
+from aggregator.adapters.frames import frame_handler  # noqa: E402
+from aggregator.adapters.registry import codec_class  # noqa: E402
+from aggregator.adapters.runner import Adapter  # noqa: E402
+from aggregator.app import Daemon  # noqa: E402
+from aggregator.config import loads  # noqa: E402
 
 
 async def amain(a: argparse.Namespace) -> None:
@@ -68,10 +70,10 @@ async def amain(a: argparse.Namespace) -> None:
     await sub.stdout.readline()  # connected
     adapter: Adapter = daemon.adapters[0]
     table = codec_class("binance").markets_from(exchange_info(symbols))
-    adapter._use_table(table)  # the compiled path, when built (and not --pure)
+    adapter.emitter.use_table(table)  # the compiled path, when built (and not --pure)
     codec = codec_class("binance")(table)
     codec.subscribe(list(table.markets))
-    handler = adapter._frame_handler(codec, _Conn(None))
+    handler = frame_handler(adapter.emitter, codec, Connection(None))
     distinct = [render(i, symbols[i % 5][0], symbols[i % 5][3]) for i in range(2000)]
     frames = [distinct[i % len(distinct)] for i in range(a.count)]
     batch = 64  # frames per read callback, as a busy socket delivers them

@@ -173,11 +173,12 @@ async def test_garbage_frames_are_counted_not_fatal(start, venue: str) -> None:
     run = await start(venue)
     await run.until_state("live")
     run.sim.faults.garbage = 6
-    await run.until(lambda: run.adapter.parse_errors >= 1 or run.adapter.reconnects >= 1)
+    stats = run.adapter.stats
+    await run.until(lambda: stats().parse_errors >= 1 or stats().reconnects >= 1)
     n = len(run.tickers())
     await run.until(lambda: len(run.tickers()) > n + 5)
     # Garbage is a parse error (or, for a venue with sequence numbers, a gap: reconnect).
-    assert "error" in run.states() or run.adapter.reconnects >= 1
+    assert "error" in run.states() or run.adapter.stats().reconnects >= 1
 
 
 async def test_rest_rate_limit_honours_retry_after_and_recovers(start) -> None:
@@ -192,7 +193,7 @@ async def test_rest_rate_limit_honours_retry_after_and_recovers(start) -> None:
     assert run.sim.requests == requests  # it waits out Retry-After
     run.sim.faults.http_status = None
     await run.until_state("live", after=i)
-    assert run.adapter.rate_limited >= 1
+    assert run.adapter.stats().rate_limited >= 1
 
 
 async def test_rest_html_error_page_is_a_parse_error_then_recovery(start) -> None:

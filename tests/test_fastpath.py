@@ -22,8 +22,10 @@ from picows import WSFrame, WSMsgType, WSTransport
 from picows.picows import _make_test_ws_frame
 
 from aggregator.adapters import fastpath
+from aggregator.adapters.emitter import Connection, Emitter
+from aggregator.adapters.frames import frame_handler, frame_reader
 from aggregator.adapters.registry import codec_class
-from aggregator.adapters.runner import Adapter, _Conn
+from aggregator.adapters.runner import Adapter
 from aggregator.adapters.stream import _Listener
 from aggregator.config import ExchangeConfig
 from aggregator.records import Record, Status, Ticker
@@ -89,19 +91,19 @@ class Run:
             os.environ["AGGREGATOR_PURE_PYTHON"] = "1"
         try:
             table = MarketTable(markets)
-            self.adapter._use_table(table)
+            self.adapter.emitter.use_table(table)
         finally:
             os.environ.pop("AGGREGATOR_PURE_PYTHON", None)
             if saved is not None:
                 os.environ["AGGREGATOR_PURE_PYTHON"] = saved
-        assert (self.adapter._fast is not None) == fast
+        assert (self.adapter.emitter.fast is not None) == fast
         self.codec = codec_class(venue)(table)
-        self.conn = _Conn(None)
-        self.handler = self.adapter._frame_handler(self.codec, self.conn)
+        self.conn = Connection(None)
+        self.handler = frame_handler(self.adapter.emitter, self.codec, self.conn)
         self.listener: _Listener | None = None
         self.transport = Transport()
         if reader:
-            compiled = self.adapter._frame_reader(self.conn)
+            compiled = frame_reader(self.adapter.emitter, self.conn)
             self.listener = _Listener(self.handler, [], lambda: None, 1 << 20, compiled)
             assert self.conn.reader is not None
             assert self.listener.on_ws_frame is self.conn.reader
@@ -152,10 +154,10 @@ class Run:
                 self.handler(raw)
             except Exception as e:  # a venue error ends the session: both must raise it
                 self.events.append(("raised", repr(e)))
-        self.adapter.flush()
+        self.adapter.emitter.flush()
 
     def last(self) -> dict[str, str]:
-        return {k: repr(vars(v)) for k, v in self.adapter._last.items()}
+        return {k: repr(vars(v)) for k, v in self.adapter.emitter.last.items()}
 
 
 def both(
@@ -187,18 +189,18 @@ def same(fast: Run, slow: Run) -> None:
         return out
 
     assert strip(fast.events) == strip(slow.events)
-    if fast.adapter._fast is not None:
-        fast.adapter._fast.sync()
+    if fast.adapter.emitter.fast is not None:
+        fast.adapter.emitter.fast.sync()
     # the merge state and the latest values: the same Tickers (but for the receive times)
-    assert _tickers(fast.adapter._last) == _tickers(slow.adapter._last)
+    assert _tickers(fast.adapter.emitter.last) == _tickers(slow.adapter.emitter.last)
     # (the same keys and values; keys first seen within one batch may be inserted in another
     # order: the compiled path hands the latest values over oldest last update first)
     assert _tickers(fast.latest) == _tickers(slow.latest)
-    assert fast.adapter.seq == slow.adapter.seq
-    assert fast.adapter.records == slow.adapter.records
-    assert fast.conn.made() == slow.conn.made()
-    assert fast.adapter.parse_errors == slow.adapter.parse_errors
-    assert fast.adapter.flagged == slow.adapter.flagged
+    assert fast.adapter.emitter.seq == slow.adapter.emitter.seq
+    assert fast.adapter.stats().records == slow.adapter.stats().records
+    assert fast.conn.record_count() == slow.conn.record_count()
+    assert fast.adapter.stats().parse_errors == slow.adapter.stats().parse_errors
+    assert fast.adapter.stats().flagged == slow.adapter.stats().flagged
 
 
 def _tickers(records: dict[Any, Ticker]) -> dict[Any, Any]:
@@ -313,7 +315,7 @@ async def test_what_the_compiled_path_does_not_take_goes_to_the_codec() -> None:
     ]
     fast, slow = both(frames)
     same(fast, slow)
-    assert fast.adapter.parse_errors >= 3
+    assert fast.adapter.stats().parse_errors >= 3
 
 
 # What ends a string's plain text for the compiled scan (which looks at eight bytes at a
@@ -404,8 +406,8 @@ async def test_flagged_values_make_the_same_line_on_both_paths(
         assert flagged["bid"] > flagged["ask"]  # kept as sent
     else:
         assert flagged[field] is None  # never the 24 h ticker's value again
-    assert fast.adapter.flagged == 1
-    assert fast.adapter.parse_errors == (1 if "bad_value" in flags else 0)
+    assert fast.adapter.stats().flagged == 1
+    assert fast.adapter.stats().parse_errors == (1 if "bad_value" in flags else 0)
     # the hub's latest value (what a snapshot sends) is the flagged record, on both paths
     for run in both([DAY, frame]):
         (latest,) = run.latest.values()
@@ -422,7 +424,7 @@ async def test_a_json_number_out_of_range_refuses_the_frame_on_both_paths() -> N
     fast, slow = both([DAY, b'{"u":1,"s":"BTCUSDT","b":1e400,"B":"2","a":"3","A":"4"}'])
     same(fast, slow)
     assert [e[0] for e in fast.events].count("ticker") == 1
-    assert fast.adapter.parse_errors == 1 and fast.adapter.flagged == 0
+    assert fast.adapter.stats().parse_errors == 1 and fast.adapter.stats().flagged == 0
 
 
 async def test_every_line_has_flags_null_when_clean_on_both_paths() -> None:
@@ -449,20 +451,20 @@ async def test_instance_is_stamped_on_both_paths() -> None:
 async def test_a_long_read_is_handed_over_in_batches() -> None:
     fast = Run(True)
     sizes: list[int] = []
-    publish = fast.adapter.publish_batch
+    publish = fast.adapter.emitter.publish_batch
     assert publish is not None
-    fast.adapter.publish_batch = lambda r, lines, latest, venue: (
+    fast.adapter.emitter.publish_batch = lambda r, lines, latest, venue: (
         sizes.append(len(r)),
         publish(r, lines, latest, venue),
     )[1]
-    n = Adapter.FLUSH_AT * 2 + 10
+    n = Emitter.FLUSH_AT * 2 + 10
     for i in range(n):
         fast.handler(f'{{"u":{i},"s":"BTCUSDT","b":"1","B":"{i}","a":"3","A":"4"}}'.encode())
     # within the read: the first record alone (before the "live" status), then full batches;
     # the rest waits for the end of the read
-    assert sizes == [1, Adapter.FLUSH_AT, Adapter.FLUSH_AT]
-    fast.adapter.flush()
-    assert sizes == [1, Adapter.FLUSH_AT, Adapter.FLUSH_AT, n - 1 - 2 * Adapter.FLUSH_AT]
+    assert sizes == [1, Emitter.FLUSH_AT, Emitter.FLUSH_AT]
+    fast.adapter.emitter.flush()
+    assert sizes == [1, Emitter.FLUSH_AT, Emitter.FLUSH_AT, n - 1 - 2 * Emitter.FLUSH_AT]
     sent = [orjson.loads(e[1])["bid_size"] for e in fast.events if e[0] == "ticker"]
     assert sent == [float(i) for i in range(n)]
 
@@ -545,7 +547,7 @@ def test_generated_book_frames_all_take_the_compiled_path(batch: list[dict[str, 
     async def main() -> None:
         fast, slow = both(frames)
         same(fast, slow)
-        assert fast.adapter._fast is not None
+        assert fast.adapter.emitter.fast is not None
         feed = fastpath.binance_feed("binance", MarketTable(MARKETS), {}, [], [], None)
         assert feed is not None
         assert [feed.feed(f, 1) for f in frames] == [1] * len(frames)

@@ -147,8 +147,8 @@ async def test_faults_of_some_venues_leave_the_others_alone(runs: Runs, replay: 
         p.status, p.retry_after, p.html = None, None, False
     for v in (limited, failing, html):
         await wait_for(lambda v=v: runs.states(v)[-1] == "live")
-    assert runs.adapters[limited].rate_limited >= 1
-    assert runs.adapters[html].parse_errors >= 1
+    assert runs.adapters[limited].stats().rate_limited >= 1
+    assert runs.adapters[html].stats().parse_errors >= 1
 
 
 async def test_per_symbol_requests_respect_the_rate_limit(runs: Runs, replay: RestReplay) -> None:

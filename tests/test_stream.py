@@ -451,7 +451,7 @@ async def test_a_session_failing_any_way_is_a_counted_reconnect_with_backoff(
     down = v.statuses("disconnected")
     assert all(FAULTS[fault] in (s.detail or "") for s in down), [s.detail for s in down]
     assert all("; reconnect in " in (s.detail or "") for s in down)
-    assert v.adapter.reconnects >= 5
+    assert v.adapter.stats().reconnects >= 5
     assert not v.statuses("stopped") and not v.statuses("error"), v.statuses()
     assert not v.tickers()
     # backoff between attempts: initial 0.05 s doubling to the 0.4 s cap, jitter in [d/2, d]
@@ -479,7 +479,7 @@ async def test_anything_else_the_client_library_raises_ends_the_session(
     assert all(
         "WebSocket client error: ValueError: an argument this" in (s.detail or "") for s in down
     ), down
-    assert v.adapter.reconnects >= 3 and not v.statuses("stopped")
+    assert v.adapter.stats().reconnects >= 3 and not v.statuses("stopped")
     no_traceback(caplog)
 
 
@@ -515,7 +515,7 @@ async def test_a_bug_in_the_stream_loop_is_contained_and_the_fallback_runs_on(
         calls.append(time.monotonic())
         raise RuntimeError("a bug in the stream loop")
 
-    monkeypatch.setattr(Adapter, "_ws_loop", broken_loop)
+    monkeypatch.setattr(Adapter, "_stream", broken_loop)
     v = await venue("reset_handshake", fallback_after=1.0)
     await v.until(lambda: bool(v.statuses("fallback")))
     await v.until(lambda: len(v.tickers()) >= 3 and len(calls) >= 4)
@@ -544,7 +544,7 @@ async def test_a_bug_in_a_session_is_retried_with_backoff_and_its_traceback_logg
     await v.until(lambda: len(v.statuses("disconnected")) >= 3)
     down = v.statuses("disconnected")
     assert all("internal error: KeyError" in (s.detail or "") for s in down), down
-    assert v.adapter.reconnects >= 3 and not v.statuses("stopped")
+    assert v.adapter.stats().reconnects >= 3 and not v.statuses("stopped")
     tracebacks = [r for r in caplog.records if r.exc_info]
     assert len(tracebacks) == 1, [r.getMessage() for r in tracebacks]
 
@@ -558,7 +558,7 @@ async def test_a_config_error_stops_the_stream_and_rest_stands_in(venue, caplog)
     assert len(errors) == 1 and "configuration error" in (errors[0].detail or ""), errors
     assert "streaming stopped" in (errors[0].detail or "")
     assert v.statuses("fallback") and not v.statuses("disconnected")
-    assert v.adapter.reconnects == 0 and v.hostile.attempts == []
+    assert v.adapter.stats().reconnects == 0 and v.hostile.attempts == []
     no_traceback(caplog)
 
 
@@ -628,9 +628,10 @@ async def test_without_picows_private_helper_binance_streams_through_python(
         assert len(said) == 1 and not said[0].exc_info
         v = await venue(None, batch=True)
         await v.until(lambda: len(v.lines) >= 5)
-        conn = v.adapter._conns[None]
+        conn = v.adapter.sessions[None].current
+        assert conn is not None
         assert conn.live and conn.reader is None  # no compiled reader: the Python listener
-        assert v.adapter._fast is not None  # the compiled feed, called by the listener
+        assert v.adapter.emitter.fast is not None  # the compiled feed, called by the listener
     finally:
         monkeypatch.undo()
         fastpath.frames_in_c.cache_clear()

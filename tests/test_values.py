@@ -19,8 +19,10 @@ from typing import Any
 import orjson
 import pytest
 
+from aggregator.adapters.emitter import Connection
+from aggregator.adapters.frames import frame_handler
 from aggregator.adapters.registry import codec_class
-from aggregator.adapters.runner import Adapter, _Conn
+from aggregator.adapters.runner import Adapter
 from aggregator.config import ExchangeConfig
 from aggregator.errors import ParseError, VenueError
 from aggregator.records import (
@@ -176,10 +178,10 @@ class Venue:
         cfg = ExchangeConfig(venue=venue, symbols=())  # type: ignore[call-arg]
         self.adapter = Adapter(codec_class(venue), cfg, self.out.append, Path("/nonexistent"))
         table = MarketTable(markets or [Market("BTC/USDT", "BTCUSDT")])
-        self.adapter._use_table(table)
+        self.adapter.emitter.use_table(table)
         self.codec = codec_class(venue)(table)
-        self.conn = _Conn(None)
-        self.handler = self.adapter._frame_handler(self.codec, self.conn)
+        self.conn = Connection(None)
+        self.handler = frame_handler(self.adapter.emitter, self.codec, self.conn)
 
     def feed(self, *frames: dict[str, Any]) -> list[dict[str, Any]]:
         """The lines of the ticker records the frames made."""
@@ -209,7 +211,7 @@ def test_binance_bad_bid_is_null_flagged_counted_and_never_the_previous_one(bad:
     assert book["flags"] == ["bad_value"]
     assert (book["ask"], book["bid_size"], book["ask_size"]) == (64117.9, 1.5, 0.5)
     assert book["last"] == 64117.99 and book["volume"] == 14724.65  # not in the frame: carried
-    assert v.adapter.parse_errors == 1 and v.adapter.flagged == 1
+    assert v.adapter.stats().parse_errors == 1 and v.adapter.stats().flagged == 1
     (error,) = v.errors()
     assert error.detail is not None and "BTCUSDT" in error.detail and "(1 so far)" in error.detail
     assert v.out.index(error) > max(i for i, r in enumerate(v.out) if isinstance(r, Ticker))
@@ -218,7 +220,7 @@ def test_binance_bad_bid_is_null_flagged_counted_and_never_the_previous_one(bad:
     assert mini["bid"] is None and mini["ask"] == 64117.9 and mini["flags"] is None
     (clean,) = v.feed(BOOK)
     assert clean["bid"] == 64117.6 and clean["flags"] is None
-    assert v.adapter.parse_errors == 1 and v.adapter.flagged == 1
+    assert v.adapter.stats().parse_errors == 1 and v.adapter.stats().flagged == 1
 
 
 def test_binance_24h_bad_fields_are_null_the_rest_kept() -> None:
@@ -227,7 +229,7 @@ def test_binance_24h_bad_fields_are_null_the_rest_kept() -> None:
     assert (rec["last"], rec["volume"], rec["quote_volume"], rec["open"]) == (None,) * 4
     assert rec["flags"] == ["bad_value", "nonpositive_price", "negative_size"]
     assert rec["high"] == 64500.0 and rec["bid"] == 64117.5
-    assert v.adapter.parse_errors == 1 and v.adapter.flagged == 1
+    assert v.adapter.stats().parse_errors == 1 and v.adapter.stats().flagged == 1
 
 
 @pytest.mark.parametrize(
@@ -244,7 +246,8 @@ def test_binance_nonpositive_price_and_negative_size(
     v = Venue()
     _, rec = v.feed(DAY, {**BOOK, **change})
     assert rec[field] is None and rec["flags"] == [flag]
-    assert v.adapter.flagged == 1 and v.adapter.parse_errors == 0  # not a parse error
+    stats = v.adapter.stats()
+    assert stats.flagged == 1 and stats.parse_errors == 0  # not a parse error
     assert v.errors() == []
 
 
@@ -254,7 +257,7 @@ def test_binance_crossed_book_keeps_its_values_and_is_flagged() -> None:
     assert (rec["bid"], rec["ask"], rec["flags"]) == (64118.0, 64117.0, ["crossed"])
     (locked,) = v.feed({**BOOK, "b": "64117", "a": "64117"})
     assert locked["flags"] is None
-    assert v.adapter.flagged == 1 and v.adapter.parse_errors == 0
+    assert v.adapter.stats().flagged == 1 and v.adapter.stats().parse_errors == 0
 
 
 def test_binance_every_line_has_flags_null_when_clean() -> None:
@@ -276,14 +279,14 @@ def test_a_rest_poll_repeating_the_same_values_is_still_deduped() -> None:
     ]  # fmt: skip
     for _ in range(3):
         records = v.codec.parse_rest(orjson.dumps(body), 1, None)
-        v.adapter._emit(records, v.conn, dedupe=True)
+        v.adapter.emitter.emit(records, v.conn, dedupe=True)
     tickers = [r for r in v.out if isinstance(r, Ticker)]
     assert len(tickers) == 1
     assert tickers[0].flags == ("bad_value", "nonpositive_price", "crossed")
     assert (tickers[0].last, tickers[0].open, tickers[0].bid) == (None, None, 2.0)
-    assert v.adapter.parse_errors == 1 and v.adapter.flagged == 1
+    assert v.adapter.stats().parse_errors == 1 and v.adapter.stats().flagged == 1
     body[0]["lastPrice"] = "1.5"  # a change: published, clean but for what is still wrong
-    v.adapter._emit(v.codec.parse_rest(orjson.dumps(body), 1, None), v.conn, dedupe=True)
+    v.adapter.emitter.emit(v.codec.parse_rest(orjson.dumps(body), 1, None), v.conn, dedupe=True)
     last = [r for r in v.out if isinstance(r, Ticker)][-1]
     assert last.last == 1.5 and last.flags == ("nonpositive_price", "crossed")
 
@@ -488,7 +491,7 @@ def test_an_emptied_book_side_is_not_counted_by_the_adapter() -> None:
     make = EMPTIED["okx"]
     full, emptied = v.feed(make(m.native, [["8445", "11", "0", "1"]]), make(m.native, []))
     assert full["bid"] == 8445.0 and emptied["bid"] is None and emptied["flags"] is None
-    assert (v.adapter.parse_errors, v.adapter.flagged, v.errors()) == (0, 0, [])
+    assert (v.adapter.stats().parse_errors, v.adapter.stats().flagged, v.errors()) == (0, 0, [])
 
 
 # --- the counts, where an operator sees them ------------------------------------------------
@@ -502,7 +505,7 @@ def test_the_flagged_count_is_in_the_status_report_and_the_metrics() -> None:
     cfg = loads("[exchanges.binance]\nsymbols = ['BTC/USDT']\n", check_paths=False)
     daemon = Daemon(cfg)
     (adapter,) = daemon.adapters
-    adapter.flagged, adapter.parse_errors = 7, 3
+    adapter.emitter.counters.flagged, adapter.emitter.counters.parse_errors = 7, 3
     (venue,) = daemon.ops.report()["venues"]
     assert (venue["flagged"], venue["parse_errors"]) == (7, 3)
     text = render(daemon.ops)

@@ -6,18 +6,24 @@ with a reason and the loop reconnects), fatal (the configuration: retrying canno
 stream stops and REST polling, where the venue has it, stands in), or a bug of ours (an
 exception nobody expected: its traceback is logged once, and the loop still backs off and
 reconnects, so that one bad frame never takes the venue down for good).
+
+A session also ends when it goes quiet: ``watch`` drops a WebSocket session that made no
+record for ``stale_after`` (a subscription that never sends data included), and marks a REST
+poller stale until its next good poll.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import aiohttp
 
 from ..errors import ConfigError, VenueError
 from .base import backoff_delay
+from .emitter import Connection
 from .stream import SessionClosed, WSError, WSHandshakeError, WSInvalidURL
 
 RETRY, FATAL, BUG = "retry", "fatal", "bug"
@@ -99,3 +105,33 @@ class BugLog:
             self.seen.clear()
         self.seen.add(key)
         self.log.error("%s: %s", what, describe(e), exc_info=e)
+
+
+STALE_CHECK = 1.0  # seconds between staleness checks
+
+
+async def watch(
+    conn: Connection,
+    stale_after: float,
+    status: Callable[[str, str | None, int | None], None],
+    log: logging.Logger | logging.LoggerAdapter,  # type: ignore[type-arg]
+) -> None:
+    """Mark the connection stale and drop it when no record arrived for ``stale_after``."""
+    while True:
+        await asyncio.sleep(STALE_CHECK)
+        mark = conn.activity + conn.record_count()
+        if mark != conn.seen:
+            conn.seen = mark
+            conn.idle = 0.0
+            conn.stale = False
+            continue
+        conn.idle += STALE_CHECK
+        if conn.idle >= stale_after and not conn.stale:
+            conn.stale = True
+            log.warning("no data for %.0fs", conn.idle)
+            if conn.ws is not None:
+                conn.ws.abort()  # the session ends; the loop reconnects
+                return
+            # REST: say so once and keep polling; the next good poll clears it.
+            status("stale", f"no data for {conn.idle:.0f}s", conn.index)
+            conn.live = False

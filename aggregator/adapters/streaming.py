@@ -1,0 +1,151 @@
+"""The WebSocket sessions of one connection of a venue, one after another.
+
+``Sessions`` is an async iterator: it opens a session (the token first, for venues that
+need one), subscribes (again, on every reconnect), keeps the venue's application pings and
+the staleness watcher going while it is open, and yields how it ended: the reason (an error
+classified once, by session.classify) and the backoff delay before the next one, capped,
+jittered and reset after a healthy session. The consumer reports the end; the iterator then
+waits the delay and opens the next session. A fatal end (a configuration error) is the last.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ..config import ExchangeConfig
+from ..symbols import Market, MarketTable
+from .base import Codec
+from .emitter import Connection, Emitter
+from .frames import frame_handler, frame_reader
+from .session import BUG, FATAL, RETRY, Backoff, BugLog, classify, watch
+from .stream import WebSocket, open_websocket
+
+Logger = logging.Logger | logging.LoggerAdapter  # type: ignore[type-arg]
+
+
+@dataclass(frozen=True, slots=True)
+class SessionEnd:
+    """How a session ended: ``kind`` is session.RETRY, FATAL or BUG, ``reason`` is for
+    people, ``stale`` says the watcher dropped it, ``delay`` is the wait before the next."""
+
+    kind: str
+    reason: str
+    stale: bool
+    delay: float
+
+
+class Sessions:
+    """The sessions of one connection (``index``; None when the venue has one) to these
+    markets; iterate once."""
+
+    def __init__(
+        self,
+        codec_cls: type[Codec],
+        cfg: ExchangeConfig,
+        emitter: Emitter,
+        fetch: Callable[..., Awaitable[bytes]],
+        table: MarketTable,
+        markets: list[Market],
+        index: int | None,
+        *,
+        max_message: int,
+        log: Logger,
+        ws_log: Logger,
+        bug: BugLog,
+    ) -> None:
+        self.codec_cls = codec_cls
+        self.cfg = cfg
+        self.emitter = emitter
+        self.fetch = fetch
+        self.table = table
+        self.markets = markets
+        self.index = index
+        self.max_message = max_message
+        self.log = log
+        self.ws_log = ws_log  # picows's own lines
+        self.bug = bug  # the adapter's: an unexpected error's traceback once
+        self.current: Connection | None = None  # the session open or opening, else the last
+
+    def live(self) -> bool:
+        """The session now open is live (it made a record)."""
+        return self.current is not None and self.current.live
+
+    def __aiter__(self) -> AsyncGenerator[SessionEnd, None]:
+        return self._sessions()
+
+    async def _sessions(self) -> AsyncGenerator[SessionEnd, None]:
+        url = self.cfg.ws_url or self.codec_cls.WS_URL
+        backoff = Backoff(self.cfg.backoff_initial, self.cfg.backoff_max)
+        index = self.index
+        while True:
+            conn = self.current = Connection(index)
+            started = time.monotonic()
+            self.emitter.status("connecting", url, index)
+            kind = RETRY
+            try:
+                reason = await self._session(url, conn)
+            except Exception as e:  # (cancellation is not an Exception: it goes through)
+                ending = classify(e)
+                if ending.kind == FATAL:
+                    yield SessionEnd(FATAL, ending.reason, False, 0.0)
+                    return
+                if ending.kind == BUG:
+                    self.bug(e, f"connection {index or 0}: session failed")
+                kind, reason = ending.kind, ending.reason
+            if conn.stale:
+                reason = "stale: no data"
+            healthy = conn.live and time.monotonic() - started >= self.cfg.healthy_after
+            delay = backoff.next(healthy)
+            yield SessionEnd(kind, reason, conn.stale, delay)
+            await asyncio.sleep(delay)
+
+    async def _session(self, url: str, conn: Connection) -> str:
+        """One session, from connecting to its end; returns why it ended."""
+        codec = self.codec_cls(self.table)
+        if self.codec_cls.WS_TOKEN_PATH:
+            base = self.cfg.rest_url or self.codec_cls.REST_URL
+            token = await self.fetch(base + self.codec_cls.WS_TOKEN_PATH, {})
+            url = codec.ws_url_from_token(token, self.cfg.ws_url)
+        status = self.emitter.status
+        count = len(self.markets)
+        ws = await open_websocket(
+            url,
+            frame_handler(self.emitter, codec, conn),
+            codec.subscribe(self.markets),
+            lambda: status("subscribed", f"{count} symbols", conn.index),
+            open_timeout=self.cfg.open_timeout,
+            ping_interval=self.codec_cls.PING_INTERVAL,
+            max_size=self.max_message,
+            compiled=frame_reader(self.emitter, conn),
+            logger=self.ws_log,
+        )
+        conn.ws = ws
+        helpers: list[asyncio.Future[Any]] = []
+        try:
+            helpers.append(
+                asyncio.ensure_future(watch(conn, self.cfg.stale_after, status, self.log))
+            )
+            helpers.append(asyncio.ensure_future(_app_pings(ws, codec)))
+            return str(await ws.wait_closed())
+        finally:
+            ws.close()
+            for t in helpers:
+                t.cancel()
+            await asyncio.gather(*helpers, return_exceptions=True)
+
+
+async def _app_pings(ws: WebSocket, codec: Codec) -> None:
+    """The venue's own pings, for venues that want them in its messages."""
+    interval = codec.app_ping_interval
+    if not interval:
+        return
+    while True:
+        await asyncio.sleep(interval)
+        msg = codec.app_ping()
+        if msg is not None:
+            ws.send(msg)
