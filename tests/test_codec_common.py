@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,10 +11,12 @@ from typing import Any
 import pytest
 
 from aggregator.adapters.base import Codec, SequenceCheck
+from aggregator.adapters.fields import TickerFields
 from aggregator.adapters.registry import ADAPTERS, codec_class
-from aggregator.errors import SequenceGap, VenueError
-from aggregator.records import Ticker
-from aggregator.symbols import Market, currency, snapshot_path, unify
+from aggregator.errors import ParseError, SequenceGap, VenueError
+from aggregator.records import BAD, MARKET_FIELDS, Ticker
+from aggregator.symbols import Market, MarketTable, currency, snapshot_path, unify
+from aggregator.timestamps import ms_to_ns
 
 
 def test_a_sequence_starts_at_its_first_number_and_then_steps_by_one() -> None:
@@ -147,3 +150,37 @@ def test_every_codec_publishes_under_its_own_id(venue: str, source: str) -> None
 
 def test_every_venue_has_recordings_its_codec_publishes_from() -> None:
     assert {p.values[0] for p in publishers()} == set(ADAPTERS)
+
+
+def test_ticker_fields_read_each_declared_key_and_leave_the_rest_null() -> None:
+    fields = TickerFields(bid="buy", ask_size="sq", volume="vol", ts_event="at", time=ms_to_ns)
+    m = Market("BTC/USD", "btcusd")
+    t = {"buy": "63318.86", "sq": 2, "vol": "abc", "at": 1786562853489, "ask": "1"}
+    rec = fields.record("bitso", m, t, ts_recv=7, ts_event=5)
+    assert rec == Ticker(
+        "bitso", "BTC/USD", "btcusd", bid=63318.86, ask_size=2.0, volume=BAD,
+        ts_event=1786562853489000000, ts_recv=7,
+    )  # fmt: skip
+    plain = TickerFields(last="c").record("x", m, {"c": "5"}, 9, ts_event=3)
+    assert (plain.last, plain.bid, plain.ts_event, plain.ts_recv) == (5.0, None, 3, 9)
+
+
+def test_ticker_fields_follow_the_order_ticker_takes_its_numbers_in() -> None:
+    params = list(inspect.signature(Ticker).parameters)
+    assert tuple(params[3 : 3 + len(MARKET_FIELDS)]) == MARKET_FIELDS
+
+
+def test_ticker_fields_refuse_what_a_record_does_not_hold() -> None:
+    with pytest.raises(TypeError, match="no number price"):
+        TickerFields(price="p")
+    with pytest.raises(TypeError, match="time function"):
+        TickerFields(ts_event="ts")
+
+
+def test_keyed_tickers_are_those_of_followed_markets_and_objects() -> None:
+    c = codec_class("coinmate")(MarketTable([Market("BTC/EUR", "BTC_EUR")]))
+    assert list(c.keyed({"BTC_EUR": {"last": 1}, "LTC_EUR": "?"})) == [
+        ({"last": 1}, c.table.by_id["BTC_EUR"])
+    ]
+    with pytest.raises(ParseError, match="ticker of BTC_EUR is not an object"):
+        list(c.keyed({"BTC_EUR": ["1"]}))

@@ -19,8 +19,25 @@ from ..symbols import Market, unify
 from .base import Codec, RestRequest
 from .base import json_body as _json
 from .fastpath import FastPath, binance_feed
+from .fields import TickerFields
 
 STREAMS_PER_MESSAGE = 200
+
+
+REST_TICKER = TickerFields(
+    bid="bidPrice",
+    bid_size="bidQty",
+    ask="askPrice",
+    ask_size="askQty",
+    last="lastPrice",
+    open="openPrice",
+    high="highPrice",
+    low="lowPrice",
+    volume="volume",
+    quote_volume="quoteVolume",
+    ts_event="closeTime",
+    time=ms_to_ns,
+)
 
 
 class Binance(Codec):
@@ -151,25 +168,7 @@ class Binance(Codec):
             raise ParseError("expected a list of tickers")
         out = []
         for t, m in self.followed(data, "symbol"):
-            out.append(
-                Ticker(
-                    self.venue,
-                    m.symbol,
-                    m.native,
-                    bid=num(t.get("bidPrice")),
-                    bid_size=num(t.get("bidQty")),
-                    ask=num(t.get("askPrice")),
-                    ask_size=num(t.get("askQty")),
-                    last=num(t.get("lastPrice")),
-                    open=num(t.get("openPrice")),
-                    high=num(t.get("highPrice")),
-                    low=num(t.get("lowPrice")),
-                    volume=num(t.get("volume")),
-                    quote_volume=num(t.get("quoteVolume")),
-                    ts_event=ms_to_ns(t.get("closeTime")),
-                    ts_recv=ts_recv,
-                )
-            )
+            out.append(REST_TICKER.record(self.venue, m, t, ts_recv))
         return out
 
     @staticmethod

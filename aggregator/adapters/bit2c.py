@@ -19,12 +19,16 @@ from typing import Any, ClassVar
 from urllib.parse import quote
 
 from ..errors import ParseError, VenueError
-from ..records import Ticker, num
+from ..records import Ticker
 from ..symbols import Market, unify
 from .base import Codec, RestRequest, json_body
+from .fields import TickerFields
 
 PAIR_RE = re.compile(r"^([A-Z][a-z0-9]+)([A-Z][a-z0-9]+)$")  # "BtcNis" -> Btc, Nis
 TICKER_KEYS = ("ll", "h", "l", "a")
+
+
+REST_TICKER = TickerFields(bid="h", ask="l", last="ll", volume="a")
 
 
 class Bit2C(Codec):
@@ -57,19 +61,7 @@ class Bit2C(Codec):
             raise ParseError("not a ticker: none of ll, h, l, a")
         if market is None:
             raise ParseError("a pair's ticker needs its market")
-        return [
-            Ticker(
-                self.venue,
-                market.symbol,
-                market.native,
-                bid=num(t.get("h")),
-                ask=num(t.get("l")),
-                last=num(t.get("ll")),
-                volume=num(t.get("a")),
-                ts_event=None,
-                ts_recv=ts_recv,
-            )
-        ]
+        return [REST_TICKER.record(self.venue, market, t, ts_recv)]
 
     @staticmethod
     def market_rows(body: bytes) -> list[Any]:

@@ -13,9 +13,22 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from ..errors import ParseError, VenueError
-from ..records import Ticker, ms_to_ns, num
+from ..records import Ticker, ms_to_ns
 from ..symbols import Market, unify
 from .base import Codec, RestRequest, json_body
+from .fields import TickerFields
+
+TICKER = TickerFields(
+    bid="buy",
+    ask="sell",
+    last="last",
+    open="open",
+    high="high",
+    low="low",
+    volume="vol",
+    ts_event="timestamp",
+    time=ms_to_ns,
+)
 
 
 class Bitbank(Codec):
@@ -46,12 +59,12 @@ class Bitbank(Codec):
         if isinstance(data, dict):
             if market is None:
                 raise ParseError("a single ticker needs its market")
-            return [_ticker(self.venue, data, market, ts_recv)]
+            return [TICKER.record(self.venue, market, data, ts_recv)]
         if not isinstance(data, list):
             raise ParseError("response without a data list")
         out = []
         for t, m in self.followed(data, "pair"):
-            out.append(_ticker(self.venue, t, m, ts_recv))
+            out.append(TICKER.record(self.venue, m, t, ts_recv))
         return out
 
     @staticmethod
@@ -70,20 +83,3 @@ class Bitbank(Codec):
             return None
         base_id, quote_id = p["base_asset"], p["quote_asset"]
         return Market(unify(base_id, quote_id), p["name"], (), base_id, quote_id)
-
-
-def _ticker(venue: str, t: dict[str, Any], m: Market, ts_recv: int) -> Ticker:
-    return Ticker(
-        venue,
-        m.symbol,
-        m.native,
-        bid=num(t.get("buy")),
-        ask=num(t.get("sell")),
-        last=num(t.get("last")),
-        open=num(t.get("open")),
-        high=num(t.get("high")),
-        low=num(t.get("low")),
-        volume=num(t.get("vol")),
-        ts_event=ms_to_ns(t.get("timestamp")),
-        ts_recv=ts_recv,
-    )

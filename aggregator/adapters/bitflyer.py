@@ -22,27 +22,24 @@ from urllib.parse import quote
 import orjson
 
 from ..errors import ParseError, VenueError, VenueNotice
-from ..records import Ticker, iso_to_ns, num
+from ..records import Ticker, iso_to_ns
 from ..symbols import Market, unify
 from .base import Codec, RestRequest, json_body
+from .fields import TickerFields
 
 CHANNEL = "lightning_ticker_"
 
 
-def _ticker(venue: str, market: Market, t: dict[str, Any], ts_recv: int) -> Ticker:
-    return Ticker(
-        venue,
-        market.symbol,
-        market.native,
-        bid=num(t.get("best_bid")),
-        bid_size=num(t.get("best_bid_size")),
-        ask=num(t.get("best_ask")),
-        ask_size=num(t.get("best_ask_size")),
-        last=num(t.get("ltp")),
-        volume=num(t.get("volume_by_product")),
-        ts_event=iso_to_ns(t.get("timestamp")),
-        ts_recv=ts_recv,
-    )
+TICKER = TickerFields(
+    bid="best_bid",
+    bid_size="best_bid_size",
+    ask="best_ask",
+    ask_size="best_ask_size",
+    last="ltp",
+    volume="volume_by_product",
+    ts_event="timestamp",
+    time=iso_to_ns,
+)
 
 
 class Bitflyer(Codec):
@@ -93,7 +90,7 @@ class Bitflyer(Codec):
             market = self.lookup(t.get("product_code") or channel[len(CHANNEL) :])
             if market is None:
                 return []
-            return [_ticker(self.venue, market, t, ts_recv)]
+            return [TICKER.record(self.venue, market, t, ts_recv)]
         if "error" in msg:  # a call of ours failed; the other channels go on
             err = msg["error"]
             text = err.get("message") if isinstance(err, dict) else err
@@ -132,7 +129,7 @@ class Bitflyer(Codec):
             raise ParseError(f"ticker of {code} answered for {market.native}")
         if "ltp" not in t and "best_bid" not in t:
             raise ParseError("ticker without prices")
-        return [_ticker(self.venue, market, t, ts_recv)]
+        return [TICKER.record(self.venue, market, t, ts_recv)]
 
     @staticmethod
     def market_rows(body: bytes) -> list[Any]:

@@ -13,9 +13,14 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from ..errors import ParseError, VenueError
-from ..records import Ticker, num
+from ..records import Ticker
 from ..symbols import Market, unify
 from .base import Codec, RestRequest, json_body
+from .fields import TickerFields
+
+TICKER = TickerFields(
+    bid="buy", ask="sell", last="last", high="high", low="low", volume="vol", quote_volume="volume"
+)
 
 
 class BTCBox(Codec):
@@ -43,16 +48,8 @@ class BTCBox(Codec):
             # one coin's ticker (GET /api/v1/ticker?coin=btc), not the keyed list
             if market is None:
                 raise ParseError("a coin ticker needs its market")
-            return [_ticker(self.venue, market, data, ts_recv)]
-        out = []
-        for key, t in data.items():
-            m = self.lookup(key)
-            if m is None:
-                continue
-            if not isinstance(t, dict):
-                raise ParseError(f"ticker of {key} is not an object")
-            out.append(_ticker(self.venue, m, t, ts_recv))
-        return out
+            return [TICKER.record(self.venue, market, data, ts_recv)]
+        return [TICKER.record(self.venue, m, t, ts_recv) for t, m in self.keyed(data)]
 
     @staticmethod
     def market_rows(body: bytes) -> list[Any]:
@@ -70,20 +67,3 @@ class BTCBox(Codec):
         if not base or not quote_ or not isinstance(t, dict):
             raise ParseError(f"not a BASE_QUOTE key with a ticker object: {key!r}")
         return Market(unify(base, quote_), key, (key,), base.lower(), quote_.lower())
-
-
-def _ticker(venue: str, m: Market, t: dict[str, Any], ts_recv: int) -> Ticker:
-    return Ticker(
-        venue,
-        m.symbol,
-        m.native,
-        bid=num(t.get("buy")),
-        ask=num(t.get("sell")),
-        last=num(t.get("last")),
-        high=num(t.get("high")),
-        low=num(t.get("low")),
-        volume=num(t.get("vol")),
-        quote_volume=num(t.get("volume")),
-        ts_event=None,
-        ts_recv=ts_recv,
-    )

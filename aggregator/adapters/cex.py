@@ -37,9 +37,10 @@ from typing import Any, ClassVar
 import orjson
 
 from ..errors import ParseError, SequenceGap, VenueError, VenueNotice
-from ..records import Ticker, level, num
+from ..records import Ticker, level
 from ..symbols import Market, MarketTable, unify
 from .base import Codec, RestRequest, SequenceCheck, json_body
+from .fields import TickerFields
 
 # Above this many markets, ask for all pairs rather than list them in the body.
 MAX_NAMED_PAIRS = 100
@@ -47,6 +48,17 @@ TICKER_EVERY = 4  # every 4th keepalive asks for the 24 h statistics instead
 BOOK_LEVELS = 20  # the venue keeps 20 levels per side and deletes those leaving the window
 
 Top = tuple[float | None, float | None, float | None, float | None]
+
+
+TICKER = TickerFields(
+    bid="bestBid",
+    ask="bestAsk",
+    last="lastTradePrice",
+    high="high",
+    low="low",
+    volume="volume",
+    quote_volume="quoteVolume",
+)
 
 
 class _Book:
@@ -218,7 +230,7 @@ class Cex(Codec):
             m = self.lookup(pair)
             if m is None or not isinstance(t, dict):
                 continue
-            rec = self._ticker(m, t, ts_recv)
+            rec = TICKER.record(self.venue, m, t, ts_recv)
             # what the book's records carry: values as the runner settles them (a bad one is
             # flagged in this record, and is null, unflagged, in those)
             stats = self._stats[m.native] = replace(rec)
@@ -254,31 +266,7 @@ class Cex(Codec):
         data = doc.get("data")
         if not isinstance(data, dict):
             raise ParseError("response without a data object")
-        out = []
-        for pair, t in data.items():
-            m = self.lookup(pair)
-            if m is None:
-                continue
-            if not isinstance(t, dict):
-                raise ParseError(f"ticker of {pair} is not an object")
-            out.append(self._ticker(m, t, ts_recv))
-        return out
-
-    def _ticker(self, m: Market, t: dict[str, Any], ts_recv: int) -> Ticker:
-        return Ticker(
-            self.venue,
-            m.symbol,
-            m.native,
-            bid=num(t.get("bestBid")),
-            ask=num(t.get("bestAsk")),
-            last=num(t.get("lastTradePrice")),
-            high=num(t.get("high")),
-            low=num(t.get("low")),
-            volume=num(t.get("volume")),
-            quote_volume=num(t.get("quoteVolume")),
-            ts_event=None,
-            ts_recv=ts_recv,
-        )
+        return [TICKER.record(self.venue, m, t, ts_recv) for t, m in self.keyed(data)]
 
     @staticmethod
     def market_rows(body: bytes) -> list[Any]:

@@ -14,9 +14,27 @@ from urllib.parse import quote
 import orjson
 
 from ..errors import ParseError, VenueError, VenueNotice
-from ..records import Ticker, iso_to_ns, num
+from ..records import Ticker, iso_to_ns
 from ..symbols import Market, unify
 from .base import Codec, RestRequest, json_body
+from .fields import TickerFields
+
+REST_TICKER = TickerFields(
+    bid="bid", ask="ask", last="price", volume="volume", ts_event="time", time=iso_to_ns
+)
+WS_TICKER = TickerFields(
+    bid="best_bid",
+    bid_size="best_bid_size",
+    ask="best_ask",
+    ask_size="best_ask_size",
+    last="price",
+    open="open_24h",
+    high="high_24h",
+    low="low_24h",
+    volume="volume_24h",
+    ts_event="time",
+    time=iso_to_ns,
+)
 
 
 class CoinbaseExchange(Codec):
@@ -51,24 +69,7 @@ class CoinbaseExchange(Codec):
             market = self.lookup(msg.get("product_id", ""))
             if market is None:
                 return []
-            return [
-                Ticker(
-                    self.venue,
-                    market.symbol,
-                    market.native,
-                    bid=num(msg.get("best_bid")),
-                    bid_size=num(msg.get("best_bid_size")),
-                    ask=num(msg.get("best_ask")),
-                    ask_size=num(msg.get("best_ask_size")),
-                    last=num(msg.get("price")),
-                    open=num(msg.get("open_24h")),
-                    high=num(msg.get("high_24h")),
-                    low=num(msg.get("low_24h")),
-                    volume=num(msg.get("volume_24h")),
-                    ts_event=iso_to_ns(msg.get("time")),
-                    ts_recv=ts_recv,
-                )
-            ]
+            return [WS_TICKER.record(self.venue, market, msg, ts_recv)]
         if kind in ("heartbeat", "subscriptions"):
             return []
         if kind == "error":
@@ -96,19 +97,7 @@ class CoinbaseExchange(Codec):
             raise ParseError("a product ticker without price, bid or ask")
         if market is None:
             raise ParseError("a product ticker needs its market")
-        return [
-            Ticker(
-                self.venue,
-                market.symbol,
-                market.native,
-                bid=num(t.get("bid")),
-                ask=num(t.get("ask")),
-                last=num(t.get("price")),
-                volume=num(t.get("volume")),
-                ts_event=iso_to_ns(t.get("time")),
-                ts_recv=ts_recv,
-            )
-        ]
+        return [REST_TICKER.record(self.venue, market, t, ts_recv)]
 
     @staticmethod
     def market_rows(body: bytes) -> list[Any]:

@@ -19,11 +19,24 @@ from typing import Any, ClassVar
 from urllib.parse import quote
 
 from ..errors import ParseError, VenueError
-from ..records import Ticker, num, seconds_to_ns
+from ..records import Ticker, seconds_to_ns
 from ..symbols import Market, unify
 from .base import Codec, RestRequest, json_body
+from .fields import TickerFields
 
 TRADING = ("available", "itayose")
+
+
+REST_TICKER = TickerFields(
+    bid="bid",
+    ask="ask",
+    last="last",
+    high="high",
+    low="low",
+    volume="volume",
+    ts_event="timestamp",
+    time=seconds_to_ns,
+)
 
 
 class Coincheck(Codec):
@@ -53,21 +66,7 @@ class Coincheck(Codec):
             raise ParseError("a coincheck ticker needs its market")
         if "timestamp" not in t:
             raise ParseError("ticker without a timestamp")
-        return [
-            Ticker(
-                self.venue,
-                market.symbol,
-                market.native,
-                bid=num(t.get("bid")),
-                ask=num(t.get("ask")),
-                last=num(t.get("last")),
-                high=num(t.get("high")),
-                low=num(t.get("low")),
-                volume=num(t.get("volume")),
-                ts_event=seconds_to_ns(t.get("timestamp")),
-                ts_recv=ts_recv,
-            )
-        ]
+        return [REST_TICKER.record(self.venue, market, t, ts_recv)]
 
     @staticmethod
     def market_rows(body: bytes) -> list[Any]:

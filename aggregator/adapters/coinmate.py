@@ -12,9 +12,22 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from ..errors import ParseError, VenueError
-from ..records import Ticker, num, seconds_to_ns
+from ..records import Ticker, seconds_to_ns
 from ..symbols import Market, unify
 from .base import Codec, RestRequest, json_body
+from .fields import TickerFields
+
+TICKER = TickerFields(
+    bid="bid",
+    ask="ask",
+    last="last",
+    open="open",
+    high="high",
+    low="low",
+    volume="amount",
+    ts_event="timestamp",
+    time=seconds_to_ns,
+)
 
 
 class Coinmate(Codec):
@@ -47,32 +60,8 @@ class Coinmate(Codec):
         if "last" in data or "timestamp" in data:  # one ticker: GET /api/ticker
             if market is None:
                 raise ParseError("a single coinmate ticker needs its market")
-            return [self._ticker(market, data, ts_recv)]
-        out = []
-        for pair, t in data.items():
-            m = self.lookup(pair)
-            if m is None:
-                continue
-            if not isinstance(t, dict):
-                raise ParseError(f"ticker of {pair} is not an object")
-            out.append(self._ticker(m, t, ts_recv))
-        return out
-
-    def _ticker(self, m: Market, t: dict[str, Any], ts_recv: int) -> Ticker:
-        return Ticker(
-            self.venue,
-            m.symbol,
-            m.native,
-            bid=num(t.get("bid")),
-            ask=num(t.get("ask")),
-            last=num(t.get("last")),
-            open=num(t.get("open")),
-            high=num(t.get("high")),
-            low=num(t.get("low")),
-            volume=num(t.get("amount")),
-            ts_event=seconds_to_ns(t.get("timestamp")),
-            ts_recv=ts_recv,
-        )
+            return [TICKER.record(self.venue, market, data, ts_recv)]
+        return [TICKER.record(self.venue, m, t, ts_recv) for t, m in self.keyed(data)]
 
     @staticmethod
     def market_rows(body: bytes) -> list[Any]:

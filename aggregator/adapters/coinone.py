@@ -28,6 +28,22 @@ from ..errors import ParseError, VenueError, VenueNotice
 from ..records import Ticker, ms_to_ns, num
 from ..symbols import Market, unify
 from .base import Codec, RestRequest, json_body
+from .fields import TickerFields
+
+WS_TICKER = TickerFields(
+    bid="bid_best_price",
+    bid_size="bid_best_qty",
+    ask="ask_best_price",
+    ask_size="ask_best_qty",
+    last="last",
+    open="first",
+    high="high",
+    low="low",
+    volume="target_volume",
+    quote_volume="quote_volume",
+    ts_event="timestamp",
+    time=ms_to_ns,
+)
 
 
 def _top(levels: Any, key: str) -> float | None:
@@ -89,25 +105,7 @@ class Coinone(Codec):
             m = self.lookup(_id(str(t.get("target_currency")), str(t.get("quote_currency"))))
             if m is None:
                 return []
-            return [
-                Ticker(
-                    self.venue,
-                    m.symbol,
-                    m.native,
-                    bid=num(t.get("bid_best_price")),
-                    bid_size=num(t.get("bid_best_qty")),
-                    ask=num(t.get("ask_best_price")),
-                    ask_size=num(t.get("ask_best_qty")),
-                    last=num(t.get("last")),
-                    open=num(t.get("first")),
-                    high=num(t.get("high")),
-                    low=num(t.get("low")),
-                    volume=num(t.get("target_volume")),
-                    quote_volume=num(t.get("quote_volume")),
-                    ts_event=ms_to_ns(t.get("timestamp")),
-                    ts_recv=ts_recv,
-                )
-            ]
+            return [WS_TICKER.record(self.venue, m, t, ts_recv)]
         if kind == "ERROR":  # one topic refused; the others go on
             raise VenueNotice(f"venue error {msg.get('error_code')}: {msg.get('message')}")
         if kind is None:

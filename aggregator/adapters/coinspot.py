@@ -14,11 +14,15 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from ..errors import ParseError, VenueError
-from ..records import Ticker, num
+from ..records import Ticker
 from ..symbols import Market, unify
 from .base import Codec, RestRequest, json_body
+from .fields import TickerFields
 
 QUOTE = "AUD"
+
+
+REST_TICKER = TickerFields(bid="bid", ask="ask", last="last")
 
 
 def _prices(body: bytes) -> dict[str, Any]:
@@ -53,18 +57,7 @@ class CoinSpot(Codec):
                 continue
             if not isinstance(t, dict):
                 raise ParseError(f"prices of {coin} are not an object")
-            out.append(
-                Ticker(
-                    self.venue,
-                    m.symbol,
-                    m.native,
-                    bid=num(t.get("bid")),
-                    ask=num(t.get("ask")),
-                    last=num(t.get("last")),
-                    ts_event=None,
-                    ts_recv=ts_recv,
-                )
-            )
+            out.append(REST_TICKER.record(self.venue, m, t, ts_recv))
         return out
 
     @staticmethod

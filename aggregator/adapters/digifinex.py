@@ -13,9 +13,20 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from ..errors import ParseError, VenueError
-from ..records import Ticker, num, seconds_to_ns
+from ..records import Ticker, seconds_to_ns
 from ..symbols import Market, unify
 from .base import Codec, RestRequest, json_body
+from .fields import TickerFields
+
+REST_TICKER = TickerFields(
+    bid="buy",
+    ask="sell",
+    last="last",
+    high="high",
+    low="low",
+    volume="vol",
+    quote_volume="base_vol",
+)
 
 
 class Digifinex(Codec):
@@ -49,22 +60,7 @@ class Digifinex(Codec):
         ts_event = seconds_to_ns(doc.get("date"))
         out = []
         for t, m in self.followed(tickers, "symbol"):
-            out.append(
-                Ticker(
-                    self.venue,
-                    m.symbol,
-                    m.native,
-                    bid=num(t.get("buy")),
-                    ask=num(t.get("sell")),
-                    last=num(t.get("last")),
-                    high=num(t.get("high")),
-                    low=num(t.get("low")),
-                    volume=num(t.get("vol")),
-                    quote_volume=num(t.get("base_vol")),
-                    ts_event=ts_event,
-                    ts_recv=ts_recv,
-                )
-            )
+            out.append(REST_TICKER.record(self.venue, m, t, ts_recv, ts_event))
         return out
 
     @staticmethod

@@ -22,9 +22,10 @@ from urllib.parse import quote
 import orjson
 
 from ..errors import ParseError, VenueError, VenueNotice
-from ..records import Ticker, iso_to_ns, ms_to_ns, num
+from ..records import Ticker, iso_to_ns, ms_to_ns
 from ..symbols import Market, MarketTable, unify
 from .base import Codec, RestRequest, json_body
+from .fields import TickerFields
 
 # Codes that name another token here than elsewhere (GET is Themis, STX is STOX): the
 # reference gives them display names, which are no currency codes, and keeps BCC apart
@@ -56,6 +57,34 @@ ROW_CHANNELS = ("ticker/price/", "orderbook/top/")
 # Error codes of a request that cannot succeed on another try (symbol or currency not
 # found, validation error): the rest of the subscription still streams.
 REQUEST_ERRORS = {2001, 2002, 10001}
+
+
+TICKER = TickerFields(
+    bid="bid",
+    ask="ask",
+    last="last",
+    open="open",
+    high="high",
+    low="low",
+    volume="volume",
+    quote_volume="volume_quote",
+    ts_event="timestamp",
+    time=iso_to_ns,
+)
+WS_TICKER = TickerFields(
+    bid="b",
+    bid_size="B",
+    ask="a",
+    ask_size="A",
+    last="c",
+    open="o",
+    high="h",
+    low="l",
+    volume="v",
+    quote_volume="q",
+    ts_event="t",
+    time=ms_to_ns,
+)
 
 
 class HitBTC(Codec):
@@ -107,25 +136,7 @@ class HitBTC(Codec):
                 m = self.lookup(sym)
                 if m is None or not isinstance(t, dict):
                     continue
-                out.append(
-                    Ticker(
-                        self.venue,
-                        m.symbol,
-                        m.native,
-                        bid=num(t.get("b")),
-                        bid_size=num(t.get("B")),
-                        ask=num(t.get("a")),
-                        ask_size=num(t.get("A")),
-                        last=num(t.get("c")),
-                        open=num(t.get("o")),
-                        high=num(t.get("h")),
-                        low=num(t.get("l")),
-                        volume=num(t.get("v")),
-                        quote_volume=num(t.get("q")),
-                        ts_event=ms_to_ns(t.get("t")),
-                        ts_recv=ts_recv,
-                    )
-                )
+                out.append(WS_TICKER.record(self.venue, m, t, ts_recv))
             return out
         if "error" in msg:
             err = msg["error"]
@@ -175,33 +186,8 @@ class HitBTC(Codec):
                 raise VenueError(f"venue error {err.get('code')}: {err.get('message')}")
             raise VenueError(f"venue error: {err}")
         if market is not None and ("timestamp" in data or "last" in data):
-            return [self._ticker(data, market, ts_recv)]
-        out = []
-        for key, t in data.items():
-            m = self.lookup(key)
-            if m is None:
-                continue
-            if not isinstance(t, dict):
-                raise ParseError(f"ticker of {key} is not an object")
-            out.append(self._ticker(t, m, ts_recv))
-        return out
-
-    def _ticker(self, t: dict[str, Any], m: Market, ts_recv: int) -> Ticker:
-        return Ticker(
-            self.venue,
-            m.symbol,
-            m.native,
-            bid=num(t.get("bid")),
-            ask=num(t.get("ask")),
-            last=num(t.get("last")),
-            open=num(t.get("open")),
-            high=num(t.get("high")),
-            low=num(t.get("low")),
-            volume=num(t.get("volume")),
-            quote_volume=num(t.get("volume_quote")),
-            ts_event=iso_to_ns(t.get("timestamp")),
-            ts_recv=ts_recv,
-        )
+            return [TICKER.record(self.venue, market, data, ts_recv)]
+        return [TICKER.record(self.venue, m, t, ts_recv) for t, m in self.keyed(data)]
 
     @staticmethod
     def market_rows(body: bytes) -> list[Any]:

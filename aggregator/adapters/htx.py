@@ -26,6 +26,9 @@ from ..errors import ParseError, VenueError, VenueNotice
 from ..records import EMPTY, Ticker, ms_to_ns, num
 from ..symbols import Market, unify
 from .base import Codec, RestRequest, json_body
+from .fields import TickerFields
+
+WS_TICKER = TickerFields(bid="bid", bid_size="bidSize", ask="ask", ask_size="askSize")
 
 
 class HTX(Codec):
@@ -81,16 +84,12 @@ class HTX(Codec):
                 return []
             if parts[2] == "bbo":
                 return [
-                    Ticker(
+                    WS_TICKER.record(
                         self.venue,
-                        m.symbol,
-                        m.native,
-                        bid=num(tick.get("bid")),
-                        bid_size=num(tick.get("bidSize")),
-                        ask=num(tick.get("ask")),
-                        ask_size=num(tick.get("askSize")),
-                        ts_event=ms_to_ns(tick.get("quoteTime") or msg.get("ts")),
-                        ts_recv=ts_recv,
+                        m,
+                        tick,
+                        ts_recv,
+                        ms_to_ns(tick.get("quoteTime") or msg.get("ts")),
                     )
                 ]
             if parts[2] in ("ticker", "detail"):

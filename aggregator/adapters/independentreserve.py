@@ -30,15 +30,28 @@ from urllib.parse import quote
 import orjson
 
 from ..errors import ParseError, VenueError, VenueNotice
-from ..records import Ticker, iso_to_ns, level, ms_to_ns, num
+from ..records import Ticker, iso_to_ns, level, ms_to_ns
 from ..symbols import Market, MarketTable, unify
 from .base import Codec, RestRequest, json_body
+from .fields import TickerFields
 
 # GetValidSecondaryCurrencyCodes: ["Aud","Usd","Nzd","Sgd"]
 SECONDARIES = ("Aud", "Usd", "Nzd", "Sgd")
 
 
 CRC_LEVELS = 10  # the checksum covers the top 10 bids and offers
+
+
+REST_TICKER = TickerFields(
+    bid="CurrentHighestBidPrice",
+    ask="CurrentLowestOfferPrice",
+    last="LastPrice",
+    high="DayHighestPrice",
+    low="DayLowestPrice",
+    volume="DayVolumeXbtInSecondaryCurrrency",
+    ts_event="CreatedTimestampUtc",
+    time=iso_to_ns,
+)
 
 
 class ChecksumMismatch(VenueError):
@@ -209,21 +222,7 @@ class IndependentReserve(Codec):
             m = market if same == (market.base_id.upper(), market.quote_id.upper()) else None
         if m is None:
             return []
-        return [
-            Ticker(
-                self.venue,
-                m.symbol,
-                m.native,
-                bid=num(t.get("CurrentHighestBidPrice")),
-                ask=num(t.get("CurrentLowestOfferPrice")),
-                last=num(t.get("LastPrice")),
-                high=num(t.get("DayHighestPrice")),
-                low=num(t.get("DayLowestPrice")),
-                volume=num(t.get("DayVolumeXbtInSecondaryCurrrency")),
-                ts_event=iso_to_ns(t.get("CreatedTimestampUtc")),
-                ts_recv=ts_recv,
-            )
-        ]
+        return [REST_TICKER.record(self.venue, m, t, ts_recv)]
 
     @staticmethod
     def market_rows(body: bytes) -> list[Any]:

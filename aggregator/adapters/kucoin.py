@@ -27,9 +27,21 @@ from ..errors import ParseError, VenueError, VenueNotice
 from ..records import Ticker, minus, ms_to_ns, num
 from ..symbols import Market, MarketTable, unify
 from .base import Codec, RestRequest, json_body
+from .fields import TickerFields
 
 TOPICS_PER_MESSAGE = 100  # the venue's cap on one (batch) subscription
 _connect_ids = itertools.count(1)
+
+
+WS_TICKER = TickerFields(
+    bid="bestBid",
+    bid_size="bestBidSize",
+    ask="bestAsk",
+    ask_size="bestAskSize",
+    last="price",
+    ts_event="time",
+    time=ms_to_ns,
+)
 
 
 class KuCoin(Codec):
@@ -131,20 +143,7 @@ class KuCoin(Codec):
                 m = self.lookup(msg.get("subject", "") if native == "all" else native)
                 if m is None:
                     return []
-                return [
-                    Ticker(
-                        self.venue,
-                        m.symbol,
-                        m.native,
-                        bid=num(data.get("bestBid")),
-                        bid_size=num(data.get("bestBidSize")),
-                        ask=num(data.get("bestAsk")),
-                        ask_size=num(data.get("bestAskSize")),
-                        last=num(data.get("price")),
-                        ts_event=ms_to_ns(data.get("time")),
-                        ts_recv=ts_recv,
-                    )
-                ]
+                return [WS_TICKER.record(self.venue, m, data, ts_recv)]
             if topic.startswith("/market/snapshot:"):
                 t = data.get("data")
                 if not isinstance(t, dict):

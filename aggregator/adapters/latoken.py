@@ -15,9 +15,22 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from ..errors import ParseError, VenueError
-from ..records import Ticker, ms_to_ns, num
+from ..records import Ticker, ms_to_ns
 from ..symbols import SYMBOL_RE, Market, unify
 from .base import Codec, RestRequest, json_body
+from .fields import TickerFields
+
+REST_TICKER = TickerFields(
+    bid="bestBid",
+    bid_size="bestBidQuantity",
+    ask="bestAsk",
+    ask_size="bestAskQuantity",
+    last="lastPrice",
+    volume="amount24h",
+    quote_volume="volume24h",
+    ts_event="updateTimestamp",
+    time=ms_to_ns,
+)
 
 
 def _rows(body: bytes) -> list[dict[str, Any]]:
@@ -56,22 +69,7 @@ class Latoken(Codec):
             )
             if m is None:
                 continue
-            out.append(
-                Ticker(
-                    self.venue,
-                    m.symbol,
-                    m.native,
-                    bid=num(t.get("bestBid")),
-                    bid_size=num(t.get("bestBidQuantity")),
-                    ask=num(t.get("bestAsk")),
-                    ask_size=num(t.get("bestAskQuantity")),
-                    last=num(t.get("lastPrice")),
-                    volume=num(t.get("amount24h")),
-                    quote_volume=num(t.get("volume24h")),
-                    ts_event=ms_to_ns(t.get("updateTimestamp")),
-                    ts_recv=ts_recv,
-                )
-            )
+            out.append(REST_TICKER.record(self.venue, m, t, ts_recv))
         return out
 
     @staticmethod

@@ -26,10 +26,11 @@ from urllib.parse import quote
 import orjson
 
 from ..errors import ParseError, VenueError, VenueNotice
-from ..records import Ticker, best_level, iso_to_ns, ms_to_ns, num
+from ..records import Ticker, best_level, iso_to_ns, ms_to_ns
 from ..symbols import Market, MarketTable, unify
 from ..timestamps import valid_ns
 from .base import Codec, RestRequest, json_body
+from .fields import TickerFields
 
 UTC8_NS = 8 * 3600 * 1_000_000_000
 DEPTH = "10"  # the smallest depth offered (10, 50 or 100): only the top is used
@@ -37,6 +38,10 @@ DEPTH = "10"  # the smallest depth offered (10, 50 or 100): only the top is used
 MAX_BOOK_REQUESTS = 20
 
 Top = tuple[float | None, float | None, float | None, float | None]
+
+
+TICKER = TickerFields(last="latest", high="high", low="low", volume="vol", quote_volume="turnover")
+BOOK = TickerFields(bid="bidPrice", bid_size="bidQty", ask="askPrice", ask_size="askQty")
 
 
 def _ts(value: Any) -> int | None:
@@ -94,7 +99,7 @@ class LBank(Codec):
             t = msg.get("tick")
             if m is None or not isinstance(t, dict):
                 return []
-            return [self._ticker(m, t, _ts(msg.get("TS")), ts_recv)]
+            return [TICKER.record(self.venue, m, t, ts_recv, _ts(msg.get("TS")))]
         action = msg.get("action")
         if action == "ping":
             self.replies.append(orjson.dumps({"action": "pong", "pong": msg.get("ping")}).decode())
@@ -130,20 +135,6 @@ class LBank(Codec):
             )
         ]
 
-    def _ticker(self, m: Market, t: dict[str, Any], ts_event: int | None, ts_recv: int) -> Ticker:
-        return Ticker(
-            self.venue,
-            m.symbol,
-            m.native,
-            last=num(t.get("latest")),
-            high=num(t.get("high")),
-            low=num(t.get("low")),
-            volume=num(t.get("vol")),
-            quote_volume=num(t.get("turnover")),
-            ts_event=ts_event,
-            ts_recv=ts_recv,
-        )
-
     def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
         books = []
         if len(markets) <= MAX_BOOK_REQUESTS:
@@ -173,26 +164,13 @@ class LBank(Codec):
         out = []
         for row, m in self.followed(data, "symbol"):
             if "bidPrice" in row or "askPrice" in row:
-                out.append(self._book(m, row, ms_to_ns(doc.get("ts")), ts_recv))
+                out.append(BOOK.record(self.venue, m, row, ts_recv, ms_to_ns(doc.get("ts"))))
                 continue
             t = row.get("ticker")
             if not isinstance(t, dict):
                 raise ParseError(f"ticker of {m.native} is not an object")
-            out.append(self._ticker(m, t, ms_to_ns(row.get("timestamp")), ts_recv))
+            out.append(TICKER.record(self.venue, m, t, ts_recv, ms_to_ns(row.get("timestamp"))))
         return out
-
-    def _book(self, m: Market, row: dict[str, Any], ts_event: int | None, ts_recv: int) -> Ticker:
-        return Ticker(
-            self.venue,
-            m.symbol,
-            m.native,
-            bid=num(row.get("bidPrice")),
-            bid_size=num(row.get("bidQty")),
-            ask=num(row.get("askPrice")),
-            ask_size=num(row.get("askQty")),
-            ts_event=ts_event,
-            ts_recv=ts_recv,
-        )
 
     @staticmethod
     def market_rows(body: bytes) -> list[Any]:

@@ -26,12 +26,23 @@ from typing import Any, ClassVar
 import orjson
 
 from ..errors import ParseError, VenueError
-from ..records import Ticker, ms_to_ns, num
+from ..records import Ticker, ms_to_ns
 from ..symbols import Market, MarketTable, unify
 from .base import SHAPE_ERRORS, Codec, RestRequest, SequenceCheck, json_body
+from .fields import TickerFields
 
 TRADING = ("ACTIVE", "POST_ONLY")
 ZERO = Decimal(0)
+
+
+TICKER = TickerFields(
+    bid="bid",
+    ask="ask",
+    last="last_trade",
+    volume="rolling_24_hour_volume",
+    ts_event="timestamp",
+    time=ms_to_ns,
+)
 
 
 class _Side:
@@ -211,21 +222,8 @@ class Luno(Codec):
                 raise ParseError("ticker without a pair")
             m = self.lookup(t["pair"])
             if m is not None:
-                out.append(self._ticker(t, m, ts_recv))
+                out.append(TICKER.record(self.venue, m, t, ts_recv))
         return out
-
-    def _ticker(self, t: dict[str, Any], m: Market, ts_recv: int) -> Ticker:
-        return Ticker(
-            self.venue,
-            m.symbol,
-            m.native,
-            bid=num(t.get("bid")),
-            ask=num(t.get("ask")),
-            last=num(t.get("last_trade")),
-            volume=num(t.get("rolling_24_hour_volume")),
-            ts_event=ms_to_ns(t.get("timestamp")),
-            ts_recv=ts_recv,
-        )
 
     @staticmethod
     def market_rows(body: bytes) -> list[Any]:

@@ -16,11 +16,25 @@ from typing import Any, ClassVar
 from urllib.parse import quote
 
 from ..errors import ParseError, VenueError
-from ..records import Ticker, num, seconds_to_ns
+from ..records import Ticker, seconds_to_ns
 from ..symbols import Market, unify
 from .base import Codec, RestRequest, json_body
+from .fields import TickerFields
 
 BATCH = 50  # symbols per request, keeping the URL short
+
+
+REST_TICKER = TickerFields(
+    bid="buy",
+    ask="sell",
+    last="last",
+    open="open",
+    high="high",
+    low="low",
+    volume="vol",
+    ts_event="date",
+    time=seconds_to_ns,
+)
 
 
 class Mercado(Codec):
@@ -54,22 +68,7 @@ class Mercado(Codec):
             raise ParseError("expected a list of tickers")
         out = []
         for t, m in self.followed(data, "pair"):
-            out.append(
-                Ticker(
-                    self.venue,
-                    m.symbol,
-                    m.native,
-                    bid=num(t.get("buy")),
-                    ask=num(t.get("sell")),
-                    last=num(t.get("last")),
-                    open=num(t.get("open")),
-                    high=num(t.get("high")),
-                    low=num(t.get("low")),
-                    volume=num(t.get("vol")),
-                    ts_event=seconds_to_ns(t.get("date")),
-                    ts_recv=ts_recv,
-                )
-            )
+            out.append(REST_TICKER.record(self.venue, m, t, ts_recv))
         return out
 
     @staticmethod

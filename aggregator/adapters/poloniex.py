@@ -21,11 +21,28 @@ from typing import Any, ClassVar
 import orjson
 
 from ..errors import ParseError, VenueError, VenueNotice
-from ..records import Ticker, best_level, ms_to_ns, num
+from ..records import Ticker, best_level, ms_to_ns
 from ..symbols import Market, MarketTable, unify
 from .base import Codec, RestRequest, json_body
+from .fields import TickerFields
 
 _TRADING = ("NORMAL", "POST_ONLY")
+
+
+TICKER = TickerFields(
+    bid="bid",
+    bid_size="bidQuantity",
+    ask="ask",
+    ask_size="askQuantity",
+    last="close",
+    open="open",
+    high="high",
+    low="low",
+    volume="quantity",
+    quote_volume="amount",
+    ts_event="ts",
+    time=ms_to_ns,
+)
 
 
 class Poloniex(Codec):
@@ -127,23 +144,7 @@ class Poloniex(Codec):
         m = self.lookup(t.get("symbol", ""))
         if m is None:
             return None
-        return Ticker(
-            self.venue,
-            m.symbol,
-            m.native,
-            bid=num(t.get("bid")),
-            bid_size=num(t.get("bidQuantity")),
-            ask=num(t.get("ask")),
-            ask_size=num(t.get("askQuantity")),
-            last=num(t.get("close")),
-            open=num(t.get("open")),
-            high=num(t.get("high")),
-            low=num(t.get("low")),
-            volume=num(t.get("quantity")),
-            quote_volume=num(t.get("amount")),
-            ts_event=ms_to_ns(t.get("ts")),
-            ts_recv=ts_recv,
-        )
+        return TICKER.record(self.venue, m, t, ts_recv)
 
     def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
         return [RestRequest(f"{base_url}/markets/ticker24h")]

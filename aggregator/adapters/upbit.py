@@ -24,12 +24,24 @@ from urllib.parse import quote
 import orjson
 
 from ..errors import ParseError, VenueError
-from ..records import Ticker, num
+from ..records import Ticker
 from ..symbols import Market, MarketTable, unify
 from ..timestamps import epoch_to_ns
 from .base import Codec, RestRequest, json_body
+from .fields import TickerFields
 
 CHUNK = 50  # markets per order book request
+
+
+BOOK_TOP = TickerFields(bid="bid_price", bid_size="bid_size", ask="ask_price", ask_size="ask_size")
+TICKER = TickerFields(
+    last="trade_price",
+    open="opening_price",
+    high="high_price",
+    low="low_price",
+    volume="acc_trade_volume_24h",
+    quote_volume="acc_trade_price_24h",
+)
 
 
 def stamp(value: Any) -> int | None:
@@ -62,36 +74,7 @@ def book_top(
     if not units or not isinstance(units[0], dict):
         return None  # an empty book: nothing to say about the top
     u = units[0]
-    return Ticker(
-        venue,
-        market.symbol,
-        market.native,
-        bid=num(u.get("bid_price")),
-        bid_size=num(u.get("bid_size")),
-        ask=num(u.get("ask_price")),
-        ask_size=num(u.get("ask_size")),
-        ts_event=ts_event,
-        ts_recv=ts_recv,
-    )
-
-
-def ticker(
-    venue: str, market: Market, t: dict[str, Any], ts_recv: int, ts_event: int | None
-) -> Ticker:
-    """The ticker fields both venues send alike, on REST and WebSocket."""
-    return Ticker(
-        venue,
-        market.symbol,
-        market.native,
-        last=num(t.get("trade_price")),
-        open=num(t.get("opening_price")),
-        high=num(t.get("high_price")),
-        low=num(t.get("low_price")),
-        volume=num(t.get("acc_trade_volume_24h")),
-        quote_volume=num(t.get("acc_trade_price_24h")),
-        ts_event=ts_event,
-        ts_recv=ts_recv,
-    )
+    return BOOK_TOP.record(venue, market, u, ts_recv, ts_event)
 
 
 class Quotation(Codec):
@@ -139,7 +122,7 @@ class Quotation(Codec):
         if market is None:
             return []
         if kind == "ticker":
-            return [ticker(self.venue, market, msg, ts_recv, self.ticker_time(msg))]
+            return [TICKER.record(self.venue, market, msg, ts_recv, self.ticker_time(msg))]
         if kind == "orderbook":
             rec = book_top(self.venue, market, msg, ts_recv, stamp(msg.get("timestamp")))
             if rec is None:
@@ -163,7 +146,7 @@ class Quotation(Codec):
             return self.parse_books(data, ts_recv)
         out = []
         for t, m in self.followed(data, "market"):
-            out.append(ticker(self.venue, m, t, ts_recv, self.ticker_time(t)))
+            out.append(TICKER.record(self.venue, m, t, ts_recv, self.ticker_time(t)))
         return out
 
     @classmethod
