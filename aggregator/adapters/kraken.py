@@ -95,23 +95,24 @@ class Kraken(Codec):
                 if market is None:
                     continue
                 last, volume = t.last, t.volume
+                # positional: by keyword, a record costs about a microsecond more to make
                 out.append(
                     Ticker(
                         self.venue,
                         market.symbol,
                         market.native,
-                        bid=t.bid,
-                        bid_size=t.bid_qty,
-                        ask=t.ask,
-                        ask_size=t.ask_qty,
-                        last=last,
-                        open=minus(last, t.change),
-                        high=t.high,
-                        low=t.low,
-                        volume=volume,
-                        quote_volume=times(t.vwap, volume),
-                        ts_event=iso_to_ns(t.timestamp),
-                        ts_recv=ts_recv,
+                        t.bid,  # bid
+                        t.bid_qty,  # bid_size
+                        t.ask,  # ask
+                        t.ask_qty,  # ask_size
+                        last,
+                        minus(last, t.change),  # open
+                        t.high,  # high
+                        t.low,  # low
+                        volume,
+                        times(t.vwap, volume),  # quote_volume
+                        iso_to_ns(t.timestamp),  # ts_event
+                        ts_recv,
                     )
                 )
             return out
@@ -162,18 +163,18 @@ class Kraken(Codec):
                     self.venue,
                     m.symbol,
                     key,
-                    bid=_at(t, "b", 0),
-                    bid_size=_at(t, "b", 2),
-                    ask=_at(t, "a", 0),
-                    ask_size=_at(t, "a", 2),
-                    last=_at(t, "c", 0),
-                    open=num(t.get("o")),
-                    high=_at(t, "h", 1),
-                    low=_at(t, "l", 1),
-                    volume=volume,
-                    quote_volume=times(_at(t, "p", 1), volume),
-                    ts_event=None,
-                    ts_recv=ts_recv,
+                    _at(t, "b", 0),  # bid
+                    _at(t, "b", 2),  # bid_size
+                    _at(t, "a", 0),  # ask
+                    _at(t, "a", 2),  # ask_size
+                    _at(t, "c", 0),  # last
+                    num(t.get("o")),  # open
+                    _at(t, "h", 1),  # high
+                    _at(t, "l", 1),  # low
+                    volume,
+                    times(_at(t, "p", 1), volume),  # quote_volume
+                    None,  # ts_event
+                    ts_recv,
                 )
             )
         return out
