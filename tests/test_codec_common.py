@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from aggregator.adapters.base import Codec, SequenceCheck
-from aggregator.adapters.fields import TickerFields
+from aggregator.adapters.fields import TickerFields, top_of_book
 from aggregator.adapters.registry import ADAPTERS, codec_class
 from aggregator.errors import ParseError, SequenceGap, VenueError
 from aggregator.records import BAD, MARKET_FIELDS, Ticker
@@ -184,3 +184,9 @@ def test_keyed_tickers_are_those_of_followed_markets_and_objects() -> None:
     ]
     with pytest.raises(ParseError, match="ticker of BTC_EUR is not an object"):
         list(c.keyed({"BTC_EUR": ["1"]}))
+
+
+def test_the_top_of_a_book_is_a_record_of_its_best_levels_only() -> None:
+    m = Market("BTC/USD", "btcusd")
+    rec = top_of_book("gemini", m, (1.5, 2.0, None, None), ts_recv=9, ts_event=4)
+    assert rec == Ticker("gemini", m.symbol, m.native, bid=1.5, bid_size=2.0, ts_event=4, ts_recv=9)

@@ -40,14 +40,12 @@ from ..errors import ParseError, SequenceGap, VenueError, VenueNotice
 from ..records import Ticker, level
 from ..symbols import Market, MarketTable, unify
 from .base import Codec, RestRequest, SequenceCheck, json_body
-from .fields import TickerFields
+from .fields import TickerFields, Top
 
 # Above this many markets, ask for all pairs rather than list them in the body.
 MAX_NAMED_PAIRS = 100
 TICKER_EVERY = 4  # every 4th keepalive asks for the 24 h statistics instead
 BOOK_LEVELS = 20  # the venue keeps 20 levels per side and deletes those leaving the window
-
-Top = tuple[float | None, float | None, float | None, float | None]
 
 
 TICKER = TickerFields(

@@ -27,6 +27,7 @@ from ..errors import ParseError, VenueError, VenueNotice
 from ..records import EMPTY, Ticker, ms_to_ns, num
 from ..symbols import Market, MarketTable, unify
 from .base import Codec, RestRequest, json_body
+from .fields import top_of_book
 
 HEARTBEAT_INTERVAL = 30  # seconds; the venue's minimum is 10
 HEARTBEAT_ID, SUBSCRIBE_ID = 1, 2
@@ -93,16 +94,12 @@ class Deribit(Codec):
                 bid, bid_size = _side(data, "bid")
                 ask, ask_size = _side(data, "ask")
                 return [
-                    Ticker(
+                    top_of_book(
                         self.venue,
-                        m.symbol,
-                        m.native,
-                        bid=bid,
-                        bid_size=bid_size,
-                        ask=ask,
-                        ask_size=ask_size,
-                        ts_event=ms_to_ns(data.get("timestamp")),
-                        ts_recv=ts_recv,
+                        m,
+                        (bid, bid_size, ask, ask_size),
+                        ts_recv,
+                        ms_to_ns(data.get("timestamp")),
                     )
                 ]
             return []

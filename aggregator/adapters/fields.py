@@ -72,3 +72,15 @@ class TickerFields:
             ts_event,
             ts_recv,
         )
+
+
+# A book's best bid, its size, best ask and its size (None for an empty side).
+Top = tuple[float | None, float | None, float | None, float | None]
+
+
+def top_of_book(venue: str, m: Market, top: Top, ts_recv: int, ts_event: int | None) -> Ticker:
+    """The record of a book's top: the best bid and ask with their sizes, nothing else."""
+    bid, bid_size, ask, ask_size = top
+    return Ticker(
+        venue, m.symbol, m.native, bid, bid_size, ask, ask_size, ts_event=ts_event, ts_recv=ts_recv
+    )

@@ -29,6 +29,7 @@ from ..errors import ParseError, VenueError, VenueNotice
 from ..records import Ticker, level, ms_to_ns, num
 from ..symbols import Market, MarketTable, unify
 from .base import Codec, RestRequest, json_body
+from .fields import top_of_book
 
 # Quote currencies, tried in order: "GUSD" must come before "USD", which it ends with.
 _QUOTES = (
@@ -149,20 +150,7 @@ class Gemini(Codec):
         if last == top or (last is None and top == (None, None, None, None)):
             return []
         self._tops[m.native] = top
-        bid, bid_size, ask, ask_size = top
-        return [
-            Ticker(
-                self.venue,
-                m.symbol,
-                m.native,
-                bid=bid,
-                bid_size=bid_size,
-                ask=ask,
-                ask_size=ask_size,
-                ts_event=None,
-                ts_recv=ts_recv,
-            )
-        ]
+        return [top_of_book(self.venue, m, top, ts_recv, None)]
 
     def _levels(self, m: Market, changes: list[Any]) -> list[tuple[bool, float, float]]:
         """The changes as (buy, price, size), read before the book changes. A level that is

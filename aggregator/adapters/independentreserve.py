@@ -33,7 +33,7 @@ from ..errors import ParseError, VenueError, VenueNotice
 from ..records import Ticker, iso_to_ns, level, ms_to_ns
 from ..symbols import Market, MarketTable, unify
 from .base import Codec, RestRequest, json_body
-from .fields import TickerFields
+from .fields import TickerFields, top_of_book
 
 # GetValidSecondaryCurrencyCodes: ["Aud","Usd","Nzd","Sgd"]
 SECONDARIES = ("Aud", "Usd", "Nzd", "Sgd")
@@ -168,19 +168,7 @@ class IndependentReserve(Codec):
             if top == book.top:
                 return []
             book.top = top
-            return [
-                Ticker(
-                    self.venue,
-                    m.symbol,
-                    m.native,
-                    bid=top[0],
-                    bid_size=top[1],
-                    ask=top[2],
-                    ask_size=top[3],
-                    ts_event=ms_to_ns(msg.get("Time")),
-                    ts_recv=ts_recv,
-                )
-            ]
+            return [top_of_book(self.venue, m, top, ts_recv, ms_to_ns(msg.get("Time")))]
         if event in ("Heartbeat", "Subscriptions"):
             return []
         if event == "Error":

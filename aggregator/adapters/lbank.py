@@ -30,14 +30,12 @@ from ..records import Ticker, best_level, iso_to_ns, ms_to_ns
 from ..symbols import Market, MarketTable, unify
 from ..timestamps import valid_ns
 from .base import Codec, RestRequest, json_body
-from .fields import TickerFields
+from .fields import TickerFields, Top, top_of_book
 
 UTC8_NS = 8 * 3600 * 1_000_000_000
 DEPTH = "10"  # the smallest depth offered (10, 50 or 100): only the top is used
 # Above this many markets REST polling skips the per-market best bid/ask requests.
 MAX_BOOK_REQUESTS = 20
-
-Top = tuple[float | None, float | None, float | None, float | None]
 
 
 TICKER = TickerFields(last="latest", high="high", low="low", volume="vol", quote_volume="turnover")
@@ -121,19 +119,7 @@ class LBank(Codec):
         if top == self._tops.get(m.native) or (bid is None and ask is None):
             return []
         self._tops[m.native] = top
-        return [
-            Ticker(
-                self.venue,
-                m.symbol,
-                m.native,
-                bid=bid,
-                bid_size=bid_size,
-                ask=ask,
-                ask_size=ask_size,
-                ts_event=_ts(msg.get("TS")),
-                ts_recv=ts_recv,
-            )
-        ]
+        return [top_of_book(self.venue, m, top, ts_recv, _ts(msg.get("TS")))]
 
     def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
         books = []

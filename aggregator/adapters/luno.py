@@ -29,7 +29,7 @@ from ..errors import ParseError, VenueError
 from ..records import Ticker, ms_to_ns
 from ..symbols import Market, MarketTable, unify
 from .base import SHAPE_ERRORS, Codec, RestRequest, SequenceCheck, json_body
-from .fields import TickerFields
+from .fields import TickerFields, top_of_book
 
 TRADING = ("ACTIVE", "POST_ONLY")
 ZERO = Decimal(0)
@@ -160,20 +160,7 @@ class Luno(Codec):
         if top == self._top:
             return []
         self._top = top
-        bid, bid_size, ask, ask_size = top
-        return [
-            Ticker(
-                self.venue,
-                market.symbol,
-                market.native,
-                bid=bid,
-                bid_size=bid_size,
-                ask=ask,
-                ask_size=ask_size,
-                ts_event=ms_to_ns(msg.get("timestamp")),
-                ts_recv=ts_recv,
-            )
-        ]
+        return [top_of_book(self.venue, market, top, ts_recv, ms_to_ns(msg.get("timestamp")))]
 
     def _book(self, msg: dict[str, Any]) -> None:
         self._bids, self._asks = _Side(bids=True), _Side(bids=False)

@@ -24,7 +24,7 @@ from ..errors import ParseError, VenueError, VenueNotice
 from ..records import Ticker, best_level, ms_to_ns
 from ..symbols import Market, MarketTable, unify
 from .base import Codec, RestRequest, json_body
-from .fields import TickerFields
+from .fields import TickerFields, top_of_book
 
 _TRADING = ("NORMAL", "POST_ONLY")
 
@@ -125,16 +125,8 @@ class Poloniex(Codec):
         if self._tops.get(m.native) == top:
             return None
         self._tops[m.native] = top
-        return Ticker(
-            self.venue,
-            m.symbol,
-            m.native,
-            bid=bid,
-            bid_size=bid_size,
-            ask=ask,
-            ask_size=ask_size,
-            ts_event=ms_to_ns(b.get("createTime") or b.get("ts")),
-            ts_recv=ts_recv,
+        return top_of_book(
+            self.venue, m, top, ts_recv, ms_to_ns(b.get("createTime") or b.get("ts"))
         )
 
     def _ticker(self, t: Any, ts_recv: int) -> Ticker | None:

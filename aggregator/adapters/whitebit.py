@@ -27,6 +27,7 @@ from ..errors import ParseError, VenueError, VenueNotice
 from ..records import Ticker, num, seconds_to_ns
 from ..symbols import Market, MarketTable, unify
 from .base import Codec, RestRequest, json_body
+from .fields import top_of_book
 
 # Request ids of the two subscriptions (the ping uses 0, as the documentation does).
 SUBSCRIPTIONS = {1: "market", 2: "bookTicker"}
@@ -81,16 +82,12 @@ class WhiteBIT(Codec):
                 if m is None:
                     continue
                 out.append(
-                    Ticker(
+                    top_of_book(
                         self.venue,
-                        m.symbol,
-                        m.native,
-                        bid=num(row[4]),
-                        bid_size=num(row[5]),
-                        ask=num(row[6]),
-                        ask_size=num(row[7]),
-                        ts_event=seconds_to_ns(row[0]),
-                        ts_recv=ts_recv,
+                        m,
+                        (num(row[4]), num(row[5]), num(row[6]), num(row[7])),
+                        ts_recv,
+                        seconds_to_ns(row[0]),
                     )
                 )
             return out
