@@ -18,7 +18,6 @@ Markets come from conf/pub:list:pair:exchange (spot pairs), ids like "BTCUSD" or
 from __future__ import annotations
 
 from collections.abc import Sequence
-from decimal import Decimal
 from typing import Any, ClassVar
 from urllib.parse import quote
 
@@ -26,7 +25,7 @@ import msgspec
 import orjson
 
 from ..errors import ParseError, VenueError, VenueNotice
-from ..records import Ticker
+from ..records import Ticker, minus
 from ..symbols import Market, MarketTable, unify
 from .base import Codec, RestRequest, json_body
 from .schema import Num, Schema
@@ -256,7 +255,7 @@ class Bitfinex(Codec):
             row.ask,  # ask
             None,  # ask_size
             last,
-            _minus(last, row.daily_change),  # open
+            minus(last, row.daily_change),  # open
             row.high,  # high
             row.low,  # low
             row.volume,  # volume
@@ -296,15 +295,3 @@ def _row(values: list[Any]) -> Row:
     if len(values) != TRADING_ROW:
         raise ParseError(f"expected a trading ticker of {TRADING_ROW} fields")
     return ROW.convert(values)
-
-
-def _minus(a: float | None, b: float | None) -> float | None:
-    """a - b rounded to the decimals the venue used, so 0.3 - 0.1 is 0.2."""
-    if a is None or b is None:
-        return None
-    return round(a - b, max(_decimals(a), _decimals(b)))
-
-
-def _decimals(x: float) -> int:
-    exponent = Decimal(repr(x)).as_tuple().exponent
-    return -exponent if isinstance(exponent, int) and exponent < 0 else 0
