@@ -9,7 +9,7 @@ import logging
 import math
 import sys
 import urllib.parse
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -91,37 +91,39 @@ def _nats_urls(value: str) -> str:
     return value
 
 
+def _checked(check: Callable[[str], object], errors: type[Exception]) -> Callable[[str], str]:
+    """An argparse type: the value as given, once ``check`` accepts it; its error (one of
+    ``errors``) becomes argparse's usage message."""
+
+    def checked(value: str) -> str:
+        try:
+            check(value)
+        except errors as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+        return value
+
+    return checked
+
+
 def _shard(value: str) -> str:
     """A shard of the venues: "i/n" with 0 <= i < n."""
     from .shard import parse_shard
 
-    try:
-        parse_shard(value)
-    except ValueError as e:
-        raise argparse.ArgumentTypeError(str(e)) from None
-    return value
+    return _checked(parse_shard, ValueError)(value)
 
 
 def _exchange(value: str) -> str:
     """An exchange id a record can carry (today's, or an old one: mapped later, with a notice)."""
     from .filters import FilterError, exchange
 
-    try:
-        exchange(value)
-    except FilterError as e:
-        raise argparse.ArgumentTypeError(str(e)) from None
-    return value
+    return _checked(exchange, FilterError)(value)
 
 
 def _symbol(value: str) -> str:
     """A unified symbol, BASE/QUOTE."""
     from .filters import FilterError, symbol
 
-    try:
-        symbol(value)
-    except FilterError as e:
-        raise argparse.ArgumentTypeError(str(e)) from None
-    return value
+    return _checked(symbol, FilterError)(value)
 
 
 def run_loop(coro: Coroutine[Any, Any, int]) -> int:
