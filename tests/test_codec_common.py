@@ -190,3 +190,18 @@ def test_the_top_of_a_book_is_a_record_of_its_best_levels_only() -> None:
     m = Market("BTC/USD", "btcusd")
     rec = top_of_book("gemini", m, (1.5, 2.0, None, None), ts_recv=9, ts_event=4)
     assert rec == Ticker("gemini", m.symbol, m.native, bid=1.5, bid_size=2.0, ts_event=4, ts_recv=9)
+
+
+def test_ticker_fields_imply_the_open_and_the_quote_volume_where_declared() -> None:
+    m = Market("BTC/MXN", "btc_mxn")
+    fields = TickerFields(last="last", volume="volume", change="chg", vwap="vwap")
+    t = {"last": "63297.8", "chg": "0.7", "volume": "2", "vwap": "1.5"}
+    rec = fields.record("bitso", m, t, 1)
+    assert (rec.open, rec.quote_volume) == (63297.1, 3.0)  # rounded as the venue wrote it
+    sent = TickerFields(last="last", open="open", change="chg")
+    assert sent.record("kucoin", m, {**t, "open": "9"}, 1).open == 9.0  # sent: not implied
+    assert sent.record("kucoin", m, {**t, "open": ""}, 1).open == 63297.1
+    huge = fields.record("bitso", m, {"volume": "1e300", "vwap": "1e300"}, 1)
+    assert huge.quote_volume is BAD  # an overflow is no number: null and flagged
+    with pytest.raises(TypeError, match="not both"):
+        TickerFields(quote_volume="qv", vwap="vwap")

@@ -15,9 +15,23 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from ..errors import ParseError, VenueError
-from ..records import Ticker, iso_to_ns, minus, num, times
+from ..records import Ticker, iso_to_ns
 from ..symbols import Market, unify
 from .base import Codec, RestRequest, json_body
+from .fields import TickerFields
+
+TICKER = TickerFields(
+    bid="bid",
+    ask="ask",
+    last="last",
+    high="high",
+    low="low",
+    volume="volume",
+    change="change_24",
+    vwap="vwap",
+    ts_event="created_at",
+    time=iso_to_ns,
+)
 
 
 class Bitso(Codec):
@@ -52,7 +66,7 @@ class Bitso(Codec):
             raise ParseError("response without a payload")
         out = []
         for t, m in self.followed(payload, "book"):
-            out.append(_ticker(self.venue, m, t, ts_recv))
+            out.append(TICKER.record(self.venue, m, t, ts_recv))
         return out
 
     @staticmethod
@@ -71,23 +85,3 @@ class Bitso(Codec):
         if not base or not quote_:
             return None
         return Market(unify(base, quote_), book, (book,), base, quote_)
-
-
-def _ticker(venue: str, m: Market, t: dict[str, Any], ts_recv: int) -> Ticker:
-    last = num(t.get("last"))
-    volume = num(t.get("volume"))
-    return Ticker(
-        venue,
-        m.symbol,
-        m.native,
-        bid=num(t.get("bid")),
-        ask=num(t.get("ask")),
-        last=last,
-        open=minus(last, num(t.get("change_24"))),
-        high=num(t.get("high")),
-        low=num(t.get("low")),
-        volume=volume,
-        quote_volume=times(num(t.get("vwap")), volume),
-        ts_event=iso_to_ns(t.get("created_at")),
-        ts_recv=ts_recv,
-    )

@@ -25,8 +25,23 @@ from ..errors import ParseError, VenueError, VenueNotice
 from ..records import Ticker, num, seconds_to_ns, us_to_ns
 from ..symbols import Market, MarketTable, unify
 from .base import Codec, RestRequest, json_body
+from .fields import TickerFields
 
 BOOK = "order_book_"
+
+
+TICKER = TickerFields(
+    bid="bid",
+    ask="ask",
+    last="last",
+    open="open_24",
+    high="high",
+    low="low",
+    volume="volume",
+    vwap="vwap",
+    ts_event="timestamp",
+    time=seconds_to_ns,
+)
 
 
 class Bitstamp(Codec):
@@ -141,12 +156,12 @@ class Bitstamp(Codec):
                 if "pair" in data:
                     return []
                 raise ParseError("a pair ticker needs its market")
-            return [_ticker(self.venue, m, data, ts_recv)]
+            return [TICKER.record(self.venue, m, data, ts_recv)]
         if not isinstance(data, list):
             raise ParseError("expected a list of tickers")
         out = []
         for t, m in self.followed(data, "pair"):
-            out.append(_ticker(self.venue, m, t, ts_recv))
+            out.append(TICKER.record(self.venue, m, t, ts_recv))
         return out
 
     @staticmethod
@@ -168,23 +183,3 @@ class Bitstamp(Codec):
             base, _, quote_ = name.partition("/")
         sym = p.get("market_symbol") or p["url_symbol"]
         return Market(unify(base, quote_), sym, (sym, name), base, quote_)
-
-
-def _ticker(venue: str, m: Market, t: dict[str, Any], ts_recv: int) -> Ticker:
-    volume = num(t.get("volume"))
-    vwap = num(t.get("vwap"))
-    return Ticker(
-        venue,
-        m.symbol,
-        m.native,
-        bid=num(t.get("bid")),
-        ask=num(t.get("ask")),
-        last=num(t.get("last")),
-        open=num(t.get("open_24")),
-        high=num(t.get("high")),
-        low=num(t.get("low")),
-        volume=volume,
-        quote_volume=None if vwap is None or volume is None else vwap * volume,
-        ts_event=seconds_to_ns(t.get("timestamp")),
-        ts_recv=ts_recv,
-    )

@@ -15,12 +15,27 @@ from typing import Any, ClassVar
 from urllib.parse import quote
 
 from ..errors import ParseError, VenueError
-from ..records import Ticker, iso_to_ns, minus, num
+from ..records import Ticker, iso_to_ns
 from ..symbols import Market, unify
 from .base import Codec, RestRequest, json_body
+from .fields import TickerFields
 
 CHUNK = 50  # markets per request
 HALTED = ("Cancel Only", "Offline")  # market statuses in which nothing trades
+
+
+TICKER = TickerFields(
+    bid="bestBid",
+    ask="bestAsk",
+    last="lastPrice",
+    high="high24h",
+    low="low24h",
+    volume="volume24h",
+    quote_volume="volumeQte24h",
+    change="price24h",
+    ts_event="timestamp",
+    time=iso_to_ns,
+)
 
 
 class BTCMarkets(Codec):
@@ -60,7 +75,7 @@ class BTCMarkets(Codec):
                 raise ParseError("ticker without marketId")
             m = self.lookup(t["marketId"])
             if m is not None:
-                out.append(_ticker(self.venue, m, t, ts_recv))
+                out.append(TICKER.record(self.venue, m, t, ts_recv))
         return out
 
     @staticmethod
@@ -77,22 +92,3 @@ class BTCMarkets(Codec):
             return None
         base, quote_, code = p["baseAssetName"], p["quoteAssetName"], p["marketId"]
         return Market(unify(base, quote_), code, (code,), base, quote_)
-
-
-def _ticker(venue: str, m: Market, t: dict[str, Any], ts_recv: int) -> Ticker:
-    last = num(t.get("lastPrice"))
-    return Ticker(
-        venue,
-        m.symbol,
-        m.native,
-        bid=num(t.get("bestBid")),
-        ask=num(t.get("bestAsk")),
-        last=last,
-        open=minus(last, num(t.get("price24h"))),
-        high=num(t.get("high24h")),
-        low=num(t.get("low24h")),
-        volume=num(t.get("volume24h")),
-        quote_volume=num(t.get("volumeQte24h")),
-        ts_event=iso_to_ns(t.get("timestamp")),
-        ts_recv=ts_recv,
-    )

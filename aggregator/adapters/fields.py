@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..records import MARKET_FIELDS, Ticker, num
+from ..records import MARKET_FIELDS, Ticker, minus, num, times
 from ..symbols import Market
 
 
@@ -19,25 +19,35 @@ class TickerFields:
     (``bid="buy"``: the record's bid is the object's "buy", read by ``records.num``), and of
     its time (``ts_event="timestamp"``, read by ``time``: ``timestamps.ms_to_ns``, say). A
     number with no key is null: the venue does not send it.
+
+    What a venue implies rather than sends: ``change``, the key of the change over 24 h,
+    gives the open (last minus change) when no open is sent; ``vwap``, the key of the 24 h
+    average price, gives the quote volume (vwap times volume).
     """
 
-    __slots__ = ("keys", "time", "time_key")
+    __slots__ = ("change", "keys", "time", "time_key", "vwap")
 
     def __init__(
         self,
         *,
         ts_event: str | None = None,
         time: Callable[[Any], int | None] | None = None,
+        change: str | None = None,
+        vwap: str | None = None,
         **numbers: str,
     ) -> None:
         if unknown := numbers.keys() - set(MARKET_FIELDS):
             raise TypeError(f"a record has no number {', '.join(sorted(unknown))}")
+        if vwap is not None and "quote_volume" in numbers:
+            raise TypeError("the quote volume is sent, or implied by the vwap: not both")
         if (ts_event is None) != (time is None):
             raise TypeError("ts_event needs its time function, and time its key")
         # In Ticker's order (MARKET_FIELDS is); None for a number not sent: t.get(None).
         self.keys: tuple[str | None, ...] = tuple(numbers.get(n) for n in MARKET_FIELDS)
         self.time_key = ts_event
         self.time = time
+        self.change = change
+        self.vwap = vwap
 
     def record(
         self,
@@ -55,6 +65,10 @@ class TickerFields:
         bid, bid_size, ask, ask_size, last, open_, high, low, volume, quote_volume = map(
             num, map(get, self.keys)
         )
+        if self.change is not None and open_ is None:
+            open_ = minus(last, num(get(self.change)))
+        if self.vwap is not None:
+            quote_volume = times(num(get(self.vwap)), volume)
         return Ticker(
             venue,
             m.symbol,

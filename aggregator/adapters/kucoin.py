@@ -44,6 +44,20 @@ WS_TICKER = TickerFields(
 )
 
 
+REST_TICKER = TickerFields(
+    bid="buy",
+    bid_size="bestBidSize",
+    ask="sell",
+    ask_size="bestAskSize",
+    last="last",
+    high="high",
+    low="low",
+    volume="vol",
+    quote_volume="volValue",
+    change="changePrice",
+)
+
+
 class KuCoin(Codec):
     venue: ClassVar[str] = "kucoin"
     # ccxt's renames for KuCoin (those that are codes; its "FUD" rename is a phrase).
@@ -212,28 +226,8 @@ class KuCoin(Codec):
             raise ParseError("expected a list of tickers")
         out = []
         for t, m in self.followed(rows, "symbol"):
-            out.append(self._ticker(t, m, ts_event, ts_recv))
+            out.append(REST_TICKER.record(self.venue, m, t, ts_recv, ts_event))
         return out
-
-    def _ticker(self, t: dict[str, Any], m: Market, ts_event: int | None, ts_recv: int) -> Ticker:
-        last = num(t.get("last"))
-        return Ticker(
-            self.venue,
-            m.symbol,
-            m.native,
-            bid=num(t.get("buy")),
-            bid_size=num(t.get("bestBidSize")),
-            ask=num(t.get("sell")),
-            ask_size=num(t.get("bestAskSize")),
-            last=last,
-            open=minus(last, num(t.get("changePrice"))),
-            high=num(t.get("high")),
-            low=num(t.get("low")),
-            volume=num(t.get("vol")),
-            quote_volume=num(t.get("volValue")),
-            ts_event=ts_event,
-            ts_recv=ts_recv,
-        )
 
     @staticmethod
     def market_rows(body: bytes) -> list[Any]:

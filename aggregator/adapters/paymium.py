@@ -16,13 +16,23 @@ from typing import Any, ClassVar
 from urllib.parse import quote
 
 from ..errors import ParseError, VenueError
-from ..records import Ticker, num, seconds_to_ns
+from ..records import Ticker, seconds_to_ns
 from ..symbols import Market, unify
 from .base import Codec, RestRequest, json_body
+from .fields import TickerFields
 
-
-def _product(a: float | None, b: float | None) -> float | None:
-    return None if a is None or b is None else a * b
+TICKER = TickerFields(
+    bid="bid",
+    ask="ask",
+    last="price",
+    open="open",
+    high="high",
+    low="low",
+    volume="volume",
+    vwap="vwap",
+    ts_event="at",
+    time=seconds_to_ns,
+)
 
 
 def _object(body: bytes) -> dict[str, Any]:
@@ -59,24 +69,7 @@ class Paymium(Codec):
         m = market or self.lookup(str(t.get("currency", "")).lower())
         if m is None:
             return []
-        volume = num(t.get("volume"))
-        return [
-            Ticker(
-                self.venue,
-                m.symbol,
-                m.native,
-                bid=num(t.get("bid")),
-                ask=num(t.get("ask")),
-                last=num(t.get("price")),
-                open=num(t.get("open")),
-                high=num(t.get("high")),
-                low=num(t.get("low")),
-                volume=volume,
-                quote_volume=_product(num(t.get("vwap")), volume),
-                ts_event=seconds_to_ns(t.get("at")),
-                ts_recv=ts_recv,
-            )
-        ]
+        return [TICKER.record(self.venue, m, t, ts_recv)]
 
     @staticmethod
     def market_rows(body: bytes) -> list[Any]:

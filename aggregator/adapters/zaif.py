@@ -14,9 +14,14 @@ from typing import Any, ClassVar
 from urllib.parse import quote
 
 from ..errors import ParseError, VenueError
-from ..records import Ticker, num
+from ..records import Ticker
 from ..symbols import Market, unify
 from .base import Codec, RestRequest, json_body
+from .fields import TickerFields
+
+TICKER = TickerFields(
+    bid="bid", ask="ask", last="last", high="high", low="low", volume="volume", vwap="vwap"
+)
 
 
 class Zaif(Codec):
@@ -44,23 +49,7 @@ class Zaif(Codec):
             raise ParseError("expected a ticker object")
         if market is None:
             raise ParseError("a ticker needs its market")
-        volume = num(t.get("volume"))
-        vwap = num(t.get("vwap"))
-        return [
-            Ticker(
-                self.venue,
-                market.symbol,
-                market.native,
-                bid=num(t.get("bid")),
-                ask=num(t.get("ask")),
-                last=num(t.get("last")),
-                high=num(t.get("high")),
-                low=num(t.get("low")),
-                volume=volume,
-                quote_volume=None if volume is None or vwap is None else volume * vwap,
-                ts_recv=ts_recv,
-            )
-        ]
+        return [TICKER.record(self.venue, market, t, ts_recv)]
 
     @staticmethod
     def market_rows(body: bytes) -> list[Any]:
