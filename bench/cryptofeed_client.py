@@ -1,10 +1,11 @@
-"""cryptofeed (2.x) as a contender: its Binance feed, TICKER channel (Binance bookTicker),
-pointed at the local replay server by overriding the feed's endpoints (a subclass; nothing
-of cryptofeed is patched). Runs in its own venv (BENCH_CF_VENV, default /tmp/cfvenv).
+"""cryptofeed as a contender: one venue's feed, TICKER channel, pointed at the local replay
+server by a subclass whose endpoints keep the venue's paths on the local host (nothing of
+cryptofeed is patched). Runs in its own venv (BENCH_CF_VENV): cryptofeed 3.x on Python 3.13,
+or 2.4.x, whose Binance feed the same subclass serves.
 
-The TICKER callback counts tickers and, with --latency-out, stores (frame index from the
-raw ``B`` field, time.time_ns()) per ticker. Prints one JSON line when N arrived (or at
---max-seconds), then exits when stdin closes.
+The TICKER callback counts tickers and, with --latency-out, stores (the frame index the
+replay server put in a size field of the raw message, time.time_ns()) per ticker. Prints one
+JSON line when N arrived (or at --max-seconds), then exits when stdin closes.
 """
 
 from __future__ import annotations
@@ -16,30 +17,58 @@ import sys
 import threading
 import time
 from array import array
+from typing import Any
+from urllib.parse import urlsplit
 
+import cryptofeed.exchanges as exchanges
 from cryptofeed import FeedHandler
-from cryptofeed.connection import RestEndpoint, Routes, WebsocketEndpoint
+from cryptofeed.connection import RestEndpoint, WebsocketEndpoint
 from cryptofeed.defines import TICKER
-from cryptofeed.exchanges import Binance
+
+FEEDS = {"binance": "Binance", "okx": "OKX", "coinbase": "Coinbase", "kraken": "Kraken",
+         "bitfinex": "Bitfinex", "gate": "Gate"}  # fmt: skip
+
+
+def frame_index(venue: str, raw: Any) -> int:
+    """The replay server's frame index in the raw message cryptofeed keeps with a ticker."""
+    if venue == "bitfinex":  # [chanId, [BID, BID_SIZE, ..., VOLUME, HIGH, LOW], seq]
+        return int(raw[1][7])
+    if venue == "gate":  # the whole message
+        return int(raw["result"]["highest_size"])
+    key = {"binance": "B", "okx": "bidSz", "coinbase": "best_bid_quantity", "kraken": "bid_qty"}
+    return int(float(raw.get("data", raw)[key[venue]]))
+
+
+def local_feed(venue: str, ws_base: str, http_base: str) -> type:
+    """The venue's feed class with its endpoints moved to the local server."""
+    feed = getattr(exchanges, FEEDS[venue])
+
+    def here(base: str, address: str) -> str:
+        return base + urlsplit(address).path
+
+    ws = [
+        WebsocketEndpoint(here(ws_base, e.address), channel_filter=e.channel_filter,
+                          limit=e.limit, options=e.options)
+        for e in feed.websocket_endpoints
+    ]  # fmt: skip
+    rest = [RestEndpoint(here(http_base, e.address), routes=e.routes) for e in feed.rest_endpoints]
+    return type(
+        f"Local{feed.__name__}", (feed,), {"websocket_endpoints": ws, "rest_endpoints": rest}
+    )
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("ws_url")  # ws[s]://127.0.0.1:PORT/ws: the base is used
+    ap.add_argument("venue", choices=sorted(FEEDS))
+    ap.add_argument("ws_url")  # wss://127.0.0.1:PORT/...: the scheme and host are used
     ap.add_argument("http_url")
     ap.add_argument("--symbols", default="BTC/USDT")
     ap.add_argument("--count", type=int, required=True)
     ap.add_argument("--latency-out")
     ap.add_argument("--max-seconds", type=float, default=120.0)
     a = ap.parse_args()
-    ws_base = a.ws_url.rsplit("/ws", 1)[0]
-
-    class LocalBinance(Binance):
-        websocket_endpoints = [WebsocketEndpoint(ws_base)]
-        rest_endpoints = [
-            RestEndpoint(a.http_url, routes=Routes("/api/v3/exchangeInfo",
-                                                   l2book="/api/v3/depth?symbol={}&limit={}"))
-        ]  # fmt: skip
+    u = urlsplit(a.ws_url)
+    feed = local_feed(a.venue, f"{u.scheme}://{u.netloc}", a.http_url)
 
     state = {"n": 0, "first": 0, "last": 0, "done": False}
     idx, ts = array("q"), array("q")
@@ -61,7 +90,7 @@ def main() -> None:
             state["first"] = tn
         state["last"] = tn
         if a.latency_out:
-            idx.append(int(float(t.raw["B"])))
+            idx.append(frame_index(a.venue, t.raw))
             ts.append(tn)
         if state["n"] == a.count:
             finish()
@@ -80,7 +109,7 @@ def main() -> None:
     fh = FeedHandler(config={"log": {"disabled": True}, "uvloop": True})
     # FeedHandler() installs uvloop's policy, which leaves no current loop; run() wants one
     asyncio.set_event_loop(asyncio.new_event_loop())
-    fh.add_feed(LocalBinance(symbols=syms, channels=[TICKER], callbacks={TICKER: on_ticker}))
+    fh.add_feed(feed(symbols=syms, channels=[TICKER], callbacks={TICKER: on_ticker}))
     fh.run()
 
 

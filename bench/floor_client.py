@@ -1,8 +1,9 @@
-"""The floor: a bare WebSocket client on uvloop that subscribes to Binance streams and only
-counts frames. `--client` picks the library: picows (the daemon's stream client), websockets
-or aiohttp, so the choice of client is made on figures from the same harness. With
---latency-out it also parses each frame's ``B`` (the replay server's frame index) and writes
-(index, recv_ns) pairs, for the latency floor at a fixed rate.
+"""The floor: a bare WebSocket client on uvloop that subscribes to a venue the way the daemon
+does (bench/venues.py) and only counts its data frames (one byte search a frame, no parse).
+`--client` picks the library: picows (the daemon's stream client), websockets or aiohttp, so
+the choice of client is made on figures from the same harness. With --latency-out it also
+parses each frame for the replay server's frame index and writes (index, recv_ns) pairs, for
+the latency floor at a fixed rate.
 
 Prints one JSON line when N frames arrived (or at --max-seconds), then idles until stdin
 closes or SIGTERM, so the driver can read its /proc counters first.
@@ -17,7 +18,7 @@ import sys
 import time
 from array import array
 
-import orjson
+from venues import Venue, frame_index, venue
 
 CLIENTS = ("picows", "websockets", "aiohttp")
 
@@ -25,7 +26,8 @@ CLIENTS = ("picows", "websockets", "aiohttp")
 class Counter:
     """Counts frames; the per-frame work every client variant shares."""
 
-    def __init__(self, count: int, latency: bool) -> None:
+    def __init__(self, v: Venue, count: int, latency: bool) -> None:
+        self.venue, self.marker = v.name, v.data_marker
         self.count, self.latency = count, latency
         self.n = self.first = self.last = 0
         self.idx, self.ts = array("q"), array("q")
@@ -33,22 +35,20 @@ class Counter:
 
     def frame(self, raw: bytes | str) -> None:
         t = time.time_ns()
-        if raw[:9] in (b'{"result"', '{"result"'):
+        if isinstance(raw, str):
+            raw = raw.encode()
+        if self.marker not in raw:  # acks, greetings, heartbeats
             return
         self.n += 1
         if self.n == 1:
             self.first = t
         self.last = t
         if self.latency:
-            self.idx.append(int(float(orjson.loads(raw)["B"])))
+            i = frame_index(self.venue, raw)
+            self.idx.append(-1 if i is None else i)
             self.ts.append(t)
         if self.n >= self.count and not self.done.done():
             self.done.set_result(None)
-
-
-def subscribe_msg(symbols: str) -> bytes:
-    streams = [f"{s.lower()}@{ch}" for s in symbols.split(",") for ch in ("ticker", "bookTicker")]
-    return orjson.dumps({"method": "SUBSCRIBE", "params": streams, "id": 1})
 
 
 async def run_picows(a: argparse.Namespace, ctx: ssl.SSLContext | None, c: Counter) -> None:
@@ -56,7 +56,8 @@ async def run_picows(a: argparse.Namespace, ctx: ssl.SSLContext | None, c: Count
 
     class Listener(WSListener):
         def on_ws_connected(self, transport: WSTransport) -> None:
-            transport.send(WSMsgType.TEXT, subscribe_msg(a.symbols))
+            for msg in venue(a.venue).subscribe_messages():
+                transport.send(WSMsgType.TEXT, msg.encode())
 
         def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
             if frame.msg_type == WSMsgType.TEXT:
@@ -74,7 +75,8 @@ async def run_websockets(a: argparse.Namespace, ctx: ssl.SSLContext | None, c: C
 
     async with connect(a.url, ssl=ctx, compression=None, max_size=1 << 20, proxy=None,
                        ping_interval=20, open_timeout=10) as ws:  # fmt: skip
-        await ws.send(subscribe_msg(a.symbols).decode())
+        for msg in venue(a.venue).subscribe_messages():
+            await ws.send(msg)
         async for raw in ws:
             c.frame(raw)
             if c.done.done():
@@ -90,7 +92,8 @@ async def run_aiohttp(a: argparse.Namespace, ctx: ssl.SSLContext | None, c: Coun
             a.url, ssl=ctx if ctx else False, max_msg_size=1 << 20, autoping=True
         ) as ws,
     ):
-        await ws.send_bytes(subscribe_msg(a.symbols))
+        for msg in venue(a.venue).subscribe_messages():
+            await ws.send_str(msg)
         async for msg in ws:
             if msg.type == aiohttp.WSMsgType.TEXT:
                 c.frame(msg.data)
@@ -100,7 +103,7 @@ async def run_aiohttp(a: argparse.Namespace, ctx: ssl.SSLContext | None, c: Coun
 
 async def amain(a: argparse.Namespace) -> None:
     ctx = ssl.create_default_context(cafile=a.cafile) if a.url.startswith("wss://") else None
-    c = Counter(a.count, bool(a.latency_out))
+    c = Counter(venue(a.venue), a.count, bool(a.latency_out))
     run = {"picows": run_picows, "websockets": run_websockets, "aiohttp": run_aiohttp}[a.client]
     try:
         async with asyncio.timeout(a.max_seconds):
@@ -111,8 +114,8 @@ async def amain(a: argparse.Namespace) -> None:
         with open(a.latency_out, "wb") as f:
             f.write(c.idx.tobytes())
             f.write(c.ts.tobytes())
-    print(orjson.dumps({"event": "done", "count": c.n, "t_first_ns": c.first,
-                        "t_last_ns": c.last}).decode(), flush=True)  # fmt: skip
+    print(f'{{"event":"done","count":{c.n},"t_first_ns":{c.first},"t_last_ns":{c.last}}}',
+          flush=True)  # fmt: skip
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
@@ -124,7 +127,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("url")
     ap.add_argument("--client", choices=CLIENTS, default="picows")
-    ap.add_argument("--symbols", default="BTCUSDT")
+    ap.add_argument("--venue", default="binance")
     ap.add_argument("--count", type=int, required=True)
     ap.add_argument("--cafile")
     ap.add_argument("--latency-out")

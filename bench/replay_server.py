@@ -1,24 +1,17 @@
-"""A local Binance replay server for benchmarks (127.0.0.1 only; plain ws:// or wss://).
-
-It speaks Binance's raw-stream protocol on /ws: a client sends
-``{"method":"SUBSCRIBE","params":["btcusdt@ticker","btcusdt@bookTicker",...],"id":N}`` and
-gets ``{"result":null,"id":N}``; then frames of the subscribed streams follow, in Binance's
-exact format (bookTicker ``{"u","s","b","B","a","A"}``; every 10th frame a 24hrTicker
-``{"e":"24hrTicker","E","s","c","b","B","a","A","o","h","l","v","q",...}``). Plain HTTP GET
-``/api/v3/exchangeInfo`` on the same port answers the markets (the daemon's markets_url).
-Binance's combined streams are spoken too (``/stream?streams=btcusdt@bookTicker/...``,
-subscribed by the URL, frames wrapped in ``{"stream":...,"data":...}``): cryptofeed uses them.
-Only subscribed channels are sent: without ``@ticker`` streams every frame is a bookTicker.
+"""A local venue for benchmarks (127.0.0.1 only; plain ws:// or wss://): one of the venues
+of bench/venues.py, with its real subscription handshake (acks, greetings, pongs) and its
+real ticker frames, and its REST markets answer on the same port (the daemon's markets_url;
+what cryptofeed reads for its symbols, too). Only the channels a client subscribed are sent.
 
 Frames are rendered before the run starts and pre-framed as unmasked WebSocket text frames
 (server-to-client frames are never masked, so each one is encoded once); the run writes
 those bytes straight to the connection's transport with the connection's flow control
 (``drain``), so the server spends almost no CPU per frame and does not limit the contender.
 
-Frame i carries ``i`` in its bid quantity ``B`` (``"<i>.00000000"``): every record the
-aggregator makes of it carries ``bid_size == i``, which the latency subscriber uses to match
-records to the send time of their frame (the server writes ``send_ns[i]``, CLOCK_REALTIME,
-taken right before the frame's bytes are written to the socket).
+Frame i carries ``i`` in a size field (the bid size where the channel has one): every
+record the aggregator makes of it carries ``bid_size == i``, which the latency subscriber
+uses to match records to the send time of their frame (the server writes ``send_ns[i]``,
+CLOCK_REALTIME, taken right before the frame's bytes are written to the socket).
 
 Modes:
   flood  N frames, as fast as the client reads (the transport's write buffer is kept below
@@ -50,21 +43,10 @@ from pathlib import Path
 import orjson
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Response
 
-SYMBOLS = [
-    ("BTCUSDT", "BTC", "USDT", 64000.0),
-    ("ETHUSDT", "ETH", "USDT", 3100.0),
-    ("SOLUSDT", "SOL", "USDT", 150.0),
-    ("XRPUSDT", "XRP", "USDT", 0.6),
-    ("DOGEUSDT", "DOGE", "USDT", 0.15),
-    ("ADAUSDT", "ADA", "USDT", 0.45),
-    ("LTCUSDT", "LTC", "USDT", 80.0),
-    ("LINKUSDT", "LINK", "USDT", 14.0),
-    ("DOTUSDT", "DOT", "USDT", 6.5),
-    ("AVAXUSDT", "AVAX", "USDT", 30.0),
-]
-TICKER_EVERY = 10  # one 24hrTicker per 10 frames, the rest bookTicker
+from venues import VENUES, Conn, venue
 
 
 def emit(event: str, **kw: object) -> None:
@@ -72,81 +54,8 @@ def emit(event: str, **kw: object) -> None:
     sys.stdout.flush()
 
 
-def exchange_info(symbols: list[tuple[str, str, str, float]]) -> bytes:
-    return orjson.dumps(
-        {
-            "timezone": "UTC",
-            "serverTime": time.time_ns() // 1_000_000,
-            "symbols": [
-                {
-                    "symbol": s,
-                    "status": "TRADING",
-                    "baseAsset": b,
-                    "quoteAsset": q,
-                    "isSpotTradingAllowed": True,
-                    "permissions": ["SPOT"],
-                    "filters": [
-                        {
-                            "filterType": "PRICE_FILTER",
-                            "minPrice": "0.00000001",
-                            "maxPrice": "1000000.00000000",
-                            "tickSize": "0.00000001",
-                        },
-                    ],
-                }
-                for s, b, q, _ in symbols
-            ],
-        }
-    )
-
-
-def render(i: int, sym: str, price: float, tickers: bool = True, combined: bool = False) -> bytes:
-    """Frame i as Binance sends it (strings with 8 decimals, like the recorded fixtures).
-
-    ``tickers``: the client subscribed <sym>@ticker too (one frame in 10 is a 24hrTicker);
-    ``combined``: the combined-stream envelope {"stream":"<sym>@<channel>","data":{...}}."""
-    step = (i % 200) * price * 1e-6
-    bid = f"{price + step:.8f}"
-    ask = f"{price + step + price * 1e-5:.8f}"
-    qty = f"{i}.00000000"  # the frame index: bid_size of the record
-    if tickers and i % TICKER_EVERY == TICKER_EVERY - 1:
-        now_ms = 1786539510015 + i
-        data = (
-            {
-                "e": "24hrTicker",
-                "E": now_ms,
-                "s": sym,
-                "p": "-212.61000000",
-                "P": "-0.330",
-                "w": "63846.27051000",
-                "x": "64330.60000000",
-                "c": bid,
-                "Q": "0.00200000",
-                "b": bid,
-                "B": qty,
-                "a": ask,
-                "A": "11.33198000",
-                "o": f"{price * 1.005:.8f}",
-                "h": f"{price * 1.01:.8f}",
-                "l": f"{price * 0.99:.8f}",
-                "v": "14724.65810000",
-                "q": "940099726.83155400",
-                "O": now_ms - 86_400_000,
-                "C": now_ms,
-                "F": 3518000000,
-                "L": 3519000000 + i,
-                "n": 1000001,
-            },
-            "ticker",
-        )
-    else:
-        data = (
-            {"u": 98494969448 + i, "s": sym, "b": bid, "B": qty, "a": ask, "A": "11.33198000"},
-            "bookTicker",
-        )
-    if combined:
-        return orjson.dumps({"stream": f"{sym.lower()}@{data[1]}", "data": data[0]})
-    return orjson.dumps(data[0])
+def ensure_text(msg: str | bytes) -> str:
+    return msg if isinstance(msg, str) else msg.decode()
 
 
 def ws_frame(payload: bytes) -> bytes:
@@ -181,78 +90,52 @@ def self_signed_cert(directory: Path) -> tuple[Path, Path]:
 class Replay:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
-        self.symbols = SYMBOLS[: args.symbols]
-        self.info = exchange_info(self.symbols)
+        self.venue = venue(args.venue)
         self.go = asyncio.Event()
         self.finished = asyncio.Event()
         self.busy = False
-        n = args.count if args.mode == "flood" else int(args.rate * args.duration)
-        self.n = n
+        self.n = args.count if args.mode == "flood" else int(args.rate * args.duration)
         self.frames: list[bytes] = []
-        self.send_ns = array("q", bytes(8 * n))
-
-    def prerender(self, streams: set[str], combined: bool) -> None:
-        subscribed = {x.split("@")[0].upper() for x in streams}
-        tickers = any(x.endswith("@ticker") for x in streams)
-        syms = [s for s in self.symbols if s[0] in subscribed] or self.symbols
-        k = len(syms)
-        self.frames = [
-            ws_frame(render(i, syms[i % k][0], syms[i % k][3], tickers, combined))
-            for i in range(self.n)
-        ]
+        self.send_ns = array("q", bytes(8 * self.n))
 
     def process_request(self, conn: ServerConnection, request):  # type: ignore[no-untyped-def]
         if request.headers.get("Upgrade", "").lower() == "websocket":
             return None
-        if request.path.startswith("/api/v3/exchangeInfo"):
-            headers = Headers(
-                [("Content-Type", "application/json"), ("Content-Length", str(len(self.info)))]
-            )
-            return Response(200, "OK", headers, self.info)
-        return conn.respond(404, "not found\n")
+        body = self.venue.rest(request.path)
+        if body is None:
+            return conn.respond(404, "not found\n")
+        headers = Headers(
+            [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+        )
+        return Response(200, "OK", headers, body)
+
+    async def answer(self, ws: ServerConnection, conn: Conn) -> None:
+        """Reads the client's next message and answers it as the venue would."""
+        for reply in self.venue.on_message(conn, ensure_text(await ws.recv())):
+            await ws.send(reply)
 
     async def handler(self, ws: ServerConnection) -> None:
         if self.busy:  # one measured client at a time
             await ws.close(1013, "busy")
             return
         self.busy = True
-        wanted: set[str] = set()
-        path = ws.request.path if ws.request else "/ws"
-        combined = path.startswith("/stream")
-        if combined:  # /stream?streams=a@bookTicker/b@bookTicker: subscribed by the URL
-            from urllib.parse import parse_qs, urlsplit
-
-            q = parse_qs(urlsplit(path).query).get("streams", [""])[0]
-            wanted = {x.lower() for x in q.split("/") if x}
+        conn = Conn(path=ws.request.path if ws.request else "/")
+        pongs = None
         try:
             async with asyncio.timeout(self.args.max_seconds):
-                while not wanted:  # bounded by the timeout
-                    msg = orjson.loads(await ws.recv())
-                    if msg.get("method") == "SUBSCRIBE":
-                        for stream in msg.get("params", []):
-                            wanted.add(stream.lower())
-                        await ws.send(orjson.dumps({"result": None, "id": msg.get("id")}).decode())
-                    else:
-                        await ws.send(
-                            orjson.dumps(
-                                {
-                                    "error": {"code": 2, "msg": "Invalid request"},
-                                    "id": msg.get("id"),
-                                }
-                            ).decode()
-                        )
-                # a client may send more SUBSCRIBE batches; give it a moment, answering them
+                for hello in self.venue.greeting(conn):
+                    await ws.send(hello)
+                while not conn.subs:  # bounded by the timeout
+                    await self.answer(ws, conn)
+                # a client may subscribe in several messages; give it a moment, answering them
                 with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(0.0 if combined else 0.3):
+                    async with asyncio.timeout(0.3):
                         while True:
-                            msg = orjson.loads(await ws.recv())
-                            for stream in msg.get("params", []):
-                                wanted.add(stream.lower())
-                            await ws.send(
-                                orjson.dumps({"result": None, "id": msg.get("id")}).decode()
-                            )
-                self.prerender(wanted, combined)
-                emit("subscribed", streams=sorted(wanted), combined=combined, frames=self.n)
+                            await self.answer(ws, conn)
+                self.frames = [ws_frame(x) for x in self.venue.plan(conn, self.n, time.time_ns())]
+                emit("subscribed", subscriptions=sorted(map(list, conn.subs)), frames=self.n)
+                # pings and late messages are answered while the frames go out
+                pongs = asyncio.ensure_future(self.keep_answering(ws, conn))
                 if not self.args.auto:
                     await self.go.wait()
                 t0 = time.time_ns()
@@ -272,7 +155,14 @@ class Replay:
         except Exception as e:
             emit("error", error=repr(e))
         finally:
+            if pongs is not None:
+                pongs.cancel()
             self.finished.set()
+
+    async def keep_answering(self, ws: ServerConnection, conn: Conn) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            while True:  # ends with the connection, or cancelled at the end of the run
+                await self.answer(ws, conn)
 
     async def flood(self, ws: ServerConnection) -> None:
         transport, frames, send_ns = ws.transport, self.frames, self.send_ns
@@ -342,7 +232,7 @@ async def amain(args: argparse.Namespace) -> None:
         emit(
             "listening",
             port=port,
-            ws_url=f"{scheme}://127.0.0.1:{port}/ws",
+            ws_url=f"{scheme}://127.0.0.1:{port}{replay.venue.ws_path}",
             http_url=f"{'https' if args.tls else 'http'}://127.0.0.1:{port}",
             cert=str(cert) if cert else None,
             pid=os.getpid(),
@@ -361,13 +251,13 @@ async def amain(args: argparse.Namespace) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--venue", choices=sorted(VENUES), default="binance")
     ap.add_argument("--mode", choices=["flood", "rate"], default="flood")
     ap.add_argument("--count", type=int, default=200_000, help="flood: frames in all")
     ap.add_argument("--rate", type=float, default=20_000.0, help="rate: frames per second")
     ap.add_argument("--duration", type=float, default=10.0, help="rate: seconds")
     ap.add_argument("--tick", type=float, default=0.001, help="rate: seconds between batches")
     ap.add_argument("--batch", type=int, default=256, help="flood: frames per write")
-    ap.add_argument("--symbols", type=int, default=10, help="markets offered (max 10)")
     ap.add_argument("--tls", action="store_true", help="wss:// with a self-signed cert")
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--write-limit", type=int, default=1 << 18)

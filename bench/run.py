@@ -1,25 +1,29 @@
-"""The benchmark: the aggregator daemon, a bare WebSocket client (the floor) and, when it
-can be installed and pointed at a local server, cryptofeed, against bench/replay_server.py
-on 127.0.0.1. Runs are interleaved (run r of every contender before run r+1 of any), R runs
-each; the figures are medians over runs.
+"""The per-venue benchmark: the aggregator daemon (files and one socket subscriber on), a
+bare picows client that subscribes the same way and counts frames (the floor) and cryptofeed
+(its own venv), each against bench/replay_server.py playing one venue on 127.0.0.1 with the
+venue's subscription handshake and message formats. Runs are interleaved (run r of every
+venue and contender before run r+1 of any); the figures are medians over runs.
 
-    python bench/run.py [--runs 3] [--count 200000] [--rate 20000] [--duration 10]
-                        [--transports plain,tls] [--contenders floor,aggregator,cryptofeed]
+    python bench/run.py --venues binance,okx,coinbase,kraken,bitfinex,gate [--runs 3]
+                        [--count 100000] [--rate 10000] [--duration 4] [--transports tls]
+                        [--contenders floor,aggregator,cryptofeed] [--pure binance]
+                        [--daemon-at COMMIT] [--quick]
 
-Per run and contender:
+Per run, venue and contender:
   flood   N frames as fast as the contender reads: msgs/s = N / (time of the last message
           delivered to the contender's consumer - time the server wrote the first frame);
           CPU us/msg = (utime+stime of the contender process, /proc/<pid>/stat, from after
           subscribing to after the last message) / N; the aggregator's socket subscriber is
           measured separately (sub_cpu_us_per_msg), and the daemon's CPU is also split
           between its event loop's thread and its other threads (the file writer's), from
-          /proc/<pid>/task/<tid>/stat ("loop / threads"); peak RSS = VmHWM of the contender at the
-          end; records written = ticker lines in the daemon's files after it exits.
-  rate    R frames/s for D s: latency = time the subscriber read the record (or the floor
-          read the frame) - time the server wrote the frame's bytes, matched by frame index
-          (carried in the bid quantity, i.e. the record's bid_size). p50/p99/p99.9.
+          /proc/<pid>/task/<tid>/stat; peak RSS = VmHWM of the contender at the end; records
+          written = ticker lines in the daemon's files after it exits, against frames sent.
+  rate    R frames/s for D s (paced): the same CPU figure, and latency = time the
+          subscriber read the record (the floor read the frame, cryptofeed called back) -
+          time the server wrote the frame's bytes, matched by frame index (carried in a
+          size field, i.e. the record's bid_size). p50/p99/p99.9.
 
-Writes bench/results.json and prints a table. Every wait is bounded.
+Writes bench/results.json and prints the tables. Every wait is bounded.
 """
 
 from __future__ import annotations
@@ -32,7 +36,6 @@ import json
 import os
 import shutil
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -45,25 +48,21 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 PY = sys.executable
 sys.path.insert(0, str(HERE))
-from benchlib import (  # noqa: E402
-    UNIFIED,
-    Child,
-    cpu_seconds,
-    machine,
-    status_mb,
-    thread_cpu,
-    write_config,
-)
+from benchlib import Child, cpu_seconds, daemon_config, machine, status_mb, thread_cpu  # noqa: E402
+from report import summarise, tables  # noqa: E402
+from venues import UNIFIED, VENUES, venue  # noqa: E402
 
-SYMBOLS = ["BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT", "DOGEUSDT"]
-CF_VENV = Path(os.environ.get("BENCH_CF_VENV", "/tmp/cfvenv"))
+# cryptofeed 3.x (Python 3.13); 2.4.x (Python 3.11) for a venue 3.x lacks
+CF_VENVS = [Path(os.environ.get("BENCH_CF_VENV", "/tmp/cf3venv")),
+            Path(os.environ.get("BENCH_CF2_VENV", "/tmp/cfvenv"))]  # fmt: skip
+CF_SCRIPT = HERE / "cryptofeed_client.py"
 
 
 async def start_server(
-    tmp: Path, mode: str, tls: bool, a: argparse.Namespace
+    tmp: Path, name: str, mode: str, tls: bool, a: argparse.Namespace
 ) -> tuple[Child, dict]:
     args = [
-        *(PY, str(HERE / "replay_server.py"), "--mode", mode, "--symbols", str(len(SYMBOLS))),
+        *(PY, str(HERE / "replay_server.py"), "--venue", name, "--mode", mode),
         *("--count", str(a.count), "--rate", str(a.rate), "--duration", str(a.duration)),
         *("--send-times", str(tmp / "send_ns.bin"), "--max-seconds", str(a.max_seconds)),
     ]
@@ -79,6 +78,8 @@ def frames_expected(mode: str, a: argparse.Namespace) -> int:
 
 
 def latency(tmp: Path, recv_file: Path) -> dict:
+    """Percentiles of (read time - send time) over the frames matched by index; a frame that
+    several records carry (a merged channel repeats the index) counts at its first read."""
     send = array("q")
     send.frombytes((tmp / "send_ns.bin").read_bytes())
     raw = recv_file.read_bytes()
@@ -86,7 +87,11 @@ def latency(tmp: Path, recv_file: Path) -> dict:
     idx, ts = array("q"), array("q")
     idx.frombytes(raw[:half])
     ts.frombytes(raw[half:])
-    lat = sorted((t - send[i]) / 1000 for i, t in zip(idx, ts, strict=True) if 0 <= i < len(send))
+    first: dict[int, int] = {}
+    for i, t in zip(idx, ts, strict=True):
+        if 0 <= i < len(send) and i not in first:
+            first[i] = t
+    lat = sorted((t - send[i]) / 1000 for i, t in first.items())
     if not lat:
         return {"matched": 0}
 
@@ -99,9 +104,15 @@ def latency(tmp: Path, recv_file: Path) -> dict:
     if daemon.exists():  # the aggregator's records say when it read each frame: split there
         rd = array("q")
         rd.frombytes(daemon.read_bytes())
-        pairs = [(send[i], r, t) for i, r, t in zip(idx, rd, ts, strict=True) if 0 <= i < len(send)]
-        into = sorted((r - s) / 1000 for s, r, _ in pairs)  # server wrote -> daemon read
-        out_ = sorted((t - r) / 1000 for _, r, t in pairs)  # daemon read -> subscriber read
+        seen: set[int] = set()
+        into, out_ = [], []
+        for i, r, t in zip(idx, rd, ts, strict=True):
+            if 0 <= i < len(send) and i not in seen:
+                seen.add(i)
+                into.append((r - send[i]) / 1000)  # server wrote -> daemon read
+                out_.append((t - r) / 1000)  # daemon read -> subscriber read
+        into.sort()
+        out_.sort()
         out["to_daemon_p50_us"], out["to_daemon_p99_us"] = pct(into, 50), pct(into, 99)
         out["to_sub_p50_us"], out["to_sub_p99_us"] = pct(out_, 50), pct(out_, 99)
     return out
@@ -111,13 +122,10 @@ def latency(tmp: Path, recv_file: Path) -> dict:
 
 
 async def counted_pass(
-    server: Child, client: Child, a: argparse.Namespace, settle: float, per_frame_sent: bool
+    server: Child, client: Child, a: argparse.Namespace, settle: float
 ) -> dict[str, Any]:
-    """One pass against a client that only counts frames: sent, received, CPU, RSS.
-
-    CPU is divided by the frames received, or by the frames sent when the client cannot see
-    every frame (cryptofeed drops the channels it did not subscribe to).
-    """
+    """One pass against a client that only counts frames: sent, received, CPU per frame
+    sent, RSS."""
     try:
         await server.event("subscribed", 60)
         if settle:
@@ -134,30 +142,26 @@ async def counted_pass(
         server.send("stop")
         await server.stop()
     got = done["count"]
-    per = sent["sent"] if per_frame_sent else got
     return {
         "frames_sent": sent["sent"],
         "msgs": got,
         "msgs_per_s": round(got / max((done["t_last_ns"] - sent["t_first_ns"]) / 1e9, 1e-9)),
-        "cpu_us_per_msg": round(cpu * 1e6 / max(per, 1), 2),
+        "cpu_us_per_msg": round(cpu * 1e6 / max(sent["sent"], 1), 2),
         "peak_rss_mb": round(rss, 1),
     }
 
 
-async def run_floor(
-    tmp: Path, mode: str, tls: bool, a: argparse.Namespace, client_lib: str = "picows"
-) -> dict:
-    server, info = await start_server(tmp, mode, tls, a)
+async def run_floor(tmp: Path, name: str, mode: str, tls: bool, a: argparse.Namespace) -> dict:
+    server, info = await start_server(tmp, name, mode, tls, a)
     n = frames_expected(mode, a)
-    args = [PY, str(HERE / "floor_client.py"), info["ws_url"], "--symbols", ",".join(SYMBOLS),
-            "--client", client_lib, "--count", str(n),
-            "--max-seconds", str(a.max_seconds)]  # fmt: skip
+    args = [PY, str(HERE / "floor_client.py"), info["ws_url"], "--venue", name,
+            "--count", str(n), "--max-seconds", str(a.max_seconds)]  # fmt: skip
     if info["cert"]:
         args += ["--cafile", info["cert"]]
     if mode == "rate":
         args += ["--latency-out", str(tmp / "recv.bin")]
     client = await Child.start("floor", args, tmp / "floor.log")
-    out = await counted_pass(server, client, a, settle=0.0, per_frame_sent=False)
+    out = await counted_pass(server, client, a, settle=0.0)
     if mode == "rate":
         out["latency"] = latency(tmp, tmp / "recv.bin")
     return out
@@ -175,19 +179,39 @@ def ticker_lines(data_dir: Path) -> tuple[int, int]:
     return n, last
 
 
-async def run_aggregator(tmp: Path, mode: str, tls: bool, a: argparse.Namespace) -> dict:
-    server, info = await start_server(tmp, mode, tls, a)
+def venue_config(root: Path, name: str, info: dict) -> Path:
+    """The daemon's config: the venue on the replay server, the files and socket sinks."""
+    v, http = venue(name), info["http_url"]
+    return daemon_config(root, [
+        f"[exchanges.{name}]",
+        'mode = "ws"',
+        f"symbols = {json.dumps(UNIFIED)}",
+        f'ws_url = "{info["ws_url"]}"',
+        f'rest_url = "{http}{v.rest_prefix}"',
+        f'markets_url = "{http}{v.markets_path}"',
+        "stale_after = 60.0",
+        "fallback = false",
+    ])  # fmt: skip
+
+
+async def run_aggregator(
+    tmp: Path, name: str, mode: str, tls: bool, a: argparse.Namespace, pure: bool = False
+) -> dict:
+    server, info = await start_server(tmp, name, mode, tls, a)
     n = frames_expected(mode, a)
-    cfg = write_config(tmp, info)
+    cfg = venue_config(tmp, name, info)
     env = {"SSL_CERT_FILE": info["cert"]} if info["cert"] else {}
+    if pure:
+        env["AGGREGATOR_PURE_PYTHON"] = "1"
     daemon = await Child.start(
         "aggregator", [PY, "-m", "aggregator", "run", "-c", str(cfg)], tmp / "daemon.log",
-        env=env, cwd=REPO,
+        env=env, cwd=a.daemon_tree,
     )  # fmt: skip
     sub_args = [PY, str(HERE / "subscriber.py"), str(tmp / "agg.sock"), "--count", str(n),
                 "--max-seconds", str(a.max_seconds)]  # fmt: skip
     if mode == "rate":
-        sub_args += ["--latency-out", str(tmp / "recv.bin")]
+        sub_args += ["--latency-out", str(tmp / "recv.bin"), "--index-field",
+                     venue(name).index_field]  # fmt: skip
     sub = await Child.start("subscriber", sub_args, tmp / "subscriber.log")
     try:
         await sub.event("connected", 60)
@@ -212,7 +236,7 @@ async def run_aggregator(tmp: Path, mode: str, tls: bool, a: argparse.Namespace)
         await server.stop()
     log = (tmp / "daemon.log").read_text()
     published = [x for x in log.splitlines() if "published=" in x]
-    got = done["count"]
+    got, nsent = done["count"], max(sent["sent"], 1)
     written, last_recv = ticker_lines(tmp / "data")
     out = {
         "frames_sent": sent["sent"],
@@ -222,9 +246,9 @@ async def run_aggregator(tmp: Path, mode: str, tls: bool, a: argparse.Namespace)
         # end to end: records read by the socket subscriber (fewer when it was conflated)
         "sub_msgs": got,
         "sub_msgs_per_s": round(got / max((done["t_last_ns"] - sent["t_first_ns"]) / 1e9, 1e-9)),
-        "cpu_us_per_msg": round((d1 - d0) * 1e6 / max(sent["sent"], 1), 2),
-        "loop_cpu_us_per_msg": round(loop_cpu * 1e6 / max(sent["sent"], 1), 2),
-        "threads_cpu_us_per_msg": round(threads_cpu * 1e6 / max(sent["sent"], 1), 2),
+        "cpu_us_per_msg": round((d1 - d0) * 1e6 / nsent, 2),
+        "loop_cpu_us_per_msg": round(loop_cpu * 1e6 / nsent, 2),
+        "threads_cpu_us_per_msg": round(threads_cpu * 1e6 / nsent, 2),
         "sub_cpu_us_per_msg": round((s1 - s0) * 1e6 / max(got, 1), 2),
         "peak_rss_mb": round(rss, 1),
         "sub_peak_rss_mb": round(sub_rss, 1),
@@ -238,37 +262,49 @@ async def run_aggregator(tmp: Path, mode: str, tls: bool, a: argparse.Namespace)
     return out
 
 
-CF_SCRIPT = HERE / "cryptofeed_client.py"
+async def run_pure(tmp: Path, name: str, mode: str, tls: bool, a: argparse.Namespace) -> dict:
+    return await run_aggregator(tmp, name, mode, tls, a, pure=True)
 
 
-def cryptofeed_status() -> str | None:
-    """None when cryptofeed can run here, else why not."""
-    py = CF_VENV / "bin" / "python"
-    if not py.exists():
-        return f"not installable: no venv at {CF_VENV} (see bench/README.md for the attempt)"
-    r = subprocess.run([str(py), "-c", "import cryptofeed"], capture_output=True, text=True,
-                       timeout=60)  # fmt: skip
-    if r.returncode:
-        return "not installable: " + (r.stderr.strip().splitlines() or ["import failed"])[-1]
-    if not CF_SCRIPT.exists():
-        return "installed, but no local-endpoint client (bench/cryptofeed_client.py) yet"
-    return None
+@functools.cache
+def cryptofeed_for(name: str) -> tuple[Path, str] | str:
+    """(the venv's python, "cryptofeed <version> (Python <version>)") of the first venv
+    whose cryptofeed has the venue's feed, else why none can run."""
+    code = (f"import sys; sys.path.insert(0, {str(HERE)!r}); import cryptofeed_client as c, "
+            f"importlib.metadata as m; getattr(c.exchanges, c.FEEDS[{name!r}]); "
+            "print(m.version('cryptofeed'), sys.version.split()[0])")  # fmt: skip
+    why = []
+    for venv in CF_VENVS:
+        py = venv / "bin" / "python"
+        if not py.exists():
+            why.append(f"no venv at {venv}")
+            continue
+        r = subprocess.run([str(py), "-c", code], capture_output=True, text=True, timeout=60)
+        if r.returncode == 0:
+            cf, pyv = r.stdout.split()
+            return py, f"cryptofeed {cf} (Python {pyv})"
+        why.append(f"{venv}: " + (r.stderr.strip().splitlines() or ["failed"])[-1])
+    return "not run: " + "; ".join(why)
 
 
-async def run_cryptofeed(tmp: Path, mode: str, tls: bool, a: argparse.Namespace) -> dict:
-    server, info = await start_server(tmp, mode, tls, a)
-    n = frames_expected(mode, a)
-    args = [str(CF_VENV / "bin" / "python"), str(CF_SCRIPT), info["ws_url"], info["http_url"],
-            "--symbols", ",".join(UNIFIED), "--count", str(n),
+async def run_cryptofeed(tmp: Path, name: str, mode: str, tls: bool, a: argparse.Namespace) -> dict:
+    found = cryptofeed_for(name)
+    if isinstance(found, str):
+        return {"error": found}
+    if not tls:
+        return {"error": "not run: cryptofeed accepts only wss:// addresses"}
+    server, info = await start_server(tmp, name, mode, tls, a)
+    args = [str(found[0]), str(CF_SCRIPT), name, info["ws_url"], info["http_url"],
+            "--symbols", ",".join(UNIFIED), "--count", str(frames_expected(mode, a)),
             "--max-seconds", str(a.max_seconds)]  # fmt: skip
     if mode == "rate":
         args += ["--latency-out", str(tmp / "recv.bin")]
-    # requests (markets) trusts REQUESTS_CA_BUNDLE, websockets (ssl default context) SSL_CERT_FILE
-    env = (
-        {"SSL_CERT_FILE": info["cert"], "REQUESTS_CA_BUNDLE": info["cert"]} if info["cert"] else {}
-    )
+    # its HTTP and WebSocket clients trust SSL_CERT_FILE; its symbols cache goes in tmp
+    env = {"SSL_CERT_FILE": info["cert"], "REQUESTS_CA_BUNDLE": info["cert"],
+           "XDG_CACHE_HOME": str(tmp / "cache")}  # fmt: skip
     client = await Child.start("cryptofeed", args, tmp / "cryptofeed.log", env=env)
-    out = await counted_pass(server, client, a, settle=0.5, per_frame_sent=True)
+    out = await counted_pass(server, client, a, settle=0.5)
+    out["version"] = found[1]
     if mode == "rate":
         out["latency"] = latency(tmp, tmp / "recv.bin")
     return out
@@ -276,120 +312,61 @@ async def run_cryptofeed(tmp: Path, mode: str, tls: bool, a: argparse.Namespace)
 
 RUNNERS = {
     "floor": run_floor,  # picows, the daemon's stream client
-    "floor-websockets": functools.partial(run_floor, client_lib="websockets"),
-    "floor-aiohttp": functools.partial(run_floor, client_lib="aiohttp"),
     "aggregator": run_aggregator,
+    "aggregator-pure": run_pure,  # AGGREGATOR_PURE_PYTHON=1: no compiled path
     "cryptofeed": run_cryptofeed,
 }
 
 
-# --- summary ---------------------------------------------------------------------------------
-
-
-def median(values: list) -> float | None:
-    vals = [v for v in values if isinstance(v, int | float)]
-    return round(statistics.median(vals), 2) if vals else None
-
-
-def summarise(runs: list[dict]) -> dict:
-    flood = [r["flood"] for r in runs if "flood" in r and "error" not in r["flood"]]
-    rate = [r["rate"] for r in runs if "rate" in r and "error" not in r["rate"]]
-    errors = sorted({r[m]["error"] for r in runs for m in r if "error" in r[m]})
-    out: dict = {"runs": len(runs), "ok_flood_runs": len(flood), "ok_rate_runs": len(rate)}
-    if errors:
-        out["errors"] = errors
-    for key in ("msgs_per_s", "cpu_us_per_msg", "loop_cpu_us_per_msg", "threads_cpu_us_per_msg",
-                "sub_cpu_us_per_msg", "peak_rss_mb", "records_written", "msgs", "frames_sent",
-                "sub_msgs", "sub_msgs_per_s", "conflated_notices"):  # fmt: skip
-        if any(key in f for f in flood):
-            out[key] = median([f.get(key) for f in flood])
-    lats = [r.get("latency", {}) for r in rate]
-    for key in ("p50_us", "p99_us", "p999_us", "max_us"):
-        if any(key in x for x in lats):
-            out[f"latency_{key}"] = median([x.get(key) for x in lats])
-    if rate:
-        out["latency_rate_cpu_us_per_msg"] = median([x.get("cpu_us_per_msg") for x in rate])
-        out["latency_rate_peak_rss_mb"] = median([x.get("peak_rss_mb") for x in rate])
+def daemon_tree(commit: str | None) -> Path:
+    """Where the daemon runs from: the working tree, or a commit exported (git archive) to a
+    temporary directory with its compiled part built, so a baseline can be measured while
+    the tree changes."""
+    if not commit:
+        return REPO
+    out = Path(tempfile.mkdtemp(prefix=f"bench-tree-{commit[:10]}-"))
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", commit], check=True,
+                             capture_output=True, timeout=120).stdout  # fmt: skip
+    subprocess.run(["tar", "-x", "-C", str(out)], input=archive, check=True, timeout=120)
+    subprocess.run([PY, "setup.py", "build_ext", "--inplace", "-q"], cwd=out, check=True,
+                   capture_output=True, timeout=600)  # fmt: skip
     return out
 
 
-COUNTS = ("msgs_per_s", "sub_msgs_per_s", "records_written")
-COLUMNS = [
-    ("msgs/s", "msgs_per_s"),
-    ("cpu us/msg", "cpu_us_per_msg"),
-    ("loop / threads", "loop_threads"),
-    ("sub msgs/s", "sub_msgs_per_s"),
-    ("sub cpu us/msg", "sub_cpu_us_per_msg"),
-    ("p50 us", "latency_p50_us"),
-    ("p99 us", "latency_p99_us"),
-    ("p99.9 us", "latency_p999_us"),
-    ("peak RSS MB", "peak_rss_mb"),
-    ("records written", "records_written"),
-]
-
-
-def cell(s: dict, k: str) -> str:
-    if k == "loop_threads":  # the daemon's CPU split: its event loop, its other threads
-        loop, threads = s.get("loop_cpu_us_per_msg"), s.get("threads_cpu_us_per_msg")
-        return "-" if loop is None or threads is None else f"{loop:g} / {threads:g}"
-    v = s.get(k)
-    if v is None:
-        return "-"
-    return f"{v:,.0f}" if k in COUNTS else f"{v:g}"
-
-
-def table(results: dict) -> str:
-    cols = ["contender", "transport"] + [c for c, _ in COLUMNS]
-    rows = []
-    for name, by_t in results["contenders"].items():
-        if isinstance(by_t, str):
-            rows.append([name, "-", by_t] + [""] * (len(cols) - 3))
-            continue
-        for transport, s in by_t.items():
-            rows.append([name, transport] + [cell(s, k) for _, k in COLUMNS])
-    widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(cols)]
-    line = lambda r: "| " + " | ".join(x.ljust(w) for x, w in zip(r, widths, strict=True)) + " |"  # noqa: E731
-    return "\n".join(
-        [line(cols), "|" + "|".join("-" * (w + 2) for w in widths) + "|"] + [line(r) for r in rows]
-    )
+async def one(c: str, name: str, t: str, mode: str, a: argparse.Namespace) -> dict:
+    tmp = Path(tempfile.mkdtemp(prefix=f"b{c[0]}-", dir="/tmp"))
+    try:
+        async with asyncio.timeout(a.max_seconds + 120):
+            out = await RUNNERS[c](tmp, name, mode, t == "tls", a)
+    except Exception as e:
+        out = {"error": repr(e)[:500], "dir": str(tmp)}
+    if "error" not in out and not a.keep:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out
 
 
 async def amain(a: argparse.Namespace) -> dict:
-    contenders = [c for c in a.contenders.split(",") if c]
+    venues = [v for v in a.venues.split(",") if v]
     transports = [t for t in a.transports.split(",") if t]
-    skipped: dict[str, str] = {}
-    if "cryptofeed" in contenders:
-        why = cryptofeed_status()
-        if why:
-            skipped["cryptofeed"] = why
-            contenders.remove("cryptofeed")
-    raw: dict = {c: {t: [] for t in transports} for c in contenders}
     modes = [m for m in ("flood", "rate") if m in a.modes.split(",")]
-    for r in range(a.runs):
-        for t in transports:
-            for c in contenders:  # interleaved: run r of each contender, then run r+1
-                run: dict = {}
-                for mode in modes:
-                    if c == "cryptofeed" and t == "plain":
-                        run[mode] = {
-                            "error": "not run: cryptofeed accepts only wss:// addresses "
-                            "(ValueError: Invalid address, must be a wss address)"
-                        }
-                        continue
-                    tmp = Path(tempfile.mkdtemp(prefix=f"b{c[0]}-", dir="/tmp"))
-                    t0 = time.monotonic()
-                    try:
-                        async with asyncio.timeout(a.max_seconds + 120):
-                            run[mode] = await RUNNERS[c](tmp, mode, t == "tls", a)
-                    except Exception as e:
-                        run[mode] = {"error": repr(e)[:500], "dir": str(tmp)}
-                    took = time.monotonic() - t0
-                    print(f"run {r + 1}/{a.runs} {c:<10} {t:<5} {mode:<5} {took:5.1f}s "
-                          f"{json.dumps(run[mode])}", file=sys.stderr, flush=True)  # fmt: skip
-                    if "error" not in run[mode] and not a.keep:
-                        shutil.rmtree(tmp, ignore_errors=True)
-                raw[c][t].append(run)
-    results = {
+    base = [c for c in a.contenders.split(",") if c]
+    pure = {v for v in a.pure.split(",") if v}
+    who = {v: base + (["aggregator-pure"] if v in pure and "aggregator" in base else [])
+           for v in venues}  # fmt: skip
+    raw: dict = {v: {c: {t: [] for t in transports} for c in who[v]} for v in venues}
+    for r in range(a.runs):  # interleaved: run r of every venue and contender, then run r+1
+        for v in venues:
+            for t in transports:
+                for c in who[v]:
+                    run: dict = {}
+                    for mode in modes:
+                        t0 = time.monotonic()
+                        run[mode] = await one(c, v, t, mode, a)
+                        print(f"run {r + 1}/{a.runs} {v:<8} {c:<15} {t:<5} {mode:<5} "
+                              f"{time.monotonic() - t0:5.1f}s {json.dumps(run[mode])}",
+                              file=sys.stderr, flush=True)  # fmt: skip
+                    raw[v][c][t].append(run)
+    return {
         "machine": machine(),
         "settings": {
             "runs": a.runs,
@@ -398,30 +375,47 @@ async def amain(a: argparse.Namespace) -> dict:
             "rate_duration_s": a.duration,
             "symbols": UNIFIED,
             "transports": transports,
+            "daemon_at": a.daemon_at or "working tree",
         },
-        "contenders": {c: {t: summarise(raw[c][t]) for t in transports} for c in contenders},
+        "venues": {
+            v: {c: {t: summarise(raw[v][c][t]) for t in transports} for c in who[v]} for v in venues
+        },
         "raw": raw,
     }
-    results["contenders"].update(skipped)
-    return results
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--venues", default=",".join(VENUES))
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--count", type=int, default=200_000, help="flood: frames per run")
-    ap.add_argument("--rate", type=float, default=20_000.0, help="latency runs: frames/s")
-    ap.add_argument("--duration", type=float, default=10.0, help="latency runs: seconds")
-    ap.add_argument("--transports", default="tls,plain")
+    ap.add_argument("--count", type=int, default=100_000, help="flood: frames per run")
+    ap.add_argument("--rate", type=float, default=10_000.0, help="paced runs: frames/s")
+    ap.add_argument("--duration", type=float, default=4.0, help="paced runs: seconds")
+    ap.add_argument("--transports", default="tls", help="tls, plain or both")
     ap.add_argument("--contenders", default="floor,aggregator,cryptofeed")
+    ap.add_argument("--pure", default="binance",
+                    help="venues also run with AGGREGATOR_PURE_PYTHON=1")  # fmt: skip
     ap.add_argument("--modes", default="flood,rate")
+    ap.add_argument("--daemon-at", help="run the daemon of this commit (default: the tree)")
+    ap.add_argument("--quick", action="store_true",
+                    help="a smoke run: 1 run, 5,000-frame floods, 1 s paced")  # fmt: skip
     ap.add_argument("--max-seconds", type=float, default=120.0, help="bound on each wait")
     ap.add_argument("--out", default=str(HERE / "results.json"))
     ap.add_argument("--keep", action="store_true", help="keep the runs' temporary directories")
     a = ap.parse_args()
-    results = asyncio.run(amain(a))
+    if a.quick:
+        a.runs, a.count, a.duration, a.max_seconds = 1, 5_000, 1.0, 60.0
+    unknown = set(a.venues.split(",")) - set(VENUES)
+    if unknown:
+        ap.error(f"unknown venues {sorted(unknown)}; known: {', '.join(VENUES)}")
+    a.daemon_tree = daemon_tree(a.daemon_at)
+    try:
+        results = asyncio.run(amain(a))
+    finally:
+        if a.daemon_tree != REPO:
+            shutil.rmtree(a.daemon_tree, ignore_errors=True)
     Path(a.out).write_text(json.dumps(results, indent=1) + "\n")
-    print(table(results))
+    print(tables(results))
     print(f"\nwritten: {a.out}")
 
 

@@ -1,6 +1,7 @@
 """A socket subscriber of the aggregator daemon: reads its Unix socket (newline-delimited
 JSON, every record), counts ticker records, and with --latency-out writes
-(bid_size = the replay server's frame index, recv_ns) of every ticker record, and the
+(the replay server's frame index, from --index-field, bid_size by default; recv_ns) of
+every ticker record, and the
 records' own ts_recv (when the daemon read the frame) to the same path + ".daemon".
 
 While records arrive it does as little as it can, so that it takes little CPU from the
@@ -32,8 +33,8 @@ CONFLATED = b'"conflated"'
 class Reader(asyncio.Protocol):
     """Counts ticker records per read, keeps (whole lines, read time) when asked to."""
 
-    def __init__(self, count: int, keep: bool) -> None:
-        self.count, self.keep = count, keep
+    def __init__(self, count: int, keep: bool, index_field: str = "bid_size") -> None:
+        self.count, self.keep, self.index_field = count, keep, index_field
         self.n = self.conflated = self.lines = 0
         self.first = self.last = 0
         self.buf = b""  # a line's start, until its end arrives
@@ -75,7 +76,8 @@ class Reader(asyncio.Protocol):
             for line in part.split(b"\n"):
                 if TICKER in line:
                     r = orjson.loads(line)
-                    idx.append(int(r["bid_size"]))
+                    i = r.get(self.index_field)
+                    idx.append(-1 if i is None else int(i))
                     ts.append(t)
                     daemon.append(r["ts_recv"])
         return idx, ts, daemon
@@ -84,7 +86,7 @@ class Reader(asyncio.Protocol):
 async def amain(a: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     lat = bool(a.latency_out)
-    reader = Reader(a.count, lat)
+    reader = Reader(a.count, lat, a.index_field)
     async with asyncio.timeout(30):
         while True:  # the socket appears when the daemon listens
             try:
@@ -129,6 +131,7 @@ def main() -> None:
     ap.add_argument("socket")
     ap.add_argument("--count", type=int, required=True)
     ap.add_argument("--latency-out")
+    ap.add_argument("--index-field", default="bid_size", help="the field holding the frame index")
     ap.add_argument("--max-seconds", type=float, default=120.0)
     ap.add_argument("--idle", type=float, default=3.0, help="seconds without a line: done")
     a = ap.parse_args()
