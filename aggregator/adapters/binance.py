@@ -166,10 +166,9 @@ class Binance(Codec):
             data = [data]
         if not isinstance(data, list):
             raise ParseError("expected a list of tickers")
-        out = []
-        for t, m in self.followed(data, "symbol"):
-            out.append(REST_TICKER.record(self.venue, m, t, ts_recv))
-        return out
+        return [
+            REST_TICKER.record(self.venue, m, t, ts_recv) for t, m in self.followed(data, "symbol")
+        ]
 
     @staticmethod
     def market_rows(body: bytes) -> list[Any]:

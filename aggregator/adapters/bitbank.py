@@ -62,10 +62,7 @@ class Bitbank(Codec):
             return [TICKER.record(self.venue, market, data, ts_recv)]
         if not isinstance(data, list):
             raise ParseError("response without a data list")
-        out = []
-        for t, m in self.followed(data, "pair"):
-            out.append(TICKER.record(self.venue, m, t, ts_recv))
-        return out
+        return [TICKER.record(self.venue, m, t, ts_recv) for t, m in self.followed(data, "pair")]
 
     @staticmethod
     def market_rows(body: bytes) -> list[Any]:

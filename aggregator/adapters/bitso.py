@@ -64,10 +64,7 @@ class Bitso(Codec):
             payload = [payload]
         if not isinstance(payload, list):
             raise ParseError("response without a payload")
-        out = []
-        for t, m in self.followed(payload, "book"):
-            out.append(TICKER.record(self.venue, m, t, ts_recv))
-        return out
+        return [TICKER.record(self.venue, m, t, ts_recv) for t, m in self.followed(payload, "book")]
 
     @staticmethod
     def market_rows(body: bytes) -> list[Any]:

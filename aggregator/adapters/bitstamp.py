@@ -159,10 +159,7 @@ class Bitstamp(Codec):
             return [TICKER.record(self.venue, m, data, ts_recv)]
         if not isinstance(data, list):
             raise ParseError("expected a list of tickers")
-        out = []
-        for t, m in self.followed(data, "pair"):
-            out.append(TICKER.record(self.venue, m, t, ts_recv))
-        return out
+        return [TICKER.record(self.venue, m, t, ts_recv) for t, m in self.followed(data, "pair")]
 
     @staticmethod
     def market_rows(body: bytes) -> list[Any]:

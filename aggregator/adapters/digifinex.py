@@ -58,10 +58,10 @@ class Digifinex(Codec):
         if not isinstance(tickers, list):
             raise ParseError("response without a ticker list")
         ts_event = seconds_to_ns(doc.get("date"))
-        out = []
-        for t, m in self.followed(tickers, "symbol"):
-            out.append(REST_TICKER.record(self.venue, m, t, ts_recv, ts_event))
-        return out
+        return [
+            REST_TICKER.record(self.venue, m, t, ts_recv, ts_event)
+            for t, m in self.followed(tickers, "symbol")
+        ]
 
     @staticmethod
     def market_rows(body: bytes) -> list[Any]:

@@ -143,10 +143,7 @@ class HTX(Codec):
         data = doc.get("data")
         if not isinstance(data, list):
             raise ParseError("response without a data list or a tick")
-        out = []
-        for t, m in self.followed(data, "symbol"):
-            out.append(self._ticker(m, t, ts_event, ts_recv))
-        return out
+        return [self._ticker(m, t, ts_event, ts_recv) for t, m in self.followed(data, "symbol")]
 
     def _ticker(self, m: Market, t: dict[str, Any], ts_event: int | None, ts_recv: int) -> Ticker:
         bid, bid_size = _level(t, "bid")

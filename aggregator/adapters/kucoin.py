@@ -224,10 +224,10 @@ class KuCoin(Codec):
         rows = data.get("ticker", [data])
         if not isinstance(rows, list):
             raise ParseError("expected a list of tickers")
-        out = []
-        for t, m in self.followed(rows, "symbol"):
-            out.append(REST_TICKER.record(self.venue, m, t, ts_recv, ts_event))
-        return out
+        return [
+            REST_TICKER.record(self.venue, m, t, ts_recv, ts_event)
+            for t, m in self.followed(rows, "symbol")
+        ]
 
     @staticmethod
     def market_rows(body: bytes) -> list[Any]:

@@ -66,10 +66,9 @@ class Mercado(Codec):
             raise ParseError("expected a list of tickers")
         if not isinstance(data, list):
             raise ParseError("expected a list of tickers")
-        out = []
-        for t, m in self.followed(data, "pair"):
-            out.append(REST_TICKER.record(self.venue, m, t, ts_recv))
-        return out
+        return [
+            REST_TICKER.record(self.venue, m, t, ts_recv) for t, m in self.followed(data, "pair")
+        ]
 
     @staticmethod
     def market_rows(body: bytes) -> list[Any]:

@@ -144,10 +144,10 @@ class Quotation(Codec):
             raise ParseError("expected a list of tickers")
         if is_books(data):
             return self.parse_books(data, ts_recv)
-        out = []
-        for t, m in self.followed(data, "market"):
-            out.append(TICKER.record(self.venue, m, t, ts_recv, self.ticker_time(t)))
-        return out
+        return [
+            TICKER.record(self.venue, m, t, ts_recv, self.ticker_time(t))
+            for t, m in self.followed(data, "market")
+        ]
 
     @classmethod
     def raise_error(cls, data: dict[str, Any]) -> None:
