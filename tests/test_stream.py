@@ -20,9 +20,12 @@ import pytest
 
 from aggregator import app
 from aggregator.adapters import fastpath, stream
+from aggregator.adapters.emitter import Emitter
 from aggregator.adapters.registry import codec_class
 from aggregator.adapters.runner import Adapter
+from aggregator.adapters.session import BugLog
 from aggregator.adapters.stream import SessionClosed, open_websocket
+from aggregator.adapters.streaming import Sessions
 from aggregator.config import ExchangeConfig
 from aggregator.logs import RepeatFilter
 from aggregator.records import Status, Ticker
@@ -714,3 +717,58 @@ async def test_the_supervisor_restarts_a_failing_adapter_with_backoff(
     assert gaps[-1] > gaps[0]
     assert all(s.startswith("error: internal error; restarting in ") for s in adapter.statuses)
     assert len([r for r in caplog.records if r.exc_info]) == 1
+
+
+# --- the sessions iterator, alone --------------------------------------------------------
+
+
+def _sessions(url: str, statuses: list[Status]) -> Sessions:
+    """The sessions of one Binance connection to BTC/USDT, reporting to `statuses`."""
+    name = "binance"
+    cfg = ExchangeConfig(  # type: ignore[call-arg]
+        venue=name, symbols=(), ws_url=url, backoff_initial=0.05, backoff_max=0.2,
+        open_timeout=2.0, stale_after=2.0,
+    )  # fmt: skip
+    log = logging.LoggerAdapter(logging.getLogger("test.sessions"), {"exchange": name})
+    emitter = Emitter(codec_class(name), name, statuses.append, None, None, log)  # type: ignore[arg-type]
+    table = MarketTable([Market("BTC/USDT", "BTCUSDT")])
+    emitter.use_table(table)
+
+    async def no_rest(*args: Any) -> bytes:
+        raise AssertionError("no token request for this venue")
+
+    return Sessions(
+        codec_class(name), cfg, emitter, no_rest, table, list(table.markets), None,
+        max_message=1 << 20, log=log, ws_log=log, bug=BugLog(log),
+    )  # fmt: skip
+
+
+async def test_the_sessions_iterator_yields_each_end_and_its_capped_backoff() -> None:
+    """Each failed session is one end: retryable, with the reason, and a delay that grows
+    (jittered) to the cap; the iterator waits that delay before the next attempt."""
+    statuses: list[Status] = []
+    async with HostileWS("reset_handshake") as hostile:
+        sessions = _sessions(hostile.url, statuses)
+        ends = []
+        async with asyncio.timeout(20), contextlib.aclosing(aiter(sessions)) as it:
+            async for end in it:
+                ends.append(end)
+                if len(ends) == 5:
+                    break
+    assert all(e.kind == "retry" and not e.stale for e in ends), ends
+    assert all(FAULTS["reset_handshake"] in e.reason for e in ends), ends
+    highs = [min(0.2, 0.05 * 2**k) for k in range(1, 6)]  # jitter: in [d/2, d]
+    assert all(h / 2 <= e.delay <= h for e, h in zip(ends, highs, strict=True)), ends
+    assert len(hostile.attempts) == 5
+    assert [s.state for s in statuses] == ["connecting"] * 5
+    assert sessions.current is not None and not sessions.live()
+
+
+async def test_a_fatal_end_is_the_sessions_iterators_last() -> None:
+    """A configuration error cannot be fixed by retrying: one fatal end, then no more."""
+    statuses: list[Status] = []
+    sessions = _sessions("http://127.0.0.1:1/ws", statuses)  # not ws://
+    async with asyncio.timeout(10):
+        ends = [end async for end in sessions]
+    assert len(ends) == 1 and ends[0].kind == "fatal", ends
+    assert "configuration error" in ends[0].reason and ends[0].delay == 0.0

@@ -16,19 +16,14 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-
 from ..config import ExchangeConfig
-from ..errors import ParseError, RateLimited, VenueError
+from ..errors import ParseError, RateLimited
 from ..symbols import MarketTable, read_cache, snapshot_path, write_cache
 from .base import Codec, backoff_delay
-from .session import describe
+from .session import RETRY, classify, describe
 
 Fetch = Callable[[str, Any], Awaitable[bytes]]
 StatusFn = Callable[[str, str | None], None]
-
-# What a markets request can fail with: the connection, the status, the body.
-_FAILURES = (aiohttp.ClientError, OSError, TimeoutError, VenueError)
 
 # Where the table in use came from, as the log and status records say it.
 VENUE = "the venue's list"
@@ -126,7 +121,9 @@ class Markets:
         try:
             body = await self._fetch(self.url, self.codec_cls.MARKETS_POST)
             table = self.codec_cls.markets_from(body)
-        except _FAILURES as e:
+        except Exception as e:  # (cancellation is not an Exception: it goes through)
+            if classify(e).kind != RETRY:
+                raise  # a bug of ours: the adapter's supervisor logs it
             self.failures += 1
             self.error = describe(e)
             self._retry_after = 0.0

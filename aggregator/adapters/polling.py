@@ -4,7 +4,8 @@ polls a stream's markets while that stream is down.
 A poller asks for its markets' tickers in turn, spaced to stay within the venue's request
 rate (``REST_RATE``), once every poll interval. A record that repeats the last one of its
 market is dropped; a failed request is a status record and a backoff, a 418/429 a wait of
-what the venue asked for. The staleness watcher (session.watch) marks a poller stale when
+what the venue asked for; what ends a poll is classified as it is for a WebSocket session
+(session.classify). The staleness watcher (session.watch) marks a poller stale when
 no good poll came for ``stale_after``, and the next good poll makes it live again.
 """
 
@@ -16,14 +17,12 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import aiohttp
-
 from ..config import ExchangeConfig
-from ..errors import ParseError, RateLimited, VenueError
+from ..errors import ParseError, RateLimited
 from ..symbols import Market, MarketTable
 from .base import Codec, RestRequest, backoff_delay
 from .emitter import Connection, Emitter
-from .session import STALE_CHECK, describe, watch
+from .session import RETRY, STALE_CHECK, classify, watch
 
 Fetch = Callable[[str, Any, str | None], Awaitable[bytes]]
 
@@ -100,11 +99,14 @@ class Polling:
             emitter.parse_failed(e, conn)
             conn.live = False
             return -1.0
-        except (aiohttp.ClientError, TimeoutError, VenueError) as e:
+        except Exception as e:  # (cancellation is not an Exception: it goes through)
+            ending = classify(e)
+            if ending.kind != RETRY:
+                raise  # a bug of ours or a configuration error: the caller's to contain
             if emitter.counters.state != "disconnected":
-                self.log.warning("poll failed: %s", describe(e))
+                self.log.warning("poll failed: %s", ending.reason)
             emitter.counters.reconnects += 1
-            emitter.status("disconnected", describe(e), conn.index)
+            emitter.status("disconnected", ending.reason, conn.index)
             conn.live = False
             return -1.0
         emitter.emit(records, conn, dedupe=True)
