@@ -27,6 +27,7 @@ from ..errors import ParseError, VenueError, VenueNotice
 from ..records import Ticker, ms_to_ns, seconds_to_ns
 from ..symbols import Market, unify
 from .base import Codec, RestRequest, json_body
+from .fields import top_of_book
 from .schema import Num, Schema, Time
 
 CHANNELS = ("spot.tickers", "spot.book_ticker")
@@ -171,24 +172,8 @@ class Gate(Codec):
         m = self.lookup(str(t.s))
         if m is None:
             return None
-        # positional: by keyword, a record costs about a microsecond more to make
-        return Ticker(
-            self.venue,
-            m.symbol,
-            m.native,
-            t.b,  # bid
-            t.B,  # bid_size
-            t.a,  # ask
-            t.A,  # ask_size
-            None,  # last
-            None,  # open
-            None,  # high
-            None,  # low
-            None,  # volume
-            None,  # quote_volume
-            ms_to_ns(t.t) or push_time(msg),  # ts_event
-            ts_recv,
-        )
+        ts_event = ms_to_ns(t.t) or push_time(msg)
+        return top_of_book(self.venue, m, (t.b, t.B, t.a, t.A), ts_recv, ts_event)
 
     def _ticker(self, t: Result | None, ts_event: int | None, ts_recv: int) -> Ticker | None:
         if t is None:
@@ -196,6 +181,7 @@ class Gate(Codec):
         m = self.lookup(str(t.currency_pair))
         if m is None:
             return None
+        # positional: by keyword, a record costs about a microsecond more to make
         return Ticker(
             self.venue,
             m.symbol,

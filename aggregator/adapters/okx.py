@@ -28,6 +28,7 @@ from ..errors import ParseError, VenueError, VenueNotice
 from ..records import Ticker, best_level, ms_to_ns
 from ..symbols import Market, unify
 from .base import Codec, RestRequest, json_body
+from .fields import top_of_book
 from .schema import Num, Schema, Time
 
 CHANNELS = ("tickers", "bbo-tbt")
@@ -170,26 +171,8 @@ class OKX(Codec):
     def _top(self, m: Market, book: Data, ts_recv: int) -> Ticker:
         """bbo-tbt: {"asks":[["73384.8","0.4","0","3"]],"bids":[[...]],"ts":"..."}; a side
         with no level is empty (EMPTY: null, not the previous value)."""
-        bid, bid_size = best_level(book.bids, highest=True)
-        ask, ask_size = best_level(book.asks, highest=False)
-        # positional: by keyword, a record costs about a microsecond more to make
-        return Ticker(
-            self.venue,
-            m.symbol,
-            m.native,
-            bid,
-            bid_size,
-            ask,
-            ask_size,
-            None,  # last
-            None,  # open
-            None,  # high
-            None,  # low
-            None,  # volume
-            None,  # quote_volume
-            ms_to_ns(book.ts),  # ts_event
-            ts_recv,
-        )
+        top = (*best_level(book.bids, highest=True), *best_level(book.asks, highest=False))
+        return top_of_book(self.venue, m, top, ts_recv, ms_to_ns(book.ts))
 
     def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
         return [RestRequest(f"{base_url}/api/v5/market/tickers?instType=SPOT")]
