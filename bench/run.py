@@ -151,11 +151,14 @@ async def counted_pass(
     }
 
 
-async def run_floor(tmp: Path, name: str, mode: str, tls: bool, a: argparse.Namespace) -> dict:
+async def run_floor(
+    tmp: Path, name: str, mode: str, tls: bool, a: argparse.Namespace, client_lib: str = "picows"
+) -> dict:
     server, info = await start_server(tmp, name, mode, tls, a)
     n = frames_expected(mode, a)
     args = [PY, str(HERE / "floor_client.py"), info["ws_url"], "--venue", name,
-            "--count", str(n), "--max-seconds", str(a.max_seconds)]  # fmt: skip
+            "--client", client_lib, "--count", str(n),
+            "--max-seconds", str(a.max_seconds)]  # fmt: skip
     if info["cert"]:
         args += ["--cafile", info["cert"]]
     if mode == "rate":
@@ -312,6 +315,8 @@ async def run_cryptofeed(tmp: Path, name: str, mode: str, tls: bool, a: argparse
 
 RUNNERS = {
     "floor": run_floor,  # picows, the daemon's stream client
+    "floor-websockets": functools.partial(run_floor, client_lib="websockets"),
+    "floor-aiohttp": functools.partial(run_floor, client_lib="aiohttp"),
     "aggregator": run_aggregator,
     "aggregator-pure": run_pure,  # AGGREGATOR_PURE_PYTHON=1: no compiled path
     "cryptofeed": run_cryptofeed,
