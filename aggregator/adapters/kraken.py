@@ -15,7 +15,7 @@ import msgspec
 import orjson
 
 from ..errors import ParseError, VenueError, VenueNotice
-from ..records import Ticker, iso_to_ns, minus, num, times
+from ..records import Ticker, iso_to_ns, minus, times
 from ..symbols import Market, unify
 from .base import Codec, RestRequest, json_body
 from .schema import Num, Schema
@@ -49,7 +49,21 @@ class Message(msgspec.Struct):
     error: Any = msgspec.UNSET  # even null, when sent, is the venue's error
 
 
+class Summary(msgspec.Struct):
+    """A pair's REST ticker: lists of numbers sent as strings."""
+
+    a: list[Num] | None = None  # ask: price, whole lot volume, lot volume
+    b: list[Num] | None = None  # bid: likewise
+    c: list[Num] | None = None  # last trade: price, volume
+    v: list[Num] | None = None  # volume: today, last 24 h
+    p: list[Num] | None = None  # vwap: likewise
+    l: list[Num] | None = None  # noqa: E741 (the venue's name) low: likewise
+    h: list[Num] | None = None  # high: likewise
+    o: Num = None  # today's open
+
+
 MESSAGE = Schema(Message)
+SUMMARY = Schema(Summary)
 
 
 class Kraken(Codec):
@@ -157,22 +171,23 @@ class Kraken(Codec):
                 continue
             if not isinstance(t, dict):
                 raise ParseError(f"ticker of {key} is not an object")
-            volume = _at(t, "v", 1)
+            t = SUMMARY.convert(t)
+            volume = _at(t.v, 1)
             out.append(
                 Ticker(
                     self.venue,
                     m.symbol,
                     key,
-                    _at(t, "b", 0),  # bid
-                    _at(t, "b", 2),  # bid_size
-                    _at(t, "a", 0),  # ask
-                    _at(t, "a", 2),  # ask_size
-                    _at(t, "c", 0),  # last
-                    num(t.get("o")),  # open
-                    _at(t, "h", 1),  # high
-                    _at(t, "l", 1),  # low
+                    _at(t.b, 0),  # bid
+                    _at(t.b, 2),  # bid_size
+                    _at(t.a, 0),  # ask
+                    _at(t.a, 2),  # ask_size
+                    _at(t.c, 0),  # last
+                    t.o,  # open
+                    _at(t.h, 1),  # high
+                    _at(t.l, 1),  # low
                     volume,
-                    times(_at(t, "p", 1), volume),  # quote_volume
+                    times(_at(t.p, 1), volume),  # quote_volume
                     None,  # ts_event
                     ts_recv,
                 )
@@ -199,8 +214,7 @@ class Kraken(Codec):
         return Market(symbol, symbol, (symbol, key, p.get("altname", key)))
 
 
-def _at(t: dict[str, Any], key: str, i: int) -> float | None:
-    v = t.get(key)
-    if isinstance(v, list) and len(v) > i:
-        return num(v[i])
-    return None
+def _at(values: Any, i: int) -> float | None:
+    """The i-th of a list of numbers (read by num), or None when it is not there; a
+    value that is not a list (taken as sent on the permissive path) is not there either."""
+    return values[i] if isinstance(values, list) and len(values) > i else None
