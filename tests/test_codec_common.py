@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from aggregator.adapters.base import Codec, SequenceCheck
+from aggregator.adapters.base import Codec, SequenceCheck, json_object
 from aggregator.adapters.fields import TickerFields, top_of_book
 from aggregator.adapters.registry import ADAPTERS, codec_class
 from aggregator.errors import ParseError, SequenceGap, VenueError
@@ -205,3 +205,10 @@ def test_ticker_fields_imply_the_open_and_the_quote_volume_where_declared() -> N
     assert huge.quote_volume is BAD  # an overflow is no number: null and flagged
     with pytest.raises(TypeError, match="not both"):
         TickerFields(quote_volume="qv", vwap="vwap")
+
+
+def test_a_payload_that_must_be_an_object_is_one_or_a_parse_error() -> None:
+    assert json_object(b'{"a": 1}') == {"a": 1}
+    for body in (b"[1]", b'"pong"', b"<html>"):
+        with pytest.raises(ParseError):
+            json_object(body)

@@ -134,6 +134,17 @@ class Codec:
             if m is not None:
                 yield t, m
 
+    def keyed(self, tickers: dict[str, Any]) -> Iterator[tuple[dict[str, Any], Market]]:
+        """The ticker objects of a venue's object keyed by market id that are of markets this
+        codec follows, each with its market; ParseError if one of them is not an object."""
+        lookup = self.lookup
+        for key, t in tickers.items():
+            m = lookup(key)
+            if m is not None:
+                if not isinstance(t, dict):
+                    raise ParseError(f"ticker of {key} is not an object")
+                yield t, m
+
     def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
         raise NotImplementedError
 
@@ -278,6 +289,14 @@ def json_body(body: str | bytes) -> Any:
     except orjson.JSONDecodeError as e:
         text = body[:60] if isinstance(body, str) else body[:60].decode("utf-8", "replace")
         raise ParseError(f"not JSON ({e}): {text!r}") from None
+
+
+def json_object(body: str | bytes) -> dict[str, Any]:
+    """Decode a venue payload that must be a JSON object; ParseError if it is not one."""
+    doc = json_body(body)
+    if not isinstance(doc, dict):
+        raise ParseError("expected a JSON object")
+    return doc
 
 
 def backoff_delay(attempt: int, initial: float, cap: float) -> float:

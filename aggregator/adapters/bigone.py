@@ -15,7 +15,7 @@ from urllib.parse import quote
 from ..errors import ParseError, VenueError
 from ..records import Ticker, num
 from ..symbols import Market, unify
-from .base import Codec, RestRequest, json_body
+from .base import Codec, RestRequest, json_body, json_object
 
 # Codes that name another token here than elsewhere (ONE is the BigONE Token, not Harmony):
 # the reference gives them display names, which are no currency codes; left out.
@@ -44,9 +44,7 @@ class BigONE(Codec):
         /asset_pairs/{name}/ticker has one such object as "data".
         Errors: {"code":10013,"message":"Resource not found"}.
         """
-        doc = json_body(body)
-        if not isinstance(doc, dict):
-            raise ParseError("expected a JSON object")
+        doc = json_object(body)
         code = doc.get("code")
         if code not in (0, "0"):
             raise VenueError(f"venue error {code}: {doc.get('message')}")

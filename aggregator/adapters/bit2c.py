@@ -21,7 +21,7 @@ from urllib.parse import quote
 from ..errors import ParseError, VenueError
 from ..records import Ticker
 from ..symbols import Market, unify
-from .base import Codec, RestRequest, json_body
+from .base import Codec, RestRequest, json_body, json_object
 from .fields import TickerFields
 
 PAIR_RE = re.compile(r"^([A-Z][a-z0-9]+)([A-Z][a-z0-9]+)$")  # "BtcNis" -> Btc, Nis
@@ -51,9 +51,7 @@ class Bit2C(Codec):
         l lowest sell order, c 24 h change, up direction of the last change.
         Errors: {"error":"..."}.
         """
-        t = json_body(body)
-        if not isinstance(t, dict):
-            raise ParseError("expected a JSON object")
+        t = json_object(body)
         err = t.get("error", t.get("Error"))
         if err is not None:
             raise VenueError(f"venue error: {err}")

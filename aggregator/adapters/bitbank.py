@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 from ..errors import ParseError, VenueError
 from ..records import Ticker, ms_to_ns
 from ..symbols import Market, unify
-from .base import Codec, RestRequest, json_body
+from .base import Codec, RestRequest, json_body, json_object
 from .fields import TickerFields
 
 TICKER = TickerFields(
@@ -47,9 +47,7 @@ class Bitbank(Codec):
         /{pair}/ticker: the same with "data" one object without "pair".
         Errors: {"success":0,"data":{"code":10000}}.
         """
-        doc = json_body(body)
-        if not isinstance(doc, dict):
-            raise ParseError("expected a JSON object")
+        doc = json_object(body)
         if "success" not in doc:
             raise ParseError("response without a success flag")
         data = doc.get("data")

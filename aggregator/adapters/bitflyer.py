@@ -24,7 +24,7 @@ import orjson
 from ..errors import ParseError, VenueError, VenueNotice
 from ..records import Ticker, iso_to_ns
 from ..symbols import Market, unify
-from .base import Codec, RestRequest, json_body
+from .base import Codec, RestRequest, json_body, json_object
 from .fields import TickerFields
 
 CHANNEL = "lightning_ticker_"
@@ -74,9 +74,7 @@ class Bitflyer(Codec):
         Also the answers to our calls: {"jsonrpc":"2.0","id":1,"result":true} and
         {"jsonrpc":"2.0","id":1,"error":{"code":-32602,"message":"..."}}.
         """
-        msg = json_body(raw)
-        if not isinstance(msg, dict):
-            raise ParseError("expected a JSON object")
+        msg = json_object(raw)
         if msg.get("method") == "channelMessage":
             params = msg.get("params")
             if not isinstance(params, dict):
@@ -117,9 +115,7 @@ class Bitflyer(Codec):
         timestamp is UTC without a zone; volume_by_product is this product's 24 h volume
         ("volume" also counts other products), so it is the base volume used here.
         """
-        t = json_body(body)
-        if not isinstance(t, dict):
-            raise ParseError("expected a JSON object")
+        t = json_object(body)
         if "error_message" in t:
             raise VenueError(f"venue error {t.get('status')}: {t['error_message']}")
         if market is None:

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 from ..errors import ParseError, VenueError
 from ..records import Ticker, iso_to_ns
 from ..symbols import Market, unify
-from .base import Codec, RestRequest, json_body
+from .base import Codec, RestRequest, json_body, json_object
 from .fields import TickerFields
 
 TICKER = TickerFields(
@@ -51,9 +51,7 @@ class Bitso(Codec):
         With ?book=btc_usdt the payload is that one object. Errors (documented form):
         {"success":false,"error":{"message":"...","code":"..."}}.
         """
-        doc = json_body(body)
-        if not isinstance(doc, dict):
-            raise ParseError("expected a JSON object")
+        doc = json_object(body)
         if doc.get("success") is not True:
             err = doc.get("error")
             if doc.get("success") is False and isinstance(err, dict):

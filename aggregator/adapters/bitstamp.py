@@ -24,7 +24,7 @@ import orjson
 from ..errors import ParseError, VenueError, VenueNotice
 from ..records import Ticker, num, seconds_to_ns, us_to_ns
 from ..symbols import Market, MarketTable, unify
-from .base import Codec, RestRequest, json_body
+from .base import Codec, RestRequest, json_body, json_object
 from .fields import TickerFields
 
 BOOK = "order_book_"
@@ -75,9 +75,7 @@ class Bitstamp(Codec):
         {"event":"bts:request_reconnect","channel":"","data":""}, and errors:
         {"event":"bts:error","channel":"","data":{"code":null,"message":"Bad subscription."}}.
         """
-        msg = json_body(raw)
-        if not isinstance(msg, dict):
-            raise ParseError("expected a JSON object")
+        msg = json_object(raw)
         event = msg.get("event")
         if event == "data":
             channel = msg.get("channel")

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 from ..errors import ParseError, VenueError
 from ..records import Ticker
 from ..symbols import Market, unify
-from .base import Codec, RestRequest, json_body
+from .base import Codec, RestRequest, json_body, json_object
 from .fields import TickerFields
 
 TICKER = TickerFields(
@@ -39,9 +39,7 @@ class BTCBox(Codec):
         vol is the 24 h base volume; "volume" (quote volume), where a ticker has it, is
         used too. Errors: {"result":false,"code":"..."}.
         """
-        data = json_body(body)
-        if not isinstance(data, dict):
-            raise ParseError("expected a JSON object")
+        data = json_object(body)
         if data.get("result") is False:
             raise VenueError(f"venue error {data.get('code')}")
         if "last" in data and not isinstance(data["last"], dict):

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 from ..errors import ParseError, VenueError
 from ..records import Ticker, ms_to_ns, num
 from ..symbols import Market, unify
-from .base import Codec, RestRequest, json_body
+from .base import Codec, RestRequest, json_body, json_object
 
 
 def _price(value: Any) -> float | None:
@@ -44,9 +44,7 @@ class BTCTurk(Codec):
         "success":true,"message":null,"code":0}
         volume: base currency, 24 h. No quote volume, no sizes at the touch.
         """
-        doc = json_body(body)
-        if not isinstance(doc, dict):
-            raise ParseError("expected a JSON object")
+        doc = json_object(body)
         if doc.get("success") is False:
             raise VenueError(f"venue error {doc.get('code')}: {doc.get('message')}")
         data = doc.get("data")

@@ -39,7 +39,7 @@ import orjson
 from ..errors import ParseError, SequenceGap, VenueError, VenueNotice
 from ..records import Ticker, level
 from ..symbols import Market, MarketTable, unify
-from .base import Codec, RestRequest, SequenceCheck, json_body
+from .base import Codec, RestRequest, SequenceCheck, json_body, json_object
 from .fields import TickerFields, Top
 
 # Above this many markets, ask for all pairs rather than list them in the body.
@@ -141,9 +141,7 @@ class Cex(Codec):
         {"e":"order_book_subscribe","oid":"...","data":{"error":"Currency pair NOPE-USD
         is not supported"}}. Levels of an increment come in no particular order.
         """
-        msg = json_body(raw)
-        if not isinstance(msg, dict):
-            raise ParseError("expected a JSON object")
+        msg = json_object(raw)
         e = msg.get("e")
         data: Any = msg.get("data")
         if e == "order_book_increment":
@@ -256,9 +254,7 @@ class Cex(Codec):
         "priceChange":"-301.2","priceChangePercentage":"-0.49"}}}
         volume: base, 24 h; quoteVolume: quote, 24 h. Errors: {"error":"..."}.
         """
-        doc = json_body(body)
-        if not isinstance(doc, dict):
-            raise ParseError("expected a JSON object")
+        doc = json_object(body)
         if "error" in doc or doc.get("ok", "ok") != "ok":
             raise VenueError(f"venue error: {doc.get('error') or doc.get('ok')}")
         data = doc.get("data")

@@ -16,7 +16,7 @@ import orjson
 from ..errors import ParseError, VenueError, VenueNotice
 from ..records import Ticker, iso_to_ns
 from ..symbols import Market, unify
-from .base import Codec, RestRequest, json_body
+from .base import Codec, RestRequest, json_body, json_object
 from .fields import TickerFields
 
 REST_TICKER = TickerFields(
@@ -61,9 +61,7 @@ class CoinbaseExchange(Codec):
         "time":"2022-10-19T23:28:22.061769Z","trade_id":370843401,"last_size":"11.44"}
         Also "subscriptions" (the ack), "heartbeat" and "error" messages.
         """
-        msg = json_body(raw)
-        if not isinstance(msg, dict):
-            raise ParseError("expected a JSON object")
+        msg = json_object(raw)
         kind = msg.get("type")
         if kind == "ticker":
             market = self.lookup(msg.get("product_id", ""))
@@ -88,9 +86,7 @@ class CoinbaseExchange(Codec):
         """GET /products/BTC-USD/ticker: {"ask":"73369.19","bid":"73360.34",
         "volume":"1207.5","trade_id":"18502105","price":"73367.8","size":"0.0073",
         "time":"2024-03-13T11:10:41.270099Z"}"""
-        t = json_body(body)
-        if not isinstance(t, dict):
-            raise ParseError("expected a JSON object")
+        t = json_object(body)
         if "message" in t and "price" not in t:
             raise VenueError(f"venue error: {t['message']}")
         if "price" not in t and "bid" not in t:

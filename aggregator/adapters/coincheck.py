@@ -21,7 +21,7 @@ from urllib.parse import quote
 from ..errors import ParseError, VenueError
 from ..records import Ticker, seconds_to_ns
 from ..symbols import Market, unify
-from .base import Codec, RestRequest, json_body
+from .base import Codec, RestRequest, json_body, json_object
 from .fields import TickerFields
 
 TRADING = ("available", "itayose")
@@ -57,9 +57,7 @@ class Coincheck(Codec):
         "timestamp":1713772800}
         volume: base, 24 h; timestamp: seconds. Errors: {"success":false,"error":"..."}.
         """
-        t = json_body(body)
-        if not isinstance(t, dict):
-            raise ParseError("expected a JSON object")
+        t = json_object(body)
         if t.get("success") is False or ("error" in t and "last" not in t):
             raise VenueError(f"venue error: {t.get('error')}")
         if market is None:

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 from ..errors import ParseError, VenueError
 from ..records import Ticker, seconds_to_ns
 from ..symbols import Market, unify
-from .base import Codec, RestRequest, json_body
+from .base import Codec, RestRequest, json_body, json_object
 from .fields import TickerFields
 
 TICKER = TickerFields(
@@ -49,9 +49,7 @@ class Coinmate(Codec):
         ticker?currencyPair=BTC_USDT: the same ticker object directly under "data".
         amount: base, 24 h; change: percent; timestamp: seconds.
         """
-        doc = json_body(body)
-        if not isinstance(doc, dict):
-            raise ParseError("expected a JSON object")
+        doc = json_object(body)
         if doc.get("error"):
             raise VenueError(f"venue error: {doc.get('errorMessage')}")
         data = doc.get("data")

@@ -27,7 +27,7 @@ import orjson
 from ..errors import ParseError, VenueError, VenueNotice
 from ..records import Ticker, ms_to_ns, num
 from ..symbols import Market, unify
-from .base import Codec, RestRequest, json_body
+from .base import Codec, RestRequest, json_body, json_object
 from .fields import TickerFields
 
 WS_TICKER = TickerFields(
@@ -92,9 +92,7 @@ class Coinone(Codec):
         Also {"response_type":"SUBSCRIBED",...}, {"response_type":"PONG"} and errors
         {"response_type":"ERROR","error_code":160012,"message":"Invalid Topic"}.
         """
-        msg = json_body(raw)
-        if not isinstance(msg, dict):
-            raise ParseError("expected a JSON object")
+        msg = json_object(raw)
         kind = msg.get("response_type")
         if kind == "DATA":
             if msg.get("channel") != "TICKER":
@@ -125,9 +123,7 @@ class Coinone(Codec):
         "best_bids":[{"price":"50062000.0","qty":"0.04213455"}],"id":"1701073357818001"}]}
         high/low/first/last, volumes: last 24 h; quote_volume in the quote currency.
         """
-        doc = json_body(body)
-        if not isinstance(doc, dict):
-            raise ParseError("expected a JSON object")
+        doc = json_object(body)
         if doc.get("result") == "error" or doc.get("error_code", "0") not in ("0", 0):
             raise VenueError(f"venue error {doc.get('error_code')}: {doc.get('error_msg')}")
         tickers = doc.get("tickers")

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 from ..errors import ParseError, VenueError
 from ..records import Ticker
 from ..symbols import Market, unify
-from .base import Codec, RestRequest, json_body
+from .base import Codec, RestRequest, json_object
 from .fields import TickerFields
 
 QUOTE = "AUD"
@@ -26,9 +26,7 @@ REST_TICKER = TickerFields(bid="bid", ask="ask", last="last")
 
 
 def _prices(body: bytes) -> dict[str, Any]:
-    doc = json_body(body)
-    if not isinstance(doc, dict):
-        raise ParseError("expected a JSON object")
+    doc = json_object(body)
     if doc.get("status", "ok") != "ok":
         raise VenueError(f"venue error: {doc.get('message') or doc.get('status')}")
     prices = doc.get("prices")

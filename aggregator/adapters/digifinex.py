@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 from ..errors import ParseError, VenueError
 from ..records import Ticker, seconds_to_ns
 from ..symbols import Market, unify
-from .base import Codec, RestRequest, json_body
+from .base import Codec, RestRequest, json_body, json_object
 from .fields import TickerFields
 
 REST_TICKER = TickerFields(
@@ -47,9 +47,7 @@ class Digifinex(Codec):
         buy/sell are the best bid/ask prices (no sizes); date is in seconds.
         Errors: {"code":10004} and the like, with no ticker list.
         """
-        doc = json_body(body)
-        if not isinstance(doc, dict):
-            raise ParseError("expected a JSON object")
+        doc = json_object(body)
         code = doc.get("code")
         if code not in (0, "0", None):
             msg = doc.get("msg")

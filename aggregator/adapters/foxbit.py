@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 from ..errors import ParseError, VenueError
 from ..records import Ticker, iso_to_ns, num
 from ..symbols import Market, unify
-from .base import Codec, RestRequest, json_body
+from .base import Codec, RestRequest, json_body, json_object
 
 
 class Foxbit(Codec):
@@ -38,9 +38,7 @@ class Foxbit(Codec):
         rolling_24h.volume is in the base currency; no quote volume is sent. The event
         time is that of the last trade. Errors: {"error":{"message":"...","code":...}}.
         """
-        doc = json_body(body)
-        if not isinstance(doc, dict):
-            raise ParseError("expected a JSON object")
+        doc = json_object(body)
         if "error" in doc and "data" not in doc:
             err = doc["error"]
             if isinstance(err, dict):

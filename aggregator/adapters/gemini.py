@@ -28,7 +28,7 @@ import orjson
 from ..errors import ParseError, VenueError, VenueNotice
 from ..records import Ticker, level, ms_to_ns, num
 from ..symbols import Market, MarketTable, unify
-from .base import Codec, RestRequest, json_body
+from .base import Codec, RestRequest, json_body, json_object
 from .fields import top_of_book
 
 # Quote currencies, tried in order: "GUSD" must come before "USD", which it ends with.
@@ -119,9 +119,7 @@ class Gemini(Codec):
         "changes":[["sell","9160.20","0.1921229751"]]}. Also "trade" and "heartbeat" messages,
         and errors: {"result":"error","reason":"NoValidTradingPairs"}.
         """
-        msg = json_body(raw)
-        if not isinstance(msg, dict):
-            raise ParseError("expected a JSON object")
+        msg = json_object(raw)
         kind = msg.get("type")
         if kind == "l2_updates":
             market = self.lookup(str(msg.get("symbol")))
@@ -182,9 +180,7 @@ class Gemini(Codec):
         The volume keys are the base and quote currency codes. Errors:
         {"result":"error","reason":"InvalidSymbol","message":"..."}.
         """
-        t = json_body(body)
-        if not isinstance(t, dict):
-            raise ParseError("expected a JSON object")
+        t = json_object(body)
         if t.get("result") == "error":
             raise VenueError(f"venue error {t.get('reason')}: {t.get('message')}")
         volume = t.get("volume")

@@ -24,7 +24,7 @@ import orjson
 from ..errors import ParseError, VenueError, VenueNotice
 from ..records import Ticker, iso_to_ns, ms_to_ns
 from ..symbols import Market, MarketTable, unify
-from .base import Codec, RestRequest, json_body
+from .base import Codec, RestRequest, json_body, json_object
 from .fields import TickerFields
 
 # Codes that name another token here than elsewhere (GET is Themis, STX is STOX): the
@@ -125,9 +125,7 @@ class HitBTC(Codec):
         Acks: {"result":{"ch":"ticker/price/1s","subscriptions":["BTCUSDT"]},"id":2};
         errors: {"error":{"code":2001,"message":"Symbol not found","description":"..."},"id":1}.
         """
-        msg = json_body(raw)
-        if not isinstance(msg, dict):
-            raise ParseError("expected a JSON object")
+        msg = json_object(raw)
         data = msg.get("data")
         ch = msg.get("ch")
         if isinstance(data, dict) and isinstance(ch, str) and ch.startswith(ROW_CHANNELS):
@@ -177,9 +175,7 @@ class HitBTC(Codec):
         One ticker (/public/ticker/BTCUSDT): the inner object alone.
         Errors: {"error":{"code":2001,"message":"Symbol not found","description":"..."}}.
         """
-        data = json_body(body)
-        if not isinstance(data, dict):
-            raise ParseError("expected a JSON object")
+        data = json_object(body)
         if "error" in data:
             err = data["error"]
             if isinstance(err, dict):

@@ -25,7 +25,7 @@ import orjson
 from ..errors import ParseError, VenueError, VenueNotice
 from ..records import EMPTY, Ticker, ms_to_ns, num
 from ..symbols import Market, unify
-from .base import Codec, RestRequest, json_body
+from .base import Codec, RestRequest, json_body, json_object
 from .fields import TickerFields
 
 WS_TICKER = TickerFields(bid="bid", bid_size="bidSize", ask="ask", ask_size="askSize")
@@ -70,9 +70,7 @@ class HTX(Codec):
                 raw = zlib.decompress(raw, 16 + zlib.MAX_WBITS)
             except zlib.error as e:
                 raise ParseError(f"bad gzip frame: {e}") from None
-        msg = json_body(raw)
-        if not isinstance(msg, dict):
-            raise ParseError("expected a JSON object")
+        msg = json_object(raw)
         ch = msg.get("ch")
         if isinstance(ch, str):
             tick = msg.get("tick")
@@ -124,9 +122,7 @@ class HTX(Codec):
         window is rolling. Errors: {"status":"error","err-code":"invalid-parameter",
         "err-msg":"..."}.
         """
-        doc = json_body(body)
-        if not isinstance(doc, dict):
-            raise ParseError("expected a JSON object")
+        doc = json_object(body)
         if doc.get("status") == "error":
             raise VenueError(f"venue error {doc.get('err-code')}: {doc.get('err-msg')}")
         ts_event = ms_to_ns(doc.get("ts"))

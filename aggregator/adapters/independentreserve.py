@@ -32,7 +32,7 @@ import orjson
 from ..errors import ParseError, VenueError, VenueNotice
 from ..records import Ticker, iso_to_ns, level, ms_to_ns
 from ..symbols import Market, MarketTable, unify
-from .base import Codec, RestRequest, json_body
+from .base import Codec, RestRequest, json_body, json_object
 from .fields import TickerFields, top_of_book
 
 # GetValidSecondaryCurrencyCodes: ["Aud","Usd","Nzd","Sgd"]
@@ -134,9 +134,7 @@ class IndependentReserve(Codec):
         Also {"Time":1661145843028,"Event":"Heartbeat"}, {"Event":"Subscriptions",
         "Data":["xbt-aud"],...} and {"Event":"Error","Data":"..."}.
         """
-        msg = json_body(raw)
-        if not isinstance(msg, dict):
-            raise ParseError("expected a JSON object")
+        msg = json_object(raw)
         event = msg.get("Event")
         if event in ("OrderBookChange", "OrderBookSnapshot"):
             _, depth, base, quote_ = msg["Channel"].split("/")
@@ -196,9 +194,7 @@ class IndependentReserve(Codec):
         DayVolumeXbt is the primary currency's volume over all secondary currencies;
         DayVolumeXbtInSecondaryCurrrency (sic) the part traded in this pair, in the primary.
         """
-        t = json_body(body)
-        if not isinstance(t, dict):
-            raise ParseError("expected a JSON object")
+        t = json_object(body)
         if "Message" in t and "LastPrice" not in t:
             raise VenueError(f"venue error: {t['Message']}")
         primary, secondary = t.get("PrimaryCurrencyCode"), t.get("SecondaryCurrencyCode")

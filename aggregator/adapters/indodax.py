@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 from ..errors import ParseError, VenueError
 from ..records import Ticker, num, seconds_to_ns
 from ..symbols import Market, unify
-from .base import Codec, RestRequest, json_body
+from .base import Codec, RestRequest, json_body, json_object
 
 
 class Indodax(Codec):
@@ -37,9 +37,7 @@ class Indodax(Codec):
         Also parsed: one pair's /api/ticker/btcusdt, {"ticker":{...}} naming no pair, so
         its market comes with the request.
         """
-        doc = json_body(body)
-        if not isinstance(doc, dict):
-            raise ParseError("expected a JSON object")
+        doc = json_object(body)
         if "error" in doc:
             raise VenueError(f"venue error {doc['error']}: {doc.get('error_description')}")
         if "ticker" in doc:

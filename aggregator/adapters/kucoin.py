@@ -26,7 +26,7 @@ import orjson
 from ..errors import ParseError, VenueError, VenueNotice
 from ..records import Ticker, minus, ms_to_ns, num
 from ..symbols import Market, MarketTable, unify
-from .base import Codec, RestRequest, json_body
+from .base import Codec, RestRequest, json_body, json_object
 from .fields import TickerFields
 
 TOPICS_PER_MESSAGE = 100  # the venue's cap on one (batch) subscription
@@ -143,9 +143,7 @@ class KuCoin(Codec):
         Control: {"id":"public","type":"welcome"}, {"id":"1","type":"ack"},
         {"id":"ping1","type":"pong"}, {"id":"1","type":"error","code":404,"data":"..."}.
         """
-        msg = json_body(raw)
-        if not isinstance(msg, dict):
-            raise ParseError("expected a JSON object")
+        msg = json_object(raw)
         kind = msg.get("type")
         if kind == "message":
             topic = msg.get("topic")
@@ -212,9 +210,7 @@ class KuCoin(Codec):
         (without the sizes) with its own "time". changePrice is last minus the price 24 h
         ago, so open is derived from it exactly.
         """
-        doc = json_body(body)
-        if not isinstance(doc, dict):
-            raise ParseError("expected a JSON object")
+        doc = json_object(body)
         if doc.get("code") != "200000":
             raise VenueError(f"venue error {doc.get('code')}: {doc.get('msg')}")
         data = doc.get("data")

@@ -29,7 +29,7 @@ from ..errors import ParseError, VenueError, VenueNotice
 from ..records import Ticker, best_level, iso_to_ns, ms_to_ns
 from ..symbols import Market, MarketTable, unify
 from ..timestamps import valid_ns
-from .base import Codec, RestRequest, json_body
+from .base import Codec, RestRequest, json_body, json_object
 from .fields import TickerFields, Top, top_of_book
 
 UTC8_NS = 8 * 3600 * 1_000_000_000
@@ -86,9 +86,7 @@ class LBank(Codec):
         Also {"action":"ping","ping":"0ca8f854-..."} (answered with a pong) and errors
         {"SERVER":"V2","message":"Missing parameter ['kbar']","status":"error","TS":"..."}.
         """
-        msg = json_body(raw)
-        if not isinstance(msg, dict):
-            raise ParseError("expected a JSON object")
+        msg = json_object(raw)
         kind = msg.get("type")
         if kind == "depth":
             return self._depth(msg, ts_recv)
@@ -137,9 +135,7 @@ class LBank(Codec):
         bookTicker.do: {"result":true,"data":{"symbol":"btc_usdt","bidPrice":"73380.28",
         "bidQty":"0.5","askPrice":"73380.3","askQty":"1.2"},"error_code":0,"ts":...}
         """
-        doc = json_body(body)
-        if not isinstance(doc, dict):
-            raise ParseError("expected a JSON object")
+        doc = json_object(body)
         if str(doc.get("result")).lower() == "false" or str(doc.get("error_code", 0)) != "0":
             raise VenueError(f"venue error {doc.get('error_code')}: {doc.get('msg')}")
         data = doc.get("data")

@@ -28,7 +28,7 @@ import orjson
 from ..errors import ParseError, VenueError
 from ..records import Ticker, ms_to_ns
 from ..symbols import Market, MarketTable, unify
-from .base import SHAPE_ERRORS, Codec, RestRequest, SequenceCheck, json_body
+from .base import SHAPE_ERRORS, Codec, RestRequest, SequenceCheck, json_body, json_object
 from .fields import TickerFields, top_of_book
 
 TRADING = ("ACTIVE", "POST_ONLY")
@@ -193,9 +193,7 @@ class Luno(Codec):
         "status":"ACTIVE"}]}
         Also parsed: one pair's /api/1/ticker?pair=XBTUSDT, the same object on its own.
         """
-        doc = json_body(body)
-        if not isinstance(doc, dict):
-            raise ParseError("expected a JSON object")
+        doc = json_object(body)
         if "error" in doc or "error_code" in doc:
             raise VenueError(f"venue error {doc.get('error_code')}: {doc.get('error')}")
         rows = doc.get("tickers", [doc])

@@ -18,7 +18,7 @@ from urllib.parse import quote
 from ..errors import ParseError, VenueError
 from ..records import Ticker, seconds_to_ns
 from ..symbols import Market, unify
-from .base import Codec, RestRequest, json_body
+from .base import Codec, RestRequest, json_object
 from .fields import TickerFields
 
 TICKER = TickerFields(
@@ -36,9 +36,7 @@ TICKER = TickerFields(
 
 
 def _object(body: bytes) -> dict[str, Any]:
-    doc = json_body(body)
-    if not isinstance(doc, dict):
-        raise ParseError("expected a JSON object")
+    doc = json_object(body)
     if doc.get("errors"):
         raise VenueError(f"venue error: {doc['errors']}")
     if "price" not in doc and "bid" not in doc:

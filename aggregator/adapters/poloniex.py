@@ -23,7 +23,7 @@ import orjson
 from ..errors import ParseError, VenueError, VenueNotice
 from ..records import Ticker, best_level, ms_to_ns
 from ..symbols import Market, MarketTable, unify
-from .base import Codec, RestRequest, json_body
+from .base import Codec, RestRequest, json_body, json_object
 from .fields import TickerFields, top_of_book
 
 _TRADING = ("NORMAL", "POST_ONLY")
@@ -94,9 +94,7 @@ class Poloniex(Codec):
         Acks {"event":"subscribe","channel":"ticker","symbols":["BTC_USDT"]},
         {"event":"pong"}, errors {"event":"error","message":"..."}.
         """
-        msg = json_body(raw)
-        if not isinstance(msg, dict):
-            raise ParseError("expected a JSON object")
+        msg = json_object(raw)
         channel = msg.get("channel")
         data = msg.get("data")
         if channel in ("ticker", "book") and "event" not in msg:

@@ -27,7 +27,7 @@ from ..errors import ParseError, VenueError
 from ..records import Ticker
 from ..symbols import Market, MarketTable, unify
 from ..timestamps import epoch_to_ns
-from .base import Codec, RestRequest, json_body
+from .base import Codec, RestRequest, json_body, json_object
 from .fields import TickerFields
 
 CHUNK = 50  # markets per order book request
@@ -107,9 +107,7 @@ class Quotation(Codec):
          "stream_type":"REALTIME","level":0}
         Also {"status":"UP"} (answer to a "PING" text) and {"error":{"name":..,"message":..}}.
         """
-        msg = json_body(raw)
-        if not isinstance(msg, dict):
-            raise ParseError("expected a JSON object")
+        msg = json_object(raw)
         kind = msg.get("type")
         if kind is None:
             err = msg.get("error")

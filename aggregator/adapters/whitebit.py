@@ -26,7 +26,7 @@ import orjson
 from ..errors import ParseError, VenueError, VenueNotice
 from ..records import Ticker, num, seconds_to_ns
 from ..symbols import Market, MarketTable, unify
-from .base import Codec, RestRequest, json_body
+from .base import Codec, RestRequest, json_body, json_object
 from .fields import top_of_book
 
 # Request ids of the two subscriptions (the ping uses 0, as the documentation does).
@@ -71,9 +71,7 @@ class WhiteBIT(Codec):
         {"id":0,"result":"pong","error":null}; errors {"id":1,"result":null,
         "error":{"code":1,"message":"invalid argument"}}.
         """
-        msg = json_body(raw)
-        if not isinstance(msg, dict):
-            raise ParseError("expected a JSON object")
+        msg = json_object(raw)
         method = msg.get("method")
         if method == "bookTicker_update":
             out = []
@@ -133,9 +131,7 @@ class WhiteBIT(Codec):
         "deal":"1237525361.99814163","change":"1.66"}}
         vol/volume is in the base currency, deal in the quote currency; at in seconds.
         """
-        doc = json_body(body)
-        if not isinstance(doc, dict):
-            raise ParseError("expected a JSON object")
+        doc = json_object(body)
         if doc.get("success") is False:
             raise VenueError(f"venue error: {doc.get('message')}")
         result = doc.get("result")

@@ -16,7 +16,7 @@ from urllib.parse import quote
 from ..errors import ParseError, VenueError
 from ..records import Ticker
 from ..symbols import Market, unify
-from .base import Codec, RestRequest, json_body
+from .base import Codec, RestRequest, json_body, json_object
 from .fields import TickerFields
 
 TICKER = TickerFields(
@@ -40,9 +40,7 @@ class Zaif(Codec):
         """GET /api/1/ticker/btc_jpy: {"last":10305000.0,"high":10420000.0,
         "low":9985000.0,"vwap":10221873.6842,"volume":312.4551,"bid":10300005.0,
         "ask":10305000.0}"""
-        t = json_body(body)
-        if not isinstance(t, dict):
-            raise ParseError("expected a JSON object")
+        t = json_object(body)
         if "error" in t:
             raise VenueError(f"venue error: {t['error']}")
         if "last" not in t:
