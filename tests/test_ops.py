@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import re
@@ -405,6 +406,44 @@ def test_exposition_is_valid_and_complete() -> None:
         "files",
         "socket",
     }
+
+
+def test_each_counter_of_an_adapter_reaches_its_metric_and_its_report_field() -> None:
+    """The daemon reads an adapter's counters through stats(), a copy taken at once: each
+    counter is its own metric and its own field of the status report (distinct values
+    catch a crossed wire)."""
+    from aggregator.adapters.emitter import VenueStats
+    from aggregator.app import Daemon
+    from aggregator.metrics import render
+
+    cfg = loads("[exchanges.binance]\nsymbols = ['BTC/USDT']\n", check_paths=False)
+    daemon = Daemon(cfg)
+    (adapter,) = daemon.adapters
+    counters = adapter.emitter.counters
+    names = [f.name for f in dataclasses.fields(VenueStats) if f.name != "state"]
+    for i, name in enumerate(names):
+        setattr(counters, name, 10 + i)
+    counters.state = "live"
+    taken = adapter.stats()
+    counters.records += 1
+    assert (taken.records, adapter.stats().records) == (10, 11)  # a copy, not the counters
+    metric = {
+        "records": "aggregator_venue_records_total",
+        "reconnects": "aggregator_venue_reconnects_total",
+        "parse_errors": "aggregator_venue_parse_errors_total",
+        "flagged": "aggregator_venue_flagged_total",
+        "venue_errors": "aggregator_venue_errors_total",
+        "rate_limited": "aggregator_venue_rate_limited_total",
+    }
+    assert sorted(metric) == sorted(names)
+    (venue,) = daemon.ops.report()["venues"]
+    values = samples(render(daemon.ops))
+    now = adapter.stats()
+    for name in names:
+        assert venue[name] == getattr(now, name), name
+        assert values[(metric[name], (("exchange", "binance"),))] == getattr(now, name), name
+    assert venue["state"] == "live"
+    assert values[("aggregator_venue_state", (("exchange", "binance"), ("state", "live")))] == 1
 
 
 def test_grafana_dashboard_and_prometheus_config_use_exported_metrics() -> None:
