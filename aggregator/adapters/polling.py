@@ -15,6 +15,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from ..config import ExchangeConfig
@@ -27,22 +28,16 @@ from .session import RETRY, STALE_CHECK, classify, watch
 Fetch = Callable[[str, Any, str | None], Awaitable[bytes]]
 
 
+@dataclass(slots=True)
 class Polling:
-    """The REST pollers of one venue."""
+    """The REST pollers of one venue: ``fetch`` is the adapter's REST request, ``log`` its
+    logger."""
 
-    def __init__(
-        self,
-        codec_cls: type[Codec],
-        cfg: ExchangeConfig,
-        emitter: Emitter,
-        fetch: Fetch,
-        log: logging.LoggerAdapter,  # type: ignore[type-arg]
-    ) -> None:
-        self.codec_cls = codec_cls
-        self.cfg = cfg
-        self.emitter = emitter
-        self.fetch = fetch
-        self.log = log
+    codec_cls: type[Codec]
+    cfg: ExchangeConfig
+    emitter: Emitter
+    fetch: Fetch
+    log: logging.LoggerAdapter  # type: ignore[type-arg]
 
     async def poll(
         self, table: MarketTable, markets: list[Market], index: int | None = None

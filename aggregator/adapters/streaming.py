@@ -14,7 +14,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..config import ExchangeConfig
@@ -39,37 +39,24 @@ class SessionEnd:
     delay: float
 
 
+@dataclass(slots=True)
 class Sessions:
     """The sessions of one connection (``index``; None when the venue has one) to these
-    markets; iterate once."""
+    markets; ``fetch`` is the adapter's REST request (for a token), ``ws_log`` gets picows's
+    own lines, ``bug`` is the adapter's (an unexpected error's traceback once)."""
 
-    def __init__(
-        self,
-        codec_cls: type[Codec],
-        cfg: ExchangeConfig,
-        emitter: Emitter,
-        fetch: Callable[..., Awaitable[bytes]],
-        table: MarketTable,
-        markets: list[Market],
-        index: int | None,
-        *,
-        max_message: int,
-        log: Logger,
-        ws_log: Logger,
-        bug: BugLog,
-    ) -> None:
-        self.codec_cls = codec_cls
-        self.cfg = cfg
-        self.emitter = emitter
-        self.fetch = fetch
-        self.table = table
-        self.markets = markets
-        self.index = index
-        self.max_message = max_message
-        self.log = log
-        self.ws_log = ws_log  # picows's own lines
-        self.bug = bug  # the adapter's: an unexpected error's traceback once
-        self.current: Connection | None = None  # the session open or opening, else the last
+    codec_cls: type[Codec]
+    cfg: ExchangeConfig
+    emitter: Emitter
+    fetch: Callable[..., Awaitable[bytes]]
+    table: MarketTable
+    markets: list[Market]
+    index: int | None
+    max_message: int
+    log: Logger
+    ws_log: Logger
+    bug: BugLog
+    current: Connection | None = field(default=None, init=False)  # open or opening, or last
 
     def live(self) -> bool:
         """The session now open is live (it made a record)."""
