@@ -359,6 +359,7 @@ async def amain(a: argparse.Namespace) -> dict:
     who = {v: base + (["aggregator-pure"] if v in pure and "aggregator" in base else [])
            for v in venues}  # fmt: skip
     raw: dict = {v: {c: {t: [] for t in transports} for c in who[v]} for v in venues}
+    host = machine()  # its load average before the runs
     for r in range(a.runs):  # interleaved: run r of every venue and contender, then run r+1
         for v in venues:
             for t in transports:
@@ -372,7 +373,7 @@ async def amain(a: argparse.Namespace) -> dict:
                               file=sys.stderr, flush=True)  # fmt: skip
                     raw[v][c][t].append(run)
     return {
-        "machine": machine(),
+        "machine": {**host, "loadavg_at_end": machine()["loadavg_at_start"]},
         "settings": {
             "runs": a.runs,
             "flood_frames": a.count,
