@@ -1,0 +1,128 @@
+"""Declared messages in the codecs of coinbaseexchange, gemini, bitflyer, cex and
+independentreserve: a spoiled value in a recorded frame nulls (and flags) that field only,
+an empty string is a value not sent, and the frame is never dropped whole for it.
+
+The frames are the venue's recorded ones (tests/fixtures/ws/ and tests/fixtures/sessions/),
+read by a codec whose table holds every market they name.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from aggregator.adapters.registry import codec_class
+from aggregator.records import BAD, Ticker
+from aggregator.symbols import Market, MarketTable
+
+from .test_schema import SPOILERS, _spoil
+
+FIXTURES = Path(__file__).parent / "fixtures"
+# Venues whose stream carries its prices as ticker values (not book levels).
+TICKER_VENUES = ("coinbaseexchange",)
+
+
+def frames_of(venue: str) -> list[str]:
+    """The venue's recorded frames as text: ws/ entries' messages, sessions/ entries' raws."""
+    frames: list[str] = []
+    for kind in ("ws", "sessions"):
+        path = FIXTURES / kind / f"{venue}.json"
+        if not path.exists():
+            continue
+        for entry in json.loads(path.read_text()):
+            for m in entry.get("messages", []):
+                frames.append(m["raw"] if kind == "sessions" else json.dumps(m))
+    return frames
+
+
+def table_of(venue: str, frames: list[str]) -> MarketTable:
+    """Every market id the codec looks up in the frames, each a market of its own."""
+    asked: dict[str, None] = {}
+
+    class Recorder(MarketTable):
+        def __init__(self) -> None:
+            super().__init__([])
+            self.lookup = self.ask  # type: ignore[method-assign]
+
+        @staticmethod
+        def ask(native: object) -> Market | None:
+            if isinstance(native, str) and native:
+                asked[native] = None
+                return Market(f"M{len(asked)}/ANY", native)
+            return None
+
+    records(venue, frames, Recorder())
+    return MarketTable([Market(f"M{i}/ANY", n) for i, n in enumerate(asked)])
+
+
+def records(venue: str, frames: list[str], table: MarketTable) -> list[Ticker]:
+    cls = codec_class(venue)
+    c = cls(table)
+    c.subscribe(list(table.markets))
+    out: list[Ticker] = []
+    for f in frames:
+        out.extend(c.parse_ws(f, 1))
+    return out
+
+
+def spoiled(frames: list[str], value: float, bad: Any) -> tuple[list[str], int]:
+    out, replaced = [], 0
+    for f in frames:
+        try:
+            doc = json.loads(f)
+        except ValueError:
+            out.append(f)
+            continue
+        doc, n = _spoil(doc, value, bad, text=True)
+        out.append(json.dumps(doc))
+        replaced += n
+    return out, replaced
+
+
+def target(clean: list[Ticker]) -> tuple[str, float]:
+    """A price field of the last record, and its value."""
+    last = clean[-1]
+    field = next(n for n in ("bid", "ask", "last") if getattr(last, n) is not None)
+    return field, getattr(last, field)
+
+
+@pytest.mark.parametrize("bad", SPOILERS, ids=repr)
+@pytest.mark.parametrize("venue", TICKER_VENUES)
+def test_a_spoiled_price_nulls_that_field_only(venue: str, bad: Any) -> None:
+    frames = frames_of(venue)
+    table = table_of(venue, frames)
+    clean = records(venue, frames, table)
+    assert clean, f"{venue}: no recorded frame makes a record"
+    field, value = target(clean)
+    spoiled_frames, replaced = spoiled(frames, value, bad)
+    assert replaced
+    after = records(venue, spoiled_frames, table)
+    assert len(after) == len(clean)  # no frame dropped
+    for was_rec, now_rec in zip(clean, after, strict=True):
+        for name, was in was_rec.__dict__.items():
+            now = now_rec.__dict__[name]
+            if isinstance(was, float) and was == value:
+                assert now is BAD, (name, now)
+            else:
+                assert now == was or (now != now and was != was), (name, was, now)
+    settled = [r for r in after if getattr(r, field) is BAD]
+    assert settled
+    for r in settled:
+        r.settle(None)
+        assert getattr(r, field) is None and r.flags is not None and "bad_value" in r.flags
+
+
+@pytest.mark.parametrize("venue", TICKER_VENUES)
+def test_an_empty_string_is_a_value_not_sent(venue: str) -> None:
+    frames = frames_of(venue)
+    table = table_of(venue, frames)
+    clean = records(venue, frames, table)
+    field, value = target(clean)
+    after = records(venue, spoiled(frames, value, "")[0], table)
+    assert len(after) == len(clean)
+    assert all(getattr(r, field) != value for r in after)
+    assert any(getattr(r, field) is None for r in after)
+    assert all(r.flags is None for r in after)
