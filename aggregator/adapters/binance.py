@@ -11,17 +11,50 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 from urllib.parse import quote
 
+import msgspec
 import orjson
 
 from ..errors import ParseError, VenueError
-from ..records import Ticker, ms_to_ns, num
+from ..records import Ticker
 from ..symbols import Market, unify
+from ..timestamps import ms_to_ns
 from .base import Codec, RestRequest
 from .base import json_body as _json
 from .fastpath import FastPath, binance_feed
 from .fields import TickerFields
+from .schema import Num, Schema, Time
 
 STREAMS_PER_MESSAGE = 200
+
+
+class Message(msgspec.Struct):
+    """Every stream frame, an ack or an error: flat objects keyed by one letter."""
+
+    s: str | None = None  # the market; absent from acks and errors
+    e: str | None = None  # the event; absent from bookTicker
+    E: Time = None  # ms
+    b: Num = None
+    B: Num = None
+    a: Num = None
+    A: Num = None
+    c: Num = None
+    o: Num = None
+    h: Num = None
+    l: Num = None  # noqa: E741 (the venue's name)
+    v: Num = None
+    q: Num = None
+    error: Any = msgspec.UNSET
+    result: Any = msgspec.UNSET  # null in an ack: present, not UNSET
+
+
+MESSAGE = Schema(Message)
+
+
+def _decode(raw: str | bytes) -> Message:
+    """ "-0" is the one text whose sign the declared path drops: the compiled path keeps
+    it, and its lines must stay the Python path's to the byte."""
+    negative_zero = '"-0"' in raw if isinstance(raw, str) else b'"-0"' in raw
+    return MESSAGE.permissive(raw) if negative_zero else MESSAGE(raw)
 
 
 REST_TICKER = TickerFields(
@@ -74,75 +107,47 @@ class Binance(Codec):
         24hrMiniTicker: the same without b/B/a/A.
         Acks: {"result":null,"id":1}; errors: {"error":{"code":2,"msg":"..."},"id":1}.
         """
-        try:
-            msg = orjson.loads(raw)
-            sym = msg.get("s")
-        except (orjson.JSONDecodeError, AttributeError) as e:
-            raise ParseError(f"not a JSON object: {e}") from None
+        msg = _decode(raw)
+        sym = msg.s
         if sym is None:
-            if "error" in msg:
-                raise VenueError(f"venue error: {msg['error']}")
-            if "result" in msg:
+            if msg.error is not msgspec.UNSET:
+                raise VenueError(f"venue error: {msg.error}")
+            if msg.result is not msgspec.UNSET:
                 return []
-            raise ParseError(f"unexpected message: {str(msg)[:100]}")
+            raise ParseError(f"unexpected message: {raw[:100]!r}")
         market = self.lookup(sym)
         if market is None:
             return []
-        event = msg.get("e")
-        if event is None:  # bookTicker: nine in ten frames, hence the inline conversions
-            bid: float | None
-            bid_size: float | None
-            ask: float | None
-            ask_size: float | None
-            try:
-                b, bs, a, as_ = msg["b"], msg["B"], msg["a"], msg["A"]
-                bid, bid_size, ask, ask_size = float(b), float(bs), float(a), float(as_)
-            except (KeyError, TypeError, ValueError):
-                bid, bid_size = num(msg.get("b")), num(msg.get("B"))
-                ask, ask_size = num(msg.get("a")), num(msg.get("A"))
-            else:
-                total = bid + bid_size + ask + ask_size
-                if (
-                    total - total != 0.0  # a NaN or an infinity among them
-                    or b.__class__ is not str  # true is 1.0 to float(): num() says BAD
-                    or bs.__class__ is not str
-                    or a.__class__ is not str
-                    or as_.__class__ is not str
-                ):
-                    bid, bid_size, ask, ask_size = num(b), num(bs), num(a), num(as_)
-            # positional: exchange, symbol, native, bid, bid_size, ask, ask_size, the six 24 h
-            # fields (None: the merge fills them), ts_event (not sent), ts_recv
+        event = msg.e
+        if event is None:  # bookTicker: nine in ten frames; the merge fills the 24 h fields
             none = None
             return [
                 Ticker(
-                    self.venue, market.symbol, sym, bid, bid_size, ask, ask_size,
+                    self.venue, market.symbol, sym, msg.b, msg.B, msg.a, msg.A,
                     none, none, none, none, none, none, none, ts_recv,
                 )
             ]  # fmt: skip
         if event in ("24hrTicker", "24hrMiniTicker"):
-            return [self._ticker(msg, sym, market.symbol, ts_recv, ms_to_ns(msg.get("E")))]
+            return [
+                Ticker(
+                    self.venue,
+                    market.symbol,
+                    sym,
+                    msg.b,  # bid
+                    msg.B,  # bid_size
+                    msg.a,  # ask
+                    msg.A,  # ask_size
+                    msg.c,  # last
+                    msg.o,  # open
+                    msg.h,  # high
+                    msg.l,  # low
+                    msg.v,  # volume
+                    msg.q,  # quote_volume
+                    ms_to_ns(msg.E),  # ts_event
+                    ts_recv,
+                )
+            ]
         return []
-
-    def _ticker(
-        self, m: dict[str, Any], native: str, symbol: str, ts_recv: int, ts_event: int | None
-    ) -> Ticker:
-        return Ticker(
-            self.venue,
-            symbol,
-            native,
-            bid=num(m.get("b")),
-            bid_size=num(m.get("B")),
-            ask=num(m.get("a")),
-            ask_size=num(m.get("A")),
-            last=num(m.get("c")),
-            open=num(m.get("o")),
-            high=num(m.get("h")),
-            low=num(m.get("l")),
-            volume=num(m.get("v")),
-            quote_volume=num(m.get("q")),
-            ts_event=ts_event,
-            ts_recv=ts_recv,
-        )
 
     def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
         # Request weight: 2 for up to 20 symbols, 40 up to 100, 80 for all.

@@ -1,0 +1,108 @@
+"""Codecs on declared messages (aggregator/adapters/schema.py): binance, htx, kucoin,
+bitstamp, poloniex and whitebit, each with its recorded frames spoiled value by value.
+
+A spoiled value nulls and flags that field only; the rest of the frame makes the record it
+made before. tests/test_codecs.py and tests/test_values.py check the clean records against
+the reference.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from aggregator.errors import ParseError, VenueError
+from aggregator.records import BAD
+
+from .test_codecs import codec
+from .test_schema import SPOILERS, _frames, _records, _spoil
+
+VENUES = ("binance",)
+# Fields a venue does not send but that are implied from a spoiled one (the open from the
+# last price and the 24 h change): bad with it.
+IMPLIED: dict[str, tuple[str, ...]] = {}
+
+
+@pytest.mark.parametrize("bad", SPOILERS, ids=repr)
+@pytest.mark.parametrize("venue", VENUES)
+def test_each_codec_keeps_the_frame_and_nulls_only_the_spoiled_field(venue: str, bad: Any) -> None:
+    frames = _frames(venue)
+    clean = _records(venue, frames)
+    assert clean, f"{venue}: no recorded frame makes a record"
+    target = clean[-1]
+    field = next(n for n in ("bid", "ask", "last") if getattr(target, n) is not None)
+    value = getattr(target, field)
+    spoiled_frames = []
+    replaced = 0
+    for f in frames:
+        doc, n = _spoil(json.loads(f), value, bad, text=True)
+        spoiled_frames.append(json.dumps(doc))
+        replaced += n
+    assert replaced
+    spoiled = _records(venue, spoiled_frames)
+    assert len(spoiled) == len(clean)  # no frame dropped
+    implied = IMPLIED.get(venue, ()) if field == "last" else ()
+    for before, after in zip(clean, spoiled, strict=True):
+        for name, was in before.__dict__.items():
+            now = after.__dict__[name]
+            if isinstance(was, float) and was == value and name in ("bid", "ask", "last"):
+                assert now is BAD, (name, now)
+                continue
+            if name in implied:
+                continue
+            same = now == was or (now != now and was != was)
+            assert same or (isinstance(was, float) and was == value), (name, was, now)
+    settled = [r for r in spoiled if getattr(r, field) is BAD]
+    assert settled
+    for r in settled:
+        r.settle(None)
+        assert getattr(r, field) is None and r.flags is not None and "bad_value" in r.flags
+
+
+@pytest.mark.parametrize("venue", VENUES)
+def test_each_codec_reads_an_empty_string_as_not_sent(venue: str) -> None:
+    frames = _frames(venue)
+    clean = _records(venue, frames)
+    target = clean[-1]
+    field = next(n for n in ("bid", "ask", "last") if getattr(target, n) is not None)
+    value = getattr(target, field)
+    spoiled = _records(
+        venue, [json.dumps(_spoil(json.loads(f), value, "", True)[0]) for f in frames]
+    )
+    assert len(spoiled) == len(clean)
+    assert all(getattr(r, field) != value for r in spoiled)
+    assert any(getattr(r, field) is None for r in spoiled)
+
+
+# --- binance: what the compiled path must find the Python path making -----------------------
+
+
+@pytest.mark.parametrize("raw", [b"{", b"[1]", b'"x"', "{"])
+def test_binance_refuses_what_is_not_an_object_of_its_shape(raw: str | bytes) -> None:
+
+    with pytest.raises(ParseError):
+        codec("binance").parse_ws(raw, 1)
+
+
+def test_binance_keeps_the_sign_of_a_negative_zero_sent_as_text() -> None:
+    """The compiled path writes "-0" as -0.0: the Python path must too."""
+    c = codec("binance")
+    book = '{"u":1,"s":"BTCUSDT","b":"1","B":"-0","a":"2","A":"3"}'
+    for raw in (book, book.encode()):
+        (r,) = c.parse_ws(raw, 1)
+        assert repr(r.bid_size) == "-0.0" and r.bid == 1.0 and r.ask_size == 3.0
+    (r,) = c.parse_ws(b'{"e":"24hrTicker","E":5,"s":"BTCUSDT","l":"-0","h":"-0.0"}', 1)
+    assert repr(r.low) == "-0.0" and repr(r.high) == "-0.0" and r.ts_event == 5_000_000
+
+
+def test_binance_acks_errors_and_other_events() -> None:
+
+    c = codec("binance")
+    assert c.parse_ws(b'{"result":null,"id":1}', 1) == []
+    assert c.parse_ws(b'{"e":"trade","s":"BTCUSDT","p":"1"}', 1) == []
+    with pytest.raises(VenueError, match="venue error"):
+        c.parse_ws(b'{"error":{"code":2,"msg":"Invalid request"},"id":1}', 1)
+    with pytest.raises(ParseError, match="unexpected message"):
+        c.parse_ws(b'{"id":1}', 1)
