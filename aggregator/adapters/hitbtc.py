@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 from urllib.parse import quote
 
+import msgspec
 import orjson
 
 from ..errors import ParseError, VenueError, VenueNotice
@@ -26,6 +27,7 @@ from ..records import Ticker, iso_to_ns, ms_to_ns
 from ..symbols import Market, MarketTable, unify
 from .base import Codec, RestRequest, json_body, json_object
 from .fields import TickerFields
+from .schema import Num, Schema, Time
 
 # Codes that name another token here than elsewhere (GET is Themis, STX is STOX): the
 # reference gives them display names, which are no currency codes, and keeps BCC apart
@@ -71,20 +73,53 @@ TICKER = TickerFields(
     ts_event="timestamp",
     time=iso_to_ns,
 )
-WS_TICKER = TickerFields(
-    bid="b",
-    bid_size="B",
-    ask="a",
-    ask_size="A",
-    last="c",
-    open="o",
-    high="h",
-    low="l",
-    volume="v",
-    quote_volume="q",
-    ts_event="t",
-    time=ms_to_ns,
-)
+
+
+class Row(msgspec.Struct):
+    """One market's update: a ticker/price row (o c h l v q) or a top of book (b B a A);
+    both in one declaration, so that a notification decodes in one pass."""
+
+    t: Time = None  # ms
+    b: Num = None
+    B: Num = None
+    a: Num = None
+    A: Num = None
+    c: Num = None
+    o: Num = None
+    h: Num = None
+    l: Num = None  # noqa: E741 (the venue's key)
+    v: Num = None  # base currency
+    q: Num = None  # quote currency
+
+
+class Message(msgspec.Struct):
+    """A notification ({"ch", "data"}), an answer ({"result", "id"}) or an error; "data"
+    is read once its channel is known to carry rows (order books in depth do not)."""
+
+    ch: Any = msgspec.UNSET
+    data: msgspec.Raw = msgspec.Raw()  # empty when not sent (Raw takes no union)
+    error: Any = msgspec.UNSET
+    result: Any = msgspec.UNSET
+    id: Any = None
+
+
+MESSAGE = Schema(Message)
+ROW = Schema(Row)
+_ROWS = msgspec.json.Decoder(dict[str, Row], strict=False).decode
+
+
+def rows_of(data: msgspec.Raw) -> dict[str, Row]:
+    """A notification's map of market id to Row (Schema takes no map): on a value that does
+    not fit, each object row is read by ROW's permissive path (a bad number BAD), and a row
+    that is no object is left out, as it always was."""
+    try:
+        return _ROWS(data)
+    except msgspec.ValidationError:
+        pass
+    sent = json_body(bytes(data))  # a number out of range (1e400): the ParseError
+    if not isinstance(sent, dict):
+        return {}
+    return {sym: ROW.convert(t) for sym, t in sent.items() if isinstance(t, dict)}
 
 
 class HitBTC(Codec):
@@ -125,19 +160,17 @@ class HitBTC(Codec):
         Acks: {"result":{"ch":"ticker/price/1s","subscriptions":["BTCUSDT"]},"id":2};
         errors: {"error":{"code":2001,"message":"Symbol not found","description":"..."},"id":1}.
         """
-        msg = json_object(raw)
-        data = msg.get("data")
-        ch = msg.get("ch")
-        if isinstance(data, dict) and isinstance(ch, str) and ch.startswith(ROW_CHANNELS):
-            out = []
-            for sym, t in data.items():
-                m = self.lookup(sym)
-                if m is None or not isinstance(t, dict):
-                    continue
-                out.append(WS_TICKER.record(self.venue, m, t, ts_recv))
-            return out
-        if "error" in msg:
-            err = msg["error"]
+        msg = MESSAGE(raw)
+        data, ch = msg.data, msg.ch
+        if data and isinstance(ch, str) and ch.startswith(ROW_CHANNELS):
+            lookup = self.lookup
+            return [
+                self._ticker(t, m, ts_recv)
+                for sym, t in rows_of(data).items()
+                if (m := lookup(sym)) is not None
+            ]
+        err = msg.error
+        if err is not msgspec.UNSET:
             code = err.get("code") if isinstance(err, dict) else None
             text = (
                 f"{code}: {err.get('message')} ({err.get('description')})"
@@ -145,19 +178,38 @@ class HitBTC(Codec):
                 else str(err)
             )
             if code in REQUEST_ERRORS:
-                raise VenueNotice(f"request {msg.get('id')} rejected: {text}")
+                raise VenueNotice(f"request {msg.id} rejected: {text}")
             raise VenueError(f"venue error {text}")  # 429, 500, 503, 504: reconnect
-        result = msg.get("result")
+        result = msg.result
         if isinstance(result, dict):
-            asked = self._asked.pop(msg.get("id"), None)  # type: ignore[arg-type]
+            asked = self._asked.pop(msg.id, None)
             got = result.get("subscriptions")
             if asked and isinstance(got, list) and asked - set(got):
                 missing = ", ".join(sorted(asked - set(got)))
                 raise VenueNotice(f"not subscribed on {result.get('ch')}: {missing}")
             return []
-        if "result" in msg or "ch" in msg:
+        if result is not msgspec.UNSET or ch is not msgspec.UNSET:
             return []  # other answers, notifications of other channels
-        raise ParseError(f"unexpected message: {str(msg)[:100]}")
+        raise ParseError(f"unexpected message: {raw[:100]!r}")
+
+    def _ticker(self, t: Row, m: Market, ts_recv: int) -> Ticker:
+        return Ticker(
+            self.venue,
+            m.symbol,
+            m.native,
+            t.b,  # bid
+            t.B,  # bid_size
+            t.a,  # ask
+            t.A,  # ask_size
+            t.c,  # last
+            t.o,  # open
+            t.h,  # high
+            t.l,  # low
+            t.v,  # volume
+            t.q,  # quote_volume
+            ms_to_ns(t.t),  # ts_event
+            ts_recv,
+        )
 
     def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
         if len(markets) == 1:
