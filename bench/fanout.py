@@ -146,7 +146,7 @@ async def one_run(tmp: Path, n: int, rate: float, a: argparse.Namespace) -> dict
     frames = a.count if a.mode == "flood" else int(rate * a.duration)
     server = await Child.start(
         "server",
-        [PY, str(HERE / "replay_server.py"), "--mode", a.mode, "--symbols", str(len(UNIFIED)),
+        [PY, str(HERE / "replay_server.py"), "--mode", a.mode,
          "--count", str(a.count), "--rate", str(rate), "--duration", str(a.duration),
          "--max-seconds", str(a.max_seconds + 60)],
         tmp / "server.log",

@@ -46,12 +46,36 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Response
 
-from venues import VENUES, Conn, venue
+from venues import PRICES, TICKER_EVERY, UNIFIED, VENUES, Conn, Frame, venue
 
 
 def emit(event: str, **kw: object) -> None:
     sys.stdout.write(orjson.dumps({"event": event, **kw}).decode() + "\n")
     sys.stdout.flush()
+
+
+# Binance's markets and frames as bench/hotpath.py takes them: (native, base, quote, price).
+SYMBOLS = [
+    (n, *u.split("/"), p) for n, u, p in zip(venue("binance").natives, UNIFIED, PRICES, strict=True)
+]
+_BINANCE = venue("binance")
+_BINANCE.now_ns = time.time_ns()
+
+
+def exchange_info(symbols: list[tuple[str, str, str, float]]) -> bytes:
+    """Binance's markets answer with these markets."""
+    body = orjson.loads(_BINANCE.markets_body())
+    wanted = {s[0] for s in symbols}
+    body["symbols"] = [s for s in body["symbols"] if s["symbol"] in wanted]
+    return orjson.dumps(body)
+
+
+def render(i: int, sym: str, price: float, tickers: bool = True, combined: bool = False) -> bytes:
+    """Binance's frame i for a client of both channels (or of bookTicker alone)."""
+    ch = "ticker" if tickers and i % TICKER_EVERY == TICKER_EVERY - 1 else "bookTicker"
+    bid = price + (i % 200) * price * 1e-6
+    conn = Conn(path="/stream" if combined else "/ws")
+    return _BINANCE.render(conn, Frame(i, sym, ch, bid, bid + price * 1e-5))
 
 
 def ensure_text(msg: str | bytes) -> str:
@@ -265,8 +289,9 @@ def main() -> None:
     ap.add_argument("--auto", action="store_true", help="start at once, no 'go' on stdin")
     ap.add_argument("--linger", type=float, default=2.0, help="--auto: seconds after the run")
     ap.add_argument("--max-seconds", type=float, default=300.0, help="whole-process bound")
+    ap.add_argument("--tmp", help="where the certificate's directory goes (default: /tmp)")
     args = ap.parse_args()
-    args.cert_dir = Path(tempfile.mkdtemp(prefix="bench-tls-")) if args.tls else None
+    args.cert_dir = Path(tempfile.mkdtemp(prefix="bench-tls-", dir=args.tmp)) if args.tls else None
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # the finally below runs
     try:
         try:

@@ -65,6 +65,7 @@ async def start_server(
         *(PY, str(HERE / "replay_server.py"), "--venue", name, "--mode", mode),
         *("--count", str(a.count), "--rate", str(a.rate), "--duration", str(a.duration)),
         *("--send-times", str(tmp / "send_ns.bin"), "--max-seconds", str(a.max_seconds)),
+        *("--tmp", str(tmp)),
     ]
     if tls:
         args.append("--tls")
@@ -345,7 +346,7 @@ async def one(c: str, name: str, t: str, mode: str, a: argparse.Namespace) -> di
             out = await RUNNERS[c](tmp, name, mode, t == "tls", a)
     except Exception as e:
         out = {"error": repr(e)[:500], "dir": str(tmp)}
-    if "error" not in out and not a.keep:
+    if ("error" not in out or not any(tmp.iterdir())) and not a.keep:  # keep what failed
         shutil.rmtree(tmp, ignore_errors=True)
     return out
 

@@ -157,6 +157,7 @@ class Binance(Venue):
 
     def render(self, conn: Conn, f: Frame) -> bytes:
         qty = f"{f.i}.00000000"
+        px = self.p8
         if f.channel == "ticker":
             ms = self.now_ns // 1_000_000 + f.i
             data: dict[str, Any] = {
@@ -173,6 +174,11 @@ class Binance(Venue):
         if conn.path.startswith("/stream"):
             return orjson.dumps({"stream": f"{f.native.lower()}@{f.channel}", "data": data})
         return orjson.dumps(data)
+
+    @staticmethod
+    def p8(x: float) -> str:
+        """Binance quotes every price and quantity with eight decimals."""
+        return f"{x:.8f}"
 
     def subscribe_messages(self) -> list[str]:
         streams = [f"{x.lower()}@{ch}" for x in self.natives for ch in ("ticker", "bookTicker")]
