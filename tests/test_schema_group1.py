@@ -8,6 +8,7 @@ the reference.
 
 from __future__ import annotations
 
+import gzip
 import json
 from typing import Any
 
@@ -19,7 +20,7 @@ from aggregator.records import BAD
 from .test_codecs import codec
 from .test_schema import SPOILERS, _frames, _records, _spoil
 
-VENUES = ("binance",)
+VENUES = ("binance", "htx")
 # Fields a venue does not send but that are implied from a spoiled one (the open from the
 # last price and the 24 h change): bad with it.
 IMPLIED: dict[str, tuple[str, ...]] = {}
@@ -106,3 +107,20 @@ def test_binance_acks_errors_and_other_events() -> None:
         c.parse_ws(b'{"error":{"code":2,"msg":"Invalid request"},"id":1}', 1)
     with pytest.raises(ParseError, match="unexpected message"):
         c.parse_ws(b'{"id":1}', 1)
+
+
+# --- htx: gzip'd frames, pings answered with the value sent --------------------------------
+
+
+def test_htx_answers_a_ping_and_reads_a_gzipped_push() -> None:
+    c = codec("htx")
+    assert c.parse_ws(gzip.compress(b'{"ping":1786563068868}'), 1) == []
+    assert c.replies[-1] == '{"pong":1786563068868}'
+    push = (
+        b'{"ch":"market.btcusdt.bbo","ts":1630982370526,"tick":{"seqId":1,"ask":"abc",'
+        b'"askSize":0.58,"bid":52732.88,"bidSize":0.036,"quoteTime":1630982370520}}'
+    )
+    (r,) = c.parse_ws(gzip.compress(push), 1)
+    assert r.ask is BAD and r.bid == 52732.88 and r.ts_event == 1630982370520_000000
+    with pytest.raises(ParseError, match=r"unexpected market\.btcusdt\.bbo"):
+        c.parse_ws(b'{"ch":"market.btcusdt.bbo","ts":1}', 1)

@@ -20,15 +20,48 @@ import zlib
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
+import msgspec
 import orjson
 
 from ..errors import ParseError, VenueError, VenueNotice
 from ..records import EMPTY, Ticker, ms_to_ns, num
 from ..symbols import Market, unify
 from .base import Codec, RestRequest, json_body, json_object
-from .fields import TickerFields
+from .schema import Num, Schema, Time
 
-WS_TICKER = TickerFields(bid="bid", bid_size="bidSize", ask="ask", ask_size="askSize")
+
+class Tick(msgspec.Struct):
+    """A stream's "tick": 24 h statistics (ticker, detail) or the best bid and ask (bbo)."""
+
+    bid: Num = None
+    bidSize: Num = None
+    ask: Num = None
+    askSize: Num = None
+    close: Num = None  # the last price
+    open: Num = None
+    high: Num = None
+    low: Num = None
+    amount: Num = None  # base volume
+    vol: Num = None  # quote volume
+    quoteTime: Time = None  # ms, bbo only
+
+
+class Message(msgspec.Struct):
+    """A push ({"ch", "ts", "tick"}), a ping (two protocols), an ack or an error."""
+
+    ch: Any = None
+    ts: Time = None  # ms
+    tick: Tick | None = None
+    ping: Any = msgspec.UNSET  # {"ping": ts}, answered with the same value
+    action: Any = None
+    data: Any = None
+    status: Any = None
+    id: Any = None
+    err_code: Any = msgspec.field(default=None, name="err-code")
+    err_msg: Any = msgspec.field(default=None, name="err-msg")
+
+
+MESSAGE = Schema(Message)
 
 
 class HTX(Codec):
@@ -70,39 +103,55 @@ class HTX(Codec):
                 raw = zlib.decompress(raw, 16 + zlib.MAX_WBITS)
             except zlib.error as e:
                 raise ParseError(f"bad gzip frame: {e}") from None
-        msg = json_object(raw)
-        ch = msg.get("ch")
+        msg = MESSAGE(raw)
+        ch, tick = msg.ch, msg.tick
         if isinstance(ch, str):
-            tick = msg.get("tick")
             parts = ch.split(".")
-            if len(parts) < 3 or not isinstance(tick, dict):
+            if len(parts) < 3 or tick is None:
                 raise ParseError(f"unexpected {ch} message")
             m = self.lookup(parts[1])
             if m is None:
                 return []
-            if parts[2] == "bbo":
+            channel = parts[2]
+            if channel == "bbo":
+                none = None
                 return [
-                    WS_TICKER.record(
+                    Ticker(
+                        self.venue, m.symbol, m.native,
+                        tick.bid, tick.bidSize, tick.ask, tick.askSize,
+                        none, none, none, none, none, none,
+                        ms_to_ns(tick.quoteTime or msg.ts), ts_recv,
+                    )
+                ]  # fmt: skip
+            if channel in ("ticker", "detail"):
+                return [
+                    Ticker(
                         self.venue,
-                        m,
-                        tick,
+                        m.symbol,
+                        m.native,
+                        tick.bid,  # bid
+                        tick.bidSize,  # bid_size
+                        tick.ask,  # ask
+                        tick.askSize,  # ask_size
+                        tick.close,  # last
+                        tick.open,  # open
+                        tick.high,  # high
+                        tick.low,  # low
+                        tick.amount,  # volume
+                        tick.vol,  # quote_volume
+                        ms_to_ns(msg.ts),  # ts_event
                         ts_recv,
-                        ms_to_ns(tick.get("quoteTime") or msg.get("ts")),
                     )
                 ]
-            if parts[2] in ("ticker", "detail"):
-                return [self._ticker(m, tick, ms_to_ns(msg.get("ts")), ts_recv)]
             return []
-        if "ping" in msg:
-            self.replies.append(orjson.dumps({"pong": msg["ping"]}).decode())
+        if msg.ping is not msgspec.UNSET:
+            self.replies.append(orjson.dumps({"pong": msg.ping}).decode())
             return []
-        if msg.get("action") == "ping":  # the v2 (account) protocol's form
-            self.replies.append(orjson.dumps({"action": "pong", "data": msg.get("data")}).decode())
+        if msg.action == "ping":  # the v2 (account) protocol's form
+            self.replies.append(orjson.dumps({"action": "pong", "data": msg.data}).decode())
             return []
-        if msg.get("status") == "error":
-            raise VenueNotice(
-                f"request {msg.get('id')} rejected: {msg.get('err-code')}: {msg.get('err-msg')}"
-            )
+        if msg.status == "error":
+            raise VenueNotice(f"request {msg.id} rejected: {msg.err_code}: {msg.err_msg}")
         return []
 
     def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
