@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 from urllib.parse import quote
 
+import msgspec
 import orjson
 
 from ..errors import ParseError, VenueError, VenueNotice
@@ -30,6 +31,7 @@ from ..records import Ticker, level, ms_to_ns, num
 from ..symbols import Market, MarketTable, unify
 from .base import Codec, RestRequest, json_body, json_object
 from .fields import top_of_book
+from .schema import Num, Schema
 
 # Quote currencies, tried in order: "GUSD" must come before "USD", which it ends with.
 _QUOTES = (
@@ -49,6 +51,25 @@ _QUOTES = (
 )
 # Ids the suffix rule would split wrongly ("paxgusd" is PAXG/USD, not PAX/GUSD).
 _SPLITS = {"PAXGUSD": ("PAXG", "USD")}
+
+# A book change: side ("buy" or "sell"), price, quantity. Changes of another shape (a
+# candle's, a level of another length) are taken as sent by the permissive twin.
+Changes = list[tuple[str, Num, Num]]
+
+
+class Message(msgspec.Struct):
+    """A market data message: l2_updates, or a heartbeat, trade or error."""
+
+    type: Any = None
+    symbol: Any = None
+    changes: Changes | None = None
+    trades: msgspec.Raw = msgspec.Raw()  # sent with a whole book; empty when absent
+    result: Any = None
+    reason: Any = None
+    message: Any = ""
+
+
+MESSAGE = Schema(Message)
 
 
 class _Book:
@@ -119,27 +140,24 @@ class Gemini(Codec):
         "changes":[["sell","9160.20","0.1921229751"]]}. Also "trade" and "heartbeat" messages,
         and errors: {"result":"error","reason":"NoValidTradingPairs"}.
         """
-        msg = json_object(raw)
-        kind = msg.get("type")
-        if kind == "l2_updates":
-            market = self.lookup(str(msg.get("symbol")))
-            changes = msg.get("changes")
+        msg = MESSAGE(raw)
+        if msg.type == "l2_updates":
+            market = self.lookup(str(msg.symbol))
+            changes = msg.changes
             if not isinstance(changes, list):
                 raise ParseError("l2_updates without a changes list")
             return [] if market is None else self._update(market, msg, changes, ts_recv)
-        if msg.get("result") == "error":
-            why = f"venue error {msg.get('reason')}: {msg.get('message', '')}"
-            if msg.get("reason") == "NoValidTradingPairs":  # the whole subscription failed
+        if msg.result == "error":
+            why = f"venue error {msg.reason}: {msg.message}"
+            if msg.reason == "NoValidTradingPairs":  # the whole subscription failed
                 raise VenueError(why)
             raise VenueNotice(why)
         return []  # heartbeat, trade, auction events, candles
 
-    def _update(
-        self, m: Market, msg: dict[str, Any], changes: list[Any], ts_recv: int
-    ) -> list[Ticker]:
+    def _update(self, m: Market, msg: Message, changes: Changes, ts_recv: int) -> list[Ticker]:
         levels = self._levels(m, changes)
         book = self._books.get(m.native)
-        if book is None or "trades" in msg:  # the initial message: the whole book
+        if book is None or msg.trades:  # the initial message: the whole book
             book = self._books[m.native] = _Book()
         for buy, price, qty in levels:
             book.apply(buy, price, qty)
@@ -150,7 +168,7 @@ class Gemini(Codec):
         self._tops[m.native] = top
         return [top_of_book(self.venue, m, top, ts_recv, None)]
 
-    def _levels(self, m: Market, changes: list[Any]) -> list[tuple[bool, float, float]]:
+    def _levels(self, m: Market, changes: Changes) -> list[tuple[bool, float, float]]:
         """The changes as (buy, price, size), read before the book changes. A level that is
         not a price and a size leaves the book out of step: the session is renewed (and the
         rest of its frames refused), never published from."""
