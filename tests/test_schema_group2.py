@@ -4,18 +4,74 @@ of the frame is read, as tests/test_schema.py checks for the codecs converted fi
 
 from __future__ import annotations
 
+import copy
 import json
 from typing import Any
 
 import pytest
 
 from aggregator.errors import ParseError
-from aggregator.records import BAD
+from aggregator.records import BAD, EMPTY
 
 from . import test_schema as declared
 from .test_codecs import codec
 
-VENUES = ("hitbtc",)
+VENUES = ("hitbtc", "deribit")
+
+# Real frames of venues whose recorded ones make no spot record (deribit's are of a
+# perpetual), from the codec's docstring.
+SAMPLES: dict[str, list[Any]] = {
+    "deribit": [
+        {
+            "jsonrpc": "2.0",
+            "method": "subscription",
+            "params": {
+                "channel": "ticker.BTC_USDT.100ms",
+                "data": {
+                    "timestamp": 1786563120494,
+                    "instrument_name": "BTC_USDT",
+                    "state": "open",
+                    "last_price": 63344,
+                    "best_bid_price": 63344,
+                    "best_bid_amount": 0.58,
+                    "best_ask_price": 63344.5,
+                    "best_ask_amount": 0.1,
+                    "stats": {
+                        "high": 64422,
+                        "low": 63261,
+                        "price_change": -0.0095,
+                        "volume": 27.78,
+                        "volume_notional": 1771874.1,
+                    },
+                },
+            },
+        },
+        {
+            "jsonrpc": "2.0",
+            "method": "subscription",
+            "params": {
+                "channel": "quote.BTC_USDT",
+                "data": {
+                    "timestamp": 1786563120630,
+                    "instrument_name": "BTC_USDT",
+                    "best_bid_price": 63344,
+                    "best_bid_amount": 0.49,
+                    "best_ask_price": 63344.5,
+                    "best_ask_amount": 0.2,
+                },
+            },
+        },
+    ],
+}
+
+
+@pytest.fixture(autouse=True)
+def _samples_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The checks of tests/test_schema.py run on the recorded frames and the samples."""
+    recorded = declared._frames
+    monkeypatch.setattr(
+        declared, "_frames", lambda v: recorded(v) + [json.dumps(f) for f in SAMPLES.get(v, [])]
+    )
 
 
 @pytest.mark.parametrize("bad", declared.SPOILERS, ids=repr)
@@ -24,9 +80,22 @@ def test_a_spoiled_value_nulls_only_its_field(venue: str, bad: Any) -> None:
     declared.test_each_codec_keeps_the_frame_and_nulls_only_the_spoiled_field(venue, bad)
 
 
-@pytest.mark.parametrize("venue", VENUES)
+@pytest.mark.parametrize("venue", [v for v in VENUES if v != "deribit"])
 def test_an_empty_string_is_not_sent(venue: str) -> None:
     declared.test_each_codec_reads_an_empty_string_as_not_sent(venue)
+
+
+def test_deribit_a_side_without_a_price_is_empty_and_a_bad_price_bad() -> None:
+    """A best price of 0, null or "" is an empty side (EMPTY, both fields), not a value
+    the merge keeps; a bad one is BAD, its size read."""
+    c = codec("deribit")
+    frame = copy.deepcopy(SAMPLES["deribit"][1])
+    for empty in (0, None, ""):
+        frame["params"]["data"] |= {"best_bid_price": empty, "best_ask_price": "abc"}
+        (r,) = c.parse_ws(json.dumps(frame), 1)
+        assert r.bid is EMPTY and r.bid_size is EMPTY
+        assert r.ask is BAD and r.ask_size == 0.2
+        assert r.ts_event == 1786563120630 * 10**6
 
 
 def test_hitbtc_reads_each_row_of_a_notification_apart() -> None:

@@ -21,16 +21,67 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 from urllib.parse import quote
 
+import msgspec
 import orjson
 
 from ..errors import ParseError, VenueError, VenueNotice
-from ..records import EMPTY, Ticker, ms_to_ns, num
+from ..records import EMPTY, Ticker, ms_to_ns
 from ..symbols import Market, MarketTable, unify
 from .base import Codec, RestRequest, json_body
 from .fields import top_of_book
+from .schema import Num, Schema, Time
 
 HEARTBEAT_INTERVAL = 30  # seconds; the venue's minimum is 10
 HEARTBEAT_ID, SUBSCRIBE_ID = 1, 2
+
+
+class Stats(msgspec.Struct):
+    high: Num = None
+    low: Num = None
+    volume: Num = None  # base currency
+    volume_notional: Num = None  # quote currency
+
+
+class Data(msgspec.Struct):
+    """A ticker (ticker channel, and REST) or a quote (quote channel): one declaration, so
+    that a notification decodes in one pass, whichever it is."""
+
+    instrument_name: Any = msgspec.UNSET  # passed to the table's lookup as sent
+    timestamp: Time = None  # ms
+    best_bid_price: Num = None
+    best_bid_amount: Num = None
+    best_ask_price: Num = None
+    best_ask_amount: Num = None
+    last_price: Num = None
+    stats: Stats | None = None
+
+
+class Params(msgspec.Struct):
+    channel: Any = ""
+    data: Data | None = None
+    type: Any = None  # a heartbeat's
+
+
+class Message(msgspec.Struct):
+    """A notification ({"method", "params"}), an answer ({"id", "result"}) or an error."""
+
+    method: Any = None
+    params: Params | None = None
+    id: Any = None
+    result: Any = msgspec.UNSET
+    error: Any = msgspec.UNSET
+
+
+class Answer(msgspec.Struct):
+    """A REST response: the ticker in "result", or an error."""
+
+    result: Data | None = None
+    error: Any = None
+
+
+MESSAGE = Schema(Message)
+ANSWER = Schema(Answer)
+NO_STATS = Stats()
 
 
 class Deribit(Codec):
@@ -76,55 +127,49 @@ class Deribit(Codec):
         {"jsonrpc":"2.0","method":"heartbeat","params":{"type":"test_request"}}
         {"jsonrpc":"2.0","id":7,"error":{"code":10028,"message":"too_many_requests"}}
         """
-        msg = json_body(raw)
-        if not isinstance(msg, dict):
-            raise ParseError("expected a JSON-RPC object")
-        method = msg.get("method")
+        msg = MESSAGE(raw)
+        method = msg.method
         if method == "subscription":
-            params = msg.get("params") or {}
-            channel, data = str(params.get("channel", "")), params.get("data")
-            if not isinstance(data, dict):
+            params = msg.params
+            channel = str(params.channel) if params is not None else ""
+            data = params.data if params is not None else None
+            if data is None:
                 raise ParseError(f"notification of {channel} without a data object")
-            m = self.lookup(data.get("instrument_name", ""))
+            name = data.instrument_name
+            m = self.lookup("" if name is msgspec.UNSET else name)
             if m is None:
                 return []
             if channel.startswith("ticker."):
                 return [self._ticker(data, m, ts_recv)]
             if channel.startswith("quote."):
-                bid, bid_size = _side(data, "bid")
-                ask, ask_size = _side(data, "ask")
-                return [
-                    top_of_book(
-                        self.venue,
-                        m,
-                        (bid, bid_size, ask, ask_size),
-                        ts_recv,
-                        ms_to_ns(data.get("timestamp")),
-                    )
-                ]
+                top = (
+                    *_side(data.best_bid_price, data.best_bid_amount),
+                    *_side(data.best_ask_price, data.best_ask_amount),
+                )
+                return [top_of_book(self.venue, m, top, ts_recv, ms_to_ns(data.timestamp))]
             return []
         if method == "heartbeat":
-            if (msg.get("params") or {}).get("type") == "test_request":
+            if msg.params is not None and msg.params.type == "test_request":
                 self.replies.append(_rpc(self._next_id, "public/test", {}))
                 self._next_id += 1
             return []
-        if "error" in msg:
-            err = msg["error"]
+        err = msg.error
+        if err is not msgspec.UNSET:
             text = f"{err.get('code')}: {err.get('message')}" if isinstance(err, dict) else err
-            if msg.get("id") == SUBSCRIBE_ID:
+            if msg.id == SUBSCRIBE_ID:
                 raise VenueError(f"subscription rejected: {text}")  # nothing would stream
             raise VenueNotice(f"venue error {text}")
-        if msg.get("id") == SUBSCRIBE_ID:
-            result = msg.get("result")
+        result = msg.result
+        if msg.id == SUBSCRIBE_ID:
             if not isinstance(result, list):
                 raise ParseError("a subscribe answer without a list of channels")
             missing = self._asked - set(result)
             if missing:
                 raise VenueNotice(f"not subscribed: {', '.join(sorted(missing))}")
             return []
-        if "result" in msg:
+        if result is not msgspec.UNSET:
             return []  # set_heartbeat's "ok", public/test's version
-        raise ParseError(f"unexpected message: {str(msg)[:100]}")
+        raise ParseError(f"unexpected message: {raw[:100]!r}")
 
     def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
         return [
@@ -147,46 +192,43 @@ class Deribit(Codec):
         price_change is a percentage (so no exact open). Errors: {"jsonrpc":"2.0",
         "error":{"code":-32602,"message":"Invalid params"},...}.
         """
-        doc = json_body(body)
-        if not isinstance(doc, dict):
-            raise ParseError("expected a JSON-RPC object")
-        error = doc.get("error")
+        doc = ANSWER(body)
+        error = doc.error
         if error is not None:
             if isinstance(error, dict):
                 raise VenueError(f"venue error {error.get('code')}: {error.get('message')}")
             raise VenueError(f"venue error: {error}")
-        t = doc.get("result")
-        if not isinstance(t, dict):
+        t = doc.result
+        if t is None:
             raise ParseError("response without a result object")
-        name = t.get("instrument_name")
+        name = t.instrument_name
         m = self.lookup(name) if isinstance(name, str) else market
         if m is None:
-            if name is None:
+            if name is msgspec.UNSET or name is None:
                 raise ParseError("a ticker without instrument_name needs its market")
             return []
         return [self._ticker(t, m, ts_recv)]
 
-    def _ticker(self, t: dict[str, Any], m: Market, ts_recv: int) -> Ticker:
-        stats = t.get("stats")
-        if not isinstance(stats, dict):
-            stats = {}
-        bid, bid_size = _side(t, "bid")
-        ask, ask_size = _side(t, "ask")
+    def _ticker(self, t: Data, m: Market, ts_recv: int) -> Ticker:
+        stats = t.stats or NO_STATS
+        bid, bid_size = _side(t.best_bid_price, t.best_bid_amount)
+        ask, ask_size = _side(t.best_ask_price, t.best_ask_amount)
         return Ticker(
             self.venue,
             m.symbol,
             m.native,
-            bid=bid,
-            bid_size=bid_size,
-            ask=ask,
-            ask_size=ask_size,
-            last=num(t.get("last_price")),
-            high=num(stats.get("high")),
-            low=num(stats.get("low")),
-            volume=num(stats.get("volume")),
-            quote_volume=num(stats.get("volume_notional")),
-            ts_event=ms_to_ns(t.get("timestamp")),
-            ts_recv=ts_recv,
+            bid,
+            bid_size,
+            ask,
+            ask_size,
+            t.last_price,  # last
+            None,  # open: price_change is a percentage
+            stats.high,
+            stats.low,
+            stats.volume,
+            stats.volume_notional,  # quote_volume
+            ms_to_ns(t.timestamp),  # ts_event
+            ts_recv,
         )
 
     @staticmethod
@@ -204,11 +246,9 @@ class Deribit(Codec):
         return Market(unify(base, quote_), i["instrument_name"], base_id=base, quote_id=quote_)
 
 
-def _side(t: dict[str, Any], side: str) -> tuple[float | None, float | None]:
+def _side(price: float | None, size: float | None) -> tuple[float | None, float | None]:
     """Best price and size; an empty side (Deribit sends price 0 or null) is EMPTY: null
     in the record, and not refilled from the previous record by the merge."""
-    price = num(t.get(f"best_{side}_price"))
-    size = num(t.get(f"best_{side}_amount"))
     if not price:
         return EMPTY, EMPTY
     return price, size
