@@ -20,10 +20,10 @@ from aggregator.records import BAD
 from .test_codecs import codec
 from .test_schema import SPOILERS, _frames, _records, _spoil
 
-VENUES = ("binance", "htx")
+VENUES = ("binance", "htx", "kucoin")
 # Fields a venue does not send but that are implied from a spoiled one (the open from the
 # last price and the 24 h change): bad with it.
-IMPLIED: dict[str, tuple[str, ...]] = {}
+IMPLIED: dict[str, tuple[str, ...]] = {"kucoin": ("open",)}
 
 
 @pytest.mark.parametrize("bad", SPOILERS, ids=repr)

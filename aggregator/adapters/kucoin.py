@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 from urllib.parse import quote
 
+import msgspec
 import orjson
 
 from ..errors import ParseError, VenueError, VenueNotice
@@ -28,20 +29,61 @@ from ..records import Ticker, minus, ms_to_ns, num
 from ..symbols import Market, MarketTable, unify
 from .base import Codec, RestRequest, json_body, json_object
 from .fields import TickerFields
+from .schema import Num, Schema, Time
 
 TOPICS_PER_MESSAGE = 100  # the venue's cap on one (batch) subscription
 _connect_ids = itertools.count(1)
 
 
-WS_TICKER = TickerFields(
-    bid="bestBid",
-    bid_size="bestBidSize",
-    ask="bestAsk",
-    ask_size="bestAskSize",
-    last="price",
-    ts_event="time",
-    time=ms_to_ns,
-)
+class Message(msgspec.Struct):
+    """Every frame: a push ({"type":"message","topic","subject","data"}) or a control
+    message; "data" is read by the topic's declaration (an error's is a string)."""
+
+    type: Any = None
+    topic: Any = None
+    subject: Any = ""
+    id: Any = None
+    code: Any = None
+    data: msgspec.Raw = msgspec.Raw()  # empty: not sent
+
+
+class BestPrices(msgspec.Struct):
+    """/market/ticker's data: the best bid and ask and the last trade."""
+
+    bestBid: Num = None
+    bestBidSize: Num = None
+    bestAsk: Num = None
+    bestAskSize: Num = None
+    price: Num = None  # the last trade's
+    time: Time = None  # ms
+
+
+class Stats(msgspec.Struct):
+    """/market/snapshot's statistics: 24 h with the best bid and ask."""
+
+    symbol: Any = ""
+    buy: Num = None
+    bidSize: Num = None
+    sell: Num = None
+    askSize: Num = None
+    lastTradedPrice: Num = None
+    close: Num = None  # the last price where lastTradedPrice is not sent
+    open: Num = None
+    high: Num = None
+    low: Num = None
+    vol: Num = None
+    volValue: Num = None
+    changePrice: Num = None  # last minus the open, for the open not sent
+    datetime: Time = None  # ms
+
+
+class Snapshot(msgspec.Struct):
+    data: Stats | None = None
+
+
+MESSAGE = Schema(Message)
+TICKER = Schema(BestPrices)
+SNAPSHOT = Schema(Snapshot)
 
 
 REST_TICKER = TickerFields(
@@ -143,25 +185,31 @@ class KuCoin(Codec):
         Control: {"id":"public","type":"welcome"}, {"id":"1","type":"ack"},
         {"id":"ping1","type":"pong"}, {"id":"1","type":"error","code":404,"data":"..."}.
         """
-        msg = json_object(raw)
-        kind = msg.get("type")
+        msg = MESSAGE(raw)
+        kind = msg.type
         if kind == "message":
-            topic = msg.get("topic")
-            data = msg.get("data")
-            if not isinstance(topic, str) or not isinstance(data, dict):
+            topic = msg.topic
+            if not isinstance(topic, str) or not msg.data:
                 raise ParseError("message without a topic or data")
             if topic.startswith("/market/ticker:"):
                 native = topic[len("/market/ticker:") :]
-                m = self.lookup(msg.get("subject", "") if native == "all" else native)
+                m = self.lookup(msg.subject if native == "all" else native)
                 if m is None:
                     return []
-                return [WS_TICKER.record(self.venue, m, data, ts_recv)]
+                t = TICKER(msg.data)
+                return [
+                    Ticker(
+                        self.venue, m.symbol, m.native,
+                        t.bestBid, t.bestBidSize, t.bestAsk, t.bestAskSize, t.price,
+                        None, None, None, None, None, ms_to_ns(t.time), ts_recv,
+                    )
+                ]  # fmt: skip
             if topic.startswith("/market/snapshot:"):
-                t = data.get("data")
-                if not isinstance(t, dict):
+                snap = SNAPSHOT(msg.data).data
+                if snap is None:
                     raise ParseError("snapshot without data")
-                m = self.lookup(str(t.get("symbol", "")))
-                return [] if m is None else [self._snapshot(t, m, ts_recv)]
+                m = self.lookup(str(snap.symbol))
+                return [] if m is None else [self._snapshot(snap, m, ts_recv)]
             return []
         if kind == "welcome":
             if not self._welcomed:
@@ -169,32 +217,31 @@ class KuCoin(Codec):
                 self.replies.extend(self._subscriptions())
             return []
         if kind == "error":
-            raise VenueNotice(
-                f"request {msg.get('id')} rejected: {msg.get('code')}: {msg.get('data')}"
-            )
+            data = json_body(msg.data) if msg.data else None
+            raise VenueNotice(f"request {msg.id} rejected: {msg.code}: {data}")
         return []  # ack, pong, notices
 
-    def _snapshot(self, t: dict[str, Any], m: Market, ts_recv: int) -> Ticker:
-        last = num(t.get("lastTradedPrice"))
+    def _snapshot(self, t: Stats, m: Market, ts_recv: int) -> Ticker:
+        last = t.lastTradedPrice
         if last is None:
-            last = num(t.get("close"))
-        open_ = num(t.get("open"))
+            last = t.close
+        open_ = t.open
         return Ticker(
             self.venue,
             m.symbol,
             m.native,
-            bid=num(t.get("buy")),
-            bid_size=num(t.get("bidSize")),
-            ask=num(t.get("sell")),
-            ask_size=num(t.get("askSize")),
-            last=last,
-            open=open_ if open_ is not None else minus(last, num(t.get("changePrice"))),
-            high=num(t.get("high")),
-            low=num(t.get("low")),
-            volume=num(t.get("vol")),
-            quote_volume=num(t.get("volValue")),
-            ts_event=ms_to_ns(t.get("datetime")),
-            ts_recv=ts_recv,
+            t.buy,  # bid
+            t.bidSize,  # bid_size
+            t.sell,  # ask
+            t.askSize,  # ask_size
+            last,
+            open_ if open_ is not None else minus(last, t.changePrice),  # open
+            t.high,  # high
+            t.low,  # low
+            t.vol,  # volume
+            t.volValue,  # quote_volume
+            ms_to_ns(t.datetime),  # ts_event
+            ts_recv,
         )
 
     def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
