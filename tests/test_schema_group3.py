@@ -23,7 +23,7 @@ from .test_schema import SPOILERS, _spoil
 
 FIXTURES = Path(__file__).parent / "fixtures"
 # Venues whose stream carries its prices as ticker values (not book levels).
-TICKER_VENUES = ("coinbaseexchange",)
+TICKER_VENUES = ("coinbaseexchange", "bitflyer")
 
 
 def frames_of(venue: str) -> list[str]:
