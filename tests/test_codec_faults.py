@@ -172,7 +172,7 @@ def test_microsecond_times_are_read_as_microseconds(venue: str, as_text: bool) -
         "timestamp": "1786613070431123" if as_text else 1786613070431123,
         "orderbook_units": [{"ask_price": 2.0, "bid_price": 1.0, "ask_size": 1, "bid_size": 1}],
     }
-    (rec,) = c.parse_books([book], 1)
+    (rec,) = c.parse_rest(json.dumps([book]).encode(), 1, None)
     assert rec.ts_event == 1786613070431123000
 
 

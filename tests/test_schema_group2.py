@@ -16,7 +16,7 @@ from aggregator.records import BAD, EMPTY
 from . import test_schema as declared
 from .test_codecs import codec
 
-VENUES = ("hitbtc", "deribit")
+VENUES = ("hitbtc", "deribit", "upbit", "bithumb")
 
 # Real frames of venues whose recorded ones make no spot record (deribit's are of a
 # perpetual), from the codec's docstring.
@@ -127,3 +127,25 @@ def test_hitbtc_reads_each_row_of_a_notification_apart() -> None:
 def test_hitbtc_a_frame_it_cannot_read_is_a_parse_error(raw: str) -> None:
     with pytest.raises(ParseError):
         codec("hitbtc").parse_ws(raw, 1)
+
+
+@pytest.mark.parametrize("venue", ["upbit", "bithumb"])
+def test_quotation_book_top_reads_its_first_level_and_skips_deeper_changes(venue: str) -> None:
+    """The first unit is the top: a bad price there is BAD, a change below it no record; a
+    REST answer of order books gives the same top."""
+    c = codec(venue)
+    units = [
+        {"ask_price": "abc", "bid_price": 137001000, "ask_size": 0.1, "bid_size": ""},
+        {"ask_price": 137003000, "bid_price": 137000000, "ask_size": 1, "bid_size": 2},
+    ]
+    book = {"type": "orderbook", "code": "KRW-BTC", "timestamp": 1746601573804}
+    (r,) = c.parse_ws(json.dumps(book | {"orderbook_units": units}), 1)
+    assert (r.bid, r.bid_size, r.ask, r.ask_size) == (137001000.0, None, BAD, 0.1)
+    assert r.ts_event == 1746601573804 * 10**6 and r.last is None
+    units[1]["ask_size"] = 3
+    assert c.parse_ws(json.dumps(book | {"orderbook_units": units}), 1) == []
+    polled = [{"market": "KRW-BTC", "timestamp": 1746601573804, "orderbook_units": units}]
+    (p,) = c.parse_rest(json.dumps(polled).encode(), 1, None)
+    assert (p.bid, p.ask_size, p.ts_event) == (r.bid, r.ask_size, r.ts_event) and p.ask is BAD
+    with pytest.raises(ParseError):
+        c.parse_ws(json.dumps(book | {"orderbook_units": "x"}), 1)

@@ -20,11 +20,13 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 from urllib.parse import quote
 
+import msgspec
+
 from ..errors import VenueError
 from ..records import Ticker
 from ..symbols import Market, unify
 from .base import Codec, RestRequest, json_body
-from .upbit import Quotation, book_requests, stamp
+from .upbit import Quotation, Quote, book_requests, stamp
 
 CHUNK = 50  # markets per request
 
@@ -60,16 +62,17 @@ class Bithumb(Quotation):
         return self.parse_tickers(body, ts_recv)
 
     @classmethod
-    def raise_error(cls, data: dict[str, Any]) -> None:
+    def raise_error(cls, data: Quote) -> None:
         """Also the first generation's {"status":"5500","message":"..."}."""
         super().raise_error(data)
-        if "status" in data and data["status"] != "0000":
-            raise VenueError(f"venue error {data['status']}: {data.get('message')}")
+        status = data.status
+        if status is not msgspec.UNSET and status != "0000":
+            raise VenueError(f"venue error {status}: {data.message}")
 
-    def ticker_time(self, t: dict[str, Any]) -> int | None:
+    def ticker_time(self, t: Quote) -> int | None:
         """The ticker's time as on REST (``timestamp``), else the last trade's."""
-        ts = stamp(t.get("timestamp"))
-        return ts if ts is not None else stamp(t.get("trade_timestamp"))
+        ts = stamp(t.timestamp)
+        return ts if ts is not None else stamp(t.trade_timestamp)
 
     @staticmethod
     def market_rows(body: bytes) -> list[Any]:

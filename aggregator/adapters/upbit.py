@@ -21,27 +21,54 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 from urllib.parse import quote
 
+import msgspec
 import orjson
 
 from ..errors import ParseError, VenueError
 from ..records import Ticker
 from ..symbols import Market, MarketTable, unify
 from ..timestamps import epoch_to_ns
-from .base import Codec, RestRequest, json_body, json_object
-from .fields import TickerFields
+from .base import Codec, RestRequest, json_body
+from .fields import top_of_book
+from .schema import Num, Schema, Time
 
 CHUNK = 50  # markets per order book request
 
 
-BOOK_TOP = TickerFields(bid="bid_price", bid_size="bid_size", ask="ask_price", ask_size="ask_size")
-TICKER = TickerFields(
-    last="trade_price",
-    open="opening_price",
-    high="high_price",
-    low="low_price",
-    volume="acc_trade_volume_24h",
-    quote_volume="acc_trade_price_24h",
-)
+class Unit(msgspec.Struct):
+    """A level of both sides of an order book."""
+
+    ask_price: Num = None
+    bid_price: Num = None
+    ask_size: Num = None
+    bid_size: Num = None
+
+
+class Quote(msgspec.Struct):
+    """A ticker or an order book, streamed ("type", "code") or polled ("market"), or an
+    error; one declaration, so that a frame decodes in one pass, whichever it is."""
+
+    type: Any = None
+    code: Any = ""  # the stream's market id
+    market: Any = ""  # REST's
+    # ticker
+    trade_price: Num = None
+    opening_price: Num = None
+    high_price: Num = None
+    low_price: Num = None
+    acc_trade_volume_24h: Num = None  # base currency
+    acc_trade_price_24h: Num = None  # quote currency
+    trade_timestamp: Time = None  # ms or µs
+    timestamp: Time = None  # ms or µs
+    orderbook_units: list[Unit] | None = None  # an order book's levels, best first
+    # an error; Bithumb's first generation answers {"status","message"}
+    error: Any = None
+    status: Any = msgspec.UNSET
+    message: Any = None
+
+
+QUOTE = Schema(Quote)
+ANSWER = Schema(list[Quote] | Quote)  # type: ignore[arg-type]
 
 
 def stamp(value: Any) -> int | None:
@@ -64,17 +91,36 @@ def quotation_request(markets: Sequence[Market]) -> str:
     ).decode()
 
 
-def book_top(
-    venue: str, market: Market, msg: dict[str, Any], ts_recv: int, ts_event: int | None
-) -> Ticker | None:
+def book_top(venue: str, market: Market, book: Quote, ts_recv: int) -> Ticker | None:
     """The best bid and ask (with sizes) of an order book message: its first unit."""
-    units = msg.get("orderbook_units")
+    units = book.orderbook_units
     if not isinstance(units, list):
         raise ParseError("order book without orderbook_units")
-    if not units or not isinstance(units[0], dict):
+    if not units:
         return None  # an empty book: nothing to say about the top
     u = units[0]
-    return BOOK_TOP.record(venue, market, u, ts_recv, ts_event)
+    top = (u.bid_price, u.bid_size, u.ask_price, u.ask_size)
+    return top_of_book(venue, market, top, ts_recv, stamp(book.timestamp))
+
+
+def ticker_record(venue: str, m: Market, t: Quote, ts_recv: int, ts_event: int | None) -> Ticker:
+    return Ticker(
+        venue,
+        m.symbol,
+        m.native,
+        None,  # bid: the order book's
+        None,  # bid_size
+        None,  # ask
+        None,  # ask_size
+        t.trade_price,  # last
+        t.opening_price,  # open
+        t.high_price,  # high
+        t.low_price,  # low
+        t.acc_trade_volume_24h,  # volume
+        t.acc_trade_price_24h,  # quote_volume
+        ts_event,
+        ts_recv,
+    )
 
 
 class Quotation(Codec):
@@ -91,8 +137,8 @@ class Quotation(Codec):
     def subscribe(self, markets: Sequence[Market]) -> list[str]:
         return [quotation_request(markets)]
 
-    def ticker_time(self, t: dict[str, Any]) -> int | None:
-        return stamp(t.get("trade_timestamp"))
+    def ticker_time(self, t: Quote) -> int | None:
+        return stamp(t.trade_timestamp)
 
     def parse_ws(self, raw: str | bytes, ts_recv: int) -> list[Ticker]:
         """Binary (or text) frames of JSON, one object each:
@@ -107,22 +153,22 @@ class Quotation(Codec):
          "stream_type":"REALTIME","level":0}
         Also {"status":"UP"} (answer to a "PING" text) and {"error":{"name":..,"message":..}}.
         """
-        msg = json_object(raw)
-        kind = msg.get("type")
+        msg = QUOTE(raw)
+        kind = msg.type
         if kind is None:
-            err = msg.get("error")
+            err = msg.error
             if isinstance(err, dict):  # the request was refused: nothing will stream
                 raise VenueError(f"venue error {err.get('name')}: {err.get('message')}")
-            if "status" in msg:
+            if msg.status is not msgspec.UNSET:
                 return []
-            raise ParseError(f"unexpected message: {str(msg)[:100]}")
-        market = self.lookup(msg.get("code", ""))
+            raise ParseError(f"unexpected message: {raw[:100]!r}")
+        market = self.lookup(msg.code)
         if market is None:
             return []
         if kind == "ticker":
-            return [TICKER.record(self.venue, market, msg, ts_recv, self.ticker_time(msg))]
+            return [ticker_record(self.venue, market, msg, ts_recv, self.ticker_time(msg))]
         if kind == "orderbook":
-            rec = book_top(self.venue, market, msg, ts_recv, stamp(msg.get("timestamp")))
+            rec = book_top(self.venue, market, msg, ts_recv)
             if rec is None:
                 return []
             top = (rec.bid, rec.bid_size, rec.ask, rec.ask_size)
@@ -134,44 +180,32 @@ class Quotation(Codec):
 
     def parse_tickers(self, body: bytes, ts_recv: int) -> list[Ticker]:
         """A REST answer: a list of tickers, or of order books (their tops)."""
-        data = json_body(body)
-        if isinstance(data, dict):
+        data = ANSWER(body)
+        if not isinstance(data, list):
             self.raise_error(data)
             raise ParseError("expected a list of tickers")
-        if not isinstance(data, list):
-            raise ParseError("expected a list of tickers")
-        if is_books(data):
+        if data and data[0].orderbook_units is not None:
             return self.parse_books(data, ts_recv)
+        lookup, venue = self.lookup, self.venue
         return [
-            TICKER.record(self.venue, m, t, ts_recv, self.ticker_time(t))
-            for t, m in self.followed(data, "market")
+            ticker_record(venue, m, t, ts_recv, self.ticker_time(t))
+            for t in data
+            if (m := lookup(t.market)) is not None
         ]
 
     @classmethod
-    def raise_error(cls, data: dict[str, Any]) -> None:
+    def raise_error(cls, data: Quote) -> None:
         """Errors: {"error":{"name":404,"message":"Code not found"}}."""
-        err = data.get("error")
+        err = data.error
         if isinstance(err, dict):
             raise VenueError(f"venue error {err.get('name')}: {err.get('message')}")
 
-    def parse_books(self, data: list[Any], ts_recv: int) -> list[Ticker]:
+    def parse_books(self, data: list[Quote], ts_recv: int) -> list[Ticker]:
         """REST order books: [{"market":"KRW-BTC","timestamp":1529910247984,
         "orderbook_units":[{"ask_price":...,"bid_price":...,"ask_size":...,"bid_size":...}]}]"""
-        out = []
-        for b in data:
-            if not isinstance(b, dict):
-                raise ParseError("expected order book objects")
-            m = self.lookup(b.get("market", ""))
-            if m is None:
-                continue
-            rec = book_top(self.venue, m, b, ts_recv, stamp(b.get("timestamp")))
-            if rec is not None:
-                out.append(rec)
-        return out
-
-
-def is_books(data: list[Any]) -> bool:
-    return bool(data) and isinstance(data[0], dict) and "orderbook_units" in data[0]
+        lookup, venue = self.lookup, self.venue
+        books = [(b, m) for b in data if (m := lookup(b.market)) is not None]
+        return [r for b, m in books if (r := book_top(venue, m, b, ts_recv)) is not None]
 
 
 def book_requests(base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
