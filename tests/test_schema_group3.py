@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from aggregator.adapters.independentreserve import ChecksumMismatch
 from aggregator.adapters.registry import codec_class
 from aggregator.errors import ParseError, VenueError
 from aggregator.records import BAD, Ticker
@@ -165,3 +166,31 @@ def test_gemini_a_change_of_another_shape_is_refused() -> None:
     assert (
         c.parse_ws('{"type":"candles_1m_updates","symbol":"BTCUSD","changes":[[1,9.5]]}', 1) == []
     )
+
+
+@pytest.mark.parametrize("bad", [*SPOILERS, "", None], ids=repr)
+@pytest.mark.parametrize("key", ["Price", "Volume"])
+def test_independentreserve_a_spoiled_level_drops_the_book(key: str, bad: Any) -> None:
+    """A level the book cannot place leaves it out of step: the frame is refused and the
+    book dropped, so the next change is a checksum mismatch too (the session renews)."""
+    frames = frames_of("independentreserve")
+    table = table_of("independentreserve", frames)
+    c = codec_class("independentreserve")(table)
+    snapshot, change = (json.loads(f) for f in frames[:2])
+    assert snapshot["Event"] == "OrderBookSnapshot" and change["Event"] == "OrderBookChange"
+    [record] = c.parse_ws(frames[0], 1)
+    assert (record.bid, record.bid_size, record.ask) == (3423.6, 2.5, 3427.19)
+    snapshot["Data"]["Offers"][0][key] = bad
+    with pytest.raises(ChecksumMismatch, match="book out of step"):
+        c.parse_ws(json.dumps(snapshot), 1)
+    with pytest.raises(ChecksumMismatch, match="before a snapshot"):
+        c.parse_ws(frames[1], 1)
+
+
+def test_independentreserve_a_level_without_its_volume_is_refused() -> None:
+    frames = frames_of("independentreserve")
+    c = codec_class("independentreserve")(table_of("independentreserve", frames))
+    snapshot = json.loads(frames[0])
+    del snapshot["Data"]["Bids"][0]["Volume"]
+    with pytest.raises(ParseError):
+        c.parse_ws(json.dumps(snapshot), 1)

@@ -27,6 +27,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar
 from urllib.parse import quote
 
+import msgspec
 import orjson
 
 from ..errors import ParseError, VenueError, VenueNotice
@@ -34,6 +35,7 @@ from ..records import Ticker, iso_to_ns, level, ms_to_ns
 from ..symbols import Market, MarketTable, unify
 from .base import Codec, RestRequest, json_body, json_object
 from .fields import TickerFields, top_of_book
+from .schema import Num, Schema
 
 # GetValidSecondaryCurrencyCodes: ["Aud","Usd","Nzd","Sgd"]
 SECONDARIES = ("Aud", "Usd", "Nzd", "Sgd")
@@ -52,6 +54,33 @@ REST_TICKER = TickerFields(
     ts_event="CreatedTimestampUtc",
     time=iso_to_ns,
 )
+
+
+class Level(msgspec.Struct):
+    Price: Num
+    Volume: Num
+
+
+class BookData(msgspec.Struct):
+    """A book frame's "Data": the levels it sets, and the CRC32 of the server's top 10."""
+
+    Bids: list[Level] | None = None
+    Offers: list[Level] | None = None
+    Crc32: Any = None
+
+
+class Message(msgspec.Struct):
+    """Every message: an event, and its "Data" (a book's, the subscriptions' list, an
+    error's text) kept undecoded until the event says which it is."""
+
+    Event: Any = None
+    Channel: Any = None
+    Time: Any = None  # ms
+    Data: msgspec.Raw = msgspec.Raw()  # empty when absent
+
+
+MESSAGE = Schema(Message)
+BOOK_DATA = Schema(BookData)
 
 
 class ChecksumMismatch(VenueError):
@@ -134,17 +163,21 @@ class IndependentReserve(Codec):
         Also {"Time":1661145843028,"Event":"Heartbeat"}, {"Event":"Subscriptions",
         "Data":["xbt-aud"],...} and {"Event":"Error","Data":"..."}.
         """
-        msg = json_object(raw)
-        event = msg.get("Event")
+        msg = MESSAGE(raw)
+        event = msg.Event
         if event in ("OrderBookChange", "OrderBookSnapshot"):
-            _, depth, base, quote_ = msg["Channel"].split("/")
+            if not isinstance(msg.Channel, str):
+                raise ParseError("a book message without its channel")
+            _, depth, base, quote_ = msg.Channel.split("/")
             m = self.lookup(f"{base}/{quote_}")
             if m is None:
                 return []
-            data = msg["Data"]
+            if not msg.Data:
+                raise ParseError("a book message without its data")
+            data = BOOK_DATA(bytes(msg.Data))  # bytes: what a ParseError quotes
             try:  # read before the book changes: a level it cannot place puts it out of step
-                bid_levels = [level(x["Price"], x["Volume"]) for x in data.get("Bids") or ()]
-                offer_levels = [level(x["Price"], x["Volume"]) for x in data.get("Offers") or ()]
+                bid_levels = [level(x.Price, x.Volume) for x in data.Bids or ()]
+                offer_levels = [level(x.Price, x.Volume) for x in data.Offers or ()]
             except ValueError as e:
                 self._books.pop(m.native, None)
                 raise ChecksumMismatch(f"book out of step on {m.native}: {e}") from None
@@ -158,7 +191,7 @@ class IndependentReserve(Codec):
             book.apply(book.bids, bid_levels)
             book.apply(book.offers, offer_levels)
             bids, offers = book.levels()
-            crc = data.get("Crc32")
+            crc = data.Crc32
             if crc is not None and book_checksum(bids[:CRC_LEVELS], offers[:CRC_LEVELS]) != crc:
                 del self._books[m.native]
                 raise ChecksumMismatch(f"checksum mismatch on {m.native}: book out of step")
@@ -166,13 +199,14 @@ class IndependentReserve(Codec):
             if top == book.top:
                 return []
             book.top = top
-            return [top_of_book(self.venue, m, top, ts_recv, ms_to_ns(msg.get("Time")))]
+            return [top_of_book(self.venue, m, top, ts_recv, ms_to_ns(msg.Time))]
         if event in ("Heartbeat", "Subscriptions"):
             return []
         if event == "Error":
-            raise VenueNotice(f"venue error: {msg.get('Data')}")
+            text = msgspec.json.decode(msg.Data) if msg.Data else None
+            raise VenueNotice(f"venue error: {text}")
         if event is None:
-            raise ParseError(f"unexpected message: {str(msg)[:100]}")
+            raise ParseError(f"unexpected message: {raw[:100]!r}")
         return []
 
     def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
