@@ -196,7 +196,7 @@ class KuCoin(Codec):
                 m = self.lookup(msg.subject if native == "all" else native)
                 if m is None:
                     return []
-                t = TICKER(msg.data)
+                t = TICKER(bytes(msg.data))
                 return [
                     Ticker(
                         self.venue, m.symbol, m.native,
@@ -205,7 +205,7 @@ class KuCoin(Codec):
                     )
                 ]  # fmt: skip
             if topic.startswith("/market/snapshot:"):
-                snap = SNAPSHOT(msg.data).data
+                snap = SNAPSHOT(bytes(msg.data)).data
                 if snap is None:
                     raise ParseError("snapshot without data")
                 m = self.lookup(str(snap.symbol))
@@ -217,7 +217,7 @@ class KuCoin(Codec):
                 self.replies.extend(self._subscriptions())
             return []
         if kind == "error":
-            data = json_body(msg.data) if msg.data else None
+            data = msgspec.json.decode(msg.data) if msg.data else None
             raise VenueNotice(f"request {msg.id} rejected: {msg.code}: {data}")
         return []  # ack, pong, notices
 
