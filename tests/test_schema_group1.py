@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from aggregator.errors import ParseError, VenueError
+from aggregator.errors import ParseError, VenueError, VenueNotice
 from aggregator.records import BAD
 
 from .test_codecs import codec
@@ -124,3 +124,55 @@ def test_htx_answers_a_ping_and_reads_a_gzipped_push() -> None:
     assert r.ask is BAD and r.bid == 52732.88 and r.ts_event == 1630982370520_000000
     with pytest.raises(ParseError, match=r"unexpected market\.btcusdt\.bbo"):
         c.parse_ws(b'{"ch":"market.btcusdt.bbo","ts":1}', 1)
+
+
+# --- kucoin, bitstamp: an error's data as sent; bitstamp's best levels ------------------------
+
+
+def test_kucoin_an_error_names_the_request_and_its_data() -> None:
+    c = codec("kucoin")
+    with pytest.raises(VenueNotice, match="request 1 rejected: 404: topic /x"):
+        c.parse_ws(b'{"id":"1","type":"error","code":404,"data":"topic /x is not found"}', 1)
+
+
+BOOK_FRAME = {
+    "data": {
+        "timestamp": "1786614357",
+        "microtimestamp": "1786614357909624",
+        "bids": [["63706.26", "0.07856313"], ["63704.51", "0.12570851"]],
+        "asks": [["63711.04", "0.07857225"], ["63712.00", "1"]],
+    },
+    "channel": "order_book_btcusdt",
+    "event": "data",
+}
+
+
+def _book(bids: Any, asks: Any, micro: Any = "1786614357909624") -> bytes:
+    data = {**BOOK_FRAME["data"], "bids": bids, "asks": asks, "microtimestamp": micro}  # type: ignore[dict-item]
+    return json.dumps({**BOOK_FRAME, "data": data}).encode()
+
+
+def test_bitstamp_reads_the_best_levels_and_skips_an_unchanged_top() -> None:
+    c = codec("bitstamp")
+    (r,) = c.parse_ws(json.dumps(BOOK_FRAME), 1)
+    assert (r.bid, r.bid_size, r.ask, r.ask_size) == (63706.26, 0.07856313, 63711.04, 0.07857225)
+    assert r.ts_event == 1786614357909624000 and r.last is None
+    # deeper levels changed, the top did not: no record
+    assert c.parse_ws(_book([["63706.26", "0.07856313"]], [["63711.04", "0.07857225"]]), 1) == []
+    (r,) = c.parse_ws(_book([["63706.26", "abc"]], [], micro=None), 1)
+    assert r.bid == 63706.26 and r.bid_size is BAD and r.ask is None and r.ask_size is None
+    assert r.ts_event == 1786614357_000000000  # the seconds, where no microseconds come
+    with pytest.raises(ParseError, match="without bids and asks"):
+        c.parse_ws(_book(None, []), 1)
+    with pytest.raises(ParseError):
+        c.parse_ws(_book("x", []), 1)
+
+
+def test_bitstamp_an_error_with_nothing_left_subscribed_ends_the_session() -> None:
+    c = codec("bitstamp")
+    c.subscribe(list(c.table.markets)[:2])
+    error = b'{"event":"bts:error","channel":"","data":{"code":null,"message":"Bad subscription."}}'
+    with pytest.raises(VenueNotice, match="venue error: Bad subscription"):
+        c.parse_ws(error, 1)
+    with pytest.raises(VenueError, match="subscription rejected: Bad subscription"):
+        c.parse_ws(error, 1)

@@ -19,15 +19,44 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
+import msgspec
 import orjson
 
 from ..errors import ParseError, VenueError, VenueNotice
 from ..records import Ticker, num, seconds_to_ns, us_to_ns
 from ..symbols import Market, MarketTable, unify
-from .base import Codec, RestRequest, json_body, json_object
+from .base import Codec, RestRequest, json_body
 from .fields import TickerFields
+from .schema import Schema, Time
 
 BOOK = "order_book_"
+
+
+class Message(msgspec.Struct):
+    """Every frame: {"event", "channel", "data"}; "data" is read by the event's kind (a
+    book, an error's object, or "")."""
+
+    event: Any = None
+    channel: Any = None
+    data: msgspec.Raw = msgspec.Raw()  # empty: not sent
+
+
+class Side(msgspec.Struct, array_like=True):
+    """One side of the book, 100 levels: only the best is kept, undecoded; the rest is
+    skipped without being read into objects."""
+
+    best: msgspec.Raw = msgspec.Raw()  # empty: no level
+
+
+class OrderBook(msgspec.Struct):
+    timestamp: Time = None  # s
+    microtimestamp: Time = None  # us
+    bids: Side | None = None
+    asks: Side | None = None
+
+
+MESSAGE = Schema(Message)
+ORDER_BOOK = Schema(OrderBook)
 
 
 TICKER = TickerFields(
@@ -75,17 +104,18 @@ class Bitstamp(Codec):
         {"event":"bts:request_reconnect","channel":"","data":""}, and errors:
         {"event":"bts:error","channel":"","data":{"code":null,"message":"Bad subscription."}}.
         """
-        msg = json_object(raw)
-        event = msg.get("event")
+        msg = MESSAGE(raw)
+        event = msg.event
         if event == "data":
-            channel = msg.get("channel")
-            data = msg.get("data")
-            if not isinstance(channel, str) or not isinstance(data, dict):
+            channel = msg.channel
+            if not isinstance(channel, str) or not msg.data:
                 raise ParseError("data event without channel or data object")
             if not channel.startswith(BOOK):
                 return []
             market = self.lookup(channel[len(BOOK) :])
-            return [] if market is None else self._book(market, data, ts_recv)
+            if market is None:
+                return []
+            return self._book(market, ORDER_BOOK(bytes(msg.data)), ts_recv)
         if event == "bts:subscription_succeeded":
             self._pending -= 1
             self._subscribed += 1
@@ -93,25 +123,29 @@ class Bitstamp(Codec):
             raise VenueError("venue asks to reconnect (bts:request_reconnect)")
         elif event == "bts:error":
             self._pending -= 1
-            data = msg.get("data")
+            data = msgspec.json.decode(msg.data) if msg.data else None
             why = data.get("message") if isinstance(data, dict) else data
             if self._pending <= 0 and not self._subscribed:  # nothing left to listen to
                 raise VenueError(f"subscription rejected: {why}")
             raise VenueNotice(f"venue error: {why}")
         return []  # bts:heartbeat answers, unsubscriptions
 
-    def _book(self, m: Market, data: dict[str, Any], ts_recv: int) -> list[Ticker]:
-        bids, asks = data.get("bids"), data.get("asks")
-        if not isinstance(bids, list) or not isinstance(asks, list):
+    def _book(self, m: Market, book: OrderBook, ts_recv: int) -> list[Ticker]:
+        if book.bids is None or book.asks is None:
             raise ParseError("order book without bids and asks lists")
-        top = (bids[0] if bids else None, asks[0] if asks else None)
+        # the best levels as sent, compared as sent: a record only when they change
+        bid_level, ask_level = book.bids.best, book.asks.best
+        top = (
+            msgspec.json.decode(bid_level) if bid_level else None,
+            msgspec.json.decode(ask_level) if ask_level else None,
+        )
         if self._top.get(m.native) == top:
             return []
         self._top[m.native] = top
         bid, ask = top
-        ts_event = us_to_ns(data.get("microtimestamp"))
+        ts_event = us_to_ns(book.microtimestamp)
         if ts_event is None:
-            ts_event = seconds_to_ns(data.get("timestamp"))
+            ts_event = seconds_to_ns(book.timestamp)
         return [
             Ticker(
                 self.venue,
