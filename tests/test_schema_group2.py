@@ -16,9 +16,9 @@ from aggregator.records import BAD, EMPTY
 from . import test_schema as declared
 from .test_codecs import codec
 
-VENUES = ("hitbtc", "deribit", "upbit", "bithumb")
+VENUES = ("hitbtc", "deribit", "upbit", "bithumb", "coinone")
 
-# Real frames of venues whose recorded ones make no spot record (deribit's are of a
+# Real frames of venues with no recorded one that makes a spot record (deribit's are of a
 # perpetual), from the codec's docstring.
 SAMPLES: dict[str, list[Any]] = {
     "deribit": [
@@ -59,6 +59,35 @@ SAMPLES: dict[str, list[Any]] = {
                     "best_ask_price": 63344.5,
                     "best_ask_amount": 0.2,
                 },
+            },
+        },
+    ],
+    "coinone": [
+        {
+            "response_type": "SUBSCRIBED",
+            "channel": "TICKER",
+            "data": {"quote_currency": "KRW", "target_currency": "BTC"},
+        },
+        {
+            "response_type": "DATA",
+            "channel": "TICKER",
+            "data": {
+                "quote_currency": "KRW",
+                "target_currency": "BTC",
+                "timestamp": 1705301117198,
+                "quote_volume": "19521465345.504",
+                "target_volume": "334.81445168",
+                "high": "58710000",
+                "low": "57276000",
+                "first": "57293000",
+                "last": "58532000",
+                "volume_power": "100",
+                "ask_best_price": "58537000",
+                "ask_best_qty": "0.1961",
+                "bid_best_price": "58532000",
+                "bid_best_qty": "0.00009258",
+                "id": "1705301117198001",
+                "yesterday_high": "59140000",
             },
         },
     ],

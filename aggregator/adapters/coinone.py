@@ -22,35 +22,61 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 from urllib.parse import quote
 
+import msgspec
 import orjson
 
 from ..errors import ParseError, VenueError, VenueNotice
 from ..records import Ticker, ms_to_ns, num
 from ..symbols import Market, unify
-from .base import Codec, RestRequest, json_body, json_object
-from .fields import TickerFields
-
-WS_TICKER = TickerFields(
-    bid="bid_best_price",
-    bid_size="bid_best_qty",
-    ask="ask_best_price",
-    ask_size="ask_best_qty",
-    last="last",
-    open="first",
-    high="high",
-    low="low",
-    volume="target_volume",
-    quote_volume="quote_volume",
-    ts_event="timestamp",
-    time=ms_to_ns,
-)
+from .base import Codec, RestRequest, json_body
+from .schema import Num, Schema, Time
 
 
-def _top(levels: Any, key: str) -> float | None:
-    """Price or qty of the first level of best_bids/best_asks (empty when no orders)."""
+class Data(msgspec.Struct):
+    """A ticker: streamed (the best bid and ask flat) or polled (as lists of levels)."""
+
+    quote_currency: Any = None
+    target_currency: Any = None
+    timestamp: Time = None  # ms
+    last: Num = None
+    first: Num = None
+    high: Num = None
+    low: Num = None
+    target_volume: Num = None  # base currency
+    quote_volume: Num = None
+    # the stream's
+    bid_best_price: Num = None
+    bid_best_qty: Num = None
+    ask_best_price: Num = None
+    ask_best_qty: Num = None
+    # REST's: lists of {"price", "qty"}, best first; read as sent, as a list that is not
+    # one of levels is no best price (not a ticker to drop)
+    best_bids: Any = None
+    best_asks: Any = None
+
+
+class Message(msgspec.Struct):
+    """A stream message ("response_type"), or a REST answer ("result", "tickers")."""
+
+    response_type: Any = None
+    channel: Any = None
+    data: Data | None = None
+    error_code: Any = msgspec.UNSET
+    message: Any = None
+    result: Any = None
+    error_msg: Any = None
+    tickers: list[Data] | None = None
+
+
+MESSAGE = Schema(Message)
+
+
+def _best(levels: Any) -> tuple[float | None, float | None]:
+    """Price and qty of the first level of best_bids/best_asks (empty when no orders)."""
     if isinstance(levels, list) and levels and isinstance(levels[0], dict):
-        return num(levels[0].get(key))
-    return None
+        first = levels[0]
+        return num(first.get("price")), num(first.get("qty"))
+    return None, None
 
 
 def _id(target: str, quote_: str) -> str:
@@ -92,23 +118,45 @@ class Coinone(Codec):
         Also {"response_type":"SUBSCRIBED",...}, {"response_type":"PONG"} and errors
         {"response_type":"ERROR","error_code":160012,"message":"Invalid Topic"}.
         """
-        msg = json_object(raw)
-        kind = msg.get("response_type")
+        msg = MESSAGE(raw)
+        kind = msg.response_type
         if kind == "DATA":
-            if msg.get("channel") != "TICKER":
+            if msg.channel != "TICKER":
                 return []
-            t = msg.get("data")
-            if not isinstance(t, dict):
+            t = msg.data
+            if t is None:
                 raise ParseError("ticker without a data object")
-            m = self.lookup(_id(str(t.get("target_currency")), str(t.get("quote_currency"))))
+            m = self.lookup(_id(str(t.target_currency), str(t.quote_currency)))
             if m is None:
                 return []
-            return [WS_TICKER.record(self.venue, m, t, ts_recv)]
+            top = (t.bid_best_price, t.bid_best_qty, t.ask_best_price, t.ask_best_qty)
+            return [self._ticker(t, m, top, ts_recv)]
         if kind == "ERROR":  # one topic refused; the others go on
-            raise VenueNotice(f"venue error {msg.get('error_code')}: {msg.get('message')}")
+            code = None if msg.error_code is msgspec.UNSET else msg.error_code
+            raise VenueNotice(f"venue error {code}: {msg.message}")
         if kind is None:
-            raise ParseError(f"unexpected message: {str(msg)[:100]}")
+            raise ParseError(f"unexpected message: {raw[:100]!r}")
         return []  # SUBSCRIBED, PONG, CONNECTED, ...
+
+    def _ticker(self, t: Data, m: Market, top: tuple[float | None, ...], ts_recv: int) -> Ticker:
+        bid, bid_size, ask, ask_size = top
+        return Ticker(
+            self.venue,
+            m.symbol,
+            m.native,
+            bid,
+            bid_size,
+            ask,
+            ask_size,
+            t.last,  # last
+            t.first,  # open
+            t.high,  # high
+            t.low,  # low
+            t.target_volume,  # volume
+            t.quote_volume,  # quote_volume
+            ms_to_ns(t.timestamp),  # ts_event
+            ts_recv,
+        )
 
     def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
         quotes = sorted({m.quote_id for m in markets})
@@ -123,39 +171,17 @@ class Coinone(Codec):
         "best_bids":[{"price":"50062000.0","qty":"0.04213455"}],"id":"1701073357818001"}]}
         high/low/first/last, volumes: last 24 h; quote_volume in the quote currency.
         """
-        doc = json_object(body)
-        if doc.get("result") == "error" or doc.get("error_code", "0") not in ("0", 0):
-            raise VenueError(f"venue error {doc.get('error_code')}: {doc.get('error_msg')}")
-        tickers = doc.get("tickers")
-        if not isinstance(tickers, list):
+        doc = MESSAGE(body)
+        if doc.result == "error" or doc.error_code not in ("0", 0, msgspec.UNSET):
+            raise VenueError(f"venue error {doc.error_code}: {doc.error_msg}")
+        if doc.tickers is None:
             raise ParseError("response without a tickers list")
-        out = []
-        for t in tickers:
-            if not isinstance(t, dict):
-                raise ParseError("expected ticker objects")
-            m = self.lookup(_id(str(t.get("target_currency")), str(t.get("quote_currency"))))
-            if m is None:
-                continue
-            out.append(
-                Ticker(
-                    self.venue,
-                    m.symbol,
-                    m.native,
-                    bid=_top(t.get("best_bids"), "price"),
-                    bid_size=_top(t.get("best_bids"), "qty"),
-                    ask=_top(t.get("best_asks"), "price"),
-                    ask_size=_top(t.get("best_asks"), "qty"),
-                    last=num(t.get("last")),
-                    open=num(t.get("first")),
-                    high=num(t.get("high")),
-                    low=num(t.get("low")),
-                    volume=num(t.get("target_volume")),
-                    quote_volume=num(t.get("quote_volume")),
-                    ts_event=ms_to_ns(t.get("timestamp")),
-                    ts_recv=ts_recv,
-                )
-            )
-        return out
+        lookup = self.lookup
+        return [
+            self._ticker(t, m, (*_best(t.best_bids), *_best(t.best_asks)), ts_recv)
+            for t in doc.tickers
+            if (m := lookup(_id(str(t.target_currency), str(t.quote_currency)))) is not None
+        ]
 
     @staticmethod
     def market_rows(body: bytes) -> list[Any]:
