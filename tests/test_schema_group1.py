@@ -15,12 +15,12 @@ from typing import Any
 import pytest
 
 from aggregator.errors import ParseError, VenueError, VenueNotice
-from aggregator.records import BAD
+from aggregator.records import BAD, EMPTY
 
 from .test_codecs import codec
 from .test_schema import SPOILERS, _frames, _records, _spoil
 
-VENUES = ("binance", "htx", "kucoin")
+VENUES = ("binance", "htx", "kucoin", "poloniex")
 # Fields a venue does not send but that are implied from a spoiled one (the open from the
 # last price and the 24 h change): bad with it.
 IMPLIED: dict[str, tuple[str, ...]] = {"kucoin": ("open",)}
@@ -176,3 +176,26 @@ def test_bitstamp_an_error_with_nothing_left_subscribed_ends_the_session() -> No
         c.parse_ws(error, 1)
     with pytest.raises(VenueError, match="subscription rejected: Bad subscription"):
         c.parse_ws(error, 1)
+
+
+# --- poloniex: whole book sides, the best found wherever it is ------------------------------
+
+
+def _poloniex_book(bids: Any, asks: Any) -> bytes:
+    item = {"symbol": "BTC_USDT", "createTime": 1694469187745, "bids": bids, "asks": asks}
+    return json.dumps({"channel": "book", "data": [item]}).encode()
+
+
+def test_poloniex_reads_a_book_top_and_skips_it_unchanged() -> None:
+    c = codec("poloniex")
+    bids = [["25148.61", "0.046041"], ["25149.00", "1"]]  # not sorted: the best is found
+    (r,) = c.parse_ws(_poloniex_book(bids, [["25157.24", "0.444294"]]), 1)
+    assert (r.bid, r.bid_size, r.ask, r.ask_size) == (25149.0, 1.0, 25157.24, 0.444294)
+    assert r.ts_event == 1694469187745_000000
+    assert c.parse_ws(_poloniex_book(bids, [["25157.24", "0.444294"]]), 1) == []
+    (r,) = c.parse_ws(_poloniex_book([["abc", "1"]], []), 1)
+    assert r.bid is BAD and r.bid_size is BAD and r.ask is EMPTY  # no level: null, not kept
+    with pytest.raises(ParseError, match="book message without a data list"):
+        c.parse_ws(b'{"channel":"book"}', 1)
+    with pytest.raises(ParseError):
+        c.parse_ws(b'{"channel":"book","data":[5]}', 1)

@@ -18,31 +18,53 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
+import msgspec
 import orjson
 
 from ..errors import ParseError, VenueError, VenueNotice
 from ..records import Ticker, best_level, ms_to_ns
 from ..symbols import Market, MarketTable, unify
-from .base import Codec, RestRequest, json_body, json_object
-from .fields import TickerFields, top_of_book
+from .base import Codec, RestRequest, json_body
+from .fields import top_of_book
+from .schema import Num, Schema, Time
 
 _TRADING = ("NORMAL", "POST_ONLY")
 
 
-TICKER = TickerFields(
-    bid="bid",
-    bid_size="bidQuantity",
-    ask="ask",
-    ask_size="askQuantity",
-    last="close",
-    open="open",
-    high="high",
-    low="low",
-    volume="quantity",
-    quote_volume="amount",
-    ts_event="ts",
-    time=ms_to_ns,
-)
+class Item(msgspec.Struct):
+    """One item of a push's "data": a 24 h ticker or a book of whole sides, one
+    declaration for both so that a frame decodes in one pass."""
+
+    symbol: Any = ""
+    # ticker
+    bid: Num = None
+    bidQuantity: Num = None
+    ask: Num = None
+    askQuantity: Num = None
+    close: Num = None  # the last price
+    open: Num = None
+    high: Num = None
+    low: Num = None
+    quantity: Num = None  # base volume
+    amount: Num = None  # quote volume
+    # book: levels of [price, size], best first
+    bids: list[list[Num]] | None = None
+    asks: list[list[Num]] | None = None
+    createTime: Time = None  # ms
+    ts: Time = None  # ms
+
+
+class Message(msgspec.Struct):
+    """A push ({"channel", "data"}) or an event ({"event", "channel"}, {"event", "message"})."""
+
+    channel: Any = None
+    data: list[Item] | None = None
+    event: Any = msgspec.UNSET
+    message: Any = None
+
+
+MESSAGE = Schema(Message)
+ITEMS = Schema(list[Item])  # the REST tickers
 
 
 class Poloniex(Codec):
@@ -94,47 +116,55 @@ class Poloniex(Codec):
         Acks {"event":"subscribe","channel":"ticker","symbols":["BTC_USDT"]},
         {"event":"pong"}, errors {"event":"error","message":"..."}.
         """
-        msg = json_object(raw)
-        channel = msg.get("channel")
-        data = msg.get("data")
-        if channel in ("ticker", "book") and "event" not in msg:
-            if not isinstance(data, list):
+        msg = MESSAGE(raw)
+        channel, event = msg.channel, msg.event
+        if channel in ("ticker", "book") and event is msgspec.UNSET:
+            if msg.data is None:
                 raise ParseError(f"{channel} message without a data list")
             parse = self._ticker if channel == "ticker" else self._book
-            return [r for t in data if (r := parse(t, ts_recv)) is not None]
-        event = msg.get("event")
+            return [r for t in msg.data if (r := parse(t, ts_recv)) is not None]
         if event == "subscribe":
             self._acked = True
         elif event == "error":
-            text = f"venue error: {msg.get('message')}"
+            text = f"venue error: {msg.message}"
             # One message subscribes everything: refused before any ack, the session is idle.
             raise VenueNotice(text) if self._acked else VenueError(text)
         return []
 
-    def _book(self, b: Any, ts_recv: int) -> Ticker | None:
-        if not isinstance(b, dict):
-            raise ParseError("expected book objects")
-        m = self.lookup(str(b.get("symbol", "")))
+    def _book(self, b: Item, ts_recv: int) -> Ticker | None:
+        m = self.lookup(str(b.symbol))
         if m is None:
             return None
-        bid, bid_size = best_level(b.get("bids"), highest=True)
-        ask, ask_size = best_level(b.get("asks"), highest=False)
+        bid, bid_size = best_level(b.bids, highest=True)
+        ask, ask_size = best_level(b.asks, highest=False)
         top = (bid, bid_size, ask, ask_size)
         if self._tops.get(m.native) == top:
             return None
         self._tops[m.native] = top
-        return top_of_book(
-            self.venue, m, top, ts_recv, ms_to_ns(b.get("createTime") or b.get("ts"))
-        )
+        return top_of_book(self.venue, m, top, ts_recv, ms_to_ns(b.createTime or b.ts))
 
-    def _ticker(self, t: Any, ts_recv: int) -> Ticker | None:
+    def _ticker(self, t: Item, ts_recv: int) -> Ticker | None:
         """A 24 h ticker of the REST API or the ticker channel (the latter without bid/ask)."""
-        if not isinstance(t, dict):
-            raise ParseError("expected ticker objects")
-        m = self.lookup(t.get("symbol", ""))
+        m = self.lookup(t.symbol)
         if m is None:
             return None
-        return TICKER.record(self.venue, m, t, ts_recv)
+        return Ticker(
+            self.venue,
+            m.symbol,
+            m.native,
+            t.bid,  # bid
+            t.bidQuantity,  # bid_size
+            t.ask,  # ask
+            t.askQuantity,  # ask_size
+            t.close,  # last
+            t.open,  # open
+            t.high,  # high
+            t.low,  # low
+            t.quantity,  # volume
+            t.amount,  # quote_volume
+            ms_to_ns(t.ts),  # ts_event
+            ts_recv,
+        )
 
     def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
         return [RestRequest(f"{base_url}/markets/ticker24h")]
@@ -157,7 +187,7 @@ class Poloniex(Codec):
             data = [data]
         if not isinstance(data, list):
             raise ParseError("expected a list of tickers")
-        return [r for t in data if (r := self._ticker(t, ts_recv)) is not None]
+        return [r for t in ITEMS.convert(data) if (r := self._ticker(t, ts_recv)) is not None]
 
     @staticmethod
     def market_rows(body: bytes) -> list[Any]:
