@@ -16,7 +16,7 @@ from aggregator.records import BAD, EMPTY
 from . import test_schema as declared
 from .test_codecs import codec
 
-VENUES = ("hitbtc", "deribit", "upbit", "bithumb", "coinone")
+VENUES = ("hitbtc", "deribit", "upbit", "bithumb", "coinone", "lbank")
 
 # Real frames of venues with no recorded one that makes a spot record (deribit's are of a
 # perpetual), from the codec's docstring.
@@ -89,6 +89,35 @@ SAMPLES: dict[str, list[Any]] = {
                 "id": "1705301117198001",
                 "yesterday_high": "59140000",
             },
+        },
+    ],
+    "lbank": [
+        {
+            "depth": {"asks": [[0.0252, 0.5833], [0.025215, 4.377]], "bids": [[0.025135, 3.962]]},
+            "count": 10,
+            "type": "depth",
+            "pair": "eth_btc",
+            "SERVER": "V2",
+            "TS": "2019-06-28T17:49:22.722",
+        },
+        {
+            "tick": {
+                "to_cny": 76643.5,
+                "high": 0.02719761,
+                "vol": 497529.7686,
+                "low": 0.02603071,
+                "change": 2.54,
+                "usd": 299.12,
+                "to_usd": 11083.66,
+                "dir": "sell",
+                "turnover": 13224.0186,
+                "latest": 0.02698749,
+                "cny": 2068.41,
+            },
+            "type": "tick",
+            "pair": "eth_btc",
+            "SERVER": "V2",
+            "TS": "2019-07-01T11:33:55.188",
         },
     ],
 }
@@ -178,3 +207,20 @@ def test_quotation_book_top_reads_its_first_level_and_skips_deeper_changes(venue
     assert (p.bid, p.ask_size, p.ts_event) == (r.bid, r.ask_size, r.ts_event) and p.ask is BAD
     with pytest.raises(ParseError):
         c.parse_ws(json.dumps(book | {"orderbook_units": "x"}), 1)
+
+
+def test_lbank_depth_reads_its_best_levels_in_a_push_and_in_an_answer() -> None:
+    """A push has the levels under "depth", a request's answer at the top; a bad price
+    makes its side BAD, the other side read."""
+    c = codec("lbank")
+    push = copy.deepcopy(SAMPLES["lbank"][0])
+    push["depth"]["asks"][1][0] = "abc"
+    (r,) = c.parse_ws(json.dumps(push), 1)
+    assert (r.bid, r.bid_size, r.ask, r.ask_size) == (0.025135, 3.962, BAD, BAD)
+    assert r.ts_event == 1561715362722 * 10**6  # 17:49:22.722 UTC+8
+    answer = {k: v for k, v in push.items() if k != "depth"} | {
+        "asks": [[0.0251, "0.5"]],
+        "bids": [],
+    }
+    (a,) = c.parse_ws(json.dumps(answer), 1)
+    assert (a.ask, a.ask_size, a.bid, a.bid_size) == (0.0251, 0.5, EMPTY, EMPTY)

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 from urllib.parse import quote
 
+import msgspec
 import orjson
 
 from ..errors import ParseError, VenueError, VenueNotice
@@ -31,6 +32,7 @@ from ..symbols import Market, MarketTable, unify
 from ..timestamps import valid_ns
 from .base import Codec, RestRequest, json_body, json_object
 from .fields import TickerFields, Top, top_of_book
+from .schema import Num, Schema
 
 UTC8_NS = 8 * 3600 * 1_000_000_000
 DEPTH = "10"  # the smallest depth offered (10, 50 or 100): only the top is used
@@ -40,6 +42,40 @@ MAX_BOOK_REQUESTS = 20
 
 TICKER = TickerFields(last="latest", high="high", low="low", volume="vol", quote_volume="turnover")
 BOOK = TickerFields(bid="bidPrice", bid_size="bidQty", ask="askPrice", ask_size="askQty")
+
+
+class Tick(msgspec.Struct):
+    """The tick channel's statistics (REST's "ticker" has the same keys)."""
+
+    latest: Num = None
+    high: Num = None
+    low: Num = None
+    vol: Num = None  # base currency
+    turnover: Num = None  # quote currency
+
+
+class Levels(msgspec.Struct):
+    asks: list[list[Num]] | None = None  # [price, size], best first
+    bids: list[list[Num]] | None = None
+
+
+class Push(Levels):
+    """A push of tick or depth, a ping, an answer (a depth request's has the levels at the
+    top) or an error."""
+
+    type: Any = None
+    pair: Any = ""
+    TS: Any = None  # "2019-07-01T11:33:55.188", UTC+8
+    tick: Tick | None = None
+    depth: Levels | None = None
+    action: Any = None
+    ping: Any = None
+    status: Any = None
+    message: Any = None
+    result: Any = msgspec.UNSET
+
+
+PUSH = Schema(Push)
 
 
 def _ts(value: Any) -> int | None:
@@ -86,38 +122,59 @@ class LBank(Codec):
         Also {"action":"ping","ping":"0ca8f854-..."} (answered with a pong) and errors
         {"SERVER":"V2","message":"Missing parameter ['kbar']","status":"error","TS":"..."}.
         """
-        msg = json_object(raw)
-        kind = msg.get("type")
+        msg = PUSH(raw)
+        kind = msg.type
         if kind == "depth":
             return self._depth(msg, ts_recv)
         if kind == "tick":
-            m = self.lookup(msg.get("pair", ""))
-            t = msg.get("tick")
-            if m is None or not isinstance(t, dict):
+            m = self.lookup(msg.pair)
+            t = msg.tick
+            if m is None or t is None:
                 return []
-            return [TICKER.record(self.venue, m, t, ts_recv, _ts(msg.get("TS")))]
-        action = msg.get("action")
+            return [self._ticker(t, m, ts_recv, _ts(msg.TS))]
+        action = msg.action
         if action == "ping":
-            self.replies.append(orjson.dumps({"action": "pong", "pong": msg.get("ping")}).decode())
+            self.replies.append(orjson.dumps({"action": "pong", "pong": msg.ping}).decode())
             return []
-        if msg.get("status") == "error":
-            raise VenueNotice(f"venue error: {msg.get('message')}")
-        if kind is None and action is None and "result" not in msg:
-            raise ParseError(f"unexpected message: {str(msg)[:100]}")
+        if msg.status == "error":
+            raise VenueNotice(f"venue error: {msg.message}")
+        if kind is None and action is None and msg.result is msgspec.UNSET:
+            raise ParseError(f"unexpected message: {raw[:100]!r}")
         return []  # pongs, acks, other channels
 
-    def _depth(self, msg: dict[str, Any], ts_recv: int) -> list[Ticker]:
-        m = self.lookup(msg.get("pair", ""))
+    def _ticker(self, t: Tick, m: Market, ts_recv: int, ts_event: int | None) -> Ticker:
+        return Ticker(
+            self.venue,
+            m.symbol,
+            m.native,
+            None,  # bid: the depth channel's
+            None,  # bid_size
+            None,  # ask
+            None,  # ask_size
+            t.latest,  # last
+            None,  # open: "change" is in percent
+            t.high,  # high
+            t.low,  # low
+            t.vol,  # volume
+            t.turnover,  # quote_volume
+            ts_event,
+            ts_recv,
+        )
+
+    def _depth(self, msg: Push, ts_recv: int) -> list[Ticker]:
+        m = self.lookup(msg.pair)
         if m is None:
             return []
-        book = msg.get("depth", msg)  # a request's answer has the levels at the top
-        bid, bid_size = best_level(book.get("bids"), highest=True)
-        ask, ask_size = best_level(book.get("asks"), highest=False)
+        book = (
+            msg.depth if msg.depth is not None else msg
+        )  # a request's answer has the levels at the top
+        bid, bid_size = best_level(book.bids, highest=True)
+        ask, ask_size = best_level(book.asks, highest=False)
         top = (bid, bid_size, ask, ask_size)
         if top == self._tops.get(m.native) or (bid is None and ask is None):
             return []
         self._tops[m.native] = top
-        return [top_of_book(self.venue, m, top, ts_recv, _ts(msg.get("TS")))]
+        return [top_of_book(self.venue, m, top, ts_recv, _ts(msg.TS))]
 
     def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
         books = []
