@@ -20,7 +20,7 @@ from aggregator.records import BAD, EMPTY
 from .test_codecs import codec
 from .test_schema import SPOILERS, _frames, _records, _spoil
 
-VENUES = ("binance", "htx", "kucoin", "poloniex")
+VENUES = ("binance", "htx", "kucoin", "poloniex", "whitebit")
 # Fields a venue does not send but that are implied from a spoiled one (the open from the
 # last price and the 24 h change): bad with it.
 IMPLIED: dict[str, tuple[str, ...]] = {"kucoin": ("open",)}
@@ -199,3 +199,29 @@ def test_poloniex_reads_a_book_top_and_skips_it_unchanged() -> None:
         c.parse_ws(b'{"channel":"book"}', 1)
     with pytest.raises(ParseError):
         c.parse_ws(b'{"channel":"book","data":[5]}', 1)
+
+
+# --- whitebit: JSON-RPC pushes, params read by the method's declaration ----------------------
+
+
+def test_whitebit_book_rows_answers_and_refusals() -> None:
+    c = codec("whitebit")
+    row = [1751958383.593387, 1751958383.593557, "BTC_USDT", 80670102, "1", "abc", "2", "3"]
+    push = {"id": None, "method": "bookTicker_update", "params": [row, [*row[:2], "X_Y", 1]]}
+    with pytest.raises(ParseError):  # a row too short to hold a book's top
+        c.parse_ws(json.dumps(push), 1)
+    push["params"] = [row]
+    (r,) = c.parse_ws(json.dumps(push), 1)
+    assert (r.bid, r.ask, r.ask_size) == (1.0, 2.0, 3.0) and r.bid_size is BAD
+    assert r.ts_event == 1751958383593387000
+    assert c.parse_ws(b'{"id":null,"method":"bookTicker_update","params":null}', 1) == []
+    assert c.parse_ws(b'{"id":0,"result":"pong","error":null}', 1) == []
+    with pytest.raises(ParseError, match="without statistics"):
+        c.parse_ws(b'{"id":null,"method":"market_update","params":["BTC_USDT"]}', 1)
+    with pytest.raises(ParseError, match="unexpected message"):
+        c.parse_ws(b'{"id":3}', 1)
+    refused = '{"id":%d,"result":null,"error":{"code":1,"message":"invalid argument"}}'
+    with pytest.raises(VenueNotice, match="market subscription rejected: invalid argument"):
+        c.parse_ws(refused % 1, 1)
+    with pytest.raises(VenueError, match="bookTicker subscription rejected"):
+        c.parse_ws(refused % 2, 1)

@@ -21,16 +21,70 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
+import msgspec
 import orjson
 
 from ..errors import ParseError, VenueError, VenueNotice
-from ..records import Ticker, num, seconds_to_ns
+from ..records import Ticker, seconds_to_ns
 from ..symbols import Market, MarketTable, unify
 from .base import Codec, RestRequest, json_body, json_object
 from .fields import top_of_book
+from .schema import Num, Schema
 
 # Request ids of the two subscriptions (the ping uses 0, as the documentation does).
 SUBSCRIPTIONS = {1: "market", 2: "bookTicker"}
+
+
+class Message(msgspec.Struct):
+    """A JSON-RPC push ({"id":null,"method","params"}) or answer ({"id","result","error"});
+    "params" is read by the method's declaration."""
+
+    id: Any = None
+    method: Any = None
+    params: msgspec.Raw = msgspec.Raw()  # empty: not sent
+    result: Any = msgspec.UNSET
+    error: Any = None
+
+
+class BookRow(msgspec.Struct, array_like=True):
+    """[transaction time, message time, market, update id, bid, bid amount, ask, amount]"""
+
+    time: Any  # s, a JSON number with microseconds: read by seconds_to_ns as sent
+    message_time: Any
+    market: Any
+    update_id: Any
+    bid: Num
+    bid_size: Num
+    ask: Num
+    ask_size: Num
+
+
+class Stats(msgspec.Struct):
+    """24 h statistics: market_update's, and the REST tickers' (with the best bid and ask)."""
+
+    bid: Num = None
+    ask: Num = None
+    last: Num = None
+    open: Num = None  # not in the all-tickers REST answer
+    high: Num = None
+    low: Num = None
+    vol: Num = None  # base volume, in the all-tickers REST answer
+    volume: Num = None  # base volume, elsewhere
+    deal: Num = None  # quote volume
+
+
+class MarketUpdate(msgspec.Struct, array_like=True):
+    """market_update's params: [market, statistics]"""
+
+    name: Any = None
+    stats: Stats | None = None
+
+
+MESSAGE = Schema(Message)
+BOOK_ROWS = Schema(list[BookRow])
+NOT_SENT = (b"", b"null")  # params absent or null: no rows
+MARKET_UPDATE = Schema(MarketUpdate)
+STATS = Schema(Stats)
 
 
 class WhiteBIT(Codec):
@@ -71,38 +125,34 @@ class WhiteBIT(Codec):
         {"id":0,"result":"pong","error":null}; errors {"id":1,"result":null,
         "error":{"code":1,"message":"invalid argument"}}.
         """
-        msg = json_object(raw)
-        method = msg.get("method")
+        msg = MESSAGE(raw)
+        method = msg.method
         if method == "bookTicker_update":
+            params = bytes(msg.params)
             out = []
-            for row in msg.get("params") or ():
-                m = self.lookup(row[2])
+            for row in BOOK_ROWS(params) if params not in NOT_SENT else ():
+                m = self.lookup(row.market)
                 if m is None:
                     continue
-                out.append(
-                    top_of_book(
-                        self.venue,
-                        m,
-                        (num(row[4]), num(row[5]), num(row[6]), num(row[7])),
-                        ts_recv,
-                        seconds_to_ns(row[0]),
-                    )
-                )
+                top = (row.bid, row.bid_size, row.ask, row.ask_size)
+                out.append(top_of_book(self.venue, m, top, ts_recv, seconds_to_ns(row.time)))
             return out
         if method == "market_update":
-            name, stats = msg["params"][:2]
-            m = self.lookup(name)
+            if not msg.params:
+                raise ParseError("market_update without params")
+            update = MARKET_UPDATE(bytes(msg.params))
+            m = self.lookup(update.name)
             if m is None:
                 return []
-            if not isinstance(stats, dict):
+            if update.stats is None:
                 raise ParseError("market_update without statistics")
-            return [self._ticker(m, stats, None, ts_recv)]
-        error = msg.get("error")
+            return [self._ticker(m, update.stats, None, ts_recv)]
+        error = msg.error
         if error:
-            return self._error(msg.get("id"), error)
-        if "result" in msg or method is not None:
+            return self._error(msg.id, error)
+        if msg.result is not msgspec.UNSET or method is not None:
             return []  # acks, pongs, other pushes
-        raise ParseError(f"unexpected message: {str(msg)[:100]}")
+        raise ParseError(f"unexpected message: {raw[:100]!r}")
 
     def _error(self, req_id: Any, error: Any) -> list[Ticker]:
         text = error.get("message") if isinstance(error, dict) else error
@@ -140,7 +190,7 @@ class WhiteBIT(Codec):
         if "last" in result:  # one market's ticker, which does not name its market
             if market is None:
                 raise ParseError("a single-market ticker needs its market")
-            return [self._ticker(market, result, None, ts_recv)]
+            return [self._ticker(market, STATS.convert(result), None, ts_recv)]
         out = []
         for key, entry in result.items():
             m = self.lookup(key)
@@ -148,24 +198,27 @@ class WhiteBIT(Codec):
                 continue
             if not isinstance(entry, dict) or not isinstance(entry.get("ticker"), dict):
                 raise ParseError(f"ticker of {key} is not an object")
-            out.append(self._ticker(m, entry["ticker"], seconds_to_ns(entry.get("at")), ts_recv))
+            stats = STATS.convert(entry["ticker"])
+            out.append(self._ticker(m, stats, seconds_to_ns(entry.get("at")), ts_recv))
         return out
 
-    def _ticker(self, m: Market, t: dict[str, Any], ts_event: int | None, ts_recv: int) -> Ticker:
+    def _ticker(self, m: Market, t: Stats, ts_event: int | None, ts_recv: int) -> Ticker:
         return Ticker(
             self.venue,
             m.symbol,
             m.native,
-            bid=num(t.get("bid")),
-            ask=num(t.get("ask")),
-            last=num(t.get("last")),
-            open=num(t.get("open")),
-            high=num(t.get("high")),
-            low=num(t.get("low")),
-            volume=num(t.get("vol", t.get("volume"))),
-            quote_volume=num(t.get("deal")),
-            ts_event=ts_event,
-            ts_recv=ts_recv,
+            t.bid,  # bid
+            None,  # bid_size
+            t.ask,  # ask
+            None,  # ask_size
+            t.last,  # last
+            t.open,  # open
+            t.high,  # high
+            t.low,  # low
+            t.vol if t.vol is not None else t.volume,  # volume
+            t.deal,  # quote_volume
+            ts_event,
+            ts_recv,
         )
 
     @staticmethod
