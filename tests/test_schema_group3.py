@@ -16,7 +16,7 @@ import pytest
 
 from aggregator.adapters.independentreserve import ChecksumMismatch
 from aggregator.adapters.registry import codec_class
-from aggregator.errors import ParseError, VenueError
+from aggregator.errors import ParseError, SequenceGap, VenueError, VenueNotice
 from aggregator.records import BAD, Ticker
 from aggregator.symbols import Market, MarketTable
 
@@ -194,3 +194,117 @@ def test_independentreserve_a_level_without_its_volume_is_refused() -> None:
     del snapshot["Data"]["Bids"][0]["Volume"]
     with pytest.raises(ParseError):
         c.parse_ws(json.dumps(snapshot), 1)
+
+
+# CEX.IO: no recorded stream; frames as its documentation shows them.
+CEX_SNAPSHOT = {
+    "e": "order_book_subscribe",
+    "oid": "1790135070649_1_order_book_subscribe",
+    "data": {
+        "seqId": 8676229,
+        "pair": "BTC-USD",
+        "bids": [["86875", "0.04301025"], ["86870", "1.5"]],
+        "asks": [["86875.1", "3.40529629"], ["86875.2", "0.12122756"]],
+    },
+    "ok": "ok",
+}
+CEX_INCREMENT = {
+    "e": "order_book_increment",
+    "data": {
+        "seqId": 8676230,
+        "pair": "BTC-USD",
+        "bids": [["86775", "0.05005228"], ["86875", "0.00000000"]],
+        "asks": [],
+    },
+    "ok": "ok",
+}
+CEX_TICKER = {
+    "e": "get_ticker",
+    "oid": "1790135070649_2_get_ticker",
+    "data": {
+        "BTC-USD": {
+            "bestBid": "86875.0",
+            "bestAsk": "86875.1",
+            "last": "86875.1",
+            "lastTradePrice": "86875.1",
+            "high": "87500",
+            "low": "85000.5",
+            "volume": "51.55342986",
+            "quoteVolume": "4438140.14",
+        }
+    },
+    "ok": "ok",
+}
+
+
+def cex_codec() -> Any:
+    c = codec_class("cex")(MarketTable([Market("BTC/USD", "BTC-USD")]))
+    c.subscribe(list(c.table.markets))
+    return c
+
+
+def test_cex_a_book_and_its_statistics_make_one_record() -> None:
+    c = cex_codec()
+    [snap] = c.parse_ws(json.dumps(CEX_SNAPSHOT), 1)
+    assert (snap.bid, snap.bid_size, snap.ask, snap.ask_size) == (
+        86875.0,
+        0.04301025,
+        86875.1,
+        3.40529629,
+    )
+    [stats] = c.parse_ws(json.dumps(CEX_TICKER), 2)
+    assert (stats.bid, stats.ask, stats.last, stats.high, stats.volume) == (
+        86875.0,
+        86875.1,
+        86875.1,
+        87500.0,
+        51.55342986,
+    )
+    [inc] = c.parse_ws(json.dumps(CEX_INCREMENT), 3)
+    assert (inc.bid, inc.bid_size, inc.last, inc.quote_volume) == (
+        86870.0,
+        1.5,
+        86875.1,
+        4438140.14,
+    )
+
+
+@pytest.mark.parametrize("bad", [*SPOILERS, ""], ids=repr)
+def test_cex_a_spoiled_level_renews_the_book(bad: Any) -> None:
+    c = cex_codec()
+    c.parse_ws(json.dumps(CEX_SNAPSHOT), 1)
+    spoiled = json.loads(json.dumps(CEX_INCREMENT))
+    spoiled["data"]["bids"][0][0] = bad
+    with pytest.raises(SequenceGap, match="book out of step"):
+        c.parse_ws(json.dumps(spoiled), 2)
+    with pytest.raises(SequenceGap, match="expected a snapshot"):  # no book till then
+        c.parse_ws(json.dumps(CEX_INCREMENT), 3)
+
+
+@pytest.mark.parametrize("bad", SPOILERS, ids=repr)
+def test_cex_a_spoiled_statistic_nulls_and_flags_that_field_only(bad: Any) -> None:
+    c = cex_codec()
+    spoiled = json.loads(json.dumps(CEX_TICKER))
+    spoiled["data"]["BTC-USD"]["high"] = bad
+    [rec] = c.parse_ws(json.dumps(spoiled), 1)
+    assert rec.high is BAD and rec.low == 85000.5 and rec.last == 86875.1
+    rec.settle(None)
+    assert rec.high is None and rec.flags is not None and "bad_value" in rec.flags
+
+
+@pytest.mark.parametrize(
+    ("frame", "error"),
+    [
+        ({"e": "order_book_increment"}, ParseError),
+        ({"e": "order_book_increment", "data": {"seqId": 1}}, ParseError),
+        ({"e": "order_book_subscribe", "data": [1]}, ParseError),
+        ({"e": "get_ticker", "data": "x"}, ParseError),
+        ({"e": "order_book_subscribe", "data": {"error": "Pair X is not supported"}}, VenueNotice),
+        ({"e": "get_ticker", "data": {"error": "Under maintenance"}}, VenueError),
+        ({"e": "disconnected"}, VenueError),
+    ],
+    ids=repr,
+)
+def test_cex_messages_of_another_shape_and_rejections(frame: Any, error: type) -> None:
+    with pytest.raises(error):
+        cex_codec().parse_ws(json.dumps(frame), 1)

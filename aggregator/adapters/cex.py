@@ -34,6 +34,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any, ClassVar
 
+import msgspec
 import orjson
 
 from ..errors import ParseError, SequenceGap, VenueError, VenueNotice
@@ -41,6 +42,7 @@ from ..records import Ticker, level
 from ..symbols import Market, MarketTable, unify
 from .base import Codec, RestRequest, SequenceCheck, json_body, json_object
 from .fields import TickerFields, Top
+from .schema import Num, Schema
 
 # Above this many markets, ask for all pairs rather than list them in the body.
 MAX_NAMED_PAIRS = 100
@@ -57,6 +59,32 @@ TICKER = TickerFields(
     volume="volume",
     quote_volume="quoteVolume",
 )
+
+# A book's levels: [price, size]. A level of another shape is taken as sent by the
+# permissive twin, and refused where the levels are read (the book is out of step).
+Levels = list[tuple[Num, Num]]
+
+
+class BookData(msgspec.Struct):
+    """The "data" of a book snapshot or increment, or of a rejected request ("error")."""
+
+    pair: Any = msgspec.UNSET
+    seqId: Any = None
+    bids: Levels | None = None
+    asks: Levels | None = None
+    error: Any = msgspec.UNSET
+
+
+class Message(msgspec.Struct):
+    """Every message: its event, and its "data" read once the event says what it holds
+    (a book, the tickers keyed by pair, an error)."""
+
+    e: Any = None
+    data: msgspec.Raw = msgspec.Raw()  # empty when absent
+
+
+MESSAGE = Schema(Message)
+BOOK_DATA = Schema(BookData)
 
 
 class _Book:
@@ -141,40 +169,45 @@ class Cex(Codec):
         {"e":"order_book_subscribe","oid":"...","data":{"error":"Currency pair NOPE-USD
         is not supported"}}. Levels of an increment come in no particular order.
         """
-        msg = json_object(raw)
-        e = msg.get("e")
-        data: Any = msg.get("data")
+        msg = MESSAGE(raw)
+        e = msg.e
+        data = bytes(msg.data)  # b"" when absent
         if e == "order_book_increment":
-            return self._increment(data, ts_recv)
-        if isinstance(data, dict) and "error" in data:
-            error = str(data["error"])
-            if "maintenance" in error.lower():
-                raise VenueError(f"venue maintenance: {error}")
-            raise VenueNotice(f"{e} rejected: {error}")
-        if e == "order_book_subscribe":
-            m = self.lookup(data["pair"])
-            if m is None:
-                return []
-            seq = int(data["seqId"])
-            bids, asks = self._levels(m, data)
-            book = self._books[m.native] = _Book()
-            self._seqs.start(seq, m.native)
-            book.apply(book.bids, bids, True)
-            book.apply(book.asks, asks, False)
-            return self._top(m, book, ts_recv)
-        if e == "get_ticker":
-            return self._tickers(data, ts_recv)
+            return self._increment(_book_data(e, data), ts_recv)
+        if data[:1] == b"{":  # an object: a book, tickers, or a rejection
+            if e == "get_ticker":
+                tickers = orjson.loads(data)
+                _rejected(e, tickers.get("error", msgspec.UNSET))
+                return self._tickers(tickers, ts_recv)
+            book = _book_data(e, data)
+            _rejected(e, book.error)
+            if e == "order_book_subscribe":
+                return self._snapshot(book, ts_recv)
+        elif e in ("order_book_subscribe", "get_ticker"):
+            _book_data(e, data)  # not an object: a ParseError
         if e == "disconnected":
             raise VenueError("the venue ended the session (disconnected)")
         if e is None:
-            raise ParseError(f"unexpected message: {str(msg)[:100]}")
+            raise ParseError(f"unexpected message: {raw[:100]!r}")
         return []  # connected, pong, unsubscribe acks
 
-    def _increment(self, data: dict[str, Any], ts_recv: int) -> list[Ticker]:
-        m = self.lookup(data["pair"])
+    def _snapshot(self, data: BookData, ts_recv: int) -> list[Ticker]:
+        m = self.lookup(_pair(data))
         if m is None:
             return []
-        seq = int(data["seqId"])
+        seq = int(data.seqId)
+        bids, asks = self._levels(m, data)
+        book = self._books[m.native] = _Book()
+        self._seqs.start(seq, m.native)
+        book.apply(book.bids, bids, True)
+        book.apply(book.asks, asks, False)
+        return self._top(m, book, ts_recv)
+
+    def _increment(self, data: BookData, ts_recv: int) -> list[Ticker]:
+        m = self.lookup(_pair(data))
+        if m is None:
+            return []
+        seq = int(data.seqId)
         try:
             self._seqs.check(seq, m.native, snapshot_first=True)
         except SequenceGap:
@@ -187,14 +220,14 @@ class Cex(Codec):
         return self._top(m, book, ts_recv)
 
     def _levels(
-        self, m: Market, data: dict[str, Any]
+        self, m: Market, data: BookData
     ) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
         """The frame's bid and ask levels, read before the book changes. A level that is not
         a price and a size leaves the book out of step: it is dropped, the session renewed."""
         try:
             return (
-                [level(p, s) for p, s in data.get("bids") or ()],
-                [level(p, s) for p, s in data.get("asks") or ()],
+                [level(p, s) for p, s in data.bids or ()],
+                [level(p, s) for p, s in data.asks or ()],
             )
         except ValueError as e:
             self._books.pop(m.native, None)
@@ -216,11 +249,9 @@ class Cex(Codec):
             replace(stats, bid=bid, bid_size=bid_size, ask=ask, ask_size=ask_size, ts_recv=ts_recv)
         ]
 
-    def _tickers(self, data: Any, ts_recv: int) -> list[Ticker]:
+    def _tickers(self, data: dict[str, Any], ts_recv: int) -> list[Ticker]:
         """get_ticker's answer: the REST fields, with the top of the book kept here (fresher,
         and with sizes) in place of the ticker's best bid and ask once a snapshot came."""
-        if not isinstance(data, dict):
-            raise ParseError("get_ticker answer without a data object")
         out = []
         for pair, t in data.items():
             m = self.lookup(pair)
@@ -279,3 +310,26 @@ class Cex(Codec):
     def market_of(p: Any) -> Market | None:
         base, quote_ = p["base"], p["quote"]
         return Market(unify(base, quote_), f"{base}-{quote_}", base_id=base, quote_id=quote_)
+
+
+def _book_data(e: Any, data: bytes) -> BookData:
+    if not data:
+        raise ParseError(f"{e} without its data")
+    return BOOK_DATA(data)
+
+
+def _pair(data: BookData) -> Any:
+    if data.pair is msgspec.UNSET:
+        raise ParseError("a book without its pair")
+    return data.pair
+
+
+def _rejected(e: Any, error: Any) -> None:
+    """A request's rejection: the venue's maintenance renews the session, anything else
+    is a notice (the other pairs go on)."""
+    if error is msgspec.UNSET:
+        return
+    text = str(error)
+    if "maintenance" in text.lower():
+        raise VenueError(f"venue maintenance: {text}")
+    raise VenueNotice(f"{e} rejected: {text}")
