@@ -171,20 +171,20 @@ class Cex(Codec):
         """
         msg = MESSAGE(raw)
         e = msg.e
-        data = bytes(msg.data)  # b"" when absent
+        data = bytes(msg.data)  # b"" when absent: not JSON to BOOK_DATA, a ParseError
         if e == "order_book_increment":
-            return self._increment(_book_data(e, data), ts_recv)
+            return self._increment(BOOK_DATA(data), ts_recv)
         if data[:1] == b"{":  # an object: a book, tickers, or a rejection
             if e == "get_ticker":
                 tickers = orjson.loads(data)
                 _rejected(e, tickers.get("error", msgspec.UNSET))
                 return self._tickers(tickers, ts_recv)
-            book = _book_data(e, data)
+            book = BOOK_DATA(data)
             _rejected(e, book.error)
             if e == "order_book_subscribe":
                 return self._snapshot(book, ts_recv)
         elif e in ("order_book_subscribe", "get_ticker"):
-            _book_data(e, data)  # not an object: a ParseError
+            BOOK_DATA(data)  # not an object: a ParseError
         if e == "disconnected":
             raise VenueError("the venue ended the session (disconnected)")
         if e is None:
@@ -310,12 +310,6 @@ class Cex(Codec):
     def market_of(p: Any) -> Market | None:
         base, quote_ = p["base"], p["quote"]
         return Market(unify(base, quote_), f"{base}-{quote_}", base_id=base, quote_id=quote_)
-
-
-def _book_data(e: Any, data: bytes) -> BookData:
-    if not data:
-        raise ParseError(f"{e} without its data")
-    return BOOK_DATA(data)
 
 
 def _pair(data: BookData) -> Any:
