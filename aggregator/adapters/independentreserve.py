@@ -70,17 +70,25 @@ class BookData(msgspec.Struct):
 
 
 class Message(msgspec.Struct):
-    """Every message: an event, and its "Data" (a book's, the subscriptions' list, an
-    error's text) kept undecoded until the event says which it is."""
+    """A book message, a heartbeat, or a message of another kind (see Other)."""
 
     Event: Any = None
     Channel: Any = None
     Time: Any = None  # ms
-    Data: msgspec.Raw = msgspec.Raw()  # empty when absent
+    Data: BookData | None = None
+
+
+class Other(msgspec.Struct):
+    """A message whose "Data" is not a book: the subscriptions' list, an error's text."""
+
+    Event: Any = None
+    Channel: Any = None
+    Data: Any = None
 
 
 MESSAGE = Schema(Message)
-BOOK_DATA = Schema(BookData)
+OTHER = Schema(Other)
+BOOK_EVENTS = ("OrderBookChange", "OrderBookSnapshot")
 
 
 class ChecksumMismatch(VenueError):
@@ -163,18 +171,22 @@ class IndependentReserve(Codec):
         Also {"Time":1661145843028,"Event":"Heartbeat"}, {"Event":"Subscriptions",
         "Data":["xbt-aud"],...} and {"Event":"Error","Data":"..."}.
         """
-        msg = MESSAGE(raw)
+        msg: Message | Other
+        try:
+            msg = MESSAGE(raw)  # one pass for the book messages, the many
+        except ParseError:
+            msg = OTHER(raw)  # a ParseError still if not a JSON object
         event = msg.Event
-        if event in ("OrderBookChange", "OrderBookSnapshot"):
+        if event in BOOK_EVENTS:
             if not isinstance(msg.Channel, str):
                 raise ParseError("a book message without its channel")
             _, depth, base, quote_ = msg.Channel.split("/")
             m = self.lookup(f"{base}/{quote_}")
             if m is None:
                 return []
-            if not msg.Data:
-                raise ParseError("a book message without its data")
-            data = BOOK_DATA(bytes(msg.Data))  # bytes: what a ParseError quotes
+            if not isinstance(msg, Message) or msg.Data is None:
+                raise ParseError("a book message without its book")
+            data = msg.Data
             try:  # read before the book changes: a level it cannot place puts it out of step
                 bid_levels = [level(x.Price, x.Volume) for x in data.Bids or ()]
                 offer_levels = [level(x.Price, x.Volume) for x in data.Offers or ()]
@@ -203,8 +215,7 @@ class IndependentReserve(Codec):
         if event in ("Heartbeat", "Subscriptions"):
             return []
         if event == "Error":
-            text = msgspec.json.decode(msg.Data) if msg.Data else None
-            raise VenueNotice(f"venue error: {text}")
+            raise VenueNotice(f"venue error: {OTHER(raw).Data}")
         if event is None:
             raise ParseError(f"unexpected message: {raw[:100]!r}")
         return []
