@@ -76,15 +76,22 @@ class BookData(msgspec.Struct):
 
 
 class Message(msgspec.Struct):
-    """Every message: its event, and its "data" read once the event says what it holds
-    (a book, the tickers keyed by pair, an error)."""
+    """A message whose "data" is an object: a book, a rejection, or get_ticker's tickers
+    keyed by pair (read again as an object: they are not a book's fields)."""
 
     e: Any = None
-    data: msgspec.Raw = msgspec.Raw()  # empty when absent
+    data: BookData | None = None
+
+
+class Other(msgspec.Struct):
+    """A message whose "data" is not an object."""
+
+    e: Any = None
+    data: Any = None
 
 
 MESSAGE = Schema(Message)
-BOOK_DATA = Schema(BookData)
+OTHER = Schema(Other)
 
 
 class _Book:
@@ -169,22 +176,27 @@ class Cex(Codec):
         {"e":"order_book_subscribe","oid":"...","data":{"error":"Currency pair NOPE-USD
         is not supported"}}. Levels of an increment come in no particular order.
         """
-        msg = MESSAGE(raw)
-        e = msg.e
-        data = bytes(msg.data)  # b"" when absent: not JSON to BOOK_DATA, a ParseError
-        if e == "order_book_increment":
-            return self._increment(BOOK_DATA(data), ts_recv)
-        if data[:1] == b"{":  # an object: a book, tickers, or a rejection
-            if e == "get_ticker":
-                tickers = orjson.loads(data)
-                _rejected(e, tickers.get("error", msgspec.UNSET))
-                return self._tickers(tickers, ts_recv)
-            book = BOOK_DATA(data)
-            _rejected(e, book.error)
+        msg: Message | Other
+        try:
+            msg = MESSAGE(raw)  # one pass for the book messages, the many
+        except ParseError:
+            msg = OTHER(raw)  # a ParseError still if not a JSON object
+        e, data = msg.e, msg.data
+        if not isinstance(data, BookData):
+            if e in ("order_book_increment", "order_book_subscribe", "get_ticker"):
+                raise ParseError(f"{e} without a data object")
+        elif e == "order_book_increment":
+            return self._increment(data, ts_recv)
+        else:
+            if data.error is not msgspec.UNSET:
+                error = str(data.error)
+                if "maintenance" in error.lower():
+                    raise VenueError(f"venue maintenance: {error}")
+                raise VenueNotice(f"{e} rejected: {error}")
             if e == "order_book_subscribe":
-                return self._snapshot(book, ts_recv)
-        elif e in ("order_book_subscribe", "get_ticker"):
-            BOOK_DATA(data)  # not an object: a ParseError
+                return self._snapshot(data, ts_recv)
+            if e == "get_ticker":
+                return self._tickers(json_object(raw)["data"], ts_recv)
         if e == "disconnected":
             raise VenueError("the venue ended the session (disconnected)")
         if e is None:
@@ -316,14 +328,3 @@ def _pair(data: BookData) -> Any:
     if data.pair is msgspec.UNSET:
         raise ParseError("a book without its pair")
     return data.pair
-
-
-def _rejected(e: Any, error: Any) -> None:
-    """A request's rejection: the venue's maintenance renews the session, anything else
-    is a notice (the other pairs go on)."""
-    if error is msgspec.UNSET:
-        return
-    text = str(error)
-    if "maintenance" in text.lower():
-        raise VenueError(f"venue maintenance: {text}")
-    raise VenueNotice(f"{e} rejected: {text}")
