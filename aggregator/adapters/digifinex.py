@@ -12,21 +12,39 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
+import msgspec
+
 from ..errors import ParseError, VenueError
 from ..records import Ticker, seconds_to_ns
 from ..symbols import Market, unify
-from .base import Codec, RestRequest, json_body, json_object
-from .fields import TickerFields
+from .base import Codec, RestRequest, json_body
+from .schema import Num, Schema, Time
 
-REST_TICKER = TickerFields(
-    bid="buy",
-    ask="sell",
-    last="last",
-    high="high",
-    low="low",
-    volume="vol",
-    quote_volume="base_vol",
-)
+
+class Row(msgspec.Struct):
+    """One market's ticker: buy/sell the best bid and ask, vol the base volume, base_vol
+    the quote volume."""
+
+    symbol: Any = ""
+    buy: Num = None
+    sell: Num = None
+    last: Num = None
+    high: Num = None
+    low: Num = None
+    vol: Num = None
+    base_vol: Num = None
+
+
+class Answer(msgspec.Struct):
+    """The tickers' answer, or an error ({"code":10004}, no ticker list)."""
+
+    code: Any = None
+    msg: Any = None
+    ticker: list[Row] | None = None
+    date: Time = None  # s
+
+
+ANSWER = Schema(Answer)
 
 
 class Digifinex(Codec):
@@ -47,19 +65,39 @@ class Digifinex(Codec):
         buy/sell are the best bid/ask prices (no sizes); date is in seconds.
         Errors: {"code":10004} and the like, with no ticker list.
         """
-        doc = json_object(body)
-        code = doc.get("code")
+        doc = ANSWER(body)
+        code = doc.code
         if code not in (0, "0", None):
-            msg = doc.get("msg")
-            raise VenueError(f"venue error code {code}" + (f": {msg}" if msg else ""))
-        tickers = doc.get("ticker")
-        if not isinstance(tickers, list):
+            raise VenueError(f"venue error code {code}" + (f": {doc.msg}" if doc.msg else ""))
+        if doc.ticker is None:
             raise ParseError("response without a ticker list")
-        ts_event = seconds_to_ns(doc.get("date"))
-        return [
-            REST_TICKER.record(self.venue, m, t, ts_recv, ts_event)
-            for t, m in self.followed(tickers, "symbol")
-        ]
+        ts_event = seconds_to_ns(doc.date)
+        lookup, venue = self.lookup, self.venue
+        out = []
+        for t in doc.ticker:
+            m = lookup(t.symbol)
+            if m is None:
+                continue
+            out.append(
+                Ticker(
+                    venue,
+                    m.symbol,
+                    m.native,
+                    t.buy,  # bid
+                    None,  # bid_size
+                    t.sell,  # ask
+                    None,  # ask_size
+                    t.last,  # last
+                    None,  # open
+                    t.high,  # high
+                    t.low,  # low
+                    t.vol,  # volume
+                    t.base_vol,  # quote_volume
+                    ts_event,
+                    ts_recv,
+                )
+            )
+        return out
 
     @staticmethod
     def market_rows(body: bytes) -> list[Any]:
