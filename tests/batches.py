@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from aggregator.hub import Hub
 from aggregator.records import Record, dumps
 
 
-def publishing_in_batches(hub: Hub, records: list[Record], sizes: list[int]) -> Iterator[int]:
+def publishing_in_batches(hub: Hub, records: Sequence[Record], sizes: list[int]) -> Iterator[int]:
     """``publish_batch`` in batches of these sizes (they must add up to all the records),
     refilling the same two lists as a caller does (a sink must not keep them); yields each
     batch's size once it is published, so that a test may let the loop run in between."""
@@ -26,7 +26,7 @@ def publishing_in_batches(hub: Hub, records: list[Record], sizes: list[int]) -> 
         yield size
 
 
-def publish_in_batches(hub: Hub, records: list[Record], sizes: list[int]) -> None:
+def publish_in_batches(hub: Hub, records: Sequence[Record], sizes: list[int]) -> None:
     """The same, all within one callback."""
     for _ in publishing_in_batches(hub, records, sizes):
         pass

@@ -72,6 +72,7 @@ def test_every_unit_at_the_edges_of_its_range(unit: int) -> None:
         assert to_ns(str(outside), unit) is None
     half = int(float(last // 2))  # a float that holds an integer exactly
     assert to_ns(float(half), unit) == half * unit
+    bad: object  # (the values below have no common type but object)
     for bad in (True, False, None, "", " ", "abc", "1.2.3", "NaN", "inf", "-inf", [1], {}):
         assert to_ns(bad, unit) is None
     for bad_float in (float("nan"), float("inf"), -1.0, 1e300):

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Set
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -73,7 +74,7 @@ def uncertain(entry: dict) -> set[str]:
 
 
 def check(
-    venue: str, rec: Ticker, ref: dict, skip: set[str], derived: set[str] = frozenset()
+    venue: str, rec: Ticker, ref: dict, skip: set[str], derived: Set[str] = frozenset()
 ) -> int:
     """Compare one record with one reference ticker; the number of fields compared."""
     assert rec.symbol == ref["symbol"]
@@ -297,17 +298,21 @@ def test_merge_fills_missing_fields_but_not_an_emptied_side() -> None:
     assert first.bid is None and json.loads(dumps(first))["bid"] is None
 
 
+def btc_ticker(fields: dict[str, Any]) -> Ticker:
+    """A BTC/USD ticker with these fields, named at run time (they differ in type)."""
+    return Ticker("x", "BTC/USD", "BTCUSD", **fields)
+
+
 @pytest.mark.parametrize("name", MARKET_FIELDS)
 def test_merge_covers_every_market_field(name: str) -> None:
-    values = {n: float(i + 1) for i, n in enumerate(MARKET_FIELDS)}
-    prev = Ticker("x", "BTC/USD", "BTCUSD", **values)
+    prev = btc_ticker({n: float(i + 1) for i, n in enumerate(MARKET_FIELDS)})
     missing = Ticker("x", "BTC/USD", "BTCUSD")
     missing.settle(prev)
     assert getattr(missing, name) == getattr(prev, name)
-    emptied = Ticker("x", "BTC/USD", "BTCUSD", **{name: EMPTY})
+    emptied = btc_ticker({name: EMPTY})
     emptied.settle(prev)
     assert getattr(emptied, name) is None
-    kept = Ticker("x", "BTC/USD", "BTCUSD", **{name: 99.5})
+    kept = btc_ticker({name: 99.5})
     kept.settle(prev)
     assert getattr(kept, name) == 99.5
 
@@ -323,7 +328,7 @@ def test_deribit_empty_book_side_is_not_refilled() -> None:
         "best_bid_amount": 1.0,
         "stats": {},
     }
-    frame = {
+    frame: dict[str, Any] = {
         "jsonrpc": "2.0",
         "method": "subscription",
         "params": {"channel": f"ticker.{market.native}.100ms", "data": base},

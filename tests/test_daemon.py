@@ -174,7 +174,7 @@ async def read_socket(path: Path, n: int, subscribe: dict | None = None) -> list
     reader, writer = await asyncio.open_unix_connection(str(path))
     if subscribe:
         writer.write(json.dumps(subscribe).encode() + b"\n")
-    out = []
+    out: list[dict] = []
     async with asyncio.timeout(15):
         while len(out) < n:
             out.append(json.loads(await reader.readline()))

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import uvloop
 
-from aggregator.records import Status, dumps
+from aggregator.records import Record, Status, dumps
 from aggregator.sinks import fanout
 from aggregator.sinks.fanout import CHUNK, SPLICE_MIN, Fanout
 
@@ -133,14 +133,14 @@ def test_no_pipe_is_made_past_half_of_the_descriptors_allowed(fan: Fanout) -> No
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
     p = fan.target(0)
-    assert p[0] == 0 and len(p) == 3
+    assert len(p) == 3 and p[0] == 0
     fanout.close_target(p)
     assert fan.target(-1) == ()  # no socket: no pipe
 
 
 async def _subscribers_get_every_batch_whole_and_in_order(sockdir: Path, by_ref: bool) -> None:
     n = 3000
-    records = [tick(symbol=f"S{i % 7}/USDT", seq=i) for i in range(n)]
+    records: list[Record] = [tick(symbol=f"S{i % 7}/USDT", seq=i) for i in range(n)]
     records.append(Status("binance", "stopped", seq=n))
     async with asyncio.timeout(30), serve(sockdir) as s:
         assert (s.sink._fan is not None) == by_ref

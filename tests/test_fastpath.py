@@ -453,10 +453,14 @@ async def test_a_long_read_is_handed_over_in_batches() -> None:
     sizes: list[int] = []
     publish = fast.adapter.emitter.publish_batch
     assert publish is not None
-    fast.adapter.emitter.publish_batch = lambda r, lines, latest, venue: (
-        sizes.append(len(r)),
-        publish(r, lines, latest, venue),
-    )[1]
+
+    def counted(
+        records: list[Any], lines: list[bytes], latest: list[Record] | None, venue: str
+    ) -> None:
+        sizes.append(len(records))
+        publish(records, lines, latest, venue)
+
+    fast.adapter.emitter.publish_batch = counted
     n = Emitter.FLUSH_AT * 2 + 10
     for i in range(n):
         fast.handler(f'{{"u":{i},"s":"BTCUSDT","b":"1","B":"{i}","a":"3","A":"4"}}'.encode())

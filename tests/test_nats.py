@@ -128,10 +128,11 @@ async def stream_records(url: str, n: int, stream: str = "MD") -> list[tuple[str
         sub = await js.subscribe(
             "md.>", stream=stream, ordered_consumer=True, deliver_policy=DeliverPolicy.ALL
         )
-        out = []
+        out: list[tuple[str, Any, str]] = []
         async with asyncio.timeout(20):
             while len(out) < n:
                 msg = await sub.next_msg(timeout=10)
+                assert msg.headers is not None, msg
                 out.append((msg.subject, json.loads(msg.data), msg.headers["Nats-Msg-Id"]))
         return out
     finally:

@@ -192,7 +192,7 @@ def test_quotation_book_top_reads_its_first_level_and_skips_deeper_changes(venue
     """The first unit is the top: a bad price there is BAD, a change below it no record; a
     REST answer of order books gives the same top."""
     c = codec(venue)
-    units = [
+    units: list[dict[str, Any]] = [
         {"ask_price": "abc", "bid_price": 137001000, "ask_size": 0.1, "bid_size": ""},
         {"ask_price": 137003000, "bid_price": 137000000, "ask_size": 1, "bid_size": 2},
     ]

@@ -433,7 +433,8 @@ def snapshot(venue: str) -> bytes:
 
 # --- an emptied book side on a merged channel: null, not the previous value -----------------
 
-EMPTIED = {  # venue: (market id, the payload with both sides, with `side` ([]) emptied)
+# venue: (market id, the book's bids ([]: none)) -> the payload
+EMPTIED: dict[str, Callable[[str, list[Any]], dict[str, Any]]] = {
     "okx": lambda n, bids: {
         "arg": {"channel": "bbo-tbt", "instId": n},
         "data": [{"asks": [["8446", "95", "0", "3"]], "bids": bids, "ts": "1597026383085"}],

@@ -130,7 +130,7 @@ def _edit(draw: st.DrawFn, doc: Any) -> Any:
     elif op == "empty":
         new = type(node)() if isinstance(node, list | dict | str) else None
     else:  # double
-        new = node + node if isinstance(node, list | str) else [node, node]
+        new = node * 2 if isinstance(node, list | str) else [node, node]
     if not path:
         return new
     _get(doc, path[:-1])[path[-1]] = new

@@ -174,7 +174,7 @@ def tally(chaos: Chaos) -> Iterator[Tally]:
     t = Tally()
     yield t
     total = sum(t.outcomes.values())
-    by = Counter()
+    by: Counter[str] = Counter()
     for key, n in t.outcomes.items():
         by[key.split(": ")[1]] += n
     chaos.record(

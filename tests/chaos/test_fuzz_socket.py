@@ -241,12 +241,12 @@ async def test_socket_fuzz(
     elapsed = time.monotonic() - started
     bad = [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
     assert not bad, [r.getMessage() for r in bad]
-    answers = {k.split(": ")[1]: v for k, v in tally.items() if k.startswith("answer: ")}
+    answered = {k.split(": ")[1]: v for k, v in tally.items() if k.startswith("answer: ")}
     chaos.record(
         "fuzz: socket protocol",
         faults=f"{tally['examples']} clients sent {tally['lines']} lines "
         f"({tally['bytes']} bytes); {tally['left without reading']} left without reading",
-        notes=f"every line answered: {dict(sorted(answers.items()))}; "
+        notes=f"every line answered: {dict(sorted(answered.items()))}; "
         f"{tally['closed for bad lines']} closed for bad lines; the other client got "
         f"{tally['watcher records']} of {tally['examples']} records; 0 errors logged; "
         f"{elapsed:.1f} s",
