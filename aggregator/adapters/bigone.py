@@ -12,15 +12,48 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 from urllib.parse import quote
 
+import msgspec
+
 from ..errors import ParseError, VenueError
-from ..records import Ticker, num
+from ..records import Ticker
 from ..symbols import Market, unify
-from .base import Codec, RestRequest, json_body, json_object
+from .base import Codec, RestRequest, json_body
+from .schema import Num, Schema
 
 # Codes that name another token here than elsewhere (ONE is the BigONE Token, not Harmony):
 # the reference gives them display names, which are no currency codes; left out.
 LEFT_OUT = {"CRE", "FREE", "MBN", "ONE"}
 MAX_IDS_IN_URL = 100
+
+
+class Level(msgspec.Struct):
+    """A side's best level (null, or {}, when the side is empty)."""
+
+    price: Num = None
+    quantity: Num = None
+
+
+class Row(msgspec.Struct):
+    asset_pair_name: Any = ""  # looked up as sent
+    bid: Level | None = None
+    ask: Level | None = None
+    open: Num = None
+    high: Num = None
+    low: Num = None
+    close: Num = None
+    volume: Num = None
+
+
+class Answer(msgspec.Struct):
+    """The tickers' list, or one ticker (/asset_pairs/{name}/ticker), under "data"."""
+
+    code: Any = None
+    message: Any = None
+    data: list[Row] | Row | None = None
+
+
+ANSWER = Schema(Answer)
+EMPTY_SIDE = Level()
 
 
 class BigONE(Codec):
@@ -44,34 +77,38 @@ class BigONE(Codec):
         /asset_pairs/{name}/ticker has one such object as "data".
         Errors: {"code":10013,"message":"Resource not found"}.
         """
-        doc = json_object(body)
-        code = doc.get("code")
-        if code not in (0, "0"):
-            raise VenueError(f"venue error {code}: {doc.get('message')}")
-        data = doc.get("data")
-        if isinstance(data, dict):
+        doc = ANSWER(body)
+        if doc.code not in (0, "0"):
+            raise VenueError(f"venue error {doc.code}: {doc.message}")
+        data = doc.data
+        if isinstance(data, Row):
             data = [data]
-        if not isinstance(data, list):
+        if data is None:
             raise ParseError("response without a data list")
         out = []
-        for t, m in self.followed(data, "asset_pair_name"):
-            bid, ask = _level(t, "bid"), _level(t, "ask")
+        lookup = self.lookup
+        for t in data:
+            m = lookup(t.asset_pair_name)
+            if m is None:
+                continue
+            bid, ask = t.bid or EMPTY_SIDE, t.ask or EMPTY_SIDE
             out.append(
                 Ticker(
                     self.venue,
                     m.symbol,
                     m.native,
-                    bid=num(bid.get("price")),
-                    bid_size=num(bid.get("quantity")),
-                    ask=num(ask.get("price")),
-                    ask_size=num(ask.get("quantity")),
-                    last=num(t.get("close")),
-                    open=num(t.get("open")),
-                    high=num(t.get("high")),
-                    low=num(t.get("low")),
-                    volume=num(t.get("volume")),
-                    ts_event=None,
-                    ts_recv=ts_recv,
+                    bid.price,  # bid
+                    bid.quantity,  # bid_size
+                    ask.price,  # ask
+                    ask.quantity,  # ask_size
+                    t.close,  # last
+                    t.open,  # open
+                    t.high,  # high
+                    t.low,  # low
+                    t.volume,  # volume
+                    None,  # quote_volume
+                    None,  # ts_event
+                    ts_recv,
                 )
             )
         return out
@@ -92,9 +129,3 @@ class BigONE(Codec):
             return None
         symbol = unify(base_id, quote_id, renames=cls.RENAMES)
         return Market(symbol, p["name"], base_id=base_id, quote_id=quote_id)
-
-
-def _level(t: dict[str, Any], side: str) -> dict[str, Any]:
-    """The best price level of one side ({} when the book side is empty or null)."""
-    level = t.get(side)
-    return level if isinstance(level, dict) else {}

@@ -1,0 +1,138 @@
+"""REST codecs on declared answers (aggregator/adapters/schema.py): bigone, bitbank, bitso,
+btcmarkets, btcturk, coincheck and bit2c.
+
+Each recorded answer, spoiled value by value, keeps every record and nulls (and flags, once
+settled) the spoiled field only: the checks of tests/test_schema.py over REST answers. The
+answers of other shapes (one ticker, an error, rows of markets not followed) are checked per
+venue. tests/test_codecs.py and tests/test_values.py check the clean records against the
+reference.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from aggregator.errors import ParseError, VenueError
+from aggregator.records import BAD, Ticker
+
+from .test_codecs import codec, fixture_entries
+from .test_schema import SPOILERS, _spoil
+
+VENUES = ("bigone", "bitbank")
+
+
+def _answers(venue: str) -> list[tuple[Any, Any]]:
+    """The venue's recorded answers, each with the market its request named (if one)."""
+    out = []
+    for kind in ("rest", "rest-doc"):
+        for path, _, e in fixture_entries(kind):
+            if path.stem == venue:
+                symbol = (e.get("input") or [None])[0]
+                out.append((e["httpResponse"], symbol if isinstance(symbol, str) else None))
+    return out
+
+
+def _target(records: list[Ticker]) -> tuple[str, float]:
+    """The last record's last (or bid, or ask) price, and that field's name."""
+    for r in reversed(records):
+        for name in ("last", "bid", "ask"):
+            if getattr(r, name) is not None:
+                return name, getattr(r, name)
+    raise AssertionError("no record has a price")
+
+
+def _records(venue: str, answers: list[tuple[Any, Any]]) -> list[Ticker]:
+    c = codec(venue)
+    out: list[Ticker] = []
+    for doc, symbol in answers:
+        m = c.table.by_symbol.get(symbol) if symbol else None
+        out.extend(c.parse_rest(json.dumps(doc).encode(), 1, m))
+    return out
+
+
+@pytest.mark.parametrize("bad", SPOILERS, ids=repr)
+@pytest.mark.parametrize("venue", VENUES)
+def test_a_spoiled_value_nulls_that_field_only(venue: str, bad: Any) -> None:
+    answers = _answers(venue)
+    clean = _records(venue, answers)
+    assert clean, f"{venue}: no recorded answer makes a record"
+    field, value = _target(clean)
+    spoiled_answers = []
+    replaced = 0
+    for doc, symbol in answers:
+        spoiled_doc, n = _spoil(doc, value, bad, text=True)
+        spoiled_answers.append((spoiled_doc, symbol))
+        replaced += n
+    assert replaced
+    spoiled = _records(venue, spoiled_answers)
+    assert len(spoiled) == len(clean)  # no answer, no row dropped
+    for before, after in zip(clean, spoiled, strict=True):
+        for name, was in before.__dict__.items():
+            now = after.__dict__[name]
+            if isinstance(was, float) and was == value:
+                assert now is BAD or name == "open", (name, now)  # an implied open is bad too
+                continue
+            same = now == was or (now != now and was != was)
+            assert same or name == "open", (name, was, now)
+    settled = [r for r in spoiled if getattr(r, field) is BAD]
+    assert settled
+    for r in settled:
+        r.settle(None)
+        assert getattr(r, field) is None and r.flags is not None and "bad_value" in r.flags
+
+
+@pytest.mark.parametrize("venue", VENUES)
+def test_an_empty_string_is_not_sent(venue: str) -> None:
+    answers = _answers(venue)
+    clean = _records(venue, answers)
+    field, value = _target(clean)
+    spoiled = _records(venue, [(_spoil(d, value, "", True)[0], s) for d, s in answers])
+    assert len(spoiled) == len(clean)
+    assert all(getattr(r, field) != value for r in spoiled)
+    assert any(getattr(r, field) is None for r in spoiled)
+
+
+def _parse(venue: str, doc: Any, native: str | None = None) -> list[Ticker]:
+    c = codec(venue)
+    m = c.table.by_id[native] if native else None
+    return c.parse_rest(json.dumps(doc).encode(), 1, m)  # type: ignore[no-any-return]
+
+
+# --- bigone: best levels as objects, an empty side as null or {} -----------------------------
+
+
+def test_bigone_levels_one_ticker_and_errors() -> None:
+    row = {"asset_pair_name": "BTC-USDT", "bid": {"price": "1", "quantity": "abc"}, "ask": None}
+    other = {"asset_pair_name": "NOT-LISTED", "close": "x", "bid": {}}
+    (r,) = _parse("bigone", {"code": 0, "data": [row, other]})
+    assert (r.bid, r.ask, r.ask_size, r.last) == (1.0, None, None, None)
+    assert r.bid_size is BAD and r.ts_event is None
+    (r,) = _parse("bigone", {"code": "0", "data": {**row, "ask": {}, "close": "2"}})
+    assert r.ask is None and r.last == 2.0
+    with pytest.raises(VenueError, match="venue error 10013: Resource not found"):
+        _parse("bigone", {"code": 10013, "message": "Resource not found"})
+    with pytest.raises(ParseError, match="without a data list"):
+        _parse("bigone", {"code": 0})
+    with pytest.raises(ParseError):
+        _parse("bigone", {"code": 0, "data": [row, 5]})
+
+
+# --- bitbank: one pair's ticker needs its market; an error's code ----------------------------
+
+
+def test_bitbank_one_ticker_and_errors() -> None:
+    t = {"sell": "2", "buy": "1", "last": "abc", "vol": "", "timestamp": "1733961600123"}
+    (r,) = _parse("bitbank", {"success": 1, "data": t}, "btc_jpy")
+    assert (r.bid, r.ask, r.volume, r.ts_event) == (1.0, 2.0, None, 1733961600123_000000)
+    assert r.last is BAD
+    with pytest.raises(ParseError, match="needs its market"):
+        _parse("bitbank", {"success": 1, "data": t})
+    with pytest.raises(VenueError, match="venue error 10000"):
+        _parse("bitbank", {"success": 0, "data": {"code": 10000}})
+    with pytest.raises(ParseError, match="without a success flag"):
+        _parse("bitbank", {"data": []})
+    with pytest.raises(ParseError, match="without a data list"):
+        _parse("bitbank", {"success": 1})
