@@ -12,23 +12,36 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
+import msgspec
+
 from ..errors import ParseError, VenueError
 from ..records import Ticker, ms_to_ns
 from ..symbols import Market, unify
-from .base import Codec, RestRequest, json_body, json_object
-from .fields import TickerFields
+from .base import Codec, RestRequest, json_body
+from .schema import Num, Schema, Time
 
-TICKER = TickerFields(
-    bid="buy",
-    ask="sell",
-    last="last",
-    open="open",
-    high="high",
-    low="low",
-    volume="vol",
-    ts_event="timestamp",
-    time=ms_to_ns,
-)
+
+class Row(msgspec.Struct):
+    """A ticker; an error's data ({"code":10000}) is read through it too."""
+
+    pair: Any = ""  # not in a single pair's ticker
+    buy: Num = None
+    sell: Num = None
+    last: Num = None
+    open: Num = None
+    high: Num = None
+    low: Num = None
+    vol: Num = None
+    timestamp: Time = None  # ms
+    code: Any = None
+
+
+class Answer(msgspec.Struct):
+    success: Any = msgspec.UNSET
+    data: list[Row] | Row | None = None
+
+
+ANSWER = Schema(Answer)
 
 
 class Bitbank(Codec):
@@ -47,20 +60,40 @@ class Bitbank(Codec):
         /{pair}/ticker: the same with "data" one object without "pair".
         Errors: {"success":0,"data":{"code":10000}}.
         """
-        doc = json_object(body)
-        if "success" not in doc:
+        doc = ANSWER(body)
+        if doc.success is msgspec.UNSET:
             raise ParseError("response without a success flag")
-        data = doc.get("data")
-        if doc.get("success") != 1:
-            code = data.get("code") if isinstance(data, dict) else data
+        data = doc.data
+        if doc.success != 1:
+            code = data.code if isinstance(data, Row) else data
             raise VenueError(f"venue error {code}")
-        if isinstance(data, dict):
+        if isinstance(data, Row):
             if market is None:
                 raise ParseError("a single ticker needs its market")
-            return [TICKER.record(self.venue, market, data, ts_recv)]
-        if not isinstance(data, list):
+            return [self._ticker(market, data, ts_recv)]
+        if data is None:
             raise ParseError("response without a data list")
-        return [TICKER.record(self.venue, m, t, ts_recv) for t, m in self.followed(data, "pair")]
+        lookup = self.lookup
+        return [self._ticker(m, t, ts_recv) for t in data if (m := lookup(t.pair)) is not None]
+
+    def _ticker(self, m: Market, t: Row, ts_recv: int) -> Ticker:
+        return Ticker(
+            self.venue,
+            m.symbol,
+            m.native,
+            t.buy,  # bid
+            None,  # bid_size
+            t.sell,  # ask
+            None,  # ask_size
+            t.last,  # last
+            t.open,  # open
+            t.high,  # high
+            t.low,  # low
+            t.vol,  # volume
+            None,  # quote_volume
+            ms_to_ns(t.timestamp),
+            ts_recv,
+        )
 
     @staticmethod
     def market_rows(body: bytes) -> list[Any]:
