@@ -21,7 +21,7 @@ from aggregator.records import BAD, Ticker
 from .test_codecs import codec, fixture_entries
 from .test_schema import SPOILERS, _spoil
 
-VENUES = ("bigone", "bitbank")
+VENUES = ("bigone", "bitbank", "bitso")
 
 
 def _answers(venue: str) -> list[tuple[Any, Any]]:
@@ -136,3 +136,21 @@ def test_bitbank_one_ticker_and_errors() -> None:
         _parse("bitbank", {"data": []})
     with pytest.raises(ParseError, match="without a data list"):
         _parse("bitbank", {"success": 1})
+
+
+# --- bitso: the open and the quote volume implied, one book's payload, errors ---------------
+
+
+def test_bitso_implied_values_one_book_and_errors() -> None:
+    t = {"book": "btc_mxn", "last": "100.5", "change_24": "0.7", "volume": "2", "vwap": "abc"}
+    (r,) = _parse("bitso", {"success": True, "payload": {**t, "created_at": None}})
+    assert (r.last, r.open, r.volume, r.ts_event) == (100.5, 99.8, 2.0, None)
+    assert r.quote_volume is BAD  # implied from a bad vwap
+    with pytest.raises(VenueError, match="venue error 0301: Unknown OrderBook"):
+        _parse(
+            "bitso", {"success": False, "error": {"code": "0301", "message": "Unknown OrderBook"}}
+        )
+    with pytest.raises(ParseError, match="without success"):
+        _parse("bitso", {"payload": [t]})
+    with pytest.raises(ParseError, match="without a payload"):
+        _parse("bitso", {"success": True})

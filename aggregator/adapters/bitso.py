@@ -14,24 +14,35 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from ..errors import ParseError, VenueError
-from ..records import Ticker, iso_to_ns
-from ..symbols import Market, unify
-from .base import Codec, RestRequest, json_body, json_object
-from .fields import TickerFields
+import msgspec
 
-TICKER = TickerFields(
-    bid="bid",
-    ask="ask",
-    last="last",
-    high="high",
-    low="low",
-    volume="volume",
-    change="change_24",
-    vwap="vwap",
-    ts_event="created_at",
-    time=iso_to_ns,
-)
+from ..errors import ParseError, VenueError
+from ..records import Ticker, iso_to_ns, minus, times
+from ..symbols import Market, unify
+from .base import Codec, RestRequest, json_body
+from .schema import Num, Schema
+
+
+class Row(msgspec.Struct):
+    book: Any = ""  # looked up as sent
+    bid: Num = None
+    ask: Num = None
+    last: Num = None
+    high: Num = None
+    low: Num = None
+    volume: Num = None
+    vwap: Num = None  # gives the quote volume
+    change_24: Num = None  # gives the open
+    created_at: Any = None  # ISO 8601, read by iso_to_ns
+
+
+class Answer(msgspec.Struct):
+    success: Any = None
+    error: Any = None
+    payload: list[Row] | Row | None = None
+
+
+ANSWER = Schema(Answer)
 
 
 class Bitso(Codec):
@@ -51,18 +62,39 @@ class Bitso(Codec):
         With ?book=btc_usdt the payload is that one object. Errors (documented form):
         {"success":false,"error":{"message":"...","code":"..."}}.
         """
-        doc = json_object(body)
-        if doc.get("success") is not True:
-            err = doc.get("error")
-            if doc.get("success") is False and isinstance(err, dict):
+        doc = ANSWER(body)
+        if doc.success is not True:
+            err = doc.error
+            if doc.success is False and isinstance(err, dict):
                 raise VenueError(f"venue error {err.get('code')}: {err.get('message')}")
             raise ParseError("response without success")
-        payload = doc.get("payload")
-        if isinstance(payload, dict):
+        payload = doc.payload
+        if isinstance(payload, Row):
             payload = [payload]
-        if not isinstance(payload, list):
+        if payload is None:
             raise ParseError("response without a payload")
-        return [TICKER.record(self.venue, m, t, ts_recv) for t, m in self.followed(payload, "book")]
+        lookup = self.lookup
+        return [self._ticker(m, t, ts_recv) for t in payload if (m := lookup(t.book)) is not None]
+
+    def _ticker(self, m: Market, t: Row, ts_recv: int) -> Ticker:
+        last, volume = t.last, t.volume
+        return Ticker(
+            self.venue,
+            m.symbol,
+            m.native,
+            t.bid,  # bid
+            None,  # bid_size
+            t.ask,  # ask
+            None,  # ask_size
+            last,  # last
+            minus(last, t.change_24),  # open
+            t.high,  # high
+            t.low,  # low
+            volume,  # volume
+            times(t.vwap, volume),  # quote_volume
+            iso_to_ns(t.created_at),
+            ts_recv,
+        )
 
     @staticmethod
     def market_rows(body: bytes) -> list[Any]:
