@@ -18,16 +18,16 @@ from aggregator.records import BAD, Ticker
 from . import test_schema as declared
 from .test_codecs import codec, fixture_entries
 
-VENUES = ("digifinex",)
+VENUES = ("digifinex", "foxbit")
 
 
 def _answers(venue: str) -> list[str]:
-    """The venue's answers, each tagged with the symbol it was asked for."""
+    """The venue's ticker answers, each tagged with the symbol it was asked for."""
     return [
         json.dumps({"symbol": e["input"][0], "body": e["httpResponse"]})
         for kind in ("rest", "rest-doc")
         for path, _, e in fixture_entries(kind)
-        if path.stem == venue
+        if path.stem == venue and e["method"] == "fetchTicker"
     ]
 
 
@@ -74,3 +74,45 @@ def test_digifinex_an_error_code_and_answers_of_another_shape() -> None:
     (t,) = c.parse_rest(b'{"code":0,"date":"1710328246","ticker":[' + row + b"]}", 1, None)
     assert t.bid is BAD and (t.ask, t.volume, t.quote_volume) == (2.0, 3.0, 6.0)
     assert t.ts_event == 1710328246_000_000_000
+
+
+# --- foxbit ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("part", ["last_trade", "rolling_24h", "best", "bid"])
+@pytest.mark.parametrize("sent", ["x", 5, [1], None])
+def test_foxbit_a_part_of_a_row_that_is_not_an_object_is_not_sent(part: str, sent: Any) -> None:
+    row: dict[str, Any] = {
+        "market_symbol": "btcbrl",
+        "last_trade": {"price": "1.7751", "date": "2024-08-02T00:12:21.000Z"},
+        "rolling_24h": {"open": "1.7863", "volume": "68017.36"},
+        "best": {"ask": {"price": "1.7893"}, "bid": {"price": "1.7816", "volume": "5116.5"}},
+    }
+    if part == "bid":
+        row["best"]["bid"] = sent
+    else:
+        row[part] = sent
+    (t,) = codec("foxbit").parse_rest(json.dumps({"data": [row]}).encode(), 1, None)
+    by_part = {
+        "last_trade": ("last", 1.7751),
+        "rolling_24h": ("open", 1.7863),
+        "best": ("ask", 1.7893),
+        "bid": ("bid", 1.7816),
+    }
+    field = by_part[part][0]
+    assert getattr(t, field) is None
+    for other, value in by_part.values():
+        if other != field and not (part == "best" and other == "bid"):
+            assert getattr(t, other) == value
+    assert (t.ts_event is None) == (part == "last_trade")
+
+
+def test_foxbit_errors_and_answers_of_another_shape() -> None:
+    c = codec("foxbit")
+    with pytest.raises(VenueError, match="venue error 429: slow down"):
+        c.parse_rest(b'{"error":{"message":"slow down","code":429}}', 1, None)
+    with pytest.raises(VenueError, match="venue error: down"):
+        c.parse_rest(b'{"error":"down"}', 1, None)
+    for body in (b"{}", b'{"data":5}', b'{"data":[1]}', b"[]", b"<html>"):
+        with pytest.raises(ParseError):
+            c.parse_rest(body, 1, None)

@@ -12,10 +12,79 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
+import msgspec
+
 from ..errors import ParseError, VenueError
-from ..records import Ticker, iso_to_ns, num
+from ..records import Ticker, iso_to_ns
 from ..symbols import Market, unify
 from .base import Codec, RestRequest, json_body, json_object
+from .schema import Num, Schema
+
+
+class Trade(msgspec.Struct):
+    price: Num = None
+    date: Any = None  # RFC 3339
+
+
+class Day(msgspec.Struct):
+    """rolling_24h: volume in the base currency."""
+
+    open: Num = None
+    high: Num = None
+    low: Num = None
+    volume: Num = None
+
+
+class Level(msgspec.Struct):
+    price: Num = None
+    volume: Num = None
+
+
+class Best(msgspec.Struct):
+    bid: Level | None = None
+    ask: Level | None = None
+
+
+class Row(msgspec.Struct):
+    market_symbol: Any = ""
+    last_trade: Trade | None = None
+    rolling_24h: Day | None = None
+    best: Best | None = None
+
+
+class Answer(msgspec.Struct):
+    data: list[Row] | None = None
+    error: Any = msgspec.UNSET
+
+
+ANSWER = Schema(Answer)
+# A part of a row left out, or sent null: its numbers are null.
+NO_TRADE, NO_DAY, NO_BEST, NO_LEVEL = Trade(), Day(), Best(), Level()
+NESTED = {"last_trade": (), "rolling_24h": (), "best": ("bid", "ask")}
+
+
+def _answer(body: bytes) -> Answer:
+    """The answer as declared; a row's part that is not an object (nor null) is read as not
+    sent, as the venue leaving it out would be, rather than refusing the whole answer."""
+    try:
+        return ANSWER(body)
+    except ParseError:
+        doc = json_object(body)
+        rows = doc.get("data")
+        if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+            raise
+        return ANSWER.convert({**doc, "data": [_objects_only(r) for r in rows]})
+
+
+def _objects_only(row: dict[str, Any]) -> dict[str, Any]:
+    row = dict(row)
+    for key, inner in NESTED.items():
+        part = row.get(key)
+        if not isinstance(part, dict):
+            row[key] = None
+            continue
+        row[key] = {k: v for k, v in part.items() if k not in inner or isinstance(v, dict)}
+    return row
 
 
 class Foxbit(Codec):
@@ -38,37 +107,41 @@ class Foxbit(Codec):
         rolling_24h.volume is in the base currency; no quote volume is sent. The event
         time is that of the last trade. Errors: {"error":{"message":"...","code":...}}.
         """
-        doc = json_object(body)
-        if "error" in doc and "data" not in doc:
-            err = doc["error"]
+        doc = _answer(body)
+        if doc.data is None:
+            err = doc.error
+            if err is msgspec.UNSET:
+                raise ParseError("response without a data list")
             if isinstance(err, dict):
                 raise VenueError(f"venue error {err.get('code')}: {err.get('message')}")
             raise VenueError(f"venue error: {err}")
-        data = doc.get("data")
-        if not isinstance(data, list):
-            raise ParseError("response without a data list")
+        lookup, venue = self.lookup, self.venue
         out = []
-        for t, m in self.followed(data, "market_symbol"):
-            trade = _obj(t, "last_trade")
-            day = _obj(t, "rolling_24h")
-            best = _obj(t, "best")
-            bid, ask = _obj(best, "bid"), _obj(best, "ask")
+        for t in doc.data:
+            m = lookup(t.market_symbol)
+            if m is None:
+                continue
+            trade = t.last_trade or NO_TRADE
+            day = t.rolling_24h or NO_DAY
+            best = t.best or NO_BEST
+            bid, ask = best.bid or NO_LEVEL, best.ask or NO_LEVEL
             out.append(
                 Ticker(
-                    self.venue,
+                    venue,
                     m.symbol,
                     m.native,
-                    bid=num(bid.get("price")),
-                    bid_size=num(bid.get("volume")),
-                    ask=num(ask.get("price")),
-                    ask_size=num(ask.get("volume")),
-                    last=num(trade.get("price")),
-                    open=num(day.get("open")),
-                    high=num(day.get("high")),
-                    low=num(day.get("low")),
-                    volume=num(day.get("volume")),
-                    ts_event=iso_to_ns(trade.get("date")),
-                    ts_recv=ts_recv,
+                    bid.price,  # bid
+                    bid.volume,  # bid_size
+                    ask.price,  # ask
+                    ask.volume,  # ask_size
+                    trade.price,  # last
+                    day.open,  # open
+                    day.high,  # high
+                    day.low,  # low
+                    day.volume,  # volume
+                    None,  # quote_volume
+                    iso_to_ns(trade.date),  # ts_event
+                    ts_recv,
                 )
             )
         return out
@@ -87,9 +160,3 @@ class Foxbit(Codec):
     def market_of(s: Any) -> Market | None:
         base, quote = s["base"]["symbol"], s["quote"]["symbol"]
         return Market(unify(base, quote), s["symbol"], base_id=base, quote_id=quote)
-
-
-def _obj(parent: dict[str, Any], key: str) -> dict[str, Any]:
-    """A nested object of the payload, or {} where the venue left it out or sent null."""
-    value = parent.get(key)
-    return value if isinstance(value, dict) else {}
