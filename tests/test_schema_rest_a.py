@@ -21,7 +21,7 @@ from aggregator.records import BAD, Ticker
 from .test_codecs import codec, fixture_entries
 from .test_schema import SPOILERS, _spoil
 
-VENUES = ("bigone", "bitbank", "bitso")
+VENUES = ("bigone", "bitbank", "bitso", "btcmarkets")
 
 
 def _answers(venue: str) -> list[tuple[Any, Any]]:
@@ -154,3 +154,20 @@ def test_bitso_implied_values_one_book_and_errors() -> None:
         _parse("bitso", {"payload": [t]})
     with pytest.raises(ParseError, match="without a payload"):
         _parse("bitso", {"success": True})
+
+
+# --- btcmarkets: a list of tickers or one; an error is an object without marketId -----------
+
+
+def test_btcmarkets_one_ticker_rows_without_a_market_and_errors() -> None:
+    t = {"marketId": "BTC-AUD", "lastPrice": "100.5", "price24h": "abc", "bestBid": "1"}
+    (r,) = _parse("btcmarkets", t)
+    assert (r.last, r.bid, r.ts_event) == (100.5, 1.0, None) and r.open is BAD
+    assert _parse("btcmarkets", [{"marketId": "NOT-LISTED", "lastPrice": True}]) == []
+    with pytest.raises(VenueError, match="venue error InvalidMarketId: invalid marketId"):
+        _parse("btcmarkets", {"code": "InvalidMarketId", "message": "invalid marketId"})
+    with pytest.raises(ParseError, match="ticker without marketId"):
+        _parse("btcmarkets", [t, {"lastPrice": "1"}])
+    for shape in ([t, 5], "x"):
+        with pytest.raises(ParseError):
+            _parse("btcmarkets", shape)

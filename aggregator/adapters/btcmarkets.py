@@ -14,28 +14,36 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 from urllib.parse import quote
 
+import msgspec
+
 from ..errors import ParseError, VenueError
-from ..records import Ticker, iso_to_ns
+from ..records import Ticker, iso_to_ns, minus
 from ..symbols import Market, unify
 from .base import Codec, RestRequest, json_body
-from .fields import TickerFields
+from .schema import Num, Schema
 
 CHUNK = 50  # markets per request
 HALTED = ("Cancel Only", "Offline")  # market statuses in which nothing trades
 
 
-TICKER = TickerFields(
-    bid="bestBid",
-    ask="bestAsk",
-    last="lastPrice",
-    high="high24h",
-    low="low24h",
-    volume="volume24h",
-    quote_volume="volumeQte24h",
-    change="price24h",
-    ts_event="timestamp",
-    time=iso_to_ns,
-)
+class Row(msgspec.Struct):
+    """A ticker; an error ({"code","message"}) is read through it too."""
+
+    marketId: Any = msgspec.UNSET  # the venue's names, as sent
+    bestBid: Num = None
+    bestAsk: Num = None
+    lastPrice: Num = None
+    high24h: Num = None
+    low24h: Num = None
+    volume24h: Num = None
+    volumeQte24h: Num = None
+    price24h: Num = None  # the change over 24 h: gives the open
+    timestamp: Any = None  # ISO 8601, read by iso_to_ns
+    code: Any = msgspec.UNSET
+    message: Any = None
+
+
+ANSWER: Schema[list[Row] | Row] = Schema(list[Row] | Row)  # type: ignore[arg-type]
 
 
 class BTCMarkets(Codec):
@@ -60,23 +68,40 @@ class BTCMarkets(Codec):
         "timestamp":"2020-08-09T18:28:23.280000Z"}]
         Errors: {"code":"InvalidMarketId","message":"invalid marketId"}.
         """
-        data = json_body(body)
-        if isinstance(data, dict):
-            if "code" in data and "marketId" not in data:
-                raise VenueError(f"venue error {data['code']}: {data.get('message')}")
+        data = ANSWER(body)
+        if isinstance(data, Row):
+            if data.code is not msgspec.UNSET and data.marketId is msgspec.UNSET:
+                raise VenueError(f"venue error {data.code}: {data.message}")
             data = [data]
-        if not isinstance(data, list):
-            raise ParseError("expected a list of tickers")
         out = []
+        lookup = self.lookup
         for t in data:
-            if not isinstance(t, dict):
-                raise ParseError("expected ticker objects")
-            if "marketId" not in t:
+            if t.marketId is msgspec.UNSET:
                 raise ParseError("ticker without marketId")
-            m = self.lookup(t["marketId"])
+            m = lookup(t.marketId)
             if m is not None:
-                out.append(TICKER.record(self.venue, m, t, ts_recv))
+                out.append(self._ticker(m, t, ts_recv))
         return out
+
+    def _ticker(self, m: Market, t: Row, ts_recv: int) -> Ticker:
+        last = t.lastPrice
+        return Ticker(
+            self.venue,
+            m.symbol,
+            m.native,
+            t.bestBid,  # bid
+            None,  # bid_size
+            t.bestAsk,  # ask
+            None,  # ask_size
+            last,  # last
+            minus(last, t.price24h),  # open
+            t.high24h,  # high
+            t.low24h,  # low
+            t.volume24h,  # volume
+            t.volumeQte24h,  # quote_volume
+            iso_to_ns(t.timestamp),
+            ts_recv,
+        )
 
     @staticmethod
     def market_rows(body: bytes) -> list[Any]:
