@@ -21,7 +21,7 @@ from aggregator.records import BAD, Ticker
 from .test_codecs import codec, fixture_entries
 from .test_schema import SPOILERS, _spoil
 
-VENUES = ("bigone", "bitbank", "bitso", "btcmarkets")
+VENUES = ("bigone", "bitbank", "bitso", "btcmarkets", "btcturk")
 
 
 def _answers(venue: str) -> list[tuple[Any, Any]]:
@@ -171,3 +171,19 @@ def test_btcmarkets_one_ticker_rows_without_a_market_and_errors() -> None:
     for shape in ([t, 5], "x"):
         with pytest.raises(ParseError):
             _parse("btcmarkets", shape)
+
+
+# --- btcturk: JSON numbers, a price of 0 is no price ----------------------------------------
+
+
+def test_btcturk_a_zero_price_is_none_a_bad_one_bad_and_errors() -> None:
+    t = {"pair": "BTCUSDT", "last": 79152, "open": 0, "bid": "abc", "volume": 0, "timestamp": 5}
+    (r,) = _parse("btcturk", {"data": [t], "success": True})
+    assert (r.last, r.open, r.volume, r.ts_event) == (79152.0, None, 0.0, 5_000_000)
+    assert r.bid is BAD
+    with pytest.raises(VenueError, match="venue error 1: no such pair"):
+        _parse("btcturk", {"data": None, "success": False, "code": 1, "message": "no such pair"})
+    with pytest.raises(ParseError, match="without a data list"):
+        _parse("btcturk", {"success": True})
+    with pytest.raises(ParseError):
+        _parse("btcturk", {"data": {"pair": "BTCUSDT"}, "success": True})

@@ -12,16 +12,40 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
+import msgspec
+
 from ..errors import ParseError, VenueError
-from ..records import Ticker, ms_to_ns, num
+from ..records import Ticker, ms_to_ns
 from ..symbols import Market, unify
-from .base import Codec, RestRequest, json_body, json_object
+from .base import Codec, RestRequest, json_body
+from .schema import Num, Schema, Time
 
 
-def _price(value: Any) -> float | None:
+class Row(msgspec.Struct):
+    pair: Any = ""  # looked up as sent
+    bid: Num = None
+    ask: Num = None
+    last: Num = None
+    open: Num = None
+    high: Num = None
+    low: Num = None
+    volume: Num = None
+    timestamp: Time = None  # ms
+
+
+class Answer(msgspec.Struct):
+    success: Any = None
+    code: Any = None
+    message: Any = None
+    data: list[Row] | None = None
+
+
+ANSWER = Schema(Answer)
+
+
+def _price(f: float | None) -> float | None:
     """A price, or None where the venue sends nothing or 0 (what is not a number stays
     BAD, and a negative price stays, to be flagged)."""
-    f = num(value)
     return None if f == 0 else f
 
 
@@ -44,28 +68,34 @@ class BTCTurk(Codec):
         "success":true,"message":null,"code":0}
         volume: base currency, 24 h. No quote volume, no sizes at the touch.
         """
-        doc = json_object(body)
-        if doc.get("success") is False:
-            raise VenueError(f"venue error {doc.get('code')}: {doc.get('message')}")
-        data = doc.get("data")
-        if not isinstance(data, list):
+        doc = ANSWER(body)
+        if doc.success is False:
+            raise VenueError(f"venue error {doc.code}: {doc.message}")
+        if doc.data is None:
             raise ParseError("response without a data list")
         out = []
-        for t, m in self.followed(data, "pair"):
+        lookup = self.lookup
+        for t in doc.data:
+            m = lookup(t.pair)
+            if m is None:
+                continue
             out.append(
                 Ticker(
                     self.venue,
                     m.symbol,
                     m.native,
-                    bid=_price(t.get("bid")),
-                    ask=_price(t.get("ask")),
-                    last=_price(t.get("last")),
-                    open=_price(t.get("open")),
-                    high=_price(t.get("high")),
-                    low=_price(t.get("low")),
-                    volume=num(t.get("volume")),
-                    ts_event=ms_to_ns(t.get("timestamp")),
-                    ts_recv=ts_recv,
+                    _price(t.bid),  # bid
+                    None,  # bid_size
+                    _price(t.ask),  # ask
+                    None,  # ask_size
+                    _price(t.last),  # last
+                    _price(t.open),  # open
+                    _price(t.high),  # high
+                    _price(t.low),  # low
+                    t.volume,  # volume
+                    None,  # quote_volume
+                    ms_to_ns(t.timestamp),
+                    ts_recv,
                 )
             )
         return out
