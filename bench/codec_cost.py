@@ -90,6 +90,7 @@ def module_at(revision: str, venue: str, where: Path) -> ModuleType:
     spec = importlib.util.spec_from_file_location(path.stem, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules[path.stem] = module  # msgspec resolves a Struct's annotations through it
     spec.loader.exec_module(module)
     return module
 
