@@ -18,7 +18,7 @@ from aggregator.records import BAD, Ticker
 from . import test_schema as declared
 from .test_codecs import codec, fixture_entries
 
-VENUES = ("digifinex", "foxbit")
+VENUES = ("digifinex", "foxbit", "latoken")
 
 
 def _answers(venue: str) -> list[str]:
@@ -114,5 +114,23 @@ def test_foxbit_errors_and_answers_of_another_shape() -> None:
     with pytest.raises(VenueError, match="venue error: down"):
         c.parse_rest(b'{"error":"down"}', 1, None)
     for body in (b"{}", b'{"data":5}', b'{"data":[1]}', b"[]", b"<html>"):
+        with pytest.raises(ParseError):
+            c.parse_rest(body, 1, None)
+
+
+# --- latoken --------------------------------------------------------------------------------
+
+
+def test_latoken_one_pair_a_list_and_errors() -> None:
+    c = codec("latoken")
+    m = c.table.by_symbol["BTC/USDT"]
+    one = {"symbol": m.native, "bestBid": "1.5", "lastPrice": "abc", "updateTimestamp": "1000"}
+    (t,) = c.parse_rest(json.dumps(one).encode(), 1, None)
+    assert (t.bid, t.last, t.ts_event) == (1.5, BAD, 1_000_000_000)
+    by_ids = {"symbol": "x", "baseCurrency": m.base_id, "quoteCurrency": m.quote_id}
+    assert [r.symbol for r in c.parse_rest(json.dumps([by_ids]).encode(), 1, None)] == [m.symbol]
+    with pytest.raises(VenueError, match="venue error NOT_FOUND: no pair"):
+        c.parse_rest(b'{"status":"FAILURE","error":"NOT_FOUND","message":"no pair"}', 1, None)
+    for body in (b"[1]", b"5", b"<html>", b'[{"bestBid":{}}, 2]'):
         with pytest.raises(ParseError):
             c.parse_rest(body, 1, None)

@@ -14,34 +14,36 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from ..errors import ParseError, VenueError
+import msgspec
+
+from ..errors import VenueError
 from ..records import Ticker, ms_to_ns
 from ..symbols import SYMBOL_RE, Market, unify
 from .base import Codec, RestRequest, json_body
-from .fields import TickerFields
-
-REST_TICKER = TickerFields(
-    bid="bestBid",
-    bid_size="bestBidQuantity",
-    ask="bestAsk",
-    ask_size="bestAskQuantity",
-    last="lastPrice",
-    volume="amount24h",
-    quote_volume="volume24h",
-    ts_event="updateTimestamp",
-    time=ms_to_ns,
-)
+from .schema import Num, Schema, Time
 
 
-def _rows(body: bytes) -> list[dict[str, Any]]:
-    doc = json_body(body)
-    if isinstance(doc, dict):
-        if doc.get("status") == "FAILURE" or "error" in doc:
-            raise VenueError(f"venue error {doc.get('error')}: {doc.get('message')}")
-        doc = [doc]
-    if not isinstance(doc, list) or not all(isinstance(t, dict) for t in doc):
-        raise ParseError("expected a list of ticker objects")
-    return doc
+class Row(msgspec.Struct):
+    """A pair's ticker (amount24h the base volume, volume24h the quote volume), or an error
+    answered in its place."""
+
+    symbol: Any = ""
+    baseCurrency: Any = None
+    quoteCurrency: Any = None
+    bestBid: Num = None
+    bestBidQuantity: Num = None
+    bestAsk: Num = None
+    bestAskQuantity: Num = None
+    lastPrice: Num = None
+    amount24h: Num = None
+    volume24h: Num = None
+    updateTimestamp: Time = None  # ms
+    status: Any = None
+    error: Any = msgspec.UNSET
+    message: Any = None
+
+
+ANSWER: Schema[list[Row] | Row] = Schema(list[Row] | Row)  # type: ignore[arg-type]
 
 
 class Latoken(Codec):
@@ -62,14 +64,37 @@ class Latoken(Codec):
         amount24h is the base volume, volume24h the quote volume. A single pair's ticker is
         the same object on its own.
         """
+        doc = ANSWER(body)
+        if isinstance(doc, Row):
+            error = None if doc.error is msgspec.UNSET else doc.error
+            if doc.status == "FAILURE" or doc.error is not msgspec.UNSET:
+                raise VenueError(f"venue error {error}: {doc.message}")
+            doc = [doc]
+        lookup, venue = self.lookup, self.venue
         out = []
-        for t in _rows(body):
-            m = self.lookup(t.get("symbol", "")) or self.lookup(
-                f"{t.get('baseCurrency')}/{t.get('quoteCurrency')}"
-            )
+        for t in doc:
+            m = lookup(t.symbol) or lookup(f"{t.baseCurrency}/{t.quoteCurrency}")
             if m is None:
                 continue
-            out.append(REST_TICKER.record(self.venue, m, t, ts_recv))
+            out.append(
+                Ticker(
+                    venue,
+                    m.symbol,
+                    m.native,
+                    t.bestBid,  # bid
+                    t.bestBidQuantity,  # bid_size
+                    t.bestAsk,  # ask
+                    t.bestAskQuantity,  # ask_size
+                    t.lastPrice,  # last
+                    None,  # open
+                    None,  # high
+                    None,  # low
+                    t.amount24h,  # volume
+                    t.volume24h,  # quote_volume
+                    ms_to_ns(t.updateTimestamp),
+                    ts_recv,
+                )
+            )
         return out
 
     @staticmethod
