@@ -21,7 +21,7 @@ from aggregator.records import BAD, Ticker
 from .test_codecs import codec, fixture_entries
 from .test_schema import SPOILERS, _spoil
 
-VENUES = ("bigone", "bitbank", "bitso", "btcmarkets", "btcturk")
+VENUES = ("bigone", "bitbank", "bitso", "btcmarkets", "btcturk", "coincheck")
 
 
 def _answers(venue: str) -> list[tuple[Any, Any]]:
@@ -187,3 +187,25 @@ def test_btcturk_a_zero_price_is_none_a_bad_one_bad_and_errors() -> None:
         _parse("btcturk", {"success": True})
     with pytest.raises(ParseError):
         _parse("btcturk", {"data": {"pair": "BTCUSDT"}, "success": True})
+
+
+# --- coincheck: one pair per answer, which does not name it ---------------------------------
+
+
+def test_coincheck_a_ticker_needs_its_market_and_its_time() -> None:
+    t = {"last": 10012345.0, "bid": "abc", "ask": None, "volume": "", "timestamp": "1713772800"}
+    (r,) = _parse("coincheck", t, "btc_jpy")
+    assert (r.last, r.ask, r.volume, r.ts_event) == (10012345.0, None, None, 1713772800 * 10**9)
+    assert r.bid is BAD
+    (r,) = _parse("coincheck", {**t, "error": None}, "btc_jpy")  # an error with a ticker
+    assert r.last == 10012345.0
+    with pytest.raises(ParseError, match="needs its market"):
+        _parse("coincheck", t)
+    with pytest.raises(ParseError, match="without a timestamp"):
+        _parse("coincheck", {"last": 1}, "btc_jpy")
+    with pytest.raises(VenueError, match="venue error: not found"):
+        _parse("coincheck", {"success": False, "error": "not found"}, "btc_jpy")
+    with pytest.raises(VenueError, match="venue error: None"):
+        _parse("coincheck", {"success": False, "last": 1}, "btc_jpy")
+    with pytest.raises(VenueError, match="venue error: busy"):
+        _parse("coincheck", {"error": "busy"}, "btc_jpy")

@@ -18,25 +18,32 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 from urllib.parse import quote
 
+import msgspec
+
 from ..errors import ParseError, VenueError
 from ..records import Ticker, seconds_to_ns
 from ..symbols import Market, unify
 from .base import Codec, RestRequest, json_body, json_object
-from .fields import TickerFields
+from .schema import Num, Schema, Time
 
 TRADING = ("available", "itayose")
 
 
-REST_TICKER = TickerFields(
-    bid="bid",
-    ask="ask",
-    last="last",
-    high="high",
-    low="low",
-    volume="volume",
-    ts_event="timestamp",
-    time=seconds_to_ns,
-)
+class Answer(msgspec.Struct):
+    """One pair's ticker, or an error ({"success":false,"error":"..."})."""
+
+    last: Num = None
+    bid: Num = None
+    ask: Num = None
+    high: Num = None
+    low: Num = None
+    volume: Num = None
+    timestamp: Time | msgspec.UnsetType = msgspec.UNSET  # s; a ticker always has it
+    success: Any = None
+    error: Any = msgspec.UNSET
+
+
+ANSWER = Schema(Answer)
 
 
 class Coincheck(Codec):
@@ -57,14 +64,36 @@ class Coincheck(Codec):
         "timestamp":1713772800}
         volume: base, 24 h; timestamp: seconds. Errors: {"success":false,"error":"..."}.
         """
-        t = json_object(body)
-        if t.get("success") is False or ("error" in t and "last" not in t):
-            raise VenueError(f"venue error: {t.get('error')}")
+        t = ANSWER(body)
+        error = t.error
+        if error is not msgspec.UNSET:  # an error, unless it came with a ticker
+            if t.success is False or "last" not in json_object(body):
+                raise VenueError(f"venue error: {error}")
+        elif t.success is False:
+            raise VenueError("venue error: None")
         if market is None:
             raise ParseError("a coincheck ticker needs its market")
-        if "timestamp" not in t:
+        if t.timestamp is msgspec.UNSET:
             raise ParseError("ticker without a timestamp")
-        return [REST_TICKER.record(self.venue, market, t, ts_recv)]
+        return [
+            Ticker(
+                self.venue,
+                market.symbol,
+                market.native,
+                t.bid,  # bid
+                None,  # bid_size
+                t.ask,  # ask
+                None,  # ask_size
+                t.last,  # last
+                None,  # open
+                t.high,  # high
+                t.low,  # low
+                t.volume,  # volume
+                None,  # quote_volume
+                seconds_to_ns(t.timestamp),
+                ts_recv,
+            )
+        ]
 
     @staticmethod
     def market_rows(body: bytes) -> list[Any]:
