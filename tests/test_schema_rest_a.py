@@ -21,7 +21,7 @@ from aggregator.records import BAD, Ticker
 from .test_codecs import codec, fixture_entries
 from .test_schema import SPOILERS, _spoil
 
-VENUES = ("bigone", "bitbank", "bitso", "btcmarkets", "btcturk", "coincheck")
+VENUES = ("bigone", "bitbank", "bitso", "btcmarkets", "btcturk", "coincheck", "bit2c")
 
 
 def _answers(venue: str) -> list[tuple[Any, Any]]:
@@ -209,3 +209,24 @@ def test_coincheck_a_ticker_needs_its_market_and_its_time() -> None:
         _parse("coincheck", {"success": False, "last": 1}, "btc_jpy")
     with pytest.raises(VenueError, match="venue error: busy"):
         _parse("coincheck", {"error": "busy"}, "btc_jpy")
+
+
+# --- bit2c: one pair per answer; an error under "error" or "Error" --------------------------
+
+
+def test_bit2c_a_ticker_of_nulls_is_a_ticker_and_errors() -> None:
+    (r,) = _parse("bit2c", {"ll": 372150.0, "h": "abc", "l": None, "a": 3.5, "av": 1}, "BtcNis")
+    assert (r.last, r.ask, r.volume, r.ts_event) == (372150.0, None, 3.5, None)
+    assert r.bid is BAD
+    (r,) = _parse("bit2c", {"ll": None}, "BtcNis")  # sent, as null: a ticker without values
+    assert (r.last, r.bid, r.ask, r.volume) == (None, None, None, None)
+    with pytest.raises(ParseError, match="not a ticker"):
+        _parse("bit2c", {"av": 1}, "BtcNis")
+    with pytest.raises(ParseError, match="needs its market"):
+        _parse("bit2c", {"ll": 1})
+    with pytest.raises(VenueError, match="venue error: no pair"):
+        _parse("bit2c", {"Error": "no pair"}, "BtcNis")
+    with pytest.raises(VenueError, match="venue error: busy"):
+        _parse("bit2c", {"error": "busy", "Error": None}, "BtcNis")
+    (r,) = _parse("bit2c", {"error": None, "Error": "ignored", "ll": 1}, "BtcNis")
+    assert r.last == 1.0  # "error" sent as null: no error, whatever "Error" says

@@ -18,17 +18,30 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 from urllib.parse import quote
 
+import msgspec
+
 from ..errors import ParseError, VenueError
 from ..records import Ticker
 from ..symbols import Market, unify
 from .base import Codec, RestRequest, json_body, json_object
-from .fields import TickerFields
+from .schema import Num, Schema
 
 PAIR_RE = re.compile(r"^([A-Z][a-z0-9]+)([A-Z][a-z0-9]+)$")  # "BtcNis" -> Btc, Nis
 TICKER_KEYS = ("ll", "h", "l", "a")
 
 
-REST_TICKER = TickerFields(bid="h", ask="l", last="ll", volume="a")
+class Answer(msgspec.Struct):
+    """One pair's ticker, or an error ({"error":"..."}, or "Error")."""
+
+    ll: Num = None  # last
+    h: Num = None  # highest buy order: the bid
+    l: Num = None  # noqa: E741 (the venue's name) lowest sell order: the ask
+    a: Num = None  # 24 h volume
+    error: Any = msgspec.UNSET
+    Error: Any = None
+
+
+ANSWER = Schema(Answer)
 
 
 class Bit2C(Codec):
@@ -51,15 +64,35 @@ class Bit2C(Codec):
         l lowest sell order, c 24 h change, up direction of the last change.
         Errors: {"error":"..."}.
         """
-        t = json_object(body)
-        err = t.get("error", t.get("Error"))
+        t = ANSWER(body)
+        err = t.Error if t.error is msgspec.UNSET else t.error
         if err is not None:
             raise VenueError(f"venue error: {err}")
-        if not any(k in t for k in TICKER_KEYS):
-            raise ParseError("not a ticker: none of ll, h, l, a")
+        if t.ll is None and t.h is None and t.l is None and t.a is None:
+            doc = json_object(body)  # sent as null, or not sent at all?
+            if not any(k in doc for k in TICKER_KEYS):
+                raise ParseError("not a ticker: none of ll, h, l, a")
         if market is None:
             raise ParseError("a pair's ticker needs its market")
-        return [REST_TICKER.record(self.venue, market, t, ts_recv)]
+        return [
+            Ticker(
+                self.venue,
+                market.symbol,
+                market.native,
+                t.h,  # bid
+                None,  # bid_size
+                t.l,  # ask
+                None,  # ask_size
+                t.ll,  # last
+                None,  # open
+                None,  # high
+                None,  # low
+                t.a,  # volume
+                None,  # quote_volume
+                None,  # ts_event
+                ts_recv,
+            )
+        ]
 
     @staticmethod
     def market_rows(body: bytes) -> list[Any]:
