@@ -18,7 +18,7 @@ from aggregator.records import BAD, Ticker
 from . import test_schema as declared
 from .test_codecs import codec, fixture_entries
 
-VENUES = ("digifinex", "foxbit", "latoken")
+VENUES = ("digifinex", "foxbit", "latoken", "luno")
 
 
 def _answers(venue: str) -> list[str]:
@@ -134,3 +134,22 @@ def test_latoken_one_pair_a_list_and_errors() -> None:
     for body in (b"[1]", b"5", b"<html>", b'[{"bestBid":{}}, 2]'):
         with pytest.raises(ParseError):
             c.parse_rest(body, 1, None)
+
+
+# --- luno -----------------------------------------------------------------------------------
+
+
+def test_luno_all_tickers_one_pair_and_errors() -> None:
+    c = codec("luno")
+    m = c.table.by_symbol["BTC/USDT"]
+    row = {"pair": m.native, "bid": "1.5", "ask": True, "timestamp": 1710328244969}
+    for body in ({"tickers": [row, {"pair": "NOSUCH"}]}, row):
+        (t,) = c.parse_rest(json.dumps(body).encode(), 1, None)
+        assert (t.bid, t.ask, t.ts_event) == (1.5, BAD, 1710328244969_000_000)
+    with pytest.raises(VenueError, match="venue error ErrInvalidMarketPair: no such pair"):
+        c.parse_rest(b'{"error":"no such pair","error_code":"ErrInvalidMarketPair"}', 1, None)
+    with pytest.raises(VenueError, match="venue error None: down"):
+        c.parse_rest(b'{"error":"down"}', 1, None)
+    for wrong in (b'{"tickers":5}', b'{"tickers":[1]}', b'{"tickers":[{"bid":"1"}]}', b"[]"):
+        with pytest.raises(ParseError):
+            c.parse_rest(wrong, 1, None)

@@ -23,26 +23,40 @@ from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
 
+import msgspec
 import orjson
 
 from ..errors import ParseError, VenueError
 from ..records import Ticker, ms_to_ns
 from ..symbols import Market, MarketTable, unify
-from .base import SHAPE_ERRORS, Codec, RestRequest, SequenceCheck, json_body, json_object
-from .fields import TickerFields, top_of_book
+from .base import SHAPE_ERRORS, Codec, RestRequest, SequenceCheck, json_body
+from .fields import top_of_book
+from .schema import Num, Schema, Time
 
 TRADING = ("ACTIVE", "POST_ONLY")
 ZERO = Decimal(0)
 
 
-TICKER = TickerFields(
-    bid="bid",
-    ask="ask",
-    last="last_trade",
-    volume="rolling_24_hour_volume",
-    ts_event="timestamp",
-    time=ms_to_ns,
-)
+class Row(msgspec.Struct):
+    """A pair's REST ticker (the volume in the base currency), or an error in its place."""
+
+    pair: Any = msgspec.UNSET
+    bid: Num = None
+    ask: Num = None
+    last_trade: Num = None
+    rolling_24_hour_volume: Num = None
+    timestamp: Time = None  # ms
+    error: Any = msgspec.UNSET
+    error_code: Any = msgspec.UNSET
+
+
+class Answer(Row):
+    """All tickers ({"tickers":[...]}), or one pair's ticker on its own."""
+
+    tickers: list[Row] | None = None
+
+
+ANSWER = Schema(Answer)
 
 
 class _Side:
@@ -193,21 +207,38 @@ class Luno(Codec):
         "status":"ACTIVE"}]}
         Also parsed: one pair's /api/1/ticker?pair=XBTUSDT, the same object on its own.
         """
-        doc = json_object(body)
-        if "error" in doc or "error_code" in doc:
-            raise VenueError(f"venue error {doc.get('error_code')}: {doc.get('error')}")
-        rows = doc.get("tickers", [doc])
-        if not isinstance(rows, list):
-            raise ParseError("expected a list of tickers")
+        doc = ANSWER(body)
+        if doc.error is not msgspec.UNSET or doc.error_code is not msgspec.UNSET:
+            code = None if doc.error_code is msgspec.UNSET else doc.error_code
+            error = None if doc.error is msgspec.UNSET else doc.error
+            raise VenueError(f"venue error {code}: {error}")
+        lookup, venue = self.lookup, self.venue
         out = []
-        for t in rows:
-            if not isinstance(t, dict):
-                raise ParseError("expected ticker objects")
-            if "pair" not in t:
+        for t in doc.tickers if doc.tickers is not None else (doc,):
+            if t.pair is msgspec.UNSET:
                 raise ParseError("ticker without a pair")
-            m = self.lookup(t["pair"])
-            if m is not None:
-                out.append(TICKER.record(self.venue, m, t, ts_recv))
+            m = lookup(t.pair)
+            if m is None:
+                continue
+            out.append(
+                Ticker(
+                    venue,
+                    m.symbol,
+                    m.native,
+                    t.bid,  # bid
+                    None,  # bid_size
+                    t.ask,  # ask
+                    None,  # ask_size
+                    t.last_trade,  # last
+                    None,  # open
+                    None,  # high
+                    None,  # low
+                    t.rolling_24_hour_volume,  # volume
+                    None,  # quote_volume
+                    ms_to_ns(t.timestamp),
+                    ts_recv,
+                )
+            )
         return out
 
     @staticmethod
