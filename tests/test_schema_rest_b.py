@@ -18,7 +18,7 @@ from aggregator.records import BAD, Ticker
 from . import test_schema as declared
 from .test_codecs import codec, fixture_entries
 
-VENUES = ("digifinex", "foxbit", "latoken", "luno")
+VENUES = ("digifinex", "foxbit", "latoken", "luno", "mercado")
 
 
 def _answers(venue: str) -> list[str]:
@@ -153,3 +153,18 @@ def test_luno_all_tickers_one_pair_and_errors() -> None:
     for wrong in (b'{"tickers":5}', b'{"tickers":[1]}', b'{"tickers":[{"bid":"1"}]}', b"[]"):
         with pytest.raises(ParseError):
             c.parse_rest(wrong, 1, None)
+
+
+# --- mercado --------------------------------------------------------------------------------
+
+
+def test_mercado_errors_and_answers_of_another_shape() -> None:
+    c = codec("mercado")
+    with pytest.raises(VenueError, match="venue error API_INVALID_SYMBOL: no such symbol"):
+        c.parse_rest(b'{"code":"API_INVALID_SYMBOL","message":"no such symbol"}', 1, None)
+    for wrong in (b"{}", b'{"pair":"BTC-BRL"}', b"[1]", b"5", b"<html>"):
+        with pytest.raises(ParseError):
+            c.parse_rest(wrong, 1, None)
+    rows = b'[{"pair":"BTC-BRL","buy":"1","sell":"NaN","date":1710328240},{"pair":"NO-SUCH"}]'
+    (t,) = c.parse_rest(rows, 1, None)
+    assert (t.bid, t.ask, t.ts_event) == (1.0, BAD, 1710328240_000_000_000)

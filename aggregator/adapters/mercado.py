@@ -15,26 +15,39 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 from urllib.parse import quote
 
+import msgspec
+
 from ..errors import ParseError, VenueError
 from ..records import Ticker, seconds_to_ns
 from ..symbols import Market, unify
 from .base import Codec, RestRequest, json_body
-from .fields import TickerFields
+from .schema import Num, Schema, Time
 
 BATCH = 50  # symbols per request, keeping the URL short
 
 
-REST_TICKER = TickerFields(
-    bid="buy",
-    ask="sell",
-    last="last",
-    open="open",
-    high="high",
-    low="low",
-    volume="vol",
-    ts_event="date",
-    time=seconds_to_ns,
-)
+class Row(msgspec.Struct):
+    """A market's ticker: buy/sell the best bid and ask, vol the 24 h base volume."""
+
+    pair: Any = ""
+    buy: Num = None
+    sell: Num = None
+    last: Num = None
+    open: Num = None
+    high: Num = None
+    low: Num = None
+    vol: Num = None
+    date: Time = None  # s
+
+
+class Refused(msgspec.Struct):
+    """An error answered in place of the list."""
+
+    code: Any = msgspec.UNSET
+    message: Any = msgspec.UNSET
+
+
+ANSWER: Schema[list[Row] | Refused] = Schema(list[Row] | Refused)  # type: ignore[arg-type]
 
 
 class Mercado(Codec):
@@ -59,16 +72,39 @@ class Mercado(Codec):
         buy/sell are the best bid and ask, vol the 24 h base volume, date in seconds.
         Errors: {"code":"API_INVALID_SYMBOL","message":"..."}.
         """
-        data = json_body(body)
-        if isinstance(data, dict):
-            if "code" in data or "message" in data:
-                raise VenueError(f"venue error {data.get('code')}: {data.get('message')}")
-            raise ParseError("expected a list of tickers")
-        if not isinstance(data, list):
-            raise ParseError("expected a list of tickers")
-        return [
-            REST_TICKER.record(self.venue, m, t, ts_recv) for t, m in self.followed(data, "pair")
-        ]
+        doc = ANSWER(body)
+        if isinstance(doc, Refused):
+            if doc.code is msgspec.UNSET and doc.message is msgspec.UNSET:
+                raise ParseError("expected a list of tickers")
+            code = None if doc.code is msgspec.UNSET else doc.code
+            message = None if doc.message is msgspec.UNSET else doc.message
+            raise VenueError(f"venue error {code}: {message}")
+        lookup, venue = self.lookup, self.venue
+        out = []
+        for t in doc:
+            m = lookup(t.pair)
+            if m is None:
+                continue
+            out.append(
+                Ticker(
+                    venue,
+                    m.symbol,
+                    m.native,
+                    t.buy,  # bid
+                    None,  # bid_size
+                    t.sell,  # ask
+                    None,  # ask_size
+                    t.last,  # last
+                    t.open,  # open
+                    t.high,  # high
+                    t.low,  # low
+                    t.vol,  # volume
+                    None,  # quote_volume
+                    seconds_to_ns(t.date),
+                    ts_recv,
+                )
+            )
+        return out
 
     @staticmethod
     def market_rows(body: bytes) -> list[Any]:
