@@ -18,7 +18,7 @@ from aggregator.records import BAD, Ticker
 from . import test_schema as declared
 from .test_codecs import codec, fixture_entries
 
-VENUES = ("digifinex", "foxbit", "latoken", "luno", "mercado")
+VENUES = ("digifinex", "foxbit", "latoken", "luno", "mercado", "paymium")
 
 
 def _answers(venue: str) -> list[str]:
@@ -168,3 +168,23 @@ def test_mercado_errors_and_answers_of_another_shape() -> None:
     rows = b'[{"pair":"BTC-BRL","buy":"1","sell":"NaN","date":1710328240},{"pair":"NO-SUCH"}]'
     (t,) = c.parse_rest(rows, 1, None)
     assert (t.bid, t.ask, t.ts_event) == (1.0, BAD, 1710328240_000_000_000)
+
+
+# --- paymium --------------------------------------------------------------------------------
+
+
+def test_paymium_a_ticker_its_vwap_and_errors() -> None:
+    c = codec("paymium")
+    quote = b'{"price":"2","volume":"3","vwap":"1.5","at":1710328242,"currency":"EUR"}'
+    (t,) = c.parse_rest(quote, 1, None)
+    assert (t.symbol, t.last, t.quote_volume, t.ts_event) == ("BTC/EUR", 2.0, 4.5, 1710328242e9)
+    (t,) = c.parse_rest(quote.replace(b'"1.5"', b'"x"'), 1, None)
+    assert t.quote_volume is BAD and t.volume == 3.0
+    (t,) = c.parse_rest(b'{"price":null,"bid":null,"currency":"EUR"}', 1, None)
+    assert (t.last, t.bid) == (None, None)  # sent, though null: a ticker still
+    assert c.parse_rest(b'{"price":"2","currency":"USD"}', 1, None) == []
+    with pytest.raises(VenueError, match="venue error: \\['Not found'\\]"):
+        c.parse_rest(b'{"errors":["Not found"]}', 1, None)
+    for wrong in (b"{}", b'{"ask":"1","currency":"EUR"}', b"[]", b"<html>"):
+        with pytest.raises(ParseError):
+            c.parse_rest(wrong, 1, None)

@@ -15,24 +15,33 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 from urllib.parse import quote
 
+import msgspec
+
 from ..errors import ParseError, VenueError
-from ..records import Ticker, seconds_to_ns
+from ..records import Ticker, seconds_to_ns, times
 from ..symbols import Market, unify
 from .base import Codec, RestRequest, json_object
-from .fields import TickerFields
+from .schema import Num, Schema, Time
 
-TICKER = TickerFields(
-    bid="bid",
-    ask="ask",
-    last="price",
-    open="open",
-    high="high",
-    low="low",
-    volume="volume",
-    vwap="vwap",
-    ts_event="at",
-    time=seconds_to_ns,
-)
+
+class Quote(msgspec.Struct):
+    """The ticker of the BTC market in one currency: price the last trade's, volume the
+    24 h volume in BTC, vwap its average price (times the volume: the quote volume)."""
+
+    bid: Num = None
+    ask: Num = None
+    price: Num = None
+    open: Num = None
+    high: Num = None
+    low: Num = None
+    volume: Num = None
+    vwap: Num = None
+    at: Time = None  # s
+    currency: Any = ""
+    errors: Any = None
+
+
+QUOTE = Schema(Quote)
 
 
 def _object(body: bytes) -> dict[str, Any]:
@@ -63,11 +72,33 @@ class Paymium(Codec):
         "variation":"2.5268","currency":"EUR","trade_id":"4c7cbd0e-...","size":"0.0151"}
         price is the last trade's, volume the 24 h volume in BTC, at in seconds.
         """
-        t = _object(body)
-        m = market or self.lookup(str(t.get("currency", "")).lower())
+        t = QUOTE(body)
+        if t.errors:
+            raise VenueError(f"venue error: {t.errors}")
+        if t.price is None and t.bid is None and not {"price", "bid"} & json_object(body).keys():
+            raise ParseError("expected a ticker object")
+        m = market or self.lookup(str(t.currency).lower())
         if m is None:
             return []
-        return [TICKER.record(self.venue, m, t, ts_recv)]
+        return [
+            Ticker(
+                self.venue,
+                m.symbol,
+                m.native,
+                t.bid,  # bid
+                None,  # bid_size
+                t.ask,  # ask
+                None,  # ask_size
+                t.price,  # last
+                t.open,  # open
+                t.high,  # high
+                t.low,  # low
+                t.volume,  # volume
+                times(t.vwap, t.volume),  # quote_volume
+                seconds_to_ns(t.at),
+                ts_recv,
+            )
+        ]
 
     @staticmethod
     def market_rows(body: bytes) -> list[Any]:
