@@ -21,7 +21,7 @@ from aggregator.records import BAD, Ticker
 from .test_codecs import codec, fixture_entries
 from .test_schema import SPOILERS, _spoil
 
-VENUES = ("bigone", "bitbank", "bitso", "btcmarkets", "btcturk", "coincheck", "bit2c")
+VENUES = ("bigone", "bitbank", "bitso", "btcmarkets", "btcturk", "coincheck", "bit2c", "coinmate")
 
 
 def _answers(venue: str) -> list[tuple[Any, Any]]:
@@ -230,3 +230,38 @@ def test_bit2c_a_ticker_of_nulls_is_a_ticker_and_errors() -> None:
         _parse("bit2c", {"error": "busy", "Error": None}, "BtcNis")
     (r,) = _parse("bit2c", {"error": None, "Error": "ignored", "ll": 1}, "BtcNis")
     assert r.last == 1.0  # "error" sent as null: no error, whatever "Error" says
+
+
+# --- coinmate: tickers keyed by pair, or one pair's ticker; a row not an object -------------
+
+
+def test_coinmate_keyed_tickers_one_ticker_and_rows_not_objects() -> None:
+    t = {"last": "61200.5", "bid": "abc", "amount": "", "timestamp": "1728630559"}
+    for native in (None, "BTC_EUR"):  # asked for one pair or all: the answer says which
+        (r,) = _parse("coinmate", {"error": False, "data": {"BTC_EUR": t, "XX_YY": 5}}, native)
+        assert (r.native, r.last, r.volume, r.ts_event) == (
+            "BTC_EUR",
+            61200.5,
+            None,
+            1728630559 * 10**9,
+        )
+        assert r.bid is BAD
+    (r,) = _parse("coinmate", {"error": False, "data": {**t, "bid": "1"}}, "BTC_EUR")
+    assert (r.last, r.bid) == (61200.5, 1.0)
+    (r,) = _parse("coinmate", {"error": False, "data": {"last": None}}, "BTC_EUR")
+    assert (r.last, r.ts_event) == (None, None)  # a ticker of nulls, not a keyed answer
+    (r,) = _parse("coinmate", {"error": False, "data": {"timestamp": 5, "open": "x"}}, "BTC_EUR")
+    assert r.ts_event == 5 * 10**9 and r.open is BAD
+    with pytest.raises(ParseError, match="needs its market"):
+        _parse("coinmate", {"error": False, "data": t})
+    with pytest.raises(ParseError, match="ticker of BTC_EUR is not an object"):
+        _parse("coinmate", {"error": False, "data": {"BTC_EUR": ["1"]}})
+    for native in (None, "BTC_EUR"):
+        with pytest.raises(VenueError, match="venue error: Invalid pair"):
+            _parse(
+                "coinmate", {"error": True, "errorMessage": "Invalid pair", "data": None}, native
+            )
+        with pytest.raises(ParseError, match="without a data object"):
+            _parse("coinmate", {"error": False, "data": [t]}, native)
+        with pytest.raises(ParseError, match="not JSON"):
+            codec("coinmate").parse_rest(b"<html>", 1, None)

@@ -11,23 +11,53 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
+import msgspec
+
 from ..errors import ParseError, VenueError
 from ..records import Ticker, seconds_to_ns
 from ..symbols import Market, unify
 from .base import Codec, RestRequest, json_body, json_object
-from .fields import TickerFields
+from .schema import Num, Schema, Time
 
-TICKER = TickerFields(
-    bid="bid",
-    ask="ask",
-    last="last",
-    open="open",
-    high="high",
-    low="low",
-    volume="amount",
-    ts_event="timestamp",
-    time=seconds_to_ns,
-)
+
+class Row(msgspec.Struct):
+    last: Num = None
+    bid: Num = None
+    ask: Num = None
+    open: Num = None
+    high: Num = None
+    low: Num = None
+    amount: Num = None  # base volume, 24 h
+    timestamp: Time = None  # s
+
+
+class Tickers(msgspec.Struct):
+    """tickerAll's answer; an error's too (with "data" null)."""
+
+    error: Any = None
+    errorMessage: Any = None  # the venue's name, as sent
+    data: dict[str, Row] | None = None
+
+
+class One(Row):
+    """One pair's ticker (GET /api/ticker); a last price or a time tells it from a keyed
+    answer's object, as the venue sends it null at times."""
+
+    last: Num | msgspec.UnsetType = msgspec.UNSET  # type: ignore[assignment]
+    timestamp: Time | msgspec.UnsetType = msgspec.UNSET  # type: ignore[assignment]
+
+
+class OneTicker(msgspec.Struct):
+    error: Any = None
+    errorMessage: Any = None
+    data: One | None = None
+
+
+# The declared decoders alone: schema.py's permissive twin takes an object keyed by pair as
+# sent, so an answer with a bad value (or of another shape) is read by _read_as_sent.
+TICKERS = msgspec.json.Decoder(Tickers, strict=False).decode
+ONE = msgspec.json.Decoder(OneTicker, strict=False).decode
+ROW = Schema(Row)
 
 
 class Coinmate(Codec):
@@ -49,6 +79,36 @@ class Coinmate(Codec):
         ticker?currencyPair=BTC_USDT: the same ticker object directly under "data".
         amount: base, 24 h; change: percent; timestamp: seconds.
         """
+        if market is not None:  # one pair asked for: its ticker first
+            try:
+                one = ONE(body)
+            except msgspec.MsgspecError:
+                return self._read_as_sent(body, ts_recv, market)
+            t = one.data
+            sent = t is not None and (
+                t.last is not msgspec.UNSET or t.timestamp is not msgspec.UNSET
+            )
+            if sent and not one.error:
+                return [self._ticker(market, t, ts_recv)]  # type: ignore[arg-type]
+        try:
+            doc = TICKERS(body)
+        except msgspec.MsgspecError:  # a bad value, one ticker, a row not an object, not JSON
+            return self._read_as_sent(body, ts_recv, market)
+        if doc.error:
+            raise VenueError(f"venue error: {doc.errorMessage}")
+        if doc.data is None:
+            raise ParseError("response without a data object")
+        lookup = self.lookup
+        return [
+            self._ticker(m, t, ts_recv)
+            for key, t in doc.data.items()
+            if (m := lookup(key)) is not None
+        ]
+
+    def _read_as_sent(self, body: bytes, ts_recv: int, market: Market | None) -> list[Ticker]:
+        """An answer that is not all tickers keyed by pair: read as an object, each ticker
+        declared on its own, so that a row that is not an object drops only itself (unless
+        it is of a market followed)."""
         doc = json_object(body)
         if doc.get("error"):
             raise VenueError(f"venue error: {doc.get('errorMessage')}")
@@ -58,8 +118,28 @@ class Coinmate(Codec):
         if "last" in data or "timestamp" in data:  # one ticker: GET /api/ticker
             if market is None:
                 raise ParseError("a single coinmate ticker needs its market")
-            return [TICKER.record(self.venue, market, data, ts_recv)]
-        return [TICKER.record(self.venue, m, t, ts_recv) for t, m in self.keyed(data)]
+            return [self._ticker(market, ROW.convert(data), ts_recv)]
+        return [self._ticker(m, ROW.convert(t), ts_recv) for t, m in self.keyed(data)]
+
+    def _ticker(self, m: Market, t: Row, ts_recv: int) -> Ticker:
+        last, ts = t.last, t.timestamp
+        return Ticker(
+            self.venue,
+            m.symbol,
+            m.native,
+            t.bid,  # bid
+            None,  # bid_size
+            t.ask,  # ask
+            None,  # ask_size
+            None if last is msgspec.UNSET else last,  # last
+            t.open,  # open
+            t.high,  # high
+            t.low,  # low
+            t.amount,  # volume
+            None,  # quote_volume
+            None if ts is msgspec.UNSET else seconds_to_ns(ts),
+            ts_recv,
+        )
 
     @staticmethod
     def market_rows(body: bytes) -> list[Any]:
