@@ -18,7 +18,7 @@ from aggregator.records import BAD, Ticker
 from . import test_schema as declared
 from .test_codecs import codec, fixture_entries
 
-VENUES = ("digifinex", "foxbit", "latoken", "luno", "mercado", "paymium")
+VENUES = ("digifinex", "foxbit", "latoken", "luno", "mercado", "paymium", "zaif")
 
 
 def _answers(venue: str) -> list[str]:
@@ -188,3 +188,20 @@ def test_paymium_a_ticker_its_vwap_and_errors() -> None:
     for wrong in (b"{}", b'{"ask":"1","currency":"EUR"}', b"[]", b"<html>"):
         with pytest.raises(ParseError):
             c.parse_rest(wrong, 1, None)
+
+
+# --- zaif -----------------------------------------------------------------------------------
+
+
+def test_zaif_a_ticker_its_vwap_and_errors() -> None:
+    c = codec("zaif")
+    m = c.table.by_symbol["BTC/JPY"]
+    (t,) = c.parse_rest(b'{"last":null,"volume":2,"vwap":"1e3","bid":"x"}', 1, m)
+    assert (t.last, t.quote_volume, t.bid, t.ts_event) == (None, 2000.0, BAD, None)
+    with pytest.raises(VenueError, match="venue error: unsupported currency_pair"):
+        c.parse_rest(b'{"error":"unsupported currency_pair"}', 1, m)
+    with pytest.raises(ParseError, match="needs its market"):
+        c.parse_rest(b'{"last":1}', 1, None)
+    for wrong in (b"{}", b'{"bid":1}', b"[]", b"<html>"):
+        with pytest.raises(ParseError):
+            c.parse_rest(wrong, 1, m)

@@ -13,15 +13,29 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 from urllib.parse import quote
 
+import msgspec
+
 from ..errors import ParseError, VenueError
-from ..records import Ticker
+from ..records import Ticker, times
 from ..symbols import Market, unify
 from .base import Codec, RestRequest, json_body, json_object
-from .fields import TickerFields
+from .schema import Num, Schema
 
-TICKER = TickerFields(
-    bid="bid", ask="ask", last="last", high="high", low="low", volume="volume", vwap="vwap"
-)
+
+class Quote(msgspec.Struct):
+    """A pair's ticker: vwap the 24 h average price (times the volume: the quote volume)."""
+
+    bid: Num = None
+    ask: Num = None
+    last: Num = None
+    high: Num = None
+    low: Num = None
+    volume: Num = None
+    vwap: Num = None
+    error: Any = msgspec.UNSET
+
+
+QUOTE = Schema(Quote)
 
 
 class Zaif(Codec):
@@ -40,14 +54,32 @@ class Zaif(Codec):
         """GET /api/1/ticker/btc_jpy: {"last":10305000.0,"high":10420000.0,
         "low":9985000.0,"vwap":10221873.6842,"volume":312.4551,"bid":10300005.0,
         "ask":10305000.0}"""
-        t = json_object(body)
-        if "error" in t:
-            raise VenueError(f"venue error: {t['error']}")
-        if "last" not in t:
+        t = QUOTE(body)
+        if t.error is not msgspec.UNSET:
+            raise VenueError(f"venue error: {t.error}")
+        if t.last is None and "last" not in json_object(body):  # null, or not sent
             raise ParseError("expected a ticker object")
         if market is None:
             raise ParseError("a ticker needs its market")
-        return [TICKER.record(self.venue, market, t, ts_recv)]
+        return [
+            Ticker(
+                self.venue,
+                market.symbol,
+                market.native,
+                t.bid,  # bid
+                None,  # bid_size
+                t.ask,  # ask
+                None,  # ask_size
+                t.last,  # last
+                None,  # open
+                t.high,  # high
+                t.low,  # low
+                t.volume,  # volume
+                times(t.vwap, t.volume),  # quote_volume
+                None,  # ts_event: none sent
+                ts_recv,
+            )
+        ]
 
     @staticmethod
     def market_rows(body: bytes) -> list[Any]:
