@@ -21,7 +21,17 @@ from aggregator.records import BAD, Ticker
 from .test_codecs import codec, fixture_entries
 from .test_schema import SPOILERS, _spoil
 
-VENUES = ("bigone", "bitbank", "bitso", "btcmarkets", "btcturk", "coincheck", "bit2c", "coinmate")
+VENUES = (
+    "bigone",
+    "bitbank",
+    "bitso",
+    "btcmarkets",
+    "btcturk",
+    "coincheck",
+    "bit2c",
+    "coinmate",
+    "btcbox",
+)
 
 
 def _answers(venue: str) -> list[tuple[Any, Any]]:
@@ -265,3 +275,31 @@ def test_coinmate_keyed_tickers_one_ticker_and_rows_not_objects() -> None:
             _parse("coinmate", {"error": False, "data": [t]}, native)
         with pytest.raises(ParseError, match="not JSON"):
             codec("coinmate").parse_rest(b"<html>", 1, None)
+
+
+# --- btcbox: tickers keyed by market, or one coin's ticker; a row not an object -------------
+
+
+def test_btcbox_keyed_tickers_one_coin_and_rows_not_objects() -> None:
+    t = {"buy": 2774453, "sell": "abc", "last": 2774210, "vol": 566.6947, "volume": ""}
+    (r,) = _parse("btcbox", {"BTC_JPY": t, "XX_JPY": "?"})
+    assert (r.native, r.bid, r.last, r.volume, r.quote_volume) == (
+        "BTC_JPY",
+        2774453.0,
+        2774210.0,
+        566.6947,
+        None,
+    )
+    assert r.ask is BAD and r.ts_event is None
+    (r,) = _parse("btcbox", {"BTC_JPY": {**t, "sell": 1, "volume": 2}})
+    assert (r.ask, r.quote_volume) == (1.0, 2.0)
+    (r,) = _parse("btcbox", t, "BTC_JPY")  # one coin's ticker
+    assert r.last == 2774210.0 and r.ask is BAD
+    with pytest.raises(ParseError, match="needs its market"):
+        _parse("btcbox", t)
+    with pytest.raises(ParseError, match="ticker of BTC_JPY is not an object"):
+        _parse("btcbox", {"BTC_JPY": [1]})
+    with pytest.raises(VenueError, match="venue error 401"):
+        _parse("btcbox", {"result": False, "code": "401"})
+    with pytest.raises(ParseError):
+        _parse("btcbox", [t])

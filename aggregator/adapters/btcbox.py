@@ -12,15 +12,29 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
+import msgspec
+
 from ..errors import ParseError, VenueError
 from ..records import Ticker
 from ..symbols import Market, unify
 from .base import Codec, RestRequest, json_body, json_object
-from .fields import TickerFields
+from .schema import Num, Schema
 
-TICKER = TickerFields(
-    bid="buy", ask="sell", last="last", high="high", low="low", volume="vol", quote_volume="volume"
-)
+
+class Row(msgspec.Struct):
+    buy: Num = None  # the bid
+    sell: Num = None  # the ask
+    last: Num = None
+    high: Num = None
+    low: Num = None
+    vol: Num = None  # base volume, 24 h
+    volume: Num = None  # quote volume, where sent
+
+
+# The declared decoder alone: schema.py's permissive twin takes an object keyed by market as
+# sent, so an answer with a bad value (or of another shape) is read by _read_as_sent.
+TICKERS = msgspec.json.Decoder(dict[str, Row], strict=False).decode
+ROW = Schema(Row)
 
 
 class BTCBox(Codec):
@@ -39,6 +53,21 @@ class BTCBox(Codec):
         vol is the 24 h base volume; "volume" (quote volume), where a ticker has it, is
         used too. Errors: {"result":false,"code":"..."}.
         """
+        try:
+            tickers = TICKERS(body)
+        except msgspec.MsgspecError:  # a bad value, one coin, a row not an object, not JSON
+            return self._read_as_sent(body, ts_recv, market)
+        lookup = self.lookup
+        return [
+            self._ticker(m, t, ts_recv)
+            for key, t in tickers.items()
+            if (m := lookup(key)) is not None
+        ]
+
+    def _read_as_sent(self, body: bytes, ts_recv: int, market: Market | None) -> list[Ticker]:
+        """An answer that is not all tickers keyed by market: read as an object, each ticker
+        declared on its own, so that a row that is not an object drops only itself (unless
+        it is of a market followed)."""
         data = json_object(body)
         if data.get("result") is False:
             raise VenueError(f"venue error {data.get('code')}")
@@ -46,8 +75,27 @@ class BTCBox(Codec):
             # one coin's ticker (GET /api/v1/ticker?coin=btc), not the keyed list
             if market is None:
                 raise ParseError("a coin ticker needs its market")
-            return [TICKER.record(self.venue, market, data, ts_recv)]
-        return [TICKER.record(self.venue, m, t, ts_recv) for t, m in self.keyed(data)]
+            return [self._ticker(market, ROW.convert(data), ts_recv)]
+        return [self._ticker(m, ROW.convert(t), ts_recv) for t, m in self.keyed(data)]
+
+    def _ticker(self, m: Market, t: Row, ts_recv: int) -> Ticker:
+        return Ticker(
+            self.venue,
+            m.symbol,
+            m.native,
+            t.buy,  # bid
+            None,  # bid_size
+            t.sell,  # ask
+            None,  # ask_size
+            t.last,  # last
+            None,  # open
+            t.high,  # high
+            t.low,  # low
+            t.vol,  # volume
+            t.volume,  # quote_volume
+            None,  # ts_event
+            ts_recv,
+        )
 
     @staticmethod
     def market_rows(body: bytes) -> list[Any]:
