@@ -18,7 +18,7 @@ from aggregator.records import BAD, Ticker
 from . import test_schema as declared
 from .test_codecs import codec, fixture_entries
 
-VENUES = ("digifinex", "foxbit", "latoken", "luno", "mercado", "paymium", "zaif")
+VENUES = ("digifinex", "foxbit", "latoken", "luno", "mercado", "paymium", "zaif", "coinspot")
 
 
 def _answers(venue: str) -> list[str]:
@@ -205,3 +205,20 @@ def test_zaif_a_ticker_its_vwap_and_errors() -> None:
     for wrong in (b"{}", b'{"bid":1}', b"[]", b"<html>"):
         with pytest.raises(ParseError):
             c.parse_rest(wrong, 1, m)
+
+
+# --- coinspot -------------------------------------------------------------------------------
+
+
+def test_coinspot_reads_the_coins_followed_only() -> None:
+    c = codec("coinspot")
+    body = b'{"status":"ok","prices":{"btc":{"bid":"1","last":"x"},"nosuch":5,"zzz":[1]}}'
+    (t,) = c.parse_rest(body, 1, None)
+    assert (t.symbol, t.bid, t.last) == ("BTC/AUD", 1.0, BAD)
+    with pytest.raises(ParseError):  # a coin followed whose prices are not an object
+        c.parse_rest(b'{"status":"ok","prices":{"btc":5}}', 1, None)
+    with pytest.raises(VenueError, match="venue error: invalid coin"):
+        c.parse_rest(b'{"status":"error","message":"invalid coin","prices":[]}', 1, None)
+    for wrong in (b'{"status":"ok"}', b'{"prices":[]}', b"[]", b"<html>"):
+        with pytest.raises(ParseError):
+            c.parse_rest(wrong, 1, None)

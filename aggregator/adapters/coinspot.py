@@ -13,16 +13,34 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
+import msgspec
+
 from ..errors import ParseError, VenueError
 from ..records import Ticker
 from ..symbols import Market, unify
 from .base import Codec, RestRequest, json_object
-from .fields import TickerFields
+from .schema import Num, Schema
 
 QUOTE = "AUD"
 
 
-REST_TICKER = TickerFields(bid="bid", ask="ask", last="last")
+class Prices(msgspec.Struct):
+    bid: Num = None
+    ask: Num = None
+    last: Num = None
+
+
+class Answer(msgspec.Struct):
+    """Each coin's prices kept as sent, to be declared only for a coin followed: one not
+    followed is not read at all (an object of it that is not one does not matter)."""
+
+    status: Any = "ok"
+    message: Any = None
+    prices: dict[str, msgspec.Raw] | None = None  # anything else on the permissive path
+
+
+ANSWER = Schema(Answer)
+PRICES = Schema(Prices)
 
 
 def _prices(body: bytes) -> dict[str, Any]:
@@ -48,14 +66,37 @@ class CoinSpot(Codec):
         """{"status":"ok","message":"ok","prices":{"btc":{"bid":"101250.01",
         "ask":"101480.5","last":"101301.27"},"eth":{"bid":"3870.12","ask":"3881.9",
         "last":"3875.5"}}}"""
+        doc = ANSWER(body)
+        if doc.status != "ok":
+            raise VenueError(f"venue error: {doc.message or doc.status}")
+        if not isinstance(doc.prices, dict):
+            raise ParseError("response without a prices object")
+        lookup, venue = self.lookup, self.venue
         out = []
-        for coin, t in _prices(body).items():
-            m = self.lookup(coin)
+        for coin, raw in doc.prices.items():
+            m = lookup(coin)
             if m is None:
                 continue
-            if not isinstance(t, dict):
-                raise ParseError(f"prices of {coin} are not an object")
-            out.append(REST_TICKER.record(self.venue, m, t, ts_recv))
+            t = PRICES(raw)
+            out.append(
+                Ticker(
+                    venue,
+                    m.symbol,
+                    m.native,
+                    t.bid,  # bid
+                    None,  # bid_size
+                    t.ask,  # ask
+                    None,  # ask_size
+                    t.last,  # last
+                    None,  # open
+                    None,  # high
+                    None,  # low
+                    None,  # volume
+                    None,  # quote_volume
+                    None,  # ts_event: none sent
+                    ts_recv,
+                )
+            )
         return out
 
     @staticmethod
