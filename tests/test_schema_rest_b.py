@@ -18,7 +18,17 @@ from aggregator.records import BAD, Ticker
 from . import test_schema as declared
 from .test_codecs import codec, fixture_entries
 
-VENUES = ("digifinex", "foxbit", "latoken", "luno", "mercado", "paymium", "zaif", "coinspot")
+VENUES = (
+    "digifinex",
+    "foxbit",
+    "indodax",
+    "latoken",
+    "luno",
+    "mercado",
+    "paymium",
+    "zaif",
+    "coinspot",
+)
 
 
 def _answers(venue: str) -> list[str]:
@@ -222,3 +232,27 @@ def test_coinspot_reads_the_coins_followed_only() -> None:
     for wrong in (b'{"status":"ok"}', b'{"prices":[]}', b"[]", b"<html>"):
         with pytest.raises(ParseError):
             c.parse_rest(wrong, 1, None)
+
+
+# --- indodax --------------------------------------------------------------------------------
+
+
+def test_indodax_reads_the_pairs_followed_with_volumes_named_after_their_currencies() -> None:
+    c = codec("indodax")
+    m = c.table.by_symbol["BTC/USDT"]
+    row = {"last": "2", "buy": "x", "vol_btc": "3", "vol_usdt": "6", "server_time": 1710328244}
+    body = {"tickers": {m.native: row, "nosuch_idr": 5}}
+    (t,) = c.parse_rest(json.dumps(body).encode(), 1, None)
+    assert (t.symbol, t.last, t.bid, t.volume, t.quote_volume) == ("BTC/USDT", 2.0, BAD, 3.0, 6.0)
+    assert t.ts_event == 1710328244_000_000_000
+    (t,) = c.parse_rest(json.dumps({"ticker": row}).encode(), 1, m)
+    assert (t.last, t.volume, t.quote_volume) == (2.0, 3.0, 6.0)
+    with pytest.raises(ParseError):  # a pair followed whose ticker is not an object
+        c.parse_rest(json.dumps({"tickers": {m.native: 5}}).encode(), 1, None)
+    with pytest.raises(ParseError, match="needs its market"):
+        c.parse_rest(json.dumps({"ticker": row}).encode(), 1, None)
+    with pytest.raises(VenueError, match="venue error invalid_pair: Invalid Pair"):
+        c.parse_rest(b'{"error":"invalid_pair","error_description":"Invalid Pair"}', 1, None)
+    for wrong in (b"{}", b'{"tickers":[]}', b'{"ticker":null}', b"[]", b"<html>"):
+        with pytest.raises(ParseError):
+            c.parse_rest(wrong, 1, m)

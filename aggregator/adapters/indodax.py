@@ -12,10 +12,48 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
+import msgspec
+
 from ..errors import ParseError, VenueError
-from ..records import Ticker, num, seconds_to_ns
-from ..symbols import Market, unify
-from .base import Codec, RestRequest, json_body, json_object
+from ..records import Ticker, seconds_to_ns
+from ..symbols import Market, MarketTable, unify
+from .base import Codec, RestRequest, json_body
+from .schema import Num, Schema, Time
+
+
+class Row(msgspec.Struct):
+    """A pair's ticker: buy/sell the best bid and ask. Its volumes are named after its
+    currencies, so each market reads them through a Struct of its own (``_row_schema``)."""
+
+    buy: Num = None
+    sell: Num = None
+    last: Num = None
+    high: Num = None
+    low: Num = None
+    server_time: Time = None  # s
+
+
+class Answer(msgspec.Struct):
+    """Every pair's ticker keyed by ticker id (each read only for a market followed), one
+    pair's ticker, or an error."""
+
+    tickers: dict[str, msgspec.Raw] | None = None  # anything else on the permissive path
+    ticker: msgspec.Raw = msgspec.Raw()  # empty: not sent
+    error: Any = msgspec.UNSET
+    error_description: Any = None
+
+
+ANSWER = Schema(Answer)
+
+
+def _row_schema(m: Market) -> Schema[Any]:
+    """The ticker of market ``m``, its base volume as "vol_<base>", its quote volume as
+    "vol_<quote>" (currency ids in lower case)."""
+    volumes = [
+        ("volume", Num, msgspec.field(default=None, name=f"vol_{m.base_id.lower()}")),
+        ("quote_volume", Num, msgspec.field(default=None, name=f"vol_{m.quote_id.lower()}")),
+    ]
+    return Schema(msgspec.defstruct(f"Row_{m.native}", volumes, bases=(Row,)))
 
 
 class Indodax(Codec):
@@ -23,6 +61,10 @@ class Indodax(Codec):
     RENAMES: ClassVar[dict[str, str]] = {"STR": "XLM", "NEM": "XEM"}  # ccxt's renames
     REST_URL: ClassVar[str] = "https://indodax.com"
     MARKETS_URL: ClassVar[str] = "https://indodax.com/api/pairs"
+
+    def __init__(self, table: MarketTable) -> None:
+        super().__init__(table)
+        self._rows: dict[str, Schema[Any]] = {}  # native -> its ticker's declaration
 
     def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
         if len(markets) == 1:  # one market: its own, lighter endpoint
@@ -37,39 +79,44 @@ class Indodax(Codec):
         Also parsed: one pair's /api/ticker/btcusdt, {"ticker":{...}} naming no pair, so
         its market comes with the request.
         """
-        doc = json_object(body)
-        if "error" in doc:
-            raise VenueError(f"venue error {doc['error']}: {doc.get('error_description')}")
-        if "ticker" in doc:
+        doc = ANSWER(body)
+        if doc.error is not msgspec.UNSET:
+            raise VenueError(f"venue error {doc.error}: {doc.error_description}")
+        if doc.ticker:
             if market is None:
                 raise ParseError("a single ticker needs its market")
-            return [self._ticker(doc["ticker"], market, ts_recv)]
-        tickers = doc.get("tickers")
-        if not isinstance(tickers, dict):
+            return [self._ticker(doc.ticker, market, ts_recv)]
+        if not isinstance(doc.tickers, dict):
             raise ParseError("response without a tickers object")
+        lookup = self.lookup
         out = []
-        for key, t in tickers.items():
-            m = self.lookup(key)
+        for key, raw in doc.tickers.items():
+            m = lookup(key)
             if m is not None:
-                out.append(self._ticker(t, m, ts_recv))
+                out.append(self._ticker(raw, m, ts_recv))
         return out
 
-    def _ticker(self, t: Any, m: Market, ts_recv: int) -> Ticker:
-        if not isinstance(t, dict):
-            raise ParseError(f"ticker of {m.native} is not an object")
+    def _ticker(self, raw: msgspec.Raw, m: Market, ts_recv: int) -> Ticker:
+        schema = self._rows.get(m.native)
+        if schema is None:
+            schema = self._rows[m.native] = _row_schema(m)
+        t = schema(raw)
         return Ticker(
             self.venue,
             m.symbol,
             m.native,
-            bid=num(t.get("buy")),
-            ask=num(t.get("sell")),
-            last=num(t.get("last")),
-            high=num(t.get("high")),
-            low=num(t.get("low")),
-            volume=num(t.get(f"vol_{m.base_id.lower()}")),
-            quote_volume=num(t.get(f"vol_{m.quote_id.lower()}")),
-            ts_event=seconds_to_ns(t.get("server_time")),
-            ts_recv=ts_recv,
+            t.buy,  # bid
+            None,  # bid_size
+            t.sell,  # ask
+            None,  # ask_size
+            t.last,  # last
+            None,  # open
+            t.high,  # high
+            t.low,  # low
+            t.volume,  # volume
+            t.quote_volume,  # quote_volume
+            seconds_to_ns(t.server_time),
+            ts_recv,
         )
 
     @staticmethod
