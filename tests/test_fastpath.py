@@ -35,6 +35,13 @@ FIXTURES = Path(__file__).parent / "fixtures" / "ws"
 MARKETS = [Market("BTC/USDT", "BTCUSDT"), Market("ETH/USDT", "ETHUSDT"), Market("X/Y", "XY")]
 
 
+# The tests that compare the compiled path with the Python one: it must be switched on.
+needs_compiled_path = pytest.mark.skipif(
+    bool(os.environ.get("AGGREGATOR_PURE_PYTHON")),
+    reason="needs the compiled Binance path (_fastpath.c), switched off by AGGREGATOR_PURE_PYTHON",
+)
+
+
 def test_the_extension_is_built() -> None:
     assert fastpath.BinanceFeed is not None, (
         "aggregator/adapters/_fastpath.c was not compiled: install the package where a C "
@@ -225,6 +232,7 @@ def recorded_frames(name: str) -> list[bytes]:
 # --- recorded frames ----------------------------------------------------------------------
 
 
+@needs_compiled_path
 async def test_recorded_frames_take_the_compiled_path_and_match() -> None:
     frames = recorded_frames("binance.json")
     natives = {orjson.loads(f).get("s") for f in frames} - {None}
@@ -243,6 +251,7 @@ async def test_recorded_frames_take_the_compiled_path_and_match() -> None:
     assert all(t == -1 for t, f in zip(taken, frames, strict=True) if b'"s"' not in f)
 
 
+@needs_compiled_path
 async def test_merge_carries_the_24h_fields_across_book_frames() -> None:
     frames = [
         b'{"e":"24hrTicker","E":1786539510015,"s":"BTCUSDT","c":"64117.99","o":"64330.6",'
@@ -278,6 +287,7 @@ NUMBERS = [
 ]  # fmt: skip
 
 
+@needs_compiled_path
 @pytest.mark.parametrize("value", NUMBERS)
 async def test_numbers_of_every_form(value: str) -> None:
     text = orjson.dumps(value).decode()
@@ -290,6 +300,7 @@ async def test_numbers_of_every_form(value: str) -> None:
     same(*both(frames))
 
 
+@needs_compiled_path
 async def test_what_the_compiled_path_does_not_take_goes_to_the_codec() -> None:
     frames = [
         b'{"result":null,"id":1}',
@@ -323,6 +334,7 @@ async def test_what_the_compiled_path_does_not_take_goes_to_the_codec() -> None:
 SPECIAL = [b'\\"', b"\\\\", b"\\u0041", b"\x01", b"\x1f", b"\t", b"\xc3\xa9", b"\x80"]
 
 
+@needs_compiled_path
 @pytest.mark.parametrize("special", SPECIAL)
 async def test_a_string_is_scanned_to_its_end_whatever_the_offset(special: bytes) -> None:
     frames, plain = [], []
@@ -349,6 +361,7 @@ async def test_a_string_is_scanned_to_its_end_whatever_the_offset(special: bytes
     assert taken[: len(frames)] == [-1] * len(frames)
 
 
+@needs_compiled_path
 async def test_records_of_the_python_path_are_merged_from() -> None:
     """The previous record of a market may come from the codec (a frame the compiled path
     did not take, or a REST poll): its values are carried, and rendered as orjson does."""
@@ -390,6 +403,7 @@ DAY = (
 )
 
 
+@needs_compiled_path
 @pytest.mark.parametrize(("frame", "field", "flags"), FLAGGED, ids=lambda x: str(x)[:40])
 async def test_flagged_values_make_the_same_line_on_both_paths(
     frame: bytes, field: str, flags: list[str]
@@ -418,6 +432,7 @@ async def test_flagged_values_make_the_same_line_on_both_paths(
     assert [feed.feed(f, 1) for f in (DAY, frame, after)] == [1, -1, 1]
 
 
+@needs_compiled_path
 async def test_a_json_number_out_of_range_refuses_the_frame_on_both_paths() -> None:
     """1e400 as a JSON number: the JSON decoder refuses the whole frame (a parse error,
     counted), so no record is made, let alone one with the previous bid."""
@@ -427,6 +442,7 @@ async def test_a_json_number_out_of_range_refuses_the_frame_on_both_paths() -> N
     assert fast.adapter.stats().parse_errors == 1 and fast.adapter.stats().flagged == 0
 
 
+@needs_compiled_path
 async def test_every_line_has_flags_null_when_clean_on_both_paths() -> None:
     frames = [DAY, b'{"u":2,"s":"BTCUSDT","b":"1.25","B":"2","a":"1.75","A":"4"}', BOOK]
     fast, slow = both(frames)
@@ -437,6 +453,7 @@ async def test_every_line_has_flags_null_when_clean_on_both_paths() -> None:
     assert all(t.flags is None for t in fast.latest.values())
 
 
+@needs_compiled_path
 async def test_instance_is_stamped_on_both_paths() -> None:
     frames = [
         b'{"u":1,"s":"BTCUSDT","b":"1","B":"2","a":"3","A":"4"}',
@@ -448,6 +465,7 @@ async def test_instance_is_stamped_on_both_paths() -> None:
     assert stamped == ['node "a" \u00e9'] * 2
 
 
+@needs_compiled_path
 async def test_a_long_read_is_handed_over_in_batches() -> None:
     fast = Run(True)
     sizes: list[int] = []
@@ -510,6 +528,7 @@ STYLES = [
 ]
 
 
+@needs_compiled_path
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.tuples(frame_dicts, st.sampled_from(STYLES)), min_size=1, max_size=12))
 def test_generated_frames_match(batch: list[tuple[dict[str, Any], dict[str, Any]]]) -> None:
@@ -543,6 +562,7 @@ book = st.builds(
 )
 
 
+@needs_compiled_path
 @settings(max_examples=300, deadline=None)
 @given(st.lists(book, min_size=1, max_size=8))
 def test_generated_book_frames_all_take_the_compiled_path(batch: list[dict[str, Any]]) -> None:
@@ -563,6 +583,7 @@ def test_generated_book_frames_all_take_the_compiled_path(batch: list[dict[str, 
     asyncio.run(main())
 
 
+@needs_compiled_path
 def test_the_type_refuses_misuse_without_crashing() -> None:
     """Not initialised, initialised with bad arguments, or re-initialised and failing: a
     clear exception, never a crash."""
@@ -587,6 +608,7 @@ def test_the_type_refuses_misuse_without_crashing() -> None:
         good.feed("a str")  # type: ignore[arg-type]
 
 
+@needs_compiled_path
 async def test_a_status_goes_out_after_the_records_before_it() -> None:
     """A session that ends mid-read: the records already made reach the sinks before the
     "disconnected" status, and the latest values have them."""
@@ -601,6 +623,7 @@ async def test_a_status_goes_out_after_the_records_before_it() -> None:
     assert {k[2]: t.bid for k, t in fast.latest.items()} == {"BTC/USDT": 5.0, "ETH/USDT": 5.0}
 
 
+@needs_compiled_path
 async def test_a_market_whose_line_would_not_fit_goes_to_the_codec() -> None:
     long = Market("L" * 1500 + "/USDT", "LONGUSDT")  # the line: over 2 KiB
     frames = [
@@ -619,6 +642,7 @@ async def test_a_market_whose_line_would_not_fit_goes_to_the_codec() -> None:
 BOOK = b'{"u":1,"s":"BTCUSDT","b":"1","B":"2","a":"3","A":"4"}'
 
 
+@needs_compiled_path
 def test_picows_frames_are_read_in_c() -> None:
     """The WSFrame layout the reader was written for is the installed picows's (checked on
     test frames); if picows changes it, frames go through Python and this fails."""
@@ -654,6 +678,7 @@ def reader_of(calls: Calls, flush_at: int = 256) -> tuple[Any, list[Any], list[b
     return reader, records, lines
 
 
+@needs_compiled_path
 def test_the_reader_takes_whole_text_frames_and_passes_on_the_rest() -> None:
     calls = Calls()
     reader, records, lines = reader_of(calls, flush_at=3)
@@ -683,6 +708,7 @@ def test_the_reader_takes_whole_text_frames_and_passes_on_the_rest() -> None:
     assert lines[-1].startswith(b'{"type":"ticker","exchange":"binance","symbol":"BTC/USDT"')
 
 
+@needs_compiled_path
 def test_an_error_on_the_way_goes_to_the_listeners_error_path() -> None:
     calls = Calls(raise_on_made=True)
     reader, records, _ = reader_of(calls)
@@ -694,6 +720,7 @@ def test_an_error_on_the_way_goes_to_the_listeners_error_path() -> None:
     assert error.__traceback__ is not None
 
 
+@needs_compiled_path
 def test_the_reader_refuses_misuse_without_crashing() -> None:
     reader_cls = fastpath.FrameReader
     assert reader_cls is not None
@@ -720,6 +747,7 @@ def test_the_reader_refuses_misuse_without_crashing() -> None:
     assert calls.fallback == [BOOK, BOOK]
 
 
+@needs_compiled_path
 async def test_a_fragmented_message_with_the_reader_installed() -> None:
     """While a fragmented message is open every frame goes to the listener, which finds a
     whole text frame inside it a protocol error; a message in fragments is reassembled and
@@ -742,6 +770,7 @@ async def test_a_fragmented_message_with_the_reader_installed() -> None:
     assert run.conn.reader.records == 1
 
 
+@needs_compiled_path
 def test_a_frame_layout_other_than_the_expected_one_is_refused() -> None:
     """The guard that keeps the reader from reading a picows it was not written for: a type
     of another size, or test frames whose fields are not where the struct says, and every
