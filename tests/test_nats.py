@@ -128,7 +128,7 @@ async def stream_records(url: str, n: int, stream: str = "MD") -> list[tuple[str
         sub = await js.subscribe(
             "md.>", stream=stream, ordered_consumer=True, deliver_policy=DeliverPolicy.ALL
         )
-        out: list[tuple[str, Any, str]] = []
+        out: list[tuple[str, dict, str]] = []
         async with asyncio.timeout(20):
             while len(out) < n:
                 msg = await sub.next_msg(timeout=10)
