@@ -29,15 +29,15 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-from replay_server import SYMBOLS as ALL_SYMBOLS  # noqa: E402
-from replay_server import exchange_info, render  # noqa: E402
-
 from aggregator.adapters.emitter import Connection  # noqa: E402
 from aggregator.adapters.frames import frame_handler  # noqa: E402
 from aggregator.adapters.registry import codec_class  # noqa: E402
 from aggregator.adapters.runner import Adapter  # noqa: E402
 from aggregator.app import Daemon  # noqa: E402
 from aggregator.config import loads  # noqa: E402
+
+from replay_server import SYMBOLS as ALL_SYMBOLS  # noqa: E402
+from replay_server import exchange_info, render  # noqa: E402
 
 
 async def amain(a: argparse.Namespace) -> None:
