@@ -48,7 +48,3 @@ class RateLimited(VenueError):
     def __init__(self, message: str, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
-
-
-class MarketsUnavailable(AggregatorError):
-    """No symbol map could be had: the markets endpoint, the cache and the snapshot all failed."""
