@@ -362,6 +362,23 @@ async def test_a_string_is_scanned_to_its_end_whatever_the_offset(special: bytes
 
 
 @needs_compiled_path
+def test_a_negative_zero_is_left_to_the_python_path() -> None:
+    """The declared decoding decides a negative zero's sign ("-0" is 0.0, as in every codec;
+    "-0.0" is -0.0): the compiled path hands such frames over, and the lines are the same."""
+    frames = [
+        b'{"u":1,"s":"BTCUSDT","b":"1","B":"-0","a":"2","A":"3"}',
+        b'{"u":2,"s":"BTCUSDT","b":"1","B":"-0.0","a":"2","A":"3"}',
+        b'{"e":"24hrTicker","E":5,"s":"BTCUSDT","b":"1","a":"2","l":"-0","h":"-0.00"}',
+    ]
+    same(*both(frames))
+    feed = fastpath.binance_feed("binance", MarketTable(MARKETS), {}, [], [], None)
+    assert feed is not None
+    assert [feed.feed(f, 1) for f in frames] == [-1, -1, -1]
+    (r,) = codec_class("binance")(MarketTable(MARKETS)).parse_ws(frames[0], 1)
+    assert repr(r.bid_size) == "0.0" and r.bid == 1.0 and r.ask_size == 3.0
+
+
+@needs_compiled_path
 async def test_records_of_the_python_path_are_merged_from() -> None:
     """The previous record of a market may come from the codec (a frame the compiled path
     did not take, or a REST poll): its values are carried, and rendered as orjson does."""

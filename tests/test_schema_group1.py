@@ -47,17 +47,6 @@ def test_binance_refuses_what_is_not_an_object_of_its_shape(raw: str | bytes) ->
         codec("binance").parse_ws(raw, 1)
 
 
-def test_binance_keeps_the_sign_of_a_negative_zero_sent_as_text() -> None:
-    """The compiled path writes "-0" as -0.0: the Python path must too."""
-    c = codec("binance")
-    book = '{"u":1,"s":"BTCUSDT","b":"1","B":"-0","a":"2","A":"3"}'
-    for raw in (book, book.encode()):
-        (r,) = c.parse_ws(raw, 1)
-        assert repr(r.bid_size) == "-0.0" and r.bid == 1.0 and r.ask_size == 3.0
-    (r,) = c.parse_ws(b'{"e":"24hrTicker","E":5,"s":"BTCUSDT","l":"-0","h":"-0.0"}', 1)
-    assert repr(r.low) == "-0.0" and repr(r.high) == "-0.0" and r.ts_event == 5_000_000
-
-
 def test_binance_acks_errors_and_other_events() -> None:
 
     c = codec("binance")

@@ -704,6 +704,9 @@ static int feed_text(Feed *self, const char *raw, Py_ssize_t rawlen, long long r
             if (r < 0) return -2;
             if (r > 0) return -1;
         }
+        /* a negative zero: the Python path's declared decoding decides its sign ("-0" is
+         * 0.0 there, "-0.0" is -0.0), so such a frame is its to write */
+        if (value[f] == 0.0 && signbit(value[f])) return -1;
         /* a price <= 0 or a size < 0: the Python path nulls and flags it (records.py) */
         if ((PRICE_FIELDS >> f) & 1 ? !(value[f] > 0.0) : !(value[f] >= 0.0)) return -1;
         have[f] = 1;

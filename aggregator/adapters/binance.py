@@ -50,13 +50,6 @@ class Message(msgspec.Struct):
 MESSAGE = Schema(Message)
 
 
-def _decode(raw: str | bytes) -> Message:
-    """ "-0" is the one text whose sign the declared path drops: the compiled path keeps
-    it, and its lines must stay the Python path's to the byte."""
-    negative_zero = '"-0"' in raw if isinstance(raw, str) else b'"-0"' in raw
-    return MESSAGE.permissive(raw) if negative_zero else MESSAGE(raw)
-
-
 REST_TICKER = TickerFields(
     bid="bidPrice",
     bid_size="bidQty",
@@ -107,7 +100,7 @@ class Binance(Codec):
         24hrMiniTicker: the same without b/B/a/A.
         Acks: {"result":null,"id":1}; errors: {"error":{"code":2,"msg":"..."},"id":1}.
         """
-        msg = _decode(raw)
+        msg = MESSAGE(raw)
         sym = msg.s
         if sym is None:
             if msg.error is not msgspec.UNSET:
