@@ -274,6 +274,31 @@ STATES = (
 
 Record = Ticker | Status
 
+# The fields of each record type, in the order of its JSON line (`type` first).
+TICKER_FIELDS = (
+    "type",
+    "exchange",
+    "symbol",
+    "native",
+    *MARKET_FIELDS,
+    "flags",
+    "ts_event",
+    "ts_recv",
+    "seq",
+    "instance",
+)
+STATUS_FIELDS = (
+    "type",
+    "exchange",
+    "state",
+    "detail",
+    "conn",
+    "ts_recv",
+    "seq",
+    "instance",
+    "symbol",
+)
+
 
 def dumps(record: Record) -> bytes:
     """One record as a JSON line (with the trailing newline)."""
