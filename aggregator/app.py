@@ -12,7 +12,6 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from .adapters import fastpath
 from .adapters.registry import codec_class
 from .adapters.runner import Adapter
 from .adapters.session import Backoff, BugLog
@@ -198,17 +197,6 @@ class Daemon:
             ", ".join(where) or "off",
             self.config.files.dir if self.files else "off",
         )
-        compiled = [a.venue for a in self.adapters if a.codec_cls.compiled()]
-        if compiled and fastpath.available():
-            log.info(
-                "compiled frame path: %s; picows frames read %s",
-                ", ".join(compiled),
-                "in C" if fastpath.frames_in_c() else "in Python (WSFrame's layout not known)",
-            )
-        elif compiled:
-            log.info(
-                "compiled frame path %s; the Python path for %s", _why_not(), ", ".join(compiled)
-            )
         # What exists now (modules, venue tables, config, sinks) lives as long as the daemon:
         # out of the collector's sight, a collection of the older generations stays short.
         gc.collect()
@@ -333,12 +321,6 @@ def raise_files_limit(want: int = FILES_LIMIT) -> tuple[int, int]:
     except (ValueError, OSError):
         return soft, soft
     return soft, target
-
-
-def _why_not() -> str:
-    if fastpath.BinanceFeed is None:
-        return "not built (no C compiler at install)"
-    return "switched off (AGGREGATOR_PURE_PYTHON)"
 
 
 def _stamping(publish: Callable[[Record], None], instance: str) -> Callable[[Record], None]:

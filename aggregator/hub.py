@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Sequence
 from typing import Generic, Protocol, TypeVar
 
-import orjson
-
-from .records import Record
+from .records import Record, dumps
 
 T = TypeVar("T")
 
@@ -25,13 +24,12 @@ class Sink(Protocol):
         """Take a record and its JSON line (serialised once by the hub); never block."""
 
     def offer_batch(
-        self, records: list[Record], lines: list[bytes], venue: str | None = None
+        self, records: Sequence[Record], lines: Sequence[bytes], venue: str | None = None
     ) -> None:
         """Take records and their JSON lines (``lines[i]`` is ``records[i]``'s: the hub has
         checked that there are as many), as ``offer`` for each pair in order; never block.
-        The lists are the caller's, reused once this returns: keep their items, never the
-        lists. ``venue``: every record is this exchange's (an adapter's batch), or None:
-        not known."""
+        Keep the items, never the sequences (the caller's). ``venue``: every record is this
+        exchange's (an adapter's batch), or None: not known."""
 
 
 class BoundedQueue(Generic[T]):
@@ -142,32 +140,21 @@ class Hub:
     def publish(self, record: Record) -> None:
         self.published += 1
         self.latest[record.key()] = record
-        # records.dumps, without a call in between; then copied to its own size: orjson's
-        # bytes keep the whole buffer it wrote into (8 KiB for a 330-byte record, measured
-        # with orjson 3.13), and sinks hold lines by the hundred thousand when they fall behind.
-        line = bytes(memoryview(_dumps(record, option=_NEWLINE)))
+        line = dumps(record)
         for sink in self._sinks:
             sink.offer(record, line)
 
     def publish_batch(
-        self,
-        records: list[Record],
-        lines: list[bytes],
-        latest: list[Record] | None = None,
-        venue: str | None = None,
+        self, records: Sequence[Record], lines: Sequence[bytes], venue: str | None = None
     ) -> None:
-        """``publish`` for each record, in order, with its line already serialised.
+        """``publish`` for each record, in order, with its line already made.
 
-        ``lines[i]`` is ``records[i]`` as ``publish`` writes it (newline-terminated, copied
-        to its own size): a caller that has many records at once (one read of a venue)
-        renders them in one go and costs each sink one call, not one per record. The lists
-        may be reused once this returns; no sink keeps them. The latest values are all set
-        before any sink is offered the batch: no sink reads them while it is offered records.
-
-        ``latest``, when given, is the last record of each key in the batch, oldest first,
-        and the latest values are taken from it: a compiled adapter path hands the sinks
-        light records, and the full record only once per market and batch. ``venue``: every
-        record is this exchange's (an adapter's batch), or None.
+        ``lines[i]`` is ``records[i]`` as ``publish`` writes it (newline-terminated): a
+        caller that has many records at once (one read of a venue) makes their lines in one
+        call (records.lines_of) and costs each sink one call, not one per record. The
+        latest values are all set before any sink is offered the batch: no sink reads them
+        while it is offered records. ``venue``: every record is this exchange's (an
+        adapter's batch), or None.
         """
         if len(records) != len(lines):  # (checked here once: the sinks rely on it)
             raise ValueError(f"{len(records)} records and {len(lines)} lines")
@@ -175,11 +162,7 @@ class Hub:
             return
         self.published += len(records)
         values = self.latest
-        for record in records if latest is None else latest:
+        for record in records:
             values[record.key()] = record
         for sink in self._sinks:
             sink.offer_batch(records, lines, venue)
-
-
-_dumps = orjson.dumps
-_NEWLINE = orjson.OPT_APPEND_NEWLINE

@@ -1,22 +1,22 @@
 """The common record: one flat ticker or status record per venue message.
 
-Records are dataclasses serialised by orjson (fields in declaration order, floats in
-shortest round-trip form). They keep their ``__dict__`` on purpose: orjson serialises a
-dataclass instance from its ``__dict__`` in one pass, and field by field through getattr
-when it has slots, which measured twice the instructions per record (bench/README.md).
-Timestamps are integer nanoseconds since the epoch. A field the venue does not send is
-``None`` and goes out as JSON ``null``; so does one it sent badly or out of range, which
-``Ticker.settle`` (run by the adapter on every record) also names in the record's ``flags``.
+Records are msgspec Structs: a codec makes one in a single C call, and a batch of them
+becomes JSON lines in one more (``encode_lines``: fields in declaration order after the
+``type`` tag, floats in shortest round-trip form). Timestamps are integer nanoseconds
+since the epoch. A field the venue does not send is ``None`` and goes out as JSON
+``null``; so does one it sent badly or out of range, which ``Ticker.settle`` (run by the
+adapter on every record) also names in the record's ``flags``. Sinks read records through
+the ``Record`` protocol, which every record type (and the consolidated view's) satisfies.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, ClassVar, Protocol
 
-import orjson
+import msgspec
 
 # The time helpers live in .timestamps; codecs import them from here as well.
 from .timestamps import NS_MAX as NS_MAX
@@ -64,11 +64,16 @@ FLAGS: tuple[tuple[str, ...] | None, ...] = tuple(
 )
 
 
-@dataclass(init=False)
-class Ticker:
-    """Top of book and 24 h statistics of one market at one venue."""
+class Ticker(msgspec.Struct, tag_field="type", tag="ticker", gc=False):
+    """Top of book and 24 h statistics of one market at one venue.
 
-    type: str = field(init=False)  # always "ticker"; set by __init__
+    A msgspec Struct: made in one C call from the codec's values (positional or by name,
+    in this order), encoded by msgspec in field order after its tag (``"type":"ticker"``),
+    and never tracked by the garbage collector (it holds no containers but ``flags``, a
+    tuple of strings).
+    """
+
+    type: ClassVar[str] = "ticker"  # the tag: first in the line, not a field
     exchange: str
     symbol: str
     native: str
@@ -82,55 +87,11 @@ class Ticker:
     low: float | None = None
     volume: float | None = None
     quote_volume: float | None = None
-    flags: tuple[str, ...] | None = None  # FLAGS: what was wrong with the values; set by settle
     ts_event: int | None = None
     ts_recv: int = 0
     seq: int = 0
     instance: str | None = None  # the daemon instance (scale-out); None when not set
-
-    def __init__(
-        self,
-        exchange: str,
-        symbol: str,
-        native: str,
-        bid: float | None = None,
-        bid_size: float | None = None,
-        ask: float | None = None,
-        ask_size: float | None = None,
-        last: float | None = None,
-        open: float | None = None,
-        high: float | None = None,
-        low: float | None = None,
-        volume: float | None = None,
-        quote_volume: float | None = None,
-        ts_event: int | None = None,
-        ts_recv: int = 0,
-        seq: int = 0,
-        instance: str | None = None,
-        flags: tuple[str, ...] | None = None,
-    ) -> None:
-        # Written out (not generated) so that every field, `type` first, is in the instance
-        # dict in declaration order: orjson writes the dict as it is. (`flags` is the last
-        # argument, so that positional calls made before it existed keep their meaning.)
-        self.type = "ticker"
-        self.exchange = exchange
-        self.symbol = symbol
-        self.native = native
-        self.bid = bid
-        self.bid_size = bid_size
-        self.ask = ask
-        self.ask_size = ask_size
-        self.last = last
-        self.open = open
-        self.high = high
-        self.low = low
-        self.volume = volume
-        self.quote_volume = quote_volume
-        self.flags = flags
-        self.ts_event = ts_event
-        self.ts_recv = ts_recv
-        self.seq = seq
-        self.instance = instance
+    flags: tuple[str, ...] | None = None  # FLAGS: what was wrong with the values; set by settle
 
     def key(self) -> tuple[str, str, str]:
         return ("ticker", self.exchange, self.symbol)
@@ -237,15 +198,14 @@ class Ticker:
 _NOTHING = Ticker("", "", "")  # settle(None): every market field None
 
 
-@dataclass
-class Status:
+class Status(msgspec.Struct, tag_field="type", tag="status", gc=False):
     """A transition of an adapter's connection: the gaps in the data, in the data.
 
     ``state`` is one of STATES; ``detail`` says why in a few words; ``conn`` is the
     connection index for venues whose symbols are spread over several connections.
     """
 
-    type: str = field(default_factory=lambda: "status", init=False)  # in the instance dict
+    type: ClassVar[str] = "status"
     exchange: str
     state: str
     detail: str | None = None
@@ -253,7 +213,7 @@ class Status:
     ts_recv: int = 0
     seq: int = 0
     instance: str | None = None
-    symbol: None = field(default_factory=lambda: None, init=False)  # filters treat both alike
+    symbol: None = None  # filters treat both alike
 
     def key(self) -> tuple[str, str, str]:
         return ("status", self.exchange, "" if self.conn is None else str(self.conn))
@@ -272,37 +232,51 @@ STATES = (
     "stopped",  # shutdown
 )
 
-Record = Ticker | Status
+
+class Record(Protocol):
+    """What the hub and the sinks read of a record, whatever its type."""
+
+    @property
+    def type(self) -> str: ...
+
+    @property
+    def exchange(self) -> str: ...
+
+    @property
+    def symbol(self) -> str | None: ...
+
+    @property
+    def seq(self) -> int: ...
+
+    @property
+    def ts_recv(self) -> int: ...
+
+    instance: str | None  # set by the daemon on the way out (scale-out)
+
+    def key(self) -> tuple[str, str, str]:
+        """What the latest-value cache and conflation key it by: (type, exchange, id)."""
+        ...
+
 
 # The fields of each record type, in the order of its JSON line (`type` first).
-TICKER_FIELDS = (
-    "type",
-    "exchange",
-    "symbol",
-    "native",
-    *MARKET_FIELDS,
-    "flags",
-    "ts_event",
-    "ts_recv",
-    "seq",
-    "instance",
-)
-STATUS_FIELDS = (
-    "type",
-    "exchange",
-    "state",
-    "detail",
-    "conn",
-    "ts_recv",
-    "seq",
-    "instance",
-    "symbol",
-)
+TICKER_FIELDS = ("type", *(f.name for f in msgspec.structs.fields(Ticker)))
+STATUS_FIELDS = ("type", *(f.name for f in msgspec.structs.fields(Status)))
+
+_encoder = msgspec.json.Encoder()
+encode_lines = _encoder.encode_lines  # records -> their JSON lines, newline-terminated
 
 
-def dumps(record: Record) -> bytes:
+def dumps(record: Any) -> bytes:
     """One record as a JSON line (with the trailing newline)."""
-    return orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE)
+    return _encoder.encode_lines((record,))
+
+
+def lines_of(records: Sequence[Any]) -> list[bytes]:
+    """Each record's JSON line, newline-terminated, made in one call for all of them.
+
+    (A JSON string never holds a raw line break, so the lines split where they end.)
+    """
+    return _encoder.encode_lines(records).splitlines(keepends=True)
 
 
 def now_ns() -> int:
@@ -351,6 +325,10 @@ def best_level(levels: Any, highest: bool) -> tuple[float | None, float | None]:
         return None, None
     if not levels:
         return EMPTY, EMPTY
+    if len(levels) == 1:  # a top-of-book channel's one level, its numbers declared floats
+        price, size = levels[0][:2]
+        if type(price) is float and price - price == 0.0:
+            return price, size if type(size) is float and size - size == 0.0 else num(size)
     best: float | None = None
     size: Any = None
     for lv in levels:
@@ -388,6 +366,19 @@ def times(a: float | None, b: float | None) -> float | None:
 
 
 def _decimals(x: float) -> int:
+    """The decimals of x's shortest form (cached: a market's prices repeat)."""
+    n = _DECIMALS.get(x)
+    if n is None:
+        if len(_DECIMALS) >= 8192:
+            _DECIMALS.clear()
+        n = _DECIMALS[x] = _count_decimals(x)
+    return n
+
+
+_DECIMALS: dict[float, int] = {}
+
+
+def _count_decimals(x: float) -> int:
     text = repr(x)
     if "e" in text:
         mantissa, exp = text.split("e")

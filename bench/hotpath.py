@@ -70,7 +70,6 @@ async def amain(a: argparse.Namespace) -> None:
     await sub.stdout.readline()  # connected
     adapter: Adapter = daemon.adapters[0]
     table = codec_class("binance").markets_from(exchange_info(symbols))
-    adapter.emitter.use_table(table)  # the compiled path, when built (and not --pure)
     codec = codec_class("binance")(table)
     codec.subscribe(list(table.markets))
     handler = frame_handler(adapter.emitter, codec, Connection(None))

@@ -199,7 +199,13 @@ def venue_config(root: Path, name: str, info: dict) -> Path:
 
 
 async def run_aggregator(
-    tmp: Path, name: str, mode: str, tls: bool, a: argparse.Namespace, pure: bool = False
+    tmp: Path,
+    name: str,
+    mode: str,
+    tls: bool,
+    a: argparse.Namespace,
+    pure: bool = False,
+    tree: Path | None = None,
 ) -> dict:
     server, info = await start_server(tmp, name, mode, tls, a)
     n = frames_expected(mode, a)
@@ -209,7 +215,7 @@ async def run_aggregator(
         env["AGGREGATOR_PURE_PYTHON"] = "1"
     daemon = await Child.start(
         "aggregator", [PY, "-m", "aggregator", "run", "-c", str(cfg)], tmp / "daemon.log",
-        env=env, cwd=a.daemon_tree,
+        env=env, cwd=tree or a.daemon_tree,
     )  # fmt: skip
     sub_args = [PY, str(HERE / "subscriber.py"), str(tmp / "agg.sock"), "--count", str(n),
                 "--max-seconds", str(a.max_seconds)]  # fmt: skip
@@ -270,6 +276,11 @@ async def run_pure(tmp: Path, name: str, mode: str, tls: bool, a: argparse.Names
     return await run_aggregator(tmp, name, mode, tls, a, pure=True)
 
 
+async def run_base(tmp: Path, name: str, mode: str, tls: bool, a: argparse.Namespace) -> dict:
+    """The daemon of --base-at, in the same run as the tree's: a before/after pair."""
+    return await run_aggregator(tmp, name, mode, tls, a, tree=a.base_tree)
+
+
 @functools.cache
 def cryptofeed_for(name: str) -> tuple[Path, str] | str:
     """(the venv's python, "cryptofeed <version> (Python <version>)") of the first venv
@@ -320,6 +331,7 @@ RUNNERS = {
     "floor-aiohttp": functools.partial(run_floor, client_lib="aiohttp"),
     "aggregator": run_aggregator,
     "aggregator-pure": run_pure,  # AGGREGATOR_PURE_PYTHON=1: no compiled path
+    "aggregator-base": run_base,  # the daemon of --base-at
     "cryptofeed": run_cryptofeed,
 }
 
@@ -383,6 +395,7 @@ async def amain(a: argparse.Namespace) -> dict:
             "symbols": UNIFIED,
             "transports": transports,
             "daemon_at": a.daemon_at or "working tree",
+            "base_at": a.base_at,
         },
         "venues": {
             v: {c: {t: summarise(raw[v][c][t]) for t in transports} for c in who[v]} for v in venues
@@ -404,6 +417,7 @@ def main() -> None:
                     help="venues also run with AGGREGATOR_PURE_PYTHON=1")  # fmt: skip
     ap.add_argument("--modes", default="flood,rate")
     ap.add_argument("--daemon-at", help="run the daemon of this commit (default: the tree)")
+    ap.add_argument("--base-at", help="the daemon of this commit as contender aggregator-base")
     ap.add_argument("--quick", action="store_true",
                     help="a smoke run: 1 run, 5,000-frame floods, 1 s paced")  # fmt: skip
     ap.add_argument("--max-seconds", type=float, default=120.0, help="bound on each wait")
@@ -416,6 +430,7 @@ def main() -> None:
     if unknown:
         ap.error(f"unknown venues {sorted(unknown)}; known: {', '.join(VENUES)}")
     a.daemon_tree = daemon_tree(a.daemon_at)
+    a.base_tree = daemon_tree(a.base_at) if a.base_at else None
     try:
         results = asyncio.run(amain(a))
     finally:

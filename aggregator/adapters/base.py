@@ -19,7 +19,7 @@ from ..records import Ticker
 from ..symbols import NO_RENAMES, Market, MarketTable, is_unified
 
 if TYPE_CHECKING:
-    from .fastpath import FastPath
+    pass
 
 log = logging.getLogger(__name__)
 
@@ -82,17 +82,6 @@ class Codec:
         self.replies: list[str] = []
         # Seconds between app_ping() calls on this connection (a venue may say, per session).
         self.app_ping_interval: float | None = self.APP_PING_INTERVAL
-
-    def fast_path(
-        self, last: dict[str, Ticker], records: list[Any], lines: list[bytes], instance: str | None
-    ) -> FastPath | None:
-        """A compiled path for this venue's frames (fastpath.py), or None: the codec does it."""
-        return None
-
-    @classmethod
-    def compiled(cls) -> bool:
-        """The venue has a compiled frame path (it overrides ``fast_path``)."""
-        return cls.fast_path is not Codec.fast_path
 
     # --- WebSocket ---------------------------------------------------------------------
     def subscribe(self, markets: Sequence[Market]) -> list[str]:

@@ -20,7 +20,6 @@ from ..symbols import Market, unify
 from ..timestamps import ms_to_ns
 from .base import Codec, RestRequest
 from .base import json_body as _json
-from .fastpath import FastPath, binance_feed
 from .fields import TickerFields
 from .schema import Num, Schema, Time
 
@@ -83,11 +82,6 @@ class Binance(Codec):
             ).decode()
             for n, i in enumerate(range(0, len(streams), STREAMS_PER_MESSAGE), start=1)
         ]
-
-    def fast_path(
-        self, last: dict[str, Ticker], records: list[Any], lines: list[bytes], instance: str | None
-    ) -> FastPath | None:
-        return binance_feed(self.venue, self.table, last, records, lines, instance)
 
     def parse_ws(self, raw: str | bytes, ts_recv: int) -> list[Ticker]:
         """Three payloads, all flat objects keyed by one letter.

@@ -3,11 +3,10 @@
 Every ticker record a connection makes goes through ``Emitter.emit``: merged with the last
 record of its market where the venue sends partial updates, checked (a value sent badly is
 null and flagged), given the venue's next sequence number, and either published at once or,
-with a batch publisher (the daemon's hub), appended with its JSON line to the batch of the
-current read. The batch is handed over once the read is done, or every FLUSH_AT records, and
-a status record always goes out after the records before it. The venues with a compiled
-frame path (fastpath.py) append to the same batch from C; the emitter owns it and its
-numbering either way.
+with a batch publisher (the daemon's hub), appended to the batch of the current read. The
+batch is handed over once the read is done, or every FLUSH_AT records, with its JSON lines
+made in one call (records.lines_of); a status record always goes out after the records
+before it.
 """
 
 from __future__ import annotations
@@ -16,23 +15,18 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
 from ..errors import ParseError
-from ..records import BAD_VALUE, Record, Status, Ticker
-from ..symbols import MarketTable
+from ..records import BAD_VALUE, Status, Ticker, lines_of
 from .base import Codec
-from .fastpath import FastPath
 
 if TYPE_CHECKING:
     from .stream import WebSocket
 
-# The daemon's hub: a read's records, their lines, the latest Tickers when the records are
-# the compiled path's light ones (else None), and the venue.
-PublishBatch = Callable[[list[Any], list[bytes], "list[Record] | None", str], None]
+# The daemon's hub: a read's records, their lines, and the venue.
+PublishBatch = Callable[[list[Any], list[bytes], str], None]
 
 
 @dataclass(slots=True)
@@ -62,11 +56,11 @@ class Connection:
     idle: float = 0.0
     ws: WebSocket | None = None  # the open WebSocket, while there is one
     seen: int = 0
-    reader: Any = None  # the compiled frame reader of this session, if any (its own count)
+    pending: list[Ticker] = field(default_factory=list)  # this read's records, not settled yet
 
     def record_count(self) -> int:
         """Records made on this connection, for the watcher."""
-        return self.records + (self.reader.records if self.reader is not None else 0)
+        return self.records
 
 
 class Emitter:
@@ -90,37 +84,14 @@ class Emitter:
         self.instance = instance  # stamped on batched records (statuses: by publish)
         self.log = log
         self.counters = VenueStats()
-        self.fast: FastPath | None = None  # the compiled frame path, when the venue has one
-        self.batch: list[Any] = []  # records waiting for the end of the read, and
-        self.lines: list[bytes] = []  # their lines (the compiled path appends to both)
+        self.batch: list[Ticker] = []  # records waiting for the end of the read
         self.last: dict[str, Ticker] = {}  # the last record of each market (the merge)
-        self._seq = 0
-        self._python_latest: list[Record] = []  # the batch's records of the Python path
+        self.seq = 0  # the last sequence number given
+        self._merge = codec_cls.MERGE
+        self._reading: list[Connection] = []  # connections with records of this read pending
         self._flush_pending = False
+        self._running_loop: asyncio.AbstractEventLoop | None = None
         self._last_error_status = 0.0
-
-    @property
-    def seq(self) -> int:
-        """The last sequence number given (the compiled path keeps it while it is used)."""
-        return self._seq if self.fast is None else self.fast.seq
-
-    @seq.setter
-    def seq(self, value: int) -> None:
-        if self.fast is None:
-            self._seq = value
-        else:
-            self.fast.seq = value
-
-    def use_table(self, table: MarketTable) -> None:
-        """Follow these markets; with a batch publisher, through the compiled path if any."""
-        seq = self.seq
-        self.flush()
-        self.fast = None
-        if self.publish_batch is not None:
-            self.fast = self.codec_cls(table).fast_path(
-                self.last, self.batch, self.lines, self.instance
-            )
-        self.seq = seq
 
     def status(self, state: str, detail: str | None = None, conn: int | None = None) -> None:
         self.flush()  # the records before it go out before it
@@ -128,41 +99,49 @@ class Emitter:
         self.seq += 1
         self.publish(Status(self.venue, state, detail, conn, time.time_ns(), self.seq))
 
-    def flush(self) -> None:
-        """Hand the records waiting for the end of a read to the batch publisher.
+    def take(self, records: list[Ticker], conn: Connection) -> None:
+        """A frame's records, as they come: kept for the end of the read (or until FLUSH_AT
+        wait), then settled, numbered and handed over with the rest of the read's. A call
+        per frame that costs a list extend."""
+        pending = conn.pending
+        if not pending:
+            self._reading.append(conn)
+        pending += records
+        if len(pending) >= self.FLUSH_AT:
+            self.flush()
+        elif not self._flush_pending:
+            self._flush_pending = True
+            self._loop.call_soon(self._flush_after_read)
 
-        With the compiled path, the batch's records are its light records (what the sinks
-        read) and the latest Ticker per market comes with them, for the hub's latest values.
-        """
+    def flush(self) -> None:
+        """Settle what the read brought, and hand the records waiting to the publisher: to
+        the batch publisher with their lines, made in one call; else one by one."""
+        if self._reading:
+            reading, self._reading = self._reading, []
+            for conn in reading:
+                records, conn.pending = conn.pending, []
+                self.emit(records, conn)  # (which comes back here once they are batched)
         batch = self.batch
         if batch:
-            assert self.publish_batch is not None
-            latest: list[Record] | None = None
-            if self.fast is not None:
-                latest = self.fast.take_latest()
-                if self._python_latest:
-                    latest += self._python_latest
-                    latest.sort(key=_seq_of)
-                    self._python_latest.clear()
+            self.batch = []
             self.counters.records += len(batch)
-            try:
-                self.publish_batch(batch, self.lines, latest, self.venue)
-            finally:
-                batch.clear()  # (cleared in place: the compiled path appends to these lists)
-                self.lines.clear()
+            if self.publish_batch is not None:
+                self.publish_batch(batch, lines_of(batch), self.venue)
+            else:
+                for record in batch:
+                    self.publish(record)
 
     def emit(self, records: list[Ticker], conn: Connection, dedupe: bool = False) -> None:
-        """Settle (merge, check), number and publish (or batch) a frame's records: locals
-        only. Records flagged for values the venue sent badly are counted as parse errors
-        (and reported like them, after the frame's records); every flagged one in `flagged`.
+        """Settle (merge, check), number and batch records of a connection: locals only.
+        The batch goes out at the end of the read (or now, once FLUSH_AT long; at once
+        without a batch publisher). Records flagged for values the venue sent badly are
+        counted as parse errors (and reported like them, after the records); every flagged
+        one in `flagged`. With `dedupe`, a record whose values equal its market's last is
+        dropped (a poll that saw no change).
         """
-        fast = self.fast
-        if fast is not None:
-            fast.sync()  # the merge below reads what the compiled path made, in `last`
         last = self.last
-        merge = self.codec_cls.MERGE
-        batch = self.batch if self.publish_batch is not None else None
-        publish = self.publish
+        merge = self._merge
+        batch = self.batch
         instance = self.instance
         first = seq = self.seq
         flagged = bad = 0
@@ -181,22 +160,17 @@ class Emitter:
             last[native] = rec
             seq += 1
             rec.seq = seq
-            if batch is None:
-                publish(rec)
-            else:
+            if instance is not None:
                 rec.instance = instance
-                # copied to its own size: orjson's bytes keep their whole buffer (hub.py)
-                self.lines.append(bytes(memoryview(_dumps(rec, option=_NEWLINE))))
-                batch.append(rec)
-                if fast is not None:
-                    self._python_latest.append(rec)
-        emitted = seq - first
-        self.seq = seq
-        conn.records += emitted
-        if batch is None:
-            self.counters.records += emitted
-        elif emitted:
-            self._batch_grew()
+            batch.append(rec)
+        if seq != first:
+            self.seq = seq
+            conn.records += seq - first
+            if len(batch) >= self.FLUSH_AT or self.publish_batch is None:
+                self.flush()
+            elif not self._flush_pending:
+                self._flush_pending = True
+                self._loop.call_soon(self._flush_after_read)
         if not conn.live and conn.records:
             self.went_live(conn)
         if flagged:
@@ -205,25 +179,16 @@ class Emitter:
                 err = ParseError(f"{bad_native}: a price or size not a finite number, sent as null")
                 self.parse_failed(err, conn, bad)
 
-    def _batch_grew(self) -> None:
-        """Records were added to the batch: hand it over after this read, or now if long."""
-        n = len(self.batch)
-        if n >= self.FLUSH_AT:
-            self.flush()
-        elif n and not self._flush_pending:
-            self._flush_pending = True
-            asyncio.get_running_loop().call_soon(self._flush_after_read)
-
     def _flush_after_read(self) -> None:
         self._flush_pending = False
         self.flush()
 
-    def compiled_record(self, conn: Connection) -> None:
-        """The compiled path made a record that begins a batch, fills one, or is the
-        session's first (the C reader and the frame handler call this only then)."""
-        self._batch_grew()
-        if not conn.live:
-            self.went_live(conn)
+    @property
+    def _loop(self) -> asyncio.AbstractEventLoop:
+        loop = self._running_loop
+        if loop is None:
+            loop = self._running_loop = asyncio.get_running_loop()
+        return loop
 
     def went_live(self, conn: Connection) -> None:
         conn.live = True
@@ -244,11 +209,3 @@ class Emitter:
             self._last_error_status = now
             self.status("error", f"{what}: {err} ({n} so far)", conn.index)
             self.log.warning("%s: %s (%d so far)", what, err, n)
-
-
-_dumps = orjson.dumps
-_NEWLINE = orjson.OPT_APPEND_NEWLINE
-
-
-def _seq_of(record: Record) -> int:
-    return record.seq

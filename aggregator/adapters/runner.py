@@ -103,7 +103,6 @@ class Adapter:
             if not len(selected):
                 table = await self.markets.changed(table)  # idle until some are listed
                 continue
-            self.emitter.use_table(selected)
             async with asyncio.TaskGroup() as tg:
                 tasks = [tg.create_task(self._serve(selected))]
                 table = await self.markets.changed(table)

@@ -8,8 +8,6 @@ session needs on top: reassembly of fragmented messages (bounded), the venue's c
 reason, and an error raised by the message handler ending the session with that error.
 This module is the only one that knows picows: what it raises comes out as OSError,
 TimeoutError, WSError or SessionClosed, and its log lines go to the logger given per venue.
-A venue with a compiled path may install a frame callback in C (``compiled``), which passes
-to this listener every frame it does not take.
 """
 
 from __future__ import annotations
@@ -19,7 +17,6 @@ import functools
 import logging
 import ssl
 from collections.abc import Callable
-from typing import Any
 
 from picows import (
     WSError,
@@ -60,13 +57,6 @@ Logger = logging.Logger | logging.LoggerAdapter  # type: ignore[type-arg]
 OnMessage = Callable[[bytes], list[str] | None]
 
 
-FrameCallback = Callable[[WSTransport, WSFrame], None]
-# Given the listener's own frame handler and its error path, a compiled on_ws_frame (or None)
-CompiledFrames = Callable[
-    [FrameCallback, Callable[[WSTransport, BaseException], None]], FrameCallback | None
-]
-
-
 class _Listener(WSListener):
     def __init__(
         self,
@@ -74,7 +64,6 @@ class _Listener(WSListener):
         first: list[str],
         on_open: Callable[[], None],
         max_size: int,
-        compiled: CompiledFrames | None = None,
     ) -> None:
         self.on_message = on_message
         self.first = first
@@ -82,11 +71,6 @@ class _Listener(WSListener):
         self.max_size = max_size
         self.error: BaseException | None = None  # raised by on_message; ends the session
         self._parts: bytearray | None = None  # a fragmented message being reassembled
-        self._reader: Any = None
-        if compiled is not None:  # picows calls it instead of the method below
-            self._reader = compiled(self._on_frame, self._fail)
-            if self._reader is not None:
-                self.on_ws_frame = self._reader  # type: ignore[method-assign]
 
     def on_ws_connected(self, transport: WSTransport) -> None:
         try:
@@ -96,7 +80,7 @@ class _Listener(WSListener):
         except Exception as e:  # ours, not picows's: raised as such by wait_closed
             self._fail(transport, e)
 
-    def _on_frame(self, transport: WSTransport, frame: WSFrame) -> None:
+    def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
         kind = frame.msg_type
         if kind is TEXT and frame.fin and self._parts is None and not frame.rsv1:  # nearly all
             try:
@@ -131,8 +115,6 @@ class _Listener(WSListener):
                 self._hold(None)
                 self._deliver(transport, message)
 
-    on_ws_frame = _on_frame  # (a compiled reader, when given, replaces it per instance)
-
     def _deliver(self, transport: WSTransport, message: bytes) -> None:
         try:
             replies = self.on_message(message)
@@ -149,11 +131,8 @@ class _Listener(WSListener):
         replies.clear()
 
     def _hold(self, parts: bytearray | None) -> None:
-        """A fragmented message opens (its first part) or ends (None): while one is open,
-        the compiled reader passes every frame here."""
+        """A fragmented message opens (its first part) or ends (None)."""
         self._parts = parts
-        if self._reader is not None:
-            self._reader.held = parts is not None
 
     def _fail(self, transport: WSTransport, error: BaseException) -> None:
         if self.error is None:
@@ -231,7 +210,6 @@ async def open_websocket(
     open_timeout: float,
     ping_interval: float | None,
     max_size: int,
-    compiled: CompiledFrames | None = None,
     logger: Logger | None = None,
 ) -> WebSocket:
     """Connect and complete the handshake within `open_timeout`.
@@ -248,16 +226,12 @@ async def open_websocket(
 
     `logger` gets picows's own lines; a LoggerAdapter (one per venue, say) is used as it
     is, where a Logger would get a child per connection, named after its socket.
-
-    `compiled`, if given, may supply a frame callback that picows calls instead of the
-    listener's (fastpath.frame_reader): it gets the listener's own handler for what it does
-    not take, and the listener's error path.
     """
     context = _tls_context() if url.startswith("wss:") else None
     try:
         async with asyncio.timeout(open_timeout):
             transport, listener = await ws_connect(
-                lambda: _Listener(on_message, first, on_open, max_size, compiled),
+                lambda: _Listener(on_message, first, on_open, max_size),
                 url,
                 ssl_context=context,
                 websocket_handshake_timeout=open_timeout,

@@ -21,7 +21,7 @@ from ..config import ExchangeConfig
 from ..symbols import Market, MarketTable
 from .base import Codec
 from .emitter import Connection, Emitter
-from .frames import frame_handler, frame_reader
+from .frames import frame_handler
 from .session import BUG, FATAL, RETRY, Backoff, BugLog, classify, watch
 from .stream import WebSocket, open_websocket
 
@@ -108,7 +108,6 @@ class Sessions:
             open_timeout=self.cfg.open_timeout,
             ping_interval=self.codec_cls.PING_INTERVAL,
             max_size=self.max_message,
-            compiled=frame_reader(self.emitter, conn),
             logger=self.ws_log,
         )
         conn.ws = ws

@@ -34,7 +34,7 @@ from pathlib import Path
 
 from ..config import FilesConfig
 from ..hub import BoundedQueue
-from ..records import Status, Ticker
+from ..records import Record, Status
 from .fileio import Ident, gzip_file, scan
 from .filewriter import RETRY_AFTER, Closed, Item, Out, Writer
 
@@ -143,13 +143,13 @@ class FileSink:
         """The writer task is alive (for /health)."""
         return self._task is not None and not self._task.done()
 
-    def offer(self, record: Ticker | Status, line: bytes) -> None:
+    def offer(self, record: Record, line: bytes) -> None:
         if self._queue.put((record.exchange, record.ts_recv, [line])):
             self.accepted += 1
 
     def offer_batch(
         self,
-        records: Sequence[Ticker | Status],
+        records: Sequence[Record],
         lines: Sequence[bytes],
         venue: str | None = None,
     ) -> None:
