@@ -1,15 +1,19 @@
-"""The compiled part: optional. Without a C compiler the package installs without it and
-the daemon uses the Python path for every venue (and says so in its log)."""
+"""The compiled part: optional and Linux only. Without a C compiler (or elsewhere) the
+package installs without it and the socket sink writes each subscriber's copy itself."""
+
+import sys
 
 from setuptools import Extension, setup
 
 setup(
     ext_modules=[
         Extension(
-            "aggregator.adapters._fastpath",
-            ["aggregator/adapters/_fastpath.c"],
+            "aggregator.sinks._splice",
+            ["aggregator/sinks/_splice.c"],
             optional=True,
             extra_compile_args=["-O2"],
         )
     ]
+    if sys.platform.startswith("linux")
+    else []
 )

@@ -45,7 +45,7 @@ async def batches(reader: asyncio.StreamReader) -> AsyncGenerator[list[bytes], N
             yield [line + b"\n" for line in lines]
 
 
-# Every record line starts so (records.dumps and the compiled path write "type" first).
+# Every record line starts so (records.dumps writes the "type" tag first).
 RECORD_PREFIXES = (b'{"type":"ticker",', b'{"type":"status",')
 
 

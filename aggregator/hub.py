@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Sequence
 from typing import Generic, Protocol, TypeVar
 
 from .records import Record, dumps
@@ -24,7 +23,7 @@ class Sink(Protocol):
         """Take a record and its JSON line (serialised once by the hub); never block."""
 
     def offer_batch(
-        self, records: Sequence[Record], lines: Sequence[bytes], venue: str | None = None
+        self, records: list[Record], lines: list[bytes], venue: str | None = None
     ) -> None:
         """Take records and their JSON lines (``lines[i]`` is ``records[i]``'s: the hub has
         checked that there are as many), as ``offer`` for each pair in order; never block.
@@ -145,7 +144,7 @@ class Hub:
             sink.offer(record, line)
 
     def publish_batch(
-        self, records: Sequence[Record], lines: Sequence[bytes], venue: str | None = None
+        self, records: list[Record], lines: list[bytes], venue: str | None = None
     ) -> None:
         """``publish`` for each record, in order, with its line already made.
 

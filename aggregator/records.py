@@ -267,8 +267,12 @@ encode_lines = _encoder.encode_lines  # records -> their JSON lines, newline-ter
 
 
 def dumps(record: Any) -> bytes:
-    """One record as a JSON line (with the trailing newline)."""
-    return _encoder.encode_lines((record,))
+    """One record as a JSON line (with the trailing newline), in bytes of its own size
+    (a line is held as long as a lagging sink keeps it; the encoder's buffer is larger)."""
+    return _encode(record) + b"\n"
+
+
+_encode = _encoder.encode
 
 
 def lines_of(records: Sequence[Any]) -> list[bytes]:
@@ -326,9 +330,12 @@ def best_level(levels: Any, highest: bool) -> tuple[float | None, float | None]:
     if not levels:
         return EMPTY, EMPTY
     if len(levels) == 1:  # a top-of-book channel's one level, its numbers declared floats
-        price, size = levels[0][:2]
+        top = levels[0]
+        price = top[0]
         if type(price) is float and price - price == 0.0:
-            return price, size if type(size) is float and size - size == 0.0 else num(size)
+            amount = top[1]
+            declared = type(amount) is float and amount - amount == 0.0
+            return price, amount if declared else num(amount)
     best: float | None = None
     size: Any = None
     for lv in levels:

@@ -2,7 +2,7 @@
 (the replay server's format) through the codec, the merge, the hub, the file sink and the
 socket sink with one real subscriber (a subprocess reading the Unix socket).
 
-    python bench/hotpath.py [--count 200000] [--profile] [--pure]
+    python bench/hotpath.py [--count 200000] [--profile]
 
 Prints CPU microseconds per message of this process (time.process_time over the whole
 run, the file sink's writes and flushes included), split into the frame handler alone
@@ -17,7 +17,6 @@ import argparse
 import asyncio
 import cProfile
 import gc
-import os
 import pstats
 import shutil
 import sys
@@ -112,10 +111,7 @@ def main() -> None:
     ap.add_argument("--count", type=int, default=200_000)
     ap.add_argument("--profile", action="store_true")
     ap.add_argument("--no-gc", action="store_true", help="the cyclic GC off (its share)")
-    ap.add_argument("--pure", action="store_true", help="the Python path only, not the compiled")
     a = ap.parse_args()
-    if a.pure:
-        os.environ["AGGREGATOR_PURE_PYTHON"] = "1"
     import uvloop
 
     uvloop.run(amain(a))

@@ -13,7 +13,8 @@ SUMMED = ("msgs_per_s", "cpu_us_per_msg", "loop_cpu_us_per_msg", "threads_cpu_us
           "sub_cpu_us_per_msg", "peak_rss_mb", "records_written", "msgs", "frames_sent",
           "sub_msgs", "sub_msgs_per_s", "conflated_notices")  # fmt: skip
 MODES = ("flood", "rate")
-DAEMONS = ("aggregator", "aggregator-pure")
+DAEMONS = ("aggregator", "aggregator-pure", "aggregator-base")
+LABELS = {"aggregator-pure": "AGGREGATOR_PURE_PYTHON=1", "aggregator-base": "--base-at"}
 
 
 def median(values: list) -> float | None:
@@ -75,7 +76,7 @@ def main_table(results: dict, t: str) -> str:
         for d in DAEMONS:
             if d not in by_c:
                 continue
-            label = v if d == "aggregator" else f"{v} (AGGREGATOR_PURE_PYTHON=1)"
+            label = v if d == "aggregator" else f"{v} ({LABELS[d]})"
             rows.append([
                 label,
                 pair(med["floor"]) if d == "aggregator" else "",

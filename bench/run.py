@@ -6,7 +6,7 @@ venue and contender before run r+1 of any); the figures are medians over runs.
 
     python bench/run.py --venues binance,okx,coinbase,kraken,bitfinex,gate [--runs 3]
                         [--count 100000] [--rate 10000] [--duration 4] [--transports tls]
-                        [--contenders floor,aggregator,cryptofeed] [--pure binance]
+                        [--contenders floor,aggregator,cryptofeed] [--base-at COMMIT]
                         [--daemon-at COMMIT] [--quick]
 
 Per run, venue and contender:
@@ -413,8 +413,9 @@ def main() -> None:
     ap.add_argument("--duration", type=float, default=4.0, help="paced runs: seconds")
     ap.add_argument("--transports", default="tls", help="tls, plain or both")
     ap.add_argument("--contenders", default="floor,aggregator,cryptofeed")
-    ap.add_argument("--pure", default="binance",
-                    help="venues also run with AGGREGATOR_PURE_PYTHON=1")  # fmt: skip
+    ap.add_argument("--pure", default="",
+                    help="venues also run with AGGREGATOR_PURE_PYTHON=1 (a daemon of --daemon-at "
+                         "or --base-at that had the compiled Binance path)")  # fmt: skip
     ap.add_argument("--modes", default="flood,rate")
     ap.add_argument("--daemon-at", help="run the daemon of this commit (default: the tree)")
     ap.add_argument("--base-at", help="the daemon of this commit as contender aggregator-base")

@@ -21,7 +21,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from aggregator.adapters import fastpath
 from aggregator.adapters.registry import codec_class
 from aggregator.errors import VenueError
 from aggregator.records import Ticker
@@ -498,22 +497,3 @@ async def test_bitfinex_session_replayed_to_an_adapter_over_a_socket(start) -> N
     await asyncio.sleep(0.3)  # the rest of the replay, had it made any more
     assert [(r.native, r.bid, r.ask, r.last) for r in run.tickers()] == want
     assert "error" not in run.states()
-
-
-def test_binance_session_on_the_compiled_path_takes_book_tickers_only() -> None:
-    """The compiled path (which reads Binance frames before the codec) takes the bookTicker
-    frames and hands every other stream's frames on to the codec, which makes nothing."""
-    (entry,) = json.loads((FIXTURES / "sessions" / "binance.json").read_text())
-    natives = {json.loads(m["raw"])["s"] for m in entry["messages"]}
-    table = MarketTable([Market(f"{n}/ANY", n) for n in natives])
-    lines: list[bytes] = []
-    feed = fastpath.binance_feed("binance", table, {}, [], lines, None)
-    assert feed is not None
-    c = codec_class("binance")(table)
-    for m in entry["messages"]:
-        taken = feed.feed(m["raw"].encode(), 1)
-        is_book = m["stream"].endswith("@bookTicker")
-        assert taken == (1 if is_book else -1), m["stream"]
-        if not is_book:
-            assert c.parse_ws(m["raw"], 1) == []
-    assert len(lines) == sum(m["stream"].endswith("@bookTicker") for m in entry["messages"])

@@ -425,7 +425,7 @@ async def test_an_adapters_batches_across_the_turn_of_the_hour(tmp_path: Path) -
                 hub.publish(r)
         else:
             for chunk in (records[:30], records[30:70], records[70:]):  # the middle one spans
-                hub.publish_batch(chunk, [dumps(r) for r in chunk], None, "alpha")
+                hub.publish_batch(chunk, [dumps(r) for r in chunk], "alpha")
         await sink.stop()
         runs[how] = (files_of(tmp_path / how), sink.accepted, sink.written, sink.dropped)
     assert runs["batch"] == runs["one"]

@@ -273,8 +273,8 @@ def test_each_codec_keeps_the_frame_and_nulls_only_the_spoiled_field(venue: str,
     spoiled = _records(venue, spoiled_frames)
     assert len(spoiled) == len(clean)  # no frame dropped
     for before, after in zip(clean, spoiled, strict=True):
-        for name, was in before.__dict__.items():
-            now = after.__dict__[name]
+        for name, was in msgspec.structs.asdict(before).items():
+            now = getattr(after, name)
             if isinstance(was, float) and was == value and name in ("bid", "ask", "last"):
                 assert now is BAD, (name, now)
                 continue

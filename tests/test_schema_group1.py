@@ -37,7 +37,7 @@ def test_each_codec_reads_an_empty_string_as_not_sent(venue: str) -> None:
     declared.test_each_codec_reads_an_empty_string_as_not_sent(venue)
 
 
-# --- binance: what the compiled path must find the Python path making -----------------------
+# --- binance --------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("raw", [b"{", b"[1]", b'"x"', "{"])

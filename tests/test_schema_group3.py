@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
 from aggregator.adapters.independentreserve import ChecksumMismatch
@@ -107,8 +108,8 @@ def test_a_spoiled_price_nulls_that_field_only(venue: str, bad: Any) -> None:
     after = records(venue, spoiled_frames)
     assert len(after) == len(clean)  # no frame dropped
     for was_rec, now_rec in zip(clean, after, strict=True):
-        for name, was in was_rec.__dict__.items():
-            now = now_rec.__dict__[name]
+        for name, was in msgspec.structs.asdict(was_rec).items():
+            now = getattr(now_rec, name)
             if isinstance(was, float) and was == value:
                 assert now is BAD, (name, now)
             else:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import msgspec
 import pytest
 
 from aggregator.errors import ParseError, VenueError
@@ -80,8 +81,8 @@ def test_a_spoiled_value_nulls_that_field_only(venue: str, bad: Any) -> None:
     spoiled = _records(venue, spoiled_answers)
     assert len(spoiled) == len(clean)  # no answer, no row dropped
     for before, after in zip(clean, spoiled, strict=True):
-        for name, was in before.__dict__.items():
-            now = after.__dict__[name]
+        for name, was in msgspec.structs.asdict(before).items():
+            now = getattr(after, name)
             if isinstance(was, float) and was == value:
                 assert now is BAD or name == "open", (name, now)  # an implied open is bad too
                 continue

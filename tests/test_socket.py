@@ -147,7 +147,7 @@ async def test_silent_client_gets_everything_in_order(sockdir: Path) -> None:
                 await asyncio.sleep(0)
         got = await c.msgs(len(records))
         assert [m["seq"] for m in got] == list(range(3001))
-        assert got[0] == orjson.loads(orjson.dumps(records[0]))
+        assert got[0] == orjson.loads(dumps(records[0]))
         assert got[-1]["type"] == "status"
         assert s.sink.sent == 3001 and s.sink.clients == 1 and s.sink.conflated == 0
 

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from aggregator import app
-from aggregator.adapters import fastpath, stream
+from aggregator.adapters import stream
 from aggregator.adapters.emitter import Emitter
 from aggregator.adapters.registry import codec_class
 from aggregator.adapters.runner import Adapter
@@ -32,7 +32,7 @@ from aggregator.records import Status, Ticker
 from aggregator.sim import VenueSim
 from aggregator.symbols import Market, MarketTable
 
-from .hostile_ws import BOOK, FAULTS, HostileWS, frame
+from .hostile_ws import FAULTS, HostileWS, frame
 from .test_daemon import VENUES
 
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455
@@ -146,48 +146,6 @@ async def test_subscription_first_then_fragments_reassembled_and_close_reason(se
     assert server.received[2][0] == CLOSE
     assert isinstance(closed, SessionClosed)
     assert str(closed) == "closed by the venue: 1001 going away"
-
-
-async def test_picows_calls_the_compiled_reader_and_it_passes_on_what_it_does_not_take(
-    serve,
-) -> None:
-    """A real session with the compiled frame reader installed (the daemon's Binance path):
-    picows hands it the frames; a whole book frame becomes a record in C, without the
-    handler; an ack, a message in fragments and a text frame inside a fragmented one go
-    through the listener (the last ends the session, as without the reader)."""
-    book = b'{"u":1,"s":"BTCUSDT","b":"1.5","B":"2","a":"3","A":"4"}'
-    ack = b'{"result":null,"id":1}'
-
-    async def script(s: Server, reader, writer) -> None:
-        await read_frame(reader)  # the subscription
-        writer.write(frame(TEXT, book) + frame(TEXT, ack))
-        writer.write(frame(TEXT, book[:9], fin=False) + frame(CONT, book[9:]))
-        writer.write(frame(TEXT, book[:9], fin=False) + frame(TEXT, book))
-        await reader.read()  # until the client drops the connection
-
-    records: list[Any] = []
-    lines: list[bytes] = []
-    feed = fastpath.binance_feed(
-        "binance", MarketTable([Market("BTC/USDT", "BTCUSDT")]), {}, records, lines, None
-    )
-    assert feed is not None
-    readers: list[Any] = []
-
-    def compiled(fallback: Any, fail: Any) -> Any:
-        readers.append(fastpath.frame_reader(feed, fallback, lambda: None, fail, 256))
-        return readers[-1]
-
-    _, url = await serve(script)
-    got: list[bytes] = []
-    ws = await open_websocket(url, lambda raw: got.append(raw), ["sub"], lambda: None,
-                              open_timeout=5, ping_interval=None, max_size=1 << 20,
-                              compiled=compiled)  # fmt: skip
-    async with asyncio.timeout(5):
-        with pytest.raises(SessionClosed, match="inside a fragmented one"):
-            await ws.wait_closed()
-    assert readers[0] is not None and readers[0].records == 1  # read in C, by picows's call
-    assert len(records) == len(lines) == 1 and b'"bid":1.5' in lines[0]
-    assert got == [ack, book]  # the rest through the listener, the fragments reassembled
 
 
 async def test_replies_are_sent_before_the_next_message(serve) -> None:
@@ -388,7 +346,7 @@ async def venue(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
     async def start(
         fault: str | None, name: str = "binance", batch: bool = False, **settings: Any
     ) -> Venue:
-        """``batch``: with a batch publisher, as in the daemon (the compiled path, if any)."""
+        """``batch``: with a batch publisher, as in the daemon."""
         stack = contextlib.AsyncExitStack()
         sim = VenueSim(name, rate=200, seed=1)
         await sim.start()
@@ -417,7 +375,7 @@ async def venue(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
             cfg,
             out.append,
             tmp_path / name,
-            publish_batch=(lambda recs, ls, latest, venue: lines.extend(ls)) if batch else None,
+            publish_batch=(lambda recs, ls, venue: lines.extend(ls)) if batch else None,
         )
         adapter.MAX_MESSAGE = SMALL_LIMIT  # the limit, lowered for the oversize faults
         v = Venue(adapter, hostile, sim, out, lines)
@@ -568,77 +526,7 @@ async def test_a_config_error_stops_the_stream_and_rest_stands_in(venue, caplog)
 # --- frames marked compressed, on both frame paths ---------------------------------------
 
 
-async def test_a_frame_marked_compressed_ends_the_session_on_the_compiled_reader(serve) -> None:
-    """The compiled reader (the daemon's Binance path) does not parse a text frame with
-    RSV1 set as text: it passes it to the listener, which ends the session with a protocol
-    error; the whole frames before it are read in C as usual."""
-    records: list[Any] = []
-    lines: list[bytes] = []
-    feed = fastpath.binance_feed(
-        "binance", MarketTable([Market("BTC/USDT", "BTCUSDT")]), {}, records, lines, None
-    )
-    assert feed is not None and fastpath.frames_in_c()
-    readers: list[Any] = []
-
-    def compiled(fallback: Any, fail: Any) -> Any:
-        readers.append(fastpath.frame_reader(feed, fallback, lambda: None, fail, 256))
-        return readers[-1]
-
-    async def script(s: Server, reader, writer) -> None:
-        await read_frame(reader)  # the subscription
-        writer.write(frame(TEXT, BOOK))
-        marked = BOOK.replace(b'"u":1', b'"u":2').replace(b'"1.5"', b'"1.6"')
-        writer.write(frame(TEXT, marked, rsv1=True))  # a newer update: the feed would take it
-        await reader.read()  # until the client drops the connection
-
-    _, url = await serve(script)
-    got: list[bytes] = []
-    ws = await open_websocket(url, got.append, ["sub"], lambda: None, open_timeout=5,
-                              ping_interval=None, max_size=1 << 20,
-                              compiled=compiled)  # fmt: skip
-    async with asyncio.timeout(5):
-        with pytest.raises(SessionClosed, match=r"marked compressed \(RSV1\)"):
-            await ws.wait_closed()
-    assert readers[0] is not None and readers[0].records == 1  # the plain frame, in C
-    assert len(lines) == 1 and b'"bid":1.5' in lines[0]  # the marked one made no record
-    assert got == []  # nor reached the handler
-
-
 # --- picows's private helper gone: frames read in Python --------------------------------
-
-
-@pytest.mark.parametrize("change", ["dropped", "raises"])
-async def test_without_picows_private_helper_binance_streams_through_python(
-    venue, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch, change: str
-) -> None:
-    """The compiled reader checks WSFrame's layout with a private helper of picows. Gone
-    (ImportError) or failing, the start-up goes on: one log line, and a Binance session
-    streams through the Python listener (the compiled feed still parses its frames)."""
-    import picows.picows as private
-
-    if change == "dropped":
-        monkeypatch.delattr(private, "_make_test_ws_frame")
-    else:
-
-        def changed(*args: Any) -> Any:
-            raise TypeError("_make_test_ws_frame() takes other arguments now")
-
-        monkeypatch.setattr(private, "_make_test_ws_frame", changed)
-    fastpath.frames_in_c.cache_clear()
-    try:
-        assert fastpath.frames_in_c() is False
-        said = [r for r in caplog.records if "frames read in Python" in r.getMessage()]
-        assert len(said) == 1 and not said[0].exc_info
-        v = await venue(None, batch=True)
-        await v.until(lambda: len(v.lines) >= 5)
-        conn = v.adapter.sessions[None].current
-        assert conn is not None
-        assert conn.live and conn.reader is None  # no compiled reader: the Python listener
-        assert v.adapter.emitter.fast is not None  # the compiled feed, called by the listener
-    finally:
-        monkeypatch.undo()
-        fastpath.frames_in_c.cache_clear()
-    assert fastpath.frames_in_c()  # (and the layout accepted again, for other tests)
 
 
 # --- picows's own log lines, grouped per venue -------------------------------------------
@@ -732,7 +620,6 @@ def _sessions(url: str, statuses: list[Status]) -> Sessions:
     log = logging.LoggerAdapter(logging.getLogger("test.sessions"), {"exchange": name})
     emitter = Emitter(codec_class(name), name, statuses.append, None, None, log)  # type: ignore[arg-type]
     table = MarketTable([Market("BTC/USDT", "BTCUSDT")])
-    emitter.use_table(table)
 
     async def no_rest(*args: Any) -> bytes:
         raise AssertionError("no token request for this venue")

@@ -31,11 +31,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import Any, ClassVar
 
 import msgspec
 import orjson
+from msgspec.structs import replace
 
 from ..errors import ParseError, SequenceGap, VenueError, VenueNotice
 from ..records import Ticker, level

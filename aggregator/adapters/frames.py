@@ -24,7 +24,8 @@ def frame_handler(emitter: Emitter, codec: Codec, conn: Connection) -> FrameHand
     A VenueError other than a notice ends the session (it propagates to wait_closed).
     """
     parse = codec.parse_ws
-    take = emitter.take
+    # with a batch publisher (the daemon's hub), records wait for the end of the read
+    take = emitter.take if emitter.publish_batch is not None else emitter.emit
     now = time.time_ns
     failed = emitter.parse_failed
     replies = codec.replies

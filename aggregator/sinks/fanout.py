@@ -35,7 +35,7 @@ CHUNK = 65_536  # the compiled call's chunk: every pipe holds at least this much
 _FLAGS = os.O_NONBLOCK | os.O_CLOEXEC
 
 try:
-    from ..adapters._fastpath import splice_fanout
+    from ._splice import splice_fanout
 except ImportError:  # (no compiler where it was installed: plain writes)
     splice_fanout = None
 
