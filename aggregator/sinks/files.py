@@ -36,7 +36,7 @@ from ..config import FilesConfig
 from ..hub import BoundedQueue
 from ..records import Status, Ticker
 from .fileio import Ident, gzip_file, scan
-from .filewriter import RETRY_AFTER, Closed, Item, Out, Writer
+from .filewriter import RETRY_AFTER, Closed, Item, Out, Writer, stream_of
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +119,7 @@ class FileSink:
     @property
     def failing(self) -> list[str]:
         """The exchanges whose file cannot be written now."""
-        return sorted(out.exchange for out in list(self._w.outs.values()) if out.failing)
+        return sorted({out.exchange for out in list(self._w.outs.values()) if out.failing})
 
     @property
     def failure(self) -> str:
@@ -144,7 +144,8 @@ class FileSink:
         return self._task is not None and not self._task.done()
 
     def offer(self, record: Ticker | Status, line: bytes) -> None:
-        if self._queue.put((record.exchange, record.ts_recv, [line])):
+        stream = stream_of(record.exchange, isinstance(record, Status))
+        if self._queue.put((stream, record.ts_recv, [line])):
             self.accepted += 1
 
     def offer_batch(
@@ -153,16 +154,20 @@ class FileSink:
         lines: Sequence[bytes],
         venue: str | None = None,
     ) -> None:
-        """``offer`` for each pair, in one chunk when the batch is one exchange's and one
-        period's (an adapter's batch, unless it spans the turn of a period): the queue takes
-        what fits, as offers one by one would, and counts the rest as dropped."""
+        """``offer`` for each pair, in one chunk when the batch is one exchange's tickers of
+        one period (an adapter's batch, unless it spans the turn of a period; its status
+        records are published one by one): the queue takes what fits, as offers one by one
+        would, and counts the rest as dropped."""
         n = len(lines)
         if not n:
             return
         first, last = records[0], records[-1]
         period = self._period_ns
-        if first.ts_recv // period != last.ts_recv // period or (
-            first.exchange != venue and len(set(map(_exchange_of, records))) != 1
+        if (
+            first.ts_recv // period != last.ts_recv // period
+            or isinstance(first, Status)
+            or isinstance(last, Status)
+            or (first.exchange != venue and len(set(map(_exchange_of, records))) != 1)
         ):
             for r, line in zip(records, lines, strict=True):
                 self.offer(r, line)
@@ -344,9 +349,9 @@ class FileSink:
 
 def _failures(outs: list[Out]) -> str:
     """``"binance, kraken: No space left on device"``, grouped by error."""
-    by_error: dict[str, list[str]] = {}
-    for out in outs:
-        by_error.setdefault(out.error, []).append(out.exchange)
+    by_error: dict[str, set[str]] = {}
+    for out in outs:  # (an exchange's tickers and status records fail alike: said once)
+        by_error.setdefault(out.error, set()).add(out.exchange)
     return "; ".join(f"{', '.join(sorted(exs))}: {err}" for err, exs in sorted(by_error.items()))
 
 
