@@ -211,7 +211,6 @@ OURS: dict[str, Callable[[Any, dict[int, str]], bool]] = {
     "coinbaseexchange": lambda m, _: m.get("type") == "ticker",
     "deribit": lambda m, _: _params_channel(m).startswith(("ticker.", "quote.")),
     "gate": lambda m, _: m.get("channel") in ("spot.tickers", "spot.book_ticker"),
-    "gemini": lambda m, _: m.get("type") == "l2_updates",
     "hitbtc": lambda m, _: str(m.get("ch", "")).startswith(("ticker/price/", "orderbook/top/")),
     "htx": lambda m, _: str(m.get("ch", "")).split(".")[2:] in (["ticker"], ["bbo"], ["detail"]),
     "independentreserve": lambda m, _: str(m.get("Event", "")).startswith("OrderBook"),
