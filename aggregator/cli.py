@@ -1,4 +1,5 @@
-"""The `aggregator` command: run, check, exchanges, demo, tail, status, subscribe, normalize."""
+"""The `aggregator` command: run, check, exchanges, demo, tail, status, subscribe, normalize,
+install."""
 
 from __future__ import annotations
 
@@ -369,6 +370,14 @@ def parser() -> argparse.ArgumentParser:
         metavar="URL",
         help="also publish to this NATS server (nats://...)",
     )
+    d.add_argument(
+        "--web",
+        type=_loopback,
+        nargs="?",
+        const="127.0.0.1:8080",
+        metavar="HOST:PORT",
+        help="serve the live page there (loopback only; default 127.0.0.1:8080)",
+    )
     d.set_defaults(func=cmd_demo)
 
     t = sub.add_parser("tail", help="print records from a running daemon's socket")
@@ -413,7 +422,22 @@ def parser() -> argparse.ArgumentParser:
     n.add_argument("--symbol", help="the unified symbol of every payload (no market lookup)")
     n.add_argument("--state-dir", type=Path, help="where the daemon caches markets")
     n.set_defaults(func=cmd_normalize)
+
+    i = sub.add_parser("install", help="write the systemd unit, sysusers.d and tmpfiles.d files")
+    i.add_argument("--root", type=Path, default=Path("/"), help="write under this directory")
+    i.add_argument("--prefix", help="the environment holding bin/aggregator (default: this one)")
+    i.add_argument("--print", action="store_true", help="print the files instead of writing them")
+    i.set_defaults(func=cmd_install)
     return p
+
+
+def cmd_install(args: argparse.Namespace) -> int:
+    from . import install
+
+    prefix = args.prefix or install.default_prefix()
+    if args.print:
+        return install.show(prefix, sys.stdout)
+    return install.write(args.root, prefix, sys.stdout)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
