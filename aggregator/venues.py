@@ -13,6 +13,7 @@ from .errors import ClosedExchange, UnknownExchange
 
 # Venues that trade today (our ids).
 VENUES: tuple[str, ...] = (
+    "ascendex",
     "bequant",
     "bigone",
     "binance",
@@ -31,6 +32,7 @@ VENUES: tuple[str, ...] = (
     "coinbase",
     "coinbaseexchange",
     "coincheck",
+    "coinex",
     "coinmate",
     "coinone",
     "coinspot",
@@ -67,6 +69,7 @@ ALIASES: dict[str, str] = {
     "bitfinex2": "bitfinex",
     "hitbtc2": "hitbtc",
     "bitstamp1": "bitstamp",
+    "bitmax": "ascendex",
 }
 
 # Ids of the 2019 list with no public API today, with what became of them where known.
@@ -100,7 +103,6 @@ CLOSED: dict[str, str] = dict.fromkeys(
         "cobinhood",
         "coinbaseprime",
         "coinegg",
-        "coinex",
         "coinexchange",
         "coinfalcon",
         "coinfloor",
@@ -153,14 +155,13 @@ CLOSED: dict[str, str] = dict.fromkeys(
 CLOSED.update(
     {
         "bitbay": "renamed to zonda, no adapter",
-        "bitmax": "renamed to ascendex, no adapter",
         "okcoinusd": "renamed to okcoin, no adapter",
     }
 )
 
 # 2019 ids that are also today's ids.
 SAME_ID_2019: tuple[str, ...] = tuple(
-    v for v in VENUES if v not in {"coinbaseexchange", "gate", "htx", "okx"}
+    v for v in VENUES if v not in {"ascendex", "coinbaseexchange", "gate", "htx", "okx"}
 )
 
 

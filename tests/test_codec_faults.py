@@ -343,7 +343,7 @@ def live_sessions() -> list[tuple[str, str, dict]]:
     out = []
     for kind, venues in (
         ("sessions", None),
-        ("ws-beyond", {"okcoin": "okx"}),
+        ("ws-beyond", {"okcoin": "okx", "ascendex": "ascendex"}),
         (
             "ws-derivatives",
             {
@@ -471,7 +471,7 @@ def test_recorded_times_are_near_the_recording(venue: str) -> None:
 
 
 # Venues whose recorded frames and answers carry no time at all.
-NO_RECORDED_TIME = {"bitfinex", "bigone", "whitebit"}
+NO_RECORDED_TIME = {"ascendex", "bitfinex", "bigone", "coinex", "whitebit"}
 
 
 async def test_bitfinex_session_replayed_to_an_adapter_over_a_socket(start) -> None:  # noqa: F811

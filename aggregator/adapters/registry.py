@@ -10,6 +10,7 @@ if TYPE_CHECKING:
 
 # venue id -> (module under aggregator.adapters, codec class name)
 ADAPTERS: dict[str, tuple[str, str]] = {
+    "ascendex": ("ascendex", "AscendEX"),
     "bequant": ("bequant", "Bequant"),
     "bigone": ("bigone", "BigONE"),
     "binance": ("binance", "Binance"),
@@ -28,6 +29,7 @@ ADAPTERS: dict[str, tuple[str, str]] = {
     "coinbase": ("coinbase", "Coinbase"),
     "coinbaseexchange": ("coinbaseexchange", "CoinbaseExchange"),
     "coincheck": ("coincheck", "Coincheck"),
+    "coinex": ("coinex", "CoinEx"),
     "coinmate": ("coinmate", "Coinmate"),
     "coinone": ("coinone", "Coinone"),
     "coinspot": ("coinspot", "CoinSpot"),
