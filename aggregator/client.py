@@ -46,7 +46,7 @@ async def batches(reader: asyncio.StreamReader) -> AsyncGenerator[list[bytes], N
 
 
 # Every record line starts so (records.dumps and the compiled path write "type" first).
-RECORD_PREFIXES = (b'{"type":"ticker",', b'{"type":"status",')
+RECORD_PREFIXES = (b'{"type":"ticker",', b'{"type":"status",', b'{"type":"bbo",')
 
 
 def _message(line: bytes) -> dict[str, Any] | None:
@@ -137,7 +137,7 @@ async def tail(
                     if not record:
                         msg = _message(line)
                         kind = msg.get("type") if msg is not None else None
-                        record = kind in ("ticker", "status")
+                        record = kind in ("ticker", "status", "bbo")
                         if not record and msg is not None:
                             if kind in ("ack", "error") or not waiting:
                                 protocol_message(msg, asked, err, answering=waiting)
