@@ -6,13 +6,17 @@ documentation and say so; everything runs in process (codecs, simulated dialects
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
 import orjson
 import pytest
+from aiohttp import web
 
+from aggregator.adapters.http import Http
 from aggregator.adapters.registry import codec_class
+from aggregator.adapters.stream import open_websocket
 from aggregator.errors import ParseError, VenueError
 from aggregator.records import BAD
 from aggregator.sim.dialects import ConnState, dialect_class
@@ -137,3 +141,127 @@ def test_binance_never_uses_the_deprecated_all_market_streams(venue: str) -> Non
     c = codec(venue)
     streams = [s for m in c.subscribe(made_up(500, "")) for s in json.loads(m)["params"]]
     assert streams and not [s for s in streams if s.startswith("!") or "@arr" in s]
+
+
+# --- upbit: no Origin header, ever ------------------------------------------------------------
+
+
+async def test_upbit_requests_carry_no_origin_header() -> None:
+    """Upbit limits requests with an Origin header to one per 10 s: neither the REST client
+    nor the WebSocket client sends one (a local server records what arrives)."""
+    seen: list[dict[str, str]] = []
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        seen.append(dict(request.headers))
+        if request.headers.get("Upgrade", "").lower() == "websocket":
+            ws = web.WebSocketResponse()
+            await ws.prepare(request)
+            await ws.close()
+            return ws
+        return web.json_response([])
+
+    server = web.Application()
+    server.router.add_get("/{tail:.*}", handle)
+    runner = web.AppRunner(server)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        c = codec("upbit")
+        [req, *_] = c.rest_requests(f"http://127.0.0.1:{port}", list(c.table.markets)[:2])
+        http = Http(timeout=5.0)
+        async with http.open():
+            await http.fetch(req.url)
+        ws = await open_websocket(
+            f"ws://127.0.0.1:{port}/websocket/v1",
+            lambda _frame: None,
+            c.subscribe(list(c.table.markets)[:1]),
+            lambda: None,
+            open_timeout=5.0,
+            ping_interval=None,
+            max_size=1 << 20,
+        )
+        await asyncio.wait_for(ws.wait_closed(), 5.0)
+    finally:
+        await runner.cleanup()
+    assert len(seen) == 2 and seen[1].get("Upgrade", "").lower() == "websocket"
+    assert not [h for h in seen if any(k.lower() == "origin" for k in h)]
+
+
+def test_upbit_polls_every_ticker_of_a_quote_in_one_request() -> None:
+    c = codec("upbit")
+    krw = [m for m in c.table.markets if m.native.startswith("KRW-")][:3]
+    urls = [r.url for r in c.rest_requests("https://api.upbit.com", krw)]
+    tickers = [u for u in urls if "/v1/ticker" in u]
+    assert tickers == ["https://api.upbit.com/v1/ticker/all?quote_currencies=KRW"]
+
+
+# --- endpoints that moved: bithumb, gate, bitstamp, latoken, cex --------------------------------
+
+
+def test_bithumb_speaks_the_new_generation() -> None:
+    c = codec("bithumb")
+    assert c.WS_URL == "wss://ws-api.bithumb.com/websocket/v1"
+    assert c.MARKETS_URL.startswith("https://api.bithumb.com/v1/market/all")
+    btc = c.table.by_symbol["BTC/KRW"]
+    urls = [r.url for r in c.rest_requests("https://api.bithumb.com", [btc])]
+    assert "https://api.bithumb.com/v1/ticker?markets=KRW-BTC" in urls
+    sub = json.loads(c.subscribe([btc])[0])  # Upbit's quotation request
+    assert {"type": "ticker", "codes": ["KRW-BTC"]} in sub
+
+
+@pytest.mark.parametrize(
+    ("venue", "attribute", "url"),
+    [
+        ("gate", "WS_URL", "wss://api.gateio.ws/ws/v4/"),
+        ("bitstamp", "MARKETS_URL", "https://www.bitstamp.net/api/v2/markets/"),
+        ("latoken", "MARKETS_URL", "https://api.latoken.com/v2/ticker"),
+        ("cex", "REST_URL", "https://trade.cex.io/api/spot/rest-public"),
+        ("cex", "MARKETS_URL", "https://trade.cex.io/api/spot/rest-public/get_pairs_info"),
+        ("kucoin", "WS_TOKEN_PATH", "/api/v1/bullet-public"),
+    ],
+)
+def test_current_endpoints(venue: str, attribute: str, url: str) -> None:
+    assert getattr(codec_class(venue), attribute) == url
+
+
+def test_cex_uses_the_current_api_only() -> None:
+    """Every call is a POST to trade.cex.io's rest-public API, the markets list included."""
+    c = codec("cex")
+    assert c.MARKETS_POST == {}
+    [req] = c.rest_requests(c.REST_URL, list(c.table.markets)[:2])
+    assert (req.method, req.url) == ("POST", f"{c.REST_URL}/get_ticker")
+    assert req.json == {"pairs": [m.native for m in list(c.table.markets)[:2]]}
+    for url in (c.WS_URL, c.REST_URL, c.MARKETS_URL):  # not the legacy cex.io/api, ws.cex.io
+        assert url.split("://")[1].startswith("trade.cex.io/api/spot/"), url
+
+
+def test_luno_polls_rest_only() -> None:
+    """Luno's stream needs an API key: no public stream, so REST only."""
+    assert codec_class("luno").WS_URL == ""
+
+
+# --- whitebit: the best bid/ask channel merged with the 24 h market channel ---------------------
+
+
+def test_whitebit_subscribes_the_book_ticker_beside_the_market_channel() -> None:
+    c = codec("whitebit")
+    btc = c.table.by_symbol["BTC/USDT"]
+    methods = [json.loads(m)["method"] for m in c.subscribe([btc])]
+    assert {"market_subscribe", "bookTicker_subscribe"} <= set(methods)
+    assert c.MERGE
+    # From the venue's documentation (Book Ticker, "bookTicker_update"), for BTC_USDT.
+    push = (
+        '{"id":null,"method":"bookTicker_update","params":[[1751958383.593387,'
+        '1751958383.593557,"BTC_USDT",80670102,"0.000011751","12547000","0.000011776",'
+        '"17424000"]]}'
+    )
+    [rec] = c.parse_ws(push, 1)
+    assert (rec.bid, rec.bid_size, rec.ask, rec.ask_size) == (
+        0.000011751,
+        12547000.0,
+        0.000011776,
+        17424000.0,
+    )
+    assert rec.last is None and rec.ts_event == 1751958383593387000
