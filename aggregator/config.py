@@ -9,6 +9,7 @@ the daemon starts (``make_dirs``); ``aggregator check`` leaves the disk as it fo
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import logging
 import math
 import os
@@ -54,6 +55,8 @@ class FilesConfig:
     period: str = "hour"  # "hour" or "day"
     max_bytes: int = 256 * 1024 * 1024  # a file larger than this is rotated early
     compress: str = "gzip"  # "gzip" or "none", for closed files
+    # "jsonl" (the live format: always) and "parquet": closed files also as Parquet
+    formats: tuple[str, ...] = ("jsonl",)
     flush_interval: float = 1.0  # seconds; buffered records reach the OS at least this often
     queue_size: int = 500_000  # records buffered for the writer before drops are counted
 
@@ -414,6 +417,16 @@ def _check_choices(
         loader.fail("files.period", f"expected 'hour' or 'day', got {_show(files.period)}")
     if files.compress not in ("gzip", "none"):
         loader.fail("files.compress", f"expected 'gzip' or 'none', got {_show(files.compress)}")
+    if "jsonl" not in files.formats or not set(files.formats) <= {"jsonl", "parquet"}:
+        loader.fail(
+            "files.formats",
+            f'expected ["jsonl"] or ["jsonl", "parquet"], got {_show(list(files.formats))}',
+        )
+    if "parquet" in files.formats and importlib.util.find_spec("pyarrow") is None:
+        loader.fail(
+            "files.formats",
+            "\"parquet\" needs pyarrow, which is not installed: pip install 'aggregator[parquet]'",
+        )
     if files.queue_size < 1:
         loader.fail("files.queue_size", "expected an integer >= 1")
     if not re.fullmatch(r"0?[0-7]{3}", sock.mode):

@@ -35,6 +35,7 @@ from pathlib import Path
 from ..config import FilesConfig
 from ..hub import BoundedQueue
 from ..records import Status, Ticker
+from . import parquetjobs
 from .fileio import Ident, gzip_file, scan
 from .filewriter import RETRY_AFTER, Closed, Item, Out, Writer, stream_of
 
@@ -76,6 +77,7 @@ class FileSink:
         self._jobs: set[asyncio.Task[None]] = set()
         self._sem = asyncio.Semaphore(COMPRESS_JOBS)
         self.accepted = 0
+        self._parquet = "parquet" in cfg.formats
 
     @property
     def written(self) -> int:
@@ -191,8 +193,13 @@ class FileSink:
         self._w.dir.lock()
         self._started = True
         current = self._w.stamp(self._clock() // self._period_ns)
-        found = await asyncio.to_thread(scan, Path(self._cfg.dir), current)
-        self._compress_later([(path, None) for path in found])
+        root = Path(self._cfg.dir)
+        found = await asyncio.to_thread(scan, root, current)
+        todo = (
+            await asyncio.to_thread(parquetjobs.unconverted, root, found) if self._parquet else []
+        )
+        self._compress_later([(path, None) for path in found if path not in todo], parquet=False)
+        self._compress_later([(path, None) for path in todo], parquet=True)  # (then gzip)
         self._task = asyncio.create_task(self._run(), name="files-writer")
         self._task.add_done_callback(_log_crash)
 
@@ -329,18 +336,25 @@ class FileSink:
             status = Status(self.name, state, detail, ts_recv=self._clock(), seq=self._seq)
             self._publish(status)
 
-    def _compress_later(self, files: list[Closed]) -> None:
-        if self._cfg.compress != "gzip":
-            return
+    def _compress_later(self, files: list[Closed], parquet: bool | None = None) -> None:
+        """For each closed file: its Parquet files (when formats has "parquet", or as
+        ``parquet`` says), then gzip (when compress is "gzip" and it is not yet)."""
+        convert = self._parquet if parquet is None else parquet
         for path, which in files:
-            job = asyncio.create_task(self._compress(path, which))
+            gz = self._cfg.compress == "gzip" and path.suffix == ".jsonl"
+            if not (convert or gz):
+                continue
+            job = asyncio.create_task(self._compress(path, which, convert, gz))
             self._jobs.add(job)
             job.add_done_callback(self._jobs.discard)
 
-    async def _compress(self, path: Path, which: Ident | None) -> None:
+    async def _compress(self, path: Path, which: Ident | None, convert: bool, gz: bool) -> None:
         async with self._sem:
             try:
-                await asyncio.to_thread(gzip_file, path, which)
+                if convert:
+                    await parquetjobs.convert(Path(self._cfg.dir), path)
+                if gz:
+                    await asyncio.to_thread(gzip_file, path, which)
             except OSError as e:
                 log.error("files: cannot compress %s: %s", path, e)
             finally:
