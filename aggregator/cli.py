@@ -182,16 +182,15 @@ def cmd_exchanges(args: argparse.Namespace) -> int:
     from .adapters import registry
 
     rows = []
-    for v in venues.VENUES:
-        modes = registry.modes(v)
-        what = f"adapter: {'+'.join(modes)}" if modes else "no adapter yet"
-        rows.append((v, "trading", what))
-    for old, new in venues.ALIASES.items():
-        rows.append((old, "old id", f"now {new}"))
-    for old, why in sorted(venues.CLOSED.items()):
-        rows.append((old, "closed", why))
+    for eid, status, detail in venues.rows():
+        if status == "trading":
+            modes = registry.modes(eid)
+            what = f"adapter: {'+'.join(modes)}" if modes else "no adapter yet"
+            detail = f"{what}; {detail}" if detail else what
+        rows.append((eid, status, detail))
     if args.status:
-        rows = [r for r in rows if r[1].startswith(args.status)]
+        wanted = "renamed" if args.status == "old" else args.status
+        rows = [r for r in rows if r[1] == wanted]
     width = max(len(r[0]) for r in rows)
     print(f"{'id':<{width}}  {'status':<8}  detail")
     for r in rows:
@@ -344,7 +343,11 @@ def parser() -> argparse.ArgumentParser:
     c.set_defaults(func=cmd_check)
 
     e = sub.add_parser("exchanges", help="list venues, old ids and closed ids")
-    e.add_argument("--status", choices=["trading", "old", "closed"], help="only these")
+    e.add_argument(
+        "--status",
+        choices=["trading", "renamed", "closed", "old"],
+        help="only these (old: the same as renamed)",
+    )
     e.set_defaults(func=cmd_exchanges)
 
     d = sub.add_parser("demo", help="run the daemon on simulated local venues (offline)")

@@ -570,7 +570,8 @@ def test_exchanges_lists_all_2019_ids() -> None:
     from aggregator.venues import all_2019_ids
 
     assert set(all_2019_ids()) <= ids and len(all_2019_ids()) == 124
-    assert status["okex"] == "old" and status["ftx"] == "closed" and status["kraken"] == "trading"
+    assert status["okex"] == "renamed" and status["ftx"] == "closed"
+    assert status["kraken"] == "trading" and status["okx"] == "trading"
 
 
 def test_normalize_reads_recorded_payloads() -> None:
