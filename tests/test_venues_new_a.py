@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from aggregator.adapters.registry import codec_class
-from aggregator.errors import ParseError, VenueError, VenueNotice
+from aggregator.errors import ParseError, RateLimited, VenueError, VenueNotice
 from aggregator.records import Ticker
 from aggregator.sim import VenueSim
 from aggregator.symbols import snapshot_path
@@ -131,6 +131,9 @@ def test_coinex_requests_answers_and_refusals() -> None:
     assert c.parse_ws(gz({"id": 1, "code": 0, "message": "OK"}), 1) == []
     with pytest.raises(VenueNotice, match="20001: invalid argument"):
         c.parse_ws(gz({"id": 2, "code": 20001, "message": "invalid argument"}), 1)
+    with pytest.raises(VenueError, match="23002") as e:  # too frequent: a new session
+        c.parse_ws(gz({"id": 3, "code": 23002, "message": "too frequent"}), 1)
+    assert not isinstance(e.value, VenueNotice)
 
 
 def test_coinex_rest_polls_each_book_then_all_tickers() -> None:
@@ -164,8 +167,12 @@ def test_coinex_rest_polls_each_book_then_all_tickers() -> None:
     )
     assert top.last == 30746.28 and top.ts_event == 1689152421692 * 1_000_000
     error = json.dumps({"code": 3639, "data": {}, "message": "market not found"}).encode()
-    with pytest.raises(VenueError, match="3639"):
+    with pytest.raises(VenueError, match="3639") as e:
         c.parse_rest(error, 1, m)
+    assert not isinstance(e.value, RateLimited)
+    busy = json.dumps({"code": 4213, "data": {}, "message": "too frequent"}).encode()
+    with pytest.raises(RateLimited, match="4213"):
+        c.parse_rest(busy, 1, m)
 
 
 def test_coinex_keeps_its_id_and_is_no_longer_closed() -> None:

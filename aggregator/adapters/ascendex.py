@@ -17,11 +17,13 @@ and ascendex-futures-pro-api-v2 for the v2 stream's endpoints), read in December
   "code","reason","info"}`` announces the end of the session.
 - REST ``GET /api/pro/v1/spot/ticker`` with no ``symbol`` answers the ticker of every spot
   market in a list (one symbol: one object): open (24 h ago), close (last), high, low,
-  volume (base), ask and bid as [price, size]; no quote volume, no time. The reference
-  library read the same objects from ``/api/pro/v1/ticker`` (the recorded response, with a
-  "type"). Envelope ``{"code": 0, "data"}``; any other code is an error. Markets from
-  ``/api/pro/v1/cash/products`` (the spot list; ``statusCode`` "Normal"), ids "BTC/USDT".
-  The documentation states no REST limit for public market data: one request per poll.
+  volume (base), ask and bid as [price, size]; no quote volume, no time. It replaced
+  ``/api/pro/v1/ticker`` (spot and futures, with a "type") in November 2021, which the
+  reference library still read (the recorded response). Envelope ``{"code": 0, "data"}``;
+  any other code is an error. Markets from ``/api/pro/v1/cash/products`` (the spot list
+  since February 2022; ``statusCode`` "Normal"), ids "BTC/USDT". The documentation publishes
+  no request limit for public market data; the reference library spaced its requests 400 ms
+  apart: one request per poll interval stays well inside that.
 
 Recorded: the REST ticker (tests/fixtures/rest/ascendex.json) and a 2021 session of the v1
 stream with its pings and acks (tests/fixtures/ws-beyond/ascendex.json); the bbo frames of

@@ -11,7 +11,9 @@ in December 2026) and the field names of the JKorf/CoinEx.Net SDK's v2 models:
   change. The two are merged. Every server frame is gzip-compressed binary (plain JSON text
   is read as well). The client's keepalive is ``server.ping``, answered with
   ``{"data": {"result": "pong"}}``; the documentation gives no idle limit, so it is sent
-  every 20 s, as for the other venues.
+  every 20 s, as for the other venues. A refused request (20001, a parameter) is a notice;
+  the errors a new session may cure (2300x timeouts and "too frequent", 2400x internal or
+  unavailable) end the session.
 - State's ``volume_buy``/``volume_sell`` are labelled "best bid/ask size" in the push's
   table but "taker buy/sell volume" for the same fields of the REST ticker, and their values
   (a third of the day's volume) are volumes: they are not read as sizes. The sizes come from
@@ -20,9 +22,9 @@ in December 2026) and the field names of the JKorf/CoinEx.Net SDK's v2 models:
   fields as state, no best bid/ask): one request per poll covers the statistics of all
   subscribed markets, and ``GET /v2/spot/depth?market=..&limit=5&interval=0`` each market's
   best bid and ask (merged, as on the stream), paced at 20 requests a second where the IP
-  limit is 400. Envelope ``{"code": 0, "data", "message"}``; any
-  other code is the venue's error. Markets from ``/v2/spot/market``, status "online"
-  (others: "bidding", "counting_down"); ids like "BTCUSDT".
+  limit is 400. Envelope ``{"code": 0, "data", "message"}``; any other code is the venue's
+  error, 4213 ("too frequent") a rate limit. Markets from ``/v2/spot/market``, status
+  "online" (others: "bidding", "counting_down"); ids like "BTCUSDT".
 
 The recorded REST response (tests/fixtures/rest/coinex.json) is the venue's own, from a
 reference library's test data; the WebSocket frames of the tests are the documentation's.
@@ -37,7 +39,7 @@ from typing import Any, ClassVar
 import msgspec
 import orjson
 
-from ..errors import ParseError, VenueError, VenueNotice
+from ..errors import ParseError, RateLimited, VenueError, VenueNotice
 from ..records import Ticker, best_level, ms_to_ns
 from ..symbols import Market, MarketTable, unify
 from .base import Codec, RestRequest, json_body
@@ -45,6 +47,9 @@ from .fields import top_of_book
 from .schema import Num, Schema, Time
 
 SUBSCRIBE = ("state.subscribe", "bbo.subscribe")
+# WebSocket errors a new session may cure: timeout, too frequent, internal, unavailable.
+SESSION_ERRORS = {23001, 23002, 24001, 24002}
+TOO_FREQUENT = 4213  # REST: "the request is too frequent"
 
 
 class State(msgspec.Struct):
@@ -154,7 +159,10 @@ class CoinEx(Codec):
                 raise ParseError("state.update without a state_list")
             return self._tickers(data.state_list, ts_recv)
         if method is None and msg.code not in (0, None):
-            raise VenueNotice(f"request {msg.id} refused: {msg.code}: {msg.message}")
+            text = f"request {msg.id} refused: {msg.code}: {msg.message}"
+            if msg.code in SESSION_ERRORS:
+                raise VenueError(text)
+            raise VenueNotice(text)  # a parameter refused (20001): the rest still streams
         return []  # answers, and pushes of channels not subscribed
 
     def _tickers(self, states: list[State], ts_recv: int) -> list[Ticker]:
@@ -194,7 +202,8 @@ class CoinEx(Codec):
         if msg.code is None:
             raise ParseError("response without a code")
         if msg.code != 0:
-            raise VenueError(f"venue error {msg.code}: {msg.message}")
+            text = f"venue error {msg.code}: {msg.message}"
+            raise RateLimited(text) if msg.code == TOO_FREQUENT else VenueError(text)
         data = msg.data
         if isinstance(data, list):
             return self._tickers(data, ts_recv)
