@@ -1,6 +1,11 @@
 """Market-data aggregator: venue tickers normalised into one record, to files and sockets."""
 
+from typing import TYPE_CHECKING
+
 __version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from .reader import read as read
 
 
 def __getattr__(name: str) -> object:

@@ -291,6 +291,21 @@ def default_socket() -> Path:
     return next((p for p in candidates if p.exists()), candidates[0])
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    try:
+        from .reader import export, read
+    except ModuleNotFoundError as e:
+        raise AggregatorError(
+            f"export needs {e.name}, which is not installed: pip install 'aggregator[parquet]'"
+        ) from None
+    table = read(
+        args.dir, args.exchange or None, args.symbol or None, args.type, args.start, args.end
+    )
+    export(table, args.output)
+    print(f"{table.num_rows} {args.type} records written to {args.output}", file=sys.stderr)
+    return 0
+
+
 def cmd_normalize(args: argparse.Namespace) -> int:
     from .normalize import normalize
 
@@ -416,6 +431,16 @@ def parser() -> argparse.ArgumentParser:
     )
     ns.add_argument("--stream", default="MD", help="with --replay: the stream (nats.stream)")
     ns.set_defaults(func=cmd_subscribe)
+
+    x = sub.add_parser("export", help="a data directory's records to one Parquet or CSV file")
+    x.add_argument("dir", type=Path, help="the data directory (files.dir)")
+    x.add_argument("-o", "--output", type=Path, required=True, help="FILE.parquet or FILE.csv")
+    x.add_argument("-e", "--exchange", action="append", default=[], help="only this venue")
+    x.add_argument("-s", "--symbol", action="append", default=[], help="only this symbol")
+    x.add_argument("-t", "--type", choices=["ticker", "status"], default="ticker")
+    x.add_argument("--from", dest="start", metavar="TIME", help="from this time (ISO 8601, UTC)")
+    x.add_argument("--to", dest="end", metavar="TIME", help="before this time (ISO 8601, UTC)")
+    x.set_defaults(func=cmd_export)
 
     n = sub.add_parser("normalize", help="normalise raw venue payloads from stdin (offline)")
     n.add_argument("exchange")

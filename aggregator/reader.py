@@ -150,3 +150,26 @@ def _partition(table: pa.Table, exchange: str, kind: str) -> pa.Table:
 
 def _and(mask: pa.Array | None, other: pa.Array) -> pa.Array:
     return other if mask is None else pc.and_(mask, other)
+
+
+def export(table: pa.Table, out: Path) -> None:
+    """Write a reader's table to ``out``: Parquet (``.parquet``) or CSV (``.csv``: timestamps
+    in ISO 8601 to the nanosecond, flags joined by "|"). Written under a temp name first."""
+    import pyarrow.csv as pcsv
+
+    if out.suffix not in (".parquet", ".csv"):
+        raise AggregatorError(f"{str(out)!r}: expected a file name ending .parquet or .csv")
+    tmp = out.with_name(f".{out.name}.tmp")
+    try:
+        if out.suffix == ".parquet":
+            pq.write_table(table, tmp)
+        else:
+            i = table.schema.get_field_index("flags")
+            if i >= 0:
+                joined = pc.binary_join(table.column(i), "|")
+                table = table.set_column(i, "flags", joined)
+            pcsv.write_csv(table, tmp)
+        tmp.replace(out)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise AggregatorError(f"cannot write {str(out)!r}: {e.strerror or e}") from None
