@@ -254,7 +254,8 @@ def test_exchanges_prints_every_2019_id_and_the_venues_they_lead_to() -> None:
     assert new_ids == venues.NEW_SINCE_2019 and {"alp", "okxus"} <= new_ids
     counts = {s: sum(row[1] == s for row in rows) for s in ("trading", "renamed", "closed")}
     assert sum(counts.values()) == len(rows) == 124 + len(new_ids)
-    assert counts["trading"] == len(ADAPTERS) == len(venues.VENUES)
+    assert counts["trading"] == len(ADAPTERS) == len(venues.VENUES) == 48
+    assert (counts["renamed"], counts["closed"], len(rows)) == (11, 72, 131)
     for eid, status, detail in rows:
         assert detail and detail != status, (eid, status, detail)  # never "closed  closed"
     assert by["alp"][2] == "adapter: ws+rest; successor of btcalpha"

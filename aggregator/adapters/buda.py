@@ -8,7 +8,8 @@ time is sent (the record's ts_event stays null; the change is not turned into an
 price the venue did not send). Unauthenticated clients may make 120 requests a minute per
 IP: markets are polled one by one at 1.5 requests a second. Markets from /api/v2/markets
 ({"markets":[{"id":"BTC-CLP","name":"btc-clp","base_currency":"BTC",
-"quote_currency":"CLP",...}]}); a market whose "disabled" is true is left out.
+"quote_currency":"CLP",...}]}); a market marked "disabled" (if the venue sends that) is
+left out.
 
 Streaming is not enabled: the realtime service (wss://realtime.buda.com/sub?channel=
 book%40btcclp) is named but not documented in the public API reference, and the clients
