@@ -243,6 +243,19 @@ def test_ascendex_rest_list_and_error() -> None:
         c.parse_rest(json.dumps(err).encode(), 1, None)
 
 
+def test_ascendex_markets_from_either_product_list_with_its_renames() -> None:
+    cls = codec_class("ascendex")
+    cash = {"symbol": "BTCBULL/USDT", "statusCode": "Normal", "domain": "USDS"}
+    general = {"symbol": "BOND/USDT", "baseAsset": "BOND", "quoteAsset": "USDT", "status": "Normal"}
+    halted = {**cash, "symbol": "ETH/USDT", "statusCode": "NoTrading"}
+    body = json.dumps({"code": 0, "data": [cash, general, halted]}).encode()
+    t = cls.markets_from(body)
+    assert [(m.symbol, m.native) for m in t.markets] == [
+        ("BONDED/USDT", "BOND/USDT"),
+        ("BULL/USDT", "BTCBULL/USDT"),
+    ]
+
+
 def test_bitmax_is_an_old_id_of_ascendex() -> None:
     r = resolve("bitmax")
     assert r.venue == "ascendex" and r.warning and "'ascendex'" in r.warning

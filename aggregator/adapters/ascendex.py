@@ -106,6 +106,9 @@ def _top(bid: list[Any] | None, ask: list[Any] | None) -> tuple[Any, Any, Any, A
 
 class AscendEX(Codec):
     venue: ClassVar[str] = "ascendex"
+    # The reference library's renames for this venue where the new name is a currency code
+    # (its "BYN" and "PLN" became display names: not applied).
+    RENAMES: ClassVar[dict[str, str]] = {"BOND": "BONDED", "BTCBEAR": "BEAR", "BTCBULL": "BULL"}
     REST_URL: ClassVar[str] = "https://ascendex.com"
     MARKETS_URL: ClassVar[str] = "https://ascendex.com/api/pro/v1/cash/products"
     WS_URL: ClassVar[str] = "wss://ascendex.com:443/api/pro/v2/stream"

@@ -26,8 +26,10 @@ in December 2026) and the field names of the JKorf/CoinEx.Net SDK's v2 models:
   error, 4213 ("too frequent") a rate limit. Markets from ``/v2/spot/market``, status
   "online" (others: "bidding", "counting_down"); ids like "BTCUSDT".
 
-The recorded REST response (tests/fixtures/rest/coinex.json) is the venue's own, from a
-reference library's test data; the WebSocket frames of the tests are the documentation's.
+The reference library's one rename for CoinEx ("ACM" to the name "Actinium") is a display
+name, not a currency code: no renames. The recorded REST response
+(tests/fixtures/rest/coinex.json) is the venue's own, from a reference library's test data;
+the WebSocket frames of the tests are the documentation's.
 """
 
 from __future__ import annotations
