@@ -8,6 +8,7 @@ of pings, acks and trades, without bbo); its REST answer is the recorded one.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 from pathlib import Path
@@ -23,6 +24,7 @@ from aggregator.symbols import snapshot_path
 from aggregator.venues import resolve
 
 from .test_adapters_live import start  # noqa: F401 (the fixture)
+from .test_venues import BAD
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -86,6 +88,18 @@ def merged(records: list[Ticker]) -> Ticker:
         prev = r
     assert prev is not None
     return prev
+
+
+@pytest.mark.parametrize("venue", ["coinex", "ascendex"])
+@pytest.mark.parametrize("payload", BAD)
+def test_bad_frames_raise_only_codec_errors(venue: str, payload: bytes) -> None:
+    """The ten bad payloads every REST parser is given (tests/test_venues.py), as frames, and
+    gzip'd as CoinEx sends its frames."""
+    c = codec(venue)
+    c.subscribe(list(c.table.markets))
+    for frame in (payload, gzip.compress(payload)):
+        with contextlib.suppress(VenueError):  # ParseError, VenueNotice: what the runner counts
+            assert c.parse_frame(frame, 1) == []
 
 
 # --- CoinEx ---------------------------------------------------------------------------------
