@@ -107,6 +107,7 @@ class ALP(Codec):
         if raw == PING or raw == b"1":
             self.replies.append(PONG)
             return []
+        # The array mixes a type, a time and rows: read as a list, each row as declared.
         msg = json_body(raw)
         if not isinstance(msg, list) or not msg:
             raise ParseError(f"unexpected message: {raw[:100]!r}")

@@ -51,6 +51,7 @@ ROW = Schema(Row)
 
 class YoBit(Codec):
     venue: ClassVar[str] = "yobit"
+    RENAMES: ClassVar[dict[str, str]] = {"RUR": "RUB", "DSH": "DASH"}  # the ruble, Dash
     REST_URL: ClassVar[str] = "https://yobit.net"
     MARKETS_URL: ClassVar[str] = "https://yobit.net/api/3/info"
     REST_RATE: ClassVar[float] = 0.5  # one request every 2 s
@@ -124,15 +125,15 @@ class YoBit(Codec):
             raise ParseError("expected the markets' pairs object")
         return list(pairs.items())
 
-    @staticmethod
-    def market_of(row: Any) -> Market | None:
+    @classmethod
+    def market_of(cls, row: Any) -> Market | None:
         pair, info = row
         if not isinstance(info, dict):
             raise ValueError("pair info is not an object")
         if info.get("hidden"):
             return None
         base, _, quote = pair.partition("_")
-        return Market(unify(base, quote), pair, base_id=base, quote_id=quote)
+        return Market(unify(base, quote, renames=cls.RENAMES), pair, base_id=base, quote_id=quote)
 
 
 def _request(head: str, batch: list[Market], tail: str) -> RestRequest:
