@@ -7,10 +7,11 @@ response recorded in tests/fixtures/rest/yobit.json.
 REST: GET /api/3/ticker/{pair}-{pair}-... answers an object keyed by pair ("btc_usdt") with
 the best bid ("buy") and ask ("sell") without sizes, last, 24 h high and low, the average
 price, both 24 h volumes (checked on the recording: "vol" is in the quote currency,
-"vol_cur" in the base one) and "updated", in seconds. No open. ``ignore_invalid=1``, the flag of the BTC-e style API
-that YoBit copied, asks the venue to skip a pair it no longer lists instead of refusing
-the whole request (not confirmed for YoBit: where it is not honoured, the error below ends
-that poll and the daily markets reload drops the pair); an error answers
+"vol_cur" in the base one) and "updated", in seconds. No open. ``ignore_invalid=1``, the
+flag of the BTC-e style API that YoBit copied, asks the venue to skip a pair it no longer
+lists instead of refusing the whole request (not confirmed for YoBit: where it is not
+honoured, the error below ends that poll and the daily markets reload drops the pair); an
+error answers
 {"success":0,"error":"Invalid pair name: xxx_yyy"}. Pairs are joined into URLs of at most
 about 2,000 characters, so many markets take several requests. Responses are cached for
 2 s by the venue, and clients pace it at one request every 2 to 3 s (ccxt did), so
