@@ -1,14 +1,15 @@
-"""A socket client: ``aggregator tail`` prints the daemon's stream, optionally filtered."""
+"""The socket protocol seen from a client: connecting, the subscribe line, lines as they
+come, a line decoded into the daemon's record types, what an ack or error means."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import sys
 from collections.abc import AsyncGenerator, Sequence
 from typing import Any, TextIO
 
 import orjson
+
+from ..records import STATUS_FIELDS, TICKER_FIELDS, Record, Status, Ticker
 
 
 def subscribe_line(
@@ -49,7 +50,8 @@ async def batches(reader: asyncio.StreamReader) -> AsyncGenerator[list[bytes], N
 RECORD_PREFIXES = (b'{"type":"ticker",', b'{"type":"status",', b'{"type":"bbo",')
 
 
-def _message(line: bytes) -> dict[str, Any] | None:
+def message(line: bytes) -> dict[str, Any] | None:
+    """A line as a JSON object, or None when it is not one."""
     try:
         msg = orjson.loads(line)
     except orjson.JSONDecodeError:
@@ -57,8 +59,41 @@ def _message(line: bytes) -> dict[str, Any] | None:
     return msg if isinstance(msg, dict) else None
 
 
+# The constructor's arguments of each record type: the fields of its line but those the
+# type sets itself.
+_TICKER_ARGS = tuple(f for f in TICKER_FIELDS if f != "type")
+_STATUS_ARGS = tuple(f for f in STATUS_FIELDS if f not in ("type", "symbol"))
+
+
+def decode(msg: dict[str, Any]) -> Record | None:
+    """A record line (already parsed) as the daemon's own record, None for another line."""
+    kind = msg.get("type")
+    if kind == "ticker":
+        args = {k: msg[k] for k in _TICKER_ARGS if k in msg}
+        if args.get("flags") is not None:
+            args["flags"] = tuple(args["flags"])
+        return Ticker(**args)
+    if kind == "status":
+        return Status(**{k: msg[k] for k in _STATUS_ARGS if k in msg})
+    return None
+
+
 class Refused(Exception):
     """The daemon answered a request with an error, or can never send what was asked."""
+
+
+def refusal(msg: dict[str, Any], asked: Sequence[str], *, answering: bool) -> str | None:
+    """Why nothing asked for can come, from an ack or an error ``answering`` the subscribe
+    line; None when something can."""
+    kind = msg.get("type")
+    if kind == "ack":
+        notices = [n for n in msg.get("notices", ()) if isinstance(n, dict)]
+        idle = {n.get("value") for n in notices if n.get("event") == "not_running"}
+        if asked and idle.issuperset(asked):
+            return "no exchange asked for runs in this daemon; nothing would come"
+    elif kind == "error" and answering:
+        return f"the daemon refused the filter: {msg.get('error')}"
+    return None
 
 
 def protocol_message(
@@ -74,16 +109,14 @@ def protocol_message(
     ``answering`` the subscribe, or an ack saying that no exchange ``asked`` for runs in
     the daemon."""
     kind = msg.get("type")
+    why = refusal(msg, asked, answering=answering)
     if kind == "ack":
-        notices = [n for n in msg.get("notices", ()) if isinstance(n, dict)]
-        for n in notices:
-            print(f"{prog}: {n.get('message')}", file=err)
-        idle = {n.get("value") for n in notices if n.get("event") == "not_running"}
-        if asked and idle.issuperset(asked):
-            raise Refused("no exchange asked for runs in this daemon; nothing would come")
-    elif kind == "error":
-        if answering:
-            raise Refused(f"the daemon refused the filter: {msg.get('error')}")
+        for n in msg.get("notices", ()):
+            if isinstance(n, dict):
+                print(f"{prog}: {n.get('message')}", file=err)
+    if why is not None:
+        raise Refused(why)
+    if kind == "error":
         print(f"{prog}: the daemon says: {msg.get('error')}", file=err)
     elif kind == "notice" and msg.get("event") == "conflated":
         print(
@@ -91,79 +124,3 @@ def protocol_message(
             "(the latest value of each key was kept)",
             file=err,
         )
-
-
-async def tail(
-    path: str | None,
-    tcp: str | None,
-    exchanges: Sequence[str] | None,
-    symbols: Sequence[str] | None,
-    types: Sequence[str] | None,
-    count: int | None,
-    out: TextIO,
-    *,
-    err: TextIO | None = None,
-    protocol: bool = False,
-) -> int:
-    """Write the daemon's records to ``out``, and only them (``| jq`` reads records); stop
-    after ``count`` records.
-
-    Protocol lines (ack, snapshot_end, pong, notices) are not records: what a person must
-    know of them goes to ``err`` (standard error by default); with ``protocol`` they are
-    also written to ``out``, in order. Returns 0 once ``count`` records are written; 1 if
-    it cannot connect or the daemon closes the connection first; 2 if the daemon refuses
-    the filter, or can never send anything it names (with the reason on ``err``).
-    """
-    err = err or sys.stderr  # (looked up now: it may have been replaced since import)
-    where = f"tcp {tcp}" if tcp else f"socket {path}"
-    try:
-        reader, writer = await connect(path, tcp)
-    except OSError as e:
-        print(f"aggregator tail: cannot connect to {where}: {e.strerror or e}", file=err)
-        return 1
-    seen = 0
-    asked = list(exchanges or ())
-    try:
-        request = subscribe_line(exchanges, symbols, types)
-        # Lines before the ack were sent under no filter: a filtered tail skips them.
-        waiting = request is not None
-        if request:
-            writer.write(request)
-        async with contextlib.aclosing(batches(reader)) as stream:
-            async for batch in stream:
-                kept: list[bytes] = []
-                for line in batch:
-                    record = line.startswith(RECORD_PREFIXES)
-                    if not record:
-                        msg = _message(line)
-                        kind = msg.get("type") if msg is not None else None
-                        record = kind in ("ticker", "status", "bbo")
-                        if not record and msg is not None:
-                            if kind in ("ack", "error") or not waiting:
-                                protocol_message(msg, asked, err, answering=waiting)
-                            waiting = waiting and kind != "ack"
-                    if waiting:
-                        continue
-                    if record or protocol:
-                        kept.append(line)
-                    if record and count is not None:
-                        seen += 1
-                        if seen >= count:
-                            break
-                if kept:
-                    out.write(b"".join(kept).decode("utf-8", "replace"))
-                    out.flush()
-                if count is not None and seen >= count:
-                    return 0
-        why = "closed by the daemon"
-    except Refused as e:
-        print(f"aggregator tail: {e}", file=err)
-        return 2
-    except ConnectionError as e:
-        why = f"lost: {e.strerror or e}"
-    finally:
-        writer.close()
-        with contextlib.suppress(OSError):
-            await writer.wait_closed()
-    print(f"aggregator tail: connection to {where} {why}", file=err)
-    return 1
