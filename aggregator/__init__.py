@@ -1,8 +1,14 @@
 """Market-data aggregator: venue tickers normalised into one record, to files and sockets."""
 
+from importlib import metadata
 from typing import TYPE_CHECKING
 
-__version__ = "0.1.0"
+# The one place the version is written is pyproject.toml; a source tree that was never
+# installed has none.
+try:
+    __version__ = metadata.version("aggregator")
+except metadata.PackageNotFoundError:
+    __version__ = "0+unknown"
 
 if TYPE_CHECKING:
     from .reader import read as read
