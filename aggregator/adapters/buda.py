@@ -1,6 +1,9 @@
 """Buda.com: REST polling of each market's ticker; no stream.
 
-REST (api.buda.com, API v2): GET /api/v2/markets/{id}/ticker answers
+Confirmed against the venue's API reference (api.buda.com: the URL scheme, Markets, Ticker)
+and the clients that follow it (the ticker's fields; the unauthenticated limit).
+
+REST (API v2): GET /api/v2/markets/{id}/ticker answers
 {"ticker":{...}} with the last price, the best ask ("min_ask") and bid ("max_bid") without
 sizes, the 24 h volume in the base currency and the price's change over 24 h and 7 days,
 as fractions. Every amount is a pair [value, currency]. No high, low, open, quote volume or
