@@ -18,7 +18,7 @@ import pytest
 
 from aggregator.adapters.registry import codec_class
 from aggregator.errors import ParseError, RateLimited, VenueError, VenueNotice
-from aggregator.records import Ticker
+from aggregator.records import Status, Ticker
 from aggregator.sim import VenueSim
 from aggregator.symbols import snapshot_path
 from aggregator.venues import resolve
@@ -275,11 +275,35 @@ def test_bitmax_is_an_old_id_of_ascendex() -> None:
     assert r.venue == "ascendex" and r.warning and "'ascendex'" in r.warning
 
 
-async def test_ascendex_server_pings_answered_over_a_socket(start) -> None:  # noqa: F811
-    """The simulator pings every second and counts the pongs that echo its hp."""
-    sim = VenueSim("ascendex", rate=100, seed=9)
-    await sim.start()
-    run = await start("ascendex", sim=sim, stale_after=5.0)
-    await run.until(lambda: sim.dialect.pongs >= 2 and len(run.tickers()) >= 5)  # type: ignore[attr-defined]
-    assert sim.connections == 1  # the session was never ended for a missed pong
-    assert {"op": "pong", "hp": 3} in sim.received
+async def test_streams_down_fall_back_to_rest_and_back(start) -> None:  # noqa: F811
+    """Both venues at once, their streams refused: REST polling meanwhile (CoinEx's with the
+    best bid and ask from its depth requests, merged with its tickers), stopped once the
+    streams are back; then AscendEX's server pings (every second from the simulator, which
+    counts the pongs that echo its hp) are answered over the socket."""
+    runs = {}
+    for venue in ("coinex", "ascendex"):
+        sim = VenueSim(venue, rate=200, seed=11)
+        sim.faults.refuse_ws = True
+        await sim.start()
+        runs[venue] = await start(venue, sim=sim, fallback_after=1.0)
+    for run in runs.values():
+        await run.until_state("fallback")
+        await run.until(lambda run=run: len(run.tickers()) >= 2)
+        assert run.sim.connections == 0
+        for t in run.tickers():
+            assert t.bid is not None and t.ask is not None and t.last is not None
+    assert runs["coinex"].sim.requests >= 3  # two books and the tickers, at least
+    for run in runs.values():
+        run.sim.faults.refuse_ws = False
+    for run in runs.values():
+        await run.until(
+            lambda run=run: any(
+                isinstance(r, Status) and r.detail == "stream recovered; REST polling stopped"
+                for r in run.out
+            )
+        )
+        assert run.sim.connections >= 1
+    ascendex = runs["ascendex"].sim
+    await runs["ascendex"].until(lambda: ascendex.dialect.pongs >= 1)  # type: ignore[attr-defined]
+    assert {"op": "pong", "hp": 3} in ascendex.received
+    assert ascendex.connections == 1  # the session was not ended for a missed pong
