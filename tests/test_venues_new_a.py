@@ -180,6 +180,8 @@ def test_coinex_rest_polls_each_book_then_all_tickers() -> None:
         0.31763545,
     )
     assert top.last == 30746.28 and top.ts_event == 1689152421692 * 1_000_000
+    other = json.dumps({"code": 0, "data": {**depth, "market": "NOPEUSDT"}}).encode()
+    assert c.parse_rest(other, 1, m) == []  # another market's book is not taken for m's
     error = json.dumps({"code": 3639, "data": {}, "message": "market not found"}).encode()
     with pytest.raises(VenueError, match="3639") as e:
         c.parse_rest(error, 1, m)

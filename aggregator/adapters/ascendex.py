@@ -13,7 +13,8 @@ and ascendex-futures-pro-api-v2 for the v2 stream's endpoints), read in December
   ref-px), so streamed records have the best bid and ask only; the REST ticker has the rest.
 - The server sends ``{"m":"ping","hp":3}`` when the client has been quiet for a while (hp,
   the "health points", falls with each unanswered one; two missed and the session ends):
-  each is answered ``{"op":"pong","hp":3}``, echoing its hp. ``{"m":"disconnected",
+  each is answered ``{"op":"pong","hp":3}``, echoing its hp as the recorded client did (the
+  documentation's example is ``{"op":"pong"}``). ``{"m":"disconnected",
   "code","reason","info"}`` announces the end of the session.
 - REST ``GET /api/pro/v1/spot/ticker`` with no ``symbol`` answers the ticker of every spot
   market in a list (one symbol: one object): open (24 h ago), close (last), high, low,

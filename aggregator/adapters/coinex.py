@@ -1,7 +1,7 @@
 """CoinEx spot: the v2 market WebSocket (24 h state and best bid/ask, merged) and REST polling.
 
-Checked against CoinEx's API v2 documentation (docs.coinex.com/api/v2, read as published
-in December 2026) and the field names of the JKorf/CoinEx.Net SDK's v2 models:
+Checked in December 2026 against the text of CoinEx's API v2 documentation
+(docs.coinex.com/api/v2) and the field names of the JKorf/CoinEx.Net SDK's v2 models:
 
 - WebSocket ``wss://socket.coinex.com/v2/spot``: requests ``{"method", "params", "id"}``
   answered ``{"id", "code", "message"}`` (code 0: done). ``state.subscribe`` with
@@ -16,8 +16,8 @@ in December 2026) and the field names of the JKorf/CoinEx.Net SDK's v2 models:
   unavailable) end the session.
 - State's ``volume_buy``/``volume_sell`` are labelled "best bid/ask size" in the push's
   table but "taker buy/sell volume" for the same fields of the REST ticker, and their values
-  (a third of the day's volume) are volumes: they are not read as sizes. The sizes come from
-  ``bbo.update``; the pushes carry no time of their own besides bbo's.
+  (about a third of the day's volume in its example) are volumes: they are not read as
+  sizes. The sizes come from ``bbo.update``; state pushes carry no time, bbo's do.
 - REST ``GET /v2/spot/ticker`` answers every market when ``market`` is left out (the same
   fields as state, no best bid/ask): one request per poll covers the statistics of all
   subscribed markets, and ``GET /v2/spot/depth?market=..&limit=5&interval=0`` each market's
@@ -107,7 +107,7 @@ class CoinEx(Codec):
     venue: ClassVar[str] = "coinex"
     REST_URL: ClassVar[str] = "https://api.coinex.com"
     MARKETS_URL: ClassVar[str] = "https://api.coinex.com/v2/spot/market"
-    WS_URL: ClassVar[str] = "wss://socket.coinex.com/v2/spot/"
+    WS_URL: ClassVar[str] = "wss://socket.coinex.com/v2/spot"
     MAX_SYMBOLS_PER_CONNECTION: ClassVar[int] = 100  # one list per channel
     APP_PING_INTERVAL: ClassVar[float | None] = 20.0  # server.ping
     MERGE: ClassVar[bool] = True
@@ -211,7 +211,7 @@ class CoinEx(Codec):
             return self._tickers(data, ts_recv)
         if data is None or data.depth is None:
             raise ParseError("response without a data list or a depth")
-        m = self.lookup(data.market) or market
+        m = self.lookup(data.market) if data.market else market  # another market's: none
         if m is None:
             return []
         book = data.depth

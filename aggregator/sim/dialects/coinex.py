@@ -22,7 +22,7 @@ def _gz(obj: Any) -> bytes:
 
 class CoinExDialect(Dialect):
     venue = "coinex"
-    ws_path = "/v2/spot/"
+    ws_path = "/v2/spot"
 
     def on_message(self, conn: ConnState, msg: Any) -> list[Any]:
         method, mid = msg.get("method"), msg.get("id")
