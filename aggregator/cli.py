@@ -309,7 +309,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_normalize(args: argparse.Namespace) -> int:
     from .normalize import normalize
 
-    return normalize(args.exchange, "ws" if args.ws else "rest", args.symbol, args.state_dir)
+    mode = "ws" if args.ws else "rest"
+    return normalize(args.exchange, mode, args.symbol, args.state_dir, markets=args.markets)
 
 
 # --- parser -----------------------------------------------------------------------------
@@ -447,7 +448,10 @@ def parser() -> argparse.ArgumentParser:
     mode = n.add_mutually_exclusive_group(required=True)
     mode.add_argument("--ws", action="store_true", help="stdin holds WebSocket frames")
     mode.add_argument("--rest", action="store_true", help="stdin holds REST responses")
-    n.add_argument("--symbol", help="the unified symbol of every payload (no market lookup)")
+    n.add_argument("--symbol", help="the unified symbol of payloads that do not name their market")
+    n.add_argument(
+        "--markets", type=Path, metavar="FILE", help="the venue's markets response, as it sends it"
+    )
     n.add_argument("--state-dir", type=Path, help="where the daemon caches markets")
     n.set_defaults(func=cmd_normalize)
 
