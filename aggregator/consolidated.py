@@ -29,7 +29,7 @@ EXCHANGE = "consolidated"  # the `exchange` of every bbo record
 DOWN_STATES = frozenset({"starting", "connecting", "stale", "disconnected", "stopped"})
 
 Quote = tuple[float | None, float | None, float | None, float | None]  # bid, size, ask, size
-MarketKey = tuple[str, str]  # (exchange, the venue market's unified symbol)
+MarketKey = tuple[str, ...]  # the hub's key of a venue market: ("ticker", exchange, symbol)
 
 
 @dataclass(init=False)
@@ -151,43 +151,63 @@ class Book:
             return False
         if quote is None:
             del quotes[key]
+            bid = bid_size = ask = ask_size = None
         else:
             quotes[key] = quote
-        # a better quote takes a side; the best one getting worse (or going) reads them all
-        bid = bid_size = ask = ask_size = None
-        if quote is not None:
             bid, bid_size, ask, ask_size = quote
+        # A better quote takes a side; the best one getting worse (or going) reads them all.
+        # Written out, prices compared inline: this runs for every ticker that moves a book.
         best = self.best_bid
         if best == key:
             assert old is not None and old[0] is not None
-            if bid is None or not _bid_at_least(bid, bid_size, old[0], old[1]):
+            op = old[0]
+            if bid is None or bid < op or (bid == op and _size(bid_size) < _size(old[1])):
                 self.best_bid = self._best(0)
-        elif bid is not None and (
-            best is None or _bid_beats(bid, bid_size, key, quotes[best], best)
-        ):
-            self.best_bid = key
+        elif bid is not None:
+            if best is None:
+                self.best_bid = key
+            else:
+                bq = quotes[best]
+                bp = bq[0]
+                assert bp is not None
+                if bid > bp or (bid == bp and _bid_beats(bid, bid_size, key, bq, best)):
+                    self.best_bid = key
         best = self.best_ask
         if best == key:
             assert old is not None and old[2] is not None
-            if ask is None or not _ask_at_least(ask, ask_size, old[2], old[3]):
+            op = old[2]
+            if ask is None or ask > op or (ask == op and _size(ask_size) < _size(old[3])):
                 self.best_ask = self._best(2)
-        elif ask is not None and (
-            best is None or _ask_beats(ask, ask_size, key, quotes[best], best)
-        ):
-            self.best_ask = key
+        elif ask is not None:
+            if best is None:
+                self.best_ask = key
+            else:
+                bq = quotes[best]
+                bp = bq[2]
+                assert bp is not None
+                if ask < bp or (ask == bp and _ask_beats(ask, ask_size, key, bq, best)):
+                    self.best_ask = key
         return True
 
     def _best(self, side: int) -> MarketKey | None:
-        """The best market of a side (0: bid, 2: ask), reading every quote of the book."""
+        """The best market of a side (0: bid, 2: ask), reading every quote of the book: the
+        ties broken as ``_bid_beats`` and ``_ask_beats`` do, compared inline (a rescan
+        reads tens of quotes)."""
         found: MarketKey | None = None
-        beats = _bid_beats if side == 0 else _ask_beats
-        quotes = self.quotes
-        for key, q in quotes.items():
-            price = q[side]
-            if price is not None and (
-                found is None or beats(price, q[side + 1], key, quotes[found], found)
-            ):
-                found = key
+        fp = fs = 0.0
+        higher = side == 0
+        for key, q in self.quotes.items():
+            p = q[side]
+            if p is None:
+                continue
+            s = q[side + 1]
+            s = -1.0 if s is None else s
+            if found is not None and p == fp:
+                if s < fs or (s == fs and key > found):
+                    continue
+            elif found is not None and (p < fp if higher else p > fp):
+                continue
+            found, fp, fs = key, p, s
         return found
 
     def values(self) -> Values:
@@ -197,10 +217,10 @@ class Book:
         bid_ex = ask_ex = None
         if self.best_bid is not None:
             q = self.quotes[self.best_bid]
-            bid, bid_size, bid_ex = q[0], q[1], self.best_bid[0]
+            bid, bid_size, bid_ex = q[0], q[1], self.best_bid[1]
         if self.best_ask is not None:
             q = self.quotes[self.best_ask]
-            ask, ask_size, ask_ex = q[2], q[3], self.best_ask[0]
+            ask, ask_size, ask_ex = q[2], q[3], self.best_ask[1]
         crossed = bid is not None and ask is not None and bid > ask
         return (bid, bid_size, bid_ex, ask, ask_size, ask_ex, len(self.quotes), crossed)
 
@@ -227,14 +247,6 @@ def _ask_beats(
         return price < bp
     s, bs = _size(size), _size(bq[3])
     return s > bs if s != bs else key < bkey
-
-
-def _bid_at_least(p: float, s: float | None, old_p: float, old_s: float | None) -> bool:
-    return p > old_p or (p == old_p and _size(s) >= _size(old_s))
-
-
-def _ask_at_least(p: float, s: float | None, old_p: float, old_s: float | None) -> bool:
-    return p < old_p or (p == old_p and _size(s) >= _size(old_s))
 
 
 class ConsolidatedView:
@@ -264,7 +276,7 @@ class ConsolidatedView:
         self._clock = clock
         self.books: dict[str, Book] = {}
         self._book_of: dict[str, Book] = {}  # a venue market's symbol -> its book
-        self._venue_books: dict[str, set[Book]] = {}  # exchange -> books it has quotes in
+        self._venue_books: dict[str, set[Book]] = {}  # exchange -> books it has markets in
         self._touched: set[tuple[str, str, str]] = set()
         self._due: list[Book] = []
         self._flushing: asyncio.Handle | None = None
@@ -297,26 +309,29 @@ class ConsolidatedView:
 
     def _apply(self) -> None:
         latest = self.latest
+        book_of = self._book_of
         for key in self._touched:
             r = latest.get(key)
             if r is None:
                 continue
-            book = self._book_of.get(r.symbol) or self._new_book(r.symbol)
-            book.markets.add(key)
+            book = book_of.get(r.symbol)
+            if book is None:
+                book = self._new_book(r.symbol)
+            if key not in book.markets:
+                book.markets.add(key)
+                self._venue_books.setdefault(r.exchange, set()).add(book)
             quote: Quote | None = None
             if r.flags is None and (r.bid is not None or r.ask is not None):
                 quote = (r.bid, r.bid_size, r.ask, r.ask_size)
-            ex = r.exchange
-            if book.update((ex, r.symbol), quote):
+            if book.update(key, quote):
                 self.updates += 1
-                if quote is not None:
-                    self._venue_books.setdefault(ex, set()).add(book)
-                self._changed(book)
+                if not book.pending:
+                    self._changed(book)
         self._touched.clear()
 
     def _venue_down(self, exchange: str) -> None:
-        for book in self._venue_books.pop(exchange, ()):
-            gone = [k for k in book.quotes if k[0] == exchange]
+        for book in self._venue_books.get(exchange, ()):
+            gone = [k for k in book.quotes if k[1] == exchange]
             for key in gone:
                 book.update(key, None)
             if gone:

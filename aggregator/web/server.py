@@ -141,7 +141,7 @@ class WebServer:
         """The venues and the books: one JSON object's members, for every page alike."""
         report = self.report()
         venues = [{k: v.get(k) for k in VENUE_KEYS} for v in report["venues"]]
-        books = sorted(self.view.books.values(), key=lambda b: (-len(b.quotes), b.symbol))
+        books = sorted(self.view.books.values(), key=_book_order)
         rows = [_book_row(b) for b in books[:MAX_BOOKS]]
         body = orjson.dumps(
             {
@@ -156,8 +156,8 @@ class WebServer:
 
     def _state(self, page: Page, shared: bytes) -> bytes:
         books = self.view.books
-        if page.symbol not in books and books:  # the busiest book until the page chooses
-            page.symbol = max(books.values(), key=lambda b: (len(b.quotes), b.symbol)).symbol
+        if page.symbol not in books and books:  # the first book shown, until the page chooses
+            page.symbol = min(books.values(), key=_book_order).symbol
             page.has_history = False
         own: dict[str, Any] = {"symbol": page.symbol, "quotes": self._quotes(page.symbol)}
         line = self.charts.points.get(page.symbol or "")
@@ -179,7 +179,7 @@ class WebServer:
             r = self.view.latest.get(key)
             if r is None:
                 continue
-            used = (r.exchange, r.symbol) in book.quotes
+            used = key in book.quotes
             rows.append(
                 {
                     "exchange": r.exchange,
@@ -191,8 +191,8 @@ class WebServer:
                     "age": round((now - r.ts_recv) / 1e9, 1),
                     "flags": r.flags,
                     "used": used,
-                    "best_bid": used and book.best_bid == (r.exchange, r.symbol),
-                    "best_ask": used and book.best_ask == (r.exchange, r.symbol),
+                    "best_bid": used and book.best_bid == key,
+                    "best_ask": used and book.best_ask == key,
                 }
             )
         return rows
@@ -238,6 +238,11 @@ class WebServer:
                     continue
                 shared = await asyncio.shield(self._tick)
                 await page.ws.send_str(self._state(page, shared).decode())
+
+
+def _book_order(book: Book) -> tuple[int, str]:
+    """Books with the most venues first, then by symbol."""
+    return (-len(book.quotes), book.symbol)
 
 
 def _book_row(book: Book) -> dict[str, Any]:

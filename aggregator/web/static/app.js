@@ -224,6 +224,10 @@ function draw(symbol) {
   }
   line(ctx, x, y, 1, "#3fbf7f");
   line(ctx, x, y, 2, "#e0605a");
+  ctx.fillStyle = "#3fbf7f";
+  ctx.fillText("best bid", left + 4, 22);
+  ctx.fillStyle = "#e0605a";
+  ctx.fillText("best ask", left + 64, 22);
 }
 
 function line(ctx, x, y, side, color) {
