@@ -21,10 +21,13 @@ from aggregator.client import (
     latest,
     refusal,
 )
+from aggregator.config import SocketConfig
 from aggregator.records import Status, Ticker, dumps
 from aggregator.sim import VenueSim
+from aggregator.sinks.socket import SocketSink
 
 from .test_daemon import VENUES, Proc, short_dir, spawn, wait_for, write_config
+from .test_socket import serve, sockdir  # noqa: F401 (a fixture)
 
 REPO = Path(__file__).parent.parent
 
@@ -97,6 +100,54 @@ def test_refusals_and_an_unreachable_daemon(tmp_path: Path) -> None:
     with pytest.raises(Unavailable, match=r"cannot connect to socket .*none\.sock"):
         latest(str(tmp_path / "none.sock"), max_attempts=2)
     assert issubclass(Refused, Exception)
+
+
+async def test_a_refused_filter_is_final_a_refused_connection_is_tried_again(
+    sockdir: Path,  # noqa: F811
+) -> None:
+    async with asyncio.timeout(10), serve(sockdir, max_clients=1) as s:
+        with pytest.raises(Refused, match="the daemon refused the filter: exchanges: unknown"):
+            await Subscription(str(s.path), exchanges=["nosuch"]).snapshot()  # a quiet daemon
+        held = await s.connect()  # the one client allowed
+        sub = Subscription(str(s.path), backoff_initial=0.01, backoff_max=0.05, max_attempts=3)
+        with pytest.raises(Unavailable, match=r"the daemon says: too many clients \(max_clients"):
+            await sub.snapshot()
+        s.hub.publish(tick(1))
+        sub = Subscription(str(s.path), backoff_initial=0.05, backoff_max=0.1)
+        waiting = asyncio.create_task(sub.snapshot())
+        await asyncio.sleep(0.2)
+        assert not waiting.done()  # tried again and again meanwhile
+        await held.close()
+        (record,) = await waiting
+        assert isinstance(record, Ticker) and record.seq == 1 and sub.reconnects == 0
+        await sub.aclose()
+
+
+async def test_a_reconnection_to_the_same_daemon_is_a_gap_but_not_a_restart(
+    sockdir: Path,  # noqa: F811
+) -> None:
+    async with asyncio.timeout(10), serve(sockdir) as s:
+        sub = Subscription(str(s.path), backoff_initial=0.01, backoff_max=0.05)
+        s.hub.publish(tick(1))
+        assert len(await sub.snapshot()) == 1
+        s.hub.publish(tick(2))
+        assert await anext(sub) == tick(2)
+        await s.sink.stop()  # its clients are closed; the hub keeps its latest values (and
+        # offers to the stopped sink, which drops them)
+        s.hub.publish(tick(3))
+        again = SocketSink(SocketConfig(path=s.path), s.hub.latest)
+        s.hub.add_sink(again)
+        await again.start()
+        try:
+            gap = await anext(sub)
+            assert gap == Gap("reconnect", None, None, "closed by the daemon"), gap
+            assert await anext(sub) == tick(3)  # the new snapshot: the latest value
+            s.hub.publish(tick(5))
+            assert await anext(sub) == Gap("seq", "kraken", 1, "seq 3 then 5")
+            assert sub.reconnects == 1
+        finally:
+            await sub.aclose()
+            await again.stop()
 
 
 async def collect(sub: Subscription, done, timeout: float = 20.0) -> list:

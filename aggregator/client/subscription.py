@@ -74,6 +74,9 @@ class Subscription:
         self._taken: list[Record] = []  # the last snapshot, whole
         self._waiting = False  # for the ack: lines before it went out under no filter
         self.live = False  # the current connection's snapshot has come
+        self._failures = 0  # attempts in a row that did not get an ack
+        self._failed_why = ""
+        self._refused: str | None = None  # an error before the ack: the pong or the end tells
         self._closed = False
 
     # --- the iterator ---------------------------------------------------------------------
@@ -125,30 +128,42 @@ class Subscription:
             await self._lost(why)
             return
         *lines, self._buf = (self._buf + data).split(b"\n")
-        for line in lines:
-            self._line(line)
+        try:
+            for line in lines:
+                self._line(line)
+        except Refused:
+            await self.aclose()  # nothing asked for can come: the subscription ends
+            raise
 
     async def _connect(self) -> None:
-        failures = 0
+        """Connect and subscribe; after failures (a refused connection, or one closed
+        before its ack), wait the backoff first."""
         while True:
+            if self._failures:
+                if self.max_attempts is not None and self._failures >= self.max_attempts:
+                    raise Unavailable(f"cannot connect to {self.where}: {self._failed_why}")
+                delay = min(self.backoff_max, self.backoff_initial * 2 ** (self._failures - 1))
+                await asyncio.sleep(delay * random.uniform(0.5, 1.0))
             try:
                 reader, writer = await connect(self._path, self._tcp)
                 break
             except OSError as e:
-                failures += 1
-                if self.max_attempts is not None and failures >= self.max_attempts:
-                    raise Unavailable(
-                        f"cannot connect to {self.where}: {e.strerror or e}"
-                    ) from None
-                delay = min(self.backoff_max, self.backoff_initial * 2 ** (failures - 1))
-                await asyncio.sleep(delay * random.uniform(0.5, 1.0))
-        writer.write(self._request)
+                self._failures += 1
+                self._failed_why = str(e.strerror or e)
+        # The ping's pong follows the subscribe's answer: an error before it refused the
+        # filter, while an error and the end of the connection refused the connection.
+        writer.write(self._request + b'{"op":"ping"}\n')
         self._conn, self._buf = (reader, writer), b""
         self._snapshot, self._waiting, self.live = None, True, False
+        self._refused = None
 
     async def _lost(self, why: str) -> None:
         await self._disconnect()
         if self._closed:
+            return
+        if self._waiting:  # not subscribed yet: a failed attempt
+            self._failures += 1
+            self._failed_why = f"the daemon says: {self._refused}" if self._refused else why
             return
         self.reconnects += 1
         self.gaps.connection_lost(why)
@@ -169,11 +184,15 @@ class Subscription:
             return
         kind = msg.get("type")
         if self._waiting:
-            if kind in ("ack", "error"):
+            if kind == "error":
+                self._refused = str(msg.get("error"))
+            elif kind == "pong" and self._refused is not None:
+                raise Refused(f"the daemon refused the filter: {self._refused}")
+            elif kind == "ack":
                 why = refusal(msg, self._asked, answering=True)
                 if why is not None:
                     raise Refused(why)
-                self._waiting = False
+                self._waiting, self._failures = False, 0
                 self.protocol = msg.get("protocol")
                 if self.protocol is not None and self.protocol not in PROTOCOLS:
                     log.warning("%s speaks protocol %s", self.where, self.protocol)
