@@ -157,8 +157,9 @@ class Book:
             bid, bid_size, ask, ask_size = quote
         # A better quote takes a side; the best one getting worse (or going) reads them all.
         # Written out, prices compared inline: this runs for every ticker that moves a book.
-        best = self.best_bid
-        if best == key:
+        if old is not None and bid == old[0] and bid_size == old[1]:
+            pass  # this side did not move (one side of a book often does not)
+        elif (best := self.best_bid) == key:
             assert old is not None and old[0] is not None
             op = old[0]
             if bid is None or bid < op or (bid == op and _size(bid_size) < _size(old[1])):
@@ -172,8 +173,9 @@ class Book:
                 assert bp is not None
                 if bid > bp or (bid == bp and _bid_beats(bid, bid_size, key, bq, best)):
                     self.best_bid = key
-        best = self.best_ask
-        if best == key:
+        if old is not None and ask == old[2] and ask_size == old[3]:
+            pass
+        elif (best := self.best_ask) == key:
             assert old is not None and old[2] is not None
             op = old[2]
             if ask is None or ask > op or (ask == op and _size(ask_size) < _size(old[3])):
