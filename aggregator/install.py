@@ -57,7 +57,7 @@ def files(prefix: str) -> list[Installed]:
         )
     unit = _packaged("systemd/aggregator.service")
     exec_start = f"ExecStart={TEMPLATE_PREFIX}/bin/aggregator "
-    unit = unit.replace(exec_start, f"ExecStart={prefix.rstrip('/') or ''}/bin/aggregator ")
+    unit = unit.replace(exec_start, f"ExecStart={prefix.rstrip('/')}/bin/aggregator ")
     return [
         Installed("etc/systemd/system/aggregator.service", 0o644, unit),
         Installed(

@@ -110,6 +110,10 @@ def test_install_keeps_the_operators_config_and_refuses_a_bad_prefix(tmp_path: P
     assert "Traceback" not in r.stderr
 
 
+def apply(*command: str) -> None:
+    subprocess.run(command, capture_output=True, text=True, timeout=30, check=True)
+
+
 def _ids(root: Path, name: str) -> tuple[int, int]:
     for line in (root / "etc/passwd").read_text().splitlines():
         fields = line.split(":")
@@ -155,10 +159,9 @@ async def test_the_group_reads_the_data_and_uses_the_socket_others_do_not() -> N
     os.chmod(base, 0o755)  # (mkdtemp made it 0700) the users below pass through it
     root = base / "fs"
     install(root)
-    run = lambda *a: subprocess.run(a, capture_output=True, text=True, timeout=30, check=True)  # noqa: E731
-    run(sysusers, f"--root={root}", str(root / "etc/sysusers.d/aggregator.conf"))
+    apply(sysusers, f"--root={root}", str(root / "etc/sysusers.d/aggregator.conf"))
     uid, gid = _ids(root, "aggregator")
-    run(tmpfiles, f"--root={root}", "--create", str(root / "etc/tmpfiles.d/aggregator.conf"))
+    apply(tmpfiles, f"--root={root}", "--create", str(root / "etc/tmpfiles.d/aggregator.conf"))
     state, config = root / "var/lib/aggregator", root / "etc/aggregator"
     for path, owner, mode in (
         (state, (uid, gid), 0o750),
@@ -196,7 +199,10 @@ async def test_the_group_reads_the_data_and_uses_the_socket_others_do_not() -> N
     )
     sock = runtime / "aggregator.sock"
     try:
-        written = lambda: [p for p in (state / "data").rglob("*.jsonl") if p.stat().st_size]  # noqa: E731
+
+        def written() -> list[Path]:
+            return [p for p in (state / "data").rglob("*.jsonl") if p.stat().st_size]
+
         await wait_for(lambda: sock.exists() and written())
         data = written()[0]
         code = READ_AND_CONNECT.format(data=str(data), sock=str(sock))
