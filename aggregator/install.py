@@ -22,6 +22,7 @@ from typing import TextIO
 from .errors import AggregatorError
 
 TEMPLATE_PREFIX = "/opt/aggregator"  # where the packaged unit's ExecStart points
+HIDDEN = ("/home/", "/root/", "/run/user/")  # what the unit's ProtectHome=yes hides
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +55,11 @@ def files(prefix: str) -> list[Installed]:
     if not prefix.startswith("/") or any(c.isspace() or c in "\"'\\%$" for c in prefix):
         raise AggregatorError(
             f"--prefix: expected an absolute path without spaces or quotes, got {prefix!r}"
+        )
+    if prefix.startswith(HIDDEN):
+        raise AggregatorError(
+            f"--prefix: {prefix} is hidden from the service (ProtectHome=yes): install the "
+            "package in its own environment, e.g. python3 -m venv /opt/aggregator"
         )
     unit = _packaged("systemd/aggregator.service")
     exec_start = f"ExecStart={TEMPLATE_PREFIX}/bin/aggregator "

@@ -108,6 +108,13 @@ def test_install_keeps_the_operators_config_and_refuses_a_bad_prefix(tmp_path: P
     assert r.returncode == 1
     assert f"aggregator: no {tmp_path}/nowhere/bin/aggregator: install the package" in r.stderr
     assert "Traceback" not in r.stderr
+    r = subprocess.run(
+        [*AGGREGATOR, "install", "--print", "--prefix", "/root/.local/pipx/venvs/aggregator"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert r.returncode == 1 and "is hidden from the service (ProtectHome=yes)" in r.stderr
 
 
 def apply(*command: str) -> None:
