@@ -27,7 +27,7 @@ from aggregator.sim import VenueSim
 from aggregator.sinks.socket import SocketSink
 
 from .test_daemon import VENUES, Proc, short_dir, spawn, wait_for, write_config
-from .test_socket import serve, sockdir  # noqa: F401 (a fixture)
+from .test_socket import fill_until_behind, serve, sockdir  # noqa: F401 (a fixture)
 
 REPO = Path(__file__).parent.parent
 
@@ -148,6 +148,23 @@ async def test_a_reconnection_to_the_same_daemon_is_a_gap_but_not_a_restart(
         finally:
             await sub.aclose()
             await again.stop()
+
+
+async def test_updates_skipped_for_a_reader_behind_are_one_gap_not_many(
+    sockdir: Path,  # noqa: F811
+) -> None:
+    async with asyncio.timeout(30), serve(sockdir, client_buffer=64 * 1024) as s:
+        sub = Subscription(str(s.path))
+        assert await sub.snapshot() == []
+        seq = await fill_until_behind(s, keys=50, seq=1)  # the subscription reads nothing
+        s.hub.publish(Status("binance", "stopped", seq=seq))
+        events = await collect(sub, lambda ev: isinstance(ev[-1], Status))
+        await sub.aclose()
+    gaps = [e for e in events if isinstance(e, Gap)]
+    assert gaps and {g.reason for g in gaps} == {"conflated"}, gaps  # the jumps it explains
+    records = [e for e in events if not isinstance(e, Gap)]
+    missed = sum(g.missed or 0 for g in gaps)
+    assert missed == s.sink.conflated and len(records) + missed == seq  # sent or missed
 
 
 async def collect(sub: Subscription, done, timeout: float = 20.0) -> list:
