@@ -281,7 +281,8 @@ class ConsolidatedView:
         self._venue_books: dict[str, set[Book]] = {}  # exchange -> books it has markets in
         self._touched: set[tuple[str, str, str]] = set()
         self._due: list[Book] = []
-        self._flushing: asyncio.Handle | None = None
+        self._applying: asyncio.Handle | None = None  # the touched markets, applied
+        self._flushing: asyncio.Handle | None = None  # the records due, sent
         self._loop: asyncio.AbstractEventLoop | None = None
         self.seq = 0
         self.updates = 0  # quotes that moved a book
@@ -294,8 +295,9 @@ class ConsolidatedView:
     def offer_batch(
         self, records: Sequence[Any], lines: Sequence[bytes], venue: str | None = None
     ) -> None:
-        """Note the markets a batch's tickers touch and apply them once each; a status
-        record applies what came before it first, so that order is kept."""
+        """Note the markets a batch's tickers touch; they are applied once each on the next
+        turn of the loop (a market updated by several reads meanwhile, once). A status record
+        applies what came before it first, so that order is kept."""
         touched = self._touched
         for r in records:
             kind = r.type
@@ -306,10 +308,15 @@ class ConsolidatedView:
                     self._apply()
                 if r.state in DOWN_STATES:
                     self._venue_down(r.exchange)
-        if touched:
-            self._apply()
+        if touched and self._applying is None:
+            loop = self._loop or asyncio.get_running_loop()
+            self._loop = loop
+            self._applying = loop.call_soon(self._apply)
 
     def _apply(self) -> None:
+        if self._applying is not None:
+            self._applying.cancel()
+            self._applying = None
         latest = self.latest
         book_of = self._book_of
         for key in self._touched:
@@ -390,6 +397,9 @@ class ConsolidatedView:
 
     def stop(self) -> None:
         """Cancel what is due: nothing more is published."""
+        if self._applying is not None:
+            self._applying.cancel()
+            self._applying = None
         if self._flushing is not None:
             self._flushing.cancel()
             self._flushing = None
