@@ -150,6 +150,30 @@ async def test_a_reconnection_to_the_same_daemon_is_a_gap_but_not_a_restart(
             await again.stop()
 
 
+async def test_a_daemon_that_does_not_answer_is_left(sockdir: Path) -> None:  # noqa: F811
+    """A peer that accepts and then says nothing (a daemon stopped with SIGSTOP looks so):
+    pinged after ``keepalive`` seconds of quiet, left after as long again."""
+    held: list[asyncio.StreamWriter] = []
+
+    async def accept(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)
+
+    server = await asyncio.start_unix_server(accept, str(sockdir / "mute.sock"))
+    sub = Subscription(
+        str(sockdir / "mute.sock"), keepalive=0.1, max_attempts=2, backoff_initial=0.05
+    )
+    try:
+        with pytest.raises(Unavailable, match=r"mute\.sock: no answer to a ping in 0\.1 s"):
+            await asyncio.wait_for(sub.snapshot(), 5)
+    finally:
+        await sub.aclose()
+        for w in held:
+            w.close()
+        server.close()
+        await server.wait_closed()
+    assert len(held) == 2
+
+
 async def test_updates_skipped_for_a_reader_behind_are_one_gap_not_many(
     sockdir: Path,  # noqa: F811
 ) -> None:

@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 Event = Ticker | Status | Gap
 PROTOCOLS = (1,)  # the versions of the socket protocol this client reads
 READ_SIZE = 1 << 16
+PING = b'{"op":"ping"}\n'
 
 
 class Unavailable(ConnectionError):
@@ -38,7 +39,10 @@ class Subscription:
     exchange's ``seq`` or the daemon skipping updates for a slow reader is a Gap too.
     After ``max_attempts`` failed connections in a row (None: never) it raises
     :class:`Unavailable`; a filter the daemon refuses, or whose exchanges do not run
-    there, raises :class:`Refused` at once.
+    there, raises :class:`Refused` at once. A connection quiet for ``keepalive`` seconds
+    is pinged, and one that does not answer within as long again is taken as lost (a
+    daemon hung, a network gone). Without ``path`` or ``tcp``, the socket is the systemd
+    unit's, /run/aggregator/aggregator.sock.
     """
 
     def __init__(
@@ -53,6 +57,7 @@ class Subscription:
         backoff_initial: float = 0.5,
         backoff_max: float = 30.0,
         max_attempts: int | None = None,
+        keepalive: float = 30.0,
     ) -> None:
         if path is None and tcp is None:
             path = "/run/aggregator/aggregator.sock"
@@ -62,7 +67,8 @@ class Subscription:
         self._request = subscribe_line(exchanges, symbols, types) or b'{"op":"subscribe"}\n'
         self._want_snapshot = snapshot
         self.backoff_initial, self.backoff_max = backoff_initial, backoff_max
-        self.max_attempts = max_attempts
+        self.max_attempts, self.keepalive = max_attempts, keepalive
+        self._pinged = False  # a keepalive ping awaits its answer
         self.protocol: int | None = None  # the version the daemon's ack says it speaks
         self.notices: list[dict[str, object]] = []  # the ack's (ids mapped, ...)
         self.reconnects = 0
@@ -118,12 +124,21 @@ class Subscription:
         if self._conn is None:
             await self._connect()
         assert self._conn is not None
+        reader, writer = self._conn
         try:
-            data = await self._conn[0].read(READ_SIZE)
+            async with asyncio.timeout(self.keepalive):
+                data = await reader.read(READ_SIZE)
+        except TimeoutError:
+            if not self._pinged:
+                self._pinged = True
+                writer.write(PING)
+                return
+            data, why = b"", f"no answer to a ping in {self.keepalive:g} s"
         except OSError as e:
             data, why = b"", f"connection lost: {e.strerror or e}"
         else:
             why = "closed by the daemon"
+        self._pinged = False
         if not data:
             await self._lost(why)
             return
@@ -152,10 +167,10 @@ class Subscription:
                 self._failed_why = str(e.strerror or e)
         # The ping's pong follows the subscribe's answer: an error before it refused the
         # filter, while an error and the end of the connection refused the connection.
-        writer.write(self._request + b'{"op":"ping"}\n')
+        writer.write(self._request + PING)
         self._conn, self._buf = (reader, writer), b""
         self._snapshot, self._waiting, self.live = None, True, False
-        self._refused = None
+        self._refused, self._pinged = None, False
 
     async def _lost(self, why: str) -> None:
         await self._disconnect()
