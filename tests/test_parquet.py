@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import gzip
 import json
+import signal
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import orjson
@@ -16,9 +18,11 @@ from aggregator import datafiles, parquet, records, recordschema
 from aggregator.config import ConfigError, loads
 from aggregator.reader import read
 from aggregator.records import Status, Ticker, dumps
+from aggregator.sim import VenueSim
 from aggregator.sinks.files import FileSink
 
-from .test_files import HOUR, exists, hour_start, make_cfg, offer, stamp, until
+from .test_daemon import data_lines, short_dir, spawn, wait_for, write_config
+from .test_files import HOUR, exists, hour_start, make_cfg, stamp, until
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -56,39 +60,6 @@ def as_jsonl(table: pa.Table) -> list[dict]:
         if pa.types.is_timestamp(f.type):
             table = table.set_column(i, f.name, table.column(i).cast(pa.int64()))
     return table.to_pylist()
-
-
-async def test_closed_hour_to_parquet_read_back_exactly(tmp_path: Path) -> None:
-    sink = FileSink(make_cfg(tmp_path, formats=("jsonl", "parquet")))
-    await sink.start()
-    h0 = hour_start()
-    hour0 = varied("kraken", h0, 40)
-    lines = offer(sink, *hour0)
-    live = Status("kraken", "live", None, None, h0 + 5, 40)
-    lines += offer(sink, live)
-    later = varied("kraken", h0 + HOUR, 3, seq0=41)  # the next hour: closes the first
-    lines += offer(sink, *later, Status("kraken", "stale", "quiet", None, h0 + HOUR + 9, 44))
-    pq_dir = tmp_path / "parquet"
-    ticker_pq = pq_dir / "type=ticker" / "exchange=kraken" / f"date={stamp(h0, '%Y-%m-%d')}"
-    ticker_pq /= f"kraken-{stamp(h0)}.0000.parquet"
-    closed = tmp_path / "kraken" / f"kraken-{stamp(h0)}.0000.jsonl"
-    await until(lambda: exists(ticker_pq) and exists(f"{closed}.gz"), within=20)
-    await sink.stop()
-
-    stored = pq.read_table(ticker_pq)  # the declared schema, as stored
-    assert stored.schema.metadata[b"aggregator.schema"] == b"ticker/1"
-    assert stored.schema.field("ts_recv").type == pa.timestamp("ns", tz="UTC")
-    assert pa.types.is_dictionary(stored.schema.field("symbol").type)
-    assert "exchange" not in stored.column_names  # in the path (hive partitions)
-    assert not list(pq_dir.rglob(".*"))  # no temp file left
-
-    # The closed hour from Parquet, the current one from JSON Lines: each record once, exact.
-    wanted = [orjson.loads(x) for x in lines.splitlines()]
-    got = as_jsonl(read(tmp_path))
-    assert got == [r for r in wanted if r["type"] == "ticker"]
-    statuses = as_jsonl(read(tmp_path, type="status"))
-    assert statuses == [r for r in wanted if r["type"] == "status"]
-    assert (tmp_path / "parquet" / "type=status" / "exchange=kraken").is_dir()
 
 
 async def test_conversions_cut_short_are_redone_at_start(tmp_path: Path) -> None:
@@ -153,3 +124,47 @@ def test_formats_must_keep_the_live_format(value: str, found: str) -> None:
     with pytest.raises(ConfigError, match=r"files\.formats") as e:
         loads(f"[files]\nformats = {value}\n", check_paths=False)
     assert found in str(e.value)
+
+
+@pytest.fixture
+async def two_sims() -> AsyncIterator[dict[str, VenueSim]]:
+    started = {v: VenueSim(v, rate=300, seed=i) for i, v in enumerate(("binance", "kraken"))}
+    for sim in started.values():
+        await sim.start()
+    yield started
+    for sim in started.values():
+        await sim.stop()
+
+
+async def test_the_daemon_converts_closed_parts_and_reads_back_exactly(
+    two_sims: dict[str, VenueSim],
+) -> None:
+    """The daemon as a process, parts closed by size: Parquet made by its child processes
+    while it runs; after SIGTERM, the reader's records (Parquet where there is, JSON Lines
+    otherwise) are the files' lines, each once, to the last digit and nanosecond."""
+    root = short_dir()
+    config = write_config(root / "aggregator.toml", root, two_sims, max_bytes="8KiB")
+    text = config.read_text().replace("[files]\n", '[files]\nformats = ["jsonl", "parquet"]\n')
+    config.write_text(text)
+    proc = await spawn("run", "-c", str(config), cwd=root)
+    data = root / "data"
+    try:
+        await wait_for(lambda: any(data.glob("parquet/type=ticker/*/*/*.parquet")), 20)
+    finally:
+        proc.proc.send_signal(signal.SIGTERM)
+        assert await proc.wait() == 0, proc.log()
+    assert "Traceback" not in proc.log() and "no Parquet" not in proc.log()
+    stored = pq.read_table(next(data.glob("parquet/type=ticker/*/*/*.parquet")))
+    assert stored.schema.metadata[b"aggregator.schema"] == b"ticker/1"  # the declared schema
+    assert stored.schema.field("ts_recv").type == pa.timestamp("ns", tz="UTC")
+    assert pa.types.is_dictionary(stored.schema.field("symbol").type)
+    assert "exchange" not in stored.column_names  # in the path (hive partitions)
+    lines = data_lines(data)
+    for kind in ("ticker", "status"):
+        want = sorted(
+            (r for recs in lines.values() for r in recs if r["type"] == kind),
+            key=lambda r: (r["exchange"], r["seq"]),
+        )
+        got = sorted(as_jsonl(read(data, type=kind)), key=lambda r: (r["exchange"], r["seq"]))
+        assert got == want, kind
+    assert not list(data.rglob(".*.tmp"))

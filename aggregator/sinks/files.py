@@ -75,6 +75,8 @@ class FileSink:
         self._started = False
         self._skew: float | None = None  # wall minus monotonic clock at the last flush
         self._jobs: set[asyncio.Task[None]] = set()
+        self._converting: set[asyncio.Task[bool]] = set()  # Parquet conversions running
+        self._stopping = False
         self._sem = asyncio.Semaphore(COMPRESS_JOBS)
         self.accepted = 0
         self._parquet = "parquet" in cfg.formats
@@ -192,6 +194,7 @@ class FileSink:
         compress what a previous run left, start the writer."""
         self._w.dir.lock()
         self._started = True
+        self._stopping = False
         current = self._w.stamp(self._clock() // self._period_ns)
         root = Path(self._cfg.dir)
         found = await asyncio.to_thread(scan, root, current)
@@ -216,6 +219,9 @@ class FileSink:
                 self._task.cancel()
             except Exception:  # logged by _log_crash
                 pass
+        for conversion in self._converting:  # not waited for: redone at the next start
+            conversion.cancel()
+        self._stopping = True  # and none started now: the files are only compressed
         if self._jobs:
             left = max(0.1, deadline - time.monotonic())
             _, unfinished = await asyncio.wait(self._jobs, timeout=left)
@@ -351,14 +357,27 @@ class FileSink:
     async def _compress(self, path: Path, which: Ident | None, convert: bool, gz: bool) -> None:
         async with self._sem:
             try:
-                if convert:
-                    await parquetjobs.convert(Path(self._cfg.dir), path)
+                if convert and not self._stopping:
+                    await self._convert(path)
                 if gz:
                     await asyncio.to_thread(gzip_file, path, which)
             except OSError as e:
                 log.error("files: cannot compress %s: %s", path, e)
             finally:
                 self._w.gzipping.discard(path)
+
+    async def _convert(self, path: Path) -> None:
+        """A closed file's Parquet; a stop cancels it (killing the child), not the job."""
+        conversion = asyncio.create_task(parquetjobs.convert(Path(self._cfg.dir), path))
+        self._converting.add(conversion)
+        try:
+            await conversion
+        except asyncio.CancelledError:
+            me = asyncio.current_task()
+            if not conversion.cancelled() or (me is not None and me.cancelling()):
+                raise  # the job itself was cancelled
+        finally:
+            self._converting.discard(conversion)
 
 
 def _failures(outs: list[Out]) -> str:

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
-from ..datafiles import Source, source, sources
+from ..datafiles import Source, source, sources, tmp_name
 
 log = logging.getLogger(__name__)
 
@@ -58,12 +58,22 @@ async def convert(root: Path, path: Path) -> bool:
             _, err = await proc.communicate()
     except TimeoutError:
         err = f"took over {TIMEOUT:.0f} s; stopped".encode()
-    finally:  # stopped, or too slow: its temp file is removed at the next start
+    finally:  # stopped, or too slow: converted again at the next start
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
+            _remove_temp(root, path)
     if proc.returncode:
         why = err.decode(errors="replace").strip().splitlines()
         log.error("files: no Parquet for %s: %s", path, why[-1] if why else proc.returncode)
         return False
     return True
+
+
+def _remove_temp(root: Path, path: Path) -> None:
+    """The hidden temp files a conversion killed midway leaves."""
+    src = source(path)
+    if src is None:
+        return
+    for kind in src.types:
+        tmp_name(src.parquet(root, kind)).unlink(missing_ok=True)
