@@ -3,7 +3,8 @@
 Lines wait in a per-exchange buffer and reach the OS as whole lines (one ``os.write`` per
 file per flush, in a worker thread) at least every ``flush_interval``; a failed write is cut
 back to the last whole line and retried. A crash leaves at most a partial last line, which
-the next start cuts off. Closed files are gzipped.
+the next start cuts off. Closed files are gzipped, and with ``formats = ["jsonl",
+"parquet"]`` also converted to Parquet (closing.py).
 
 When files cannot be written (disk full, read-only file system), their lines wait in a
 backlog of at most ``queue_size`` records, retried every second; beyond it the oldest are
@@ -18,7 +19,7 @@ the directory is recreated and locked again before anything is written, never in
 another daemon locked meanwhile. A file is chosen by each record's ``ts_recv``, also when the
 wall clock steps back (logged): a period's file that was closed gets a new part.
 
-Here is the asyncio side (the queue, the timer, the reports, the gzip jobs); filewriter.py
+Here is the asyncio side (the queue, the timer, the reports); filewriter.py
 holds the lines and writes them.
 """
 
@@ -35,16 +36,15 @@ from pathlib import Path
 from ..config import FilesConfig
 from ..hub import BoundedQueue
 from ..records import Status, Ticker
-from . import parquetjobs
-from .fileio import Ident, gzip_file, scan
-from .filewriter import RETRY_AFTER, Closed, Item, Out, Writer, stream_of
+from .closing import Closer
+from .fileio import scan
+from .filewriter import RETRY_AFTER, Item, Out, Writer, stream_of
 
 log = logging.getLogger(__name__)
 
 FLUSH_BYTES = 1 << 20  # buffered bytes that trigger a flush before the timer
 WAKE_RECORDS = 4096  # records queued that wake the writer before its timer (~1.3 MB of lines)
 REMIND_EVERY = 60.0  # while files cannot be written, a reminder line this often
-COMPRESS_JOBS = 2  # so gzip never takes every executor thread from the writer
 CLOCK_STEP = 1.0  # seconds the wall clock may move against the monotonic one unremarked
 
 
@@ -74,12 +74,8 @@ class FileSink:
         self._task: asyncio.Task[None] | None = None
         self._started = False
         self._skew: float | None = None  # wall minus monotonic clock at the last flush
-        self._jobs: set[asyncio.Task[None]] = set()
-        self._converting: set[asyncio.Task[bool]] = set()  # Parquet conversions running
-        self._stopping = False
-        self._sem = asyncio.Semaphore(COMPRESS_JOBS)
+        self._closer = Closer(cfg, self._w.gzipping.discard)  # Parquet and gzip
         self.accepted = 0
-        self._parquet = "parquet" in cfg.formats
 
     @property
     def written(self) -> int:
@@ -194,15 +190,8 @@ class FileSink:
         compress what a previous run left, start the writer."""
         self._w.dir.lock()
         self._started = True
-        self._stopping = False
         current = self._w.stamp(self._clock() // self._period_ns)
-        root = Path(self._cfg.dir)
-        found = await asyncio.to_thread(scan, root, current)
-        todo = (
-            await asyncio.to_thread(parquetjobs.unconverted, root, found) if self._parquet else []
-        )
-        self._compress_later([(path, None) for path in found if path not in todo], parquet=False)
-        self._compress_later([(path, None) for path in todo], parquet=True)  # (then gzip)
+        await self._closer.resume(await asyncio.to_thread(scan, Path(self._cfg.dir), current))
         self._task = asyncio.create_task(self._run(), name="files-writer")
         self._task.add_done_callback(_log_crash)
 
@@ -219,17 +208,7 @@ class FileSink:
                 self._task.cancel()
             except Exception:  # logged by _log_crash
                 pass
-        for conversion in self._converting:  # not waited for: redone at the next start
-            conversion.cancel()
-        self._stopping = True  # and none started now: the files are only compressed
-        if self._jobs:
-            left = max(0.1, deadline - time.monotonic())
-            _, unfinished = await asyncio.wait(self._jobs, timeout=left)
-            if unfinished:
-                log.warning("files: %d compressions left for the next start", len(unfinished))
-                for job in unfinished:
-                    job.cancel()
-                await asyncio.gather(*unfinished, return_exceptions=True)
+        await self._closer.stop(deadline)
         log.info(
             "files: accepted=%d written=%d dropped=%d", self.accepted, self.written, self.dropped
         )
@@ -282,7 +261,7 @@ class FileSink:
         self, *, idle_close: bool = False, reopen: bool = False, final: bool = False
     ) -> None:
         closed = await asyncio.to_thread(self._w.flush, idle_close, reopen, final)
-        self._compress_later(closed)
+        self._closer.later(closed)
         if not final:
             self._report()
 
@@ -341,43 +320,6 @@ class FileSink:
             self._seq += 1
             status = Status(self.name, state, detail, ts_recv=self._clock(), seq=self._seq)
             self._publish(status)
-
-    def _compress_later(self, files: list[Closed], parquet: bool | None = None) -> None:
-        """For each closed file: its Parquet files (when formats has "parquet", or as
-        ``parquet`` says), then gzip (when compress is "gzip" and it is not yet)."""
-        convert = self._parquet if parquet is None else parquet
-        for path, which in files:
-            gz = self._cfg.compress == "gzip" and path.suffix == ".jsonl"
-            if not (convert or gz):
-                continue
-            job = asyncio.create_task(self._compress(path, which, convert, gz))
-            self._jobs.add(job)
-            job.add_done_callback(self._jobs.discard)
-
-    async def _compress(self, path: Path, which: Ident | None, convert: bool, gz: bool) -> None:
-        async with self._sem:
-            try:
-                if convert and not self._stopping:
-                    await self._convert(path)
-                if gz:
-                    await asyncio.to_thread(gzip_file, path, which)
-            except OSError as e:
-                log.error("files: cannot compress %s: %s", path, e)
-            finally:
-                self._w.gzipping.discard(path)
-
-    async def _convert(self, path: Path) -> None:
-        """A closed file's Parquet; a stop cancels it (killing the child), not the job."""
-        conversion = asyncio.create_task(parquetjobs.convert(Path(self._cfg.dir), path))
-        self._converting.add(conversion)
-        try:
-            await conversion
-        except asyncio.CancelledError:
-            me = asyncio.current_task()
-            if not conversion.cancelled() or (me is not None and me.cancelling()):
-                raise  # the job itself was cancelled
-        finally:
-            self._converting.discard(conversion)
 
 
 def _failures(outs: list[Out]) -> str:
