@@ -16,6 +16,7 @@ from .adapters.registry import codec_class
 from .adapters.runner import Adapter
 from .adapters.session import Backoff, BugLog
 from .config import Config
+from .consolidated import ConsolidatedView
 from .errors import AggregatorError
 from .hub import Hub
 from .ops import Ops
@@ -26,6 +27,7 @@ from .systemd import Notifier
 if TYPE_CHECKING:
     from .records import Record
     from .sinks.nats import NatsSink
+    from .web.server import WebServer
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +68,13 @@ class Daemon:
             if sink is not None:
                 self.hub.add_sink(sink)
         instance = config.daemon.instance_id or None
+        # the consolidated view reads the records as a sink does and publishes its own back;
+        # the web page shows it, so [web] turns it on too
+        self.view: ConsolidatedView | None = None
+        if config.consolidated.enabled or config.web.listen:
+            self.view = ConsolidatedView(config.consolidated, self.hub.latest, publish, instance)
+            self.hub.add_sink(self.view)
+        self.web: WebServer | None = None
         self.adapters = [
             Adapter(
                 codec_class(ex.venue),
@@ -176,6 +185,12 @@ class Daemon:
             if self.nats is not None:
                 await self.nats.start()  # connects in the background; records buffer meanwhile
             await self.ops.start()  # /metrics and /health, when configured
+            if self.config.web.listen:
+                from .web.server import WebServer
+
+                assert self.view is not None
+                self.web = WebServer(self.config.web.listen, self.view, self.ops.report)
+                await self.web.start()
         except (AggregatorError, OSError) as e:
             log.error("cannot start: %s", e)
             await self._stop_sinks()
@@ -228,6 +243,12 @@ class Daemon:
         return 0
 
     async def _stop_sinks(self) -> None:
+        # the page first (its clients are told the daemon goes), then the view: the sinks
+        # below take no more of its records, and none is left due on the loop
+        if self.web is not None:
+            await self.web.stop()
+        if self.view is not None:
+            self.view.stop()
         await self.ops.stop()
         if self.socket is not None:
             await self.socket.stop()

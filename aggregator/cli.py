@@ -1,4 +1,5 @@
-"""The `aggregator` command: run, check, exchanges, demo, tail, status, subscribe, normalize."""
+"""The `aggregator` command: run, check, exchanges, demo, tail, status, subscribe, normalize,
+install."""
 
 from __future__ import annotations
 
@@ -181,16 +182,15 @@ def cmd_exchanges(args: argparse.Namespace) -> int:
     from .adapters import registry
 
     rows = []
-    for v in venues.VENUES:
-        modes = registry.modes(v)
-        what = f"adapter: {'+'.join(modes)}" if modes else "no adapter yet"
-        rows.append((v, "trading", what))
-    for old, new in venues.ALIASES.items():
-        rows.append((old, "old id", f"now {new}"))
-    for old, why in sorted(venues.CLOSED.items()):
-        rows.append((old, "closed", why))
+    for eid, status, detail in venues.rows():
+        if status == "trading":
+            modes = registry.modes(eid)
+            what = f"adapter: {'+'.join(modes)}" if modes else "no adapter yet"
+            detail = f"{what}; {detail}" if detail else what
+        rows.append((eid, status, detail))
     if args.status:
-        rows = [r for r in rows if r[1].startswith(args.status)]
+        wanted = "renamed" if args.status == "old" else args.status
+        rows = [r for r in rows if r[1] == wanted]
     width = max(len(r[0]) for r in rows)
     print(f"{'id':<{width}}  {'status':<8}  detail")
     for r in rows:
@@ -291,10 +291,26 @@ def default_socket() -> Path:
     return next((p for p in candidates if p.exists()), candidates[0])
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    try:
+        from .reader import export, read
+    except ModuleNotFoundError as e:
+        raise AggregatorError(
+            f"export needs {e.name}, which is not installed: pip install 'aggregator[parquet]'"
+        ) from None
+    table = read(
+        args.dir, args.exchange or None, args.symbol or None, args.type, args.start, args.end
+    )
+    export(table, args.output)
+    print(f"{table.num_rows} {args.type} records written to {args.output}", file=sys.stderr)
+    return 0
+
+
 def cmd_normalize(args: argparse.Namespace) -> int:
     from .normalize import normalize
 
-    return normalize(args.exchange, "ws" if args.ws else "rest", args.symbol, args.state_dir)
+    mode = "ws" if args.ws else "rest"
+    return normalize(args.exchange, mode, args.symbol, args.state_dir, markets=args.markets)
 
 
 # --- parser -----------------------------------------------------------------------------
@@ -343,7 +359,11 @@ def parser() -> argparse.ArgumentParser:
     c.set_defaults(func=cmd_check)
 
     e = sub.add_parser("exchanges", help="list venues, old ids and closed ids")
-    e.add_argument("--status", choices=["trading", "old", "closed"], help="only these")
+    e.add_argument(
+        "--status",
+        choices=["trading", "renamed", "closed", "old"],
+        help="only these (old: the same as renamed)",
+    )
     e.set_defaults(func=cmd_exchanges)
 
     d = sub.add_parser("demo", help="run the daemon on simulated local venues (offline)")
@@ -368,6 +388,14 @@ def parser() -> argparse.ArgumentParser:
         type=_nats_urls,
         metavar="URL",
         help="also publish to this NATS server (nats://...)",
+    )
+    d.add_argument(
+        "--web",
+        type=_loopback,
+        nargs="?",
+        const="127.0.0.1:8080",
+        metavar="HOST:PORT",
+        help="serve the live page there (loopback only; default 127.0.0.1:8080)",
     )
     d.set_defaults(func=cmd_demo)
 
@@ -405,15 +433,43 @@ def parser() -> argparse.ArgumentParser:
     ns.add_argument("--stream", default="MD", help="with --replay: the stream (nats.stream)")
     ns.set_defaults(func=cmd_subscribe)
 
+    x = sub.add_parser("export", help="a data directory's records to one Parquet or CSV file")
+    x.add_argument("dir", type=Path, help="the data directory (files.dir)")
+    x.add_argument("-o", "--output", type=Path, required=True, help="FILE.parquet or FILE.csv")
+    x.add_argument("-e", "--exchange", action="append", default=[], help="only this venue")
+    x.add_argument("-s", "--symbol", action="append", default=[], help="only this symbol")
+    x.add_argument("-t", "--type", choices=["ticker", "status"], default="ticker")
+    x.add_argument("--from", dest="start", metavar="TIME", help="from this time (ISO 8601, UTC)")
+    x.add_argument("--to", dest="end", metavar="TIME", help="before this time (ISO 8601, UTC)")
+    x.set_defaults(func=cmd_export)
+
     n = sub.add_parser("normalize", help="normalise raw venue payloads from stdin (offline)")
     n.add_argument("exchange")
     mode = n.add_mutually_exclusive_group(required=True)
     mode.add_argument("--ws", action="store_true", help="stdin holds WebSocket frames")
     mode.add_argument("--rest", action="store_true", help="stdin holds REST responses")
-    n.add_argument("--symbol", help="the unified symbol of every payload (no market lookup)")
+    n.add_argument("--symbol", help="the unified symbol of payloads that do not name their market")
+    n.add_argument(
+        "--markets", type=Path, metavar="FILE", help="the venue's markets response, as it sends it"
+    )
     n.add_argument("--state-dir", type=Path, help="where the daemon caches markets")
     n.set_defaults(func=cmd_normalize)
+
+    i = sub.add_parser("install", help="write the systemd unit, sysusers.d and tmpfiles.d files")
+    i.add_argument("--root", type=Path, default=Path("/"), help="write under this directory")
+    i.add_argument("--prefix", help="the environment holding bin/aggregator (default: this one)")
+    i.add_argument("--print", action="store_true", help="print the files instead of writing them")
+    i.set_defaults(func=cmd_install)
     return p
+
+
+def cmd_install(args: argparse.Namespace) -> int:
+    from . import install
+
+    prefix = args.prefix or install.default_prefix()
+    if args.print:
+        return install.show(prefix, sys.stdout)
+    return install.write(args.root, prefix, sys.stdout)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

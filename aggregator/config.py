@@ -9,6 +9,7 @@ the daemon starts (``make_dirs``); ``aggregator check`` leaves the disk as it fo
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import logging
 import math
 import os
@@ -54,6 +55,8 @@ class FilesConfig:
     period: str = "hour"  # "hour" or "day"
     max_bytes: int = 256 * 1024 * 1024  # a file larger than this is rotated early
     compress: str = "gzip"  # "gzip" or "none", for closed files
+    # "jsonl" (the live format: always) and "parquet": closed files also as Parquet
+    formats: tuple[str, ...] = ("jsonl",)
     flush_interval: float = 1.0  # seconds; buffered records reach the OS at least this often
     queue_size: int = 500_000  # records buffered for the writer before drops are counted
 
@@ -76,6 +79,25 @@ class SocketConfig:
 class MetricsConfig:
     listen: str = ""  # "127.0.0.1:PORT" serves /metrics and /health (loopback only); "": off
     stale_after: float = 60.0  # a venue without a record this long fails /health
+
+
+@dataclass(frozen=True, slots=True)
+class ConsolidatedConfig:
+    """The consolidated best bid and offer (aggregator/consolidated.py)."""
+
+    enabled: bool = False  # publish `bbo` records (a [web] page turns it on too)
+    interval: float = 0.25  # seconds: at most one bbo record per symbol this often
+    # quote currencies merged into one book: (("USD", ("USDT", "USDC")),) from
+    # [consolidated.groups] USD = ["USDT", "USDC"]
+    groups: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class WebConfig:
+    """The live web page and its WebSocket feed (aggregator/web/)."""
+
+    listen: str = ""  # "127.0.0.1:PORT" serves the page; "": off
+    allow_remote: bool = False  # a listen address other hosts can reach needs this
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +152,8 @@ class Config:
     warnings: tuple[str, ...] = ()
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     nats: NatsConfig = field(default_factory=NatsConfig)
+    consolidated: ConsolidatedConfig = field(default_factory=ConsolidatedConfig)
+    web: WebConfig = field(default_factory=WebConfig)
 
 
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]i?B|B)?\s*$", re.IGNORECASE)
@@ -293,6 +317,7 @@ def loads(text: str, *, source: Path | None = None, check_paths: bool = True) ->
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{source or '<config>'}: not valid TOML: {e}") from None
     known = {"daemon", "files", "socket", "exchanges", "exchange_defaults", "metrics", "nats"}
+    known |= {"consolidated", "web"}
     for key in doc:
         if key not in known:
             loader.fail(key, f"unknown section; expected one of: {', '.join(sorted(known))}")
@@ -308,6 +333,8 @@ def loads(text: str, *, source: Path | None = None, check_paths: bool = True) ->
             "metrics.listen",
             f"expected '127.0.0.1:PORT' (loopback only), got {_show(metrics.listen)}",
         )
+    consolidated = _consolidated(loader, doc.get("consolidated", {}))
+    web = _web(loader, doc.get("web", {}))
 
     defaults = doc.get("exchange_defaults", {})
     if not isinstance(defaults, dict):
@@ -350,7 +377,16 @@ def loads(text: str, *, source: Path | None = None, check_paths: bool = True) ->
     if not any(ex.enabled for ex in exchanges):
         warnings.append(no_venue_warning(source, bool(exchanges)))
     config = Config(
-        daemon, files, sock, tuple(exchanges), source, tuple(warnings), metrics=metrics, nats=nats
+        daemon,
+        files,
+        sock,
+        tuple(exchanges),
+        source,
+        tuple(warnings),
+        metrics=metrics,
+        nats=nats,
+        consolidated=consolidated,
+        web=web,
     )
     if check_paths:
         check_config_paths(config, loader)
@@ -381,6 +417,16 @@ def _check_choices(
         loader.fail("files.period", f"expected 'hour' or 'day', got {_show(files.period)}")
     if files.compress not in ("gzip", "none"):
         loader.fail("files.compress", f"expected 'gzip' or 'none', got {_show(files.compress)}")
+    if "jsonl" not in files.formats or not set(files.formats) <= {"jsonl", "parquet"}:
+        loader.fail(
+            "files.formats",
+            f'expected ["jsonl"] or ["jsonl", "parquet"], got {_show(list(files.formats))}',
+        )
+    if "parquet" in files.formats and importlib.util.find_spec("pyarrow") is None:
+        loader.fail(
+            "files.formats",
+            "\"parquet\" needs pyarrow, which is not installed: pip install 'aggregator[parquet]'",
+        )
     if files.queue_size < 1:
         loader.fail("files.queue_size", "expected an integer >= 1")
     if not re.fullmatch(r"0?[0-7]{3}", sock.mode):
@@ -430,6 +476,50 @@ def _check_nats(loader: _Loader, daemon: DaemonConfig, nats: NatsConfig) -> Daem
 
         return dataclasses.replace(daemon, instance_id=socket.gethostname())
     return daemon
+
+
+def _consolidated(loader: _Loader, table: Any) -> ConsolidatedConfig:
+    """[consolidated], its groups table read here (the loader takes no tables of lists)."""
+    if not isinstance(table, dict):
+        loader.fail("consolidated", f"expected a table, got {_kind(table)}")
+    rest = {k: v for k, v in table.items() if k != "groups"}
+    groups = table.get("groups", {})
+    if not isinstance(groups, dict):
+        loader.fail("consolidated.groups", f"expected a table, got {_kind(groups)}")
+    seen: dict[str, str] = {}
+    parsed = []
+    for name, members in groups.items():
+        path = f"consolidated.groups.{name}"
+        if not re.fullmatch(r"[A-Z0-9]+", name):
+            loader.fail(path, f"expected a currency code like 'USD', got {_show(name)}")
+        if not isinstance(members, list) or not members:
+            loader.fail(path, f"expected a list of currency codes, got {_show(members)}")
+        for q in [name, *members]:
+            if not isinstance(q, str) or not re.fullmatch(r"[A-Z0-9]+", q):
+                loader.fail(path, f"expected currency codes like 'USDT', got {_show(q)}")
+            if seen.get(q, name) != name:
+                loader.fail(path, f"{q!r} is already in the group {seen[q]!r}")
+            seen[q] = name
+        parsed.append((name, tuple(members)))
+    return loader.build(ConsolidatedConfig, rest, "consolidated", groups=tuple(parsed))
+
+
+def _web(loader: _Loader, table: Any) -> WebConfig:
+    web: WebConfig = loader.build(WebConfig, table, "web")
+    if not web.listen:
+        return web
+    host, _, port = web.listen.rpartition(":")
+    if not host or not port.isdigit() or int(port) > 65535:
+        loader.fail(
+            "web.listen", f"expected 'HOST:PORT' like '127.0.0.1:8080', got {_show(web.listen)}"
+        )
+    if not is_loopback(web.listen) and not web.allow_remote:
+        loader.fail(
+            "web.listen",
+            f"{_show(web.listen)} is reachable from other hosts; expected '127.0.0.1:PORT', "
+            "or set web.allow_remote = true to serve it there",
+        )
+    return web
 
 
 def is_loopback(address: str) -> bool:

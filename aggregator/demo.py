@@ -69,6 +69,12 @@ def demo_config(args: argparse.Namespace, base: Config) -> Config:
         )
     if getattr(args, "nats", None):
         config = with_nats(config, args.nats)
+    if getattr(args, "web", None):  # the page shows the consolidated view: both on
+        config = dataclasses.replace(
+            config,
+            web=dataclasses.replace(config.web, listen=args.web),
+            consolidated=dataclasses.replace(config.consolidated, enabled=True),
+        )
     socket_dir = config.socket.path.parent
     if args.socket and not socket_dir.is_dir():  # the demo makes only its own directories
         raise ConfigError(
@@ -109,6 +115,8 @@ async def run_demo(args: argparse.Namespace) -> int:
             if daemon.nats is not None:
                 servers = ",".join(config.nats.servers)
                 _say(f"demo: and on NATS with: aggregator subscribe --nats {servers}")
+            if daemon.web is not None:
+                _say(f"demo: the live page: {daemon.web.url}")
 
         daemon.on_ready = on_ready
         reporter = asyncio.ensure_future(_report(daemon, args.duration or 0.0))

@@ -22,10 +22,11 @@ from .symbols import is_unified, unify
 if TYPE_CHECKING:
     from .records import Record
 
-TYPES = ("ticker", "status")
+TYPES = ("ticker", "status", "bbo")
 KEYS = ("exchanges", "symbols", "types")
-# Sources of status records that are not venues: the file sink reports its own trouble.
-OWN_SOURCES = frozenset({"files"})
+# Sources of records that are not venues: the file sink reports its own trouble; the
+# consolidated view's bbo records are its own.
+OWN_SOURCES = frozenset({"files", "consolidated"})
 
 
 class FilterError(AggregatorError, ValueError):
@@ -157,7 +158,9 @@ def check(
                 elif item in TYPES:
                     value, found = item, []
                 else:
-                    raise FilterError(f"unknown type {_shown(item)}; expected 'ticker' or 'status'")
+                    raise FilterError(
+                        f"unknown type {_shown(item)}; expected 'ticker', 'status' or 'bbo'"
+                    )
             except FilterError as e:
                 raise FilterError(f"{label[key]}: {e}") from None
             if value not in out[key]:

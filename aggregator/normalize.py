@@ -1,16 +1,32 @@
-"""`aggregator normalize`: the codecs, offline, on captured payloads (one JSON per line)."""
+"""`aggregator normalize`: the codecs, offline, on captured payloads (one JSON per line).
+
+Captures come from this daemon and from other programs, of markets the shipped snapshot may
+not list. Every payload is accounted for: it gives records, or is one with no ticker in it
+(an ack, a heartbeat, another channel), or is refused with a line on stderr saying why, or
+names a market that could not be identified (counted, with the ids and how to name them).
+A summary on stderr adds them up; the exit status is 1 when anything was refused or lost.
+"""
 
 from __future__ import annotations
 
+import re
 import sys
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+import orjson
+
 from . import venues
+from .adapters.base import SHAPE_ERRORS
 from .adapters.registry import codec_class, modes
+from .capture import CaptureTable, decode, describe, unwrap
 from .errors import AggregatorError, ParseError, VenueError
-from .records import dumps, now_ns
-from .symbols import FixedSymbol, MarketTable, read_cache, snapshot_path
+from .records import Ticker, dumps, now_ns
+from .symbols import MarketTable, read_cache, snapshot_path
+
+_DERIVATIVE = re.compile(r"PERP|SWAP|F0|[-_]\d{6}\b|-[CP]$")
 
 
 def market_table(venue: str, state_dir: Path | None) -> tuple[MarketTable, str]:
@@ -27,6 +43,31 @@ def market_table(venue: str, state_dir: Path | None) -> tuple[MarketTable, str]:
     return cls.markets_from(snapshot_path(venue).read_bytes()), "markets snapshot"
 
 
+def markets_file(venue: str, path: Path) -> MarketTable:
+    """``--markets FILE``: the venue's raw markets response, as its markets endpoint sends it."""
+    try:
+        return codec_class(venue).markets_from(path.read_bytes())
+    except OSError as e:
+        raise AggregatorError(f"--markets {str(path)!r}: {e.strerror or e}") from None
+    except (ParseError, ValueError) as e:
+        raise AggregatorError(
+            f"--markets {str(path)!r}: not a {venue} markets response ({e})"
+        ) from None
+
+
+@dataclass
+class Tally:
+    """What became of the payloads."""
+
+    payloads: int = 0
+    with_records: int = 0
+    records: int = 0
+    empty: int = 0  # no ticker in them: acks, heartbeats, other channels
+    refused: int = 0  # said on stderr, line by line
+    unknown: int = 0  # named only markets that could not be identified
+    symbols: Counter[str] = field(default_factory=Counter)
+
+
 def normalize(
     exchange: str,
     mode: str,
@@ -35,39 +76,137 @@ def normalize(
     stdin: TextIO = sys.stdin,
     stdout: TextIO = sys.stdout,
     stderr: TextIO = sys.stderr,
+    markets: Path | None = None,
 ) -> int:
     venue = venues.resolve(exchange).venue
     if mode not in modes(venue):
         raise AggregatorError(f"{venue} has no {mode} adapter (it has: {', '.join(modes(venue))})")
-    table = FixedSymbol(symbol) if symbol else market_table(venue, state_dir)[0]
-    codec = codec_class(venue)(table)
-    market = table.lookup("") if symbol else None
+    cls = codec_class(venue)
+    if markets is not None:
+        known, where = markets_file(venue, markets), f"the markets in {markets}"
+    else:
+        known, where = market_table(venue, state_dir)
+        where = f"the {where}"
+    table = CaptureTable(known, venue, cls.RENAMES, symbol)
+    codec = cls(table)
+    given = table.symbol_market if symbol else None
+    url = cls.WS_URL if mode == "ws" else cls.REST_URL
     out = stdout.buffer if hasattr(stdout, "buffer") else None
-    bad = 0
+    tally = Tally()
+
+    def refuse(n: int, why: str) -> None:
+        tally.refused += 1
+        print(f"line {n}: {why}", file=stderr)
+
+    def parse(text: str, ts_recv: int | None) -> list[Ticker]:
+        ts = now_ns() if ts_recv is None else ts_recv
+        if mode == "ws":
+            return codec.parse_frame(text, ts)
+        return codec.parse_rest(text.encode(), ts, given)
+
     for n, line in enumerate(stdin, start=1):
         line = line.strip()
         if not line:
             continue
+        tally.payloads += 1
+        table.missed.clear()
+        payload = decode(line)
+        inner, ts_recv = unwrap(payload)
+        if inner is not payload:
+            line = orjson.dumps(inner).decode()
         try:
-            if mode == "ws":
-                records = codec.parse_frame(line, now_ns())
-            else:
-                records = codec.parse_rest(line.encode(), now_ns(), market)
+            try:
+                records = parse(line, ts_recv)
+            except ParseError:
+                # Arrays of tickers (Binance's !ticker@arr, a recorder's batch): each alone.
+                if not (
+                    isinstance(inner, list) and inner and all(isinstance(x, dict) for x in inner)
+                ):
+                    raise
+                records = [r for x in inner for r in parse(orjson.dumps(x).decode(), ts_recv)]
         except VenueError as e:  # ParseError too: both parsers convert shape errors
-            bad += 1
-            hint = (
-                " (pass --symbol: this response does not name its market)"
-                if ("needs its market" in str(e))
-                else ""
-            )
-            print(f"line {n}: {e}{hint}", file=stderr)
+            refuse(n, _why(venue, mode, url, payload, inner, e))
             continue
+        except SHAPE_ERRORS:
+            refuse(n, f"{describe(venue, inner)}, not what the {venue} codec reads ({url})")
+            continue
+        if symbol is not None:
+            other = next((r for r in records if r.symbol != symbol), None)
+            if other is not None or table.missed:
+                named = other.native if other is not None else table.missed[0]
+                what = f"{named} ({other.symbol})" if other is not None else named
+                refuse(
+                    n,
+                    f"names market {what}, not {symbol}: --symbol is for payloads that do not "
+                    "name their market; leave it out (or pass --markets FILE)",
+                )
+                continue
+        if not records and _names_no_market(inner, table.missed):
+            refuse(n, "this payload does not name its market: pass --symbol")
+            continue
+        for missed in table.missed:
+            table.unknown[missed] += 1
+        if not records:
+            if table.missed:
+                tally.unknown += 1
+            else:
+                tally.empty += 1
+            continue
+        tally.with_records += 1
         for r in records:
             r.settle(None)  # checked as the daemon does (not merged: one payload, one record)
+            tally.records += 1
+            tally.symbols[r.symbol] += 1
             if out is not None:
                 out.write(dumps(r))
             else:
                 stdout.write(dumps(r).decode())
         if out is not None:
             out.flush()
-    return 1 if bad else 0
+    _summary(venue, tally, table, where, stderr)
+    return 1 if tally.refused or tally.unknown or table.unknown else 0
+
+
+def _names_no_market(payload: object, missed: list[str]) -> bool:
+    """An empty id looked up, or every key of an object (a single ticker's fields, read as
+    a table of tickers keyed by market): the payload does not say its market."""
+    if "" in missed:
+        return True
+    return isinstance(payload, dict) and bool(missed) and set(missed) == set(payload)
+
+
+def _why(venue: str, mode: str, url: str, payload: object, inner: object, e: VenueError) -> str:
+    text = str(e)
+    if "needs its market" in text or "which pair this stream is for" in text:
+        return f"{text} (pass --symbol: this payload does not name its market)"
+    if payload is None:
+        return text  # not JSON: the codec's message quotes it
+    if text.startswith("unexpected payload") or isinstance(e, ParseError):
+        shape = describe(venue, inner)
+        if text.startswith("unexpected payload"):
+            return f"{shape}, not what the {venue} codec reads ({mode}: {url})"
+        return f"{shape}: {text}"
+    return text
+
+
+def _summary(venue: str, t: Tally, table: CaptureTable, where: str, err: TextIO) -> None:
+    parts = [
+        f"{t.payloads} payloads: {t.records} records from {t.with_records}",
+        f"{t.empty} with no ticker (acks, heartbeats, other channels)",
+    ]
+    if t.refused:
+        parts.append(f"{t.refused} refused (above)")
+    if t.unknown:
+        parts.append(f"{t.unknown} of markets that could not be identified (below)")
+    print(f"normalize {venue}: " + "; ".join(parts), file=err)
+    if table.derived:
+        made = sorted({f"{m.symbol} ({i})" for i, m in table.derived.items()})
+        shown = ", ".join(made[:20]) + (f" and {len(made) - 20} more" if len(made) > 20 else "")
+        print(f"  markets not in {where}, named from their ids: {shown}", file=err)
+    if table.unknown:
+        ids = ", ".join(f"{i} ({k})" for i, k in table.unknown.most_common(20))
+        more = f" and {len(table.unknown) - 20} more" if len(table.unknown) > 20 else ""
+        hint = "pass --markets FILE (the venue's markets response) to name them"
+        if any(_DERIVATIVE.search(i) for i in table.unknown):
+            hint += "; derivatives (perpetuals, futures) are not read by the spot codecs"
+        print(f"  ids of markets not in {where}, not records: {ids}{more}; {hint}", file=err)

@@ -1,10 +1,10 @@
 """``aggregator subscribe``: print records from NATS, as ``tail`` prints the local socket's.
 
 Filters become subjects (``-e kraken -s BTC/USD`` subscribes ``md.ticker.kraken.BTC-USD``
-and ``md.status.kraken``; no filter is ``md.ticker.*.*`` and ``md.status.*``), so the
-server, not this process, does the filtering. ``--replay SECONDS`` reads the JetStream
-stream instead: an ordered consumer delivers what was stored in the last SECONDS first,
-then follows the live records.
+and ``md.status.kraken``; no filter is ``md.ticker.*.*``, ``md.status.*`` and
+``md.bbo.*.*``), so the server, not this process, does the filtering. ``--replay SECONDS``
+reads the JetStream stream instead: an ordered consumer delivers what was stored in the last
+SECONDS first, then follows the live records.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from nats.js.errors import NotFoundError
 
 from .sinks.nats import token
 
-TYPES = ("ticker", "status")
+TYPES = ("ticker", "status", "bbo")
 CONNECT_WITHIN = 5.0  # seconds before giving up on the first connection
 
 
@@ -39,8 +39,8 @@ def subjects(
     syms = [token(s) for s in symbols] or ["*"]
     out: list[str] = []
     for t in types or TYPES:
-        if t == "ticker":
-            out += [f"{prefix}.ticker.{e}.{s}" for e in exs for s in syms]
+        if t in ("ticker", "bbo"):  # (bbo: the exchange is "consolidated")
+            out += [f"{prefix}.{t}.{e}.{s}" for e in exs for s in syms]
         else:
             out += [f"{prefix}.{token(t)}.{e}" for e in exs]
     return list(dict.fromkeys(out))

@@ -1,8 +1,9 @@
 """Exchange ids: the venues that trade today, the old ids that lead to them, the closed ones.
 
-The 2019 list this project starts from names 124 ids: 38 trade today under the same id,
-8 through a successor (46 ids, 42 venues), 78 are closed. A closed id is refused with
-"closed" (or "renamed to X"), never "unknown".
+The 2019 list this project starts from names 124 ids: those that trade today under the
+same id, those served by a successor (old ids, mapped with a warning) and the closed ones,
+refused with what became of them ("closed 2026-09-23", "renamed to X"), never as "unknown".
+``rows()`` is the table that ``aggregator exchanges`` prints.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from .errors import ClosedExchange, UnknownExchange
 
 # Venues that trade today (our ids).
 VENUES: tuple[str, ...] = (
+    "alp",
+    "ascendex",
     "bequant",
     "bigone",
     "binance",
@@ -27,10 +30,12 @@ VENUES: tuple[str, ...] = (
     "btcbox",
     "btcmarkets",
     "btcturk",
+    "buda",
     "cex",
     "coinbase",
     "coinbaseexchange",
     "coincheck",
+    "coinex",
     "coinmate",
     "coinone",
     "coinspot",
@@ -50,10 +55,12 @@ VENUES: tuple[str, ...] = (
     "luno",
     "mercado",
     "okx",
+    "okxus",
     "paymium",
     "poloniex",
     "upbit",
     "whitebit",
+    "yobit",
     "zaif",
 )
 
@@ -67,6 +74,9 @@ ALIASES: dict[str, str] = {
     "bitfinex2": "bitfinex",
     "hitbtc2": "hitbtc",
     "bitstamp1": "bitstamp",
+    "btcalpha": "alp",  # BTC-Alpha became ALP.com (API v3)
+    "okcoinusd": "okxus",  # OKCoin USA moved to OKX US (2025)
+    "bitmax": "ascendex",
 }
 
 # Ids of the 2019 list with no public API today, with what became of them where known.
@@ -83,24 +93,19 @@ CLOSED: dict[str, str] = dict.fromkeys(
         "bitforex",
         "bitkk",
         "bitlish",
-        "bitmart",
-        "bitmex",
         "bittrex",
         "bitz",
         "bl3p",
         "bleutrade",
         "braziliex",
-        "btcalpha",
         "btcchina",
         "btctradeim",
         "btctradeua",
-        "buda",
         "bytetrade",
         "chilebit",
         "cobinhood",
         "coinbaseprime",
         "coinegg",
-        "coinex",
         "coinexchange",
         "coinfalcon",
         "coinfloor",
@@ -112,7 +117,6 @@ CLOSED: dict[str, str] = dict.fromkeys(
         "crex24",
         "dsx",
         "dx",
-        "exmo",
         "exx",
         "fcoin",
         "fcoinjp",
@@ -145,23 +149,26 @@ CLOSED: dict[str, str] = dict.fromkeys(
         "vbtc",
         "virwox",
         "xbtce",
-        "yobit",
         "zb",
     ],
     "closed",
 )
 CLOSED.update(
     {
-        "bitbay": "renamed to zonda, no adapter",
-        "bitmax": "renamed to ascendex, no adapter",
-        "okcoinusd": "renamed to okcoin, no adapter",
+        # Closed in 2026 (the venues' notices, as of December 2026).
+        "bitbay": "renamed to zonda, in liquidation (2026)",
+        "bitmart": "trading ended 2026-08-26",
+        "bitmex": "closed 2026-09-23",
+        "exmo": "closing (2026)",
     }
 )
 
-# 2019 ids that are also today's ids.
-SAME_ID_2019: tuple[str, ...] = tuple(
-    v for v in VENUES if v not in {"coinbaseexchange", "gate", "htx", "okx"}
+# Today's ids that are not ids of the 2019 list (each is the successor of an old id).
+NEW_SINCE_2019: frozenset[str] = frozenset(
+    {"alp", "ascendex", "coinbaseexchange", "gate", "htx", "okx", "okxus"}
 )
+# 2019 ids that are also today's ids.
+SAME_ID_2019: tuple[str, ...] = tuple(v for v in VENUES if v not in NEW_SINCE_2019)
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,9 +188,37 @@ def resolve(exchange_id: str) -> Resolved:
         return Resolved(new, exchange_id, f"exchange id {eid!r} is now {new!r}; using {new!r}")
     if eid in CLOSED:
         what = CLOSED[eid]
+        if not what.startswith(("closed", "closing", "renamed")):
+            what = f"closed ({what})"
         raise ClosedExchange(f"exchange {eid!r} is {what}: its venue has no public API today")
     raise UnknownExchange(f"unknown exchange {exchange_id!r}; see `aggregator exchanges`")
 
 
 def all_2019_ids() -> list[str]:
     return sorted([*SAME_ID_2019, *ALIASES, *CLOSED])
+
+
+Row = tuple[str, str, str]  # (id, status, detail)
+
+
+def rows() -> list[Row]:
+    """The table of ids: one row per 2019 id, and one per venue that an old id leads to
+    under a new id. The status is "trading", "renamed" (an old id: its detail names the
+    venue) or "closed" (its detail says what became of it); the row of a new id names the
+    old ones, that of a trading 2019 id its own old ids, if any."""
+    olds: dict[str, list[str]] = {}
+    for old, new in sorted(ALIASES.items()):
+        olds.setdefault(new, []).append(old)
+    trading: list[Row] = []
+    for v in sorted(VENUES):
+        if v in NEW_SINCE_2019:
+            trading.append((v, "trading", f"successor of {', '.join(olds.get(v, []))}"))
+        else:
+            also = olds.get(v)
+            trading.append((v, "trading", f"also old id {', '.join(also)}" if also else ""))
+    renamed = [(old, "renamed", f"now {new}") for old, new in sorted(ALIASES.items())]
+    closed = [
+        (eid, "closed", "no public API today" if what == "closed" else what)
+        for eid, what in sorted(CLOSED.items())
+    ]
+    return trading + renamed + closed

@@ -2,13 +2,15 @@
 (the replay server's format) through the codec, the merge, the hub, the file sink and the
 socket sink with one real subscriber (a subprocess reading the Unix socket).
 
-    python bench/hotpath.py [--count 200000] [--profile]
+    python bench/hotpath.py [--count 200000] [--profile] [--consolidated]
 
 Prints CPU microseconds per message of this process (time.process_time over the whole
 run, the file sink's writes and flushes included), split into the frame handler alone
 (parse + merge + publish, timed by the wall clock around each batch of frames: the run is
 CPU-bound) and the rest (sinks draining). --profile prints the top of a
-cProfile of the same run. The network part is measured by bench/run.py.
+cProfile of the same run. --consolidated runs the consolidated view too (one venue: its
+books have one quote each; bench/consolidated.py measures books of many venues). The
+network part is measured by bench/run.py.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ async def amain(a: argparse.Namespace) -> None:
                 f'path = "{tmp / "agg.sock"}"',
                 "[exchanges.binance]",
                 "symbols = [" + ",".join(f'"{b}/{q}"' for _, b, q, _ in symbols) + "]",
+                f"[consolidated]\nenabled = {'true' if a.consolidated else 'false'}",
             ]
         )
     )
@@ -111,6 +114,7 @@ def main() -> None:
     ap.add_argument("--count", type=int, default=200_000)
     ap.add_argument("--profile", action="store_true")
     ap.add_argument("--no-gc", action="store_true", help="the cyclic GC off (its share)")
+    ap.add_argument("--consolidated", action="store_true", help="the consolidated view on")
     a = ap.parse_args()
     import uvloop
 

@@ -117,7 +117,8 @@ def records(stdout: str) -> list[dict]:
     [
         (["-e", "nosuch"], "argument -e/--exchange: unknown exchange 'nosuch'"),
         (["-e", "kraken", "-e", "ftx"], "argument -e/--exchange: exchange 'ftx' is closed"),
-        (["-e", "bitmax"], "exchange 'bitmax' is renamed to ascendex"),
+        # an old id of a venue that trades (AscendEX's), not in this daemon
+        (["-e", "bitmax"], "no exchange asked for runs in this daemon"),
         (["-s", "BTCUSDT"], "argument -s/--symbol: 'BTCUSDT' is not a unified symbol"),
         (["-s", "btc/usd"], "'btc/usd' is not a unified symbol; did you mean 'BTC/USD'?"),
         (["-t", "trade"], "argument -t/--type: invalid choice: 'trade'"),

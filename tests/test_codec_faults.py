@@ -210,7 +210,6 @@ OURS: dict[str, Callable[[Any, dict[int, str]], bool]] = {
     "coinbaseexchange": lambda m, _: m.get("type") == "ticker",
     "deribit": lambda m, _: _params_channel(m).startswith(("ticker.", "quote.")),
     "gate": lambda m, _: m.get("channel") in ("spot.tickers", "spot.book_ticker"),
-    "gemini": lambda m, _: m.get("type") == "l2_updates",
     "hitbtc": lambda m, _: str(m.get("ch", "")).startswith(("ticker/price/", "orderbook/top/")),
     "htx": lambda m, _: str(m.get("ch", "")).split(".")[2:] in (["ticker"], ["bbo"], ["detail"]),
     "independentreserve": lambda m, _: str(m.get("Event", "")).startswith("OrderBook"),
@@ -343,7 +342,7 @@ def live_sessions() -> list[tuple[str, str, dict]]:
     out = []
     for kind, venues in (
         ("sessions", None),
-        ("ws-beyond", {"okcoin": "okx"}),
+        ("ws-beyond", {"okcoin": "okx", "ascendex": "ascendex"}),
         (
             "ws-derivatives",
             {
@@ -471,7 +470,7 @@ def test_recorded_times_are_near_the_recording(venue: str) -> None:
 
 
 # Venues whose recorded frames and answers carry no time at all.
-NO_RECORDED_TIME = {"bitfinex", "bigone", "whitebit"}
+NO_RECORDED_TIME = {"ascendex", "bitfinex", "bigone", "coinex", "whitebit"}
 
 
 async def test_bitfinex_session_replayed_to_an_adapter_over_a_socket(start) -> None:  # noqa: F811

@@ -10,6 +10,7 @@ import asyncio
 import atexit
 import contextlib
 import gzip
+import heapq
 import json
 import os
 import re
@@ -127,15 +128,23 @@ async def wait_for(cond, timeout: float = 15.0, every: float = 0.05) -> None:
 
 
 def data_lines(data_dir: Path) -> dict[str, list[dict]]:
-    """Every record in every file (plain and gzip), by exchange; each line must be JSON."""
-    out: dict[str, list[dict]] = {}
+    """Every record in every file (plain and gzip), by exchange; each line must be JSON.
+
+    An exchange's tickers and status records are in files apart, each directory's names in
+    time order: each kind is read in that order, and the two merged by ``seq`` (a merge of
+    runs, so records out of order within the files stay out of order)."""
+    runs: dict[tuple[str, Path], list[dict]] = {}
     for f in sorted(data_dir.rglob("*.jsonl*")):
         raw = gzip.decompress(f.read_bytes()) if f.suffix == ".gz" else f.read_bytes()
         assert raw == b"" or raw.endswith(b"\n"), f"{f} ends with a partial line"
         for line in raw.splitlines():
             rec = json.loads(line)
             assert rec.keys() >= REQUIRED
-            out.setdefault(rec["exchange"], []).append(rec)
+            runs.setdefault((rec["exchange"], f.parent), []).append(rec)
+    out: dict[str, list[dict]] = {}
+    for exchange in dict.fromkeys(ex for ex, _ in runs):
+        kinds = [run for (ex, _), run in runs.items() if ex == exchange]
+        out[exchange] = list(heapq.merge(*kinds, key=lambda r: r["seq"]))
     return out
 
 
@@ -568,7 +577,8 @@ def test_exchanges_lists_all_2019_ids() -> None:
     from aggregator.venues import all_2019_ids
 
     assert set(all_2019_ids()) <= ids and len(all_2019_ids()) == 124
-    assert status["okex"] == "old" and status["ftx"] == "closed" and status["kraken"] == "trading"
+    assert status["okex"] == "renamed" and status["ftx"] == "closed"
+    assert status["kraken"] == "trading" and status["okx"] == "trading"
 
 
 def test_normalize_reads_recorded_payloads() -> None:

@@ -106,7 +106,9 @@ async def until(cond: Callable[[], bool], within: float = 3.0) -> None:
         await asyncio.sleep(0.02)
 
 
-async def test_two_exchanges_two_files(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+async def test_two_exchanges_two_files_statuses_apart(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.INFO, logger=LOGGER)
     sink = FileSink(make_cfg(tmp_path))
     hub = Hub()
@@ -118,20 +120,22 @@ async def test_two_exchanges_two_files(tmp_path: Path, caplog: pytest.LogCapture
         rec = tick("alpha" if seq % 2 else "beta", ts + seq, seq)
         hub.publish(rec)
         expected[rec.exchange] += dumps(rec)
-    hub.publish(Status(exchange="beta", state="live", ts_recv=ts + 99, seq=50))
-    expected["beta"] += dumps(Status(exchange="beta", state="live", ts_recv=ts + 99, seq=50))
+    live = Status(exchange="beta", state="live", ts_recv=ts + 99, seq=50)
+    hub.publish(live)
     await sink.stop()
     for ex, data in expected.items():
-        path = tmp_path / ex / f"{ex}-{stamp(ts)}.jsonl"
+        path = tmp_path / ex / f"{ex}-{stamp(ts)}.0000.jsonl"
         assert read(path) == data
         assert all(rec["exchange"] == ex for rec in read_lines(path))
     assert names(tmp_path) == ["alpha", "beta"]
+    assert names(tmp_path / "beta") == [f"beta-{stamp(ts)}.0000.jsonl", "status"]
+    assert read(tmp_path / "beta" / "status" / f"beta-status-{stamp(ts)}.0000.jsonl") == dumps(live)
     assert (sink.accepted, sink.written, sink.dropped) == (51, 51, 0)
     assert "files: accepted=51 written=51 dropped=0" in caplog.messages
 
 
 @pytest.mark.parametrize(
-    ("period", "name"), [("hour", "x-2030-01-02T03.jsonl"), ("day", "x-2030-01-02.jsonl")]
+    ("period", "name"), [("hour", "x-2030-01-02T03.0000.jsonl"), ("day", "x-2030-01-02.0000.jsonl")]
 )
 async def test_period_name_from_ts_recv(tmp_path: Path, period: str, name: str) -> None:
     sink = FileSink(make_cfg(tmp_path, period=period))
@@ -150,11 +154,11 @@ async def test_next_hour_closes_and_gzips_previous(tmp_path: Path) -> None:
     first = offer(sink, *(tick("x", h0 + i, i) for i in range(3)))
     await until(lambda: sink.written == 3)
     second = offer(sink, tick("x", h0 + HOUR, 3), tick("x", h0 + HOUR + 1, 4))
-    old = tmp_path / "x" / f"x-{stamp(h0)}.jsonl"
+    old = tmp_path / "x" / f"x-{stamp(h0)}.0000.jsonl"
     await until(lambda: exists(f"{old}.gz") and not exists(old))
     assert read(f"{old}.gz") == first
     await sink.stop()
-    new = f"x-{stamp(h0 + HOUR)}.jsonl"
+    new = f"x-{stamp(h0 + HOUR)}.0000.jsonl"
     assert read(tmp_path / "x" / new) == second
     assert names(tmp_path / "x") == sorted([f"{old.name}.gz", new])
     assert sink.files_rotated == 1
@@ -171,7 +175,11 @@ async def test_size_rotation(tmp_path: Path, compress: str) -> None:
     await sink.stop()
     base = tmp_path / "x" / f"x-{stamp(h0)}"
     gz = ".gz" if compress == "gzip" else ""
-    parts = [Path(f"{base}.jsonl{gz}"), Path(f"{base}.1.jsonl{gz}"), Path(f"{base}.2.jsonl")]
+    parts = [
+        Path(f"{base}.0000.jsonl{gz}"),
+        Path(f"{base}.0001.jsonl{gz}"),
+        Path(f"{base}.0002.jsonl"),
+    ]
     assert names(base.parent) == sorted(p.name for p in parts)
     assert [len(read_lines(p)) for p in parts] == [3, 3, 2]
     assert [r["seq"] for p in parts for r in read_lines(p)] == list(range(10, 18))
@@ -184,7 +192,7 @@ async def test_flush_interval_without_stop(tmp_path: Path) -> None:
     try:
         ts = time.time_ns()
         data = offer(sink, *(tick("x", ts + i, i) for i in range(5)))
-        path = tmp_path / "x" / f"x-{stamp(ts)}.jsonl"
+        path = tmp_path / "x" / f"x-{stamp(ts)}.0000.jsonl"
         t0 = time.monotonic()
         await until(lambda: read(path) == data, within=1.5)
         assert time.monotonic() - t0 < 1.0
@@ -201,14 +209,14 @@ async def test_repair_at_start(tmp_path: Path, caplog: pytest.LogCaptureFixture)
     ts = time.time_ns()
     exdir = tmp_path / "x"
     kept = dumps(tick("x", ts, 0)) + dumps(tick("x", ts, 1))
-    current = exdir / f"x-{stamp(ts)}.jsonl"
-    past = exdir / "x-2001-02-03T04.jsonl"
-    nolf = exdir / "x-2001-02-03T05.jsonl"
+    current = exdir / f"x-{stamp(ts)}.0000.jsonl"
+    past = exdir / "x-2001-02-03T04.0000.jsonl"
+    nolf = exdir / "x-2001-02-03T05.0000.jsonl"
     os.mkdir(exdir)
     write(current, kept + b'{"type":"ticker","exch')
     write(past, kept + b"{")
     write(nolf, b'{"type":"tic')
-    write(exdir / "x-2001-02-03T06.jsonl.gz.tmp", b"junk")
+    write(exdir / "x-2001-02-03T06.0000.jsonl.gz.tmp", b"junk")
 
     sink = FileSink(make_cfg(tmp_path))
     await sink.start()
@@ -229,15 +237,34 @@ async def test_resume_newest_part(tmp_path: Path) -> None:
     base = tmp_path / "x" / f"x-{stamp(ts)}"
     os.mkdir(base.parent)
     old = dumps(tick("x", ts, 0))
+    write(f"{base}.0000.jsonl", old)
+    write(f"{base}.0001.jsonl", old)
+    sink = FileSink(make_cfg(tmp_path))
+    await sink.start()
+    new = offer(sink, tick("x", ts, 1))
+    await sink.stop()
+    assert read(f"{base}.0001.jsonl") == old + new
+    assert read(f"{base}.0000.jsonl.gz") == old
+    assert names(base.parent) == [f"{base.name}.0000.jsonl.gz", f"{base.name}.0001.jsonl"]
+
+
+async def test_files_named_the_older_way_are_closed_not_appended_to(tmp_path: Path) -> None:
+    """Parts were once named x-H.jsonl, x-H.1.jsonl (which sorted before x-H.jsonl.gz):
+    those of the current period are compressed at start and the next part is numbered
+    after them, so that nothing is written twice under two names."""
+    ts = time.time_ns()
+    base = tmp_path / "x" / f"x-{stamp(ts)}"
+    os.mkdir(base.parent)
+    old = dumps(tick("x", ts, 0))
     write(f"{base}.jsonl", old)
     write(f"{base}.1.jsonl", old)
     sink = FileSink(make_cfg(tmp_path))
     await sink.start()
     new = offer(sink, tick("x", ts, 1))
     await sink.stop()
-    assert read(f"{base}.1.jsonl") == old + new
-    assert read(f"{base}.jsonl.gz") == old
-    assert names(base.parent) == [f"{base.name}.1.jsonl", f"{base.name}.jsonl.gz"]
+    await until(lambda: not exists(f"{base}.1.jsonl"))
+    assert read(f"{base}.0002.jsonl") == new
+    assert read(f"{base}.jsonl.gz") == old and read(f"{base}.1.jsonl.gz") == old
 
 
 async def test_reopen_after_rename(tmp_path: Path) -> None:
@@ -246,7 +273,7 @@ async def test_reopen_after_rename(tmp_path: Path) -> None:
     ts = time.time_ns()
     before = offer(sink, *(tick("x", ts + i, i) for i in range(3)))
     await until(lambda: sink.written == 3)
-    path = tmp_path / "x" / f"x-{stamp(ts)}.jsonl"
+    path = tmp_path / "x" / f"x-{stamp(ts)}.0000.jsonl"
     rotated = path.with_name(path.name + ".1")
     os.rename(path, rotated)
     sink.reopen()
@@ -266,7 +293,7 @@ async def test_full_queue_counts_drops(tmp_path: Path, caplog: pytest.LogCapture
     assert (sink.accepted, sink.dropped, sink.written) == (3, 7, 0)
     await sink.start()
     await sink.stop()
-    assert [r["seq"] for r in read_lines(tmp_path / "x" / f"x-{stamp(ts)}.jsonl")] == [0, 1, 2]
+    assert [r["seq"] for r in read_lines(tmp_path / "x" / f"x-{stamp(ts)}.0000.jsonl")] == [0, 1, 2]
     assert (sink.accepted, sink.dropped, sink.written) == (3, 7, 3)
     assert "files: accepted=3 written=3 dropped=7" in caplog.messages
 
@@ -294,8 +321,13 @@ async def test_write_error_backlog_and_recovery(
         await until(lambda: sink.written == 7)
     finally:
         await sink.stop()
-    assert [r["seq"] for r in read_lines(tmp_path / "b" / f"b-{stamp(ts)}.jsonl")] == [2, 3, 4, 5]
-    assert [r["seq"] for r in read_lines(tmp_path / "a" / f"a-{stamp(ts)}.jsonl")] == [0, 1, 2]
+    assert [r["seq"] for r in read_lines(tmp_path / "b" / f"b-{stamp(ts)}.0000.jsonl")] == [
+        2,
+        3,
+        4,
+        5,
+    ]
+    assert [r["seq"] for r in read_lines(tmp_path / "a" / f"a-{stamp(ts)}.0000.jsonl")] == [0, 1, 2]
     assert (sink.accepted, sink.written, sink.dropped) == (9, 7, 2)
     assert sum("cannot write" in m for m in caplog.messages) == 1  # once per episode
     assert sum("backlog full (4 records)" in m for m in caplog.messages) == 1
@@ -335,7 +367,7 @@ async def test_read_only_directory_then_restored(
     finally:
         exdir.chmod(0o700)
         await sink.stop()
-    assert [r["seq"] for r in read_lines(exdir / f"x-{stamp(h0 + HOUR)}.jsonl")] == [1]
+    assert [r["seq"] for r in read_lines(exdir / f"x-{stamp(h0 + HOUR)}.0000.jsonl")] == [1]
     assert sink.dropped == 0
 
 
@@ -403,7 +435,7 @@ async def test_batches_beyond_the_queue_drop_like_records_one_by_one(
         await sink.stop()
         runs[how] = (files_of(tmp_path / how), sink.accepted, sink.written, sink.dropped)
     assert runs["batch"] == runs["one"]
-    written = read_lines(tmp_path / "batch" / "x" / f"x-{stamp(ts)}.jsonl")
+    written = read_lines(tmp_path / "batch" / "x" / f"x-{stamp(ts)}.0000.jsonl")
     assert [r["seq"] for r in written] == [0, 1, 2, 3, 4]  # the first that fit, as put keeps
     assert caplog.messages.count("files: accepted=5 written=5 dropped=7") == 2
 
@@ -627,7 +659,7 @@ async def test_open_file_removed_is_counted_and_made_again(
     sink = w.sink
     await sink.start()
     ts = time.time_ns()
-    path = w.root / "a" / f"a-{stamp(ts)}.jsonl"
+    path = w.root / "a" / f"a-{stamp(ts)}.0000.jsonl"
     try:
         w.offer("a", 5, ts)
         w.offer("b", 5, ts)
@@ -645,7 +677,7 @@ async def test_open_file_removed_is_counted_and_made_again(
     assert (sink.accepted, sink.written, sink.dropped) == (13, 8, 5)
     theirs = 1 if how == "replaced" else 0
     assert sink.written == w.on_disk() - theirs
-    new = path.with_name(f"a-{stamp(ts)}.1.jsonl") if theirs else path
+    new = path.with_name(f"a-{stamp(ts)}.0001.jsonl") if theirs else path
     assert [r["seq"] for r in read_lines(new)] == [10, 11, 12]
     if theirs:
         assert read(path) == b'{"theirs":1}\n'
@@ -661,7 +693,7 @@ async def test_open_file_renamed_is_reopened_without_a_loss(tmp_path: Path) -> N
     sink = w.sink
     await sink.start()
     ts = time.time_ns()
-    path = w.root / "a" / f"a-{stamp(ts)}.jsonl"
+    path = w.root / "a" / f"a-{stamp(ts)}.0000.jsonl"
     try:
         w.offer("a", 5, ts)
         await w.written(5)
@@ -754,7 +786,7 @@ async def test_clock_step_back_files_by_ts_recv_and_never_rewrites_a_closed_file
         await until(lambda: sink.written == 3)
         offer(sink, tick("x", h0 + HOUR, 3))  # the next hour: the first file closed (gzipped)
         await until(lambda: sink.files_rotated == 1)
-        await until(lambda: compress == "none" or not exists(f"{base}.jsonl"))
+        await until(lambda: compress == "none" or not exists(f"{base}.0000.jsonl"))
         step[0] = -HOUR  # NTP steps the clock back an hour: ts_recv is in h0 again
         await asyncio.sleep(0.3)
         back = offer(sink, tick("x", h0 + 10, 4), tick("x", h0 + 11, 5))
@@ -767,13 +799,13 @@ async def test_clock_step_back_files_by_ts_recv_and_never_rewrites_a_closed_file
         await sink.stop()
     later_base = tmp_path / "x" / f"x-{stamp(h0 + HOUR)}"
     if compress == "gzip":
-        assert read(f"{base}.jsonl.gz") == first  # untouched
-        assert read(f"{base}.1.jsonl.gz") == back  # a new part of the earlier hour
-        assert [r["seq"] for r in read_lines(f"{later_base}.jsonl.gz")] == [3]
-        assert read(f"{later_base}.1.jsonl") == later
+        assert read(f"{base}.0000.jsonl.gz") == first  # untouched
+        assert read(f"{base}.0001.jsonl.gz") == back  # a new part of the earlier hour
+        assert [r["seq"] for r in read_lines(f"{later_base}.0000.jsonl.gz")] == [3]
+        assert read(f"{later_base}.0001.jsonl") == later
     else:
-        assert read(f"{base}.jsonl") == first + back
-        assert [r["seq"] for r in read_lines(f"{later_base}.jsonl")] == [3, 6]
+        assert read(f"{base}.0000.jsonl") == first + back
+        assert [r["seq"] for r in read_lines(f"{later_base}.0000.jsonl")] == [3, 6]
     assert sorted(r["seq"] for p in (tmp_path / "x").iterdir() for r in read_lines(p)) == [
         *range(7)
     ]
@@ -798,9 +830,11 @@ async def test_back_to_a_period_closed_in_the_same_flush(tmp_path: Path) -> None
     finally:
         await sink.stop()
     base = tmp_path / "x" / f"x-{stamp(h0)}"
-    assert read(f"{base}.jsonl.gz") == first
-    assert read(f"{base}.1.jsonl") == back
-    assert [r["seq"] for r in read_lines(tmp_path / "x" / f"x-{stamp(h0 + HOUR)}.jsonl.gz")] == [3]
+    assert read(f"{base}.0000.jsonl.gz") == first
+    assert read(f"{base}.0001.jsonl") == back
+    assert [
+        r["seq"] for r in read_lines(tmp_path / "x" / f"x-{stamp(h0 + HOUR)}.0000.jsonl.gz")
+    ] == [3]
 
 
 def test_directories_are_made_only_inside_the_locked_one(tmp_path: Path) -> None:

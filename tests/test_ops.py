@@ -140,6 +140,8 @@ async def test_demo_metrics_move(tmp_path: Path) -> None:
     assert second[("aggregator_up", ())] == 1.0
     assert 0 <= second[("aggregator_event_loop_lag_seconds", ())] < 1.0
     assert ("aggregator_socket_clients", ()) in second
+    assert second[("process_resident_memory_bytes", ())] > 10e6  # the process collector's
+    assert second[("process_open_fds", ())] > 3
     assert ("aggregator_sink_queue_depth", (("sink", "files"),)) in second
     assert json.loads(body)["status"] == "ok"
 
@@ -406,6 +408,9 @@ def test_exposition_is_valid_and_complete() -> None:
         "files",
         "socket",
     }
+    # the process collector's: memory, CPU, open files (and their limit)
+    for name in ("resident_memory_bytes", "cpu_seconds_total", "open_fds", "max_fds"):
+        assert values[(f"process_{name}", ())] > 0, name
 
 
 def test_each_counter_of_an_adapter_reaches_its_metric_and_its_report_field() -> None:
@@ -446,16 +451,44 @@ def test_each_counter_of_an_adapter_reaches_its_metric_and_its_report_field() ->
     assert values[("aggregator_venue_state", (("exchange", "binance"), ("state", "live")))] == 1
 
 
+# PromQL words that are not metric names: functions (followed by "(") aside.
+PROMQL_WORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "bool", "and"}
+PROMQL_WORDS |= {"or", "unless", "offset"}
+# Series Prometheus makes itself for every target.
+SCRAPE_SERIES = {"up", "scrape_duration_seconds", "scrape_samples_scraped"}
+
+
+def metric_names(expr: str) -> set[str]:
+    """The metric names a PromQL expression reads: strings, label matchers, ranges, grouping
+    labels and functions left out."""
+    bare = re.sub(r'"(?:[^"\\]|\\.)*"', "", expr)
+    bare = re.sub(r"\{[^}]*\}|\[[^\]]*\]", " ", bare)
+    bare = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", " ", bare)
+    words = set(re.findall(r"\b([A-Za-z_:][A-Za-z0-9_:]*)\b(?!\s*\()", bare))
+    return words - PROMQL_WORDS - SCRAPE_SERIES
+
+
+def test_metric_names_of_promql() -> None:
+    expr = 'sum by (exchange) (rate(aggregator_venue_records_total{job="a"}[5m])) > 0'
+    assert metric_names(expr) == {"aggregator_venue_records_total"}
+    assert metric_names("process_open_fds / process_max_fds > 0.8") == {
+        "process_open_fds",
+        "process_max_fds",
+    }
+
+
 def test_grafana_dashboard_and_prometheus_config_use_exported_metrics() -> None:
+    """Every series the dashboard and the alert rules read is in a scrape (the process
+    collector's included)."""
     exported = {name for name, _ in samples(rendered())}
     dashboard = json.loads((REPO / "contrib" / "grafana" / "aggregator.json").read_text())
     exprs = [t["expr"] for p in dashboard["panels"] for t in p.get("targets", []) if "expr" in t]
-    assert exprs
-    used = {m for e in exprs for m in re.findall(r"aggregator_[a-z_]+", e)}
-    used = {re.sub(r"_(bucket|count|sum)$", "", m) for m in used}
+    alerts = (REPO / "contrib" / "prometheus" / "alerts.yml").read_text()
+    rules = re.findall(r"^\s*expr:\s*(.+)$", alerts, re.MULTILINE)
+    assert exprs and len(rules) >= 8
+    used = {m for e in exprs + rules for m in metric_names(e)}
+    assert {"process_resident_memory_bytes", "process_open_fds"} <= used
     assert used <= exported, used - exported
     scrape = (REPO / "contrib" / "prometheus" / "prometheus.yml").read_text()
     assert "/metrics" in scrape or "metrics_path" not in scrape
     assert "127.0.0.1:9464" in scrape
-    alerts = (REPO / "contrib" / "prometheus" / "alerts.yml").read_text()
-    assert set(re.findall(r"aggregator_[a-z_]+", alerts)) <= exported

@@ -17,6 +17,7 @@ from aggregator.adapters.registry import ADAPTERS, codec_class
 from aggregator.adapters.runner import Adapter
 from aggregator.config import ExchangeConfig
 from aggregator.records import Status, Ticker
+from aggregator.venues import VENUES
 
 from .rest_replay import RestReplay
 from .test_daemon import counts_from_log, data_lines, short_dir, spawn, wait_for
@@ -79,7 +80,7 @@ async def test_all_venues_in_one_daemon(replay: RestReplay) -> None:
         if len(played.requests) < 2:  # it keeps polling
             problems.append(f"{venue}: {len(played.requests)} requests")
     assert not problems, "\n".join(problems)
-    assert len(lines) == len(ALL) == 42
+    assert len(lines) == len(ALL) == len(VENUES)
     published, written = counts_from_log(proc.log())
     assert published == written
     print(f"\n{len(ALL)} venues, {RUN_SECONDS:.0f}s, {published} records", file=sys.stderr)

@@ -1,7 +1,8 @@
-"""Declared messages in the codecs of coinbaseexchange, gemini, bitflyer, cex and
-independentreserve. A spoiled value in a ticker nulls (and flags) that field only, an empty
-string is a value not sent, and the frame is never dropped whole for it; a spoiled level of
-a book kept here puts that book out of step (the session renews), as it did.
+"""Declared messages in the codecs of coinbaseexchange, bitflyer, cex and independentreserve
+(gemini's stream, best bid/ask updates now, is tested in test_api_changes.py). A spoiled
+value in a ticker nulls (and flags) that field only, an empty string is a value not sent,
+and the frame is never dropped whole for it; a spoiled level of a book kept here puts that
+book out of step (the session renews), as it did.
 
 The frames are the venue's recorded ones (tests/fixtures/ws/ and tests/fixtures/sessions/),
 read by a codec whose table holds every market they name; cex, with none recorded, is fed
@@ -127,41 +128,6 @@ def test_an_empty_string_is_a_value_not_sent(venue: str) -> None:
     assert all(getattr(r, field) != value for r in after)
     assert any(getattr(r, field) is None for r in after)
     assert all(r.flags is None for r in after)
-
-
-@pytest.mark.parametrize("bad", [*SPOILERS, ""], ids=repr)
-def test_gemini_a_spoiled_level_renews_the_session_and_publishes_nothing(bad: Any) -> None:
-    """A book level that is not a price and a size leaves the book out of step: the frame
-    is refused whole (VenueError), as are the market's later frames on that connection."""
-    frames = frames_of("gemini")
-    c = codec_of("gemini")
-    spoilt = None
-    for i, f in enumerate(frames):
-        doc = json.loads(f)
-        if doc.get("type") == "l2_updates" and c.parse_ws(f, 1) and i > 0:
-            spoilt = i
-    assert spoilt is not None
-    doc = json.loads(frames[spoilt])
-    doc["changes"][0][1] = bad
-    c = codec_of("gemini")
-    for f in frames[:spoilt]:
-        c.parse_ws(f, 1)
-    with pytest.raises(VenueError, match="book out of step"):
-        c.parse_ws(json.dumps(doc), 1)
-    with pytest.raises(VenueError, match="book out of step"):
-        c.parse_ws(frames[spoilt], 1)  # the same market, unspoiled: still out of step
-
-
-def test_gemini_a_change_of_another_shape_is_refused() -> None:
-    c = codec_of("gemini")
-    with pytest.raises(ParseError, match="unknown book side"):
-        c.parse_ws('{"type":"l2_updates","symbol":"BTCUSD","changes":[[1,"9.5","2"]]}', 1)
-    with pytest.raises(ParseError, match="without a changes list"):
-        c.parse_ws('{"type":"l2_updates","symbol":"BTCUSD","changes":null}', 1)
-    # a candle's changes are not a book's: ignored, as the channel is
-    assert (
-        c.parse_ws('{"type":"candles_1m_updates","symbol":"BTCUSD","changes":[[1,9.5]]}', 1) == []
-    )
 
 
 @pytest.mark.parametrize("bad", [*SPOILERS, "", None], ids=repr)

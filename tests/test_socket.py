@@ -181,6 +181,7 @@ async def test_subscribe_snapshot_then_matching_live(sockdir: Path) -> None:
             "exchanges": ["binance"],
             "symbols": ["BTC/USDT"],
             "types": [],
+            "protocol": 1,
         }
         snap = await c.until("snapshot_end")
         assert snap[-1] == {"type": "snapshot_end", "count": 2}

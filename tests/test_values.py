@@ -381,7 +381,7 @@ def test_every_codec_nulls_and_flags_a_bad_price(
 
 # --- order books: a level that cannot be read ---------------------------------------------
 
-BOOK_VENUES = ("cex", "gemini", "independentreserve", "luno")
+BOOK_VENUES = ("cex", "independentreserve", "luno")
 
 
 def _book_cases() -> Iterator[Any]:

@@ -15,9 +15,8 @@ request but the ping needs an "oid", and a malformed one makes the server close 
 
 POST /api/spot/rest-public/get_ticker with {"pairs": [...]} answers the named pairs in one
 object keyed by pair id ("BTC-USD"); {} answers all of them (about 900). Markets come from
-get_pairs_info, documented as a POST; the markets loader sends a GET (which the venue
-answers on get_server_time; not verified here) and falls back to the shipped snapshot.
-The legacy GET API (cex.io/api/ticker/BTC/USD) is not used.
+POST /api/spot/rest-public/get_pairs_info with {} (MARKETS_POST). The legacy API
+(cex.io/api/ticker/BTC/USD, ws.cex.io), which the venue is deactivating, is not used.
 
 The documented limit is 100 points a minute per IP, one point a call, but get_ticker has
 been seen refused (429) above about two calls a minute: poll it every 30 s or slower.
@@ -131,6 +130,7 @@ class Cex(Codec):
     venue: ClassVar[str] = "cex"
     REST_URL: ClassVar[str] = "https://trade.cex.io/api/spot/rest-public"
     MARKETS_URL: ClassVar[str] = "https://trade.cex.io/api/spot/rest-public/get_pairs_info"
+    MARKETS_POST: ClassVar[Any] = {}  # every public call is a POST of a JSON object
     # One request per poll, so poll_interval sets the pace: keep it at 30 s or more.
     REST_RATE: ClassVar[float] = 1.0
     WS_URL: ClassVar[str] = "wss://trade.cex.io/api/spot/ws-public"

@@ -1,7 +1,10 @@
 """Coinbase Advanced Trade: the public market-data WebSocket's ticker channel.
 
 Messages carry a per-connection ``sequence_num``; a gap means frames were lost, and the
-connection is renewed. The heartbeats channel keeps quiet connections open.
+connection is renewed. The heartbeats channel keeps quiet connections open. A subscribe
+message naming too many products (all ~900 at once, say) gets the socket closed; the venue
+advises about 50 per message, so a connection's products go out in messages of at most
+PRODUCTS_PER_SUBSCRIBE.
 """
 
 from __future__ import annotations
@@ -59,6 +62,9 @@ MESSAGE = Schema(Message)
 SEQUENCE_OF = msgspec.json.Decoder(Numbered).decode
 
 
+PRODUCTS_PER_SUBSCRIBE = 50
+
+
 class Coinbase(Codec):
     venue: ClassVar[str] = "coinbase"
     WS_URL: ClassVar[str] = "wss://advanced-trade-ws.coinbase.com"
@@ -73,8 +79,13 @@ class Coinbase(Codec):
 
     def subscribe(self, markets: Sequence[Market]) -> list[str]:
         ids = [m.native for m in markets]
+        n = PRODUCTS_PER_SUBSCRIBE
+        chunks = [ids[i : i + n] for i in range(0, len(ids), n)]
         return [
-            orjson.dumps({"type": "subscribe", "product_ids": ids, "channel": "ticker"}).decode(),
+            *(
+                orjson.dumps({"type": "subscribe", "product_ids": c, "channel": "ticker"}).decode()
+                for c in chunks
+            ),
             orjson.dumps({"type": "subscribe", "channel": "heartbeats"}).decode(),
         ]
 

@@ -1,17 +1,23 @@
-"""Gemini spot: the top of the level 2 book over WebSocket, or REST ``pubticker`` polls.
+"""Gemini spot: the best bid and ask over the WebSocket API, or REST ``pubticker`` polls.
 
-WebSocket: market data v2 (wss://api.gemini.com/v2/marketdata), one ``l2`` subscription for
-all the connection's markets (named upper case there: "BTCUSD"). The first ``l2_updates`` of a
-market carries its whole book (and its last trades), later ones the changed price levels (a
-quantity of "0" removes a level); the book is kept per connection to derive the best bid and
-ask with their sizes, and a record is emitted when they change. Book updates carry no time,
-so ts_event is null; trades and the 24 h statistics are not used.
+WebSocket: the WebSocket API at wss://ws.gemini.com, with Binance-style streams: one
+``{symbol}@bookTicker`` stream per market (lower-case ids, "btcusd@bookTicker"), subscribed
+with ``{"id":..,"method":"subscribe","params":[streams]}`` (the method in lower case as in
+the venue's samples; its SDK sends "SUBSCRIBE", which the venue takes too). Each update is a
+flat object: the best bid and ask with their sizes, an update id and the event time in
+nanoseconds. The market data v1 and v2 feeds (wss://api.gemini.com/v2/marketdata, the
+level 2 book from which the top used to be derived) are marked archived and are not used.
+The answer to a subscribe request is an object with its "id" (and "result" or "status");
+its exact shape is not shown in the documentation, so any object without "s" that carries
+an "error", or a status other than 200, is taken as the venue refusing the request. This is
+not the compiled Binance path: a declared schema of its own.
 
 REST: Gemini's one all-markets endpoint, ``/v1/pricefeed``, sends only a price and a 24 h
 percentage change per pair: no bid, ask or volume. ``/v1/pubticker/{symbol}`` sends the
 best bid and ask, the last price and the 24 h volume in both currencies, so the markets
 are polled one by one with it (the recorded reference response is of this endpoint too).
-``/v2/ticker`` adds open/high/low but no volume and would double the requests.
+``/v2/ticker`` adds open/high/low but no volume and would double the requests. The REST API
+did not change with the new WebSocket API.
 
 ``/v1/symbols`` is a bare list of ids ("btcusd", "ethbtc", "btcgusdperp"); base and quote
 are split off by the known quote currencies, as the reference library does.
@@ -26,12 +32,12 @@ from urllib.parse import quote
 import msgspec
 import orjson
 
-from ..errors import ParseError, VenueError, VenueNotice
-from ..records import Ticker, level, ms_to_ns, num
-from ..symbols import Market, MarketTable, unify
+from ..errors import ParseError, VenueError
+from ..records import Ticker, ms_to_ns, num
+from ..symbols import Market, unify
+from ..timestamps import NANOS, to_ns
 from .base import Codec, RestRequest, json_body, json_object
-from .fields import top_of_book
-from .schema import Num, Schema
+from .schema import Num, Schema, Time
 
 # Quote currencies, tried in order: "GUSD" must come before "USD", which it ends with.
 _QUOTES = (
@@ -51,139 +57,69 @@ _QUOTES = (
 )
 # Ids the suffix rule would split wrongly ("paxgusd" is PAXG/USD, not PAX/GUSD).
 _SPLITS = {"PAXGUSD": ("PAXG", "USD")}
-
-# A book change: side ("buy" or "sell"), price, quantity. Changes of another shape (a
-# candle's, a level of another length) are taken as sent by the permissive twin.
-Changes = list[tuple[str, Num, Num]]
+STREAMS_PER_MESSAGE = 100  # no published cap; Binance's protocol allows 1024 a connection
 
 
 class Message(msgspec.Struct):
-    """A market data message: l2_updates, or a heartbeat, trade or error."""
+    """A bookTicker update, or the answer to a request (its "id" and result or error)."""
 
-    type: Any = None
-    symbol: Any = None
-    changes: Changes | None = None
-    trades: msgspec.Raw = msgspec.Raw()  # sent with a whole book; empty when absent
-    result: Any = None
-    reason: Any = None
-    message: Any = ""
+    s: str | None = None  # the market; absent from answers
+    u: Any = None  # the update id (of the book: not a message count)
+    E: Time = None  # ns
+    b: Num = None
+    B: Num = None
+    a: Num = None
+    A: Num = None
+    id: Any = None
+    status: Any = None
+    error: Any = msgspec.UNSET
+    result: Any = msgspec.UNSET
 
 
 MESSAGE = Schema(Message)
 
 
-class _Book:
-    """One market's level 2 book: price -> quantity per side, with the best price cached."""
-
-    __slots__ = ("asks", "best_ask", "best_bid", "bids")
-
-    def __init__(self) -> None:
-        self.bids: dict[float, float] = {}
-        self.asks: dict[float, float] = {}
-        self.best_bid: float | None = None
-        self.best_ask: float | None = None
-
-    def apply(self, buy: bool, price: float, qty: float) -> None:
-        if buy:
-            if qty == 0:
-                if self.bids.pop(price, None) is not None and price == self.best_bid:
-                    self.best_bid = max(self.bids) if self.bids else None
-            else:
-                self.bids[price] = qty
-                if self.best_bid is None or price > self.best_bid:
-                    self.best_bid = price
-        elif qty == 0:
-            if self.asks.pop(price, None) is not None and price == self.best_ask:
-                self.best_ask = min(self.asks) if self.asks else None
-        else:
-            self.asks[price] = qty
-            if self.best_ask is None or price < self.best_ask:
-                self.best_ask = price
-
-    def top(self) -> tuple[float | None, float | None, float | None, float | None]:
-        bid, ask = self.best_bid, self.best_ask
-        return (
-            bid,
-            None if bid is None else self.bids[bid],
-            ask,
-            None if ask is None else self.asks[ask],
-        )
-
-
 class Gemini(Codec):
     venue: ClassVar[str] = "gemini"
-    WS_URL: ClassVar[str] = "wss://api.gemini.com/v2/marketdata"
+    WS_URL: ClassVar[str] = "wss://ws.gemini.com"
     REST_URL: ClassVar[str] = "https://api.gemini.com"
     MARKETS_URL: ClassVar[str] = "https://api.gemini.com/v1/symbols"
-    # No published limit; each market starts with its whole book, so keep connections modest.
-    MAX_SYMBOLS_PER_CONNECTION: ClassVar[int] = 20
+    MAX_SYMBOLS_PER_CONNECTION: ClassVar[int] = 100
     # Public endpoints allow 120 requests a minute; Gemini asks for at most 1 per second.
     REST_RATE: ClassVar[float] = 1.0
 
-    def __init__(self, table: MarketTable) -> None:
-        super().__init__(table)
-        self._books: dict[str, _Book] = {}  # native -> its book, on this connection
-        self._tops: dict[str, tuple[Any, ...]] = {}  # native -> the last top emitted
-        self._lost: set[str] = set()  # natives whose book is out of step (a bad level)
-
     # --- WebSocket ---------------------------------------------------------------------
     def subscribe(self, markets: Sequence[Market]) -> list[str]:
-        symbols = [m.native.upper() for m in markets]
-        msg = {"type": "subscribe", "subscriptions": [{"name": "l2", "symbols": symbols}]}
-        return [orjson.dumps(msg).decode()]
+        streams = [f"{m.native.lower()}@bookTicker" for m in markets]
+        n = STREAMS_PER_MESSAGE
+        return [
+            orjson.dumps({"id": i, "method": "subscribe", "params": streams[j : j + n]}).decode()
+            for i, j in enumerate(range(0, len(streams), n), start=1)
+        ]
 
     def parse_ws(self, raw: str | bytes, ts_recv: int) -> list[Ticker]:
-        """{"type":"l2_updates","symbol":"BTCUSD","changes":[["buy","9122.04","0.00121425"],
-        ["sell","9122.07","0.98942292"],...],"trades":[{"type":"trade","symbol":"BTCUSD",
-        "event_id":169841458,"timestamp":1560976400428,"price":"9122.04",...}]} (the first
-        message of a market: its whole book), then {"type":"l2_updates","symbol":"BTCUSD",
-        "changes":[["sell","9160.20","0.1921229751"]]}. Also "trade" and "heartbeat" messages,
-        and errors: {"result":"error","reason":"NoValidTradingPairs"}.
+        """{"u":1751505576085,"E":1751508438600117161,"s":"btcusd","b":"45000.50",
+        "B":"1.25000000","a":"45001.00","A":"0.75000000"}: the best bid and ask with their
+        sizes; E is the event time in ns. Answers to requests carry their "id".
         """
         msg = MESSAGE(raw)
-        if msg.type == "l2_updates":
-            market = self.lookup(str(msg.symbol))
-            changes = msg.changes
-            if not isinstance(changes, list):
-                raise ParseError("l2_updates without a changes list")
-            return [] if market is None else self._update(market, msg, changes, ts_recv)
-        if msg.result == "error":
-            why = f"venue error {msg.reason}: {msg.message}"
-            if msg.reason == "NoValidTradingPairs":  # the whole subscription failed
-                raise VenueError(why)
-            raise VenueNotice(why)
-        return []  # heartbeat, trade, auction events, candles
-
-    def _update(self, m: Market, msg: Message, changes: Changes, ts_recv: int) -> list[Ticker]:
-        levels = self._levels(m, changes)
-        book = self._books.get(m.native)
-        if book is None or msg.trades:  # the initial message: the whole book
-            book = self._books[m.native] = _Book()
-        for buy, price, qty in levels:
-            book.apply(buy, price, qty)
-        top = book.top()
-        last = self._tops.get(m.native)
-        if last == top or (last is None and top == (None, None, None, None)):
+        sym = msg.s
+        if sym is None:
+            if msg.error is not msgspec.UNSET or msg.status not in (None, 200):
+                raise VenueError(f"venue error {msg.status}: {msg.error}")
+            if msg.id is not None or msg.result is not msgspec.UNSET:
+                return []  # the answer to a request
+            raise ParseError(f"unexpected message: {raw[:100]!r}")
+        market = self.lookup(sym)
+        if market is None:
             return []
-        self._tops[m.native] = top
-        return [top_of_book(self.venue, m, top, ts_recv, None)]
-
-    def _levels(self, m: Market, changes: Changes) -> list[tuple[bool, float, float]]:
-        """The changes as (buy, price, size), read before the book changes. A level that is
-        not a price and a size leaves the book out of step: the session is renewed (and the
-        rest of its frames refused), never published from."""
-        if m.native in self._lost:
-            raise VenueError(f"book out of step on {m.native}")
-        out = []
-        for side, price, qty in changes:
-            if side != "buy" and side != "sell":
-                raise ParseError(f"unknown book side {side!r}")
-            try:
-                out.append((side == "buy", *level(price, qty)))
-            except ValueError as e:
-                self._lost.add(m.native)
-                raise VenueError(f"book out of step on {m.native}: {e}") from None
-        return out
+        none = None
+        return [
+            Ticker(
+                self.venue, market.symbol, market.native, msg.b, msg.B, msg.a, msg.A,
+                none, none, none, none, none, none, to_ns(msg.E, NANOS), ts_recv,
+            )
+        ]  # fmt: skip
 
     # --- REST --------------------------------------------------------------------------
     def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
@@ -238,7 +174,8 @@ class Gemini(Codec):
         if split is None:
             return None
         base, quote_ = split
-        # REST names markets in lower case, the market data WebSocket in upper case.
+        # REST and the WebSocket API name markets in lower case; the archived feed and some
+        # of the venue's examples in upper case.
         ids = (native, upper)
         return Market(unify(base, quote_), native, ids, base_id=base, quote_id=quote_)
 

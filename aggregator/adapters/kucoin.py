@@ -12,6 +12,11 @@ GET /api/v1/market/allTickers answers every spot market in one response (the ven
 refreshes it every 2 s; public weight 15 out of 2000 per 30 s), with the best bid and ask
 and their sizes, which the per-symbol /api/v1/market/stats lacks. Envelope:
 {"code":"200000","data":...}; any other code is an error. Markets from /api/v2/symbols.
+
+The token flow (POST /api/v1/bullet-public) is still the venue's default and is kept. The
+WebSocket that needs no token for public data is the one of KuCoin's "Pro API" (its unified
+account), which the venue's documentation marks as in development, not for production, its
+URLs and messages subject to change: it is not used.
 """
 
 from __future__ import annotations

@@ -4,7 +4,9 @@ GET /v2/ticker answers every pair in one response. LATOKEN names currencies by U
 ticker carries "baseCurrency" and "quoteCurrency" ids, and its "symbol" is "BTC/USDT" in
 the all-tickers list, while a single pair asked for by ids (/v2/ticker/{baseId}/{quoteId})
 echoes "baseId/quoteId"; a market is known under both. The same all-tickers response is
-the markets list, since /v2/pair gives ids only (tags need /v2/currency as well). A ticker
+the markets list: the venue's pairs endpoint is /v2/pair (there is no other markets call
+to move to), but its rows give currency ids only, and their tags would need /v2/currency
+as a second request; the tickers' "symbol" has them in one. A ticker
 has best bid and ask with sizes, last, both 24 h volumes and a percentage change: no open,
 high or low. Errors: {"status":"FAILURE","error":"NOT_FOUND","message":"..."}.
 """

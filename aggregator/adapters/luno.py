@@ -1,5 +1,9 @@
 """Luno: REST polling of the tickers of every market at once; a streaming codec, not enabled.
 
+Luno has no public stream: its market stream requires an API key, so the adapter polls REST
+only (WS_URL is empty; the venue is listed as REST only) until the config can hold such
+credentials (see below).
+
 Streaming (written, tested on recorded frames, switched off): Luno's market stream is one
 connection per pair, wss://ws.luno.com/api/1/stream/{pair}, and the first message must carry
 API key credentials ({"api_key_id":..,"api_key_secret":..}). The runner connects every

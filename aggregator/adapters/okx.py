@@ -1,13 +1,14 @@
 """OKX spot: the v5 public WebSocket's tickers and bbo-tbt channels, merged; REST polling.
 
-WebSocket (/ws/v5/public): "tickers" (24 h statistics with the best bid and ask, pushed at
-most every 100 ms) and "bbo-tbt" (the top of the book, tick by tick), subscribed with
-``{"op":"subscribe","args":[{"channel":...,"instId":...}, ...]}`` and acknowledged per
-argument. The venue drops a connection that stays quiet for 30 s, so the client sends the
-text "ping" every 25 s and the venue answers "pong". bbo-tbt's seqId belongs to the whole
-book (it jumps between two top-of-book changes), so it cannot reveal a lost message, and
-neither channel has a checksum. A "notice" event (code 64008) announces that the
-connection closes soon for a service upgrade: the session is renewed at once.
+WebSocket (wss://ws.okx.com:443/ws/v5/public; 8443 is the legacy port, which some SDKs
+still name and ``ws_url`` in the config can select): "tickers" (24 h statistics with the best
+bid and ask, pushed at most every 100 ms) and "bbo-tbt" (the top of the book, tick by tick),
+subscribed with ``{"op":"subscribe","args":[{"channel":...,"instId":...}, ...]}`` and
+acknowledged per argument. The venue drops a connection that stays quiet for 30 s, so the
+client sends the text "ping" every 25 s and the venue answers "pong". bbo-tbt's seqId
+belongs to the whole book (it jumps between two top-of-book changes), so it cannot reveal a
+lost message, and neither channel has a checksum. A "notice" event (code 64008) announces
+that the connection closes soon for a service upgrade: the session is renewed at once.
 
 REST: GET /api/v5/market/tickers?instType=SPOT returns every spot ticker in one response
 (limit 20 requests per 2 s), so one request per poll covers all subscribed markets; the
@@ -103,7 +104,7 @@ class OKX(Codec):
     venue: ClassVar[str] = "okx"
     REST_URL: ClassVar[str] = "https://www.okx.com"
     MARKETS_URL: ClassVar[str] = "https://www.okx.com/api/v5/public/instruments?instType=SPOT"
-    WS_URL: ClassVar[str] = "wss://ws.okx.com:8443/ws/v5/public"
+    WS_URL: ClassVar[str] = "wss://ws.okx.com:443/ws/v5/public"
     # No cap on channels per connection; the limits are 64 KB per subscribe request and
     # 480 subscribe requests per hour per connection: 200 symbols are 4 requests.
     MAX_SYMBOLS_PER_CONNECTION: ClassVar[int] = 200

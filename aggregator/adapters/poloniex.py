@@ -4,8 +4,10 @@ WebSocket (wss://ws.poloniex.com/ws/public): the ``ticker`` channel carries the 
 statistics but no bid or ask, so the ``book`` channel (top 5 levels, each message a whole
 snapshot) is subscribed too and the best bid/ask with their sizes are taken from it; a book
 message yields a record only when that top changed. Both are merged into one record per
-market. The server ends a session that sent nothing for 30 s: the client pings
-{"event":"ping"} (answered {"event":"pong"}). Book snapshots need no sequence check.
+market. The API documentation says the server ends a session that sent nothing for 30 s;
+the venue's current guidance is an application ping every 15 s, which meets both: the
+client sends {"event":"ping"} (answered {"event":"pong"}) every 15 s. Book snapshots need
+no sequence check.
 
 REST: GET /markets/ticker24h returns the 24 h ticker of every market in one list; the
 per-market /markets/{symbol}/ticker24h returns one such object. Markets: GET /markets,
@@ -88,7 +90,7 @@ class Poloniex(Codec):
     REST_RATE: ClassVar[float] = 5.0  # one request per poll covers every market
     WS_URL: ClassVar[str] = "wss://ws.poloniex.com/ws/public"
     MAX_SYMBOLS_PER_CONNECTION: ClassVar[int] = 100  # no documented cap; 500 requests/s
-    APP_PING_INTERVAL: ClassVar[float | None] = 20.0
+    APP_PING_INTERVAL: ClassVar[float | None] = 15.0
     MERGE: ClassVar[bool] = True
 
     def __init__(self, table: MarketTable) -> None:

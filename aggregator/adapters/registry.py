@@ -10,6 +10,8 @@ if TYPE_CHECKING:
 
 # venue id -> (module under aggregator.adapters, codec class name)
 ADAPTERS: dict[str, tuple[str, str]] = {
+    "alp": ("alp", "ALP"),
+    "ascendex": ("ascendex", "AscendEX"),
     "bequant": ("bequant", "Bequant"),
     "bigone": ("bigone", "BigONE"),
     "binance": ("binance", "Binance"),
@@ -24,10 +26,12 @@ ADAPTERS: dict[str, tuple[str, str]] = {
     "btcbox": ("btcbox", "BTCBox"),
     "btcmarkets": ("btcmarkets", "BTCMarkets"),
     "btcturk": ("btcturk", "BTCTurk"),
+    "buda": ("buda", "Buda"),
     "cex": ("cex", "Cex"),
     "coinbase": ("coinbase", "Coinbase"),
     "coinbaseexchange": ("coinbaseexchange", "CoinbaseExchange"),
     "coincheck": ("coincheck", "Coincheck"),
+    "coinex": ("coinex", "CoinEx"),
     "coinmate": ("coinmate", "Coinmate"),
     "coinone": ("coinone", "Coinone"),
     "coinspot": ("coinspot", "CoinSpot"),
@@ -47,10 +51,12 @@ ADAPTERS: dict[str, tuple[str, str]] = {
     "luno": ("luno", "Luno"),
     "mercado": ("mercado", "Mercado"),
     "okx": ("okx", "OKX"),
+    "okxus": ("okxus", "OKXUS"),
     "paymium": ("paymium", "Paymium"),
     "poloniex": ("poloniex", "Poloniex"),
     "upbit": ("upbit", "Upbit"),
     "whitebit": ("whitebit", "WhiteBIT"),
+    "yobit": ("yobit", "YoBit"),
     "zaif": ("zaif", "Zaif"),
 }
 

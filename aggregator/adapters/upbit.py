@@ -9,7 +9,9 @@ merged. The server drops a connection idle for 120 s: the WebSocket layer's ping
 open (the text "PING", answered by {"status":"UP"}, is the alternative). A bad request is
 answered {"error":{"name":"...","message":"..."}} and nothing is streamed.
 REST: GET /v1/orderbook?markets=... (top of book) and /v1/ticker/all?quote_currencies=...
-(every market of the given quote currencies), 10 requests per second per IP.
+(every market of the given quote currencies: one request for the tickers of a poll),
+10 requests per second per IP. Requests that carry an ``Origin`` header (a browser's) are
+limited to one per 10 s, REST and WebSocket alike: the daemon's clients send none.
 Market ids are QUOTE-BASE ("KRW-BTC"); markets come from GET /v1/market/all.
 Bithumb's second-generation API speaks the same protocol; its codec reuses these helpers.
 """

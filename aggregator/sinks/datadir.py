@@ -89,11 +89,14 @@ class DataDir:
         return None if self.fd is None else fate(self.fd, self.root)
 
     def subdir(self, name: str) -> int:
-        """A descriptor of the directory ``name`` inside the locked one, made if missing."""
+        """A descriptor of the directory ``name`` ("kraken", "kraken/status") inside the
+        locked one, made (with its parents) if missing."""
         if self.fd is None:
             raise OSError(errno.ENOENT, "data directory not held")
-        with contextlib.suppress(FileExistsError):
-            os.mkdir(name, 0o755, dir_fd=self.fd)
+        parts = name.split("/")
+        for i in range(1, len(parts) + 1):
+            with contextlib.suppress(FileExistsError):
+                os.mkdir("/".join(parts[:i]), 0o755, dir_fd=self.fd)
         return os.open(name, DIR_FLAGS, dir_fd=self.fd)
 
     def release(self) -> None:

@@ -20,7 +20,33 @@ try:  # buffers one writev takes (1024 on Linux)
 except (ValueError, OSError):
     IOV_MAX = 1024
 
-_NAME = re.compile(r"(?P<ex>.+)-(?P<stamp>\d{4}-\d\d-\d\d(?:T\d\d)?)(?:\.(?P<part>\d+))?\.jsonl")
+# A file's name: "kraken-2026-12-07T07.0001.jsonl", "kraken-status-2026-12-07T07.0000.jsonl";
+# before parts were numbered from 0000, "kraken-2026-12-07T07.jsonl" and "....1.jsonl".
+_NAME = re.compile(
+    r"(?P<ex>.+)-(?P<stamp>\d{4}-\d\d-\d\d(?:T\d\d)?)(?:\.(?P<part>\d+))?\.jsonl(?P<gz>\.gz)?"
+)
+PARQUET_DIR = "parquet"  # the Parquet tree, beside the exchanges' directories
+STATUS_DIR = "status"  # an exchange's status records, in its directory
+
+
+def parse_name(name: str) -> re.Match[str] | None:
+    """The parts of a data file's name (ex, stamp, part, gz), or None if it is not one."""
+    return _NAME.fullmatch(name)
+
+
+def numbered(m: re.Match[str]) -> bool:
+    """Named as this version names parts (four digits): older names are never appended to."""
+    return m["part"] is not None and len(m["part"]) >= 4
+
+
+def data_dirs(root: Path) -> list[Path]:
+    """The directories of JSON Lines files: each exchange's and its status directory."""
+    found: list[Path] = []
+    for exdir in sorted(p for p in root.iterdir() if p.is_dir() and p.name != PARQUET_DIR):
+        found.append(exdir)
+        if (exdir / STATUS_DIR).is_dir():
+            found.append(exdir / STATUS_DIR)
+    return found
 
 
 def gzip_file(path: Path, which: Ident | None = None) -> None:
@@ -68,7 +94,7 @@ def scan(root: Path, current: str) -> list[Path]:
     todo: list[Path] = []
     try:
         root.mkdir(parents=True, exist_ok=True)
-        exdirs = [p for p in root.iterdir() if p.is_dir()]
+        exdirs = data_dirs(root)
     except OSError as e:
         log.error("files: cannot read %s: %s", root, e)
         return todo
@@ -82,8 +108,8 @@ def scan(root: Path, current: str) -> list[Path]:
                 with open(path, "r+b") as f:
                     repair(f.fileno(), path)
                 m = _NAME.fullmatch(path.name)
-                if m and m["stamp"] == current:
-                    now.setdefault(m["ex"], []).append((int(m["part"] or 0), path))
+                if m and m["stamp"] == current and numbered(m):
+                    now.setdefault(m["ex"], []).append((int(m["part"]), path))
                 elif m:
                     todo.append(path)
             todo += [path for parts in now.values() for _, path in sorted(parts)[:-1]]
@@ -95,13 +121,16 @@ def scan(root: Path, current: str) -> list[Path]:
 def next_part(names: Iterable[str], base: str, closed: Collection[str] = ()) -> int:
     """The part to write among a directory's ``names``: the newest uncompressed one, else
     one past the newest. A name in ``closed`` (closed and waiting for gzip, or not ours)
-    counts as compressed: it is never appended to."""
+    counts as compressed: it is never appended to; so does one named the older way."""
     pattern = re.compile(re.escape(base) + r"(?:\.(\d+))?\.jsonl(\.gz)?")
     best, gz = -1, False
     for name in names:
         m = pattern.fullmatch(name)
-        if m and (int(m[1] or 0), bool(m[2]) or name in closed) > (best, gz):
-            best, gz = int(m[1] or 0), bool(m[2]) or name in closed
+        if m is None:
+            continue
+        done = bool(m[2]) or name in closed or m[1] is None or len(m[1]) < 4
+        if (int(m[1] or 0), done) > (best, gz):
+            best, gz = int(m[1] or 0), done
     return best + 1 if gz else max(best, 0)
 
 

@@ -3,7 +3,8 @@
 Lines wait in a per-exchange buffer and reach the OS as whole lines (one ``os.write`` per
 file per flush, in a worker thread) at least every ``flush_interval``; a failed write is cut
 back to the last whole line and retried. A crash leaves at most a partial last line, which
-the next start cuts off. Closed files are gzipped.
+the next start cuts off. Closed files are gzipped, and with ``formats = ["jsonl",
+"parquet"]`` also converted to Parquet (closing.py).
 
 When files cannot be written (disk full, read-only file system), their lines wait in a
 backlog of at most ``queue_size`` records, retried every second; beyond it the oldest are
@@ -18,7 +19,7 @@ the directory is recreated and locked again before anything is written, never in
 another daemon locked meanwhile. A file is chosen by each record's ``ts_recv``, also when the
 wall clock steps back (logged): a period's file that was closed gets a new part.
 
-Here is the asyncio side (the queue, the timer, the reports, the gzip jobs); filewriter.py
+Here is the asyncio side (the queue, the timer, the reports); filewriter.py
 holds the lines and writes them.
 """
 
@@ -35,15 +36,15 @@ from pathlib import Path
 from ..config import FilesConfig
 from ..hub import BoundedQueue
 from ..records import Record, Status
-from .fileio import Ident, gzip_file, scan
-from .filewriter import RETRY_AFTER, Closed, Item, Out, Writer
+from .closing import Closer
+from .fileio import scan
+from .filewriter import RETRY_AFTER, Item, Out, Writer, stream_of
 
 log = logging.getLogger(__name__)
 
 FLUSH_BYTES = 1 << 20  # buffered bytes that trigger a flush before the timer
 WAKE_RECORDS = 4096  # records queued that wake the writer before its timer (~1.3 MB of lines)
 REMIND_EVERY = 60.0  # while files cannot be written, a reminder line this often
-COMPRESS_JOBS = 2  # so gzip never takes every executor thread from the writer
 CLOCK_STEP = 1.0  # seconds the wall clock may move against the monotonic one unremarked
 
 
@@ -73,8 +74,7 @@ class FileSink:
         self._task: asyncio.Task[None] | None = None
         self._started = False
         self._skew: float | None = None  # wall minus monotonic clock at the last flush
-        self._jobs: set[asyncio.Task[None]] = set()
-        self._sem = asyncio.Semaphore(COMPRESS_JOBS)
+        self._closer = Closer(cfg, self._w.gzipping.discard)  # Parquet and gzip
         self.accepted = 0
 
     @property
@@ -119,7 +119,7 @@ class FileSink:
     @property
     def failing(self) -> list[str]:
         """The exchanges whose file cannot be written now."""
-        return sorted(out.exchange for out in list(self._w.outs.values()) if out.failing)
+        return sorted({out.exchange for out in list(self._w.outs.values()) if out.failing})
 
     @property
     def failure(self) -> str:
@@ -144,7 +144,8 @@ class FileSink:
         return self._task is not None and not self._task.done()
 
     def offer(self, record: Record, line: bytes) -> None:
-        if self._queue.put((record.exchange, record.ts_recv, [line])):
+        stream = stream_of(record.exchange, isinstance(record, Status))
+        if self._queue.put((stream, record.ts_recv, [line])):
             self.accepted += 1
 
     def offer_batch(
@@ -153,16 +154,20 @@ class FileSink:
         lines: Sequence[bytes],
         venue: str | None = None,
     ) -> None:
-        """``offer`` for each pair, in one chunk when the batch is one exchange's and one
-        period's (an adapter's batch, unless it spans the turn of a period): the queue takes
-        what fits, as offers one by one would, and counts the rest as dropped."""
+        """``offer`` for each pair, in one chunk when the batch is one exchange's tickers of
+        one period (an adapter's batch, unless it spans the turn of a period; its status
+        records are published one by one): the queue takes what fits, as offers one by one
+        would, and counts the rest as dropped."""
         n = len(lines)
         if not n:
             return
         first, last = records[0], records[-1]
         period = self._period_ns
-        if first.ts_recv // period != last.ts_recv // period or (
-            first.exchange != venue and len(set(map(_exchange_of, records))) != 1
+        if (
+            first.ts_recv // period != last.ts_recv // period
+            or isinstance(first, Status)
+            or isinstance(last, Status)
+            or (first.exchange != venue and len(set(map(_exchange_of, records))) != 1)
         ):
             for r, line in zip(records, lines, strict=True):
                 self.offer(r, line)
@@ -186,8 +191,7 @@ class FileSink:
         self._w.dir.lock()
         self._started = True
         current = self._w.stamp(self._clock() // self._period_ns)
-        found = await asyncio.to_thread(scan, Path(self._cfg.dir), current)
-        self._compress_later([(path, None) for path in found])
+        await self._closer.resume(await asyncio.to_thread(scan, Path(self._cfg.dir), current))
         self._task = asyncio.create_task(self._run(), name="files-writer")
         self._task.add_done_callback(_log_crash)
 
@@ -204,14 +208,7 @@ class FileSink:
                 self._task.cancel()
             except Exception:  # logged by _log_crash
                 pass
-        if self._jobs:
-            left = max(0.1, deadline - time.monotonic())
-            _, unfinished = await asyncio.wait(self._jobs, timeout=left)
-            if unfinished:
-                log.warning("files: %d compressions left for the next start", len(unfinished))
-                for job in unfinished:
-                    job.cancel()
-                await asyncio.gather(*unfinished, return_exceptions=True)
+        await self._closer.stop(deadline)
         log.info(
             "files: accepted=%d written=%d dropped=%d", self.accepted, self.written, self.dropped
         )
@@ -264,7 +261,7 @@ class FileSink:
         self, *, idle_close: bool = False, reopen: bool = False, final: bool = False
     ) -> None:
         closed = await asyncio.to_thread(self._w.flush, idle_close, reopen, final)
-        self._compress_later(closed)
+        self._closer.later(closed)
         if not final:
             self._report()
 
@@ -324,29 +321,12 @@ class FileSink:
             status = Status(self.name, state, detail, ts_recv=self._clock(), seq=self._seq)
             self._publish(status)
 
-    def _compress_later(self, files: list[Closed]) -> None:
-        if self._cfg.compress != "gzip":
-            return
-        for path, which in files:
-            job = asyncio.create_task(self._compress(path, which))
-            self._jobs.add(job)
-            job.add_done_callback(self._jobs.discard)
-
-    async def _compress(self, path: Path, which: Ident | None) -> None:
-        async with self._sem:
-            try:
-                await asyncio.to_thread(gzip_file, path, which)
-            except OSError as e:
-                log.error("files: cannot compress %s: %s", path, e)
-            finally:
-                self._w.gzipping.discard(path)
-
 
 def _failures(outs: list[Out]) -> str:
     """``"binance, kraken: No space left on device"``, grouped by error."""
-    by_error: dict[str, list[str]] = {}
-    for out in outs:
-        by_error.setdefault(out.error, []).append(out.exchange)
+    by_error: dict[str, set[str]] = {}
+    for out in outs:  # (an exchange's tickers and status records fail alike: said once)
+        by_error.setdefault(out.error, set()).add(out.exchange)
     return "; ".join(f"{', '.join(sorted(exs))}: {err}" for err, exs in sorted(by_error.items()))
 
 

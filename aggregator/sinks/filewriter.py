@@ -24,15 +24,25 @@ STAMP_FORMAT = {"hour": "%Y-%m-%dT%H", "day": "%Y-%m-%d"}
 RETRY_AFTER = 1.0  # seconds between attempts on a failing file
 IDLE_CLOSE_AFTER = 60.0  # a quiet file is closed this long after its period ended
 
-Item = tuple[str, int, list[bytes]]  # exchange, ts_recv of the first, lines of one period
+# The records of an exchange go to two streams of files: its tickers in <dir>/<exchange>/
+# and its status records in <dir>/<exchange>/status/. A stream's key is that directory.
+Item = tuple[str, int, list[bytes]]  # stream, ts_recv of the first, lines of one period
+PART_DIGITS = 4  # parts are numbered 0000, 0001...: a plain sort of names is time order
+
+
+def stream_of(exchange: str, status: bool) -> str:
+    """The stream (the directory, relative to the data directory) of an exchange's records."""
+    return f"{exchange}/status" if status else exchange
+
+
 Closed = tuple[Path, Ident | None]  # a file closed for good, and which one when known
 
 
 @dataclass(slots=True)
 class Out:
-    """One exchange's current file and the lines waiting for it."""
+    """One stream's current file and the lines waiting for it."""
 
-    exchange: str
+    stream: str  # the directory, relative to the data directory: "kraken", "kraken/status"
     pending: list[bytes] = field(default_factory=list)  # lines waiting, oldest first
     runs: list[list[int]] = field(default_factory=list)  # their periods: [[period, n], ...]
     idx: int | None = None  # period of ``path``
@@ -51,6 +61,15 @@ class Out:
     @property
     def name(self) -> str:
         return self.path.name if self.path is not None else ""
+
+    @property
+    def exchange(self) -> str:
+        return self.stream.partition("/")[0]
+
+    @property
+    def prefix(self) -> str:
+        """The start of its files' names: "kraken", "kraken-status"."""
+        return self.stream.replace("/", "-")
 
 
 class Writer:
@@ -82,10 +101,10 @@ class Writer:
         """Hold a batch's lines by exchange and period; past ``queue_size`` lines held, the
         oldest of the files that cannot be written go (counted)."""
         outs, period_ns, nbytes, nlines = self.outs, self.period_ns, 0, 0
-        for exchange, ts_recv, lines in batch:
-            out = outs.get(exchange)
+        for stream, ts_recv, lines in batch:
+            out = outs.get(stream)
             if out is None:
-                out = outs[exchange] = Out(exchange)
+                out = outs[stream] = Out(stream)
             idx = ts_recv // period_ns  # by the record's time, even if the clock stepped back
             runs = out.runs
             if runs and runs[-1][0] == idx:
@@ -126,7 +145,7 @@ class Writer:
             self._relock_at = 0.0  # a last attempt at a directory found lost
         hit = self._watch(now)
         for out in self.outs.values():
-            if out.exchange in hit and not final:
+            if out.stream in hit and not final:
                 continue  # reported first; written again at the next flush
             if out.pending and (final or now >= out.retry_at):
                 self._write_out(out, closed, now)
@@ -170,9 +189,9 @@ class Writer:
             for out in self.outs.values():
                 if out.dir_fd is None:
                     continue
-                if (moved := fate(out.dir_fd, out.exchange, self.dir.fd)) is not None:
+                if (moved := fate(out.dir_fd, out.stream, self.dir.fd)) is not None:
                     lost = self._let_go(out, moved.removed, whole_dir=True)
-                    self.said.append(f"directory of {out.exchange} was {moved}{_went(lost)}")
+                    self.said.append(f"directory of {out.stream} was {moved}{_went(lost)}")
                 elif out.fd is None or (moved := fate(out.fd, out.name, out.dir_fd)) is None:
                     continue
                 elif not moved.removed:  # renamed, as by logrotate: the next line reopens
@@ -187,9 +206,9 @@ class Writer:
                     lost = self._let_go(out, True, whole_dir=False)
                     self.said.append(f"{path} was {moved}{_went(lost)}")
                 self.vanished += 1
-                hit.add(out.exchange)
-        for exchange in hit:
-            out = self.outs[exchange]
+                hit.add(out.stream)
+        for stream in hit:
+            out = self.outs[stream]
             out.failing, out.retry_at = True, now
             out.error = self._dir_error or "removed; writing again into a new file"
         return hit
@@ -298,16 +317,16 @@ class Writer:
         if self.dir.fd is None and self._take_back(time.monotonic()) is not None:
             raise OSError(errno.EBUSY, self._dir_error)
         if out.dir_fd is None:
-            out.dir_fd = self.dir.subdir(out.exchange)
+            out.dir_fd = self.dir.subdir(out.stream)
             out.dir_lines = 0
         if out.path is None or out.idx != idx:
-            base = f"{out.exchange}-{self.stamp(idx)}"
+            base = f"{out.prefix}-{self.stamp(idx)}"
+            where = Path(self.cfg.dir) / out.stream
             if resolve:
                 shut = [*self.gzipping, *self._foreign]  # copies: gzip jobs end meanwhile
-                closed = {p.name for p in shut if p.parent.name == out.exchange}
+                closed = {p.name for p in shut if p.parent == where}
                 out.part = next_part(os.listdir(out.dir_fd), base, closed)
-            name = f"{base}.{out.part}.jsonl" if out.part else f"{base}.jsonl"
-            out.path = Path(self.cfg.dir) / out.exchange / name
+            out.path = where / f"{base}.{out.part:0{PART_DIGITS}d}.jsonl"
             out.idx = idx
         flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
         fd = os.open(out.name, flags, 0o644, dir_fd=out.dir_fd)

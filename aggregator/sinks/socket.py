@@ -12,10 +12,11 @@ the latest line per key, and when it drains it gets {"type":"notice","event":"co
 
 Protocol, one JSON object per line: {"op":"subscribe","exchanges":[..],"symbols":[..],
 "types":[..]} (lists optional; checked by aggregator.filters) -> ack (with the filter as
-applied, and its notices), the matching latest records, {"type":"snapshot_end","count":N},
-then matching live records (a filter that can never match -> an error line);
-{"op":"ping"} -> {"type":"pong"}; {"op":"status"} -> {"type":"status_report",...} (what the
-daemon's status callable returns); bad input -> {"type":"error","error":"..."}, and after
+applied, its notices, and ``protocol``: PROTOCOL, this protocol's version), the matching
+latest records, {"type":"snapshot_end","count":N}, then matching live records (a filter
+that can never match -> an error line); {"op":"ping"} -> {"type":"pong"};
+{"op":"status"} -> {"type":"status_report",...} (what the daemon's status callable
+returns); bad input -> {"type":"error","error":"..."}, and after
 MAX_ERRORS of them the connection is closed. A client that closes its side for writing
 (``nc -N``) keeps receiving until it closes. The socket path is claimed in sockpath.py.
 """
@@ -65,6 +66,7 @@ COUNTERS = (
 )
 _OPS = {"ping": ("op",), "status": ("op",), "subscribe": ("op", *FILTER_KEYS)}  # op -> its keys
 EXPECTED_OPS = "'subscribe', 'ping' or 'status'"
+PROTOCOL = 1  # the version of this protocol, in every ack (docs/protocol.md)
 
 Key = tuple[str, str, str]
 
@@ -341,6 +343,7 @@ class _Client(asyncio.Protocol):
         match = (f or Filter()).match
         snapshot = [dumps(r) for r in self.sink.latest.values() if match(r)]
         ack: dict[str, Any] = {"type": "ack", "op": "subscribe", **checked.lists()}
+        ack["protocol"] = PROTOCOL
         if checked.notices:
             ack["notices"] = [n.as_json() for n in checked.notices]
         head = _line(ack)

@@ -34,6 +34,7 @@ from aggregator.records import FLAGS, MARKET_FIELDS, PRICE_FIELDS, SIZE_FIELDS, 
 from aggregator.sim.dialects import ConnState, simulated
 from aggregator.sim.server import VenueSim
 from aggregator.symbols import Market, MarketTable, snapshot_path
+from aggregator.venues import VENUES
 from tests.chaos.conftest import Chaos
 from tests.chaos.fuzz import examples, fuzz_settings, mutated
 from tests.test_codecs import FIXTURES, codec, fixture_entries
@@ -196,7 +197,7 @@ def _targets() -> Iterator[object]:
 
 def test_every_venue_has_seeds() -> None:
     """The fuzz starts from real payloads for every parser of every venue."""
-    assert len(available()) == 42
+    assert len(available()) == len(VENUES)
     for venue in available():
         s = seeds(venue)
         assert s.rest, f"{venue}: no REST payload to start from"

@@ -7,6 +7,9 @@ from typing import Any
 
 from . import ConnState, Dialect, Quote, dumps, iso, p, s
 
+# Products one subscribe message may name: about 50, the venue says; above, it closes the socket.
+MAX_PRODUCTS = 50
+
 
 class CoinbaseDialect(Dialect):
     venue = "coinbase"
@@ -47,7 +50,10 @@ class CoinbaseDialect(Dialect):
         if msg.get("channel") == "heartbeats":
             conn.subscribed.add("__heartbeats__")
             return []
-        ids = [i for i in msg.get("product_ids", []) if i in self.by_native]
+        named = msg.get("product_ids", [])
+        if len(named) > MAX_PRODUCTS:  # the venue closes the socket instead
+            return [dumps({"type": "error", "message": f"too many products: {len(named)}"})]
+        ids = [i for i in named if i in self.by_native]
         conn.subscribed.update(ids)
         return [self._frame(conn, "subscriptions", [{"subscriptions": {"ticker": ids}}])]
 

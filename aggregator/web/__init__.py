@@ -1,0 +1,1 @@
+"""The live web page of the daemon: server.py and the static files it serves."""

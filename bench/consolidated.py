@@ -1,0 +1,107 @@
+"""The consolidated view's cost per ticker: the hub's batches with the view on and off.
+
+    python bench/consolidated.py [--count 400000] [--venues 20] [--symbols 200] [--runs 5]
+
+Tickers of ``--venues`` venues on the same ``--symbols`` symbols (every book has a quote of
+each venue), prices moving at random around a level, go through ``Hub.publish_batch`` in
+batches of 64 of one venue, as an adapter hands them; the lines are made before the timing.
+With the view on, the hub also carries the view's bbo records (throttled at the default
+interval, 0.25 s per symbol) and the loop runs their deferred sends. Prints CPU
+microseconds per ticker (time.process_time) for each, the median of ``--runs`` runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from aggregator.config import ConsolidatedConfig  # noqa: E402
+from aggregator.consolidated import ConsolidatedView  # noqa: E402
+from aggregator.hub import Hub  # noqa: E402
+from aggregator.records import Ticker, dumps  # noqa: E402
+
+BATCH = 64
+
+
+class Null:
+    """A sink that takes everything and keeps nothing."""
+
+    name = "null"
+
+    def offer(self, record: Any, line: bytes) -> None:
+        pass
+
+    def offer_batch(self, records: Any, lines: Any, venue: str | None = None) -> None:
+        pass
+
+
+def tickers(count: int, venues: int, symbols: int) -> list[list[Ticker]]:
+    """Batches of one venue's tickers, the venues in turn."""
+    rng = random.Random(1)
+    names = [f"venue{v:02d}" for v in range(venues)]
+    syms = [f"C{s:03d}/USDT" for s in range(symbols)]
+    batches: list[list[Ticker]] = []
+    seq = 0
+    while seq < count:
+        venue = names[len(batches) % venues]
+        batch = []
+        for _ in range(BATCH):
+            seq += 1
+            mid = 100.0 + rng.randint(-50, 50) / 100
+            sym = rng.choice(syms)
+            batch.append(
+                Ticker(venue, sym, sym, mid - 0.01, 1.0, mid + 0.01, 2.0, ts_recv=seq, seq=seq)
+            )
+        batches.append(batch)
+    return batches
+
+
+async def run(batches: list[list[Ticker]], view_on: bool) -> float:
+    hub = Hub()
+    hub.add_sink(Null())
+    if view_on:
+        hub.add_sink(ConsolidatedView(ConsolidatedConfig(True), hub.latest, hub.publish))
+    lines = [[dumps(t) for t in b] for b in batches]
+    n = sum(len(b) for b in batches)
+    t0 = time.process_time()
+    for i, (b, ls) in enumerate(zip(batches, lines, strict=True)):
+        hub.publish_batch(b, ls, None, b[0].exchange)
+        if i % 16 == 15:
+            await asyncio.sleep(0)  # the loop turns, as between reads: deferred sends run
+    await asyncio.sleep(0)
+    return (time.process_time() - t0) / n * 1e6
+
+
+async def amain(a: argparse.Namespace) -> None:
+    batches = tickers(a.count, a.venues, a.symbols)
+    off, on = [], []
+    for _ in range(a.runs):
+        off.append(await run(batches, False))
+        on.append(await run(batches, True))
+    m_off, m_on = statistics.median(off), statistics.median(on)
+    print(f"{a.count} tickers, {a.venues} venues x {a.symbols} symbols, batches of {BATCH}")
+    print(f"view off: {m_off:.2f} us/ticker  (runs: {', '.join(f'{x:.2f}' for x in off)})")
+    print(f"view on:  {m_on:.2f} us/ticker  (runs: {', '.join(f'{x:.2f}' for x in on)})")
+    print(f"the view: {m_on - m_off:.2f} us/ticker")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--count", type=int, default=400_000)
+    p.add_argument("--venues", type=int, default=20)
+    p.add_argument("--symbols", type=int, default=200)
+    p.add_argument("--runs", type=int, default=5)
+    asyncio.run(amain(p.parse_args()))
+
+
+if __name__ == "__main__":
+    main()
