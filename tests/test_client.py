@@ -22,6 +22,7 @@ from aggregator.client import (
     refusal,
 )
 from aggregator.config import SocketConfig
+from aggregator.consolidated import BBO
 from aggregator.records import Status, Ticker, dumps
 from aggregator.sim import VenueSim
 from aggregator.sinks.socket import SocketSink
@@ -56,6 +57,9 @@ def test_a_line_decodes_into_the_daemons_record() -> None:
         2,
         4,
     )
+    bbo = BBO("consolidated", "BTC/USD", ("USD", "USDT"), 1.0, 2.0, "kraken", ts_recv=5, seq=8)
+    b = decode(orjson.loads(orjson.dumps(bbo)))
+    assert isinstance(b, BBO) and b == bbo  # quotes a tuple again
     assert decode({"type": "snapshot_end", "count": 1}) is None
 
 

@@ -10,13 +10,14 @@ import random
 from collections.abc import Iterator, Sequence
 from types import TracebackType
 
-from ..records import Record, Status, Ticker
+from ..consolidated import BBO
+from ..records import Status, Ticker
 from .gaps import Gap, GapTracker
-from .wire import Refused, connect, decode, message, refusal, subscribe_line
+from .wire import Received, Refused, connect, decode, message, refusal, subscribe_line
 
 log = logging.getLogger(__name__)
 
-Event = Ticker | Status | Gap
+Event = Ticker | Status | BBO | Gap
 PROTOCOLS = (1,)  # the versions of the socket protocol this client reads
 READ_SIZE = 1 << 16
 PING = b'{"op":"ping"}\n'
@@ -76,8 +77,8 @@ class Subscription:
         self._pending: collections.deque[Event] = collections.deque()
         self._conn: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
         self._buf = b""
-        self._snapshot: list[Record] | None = None  # while the snapshot comes
-        self._taken: list[Record] = []  # the last snapshot, whole
+        self._snapshot: list[Received] | None = None  # while the snapshot comes
+        self._taken: list[Received] = []  # the last snapshot, whole
         self._waiting = False  # for the ack: lines before it went out under no filter
         self.live = False  # the current connection's snapshot has come
         self._failures = 0  # attempts in a row that did not get an ack
@@ -109,7 +110,7 @@ class Subscription:
         self._closed = True
         await self._disconnect()
 
-    async def snapshot(self) -> list[Record]:
+    async def snapshot(self) -> list[Received]:
         """The snapshot's records once it has come (connecting if need be), taken out of
         the iteration; what came after it stays there."""
         while not self.live:
@@ -274,11 +275,11 @@ def latest(
     symbols: Sequence[str] = (),
     types: Sequence[str] = (),
     max_attempts: int | None = 3,
-) -> list[Record]:
+) -> list[Received]:
     """The latest value of every key the filter matches (the daemon's snapshot), at once,
     for code without an event loop."""
 
-    async def take() -> list[Record]:
+    async def take() -> list[Received]:
         async with Subscription(
             path,
             tcp=tcp,
