@@ -33,7 +33,8 @@ class Subscription:
     Connects to the Unix socket ``path`` (or ``tcp``, "host:port"), asks for the records
     matching ``exchanges``, ``symbols`` and ``types`` (none: everything), and yields the
     snapshot of their latest values (unless ``snapshot`` is false), then live records, as
-    :class:`~aggregator.records.Ticker` and :class:`~aggregator.records.Status`. When the
+    :class:`~aggregator.records.Ticker`, :class:`~aggregator.records.Status` and
+    :class:`~aggregator.consolidated.BBO`. When the
     connection is lost it connects again, with exponential backoff from
     ``backoff_initial`` to ``backoff_max`` seconds (jittered; reset by a connection that
     got its answer), and yields a :class:`Gap` before the new snapshot; a jump in an
