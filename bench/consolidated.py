@@ -1,6 +1,7 @@
 """The consolidated view's cost per ticker: the hub's batches with the view on and off.
 
     python bench/consolidated.py [--count 400000] [--venues 20] [--symbols 200] [--runs 5]
+                                 [--view on|off] [--interval 0.25]
 
 Tickers of ``--venues`` venues on the same ``--symbols`` symbols (every book has a quote of
 each venue), prices moving at random around a level, go through ``Hub.publish_batch`` in
@@ -8,6 +9,7 @@ batches of 64 of one venue, as an adapter hands them; the lines are made before 
 With the view on, the hub also carries the view's bbo records (throttled at the default
 interval, 0.25 s per symbol) and the loop runs their deferred sends. Prints CPU
 microseconds per ticker (time.process_time) for each, the median of ``--runs`` runs.
+``--view`` runs one of the two only (for counting instructions under callgrind).
 """
 
 from __future__ import annotations
@@ -65,11 +67,12 @@ def tickers(count: int, venues: int, symbols: int) -> list[list[Ticker]]:
     return batches
 
 
-async def run(batches: list[list[Ticker]], view_on: bool) -> float:
+async def run(batches: list[list[Ticker]], view_on: bool, interval: float) -> float:
     hub = Hub()
     hub.add_sink(Null())
+    view = ConsolidatedView(ConsolidatedConfig(True, interval), hub.latest, hub.publish)
     if view_on:
-        hub.add_sink(ConsolidatedView(ConsolidatedConfig(True), hub.latest, hub.publish))
+        hub.add_sink(view)
     lines = [[dumps(t) for t in b] for b in batches]
     n = sum(len(b) for b in batches)
     t0 = time.process_time()
@@ -78,20 +81,25 @@ async def run(batches: list[list[Ticker]], view_on: bool) -> float:
         if i % 16 == 15:
             await asyncio.sleep(0)  # the loop turns, as between reads: deferred sends run
     await asyncio.sleep(0)
-    return (time.process_time() - t0) / n * 1e6
+    cpu = time.process_time() - t0
+    if view_on:
+        print(f"  bbo records: {view.published} ({view.published / n:.3f} a ticker)")
+    return cpu / n * 1e6
 
 
 async def amain(a: argparse.Namespace) -> None:
     batches = tickers(a.count, a.venues, a.symbols)
-    off, on = [], []
-    for _ in range(a.runs):
-        off.append(await run(batches, False))
-        on.append(await run(batches, True))
-    m_off, m_on = statistics.median(off), statistics.median(on)
     print(f"{a.count} tickers, {a.venues} venues x {a.symbols} symbols, batches of {BATCH}")
-    print(f"view off: {m_off:.2f} us/ticker  (runs: {', '.join(f'{x:.2f}' for x in off)})")
-    print(f"view on:  {m_on:.2f} us/ticker  (runs: {', '.join(f'{x:.2f}' for x in on)})")
-    print(f"the view: {m_on - m_off:.2f} us/ticker")
+    got: dict[str, list[float]] = {"off": [], "on": []}
+    for _ in range(a.runs):
+        for view in got if a.view is None else (a.view,):
+            got[view].append(await run(batches, view == "on", a.interval))
+    for view, runs in got.items():
+        if runs:
+            figures = ", ".join(f"{x:.2f}" for x in runs)
+            print(f"view {view}: {statistics.median(runs):.2f} us/ticker  (runs: {figures})")
+    if got["on"] and got["off"]:
+        print(f"the view: {statistics.median(got['on']) - statistics.median(got['off']):.2f} us")
 
 
 def main() -> None:
@@ -100,6 +108,8 @@ def main() -> None:
     p.add_argument("--venues", type=int, default=20)
     p.add_argument("--symbols", type=int, default=200)
     p.add_argument("--runs", type=int, default=5)
+    p.add_argument("--view", choices=["on", "off"], help="only this one (default: both)")
+    p.add_argument("--interval", type=float, default=0.25, help="consolidated.interval")
     asyncio.run(amain(p.parse_args()))
 
 

@@ -7,6 +7,7 @@ the daemon is started under the unit's credentials by hand)."""
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import os
 import re
@@ -18,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from aggregator import install as installer
+from aggregator.errors import AggregatorError
 from aggregator.sim import VenueSim
 
 from .test_daemon import VENUES, short_dir, wait_for
@@ -37,16 +40,22 @@ def tool(name: str) -> str:
     return found
 
 
-def install(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    cmd = [*AGGREGATOR, "install", "--prefix", sys.prefix, *args]
-    return subprocess.run(
-        [*cmd, "--root", str(root)], capture_output=True, text=True, timeout=30, check=True
-    )
+def install(root: Path) -> str:
+    """``aggregator install --root ROOT`` for this environment, in process: what it says."""
+    out = io.StringIO()
+    assert installer.write(root, sys.prefix, out) == 0
+    return out.getvalue()
 
 
 def test_installed_unit_verifies_and_is_hardened(tmp_path: Path) -> None:
     analyze = tool("systemd-analyze")
-    out = install(tmp_path).stdout
+    out = subprocess.run(
+        [*AGGREGATOR, "install", "--root", str(tmp_path), "--prefix", sys.prefix],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    ).stdout
     assert "written" in out and str(tmp_path / UNIT) in out
     unit = tmp_path / UNIT
     text = unit.read_text()
@@ -80,14 +89,9 @@ def test_installed_unit_verifies_and_is_hardened(tmp_path: Path) -> None:
     assert float(found[1]) <= MAX_EXPOSURE, r.stdout
 
     # --print shows the same files; the repository's systemd/ files are the packaged ones
-    printed = subprocess.run(
-        [*AGGREGATOR, "install", "--prefix", sys.prefix, "--print"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=True,
-    ).stdout
-    assert f"# ==> /{UNIT} (mode 0644) <==\n{text}" in printed
+    printed = io.StringIO()
+    installer.show(sys.prefix, printed)
+    assert f"# ==> /{UNIT} (mode 0644) <==\n{text}" in printed.getvalue()
     shipped = (REPO / "systemd" / "aggregator.service").read_text()
     assert shipped.replace("/opt/aggregator/", f"{sys.prefix}/") == text
 
@@ -97,7 +101,7 @@ def test_install_keeps_the_operators_config_and_refuses_a_bad_prefix(tmp_path: P
     config = tmp_path / "etc/aggregator/aggregator.toml"
     assert stat.S_IMODE(config.stat().st_mode) == 0o640
     config.write_text("# mine\n")
-    assert f"kept     {config}" in install(tmp_path).stdout
+    assert f"kept     {config}" in install(tmp_path)
     assert config.read_text() == "# mine\n"
     r = subprocess.run(
         [*AGGREGATOR, "install", "--root", str(tmp_path), "--prefix", str(tmp_path / "nowhere")],
@@ -108,13 +112,8 @@ def test_install_keeps_the_operators_config_and_refuses_a_bad_prefix(tmp_path: P
     assert r.returncode == 1
     assert f"aggregator: no {tmp_path}/nowhere/bin/aggregator: install the package" in r.stderr
     assert "Traceback" not in r.stderr
-    r = subprocess.run(
-        [*AGGREGATOR, "install", "--print", "--prefix", "/root/.local/pipx/venvs/aggregator"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    assert r.returncode == 1 and "is hidden from the service (ProtectHome=yes)" in r.stderr
+    with pytest.raises(AggregatorError, match=r"is hidden from the service \(ProtectHome=yes\)"):
+        installer.show("/root/.local/pipx/venvs/aggregator", io.StringIO())
 
 
 def apply(*command: str) -> None:

@@ -13,7 +13,8 @@
                 print("records may be missing:", event.reason, event.detail)
 
 Records are the daemon's own types (:class:`~aggregator.records.Ticker`,
-:class:`~aggregator.records.Status`); a :class:`Gap` marks where some may be missing (a
+:class:`~aggregator.records.Status`, and :class:`~aggregator.consolidated.BBO` for the
+consolidated view); a :class:`Gap` marks where some may be missing (a
 reconnection, a restart of the daemon, a jump in an exchange's ``seq``, updates skipped for
 a reader that fell behind). :func:`stream` and :func:`latest` serve scripts without an event
 loop. The protocol underneath is described in docs/protocol.md.

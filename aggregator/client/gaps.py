@@ -10,11 +10,10 @@ the subscription feeds the protocol's messages in order and hands the gaps on.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from ..records import Record
+from .wire import Received
 
 GapReason = Literal["reconnect", "restart", "seq", "conflated"]
 
@@ -51,7 +50,7 @@ class GapTracker:
         self.lost = self.lost or why
         self.excused = 0
 
-    def snapshot(self, records: Sequence[Record]) -> list[Gap]:
+    def snapshot(self, records: list[Received]) -> list[Gap]:
         """A connection's snapshot (its records in any order): its gap, if it is a
         reconnection; from here, the numbers follow on from the snapshot's."""
         seen: dict[str, int] = {}
@@ -74,7 +73,7 @@ class GapTracker:
         self.last.update(seen)
         return gaps
 
-    def record(self, r: Record) -> Gap | None:
+    def record(self, r: Received) -> Gap | None:
         """A live record: a gap before it, if its number says so."""
         exchange, seq = r.exchange, r.seq
         prev = self.last.get(exchange)

@@ -10,13 +10,14 @@ import random
 from collections.abc import Iterator, Sequence
 from types import TracebackType
 
+from ..consolidated import BBO
 from ..records import Status, Ticker
 from .gaps import Gap, GapTracker
-from .wire import Refused, connect, decode, message, refusal, subscribe_line
+from .wire import Received, Refused, connect, decode, message, refusal, subscribe_line
 
 log = logging.getLogger(__name__)
 
-Event = Ticker | Status | Gap
+Event = Ticker | Status | BBO | Gap
 PROTOCOLS = (1,)  # the versions of the socket protocol this client reads
 READ_SIZE = 1 << 16
 PING = b'{"op":"ping"}\n'
@@ -32,7 +33,8 @@ class Subscription:
     Connects to the Unix socket ``path`` (or ``tcp``, "host:port"), asks for the records
     matching ``exchanges``, ``symbols`` and ``types`` (none: everything), and yields the
     snapshot of their latest values (unless ``snapshot`` is false), then live records, as
-    :class:`~aggregator.records.Ticker` and :class:`~aggregator.records.Status`. When the
+    :class:`~aggregator.records.Ticker`, :class:`~aggregator.records.Status` and
+    :class:`~aggregator.consolidated.BBO`. When the
     connection is lost it connects again, with exponential backoff from
     ``backoff_initial`` to ``backoff_max`` seconds (jittered; reset by a connection that
     got its answer), and yields a :class:`Gap` before the new snapshot; a jump in an
@@ -76,8 +78,8 @@ class Subscription:
         self._pending: collections.deque[Event] = collections.deque()
         self._conn: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
         self._buf = b""
-        self._snapshot: list[Ticker | Status] | None = None  # while the snapshot comes
-        self._taken: list[Ticker | Status] = []  # the last snapshot, whole
+        self._snapshot: list[Received] | None = None  # while the snapshot comes
+        self._taken: list[Received] = []  # the last snapshot, whole
         self._waiting = False  # for the ack: lines before it went out under no filter
         self.live = False  # the current connection's snapshot has come
         self._failures = 0  # attempts in a row that did not get an ack
@@ -109,7 +111,7 @@ class Subscription:
         self._closed = True
         await self._disconnect()
 
-    async def snapshot(self) -> list[Ticker | Status]:
+    async def snapshot(self) -> list[Received]:
         """The snapshot's records once it has come (connecting if need be), taken out of
         the iteration; what came after it stays there."""
         while not self.live:
@@ -274,11 +276,11 @@ def latest(
     symbols: Sequence[str] = (),
     types: Sequence[str] = (),
     max_attempts: int | None = 3,
-) -> list[Ticker | Status]:
+) -> list[Received]:
     """The latest value of every key the filter matches (the daemon's snapshot), at once,
     for code without an event loop."""
 
-    async def take() -> list[Ticker | Status]:
+    async def take() -> list[Received]:
         async with Subscription(
             path,
             tcp=tcp,

@@ -9,7 +9,12 @@ from typing import Any, TextIO
 
 import orjson
 
+from ..consolidated import BBO, BBO_FIELDS
 from ..records import STATUS_FIELDS, TICKER_FIELDS, Status, Ticker
+
+# What a subscriber receives as records: a venue's tickers and status records, and the
+# consolidated view's best bid and offer.
+Received = Ticker | Status | BBO
 
 
 def subscribe_line(
@@ -63,9 +68,10 @@ def message(line: bytes) -> dict[str, Any] | None:
 # type sets itself.
 _TICKER_ARGS = tuple(f for f in TICKER_FIELDS if f != "type")
 _STATUS_ARGS = tuple(f for f in STATUS_FIELDS if f not in ("type", "symbol"))
+_BBO_ARGS = tuple(f for f in BBO_FIELDS if f != "type")
 
 
-def decode(msg: dict[str, Any]) -> Ticker | Status | None:
+def decode(msg: dict[str, Any]) -> Received | None:
     """A record line (already parsed) as the daemon's own record, None for another line."""
     kind = msg.get("type")
     if kind == "ticker":
@@ -75,6 +81,11 @@ def decode(msg: dict[str, Any]) -> Ticker | Status | None:
         return Ticker(**args)
     if kind == "status":
         return Status(**{k: msg[k] for k in _STATUS_ARGS if k in msg})
+    if kind == "bbo":
+        args = {k: msg[k] for k in _BBO_ARGS if k in msg}
+        if args.get("quotes") is not None:
+            args["quotes"] = tuple(args["quotes"])
+        return BBO(**args)
     return None
 
 
