@@ -186,6 +186,12 @@ async def test_records_are_throttled_per_symbol_and_sent_only_on_change() -> Non
 
 
 def test_the_bbo_filter_type_and_source() -> None:
+    from aggregator.sinks.nats import subject_for
+    from aggregator.subscribe import subjects
+
+    assert subject_for("md", "bbo", "consolidated", "BTC/USD") == "md.bbo.consolidated.BTC-USD"
+    assert subjects("md", types=["bbo"]) == ["md.bbo.*.*"]
+    assert subjects("md", ["consolidated"], ["BTC/USD"], ["bbo"]) == ["md.bbo.consolidated.BTC-USD"]
     f = check(["consolidated"], ["BTC/USD"], ["bbo"]).filter()
     assert f is not None
     r = BBO("consolidated", "BTC/USD", None, 1.0, 1.0, "kraken", 2.0, 1.0, "kraken", 1)

@@ -8,11 +8,14 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import gzip
 import itertools
+import json
 import os
 import re
 import shutil
 import signal
+import sys
 import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -65,8 +68,6 @@ class Tab:
                     return dict(msg["result"])
 
     async def read(self) -> dict[str, Any]:
-        import json
-
         got = await self.call("Runtime.evaluate", expression=READ, returnByValue=True)
         value = got["result"].get("value")
         return dict(json.loads(value)) if isinstance(value, str) else {}
@@ -157,6 +158,10 @@ async def served(port: int) -> None:
             await asyncio.sleep(0.05)
 
 
+def _read(path: Path) -> bytes:
+    return gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+
+
 def priced(page: dict[str, Any]) -> bool:
     """Connected, every venue live, and the consolidated books with prices on both sides."""
     books = page["books"]
@@ -184,6 +189,17 @@ async def test_the_page_shows_moving_prices_and_comes_back_after_a_restart() -> 
             assert page["symbol"] == "BTC/USD"  # the book with the most venues first
             assert page["books"][0].startswith("BTC/USD\t")  # (three venues in the demo)
             await tab.until(lambda p: p["books"] != page["books"], 10, "prices that move")
+            # a subscriber of the socket can take the bbo records alone
+            tail = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "aggregator", "tail", "--socket", str(root / "demo1.sock"),
+                "-t", "bbo", "-n", "3", stdout=asyncio.subprocess.PIPE,
+            )  # fmt: skip
+            async with asyncio.timeout(15):
+                out, _ = await tail.communicate()
+            assert tail.returncode == 0
+            lines = [json.loads(x) for x in out.splitlines()]
+            assert len(lines) == 3 and {x["type"] for x in lines} == {"bbo"}, lines
+            assert {x["exchange"] for x in lines} == {"consolidated"}
             if SCREENSHOTS:  # a chart with some minutes of history for the README
                 await asyncio.sleep(75)
                 shot = await tab.call("Page.captureScreenshot", format="png")
@@ -191,6 +207,12 @@ async def test_the_page_shows_moving_prices_and_comes_back_after_a_restart() -> 
 
             first.proc.send_signal(signal.SIGTERM)
             assert await first.wait(20) == 0, first.log()
+            written = [
+                json.loads(line)
+                for f in (root / "demo1" / "data" / "consolidated").glob("*.jsonl*")
+                for line in _read(f).splitlines()
+            ]
+            assert written and {x["type"] for x in written} == {"bbo"}  # and to the files
             await tab.until(lambda p: p["link"] == "down", 10, "that the daemon went away")
             second = await demo(root, port, 2)
             again = await tab.until(
