@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 TICK = 0.5  # seconds between states sent to a page
 HISTORY = 300  # seconds of chart kept per symbol, one point a second
 MAX_BOOKS = 500  # books sent to a page, those with the most venues first
+MAX_SYMBOL = 64  # characters of a symbol a page may ask for (others are ignored)
 STATIC = {"index.html": "text/html", "app.js": "text/javascript", "style.css": "text/css"}
 VENUE_KEYS = ("exchange", "mode", "state", "rate", "last_record_age", "fresh", "reconnects")
 
@@ -220,8 +221,9 @@ class WebServer:
                     continue
                 with contextlib.suppress(orjson.JSONDecodeError):
                     asked = orjson.loads(msg.data)
-                    if isinstance(asked, dict) and isinstance(asked.get("symbol"), str):
-                        page.symbol, page.has_history = asked["symbol"], False
+                    symbol = asked.get("symbol") if isinstance(asked, dict) else None
+                    if isinstance(symbol, str) and len(symbol) <= MAX_SYMBOL:
+                        page.symbol, page.has_history = symbol, False
         finally:
             self._pages.discard(page)
             sender.cancel()
