@@ -117,9 +117,11 @@ class WebServer:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._ticker
             self._ticker = None
-        for page in list(self._pages):
-            with contextlib.suppress(Exception):
-                await page.ws.close(code=WSCloseCode.GOING_AWAY, message=b"daemon stopping")
+        closes = [
+            page.ws.close(code=WSCloseCode.GOING_AWAY, message=b"daemon stopping")
+            for page in self._pages
+        ]
+        await asyncio.gather(*closes, return_exceptions=True)  # side by side: 1 s at most
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
