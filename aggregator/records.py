@@ -48,6 +48,9 @@ MARKET_FIELDS = (
     "volume",
     "quote_volume",
 )
+# Derivatives' fields a merge carries over (records.Ticker; null on spot).
+DERIVATIVE_FIELDS = ("mark", "index", "funding_rate", "funding_ts", "open_interest")
+KINDS = ("spot", "perp", "future", "option")  # a record's `kind`
 PRICE_FIELDS = ("bid", "ask", "last", "open", "high", "low")  # > 0, else null and flagged
 SIZE_FIELDS = ("bid_size", "ask_size", "volume", "quote_volume")  # >= 0, else likewise
 
@@ -92,6 +95,7 @@ class Ticker(msgspec.Struct, tag_field="type", tag="ticker", gc=False):
     seq: int = 0
     instance: str | None = None  # the daemon instance (scale-out); None when not set
     flags: tuple[str, ...] | None = None  # FLAGS: what was wrong with the values; set by settle
+    kind: str = "spot"  # KINDS; a Derivative's is not "spot"
 
     def key(self) -> tuple[str, str, str]:
         return ("ticker", self.exchange, self.symbol)
@@ -181,21 +185,77 @@ class Ticker(msgspec.Struct, tag_field="type", tag="ticker", gc=False):
             self.quote_volume = None
             if v is not EMPTY:
                 wrong |= BAD_VALUE if v != v else NEGATIVE_SIZE
+        if self.kind != "spot":
+            wrong |= self.settle_derivative(prev)
         bid, ask = self.bid, self.ask
         if bid is not None and ask is not None and bid > ask:
             wrong |= CROSSED
         self.flags = FLAGS[wrong]  # (None when clean, whatever a copied record said)
         return wrong
 
+    def settle_derivative(self, prev: Ticker) -> int:
+        """settle's rules for a Derivative's own fields (none on spot)."""
+        return 0
+
     def same_market_values(self, other: Ticker) -> bool:
         return (
             self.ts_event == other.ts_event
             and self.flags == other.flags
             and all(getattr(self, n) == getattr(other, n) for n in MARKET_FIELDS)
+            and all(getattr(self, n, None) == getattr(other, n, None) for n in DERIVATIVE_FIELDS)
         )
 
 
 _NOTHING = Ticker("", "", "")  # settle(None): every market field None
+
+
+class Derivative(Ticker, tag_field="type", tag="ticker", gc=False):
+    """A ticker of a perpetual swap, a dated future or an option: a Ticker with the fields
+    only derivatives have (a spot line never carries them). Prices in the quote currency,
+    open interest in base-currency units (the market's contract size applied), times in
+    integer ns; a field the venue does not send is null."""
+
+    expiry: int | None = None  # a dated future's (or option's) expiry
+    mark: float | None = None
+    index: float | None = None
+    funding_rate: float | None = None  # per funding interval, as the venue states it
+    funding_ts: int | None = None  # the next funding time
+    open_interest: float | None = None
+
+    def settle_derivative(self, prev: Ticker) -> int:
+        """settle's rules for the derivatives fields: mark and index are prices, open
+        interest a size, a funding rate any finite number (it may be negative)."""
+        if not isinstance(prev, Derivative):  # the market's first record
+            prev = _NO_DERIVATIVE
+        wrong = 0
+        for name in ("mark", "index"):
+            v = getattr(self, name)
+            if v is None:
+                setattr(self, name, getattr(prev, name))
+            elif not v > 0.0:
+                setattr(self, name, None)
+                if v is not EMPTY:
+                    wrong |= BAD_VALUE if v != v else NONPOSITIVE_PRICE
+        v = self.open_interest
+        if v is None:
+            self.open_interest = prev.open_interest
+        elif not v >= 0.0:
+            self.open_interest = None
+            if v is not EMPTY:
+                wrong |= BAD_VALUE if v != v else NEGATIVE_SIZE
+        v = self.funding_rate
+        if v is None:
+            self.funding_rate = prev.funding_rate
+        elif v - v != 0.0:  # not finite
+            self.funding_rate = None
+            if v is not EMPTY:
+                wrong |= BAD_VALUE
+        if self.funding_ts is None:
+            self.funding_ts = prev.funding_ts
+        return wrong
+
+
+_NO_DERIVATIVE = Derivative("", "", "", kind="perp")  # its first record: every field None
 
 
 class Status(msgspec.Struct, tag_field="type", tag="status", gc=False):
@@ -260,6 +320,7 @@ class Record(Protocol):
 
 # The fields of each record type, in the order of its JSON line (`type` first).
 TICKER_FIELDS = ("type", *(f.name for f in msgspec.structs.fields(Ticker)))
+DERIVATIVE_TICKER_FIELDS = ("type", *(f.name for f in msgspec.structs.fields(Derivative)))
 STATUS_FIELDS = ("type", *(f.name for f in msgspec.structs.fields(Status)))
 
 _encoder = msgspec.json.Encoder()

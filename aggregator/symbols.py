@@ -26,7 +26,7 @@ CURRENCY_ALIASES: dict[str, str] = {
     "DRK": "DASH",
 }
 
-SYMBOL_RE = re.compile(r"^[A-Z0-9][A-Z0-9._-]*/[A-Z0-9][A-Z0-9._-]*$")
+SYMBOL_RE = re.compile(r"^[A-Z0-9][A-Z0-9._-]*/[A-Z0-9][A-Z0-9._-]*(:[A-Z0-9][A-Z0-9._-]*)?$")
 
 
 NO_RENAMES: Mapping[str, str] = {}
@@ -46,16 +46,36 @@ def unify(base: str, quote: str, *, renames: Mapping[str, str] = NO_RENAMES) -> 
     return f"{currency(base, renames=renames)}/{currency(quote, renames=renames)}"
 
 
+def derivative_symbol(
+    base: str,
+    quote: str,
+    settle: str,
+    expiry_ns: int | None = None,
+    *,
+    renames: Mapping[str, str] = NO_RENAMES,
+) -> str:
+    """The unified symbol of a perpetual (``BTC/USDT:USDT``, inverse ``BTC/USD:BTC``) or of
+    a dated future (``BTC/USDT:USDT-261225``: its expiry's UTC date, YYMMDD)."""
+    symbol = f"{unify(base, quote, renames=renames)}:{currency(settle, renames=renames)}"
+    if expiry_ns is None:
+        return symbol
+    day = time.strftime("%y%m%d", time.gmtime(expiry_ns // 1_000_000_000))
+    return f"{symbol}-{day}"
+
+
 def is_unified(symbol: str) -> bool:
     return bool(SYMBOL_RE.match(symbol))
 
 
 @dataclass(frozen=True, slots=True)
 class Market:
-    """One spot market of a venue.
+    """One market of a venue: spot, or a derivative (``kind``, records.KINDS).
 
     ``native`` is the id the venue uses for subscriptions and requests; ``ids`` are every
-    id under which the venue's messages may name this market (``native`` included).
+    id under which the venue's messages may name this market (``native`` included). A
+    derivative's sizes are counted in contracts by most venues: ``contract_size`` is what
+    one contract is worth, in the base currency (``inverse``: in the quote currency, so
+    base units are contracts * contract_size / price).
     """
 
     symbol: str
@@ -63,6 +83,10 @@ class Market:
     ids: tuple[str, ...] = ()
     base_id: str = ""  # the venue's own currency ids, for venues whose URLs need them
     quote_id: str = ""
+    kind: str = "spot"
+    expiry: int | None = None  # ns, a dated future's
+    contract_size: float = 1.0
+    inverse: bool = False
 
     def all_ids(self) -> tuple[str, ...]:
         return self.ids if self.native in self.ids else (self.native, *self.ids)

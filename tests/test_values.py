@@ -143,7 +143,7 @@ def test_flags_come_in_a_fixed_order() -> None:
     assert rec.flags == FLAG_NAMES  # all four, in the documented order
     assert list(orjson.loads(dumps(rec))) == [
         "type", "exchange", "symbol", "native", *MARKET_FIELDS, "ts_event", "ts_recv", "seq",
-        "instance", "flags",
+        "instance", "flags", "kind",
     ]  # fmt: skip
     assert FLAGS[0] is None and all(FLAGS[1:])
 

@@ -80,6 +80,18 @@ def modes(venue: str) -> tuple[str, ...]:
     return tuple(out)
 
 
-def codec_class(venue: str) -> type[Codec]:
-    module, cls = ADAPTERS[venue]
+# (venue id, kind) -> (module, codec class): the derivatives codecs (records.KINDS but
+# "spot", whose codecs are ADAPTERS'). One class may serve several kinds of a venue.
+DERIVATIVES: dict[tuple[str, str], tuple[str, str]] = {}
+
+
+def kinds(venue: str) -> tuple[str, ...]:
+    """The kinds of market the venue's codecs follow: "spot" first, if it has one."""
+    spot = ("spot",) if venue in ADAPTERS else ()
+    return spot + tuple(k for v, k in DERIVATIVES if v == venue)
+
+
+def codec_class(venue: str, kind: str = "spot") -> type[Codec]:
+    """The codec of the venue's markets of this kind (KeyError if it has none)."""
+    module, cls = ADAPTERS[venue] if kind == "spot" else DERIVATIVES[(venue, kind)]
     return getattr(importlib.import_module(f"{__package__}.{module}"), cls)  # type: ignore[no-any-return]
