@@ -284,6 +284,7 @@ class ConsolidatedView:
         self._applying: asyncio.Handle | None = None  # the touched markets, applied
         self._flushing: asyncio.Handle | None = None  # the records due, sent
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopped = False
         self.seq = 0
         self.updates = 0  # quotes that moved a book
         self.published = 0  # bbo records
@@ -298,6 +299,8 @@ class ConsolidatedView:
         """Note the markets a batch's tickers touch; they are applied once each on the next
         turn of the loop (a market updated by several reads meanwhile, once). A status record
         applies what came before it first, so that order is kept."""
+        if self._stopped:
+            return  # (the last status records of a stop: nothing is published any more)
         touched = self._touched
         for r in records:
             kind = r.type
@@ -396,7 +399,8 @@ class ConsolidatedView:
         self._publish(record)
 
     def stop(self) -> None:
-        """Cancel what is due: nothing more is published."""
+        """Cancel what is due: nothing more is taken or published."""
+        self._stopped = True
         if self._applying is not None:
             self._applying.cancel()
             self._applying = None

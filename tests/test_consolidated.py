@@ -181,8 +181,12 @@ async def test_records_are_throttled_per_symbol_and_sent_only_on_change() -> Non
     hub.publish(quote("kraken", "BTC/USD", 119.0, 1.0, 200.0, 1.0))
     await asyncio.sleep(0.08)
     assert len(out.got) == 4
-    view.stop()  # nothing due is left on the loop
+    hub.publish(quote("kraken", "BTC/USD", 2.0, 1.0, 200.0, 1.0))
+    view.stop()  # nothing due is left on the loop, nothing more is taken
     assert not any(b.timer for b in view.books.values())
+    hub.publish(quote("kraken", "BTC/USD", 3.0, 1.0, 200.0, 1.0))
+    await asyncio.sleep(0.08)
+    assert len(out.got) == 4
 
 
 def test_the_bbo_filter_type_and_source() -> None:
