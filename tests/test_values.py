@@ -508,7 +508,7 @@ def test_the_flagged_count_is_in_the_status_report_and_the_metrics() -> None:
     (venue,) = daemon.ops.report()["venues"]
     assert (venue["flagged"], venue["parse_errors"]) == (7, 3)
     text = render(daemon.ops)
-    assert 'aggregator_venue_flagged_total{exchange="binance"} 7' in text.splitlines()
+    assert 'aggregator_venue_flagged_total{exchange="binance"} 7.0' in text.splitlines()
 
 
 def test_normalize_flags_what_the_daemon_flags() -> None:
