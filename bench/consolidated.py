@@ -77,7 +77,7 @@ async def run(batches: list[list[Ticker]], view_on: bool, interval: float) -> fl
     n = sum(len(b) for b in batches)
     t0 = time.process_time()
     for i, (b, ls) in enumerate(zip(batches, lines, strict=True)):
-        hub.publish_batch(b, ls, None, b[0].exchange)
+        hub.publish_batch(b, ls, b[0].exchange)
         if i % 16 == 15:
             await asyncio.sleep(0)  # the loop turns, as between reads: deferred sends run
     await asyncio.sleep(0)
