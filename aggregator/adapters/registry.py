@@ -82,7 +82,9 @@ def modes(venue: str) -> tuple[str, ...]:
 
 # (venue id, kind) -> (module, codec class): the derivatives codecs (records.KINDS but
 # "spot", whose codecs are ADAPTERS'). One class may serve several kinds of a venue.
-DERIVATIVES: dict[tuple[str, str], tuple[str, str]] = {}
+DERIVATIVES: dict[tuple[str, str], tuple[str, str]] = {
+    ("gate", "perp"): ("gate_futures", "GateFutures"),
+}
 
 
 def kinds(venue: str) -> tuple[str, ...]:

@@ -83,9 +83,11 @@ class VenueSim:
         seed: int | None = None,
         replay: list[str] | None = None,
         markets_body: bytes | None = None,
+        kind: str = "spot",
     ) -> None:
-        self.dialect: Dialect = dialect_class(venue)(markets_body)
+        self.dialect: Dialect = dialect_class(venue, kind)(markets_body)
         self.venue = venue
+        self.kind = kind
         self.rate = rate
         self.replay = replay
         self.faults = Faults()
@@ -184,7 +186,7 @@ class VenueSim:
 
     # --- prices ------------------------------------------------------------------------
     def _new_quote(self, native: str, symbol: str) -> Quote:
-        base, quote = symbol.split("/")
+        base, quote = symbol.split(":")[0].split("/")  # BTC/USDT:USDT-261225: BTC, USDT
         mid = START_PRICES.get(base, 10.0) * QUOTE_RATES.get(quote, 1.0)
         mid *= 1 + self._rng.uniform(-0.01, 0.01)
         half = max(mid * 5e-5, 0.005)

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import orjson
 
-from ...adapters.registry import codec_class
+from ...adapters.registry import DERIVATIVES, codec_class
 from ...symbols import Market, snapshot_path
 
 
@@ -67,22 +67,35 @@ def dumps(obj: Any) -> str:
     return orjson.dumps(obj).decode()
 
 
+FUNDING_INTERVAL_MS = 8 * 3600 * 1000
+
+
+def derivative_values(q: Quote) -> tuple[float, float, float, int]:
+    """A simulated derivative's mark and index prices, funding rate and next funding time
+    (ms): the mark at the mid, the index a little under it, the funding every 8 h."""
+    mark = (q.bid + q.ask) / 2
+    next_funding = (q.ts_ms // FUNDING_INTERVAL_MS + 1) * FUNDING_INTERVAL_MS
+    return mark, mark * 0.9998, 0.0001 * (1 + q.updates % 3), next_funding
+
+
 class Dialect:
     """One venue's side of the protocol; subclass per venue in dialects/<venue>.py."""
 
     venue: ClassVar[str] = ""
+    kind: ClassVar[str] = "spot"  # a derivatives dialect's: its codec is DERIVATIVES'
     ws_path: ClassVar[str] = "/ws"
     heartbeat_interval: ClassVar[float | None] = None
 
     def __init__(self, markets_body: bytes | None = None) -> None:
-        """``markets_body``: the markets endpoint's answer (default: the shipped snapshot)."""
-        self.markets_body = markets_body or snapshot_path(self.venue).read_bytes()
-        self.markets: list[Market] = list(
-            codec_class(self.venue).markets_from(self.markets_body).markets
-        )
+        """``markets_body``: the markets endpoint's answer (default: the shipped snapshot,
+        ``VENUE-KIND.json`` for a derivatives dialect)."""
+        codec = codec_class(self.venue, self.kind)
+        shipped = self.venue if self.kind == "spot" else f"{self.venue}-{self.kind}"
+        self.markets_body = markets_body or snapshot_path(shipped).read_bytes()
+        self.markets: list[Market] = list(codec.markets_from(self.markets_body).markets)
         self.by_native = {m.native: m for m in self.markets}
         # The markets endpoint is served at the path of the venue's own.
-        self.markets_path = urlsplit(codec_class(self.venue).MARKETS_URL).path
+        self.markets_path = urlsplit(codec.MARKETS_URL).path
 
     def on_connect(self, conn: ConnState) -> Sequence[str | bytes]:
         return []
@@ -103,20 +116,34 @@ class Dialect:
         return 404, {"error": "not found"}
 
 
-def dialect_class(venue: str) -> type[Dialect]:
-    """The dialect of a venue, from aggregator/sim/dialects/<venue>.py."""
-    module = importlib.import_module(f"{__name__}.{venue}")
+def dialect_class(venue: str, kind: str = "spot") -> type[Dialect]:
+    """The dialect of a venue's markets of a kind, from aggregator/sim/dialects/<venue>.py
+    (spot), or from the module named as the kind's codec module (gate_futures.py, say)."""
+    name = venue if kind == "spot" else DERIVATIVES.get((venue, kind), ("", ""))[0]
+    try:
+        found = vars(importlib.import_module(f"{__name__}.{name}")).values() if name else ()
+    except ModuleNotFoundError:
+        found = ()
     classes = [
         c
-        for c in vars(module).values()
-        if isinstance(c, type) and issubclass(c, Dialect) and c.venue == venue
+        for c in found
+        if isinstance(c, type) and issubclass(c, Dialect) and (c.venue, c.kind) == (venue, kind)
     ]
     if not classes:
-        raise LookupError(f"no simulated dialect for {venue}")
+        raise LookupError(f"no simulated dialect for {venue} {kind}")
     return classes[0]
 
 
 def simulated() -> list[str]:
-    """The venues with a simulated dialect."""
+    """The venues with a simulated spot dialect."""
     here = Path(__file__).parent
-    return sorted(p.stem for p in here.glob("*.py") if p.stem != "__init__")
+    derivatives = {module for module, _ in DERIVATIVES.values()}
+    return sorted(
+        p.stem for p in here.glob("*.py") if p.stem != "__init__" and p.stem not in derivatives
+    )
+
+
+def simulated_derivatives() -> list[tuple[str, str]]:
+    """The (venue, kind) pairs of derivatives with a simulated dialect."""
+    here = Path(__file__).parent
+    return sorted(k for k, (module, _) in DERIVATIVES.items() if (here / f"{module}.py").is_file())

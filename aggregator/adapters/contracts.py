@@ -1,0 +1,26 @@
+"""Contract counts as base-currency units, for the derivatives codecs.
+
+Most venues count a derivative's sizes and open interest in contracts; records carry them
+in the base currency. A linear contract is worth ``contract_size`` of the base currency; an
+inverse one ``contract_size`` of the quote currency, so its base units depend on the price.
+"""
+
+from __future__ import annotations
+
+from ..symbols import Market
+
+
+def in_base(contracts: float | None, m: Market, price: float | None = None) -> float | None:
+    """``contracts`` of market ``m`` in base units; ``price`` (quote per base) is needed for
+    an inverse market, and without a usable one the size is unknown (None).
+
+    None, EMPTY and BAD come back as they are, for ``Ticker.settle`` to judge. Rounded to 12
+    decimals, so that 3 contracts of 0.0001 read 0.0003 and not 0.00030000000000000003.
+    """
+    if contracts is None or contracts != contracts:
+        return contracts
+    if not m.inverse:
+        return round(contracts * m.contract_size, 12)
+    if price is None or not price > 0.0:
+        return None
+    return round(contracts * m.contract_size / price, 12)

@@ -1,0 +1,92 @@
+"""Gate USDT-settled perpetuals, simulated: futures.book_ticker, futures.tickers and the
+futures REST tickers and contracts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from . import ConnState, Quote, derivative_values, p
+from .gate import GateDialect
+
+CHANNELS = ("futures.book_ticker", "futures.tickers")
+
+
+class GateFuturesDialect(GateDialect):
+    venue = "gate"
+    kind = "perp"
+    ws_path = "/v4/ws/usdt"
+
+    def on_message(self, conn: ConnState, msg: Any) -> list[str]:
+        channel, event = msg.get("channel"), msg.get("event")
+        if channel == "futures.ping":
+            return [self._frame("futures.pong", "", result=None)]
+        if channel not in CHANNELS or event not in ("subscribe", "unsubscribe"):
+            error = {"code": 1, "message": "unknown channel"}
+            return [self._frame(channel or "", event or "", error=error, result=None)]
+        contracts = msg.get("payload") or []
+        unknown = [x for x in contracts if x not in self.by_native]
+        if unknown:
+            error = {"code": 2, "message": f"unknown contract {unknown[0]}"}
+            return [self._frame(channel, event, error=error, result=None)]
+        for c in contracts:
+            if event == "subscribe":
+                conn.subscribed.update((c, f"{channel}:{c}"))
+            else:
+                conn.subscribed.discard(f"{channel}:{c}")
+        return [self._frame(channel, event, result={"status": "success"})]
+
+    def contracts(self, size: float, native: str) -> int:
+        """A size in base units as Gate counts it: whole contracts."""
+        return max(1, round(size / self.by_native[native].contract_size))
+
+    def tick(self, conn: ConnState, q: Quote) -> list[str]:
+        out = []
+        if f"futures.book_ticker:{q.native}" in conn.subscribed:
+            book = {
+                "t": q.ts_ms,
+                "u": q.updates,
+                "s": q.native,
+                "b": p(q.bid),
+                "B": self.contracts(q.bid_size, q.native),
+                "a": p(q.ask),
+                "A": str(self.contracts(q.ask_size, q.native)),  # strings from 2025 on
+            }
+            out.append(self._frame("futures.book_ticker", "update", result=book))
+        if f"futures.tickers:{q.native}" in conn.subscribed and q.updates % 5 == 1:
+            out.append(self._frame("futures.tickers", "update", result=[self._futures_ticker(q)]))
+        return out
+
+    def _futures_ticker(self, q: Quote) -> dict[str, Any]:
+        mark, index, funding, _ = derivative_values(q)
+        return {
+            "contract": q.native,
+            "last": p(q.last),
+            "change_percentage": f"{(q.last / q.open - 1) * 100:.4f}",
+            "total_size": str(self.contracts(q.volume * 3, q.native)),
+            "volume_24h": str(self.contracts(q.volume, q.native)),
+            "volume_24h_base": f"{q.volume:.4f}",
+            "volume_24h_quote": p(q.quote_volume),
+            "mark_price": p(mark),
+            "index_price": p(index),
+            "funding_rate": f"{funding:.6f}",
+            "funding_rate_indicative": f"{funding:.6f}",
+            "high_24h": p(q.high),
+            "low_24h": p(q.low),
+            "highest_bid": p(q.bid),
+            "highest_size": str(self.contracts(q.bid_size, q.native)),
+            "lowest_ask": p(q.ask),
+            "lowest_size": str(self.contracts(q.ask_size, q.native)),
+        }
+
+    def rest(self, path: str, query: dict[str, str], quotes: dict[str, Quote]) -> tuple[int, Any]:
+        if path.endswith("/futures/usdt/tickers"):
+            return 200, [self._futures_ticker(q) for q in quotes.values()]
+        if path == self.markets_path:  # the contract list, with the next funding time
+            rows = orjson.loads(self.markets_body)
+            for row in rows:
+                if (q := quotes.get(row["name"])) is not None:
+                    row["funding_next_apply"] = derivative_values(q)[3] // 1000
+            return 200, rows
+        return super().rest(path, query, quotes)
