@@ -49,6 +49,11 @@ def _positive(value: str) -> float:
     return x
 
 
+def _speed(value: str) -> float | None:
+    """A replay's pace: a factor > 0, or "max" (None)."""
+    return None if value == "max" else _positive(value)
+
+
 def _port(text: str) -> int | None:
     """A TCP port 1..65535, or None."""
     if not (text.isascii() and text.isdigit()):
@@ -306,6 +311,19 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_replay(args: argparse.Namespace) -> int:
+    from .config import NatsConfig, SocketConfig
+    from .datafiles import time_ns
+    from .replay import replay
+
+    if args.socket is None and args.tcp is None:
+        raise AggregatorError("replay: --socket PATH or --tcp 127.0.0.1:PORT is required")
+    sock = SocketConfig(path=args.socket or Path("replay.sock"), tcp=args.tcp or "")
+    nats = NatsConfig(enabled=True, servers=tuple(args.nats.split(","))) if args.nats else None
+    start, end = time_ns(args.start, "--from"), time_ns(args.end, "--to")
+    return run_loop(replay(args.sources, sock, nats, start, end, args.speed, args.now))
+
+
 def cmd_normalize(args: argparse.Namespace) -> int:
     from .normalize import normalize
 
@@ -442,6 +460,19 @@ def parser() -> argparse.ArgumentParser:
     x.add_argument("--from", dest="start", metavar="TIME", help="from this time (ISO 8601, UTC)")
     x.add_argument("--to", dest="end", metavar="TIME", help="before this time (ISO 8601, UTC)")
     x.set_defaults(func=cmd_export)
+
+    rp = sub.add_parser("replay", help="serve recorded records over the socket, as the daemon")
+    rp.add_argument("sources", type=Path, nargs="+", help="data directories or JSON Lines files")
+    rp.add_argument("--socket", type=Path, help="serve on this Unix socket")
+    rp.add_argument("--tcp", type=_loopback, metavar="HOST:PORT", help="and/or on loopback TCP")
+    rp.add_argument("--nats", type=_nats_urls, metavar="URL", help="also publish to NATS")
+    rp.add_argument(
+        "--speed", type=_speed, default="1", help="N times the recorded pace, or max (default 1)"
+    )
+    rp.add_argument("--from", dest="start", metavar="TIME", help="from this time (ISO 8601, UTC)")
+    rp.add_argument("--to", dest="end", metavar="TIME", help="before this time (ISO 8601, UTC)")
+    rp.add_argument("--now", action="store_true", help="start without waiting for a subscriber")
+    rp.set_defaults(func=cmd_replay)
 
     n = sub.add_parser("normalize", help="normalise raw venue payloads from stdin (offline)")
     n.add_argument("exchange")

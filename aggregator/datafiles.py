@@ -17,7 +17,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+
+from .errors import AggregatorError
 
 PARQUET_DIR = "parquet"
 STATUS_DIR = "status"
@@ -103,3 +106,25 @@ def tmp_name(path: Path) -> Path:
     """Where a file is written before it is renamed into place: hidden, so that pandas,
     polars and DuckDB reading the directory never see it half written."""
     return path.with_name(f".{path.name}.tmp")
+
+
+Time = int | str | datetime  # ns since the epoch, ISO 8601 ("2026-12-07", "...T07:30Z"), datetime
+
+
+def time_ns(value: Time | None, what: str) -> int | None:
+    """A time that selects records (``--from``, ``start``) as ns since the epoch; a
+    datetime or text without a zone is UTC."""
+    if value is None or isinstance(value, int):
+        return value
+    when = value
+    if isinstance(when, str):
+        try:
+            when = datetime.fromisoformat(when)
+        except ValueError:
+            raise AggregatorError(
+                f"{what}: expected a time like 2026-12-07 or 2026-12-07T07:30:00Z, got {value!r}"
+            ) from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    delta = when - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86400 + delta.seconds) * 10**9 + delta.microseconds * 1000

@@ -25,8 +25,8 @@ from . import recordschema as rs
 from .datafiles import Source, source, tmp_name
 
 BLOCK_BYTES = 4 << 20  # JSON read this much at a time: a conversion's memory stays bounded
-RAW = {"text": pa.string(), "price": pa.float64(), "size": pa.float64(), "ns": pa.int64()}
-RAW |= {"int": pa.int64(), "flags": pa.list_(pa.string())}
+RAW = {"text": pa.string(), "price": pa.float64(), "size": pa.float64(), "rate": pa.float64()}
+RAW |= {"ns": pa.int64(), "int": pa.int64(), "flags": pa.list_(pa.string())}
 
 
 def _parse_options(kinds: Iterable[str]) -> pj.ParseOptions:
@@ -75,9 +75,13 @@ def conform(table: pa.Table | pa.RecordBatch, kind: str, *, stored: bool = False
     columns = []
     for f in schema:
         if f.name in table.column_names:
-            columns.append(table.column(f.name).cast(f.type))
+            column = table.column(f.name)
         else:
-            columns.append(pa.nulls(table.num_rows, f.type))
+            column = pa.nulls(table.num_rows, f.type)
+        default = rs.DEFAULTS.get((kind, f.name))
+        if default is not None and column.null_count:  # a line of a version without it
+            column = pc.fill_null(column.cast(pa.string()), default)
+        columns.append(column.cast(f.type))
     return pa.Table.from_arrays(columns, schema=schema)
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import gzip
 from collections.abc import Iterable
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
@@ -19,11 +18,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from . import recordschema as rs
-from .datafiles import PARQUET_DIR, sources
+from .datafiles import PARQUET_DIR, Time, sources, time_ns
 from .errors import AggregatorError
 from .parquet import conform, lines_table
-
-Time = int | str | datetime  # ns since the epoch, ISO 8601 ("2026-12-07", "...T07:30Z"), datetime
 
 
 def read(
@@ -46,7 +43,7 @@ def read(
     if not root.is_dir():
         raise AggregatorError(f"data directory {str(root)!r} does not exist")
     exs = _names(exchanges)
-    lo, hi = _ns(start, "start"), _ns(end, "end")
+    lo, hi = time_ns(start, "start"), time_ns(end, "end")
     tables = [
         _partition(conform(pq.read_table(path), type), exchange, type)
         for path, exchange in _parquet_files(root, type, exs, lo, hi)
@@ -89,27 +86,9 @@ def _names(value: str | Iterable[str] | None) -> frozenset[str] | None:
     return frozenset([value] if isinstance(value, str) else value)
 
 
-def _ns(value: Time | None, what: str) -> int | None:
-    """A time as ns since the epoch; a datetime or text without a zone is UTC."""
-    if value is None or isinstance(value, int):
-        return value
-    when = value
-    if isinstance(when, str):
-        try:
-            when = datetime.fromisoformat(when)
-        except ValueError:
-            raise AggregatorError(
-                f"{what}: expected a time like 2026-12-07 or 2026-12-07T07:30:00Z, got {value!r}"
-            ) from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    delta = when - datetime(1970, 1, 1, tzinfo=UTC)
-    return (delta.days * 86400 + delta.seconds) * 10**9 + delta.microseconds * 1000
-
-
 def _period(stamp: str) -> tuple[int, int]:
     """The first ns of a file's period ("2026-12-07T07" or "2026-12-07"), and its length."""
-    first = _ns(stamp + ":00" if "T" in stamp else stamp, "stamp")
+    first = time_ns(stamp + ":00" if "T" in stamp else stamp, "stamp")
     assert first is not None
     return first, (3600 if "T" in stamp else 86400) * 10**9
 
@@ -131,7 +110,7 @@ def _parquet_files(
         if exs is not None and exchange not in exs:
             continue
         for day in sorted(exdir.glob("date=*")):
-            first = _ns(day.name.partition("=")[2], "date")
+            first = time_ns(day.name.partition("=")[2], "date")
             if first is None or not _overlaps(first, first + 86400 * 10**9, lo, hi):
                 continue
             found += [(p, exchange) for p in sorted(day.glob("*.parquet"))]

@@ -32,7 +32,7 @@ PARTITIONS = ("type", "exchange", "date")
 
 class Field(NamedTuple):
     name: str
-    kind: str  # "text", "price", "size", "ns", "int", "flags"
+    kind: str  # "text", "price", "size", "rate", "ns", "int", "flags"
     required: bool
     doc: str
 
@@ -55,11 +55,26 @@ def _ticker_v1() -> tuple[Field, ...]:
         Field("low", "price", False, f"24 h low: {price}"),
         Field("volume", "size", False, f"24 h volume, {size}"),
         Field("quote_volume", "size", False, "24 h volume in the quote currency"),
-        Field("flags", "flags", False, "what was wrong with the values the venue sent"),
         Field("ts_event", "ns", False, "the venue's time, ns since the epoch (UTC), or null"),
         Field("ts_recv", "ns", True, "the time this daemon received it, ns since the epoch"),
         Field("seq", "int", True, "per venue, increasing, shared with its status records"),
         Field("instance", "text", False, "the daemon instance (scale-out), or null"),
+        Field("flags", "flags", False, "what was wrong with the values the venue sent"),
+    )
+
+
+def _ticker_v2() -> tuple[Field, ...]:
+    """Derivatives: the market's kind, and the fields only derivatives have (absent from
+    spot lines, null in their rows)."""
+    return (
+        *_ticker_v1(),
+        Field("kind", "text", True, "spot, perp, future or option (version 1: all spot)"),
+        Field("expiry", "ns", False, "a dated future's or option's expiry, ns since the epoch"),
+        Field("mark", "price", False, "mark price, in the quote currency"),
+        Field("index", "price", False, "index price, in the quote currency"),
+        Field("funding_rate", "rate", False, "per funding interval, as the venue states it"),
+        Field("funding_ts", "ns", False, "the next funding time, ns since the epoch"),
+        Field("open_interest", "size", False, "in base-currency units"),
     )
 
 
@@ -77,11 +92,22 @@ def _status_v1() -> tuple[Field, ...]:
     )
 
 
-# Each record type's versions, oldest first; the last is the one written now.
+def _status_v2() -> tuple[Field, ...]:
+    return (
+        *_status_v1(),
+        Field("kind", "text", True, "the kind of the adapter's markets (version 1: spot)"),
+    )
+
+
+# Each record type's versions, oldest first; the last is the one written now. (Derivatives'
+# fields, from version 2, are in the lines of derivatives only: none is required.)
 VERSIONS: dict[str, tuple[tuple[Field, ...], ...]] = {
-    "ticker": (_ticker_v1(),),
-    "status": (_status_v1(),),
+    "ticker": (_ticker_v1(), _ticker_v2()),
+    "status": (_status_v1(), _status_v2()),
 }
+# What a field added by a later version is in a record of an earlier one.
+# (before version 2, every record was of a spot market)
+DEFAULTS = {("ticker", "kind"): "spot", ("status", "kind"): "spot"}
 FLAG_VALUES = ("bad_value", "nonpositive_price", "negative_size", "crossed")
 
 
@@ -110,6 +136,7 @@ def arrow_type(kind: str) -> pa.DataType:
         "text": pa.dictionary(pa.int32(), pa.string()),
         "price": pa.float64(),
         "size": pa.float64(),
+        "rate": pa.float64(),
         "ns": pa.timestamp("ns", tz="UTC"),
         "int": pa.int64(),
         "flags": pa.list_(pa.string()),
@@ -153,12 +180,16 @@ def _json_property(kind: str, f: Field) -> dict[str, Any]:
     out: dict[str, Any]
     if f.name == "type":
         out = {"const": kind}
+    elif f.name == "kind":
+        out = {"enum": ["spot", "perp", "future", "option"]}
     elif f.kind == "text":
         out = {"type": "string"}
     elif f.kind == "price":
         out = {"type": "number", "exclusiveMinimum": 0}
     elif f.kind == "size":
         out = {"type": "number", "minimum": 0}
+    elif f.kind == "rate":
+        out = {"type": "number"}
     elif f.kind == "flags":
         out = {"type": "array", "items": {"enum": list(FLAG_VALUES)}, "minItems": 1}
     else:  # "ns", "int"

@@ -54,12 +54,27 @@ def varied(exchange: str, t0: int, n: int, seq0: int = 0) -> list[Ticker]:
     return out
 
 
+# Derivatives' fields: in the tables' rows (null for spot), in the lines of derivatives only.
+DERIVATIVE_ONLY = ("expiry", "mark", "index", "funding_rate", "funding_ts", "open_interest")
+
+
+def as_read(lines: list[dict]) -> list[dict]:
+    """JSON lines as the reader gives them: a field a line of an older version lacks with
+    its default (``kind``: spot)."""
+    defaults = recordschema.DEFAULTS.items()
+    return [{**{k: v for (t, k), v in defaults if t == x["type"]}, **x} for x in lines]
+
+
 def as_jsonl(table: pa.Table) -> list[dict]:
-    """Rows of a reader's table as the JSON lines hold them (ns as int, in the line's order)."""
+    """Rows of a reader's table as the JSON lines hold them (ns as int; a spot market's
+    derivatives fields left out, as its line leaves them out)."""
     for i, f in enumerate(table.schema):
         if pa.types.is_timestamp(f.type):
             table = table.set_column(i, f.name, table.column(i).cast(pa.int64()))
-    return table.to_pylist()
+    return [
+        {k: v for k, v in row.items() if v is not None or k not in DERIVATIVE_ONLY}
+        for row in table.to_pylist()
+    ]
 
 
 async def test_conversions_cut_short_are_redone_at_start(tmp_path: Path) -> None:
@@ -82,36 +97,47 @@ async def test_conversions_cut_short_are_redone_at_start(tmp_path: Path) -> None
     await sink.stop()
     assert not exists(stale)
     assert pq.read_table(done).num_rows == 6
-    assert as_jsonl(read(tmp_path)) == [orjson.loads(dumps(r)) for r in recs[:6]]
+    assert as_jsonl(read(tmp_path)) == as_read([orjson.loads(dumps(r)) for r in recs[:6]])
     assert read(tmp_path, type="status")["state"].to_pylist() == ["live"]
 
 
 def test_a_new_schema_version_reads_files_of_the_old(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Adding fields is a new version: files written under the old one are still read,
-    their missing columns null; the Parquet files say their version."""
+    """Adding fields is a new version: files written under the old one (version 1, before
+    derivatives) are still read, their tickers of kind spot and the new fields null; the
+    Parquet files say their version."""
     path = tmp_path / "x" / "x-2026-12-07T07.0000.jsonl"
     path.parent.mkdir()
     recs = varied("x", 1796626800 * 10**9, 5)
-    path.write_bytes(b"".join(map(dumps, recs)))
+    old_lines = [{k: v for k, v in orjson.loads(dumps(r)).items() if k != "kind"} for r in recs]
+    path.write_bytes(b"".join(orjson.dumps(x) + b"\n" for x in old_lines))
     src = datafiles.source(path)
     assert src is not None
-    parquet.convert(tmp_path, src)
     v1 = recordschema.VERSIONS["ticker"][0]
-    v2 = (*v1, recordschema.Field("mark", "price", False, "mark price"))
-    monkeypatch.setitem(recordschema.VERSIONS, "ticker", (v1, v2))
+    with monkeypatch.context() as m:
+        m.setitem(recordschema.VERSIONS, "ticker", (v1,))
+        (written,) = parquet.convert(tmp_path, src)
+    assert pq.read_schema(written).metadata[b"aggregator.schema"] == b"ticker/1"
+    assert "kind" not in pq.read_schema(written).names
     table = read(tmp_path)
-    assert table.column_names[-1] == "mark" and table["mark"].null_count == 5
+    assert table.column_names == [f.name for f in recordschema.all_fields("ticker")]
+    assert table["kind"].to_pylist() == ["spot"] * 5 and table["mark"].null_count == 5
     assert table["bid"].to_pylist() == [r.bid for r in recs]
+    path.with_suffix(".jsonl.x").write_bytes(path.read_bytes())  # (kept: not a data file)
+    written.unlink()  # the same records from the version-1 lines
+    assert read(tmp_path)["kind"].to_pylist() == ["spot"] * 5
 
 
 def test_the_schema_is_the_records_and_ships_as_generated() -> None:
-    assert tuple(f.name for f in recordschema.fields("ticker")) == records.TICKER_FIELDS
-    assert tuple(f.name for f in recordschema.fields("status")) == records.STATUS_FIELDS
+    current = [f.name for f in recordschema.fields("ticker")]
+    for line in (records.TICKER_FIELDS, getattr(records, "DERIVATIVE_TICKER_FIELDS", ())):
+        assert [n for n in current if n in line] == list(line)  # each field, in line order
+    status = [f.name for f in recordschema.fields("status")]
+    assert [n for n in status if n in records.STATUS_FIELDS] == list(records.STATUS_FIELDS)
     assert records.FLAG_NAMES == recordschema.FLAG_VALUES
     assert recordschema.main([]) == 0, "run: python -m aggregator.recordschema --write"
-    shipped = json.loads((recordschema.SCHEMA_DIR / "ticker.v1.schema.json").read_text())
+    shipped = json.loads((recordschema.SCHEMA_DIR / "ticker.v2.schema.json").read_text())
     line = orjson.loads(dumps(varied("x", 0, 4)[3]))
     assert set(shipped["required"]) <= line.keys() <= shipped["properties"].keys()
 
@@ -155,7 +181,8 @@ async def test_the_daemon_converts_closed_parts_and_reads_back_exactly(
         assert await proc.wait() == 0, proc.log()
     assert "Traceback" not in proc.log() and "no Parquet" not in proc.log()
     stored = pq.read_table(next(data.glob("parquet/type=ticker/*/*/*.parquet")))
-    assert stored.schema.metadata[b"aggregator.schema"] == b"ticker/1"  # the declared schema
+    version = f"ticker/{recordschema.version('ticker')}".encode()
+    assert stored.schema.metadata[b"aggregator.schema"] == version  # the declared schema
     assert stored.schema.field("ts_recv").type == pa.timestamp("ns", tz="UTC")
     assert pa.types.is_dictionary(stored.schema.field("symbol").type)
     assert "exchange" not in stored.column_names  # in the path (hive partitions)
@@ -166,5 +193,5 @@ async def test_the_daemon_converts_closed_parts_and_reads_back_exactly(
             key=lambda r: (r["exchange"], r["seq"]),
         )
         got = sorted(as_jsonl(read(data, type=kind)), key=lambda r: (r["exchange"], r["seq"]))
-        assert got == want, kind
+        assert got == as_read(want), kind
     assert not list(data.rglob(".*.tmp"))
