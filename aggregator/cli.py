@@ -456,7 +456,7 @@ def parser() -> argparse.ArgumentParser:
     x.add_argument("-o", "--output", type=Path, required=True, help="FILE.parquet or FILE.csv")
     x.add_argument("-e", "--exchange", action="append", default=[], help="only this venue")
     x.add_argument("-s", "--symbol", action="append", default=[], help="only this symbol")
-    x.add_argument("-t", "--type", choices=["ticker", "status"], default="ticker")
+    x.add_argument("-t", "--type", choices=["ticker", "status", "bbo"], default="ticker")
     x.add_argument("--from", dest="start", metavar="TIME", help="from this time (ISO 8601, UTC)")
     x.add_argument("--to", dest="end", metavar="TIME", help="before this time (ISO 8601, UTC)")
     x.set_defaults(func=cmd_export)

@@ -4,6 +4,7 @@
     <dir>/kraken/status/kraken-status-2026-12-07T07.0000.jsonl[.gz]   status records
     <dir>/parquet/type=ticker/exchange=kraken/date=2026-12-07/kraken-2026-12-07T07.0000.parquet
     <dir>/parquet/type=status/exchange=kraken/date=2026-12-07/kraken-status-2026-12-07T07.0000.parquet
+    <dir>/consolidated/consolidated-2026-12-07T07.0000.jsonl[.gz]     bbo records
 
 Parts are numbered from 0000, so that a plain sort of a directory's names is time order.
 Files of the older layout (``kraken/kraken-2026-12-07T07.jsonl.gz``, ``....1.jsonl``, tickers
@@ -24,6 +25,7 @@ from .errors import AggregatorError
 
 PARQUET_DIR = "parquet"
 STATUS_DIR = "status"
+CONSOLIDATED = "consolidated"  # the consolidated view's bbo records, as an exchange's tickers
 _NAME = re.compile(
     r"(?P<prefix>.+?)-(?P<stamp>\d{4}-\d\d-\d\d(?:T\d\d)?)(?:\.(?P<part>\d+))?\.jsonl(?:\.gz)?"
 )
@@ -79,7 +81,10 @@ def source(path: Path) -> Source | None:
         return None
     if not status and m["prefix"] != exchange:
         return None
-    types = ("status",) if status else ("ticker", "status") if older else ("ticker",)
+    if exchange == CONSOLIDATED:
+        types: tuple[str, ...] = ("bbo",)
+    else:
+        types = ("status",) if status else ("ticker", "status") if older else ("ticker",)
     return Source(path, exchange, types, m["stamp"], int(part or 0), older)
 
 

@@ -26,7 +26,8 @@ from .datafiles import Source, source, tmp_name
 
 BLOCK_BYTES = 4 << 20  # JSON read this much at a time: a conversion's memory stays bounded
 RAW = {"text": pa.string(), "price": pa.float64(), "size": pa.float64(), "rate": pa.float64()}
-RAW |= {"ns": pa.int64(), "int": pa.int64(), "flags": pa.list_(pa.string())}
+RAW |= {"ns": pa.int64(), "int": pa.int64(), "bool": pa.bool_(), "flags": pa.list_(pa.string())}
+RAW["texts"] = RAW["flags"]
 
 
 def _parse_options(kinds: Iterable[str]) -> pj.ParseOptions:

@@ -31,7 +31,7 @@ def read(
     start: Time | None = None,
     end: Time | None = None,
 ) -> pa.Table:
-    """The records of one ``type`` ("ticker" or "status") in ``data_dir`` (the file sink's
+    """The records of one ``type`` ("ticker", "status" or "bbo") in ``data_dir`` (the file sink's
     ``files.dir``) whose ``ts_recv`` is in [start, end), of these exchanges and symbols
     (all when None), sorted by ``ts_recv`` (then exchange and seq).
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 if TYPE_CHECKING:
     import pyarrow as pa
 
-TYPES = ("ticker", "status")
+TYPES = ("ticker", "status", "bbo")
 SCHEMA_DIR = Path(__file__).parent / "data" / "schema"
 METADATA_KEY = b"aggregator.schema"  # in each Parquet file: b"ticker/1"
 # The hive partitions of the Parquet tree (type=ticker/exchange=kraken/date=2026-12-07/):
@@ -32,7 +32,7 @@ PARTITIONS = ("type", "exchange", "date")
 
 class Field(NamedTuple):
     name: str
-    kind: str  # "text", "price", "size", "rate", "ns", "int", "flags"
+    kind: str  # "text", "texts", "price", "size", "rate", "ns", "int", "bool", "flags"
     required: bool
     doc: str
 
@@ -99,11 +99,33 @@ def _status_v2() -> tuple[Field, ...]:
     )
 
 
+def _bbo_v1() -> tuple[Field, ...]:
+    """The consolidated view's best bid and offer across venues (aggregator/consolidated.py)."""
+    return (
+        Field("type", "text", True, 'always "bbo"'),
+        Field("exchange", "text", True, 'always "consolidated"'),
+        Field("symbol", "text", True, "the unified symbol (or BASE/ with merged quotes)"),
+        Field("quotes", "texts", False, "the quote currencies merged; null: the symbol's own"),
+        Field("bid", "price", False, "the best bid across venues"),
+        Field("bid_size", "size", False, "its size, in the base currency"),
+        Field("bid_exchange", "text", False, "the venue of the best bid"),
+        Field("ask", "price", False, "the best ask across venues"),
+        Field("ask_size", "size", False, "its size, in the base currency"),
+        Field("ask_exchange", "text", False, "the venue of the best ask"),
+        Field("venues", "int", True, "venue markets contributing a side"),
+        Field("crossed", "bool", True, "the best bid above the best ask, across venues"),
+        Field("ts_recv", "ns", True, "when it was made, ns since the epoch"),
+        Field("seq", "int", True, "increasing, per daemon"),
+        Field("instance", "text", False, "the daemon instance (scale-out), or null"),
+    )
+
+
 # Each record type's versions, oldest first; the last is the one written now. (Derivatives'
 # fields, from version 2, are in the lines of derivatives only: none is required.)
 VERSIONS: dict[str, tuple[tuple[Field, ...], ...]] = {
     "ticker": (_ticker_v1(), _ticker_v2()),
     "status": (_status_v1(), _status_v2()),
+    "bbo": (_bbo_v1(),),
 }
 # What a field added by a later version is in a record of an earlier one.
 # (before version 2, every record was of a spot market)
@@ -139,6 +161,8 @@ def arrow_type(kind: str) -> pa.DataType:
         "rate": pa.float64(),
         "ns": pa.timestamp("ns", tz="UTC"),
         "int": pa.int64(),
+        "bool": pa.bool_(),
+        "texts": pa.list_(pa.string()),
         "flags": pa.list_(pa.string()),
     }[kind]
 
@@ -190,6 +214,10 @@ def _json_property(kind: str, f: Field) -> dict[str, Any]:
         out = {"type": "number", "minimum": 0}
     elif f.kind == "rate":
         out = {"type": "number"}
+    elif f.kind == "bool":
+        out = {"type": "boolean"}
+    elif f.kind == "texts":
+        out = {"type": "array", "items": {"type": "string"}, "minItems": 1}
     elif f.kind == "flags":
         out = {"type": "array", "items": {"enum": list(FLAG_VALUES)}, "minItems": 1}
     else:  # "ns", "int"

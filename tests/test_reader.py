@@ -16,6 +16,7 @@ import pytest
 import aggregator
 from aggregator import datafiles, parquet
 from aggregator.cli import main
+from aggregator.consolidated import BBO
 from aggregator.errors import AggregatorError
 from aggregator.records import Status, dumps
 
@@ -144,3 +145,24 @@ def test_readme_examples_read_exactly(
         )
         assert got == sorted((r["ts_recv"], r["bid"], r["seq"]) for r in want), lib[1]
     assert os.getcwd() == str(root.parent)
+
+
+def test_bbo_records_converted_and_read(tmp_path: Path) -> None:
+    """The consolidated view's records (consolidated/): Parquet under type=bbo, read back."""
+    best = [
+        BBO("consolidated", "BTC/USD", None, 63297.8, 0.5, "kraken", 63298.1, 1e-8, "coinbase")
+        for _ in range(3)
+    ]
+    for i, r in enumerate(best):
+        r.venues, r.ts_recv, r.seq = 2, H7 + i, i
+    merged = BBO("consolidated", "BTC/", ("USD", "USDT"), ts_recv=H7 + 9, seq=3, crossed=True)
+    lines = [dumps(r) for r in (*best, merged)]
+    path = jsonl(
+        tmp_path / "consolidated" / "consolidated-2026-12-07T07.0000.jsonl", b"".join(lines)
+    )
+    src = datafiles.source(path)
+    assert src is not None and src.types == ("bbo",)
+    (done,) = parquet.convert(tmp_path, src)
+    assert done.parent.parent.parent.name == "type=bbo"
+    assert as_jsonl(aggregator.read(tmp_path, type="bbo")) == [orjson.loads(x) for x in lines]
+    assert aggregator.read(tmp_path).num_rows == 0  # no tickers there
