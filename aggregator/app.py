@@ -77,8 +77,8 @@ class Daemon:
         self.web: WebServer | None = None
         self.adapters = [
             Adapter(
-                codec_class(ex.venue),
-                ex,
+                codec_class(feed.venue, feed.kind),
+                feed,
                 publish,
                 config.daemon.state_dir,
                 publish_batch=self.hub.publish_batch,
@@ -86,6 +86,7 @@ class Daemon:
             )
             for ex in config.exchanges
             if ex.enabled
+            for feed in ex.feeds()
         ]
         self.started = False
         self._stop = asyncio.Event()
@@ -195,9 +196,9 @@ class Daemon:
             log.error("cannot start: %s", e)
             await self._stop_sinks()
             return 1
-        adapters = [a.venue for a in self.adapters]
+        adapters = [a.name for a in self.adapters]
         for a in self.adapters:
-            self._spawn(self._supervise(a), f"adapter:{a.venue}")
+            self._spawn(self._supervise(a), f"adapter:{a.name}")
         self._spawn(self._progress(), "progress")
         self._spawn(self.ops.run(), "ops")
         if self.notifier.watchdog_interval:
@@ -271,7 +272,7 @@ class Daemon:
         misbehave and bugs within one connection are the adapter's own business (they never
         come here): this is for the rest of the daemon's own bugs."""
         backoff = Backoff(*RESTART_DELAY)
-        bugs = BugLog(logging.LoggerAdapter(log, {"exchange": adapter.venue}))
+        bugs = BugLog(logging.LoggerAdapter(log, {"exchange": adapter.name}))
         while True:
             started = time.monotonic()
             try:
@@ -302,15 +303,15 @@ class Daemon:
             await asyncio.sleep(interval)
 
     async def _progress(self) -> None:
-        last = {a.venue: 0 for a in self.adapters}
+        last = {a.name: 0 for a in self.adapters}
         while True:
             await asyncio.sleep(PROGRESS_INTERVAL)
             parts = []
             for a in self.adapters:
                 stats = a.stats()
-                rate = (stats.records - last[a.venue]) / PROGRESS_INTERVAL
-                last[a.venue] = stats.records
-                parts.append(f"{a.venue} {stats.state} {rate:.1f}/s")
+                rate = (stats.records - last[a.name]) / PROGRESS_INTERVAL
+                last[a.name] = stats.records
+                parts.append(f"{a.name} {stats.state} {rate:.1f}/s")
             f = self.files
             summary = "; ".join(parts)
             log.info(

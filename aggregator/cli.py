@@ -215,7 +215,7 @@ def _filter(args: argparse.Namespace) -> Checked:
     was checked by its argparse type); what was mapped is said on stderr."""
     from .filters import check
 
-    checked = check(args.exchange, args.symbol, args.type)
+    checked = check(args.exchange, args.symbol, args.type, getattr(args, "kind", ()))
     for notice in checked.notices:
         print(f"aggregator {args.command}: {notice.message}", file=sys.stderr)
     return checked
@@ -249,6 +249,7 @@ def cmd_tail(args: argparse.Namespace) -> int:
             args.count,
             sys.stdout,
             protocol=args.protocol,
+            kinds=f.kinds,
         )
     )
 
@@ -348,6 +349,14 @@ def _filter_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("-n", "--count", type=_count, help="stop after this many records")
 
 
+def _kind_option(p: argparse.ArgumentParser) -> None:
+    from .records import KINDS
+
+    p.add_argument(
+        "-k", "--kind", action="append", default=[], choices=KINDS, help="only this kind of market"
+    )
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="aggregator", description="Crypto market-data aggregator daemon."
@@ -421,6 +430,7 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--socket", type=Path, help="Unix socket (default: the daemon's default)")
     t.add_argument("--tcp", type=_host_port, metavar="HOST:PORT", help="connect there instead")
     _filter_options(t)
+    _kind_option(t)
     t.add_argument(
         "--protocol",
         action="store_true",

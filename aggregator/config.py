@@ -140,6 +140,25 @@ class ExchangeConfig:
     max_symbols_per_connection: int = 0  # 0: the venue's own limit
     fallback: bool = True  # poll REST while a stream stays down (venues with both)
     fallback_after: float = 60.0  # seconds a stream is down before polling starts
+    kinds: tuple[str, ...] = ("spot",)  # the kinds of market followed: one adapter each
+    kind: str = "spot"  # (not a key) the kind of market of one adapter's config
+    # (not a key) one config per kind, each with that kind's symbols: see feeds()
+    per_kind: tuple[ExchangeConfig, ...] = ()
+
+    def feeds(self) -> tuple[ExchangeConfig, ...]:
+        """The config of each adapter of this venue: one per kind of market it follows."""
+        return self.per_kind or (self,)
+
+
+def kind_of(symbol: str) -> str:
+    """The kind of market a unified symbol names: ``BTC/USDT`` spot, ``BTC/USDT:USDT`` perp,
+    ``BTC/USDT:USDT-261225`` future (an expiry date after the settlement currency)."""
+    if ":" not in symbol:
+        return "spot"
+    return "future" if _FUTURE_RE.search(symbol) else "perp"
+
+
+_FUTURE_RE = re.compile(r":[^:]*-\d{6}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,7 +188,12 @@ _SIZE_UNITS = {
     "gib": 2**30,
     "tib": 2**40,
 }
-_EXCHANGE_KEYS = {f.name for f in dataclasses.fields(ExchangeConfig)} - {"venue", "key"}
+_EXCHANGE_KEYS = {f.name for f in dataclasses.fields(ExchangeConfig)} - {
+    "venue",
+    "key",
+    "kind",
+    "per_kind",
+}
 
 
 class _Loader:
@@ -367,12 +391,15 @@ def loads(text: str, *, source: Path | None = None, check_paths: bool = True) ->
             loader.fail(path, f"expected a table, got {_kind(body)}")
         merged = {**defaults, **body}
         ex = loader.build(ExchangeConfig, merged, path, venue=resolved.venue, key=key)
-        if not ex.mode:
-            from .adapters import registry
-
-            modes = registry.modes(ex.venue)
-            ex = dataclasses.replace(ex, mode="ws" if "ws" in modes or not modes else "rest")
-        _check_exchange(loader, ex, path)
+        _check_kinds(loader, ex, path)
+        feeds = []
+        for kind in ex.kinds:
+            feed = _feed(ex, kind, "stale_after" in merged)
+            _check_exchange(loader, feed, path)
+            feeds.append(feed)
+        ex = dataclasses.replace(feeds[0], kind=ex.kinds[0], symbols=ex.symbols)
+        if ex.kinds != ("spot",):
+            ex = dataclasses.replace(ex, per_kind=tuple(feeds))
         exchanges.append(ex)
     if not any(ex.enabled for ex in exchanges):
         warnings.append(no_venue_warning(source, bool(exchanges)))
@@ -533,12 +560,68 @@ def is_loopback(address: str) -> bool:
     )
 
 
+def _check_kinds(loader: _Loader, ex: ExchangeConfig, path: str) -> None:
+    """kinds: known kinds the venue has codecs for, each once; every symbol of one of them."""
+    from .adapters import registry
+    from .records import KINDS
+
+    if not ex.kinds:
+        loader.fail(f"{path}.kinds", 'expected at least one kind, like ["spot"]')
+    has = registry.kinds(ex.venue)
+    for kind in ex.kinds:
+        if not has:
+            break  # no adapter at all: _check_exchange says so
+        if kind not in KINDS:
+            loader.fail(
+                f"{path}.kinds", f"expected kinds among {', '.join(KINDS)}, got {_show(kind)}"
+            )
+        if kind not in has:
+            loader.fail(
+                f"{path}.kinds",
+                f"{ex.venue} has no adapter for {kind!r} markets "
+                f"(its kinds: {', '.join(has) or 'none'})",
+            )
+    if len(set(ex.kinds)) != len(ex.kinds):
+        loader.fail(f"{path}.kinds", "lists a kind twice")
+    for s in ex.symbols:
+        if not is_unified(s):
+            loader.fail(
+                f"{path}.symbols",
+                "expected unified symbols like 'BTC/USDT' (derivatives: 'BTC/USDT:USDT', "
+                f"'BTC/USDT:USDT-261225'), got {_show(s)}",
+            )
+        if kind_of(s) not in ex.kinds:
+            loader.fail(
+                f"{path}.symbols",
+                f"{s!r} is a {kind_of(s)} symbol, but kinds = {_show(list(ex.kinds))}",
+            )
+
+
+def _feed(ex: ExchangeConfig, kind: str, stale_after_set: bool) -> ExchangeConfig:
+    """The config of the venue's adapter of one kind: the symbols of that kind (none listed:
+    all its markets), its codec's mode and, unless the config says, its staleness limit."""
+    from .adapters import registry
+
+    feed = dataclasses.replace(
+        ex, kind=kind, symbols=tuple(s for s in ex.symbols if kind_of(s) == kind)
+    )
+    if kind not in registry.kinds(ex.venue):
+        return feed  # (the venue has no adapter: _check_exchange says so)
+    codec = registry.codec_class(ex.venue, kind)
+    if not stale_after_set:
+        feed = dataclasses.replace(feed, stale_after=codec.STALE_AFTER)
+    if not feed.mode:
+        modes = registry.modes(ex.venue, kind)
+        feed = dataclasses.replace(feed, mode="ws" if "ws" in modes or not modes else "rest")
+    return feed
+
+
 def _check_exchange(loader: _Loader, ex: ExchangeConfig, path: str) -> None:
     from .adapters import registry  # local: the registry imports nothing heavy, but config first
 
     if ex.mode not in ("ws", "rest"):
         loader.fail(f"{path}.mode", f"expected 'ws' or 'rest', got {_show(ex.mode)}")
-    modes = registry.modes(ex.venue)
+    modes = registry.modes(ex.venue, ex.kind)
     if not modes:
         loader.fail(
             path,
@@ -546,13 +629,16 @@ def _check_exchange(loader: _Loader, ex: ExchangeConfig, path: str) -> None:
             f"(available: {', '.join(registry.available())})",
         )
     if ex.mode not in modes:
+        what = ex.venue if ex.kind == "spot" else f"{ex.venue} ({ex.kind})"
         loader.fail(
-            f"{path}.mode", f"{ex.venue} supports {' and '.join(modes)}, not {_show(ex.mode)}"
+            f"{path}.mode", f"{what} supports {' and '.join(modes)}, not {_show(ex.mode)}"
         )
     for s in ex.symbols:
         if not is_unified(s):
             loader.fail(
-                f"{path}.symbols", f"expected unified symbols like 'BTC/USDT', got {_show(s)}"
+                f"{path}.symbols",
+                "expected unified symbols like 'BTC/USDT' (derivatives: 'BTC/USDT:USDT', "
+                f"'BTC/USDT:USDT-261225'), got {_show(s)}",
             )
     if len(set(ex.symbols)) != len(ex.symbols):
         loader.fail(f"{path}.symbols", "lists a symbol twice")

@@ -125,7 +125,7 @@ async def run_demo(args: argparse.Namespace) -> int:
         finally:
             reporter.cancel()
             await asyncio.gather(reporter, return_exceptions=True)
-        per_venue = ", ".join(f"{a.venue} {a.stats().records}" for a in daemon.adapters)
+        per_venue = ", ".join(f"{a.name} {a.stats().records}" for a in daemon.adapters)
         _say(f"demo: done; records per venue: {per_venue}")
         return rc
     finally:
@@ -144,7 +144,7 @@ async def _report(daemon: Daemon, duration: float) -> None:
             daemon.request_stop("demo duration reached")
             return
         f = daemon.files
-        counts = ", ".join(f"{a.venue} {a.stats().records}" for a in daemon.adapters)
+        counts = ", ".join(f"{a.name} {a.stats().records}" for a in daemon.adapters)
         written = f.written if f else 0
         nats = f"; published to NATS {daemon.nats.published}" if daemon.nats else ""
         _say(f"demo: records {counts}; written to files {written}{nats}")

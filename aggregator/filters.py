@@ -17,13 +17,14 @@ from typing import TYPE_CHECKING
 
 from . import venues
 from .errors import AggregatorError, ClosedExchange, UnknownExchange
+from .records import KINDS
 from .symbols import is_unified, unify
 
 if TYPE_CHECKING:
     from .records import Record
 
 TYPES = ("ticker", "status", "bbo")
-KEYS = ("exchanges", "symbols", "types")
+KEYS = ("exchanges", "symbols", "types", "kinds")
 # Sources of records that are not venues: the file sink reports its own trouble; the
 # consolidated view's bbo records are its own.
 OWN_SOURCES = frozenset({"files", "consolidated"})
@@ -42,12 +43,14 @@ class Filter:
     exchanges: frozenset[str] | None = None
     symbols: frozenset[str] | None = None
     types: frozenset[str] | None = None
+    kinds: frozenset[str] | None = None  # a record without a kind (bbo) counts as spot
 
     def match(self, r: Record) -> bool:
         return (
             (self.exchanges is None or r.exchange in self.exchanges)
             and (self.symbols is None or r.symbol is None or r.symbol in self.symbols)
             and (self.types is None or r.type in self.types)
+            and (self.kinds is None or getattr(r, "kind", "spot") in self.kinds)
         )
 
 
@@ -71,13 +74,17 @@ class Checked:
     symbols: tuple[str, ...] = ()
     types: tuple[str, ...] = ()
     notices: tuple[Notice, ...] = ()
+    kinds: tuple[str, ...] = ()
 
     def lists(self) -> dict[str, list[str]]:
-        return {
+        out = {
             "exchanges": list(self.exchanges),
             "symbols": list(self.symbols),
             "types": list(self.types),
         }
+        if self.kinds:  # (an answer without kinds is as it was before kinds)
+            out["kinds"] = list(self.kinds)
+        return out
 
     def filter(self) -> Filter | None:
         """The matcher; None when nothing is filtered (the cheapest for the sink)."""
@@ -138,6 +145,7 @@ def check(
     exchanges: Iterable[str] = (),
     symbols: Iterable[str] = (),
     types: Iterable[str] = (),
+    kinds: Iterable[str] = (),
     *,
     running: Collection[str] | None = None,
     names: Mapping[str, str] | None = None,
@@ -148,13 +156,20 @@ def check(
     label = {k: k for k in KEYS} | dict(names or {})
     notices: list[Notice] = []
     out: dict[str, list[str]] = {k: [] for k in KEYS}
-    for key, items in (("exchanges", exchanges), ("symbols", symbols), ("types", types)):
+    pairs = (("exchanges", exchanges), ("symbols", symbols), ("types", types), ("kinds", kinds))
+    for key, items in pairs:
         for item in items:
             try:
                 if key == "exchanges":
                     value, found = exchange(item, running)
                 elif key == "symbols":
                     value, found = symbol(item)
+                elif key == "kinds":
+                    if item not in KINDS:
+                        raise FilterError(
+                            f"unknown kind {_shown(item)}; expected one of {', '.join(KINDS)}"
+                        )
+                    value, found = item, []
                 elif item in TYPES:
                     value, found = item, []
                 else:
@@ -167,5 +182,9 @@ def check(
                 out[key].append(value)
             notices += (n for n in found if n not in notices)
     return Checked(
-        tuple(out["exchanges"]), tuple(out["symbols"]), tuple(out["types"]), tuple(notices)
+        tuple(out["exchanges"]),
+        tuple(out["symbols"]),
+        tuple(out["types"]),
+        tuple(notices),
+        tuple(out["kinds"]),
     )

@@ -41,7 +41,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 
 from . import __version__
 from .errors import AggregatorError
-from .ops import STATES, Ops, python_version
+from .ops import STATES, Ops, VenueAdapter, python_version
 
 if TYPE_CHECKING:
     from .adapters.emitter import VenueStats
@@ -54,14 +54,14 @@ Sample = tuple[dict[str, str], float]
 
 
 def family(name: str, kind: str, help_: str, samples: Iterable[Sample]) -> Metric:
-    """One metric family: a gauge or a counter (``name`` ends in ``_total``), its samples
-    all labelled alike."""
+    """One metric family: a gauge or a counter (``name`` ends in ``_total``). A label that
+    some samples lack is empty in those (to Prometheus, the same as absent)."""
     samples = list(samples)
-    labels = list(samples[0][0]) if samples else []
+    labels = list(dict.fromkeys(k for values, _ in samples for k in values))
     cls = CounterMetricFamily if kind == "counter" else GaugeMetricFamily
     metric = cls(name, help_, labels=labels)
     for values, value in samples:
-        metric.add_metric([str(values[k]) for k in labels], float(value))
+        metric.add_metric([str(values.get(k, "")) for k in labels], float(value))
     return metric
 
 
@@ -99,12 +99,20 @@ def render(ops: Ops, reg: CollectorRegistry | None = None) -> str:
     return generate_latest(reg or registry(ops)).decode()
 
 
+def _labels(adapter: VenueAdapter) -> dict[str, str]:
+    """An adapter's labels: its exchange, and its kind of market where not spot (spot's
+    series are as they were before derivatives)."""
+    if adapter.kind == "spot":
+        return {"exchange": adapter.venue}
+    return {"exchange": adapter.venue, "kind": adapter.kind}
+
+
 def _daemon(ops: Ops) -> Iterator[Metric]:
     d = ops.daemon
     now = time.monotonic()
     adapters = d.adapters
     stale_after = ops.cfg.stale_after
-    stats = [({"exchange": a.venue}, a.stats()) for a in adapters]
+    stats = [(_labels(a), a.stats()) for a in adapters]
 
     def per_venue(counter: Callable[[VenueStats], int]) -> list[Sample]:
         return [(labels, counter(s)) for labels, s in stats]
@@ -162,18 +170,19 @@ def _daemon(ops: Ops) -> Iterator[Metric]:
         "REST answers 429/418: waits imposed by the venue's rate limit.",
         per_venue(lambda s: s.rate_limited),
     )
-    ages = [({"exchange": a.venue}, round(ops.clock(a).age(now), 3)) for a in adapters]
+    ages = [(_labels(a), round(ops.clock(a).age(now), 3), ops.stale_after(a)) for a in adapters]
     yield family(
         "aggregator_venue_last_record_age_seconds",
         "gauge",
         "Seconds since the venue's last record (since the start if none yet; 1 s steps).",
-        ages,
+        [(labels, age) for labels, age, _ in ages],
     )
     yield family(
         "aggregator_venue_up",
         "gauge",
-        f"1 while the venue had a record in the last {stale_after:g} s (metrics.stale_after).",
-        [(labels, age < stale_after) for labels, age in ages],
+        f"1 while the venue had a record in the last {stale_after:g} s (metrics.stale_after; "
+        "less for channels that update faster).",
+        [(labels, age < limit) for labels, age, limit in ages],
     )
     states: list[Sample] = []
     for labels, venue_stats in stats:

@@ -24,6 +24,7 @@ from .records import Ticker
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
+    from .adapters.base import Codec
     from .adapters.emitter import VenueStats
     from .app import Daemon
     from .records import Record
@@ -50,7 +51,10 @@ class VenueAdapter(Protocol):
     """What the daemon's views read of a venue's adapter: its config and its counters."""
 
     venue: str
+    kind: str  # the kind of market it follows (records.KINDS)
+    name: str  # the venue for spot, "binance:perp" for another kind
     cfg: ExchangeConfig
+    codec_cls: type[Codec]
 
     def stats(self) -> VenueStats: ...
 
@@ -112,9 +116,9 @@ class Ops:
 
     # --- sampling ------------------------------------------------------------------------
     def clock(self, adapter: VenueAdapter) -> VenueClock:
-        c = self.clocks.get(adapter.venue)
+        c = self.clocks.get(adapter.name)
         if c is None:
-            c = self.clocks[adapter.venue] = VenueClock(fresh_at=self.started_at)
+            c = self.clocks[adapter.name] = VenueClock(fresh_at=self.started_at)
         return c
 
     def sample(self, now: float | None = None) -> None:
@@ -162,6 +166,12 @@ class Ops:
         """Venues in the config with ``enabled = false``: down by intent, never unhealthy."""
         return [ex.venue for ex in self.daemon.config.exchanges if not ex.enabled]
 
+    def stale_after(self, adapter: VenueAdapter) -> float:
+        """Seconds without a record before /health calls the adapter unhealthy: metrics'
+        stale_after, or less for a codec whose channels update faster (twice its own
+        staleness limit: funding and mark channels come every second or so)."""
+        return min(self.cfg.stale_after, 2 * adapter.codec_cls.STALE_AFTER)
+
     def sinks_running(self) -> dict[str, bool]:
         return {s.name: bool(getattr(s, "running", True)) for s in self.daemon.hub.sinks}
 
@@ -182,12 +192,12 @@ class Ops:
         for a in self.daemon.adapters:
             c = self.clock(a)
             age = c.age(now)
-            fresh = age < self.cfg.stale_after
+            fresh = age < self.stale_after(a)
             state = a.stats().state
-            venues[a.venue] = {"state": state, "last_record_age": round(age, 1), "fresh": fresh}
+            venues[a.name] = {"state": state, "last_record_age": round(age, 1), "fresh": fresh}
             if not fresh:
                 what = "no record yet" if not c.ever else "no record"
-                reasons.append(f"{a.venue}: {what} for {age:.0f}s (state {state})")
+                reasons.append(f"{a.name}: {what} for {age:.0f}s (state {state})")
         for venue in self.disabled():
             venues[venue] = {"state": "disabled", "fresh": None}
         return Health(not reasons, reasons, venues, sinks)
@@ -203,12 +213,13 @@ class Ops:
             venues.append(
                 {
                     "exchange": a.venue,
+                    "kind": a.kind,
                     "mode": a.cfg.mode,
                     "state": stats.state,
                     "records": stats.records,
                     "rate": round(c.rate(), 2),
                     "last_record_age": round(c.age(now), 1) if c.ever else None,
-                    "fresh": c.age(now) < self.cfg.stale_after,
+                    "fresh": c.age(now) < self.stale_after(a),
                     "reconnects": stats.reconnects,
                     "parse_errors": stats.parse_errors,
                     "flagged": stats.flagged,

@@ -262,7 +262,8 @@ class Status(msgspec.Struct, tag_field="type", tag="status", gc=False):
     """A transition of an adapter's connection: the gaps in the data, in the data.
 
     ``state`` is one of STATES; ``detail`` says why in a few words; ``conn`` is the
-    connection index for venues whose symbols are spread over several connections.
+    connection index for venues whose symbols are spread over several connections;
+    ``kind`` the kind of market of the adapter (a venue's spot and perp adapters apart).
     """
 
     type: ClassVar[str] = "status"
@@ -274,9 +275,13 @@ class Status(msgspec.Struct, tag_field="type", tag="status", gc=False):
     seq: int = 0
     instance: str | None = None
     symbol: None = None  # filters treat both alike
+    kind: str = "spot"  # the kind of the adapter's markets (KINDS): one adapter per kind
 
     def key(self) -> tuple[str, str, str]:
-        return ("status", self.exchange, "" if self.conn is None else str(self.conn))
+        conn = "" if self.conn is None else str(self.conn)
+        if self.kind == "spot":
+            return ("status", self.exchange, conn)
+        return ("status", self.exchange, f"{self.kind}:{conn}" if conn else self.kind)
 
 
 STATES = (

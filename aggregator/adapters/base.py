@@ -59,6 +59,9 @@ class Codec:
     MERGE: ClassVar[bool] = False  # several channels update parts of one record
     REST_RATE: ClassVar[float] = 1.0  # requests per second when polling symbol by symbol
     POLL_INTERVAL: ClassVar[float] = 2.0  # seconds between polls, unless the config says
+    # Seconds without a record before a connection counts as stale (unless the config says):
+    # twice or more the slowest channel's period. /health allows twice this.
+    STALE_AFTER: ClassVar[float] = 30.0
     # Venues that hand out a WebSocket endpoint and token over REST first (a POST to
     # rest_url + WS_TOKEN_PATH, answered to ws_url_from_token).
     WS_TOKEN_PATH: ClassVar[str] = ""

@@ -49,6 +49,8 @@ class Markets:
         self.codec_cls = codec_cls
         self.cfg = cfg
         self.venue = cfg.venue
+        # the cached list and the shipped snapshot of this kind of market: "binance-perp"
+        self.list_name = cfg.venue if cfg.kind == "spot" else f"{cfg.venue}-{cfg.kind}"
         self.state_dir = state_dir
         self._fetch = fetch
         self.status = status
@@ -63,15 +65,25 @@ class Markets:
     def url(self) -> str:
         return self.cfg.markets_url or self.codec_cls.MARKETS_URL
 
+    def _table_of(self, body: bytes) -> MarketTable:
+        """The table of a markets response: of this adapter's kind only (one codec may list
+        a venue's perpetuals and futures together)."""
+        table = self.codec_cls.markets_from(body)
+        if all(m.kind == self.cfg.kind for m in table.markets):
+            return table
+        kept = MarketTable([m for m in table.markets if m.kind == self.cfg.kind])
+        kept.rows, kept.skipped, kept.first_skipped = table.rows, table.skipped, table.first_skipped
+        return kept
+
     # --- loading -----------------------------------------------------------------------
     async def first(self) -> MarketTable:
         """The table to start with: a fresh cache, else the venue's list, else (retrying
         the venue meanwhile) any cache or the snapshot; with none of these, retried until
         one loads."""
-        cached = read_cache(self.state_dir, self.venue)
+        cached = read_cache(self.state_dir, self.list_name)
         if cached and cached[1] < self.cfg.markets_refresh:
             try:
-                table = self.codec_cls.markets_from(cached[0])
+                table = self._table_of(cached[0])
             except ParseError:
                 pass
             else:
@@ -79,7 +91,7 @@ class Markets:
                 self._loaded(table, f"cached {cached[1]:.0f} s ago")
                 return table
         if not self.url:  # the venue publishes no markets list: the shipped one is the list
-            table = self.codec_cls.markets_from(snapshot_path(self.venue).read_bytes())
+            table = self._table_of(snapshot_path(self.list_name).read_bytes())
             self.source = SHIPPED
             self._loaded(table, "shipped")
             return table
@@ -120,7 +132,7 @@ class Markets:
         caller says so, once per episode, and retries)."""
         try:
             body = await self._fetch(self.url, self.codec_cls.MARKETS_POST)
-            table = self.codec_cls.markets_from(body)
+            table = self._table_of(body)
         except Exception as e:  # (cancellation is not an Exception: it goes through)
             if classify(e).kind != RETRY:
                 raise  # a bug of ours: the adapter's supervisor logs it
@@ -150,7 +162,7 @@ class Markets:
         self.source = VENUE
         self._loaded(table, "from the venue")
         try:
-            write_cache(self.state_dir, self.venue, body)
+            write_cache(self.state_dir, self.list_name, body)
         except OSError as e:
             self.log.warning("cannot cache markets: %s", e)
         return table
@@ -164,7 +176,7 @@ class Markets:
         failed = f"markets endpoint failed: {self.error}"
         if cached:
             try:
-                table = self.codec_cls.markets_from(cached[0])
+                table = self._table_of(cached[0])
             except ParseError:
                 pass
             else:
@@ -173,7 +185,7 @@ class Markets:
                 self._loaded(table, "cached")
                 return table
         try:
-            table = self.codec_cls.markets_from(snapshot_path(self.venue).read_bytes())
+            table = self._table_of(snapshot_path(self.list_name).read_bytes())
         except (OSError, ParseError) as e:
             if self.failures == 1:
                 why = f"{failed}; no usable cached list or snapshot ({describe(e)})"

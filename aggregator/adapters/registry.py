@@ -65,13 +65,14 @@ def available() -> list[str]:
     return sorted(ADAPTERS)
 
 
-def modes(venue: str) -> tuple[str, ...]:
-    """What the venue's codec implements: "ws" (streaming) and/or "rest" (polling)."""
-    if venue not in ADAPTERS:
+def modes(venue: str, kind: str = "spot") -> tuple[str, ...]:
+    """What the venue's codec (of that kind of market) implements: "ws" (streaming) and/or
+    "rest" (polling)."""
+    if kind not in kinds(venue):
         return ()
     from .base import Codec
 
-    cls = codec_class(venue)
+    cls = codec_class(venue, kind)
     out = []
     if cls.WS_URL and cls.parse_ws is not Codec.parse_ws:
         out.append("ws")
@@ -84,6 +85,8 @@ def modes(venue: str) -> tuple[str, ...]:
 # "spot", whose codecs are ADAPTERS'). One class may serve several kinds of a venue.
 DERIVATIVES: dict[tuple[str, str], tuple[str, str]] = {
     ("gate", "perp"): ("gate_futures", "GateFutures"),
+    ("kraken", "perp"): ("kraken_futures", "KrakenFutures"),
+    ("kraken", "future"): ("kraken_futures", "KrakenFutures"),
 }
 
 

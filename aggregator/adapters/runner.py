@@ -44,12 +44,28 @@ class _Prefixed(logging.LoggerAdapter):  # type: ignore[type-arg]
         return msg, kwargs
 
 
+def _kind_stamping(
+    publish: Callable[[Ticker | Status], None], kind: str
+) -> Callable[[Ticker | Status], None]:
+    """``publish`` for a derivatives adapter: its status records say their kind (the hub
+    keeps the latest status of each kind of a venue apart)."""
+
+    def stamped(record: Ticker | Status) -> None:
+        if type(record) is Status:
+            record.kind = kind
+        publish(record)
+
+    return stamped
+
+
 class Adapter:
-    """Runs one venue: loads its markets, then streams or polls until cancelled.
+    """Runs one venue's markets of one kind (``cfg.kind``): loads its markets, then streams
+    or polls until cancelled.
 
     Records go out one by one through ``publish``, or, given ``publish_batch`` (the
     daemon's hub), in batches with their JSON lines (see emitter.py). The daemon reads
-    its counters through ``stats()``.
+    its counters through ``stats()``. ``name`` is what the daemon calls it: the venue for
+    spot, ``binance:perp`` for another kind.
     """
 
     MAX_MESSAGE = WS_MAX_FRAME  # bytes of a WebSocket message, reassembled or not
@@ -67,11 +83,15 @@ class Adapter:
         self.codec_cls = codec_cls
         self.cfg = cfg
         self.venue = cfg.venue
-        self.log = _Prefixed(log, {"exchange": cfg.venue})
+        self.kind = cfg.kind
+        self.name = cfg.venue if cfg.kind == "spot" else f"{cfg.venue}:{cfg.kind}"
+        if cfg.kind != "spot":
+            publish = _kind_stamping(publish, cfg.kind)
+        self.log = _Prefixed(log, {"exchange": self.name})
         # picows's own lines, one logger per venue (repeats then count per venue); under
         # "picows", whose level the daemon sets
         self._ws_log = logging.LoggerAdapter(
-            logging.getLogger(f"picows.stream.{cfg.venue}"), {"exchange": cfg.venue}
+            logging.getLogger(f"picows.stream.{self.name}"), {"exchange": self.name}
         )
         self._bug = BugLog(self.log)  # an unexpected error: its traceback once
         self.emitter = Emitter(
@@ -117,7 +137,7 @@ class Adapter:
             return
         per = self.cfg.max_symbols_per_connection or self.codec_cls.MAX_SYMBOLS_PER_CONNECTION
         chunks = [markets[i : i + per] for i in range(0, len(markets), per)]
-        fallback = self.cfg.fallback and "rest" in modes(self.venue)
+        fallback = self.cfg.fallback and "rest" in modes(self.venue, self.kind)
         async with asyncio.TaskGroup() as tg:
             for i, chunk in enumerate(chunks):
                 index = i if len(chunks) > 1 else None

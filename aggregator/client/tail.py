@@ -29,6 +29,7 @@ async def tail(
     *,
     err: TextIO | None = None,
     protocol: bool = False,
+    kinds: Sequence[str] | None = None,
 ) -> int:
     """Write the daemon's records to ``out``, and only them (``| jq`` reads records); stop
     after ``count`` records.
@@ -49,7 +50,7 @@ async def tail(
     seen = 0
     asked = list(exchanges or ())
     try:
-        request = subscribe_line(exchanges, symbols, types)
+        request = subscribe_line(exchanges, symbols, types, kinds)
         # Lines before the ack were sent under no filter: a filtered tail skips them.
         waiting = request is not None
         if request:

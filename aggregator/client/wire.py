@@ -21,9 +21,10 @@ def subscribe_line(
     exchanges: Sequence[str] | None = None,
     symbols: Sequence[str] | None = None,
     types: Sequence[str] | None = None,
+    kinds: Sequence[str] | None = None,
 ) -> bytes | None:
     """The subscribe request for these filters, or None when there is no filter."""
-    given = {"exchanges": exchanges, "symbols": symbols, "types": types}
+    given = {"exchanges": exchanges, "symbols": symbols, "types": types, "kinds": kinds}
     msg = {k: list(v) for k, v in given.items() if v}
     return orjson.dumps({"op": "subscribe", **msg}) + b"\n" if msg else None
 
