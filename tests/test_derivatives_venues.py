@@ -40,7 +40,24 @@ BAD = [
 # The (venue, kind) pairs of this file's codecs.
 MINE = [
     ("gate", "perp"),
+    ("kraken", "perp"),
+    ("kraken", "future"),
 ]
+# The derivatives fields each codec fills, on its stream and when polling.
+LIVE_FIELDS: dict[tuple[str, str], dict[str, tuple[str, ...]]] = {
+    ("gate", "perp"): {
+        "ws": ("mark", "index", "funding_rate", "open_interest"),
+        "rest": ("mark", "index", "funding_rate", "funding_ts", "open_interest"),
+    },
+    ("kraken", "perp"): {
+        "ws": ("mark", "index", "funding_rate", "funding_ts", "open_interest"),
+        "rest": ("mark", "index", "open_interest"),
+    },
+    ("kraken", "future"): {
+        "ws": ("mark", "index", "open_interest"),
+        "rest": ("mark", "index", "open_interest"),
+    },
+}
 
 
 def codec(venue: str, kind: str, rows: bytes | None = None) -> Codec:
@@ -179,6 +196,102 @@ def test_gate_rest_tickers_and_contracts_give_the_next_funding() -> None:
         c.parse_rest(b'{"label":"CONTRACT_NOT_FOUND","message":"no"}', 1, None)
 
 
+# --- kraken -------------------------------------------------------------------------------
+
+KRAKEN_ROWS = json.dumps(
+    {
+        "result": "success",
+        "instruments": [
+            {"symbol": "PF_SOLUSD", "type": "flexible_futures", "tradeable": True,
+             "contractSize": 1, "base": "SOL", "quote": "USD", "pair": "SOL:USD"},
+            {"symbol": "PI_ETHUSD", "type": "futures_inverse", "tradeable": True,
+             "contractSize": 1},
+            {"symbol": "FI_XBTUSD_210730", "type": "futures_inverse", "tradeable": True,
+             "contractSize": 1, "lastTradingTime": "2021-07-30T15:00:00.000Z"},
+        ],
+    }
+).encode()  # fmt: skip
+
+
+def test_kraken_documented_linear_ticker_has_every_field_in_base_units() -> None:
+    c = codec("kraken", "perp", KRAKEN_ROWS)
+    frame = (
+        '{"time":1721213867738,"product_id":"PF_SOLUSD","funding_rate":0.001318439968712204,'
+        '"funding_rate_prediction":0.00193406121869099,"relative_funding_rate":8.060811111111e-6,'
+        '"relative_funding_rate_prediction":0.000011884326388889,'
+        '"next_funding_rate_time":1721214000000,"leverage":"50x","premium":0.1,"feed":"ticker",'
+        '"bid":162.74,"ask":162.75,"bid_size":23.4,"ask_size":9.5,"volume":378480.79,"dtm":0,'
+        '"index":162.6634,"last":162.74,"change":3.87,"suspended":false,"tag":"perpetual",'
+        '"pair":"SOL:USD","openInterest":156019.07,"markPrice":162.75734404771,'
+        '"maturityTime":0,"post_only":false,"volumeQuote":60666084.9734,"open":156.67,'
+        '"high":163.89,"low":154.57}'
+    )
+    (r,) = c.parse_frame(frame, 9)
+    assert isinstance(r, Derivative)
+    assert (r.exchange, r.symbol, r.native, r.kind, r.expiry) == (
+        "kraken", "SOL/USD:USD", "PF_SOLUSD", "perp", None
+    )  # fmt: skip
+    assert values(r, *TOP) == (162.74, 23.4, 162.75, 9.5)
+    assert values(r, "last", "open", "high", "low", "volume", "quote_volume") == (
+        162.74, 156.67, 163.89, 154.57, 378480.79, 60666084.9734
+    )  # fmt: skip
+    assert values(r, *DERIV) == (
+        162.75734404771, 162.6634, 8.060811111111e-6, 1721214000000 * MS, 156019.07
+    )  # fmt: skip
+    assert (r.ts_event, r.ts_recv) == (1721213867738 * MS, 9)
+
+
+def test_kraken_inverse_sizes_are_usd_contracts_over_the_price() -> None:
+    c = codec("kraken", "perp", KRAKEN_ROWS)
+    frame = (
+        '{"time":1,"product_id":"PI_ETHUSD","feed":"ticker","bid":2000.0,"ask":2000.5,'
+        '"bid_size":5000,"ask_size":1000,"volume":1000000,"markPrice":2000.0,"index":2001.0,'
+        '"openInterest":40000000,"relative_funding_rate":-0.00001,'
+        '"next_funding_rate_time":3600000}'
+    )
+    (r,) = c.parse_frame(frame, 1)
+    assert r.symbol == "ETH/USD:ETH"
+    assert values(r, *TOP) == (2000.0, 2.5, 2000.5, 0.5)  # 5000 USD / 2000 = 2.5 ETH
+    assert (r.volume, r.quote_volume) == (None, 1000000.0)  # USD contracts: the quote volume
+    assert values(r, *DERIV) == (2000.0, 2001.0, -0.00001, 3600 * NS, 20000.0)
+
+
+def test_kraken_recorded_ticker_lite_of_perpetuals_and_futures() -> None:
+    c = codec("kraken", "perp", KRAKEN_ROWS)
+    recs = parse_all(c, frames("krakenfutures"))
+    fi = [r for r in recs if r.native == "FI_XBTUSD_210730"]
+    assert fi and all(r.symbol == "BTC/USD:BTC-210730" and r.kind == "future" for r in fi)
+    assert values(fi[0], "expiry") == (1627657200 * NS,)
+    assert values(fi[0], "bid", "ask", "bid_size", "volume", "quote_volume") == (
+        32170.5, 32192.5, None, None, 2375190.0
+    )  # fmt: skip
+    pi = [r for r in recs if r.native == "PI_ETHUSD"]
+    assert pi and values(pi[0], "mark", "ts_event") == (None, None)
+    with pytest.raises(VenueError, match="Invalid product id"):
+        c.parse_frame('{"event":"error","message":"Invalid product id"}', 1)
+
+
+def test_kraken_rest_tickers() -> None:
+    c = codec("kraken", "perp")
+    body = (
+        b'{"result":"success","tickers":[{"symbol":"PF_XBTUSD","last":89712.0,'
+        b'"tag":"perpetual","pair":"XBT:USD","markPrice":89715.2,"bid":89711.0,"bidSize":0.5,'
+        b'"ask":89712.0,"askSize":1.2,"vol24h":3021.5,"volumeQuote":270000000.0,'
+        b'"openInterest":2189.78,"open24h":88900.0,"indexPrice":89716.9,"high24h":90100.0,'
+        b'"low24h":88500.0,"fundingRate":0.95,"suspended":false},{"symbol":"in_xbtusd",'
+        b'"last":89716.9}],"serverTime":"2025-12-07T12:00:00.123Z"}'
+    )
+    (r,) = c.parse_rest(body, 3, None)
+    assert values(r, *TOP) == (89711.0, 0.5, 89712.0, 1.2)
+    assert values(r, "open", "high", "low", "volume", "quote_volume") == (
+        88900.0, 90100.0, 88500.0, 3021.5, 270000000.0
+    )  # fmt: skip
+    assert values(r, *DERIV) == (89715.2, 89716.9, None, None, 2189.78)
+    assert r.ts_event == 1765108800123 * MS
+    with pytest.raises(VenueError, match="apiLimitExceeded"):
+        c.parse_rest(b'{"result":"error","error":"apiLimitExceeded"}', 1, None)
+
+
 # --- live sessions against the simulators ---------------------------------------------------
 
 
@@ -187,11 +300,9 @@ def of_kind(kind: str) -> dict[str, str]:
     return {"kind": kind} if "kind" in {f.name for f in dataclasses.fields(ExchangeConfig)} else {}
 
 
-async def run_adapter(
-    venue: str, kind: str, mode: str, tmp: Path, until: int = 2
-) -> list[Ticker | Status]:
-    """An adapter of the venue's kind against its simulator until every symbol has a record
-    with a mark (or ``until`` records per symbol in REST mode); what it published."""
+async def run_adapter(venue: str, kind: str, mode: str, tmp: Path) -> list[Ticker | Status]:
+    """An adapter of the venue's kind against its simulator, until the last record of each
+    symbol has every field the codec fills (LIVE_FIELDS); what it published."""
     sim = VenueSim(venue, rate=200, seed=7, kind=kind)
     await sim.start()
     markets = sim.dialect.markets[:2]
@@ -212,10 +323,12 @@ async def run_adapter(
     out: list[Ticker | Status] = []
     adapter = Adapter(codec_class(venue, kind), cfg, out.append, tmp / "state")
     task = asyncio.create_task(adapter.run())
+    wanted = ("bid", "ask", *LIVE_FIELDS[(venue, kind)][mode])
 
     def done() -> bool:
-        full = [t for t in out if isinstance(t, Derivative) and t.mark and t.bid]
-        return {t.symbol for t in full} == set(cfg.symbols) and len(full) >= until
+        last = {t.symbol: t for t in out if isinstance(t, Ticker)}
+        full = [t for t in last.values() if all(getattr(t, n, None) is not None for n in wanted)]
+        return len(full) == len(cfg.symbols)
 
     try:
         async with asyncio.timeout(8):
@@ -237,10 +350,14 @@ async def test_streams_and_polls_the_simulator(
     out = await run_adapter(venue, kind, mode, tmp_path)
     states = [r.state for r in out if isinstance(r, Status)]
     assert states[:2] == ["starting", "connecting"] and "live" in states
-    full = [t for t in out if isinstance(t, Derivative) and t.mark and t.bid]
-    for t in full:
+    tickers = [t for t in out if isinstance(t, Ticker)]
+    assert tickers and all(isinstance(t, Derivative) for t in tickers)
+    for t in tickers:
+        assert isinstance(t, Derivative)
         assert t.exchange == venue and t.kind == kind and t.flags is None
+        assert (t.expiry is not None) == (kind == "future")
+    for t in {t.symbol: t for t in tickers}.values():  # each symbol's last: merged whole
+        assert isinstance(t, Derivative)
         assert t.bid is not None and t.ask is not None and t.bid < t.ask
-        assert t.mark is not None and t.bid * 0.99 < t.mark < t.ask * 1.01
         assert t.bid_size is not None and t.bid_size > 0
-        assert t.funding_rate is not None
+        assert t.mark is not None and t.bid * 0.99 < t.mark < t.ask * 1.01

@@ -24,3 +24,10 @@ def in_base(contracts: float | None, m: Market, price: float | None = None) -> f
     if price is None or not price > 0.0:
         return None
     return round(contracts * m.contract_size / price, 12)
+
+
+def in_quote(contracts: float | None, m: Market) -> float | None:
+    """``contracts`` of an inverse market in the quote currency (what each is worth)."""
+    if contracts is None or contracts != contracts:
+        return contracts
+    return round(contracts * m.contract_size, 12)

@@ -83,7 +83,7 @@ class GateFuturesDialect(GateDialect):
     def rest(self, path: str, query: dict[str, str], quotes: dict[str, Quote]) -> tuple[int, Any]:
         if path.endswith("/futures/usdt/tickers"):
             return 200, [self._futures_ticker(q) for q in quotes.values()]
-        if path == self.markets_path:  # the contract list, with the next funding time
+        if path.endswith("/futures/usdt/contracts"):  # the list, with the next funding time
             rows = orjson.loads(self.markets_body)
             for row in rows:
                 if (q := quotes.get(row["name"])) is not None:
