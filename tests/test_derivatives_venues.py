@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import gzip
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +42,7 @@ BAD = [
 # The (venue, kind) pairs of this file's codecs.
 MINE = [
     ("gate", "perp"),
+    ("htx", "perp"),
     ("kraken", "perp"),
     ("kraken", "future"),
 ]
@@ -47,6 +50,10 @@ MINE = [
 LIVE_FIELDS: dict[tuple[str, str], dict[str, tuple[str, ...]]] = {
     ("gate", "perp"): {
         "ws": ("mark", "index", "funding_rate", "open_interest"),
+        "rest": ("mark", "index", "funding_rate", "funding_ts", "open_interest"),
+    },
+    ("htx", "perp"): {
+        "ws": (),  # not on the socket
         "rest": ("mark", "index", "funding_rate", "funding_ts", "open_interest"),
     },
     ("kraken", "perp"): {
@@ -73,7 +80,7 @@ def frames(name: str, index: int = 0) -> list[str]:
     return [json.dumps(m["frame"]) for m in entry["messages"]]
 
 
-def parse_all(c: Codec, raws: list[str]) -> list[Ticker]:
+def parse_all(c: Codec, raws: Sequence[str | bytes]) -> list[Ticker]:
     out: list[Ticker] = []
     for i, raw in enumerate(raws):
         out.extend(c.parse_frame(raw, i + 1))
@@ -194,6 +201,78 @@ def test_gate_rest_tickers_and_contracts_give_the_next_funding() -> None:
     assert values(r, *DERIV) == (3045.1, 3046.0, 0.0001, 1765137600 * NS, 1.0)
     with pytest.raises(VenueError, match="CONTRACT_NOT_FOUND"):
         c.parse_rest(b'{"label":"CONTRACT_NOT_FOUND","message":"no"}', 1, None)
+
+
+# --- htx ----------------------------------------------------------------------------------
+
+
+def gz(text: str) -> bytes:
+    return gzip.compress(text.encode())
+
+
+def test_htx_bbo_and_detail_merge_in_base_units() -> None:
+    c = codec("htx", "perp")  # BTC-USDT: 0.001 BTC a contract
+    bbo = (
+        '{"ch":"market.BTC-USDT.bbo","ts":1603707934525,"tick":{"mrid":131471,'
+        '"id":1603707934,"bid":[13064,38],"ask":[13072,3],"ts":1603707934520,'
+        '"version":131471,"ch":"market.BTC-USDT.bbo"}}'
+    )
+    detail = (
+        '{"ch":"market.BTC-USDT.detail","ts":1603707935000,"tick":{"id":1603707934,'
+        '"mrid":131471,"open":13082.6,"close":13070.1,"high":13149.9,"low":13022.6,'
+        '"amount":"137.262","vol":137262,"trade_turnover":1795390.3062,"count":1104,'
+        '"ask":[13072,4],"bid":[13064,38]}}'
+    )
+    recs = [*c.parse_frame(gz(bbo), 1), *c.parse_frame(detail, 2)]
+    assert recs[0].ts_event == 1603707934520 * MS
+    (r,) = settled(recs).values()
+    assert (r.symbol, r.native, r.kind) == ("BTC/USDT:USDT", "BTC-USDT", "perp")
+    assert values(r, *TOP) == (13064.0, 0.038, 13072.0, 0.004)
+    assert values(r, "last", "open", "high", "low", "volume", "quote_volume") == (
+        13070.1, 13082.6, 13149.9, 13022.6, 137.262, 1795390.3062
+    )  # fmt: skip
+    assert values(r, *DERIV) == (None,) * 5 and r.ts_event == 1603707935000 * MS
+
+
+def test_htx_recorded_connection_frames_and_pings() -> None:
+    """The 2022 capture of the linear-swap socket: acks and pings, each ping answered."""
+    c = codec("htx", "perp")
+    raws = frames("htx", 1)
+    assert parse_all(c, [gz(r) for r in raws]) == []
+    pings = [json.loads(r)["ping"] for r in raws if '"ping"' in r]
+    assert pings and c.replies == [json.dumps({"pong": p}, separators=(",", ":")) for p in pings]
+    with pytest.raises(VenueError, match="invalid topic"):
+        c.parse_frame(
+            '{"id":"1","status":"error","err-code":"bad-request","err-msg":"invalid topic x"}', 1
+        )
+
+
+def test_htx_rest_answers_fill_mark_index_funding_and_open_interest() -> None:
+    c = codec("htx", "perp")
+    eth = c.table.by_symbol["ETH/USDT:USDT"]
+    bodies = [
+        b'{"status":"ok","ticks":[{"id":1,"ts":1603707934525,"ask":[3046,5],"bid":[3045,20],'
+        b'"business_type":"swap","contract_code":"ETH-USDT","open":"3000","close":"3045.5",'
+        b'"low":"2990","high":"3050","amount":"1200.5","count":10,"vol":"120050",'
+        b'"trade_turnover":"3650000"}],"ts":1603707934525}',
+        b'{"status":"ok","data":[{"estimated_rate":null,"funding_rate":"-0.000100",'
+        b'"contract_code":"ETH-USDT","symbol":"ETH","fee_asset":"USDT",'
+        b'"funding_time":"1603872000000","next_funding_time":null}],"ts":1603707934525}',
+        b'{"status":"ok","data":[{"volume":7192610,"amount":71926.1,"symbol":"ETH",'
+        b'"value":219000000,"contract_code":"ETH-USDT"}],"ts":1603707934525}',
+        b'{"status":"ok","data":[{"index_price":3046.2,"index_ts":1603707934000,'
+        b'"contract_code":"ETH-USDT"}],"ts":1603707934525}',
+        b'{"ch":"market.ETH-USDT.mark_price.1min","status":"ok","ts":1603707934525,'
+        b'"data":[{"id":1603707900,"open":"3045.9","close":"3045.8","high":"3046",'
+        b'"low":"3045","amount":"0","vol":"0","trade_turnover":"0","count":"0"}]}',
+    ]
+    recs = [r for b in bodies for r in c.parse_rest(b, 1, eth)]
+    r = settled(recs)["ETH/USDT:USDT"]
+    assert values(r, *TOP) == (3045.0, 0.2, 3046.0, 0.05)
+    assert values(r, "last", "volume", "quote_volume") == (3045.5, 1200.5, 3650000.0)
+    assert values(r, *DERIV) == (3045.8, 3046.2, -0.0001, 1603872000000 * MS, 71926.1)
+    with pytest.raises(VenueError, match="1014"):
+        c.parse_rest(b'{"status":"error","err_code":1014,"err_msg":"no"}', 1, eth)
 
 
 # --- kraken -------------------------------------------------------------------------------
@@ -360,4 +439,5 @@ async def test_streams_and_polls_the_simulator(
         assert isinstance(t, Derivative)
         assert t.bid is not None and t.ask is not None and t.bid < t.ask
         assert t.bid_size is not None and t.bid_size > 0
-        assert t.mark is not None and t.bid * 0.99 < t.mark < t.ask * 1.01
+        if "mark" in LIVE_FIELDS[(venue, kind)][mode]:
+            assert t.mark is not None and t.bid * 0.99 < t.mark < t.ask * 1.01

@@ -85,6 +85,7 @@ def modes(venue: str, kind: str = "spot") -> tuple[str, ...]:
 # "spot", whose codecs are ADAPTERS'). One class may serve several kinds of a venue.
 DERIVATIVES: dict[tuple[str, str], tuple[str, str]] = {
     ("gate", "perp"): ("gate_futures", "GateFutures"),
+    ("htx", "perp"): ("htx_swap", "HTXSwap"),
     ("kraken", "perp"): ("kraken_futures", "KrakenFutures"),
     ("kraken", "future"): ("kraken_futures", "KrakenFutures"),
 }

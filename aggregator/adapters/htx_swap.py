@@ -1,0 +1,244 @@
+"""HTX (formerly Huobi) USDT-margined perpetual swaps: the linear-swap market WebSocket and
+the public REST API on api.hbdm.com.
+
+WebSocket (wss://api.hbdm.com/linear-swap-ws): ``market.$contract_code.bbo`` (best bid and
+ask, each [price, contracts], on every change) and ``market.$contract_code.detail`` (24 h
+statistics with the best bid and ask, on every trade), merged. The protocol is the spot
+one's (``htx``): gzip'd frames, ``{"ping": ms}`` answered ``{"pong": ms}``, acks with
+``status``. Mark, index, funding and open interest are not on this socket (they are on
+other endpoints: the index socket and the notification socket), so a stream leaves them
+null; polling fills them.
+
+REST polling, every contract in each answer: ``/linear-swap-ex/market/detail/batch_merged``
+(top of book and 24 h), ``/linear-swap-api/v1/swap_batch_funding_rate`` (the rate and its
+``funding_time``, the next settlement), ``/linear-swap-api/v1/swap_open_interest``
+(``amount``: base units) and ``/linear-swap-api/v1/swap_index``; the mark price is the
+close of each contract's last 1 min mark-price candle
+(``/index/market/history/linear_swap_mark_price_kline``), one request per contract.
+Sizes are contracts of ``contract_size`` base units (BTC-USDT: 0.001 BTC).
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import msgspec
+import orjson
+
+from ..errors import ParseError, VenueError, VenueNotice
+from ..records import EMPTY, Derivative, Ticker, ms_to_ns
+from ..symbols import Market, derivative_symbol
+from .base import Codec, RestRequest, json_body
+from .contracts import in_base
+from .htx import HTX
+from .schema import Num, Schema, Time
+
+
+class Tick(msgspec.Struct):
+    """A push's tick (bbo, detail), or an item of a REST answer's list."""
+
+    bid: list[Num] | None = None  # [price, contracts]
+    ask: list[Num] | None = None
+    close: Num = None
+    open: Num = None
+    high: Num = None
+    low: Num = None
+    amount: Num = None  # base volume (detail); open interest in base units (REST)
+    trade_turnover: Num = None  # quote volume
+    ts: Time = None
+    contract_code: str = ""
+    funding_rate: Num = None
+    funding_time: Time = None  # ms, as a string
+    index_price: Num = None
+
+
+class Message(msgspec.Struct):
+    ch: Any = None
+    ts: Time = None
+    tick: Tick | None = None
+    ticks: list[Tick] | None = None  # REST batch_merged
+    data: list[Tick] | None = None  # REST lists
+    ping: Any = msgspec.UNSET
+    status: Any = None
+    id: Any = None
+    err_code: Any = msgspec.field(default=None, name="err-code")
+    err_msg: Any = msgspec.field(default=None, name="err-msg")
+
+
+MESSAGE = Schema(Message)
+
+
+def _inflate(raw: str | bytes) -> str | bytes:
+    if isinstance(raw, bytes) and raw[:2] == b"\x1f\x8b":
+        try:
+            return zlib.decompress(raw, 16 + zlib.MAX_WBITS)
+        except zlib.error as e:
+            raise ParseError(f"bad gzip frame: {e}") from None
+    return raw
+
+
+def _side(level: list[Num] | None, m: Market) -> tuple[float | None, float | None]:
+    """A [price, contracts] level as a price and a base-unit size; EMPTY for []."""
+    if level is None:
+        return None, None
+    if not level:
+        return EMPTY, EMPTY
+    return level[0], in_base(level[1] if len(level) > 1 else None, m)
+
+
+class HTXSwap(Codec):
+    venue: ClassVar[str] = "htx"
+    WS_URL: ClassVar[str] = "wss://api.hbdm.com/linear-swap-ws"
+    REST_URL: ClassVar[str] = "https://api.hbdm.com"
+    MARKETS_URL: ClassVar[str] = "https://api.hbdm.com/linear-swap-api/v1/swap_contract_info"
+    MAX_SYMBOLS_PER_CONNECTION: ClassVar[int] = 100  # two topics each
+    MERGE: ClassVar[bool] = True
+    # Public REST: 800 requests per second per IP over all futures APIs.
+    REST_RATE: ClassVar[float] = 20.0
+
+    def subscribe(self, markets: Sequence[Market]) -> list[str]:
+        return [
+            orjson.dumps({"sub": topic, "id": topic}).decode()
+            for m in markets
+            for topic in (f"market.{m.native}.bbo", f"market.{m.native}.detail")
+        ]
+
+    def parse_ws(self, raw: str | bytes, ts_recv: int) -> list[Ticker]:
+        """Frames are gzip'd JSON (documented):
+        {"ch":"market.BTC-USDT.bbo","ts":1603707934525,"tick":{"mrid":131471,
+        "id":1603707934,"bid":[13064,38],"ask":[13072,3],"ts":1603707934525,
+        "version":131471,"ch":"market.BTC-USDT.bbo"}}
+        {"ch":"market.BTC-USDT.detail","ts":1603707934525,"tick":{"id":1603707934,
+        "mrid":131471,"open":13082.6,"close":13070.1,"high":13149.9,"low":13022.6,
+        "amount":"137.262","vol":137262,"trade_turnover":1795390.3062,"count":1104,
+        "ask":[13072,3],"bid":[13064,38]}}
+        amount is base units, vol contracts, trade_turnover USDT. Acks:
+        {"id":"1","subbed":"market.GRT-USDT.trade.detail","ts":1645289384874,"status":"ok"}
+        and pings {"ping":1645289389594} (recorded 2022-02-19); errors carry err-code.
+        """
+        msg = MESSAGE(_inflate(raw))
+        ch, tick = msg.ch, msg.tick
+        if isinstance(ch, str):
+            parts = ch.split(".")
+            if len(parts) < 3 or tick is None:
+                raise ParseError(f"unexpected {ch} message")
+            m = self.lookup(parts[1])
+            if m is None or parts[2] not in ("bbo", "detail"):
+                return []
+            return [self._record(m, tick, ms_to_ns(tick.ts or msg.ts), ts_recv)]
+        if msg.ping is not msgspec.UNSET:
+            self.replies.append(orjson.dumps({"pong": msg.ping}).decode())
+            return []
+        if msg.status == "error":
+            raise VenueNotice(f"request {msg.id} rejected: {msg.err_code}: {msg.err_msg}")
+        return []
+
+    def _record(self, m: Market, t: Tick, ts_event: int | None, ts_recv: int) -> Ticker:
+        bid, bid_size = _side(t.bid, m)
+        ask, ask_size = _side(t.ask, m)
+        return Derivative(
+            self.venue, m.symbol, m.native, bid, bid_size, ask, ask_size,
+            t.close, t.open, t.high, t.low, t.amount, t.trade_turnover, ts_event, ts_recv,
+            kind=m.kind,
+        )  # fmt: skip
+
+    def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
+        api = f"{base_url}/linear-swap-api/v1"
+        marks = "/index/market/history/linear_swap_mark_price_kline?period=1min&size=1"
+        return [
+            RestRequest(f"{base_url}/linear-swap-ex/market/detail/batch_merged?business_type=swap"),
+            RestRequest(f"{api}/swap_batch_funding_rate"),
+            RestRequest(f"{api}/swap_open_interest?business_type=swap"),
+            RestRequest(f"{api}/swap_index"),
+            *(RestRequest(f"{base_url}{marks}&contract_code={m.native}", m) for m in markets),
+        ]
+
+    def parse_rest(self, body: bytes, ts_recv: int, market: Market | None) -> list[Ticker]:
+        """(documented) batch_merged: {"status":"ok","ticks":[{"id":1603707934,
+        "ts":1603707934525,"ask":[13072,3],"bid":[13064,38],"business_type":"swap",
+        "contract_code":"BTC-USDT","open":"13082.6","close":"13070.1","low":"13022.6",
+        "high":"13149.9","amount":"137.262","count":1104,"vol":"137262",
+        "trade_turnover":"1795390.3062"}],"ts":1603707934525}
+        swap_batch_funding_rate: {"status":"ok","data":[{"estimated_rate":null,
+        "funding_rate":"0.000100","contract_code":"BTC-USDT","symbol":"BTC",
+        "fee_asset":"USDT","funding_time":"1603872000000","next_funding_time":null}],...}
+        swap_open_interest: {"status":"ok","data":[{"volume":7192610,"amount":7192.61,
+        "symbol":"BTC","value":93999999.3,"contract_code":"BTC-USDT",...}],...}
+        swap_index: {"status":"ok","data":[{"index_price":13069.4,
+        "index_ts":1603707934000,"contract_code":"BTC-USDT"}],...}
+        mark kline: {"ch":"market.BTC-USDT.mark_price.1min","status":"ok","ts":1603707934525,
+        "data":[{"id":1603707900,"open":"13069.1","close":"13070.2","high":"13071",
+        "low":"13068.5","amount":"0","vol":"0","trade_turnover":"0","count":"0"}]}
+        Errors: {"status":"error","err_code":1014,"err_msg":"..."} (and err-code).
+        """
+        doc = json_body(body)
+        if isinstance(doc, dict) and doc.get("status") == "error":
+            code = doc.get("err_code", doc.get("err-code"))
+            raise VenueError(f"venue error {code}: {doc.get('err_msg', doc.get('err-msg'))}")
+        msg = MESSAGE.convert(doc)
+        ts = ms_to_ns(msg.ts)
+        if msg.ticks is not None:
+            return [
+                self._record(m, t, ms_to_ns(t.ts) or ts, ts_recv)
+                for t in msg.ticks
+                if (m := self.lookup(t.contract_code)) is not None
+            ]
+        if msg.data is None:
+            raise ParseError("response without ticks or a data list")
+        if isinstance(msg.ch, str) and ".mark_price." in msg.ch:  # one contract's candle
+            m = self.lookup(msg.ch.split(".")[1]) or market
+            if m is None or not msg.data:
+                return []
+            return [self._derived(m, ts, ts_recv, mark=msg.data[-1].close)]
+        out: list[Ticker] = []
+        for t in msg.data:
+            m = self.lookup(t.contract_code)
+            if m is None:
+                continue
+            if t.funding_rate is not None:
+                out.append(
+                    self._derived(
+                        m, ts, ts_recv, funding_rate=t.funding_rate,
+                        funding_ts=ms_to_ns(t.funding_time),
+                    )
+                )  # fmt: skip
+            elif t.index_price is not None:
+                out.append(self._derived(m, ts, ts_recv, index=t.index_price))
+            elif t.amount is not None:
+                out.append(self._derived(m, ts, ts_recv, open_interest=t.amount))
+        return out
+
+    def _derived(self, m: Market, ts_event: int | None, ts_recv: int, **fields: Any) -> Ticker:
+        """A record of derivatives fields alone, merged onto the market's others."""
+        return Derivative(
+            self.venue, m.symbol, m.native, ts_event=ts_event, ts_recv=ts_recv, kind=m.kind,
+            **fields,
+        )  # fmt: skip
+
+    @staticmethod
+    def market_rows(body: bytes) -> list[Any]:
+        """GET /linear-swap-api/v1/swap_contract_info: {"status":"ok","data":[{"symbol":"BTC",
+        "contract_code":"BTC-USDT","contract_size":0.001,"price_tick":0.1,
+        "delivery_date":"","delivery_time":"","create_date":"20201021","contract_status":1,
+        "settlement_date":"1603699200000","support_margin_mode":"all",
+        "business_type":"swap","pair":"BTC-USDT","contract_type":"swap",
+        "trade_partition":"USDT"}],"ts":1603699200000}
+        contract_status 1 is listed (others: pending, suspended, delisting, settling...);
+        only perpetual swaps (business_type "swap") are kept."""
+        return Codec.rows_at(json_body(body), "data")
+
+    @staticmethod
+    def market_of(row: Any) -> Market | None:
+        if row.get("contract_status") != 1 or row.get("business_type", "swap") != "swap":
+            return None
+        base, quote = row["contract_code"].split("-")
+        return Market(
+            derivative_symbol(base, quote, quote, renames=HTX.RENAMES),
+            row["contract_code"],
+            base_id=base,
+            quote_id=quote,
+            kind="perp",
+            contract_size=float(row["contract_size"]),
+        )

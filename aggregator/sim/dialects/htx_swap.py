@@ -1,0 +1,110 @@
+"""HTX USDT-margined swaps, simulated: the gzip'd linear-swap socket (bbo, detail, pings)
+and the REST answers polling uses (batch tickers, funding, open interest, index, mark)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import ConnState, Quote, derivative_values
+from .htx import HTXDialect, _gz, _now_ms
+
+CHANNELS = ("bbo", "detail")
+
+
+class HTXSwapDialect(HTXDialect):
+    venue = "htx"
+    kind = "perp"
+    ws_path = "/linear-swap-ws"
+
+    def on_message(self, conn: ConnState, msg: Any) -> list[Any]:
+        if "pong" in msg:
+            return []
+        topic = msg.get("sub") or msg.get("unsub")
+        parts = topic.split(".") if isinstance(topic, str) else []
+        if len(parts) != 3 or parts[0] != "market" or parts[2] not in CHANNELS:
+            return [self._error(msg, f"invalid topic {topic}")]
+        if parts[1] not in self.by_native:
+            return [self._error(msg, f"invalid contract code {parts[1]}")]
+        if "sub" in msg:
+            conn.subscribed.update((parts[1], topic))
+            return [_gz({"id": msg.get("id"), "status": "ok", "subbed": topic, "ts": _now_ms()})]
+        conn.subscribed.discard(topic)
+        return [_gz({"id": msg.get("id"), "status": "ok", "unsubbed": topic, "ts": _now_ms()})]
+
+    def contracts(self, size: float, native: str) -> int:
+        return max(1, round(size / self.by_native[native].contract_size))
+
+    def top(self, q: Quote) -> dict[str, Any]:
+        return {
+            "bid": [round(q.bid, 2), self.contracts(q.bid_size, q.native)],
+            "ask": [round(q.ask, 2), self.contracts(q.ask_size, q.native)],
+        }
+
+    def detail(self, q: Quote) -> dict[str, Any]:
+        return {
+            "id": q.ts_ms // 1000,
+            "open": round(q.open, 2),
+            "close": round(q.last, 2),
+            "high": round(q.high, 2),
+            "low": round(q.low, 2),
+            "amount": f"{q.volume:.3f}",
+            "vol": self.contracts(q.volume, q.native),
+            "trade_turnover": round(q.quote_volume, 4),
+            "count": q.updates,
+            **self.top(q),
+        }
+
+    def tick(self, conn: ConnState, q: Quote) -> list[Any]:
+        out = []
+        if f"market.{q.native}.bbo" in conn.subscribed:
+            bbo = {"mrid": q.updates, "id": q.ts_ms // 1000, "ts": q.ts_ms, **self.top(q)}
+            out.append(_gz({"ch": f"market.{q.native}.bbo", "ts": q.ts_ms, "tick": bbo}))
+        if f"market.{q.native}.detail" in conn.subscribed and q.updates % 5 == 1:
+            ch = f"market.{q.native}.detail"
+            out.append(_gz({"ch": ch, "ts": q.ts_ms, "tick": self.detail(q)}))
+        return out
+
+    def rest(self, path: str, query: dict[str, str], quotes: dict[str, Quote]) -> tuple[int, Any]:
+        now = _now_ms()
+        qs = list(quotes.values())
+        if path.endswith("/market/detail/batch_merged"):
+            ticks = [{"contract_code": q.native, "ts": q.ts_ms, **self.detail(q)} for q in qs]
+            return 200, {"status": "ok", "ticks": ticks, "ts": now}
+        data: list[dict[str, Any]]
+        if path.endswith("/swap_batch_funding_rate"):
+            data = []
+            for q in qs:
+                _, _, funding, next_funding = derivative_values(q)
+                data.append(
+                    {
+                        "contract_code": q.native,
+                        "funding_rate": f"{funding:.6f}",
+                        "funding_time": str(next_funding),
+                        "estimated_rate": None,
+                    }
+                )
+        elif path.endswith("/swap_open_interest"):
+            data = [
+                {
+                    "contract_code": q.native,
+                    "volume": self.contracts(q.volume * 3, q.native),
+                    "amount": round(q.volume * 3, 3),
+                }
+                for q in qs
+            ]
+        elif path.endswith("/swap_index"):
+            data = [
+                {"contract_code": q.native, "index_price": round(derivative_values(q)[1], 2)}
+                for q in qs
+            ]
+        elif path.endswith("/linear_swap_mark_price_kline"):
+            one = quotes.get(query.get("contract_code", ""))
+            if one is None:
+                return 200, {"status": "error", "err_code": 1332, "err_msg": "invalid contract"}
+            mark = round(derivative_values(one)[0], 2)
+            candle = {"id": one.ts_ms // 60000 * 60, "open": str(mark), "close": str(mark)}
+            return 200, {"ch": f"market.{one.native}.mark_price.1min", "status": "ok",
+                         "ts": now, "data": [candle]}  # fmt: skip
+        else:
+            return super().rest(path, query, quotes)
+        return 200, {"status": "ok", "data": data, "ts": now}
