@@ -61,9 +61,9 @@ def read(
     table = pa.concat_tables(tables) if tables else schema.empty_table()
     mask = None
     if lo is not None:
-        mask = _and(mask, pc.greater_equal(table["ts_recv"], pa.scalar(lo, schema_ts())))
+        mask = _and(mask, pc.greater_equal(table["ts_recv"], pa.scalar(lo, _ns_type())))
     if hi is not None:
-        mask = _and(mask, pc.less(table["ts_recv"], pa.scalar(hi, schema_ts())))
+        mask = _and(mask, pc.less(table["ts_recv"], pa.scalar(hi, _ns_type())))
     wanted = _names(symbols)
     if wanted is not None:
         mask = _and(mask, pc.is_in(table["symbol"].cast(pa.string()), pa.array(sorted(wanted))))
@@ -76,7 +76,7 @@ def read(
     return table.take(order).unify_dictionaries().combine_chunks()
 
 
-def schema_ts() -> pa.DataType:
+def _ns_type() -> pa.DataType:
     return rs.arrow_type("ns")
 
 
