@@ -41,6 +41,7 @@ BAD = [
 ]
 # The (venue, kind) pairs of this file's codecs.
 MINE = [
+    ("bitfinex", "perp"),
     ("gate", "perp"),
     ("htx", "perp"),
     ("kraken", "perp"),
@@ -48,6 +49,10 @@ MINE = [
 ]
 # The derivatives fields each codec fills, on its stream and when polling.
 LIVE_FIELDS: dict[tuple[str, str], dict[str, tuple[str, ...]]] = {
+    ("bitfinex", "perp"): {
+        "ws": ("mark", "index", "funding_rate", "funding_ts", "open_interest"),
+        "rest": ("mark", "index", "funding_rate", "funding_ts", "open_interest"),
+    },
     ("gate", "perp"): {
         "ws": ("mark", "index", "funding_rate", "open_interest"),
         "rest": ("mark", "index", "funding_rate", "funding_ts", "open_interest"),
@@ -131,6 +136,60 @@ def test_bad_payloads_raise_only_codec_errors(venue: str, kind: str) -> None:
             assert records == [], payload
     with pytest.raises(ParseError):
         c.markets_from(b'{"data": null}')
+
+
+# --- bitfinex -----------------------------------------------------------------------------
+
+
+def bitfinex_entry() -> dict[str, Any]:
+    """ccxt's recorded tBTCF0:USTF0 ticker (tests/fixtures/ws/bitfinex.json)."""
+    entries = json.loads((FIXTURES / "ws" / "bitfinex.json").read_text())
+    return next(e for e in entries if e["input"] == ["BTC/USDT:USDT"])
+
+
+def test_bitfinex_recorded_ticker_and_documented_status_merge() -> None:
+    c = codec("bitfinex", "perp")
+    subs = c.subscribe([c.table.by_symbol["BTC/USDT:USDT"]])
+    assert [json.loads(s) for s in subs] == [
+        {"event": "subscribe", "channel": "ticker", "symbol": "tBTCF0:USTF0"},
+        {"event": "subscribe", "channel": "status", "key": "deriv:tBTCF0:USTF0"},
+    ]
+    raws = [json.dumps(m) for m in bitfinex_entry()["messages"]]
+    raws += [
+        '{"event":"subscribed","channel":"status","chanId":7,"key":"deriv:tBTCF0:USTF0"}',
+        "[7,[1596124822000,null,78557,78540.5,null,1.0e6,null,1596153600000,-3.1e-8,0,"
+        "null,6.2e-5,null,null,78551.2,null,null,1000.5,null,null,null,0.001,0.01]]",
+        '[7,"hb"]',
+    ]
+    recs = parse_all(c, raws)
+    assert len(recs) == 2 and all(isinstance(r, Derivative) for r in recs)
+    (r,) = settled(recs).values()
+    assert (r.symbol, r.native, r.kind) == ("BTC/USDT:USDT", "tBTCF0:USTF0", "perp")
+    assert values(r, *TOP) == (78544.0, None, 78564.0, None)  # sizes: sums of 25 levels
+    assert values(r, "last", "open", "high", "low", "volume", "quote_volume") == (
+        78557.0, 77203.0, 78740.0, 76418.0, 182.3244794, None
+    )  # fmt: skip
+    assert values(r, *DERIV) == (78551.2, 78540.5, 6.2e-5, 1596153600000 * MS, 1000.5)
+    assert r.ts_event == 1596124822000 * MS
+    with pytest.raises(ParseError, match="status row"):
+        c.parse_frame("[7,[1596124822000,null,1]]", 1)
+
+
+def test_bitfinex_rest_tickers_and_status_rows() -> None:
+    c = codec("bitfinex", "perp")
+    tickers = b'[["tETHF0:USTF0",3045,2,3046,3,45,0.015,3045.5,1200.5,3050,2990]]'
+    status = (
+        b'[["tETHF0:USTF0",1765100000000,null,3045.5,3046.1,null,1.0e6,null,1765123200000,'
+        b"0,0,null,-0.0001,null,null,3045.8,null,null,5000.25,null,null,null,0.001,0.01]]"
+    )
+    recs = c.parse_rest(tickers, 1, None) + c.parse_rest(status, 2, None)
+    r = settled(recs)["ETH/USDT:USDT"]
+    assert values(r, "bid", "ask", "last", "open", "volume") == (
+        3045.0, 3046.0, 3045.5, 3000.5, 1200.5
+    )  # fmt: skip
+    assert values(r, *DERIV) == (3045.8, 3046.1, -0.0001, 1765123200000 * MS, 5000.25)
+    with pytest.raises(VenueError, match="10020"):
+        c.parse_rest(b'["error",10020,"symbol: invalid"]', 1, None)
 
 
 # --- gate ---------------------------------------------------------------------------------
@@ -438,6 +497,7 @@ async def test_streams_and_polls_the_simulator(
     for t in {t.symbol: t for t in tickers}.values():  # each symbol's last: merged whole
         assert isinstance(t, Derivative)
         assert t.bid is not None and t.ask is not None and t.bid < t.ask
-        assert t.bid_size is not None and t.bid_size > 0
+        if venue != "bitfinex":  # its sizes are sums of 25 levels: not mapped
+            assert t.bid_size is not None and t.bid_size > 0
         if "mark" in LIVE_FIELDS[(venue, kind)][mode]:
             assert t.mark is not None and t.bid * 0.99 < t.mark < t.ask * 1.01

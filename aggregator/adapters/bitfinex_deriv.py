@@ -1,0 +1,202 @@
+"""Bitfinex perpetual contracts (``tBTCF0:USTF0``), API v2: the ticker channel and the
+derivatives ``status`` channel over WebSocket, the tickers and derivatives status over REST.
+
+The protocol is the spot one's (``bitfinex``: channel ids from "subscribed" events,
+heartbeats, info codes). Each market takes two channels: ``ticker`` (the spot row: best
+bid and ask, last, daily change, 24 h volume, high, low; its sizes are the sums of the 25
+best levels, so they are not mapped) and ``status`` with key ``deriv:tBTCF0:USTF0``:
+[MTS, _, DERIV_PRICE, SPOT_PRICE, _, INSURANCE_FUND, _, NEXT_FUNDING_MTS, ACCRUED, STEP, _,
+CURRENT_FUNDING, _, _, MARK_PRICE, _, _, OPEN_INTEREST, ...], about once a second. The
+record's index is SPOT_PRICE, its funding rate CURRENT_FUNDING (for the 8 h period that
+ends at NEXT_FUNDING_MTS); open interest is counted in base units (a contract is one).
+
+Markets: conf/pub:list:pair:futures ("BTCF0:USTF0"; "TEST..." paper pairs skipped); the
+F0 suffix marks the perpetual, USTF0 is settled in USDT (UST), EUTF0 in EURt.
+REST: GET /v2/tickers?symbols=... and /v2/status/deriv?keys=... (its rows lead with the key).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+from urllib.parse import quote
+
+import msgspec
+import orjson
+
+from ..errors import ParseError, VenueError
+from ..records import Derivative, Ticker, minus, ms_to_ns
+from ..symbols import Market, derivative_symbol
+from .base import RestRequest, json_body
+from .bitfinex import FRAME, ROW, TRADING_ROW, Bitfinex, Row
+from .schema import Num, Schema, Time
+
+STATUS_ROW = 18  # up to OPEN_INTEREST
+
+
+class Status(msgspec.Struct, array_like=True):
+    """A derivatives status row (after its key, on REST); later fields are left out."""
+
+    mts: Time
+    x1: Any  # a placeholder
+    deriv_price: Num
+    spot_price: Num
+    x4: Any  # a placeholder
+    insurance_fund: Num
+    x6: Any  # a placeholder
+    next_funding_mts: Time
+    next_funding_accrued: Num
+    next_funding_step: Num
+    x10: Any  # a placeholder
+    current_funding: Num
+    x12: Any  # a placeholder
+    x13: Any  # a placeholder
+    mark_price: Num
+    x15: Any  # a placeholder
+    x16: Any  # a placeholder
+    open_interest: Num
+
+
+STATUS = Schema(Status)
+
+
+class BitfinexDeriv(Bitfinex):
+    MARKETS_URL: ClassVar[str] = "https://api-pub.bitfinex.com/v2/conf/pub:list:pair:futures"
+    MAX_SYMBOLS_PER_CONNECTION: ClassVar[int] = 12  # two of the 25 public channels each
+    MERGE: ClassVar[bool] = True
+    REST_RATE: ClassVar[float] = 1.0  # 90 requests a minute per endpoint
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._status: dict[int, Market] = {}  # status channel id -> market
+
+    def subscribe(self, markets: Sequence[Market]) -> list[str]:
+        tickers = super().subscribe(markets)
+        self._pending = 2 * len(markets)
+        return tickers + [
+            orjson.dumps(
+                {"event": "subscribe", "channel": "status", "key": f"deriv:{m.native}"}
+            ).decode()
+            for m in markets
+        ]
+
+    def parse_ws(self, raw: str | bytes, ts_recv: int) -> list[Ticker]:
+        """Ticker: {"event":"subscribed","channel":"ticker","chanId":105,
+        "symbol":"tBTCF0:USTF0"} then [105,[78544,7.22403957,78564,11.4544057,1354,
+        0.01753818,78557,182.3244794,78740,76418,null]] (recorded, ccxt's test data).
+        Status (documented): {"event":"subscribed","channel":"status","chanId":7,
+        "key":"deriv:tBTCF0:USTF0"} then [7,[1596124822000,null,0.896,0.771,null,
+        1.0e-4,null,1596153600000,-3.1e-8,0,null,6.2e-8,null,null,0.897,null,null,
+        1000.5,null,null,null,0.001,0.01]].
+        """
+        first = raw[:1]
+        if self._status and (first == b"[" or first == "["):
+            doc = None
+            try:
+                chan: Any = FRAME(raw).chan
+            except msgspec.ValidationError:  # a row with a bad value, say
+                doc = json_body(raw)
+                chan = doc[0] if isinstance(doc, list) and doc else None
+            except msgspec.DecodeError:
+                chan = None  # not JSON: the spot parser says so
+            market = self._status.get(chan) if isinstance(chan, int) else None
+            if market is not None:
+                row = (doc if doc is not None else json_body(raw))[1]
+                return [] if row == "hb" else [self._derivs(self._status_of(row), market, ts_recv)]
+        return super().parse_ws(raw, ts_recv)
+
+    @staticmethod
+    def _status_of(row: Any) -> Status:
+        if not isinstance(row, list) or len(row) < STATUS_ROW:
+            raise ParseError(f"expected a status row of {STATUS_ROW} fields or more")
+        return STATUS.convert(row[:STATUS_ROW])
+
+    def _event(self, msg: dict[str, Any]) -> list[Ticker]:
+        event, chan = msg.get("event"), msg.get("chanId")
+        if event == "subscribed" and msg.get("channel") == "status" and isinstance(chan, int):
+            self._pending -= 1
+            key = str(msg.get("key", ""))
+            market = self.lookup(key.removeprefix("deriv:"))
+            if market is not None:
+                self._status[chan] = market
+            else:
+                self._others.add(chan)
+            return []
+        if event == "unsubscribed" and isinstance(chan, int):
+            self._status.pop(chan, None)
+        return super()._event(msg)
+
+    def _ticker(self, row: Row, m: Market, ts_recv: int) -> Ticker:
+        return Derivative(
+            self.venue, m.symbol, m.native, row.bid, None, row.ask, None,
+            row.last, minus(row.last, row.daily_change), row.high, row.low, row.volume, None,
+            None, ts_recv, kind=m.kind,
+        )  # fmt: skip
+
+    def _derivs(self, s: Status, m: Market, ts_recv: int) -> Ticker:
+        return Derivative(
+            self.venue, m.symbol, m.native, ts_event=ms_to_ns(s.mts), ts_recv=ts_recv,
+            kind=m.kind, mark=s.mark_price, index=s.spot_price,
+            funding_rate=s.current_funding, funding_ts=ms_to_ns(s.next_funding_mts),
+            open_interest=s.open_interest,
+        )  # fmt: skip
+
+    # --- REST --------------------------------------------------------------------------
+    def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
+        ids = quote(",".join(m.native for m in markets), safe=",:")
+        return [
+            RestRequest(f"{base_url}/v2/tickers?symbols={ids}"),
+            RestRequest(f"{base_url}/v2/status/deriv?keys={ids}"),
+        ]
+
+    def parse_rest(self, body: bytes, ts_recv: int, market: Market | None) -> list[Ticker]:
+        """/v2/tickers: [["tBTCF0:USTF0",78544,7.2,78564,11.4,1354,0.0175,78557,182.3,
+        78740,76418]]; /v2/status/deriv: [["tBTCF0:USTF0",1596124822000,null,0.896,0.771,
+        null,1.0e-4,null,1596153600000,-3.1e-8,0,null,6.2e-8,null,null,0.897,null,null,
+        1000.5,null,null,null,0.001,0.01]] (documented). Errors: ["error",10020,"..."]."""
+        data = json_body(body)
+        if isinstance(data, dict) and "error" in data:
+            raise VenueError(f"venue error: {data.get('error')}: {data.get('message', '')}")
+        if not isinstance(data, list):
+            raise ParseError("expected a JSON array")
+        if data and data[0] == "error":
+            raise VenueError(f"venue error: {data[1:]}")
+        out: list[Ticker] = []
+        for row in data:
+            if not isinstance(row, list) or not row or not isinstance(row[0], str):
+                raise ParseError("expected rows starting with their symbol")
+            m = self.lookup(row[0])
+            if m is None:
+                continue
+            if len(row) > TRADING_ROW + 1:
+                out.append(self._derivs(self._status_of(row[1:]), m, ts_recv))
+            elif len(row) == TRADING_ROW + 1:
+                out.append(self._ticker(ROW.convert(row[1:]), m, ts_recv))
+            else:
+                raise ParseError(f"expected a ticker of {TRADING_ROW} fields")
+        return out
+
+    @staticmethod
+    def market_rows(body: bytes) -> list[Any]:
+        """conf/pub:list:pair:futures: [["BTCF0:USTF0","ETHF0:USTF0","BTCF0:EUTF0",
+        "TESTBTCF0:TESTUSDTF0",...]]."""
+        return Bitfinex.market_rows(body)
+
+    @classmethod
+    def market_of(cls, entry: Any) -> Market | None:
+        if not isinstance(entry, str) or ":" not in entry:
+            raise ParseError(f"unexpected pair entry: {entry!r}")
+        if entry.startswith("TEST"):
+            return None
+        base_id, quote_id = entry.split(":")
+        if not base_id.endswith("F0") or not quote_id.endswith("F0"):
+            return None  # not a perpetual
+        base, settle = base_id[:-2], quote_id[:-2]
+        return Market(
+            derivative_symbol(base, settle, settle, renames=cls.RENAMES),
+            "t" + entry,
+            (entry,),
+            base_id=base_id,
+            quote_id=quote_id,
+            kind="perp",
+        )
