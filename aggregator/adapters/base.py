@@ -62,6 +62,10 @@ class Codec:
     # Seconds without a record before a connection counts as stale (unless the config says):
     # twice or more the slowest channel's period. /health allows twice this.
     STALE_AFTER: ClassVar[float] = 30.0
+    # A venue that serves its channels on several endpoints (paths of one host): its
+    # ``routes()`` are codec classes, one per endpoint, each subscribing the channels there;
+    # the runner opens each connection once per route, at the route's ``route_url``.
+    ROUTE: ClassVar[str] = ""
     # Venues that hand out a WebSocket endpoint and token over REST first (a POST to
     # rest_url + WS_TOKEN_PATH, answered to ws_url_from_token).
     WS_TOKEN_PATH: ClassVar[str] = ""
@@ -87,6 +91,17 @@ class Codec:
         self.app_ping_interval: float | None = self.APP_PING_INTERVAL
 
     # --- WebSocket ---------------------------------------------------------------------
+    @classmethod
+    def routes(cls) -> tuple[type[Codec], ...]:
+        """The codec of each endpoint a connection's channels are spread over (most venues:
+        one, this one)."""
+        return (cls,)
+
+    @classmethod
+    def route_url(cls, base: str) -> str:
+        """The URL of this route's endpoint, from the configured (or the venue's) one."""
+        return base
+
     def subscribe(self, markets: Sequence[Market]) -> list[str]:
         raise NotImplementedError
 

@@ -84,6 +84,8 @@ def modes(venue: str, kind: str = "spot") -> tuple[str, ...]:
 # (venue id, kind) -> (module, codec class): the derivatives codecs (records.KINDS but
 # "spot", whose codecs are ADAPTERS'). One class may serve several kinds of a venue.
 DERIVATIVES: dict[tuple[str, str], tuple[str, str]] = {
+    ("binance", "perp"): ("binance_futures", "BinanceFutures"),
+    ("binance", "future"): ("binance_futures", "BinanceFutures"),
     ("bitfinex", "perp"): ("bitfinex_deriv", "BitfinexDeriv"),
     ("gate", "perp"): ("gate_futures", "GateFutures"),
     ("htx", "perp"): ("htx_swap", "HTXSwap"),

@@ -138,27 +138,35 @@ class Adapter:
         per = self.cfg.max_symbols_per_connection or self.codec_cls.MAX_SYMBOLS_PER_CONNECTION
         chunks = [markets[i : i + per] for i in range(0, len(markets), per)]
         fallback = self.cfg.fallback and "rest" in modes(self.venue, self.kind)
+        routes = self.codec_cls.routes()  # (a venue with channels on several endpoints)
+        several = len(chunks) * len(routes) > 1
         async with asyncio.TaskGroup() as tg:
             for i, chunk in enumerate(chunks):
-                index = i if len(chunks) > 1 else None
-                sessions = Sessions(
-                    self.codec_cls,
-                    self.cfg,
-                    self.emitter,
-                    self.http.fetch,
-                    table,
-                    chunk,
-                    index,
-                    max_message=self.MAX_MESSAGE,
-                    log=self.log,
-                    ws_log=self._ws_log,
-                    bug=self._bug,
-                )
-                self.sessions[index] = sessions
-                stream = functools.partial(self._stream, sessions)
-                tg.create_task(self._contained(stream, "stream", index))
-                if fallback:
-                    live = sessions.live
+                first: Sessions | None = None
+                for j, route in enumerate(routes):
+                    index = i * len(routes) + j if several else None
+                    cfg = self.cfg
+                    if route is not self.codec_cls:
+                        cfg = replace(cfg, ws_url=route.route_url(cfg.ws_url or route.WS_URL))
+                    sessions = Sessions(
+                        route,
+                        cfg,
+                        self.emitter,
+                        self.http.fetch,
+                        table,
+                        chunk,
+                        index,
+                        max_message=self.MAX_MESSAGE,
+                        log=self.log,
+                        ws_log=self._ws_log,
+                        bug=self._bug,
+                    )
+                    first = first or sessions
+                    self.sessions[index] = sessions
+                    stream = functools.partial(self._stream, sessions)
+                    tg.create_task(self._contained(stream, "stream", index))
+                if fallback and first is not None:  # (the first route's: the best bid/ask)
+                    live, index = first.live, first.index
                     poll = functools.partial(self.polling.fallback, table, chunk, index, live)
                     tg.create_task(self._contained(poll, "REST fallback", index))
 

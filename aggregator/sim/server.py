@@ -279,7 +279,7 @@ class VenueSim:
             request.transport.abort()  # a connection kept alive from before the port closed
             return web.Response(status=503)
         if request.headers.get("Upgrade", "").lower() == "websocket":
-            if request.path != self.dialect.ws_path:
+            if request.path != self.dialect.ws_path and request.path not in self.dialect.ws_routes:
                 return web.Response(status=404, text="no WebSocket here")
             if self.faults.refuse_ws:
                 return web.Response(status=503, text="<html>maintenance</html>")
@@ -306,6 +306,7 @@ class VenueSim:
         ws = web.WebSocketResponse(autoping=True, max_msg_size=1 << 20)
         await ws.prepare(request)
         client = _Client(ws)
+        client.state.path = request.path
         self.connections += 1
         self._clients.add(client)
         sender = self._spawn(self._sender(client))

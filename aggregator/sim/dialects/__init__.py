@@ -46,6 +46,7 @@ class ConnState:
 
     subscribed: set[str] = field(default_factory=set)
     seq: int = 0  # per-connection sequence number, for venues that send one
+    path: str = ""  # the WebSocket's path (for venues with several endpoints: ws_routes)
 
 
 def iso(ts_ms: int, digits: int = 6) -> str:
@@ -84,6 +85,7 @@ class Dialect:
     venue: ClassVar[str] = ""
     kind: ClassVar[str] = "spot"  # a derivatives dialect's: its codec is DERIVATIVES'
     ws_path: ClassVar[str] = "/ws"
+    ws_routes: ClassVar[tuple[str, ...]] = ()  # more WebSocket paths, for routed venues
     heartbeat_interval: ClassVar[float | None] = None
 
     def __init__(self, markets_body: bytes | None = None) -> None:

@@ -1,0 +1,260 @@
+"""Binance USDⓈ-M futures: perpetuals and dated (quarterly) futures, on fstream and fapi.
+
+WebSocket: Binance splits the futures streams over two endpoints of fstream.binance.com
+(since 2026-04-23 the old ``/ws`` serves neither fully): ``/public/ws`` carries
+``<sym>@bookTicker`` (best bid and ask on every change) and ``/market/ws`` carries
+``<sym>@markPrice@1s`` (mark and index prices, the funding rate and the next funding time,
+every second) and ``<sym>@ticker`` (last and 24 h statistics). So each connection is opened
+once per endpoint (``routes``) and the three channels are merged into one record per
+contract. Subscriptions, acks and errors are spot Binance's.
+
+Sizes are in the base currency on USDⓈ-M (one contract is one unit of the base), the
+volume too; ``quote_volume`` is in the quote (margin) currency. Open interest is not on a
+stream (only REST ``/fapi/v1/openInterest``, one request per symbol): it stays null.
+
+REST (the fallback): ``/fapi/v1/ticker/bookTicker``, ``/fapi/v1/premiumIndex`` and
+``/fapi/v1/ticker/24hr``, all symbols each, merged like the streams.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import msgspec
+import orjson
+
+from ..errors import ParseError, VenueError
+from ..records import Derivative, Ticker
+from ..symbols import Market, derivative_symbol
+from ..timestamps import ms_to_ns
+from .base import Codec, RestRequest, json_body
+from .schema import Num, Schema, Time
+
+STREAMS_PER_MESSAGE = 200
+PERPETUAL = "PERPETUAL"
+# contractType of the dated futures (a delivery date; the rest are perpetuals or not listed)
+DATED = frozenset({"CURRENT_QUARTER", "NEXT_QUARTER", "CURRENT_MONTH", "NEXT_MONTH"})
+# The channels on each endpoint.
+ROUTE_STREAMS = {"public": ("bookTicker",), "market": ("markPrice@1s", "ticker")}
+
+
+class Message(msgspec.Struct):
+    """Every stream frame, an ack or an error: flat objects keyed by one letter. ``p`` is
+    the mark price in a markPriceUpdate (the price change, unused, in a 24hrTicker)."""
+
+    e: str | None = None  # the event: bookTicker, markPriceUpdate, 24hrTicker
+    s: str | None = None  # the contract; absent from acks and errors
+    E: Time = None  # event time, ms
+    b: Num = None
+    B: Num = None
+    a: Num = None
+    A: Num = None
+    p: Num = None  # mark price
+    i: Num = None  # index price
+    r: Num = None  # funding rate ("" for a dated future)
+    T: Time = None  # next funding time, ms (0 for a dated future); in bookTicker, trade time
+    c: Num = None
+    o: Num = None
+    h: Num = None
+    l: Num = None  # noqa: E741 (the venue's name)
+    v: Num = None
+    q: Num = None
+    error: Any = msgspec.UNSET
+    result: Any = msgspec.UNSET  # null in an ack: present, not UNSET
+
+
+MESSAGE = Schema(Message)
+
+
+class RestRow(msgspec.Struct):
+    """A row of any of the three REST lists (or an error object's fields)."""
+
+    symbol: str = ""
+    bidPrice: Num = None
+    bidQty: Num = None
+    askPrice: Num = None
+    askQty: Num = None
+    markPrice: Num = None
+    indexPrice: Num = None
+    lastFundingRate: Num = None
+    nextFundingTime: Time = None
+    lastPrice: Num = None
+    openPrice: Num = None
+    highPrice: Num = None
+    lowPrice: Num = None
+    volume: Num = None
+    quoteVolume: Num = None
+    closeTime: Time = None
+    time: Time = None
+    code: Any = None
+    msg: Any = None
+
+
+REST_ROWS = Schema(list[RestRow] | RestRow)  # type: ignore[arg-type]
+
+
+class BinanceFutures(Codec):
+    venue: ClassVar[str] = "binance"
+    WS_URL: ClassVar[str] = "wss://fstream.binance.com"  # the routes add /public/ws, /market/ws
+    REST_URL: ClassVar[str] = "https://fapi.binance.com"
+    MARKETS_URL: ClassVar[str] = "https://fapi.binance.com/fapi/v1/exchangeInfo"
+    MAX_SYMBOLS_PER_CONNECTION: ClassVar[int] = 300  # 2 streams each on /market; 1024 allowed
+    MERGE: ClassVar[bool] = True
+    REST_RATE: ClassVar[float] = 5.0
+    POLL_INTERVAL: ClassVar[float] = 5.0
+    STALE_AFTER: ClassVar[float] = 10.0  # the mark price comes every second
+
+    @classmethod
+    def routes(cls) -> tuple[type[Codec], ...]:
+        return _ROUTES
+
+    @classmethod
+    def route_url(cls, base: str) -> str:
+        return f"{base.rstrip('/')}/{cls.ROUTE}/ws"
+
+    def subscribe(self, markets: Sequence[Market]) -> list[str]:
+        channels = ROUTE_STREAMS.get(self.ROUTE) or tuple(
+            c for r in ROUTE_STREAMS.values() for c in r
+        )
+        streams = [f"{m.native.lower()}@{ch}" for m in markets for ch in channels]
+        return [
+            orjson.dumps(
+                {"method": "SUBSCRIBE", "params": streams[i : i + STREAMS_PER_MESSAGE], "id": n}
+            ).decode()
+            for n, i in enumerate(range(0, len(streams), STREAMS_PER_MESSAGE), start=1)
+        ]
+
+    def parse_ws(self, raw: str | bytes, ts_recv: int) -> list[Ticker]:
+        """Three payloads, flat objects keyed by one letter (sizes in the base currency):
+
+        bookTicker: {"e":"bookTicker","u":600859600576,"s":"SUSHIUSDT","b":"7.6110","B":"2",
+                     "a":"7.6120","A":"297","T":1626992741012,"E":1626992741017}
+        markPriceUpdate: {"e":"markPriceUpdate","E":1562305380000,"s":"BTCUSDT",
+                     "p":"11794.15000000","i":"11784.62659091","P":"11784.25641265",
+                     "r":"0.00038167","T":1562306400000}
+        24hrTicker: {"e":"24hrTicker","E":123456789,"s":"BTCUSDT","p":"0.0015","c":"0.0025",
+                     "o":"0.0010","h":"0.0025","l":"0.0010","v":"10000","q":"18", ...}
+        Acks: {"result":null,"id":1}; errors: {"error":{"code":2,"msg":"..."},"id":1}.
+        """
+        msg = MESSAGE(raw)
+        sym = msg.s
+        if sym is None:
+            if msg.error is not msgspec.UNSET:
+                raise VenueError(f"venue error: {msg.error}")
+            if msg.result is not msgspec.UNSET:
+                return []
+            raise ParseError(f"unexpected message: {raw[:100]!r}")
+        m = self.lookup(sym)
+        if m is None:
+            return []
+        event = msg.e
+        none = None
+        if event == "bookTicker":
+            return [
+                Derivative(
+                    self.venue, m.symbol, sym, msg.b, msg.B, msg.a, msg.A,
+                    none, none, none, none, none, none, ms_to_ns(msg.E), ts_recv,
+                    0, none, none, m.kind, m.expiry,
+                )
+            ]  # fmt: skip
+        if event == "markPriceUpdate":
+            next_funding = msg.T or None  # 0 for a dated future
+            return [
+                Derivative(
+                    self.venue, m.symbol, sym, none, none, none, none,
+                    none, none, none, none, none, none, ms_to_ns(msg.E), ts_recv,
+                    0, none, none, m.kind, m.expiry, msg.p, msg.i, msg.r, ms_to_ns(next_funding),
+                )
+            ]  # fmt: skip
+        if event == "24hrTicker":
+            return [
+                Derivative(
+                    self.venue, m.symbol, sym, none, none, none, none,
+                    msg.c, msg.o, msg.h, msg.l, msg.v, msg.q, ms_to_ns(msg.E), ts_recv,
+                    0, none, none, m.kind, m.expiry,
+                )
+            ]  # fmt: skip
+        return []
+
+    # --- REST --------------------------------------------------------------------------
+    def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
+        # All symbols in each (weights 5, 10 and 40): cheaper than one request per symbol.
+        return [
+            RestRequest(f"{base_url}/fapi/v1/ticker/bookTicker"),
+            RestRequest(f"{base_url}/fapi/v1/premiumIndex"),
+            RestRequest(f"{base_url}/fapi/v1/ticker/24hr"),
+        ]
+
+    def parse_rest(self, body: bytes, ts_recv: int, market: Market | None) -> list[Ticker]:
+        """A list of rows of one of the three endpoints, strings for numbers:
+
+        bookTicker: {"symbol":"BTCUSDT","bidPrice":"4.00000000","bidQty":"431.00000000",
+                     "askPrice":"4.00000200","askQty":"9.00000000","time":1589437530011}
+        premiumIndex: {"symbol":"BTCUSDT","markPrice":"11793.63104562","indexPrice":
+                     "11781.80495970","lastFundingRate":"0.00038246","nextFundingTime":
+                     1597392000000,"time":1597370495002, ...}
+        24hr: {"symbol":"BTCUSDT","lastPrice":"4.00000200","openPrice":"4.00000000",
+               "highPrice":"4.00000200","lowPrice":"4.00000000","volume":"8913.30000000",
+               "quoteVolume":"15.30000000","closeTime":1499869899040, ...}
+        An error: {"code":-1121,"msg":"Invalid symbol."}.
+        """
+        rows = REST_ROWS(body)
+        if isinstance(rows, RestRow):
+            if rows.code is not None:
+                raise VenueError(f"venue error {rows.code}: {rows.msg}")
+            raise ParseError("expected a list of tickers")
+        out: list[Ticker] = []
+        lookup = self.lookup
+        none = None
+        for t in rows:
+            m = lookup(t.symbol)
+            if m is None:
+                continue
+            ts = ms_to_ns(t.time or t.closeTime)
+            next_funding = t.nextFundingTime or None
+            out.append(
+                Derivative(
+                    self.venue, m.symbol, t.symbol, t.bidPrice, t.bidQty, t.askPrice, t.askQty,
+                    t.lastPrice, t.openPrice, t.highPrice, t.lowPrice, t.volume, t.quoteVolume,
+                    ts, ts_recv, 0, none, none, m.kind, m.expiry, t.markPrice, t.indexPrice,
+                    t.lastFundingRate, ms_to_ns(next_funding),
+                )
+            )  # fmt: skip
+        return out
+
+    # --- markets -----------------------------------------------------------------------
+    @staticmethod
+    def market_rows(body: bytes) -> list[Any]:
+        """exchangeInfo: {"symbols":[{"symbol":"BTCUSDT","pair":"BTCUSDT","contractType":
+        "PERPETUAL","deliveryDate":4133404800000,"status":"TRADING","baseAsset":"BTC",
+        "quoteAsset":"USDT","marginAsset":"USDT",...}, {"symbol":"BTCUSDT_261225",
+        "contractType":"CURRENT_QUARTER","deliveryDate":1798185600000,...}, ...]}"""
+        return Codec.rows_at(json_body(body), "symbols")
+
+    @staticmethod
+    def market_of(s: Any) -> Market | None:
+        if s.get("status", s.get("contractStatus")) != "TRADING":
+            return None
+        kind = s["contractType"]
+        expiry = None
+        if kind in DATED:
+            expiry = int(s["deliveryDate"]) * 1_000_000
+        elif kind != PERPETUAL:
+            return None  # (another product: not followed)
+        if s["marginAsset"] == s["baseAsset"]:
+            return None  # a COIN-M (inverse) contract: counted in contracts, not base units
+        symbol = derivative_symbol(s["baseAsset"], s["quoteAsset"], s["marginAsset"], expiry)
+        kind = "perp" if expiry is None else "future"
+        return Market(symbol, s["symbol"], kind=kind, expiry=expiry)
+
+
+class _Public(BinanceFutures):
+    ROUTE: ClassVar[str] = "public"
+
+
+class _Market(BinanceFutures):
+    ROUTE: ClassVar[str] = "market"
+
+
+_ROUTES: tuple[type[Codec], ...] = (_Public, _Market)

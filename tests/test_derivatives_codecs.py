@@ -1,0 +1,271 @@
+"""Derivatives codecs of binance (USDⓈ-M), okx and deribit: recorded and documented frames
+to records (units, contract sizes, kinds, expiries), partial updates merged, REST answers,
+and each one live against its simulator through the real adapter."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from aggregator.adapters.base import Codec
+from aggregator.adapters.registry import codec_class
+from aggregator.adapters.runner import Adapter
+from aggregator.config import ExchangeConfig, kind_of
+from aggregator.errors import ParseError, VenueError
+from aggregator.records import Derivative, Status, Ticker
+from aggregator.sim import VenueSim
+from aggregator.symbols import snapshot_path
+
+FIXTURES = Path(__file__).parent / "fixtures" / "ws-derivatives"
+MS = 1_000_000
+# The (venue, kind) pairs of this file's codecs.
+MINE = [("binance", "perp"), ("binance", "future")]
+
+
+def codec(venue: str, kind: str, rows: Any = None) -> Codec:
+    """The codec of a venue's kind on its shipped markets (or on ``rows``, as JSON)."""
+    cls = codec_class(venue, kind)
+    body = snapshot_path(f"{venue}-{kind}").read_bytes() if rows is None else json.dumps(rows)
+    return cls(cls.markets_from(body.encode() if isinstance(body, str) else body))
+
+
+def recorded(name: str, index: int = 0) -> list[dict[str, Any]]:
+    """The frames of one recorded entry of tests/fixtures/ws-derivatives/NAME.json."""
+    entry = json.loads((FIXTURES / f"{name}.json").read_text())[index]
+    return [m["frame"] for m in entry["messages"]]
+
+
+def parse_all(c: Codec, raws: Sequence[str | bytes]) -> list[Ticker]:
+    out: list[Ticker] = []
+    for i, raw in enumerate(raws):
+        out.extend(c.parse_frame(raw, i + 1))
+    return out
+
+
+def merged(records: list[Ticker]) -> dict[str, Ticker]:
+    """The records settled per market as the emitter merges them."""
+    last: dict[str, Ticker] = {}
+    for r in records:
+        r.settle(last.get(r.native))
+        last[r.native] = r
+    return last
+
+
+DERIV = ("mark", "index", "funding_rate", "funding_ts", "open_interest")
+
+
+# --- every codec of this file --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("venue", "kind"), MINE)
+def test_markets_of_the_kind_have_unified_symbols_of_that_form(venue: str, kind: str) -> None:
+    c = codec(venue, kind)
+    of_kind = [m for m in c.table.markets if m.kind == kind]
+    assert len(of_kind) >= 2
+    for m in of_kind:
+        assert kind_of(m.symbol) == kind and m.contract_size > 0
+        assert (m.expiry is not None) == (kind == "future")
+        assert c.lookup(m.native) is m
+
+
+@pytest.mark.parametrize(("venue", "kind"), MINE)
+def test_bad_payloads_raise_only_codec_errors(venue: str, kind: str) -> None:
+    c = codec(venue, kind)
+    market = c.table.markets[0]
+    bad = [b"", b"<html>502</html>", b'{"x": ', b"[]", b"{}", b"null", b"[null]", b'"text"']
+    for payload in bad:
+        for parse in (c.parse_frame, lambda raw, ts: c.parse_rest(raw, ts, market)):
+            with contextlib.suppress(ParseError, VenueError):
+                assert parse(payload, 1) == [], payload
+    with pytest.raises(ParseError):
+        c.markets_from(b'{"data": null}')
+
+
+# --- binance -----------------------------------------------------------------------------
+
+BINANCE_ROWS = {
+    "symbols": [
+        {"symbol": f"{b}USDT", "contractType": "PERPETUAL", "deliveryDate": 4133404800000}
+        | {"status": "TRADING", "baseAsset": b, "quoteAsset": "USDT", "marginAsset": "USDT"}
+        for b in ("SUSHI", "AKRO", "KEEP", "CTK")
+    ]
+}
+
+
+def test_binance_recorded_book_tickers_are_perps_in_base_units() -> None:
+    c = codec("binance", "perp", BINANCE_ROWS)
+    frames = recorded("binance")  # combined-stream frames: the payload is under "data"
+    records = parse_all(c, [json.dumps(f["data"]) for f in frames])
+    assert len(records) == len(frames) == 300
+    first = records[0]
+    assert isinstance(first, Derivative)
+    assert (first.symbol, first.native, first.kind, first.expiry) == (
+        "SUSHI/USDT:USDT",
+        "SUSHIUSDT",
+        "perp",
+        None,
+    )
+    assert (first.bid, first.bid_size, first.ask, first.ask_size) == (7.611, 2.0, 7.612, 297.0)
+    assert first.ts_event == 1626992741017 * MS
+    assert {r.symbol for r in records} == {
+        f"{b}/USDT:USDT" for b in ("SUSHI", "AKRO", "KEEP", "CTK")
+    }
+
+
+def test_binance_mark_price_and_ticker_merge_with_the_book() -> None:
+    c = codec("binance", "perp")
+    frames = [
+        '{"e":"bookTicker","u":1,"s":"BTCUSDT","b":"64000.10","B":"1.5","a":"64000.20",'
+        '"A":"0.25","T":1796630400000,"E":1796630400001}',
+        '{"e":"markPriceUpdate","E":1796630401000,"s":"BTCUSDT","p":"64000.15000000",'
+        '"i":"63990.5","P":"63991","r":"-0.00012500","T":1796659200000}',
+        '{"e":"24hrTicker","E":1796630402000,"s":"BTCUSDT","p":"-100","P":"-0.15","c":"64000.1",'
+        '"Q":"0.002","o":"64100.1","h":"64500","l":"63500.5","v":"12345.678","q":"790123456.7"}',
+    ]
+    last = merged(parse_all(c, frames))["BTCUSDT"]
+    assert isinstance(last, Derivative) and last.flags is None
+    assert (last.bid, last.bid_size, last.ask, last.ask_size) == (64000.1, 1.5, 64000.2, 0.25)
+    assert (last.mark, last.index, last.funding_rate) == (64000.15, 63990.5, -0.000125)
+    assert last.funding_ts == 1796659200000 * MS and last.open_interest is None
+    assert (last.last, last.open, last.high, last.low) == (64000.1, 64100.1, 64500.0, 63500.5)
+    assert (last.volume, last.quote_volume) == (12345.678, 790123456.7)
+    assert last.ts_event == 1796630402000 * MS
+
+
+def test_binance_dated_futures_have_an_expiry_and_no_funding() -> None:
+    c = codec("binance", "future")
+    m = c.lookup("BTCUSDT_261225")
+    assert m is not None and (m.symbol, m.kind) == ("BTC/USDT:USDT-261225", "future")
+    assert m.expiry == 1798185600000 * MS  # 2026-12-25 08:00 UTC
+    raw = (
+        '{"e":"markPriceUpdate","E":1796630401000,"s":"BTCUSDT_261225","p":"64500.1",'
+        '"i":"64000","P":"64010","r":"","T":0}'
+    )
+    (r,) = c.parse_frame(raw, 1)
+    assert isinstance(r, Derivative)
+    assert (r.kind, r.expiry, r.mark, r.funding_rate, r.funding_ts) == (
+        "future",
+        m.expiry,
+        64500.1,
+        None,
+        None,
+    )
+    # a contract that is not trading, and a COIN-M (inverse) one, are not listed
+    assert c.lookup("XEMUSDT") is None
+    inverse = {"symbol": "BTCUSD_PERP", "contractType": "PERPETUAL", "deliveryDate": 1}
+    inverse |= {"contractStatus": "TRADING", "baseAsset": "BTC", "quoteAsset": "USD"}
+    inverse |= {"marginAsset": "BTC", "contractSize": 100}
+    rows = {"symbols": [inverse, *BINANCE_ROWS["symbols"]]}
+    assert codec("binance", "perp", rows).lookup("BTCUSD_PERP") is None
+
+
+def test_binance_routes_split_the_channels_over_two_endpoints() -> None:
+    cls = codec_class("binance", "perp")
+    c = codec("binance", "perp")
+    markets = [c.lookup("BTCUSDT")]
+    public, market = cls.routes()
+    assert public.route_url("wss://fstream.binance.com") == "wss://fstream.binance.com/public/ws"
+    assert market.route_url("ws://127.0.0.1:9/") == "ws://127.0.0.1:9/market/ws"
+    streams = [json.loads(public(c.table).subscribe(markets)[0])["params"]]  # type: ignore[arg-type]
+    streams.append(json.loads(market(c.table).subscribe(markets)[0])["params"])  # type: ignore[arg-type]
+    assert streams == [["btcusdt@bookTicker"], ["btcusdt@markPrice@1s", "btcusdt@ticker"]]
+    assert c.parse_frame('{"result":null,"id":1}', 1) == []
+    with pytest.raises(VenueError, match="Invalid"):
+        c.parse_frame('{"error":{"code":2,"msg":"Invalid request"},"id":1}', 1)
+
+
+def test_binance_rest_lists_merge_into_whole_records() -> None:
+    c = codec("binance", "perp")
+    bodies = [
+        b'[{"symbol":"BTCUSDT","bidPrice":"64000.1","bidQty":"2","askPrice":"64000.2",'
+        b'"askQty":"3","time":1796630400000},{"symbol":"NOPE","bidPrice":"1"}]',
+        b'[{"symbol":"BTCUSDT","markPrice":"64000.12","indexPrice":"63999","lastFundingRate":'
+        b'"0.0001","nextFundingTime":1796659200000,"time":1796630400500}]',
+        b'[{"symbol":"BTCUSDT","lastPrice":"64000.1","openPrice":"63000","highPrice":"65000",'
+        b'"lowPrice":"62000","volume":"100.5","quoteVolume":"6432000","closeTime":1796630400900}]',
+    ]
+    records = [r for b in bodies for r in c.parse_rest(b, 1, None)]
+    last = merged(records)["BTCUSDT"]
+    assert isinstance(last, Derivative)
+    assert (last.bid, last.ask_size, last.mark, last.funding_rate) == (
+        64000.1,
+        3.0,
+        64000.12,
+        0.0001,
+    )
+    assert (last.volume, last.quote_volume, last.funding_ts) == (
+        100.5,
+        6432000.0,
+        1796659200000 * MS,
+    )
+    with pytest.raises(VenueError, match="-1121"):
+        c.parse_rest(b'{"code":-1121,"msg":"Invalid symbol."}', 1, None)
+
+
+# --- live, through the adapter -----------------------------------------------------------
+
+
+async def run_adapter(venue: str, kind: str, mode: str, tmp: Path) -> list[Ticker | Status]:
+    """The real adapter against the venue's simulator until every symbol has a whole record
+    (bid, ask and mark), or 8 s."""
+    sim = VenueSim(venue, rate=400, seed=3, kind=kind)
+    await sim.start()
+    c = codec(venue, kind)
+    symbols = tuple(m.symbol for m in c.table.markets if m.kind == kind)[:2]
+    settings: dict[str, Any] = dict(
+        venue=venue,
+        kind=kind,
+        mode=mode,
+        symbols=symbols,
+        poll_interval=0.1,
+        open_timeout=2.0,
+        request_timeout=2.0,
+        **sim.endpoints(),
+    )
+    cfg = ExchangeConfig(**settings)
+    out: list[Ticker | Status] = []
+    adapter = Adapter(codec_class(venue, kind), cfg, out.append, tmp / "state")
+    task = asyncio.create_task(adapter.run())
+
+    def done() -> bool:
+        last = {t.symbol: t for t in out if isinstance(t, Ticker)}
+        whole = [t for t in last.values() if None not in (t.bid, t.ask, getattr(t, "mark", None))]
+        return len(whole) == len(symbols)
+
+    try:
+        async with asyncio.timeout(8):
+            while not done():
+                await asyncio.sleep(0.02)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await sim.stop()
+    return out
+
+
+@pytest.mark.parametrize("mode", ["ws", "rest"])
+@pytest.mark.parametrize(("venue", "kind"), MINE)
+async def test_streams_and_polls_the_simulator(
+    venue: str, kind: str, mode: str, tmp_path: Path
+) -> None:
+    out = await run_adapter(venue, kind, mode, tmp_path)
+    statuses = [r for r in out if isinstance(r, Status)]
+    assert "live" in [s.state for s in statuses]
+    assert {s.kind for s in statuses} == {kind}
+    if mode == "ws" and len(codec_class(venue, kind).routes()) > 1:  # one connection per route
+        assert {s.conn for s in statuses if s.state == "subscribed"} == {0, 1}
+    tickers = [t for t in out if isinstance(t, Ticker)]
+    for t in tickers:
+        assert isinstance(t, Derivative) and t.kind == kind and t.flags is None
+        assert (t.expiry is not None) == (kind == "future")
+    for t in {t.symbol: t for t in tickers}.values():
+        assert isinstance(t, Derivative)
+        assert t.bid is not None and t.ask is not None and t.bid < t.ask
+        assert t.mark is not None and t.bid * 0.99 < t.mark < t.ask * 1.01
+        assert (t.funding_rate is None) == (kind == "future")
