@@ -46,6 +46,8 @@ MINE = [
     ("htx", "perp"),
     ("kraken", "perp"),
     ("kraken", "future"),
+    ("kucoin", "perp"),
+    ("kucoin", "future"),
 ]
 # The derivatives fields each codec fills, on its stream and when polling.
 LIVE_FIELDS: dict[tuple[str, str], dict[str, tuple[str, ...]]] = {
@@ -67,6 +69,14 @@ LIVE_FIELDS: dict[tuple[str, str], dict[str, tuple[str, ...]]] = {
     },
     ("kraken", "future"): {
         "ws": ("mark", "index", "open_interest"),
+        "rest": ("mark", "index", "open_interest"),
+    },
+    ("kucoin", "perp"): {
+        "ws": ("mark", "index", "funding_rate"),
+        "rest": ("mark", "index", "funding_rate", "funding_ts", "open_interest"),
+    },
+    ("kucoin", "future"): {
+        "ws": ("mark", "index"),
         "rest": ("mark", "index", "open_interest"),
     },
 }
@@ -428,6 +438,68 @@ def test_kraken_rest_tickers() -> None:
     assert r.ts_event == 1765108800123 * MS
     with pytest.raises(VenueError, match="apiLimitExceeded"):
         c.parse_rest(b'{"result":"error","error":"apiLimitExceeded"}', 1, None)
+
+
+# --- kucoin -------------------------------------------------------------------------------
+
+
+def kucoin_push(topic: str, subject: str, data: str) -> str:
+    return f'{{"type":"message","topic":"{topic}","subject":"{subject}","data":{data}}}'
+
+
+def test_kucoin_ticker_and_instrument_pushes_merge_in_base_units() -> None:
+    c = codec("kucoin", "perp")  # XBTUSDTM: 0.001 BTC a lot; XBTUSDM: one USD, inverse
+    c.subscribe(list(c.table.markets))
+    c.parse_frame('{"id":"x","type":"welcome"}', 1)
+    topics = [json.loads(r)["topic"] for r in c.replies]
+    assert topics == [
+        "/contractMarket/tickerV2:XBTUSDM,XBTUSDTM,ETHUSDTM",
+        "/contract/instrument:XBTUSDM,XBTUSDTM,ETHUSDTM",
+    ]
+    raws = [
+        kucoin_push("/contractMarket/tickerV2:XBTUSDTM", "tickerV2",
+                    '{"symbol":"XBTUSDTM","sequence":1638382917,"bestBidSize":795,'
+                    '"bestBidPrice":"89712.1","bestAskPrice":"89712.2","bestAskSize":284,'
+                    '"ts":1765100000123456789}'),
+        kucoin_push("/contract/instrument:XBTUSDTM", "mark.index.price",
+                    '{"granularity":1000,"indexPrice":89720.23,"markPrice":89716.52,'
+                    '"timestamp":1765100001000}'),
+        kucoin_push("/contract/instrument:XBTUSDTM", "funding.rate",
+                    '{"granularity":60000,"fundingRate":-0.000296,"timestamp":1765100002000}'),
+        kucoin_push("/contractMarket/tickerV2:XBTUSDM", "tickerV2",
+                    '{"symbol":"XBTUSDM","bestBidSize":5000,"bestBidPrice":"80000",'
+                    '"bestAskPrice":"80000.5","bestAskSize":1000,"ts":1765100000000000000}'),
+    ]  # fmt: skip
+    recs = parse_all(c, raws)
+    assert recs[0].ts_event == 1765100000123456789
+    last = settled(recs)
+    r = last["BTC/USDT:USDT"]
+    assert values(r, *TOP) == (89712.1, 0.795, 89712.2, 0.284)
+    assert values(r, *DERIV) == (89716.52, 89720.23, -0.000296, None, None)
+    assert r.ts_event == 1765100002000 * MS
+    inv = last["BTC/USD:BTC"]
+    assert values(inv, *TOP) == (80000.0, 0.0625, 80000.5, pytest.approx(1000 / 80000.5))
+    with pytest.raises(VenueError, match="404"):
+        c.parse_frame('{"id":"sub1","type":"error","code":404,"data":"topic not found"}', 1)
+
+
+def test_kucoin_rest_contracts_and_tickers() -> None:
+    c = codec("kucoin", "future")
+    contracts = snapshot_path("kucoin-future").read_bytes()
+    tickers = (
+        b'{"code":"200000","data":[{"sequence":1,"symbol":"XBTMZ26","side":"buy","size":1,'
+        b'"price":"90200","bestBidPrice":"90000","bestBidSize":9000,"bestAskPrice":"90001",'
+        b'"bestAskSize":100,"ts":1765100000000000000}]}'
+    )
+    recs = c.parse_rest(contracts, 1, None) + c.parse_rest(tickers, 2, None)
+    r = settled(recs)["BTC/USD:BTC-261225"]
+    assert isinstance(r, Derivative) and r.kind == "future"
+    assert r.expiry == 1798185600 * NS
+    assert values(r, *TOP) == (90000.0, 0.1, 90001.0, pytest.approx(100 / 90001))
+    assert values(r, "last", "volume") == (90200.0, None)
+    assert values(r, *DERIV) == (90210.0, 89719.9, None, None, pytest.approx(120400 / 90210))
+    with pytest.raises(VenueError, match="400100"):
+        c.parse_rest(b'{"code":"400100","msg":"bad"}', 1, None)
 
 
 # --- live sessions against the simulators ---------------------------------------------------

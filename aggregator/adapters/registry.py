@@ -91,6 +91,8 @@ DERIVATIVES: dict[tuple[str, str], tuple[str, str]] = {
     ("htx", "perp"): ("htx_swap", "HTXSwap"),
     ("kraken", "perp"): ("kraken_futures", "KrakenFutures"),
     ("kraken", "future"): ("kraken_futures", "KrakenFutures"),
+    ("kucoin", "perp"): ("kucoin_futures", "KuCoinFutures"),
+    ("kucoin", "future"): ("kucoin_futures", "KuCoinFutures"),
 }
 
 
