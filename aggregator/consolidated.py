@@ -29,7 +29,7 @@ EXCHANGE = "consolidated"  # the `exchange` of every bbo record
 DOWN_STATES = frozenset({"starting", "connecting", "stale", "disconnected", "stopped"})
 
 Quote = tuple[float | None, float | None, float | None, float | None]  # bid, size, ask, size
-MarketKey = tuple[str, ...]  # the hub's key of a venue market: ("ticker", exchange, symbol)
+MarketKey = tuple[str, str]  # a venue market: (exchange, its unified symbol)
 
 
 @dataclass(init=False)
@@ -135,7 +135,7 @@ class Book:
         self.symbol = symbol
         self.merged = merged
         self.quotes: dict[MarketKey, Quote] = {}
-        self.markets: set[tuple[str, str, str]] = set()  # hub keys of every ticker seen
+        self.markets: set[MarketKey] = set()  # every venue market seen, used or not
         self.best_bid: MarketKey | None = None
         self.best_ask: MarketKey | None = None
         self.pending = False  # a record of it is due
@@ -219,10 +219,10 @@ class Book:
         bid_ex = ask_ex = None
         if self.best_bid is not None:
             q = self.quotes[self.best_bid]
-            bid, bid_size, bid_ex = q[0], q[1], self.best_bid[1]
+            bid, bid_size, bid_ex = q[0], q[1], self.best_bid[0]
         if self.best_ask is not None:
             q = self.quotes[self.best_ask]
-            ask, ask_size, ask_ex = q[2], q[3], self.best_ask[1]
+            ask, ask_size, ask_ex = q[2], q[3], self.best_ask[0]
         crossed = bid is not None and ask is not None and bid > ask
         return (bid, bid_size, bid_ex, ask, ask_size, ask_ex, len(self.quotes), crossed)
 
@@ -254,9 +254,8 @@ def _ask_beats(
 class ConsolidatedView:
     """The hub's consumer that keeps the books and publishes their ``bbo`` records.
 
-    ``latest`` is the hub's latest record per key: a batch's tickers are read there (set
-    before any sink is offered the batch), which also serves the compiled path's light
-    records. ``publish`` takes the bbo records back to the hub.
+    ``latest`` is the hub's latest record per key (what the page shows of each venue's
+    market). ``publish`` takes the bbo records back to the hub.
     """
 
     name = EXCHANGE
@@ -278,8 +277,10 @@ class ConsolidatedView:
         self._clock = clock
         self.books: dict[str, Book] = {}
         self._book_of: dict[str, Book] = {}  # a venue market's symbol -> its book
-        self._venue_books: dict[str, set[Book]] = {}  # exchange -> books it has markets in
-        self._touched: set[tuple[str, str, str]] = set()
+        # (exchange, kind) -> the books it has markets in: a venue's spot and derivatives
+        # adapters are apart, and so are their status records
+        self._venue_books: dict[tuple[str, str], set[Book]] = {}
+        self._touched: dict[MarketKey, Any] = {}  # the latest ticker of each market touched
         self._due: list[Book] = []
         self._applying: asyncio.Handle | None = None  # the touched markets, applied
         self._flushing: asyncio.Handle | None = None  # the records due, sent
@@ -305,12 +306,12 @@ class ConsolidatedView:
         for r in records:
             kind = r.type
             if kind == "ticker":
-                touched.add(r.key())
+                touched[(r.exchange, r.symbol)] = r
             elif kind == "status":
                 if touched:
                     self._apply()
                 if r.state in DOWN_STATES:
-                    self._venue_down(r.exchange)
+                    self._venue_down(r.exchange, r.kind)
         if touched and self._applying is None:
             loop = self._loop or asyncio.get_running_loop()
             self._loop = loop
@@ -320,18 +321,14 @@ class ConsolidatedView:
         if self._applying is not None:
             self._applying.cancel()
             self._applying = None
-        latest = self.latest
         book_of = self._book_of
-        for key in self._touched:
-            r = latest.get(key)
-            if r is None:
-                continue
-            book = book_of.get(r.symbol)
+        for key, r in self._touched.items():
+            book = book_of.get(key[1])
             if book is None:
-                book = self._new_book(r.symbol)
+                book = self._new_book(key[1])
             if key not in book.markets:
                 book.markets.add(key)
-                self._venue_books.setdefault(r.exchange, set()).add(book)
+                self._venue_books.setdefault((key[0], r.kind), set()).add(book)
             quote: Quote | None = None
             if r.flags is None and (r.bid is not None or r.ask is not None):
                 quote = (r.bid, r.bid_size, r.ask, r.ask_size)
@@ -341,9 +338,9 @@ class ConsolidatedView:
                     self._changed(book)
         self._touched.clear()
 
-    def _venue_down(self, exchange: str) -> None:
-        for book in self._venue_books.get(exchange, ()):
-            gone = [k for k in book.quotes if k[1] == exchange]
+    def _venue_down(self, exchange: str, kind: str) -> None:
+        for book in self._venue_books.get((exchange, kind), ()):
+            gone = [k for k in book.quotes if k[0] == exchange]
             for key in gone:
                 book.update(key, None)
             if gone:

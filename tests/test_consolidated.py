@@ -17,7 +17,7 @@ from aggregator.consolidated import BBO, BBO_FIELDS, Book, ConsolidatedView
 from aggregator.errors import ConfigError
 from aggregator.filters import check
 from aggregator.hub import Hub
-from aggregator.records import CROSSED, FLAGS, Status, Ticker, dumps
+from aggregator.records import CROSSED, FLAGS, Derivative, Status, Ticker, dumps
 
 
 class Bbos:
@@ -130,6 +130,20 @@ async def test_stale_disconnected_and_flagged_venues_are_left_out_until_they_sen
     hub.publish(quote("kraken", "BTC/USD", 100.1, 1.0, 100.9, 1.0))
     await settle(view)
     assert side(out.got[-1]) == (100.2, 0.5, "coinbase", 100.9, 1.0, "kraken", 2)
+
+
+async def test_a_venues_spot_and_derivatives_go_down_apart() -> None:
+    """One adapter per kind: a status of a venue's perpetuals leaves its spot quotes in."""
+    hub, view, out = make()
+    hub.publish(quote("binance", "BTC/USDT", 100.0, 1.0, 101.0, 1.0))
+    perp = Derivative("binance", "BTC/USDT:USDT", "BTCUSDT", 100.2, 1.0, 100.3, 1.0, kind="perp")
+    hub.publish(perp)
+    await settle(view)
+    assert {r.symbol: r.venues for r in out.got} == {"BTC/USDT": 1, "BTC/USDT:USDT": 1}
+    hub.publish(Status("binance", "disconnected", "reset", kind="perp"))
+    await settle(view)
+    last = {r.symbol: r.venues for r in out.got}
+    assert last == {"BTC/USDT": 1, "BTC/USDT:USDT": 0}
 
 
 async def test_a_book_crossed_across_venues_is_said() -> None:

@@ -178,8 +178,8 @@ class WebServer:
             return []
         now = time.time_ns()
         rows = []
-        for key in sorted(book.markets, key=lambda k: (k[1], k[2])):
-            r = self.view.latest.get(key)
+        for key in sorted(book.markets):
+            r = self.view.latest.get(("ticker", *key))
             if r is None:
                 continue
             used = key in book.quotes
