@@ -42,6 +42,7 @@ BAD = [
 # The (venue, kind) pairs of this file's codecs.
 MINE = [
     ("bitfinex", "perp"),
+    ("coinex", "perp"),
     ("gate", "perp"),
     ("htx", "perp"),
     ("kraken", "perp"),
@@ -52,6 +53,10 @@ MINE = [
 # The derivatives fields each codec fills, on its stream and when polling.
 LIVE_FIELDS: dict[tuple[str, str], dict[str, tuple[str, ...]]] = {
     ("bitfinex", "perp"): {
+        "ws": ("mark", "index", "funding_rate", "funding_ts", "open_interest"),
+        "rest": ("mark", "index", "funding_rate", "funding_ts", "open_interest"),
+    },
+    ("coinex", "perp"): {
         "ws": ("mark", "index", "funding_rate", "funding_ts", "open_interest"),
         "rest": ("mark", "index", "funding_rate", "funding_ts", "open_interest"),
     },
@@ -200,6 +205,61 @@ def test_bitfinex_rest_tickers_and_status_rows() -> None:
     assert values(r, *DERIV) == (3045.8, 3046.1, -0.0001, 1765123200000 * MS, 5000.25)
     with pytest.raises(VenueError, match="10020"):
         c.parse_rest(b'["error",10020,"symbol: invalid"]', 1, None)
+
+
+# --- coinex -------------------------------------------------------------------------------
+
+
+def test_coinex_state_and_bbo_merge_gzipped() -> None:
+    c = codec("coinex", "perp")
+    assert "BTC/USD:BTC" not in c.table.by_symbol  # inverse contracts are not followed
+    state = (
+        '{"method":"state.update","data":{"state_list":[{"market":"ETHUSDT","last":"1892.29",'
+        '"open":"1884.62","close":"1892.29","high":"1894.09","low":"1863.72","volume":"1149.1",'
+        '"value":"2169004.2","volume_sell":"520.3","volume_buy":"628.8",'
+        '"open_interest_size":"3721.94","insurance_fund_size":"0.0","mark_price":"1892.25",'
+        '"index_price":"1892.94","latest_funding_rate":"0.00001","next_funding_rate":"0.00002",'
+        '"latest_funding_time":1642145000000,"next_funding_time":1642174800000,'
+        '"period":86400}]},"id":null}'
+    )
+    bbo = (
+        '{"method":"bbo.update","data":{"market":"ETHUSDT","updated_at":1642145331234,'
+        '"best_bid_price":"1892.2","best_bid_size":"0.1","best_ask_price":"1892.3",'
+        '"best_ask_size":"0.15"},"id":null}'
+    )
+    (r,) = settled(parse_all(c, [gz(bbo), gz(state)])).values()
+    assert (r.symbol, r.native, r.kind) == ("ETH/USDT:USDT", "ETHUSDT", "perp")
+    assert values(r, *TOP) == (1892.2, 0.1, 1892.3, 0.15)
+    assert values(r, "last", "open", "high", "low", "volume", "quote_volume") == (
+        1892.29, 1884.62, 1894.09, 1863.72, 1149.1, 2169004.2
+    )  # fmt: skip
+    assert values(r, *DERIV) == (1892.25, 1892.94, 0.00001, 1642174800000 * MS, 3721.94)
+    assert r.ts_event is None  # state pushes carry no time
+    with pytest.raises(VenueError, match="20001"):
+        c.parse_frame('{"id":1,"code":20001,"message":"invalid argument"}', 1)
+
+
+def test_coinex_rest_ticker_and_depth() -> None:
+    c = codec("coinex", "perp")
+    btc = c.table.by_symbol["BTC/USDT:USDT"]
+    ticker = (
+        b'{"code":0,"data":[{"market":"BTCUSDT","last":"89712.5","open":"88620.1",'
+        b'"close":"89712.5","high":"90300","low":"88100","volume":"13740.5",'
+        b'"value":"1228963389.5","open_interest_size":"8724.443","mark_price":"89716.52",'
+        b'"index_price":"89720.23","latest_funding_rate":"0.0001",'
+        b'"next_funding_time":1765123200000,"period":86400}],"message":"OK"}'
+    )
+    depth = (
+        b'{"code":0,"data":{"market":"BTCUSDT","is_full":true,"depth":{"asks":[["89712.6",'
+        b'"0.3"]],"bids":[["89712.5","1.2"]],"last":"89712.5","updated_at":1765100000000,'
+        b'"checksum":1}},"message":"OK"}'
+    )
+    recs = c.parse_rest(depth, 1, btc) + c.parse_rest(ticker, 2, None)
+    r = settled(recs)["BTC/USDT:USDT"]
+    assert values(r, *TOP) == (89712.5, 1.2, 89712.6, 0.3)
+    assert values(r, *DERIV) == (89716.52, 89720.23, 0.0001, 1765123200000 * MS, 8724.443)
+    with pytest.raises(VenueError, match="3639"):
+        c.parse_rest(b'{"code":3639,"data":{},"message":"market not found"}', 1, btc)
 
 
 # --- gate ---------------------------------------------------------------------------------

@@ -1,0 +1,194 @@
+"""CoinEx USDT-margined perpetual futures: the v2 futures WebSocket and REST API.
+
+The protocol is the spot one's (``coinex``: requests ``{"method", "params", "id"}``, gzip'd
+frames, ``server.ping``), on ``wss://socket.coinex.com/v2/futures``. ``state.update`` adds to
+the spot statistics the mark and index prices, ``open_interest_size`` (base units),
+``latest_funding_rate`` (the rate of the period that ends at ``next_funding_time``) and
+``next_funding_time`` (ms); ``bbo.update`` is the spot one. Both are merged. Sizes are in
+the base currency (a contract is one unit); only linear contracts are followed.
+
+REST polling: ``GET /v2/futures/ticker`` (every market, the state fields) and
+``/v2/futures/depth`` per market for the best bid and ask. Markets from
+``/v2/futures/market`` (status "online", contract_type "linear").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import msgspec
+
+from ..errors import ParseError, RateLimited, VenueError, VenueNotice
+from ..records import Derivative, Ticker, best_level, ms_to_ns
+from ..symbols import Market, derivative_symbol
+from .base import RestRequest
+from .coinex import SESSION_ERRORS, TOO_FREQUENT, CoinEx, Depth
+from .htx_swap import _inflate
+from .schema import Num, Schema, Time
+
+
+class State(msgspec.Struct):
+    """One market's state: a state.update item, or a REST ticker."""
+
+    market: Any = ""
+    last: Num = None
+    open: Num = None
+    high: Num = None
+    low: Num = None
+    volume: Num = None  # base currency
+    value: Num = None  # quote currency
+    mark_price: Num = None
+    index_price: Num = None
+    open_interest_size: Num = None  # base currency
+    latest_funding_rate: Num = None
+    next_funding_time: Time = None  # ms
+
+
+class Data(msgspec.Struct):
+    state_list: list[State] | None = None
+    depth: Depth | None = None
+    market: Any = ""
+    updated_at: Time = None  # ms
+    best_bid_price: Num = None
+    best_bid_size: Num = None
+    best_ask_price: Num = None
+    best_ask_size: Num = None
+
+
+class Message(msgspec.Struct):
+    method: Any = None
+    data: Data | list[State] | None = None
+    id: Any = None
+    code: Any = None
+    message: Any = None
+
+
+MESSAGE = Schema(Message)
+
+
+class CoinExFutures(CoinEx):
+    MARKETS_URL: ClassVar[str] = "https://api.coinex.com/v2/futures/market"
+    WS_URL: ClassVar[str] = "wss://socket.coinex.com/v2/futures"
+
+    def parse_ws(self, raw: str | bytes, ts_recv: int) -> list[Ticker]:
+        """Frames are gzip'd JSON (documented):
+        {"method":"state.update","data":{"state_list":[{"market":"ETHUSDT","last":"1892.29",
+        "open":"1884.62","close":"1892.29","high":"1894.09","low":"1863.72",
+        "volume":"1149.1","value":"2169004.2","volume_sell":"520.3","volume_buy":"628.8",
+        "open_interest_size":"3721.94","insurance_fund_size":"0.0","mark_price":"1892.25",
+        "index_price":"1892.94","latest_funding_rate":"0.00001","next_funding_rate":"0.00002",
+        "latest_funding_time":1642145000000,"next_funding_time":1642174800000,
+        "period":86400}]},"id":null}
+        {"method":"bbo.update","data":{"market":"BTCUSDT","updated_at":1642145331234,
+        "best_bid_price":"20000","best_bid_size":"0.1","best_ask_price":"20001",
+        "best_ask_size":"0.15"},"id":null}
+        Answers and refusals as on spot.
+        """
+        msg = MESSAGE(_inflate(raw))
+        method, data = msg.method, msg.data
+        if method == "bbo.update":
+            if not isinstance(data, Data):
+                raise ParseError("bbo.update without data")
+            m = self.lookup(data.market)
+            if m is None:
+                return []
+            return [
+                Derivative(
+                    self.venue, m.symbol, m.native, data.best_bid_price, data.best_bid_size,
+                    data.best_ask_price, data.best_ask_size, ts_event=ms_to_ns(data.updated_at),
+                    ts_recv=ts_recv, kind=m.kind,
+                )
+            ]  # fmt: skip
+        if method == "state.update":
+            if not isinstance(data, Data) or data.state_list is None:
+                raise ParseError("state.update without a state_list")
+            return self._states(data.state_list, ts_recv)
+        if method is None and msg.code not in (0, None):
+            text = f"request {msg.id} refused: {msg.code}: {msg.message}"
+            if msg.code in SESSION_ERRORS:
+                raise VenueError(text)
+            raise VenueNotice(text)
+        return []
+
+    def _states(self, states: list[State], ts_recv: int) -> list[Ticker]:
+        out: list[Ticker] = []
+        for s in states:
+            m = self.lookup(s.market)
+            if m is None:
+                continue
+            out.append(
+                Derivative(
+                    self.venue, m.symbol, m.native, None, None, None, None,
+                    s.last, s.open, s.high, s.low, s.volume, s.value, None, ts_recv,
+                    kind=m.kind, mark=s.mark_price, index=s.index_price,
+                    funding_rate=s.latest_funding_rate,
+                    funding_ts=ms_to_ns(s.next_funding_time),
+                    open_interest=s.open_interest_size,
+                )
+            )  # fmt: skip
+        return out
+
+    def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
+        depth = f"{base_url}/v2/futures/depth?limit=5&interval=0&market="
+        return [
+            *(RestRequest(depth + m.native, m) for m in markets),
+            RestRequest(f"{base_url}/v2/futures/ticker"),
+        ]
+
+    def parse_rest(self, body: bytes, ts_recv: int, market: Market | None) -> list[Ticker]:
+        """GET /v2/futures/ticker: {"code":0,"data":[{"market":"BTCUSDT","last":"89712.5",
+        "open":"88620.1","close":"89712.5","high":"90300","low":"88100","volume":"13740.5",
+        "value":"1228963389.5","volume_sell":"6800.1","volume_buy":"6940.4",
+        "open_interest_size":"8724.443","insurance_fund_size":"1000000",
+        "mark_price":"89716.52","index_price":"89720.23","latest_funding_rate":"0.0001",
+        "next_funding_rate":"0.000085","latest_funding_time":1765094400000,
+        "next_funding_time":1765123200000,"period":86400}],"message":"OK"} (documented);
+        GET /v2/futures/depth: the spot depth's shape.
+        """
+        msg = MESSAGE(body)
+        if msg.code is None:
+            raise ParseError("response without a code")
+        if msg.code != 0:
+            text = f"venue error {msg.code}: {msg.message}"
+            raise RateLimited(text) if msg.code == TOO_FREQUENT else VenueError(text)
+        data = msg.data
+        if isinstance(data, list):
+            return self._states(data, ts_recv)
+        if data is None or data.depth is None:
+            raise ParseError("response without a data list or a depth")
+        m = self.lookup(data.market) if data.market else market
+        if m is None:
+            return []
+        book = data.depth
+        bid, bid_size = best_level(book.bids, highest=True)
+        ask, ask_size = best_level(book.asks, highest=False)
+        return [
+            Derivative(
+                self.venue, m.symbol, m.native, bid, bid_size, ask, ask_size, book.last,
+                ts_event=ms_to_ns(book.updated_at), ts_recv=ts_recv, kind=m.kind,
+            )
+        ]  # fmt: skip
+
+    @staticmethod
+    def market_rows(body: bytes) -> list[Any]:
+        """GET /v2/futures/market: {"code":0,"data":[{"market":"BTCUSDT",
+        "contract_type":"linear","taker_fee_rate":"0.0005","maker_fee_rate":"0.0003",
+        "min_amount":"0.0001","base_ccy":"BTC","quote_ccy":"USDT","base_ccy_precision":8,
+        "quote_ccy_precision":2,"tick_size":"0.1","leverage":["1","2","3","5","10","20",
+        "30","50","100"],"open_interest_volume":"8724.443","is_market_available":true,
+        "is_copy_trading_available":true,"status":"online"}],"message":"OK"}"""
+        return CoinEx.market_rows(body)
+
+    @classmethod
+    def market_of(cls, row: Any) -> Market | None:
+        if row.get("status") != "online" or row.get("contract_type") != "linear":
+            return None
+        base, quote = row["base_ccy"], row["quote_ccy"]
+        return Market(
+            derivative_symbol(base, quote, quote, renames=cls.RENAMES),
+            row["market"],
+            base_id=base,
+            quote_id=quote,
+            kind="perp",
+        )
