@@ -87,6 +87,7 @@ DERIVATIVES: dict[tuple[str, str], tuple[str, str]] = {
     ("binance", "perp"): ("binance_futures", "BinanceFutures"),
     ("binance", "future"): ("binance_futures", "BinanceFutures"),
     ("bitfinex", "perp"): ("bitfinex_deriv", "BitfinexDeriv"),
+    ("bitflyer", "perp"): ("bitflyer_cfd", "BitflyerCFD"),
     ("coinex", "perp"): ("coinex_futures", "CoinExFutures"),
     ("gate", "perp"): ("gate_futures", "GateFutures"),
     ("htx", "perp"): ("htx_swap", "HTXSwap"),
