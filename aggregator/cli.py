@@ -277,6 +277,7 @@ def cmd_subscribe(args: argparse.Namespace) -> int:
             sys.stdout,
             replay=args.replay,
             stream=args.stream,
+            kinds=f.kinds,
         )
     )
 
@@ -305,7 +306,13 @@ def cmd_export(args: argparse.Namespace) -> int:
             f"export needs {e.name}, which is not installed: pip install 'aggregator[parquet]'"
         ) from None
     table = read(
-        args.dir, args.exchange or None, args.symbol or None, args.type, args.start, args.end
+        args.dir,
+        args.exchange or None,
+        args.symbol or None,
+        args.type,
+        args.start,
+        args.end,
+        kinds=args.kind or None,
     )
     export(table, args.output)
     print(f"{table.num_rows} {args.type} records written to {args.output}", file=sys.stderr)
@@ -454,6 +461,7 @@ def parser() -> argparse.ArgumentParser:
         "--nats", type=_nats_urls, action="append", required=True, metavar="URL", help="nats://..."
     )
     _filter_options(ns)
+    _kind_option(ns)
     ns.add_argument("--subject-prefix", default="md", help="the daemons' nats.subject_prefix")
     ns.add_argument(
         "--replay", type=_positive, metavar="SECONDS", help="JetStream: the last SECONDS first"
@@ -466,6 +474,7 @@ def parser() -> argparse.ArgumentParser:
     x.add_argument("-o", "--output", type=Path, required=True, help="FILE.parquet or FILE.csv")
     x.add_argument("-e", "--exchange", action="append", default=[], help="only this venue")
     x.add_argument("-s", "--symbol", action="append", default=[], help="only this symbol")
+    _kind_option(x)
     x.add_argument("-t", "--type", choices=["ticker", "status", "bbo"], default="ticker")
     x.add_argument("--from", dest="start", metavar="TIME", help="from this time (ISO 8601, UTC)")
     x.add_argument("--to", dest="end", metavar="TIME", help="before this time (ISO 8601, UTC)")

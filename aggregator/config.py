@@ -188,6 +188,13 @@ _SIZE_UNITS = {
     "gib": 2**30,
     "tib": 2**40,
 }
+URL_KEYS = ("ws_url", "rest_url", "markets_url")
+# What a kind's own table ([exchanges.binance.perp]) may set for that kind's adapter.
+KIND_KEYS = frozenset(
+    {*URL_KEYS, "mode", "poll_interval", "stale_after", "max_symbols_per_connection"}
+    | {"fallback", "fallback_after"}
+)
+KIND_TABLES = ("spot", "perp", "future", "option")  # (records.KINDS)
 _EXCHANGE_KEYS = {f.name for f in dataclasses.fields(ExchangeConfig)} - {
     "venue",
     "key",
@@ -390,13 +397,16 @@ def loads(text: str, *, source: Path | None = None, check_paths: bool = True) ->
         if not isinstance(body, dict):
             loader.fail(path, f"expected a table, got {_kind(body)}")
         merged = {**defaults, **body}
+        own = {k: merged.pop(k) for k in list(merged) if k in KIND_TABLES}  # [exchanges.X.perp]
         ex = loader.build(ExchangeConfig, merged, path, venue=resolved.venue, key=key)
         _check_kinds(loader, ex, path)
         feeds = []
         for kind in ex.kinds:
-            feed = _feed(ex, kind, "stale_after" in merged)
+            feed = _feed(loader, ex, kind, merged, own.pop(kind, {}), path)
             _check_exchange(loader, feed, path)
             feeds.append(feed)
+        for kind in own:
+            loader.fail(f"{path}.{kind}", f"a table for {kind!r}, which is not in kinds")
         ex = dataclasses.replace(feeds[0], kind=ex.kinds[0], symbols=ex.symbols)
         if ex.kinds != ("spot",):
             ex = dataclasses.replace(ex, per_kind=tuple(feeds))
@@ -597,18 +607,37 @@ def _check_kinds(loader: _Loader, ex: ExchangeConfig, path: str) -> None:
             )
 
 
-def _feed(ex: ExchangeConfig, kind: str, stale_after_set: bool) -> ExchangeConfig:
+def _feed(
+    loader: _Loader,
+    ex: ExchangeConfig,
+    kind: str,
+    merged: dict[str, Any],
+    own: Any,
+    path: str,
+) -> ExchangeConfig:
     """The config of the venue's adapter of one kind: the symbols of that kind (none listed:
-    all its markets), its codec's mode and, unless the config says, its staleness limit."""
+    all its markets), the keys of its own table ([exchanges.X.KIND]), its codec's mode and,
+    unless the config says, its staleness limit. The venue's URLs are spot's (or the one
+    kind's): another kind's endpoints are the codec's, or set in its own table."""
     from .adapters import registry
 
-    feed = dataclasses.replace(
-        ex, kind=kind, symbols=tuple(s for s in ex.symbols if kind_of(s) == kind)
-    )
+    tpath = f"{path}.{kind}"
+    if not isinstance(own, dict):
+        loader.fail(tpath, f"expected a table, got {_kind(own)}")
+    changes: dict[str, Any] = {"kind": kind}
+    changes["symbols"] = tuple(s for s in ex.symbols if kind_of(s) == kind)
+    if kind != "spot" and len(ex.kinds) > 1:
+        changes |= {url: "" for url in URL_KEYS}
+    hints = typing.get_type_hints(ExchangeConfig)
+    for key, value in own.items():
+        if key not in KIND_KEYS:
+            loader.fail(f"{tpath}.{key}", f"expected one of: {', '.join(sorted(KIND_KEYS))}")
+        changes[key] = loader.convert(hints[key], value, f"{tpath}.{key}", key)
+    feed = dataclasses.replace(ex, **changes)
     if kind not in registry.kinds(ex.venue):
         return feed  # (the venue has no adapter: _check_exchange says so)
     codec = registry.codec_class(ex.venue, kind)
-    if not stale_after_set:
+    if "stale_after" not in merged and "stale_after" not in own:
         feed = dataclasses.replace(feed, stale_after=codec.STALE_AFTER)
     if not feed.mode:
         modes = registry.modes(ex.venue, kind)
@@ -630,9 +659,7 @@ def _check_exchange(loader: _Loader, ex: ExchangeConfig, path: str) -> None:
         )
     if ex.mode not in modes:
         what = ex.venue if ex.kind == "spot" else f"{ex.venue} ({ex.kind})"
-        loader.fail(
-            f"{path}.mode", f"{what} supports {' and '.join(modes)}, not {_show(ex.mode)}"
-        )
+        loader.fail(f"{path}.mode", f"{what} supports {' and '.join(modes)}, not {_show(ex.mode)}")
     for s in ex.symbols:
         if not is_unified(s):
             loader.fail(

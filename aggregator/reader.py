@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from . import recordschema as rs
-from .datafiles import PARQUET_DIR, Time, sources, time_ns
+from .datafiles import DERIVATIVE_KINDS, PARQUET_DIR, Time, sources, time_ns
 from .errors import AggregatorError
 from .parquet import conform, lines_table
 
@@ -30,10 +30,12 @@ def read(
     type: str = "ticker",
     start: Time | None = None,
     end: Time | None = None,
+    kinds: str | Iterable[str] | None = None,
 ) -> pa.Table:
     """The records of one ``type`` ("ticker", "status" or "bbo") in ``data_dir`` (the file sink's
-    ``files.dir``) whose ``ts_recv`` is in [start, end), of these exchanges and symbols
-    (all when None), sorted by ``ts_recv`` (then exchange and seq).
+    ``files.dir``) whose ``ts_recv`` is in [start, end), of these exchanges, symbols and kinds
+    of market ("spot", "perp", "future": each kind's files apart, the others are not read;
+    all when None), sorted by ``ts_recv`` (then exchange and seq).
 
     ``table.to_pandas()`` and ``polars.from_arrow(table)`` give datetimes to the nanosecond.
     """
@@ -44,11 +46,13 @@ def read(
         raise AggregatorError(f"data directory {str(root)!r} does not exist")
     exs = _names(exchanges)
     lo, hi = time_ns(start, "start"), time_ns(end, "end")
+    kind_names = _names(kinds)
     tables = [
         _partition(conform(pq.read_table(path), type), exchange, type)
         for path, exchange in _parquet_files(root, type, exs, lo, hi)
+        if kind_names is None or _kind_of(path.stem, exchange) in kind_names
     ]
-    for src in sources(root, exs):
+    for src in sources(root, exs, kind_names if type != "bbo" else None):
         if type not in src.types or src.parquet(root, type).exists():
             continue
         first, period = _period(src.stamp)
@@ -74,6 +78,15 @@ def read(
     )
     order = pc.sort_indices(keys, [("t", "ascending"), ("e", "ascending"), ("s", "ascending")])
     return table.take(order).unify_dictionaries().combine_chunks()
+
+
+def _kind_of(stem: str, exchange: str) -> str:
+    """The kind of market of a Parquet file, from its name: binance-perp-2026-12-07T07.0000."""
+    rest = stem[len(exchange) + 1 :]
+    for kind in DERIVATIVE_KINDS:
+        if rest.startswith(f"{kind}-"):
+            return kind
+    return "spot"
 
 
 def _ns_type() -> pa.DataType:

@@ -22,6 +22,7 @@ from nats.aio.msg import Msg
 from nats.js.api import ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
+from .config import kind_of
 from .sinks.nats import token
 
 TYPES = ("ticker", "status", "bbo")
@@ -33,17 +34,31 @@ def subjects(
     exchanges: Sequence[str] = (),
     symbols: Sequence[str] = (),
     types: Sequence[str] = (),
+    kinds: Sequence[str] = (),
 ) -> list[str]:
-    """The subjects matching these filters (empty means any); status records have no symbol."""
+    """The subjects matching these filters (empty means any); status records have no symbol.
+    A derivative's subjects name its kind after the exchange (any kind: ``*`` there)."""
     exs = [token(e) for e in exchanges] or ["*"]
     syms = [token(s) for s in symbols] or ["*"]
+    # the kinds asked for, else those of the symbols (their form says it), else any ("*")
+    asked = list(kinds) or list(dict.fromkeys(kind_of(s) for s in symbols)) or ["spot", "*"]
+    # each symbol's kinds: its own (if asked for); "*" any of those asked for
+    of = {token(s): [k for k in (kind_of(s),) if not kinds or k in kinds] for s in symbols}
+    of["*"] = asked
     out: list[str] = []
     for t in types or TYPES:
-        if t in ("ticker", "bbo"):  # (bbo: the exchange is "consolidated")
+        if t == "bbo":  # (the exchange is "consolidated")
             out += [f"{prefix}.{t}.{e}.{s}" for e in exs for s in syms]
+        elif t == "ticker":
+            out += [f"{prefix}.{t}.{_head(e, k)}.{s}" for e in exs for s in syms for k in of[s]]
         else:
-            out += [f"{prefix}.{token(t)}.{e}" for e in exs]
+            out += [f"{prefix}.{token(t)}.{_head(e, k)}" for e in exs for k in asked]
     return list(dict.fromkeys(out))
+
+
+def _head(exchange: str, kind: str) -> str:
+    """A subject's exchange tokens: "binance" (spot), "binance.perp", "binance.*" (any)."""
+    return exchange if kind == "spot" else f"{exchange}.{kind}"
 
 
 async def subscribe(
@@ -56,6 +71,7 @@ async def subscribe(
     out: TextIO,
     replay: float | None = None,
     stream: str = "MD",
+    kinds: Sequence[str] = (),
 ) -> int:
     """Write matching records to ``out``; 0 after ``count`` records, 1 if NATS fails us."""
     where = ", ".join(servers)
@@ -103,7 +119,7 @@ async def subscribe(
         if count is not None and seen >= count:
             finished.set()
 
-    wanted = subjects(prefix, exchanges, symbols, types)
+    wanted = subjects(prefix, exchanges, symbols, types, kinds)
     try:
         if replay is not None:
             start = datetime.now(UTC) - timedelta(seconds=replay)

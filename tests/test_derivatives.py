@@ -3,6 +3,13 @@ records and filters that tell the kinds apart."""
 
 from __future__ import annotations
 
+import gzip
+import json
+import signal
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
 import msgspec
 import pytest
 
@@ -12,6 +19,9 @@ from aggregator.config import kind_of, loads
 from aggregator.errors import ConfigError
 from aggregator.filters import FilterError
 from aggregator.records import Derivative, Status, Ticker
+from aggregator.sim import VenueSim
+
+from .test_daemon import read_socket, short_dir, spawn, wait_for
 
 
 def test_kind_of_reads_the_symbol_form() -> None:
@@ -88,3 +98,110 @@ def test_filters_take_kinds() -> None:
     assert [f.match(r) for r in (spot, perp, status)] == [False, True, True]
     with pytest.raises(FilterError, match="kinds: unknown kind 'swap'"):
         filters.check(kinds=["swap"])
+
+
+def test_a_kind_table_sets_that_kind_s_endpoints_and_is_checked() -> None:
+    body = """
+[exchanges.binance]
+kinds = ["spot", "perp"]
+ws_url = "ws://127.0.0.1:1/ws"
+[exchanges.binance.perp]
+ws_url = "ws://127.0.0.1:2"
+stale_after = 3
+"""
+    spot, perp = loads(body, check_paths=False).exchanges[0].feeds()
+    assert (spot.ws_url, perp.ws_url, perp.stale_after) == (
+        "ws://127.0.0.1:1/ws",
+        "ws://127.0.0.1:2",
+        3.0,
+    )
+    assert perp.markets_url == ""  # spot's URLs are not the perps': the codec's
+    with pytest.raises(ConfigError, match=r"exchanges\.binance\.perp\.symbols: expected one of"):
+        loads(body + 'symbols = ["X/Y:Y"]\n', check_paths=False)
+    with pytest.raises(ConfigError, match="a table for 'future', which is not in kinds"):
+        loads(body + "[exchanges.binance.future]\nmode = 'ws'\n", check_paths=False)
+
+
+async def test_spot_and_perps_of_one_venue_side_by_side(tmp_path: Path) -> None:
+    """A daemon with binance spot and perps from two local servers: records, status records
+    and files of each kind apart, markets cached per kind, the socket filtering by kind, the
+    reader taking one kind; an orderly stop."""
+    spot_sim = VenueSim("binance", rate=300, seed=1)
+    perp_sim = VenueSim("binance", rate=300, seed=2, kind="perp")
+    root = short_dir()
+    await spot_sim.start()
+    await perp_sim.start()
+    try:
+        perp_urls = "\n".join(f'{k} = "{v}"' for k, v in perp_sim.endpoints().items())
+        spot_urls = "\n".join(f'{k} = "{v}"' for k, v in spot_sim.endpoints().items())
+        config = root / "aggregator.toml"
+        config.write_text(
+            f'[daemon]\nstate_dir = "{root / "state"}"\n'
+            f'[files]\ndir = "{root / "data"}"\nflush_interval = 0.2\n'
+            f'[socket]\npath = "{root / "agg.sock"}"\n'
+            "[exchanges.binance]\n"
+            'kinds = ["spot", "perp"]\n'
+            'symbols = ["BTC/USDT", "ETH/USDT", "BTC/USDT:USDT", "ETH/USDT:USDT"]\n'
+            f"backoff_initial = 0.1\n{spot_urls}\n"
+            f"[exchanges.binance.perp]\n{perp_urls}\n"
+        )
+        proc = await spawn("run", "-c", str(config), cwd=root)
+        try:
+            await wait_for((root / "agg.sock").exists)
+            perp_only = {"op": "subscribe", "kinds": ["perp"], "types": ["ticker", "status"]}
+            got = await read_socket(root / "agg.sock", 40, perp_only)
+            assert got[0]["type"] == "ack" and got[0]["kinds"] == ["perp"]
+            records = [r for r in got if r["type"] in ("ticker", "status")]
+            assert records and all(r["kind"] == "perp" for r in records)
+            tickers = [r for r in records if r["type"] == "ticker"]
+            assert {r["symbol"] for r in tickers} <= {"BTC/USDT:USDT", "ETH/USDT:USDT"}
+            status = await read_socket(root / "agg.sock", 1, {"op": "status"})
+            report = {(v["exchange"], v["kind"]): v["state"] for v in status[0]["venues"]}
+            assert set(report) == {("binance", "spot"), ("binance", "perp")}
+            await wait_for(lambda: set(report_of(root)) == {"spot", "perp"}, timeout=10)
+        finally:
+            proc.proc.send_signal(signal.SIGTERM)
+            rc = await proc.wait()
+        assert rc == 0 and "Traceback" not in proc.log(), proc.log()
+    finally:
+        await spot_sim.stop()
+        await perp_sim.stop()
+    data = root / "data" / "binance"
+    spot_lines = lines_in(data.glob("binance-*.jsonl*"))
+    perp_lines = lines_in((data / "perp").glob("binance-perp-*.jsonl*"))
+    assert spot_lines and perp_lines
+    assert {r["kind"] for r in spot_lines} == {"spot"} and "mark" not in spot_lines[0]
+    assert {r["symbol"] for r in perp_lines} == {"BTC/USDT:USDT", "ETH/USDT:USDT"}
+    assert any(r["mark"] is not None and r["funding_ts"] is not None for r in perp_lines)
+    assert [r["seq"] for r in perp_lines] == sorted(r["seq"] for r in perp_lines)
+    perp_status = lines_in((data / "perp" / "status").glob("*.jsonl*"))
+    spot_status = lines_in((data / "status").glob("*.jsonl*"))
+    assert {r["kind"] for r in perp_status} == {"perp"} and {r["kind"] for r in spot_status} == {
+        "spot"
+    }
+    assert perp_status[-1]["state"] == spot_status[-1]["state"] == "stopped"
+    assert (root / "state" / "markets" / "binance.json").exists()
+    assert (root / "state" / "markets" / "binance-perp.json").exists()
+    from aggregator.reader import read
+
+    table = read(root / "data", kinds=["perp"])
+    assert set(table["kind"].to_pylist()) == {"perp"} and table.num_rows == len(perp_lines)
+    assert read(root / "data", kinds="spot").num_rows == len(spot_lines)
+
+
+def report_of(root: Path) -> dict[str, str]:
+    """The kinds with a live status record on file so far, and that state."""
+    found = {}
+    for f in (root / "data" / "binance").rglob("status/*.jsonl"):
+        for r in lines_in([f]):
+            if r["state"] == "live":
+                found[r["kind"]] = r["state"]
+    return found
+
+
+def lines_in(files: Iterable[Path]) -> list[dict[str, Any]]:
+    out = []
+    for f in sorted(files):
+        raw = gzip.decompress(f.read_bytes()) if f.suffix == ".gz" else f.read_bytes()
+        out += [json.loads(line) for line in raw.splitlines()]
+    return out

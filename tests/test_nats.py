@@ -191,13 +191,26 @@ def test_subjects_and_tokens() -> None:
     assert (
         subject_for("prod.md", "ticker", "x", "1000.SHIB/USD") == "prod.md.ticker.x.1000_SHIB-USD"
     )
-    assert subjects("md") == ["md.ticker.*.*", "md.status.*"]
-    assert subjects("md", ["kraken"], ["BTC/USD", "ETH/USD"]) == [
+    assert subjects("md", types=["ticker", "status"]) == [
+        "md.ticker.*.*",  # spot
+        "md.ticker.*.*.*",  # derivatives: md.ticker.binance.perp.BTC-USDT:USDT
+        "md.status.*",
+        "md.status.*.*",
+    ]
+    assert subjects("md", ["kraken"], ["BTC/USD", "ETH/USD"], ["ticker", "status"]) == [
         "md.ticker.kraken.BTC-USD",
         "md.ticker.kraken.ETH-USD",
         "md.status.kraken",
     ]
     assert subjects("md", symbols=["BTC/USD"], types=["ticker"]) == ["md.ticker.*.BTC-USD"]
+    assert subject_for("md", "ticker", "binance", "BTC/USDT:USDT", "perp") == (
+        "md.ticker.binance.perp.BTC-USDT:USDT"
+    )
+    assert subject_for("md", "status", "binance", None, "perp") == "md.status.binance.perp"
+    assert subjects("md", ["binance"], kinds=["perp"], types=["ticker", "status"]) == [
+        "md.ticker.binance.perp.*",
+        "md.status.binance.perp",
+    ]
 
 
 def test_shards_are_stable_disjoint_and_complete(tmp_path: Path) -> None:

@@ -144,7 +144,8 @@ class FileSink:
         return self._task is not None and not self._task.done()
 
     def offer(self, record: Record, line: bytes) -> None:
-        stream = stream_of(record.exchange, isinstance(record, Status))
+        kind = getattr(record, "kind", "spot")  # (a bbo record has none)
+        stream = stream_of(record.exchange, isinstance(record, Status), kind)
         if self._queue.put((stream, record.ts_recv, [line])):
             self.accepted += 1
 
@@ -178,7 +179,9 @@ class FileSink:
             n = max(room, 0)
             if not n:
                 return
-        self._queue.put((first.exchange, first.ts_recv, list(lines[:n])), n)
+        kind = getattr(first, "kind", "spot")  # (an adapter's batch: one kind)
+        stream = first.exchange if kind == "spot" else stream_of(first.exchange, False, kind)
+        self._queue.put((stream, first.ts_recv, list(lines[:n])), n)
         self.accepted += n
 
     def reopen(self) -> None:

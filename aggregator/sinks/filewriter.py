@@ -25,13 +25,18 @@ RETRY_AFTER = 1.0  # seconds between attempts on a failing file
 IDLE_CLOSE_AFTER = 60.0  # a quiet file is closed this long after its period ended
 
 # The records of an exchange go to two streams of files: its tickers in <dir>/<exchange>/
-# and its status records in <dir>/<exchange>/status/. A stream's key is that directory.
+# and its status records in <dir>/<exchange>/status/ (derivatives: <dir>/<exchange>/<kind>/
+# and <dir>/<exchange>/<kind>/status/). A stream's key is that directory.
 Item = tuple[str, int, list[bytes]]  # stream, ts_recv of the first, lines of one period
 PART_DIGITS = 4  # parts are numbered 0000, 0001...: a plain sort of names is time order
 
 
-def stream_of(exchange: str, status: bool) -> str:
-    """The stream (the directory, relative to the data directory) of an exchange's records."""
+def stream_of(exchange: str, status: bool, kind: str = "spot") -> str:
+    """The stream (the directory, relative to the data directory) of an exchange's records:
+    a derivatives adapter's in a directory of the kind's (<dir>/binance/perp/, its status
+    records in <dir>/binance/perp/status/), so that a reader takes one kind cheaply."""
+    if kind != "spot":
+        exchange = f"{exchange}/{kind}"
     return f"{exchange}/status" if status else exchange
 
 

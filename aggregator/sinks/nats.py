@@ -70,11 +70,16 @@ def token(text: str) -> str:
     return _UNSAFE.sub("_", text.replace("/", "-")) or "_"
 
 
-def subject_for(prefix: str, type_: str, exchange: str, symbol: str | None) -> str:
-    """``md.ticker.binance.BTC-USDT``; status records (no symbol): ``md.status.binance``."""
-    if symbol is None:
-        return f"{prefix}.{token(type_)}.{token(exchange)}"
-    return f"{prefix}.{token(type_)}.{token(exchange)}.{token(symbol)}"
+def subject_for(
+    prefix: str, type_: str, exchange: str, symbol: str | None, kind: str = "spot"
+) -> str:
+    """``md.ticker.binance.BTC-USDT``; status records (no symbol): ``md.status.binance``.
+    A derivative's has its kind after the exchange: ``md.ticker.binance.perp.BTC-USDT:USDT``,
+    ``md.status.binance.perp`` (so ``md.ticker.binance.*`` is still spot alone)."""
+    head = f"{prefix}.{token(type_)}.{token(exchange)}"
+    if kind != "spot":
+        head = f"{head}.{token(kind)}"
+    return head if symbol is None else f"{head}.{token(symbol)}"
 
 
 class _Buffer:
@@ -142,7 +147,7 @@ class NatsSink:
         self._prefix = cfg.subject_prefix
         self._js_on = cfg.jetstream
         self._buf = _Buffer(cfg.queue_size)
-        self._subjects: dict[tuple[str, str, str | None], str] = {}
+        self._subjects: dict[tuple[str, str, str | None, str], str] = {}
         self._nc = Client()
         self._js: Any = None
         self._connected = asyncio.Event()
@@ -202,13 +207,15 @@ class NatsSink:
 
     # --- the hub side --------------------------------------------------------------------
     def offer(self, record: Record, line: bytes) -> None:
-        key = (record.type, record.exchange, record.symbol)  # (a status: no symbol)
+        kind = getattr(record, "kind", "spot")  # (a bbo record has none)
+        key = (record.type, record.exchange, record.symbol, kind)  # (a status: no symbol)
         subject = self._subjects.get(key)
         if subject is None:
             subject = self._subjects[key] = subject_for(self._prefix, *key)
         msg_id = None
-        if self._js_on:
-            msg_id = f"{self.instance_id}:{record.exchange}:{record.ts_recv}:{record.seq}"
+        if self._js_on:  # (numbered per adapter: a derivatives adapter's id names its kind)
+            source = record.exchange if kind == "spot" else f"{record.exchange}.{kind}"
+            msg_id = f"{self.instance_id}:{source}:{record.ts_recv}:{record.seq}"
         self.accepted += 1
         self._buf.put((subject, msg_id, line))
 
