@@ -25,7 +25,7 @@ from aggregator.symbols import snapshot_path
 FIXTURES = Path(__file__).parent / "fixtures" / "ws-derivatives"
 MS = 1_000_000
 # The (venue, kind) pairs of this file's codecs.
-MINE = [("binance", "perp"), ("binance", "future")]
+MINE = [("binance", "perp"), ("binance", "future"), ("okx", "perp"), ("okx", "future")]
 
 
 def codec(venue: str, kind: str, rows: Any = None) -> Codec:
@@ -208,12 +208,121 @@ def test_binance_rest_lists_merge_into_whole_records() -> None:
         c.parse_rest(b'{"code":-1121,"msg":"Invalid symbol."}', 1, None)
 
 
+# --- okx ---------------------------------------------------------------------------------
+
+
+def okx_rows(*rows: tuple[str, str, str, str, str, str]) -> dict[str, Any]:
+    """instruments rows: (type, instId, uly, settleCcy, ctVal, ctType); futures expire in 2022."""
+    out = []
+    for t, inst, uly, settle, ct_val, ct_type in rows:
+        expiry = "1653638400000" if t == "FUTURES" else ""  # 2022-05-27 08:00 UTC
+        out.append(
+            {"instType": t, "instId": inst, "uly": uly, "settleCcy": settle, "ctVal": ct_val}
+            | {"ctMult": "1", "ctType": ct_type, "expTime": expiry, "state": "live"}
+        )
+    return {"code": "0", "msg": "", "data": out}
+
+
+def test_okx_recorded_tickers_of_an_inverse_swap_and_future_in_base_units() -> None:
+    frames = [json.dumps(f) for f in recorded("okx")]
+    swap = codec(
+        "okx", "perp", okx_rows(("SWAP", "UNI-USD-SWAP", "UNI-USD", "UNI", "10", "inverse"))
+    )
+    futures = okx_rows(("FUTURES", "BTC-USD-220527", "BTC-USD", "BTC", "100", "inverse"))
+    future = codec("okx", "future", futures)
+    (uni, *_) = parse_all(swap, frames)
+    assert isinstance(uni, Derivative)
+    assert (uni.symbol, uni.kind, uni.expiry, uni.last) == ("UNI/USD:UNI", "perp", None, 5.123)
+    # sizes: contracts of 10 USD over the price; volume in UNI as sent; quote volume in USD
+    assert uni.bid_size == round(96 * 10 / 5.134, 12) and uni.ask_size == round(25 * 10 / 5.142, 12)
+    assert (uni.volume, uni.quote_volume) == (577730.7823, 2894250.0)
+    btc = parse_all(future, frames)[-1]
+    assert isinstance(btc, Derivative)
+    assert (btc.symbol, btc.kind) == ("BTC/USD:BTC-220527", "future")
+    assert btc.expiry == 1653638400000 * MS and btc.ts_event == 1652459234474 * MS
+    assert btc.ask_size == round(695 * 100 / 30217.8, 12)
+
+
+def test_okx_derivatives_channels_merge_into_one_linear_swap_record() -> None:
+    c = codec("okx", "perp")
+    m = c.lookup("BTC-USDT-SWAP")
+    assert m is not None and (m.symbol, m.contract_size, m.inverse) == (
+        "BTC/USDT:USDT",
+        0.01,
+        False,
+    )
+    arg = '{"arg":{"channel":"%s","instId":"%s"},"data":[%s]}'
+    frames = [
+        arg % ("bbo-tbt", "BTC-USDT-SWAP", '{"asks":[["64001.5","12","0","3"]],"bids":'
+               '[["64001.4","250","0","2"]],"ts":"1796630400000","seqId":5}'),
+        arg % ("mark-price", "BTC-USDT-SWAP", '{"instId":"BTC-USDT-SWAP","markPx":"64001.2",'
+               '"ts":"1796630400100"}'),
+        arg % ("funding-rate", "BTC-USDT-SWAP", '{"instId":"BTC-USDT-SWAP","fundingRate":'
+               '"-0.0000312","fundingTime":"1796659200000","nextFundingTime":"1796688000000",'
+               '"ts":"1796630400200"}'),
+        arg % ("open-interest", "BTC-USDT-SWAP", '{"instId":"BTC-USDT-SWAP","oi":"2500000",'
+               '"oiCcy":"25000","ts":"1796630400300"}'),
+        arg % ("index-tickers", "BTC-USDT", '{"instId":"BTC-USDT","idxPx":"63990.1",'
+               '"ts":"1796630400400"}'),
+        arg % ("tickers", "BTC-USDT-SWAP", '{"instId":"BTC-USDT-SWAP","last":"64001.4",'
+               '"askPx":"64001.5","askSz":"10","bidPx":"64001.4","bidSz":"240","open24h":"63000",'
+               '"high24h":"65000","low24h":"62000","vol24h":"900000","volCcy24h":"9000",'
+               '"ts":"1796630400500"}'),
+    ]  # fmt: skip
+    records = parse_all(c, frames)
+    assert [r.native for r in records] == ["BTC-USDT-SWAP"] * 6  # the index: its swap's
+    last = merged(records)["BTC-USDT-SWAP"]
+    assert isinstance(last, Derivative) and last.flags is None
+    assert (last.bid, last.bid_size, last.ask, last.ask_size) == (64001.4, 2.4, 64001.5, 0.1)
+    assert (last.mark, last.index, last.funding_rate) == (64001.2, 63990.1, -0.0000312)
+    assert (last.funding_ts, last.open_interest) == (1796659200000 * MS, 25000.0)
+    assert (last.volume, last.quote_volume) == (9000.0, None)  # a linear one's: not sent
+    subscribed = json.loads(c.subscribe([m])[0])["args"]
+    assert {a["channel"] for a in subscribed} == {
+        "tickers", "bbo-tbt", "mark-price", "open-interest", "funding-rate", "index-tickers"
+    }  # fmt: skip
+    future = codec("okx", "future")
+    fm = future.lookup("BTC-USDT-261225")
+    assert fm is not None and fm.expiry == 1798185600000 * MS
+    channels = {a["channel"] for a in json.loads(future.subscribe([fm])[0])["args"]}
+    assert "funding-rate" not in channels  # a dated future has no funding
+    with pytest.raises(VenueError, match="60014"):
+        c.parse_frame('{"event":"error","code":"60014","msg":"Requests too frequent"}', 1)
+
+
+def test_okx_rest_lists_fill_mark_and_open_interest() -> None:
+    c = codec("okx", "perp")
+    bodies = [
+        b'{"code":"0","msg":"","data":[{"instId":"BTC-USD-SWAP","last":"64000","askPx":'
+        b'"64000.1","askSz":"64","bidPx":"64000","bidSz":"128","vol24h":"100","ts":"1"}]}',
+        b'{"code":"0","msg":"","data":[{"instId":"BTC-USD-SWAP","markPx":"64000.05","ts":"2"}]}',
+        b'{"code":"0","msg":"","data":[{"instId":"BTC-USD-SWAP","oi":"1","oiCcy":"7.5","ts":"3"}]}',
+    ]
+    last = merged([r for b in bodies for r in c.parse_rest(b, 1, None)])["BTC-USD-SWAP"]
+    assert isinstance(last, Derivative)
+    assert (last.bid_size, last.mark, last.open_interest) == (0.2, 64000.05, 7.5)
+    assert last.quote_volume == 10000.0  # 100 contracts of 100 USD
+    with pytest.raises(VenueError, match="51000"):
+        c.parse_rest(b'{"code":"51000","msg":"Parameter instType error","data":[]}', 1, None)
+
+
 # --- live, through the adapter -----------------------------------------------------------
+
+
+# What each codec's records carry once merged, streaming and polling (besides bid and ask).
+LIVE_FIELDS = {
+    ("binance", "perp"): {"ws": ("mark", "index", "funding_rate", "funding_ts"), "rest": ()},
+    ("binance", "future"): {"ws": ("mark", "index"), "rest": ()},
+    ("okx", "perp"): {"ws": DERIV, "rest": ("mark", "open_interest")},
+    ("okx", "future"): {"ws": ("mark", "index", "open_interest"), "rest": ("mark",)},
+}
+for fields in LIVE_FIELDS[("binance", "perp")], LIVE_FIELDS[("binance", "future")]:
+    fields["rest"] = fields["ws"]  # (binance's REST lists carry the same)
 
 
 async def run_adapter(venue: str, kind: str, mode: str, tmp: Path) -> list[Ticker | Status]:
     """The real adapter against the venue's simulator until every symbol has a whole record
-    (bid, ask and mark), or 8 s."""
+    (bid, ask and LIVE_FIELDS), or 8 s."""
     sim = VenueSim(venue, rate=400, seed=3, kind=kind)
     await sim.start()
     c = codec(venue, kind)
@@ -233,9 +342,11 @@ async def run_adapter(venue: str, kind: str, mode: str, tmp: Path) -> list[Ticke
     adapter = Adapter(codec_class(venue, kind), cfg, out.append, tmp / "state")
     task = asyncio.create_task(adapter.run())
 
+    wanted = ("bid", "ask", *LIVE_FIELDS[(venue, kind)][mode])
+
     def done() -> bool:
         last = {t.symbol: t for t in out if isinstance(t, Ticker)}
-        whole = [t for t in last.values() if None not in (t.bid, t.ask, getattr(t, "mark", None))]
+        whole = [t for t in last.values() if all(getattr(t, n) is not None for n in wanted)]
         return len(whole) == len(symbols)
 
     try:
@@ -268,4 +379,7 @@ async def test_streams_and_polls_the_simulator(
         assert isinstance(t, Derivative)
         assert t.bid is not None and t.ask is not None and t.bid < t.ask
         assert t.mark is not None and t.bid * 0.99 < t.mark < t.ask * 1.01
-        assert (t.funding_rate is None) == (kind == "future")
+        for name in LIVE_FIELDS[(venue, kind)][mode]:
+            assert getattr(t, name) is not None, name
+        if kind == "future":
+            assert t.funding_rate is None and t.funding_ts is None

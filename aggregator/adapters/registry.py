@@ -93,6 +93,8 @@ DERIVATIVES: dict[tuple[str, str], tuple[str, str]] = {
     ("htx", "perp"): ("htx_swap", "HTXSwap"),
     ("kraken", "perp"): ("kraken_futures", "KrakenFutures"),
     ("kraken", "future"): ("kraken_futures", "KrakenFutures"),
+    ("okx", "perp"): ("okx_derivatives", "OKXSwap"),
+    ("okx", "future"): ("okx_derivatives", "OKXFutures"),
     ("kucoin", "perp"): ("kucoin_futures", "KuCoinFutures"),
     ("kucoin", "future"): ("kucoin_futures", "KuCoinFutures"),
 }

@@ -1,0 +1,269 @@
+"""OKX perpetual swaps (SWAP) and dated futures (FUTURES): the v5 public WebSocket.
+
+Spot's channels ("tickers": last, 24 h statistics, best bid and ask; "bbo-tbt": the top of
+the book, tick by tick) plus the derivatives' own: "mark-price" (on change, at most every
+200 ms), "funding-rate" (swaps: the current rate and when it is applied), "open-interest"
+(every 3 s) and "index-tickers" (the index of the underlying, ``BTC-USDT``, one
+subscription shared by the contracts on it), all merged into one record per contract. The
+protocol (acks, errors, notices, the text ping) is spot OKX's.
+
+Sizes are contracts: ``ctVal`` from the instruments list is one contract's worth, in the base
+currency (``ctType`` linear) or the quote currency (inverse: base units are contracts times
+ctVal over the price). ``volCcy24h`` is already in the base currency; the quote volume is
+the contracts' face value for an inverse contract, and is not sent for a linear one (null).
+Open interest comes as ``oiCcy``, in the base currency.
+
+REST (the fallback): /api/v5/market/tickers, /api/v5/public/mark-price and
+/api/v5/public/open-interest, each for the whole instrument type, merged like the streams.
+Markets: /api/v5/public/instruments?instType=SWAP (or FUTURES), instruments "live".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import msgspec
+import orjson
+
+from ..errors import ParseError, VenueError, VenueNotice
+from ..records import Derivative, Ticker, best_level, ms_to_ns, times
+from ..symbols import Market, MarketTable, derivative_symbol
+from .base import Codec, RestRequest
+from .contracts import in_base
+from .okx import ARGS_PER_MESSAGE, SESSION_ERRORS, _check, _unwrap
+from .schema import Num, Schema, Time
+
+MARKET_CHANNELS = ("tickers", "bbo-tbt", "mark-price", "open-interest")
+
+
+class Arg(msgspec.Struct):
+    channel: str = ""
+    instId: str = ""
+
+
+class Data(msgspec.Struct):
+    """One item of a push's "data", whichever the channel (or REST list) it came from."""
+
+    instId: str = ""
+    # tickers
+    last: Num = None
+    askPx: Num = None
+    askSz: Num = None  # contracts
+    bidPx: Num = None
+    bidSz: Num = None
+    open24h: Num = None
+    high24h: Num = None
+    low24h: Num = None
+    vol24h: Num = None  # contracts
+    volCcy24h: Num = None  # base currency
+    # bbo-tbt: levels of [price, size in contracts, 0, number of orders]
+    asks: list[list[Num]] | None = None
+    bids: list[list[Num]] | None = None
+    # mark-price, funding-rate, open-interest, index-tickers
+    markPx: Num = None
+    fundingRate: Num = None
+    fundingTime: Time = None  # ms: when the current rate is applied
+    oiCcy: Num = None  # base currency
+    idxPx: Num = None
+    ts: Time = None  # ms
+
+
+class Push(msgspec.Struct):
+    """A push ({"arg", "data"}), an event ({"event", "code", "msg"}) or a REST response."""
+
+    arg: Arg | None = None
+    data: list[Data] | None = None
+    event: str | None = None
+    code: Any = None
+    msg: Any = None
+
+
+PUSH = Schema(Push)
+
+
+class OKXSwap(Codec):
+    venue: ClassVar[str] = "okx"
+    INST_TYPE: ClassVar[str] = "SWAP"
+    REST_URL: ClassVar[str] = "https://www.okx.com"
+    MARKETS_URL: ClassVar[str] = "https://www.okx.com/api/v5/public/instruments?instType=SWAP"
+    WS_URL: ClassVar[str] = "wss://ws.okx.com:443/ws/v5/public"
+    MAX_SYMBOLS_PER_CONNECTION: ClassVar[int] = 100  # 5 or 6 channels each
+    APP_PING_INTERVAL: ClassVar[float | None] = 25.0  # quiet for 30 s: disconnected
+    MERGE: ClassVar[bool] = True
+    REST_RATE: ClassVar[float] = 5.0
+    STALE_AFTER: ClassVar[float] = 10.0  # open interest every 3 s, the mark price faster
+
+    def __init__(self, table: MarketTable) -> None:
+        super().__init__(table)
+        # index-tickers names the underlying ("BTC-USDT"): the contracts on each
+        self.on_index: dict[str, list[Market]] = {}
+        for m in table.markets:
+            self.on_index.setdefault(f"{m.base_id}-{m.quote_id}", []).append(m)
+
+    def channels(self) -> tuple[str, ...]:
+        return (*MARKET_CHANNELS, "funding-rate") if self.INST_TYPE == "SWAP" else MARKET_CHANNELS
+
+    def subscribe(self, markets: Sequence[Market]) -> list[str]:
+        args = [{"channel": ch, "instId": m.native} for m in markets for ch in self.channels()]
+        indexes = dict.fromkeys(f"{m.base_id}-{m.quote_id}" for m in markets)
+        args += [{"channel": "index-tickers", "instId": i} for i in indexes]
+        return [
+            orjson.dumps({"op": "subscribe", "args": args[i : i + ARGS_PER_MESSAGE]}).decode()
+            for i in range(0, len(args), ARGS_PER_MESSAGE)
+        ]
+
+    def app_ping(self) -> str | None:
+        return "ping"
+
+    def parse_ws(self, raw: str | bytes, ts_recv: int) -> list[Ticker]:
+        """Pushes name their channel and instrument in "arg"; "ts" is the event time, ms.
+
+        tickers: {"arg":{"channel":"tickers","instId":"UNI-USD-SWAP"},"data":[{"instType":
+          "SWAP","instId":"UNI-USD-SWAP","last":"5.123","lastSz":"100","askPx":"5.142",
+          "askSz":"25","bidPx":"5.134","bidSz":"96","open24h":"4.799","high24h":"5.458",
+          "low24h":"4.537","volCcy24h":"577730.7823","vol24h":"289425","ts":"1652459223143"}]}
+        mark-price: {"arg":{...},"data":[{"instId":"BTC-USDT-SWAP","markPx":"42310.6",
+          "ts":"1630049139746"}]}
+        funding-rate: {"arg":{...},"data":[{"instId":"BTC-USD-SWAP","fundingRate":
+          "0.0001875391284828","fundingTime":"1700726400000","nextFundingTime":
+          "1700755200000","ts":"1700724675402",...}]}
+        open-interest: {"arg":{...},"data":[{"instId":"LTC-USD-SWAP","oi":"5000",
+          "oiCcy":"555.55","ts":"1597026383085"}]}
+        index-tickers: {"arg":{"channel":"index-tickers","instId":"BTC-USDT"},"data":[{
+          "instId":"BTC-USDT","idxPx":"0.1","ts":"1597026383085",...}]}
+        bbo-tbt, events and "pong": as spot OKX's.
+        """
+        if raw == "pong" or raw == b"pong":
+            return []
+        msg = PUSH(raw)
+        arg, data = msg.arg, msg.data
+        if arg is not None and data is not None:
+            channel = arg.channel
+            if channel == "index-tickers":
+                return [
+                    self._record(m, ts_recv, ms_to_ns(d.ts), index=d.idxPx)
+                    for d in data
+                    for m in self.on_index.get(d.instId, ())
+                ]
+            out: list[Ticker] = []
+            lookup = self.lookup
+            for d in data:
+                m = lookup(d.instId or arg.instId)
+                if m is not None:
+                    out.append(self._from(channel, m, d, ts_recv))
+            return out
+        event = msg.event
+        if event in ("subscribe", "unsubscribe", "channel-conn-count"):
+            return []
+        if event == "notice":
+            raise VenueError(f"venue notice {msg.code}: {msg.msg}")
+        if event == "error":
+            text = f"venue error {msg.code}: {msg.msg}"
+            if str(msg.code) in SESSION_ERRORS:
+                raise VenueError(text)
+            raise VenueNotice(text)  # one argument refused: the others still stream
+        raise ParseError(f"unexpected message: {raw[:100]!r}")
+
+    def _from(self, channel: str, m: Market, d: Data, ts_recv: int) -> Ticker:
+        ts = ms_to_ns(d.ts)
+        if channel == "tickers":
+            return self._ticker(m, d, ts_recv, ts)
+        if channel == "bbo-tbt":
+            bid, bid_size = best_level(d.bids, highest=True)
+            ask, ask_size = best_level(d.asks, highest=False)
+            return self._record(
+                m,
+                ts_recv,
+                ts,
+                bid=bid,
+                bid_size=in_base(bid_size, m, bid),
+                ask=ask,
+                ask_size=in_base(ask_size, m, ask),
+            )
+        if channel == "mark-price":
+            return self._record(m, ts_recv, ts, mark=d.markPx)
+        if channel == "funding-rate":
+            return self._record(
+                m, ts_recv, ts, funding_rate=d.fundingRate, funding_ts=ms_to_ns(d.fundingTime)
+            )
+        if channel == "open-interest":
+            return self._record(m, ts_recv, ts, open_interest=d.oiCcy)
+        return self._record(m, ts_recv, ts)  # (a channel not asked for: nothing new)
+
+    def _ticker(self, m: Market, d: Data, ts_recv: int, ts: int | None) -> Ticker:
+        """A tickers item (or a REST one, which also carries the mark and open interest)."""
+        bid, ask = d.bidPx, d.askPx
+        quote_volume = times(d.vol24h, m.contract_size) if m.inverse else None
+        return Derivative(
+            self.venue, m.symbol, m.native, bid, in_base(d.bidSz, m, bid), ask,
+            in_base(d.askSz, m, ask), d.last, d.open24h, d.high24h, d.low24h, d.volCcy24h,
+            quote_volume, ts, ts_recv, 0, None, None, m.kind, m.expiry, d.markPx,
+            d.idxPx, None, None, d.oiCcy,
+        )  # fmt: skip
+
+    def _record(self, m: Market, ts_recv: int, ts: int | None, **values: Any) -> Ticker:
+        return Derivative(
+            self.venue, m.symbol, m.native, ts_event=ts, ts_recv=ts_recv, kind=m.kind,
+            expiry=m.expiry, **values,
+        )  # fmt: skip
+
+    # --- REST --------------------------------------------------------------------------
+    def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
+        kind = self.INST_TYPE
+        return [
+            RestRequest(f"{base_url}/api/v5/market/tickers?instType={kind}"),
+            RestRequest(f"{base_url}/api/v5/public/mark-price?instType={kind}"),
+            RestRequest(f"{base_url}/api/v5/public/open-interest?instType={kind}"),
+        ]
+
+    def parse_rest(self, body: bytes, ts_recv: int, market: Market | None) -> list[Ticker]:
+        """{"code":"0","msg":"","data":[...]}: tickers as the tickers channel's items, the
+        mark prices ({"instId":"BTC-USDT-SWAP","markPx":"200","ts":"..."}) or the open
+        interest ({"instId":"BTC-USDT-SWAP","oi":"5000","oiCcy":"50","ts":"..."})."""
+        msg = PUSH(body)
+        _check(msg.code, msg.msg)
+        if msg.data is None:
+            raise ParseError("response without a data list")
+        lookup, ticker = self.lookup, self._ticker
+        return [ticker(m, d, ts_recv, ms_to_ns(d.ts)) for d in msg.data if (m := lookup(d.instId))]
+
+    # --- markets -----------------------------------------------------------------------
+    @staticmethod
+    def market_rows(body: bytes) -> list[Any]:
+        """{"code":"0","msg":"","data":[{"instType":"SWAP","instId":"BTC-USDT-SWAP",
+        "uly":"BTC-USDT","instFamily":"BTC-USDT","settleCcy":"USDT","ctVal":"0.01",
+        "ctMult":"1","ctValCcy":"BTC","ctType":"linear","expTime":"","state":"live",...},
+        {"instType":"FUTURES","instId":"BTC-USD-261225","uly":"BTC-USD","settleCcy":"BTC",
+        "ctVal":"100","ctValCcy":"USD","ctType":"inverse","expTime":"1798185600000",...}]}"""
+        return _unwrap(body)
+
+    @classmethod
+    def market_of(cls, p: Any) -> Market | None:
+        if p.get("instType") != cls.INST_TYPE or p.get("state") != "live":
+            return None
+        base, _, quote = p["uly"].partition("-")
+        inverse = p["ctType"] == "inverse"
+        size = float(p["ctVal"]) * float(p.get("ctMult") or 1)
+        if not size > 0:
+            raise ValueError(f"contract value {p['ctVal']!r}")
+        expiry = int(p["expTime"]) * 1_000_000 if cls.INST_TYPE == "FUTURES" else None
+        symbol = derivative_symbol(base, quote, p["settleCcy"], expiry)
+        kind = "perp" if expiry is None else "future"
+        return Market(
+            symbol,
+            p["instId"],
+            base_id=base,
+            quote_id=quote,
+            kind=kind,
+            expiry=expiry,
+            contract_size=size,
+            inverse=inverse,
+        )
+
+
+class OKXFutures(OKXSwap):
+    """The dated futures: the same channels but funding-rate, from the FUTURES list."""
+
+    INST_TYPE: ClassVar[str] = "FUTURES"
+    MARKETS_URL: ClassVar[str] = "https://www.okx.com/api/v5/public/instruments?instType=FUTURES"
