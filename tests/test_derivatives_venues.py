@@ -67,7 +67,7 @@ LIVE_FIELDS: dict[tuple[str, str], dict[str, tuple[str, ...]]] = {
         "rest": ("mark", "index", "funding_rate", "funding_ts", "open_interest"),
     },
     ("htx", "perp"): {
-        "ws": (),  # not on the socket
+        "ws": ("mark", "index", "funding_rate", "funding_ts"),  # the open interest: REST only
         "rest": ("mark", "index", "funding_rate", "funding_ts", "open_interest"),
     },
     ("kraken", "perp"): {
@@ -384,6 +384,47 @@ def test_htx_bbo_and_detail_merge_in_base_units() -> None:
         13070.1, 13082.6, 13149.9, 13022.6, 137.262, 1795390.3062
     )  # fmt: skip
     assert values(r, *DERIV) == (None,) * 5 and r.ts_event == 1603707935000 * MS
+
+
+def test_htx_routes_subscribe_their_channels_and_merge_mark_index_funding() -> None:
+    c = codec("htx", "perp")
+    btc = c.table.by_symbol["BTC/USDT:USDT"]
+    routes = {r.route_url("wss://api.hbdm.com"): r(c.table) for r in c.routes()}
+    subs = {url: [json.loads(s) for s in r.subscribe([btc])] for url, r in routes.items()}
+    assert subs == {
+        "wss://api.hbdm.com/linear-swap-ws": [
+            {"sub": "market.BTC-USDT.bbo", "id": "market.BTC-USDT.bbo"},
+            {"sub": "market.BTC-USDT.detail", "id": "market.BTC-USDT.detail"},
+        ],
+        "wss://api.hbdm.com/ws_index": [
+            {"sub": "market.BTC-USDT.mark_price.1min", "id": "market.BTC-USDT.mark_price.1min"},
+            {"sub": "market.BTC-USDT.index.1min", "id": "market.BTC-USDT.index.1min"},
+        ],
+        "wss://api.hbdm.com/linear-swap-notification": [
+            {"op": "sub", "cid": "public.BTC-USDT.funding_rate",
+             "topic": "public.BTC-USDT.funding_rate"},
+        ],
+    }  # fmt: skip
+    raws = [
+        '{"ch":"market.BTC-USDT.mark_price.1min","ts":1603707934525,"tick":{"id":1603707900,'
+        '"open":"13069.1","close":"13070.2","high":"13071","low":"13068.5","amount":"0",'
+        '"vol":"0","count":"0","trade_turnover":"0"}}',
+        '{"ch":"market.BTC-USDT.index.1min","ts":1603707934600,"tick":{"id":1603707900,'
+        '"open":"13070","close":"13071.4","high":"13072","low":"13069"}}',
+        '{"op":"notify","topic":"public.BTC-USDT.funding_rate","ts":1603778748166,"data":['
+        '{"symbol":"BTC","contract_code":"BTC-USDT","fee_asset":"USDT",'
+        '"funding_time":"1603778748166","funding_rate":"-0.000220068774978695",'
+        '"estimated_rate":"-0.000220068774978695","settlement_time":"1603785600000"}]}',
+        '{"op":"ping","ts":"1603778748166"}',
+        '{"op":"sub","cid":"x","topic":"public.BTC-USDT.funding_rate","ts":1,"err-code":0}',
+    ]
+    (r,) = settled(parse_all(c, [gz(r) for r in raws])).values()
+    assert values(r, *DERIV) == (
+        13070.2, 13071.4, -0.000220068774978695, 1603785600000 * MS, None
+    )  # fmt: skip
+    assert c.replies == ['{"op":"pong","ts":"1603778748166"}']
+    with pytest.raises(VenueError, match="2002"):
+        c.parse_frame('{"op":"sub","topic":"public.X.funding_rate","err-code":2002}', 1)
 
 
 def test_htx_recorded_connection_frames_and_pings() -> None:

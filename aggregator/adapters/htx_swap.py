@@ -1,13 +1,16 @@
-"""HTX (formerly Huobi) USDT-margined perpetual swaps: the linear-swap market WebSocket and
-the public REST API on api.hbdm.com.
+"""HTX (formerly Huobi) USDT-margined perpetual swaps: the WebSocket endpoints and the
+public REST API of api.hbdm.com.
 
-WebSocket (wss://api.hbdm.com/linear-swap-ws): ``market.$contract_code.bbo`` (best bid and
-ask, each [price, contracts], on every change) and ``market.$contract_code.detail`` (24 h
-statistics with the best bid and ask, on every trade), merged. The protocol is the spot
-one's (``htx``): gzip'd frames, ``{"ping": ms}`` answered ``{"pong": ms}``, acks with
-``status``. Mark, index, funding and open interest are not on this socket (they are on
-other endpoints: the index socket and the notification socket), so a stream leaves them
-null; polling fills them.
+The channels are spread over three endpoints (``routes``), each connection opened once per
+route and all merged into one record per contract: ``/linear-swap-ws`` carries
+``market.$contract_code.bbo`` (best bid and ask, [price, contracts], on every change) and
+``.detail`` (24 h statistics, on every trade); ``/ws_index`` the 1 min mark-price and index
+candles (``market.$contract_code.mark_price.1min``, ``.index.1min``: their close is the
+price); ``/linear-swap-notification`` the funding rate (``public.$contract_code.funding_rate``,
+with the next ``settlement_time``). The first two speak the spot protocol (``htx``: gzip'd
+frames, ``{"ping": ms}`` answered ``{"pong": ms}``); the notification endpoint its own
+(``{"op": "sub", "topic"}``, ``{"op": "notify"}`` pushes, ``{"op": "ping"}`` answered
+``{"op": "pong"}``). No socket carries the open interest: polling gives it.
 
 REST polling, every contract in each answer: ``/linear-swap-ex/market/detail/batch_merged``
 (top of book and 24 h), ``/linear-swap-api/v1/swap_batch_funding_rate`` (the rate and its
@@ -50,7 +53,8 @@ class Tick(msgspec.Struct):
     ts: Time = None
     contract_code: str = ""
     funding_rate: Num = None
-    funding_time: Time = None  # ms, as a string
+    funding_time: Time = None  # ms, as a string (REST: the next settlement)
+    settlement_time: Time = None  # ms, the next settlement (notification pushes)
     index_price: Num = None
 
 
@@ -61,6 +65,8 @@ class Message(msgspec.Struct):
     ticks: list[Tick] | None = None  # REST batch_merged
     data: list[Tick] | None = None  # REST lists
     ping: Any = msgspec.UNSET
+    op: Any = None  # the notification endpoint's messages
+    topic: Any = None
     status: Any = None
     id: Any = None
     err_code: Any = msgspec.field(default=None, name="err-code")
@@ -90,7 +96,7 @@ def _side(level: list[Num] | None, m: Market) -> tuple[float | None, float | Non
 
 class HTXSwap(Codec):
     venue: ClassVar[str] = "htx"
-    WS_URL: ClassVar[str] = "wss://api.hbdm.com/linear-swap-ws"
+    WS_URL: ClassVar[str] = "wss://api.hbdm.com"  # the routes add their paths
     REST_URL: ClassVar[str] = "https://api.hbdm.com"
     MARKETS_URL: ClassVar[str] = "https://api.hbdm.com/linear-swap-api/v1/swap_contract_info"
     MAX_SYMBOLS_PER_CONNECTION: ClassVar[int] = 100  # two topics each
@@ -98,11 +104,23 @@ class HTXSwap(Codec):
     # Public REST: 800 requests per second per IP over all futures APIs.
     REST_RATE: ClassVar[float] = 20.0
 
+    @classmethod
+    def routes(cls) -> tuple[type[Codec], ...]:
+        return _ROUTES
+
+    @classmethod
+    def route_url(cls, base: str) -> str:
+        return f"{base.rstrip('/')}/{cls.ROUTE}"
+
     def subscribe(self, markets: Sequence[Market]) -> list[str]:
+        if self.ROUTE == NOTIFY:
+            topics = [f"public.{m.native}.funding_rate" for m in markets]
+            return [orjson.dumps({"op": "sub", "cid": t, "topic": t}).decode() for t in topics]
+        channels = ROUTE_CHANNELS.get(self.ROUTE, ROUTE_CHANNELS["linear-swap-ws"])
         return [
             orjson.dumps({"sub": topic, "id": topic}).decode()
             for m in markets
-            for topic in (f"market.{m.native}.bbo", f"market.{m.native}.detail")
+            for topic in (f"market.{m.native}.{ch}" for ch in channels)
         ]
 
     def parse_ws(self, raw: str | bytes, ts_recv: int) -> list[Ticker]:
@@ -114,9 +132,18 @@ class HTXSwap(Codec):
         "mrid":131471,"open":13082.6,"close":13070.1,"high":13149.9,"low":13022.6,
         "amount":"137.262","vol":137262,"trade_turnover":1795390.3062,"count":1104,
         "ask":[13072,3],"bid":[13064,38]}}
-        amount is base units, vol contracts, trade_turnover USDT. Acks:
-        {"id":"1","subbed":"market.GRT-USDT.trade.detail","ts":1645289384874,"status":"ok"}
-        and pings {"ping":1645289389594} (recorded 2022-02-19); errors carry err-code.
+        amount is base units, vol contracts, trade_turnover USDT.
+        {"ch":"market.BTC-USDT.mark_price.1min","ts":1603707934525,"tick":{"id":1603707900,
+        "open":"13069.1","close":"13070.2","high":"13071","low":"13068.5","amount":"0",
+        "vol":"0","count":"0","trade_turnover":"0"}} (and .index.1min, the same shape)
+        {"op":"notify","topic":"public.BTC-USDT.funding_rate","ts":1603778748166,"data":[
+        {"symbol":"BTC","contract_code":"BTC-USDT","fee_asset":"USDT",
+        "funding_time":"1603778748166","funding_rate":"-0.000220068774978695",
+        "estimated_rate":"-0.000220068774978695","settlement_time":"1603785600000"}]}
+        Acks: {"id":"1","subbed":"market.GRT-USDT.trade.detail","ts":1645289384874,
+        "status":"ok"} and pings {"ping":1645289389594} (recorded 2022-02-19); on the
+        notification endpoint {"op":"sub","topic":...,"err-code":0} and
+        {"op":"ping","ts":"1603778748166"}. Errors carry err-code and err-msg.
         """
         msg = MESSAGE(_inflate(raw))
         ch, tick = msg.ch, msg.tick
@@ -125,14 +152,41 @@ class HTXSwap(Codec):
             if len(parts) < 3 or tick is None:
                 raise ParseError(f"unexpected {ch} message")
             m = self.lookup(parts[1])
-            if m is None or parts[2] not in ("bbo", "detail"):
+            if m is None:
                 return []
-            return [self._record(m, tick, ms_to_ns(tick.ts or msg.ts), ts_recv)]
+            channel, ts_event = parts[2], ms_to_ns(tick.ts or msg.ts)
+            if channel in ("bbo", "detail"):
+                return [self._record(m, tick, ts_event, ts_recv)]
+            if channel == "mark_price":
+                return [self._derived(m, ts_event, ts_recv, mark=tick.close)]
+            if channel == "index":
+                return [self._derived(m, ts_event, ts_recv, index=tick.close)]
+            return []
+        if msg.op is not None:
+            return self._notification(msg, ts_recv)
         if msg.ping is not msgspec.UNSET:
             self.replies.append(orjson.dumps({"pong": msg.ping}).decode())
             return []
         if msg.status == "error":
             raise VenueNotice(f"request {msg.id} rejected: {msg.err_code}: {msg.err_msg}")
+        return []
+
+    def _notification(self, msg: Message, ts_recv: int) -> list[Ticker]:
+        """The notification endpoint's messages: funding pushes, pings, acks, errors."""
+        if msg.op == "notify" and isinstance(msg.topic, str):
+            ts_event = ms_to_ns(msg.ts)
+            return [
+                self._derived(
+                    m, ts_event, ts_recv, funding_rate=t.funding_rate,
+                    funding_ts=ms_to_ns(t.settlement_time),
+                )
+                for t in msg.data or ()
+                if (m := self.lookup(t.contract_code)) is not None
+            ]  # fmt: skip
+        if msg.op == "ping":
+            self.replies.append(orjson.dumps({"op": "pong", "ts": str(msg.ts)}).decode())
+        elif msg.err_code not in (0, None):
+            raise VenueNotice(f"{msg.op} {msg.topic} rejected: {msg.err_code}: {msg.err_msg}")
         return []
 
     def _record(self, m: Market, t: Tick, ts_event: int | None, ts_recv: int) -> Ticker:
@@ -242,3 +296,25 @@ class HTXSwap(Codec):
             kind="perp",
             contract_size=float(row["contract_size"]),
         )
+
+
+NOTIFY = "linear-swap-notification"
+ROUTE_CHANNELS = {
+    "linear-swap-ws": ("bbo", "detail"),
+    "ws_index": ("mark_price.1min", "index.1min"),
+}
+
+
+class _Market(HTXSwap):
+    ROUTE: ClassVar[str] = "linear-swap-ws"
+
+
+class _Index(HTXSwap):
+    ROUTE: ClassVar[str] = "ws_index"
+
+
+class _Notify(HTXSwap):
+    ROUTE: ClassVar[str] = NOTIFY
+
+
+_ROUTES: tuple[type[Codec], ...] = (_Market, _Index, _Notify)

@@ -1,5 +1,6 @@
-"""HTX USDT-margined swaps, simulated: the gzip'd linear-swap socket (bbo, detail, pings)
-and the REST answers polling uses (batch tickers, funding, open interest, index, mark)."""
+"""HTX USDT-margined swaps, simulated: the three gzip'd sockets (bbo and detail on
+/linear-swap-ws, mark and index candles on /ws_index, funding on /linear-swap-notification,
+each refusing the others' topics) and the REST answers polling uses."""
 
 from __future__ import annotations
 
@@ -8,20 +9,28 @@ from typing import Any
 from . import ConnState, Quote, derivative_values
 from .htx import HTXDialect, _gz, _now_ms
 
-CHANNELS = ("bbo", "detail")
+NOTIFY = "/linear-swap-notification"
+ROUTE_CHANNELS = {"/linear-swap-ws": ("bbo", "detail"), "/ws_index": ("mark_price", "index")}
 
 
 class HTXSwapDialect(HTXDialect):
     venue = "htx"
     kind = "perp"
-    ws_path = "/linear-swap-ws"
+    ws_path = ""  # the host's root: the codec adds each route's path
+    ws_routes = (*ROUTE_CHANNELS, NOTIFY)
 
     def on_message(self, conn: ConnState, msg: Any) -> list[Any]:
+        if conn.path == NOTIFY:
+            return self._notification(conn, msg)
         if "pong" in msg:
             return []
         topic = msg.get("sub") or msg.get("unsub")
         parts = topic.split(".") if isinstance(topic, str) else []
-        if len(parts) != 3 or parts[0] != "market" or parts[2] not in CHANNELS:
+        if (
+            len(parts) not in (3, 4)
+            or parts[0] != "market"
+            or parts[2] not in ROUTE_CHANNELS.get(conn.path, ())
+        ):
             return [self._error(msg, f"invalid topic {topic}")]
         if parts[1] not in self.by_native:
             return [self._error(msg, f"invalid contract code {parts[1]}")]
@@ -30,6 +39,23 @@ class HTXSwapDialect(HTXDialect):
             return [_gz({"id": msg.get("id"), "status": "ok", "subbed": topic, "ts": _now_ms()})]
         conn.subscribed.discard(topic)
         return [_gz({"id": msg.get("id"), "status": "ok", "unsubbed": topic, "ts": _now_ms()})]
+
+    def _notification(self, conn: ConnState, msg: Any) -> list[Any]:
+        op, topic = msg.get("op"), str(msg.get("topic", ""))
+        if op == "pong":
+            return []
+        parts = topic.split(".")
+        ok = op == "sub" and len(parts) == 3 and parts[0] == "public" and parts[2] == "funding_rate"
+        ack = {"op": op, "cid": msg.get("cid"), "topic": topic, "ts": _now_ms()}
+        if not ok or parts[1] not in self.by_native:
+            return [_gz({**ack, "err-code": 2002, "err-msg": f"invalid topic {topic}"})]
+        conn.subscribed.update((parts[1], topic))
+        return [_gz({**ack, "err-code": 0})]
+
+    def heartbeat(self, conn: ConnState) -> list[Any]:
+        if conn.path == NOTIFY:
+            return [_gz({"op": "ping", "ts": str(_now_ms())})]
+        return super().heartbeat(conn)
 
     def contracts(self, size: float, native: str) -> int:
         return max(1, round(size / self.by_native[native].contract_size))
@@ -62,6 +88,23 @@ class HTXSwapDialect(HTXDialect):
         if f"market.{q.native}.detail" in conn.subscribed and q.updates % 5 == 1:
             ch = f"market.{q.native}.detail"
             out.append(_gz({"ch": ch, "ts": q.ts_ms, "tick": self.detail(q)}))
+        if q.updates % 3 == 1:
+            mark, index, funding, next_funding = derivative_values(q)
+            for name, price in (("mark_price", mark), ("index", index)):
+                ch = f"market.{q.native}.{name}.1min"
+                if ch in conn.subscribed:
+                    candle = {"id": q.ts_ms // 60000 * 60, "open": f"{price:.2f}",
+                              "close": f"{price:.2f}", "amount": "0", "vol": "0"}  # fmt: skip
+                    out.append(_gz({"ch": ch, "ts": q.ts_ms, "tick": candle}))
+            topic = f"public.{q.native}.funding_rate"
+            if topic in conn.subscribed:
+                item = {
+                    "contract_code": q.native,
+                    "funding_rate": f"{funding:.6f}",
+                    "funding_time": str(q.ts_ms),
+                    "settlement_time": str(next_funding),
+                }
+                out.append(_gz({"op": "notify", "topic": topic, "ts": q.ts_ms, "data": [item]}))
         return out
 
     def rest(self, path: str, query: dict[str, str], quotes: dict[str, Quote]) -> tuple[int, Any]:
