@@ -25,7 +25,14 @@ from aggregator.symbols import snapshot_path
 FIXTURES = Path(__file__).parent / "fixtures" / "ws-derivatives"
 MS = 1_000_000
 # The (venue, kind) pairs of this file's codecs.
-MINE = [("binance", "perp"), ("binance", "future"), ("okx", "perp"), ("okx", "future")]
+MINE = [
+    ("binance", "perp"),
+    ("binance", "future"),
+    ("okx", "perp"),
+    ("okx", "future"),
+    ("deribit", "perp"),
+    ("deribit", "future"),
+]
 
 
 def codec(venue: str, kind: str, rows: Any = None) -> Codec:
@@ -306,6 +313,65 @@ def test_okx_rest_lists_fill_mark_and_open_interest() -> None:
         c.parse_rest(b'{"code":"51000","msg":"Parameter instType error","data":[]}', 1, None)
 
 
+# --- deribit -----------------------------------------------------------------------------
+
+
+def test_deribit_recorded_perpetual_ticker_in_base_units() -> None:
+    entry = json.loads((FIXTURES.parent / "ws" / "deribit.json").read_text())[0]
+    c = codec("deribit", "perp")
+    records = parse_all(c, [json.dumps(m) for m in entry["messages"]])  # the ack, then two
+    assert len(records) == 2
+    r = records[0]
+    assert isinstance(r, Derivative) and r.flags is None
+    assert (r.symbol, r.native, r.kind, r.expiry) == ("BTC/USD:BTC", "BTC-PERPETUAL", "perp", None)
+    # amounts and open interest are USD: base units over the price (the mark for the OI)
+    assert (r.bid, r.ask, r.last) == (63344.0, 63344.5, 63344.0)
+    assert r.bid_size == round(58060 / 63344, 12) and r.ask_size == round(9980 / 63344.5, 12)
+    assert r.open_interest == round(716004750 / 63346.33, 12)
+    assert (r.mark, r.index, r.funding_rate, r.funding_ts) == (63346.33, 63329.18, 0.00010036, None)
+    assert (r.high, r.low, r.volume, r.quote_volume) == (
+        64422.0,
+        63261.0,
+        2778.68467406,
+        177187410.0,
+    )
+    assert r.ts_event == 1786563120494 * MS and r.open is None  # (price_change: a percentage)
+
+
+def test_deribit_futures_linear_contracts_and_options_left_out() -> None:
+    future = codec("deribit", "future")
+    m = future.lookup("BTC-25DEC26")
+    assert m is not None and (m.symbol, m.expiry) == ("BTC/USD:BTC-261225", 1798185600000 * MS)
+    linear = codec("deribit", "perp").lookup("BTC_USDC-PERPETUAL")
+    assert linear is not None and (linear.symbol, linear.inverse) == ("BTC/USDC:USDC", False)
+    raw = (
+        '{"jsonrpc":"2.0","method":"subscription","params":{"channel":'
+        '"ticker.BTC_USDC-PERPETUAL.100ms","data":{"timestamp":1,"instrument_name":'
+        '"BTC_USDC-PERPETUAL","best_bid_price":64000,"best_bid_amount":0.25,'
+        '"best_ask_price":64001,"best_ask_amount":0.5,"open_interest":12.5,"mark_price":64000.5}}}'
+    )
+    (r,) = codec("deribit", "perp").parse_frame(raw, 1)
+    assert isinstance(r, Derivative)
+    assert (r.bid_size, r.ask_size, r.open_interest) == (0.25, 0.5, 12.5)
+    # the recorded option tickers are of no followed market
+    options = [json.dumps(f) for f in recorded("deribit")]
+    assert parse_all(future, options) == []
+
+
+def test_deribit_rest_ticker_and_errors() -> None:
+    c = codec("deribit", "perp")
+    body = (
+        b'{"jsonrpc":"2.0","result":{"instrument_name":"ETH-PERPETUAL","timestamp":2,'
+        b'"best_bid_price":3000,"best_bid_amount":300,"best_ask_price":0,"best_ask_amount":0,'
+        b'"mark_price":3000.5,"index_price":2999,"open_interest":30005,"funding_8h":-0.0001}}'
+    )
+    (r,) = c.parse_rest(body, 1, None)
+    assert isinstance(r, Derivative) and r.settle(None) == 0  # the empty ask side: null
+    assert (r.bid_size, r.ask, r.open_interest, r.funding_rate) == (0.1, None, 10.0, -0.0001)
+    with pytest.raises(VenueError, match="10020"):
+        c.parse_rest(b'{"jsonrpc":"2.0","error":{"code":10020,"message":"not found"}}', 1, None)
+
+
 # --- live, through the adapter -----------------------------------------------------------
 
 
@@ -315,7 +381,11 @@ LIVE_FIELDS = {
     ("binance", "future"): {"ws": ("mark", "index"), "rest": ()},
     ("okx", "perp"): {"ws": DERIV, "rest": ("mark", "open_interest")},
     ("okx", "future"): {"ws": ("mark", "index", "open_interest"), "rest": ("mark",)},
+    ("deribit", "perp"): {"ws": ("mark", "index", "funding_rate", "open_interest")},
+    ("deribit", "future"): {"ws": ("mark", "index", "open_interest")},
 }
+for fields in LIVE_FIELDS[("deribit", "perp")], LIVE_FIELDS[("deribit", "future")]:
+    fields["rest"] = fields["ws"]  # (its REST ticker is the channel's)
 for fields in LIVE_FIELDS[("binance", "perp")], LIVE_FIELDS[("binance", "future")]:
     fields["rest"] = fields["ws"]  # (binance's REST lists carry the same)
 

@@ -89,6 +89,8 @@ DERIVATIVES: dict[tuple[str, str], tuple[str, str]] = {
     ("bitfinex", "perp"): ("bitfinex_deriv", "BitfinexDeriv"),
     ("bitflyer", "perp"): ("bitflyer_cfd", "BitflyerCFD"),
     ("coinex", "perp"): ("coinex_futures", "CoinExFutures"),
+    ("deribit", "perp"): ("deribit_derivatives", "DeribitDerivatives"),
+    ("deribit", "future"): ("deribit_derivatives", "DeribitDerivatives"),
     ("gate", "perp"): ("gate_futures", "GateFutures"),
     ("htx", "perp"): ("htx_swap", "HTXSwap"),
     ("kraken", "perp"): ("kraken_futures", "KrakenFutures"),

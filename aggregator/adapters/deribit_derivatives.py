@@ -1,0 +1,171 @@
+"""Deribit perpetuals and dated futures: the ticker channel of the JSON-RPC API v2.
+
+``ticker.{instrument}.100ms`` carries all of it in one notification, every 100 ms: the best
+bid and ask with their amounts, last, the mark and index prices, the open interest, the
+funding (``funding_8h``: the rate over 8 hours; Deribit's perpetual funding accrues
+continuously, so there is no next funding time and ``funding_ts`` stays null) and the 24 h
+statistics. The protocol (heartbeats, answers, errors) is the spot codec's (deribit.py).
+
+Units: an inverse contract's amounts and open interest are in USD (its face value, not a
+number of contracts), hence base units are USD over the price (the level's price for a book
+side, the mark price for the open interest); a linear (USDC) contract's are in the base
+currency already. ``stats.volume`` is in the base currency, ``volume_notional`` in the quote.
+
+REST (the fallback): ``public/ticker`` per instrument, as the spot codec polls. Markets:
+``public/get_instruments?currency=any&kind=future`` (perpetuals and dated futures).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import msgspec
+
+from ..errors import ParseError, VenueError
+from ..records import Derivative, Ticker, ms_to_ns
+from ..symbols import Market, derivative_symbol
+from .contracts import in_base
+from .deribit import HEARTBEAT_ID, HEARTBEAT_INTERVAL, SUBSCRIBE_ID, Deribit, _rpc, _side
+from .schema import Num, Schema, Time
+
+PERPETUAL = "perpetual"  # settlement_period of a perpetual
+
+
+class Stats(msgspec.Struct):
+    high: Num = None
+    low: Num = None
+    volume: Num = None  # base currency
+    volume_notional: Num = None  # quote currency
+
+
+class Data(msgspec.Struct):
+    instrument_name: Any = msgspec.UNSET
+    timestamp: Time = None  # ms
+    best_bid_price: Num = None
+    best_bid_amount: Num = None  # USD for an inverse contract
+    best_ask_price: Num = None
+    best_ask_amount: Num = None
+    last_price: Num = None
+    mark_price: Num = None
+    index_price: Num = None
+    open_interest: Num = None  # USD for an inverse contract
+    funding_8h: Num = None
+    stats: Stats | None = None
+
+
+class Params(msgspec.Struct):
+    channel: Any = ""
+    data: Data | None = None
+
+
+class Notification(msgspec.Struct):
+    """A ticker notification; anything else (an answer, a heartbeat) has no params.data."""
+
+    method: Any = None
+    params: Params | None = None
+
+
+class Answer(msgspec.Struct):
+    result: Data | None = None
+    error: Any = None
+
+
+NOTIFICATION = Schema(Notification)
+ANSWER = Schema(Answer)
+
+
+class DeribitDerivatives(Deribit):
+    MARKETS_URL: ClassVar[str] = (
+        "https://www.deribit.com/api/v2/public/get_instruments?currency=any&kind=future"
+    )
+    STALE_AFTER: ClassVar[float] = 10.0  # a notification every 100 ms per instrument
+
+    def subscribe(self, markets: Sequence[Market]) -> list[str]:
+        channels = [f"ticker.{m.native}.100ms" for m in markets]
+        self._asked = set(channels)
+        return [
+            _rpc(HEARTBEAT_ID, "public/set_heartbeat", {"interval": HEARTBEAT_INTERVAL}),
+            _rpc(SUBSCRIBE_ID, "public/subscribe", {"channels": channels}),
+        ]
+
+    def parse_ws(self, raw: str | bytes, ts_recv: int) -> list[Ticker]:
+        """{"jsonrpc":"2.0","method":"subscription","params":{"channel":
+        "ticker.BTC-PERPETUAL.100ms","data":{"timestamp":1786563120494,"state":"open",
+        "stats":{"high":64422,"low":63261,"price_change":-0.0095,"volume":2778.68467406,
+        "volume_usd":177187410,"volume_notional":177187410},"index_price":63329.18,
+        "instrument_name":"BTC-PERPETUAL","last_price":63344,"open_interest":716004750,
+        "mark_price":63346.33,"current_funding":2.081e-05,"funding_8h":0.00010036,
+        "best_ask_price":63344.5,"best_bid_price":63344,"best_ask_amount":9980,
+        "best_bid_amount":58060,...}}}; answers, heartbeats and errors as spot's.
+        """
+        msg = NOTIFICATION(raw)
+        if msg.method != "subscription":
+            return super().parse_ws(raw, ts_recv)
+        params = msg.params
+        data = params.data if params is not None else None
+        if data is None:
+            raise ParseError("a notification without a data object")
+        name = data.instrument_name
+        m = self.lookup("" if name is msgspec.UNSET else name)
+        return [] if m is None else [self._derivative(data, m, ts_recv)]
+
+    def _derivative(self, t: Data, m: Market, ts_recv: int) -> Ticker:
+        bid, bid_amount = _side(t.best_bid_price, t.best_bid_amount)
+        ask, ask_amount = _side(t.best_ask_price, t.best_ask_amount)
+        stats = t.stats or _NO_STATS
+        mark = t.mark_price
+        return Derivative(
+            self.venue, m.symbol, m.native, bid, in_base(bid_amount, m, bid), ask,
+            in_base(ask_amount, m, ask), t.last_price, None, stats.high, stats.low,
+            stats.volume, stats.volume_notional, ms_to_ns(t.timestamp), ts_recv, 0, None, None,
+            m.kind, m.expiry, mark, t.index_price, t.funding_8h,
+            None, in_base(t.open_interest, m, mark),
+        )  # fmt: skip
+
+    def parse_rest(self, body: bytes, ts_recv: int, market: Market | None) -> list[Ticker]:
+        """GET /public/ticker?instrument_name=BTC-PERPETUAL: {"jsonrpc":"2.0","result":{...
+        the notification's data ...}}; errors: {"error":{"code":-32602,"message":...}}."""
+        doc = ANSWER(body)
+        if doc.error is not None:
+            error = doc.error
+            text = (
+                f"{error.get('code')}: {error.get('message')}" if isinstance(error, dict) else error
+            )
+            raise VenueError(f"venue error {text}")
+        t = doc.result
+        if t is None:
+            raise ParseError("response without a result object")
+        name = t.instrument_name
+        m = self.lookup(name) if isinstance(name, str) else market
+        if m is None:
+            if not isinstance(name, str):
+                raise ParseError("a ticker without instrument_name needs its market")
+            return []
+        return [self._derivative(t, m, ts_recv)]
+
+    @staticmethod
+    def market_of(i: Any) -> Market | None:
+        """{"instrument_name":"BTC-PERPETUAL","kind":"future","settlement_period":
+        "perpetual","base_currency":"BTC","quote_currency":"USD","settlement_currency":
+        "BTC","instrument_type":"reversed","contract_size":10.0,"expiration_timestamp":
+        32503708800000,"is_active":true,...}; a dated one's settlement_period is "week",
+        "month" or "quarter" (instrument_name BTC-25DEC26)."""
+        if i.get("kind") != "future" or not i.get("is_active", True):
+            return None
+        perpetual = i["settlement_period"] == PERPETUAL
+        expiry = None if perpetual else int(i["expiration_timestamp"]) * 1_000_000
+        base, quote = i["base_currency"], i["quote_currency"]
+        symbol = derivative_symbol(base, quote, i["settlement_currency"], expiry)
+        return Market(
+            symbol,
+            i["instrument_name"],
+            base_id=base,
+            quote_id=quote,
+            kind="perp" if perpetual else "future",
+            expiry=expiry,
+            inverse=i.get("instrument_type") == "reversed",  # amounts in USD: contract_size 1
+        )
+
+
+_NO_STATS = Stats()
