@@ -376,7 +376,7 @@ def test_deribit_rest_ticker_and_errors() -> None:
 
 
 # What each codec's records carry once merged, streaming and polling (besides bid and ask).
-LIVE_FIELDS = {
+LIVE_FIELDS: dict[tuple[str, str], dict[str, tuple[str, ...]]] = {
     ("binance", "perp"): {"ws": ("mark", "index", "funding_rate", "funding_ts"), "rest": ()},
     ("binance", "future"): {"ws": ("mark", "index"), "rest": ()},
     ("okx", "perp"): {"ws": DERIV, "rest": ("mark", "open_interest")},
