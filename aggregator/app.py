@@ -10,8 +10,10 @@ import resource
 import signal
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .adapters.recorder import RawWriter
 from .adapters.registry import codec_class
 from .adapters.runner import Adapter
 from .adapters.session import Backoff, BugLog
@@ -75,6 +77,11 @@ class Daemon:
             self.view = ConsolidatedView(config.consolidated, self.hub.latest, publish, instance)
             self.hub.add_sink(self.view)
         self.web: WebServer | None = None
+        # raw capture (`capture = true`), into the data directory, by a thread of its own
+        feeds = [feed for ex in config.exchanges if ex.enabled for feed in ex.feeds()]
+        self.raw: RawWriter | None = None
+        if any(feed.capture for feed in feeds):
+            self.raw = RawWriter(Path(config.files.dir))
         self.adapters = [
             Adapter(
                 codec_class(feed.venue, feed.kind),
@@ -83,10 +90,11 @@ class Daemon:
                 config.daemon.state_dir,
                 publish_batch=self.hub.publish_batch,
                 instance=instance,
+                recorder=self.raw.recorder(feed.venue, feed.kind)
+                if self.raw is not None and feed.capture
+                else None,
             )
-            for ex in config.exchanges
-            if ex.enabled
-            for feed in ex.feeds()
+            for feed in feeds
         ]
         self.started = False
         self._stop = asyncio.Event()
@@ -183,6 +191,8 @@ class Daemon:
                 await self.socket.start()
             if self.files is not None:
                 await self.files.start()
+            if self.raw is not None:
+                self.raw.start()
             if self.nats is not None:
                 await self.nats.start()  # connects in the background; records buffer meanwhile
             await self.ops.start()  # /metrics and /health, when configured
@@ -254,7 +264,9 @@ class Daemon:
         if self.socket is not None:
             await self.socket.stop()
         stops = [s.stop() for s in (self.files, self.nats) if s is not None]
-        await asyncio.gather(*stops)  # both drain within their own time limit, side by side
+        if self.raw is not None:  # (after the adapters: what they received is all queued)
+            stops.append(asyncio.to_thread(self.raw.stop))
+        await asyncio.gather(*stops)  # each drains within its own time limit, side by side
 
     def _log_counts(self) -> None:
         f = self.files

@@ -140,6 +140,7 @@ class ExchangeConfig:
     max_symbols_per_connection: int = 0  # 0: the venue's own limit
     fallback: bool = True  # poll REST while a stream stays down (venues with both)
     fallback_after: float = 60.0  # seconds a stream is down before polling starts
+    capture: bool = False  # keep the raw frames and answers (adapters/recorder.py)
     kinds: tuple[str, ...] = ("spot",)  # the kinds of market followed: one adapter each
     kind: str = "spot"  # (not a key) the kind of market of one adapter's config
     # (not a key) one config per kind, each with that kind's symbols: see feeds()
@@ -400,6 +401,8 @@ def loads(text: str, *, source: Path | None = None, check_paths: bool = True) ->
         own = {k: merged.pop(k) for k in list(merged) if k in KIND_TABLES}  # [exchanges.X.perp]
         ex = loader.build(ExchangeConfig, merged, path, venue=resolved.venue, key=key)
         _check_kinds(loader, ex, path)
+        if ex.capture and not files.enabled:
+            loader.fail(f"{path}.capture", "the raw capture goes to files.dir: [files] is off")
         feeds = []
         for kind in ex.kinds:
             feed = _feed(loader, ex, kind, merged, own.pop(kind, {}), path)
@@ -519,6 +522,12 @@ def _consolidated(loader: _Loader, table: Any) -> ConsolidatedConfig:
     """[consolidated], its groups table read here (the loader takes no tables of lists)."""
     if not isinstance(table, dict):
         loader.fail("consolidated", f"expected a table, got {_kind(table)}")
+    keys = {f.name for f in dataclasses.fields(ConsolidatedConfig)}
+    for key in table:
+        if key not in keys:
+            loader.fail(
+                f"consolidated.{key}", f"unknown key; expected one of: {', '.join(sorted(keys))}"
+            )
     rest = {k: v for k, v in table.items() if k != "groups"}
     groups = table.get("groups", {})
     if not isinstance(groups, dict):

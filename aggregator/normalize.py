@@ -23,6 +23,7 @@ from .adapters.base import SHAPE_ERRORS
 from .adapters.registry import codec_class, modes
 from .capture import CaptureTable, decode, describe, unwrap
 from .errors import AggregatorError, ParseError, VenueError
+from .recapture import Recapture, is_capture
 from .records import Ticker, dumps, now_ns
 from .symbols import MarketTable, read_cache, snapshot_path
 
@@ -104,6 +105,20 @@ def normalize(
             return codec.parse_frame(text, ts)
         return codec.parse_rest(text.encode(), ts, given)
 
+    recapture: Recapture | None = None  # a raw capture of the daemon's, once one is seen
+
+    def emit(records: list[Ticker]) -> None:
+        tally.with_records += 1
+        for r in records:
+            tally.records += 1
+            tally.symbols[r.symbol] += 1
+            if out is not None:
+                out.write(dumps(r))
+            else:
+                stdout.write(dumps(r).decode())
+        if out is not None:
+            out.flush()
+
     for n, line in enumerate(stdin, start=1):
         line = line.strip()
         if not line:
@@ -111,6 +126,21 @@ def normalize(
         tally.payloads += 1
         table.missed.clear()
         payload = decode(line)
+        if is_capture(payload):  # each line says what it is: --ws/--rest do not apply
+            recapture = recapture or Recapture(cls, table)
+            try:
+                records = recapture.feed(payload)
+            except VenueError as e:
+                refuse(n, str(e))
+                continue
+            except SHAPE_ERRORS:
+                refuse(n, f"a captured payload of another shape than the {venue} codec reads")
+                continue
+            if records:
+                emit(records)
+            else:
+                tally.empty += 1
+            continue
         inner, ts_recv = unwrap(payload)
         if inner is not payload:
             line = orjson.dumps(inner).decode()
@@ -152,17 +182,9 @@ def normalize(
             else:
                 tally.empty += 1
             continue
-        tally.with_records += 1
         for r in records:
             r.settle(None)  # checked as the daemon does (not merged: one payload, one record)
-            tally.records += 1
-            tally.symbols[r.symbol] += 1
-            if out is not None:
-                out.write(dumps(r))
-            else:
-                stdout.write(dumps(r).decode())
-        if out is not None:
-            out.flush()
+        emit(records)
     _summary(venue, tally, table, where, stderr)
     return 1 if tally.refused or tally.unknown or table.unknown else 0
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import ParseError
 from ..records import BAD_VALUE, Status, Ticker, lines_of
 from .base import Codec
+from .recorder import Recorder
 
 if TYPE_CHECKING:
     from .stream import WebSocket
@@ -84,6 +85,7 @@ class Emitter:
         self.instance = instance  # stamped on batched records (statuses: by publish)
         self.log = log
         self.counters = VenueStats()
+        self.recorder: Recorder | None = None  # raw capture (recorder.py), when configured
         self.batch: list[Ticker] = []  # records waiting for the end of the read
         self.last: dict[str, Ticker] = {}  # the last record of each market (the merge)
         self.seq = 0  # the last sequence number given

@@ -30,9 +30,16 @@ def frame_handler(emitter: Emitter, codec: Codec, conn: Connection) -> FrameHand
     failed = emitter.parse_failed
     replies = codec.replies
 
+    # raw capture, when configured: each frame before the codec reads it (recorder.py)
+    keep = emitter.recorder.frame if emitter.recorder is not None else None
+    index = conn.index
+
     def on_message(raw: bytes) -> list[str] | None:
+        ts = now()
+        if keep is not None:
+            keep(index, ts, raw)
         try:
-            records = parse(raw, now())
+            records = parse(raw, ts)
         except (ParseError, VenueNotice) as e:
             failed(e, conn)
             return replies

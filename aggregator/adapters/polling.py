@@ -82,7 +82,11 @@ class Polling:
         emitter = self.emitter
         try:
             body = await self.fetch(req.url, req.json, req.method)
-            records = codec.parse_rest(body, time.time_ns(), req.market)
+            ts = time.time_ns()
+            if emitter.recorder is not None:
+                native = req.market.native if req.market is not None else None
+                emitter.recorder.answer(conn.index, ts, body, native)
+            records = codec.parse_rest(body, ts, req.market)
         except RateLimited as e:
             emitter.counters.rate_limited += 1
             wait = e.retry_after if e.retry_after is not None else -1.0

@@ -28,6 +28,7 @@ from .emitter import Emitter, PublishBatch, VenueStats
 from .http import Http
 from .markets import Markets
 from .polling import Polling
+from .recorder import Recorder
 from .registry import modes
 from .session import FATAL, Backoff, BugLog
 from .streaming import Sessions
@@ -79,6 +80,7 @@ class Adapter:
         *,
         publish_batch: PublishBatch | None = None,
         instance: str | None = None,
+        recorder: Recorder | None = None,
     ) -> None:
         self.codec_cls = codec_cls
         self.cfg = cfg
@@ -97,6 +99,7 @@ class Adapter:
         self.emitter = Emitter(
             codec_cls, cfg.venue, publish, publish_batch, instance or None, self.log
         )
+        self.emitter.recorder = recorder
         self.status = self.emitter.status
         self.http = Http(cfg.request_timeout)
         self.polling = Polling(codec_cls, cfg, self.emitter, self.http.fetch, self.log)
@@ -123,6 +126,9 @@ class Adapter:
             if not len(selected):
                 table = await self.markets.changed(table)  # idle until some are listed
                 continue
+            if self.emitter.recorder is not None:
+                natives = [m.native for m in selected.markets]
+                self.emitter.recorder.markets(time.time_ns(), natives)
             async with asyncio.TaskGroup() as tg:
                 tasks = [tg.create_task(self._serve(selected))]
                 table = await self.markets.changed(table)

@@ -100,6 +100,8 @@ class Sessions:
             url = codec.ws_url_from_token(token, self.cfg.ws_url)
         status = self.emitter.status
         count = len(self.markets)
+        if self.emitter.recorder is not None:  # a new session: a new codec, from here on
+            self.emitter.recorder.opened(conn.index, time.time_ns(), url)
         ws = await open_websocket(
             url,
             frame_handler(self.emitter, codec, conn),
