@@ -229,6 +229,7 @@ def test_the_config_groups_and_the_web_listen() -> None:
         '[web]\nlisten = "0.0.0.0:8080"\n': "web.listen: '0.0.0.0:8080' is reachable from other",
         '[web]\nlisten = "8080"\n': "web.listen: expected 'HOST:PORT'",
         "[web]\nport = 1\n": "web.port: unknown key",
+        "[consolidated]\ngroup = 1\n": "expected one of: enabled, groups, interval",
     }
     for text, message in bad.items():
         with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
