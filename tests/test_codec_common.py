@@ -8,11 +8,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
 from aggregator.adapters.base import Codec, SequenceCheck, json_object
-from aggregator.adapters.fields import TickerFields, top_of_book
+from aggregator.adapters.fields import StructFields, TickerFields, top_of_book
 from aggregator.adapters.registry import ADAPTERS, codec_class
+from aggregator.adapters.schema import Num, Time
 from aggregator.errors import ParseError, SequenceGap, VenueError
 from aggregator.records import BAD, MARKET_FIELDS, Ticker
 from aggregator.symbols import Market, MarketTable, currency, snapshot_path, unify
@@ -153,7 +155,7 @@ def test_every_venue_has_recordings_its_codec_publishes_from() -> None:
 
 
 def test_ticker_fields_read_each_declared_key_and_leave_the_rest_null() -> None:
-    fields = TickerFields(bid="buy", ask_size="sq", volume="vol", ts_event="at", time=ms_to_ns)
+    fields = TickerFields(bid="buy", ask_size="sq", volume="vol", ts_event=("at", ms_to_ns))
     m = Market("BTC/USD", "btcusd")
     t = {"buy": "63318.86", "sq": 2, "vol": "abc", "at": 1786562853489, "ask": "1"}
     rec = fields.record("bitso", m, t, ts_recv=7, ts_event=5)
@@ -173,8 +175,39 @@ def test_ticker_fields_follow_the_order_ticker_takes_its_numbers_in() -> None:
 def test_ticker_fields_refuse_what_a_record_does_not_hold() -> None:
     with pytest.raises(TypeError, match="no number price"):
         TickerFields(price="p")
-    with pytest.raises(TypeError, match="time function"):
-        TickerFields(ts_event="ts")
+    with pytest.raises(TypeError, match=r"not a field name: 'a-b', 'x\.class'"):
+        StructFields(bid="a-b", ask="x.class")
+
+
+class _Level(msgspec.Struct):
+    price: Num = None
+    size: Num = None
+
+
+class _Message(msgspec.Struct):
+    best: _Level
+    close: Num = None
+    change: Num = None
+    vol: Num = None
+    vwap: Num = None
+    at: Time = None
+
+
+def test_struct_fields_map_declared_attributes_nested_and_implied() -> None:
+    fields = StructFields(
+        bid="best.price", bid_size="best.size", last="close", volume="vol",
+        change="change", vwap="vwap", ts_event=("at", ms_to_ns),
+    )  # fmt: skip
+    m = Market("BTC/USD", "btcusd")
+    t = _Message(_Level(63318.86, 2.0), 63297.8, 0.7, 2.0, 1.5, 1786562853489)
+    assert fields.record("bitso", m, t, 7) == Ticker(
+        "bitso", "BTC/USD", "btcusd", bid=63318.86, bid_size=2.0, last=63297.8, open=63297.1,
+        volume=2.0, quote_volume=3.0, ts_event=1786562853489000000, ts_recv=7,
+    )  # fmt: skip
+    bare = StructFields(last="close").record("x", m, t, 9, ts_event=3)
+    assert (bare.last, bare.open, bare.quote_volume, bare.ts_event) == (63297.8, None, None, 3)
+    sent = StructFields(open="close", change="change").record("x", m, t, 9)
+    assert sent.open == 63297.8  # sent: not implied
 
 
 def test_keyed_tickers_are_those_of_followed_markets_and_objects() -> None:

@@ -388,7 +388,7 @@ def test_rest_lists_keep_followed_markets_and_refuse_other_shapes() -> None:
     body = [{"symbol": "NOTLISTED", "bidPrice": "1"}, {"symbol": native, "bidPrice": "2"}]
     (rec,) = c.parse_rest(json.dumps(body).encode(), 1, None)
     assert rec.native == native and rec.bid == 2.0
-    with pytest.raises(ParseError, match="expected ticker objects"):
+    with pytest.raises(ParseError, match=r"unexpected payload: .* at `\$\[1\]`"):
         c.parse_rest(json.dumps([{"symbol": native}, "x"]).encode(), 1, None)
     with pytest.raises(ParseError):  # an id of the wrong type is a shape error, not a crash
         c.parse_rest(json.dumps([{"symbol": [native]}]).encode(), 1, None)

@@ -36,6 +36,7 @@ from ..errors import ParseError, VenueError
 from ..records import Ticker, seconds_to_ns
 from ..symbols import Market, MarketTable, unify
 from .base import Codec, RestRequest, json_body
+from .fields import StructFields
 from .schema import Num, Schema
 
 TOPIC = "ticker.*"
@@ -75,6 +76,17 @@ class Rest(msgspec.Struct):
 ROW = Schema(Row)
 # An object in place of the list: an error, or the shut v1 API's ticker.
 REST: Schema[list[Rest] | Rest] = Schema(list[Rest] | Rest)  # type: ignore[arg-type]
+
+
+TICKER = StructFields(
+    bid="bid",
+    ask="ask",
+    last="close",
+    high="high",
+    low="low",
+    volume="base_volume",
+    quote_volume="quote_volume",
+)
 
 
 class ALP(Codec):
@@ -134,25 +146,7 @@ class ALP(Codec):
             if m is None or (mine is not None and m.native not in mine):
                 continue
             r = ROW.convert(item)
-            out.append(
-                Ticker(
-                    venue,
-                    m.symbol,
-                    m.native,
-                    r.bid,  # bid
-                    None,  # bid_size
-                    r.ask,  # ask
-                    None,  # ask_size
-                    r.close,  # last
-                    None,  # open
-                    r.high,  # high
-                    r.low,  # low
-                    r.base_volume,  # volume
-                    r.quote_volume,  # quote_volume
-                    ts_event,
-                    ts_recv,
-                )
-            )
+            out.append(TICKER.record(venue, m, r, ts_recv, ts_event))
         return out
 
     # --- REST --------------------------------------------------------------------------

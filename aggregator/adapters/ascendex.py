@@ -43,7 +43,7 @@ from ..errors import ParseError, VenueError, VenueNotice
 from ..records import Ticker, best_level, ms_to_ns
 from ..symbols import Market, unify
 from .base import Codec, RestRequest, json_body
-from .fields import top_of_book
+from .fields import StructFields, top_of_book
 from .schema import Num, Schema, Time
 
 SYMBOLS_PER_MESSAGE = 10  # the venue's cap on one subscription's symbols
@@ -95,6 +95,8 @@ class Response(msgspec.Struct):
 
 MESSAGE = Schema(Message)
 RESPONSE = Schema(Response)
+# The best bid and ask come from the book's levels (_top); no quote volume, no time sent.
+STATS = StructFields(last="close", open="open", high="high", low="low", volume="volume")
 
 
 def _top(bid: list[Any] | None, ask: list[Any] | None) -> tuple[Any, Any, Any, Any]:
@@ -177,28 +179,12 @@ class AscendEX(Codec):
         if data is None:
             raise ParseError("response without data")
         rows = data if isinstance(data, list) else [data]
-        lookup = self.lookup
-        return [self._ticker(t, m, ts_recv) for t in rows if (m := lookup(t.symbol)) is not None]
-
-    def _ticker(self, t: Stats, m: Market, ts_recv: int) -> Ticker:
-        bid, bid_size, ask, ask_size = _top(t.bid, t.ask)
-        return Ticker(
-            self.venue,
-            m.symbol,
-            m.native,
-            bid,
-            bid_size,
-            ask,
-            ask_size,
-            t.close,  # last
-            t.open,  # open
-            t.high,  # high
-            t.low,  # low
-            t.volume,  # volume
-            None,  # quote_volume: not sent
-            None,  # ts_event: not sent
-            ts_recv,
-        )
+        lookup, venue, record = self.lookup, self.venue, STATS.record_top
+        return [
+            record(venue, m, t, _top(t.bid, t.ask), ts_recv)
+            for t in rows
+            if (m := lookup(t.symbol)) is not None
+        ]
 
     @staticmethod
     def market_rows(body: bytes) -> list[Any]:

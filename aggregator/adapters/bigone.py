@@ -18,6 +18,7 @@ from ..errors import ParseError, VenueError
 from ..records import Ticker
 from ..symbols import Market, unify
 from .base import Codec, RestRequest, json_body
+from .fields import StructFields, Top
 from .schema import Num, Schema
 
 # Codes that name another token here than elsewhere (ONE is the BigONE Token, not Harmony):
@@ -54,6 +55,12 @@ class Answer(msgspec.Struct):
 
 ANSWER = Schema(Answer)
 EMPTY_SIDE = Level()
+TICKER = StructFields(last="close", open="open", high="high", low="low", volume="volume")
+
+
+def _top(t: Row) -> Top:
+    bid, ask = t.bid or EMPTY_SIDE, t.ask or EMPTY_SIDE
+    return bid.price, bid.quantity, ask.price, ask.quantity
 
 
 class BigONE(Codec):
@@ -85,33 +92,10 @@ class BigONE(Codec):
             data = [data]
         if data is None:
             raise ParseError("response without a data list")
-        out = []
-        lookup = self.lookup
-        for t in data:
-            m = lookup(t.asset_pair_name)
-            if m is None:
-                continue
-            bid, ask = t.bid or EMPTY_SIDE, t.ask or EMPTY_SIDE
-            out.append(
-                Ticker(
-                    self.venue,
-                    m.symbol,
-                    m.native,
-                    bid.price,  # bid
-                    bid.quantity,  # bid_size
-                    ask.price,  # ask
-                    ask.quantity,  # ask_size
-                    t.close,  # last
-                    t.open,  # open
-                    t.high,  # high
-                    t.low,  # low
-                    t.volume,  # volume
-                    None,  # quote_volume
-                    None,  # ts_event
-                    ts_recv,
-                )
-            )
-        return out
+        lookup, venue, record = self.lookup, self.venue, TICKER.record_top
+        return [
+            record(venue, m, t, _top(t), ts_recv) for t in data if (m := lookup(t.asset_pair_name))
+        ]
 
     @staticmethod
     def market_rows(body: bytes) -> list[Any]:

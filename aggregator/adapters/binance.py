@@ -20,7 +20,7 @@ from ..symbols import Market, unify
 from ..timestamps import ms_to_ns
 from .base import Codec, RestRequest
 from .base import json_body as _json
-from .fields import TickerFields
+from .fields import StructFields
 from .schema import Num, Schema, Time
 
 STREAMS_PER_MESSAGE = 200
@@ -49,7 +49,43 @@ class Message(msgspec.Struct):
 MESSAGE = Schema(Message)
 
 
-REST_TICKER = TickerFields(
+STREAM_TICKER = StructFields(
+    bid="b",
+    bid_size="B",
+    ask="a",
+    ask_size="A",
+    last="c",
+    open="o",
+    high="h",
+    low="l",
+    volume="v",
+    quote_volume="q",
+    ts_event=("E", ms_to_ns),
+)
+BOOK_TICKER = StructFields(bid="b", bid_size="B", ask="a", ask_size="A")
+
+
+class RestTicker(msgspec.Struct):
+    """A 24 h ticker of /api/v3/ticker/24hr, or the venue's error ({"code","msg"})."""
+
+    symbol: str = ""  # absent from an error
+    bidPrice: Num = None
+    bidQty: Num = None
+    askPrice: Num = None
+    askQty: Num = None
+    lastPrice: Num = None
+    openPrice: Num = None
+    highPrice: Num = None
+    lowPrice: Num = None
+    volume: Num = None
+    quoteVolume: Num = None
+    closeTime: Time = None  # ms
+    code: Any = None
+    msg: Any = None
+
+
+REST_TICKERS: Schema[list[RestTicker] | RestTicker] = Schema(list[RestTicker] | RestTicker)  # type: ignore[arg-type]
+REST_TICKER = StructFields(
     bid="bidPrice",
     bid_size="bidQty",
     ask="askPrice",
@@ -60,8 +96,7 @@ REST_TICKER = TickerFields(
     low="lowPrice",
     volume="volume",
     quote_volume="quoteVolume",
-    ts_event="closeTime",
-    time=ms_to_ns,
+    ts_event=("closeTime", ms_to_ns),
 )
 
 
@@ -107,33 +142,9 @@ class Binance(Codec):
             return []
         event = msg.e
         if event is None:  # bookTicker: nine in ten frames; the merge fills the 24 h fields
-            none = None
-            return [
-                Ticker(
-                    self.venue, market.symbol, sym, msg.b, msg.B, msg.a, msg.A,
-                    none, none, none, none, none, none, none, ts_recv,
-                )
-            ]  # fmt: skip
+            return [BOOK_TICKER.record(self.venue, market, msg, ts_recv)]
         if event in ("24hrTicker", "24hrMiniTicker"):
-            return [
-                Ticker(
-                    self.venue,
-                    market.symbol,
-                    sym,
-                    msg.b,  # bid
-                    msg.B,  # bid_size
-                    msg.a,  # ask
-                    msg.A,  # ask_size
-                    msg.c,  # last
-                    msg.o,  # open
-                    msg.h,  # high
-                    msg.l,  # low
-                    msg.v,  # volume
-                    msg.q,  # quote_volume
-                    ms_to_ns(msg.E),  # ts_event
-                    ts_recv,
-                )
-            ]
+            return [STREAM_TICKER.record(self.venue, market, msg, ts_recv)]
         return []
 
     def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
@@ -151,16 +162,13 @@ class Binance(Codec):
          "lowPrice":"68620.82","volume":"72140.35","quoteVolume":"5167027510.69",
          "closeTime":1710328245391, ...}
         """
-        data = _json(body)
-        if isinstance(data, dict):
-            if "code" in data and "symbol" not in data:
-                raise VenueError(f"venue error {data.get('code')}: {data.get('msg')}")
-            data = [data]
+        data = REST_TICKERS(body)
         if not isinstance(data, list):
-            raise ParseError("expected a list of tickers")
-        return [
-            REST_TICKER.record(self.venue, m, t, ts_recv) for t, m in self.followed(data, "symbol")
-        ]
+            if not data.symbol and data.code is not None:
+                raise VenueError(f"venue error {data.code}: {data.msg}")
+            data = [data]
+        lookup, venue, record = self.lookup, self.venue, REST_TICKER.record
+        return [record(venue, m, t, ts_recv) for t in data if (m := lookup(t.symbol)) is not None]
 
     @staticmethod
     def market_rows(body: bytes) -> list[Any]:

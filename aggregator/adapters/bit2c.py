@@ -24,6 +24,7 @@ from ..errors import ParseError, VenueError
 from ..records import Ticker
 from ..symbols import Market, unify
 from .base import Codec, RestRequest, json_body, json_object
+from .fields import StructFields
 from .schema import Num, Schema
 
 PAIR_RE = re.compile(r"^([A-Z][a-z0-9]+)([A-Z][a-z0-9]+)$")  # "BtcNis" -> Btc, Nis
@@ -42,6 +43,14 @@ class Answer(msgspec.Struct):
 
 
 ANSWER = Schema(Answer)
+
+
+TICKER = StructFields(
+    bid="h",
+    ask="l",
+    last="ll",
+    volume="a",
+)
 
 
 class Bit2C(Codec):
@@ -74,25 +83,7 @@ class Bit2C(Codec):
                 raise ParseError("not a ticker: none of ll, h, l, a")
         if market is None:
             raise ParseError("a pair's ticker needs its market")
-        return [
-            Ticker(
-                self.venue,
-                market.symbol,
-                market.native,
-                t.h,  # bid
-                None,  # bid_size
-                t.l,  # ask
-                None,  # ask_size
-                t.ll,  # last
-                None,  # open
-                None,  # high
-                None,  # low
-                t.a,  # volume
-                None,  # quote_volume
-                None,  # ts_event
-                ts_recv,
-            )
-        ]
+        return [TICKER.record(self.venue, market, t, ts_recv)]
 
     @staticmethod
     def market_rows(body: bytes) -> list[Any]:

@@ -18,6 +18,7 @@ from ..errors import ParseError, VenueError
 from ..records import Ticker, ms_to_ns
 from ..symbols import Market, unify
 from .base import Codec, RestRequest, json_body
+from .fields import StructFields
 from .schema import Num, Schema, Time
 
 
@@ -42,6 +43,18 @@ class Answer(msgspec.Struct):
 
 
 ANSWER = Schema(Answer)
+
+
+TICKER = StructFields(
+    bid="buy",
+    ask="sell",
+    last="last",
+    open="open",
+    high="high",
+    low="low",
+    volume="vol",
+    ts_event=("timestamp", ms_to_ns),
+)
 
 
 class Bitbank(Codec):
@@ -77,23 +90,7 @@ class Bitbank(Codec):
         return [self._ticker(m, t, ts_recv) for t in data if (m := lookup(t.pair)) is not None]
 
     def _ticker(self, m: Market, t: Row, ts_recv: int) -> Ticker:
-        return Ticker(
-            self.venue,
-            m.symbol,
-            m.native,
-            t.buy,  # bid
-            None,  # bid_size
-            t.sell,  # ask
-            None,  # ask_size
-            t.last,  # last
-            t.open,  # open
-            t.high,  # high
-            t.low,  # low
-            t.vol,  # volume
-            None,  # quote_volume
-            ms_to_ns(t.timestamp),
-            ts_recv,
-        )
+        return TICKER.record(self.venue, m, t, ts_recv)
 
     @staticmethod
     def market_rows(body: bytes) -> list[Any]:

@@ -25,9 +25,10 @@ import msgspec
 import orjson
 
 from ..errors import ParseError, VenueError, VenueNotice
-from ..records import Ticker, minus
+from ..records import Ticker
 from ..symbols import Market, MarketTable, unify
 from .base import Codec, RestRequest, json_body
+from .fields import StructFields
 from .schema import Num, Schema
 
 # ORS is ORS Group here, not Origin Sport; the reference's display name is no code.
@@ -66,6 +67,17 @@ ROW = Schema(Row)
 # row with a bad value) is read by _other. Strict: the venue sends JSON numbers, and a
 # channel id "104" is no channel (numeric strings go to _other, which refuses them).
 FRAME = msgspec.json.Decoder(Frame).decode
+
+
+TICKER = StructFields(
+    bid="bid",
+    ask="ask",
+    last="last",
+    change="daily_change",
+    high="high",
+    low="low",
+    volume="volume",
+)
 
 
 class Bitfinex(Codec):
@@ -244,25 +256,8 @@ class Bitfinex(Codec):
         return out
 
     def _ticker(self, row: Row, m: Market, ts_recv: int) -> Ticker:
-        last = row.last
         # positional: by keyword, a record costs about a microsecond more to make
-        return Ticker(
-            self.venue,
-            m.symbol,
-            m.native,
-            row.bid,  # bid
-            None,  # bid_size
-            row.ask,  # ask
-            None,  # ask_size
-            last,
-            minus(last, row.daily_change),  # open
-            row.high,  # high
-            row.low,  # low
-            row.volume,  # volume
-            None,  # quote_volume
-            None,  # ts_event
-            ts_recv,
-        )
+        return TICKER.record(self.venue, m, row, ts_recv)
 
     @staticmethod
     def market_rows(body: bytes) -> list[Any]:

@@ -26,7 +26,7 @@ from ..errors import ParseError, VenueError, VenueNotice
 from ..records import Ticker, iso_to_ns
 from ..symbols import Market, unify
 from .base import Codec, RestRequest, json_body, json_object
-from .fields import TickerFields
+from .fields import StructFields, TickerFields
 from .schema import Num, Schema
 
 CHANNEL = "lightning_ticker_"
@@ -71,8 +71,18 @@ TICKER = TickerFields(
     ask_size="best_ask_size",
     last="ltp",
     volume="volume_by_product",
-    ts_event="timestamp",
-    time=iso_to_ns,
+    ts_event=("timestamp", iso_to_ns),
+)
+
+
+STREAM_TICKER = StructFields(
+    bid="best_bid",
+    bid_size="best_bid_size",
+    ask="best_ask",
+    ask_size="best_ask_size",
+    last="ltp",
+    volume="volume_by_product",
+    ts_event=("timestamp", iso_to_ns),
 )
 
 
@@ -123,25 +133,7 @@ class Bitflyer(Codec):
             if m is None:
                 return []
             # positional: by keyword, a record costs about a microsecond more to make
-            return [
-                Ticker(
-                    self.venue,
-                    m.symbol,
-                    m.native,
-                    t.best_bid,  # bid
-                    t.best_bid_size,  # bid_size
-                    t.best_ask,  # ask
-                    t.best_ask_size,  # ask_size
-                    t.ltp,  # last
-                    None,  # open
-                    None,  # high
-                    None,  # low
-                    t.volume_by_product,  # volume
-                    None,  # quote_volume
-                    iso_to_ns(t.timestamp),  # ts_event
-                    ts_recv,
-                )
-            ]
+            return [STREAM_TICKER.record(self.venue, m, t, ts_recv)]
         if msg.error is not msgspec.UNSET:  # a call of ours failed; the other channels go on
             err = msg.error
             text = err.get("message") if isinstance(err, dict) else err

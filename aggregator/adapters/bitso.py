@@ -17,9 +17,10 @@ from typing import Any, ClassVar
 import msgspec
 
 from ..errors import ParseError, VenueError
-from ..records import Ticker, iso_to_ns, minus, times
+from ..records import Ticker, iso_to_ns
 from ..symbols import Market, unify
 from .base import Codec, RestRequest, json_body
+from .fields import StructFields
 from .schema import Num, Schema
 
 
@@ -43,6 +44,19 @@ class Answer(msgspec.Struct):
 
 
 ANSWER = Schema(Answer)
+
+
+TICKER = StructFields(
+    bid="bid",
+    ask="ask",
+    last="last",
+    change="change_24",
+    high="high",
+    low="low",
+    volume="volume",
+    vwap="vwap",
+    ts_event=("created_at", iso_to_ns),
+)
 
 
 class Bitso(Codec):
@@ -77,24 +91,7 @@ class Bitso(Codec):
         return [self._ticker(m, t, ts_recv) for t in payload if (m := lookup(t.book)) is not None]
 
     def _ticker(self, m: Market, t: Row, ts_recv: int) -> Ticker:
-        last, volume = t.last, t.volume
-        return Ticker(
-            self.venue,
-            m.symbol,
-            m.native,
-            t.bid,  # bid
-            None,  # bid_size
-            t.ask,  # ask
-            None,  # ask_size
-            last,  # last
-            minus(last, t.change_24),  # open
-            t.high,  # high
-            t.low,  # low
-            volume,  # volume
-            times(t.vwap, volume),  # quote_volume
-            iso_to_ns(t.created_at),
-            ts_recv,
-        )
+        return TICKER.record(self.venue, m, t, ts_recv)
 
     @staticmethod
     def market_rows(body: bytes) -> list[Any]:

@@ -68,8 +68,7 @@ TICKER = TickerFields(
     low="low",
     volume="volume",
     vwap="vwap",
-    ts_event="timestamp",
-    time=seconds_to_ns,
+    ts_event=("timestamp", seconds_to_ns),
 )
 
 

@@ -18,6 +18,7 @@ from ..errors import ParseError, VenueError
 from ..records import Ticker
 from ..symbols import Market, unify
 from .base import Codec, RestRequest, json_body, json_object
+from .fields import StructFields
 from .schema import Num, Schema
 
 
@@ -35,6 +36,17 @@ class Row(msgspec.Struct):
 # sent, so an answer with a bad value (or of another shape) is read by _read_as_sent.
 TICKERS = msgspec.json.Decoder(dict[str, Row], strict=False).decode
 ROW = Schema(Row)
+
+
+TICKER = StructFields(
+    bid="buy",
+    ask="sell",
+    last="last",
+    high="high",
+    low="low",
+    volume="vol",
+    quote_volume="volume",
+)
 
 
 class BTCBox(Codec):
@@ -79,23 +91,7 @@ class BTCBox(Codec):
         return [self._ticker(m, ROW.convert(t), ts_recv) for t, m in self.keyed(data)]
 
     def _ticker(self, m: Market, t: Row, ts_recv: int) -> Ticker:
-        return Ticker(
-            self.venue,
-            m.symbol,
-            m.native,
-            t.buy,  # bid
-            None,  # bid_size
-            t.sell,  # ask
-            None,  # ask_size
-            t.last,  # last
-            None,  # open
-            t.high,  # high
-            t.low,  # low
-            t.vol,  # volume
-            t.volume,  # quote_volume
-            None,  # ts_event
-            ts_recv,
-        )
+        return TICKER.record(self.venue, m, t, ts_recv)
 
     @staticmethod
     def market_rows(body: bytes) -> list[Any]:

@@ -17,9 +17,10 @@ from urllib.parse import quote
 import msgspec
 
 from ..errors import ParseError, VenueError
-from ..records import Ticker, iso_to_ns, minus
+from ..records import Ticker, iso_to_ns
 from ..symbols import Market, unify
 from .base import Codec, RestRequest, json_body
+from .fields import StructFields
 from .schema import Num, Schema
 
 CHUNK = 50  # markets per request
@@ -44,6 +45,19 @@ class Row(msgspec.Struct):
 
 
 ANSWER: Schema[list[Row] | Row] = Schema(list[Row] | Row)  # type: ignore[arg-type]
+
+
+TICKER = StructFields(
+    bid="bestBid",
+    ask="bestAsk",
+    last="lastPrice",
+    change="price24h",
+    high="high24h",
+    low="low24h",
+    volume="volume24h",
+    quote_volume="volumeQte24h",
+    ts_event=("timestamp", iso_to_ns),
+)
 
 
 class BTCMarkets(Codec):
@@ -84,24 +98,7 @@ class BTCMarkets(Codec):
         return out
 
     def _ticker(self, m: Market, t: Row, ts_recv: int) -> Ticker:
-        last = t.lastPrice
-        return Ticker(
-            self.venue,
-            m.symbol,
-            m.native,
-            t.bestBid,  # bid
-            None,  # bid_size
-            t.bestAsk,  # ask
-            None,  # ask_size
-            last,  # last
-            minus(last, t.price24h),  # open
-            t.high24h,  # high
-            t.low24h,  # low
-            t.volume24h,  # volume
-            t.volumeQte24h,  # quote_volume
-            iso_to_ns(t.timestamp),
-            ts_recv,
-        )
+        return TICKER.record(self.venue, m, t, ts_recv)
 
     @staticmethod
     def market_rows(body: bytes) -> list[Any]:

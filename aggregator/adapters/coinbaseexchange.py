@@ -18,11 +18,11 @@ from ..errors import ParseError, VenueError, VenueNotice
 from ..records import Ticker, iso_to_ns
 from ..symbols import Market, unify
 from .base import Codec, RestRequest, json_body, json_object
-from .fields import TickerFields
+from .fields import StructFields, TickerFields
 from .schema import Num, Schema
 
 REST_TICKER = TickerFields(
-    bid="bid", ask="ask", last="price", volume="volume", ts_event="time", time=iso_to_ns
+    bid="bid", ask="ask", last="price", volume="volume", ts_event=("time", iso_to_ns)
 )
 
 
@@ -46,6 +46,20 @@ class Message(msgspec.Struct):
 
 
 MESSAGE = Schema(Message)
+
+
+TICKER = StructFields(
+    bid="best_bid",
+    bid_size="best_bid_size",
+    ask="best_ask",
+    ask_size="best_ask_size",
+    last="price",
+    open="open_24h",
+    high="high_24h",
+    low="low_24h",
+    volume="volume_24h",
+    ts_event=("time", iso_to_ns),
+)
 
 
 class CoinbaseExchange(Codec):
@@ -79,25 +93,7 @@ class CoinbaseExchange(Codec):
             if m is None:
                 return []
             # positional: by keyword, a record costs about a microsecond more to make
-            return [
-                Ticker(
-                    self.venue,
-                    m.symbol,
-                    m.native,
-                    msg.best_bid,  # bid
-                    msg.best_bid_size,  # bid_size
-                    msg.best_ask,  # ask
-                    msg.best_ask_size,  # ask_size
-                    msg.price,  # last
-                    msg.open_24h,  # open
-                    msg.high_24h,  # high
-                    msg.low_24h,  # low
-                    msg.volume_24h,  # volume
-                    None,  # quote_volume
-                    iso_to_ns(msg.time),  # ts_event
-                    ts_recv,
-                )
-            ]
+            return [TICKER.record(self.venue, m, msg, ts_recv)]
         if kind in ("heartbeat", "subscriptions"):
             return []
         if kind == "error":

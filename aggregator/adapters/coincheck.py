@@ -24,6 +24,7 @@ from ..errors import ParseError, VenueError
 from ..records import Ticker, seconds_to_ns
 from ..symbols import Market, unify
 from .base import Codec, RestRequest, json_body, json_object
+from .fields import StructFields
 from .schema import Num, Schema, Time
 
 TRADING = ("available", "itayose")
@@ -44,6 +45,17 @@ class Answer(msgspec.Struct):
 
 
 ANSWER = Schema(Answer)
+
+
+TICKER = StructFields(
+    bid="bid",
+    ask="ask",
+    last="last",
+    high="high",
+    low="low",
+    volume="volume",
+    ts_event=("timestamp", seconds_to_ns),
+)
 
 
 class Coincheck(Codec):
@@ -75,25 +87,7 @@ class Coincheck(Codec):
             raise ParseError("a coincheck ticker needs its market")
         if t.timestamp is msgspec.UNSET:
             raise ParseError("ticker without a timestamp")
-        return [
-            Ticker(
-                self.venue,
-                market.symbol,
-                market.native,
-                t.bid,  # bid
-                None,  # bid_size
-                t.ask,  # ask
-                None,  # ask_size
-                t.last,  # last
-                None,  # open
-                t.high,  # high
-                t.low,  # low
-                t.volume,  # volume
-                None,  # quote_volume
-                seconds_to_ns(t.timestamp),
-                ts_recv,
-            )
-        ]
+        return [TICKER.record(self.venue, market, t, ts_recv)]
 
     @staticmethod
     def market_rows(body: bytes) -> list[Any]:

@@ -45,7 +45,7 @@ from ..errors import ParseError, RateLimited, VenueError, VenueNotice
 from ..records import Ticker, best_level, ms_to_ns
 from ..symbols import Market, MarketTable, unify
 from .base import Codec, RestRequest, json_body
-from .fields import top_of_book
+from .fields import StructFields, top_of_book
 from .schema import Num, Schema, Time
 
 SUBSCRIBE = ("state.subscribe", "bbo.subscribe")
@@ -101,6 +101,11 @@ class Message(msgspec.Struct):
 
 
 MESSAGE = Schema(Message)
+# state: the 24 h statistics, no best bid or ask and no time (the bbo channel has those).
+STATE = StructFields(
+    last="last", open="open", high="high", low="low", volume="volume", quote_volume="value"
+)
+DEPTH = StructFields(last="last", ts_event=("updated_at", ms_to_ns))  # and the book's top
 
 
 class CoinEx(Codec):
@@ -168,18 +173,8 @@ class CoinEx(Codec):
         return []  # answers, and pushes of channels not subscribed
 
     def _tickers(self, states: list[State], ts_recv: int) -> list[Ticker]:
-        lookup = self.lookup
-        none = None
-        return [
-            Ticker(
-                self.venue, m.symbol, m.native,
-                none, none, none, none,
-                s.last, s.open, s.high, s.low, s.volume, s.value,
-                none, ts_recv,
-            )
-            for s in states
-            if (m := lookup(s.market)) is not None
-        ]  # fmt: skip
+        lookup, venue, record = self.lookup, self.venue, STATE.record
+        return [record(venue, m, s, ts_recv) for s in states if (m := lookup(s.market)) is not None]
 
     def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
         # The books first: each market's first record has its best bid and ask.
@@ -215,16 +210,8 @@ class CoinEx(Codec):
         if m is None:
             return []
         book = data.depth
-        bid, bid_size = best_level(book.bids, highest=True)
-        ask, ask_size = best_level(book.asks, highest=False)
-        none = None
-        return [
-            Ticker(
-                self.venue, m.symbol, m.native,
-                bid, bid_size, ask, ask_size, book.last,
-                none, none, none, none, none, ms_to_ns(book.updated_at), ts_recv,
-            )
-        ]  # fmt: skip
+        top = (*best_level(book.bids, highest=True), *best_level(book.asks, highest=False))
+        return [DEPTH.record_top(self.venue, m, book, top, ts_recv)]
 
     @staticmethod
     def market_rows(body: bytes) -> list[Any]:

@@ -29,6 +29,7 @@ from ..errors import ParseError, VenueError, VenueNotice
 from ..records import Ticker, ms_to_ns, num
 from ..symbols import Market, unify
 from .base import Codec, RestRequest, json_body
+from .fields import StructFields
 from .schema import Num, Schema, Time
 
 
@@ -69,6 +70,28 @@ class Message(msgspec.Struct):
 
 
 MESSAGE = Schema(Message)
+TICKER = StructFields(  # polled: the best bid and ask from the lists of levels (_best)
+    last="last",
+    open="first",
+    high="high",
+    low="low",
+    volume="target_volume",
+    quote_volume="quote_volume",
+    ts_event=("timestamp", ms_to_ns),
+)
+STREAM_TICKER = StructFields(
+    bid="bid_best_price",
+    bid_size="bid_best_qty",
+    ask="ask_best_price",
+    ask_size="ask_best_qty",
+    last="last",
+    open="first",
+    high="high",
+    low="low",
+    volume="target_volume",
+    quote_volume="quote_volume",
+    ts_event=("timestamp", ms_to_ns),
+)
 
 
 def _best(levels: Any) -> tuple[float | None, float | None]:
@@ -129,34 +152,13 @@ class Coinone(Codec):
             m = self.lookup(_id(str(t.target_currency), str(t.quote_currency)))
             if m is None:
                 return []
-            top = (t.bid_best_price, t.bid_best_qty, t.ask_best_price, t.ask_best_qty)
-            return [self._ticker(t, m, top, ts_recv)]
+            return [STREAM_TICKER.record(self.venue, m, t, ts_recv)]
         if kind == "ERROR":  # one topic refused; the others go on
             code = None if msg.error_code is msgspec.UNSET else msg.error_code
             raise VenueNotice(f"venue error {code}: {msg.message}")
         if kind is None:
             raise ParseError(f"unexpected message: {raw[:100]!r}")
         return []  # SUBSCRIBED, PONG, CONNECTED, ...
-
-    def _ticker(self, t: Data, m: Market, top: tuple[float | None, ...], ts_recv: int) -> Ticker:
-        bid, bid_size, ask, ask_size = top
-        return Ticker(
-            self.venue,
-            m.symbol,
-            m.native,
-            bid,
-            bid_size,
-            ask,
-            ask_size,
-            t.last,  # last
-            t.first,  # open
-            t.high,  # high
-            t.low,  # low
-            t.target_volume,  # volume
-            t.quote_volume,  # quote_volume
-            ms_to_ns(t.timestamp),  # ts_event
-            ts_recv,
-        )
 
     def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
         quotes = sorted({m.quote_id for m in markets})
@@ -176,9 +178,9 @@ class Coinone(Codec):
             raise VenueError(f"venue error {doc.error_code}: {doc.error_msg}")
         if doc.tickers is None:
             raise ParseError("response without a tickers list")
-        lookup = self.lookup
+        lookup, venue, record = self.lookup, self.venue, TICKER.record_top
         return [
-            self._ticker(t, m, (*_best(t.best_bids), *_best(t.best_asks)), ts_recv)
+            record(venue, m, t, (*_best(t.best_bids), *_best(t.best_asks)), ts_recv)
             for t in doc.tickers
             if (m := lookup(_id(str(t.target_currency), str(t.quote_currency)))) is not None
         ]

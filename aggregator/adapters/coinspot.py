@@ -19,6 +19,7 @@ from ..errors import ParseError, VenueError
 from ..records import Ticker
 from ..symbols import Market, unify
 from .base import Codec, RestRequest, json_object
+from .fields import StructFields
 from .schema import Num, Schema
 
 QUOTE = "AUD"
@@ -53,6 +54,13 @@ def _prices(body: bytes) -> dict[str, Any]:
     return prices
 
 
+TICKER = StructFields(
+    bid="bid",
+    ask="ask",
+    last="last",
+)
+
+
 class CoinSpot(Codec):
     venue: ClassVar[str] = "coinspot"
     REST_URL: ClassVar[str] = "https://www.coinspot.com.au"
@@ -78,25 +86,7 @@ class CoinSpot(Codec):
             if m is None:
                 continue
             t = PRICES(raw)
-            out.append(
-                Ticker(
-                    venue,
-                    m.symbol,
-                    m.native,
-                    t.bid,  # bid
-                    None,  # bid_size
-                    t.ask,  # ask
-                    None,  # ask_size
-                    t.last,  # last
-                    None,  # open
-                    None,  # high
-                    None,  # low
-                    None,  # volume
-                    None,  # quote_volume
-                    None,  # ts_event: none sent
-                    ts_recv,
-                )
-            )
+            out.append(TICKER.record(venue, m, t, ts_recv))
         return out
 
     @staticmethod

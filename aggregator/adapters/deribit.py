@@ -28,7 +28,7 @@ from ..errors import ParseError, VenueError, VenueNotice
 from ..records import EMPTY, Ticker, ms_to_ns
 from ..symbols import Market, MarketTable, unify
 from .base import Codec, RestRequest, json_body
-from .fields import top_of_book
+from .fields import StructFields, top_of_book
 from .schema import Num, Schema, Time
 
 HEARTBEAT_INTERVAL = 30  # seconds; the venue's minimum is 10
@@ -81,7 +81,16 @@ class Answer(msgspec.Struct):
 
 MESSAGE = Schema(Message)
 ANSWER = Schema(Answer)
-NO_STATS = Stats()
+# No open: price_change is a percentage. A ticker without stats has their numbers null.
+TICKER = StructFields(
+    last="last_price",
+    high="stats.high",
+    low="stats.low",
+    volume="stats.volume",
+    quote_volume="stats.volume_notional",
+    ts_event=("timestamp", ms_to_ns),
+)
+TICKER_WITHOUT_STATS = StructFields(last="last_price", ts_event=("timestamp", ms_to_ns))
 
 
 class Deribit(Codec):
@@ -210,25 +219,12 @@ class Deribit(Codec):
         return [self._ticker(t, m, ts_recv)]
 
     def _ticker(self, t: Data, m: Market, ts_recv: int) -> Ticker:
-        stats = t.stats or NO_STATS
-        bid, bid_size = _side(t.best_bid_price, t.best_bid_amount)
-        ask, ask_size = _side(t.best_ask_price, t.best_ask_amount)
-        return Ticker(
-            self.venue,
-            m.symbol,
-            m.native,
-            bid,
-            bid_size,
-            ask,
-            ask_size,
-            t.last_price,  # last
-            None,  # open: price_change is a percentage
-            stats.high,
-            stats.low,
-            stats.volume,
-            stats.volume_notional,  # quote_volume
-            ms_to_ns(t.timestamp),  # ts_event
-            ts_recv,
+        top = (
+            *_side(t.best_bid_price, t.best_bid_amount),
+            *_side(t.best_ask_price, t.best_ask_amount),
+        )
+        return (TICKER if t.stats is not None else TICKER_WITHOUT_STATS).record_top(
+            self.venue, m, t, top, ts_recv
         )
 
     @staticmethod

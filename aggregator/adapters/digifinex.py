@@ -18,6 +18,7 @@ from ..errors import ParseError, VenueError
 from ..records import Ticker, seconds_to_ns
 from ..symbols import Market, unify
 from .base import Codec, RestRequest, json_body
+from .fields import StructFields
 from .schema import Num, Schema, Time
 
 
@@ -45,6 +46,17 @@ class Answer(msgspec.Struct):
 
 
 ANSWER = Schema(Answer)
+
+
+TICKER = StructFields(
+    bid="buy",
+    ask="sell",
+    last="last",
+    high="high",
+    low="low",
+    volume="vol",
+    quote_volume="base_vol",
+)
 
 
 class Digifinex(Codec):
@@ -78,25 +90,7 @@ class Digifinex(Codec):
             m = lookup(t.symbol)
             if m is None:
                 continue
-            out.append(
-                Ticker(
-                    venue,
-                    m.symbol,
-                    m.native,
-                    t.buy,  # bid
-                    None,  # bid_size
-                    t.sell,  # ask
-                    None,  # ask_size
-                    t.last,  # last
-                    None,  # open
-                    t.high,  # high
-                    t.low,  # low
-                    t.vol,  # volume
-                    t.base_vol,  # quote_volume
-                    ts_event,
-                    ts_recv,
-                )
-            )
+            out.append(TICKER.record(venue, m, t, ts_recv, ts_event))
         return out
 
     @staticmethod

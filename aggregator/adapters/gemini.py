@@ -26,6 +26,7 @@ are split off by the known quote currencies, as the reference library does.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from typing import Any, ClassVar
 from urllib.parse import quote
 
@@ -37,6 +38,7 @@ from ..records import Ticker, ms_to_ns, num
 from ..symbols import Market, unify
 from ..timestamps import NANOS, to_ns
 from .base import Codec, RestRequest, json_body, json_object
+from .fields import StructFields
 from .schema import Num, Schema, Time
 
 # Quote currencies, tried in order: "GUSD" must come before "USD", which it ends with.
@@ -77,6 +79,9 @@ class Message(msgspec.Struct):
 
 
 MESSAGE = Schema(Message)
+BOOK_TICKER = StructFields(
+    bid="b", bid_size="B", ask="a", ask_size="A", ts_event=("E", partial(to_ns, unit=NANOS))
+)
 
 
 class Gemini(Codec):
@@ -113,13 +118,7 @@ class Gemini(Codec):
         market = self.lookup(sym)
         if market is None:
             return []
-        none = None
-        return [
-            Ticker(
-                self.venue, market.symbol, market.native, msg.b, msg.B, msg.a, msg.A,
-                none, none, none, none, none, none, to_ns(msg.E, NANOS), ts_recv,
-            )
-        ]  # fmt: skip
+        return [BOOK_TICKER.record(self.venue, market, msg, ts_recv)]
 
     # --- REST --------------------------------------------------------------------------
     def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:

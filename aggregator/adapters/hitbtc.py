@@ -26,7 +26,7 @@ from ..errors import ParseError, VenueError, VenueNotice
 from ..records import Ticker, iso_to_ns, ms_to_ns
 from ..symbols import Market, MarketTable, unify
 from .base import Codec, RestRequest, json_body, json_object
-from .fields import TickerFields
+from .fields import StructFields, TickerFields
 from .schema import Num, Schema, Time
 
 # Codes that name another token here than elsewhere (GET is Themis, STX is STOX): the
@@ -70,8 +70,7 @@ TICKER = TickerFields(
     low="low",
     volume="volume",
     quote_volume="volume_quote",
-    ts_event="timestamp",
-    time=iso_to_ns,
+    ts_event=("timestamp", iso_to_ns),
 )
 
 
@@ -120,6 +119,21 @@ def rows_of(data: msgspec.Raw) -> dict[str, Row]:
     if not isinstance(sent, dict):
         return {}
     return {sym: ROW.convert(t) for sym, t in sent.items() if isinstance(t, dict)}
+
+
+STREAM_TICKER = StructFields(
+    bid="b",
+    bid_size="B",
+    ask="a",
+    ask_size="A",
+    last="c",
+    open="o",
+    high="h",
+    low="l",
+    volume="v",
+    quote_volume="q",
+    ts_event=("t", ms_to_ns),
+)
 
 
 class HitBTC(Codec):
@@ -193,23 +207,7 @@ class HitBTC(Codec):
         raise ParseError(f"unexpected message: {raw[:100]!r}")
 
     def _ticker(self, t: Row, m: Market, ts_recv: int) -> Ticker:
-        return Ticker(
-            self.venue,
-            m.symbol,
-            m.native,
-            t.b,  # bid
-            t.B,  # bid_size
-            t.a,  # ask
-            t.A,  # ask_size
-            t.c,  # last
-            t.o,  # open
-            t.h,  # high
-            t.l,  # low
-            t.v,  # volume
-            t.q,  # quote_volume
-            ms_to_ns(t.t),  # ts_event
-            ts_recv,
-        )
+        return STREAM_TICKER.record(self.venue, m, t, ts_recv)
 
     def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
         if len(markets) == 1:

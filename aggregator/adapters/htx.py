@@ -27,6 +27,7 @@ from ..errors import ParseError, VenueError, VenueNotice
 from ..records import EMPTY, Ticker, ms_to_ns, num
 from ..symbols import Market, unify
 from .base import Codec, RestRequest, json_body, json_object
+from .fields import StructFields, TickerFields
 from .schema import Num, Schema, Time
 
 
@@ -62,6 +63,24 @@ class Message(msgspec.Struct):
 
 
 MESSAGE = Schema(Message)
+# The message's time ("ts", or the bbo's quoteTime) is the record's: given to record().
+BBO = StructFields(bid="bid", bid_size="bidSize", ask="ask", ask_size="askSize")
+STREAM_TICKER = StructFields(
+    bid="bid",
+    bid_size="bidSize",
+    ask="ask",
+    ask_size="askSize",
+    last="close",
+    open="open",
+    high="high",
+    low="low",
+    volume="amount",
+    quote_volume="vol",
+)
+# Polled: the best bid and ask are flat in /market/tickers, levels in detail/merged (_level).
+REST_TICKER = TickerFields(
+    last="close", open="open", high="high", low="low", volume="amount", quote_volume="vol"
+)
 
 
 class HTX(Codec):
@@ -114,35 +133,10 @@ class HTX(Codec):
                 return []
             channel = parts[2]
             if channel == "bbo":
-                none = None
-                return [
-                    Ticker(
-                        self.venue, m.symbol, m.native,
-                        tick.bid, tick.bidSize, tick.ask, tick.askSize,
-                        none, none, none, none, none, none,
-                        ms_to_ns(tick.quoteTime or msg.ts), ts_recv,
-                    )
-                ]  # fmt: skip
+                ts_event = ms_to_ns(tick.quoteTime or msg.ts)
+                return [BBO.record(self.venue, m, tick, ts_recv, ts_event)]
             if channel in ("ticker", "detail"):
-                return [
-                    Ticker(
-                        self.venue,
-                        m.symbol,
-                        m.native,
-                        tick.bid,  # bid
-                        tick.bidSize,  # bid_size
-                        tick.ask,  # ask
-                        tick.askSize,  # ask_size
-                        tick.close,  # last
-                        tick.open,  # open
-                        tick.high,  # high
-                        tick.low,  # low
-                        tick.amount,  # volume
-                        tick.vol,  # quote_volume
-                        ms_to_ns(msg.ts),  # ts_event
-                        ts_recv,
-                    )
-                ]
+                return [STREAM_TICKER.record(self.venue, m, tick, ts_recv, ms_to_ns(msg.ts))]
             return []
         if msg.ping is not msgspec.UNSET:
             self.replies.append(orjson.dumps({"pong": msg.ping}).decode())
@@ -191,25 +185,8 @@ class HTX(Codec):
         return [self._ticker(m, t, ts_event, ts_recv) for t, m in self.followed(data, "symbol")]
 
     def _ticker(self, m: Market, t: dict[str, Any], ts_event: int | None, ts_recv: int) -> Ticker:
-        bid, bid_size = _level(t, "bid")
-        ask, ask_size = _level(t, "ask")
-        return Ticker(
-            self.venue,
-            m.symbol,
-            m.native,
-            bid=bid,
-            bid_size=bid_size,
-            ask=ask,
-            ask_size=ask_size,
-            last=num(t.get("close")),
-            open=num(t.get("open")),
-            high=num(t.get("high")),
-            low=num(t.get("low")),
-            volume=num(t.get("amount")),
-            quote_volume=num(t.get("vol")),
-            ts_event=ts_event,
-            ts_recv=ts_recv,
-        )
+        top = (*_level(t, "bid"), *_level(t, "ask"))
+        return REST_TICKER.record_top(self.venue, m, t, top, ts_recv, ts_event)
 
     @staticmethod
     def market_rows(body: bytes) -> list[Any]:

@@ -51,8 +51,7 @@ REST_TICKER = TickerFields(
     high="DayHighestPrice",
     low="DayLowestPrice",
     volume="DayVolumeXbtInSecondaryCurrrency",
-    ts_event="CreatedTimestampUtc",
-    time=iso_to_ns,
+    ts_event=("CreatedTimestampUtc", iso_to_ns),
 )
 
 

@@ -18,6 +18,7 @@ from ..errors import ParseError, VenueError
 from ..records import Ticker, seconds_to_ns
 from ..symbols import Market, MarketTable, unify
 from .base import Codec, RestRequest, json_body
+from .fields import StructFields
 from .schema import Num, Schema, Time
 
 
@@ -54,6 +55,18 @@ def _row_schema(m: Market) -> Schema[Any]:
         ("quote_volume", Num, msgspec.field(default=None, name=f"vol_{m.quote_id.lower()}")),
     ]
     return Schema(msgspec.defstruct(f"Row_{m.native}", volumes, bases=(Row,)))
+
+
+TICKER = StructFields(
+    bid="buy",
+    ask="sell",
+    last="last",
+    high="high",
+    low="low",
+    volume="volume",
+    quote_volume="quote_volume",
+    ts_event=("server_time", seconds_to_ns),
+)
 
 
 class Indodax(Codec):
@@ -101,23 +114,7 @@ class Indodax(Codec):
         if schema is None:
             schema = self._rows[m.native] = _row_schema(m)
         t = schema(raw)
-        return Ticker(
-            self.venue,
-            m.symbol,
-            m.native,
-            t.buy,  # bid
-            None,  # bid_size
-            t.sell,  # ask
-            None,  # ask_size
-            t.last,  # last
-            None,  # open
-            t.high,  # high
-            t.low,  # low
-            t.volume,  # volume
-            t.quote_volume,  # quote_volume
-            seconds_to_ns(t.server_time),
-            ts_recv,
-        )
+        return TICKER.record(self.venue, m, t, ts_recv)
 
     @staticmethod
     def market_rows(body: bytes) -> list[Any]:

@@ -15,9 +15,10 @@ import msgspec
 import orjson
 
 from ..errors import ParseError, VenueError, VenueNotice
-from ..records import Ticker, iso_to_ns, minus, times
+from ..records import Ticker, iso_to_ns, times
 from ..symbols import Market, unify
 from .base import Codec, RestRequest, json_body
+from .fields import StructFields
 from .schema import Num, Schema
 
 
@@ -66,6 +67,21 @@ MESSAGE = Schema(Message)
 SUMMARY = Schema(Summary)
 
 
+TICKER = StructFields(
+    bid="bid",
+    bid_size="bid_qty",
+    ask="ask",
+    ask_size="ask_qty",
+    last="last",
+    change="change",
+    high="high",
+    low="low",
+    volume="volume",
+    vwap="vwap",
+    ts_event=("timestamp", iso_to_ns),
+)
+
+
 class Kraken(Codec):
     venue: ClassVar[str] = "kraken"
     WS_URL: ClassVar[str] = "wss://ws.kraken.com/v2"
@@ -108,27 +124,8 @@ class Kraken(Codec):
                 market = lookup(t.symbol)
                 if market is None:
                     continue
-                last, volume = t.last, t.volume
                 # positional: by keyword, a record costs about a microsecond more to make
-                out.append(
-                    Ticker(
-                        self.venue,
-                        market.symbol,
-                        market.native,
-                        t.bid,  # bid
-                        t.bid_qty,  # bid_size
-                        t.ask,  # ask
-                        t.ask_qty,  # ask_size
-                        last,
-                        minus(last, t.change),  # open
-                        t.high,  # high
-                        t.low,  # low
-                        volume,
-                        times(t.vwap, volume),  # quote_volume
-                        iso_to_ns(t.timestamp),  # ts_event
-                        ts_recv,
-                    )
-                )
+                out.append(TICKER.record(self.venue, market, t, ts_recv))
             return out
         if channel in ("heartbeat", "status"):
             return []

@@ -33,7 +33,7 @@ from ..errors import ParseError, VenueError, VenueNotice
 from ..records import Ticker, minus, ms_to_ns, num
 from ..symbols import Market, MarketTable, unify
 from .base import Codec, RestRequest, json_body, json_object
-from .fields import TickerFields
+from .fields import StructFields, TickerFields
 from .schema import Num, Schema, Time
 
 TOPICS_PER_MESSAGE = 100  # the venue's cap on one (batch) subscription
@@ -102,6 +102,16 @@ REST_TICKER = TickerFields(
     volume="vol",
     quote_volume="volValue",
     change="changePrice",
+)
+
+
+STREAM_TICKER = StructFields(
+    bid="bestBid",
+    bid_size="bestBidSize",
+    ask="bestAsk",
+    ask_size="bestAskSize",
+    last="price",
+    ts_event=("time", ms_to_ns),
 )
 
 
@@ -203,11 +213,7 @@ class KuCoin(Codec):
                     return []
                 t = TICKER(bytes(msg.data))
                 return [
-                    Ticker(
-                        self.venue, m.symbol, m.native,
-                        t.bestBid, t.bestBidSize, t.bestAsk, t.bestAskSize, t.price,
-                        None, None, None, None, None, ms_to_ns(t.time), ts_recv,
-                    )
+                    STREAM_TICKER.record(self.venue, m, t, ts_recv)
                 ]  # fmt: skip
             if topic.startswith("/market/snapshot:"):
                 snap = SNAPSHOT(bytes(msg.data)).data

@@ -22,6 +22,7 @@ from ..errors import VenueError
 from ..records import Ticker, ms_to_ns
 from ..symbols import SYMBOL_RE, Market, unify
 from .base import Codec, RestRequest, json_body
+from .fields import StructFields
 from .schema import Num, Schema, Time
 
 
@@ -46,6 +47,18 @@ class Row(msgspec.Struct):
 
 
 ANSWER: Schema[list[Row] | Row] = Schema(list[Row] | Row)  # type: ignore[arg-type]
+
+
+TICKER = StructFields(
+    bid="bestBid",
+    bid_size="bestBidQuantity",
+    ask="bestAsk",
+    ask_size="bestAskQuantity",
+    last="lastPrice",
+    volume="amount24h",
+    quote_volume="volume24h",
+    ts_event=("updateTimestamp", ms_to_ns),
+)
 
 
 class Latoken(Codec):
@@ -78,25 +91,7 @@ class Latoken(Codec):
             m = lookup(t.symbol) or lookup(f"{t.baseCurrency}/{t.quoteCurrency}")
             if m is None:
                 continue
-            out.append(
-                Ticker(
-                    venue,
-                    m.symbol,
-                    m.native,
-                    t.bestBid,  # bid
-                    t.bestBidQuantity,  # bid_size
-                    t.bestAsk,  # ask
-                    t.bestAskQuantity,  # ask_size
-                    t.lastPrice,  # last
-                    None,  # open
-                    None,  # high
-                    None,  # low
-                    t.amount24h,  # volume
-                    t.volume24h,  # quote_volume
-                    ms_to_ns(t.updateTimestamp),
-                    ts_recv,
-                )
-            )
+            out.append(TICKER.record(venue, m, t, ts_recv))
         return out
 
     @staticmethod

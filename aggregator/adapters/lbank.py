@@ -31,7 +31,7 @@ from ..records import Ticker, best_level, iso_to_ns, ms_to_ns
 from ..symbols import Market, MarketTable, unify
 from ..timestamps import valid_ns
 from .base import Codec, RestRequest, json_body, json_object
-from .fields import TickerFields, Top, top_of_book
+from .fields import StructFields, TickerFields, Top, top_of_book
 from .schema import Num, Schema
 
 UTC8_NS = 8 * 3600 * 1_000_000_000
@@ -82,6 +82,15 @@ def _ts(value: Any) -> int | None:
     """A frame's "TS" ("2019-07-01T11:33:55.188", UTC+8) to ns since the epoch."""
     ns = iso_to_ns(value)
     return None if ns is None else valid_ns(ns - UTC8_NS)
+
+
+STREAM_TICKER = StructFields(
+    last="latest",
+    high="high",
+    low="low",
+    volume="vol",
+    quote_volume="turnover",
+)
 
 
 class LBank(Codec):
@@ -143,23 +152,7 @@ class LBank(Codec):
         return []  # pongs, acks, other channels
 
     def _ticker(self, t: Tick, m: Market, ts_recv: int, ts_event: int | None) -> Ticker:
-        return Ticker(
-            self.venue,
-            m.symbol,
-            m.native,
-            None,  # bid: the depth channel's
-            None,  # bid_size
-            None,  # ask
-            None,  # ask_size
-            t.latest,  # last
-            None,  # open: "change" is in percent
-            t.high,  # high
-            t.low,  # low
-            t.vol,  # volume
-            t.turnover,  # quote_volume
-            ts_event,
-            ts_recv,
-        )
+        return STREAM_TICKER.record(self.venue, m, t, ts_recv, ts_event)
 
     def _depth(self, msg: Push, ts_recv: int) -> list[Ticker]:
         m = self.lookup(msg.pair)

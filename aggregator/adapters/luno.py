@@ -34,7 +34,7 @@ from ..errors import ParseError, VenueError
 from ..records import Ticker, ms_to_ns
 from ..symbols import Market, MarketTable, unify
 from .base import SHAPE_ERRORS, Codec, RestRequest, SequenceCheck, json_body
-from .fields import top_of_book
+from .fields import StructFields, top_of_book
 from .schema import Num, Schema, Time
 
 TRADING = ("ACTIVE", "POST_ONLY")
@@ -105,6 +105,15 @@ class _Side:
     def top(self) -> tuple[float | None, float | None]:
         best = self.best
         return (None, None) if best is None else (float(best), float(self.levels[best]))
+
+
+TICKER = StructFields(
+    bid="bid",
+    ask="ask",
+    last="last_trade",
+    volume="rolling_24_hour_volume",
+    ts_event=("timestamp", ms_to_ns),
+)
 
 
 class Luno(Codec):
@@ -224,25 +233,7 @@ class Luno(Codec):
             m = lookup(t.pair)
             if m is None:
                 continue
-            out.append(
-                Ticker(
-                    venue,
-                    m.symbol,
-                    m.native,
-                    t.bid,  # bid
-                    None,  # bid_size
-                    t.ask,  # ask
-                    None,  # ask_size
-                    t.last_trade,  # last
-                    None,  # open
-                    None,  # high
-                    None,  # low
-                    t.rolling_24_hour_volume,  # volume
-                    None,  # quote_volume
-                    ms_to_ns(t.timestamp),
-                    ts_recv,
-                )
-            )
+            out.append(TICKER.record(venue, m, t, ts_recv))
         return out
 
     @staticmethod

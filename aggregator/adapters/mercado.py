@@ -21,6 +21,7 @@ from ..errors import ParseError, VenueError
 from ..records import Ticker, seconds_to_ns
 from ..symbols import Market, unify
 from .base import Codec, RestRequest, json_body
+from .fields import StructFields
 from .schema import Num, Schema, Time
 
 BATCH = 50  # symbols per request, keeping the URL short
@@ -48,6 +49,18 @@ class Refused(msgspec.Struct):
 
 
 ANSWER: Schema[list[Row] | Refused] = Schema(list[Row] | Refused)  # type: ignore[arg-type]
+
+
+TICKER = StructFields(
+    bid="buy",
+    ask="sell",
+    last="last",
+    open="open",
+    high="high",
+    low="low",
+    volume="vol",
+    ts_event=("date", seconds_to_ns),
+)
 
 
 class Mercado(Codec):
@@ -85,25 +98,7 @@ class Mercado(Codec):
             m = lookup(t.pair)
             if m is None:
                 continue
-            out.append(
-                Ticker(
-                    venue,
-                    m.symbol,
-                    m.native,
-                    t.buy,  # bid
-                    None,  # bid_size
-                    t.sell,  # ask
-                    None,  # ask_size
-                    t.last,  # last
-                    t.open,  # open
-                    t.high,  # high
-                    t.low,  # low
-                    t.vol,  # volume
-                    None,  # quote_volume
-                    seconds_to_ns(t.date),
-                    ts_recv,
-                )
-            )
+            out.append(TICKER.record(venue, m, t, ts_recv))
         return out
 
     @staticmethod

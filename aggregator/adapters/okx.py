@@ -29,7 +29,7 @@ from ..errors import ParseError, VenueError, VenueNotice
 from ..records import Ticker, best_level, ms_to_ns
 from ..symbols import Market, unify
 from .base import Codec, RestRequest, json_body
-from .fields import top_of_book
+from .fields import StructFields, top_of_book
 from .schema import Num, Schema, Time
 
 CHANNELS = ("tickers", "bbo-tbt")
@@ -79,6 +79,19 @@ class Push(msgspec.Struct):
 
 
 PUSH = Schema(Push)
+TICKER = StructFields(
+    bid="bidPx",
+    bid_size="bidSz",
+    ask="askPx",
+    ask_size="askSz",
+    last="last",
+    open="open24h",
+    high="high24h",
+    low="low24h",
+    volume="vol24h",
+    quote_volume="volCcy24h",
+    ts_event=("ts", ms_to_ns),
+)
 
 
 def _check(code: Any, msg: Any) -> None:
@@ -146,9 +159,11 @@ class OKX(Codec):
         if arg is not None and data is not None:
             channel = arg.channel
             if channel == "tickers":
-                lookup = self.lookup
+                lookup, venue, record = self.lookup, self.venue, TICKER.record
                 return [
-                    self._ticker(t, m, ts_recv) for t in data if (m := lookup(t.instId)) is not None
+                    record(venue, m, t, ts_recv)
+                    for t in data
+                    if (m := lookup(t.instId)) is not None
                 ]
             if channel == "bbo-tbt":
                 m = self.lookup(arg.instId)
@@ -190,29 +205,8 @@ class OKX(Codec):
         _check(msg.code, msg.msg)
         if msg.data is None:
             raise ParseError("response without a data list")
-        lookup = self.lookup
-        return [
-            self._ticker(t, m, ts_recv) for t in msg.data if (m := lookup(t.instId)) is not None
-        ]
-
-    def _ticker(self, t: Data, m: Market, ts_recv: int) -> Ticker:
-        return Ticker(
-            self.venue,
-            m.symbol,
-            m.native,
-            t.bidPx,  # bid
-            t.bidSz,  # bid_size
-            t.askPx,  # ask
-            t.askSz,  # ask_size
-            t.last,  # last
-            t.open24h,  # open
-            t.high24h,  # high
-            t.low24h,  # low
-            t.vol24h,  # volume
-            t.volCcy24h,  # quote_volume
-            ms_to_ns(t.ts),  # ts_event
-            ts_recv,
-        )
+        lookup, venue, record = self.lookup, self.venue, TICKER.record
+        return [record(venue, m, t, ts_recv) for t in msg.data if (m := lookup(t.instId))]
 
     @staticmethod
     def market_rows(body: bytes) -> list[Any]:

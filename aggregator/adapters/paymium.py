@@ -18,9 +18,10 @@ from urllib.parse import quote
 import msgspec
 
 from ..errors import ParseError, VenueError
-from ..records import Ticker, seconds_to_ns, times
+from ..records import Ticker, seconds_to_ns
 from ..symbols import Market, unify
 from .base import Codec, RestRequest, json_object
+from .fields import StructFields
 from .schema import Num, Schema, Time
 
 
@@ -53,6 +54,19 @@ def _object(body: bytes) -> dict[str, Any]:
     return doc
 
 
+TICKER = StructFields(
+    bid="bid",
+    ask="ask",
+    last="price",
+    open="open",
+    high="high",
+    low="low",
+    volume="volume",
+    vwap="vwap",
+    ts_event=("at", seconds_to_ns),
+)
+
+
 class Paymium(Codec):
     venue: ClassVar[str] = "paymium"
     REST_URL: ClassVar[str] = "https://paymium.com"
@@ -80,25 +94,7 @@ class Paymium(Codec):
         m = market or self.lookup(str(t.currency).lower())
         if m is None:
             return []
-        return [
-            Ticker(
-                self.venue,
-                m.symbol,
-                m.native,
-                t.bid,  # bid
-                None,  # bid_size
-                t.ask,  # ask
-                None,  # ask_size
-                t.price,  # last
-                t.open,  # open
-                t.high,  # high
-                t.low,  # low
-                t.volume,  # volume
-                times(t.vwap, t.volume),  # quote_volume
-                seconds_to_ns(t.at),
-                ts_recv,
-            )
-        ]
+        return [TICKER.record(self.venue, m, t, ts_recv)]
 
     @staticmethod
     def market_rows(body: bytes) -> list[Any]:

@@ -27,7 +27,7 @@ from ..errors import ParseError, VenueError, VenueNotice
 from ..records import Ticker, best_level, ms_to_ns
 from ..symbols import Market, MarketTable, unify
 from .base import Codec, RestRequest, json_body
-from .fields import top_of_book
+from .fields import StructFields, top_of_book
 from .schema import Num, Schema, Time
 
 _TRADING = ("NORMAL", "POST_ONLY")
@@ -67,6 +67,21 @@ class Message(msgspec.Struct):
 
 MESSAGE = Schema(Message)
 ITEMS = Schema(list[Item])  # the REST tickers
+
+
+TICKER = StructFields(
+    bid="bid",
+    bid_size="bidQuantity",
+    ask="ask",
+    ask_size="askQuantity",
+    last="close",
+    open="open",
+    high="high",
+    low="low",
+    volume="quantity",
+    quote_volume="amount",
+    ts_event=("ts", ms_to_ns),
+)
 
 
 class Poloniex(Codec):
@@ -150,23 +165,7 @@ class Poloniex(Codec):
         m = self.lookup(t.symbol)
         if m is None:
             return None
-        return Ticker(
-            self.venue,
-            m.symbol,
-            m.native,
-            t.bid,  # bid
-            t.bidQuantity,  # bid_size
-            t.ask,  # ask
-            t.askQuantity,  # ask_size
-            t.close,  # last
-            t.open,  # open
-            t.high,  # high
-            t.low,  # low
-            t.quantity,  # volume
-            t.amount,  # quote_volume
-            ms_to_ns(t.ts),  # ts_event
-            ts_recv,
-        )
+        return TICKER.record(self.venue, m, t, ts_recv)
 
     def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
         return [RestRequest(f"{base_url}/markets/ticker24h")]

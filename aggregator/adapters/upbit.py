@@ -31,7 +31,7 @@ from ..records import Ticker
 from ..symbols import Market, MarketTable, unify
 from ..timestamps import epoch_to_ns
 from .base import Codec, RestRequest, json_body
-from .fields import top_of_book
+from .fields import StructFields, top_of_book
 from .schema import Num, Schema, Time
 
 CHUNK = 50  # markets per order book request
@@ -106,23 +106,17 @@ def book_top(venue: str, market: Market, book: Quote, ts_recv: int) -> Ticker | 
 
 
 def ticker_record(venue: str, m: Market, t: Quote, ts_recv: int, ts_event: int | None) -> Ticker:
-    return Ticker(
-        venue,
-        m.symbol,
-        m.native,
-        None,  # bid: the order book's
-        None,  # bid_size
-        None,  # ask
-        None,  # ask_size
-        t.trade_price,  # last
-        t.opening_price,  # open
-        t.high_price,  # high
-        t.low_price,  # low
-        t.acc_trade_volume_24h,  # volume
-        t.acc_trade_price_24h,  # quote_volume
-        ts_event,
-        ts_recv,
-    )
+    return TICKER.record(venue, m, t, ts_recv, ts_event)
+
+
+TICKER = StructFields(
+    last="trade_price",
+    open="opening_price",
+    high="high_price",
+    low="low_price",
+    volume="acc_trade_volume_24h",
+    quote_volume="acc_trade_price_24h",
+)
 
 
 class Quotation(Codec):

@@ -30,6 +30,7 @@ from ..errors import ParseError, VenueError
 from ..records import Ticker, seconds_to_ns
 from ..symbols import Market, unify
 from .base import Codec, RestRequest, json_body
+from .fields import StructFields
 from .schema import Num, Schema, Time
 
 MAX_URL = 2000  # characters of one request's URL: longer ones are refused by some proxies
@@ -50,6 +51,18 @@ class Row(msgspec.Struct):
 
 ANSWER = Schema(dict[str, msgspec.Raw])
 ROW = Schema(Row)
+
+
+TICKER = StructFields(
+    bid="buy",
+    ask="sell",
+    last="last",
+    high="high",
+    low="low",
+    volume="vol_cur",
+    quote_volume="vol",
+    ts_event=("updated", seconds_to_ns),
+)
 
 
 class YoBit(Codec):
@@ -96,25 +109,7 @@ class YoBit(Codec):
             if m is None:
                 continue
             t = ROW(raw)
-            out.append(
-                Ticker(
-                    venue,
-                    m.symbol,
-                    m.native,
-                    t.buy,  # bid
-                    None,  # bid_size
-                    t.sell,  # ask
-                    None,  # ask_size
-                    t.last,  # last
-                    None,  # open
-                    t.high,  # high
-                    t.low,  # low
-                    t.vol_cur,  # volume
-                    t.vol,  # quote_volume
-                    seconds_to_ns(t.updated),
-                    ts_recv,
-                )
-            )
+            out.append(TICKER.record(venue, m, t, ts_recv))
         return out
 
     @staticmethod

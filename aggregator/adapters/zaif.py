@@ -16,9 +16,10 @@ from urllib.parse import quote
 import msgspec
 
 from ..errors import ParseError, VenueError
-from ..records import Ticker, times
+from ..records import Ticker
 from ..symbols import Market, unify
 from .base import Codec, RestRequest, json_body, json_object
+from .fields import StructFields
 from .schema import Num, Schema
 
 
@@ -36,6 +37,17 @@ class Quote(msgspec.Struct):
 
 
 QUOTE = Schema(Quote)
+
+
+TICKER = StructFields(
+    bid="bid",
+    ask="ask",
+    last="last",
+    high="high",
+    low="low",
+    volume="volume",
+    vwap="vwap",
+)
 
 
 class Zaif(Codec):
@@ -61,25 +73,7 @@ class Zaif(Codec):
             raise ParseError("expected a ticker object")
         if market is None:
             raise ParseError("a ticker needs its market")
-        return [
-            Ticker(
-                self.venue,
-                market.symbol,
-                market.native,
-                t.bid,  # bid
-                None,  # bid_size
-                t.ask,  # ask
-                None,  # ask_size
-                t.last,  # last
-                None,  # open
-                t.high,  # high
-                t.low,  # low
-                t.volume,  # volume
-                times(t.vwap, t.volume),  # quote_volume
-                None,  # ts_event: none sent
-                ts_recv,
-            )
-        ]
+        return [TICKER.record(self.venue, market, t, ts_recv)]
 
     @staticmethod
     def market_rows(body: bytes) -> list[Any]:
