@@ -20,7 +20,8 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from aggregator.adapters.registry import ADAPTERS, codec_class
+from aggregator.adapters.base import Codec
+from aggregator.adapters.registry import ADAPTERS, DERIVATIVES, codec_class
 from aggregator.adapters.runner import Adapter
 from aggregator.config import ExchangeConfig, loads
 from aggregator.errors import ConfigError, ParseError
@@ -285,11 +286,20 @@ def test_kraken_xbt_and_btc_rows_of_one_symbol_never_name_each_other() -> None:
     assert t.ambiguous == ["BTC/USD [XXBTZUSD, XBTUSD] (BTC/USD) and BTC/USD [BTCUSD] (BTC/USD)"]
 
 
-@pytest.mark.parametrize("venue", sorted(ADAPTERS))
+# Every codec's shipped list: each venue's spot one, and each derivatives one ("venue-kind").
+FEEDS = sorted(ADAPTERS) + sorted(f"{v}-{k}" for v, k in DERIVATIVES)
+
+
+def feed_codec(feed: str) -> type[Codec]:
+    venue, _, kind = feed.partition("-")
+    return codec_class(venue, kind or "spot")
+
+
+@pytest.mark.parametrize("venue", FEEDS)
 def test_every_id_of_a_snapshot_names_the_market_of_its_own_row(venue: str) -> None:
     """With every venue's shipped list: legit aliases of one market stay, and every id looks
     up the market of the row it came from, never another's."""
-    cls = codec_class(venue)
+    cls = feed_codec(venue)
     t = cls.markets_from(snapshot_path(venue).read_bytes())
     assert not t.ambiguous
     for m in t.markets:
@@ -385,11 +395,11 @@ def _spoilt(cls: Any, kind: str, row: Any) -> list[tuple[str, Any]]:
     return ways
 
 
-@pytest.mark.parametrize("venue", sorted(ADAPTERS))
+@pytest.mark.parametrize("venue", FEEDS)
 def test_one_malformed_row_is_skipped_and_counted(venue: str) -> None:
     """Each venue's shipped list with one row spoilt in a generic way: that row is skipped
     and counted, every other row loads."""
-    cls = codec_class(venue)
+    cls = feed_codec(venue)
     body = snapshot_path(venue).read_bytes()
     whole = cls.markets_from(body)
     rows = list(cls.market_rows(body))
@@ -410,6 +420,10 @@ def test_one_malformed_row_is_skipped_and_counted(venue: str) -> None:
             container[bad] = container.pop(keys[i])
         else:
             container[keys[i]] = bad
+        if len(making) == 1:  # (a list of one market, FX_BTC_JPY say: none is left)
+            with pytest.raises(ParseError, match=r"lists no market \(1 of"):
+                cls.markets_from(json.dumps(doc).encode())
+            continue
         table = cls.markets_from(json.dumps(doc).encode())
         assert (table.skipped, table.rows) == (1, len(rows)), how
         assert table.first_skipped, how

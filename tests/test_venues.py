@@ -10,7 +10,7 @@ import pytest
 
 from aggregator import venues
 from aggregator.adapters.base import Codec
-from aggregator.adapters.registry import ADAPTERS, codec_class
+from aggregator.adapters.registry import ADAPTERS, DERIVATIVES, codec_class
 from aggregator.errors import ParseError, VenueError
 from aggregator.symbols import is_unified, snapshot_path
 
@@ -45,8 +45,25 @@ def make(venue: str) -> Codec:
     return cls(cls.markets_from(snapshot_path(venue).read_bytes()))
 
 
-def test_markets_snapshot_parses(venue: str) -> None:
-    c = make(venue)
+# Every codec: each venue's spot one, and each derivatives one as "venue-kind" (its shipped
+# markets list's name).
+FEEDS = sorted(ADAPTERS) + sorted(f"{v}-{k}" for v, k in DERIVATIVES)
+
+
+@pytest.fixture(params=FEEDS)
+def feed(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+def make_feed(feed: str) -> Codec:
+    venue, _, kind = feed.partition("-")
+    cls = codec_class(venue, kind or "spot")
+    assert cls.venue == venue
+    return cls(cls.markets_from(snapshot_path(feed).read_bytes()))
+
+
+def test_markets_snapshot_parses(feed: str) -> None:
+    c = make_feed(feed)
     assert len(c.table) >= 1
     for m in c.table.markets:
         assert is_unified(m.symbol), m
@@ -54,8 +71,8 @@ def test_markets_snapshot_parses(venue: str) -> None:
         assert c.lookup(m.native) is m
 
 
-def test_rest_requests_use_the_configured_base(venue: str) -> None:
-    c = make(venue)
+def test_rest_requests_use_the_configured_base(feed: str) -> None:
+    c = make_feed(feed)
     markets = list(c.table.markets)[:3]
     reqs = c.rest_requests("http://127.0.0.1:1/x", markets)
     assert reqs
@@ -65,8 +82,8 @@ def test_rest_requests_use_the_configured_base(venue: str) -> None:
 
 
 @pytest.mark.parametrize("payload", BAD)
-def test_bad_payloads_raise_only_codec_errors(venue: str, payload: bytes) -> None:
-    c = make(venue)
+def test_bad_payloads_raise_only_codec_errors(feed: str, payload: bytes) -> None:
+    c = make_feed(feed)
     market = next(iter(c.table.markets))
     try:
         records = c.parse_rest(payload, 1, market)
