@@ -79,7 +79,7 @@ LIVE_FIELDS: dict[tuple[str, str], dict[str, tuple[str, ...]]] = {
         "rest": ("mark", "index", "open_interest"),
     },
     ("kucoin", "perp"): {
-        "ws": ("mark", "index", "funding_rate"),
+        "ws": ("last", "volume", "mark", "index", "funding_rate"),
         "rest": ("mark", "index", "funding_rate", "funding_ts", "open_interest"),
     },
     ("kucoin", "future"): {
@@ -579,6 +579,7 @@ def test_kucoin_ticker_and_instrument_pushes_merge_in_base_units() -> None:
     assert topics == [
         "/contractMarket/tickerV2:XBTUSDM,XBTUSDTM,ETHUSDTM",
         "/contract/instrument:XBTUSDM,XBTUSDTM,ETHUSDTM",
+        "/contractMarket/snapshot:XBTUSDM,XBTUSDTM,ETHUSDTM",
     ]
     raws = [
         kucoin_push("/contractMarket/tickerV2:XBTUSDTM", "tickerV2",
@@ -593,6 +594,15 @@ def test_kucoin_ticker_and_instrument_pushes_merge_in_base_units() -> None:
         kucoin_push("/contractMarket/tickerV2:XBTUSDM", "tickerV2",
                     '{"symbol":"XBTUSDM","bestBidSize":5000,"bestBidPrice":"80000",'
                     '"bestAskPrice":"80000.5","bestAskSize":1000,"ts":1765100000000000000}'),
+        kucoin_push("/contractMarket/snapshot:XBTUSDTM", "snapshot.24h",
+                    '{"highPrice":89299.9,"lastPrice":86262.6,"lowPrice":82205.2,'
+                    '"price24HoursBefore":88762.5,"priceChg":-2499.9,"priceChgPct":-0.0281,'
+                    '"symbol":"XBTUSDTM","turnover":1033552780.2532196,"volume":12062.039,'
+                    '"ts":1740643185017646670}'),
+        kucoin_push("/contractMarket/snapshot:XBTUSDM", "snapshot.24h",
+                    '{"symbol":"XBTUSDM","volume":590275,"turnover":19.41544404913293,'
+                    '"lastPrice":29912,"lowPrice":29332.0,"highPrice":31884.0,'
+                    '"ts":1654165755087785336}'),
     ]  # fmt: skip
     recs = parse_all(c, raws)
     assert recs[0].ts_event == 1765100000123456789
@@ -600,9 +610,13 @@ def test_kucoin_ticker_and_instrument_pushes_merge_in_base_units() -> None:
     r = last["BTC/USDT:USDT"]
     assert values(r, *TOP) == (89712.1, 0.795, 89712.2, 0.284)
     assert values(r, *DERIV) == (89716.52, 89720.23, -0.000296, None, None)
-    assert r.ts_event == 1765100002000 * MS
+    assert values(r, "last", "open", "high", "low", "volume", "quote_volume") == (
+        86262.6, 88762.5, 89299.9, 82205.2, 12062.039, 1033552780.2532196
+    )  # fmt: skip
     inv = last["BTC/USD:BTC"]
     assert values(inv, *TOP) == (80000.0, 0.0625, 80000.5, pytest.approx(1000 / 80000.5))
+    # an inverse contract's volume is USD (the quote), its turnover BTC
+    assert values(inv, "last", "volume", "quote_volume") == (29912.0, 19.41544404913293, 590275.0)
     with pytest.raises(VenueError, match="404"):
         c.parse_frame('{"id":"sub1","type":"error","code":404,"data":"topic not found"}', 1)
 

@@ -3,9 +3,10 @@
 WebSocket: the spot codec's token flow and protocol (``kucoin``: POST /api/v1/bullet-public,
 welcome, pings at the server's interval) on the futures host. Topics:
 ``/contractMarket/tickerV2:{ids}`` (best bid and ask with their sizes, on every change; its
-``ts`` is in ns) and ``/contract/instrument:{ids}``, whose subject ``mark.index.price`` carries
-the mark and index prices and ``funding.rate`` the current funding rate, merged. Neither says
-when funding is next applied, nor the open interest: polling does.
+``ts`` is in ns), ``/contractMarket/snapshot:{ids}`` (last and 24 h statistics) and
+``/contract/instrument:{ids}``, whose subject ``mark.index.price`` carries the mark and index
+prices and ``funding.rate`` the current funding rate, merged. None says when funding is next
+applied, nor the open interest: polling does.
 
 REST polling: ``/api/v1/contracts/active`` (every contract: last, 24 h statistics, mark,
 index, funding rate and ``nextFundingRateDateTime``, open interest) and ``/api/v1/allTickers``
@@ -31,7 +32,7 @@ from .contracts import in_base
 from .kucoin import MESSAGE, TOPICS_PER_MESSAGE, KuCoin
 from .schema import Num, Schema, Time
 
-TOPICS = ("/contractMarket/tickerV2:", "/contract/instrument:")
+TOPICS = ("/contractMarket/tickerV2:", "/contract/instrument:", "/contractMarket/snapshot:")
 KINDS = {"FFWCSX": "perp", "FFICSX": "future"}
 
 
@@ -48,10 +49,15 @@ class Contract(msgspec.Struct):
     indexPrice: Num = None
     fundingRate: Num = None  # funding.rate push
     timestamp: Time = None  # ms (instrument pushes)
-    # REST contracts
-    lastTradePrice: Num = None
+    # snapshot.24h (volume: base units, turnover: quote; the reverse on an inverse contract)
+    lastPrice: Num = None
+    price24HoursBefore: Num = None
+    volume: Num = None
+    turnover: Num = None
     highPrice: Num = None
     lowPrice: Num = None
+    # REST contracts
+    lastTradePrice: Num = None
     volumeOf24h: Num = None
     turnoverOf24h: Num = None
     fundingFeeRate: Num = None
@@ -101,6 +107,11 @@ class KuCoinFutures(KuCoin):
         "timestamp":1765100000000}}
         {"type":"message","topic":"/contract/instrument:XBTUSDTM","subject":"funding.rate",
         "data":{"granularity":60000,"fundingRate":-0.000296,"timestamp":1765100000000}}
+        {"topic":"/contractMarket/snapshot:XBTUSDTM","type":"message","subject":"snapshot.24h",
+        "data":{"highPrice":89299.9,"lastPrice":86262.6,"lowPrice":82205.2,
+        "price24HoursBefore":88762.5,"priceChg":-2499.9,"priceChgPct":-0.0281,
+        "symbol":"XBTUSDTM","turnover":1033552780.2532196,"volume":12062.039,
+        "ts":1740643185017646670}}
         Control frames as on spot: welcome, ack, pong, error.
         """
         msg = MESSAGE(raw)
@@ -122,6 +133,16 @@ class KuCoinFutures(KuCoin):
         t = CONTRACT(bytes(msg.data))
         if prefix == "/contractMarket/tickerV2":
             return [self._top(m, t, ts_recv)]
+        if prefix == "/contractMarket/snapshot":
+            volume, quote_volume = (t.turnover, t.volume) if m.inverse else (t.volume, t.turnover)
+            return [
+                Derivative(
+                    self.venue, m.symbol, m.native, last=t.lastPrice,
+                    open=t.price24HoursBefore, high=t.highPrice, low=t.lowPrice, volume=volume,
+                    quote_volume=quote_volume, ts_event=epoch_to_ns(t.ts), ts_recv=ts_recv,
+                    kind=m.kind, expiry=m.expiry,
+                )
+            ]  # fmt: skip
         if prefix == "/contract/instrument":
             return [
                 Derivative(

@@ -10,7 +10,7 @@ import orjson
 from . import ConnState, Quote, derivative_values, dumps
 from .kucoin import KuCoinDialect, _now_ms
 
-TOPICS = ("/contractMarket/tickerV2:", "/contract/instrument:")
+TOPICS = ("/contractMarket/tickerV2:", "/contract/instrument:", "/contractMarket/snapshot:")
 
 
 class KuCoinFuturesDialect(KuCoinDialect):
@@ -55,6 +55,20 @@ class KuCoinFuturesDialect(KuCoinDialect):
         out = []
         if f"/contractMarket/tickerV2:{q.native}" in conn.subscribed:
             out.append(self._message(TOPICS[0], q.native, "tickerV2", self._ticker_v2(q)))
+        if f"/contractMarket/snapshot:{q.native}" in conn.subscribed and q.updates % 5 == 1:
+            inverse = self.by_native[q.native].inverse
+            volume, turnover = round(q.volume, 4), round(q.quote_volume, 2)
+            snap = {
+                "symbol": q.native,
+                "lastPrice": round(q.last, 1),
+                "price24HoursBefore": round(q.open, 1),
+                "highPrice": round(q.high, 1),
+                "lowPrice": round(q.low, 1),
+                "volume": turnover if inverse else volume,
+                "turnover": volume if inverse else turnover,
+                "ts": q.ts_ms * 1_000_000,
+            }
+            out.append(self._message(TOPICS[2], q.native, "snapshot.24h", snap))
         if f"/contract/instrument:{q.native}" in conn.subscribed and q.updates % 3 == 1:
             mark, index, funding, _ = derivative_values(q)
             prices = {"granularity": 1000, "indexPrice": round(index, 2),
