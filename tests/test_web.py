@@ -189,6 +189,12 @@ async def test_the_page_shows_moving_prices_and_comes_back_after_a_restart() -> 
             assert page["symbol"] == "BTC/USD"  # the book with the most venues first
             assert page["books"][0].startswith("BTC/USD\t")  # (three venues in the demo)
             await tab.until(lambda p: p["books"] != page["books"], 10, "prices that move")
+            async with aiohttp.ClientSession() as http:  # another site's page may not read it
+                with pytest.raises(aiohttp.WSServerHandshakeError, match="403"):
+                    await http.ws_connect(
+                        f"http://127.0.0.1:{port}/feed",
+                        headers={"Origin": "http://elsewhere.example"},
+                    )
             # a subscriber of the socket can take the bbo records alone
             tail = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "aggregator", "tail", "--socket", str(root / "demo1.sock"),

@@ -211,6 +211,11 @@ class WebServer:
         return _file(name)
 
     async def _feed(self, request: web.Request) -> web.WebSocketResponse:
+        # A browser says which page opens a WebSocket: only this server's own may read the
+        # feed, not any site the person visits meanwhile (programs, with no Origin, may).
+        origin = request.headers.get("Origin")
+        if origin is not None and origin.split("://", 1)[-1] != request.host:
+            raise web.HTTPForbidden(text="the feed is for this server's own page\n")
         # timeout: how long a close waits for the page's answer (the daemon's stop waits)
         ws = web.WebSocketResponse(heartbeat=10.0, timeout=1.0)
         await ws.prepare(request)
