@@ -63,7 +63,7 @@ LIVE_FIELDS: dict[tuple[str, str], dict[str, tuple[str, ...]]] = {
         "rest": ("mark", "index", "funding_rate", "funding_ts", "open_interest"),
     },
     ("gate", "perp"): {
-        "ws": ("mark", "index", "funding_rate", "open_interest"),
+        "ws": ("mark", "index", "funding_rate", "funding_ts", "open_interest"),
         "rest": ("mark", "index", "funding_rate", "funding_ts", "open_interest"),
     },
     ("htx", "perp"): {
@@ -320,7 +320,8 @@ def test_gate_tickers_and_string_sizes_merge_into_one_record() -> None:
         '"change_percentage":"0.77","funding_rate":"-0.000114","mark_price":"89271.5",'
         '"index_price":"89280.9","total_size":"487621033","volume_24h":"1200000",'
         '"volume_24h_base":"120","volume_24h_quote":"10712400","high_24h":"90000",'
-        '"low_24h":"88000","funding_rate_indicative":"0.0001"}]}'
+        '"low_24h":"88000","funding_rate_indicative":"0.0001","funding_interval":28800,'
+        '"funding_next_apply":1765123200}]}'
     )
     (r,) = settled(parse_all(c, [book, ticker])).values()
     assert r.symbol == "BTC/USDT:USDT" and r.native == "BTC_USDT"
@@ -328,7 +329,7 @@ def test_gate_tickers_and_string_sizes_merge_into_one_record() -> None:
     assert values(r, "last", "high", "low", "volume", "quote_volume") == (
         89270.3, 90000.0, 88000.0, 120.0, 10712400.0
     )  # fmt: skip
-    assert values(r, *DERIV) == (89271.5, 89280.9, -0.000114, None, 48762.1033)
+    assert values(r, *DERIV) == (89271.5, 89280.9, -0.000114, 1765123200 * NS, 48762.1033)
     assert r.ts_event == 1765100001000 * MS and r.flags is None
     with pytest.raises(VenueError, match="unknown contract"):
         c.parse_frame(

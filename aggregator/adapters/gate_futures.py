@@ -8,9 +8,10 @@ into one record per contract. The protocol is the spot one's (``gate``): request
 
 Sizes are contracts: ``quanto_multiplier`` of the contract list is what one is worth in the
 base currency. Gate is moving sizes from integers to strings (fractional contracts, from
-December 2025), and both decode alike. Neither channel says when funding is next applied;
-the REST fallback polls ``/futures/usdt/tickers`` (bid, ask and their sizes, mark, index,
-funding) and ``/futures/usdt/contracts`` (``funding_next_apply``), merged.
+December 2025), and both decode alike. Tickers carry the next funding time
+(``funding_next_apply``, s) since 2025; the REST fallback polls ``/futures/usdt/tickers``
+(bid, ask and their sizes, mark, index, funding) and ``/futures/usdt/contracts`` (whose
+``funding_next_apply`` the REST tickers lack), merged.
 """
 
 from __future__ import annotations
@@ -59,9 +60,9 @@ class Result(msgspec.Struct):
     highest_size: Num = None
     lowest_ask: Num = None
     lowest_size: Num = None
+    funding_next_apply: Num = None  # s (tickers since 2025, and REST contracts)
     # REST contracts
     name: str = ""
-    funding_next_apply: Num = None  # s
 
 
 class Push(msgspec.Struct):
@@ -115,7 +116,8 @@ class GateFutures(Codec):
         "change_percentage":"0.77","funding_rate":"-0.000114","mark_price":"118.35",
         "index_price":"118.36","total_size":"73648","volume_24h":"745487577",
         "volume_24h_base":"7454875","volume_24h_quote":"883090000","high_24h":"119.7",
-        "low_24h":"116.2","funding_rate_indicative":"0.01875"}]} (documented)
+        "low_24h":"116.2","funding_rate_indicative":"0.01875"}]} (documented); since 2025
+        tickers add "funding_interval":28800,"funding_next_apply":1789459200 and "t" (ms).
         Acks: {..."event":"subscribe","result":{"status":"success"}}; rejections carry
         an "error" object; {"channel":"futures.pong","event":"","result":null}.
         """
@@ -176,12 +178,13 @@ class GateFutures(Codec):
             t.low_24h,
             t.volume_24h_base,
             t.volume_24h_quote,
-            ts_event,
+            ms_to_ns(t.t) or ts_event,
             ts_recv,
             kind=m.kind,
             mark=t.mark_price,
             index=t.index_price,
             funding_rate=t.funding_rate,
+            funding_ts=seconds_to_ns(t.funding_next_apply),
             open_interest=in_base(t.total_size, m),
         )
 

@@ -59,9 +59,12 @@ class GateFuturesDialect(GateDialect):
         return out
 
     def _futures_ticker(self, q: Quote) -> dict[str, Any]:
-        mark, index, funding, _ = derivative_values(q)
+        mark, index, funding, next_funding = derivative_values(q)
         return {
             "contract": q.native,
+            "t": q.ts_ms,
+            "funding_interval": 28800,
+            "funding_next_apply": next_funding // 1000,
             "last": p(q.last),
             "change_percentage": f"{(q.last / q.open - 1) * 100:.4f}",
             "total_size": str(self.contracts(q.volume * 3, q.native)),
