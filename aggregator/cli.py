@@ -336,7 +336,9 @@ def cmd_normalize(args: argparse.Namespace) -> int:
     from .normalize import normalize
 
     mode = "ws" if args.ws else "rest"
-    return normalize(args.exchange, mode, args.symbol, args.state_dir, markets=args.markets)
+    return normalize(
+        args.exchange, mode, args.symbol, args.state_dir, markets=args.markets, kind=args.kind
+    )
 
 
 # --- parser -----------------------------------------------------------------------------
@@ -503,6 +505,12 @@ def parser() -> argparse.ArgumentParser:
         "--markets", type=Path, metavar="FILE", help="the venue's markets response, as it sends it"
     )
     n.add_argument("--state-dir", type=Path, help="where the daemon caches markets")
+    n.add_argument(
+        "--kind",
+        choices=("spot", "perp", "future"),
+        default="spot",
+        help="the payloads' kind of market (the venue's codec of that kind reads them)",
+    )
     n.set_defaults(func=cmd_normalize)
 
     i = sub.add_parser("install", help="write the systemd unit, sysusers.d and tmpfiles.d files")

@@ -20,34 +20,54 @@ import orjson
 
 from . import venues
 from .adapters.base import SHAPE_ERRORS
-from .adapters.registry import codec_class, modes
+from .adapters.registry import codec_class, kinds, modes
 from .capture import CaptureTable, decode, describe, unwrap
 from .errors import AggregatorError, ParseError, VenueError
 from .recapture import Recapture, is_capture
 from .records import Ticker, dumps, now_ns
-from .symbols import MarketTable, read_cache, snapshot_path
+from .symbols import Market, MarketTable, read_cache, snapshot_path
 
 _DERIVATIVE = re.compile(r"PERP|SWAP|F0|[-_]\d{6}\b|-[CP]$")
 
 
-def market_table(venue: str, state_dir: Path | None) -> tuple[MarketTable, str]:
-    """The venue's markets from the daemon's cache, else the snapshot shipped with the package."""
-    cls = codec_class(venue)
+def market_table(venue: str, state_dir: Path | None, kind: str = "spot") -> tuple[MarketTable, str]:
+    """The venue's markets (of that kind) from the daemon's cache, else the snapshot shipped
+    with the package."""
+    cls = codec_class(venue, kind)
     from .config import DaemonConfig
 
-    cached = read_cache(state_dir or DaemonConfig().state_dir, venue)
+    name = venue if kind == "spot" else f"{venue}-{kind}"  # (as the daemon caches them)
+    cached = read_cache(state_dir or DaemonConfig().state_dir, name)
     if cached:
         try:
-            return cls.markets_from(cached[0]), "markets cache"
+            return _of_kind(cls.markets_from(cached[0]), kind), "markets cache"
         except (ParseError, ValueError):
             pass
-    return cls.markets_from(snapshot_path(venue).read_bytes()), "markets snapshot"
+    return _of_kind(cls.markets_from(snapshot_path(name).read_bytes()), kind), "markets snapshot"
 
 
-def markets_file(venue: str, path: Path) -> MarketTable:
+def _of_kind(table: MarketTable, kind: str) -> MarketTable:
+    """The table's markets of one kind (a codec may list a venue's perpetuals and futures)."""
+    if all(m.kind == kind for m in table.markets):
+        return table
+    return MarketTable([m for m in table.markets if m.kind == kind])
+
+
+class ListedOnly(CaptureTable):
+    """A derivatives capture's markets: the venue's list's only. A contract's id does not say
+    its size or expiry, so none is derived from it; the ids not listed are counted."""
+
+    def _find(self, native: str) -> Market | None:
+        m = self.by_id.get(native) or self.known.by_id.get(native)
+        if m is None:
+            self.missed.append(native)
+        return m
+
+
+def markets_file(venue: str, path: Path, kind: str = "spot") -> MarketTable:
     """``--markets FILE``: the venue's raw markets response, as its markets endpoint sends it."""
     try:
-        return codec_class(venue).markets_from(path.read_bytes())
+        return _of_kind(codec_class(venue, kind).markets_from(path.read_bytes()), kind)
     except OSError as e:
         raise AggregatorError(f"--markets {str(path)!r}: {e.strerror or e}") from None
     except (ParseError, ValueError) as e:
@@ -78,17 +98,23 @@ def normalize(
     stdout: TextIO = sys.stdout,
     stderr: TextIO = sys.stderr,
     markets: Path | None = None,
+    kind: str = "spot",
 ) -> int:
     venue = venues.resolve(exchange).venue
-    if mode not in modes(venue):
-        raise AggregatorError(f"{venue} has no {mode} adapter (it has: {', '.join(modes(venue))})")
-    cls = codec_class(venue)
+    if kind not in kinds(venue):
+        raise AggregatorError(
+            f"{venue} has no adapter for {kind!r} markets (its kinds: {', '.join(kinds(venue))})"
+        )
+    if mode not in modes(venue, kind):
+        has = ", ".join(modes(venue, kind))
+        raise AggregatorError(f"{venue} ({kind}) has no {mode} adapter (it has: {has})")
+    cls = codec_class(venue, kind)
     if markets is not None:
-        known, where = markets_file(venue, markets), f"the markets in {markets}"
+        known, where = markets_file(venue, markets, kind), f"the markets in {markets}"
     else:
-        known, where = market_table(venue, state_dir)
+        known, where = market_table(venue, state_dir, kind)
         where = f"the {where}"
-    table = CaptureTable(known, venue, cls.RENAMES, symbol)
+    table = (CaptureTable if kind == "spot" else ListedOnly)(known, venue, cls.RENAMES, symbol)
     codec = cls(table)
     given = table.symbol_market if symbol else None
     url = cls.WS_URL if mode == "ws" else cls.REST_URL
@@ -185,7 +211,7 @@ def normalize(
         for r in records:
             r.settle(None)  # checked as the daemon does (not merged: one payload, one record)
         emit(records)
-    _summary(venue, tally, table, where, stderr)
+    _summary(venue, tally, table, where, stderr, kind)
     return 1 if tally.refused or tally.unknown or table.unknown else 0
 
 
@@ -211,7 +237,9 @@ def _why(venue: str, mode: str, url: str, payload: object, inner: object, e: Ven
     return text
 
 
-def _summary(venue: str, t: Tally, table: CaptureTable, where: str, err: TextIO) -> None:
+def _summary(
+    venue: str, t: Tally, table: CaptureTable, where: str, err: TextIO, kind: str = "spot"
+) -> None:
     parts = [
         f"{t.payloads} payloads: {t.records} records from {t.with_records}",
         f"{t.empty} with no ticker (acks, heartbeats, other channels)",
@@ -229,6 +257,6 @@ def _summary(venue: str, t: Tally, table: CaptureTable, where: str, err: TextIO)
         ids = ", ".join(f"{i} ({k})" for i, k in table.unknown.most_common(20))
         more = f" and {len(table.unknown) - 20} more" if len(table.unknown) > 20 else ""
         hint = "pass --markets FILE (the venue's markets response) to name them"
-        if any(_DERIVATIVE.search(i) for i in table.unknown):
-            hint += "; derivatives (perpetuals, futures) are not read by the spot codecs"
+        if kind == "spot" and any(_DERIVATIVE.search(i) for i in table.unknown):
+            hint += "; derivatives (perpetuals, futures) are read with --kind perp or future"
         print(f"  ids of markets not in {where}, not records: {ids}{more}; {hint}", file=err)

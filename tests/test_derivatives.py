@@ -4,6 +4,7 @@ records and filters that tell the kinds apart."""
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import signal
 from collections.abc import Iterable
@@ -16,12 +17,14 @@ import pytest
 from aggregator import filters
 from aggregator.adapters.registry import codec_class
 from aggregator.config import kind_of, loads
-from aggregator.errors import ConfigError
+from aggregator.errors import AggregatorError, ConfigError
 from aggregator.filters import FilterError
 from aggregator.records import Derivative, Status, Ticker
 from aggregator.sim import VenueSim
 
 from .test_daemon import read_socket, short_dir, spawn, wait_for
+
+FIXTURES = Path(__file__).parent / "fixtures" / "ws-derivatives"
 
 
 def test_kind_of_reads_the_symbol_form() -> None:
@@ -205,3 +208,30 @@ def lines_in(files: Iterable[Path]) -> list[dict[str, Any]]:
         raw = gzip.decompress(f.read_bytes()) if f.suffix == ".gz" else f.read_bytes()
         out += [json.loads(line) for line in raw.splitlines()]
     return out
+
+
+def test_normalize_reads_derivatives_captures_with_their_kind(tmp_path: Path) -> None:
+    from aggregator.normalize import normalize
+
+    frames = json.loads((FIXTURES / "okx.json").read_text())[0]["messages"]
+    capture = "".join(json.dumps(m) + "\n" for m in frames)  # cryptofeed's {recv_ts, frame}
+    rows = {"code": "0", "msg": "", "data": []}
+    for t, inst, uly, settle, expiry in (
+        ("SWAP", "UNI-USD-SWAP", "UNI-USD", "UNI", ""),
+        ("FUTURES", "BTC-USD-220527", "BTC-USD", "BTC", "1653638400000"),
+    ):
+        rows["data"].append(  # type: ignore[attr-defined]
+            {"instType": t, "instId": inst, "uly": uly, "settleCcy": settle, "ctVal": "10"}
+            | {"ctType": "inverse", "expTime": expiry, "state": "live"}
+        )
+    markets = tmp_path / "instruments.json"
+    markets.write_text(json.dumps(rows))
+    out, err = io.StringIO(), io.StringIO()
+    rc = normalize("okx", "ws", None, tmp_path, io.StringIO(capture), out, err, markets, "future")
+    records = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert rc == 1, err.getvalue()  # UNI-USD-SWAP is not a future: counted, not a record
+    assert {r["symbol"] for r in records} == {"BTC/USD:BTC-220527"}
+    assert {r["kind"] for r in records} == {"future"} and records[0]["ts_recv"] > 0
+    assert "UNI-USD-SWAP (1)" in err.getvalue()
+    with pytest.raises(AggregatorError, match="bitstamp has no adapter for 'perp' markets"):
+        normalize("bitstamp", "ws", None, tmp_path, io.StringIO(""), out, err, None, "perp")
