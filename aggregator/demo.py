@@ -16,7 +16,7 @@ from .config import Config, check_config_paths, load, make_dirs
 from .errors import ConfigError
 from .logs import log_format
 from .sim import VenueSim
-from .sim.dialects import simulated
+from .sim.dialects import simulated, simulated_derivatives
 from .symbols import snapshot_path
 
 log = logging.getLogger(__name__)
@@ -32,24 +32,45 @@ def demo_config_path(explicit: str | None) -> Path:
 
 
 def base_config(args: argparse.Namespace) -> Config:
-    """The demo config file; with --all, every simulated venue in place of its venues."""
+    """The demo config file; with --all, every simulated venue in place of its venues, each
+    with the kinds of market simulated (spot, and the derivatives of those that have them)."""
     base = load(demo_config_path(args.config), check_paths=False)
     if not getattr(args, "all", False) or not base.exchanges:
         return base
     template = base.exchanges[0]  # carries the [exchange_defaults] of the file
-    exchanges = tuple(
-        dataclasses.replace(template, venue=v, key=v, mode="ws", symbols=demo_symbols(v))
-        for v in simulated()
-        if "ws" in modes(v)
-    )
-    return dataclasses.replace(base, exchanges=exchanges)
+    simulated_kinds = {v: ["spot"] for v in simulated() if "ws" in modes(v)}
+    for v, kind in simulated_derivatives():
+        if "ws" in modes(v, kind):
+            simulated_kinds.setdefault(v, []).append(kind)
+    exchanges = []
+    for v, kinds in sorted(simulated_kinds.items()):
+        feeds = tuple(
+            dataclasses.replace(
+                template,
+                venue=v,
+                key=v,
+                kind=kind,
+                kinds=tuple(kinds),
+                mode="ws",
+                symbols=demo_symbols(v, kind=kind),
+                stale_after=template.stale_after
+                if kind == "spot"
+                else codec_class(v, kind).STALE_AFTER,
+            )
+            for kind in kinds
+        )
+        per_kind = feeds if len(feeds) > 1 or kinds != ["spot"] else ()
+        exchanges.append(dataclasses.replace(feeds[0], per_kind=per_kind))
+    return dataclasses.replace(base, exchanges=tuple(exchanges))
 
 
-def demo_symbols(venue: str, n: int = 3) -> tuple[str, ...]:
-    """A few markets of the venue's snapshot, BTC and ETH first."""
-    table = codec_class(venue).markets_from(snapshot_path(venue).read_bytes())
+def demo_symbols(venue: str, n: int = 3, kind: str = "spot") -> tuple[str, ...]:
+    """A few markets of the venue's snapshot (of that kind), BTC and ETH first."""
+    name = venue if kind == "spot" else f"{venue}-{kind}"
+    table = codec_class(venue, kind).markets_from(snapshot_path(name).read_bytes())
     symbols = sorted(
-        (m.symbol for m in table.markets), key=lambda s: (s[:4] not in ("BTC/", "ETH/"), s)
+        (m.symbol for m in table.markets if m.kind == kind),
+        key=lambda s: (s[:4] not in ("BTC/", "ETH/"), s),
     )
     return tuple(symbols[:n])
 
@@ -85,30 +106,42 @@ def demo_config(args: argparse.Namespace, base: Config) -> Config:
     return config
 
 
-def with_sims(config: Config, sims: dict[str, VenueSim]) -> Config:
-    """Every venue pointed at its simulator."""
-    exchanges = tuple(
-        dataclasses.replace(ex, **sims[ex.venue].endpoints())  # type: ignore[arg-type]
-        for ex in config.exchanges
-    )
-    return dataclasses.replace(config, exchanges=exchanges)
+Sims = dict[tuple[str, str], VenueSim]  # (venue, kind) -> its simulator
+
+
+def with_sims(config: Config, sims: Sims) -> Config:
+    """Every venue's adapters (one per kind) pointed at their simulators."""
+    exchanges = []
+    for ex in config.exchanges:
+        feeds = tuple(
+            dataclasses.replace(f, **sims[(f.venue, f.kind)].endpoints())  # type: ignore[arg-type]
+            for f in ex.feeds()
+        )
+        per_kind = feeds if ex.per_kind else ()
+        exchanges.append(dataclasses.replace(feeds[0], kinds=ex.kinds, per_kind=per_kind))
+    return dataclasses.replace(config, exchanges=tuple(exchanges))
 
 
 async def run_demo(args: argparse.Namespace) -> int:
     config = demo_config(args, base_config(args))
     make_dirs(config)
-    sims = {ex.venue: VenueSim(ex.venue, rate=args.rate) for ex in config.exchanges}
+    sims = {
+        (f.venue, f.kind): VenueSim(f.venue, rate=args.rate, kind=f.kind)
+        for ex in config.exchanges
+        for f in ex.feeds()
+    }
     for sim in sims.values():
         await sim.start()
     try:
         config = with_sims(config, sims)
         daemon = Daemon(config)
-        for venue, sim in sims.items():
-            log.info("simulated %s on %s", venue, sim.base_url)
+        for (venue, kind), sim in sims.items():
+            log.info("simulated %s (%s) on %s", venue, kind, sim.base_url)
 
         async def on_ready() -> None:
             _say(
-                f"demo: {len(sims)} simulated venues; records go to {config.files.dir}/ and to "
+                f"demo: {len(config.exchanges)} simulated venues ({len(sims)} kinds of market); "
+                f"records go to {config.files.dir}/ and to "
                 f"{config.socket.path}\n"
                 f"demo: watch them with: aggregator tail --socket {config.socket.path}"
             )

@@ -686,6 +686,9 @@ async def test_demo_all_streams_every_simulated_venue(tmp_path: Path) -> None:
         states = [r["state"] for r in lines[venue] if r["type"] == "status"]
         assert "subscribed" in states and "live" in states, (venue, states)
         assert "error" not in states, (venue, [r for r in lines[venue] if r["type"] == "status"])
+    for venue in ("binance", "okx", "deribit"):  # derivatives too, with their own fields
+        perps = [r for r in lines[venue] if r["type"] == "ticker" and r["kind"] == "perp"]
+        assert perps and any(r["mark"] is not None for r in perps), venue
 
 
 # --- signals in bursts -------------------------------------------------------------------
