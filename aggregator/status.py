@@ -74,7 +74,13 @@ def _age(seconds: float) -> str:
 
 
 def table(rows: Sequence[dict[str, Any]]) -> list[str]:
-    """Plain aligned columns, one line per venue."""
+    """Plain aligned columns, one line per venue (and kind of market: "binance perp")."""
+    rows = [
+        {**row, "exchange": f"{row['exchange']} {row['kind']}"}
+        if row.get("kind", "spot") != "spot"
+        else row
+        for row in rows
+    ]
     cells = [[h for h, _, _ in COLUMNS]]
     cells += [[_cell(key, row.get(key)) for _, key, _ in COLUMNS] for row in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(COLUMNS))]

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import msgspec
 import pytest
 
@@ -22,6 +23,7 @@ from aggregator.filters import FilterError
 from aggregator.records import Derivative, Status, Ticker
 from aggregator.sim import VenueSim
 
+from .ports import free_port
 from .test_daemon import read_socket, short_dir, spawn, wait_for
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ws-derivatives"
@@ -129,6 +131,7 @@ async def test_spot_and_perps_of_one_venue_side_by_side(tmp_path: Path) -> None:
     """A daemon with binance spot and perps from two local servers: records, status records
     and files of each kind apart, markets cached per kind, the socket filtering by kind, the
     reader taking one kind; an orderly stop."""
+    port = free_port()
     spot_sim = VenueSim("binance", rate=300, seed=1)
     perp_sim = VenueSim("binance", rate=300, seed=2, kind="perp")
     root = short_dir()
@@ -142,6 +145,7 @@ async def test_spot_and_perps_of_one_venue_side_by_side(tmp_path: Path) -> None:
             f'[daemon]\nstate_dir = "{root / "state"}"\n'
             f'[files]\ndir = "{root / "data"}"\nflush_interval = 0.2\n'
             f'[socket]\npath = "{root / "agg.sock"}"\n'
+            f'[metrics]\nlisten = "127.0.0.1:{port}"\n'
             "[exchanges.binance]\n"
             'kinds = ["spot", "perp"]\n'
             'symbols = ["BTC/USDT", "ETH/USDT", "BTC/USDT:USDT", "ETH/USDT:USDT"]\n'
@@ -162,6 +166,14 @@ async def test_spot_and_perps_of_one_venue_side_by_side(tmp_path: Path) -> None:
             report = {(v["exchange"], v["kind"]): v["state"] for v in status[0]["venues"]}
             assert set(report) == {("binance", "spot"), ("binance", "perp")}
             await wait_for(lambda: set(report_of(root)) == {"spot", "perp"}, timeout=10)
+            async with aiohttp.ClientSession() as http:
+                base = f"http://127.0.0.1:{port}"
+                async with http.get(base + "/health") as resp:
+                    health = await resp.json()
+                async with http.get(base + "/metrics") as resp:
+                    metrics = await resp.text()
+            assert set(health["venues"]) == {"binance", "binance:perp"}, health
+            assert 'aggregator_venue_up{exchange="binance",kind="perp"} 1.0' in metrics
         finally:
             proc.proc.send_signal(signal.SIGTERM)
             rc = await proc.wait()
@@ -235,3 +247,24 @@ def test_normalize_reads_derivatives_captures_with_their_kind(tmp_path: Path) ->
     assert "UNI-USD-SWAP (1)" in err.getvalue()
     with pytest.raises(AggregatorError, match="bitstamp has no adapter for 'perp' markets"):
         normalize("bitstamp", "ws", None, tmp_path, io.StringIO(""), out, err, None, "perp")
+
+
+def test_status_table_metrics_and_health_name_the_kind() -> None:
+    from aggregator.metrics import family
+    from aggregator.status import table
+
+    rows = [
+        {"exchange": "binance", "kind": "spot", "state": "live"},
+        {"exchange": "binance", "kind": "perp", "state": "stale"},
+    ]
+    lines = table(rows)
+    assert lines[1].startswith("binance ") and lines[2].startswith("binance perp ")
+    # a family whose samples are of spot (no kind) and perp adapters: kind empty for spot
+    f = family("x_total", "counter", "x", [({"exchange": "binance"}, 1), (_perp, 2)])
+    assert [s.labels for s in f.samples] == [
+        {"exchange": "binance", "kind": ""},
+        {"exchange": "binance", "kind": "perp"},
+    ]
+
+
+_perp = {"exchange": "binance", "kind": "perp"}
