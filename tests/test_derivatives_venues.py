@@ -190,6 +190,8 @@ def test_bitfinex_recorded_ticker_and_documented_status_merge() -> None:
     assert r.ts_event == 1596124822000 * MS
     with pytest.raises(ParseError, match="status row"):
         c.parse_frame("[7,[1596124822000,null,1]]", 1)
+    (bad,) = c.parse_frame('[105,["abc",1,78564,1,1354,0.0175,78557,182.3,78740,76418]]', 9)
+    assert bad.settle(r) and bad.bid is None and bad.flags == ("bad_value",)
 
 
 def test_bitfinex_rest_tickers_and_status_rows() -> None:
@@ -391,6 +393,7 @@ def test_htx_routes_subscribe_their_channels_and_merge_mark_index_funding() -> N
     c = codec("htx", "perp")
     btc = c.table.by_symbol["BTC/USDT:USDT"]
     routes = {r.route_url("wss://api.hbdm.com"): r(c.table) for r in c.routes()}
+    assert [r.STALE_AFTER for r in c.routes()] == [30.0, 30.0, 150.0]  # funding: every 60 s
     subs = {url: [json.loads(s) for s in r.subscribe([btc])] for url, r in routes.items()}
     assert subs == {
         "wss://api.hbdm.com/linear-swap-ws": [

@@ -90,20 +90,29 @@ class BitfinexDeriv(Bitfinex):
         1000.5,null,null,null,0.001,0.01]].
         """
         first = raw[:1]
-        if self._status and (first == b"[" or first == "["):
+        if first == b"[" or first == "[":
             doc = None
+            chan: Any
+            row: Any
             try:
-                chan: Any = FRAME(raw).chan
-            except msgspec.ValidationError:  # a row with a bad value, say
+                frame = FRAME(raw)
+                chan, row = frame.chan, frame.row
+            except msgspec.ValidationError:  # a row with a bad value, or a status row
                 doc = json_body(raw)
-                chan = doc[0] if isinstance(doc, list) and doc else None
+                chan, row = (doc[0], doc[1]) if isinstance(doc, list) and len(doc) > 1 else (0, 0)
             except msgspec.DecodeError:
-                chan = None  # not JSON: the spot parser says so
-            market = self._status.get(chan) if isinstance(chan, int) else None
-            if market is not None:
-                row = (doc if doc is not None else json_body(raw))[1]
-                return [] if row == "hb" else [self._derivs(self._status_of(row), market, ts_recv)]
-        return super().parse_ws(raw, ts_recv)
+                chan = row = None  # not JSON: the spot parser says so
+            if isinstance(chan, int) and not isinstance(row, str):  # not a heartbeat
+                if (m := self._status.get(chan)) is not None:
+                    status = (doc if doc is not None else json_body(raw))[1]
+                    return [self._derivs(self._status_of(status), m, ts_recv)]
+                if (m := self._channels.get(chan)) is not None:
+                    if not isinstance(row, Row):
+                        if not isinstance(row, list) or len(row) < TRADING_ROW:
+                            raise ParseError(f"expected a ticker row of {TRADING_ROW} fields")
+                        row = ROW.convert(row[:TRADING_ROW])
+                    return [self._ticker_of(row, m, ts_recv)]
+        return super().parse_ws(raw, ts_recv)  # events, heartbeats, unknown channels
 
     @staticmethod
     def _status_of(row: Any) -> Status:
@@ -126,7 +135,7 @@ class BitfinexDeriv(Bitfinex):
             self._status.pop(chan, None)
         return super()._event(msg)
 
-    def _ticker(self, row: Row, m: Market, ts_recv: int) -> Ticker:
+    def _ticker_of(self, row: Row, m: Market, ts_recv: int) -> Ticker:
         return Derivative(
             self.venue, m.symbol, m.native, row.bid, None, row.ask, None,
             row.last, minus(row.last, row.daily_change), row.high, row.low, row.volume, None,
@@ -171,7 +180,7 @@ class BitfinexDeriv(Bitfinex):
             if len(row) > TRADING_ROW + 1:
                 out.append(self._derivs(self._status_of(row[1:]), m, ts_recv))
             elif len(row) == TRADING_ROW + 1:
-                out.append(self._ticker(ROW.convert(row[1:]), m, ts_recv))
+                out.append(self._ticker_of(ROW.convert(row[1:]), m, ts_recv))
             else:
                 raise ParseError(f"expected a ticker of {TRADING_ROW} fields")
         return out

@@ -10,7 +10,8 @@ price); ``/linear-swap-notification`` the funding rate (``public.$contract_code.
 with the next ``settlement_time``). The first two speak the spot protocol (``htx``: gzip'd
 frames, ``{"ping": ms}`` answered ``{"pong": ms}``); the notification endpoint its own
 (``{"op": "sub", "topic"}``, ``{"op": "notify"}`` pushes, ``{"op": "ping"}`` answered
-``{"op": "pong"}``). No socket carries the open interest: polling gives it.
+``{"op": "pong"}``; a push every 60 s, so that connection's staleness limit is longer). No
+socket carries the open interest: polling gives it.
 
 REST polling, every contract in each answer: ``/linear-swap-ex/market/detail/batch_merged``
 (top of book and 24 h), ``/linear-swap-api/v1/swap_batch_funding_rate`` (the rate and its
@@ -315,6 +316,7 @@ class _Index(HTXSwap):
 
 class _Notify(HTXSwap):
     ROUTE: ClassVar[str] = NOTIFY
+    STALE_AFTER: ClassVar[float] = 150.0  # the funding rate comes every 60 s
 
 
 _ROUTES: tuple[type[Codec], ...] = (_Market, _Index, _Notify)

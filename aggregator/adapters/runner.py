@@ -153,7 +153,10 @@ class Adapter:
                     index = i * len(routes) + j if several else None
                     cfg = self.cfg
                     if route is not self.codec_cls:
-                        cfg = replace(cfg, ws_url=route.route_url(cfg.ws_url or route.WS_URL))
+                        url = route.route_url(cfg.ws_url or route.WS_URL)
+                        # no shorter staleness limit than the route's slowest channel allows
+                        stale = max(cfg.stale_after, route.STALE_AFTER)
+                        cfg = replace(cfg, ws_url=url, stale_after=stale)
                     sessions = Sessions(
                         route,
                         cfg,
