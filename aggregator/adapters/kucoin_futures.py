@@ -25,7 +25,7 @@ import orjson
 
 from ..errors import ParseError, VenueError, VenueNotice
 from ..records import Derivative, Ticker, ms_to_ns
-from ..symbols import Market, derivative_symbol
+from ..symbols import Market, MarketTable, derivative_symbol
 from ..timestamps import epoch_to_ns
 from .base import Codec, RestRequest, json_body
 from .contracts import in_base
@@ -82,10 +82,19 @@ class KuCoinFutures(KuCoin):
     # Public REST: weight 2000 per 30 s; contracts/active weighs 3, allTickers 5.
     REST_RATE: ClassVar[float] = 2.0
 
-    def _subscriptions(self) -> list[str]:
+    def __init__(self, table: MarketTable) -> None:
+        super().__init__(table)
+        self._natives: list[str] = []  # subscribed on the welcome message
+        self._greeted = False
+
+    def subscribe(self, markets: Sequence[Market]) -> list[str]:
+        self._natives = [m.native for m in markets]
+        return []  # sent on the welcome message
+
+    def _topics(self) -> list[str]:
         out: list[str] = []
-        for i in range(0, len(self._ids), TOPICS_PER_MESSAGE):
-            ids = ",".join(self._ids[i : i + TOPICS_PER_MESSAGE])
+        for i in range(0, len(self._natives), TOPICS_PER_MESSAGE):
+            ids = ",".join(self._natives[i : i + TOPICS_PER_MESSAGE])
             for topic in TOPICS:
                 msg = {
                     "id": f"sub{len(out) + 1}",
@@ -116,9 +125,9 @@ class KuCoinFutures(KuCoin):
         """
         msg = MESSAGE(raw)
         if msg.type != "message":
-            if msg.type == "welcome" and not self._welcomed:
-                self._welcomed = True
-                self.replies.extend(self._subscriptions())
+            if msg.type == "welcome" and not self._greeted:
+                self._greeted = True
+                self.replies.extend(self._topics())
             elif msg.type == "error":
                 data = msgspec.json.decode(msg.data) if msg.data else None
                 raise VenueNotice(f"request {msg.id} rejected: {msg.code}: {data}")
