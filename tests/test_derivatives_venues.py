@@ -1,6 +1,13 @@
-"""Derivatives codecs of bitfinex, htx, gate, kucoin, kraken, bitflyer and coinex: recorded
-or documented frames to records (units, contract sizes), bad payloads, merges of partial
-updates, and a live session of each against its simulator through the real adapter."""
+"""Derivatives codecs of bitfinex, bitflyer, coinex, gate, htx, kraken and kucoin: frames
+to records with every field checked (units, contract sizes, inverse contracts), the bad
+payloads, merges of partial updates, and a live session of each (venue, kind) against its
+simulator through the real adapter, streaming and polling.
+
+Recorded frames: tests/fixtures/ws-derivatives/ (gate's book_ticker, kraken futures'
+ticker_lite, bitflyer's FX_BTC_JPY ticker, htx's connection frames: 2021-2023 captures) and
+ccxt's tBTCF0:USTF0 ticker (tests/fixtures/ws/bitfinex.json). Every other payload here is
+written from the venue's documentation (each parser's docstring quotes it), and says so.
+"""
 
 from __future__ import annotations
 
