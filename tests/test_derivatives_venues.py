@@ -659,9 +659,18 @@ def of_kind(kind: str) -> dict[str, str]:
     return {"kind": kind} if "kind" in {f.name for f in dataclasses.fields(ExchangeConfig)} else {}
 
 
-async def run_adapter(venue: str, kind: str, mode: str, tmp: Path) -> list[Ticker | Status]:
+def requests(sim: VenueSim) -> int:
+    """What the client sent the simulator, its answers to pings left out."""
+    return sum("pong" not in m and m.get("op") != "pong" for m in sim.received)
+
+
+async def run_adapter(
+    venue: str, kind: str, mode: str, tmp: Path, drop: bool = False
+) -> tuple[list[Ticker | Status], VenueSim]:
     """An adapter of the venue's kind against its simulator, until the last record of each
-    symbol has every field the codec fills (LIVE_FIELDS); what it published."""
+    symbol has every field the codec fills (LIVE_FIELDS); with ``drop``, the simulator then
+    drops every connection and the same is awaited of the records that follow. What it
+    published, and the simulator (stopped)."""
     sim = VenueSim(venue, rate=200, seed=7, kind=kind)
     await sim.start()
     markets = sim.dialect.markets[:2]
@@ -684,20 +693,30 @@ async def run_adapter(venue: str, kind: str, mode: str, tmp: Path) -> list[Ticke
     task = asyncio.create_task(adapter.run())
     wanted = ("bid", "ask", *LIVE_FIELDS[(venue, kind)][mode])
 
-    def done() -> bool:
-        last = {t.symbol: t for t in out if isinstance(t, Ticker)}
-        full = [t for t in last.values() if all(getattr(t, n, None) is not None for n in wanted)]
-        return len(full) == len(cfg.symbols)
+    async def full_since(start: int) -> None:
+        def done() -> bool:
+            fresh = [t for t in out[start:] if isinstance(t, Ticker)]
+            last = {t.symbol: t for t in fresh}
+            full = [t for t in last.values() if all(getattr(t, n) is not None for n in wanted)]
+            return len(full) == len(cfg.symbols)
+
+        while not done():
+            await asyncio.sleep(0.02)
 
     try:
         async with asyncio.timeout(8):
-            while not done():
-                await asyncio.sleep(0.02)
+            await full_since(0)
+            if drop:  # every connection back, every topic subscribed again, then records
+                n, asked = sim.drop(), requests(sim)
+                assert n == sim.connections
+                while sim.connections < 2 * n or requests(sim) < 2 * asked:
+                    await asyncio.sleep(0.02)
+                await full_since(len(out))
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         await sim.stop()
-    return out
+    return out, sim
 
 
 @pytest.mark.parametrize("mode", ["ws", "rest"])
@@ -706,7 +725,7 @@ async def test_streams_and_polls_the_simulator(
     venue: str, kind: str, mode: str, tmp_path: Path
 ) -> None:
     assert (venue, kind) in simulated_derivatives()
-    out = await run_adapter(venue, kind, mode, tmp_path)
+    out, _ = await run_adapter(venue, kind, mode, tmp_path)
     states = [r.state for r in out if isinstance(r, Status)]
     assert states[:2] == ["starting", "connecting"] and "live" in states
     tickers = [t for t in out if isinstance(t, Ticker)]
@@ -722,3 +741,16 @@ async def test_streams_and_polls_the_simulator(
             assert t.bid_size is not None and t.bid_size > 0
         if "mark" in LIVE_FIELDS[(venue, kind)][mode]:
             assert t.mark is not None and t.bid * 0.99 < t.mark < t.ask * 1.01
+
+
+async def test_htx_routes_reconnect_and_resubscribe_each_after_a_drop(tmp_path: Path) -> None:
+    """Three connections (market, index, funding); dropped, each comes back subscribed."""
+    out, sim = await run_adapter("htx", "perp", "ws", tmp_path, drop=True)
+    assert sim.connections == 6
+    states = [(i, r) for i, r in enumerate(out) if isinstance(r, Status)]
+    dropped = next(i for i, r in states if r.state == "disconnected")
+    relive = {r.conn for i, r in states if i > dropped and r.state == "live"}
+    assert relive == {0, 1, 2}
+    subs = [m.get("sub") or m.get("topic") for m in sim.received if m.get("op") != "pong"]
+    subs = [t for t in subs if t]
+    assert len(subs) == 20 and all(subs.count(t) == 2 for t in subs)  # 10 topics, twice
