@@ -6,10 +6,16 @@ child's own ``bind``, a connection (a nats-server route dialling its peers, a cl
 earlier test) can take it, and the child exits with "address already in use". Ports below
 the ephemeral range are never handed out by the kernel on its own, so a port chosen there,
 checked free and never given out twice in this process, stays free for the child.
+
+Under pytest-xdist every worker is a process of its own, each with its own record of the
+ports it gave: two workers checking the same free port would both take it. So the range
+is cut into one slice per worker (PYTEST_XDIST_WORKER, "gw0"... of
+PYTEST_XDIST_WORKER_COUNT), and a worker gives ports only from its slice.
 """
 
 from __future__ import annotations
 
+import os
 import random
 import socket
 from pathlib import Path
@@ -24,8 +30,18 @@ def _ephemeral_low() -> int:
         return 32768
 
 
-_LOW = 10_000
-_HIGH = _ephemeral_low()  # exclusive
+def _slice(low: int, high: int) -> tuple[int, int]:
+    """This process's part of [low, high): all of it, or its xdist worker's share."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    count = os.environ.get("PYTEST_XDIST_WORKER_COUNT", "")
+    if not (worker.startswith("gw") and worker[2:].isdigit() and count.isdigit()):
+        return low, high
+    index, workers = int(worker[2:]), max(int(count), 1)
+    size = (high - low) // workers
+    return low + index * size, low + (index + 1) * size
+
+
+_LOW, _HIGH = _slice(10_000, _ephemeral_low())  # _HIGH exclusive
 _next = random.Random().randrange(_LOW, _HIGH) if _HIGH - _LOW > 1000 else 0
 
 
