@@ -26,17 +26,10 @@ from ..errors import ParseError, VenueError
 from ..records import Derivative, Ticker, ms_to_ns
 from ..symbols import Market, derivative_symbol
 from .contracts import in_base
-from .deribit import HEARTBEAT_ID, HEARTBEAT_INTERVAL, SUBSCRIBE_ID, Deribit, _rpc, _side
+from .deribit import HEARTBEAT_ID, HEARTBEAT_INTERVAL, SUBSCRIBE_ID, Deribit, Stats, _rpc, _side
 from .schema import Num, Schema, Time
 
 PERPETUAL = "perpetual"  # settlement_period of a perpetual
-
-
-class Stats(msgspec.Struct):
-    high: Num = None
-    low: Num = None
-    volume: Num = None  # base currency
-    volume_notional: Num = None  # quote currency
 
 
 class Data(msgspec.Struct):

@@ -26,12 +26,12 @@ from typing import Any, ClassVar
 import msgspec
 import orjson
 
-from ..errors import ParseError, VenueError, VenueNotice
+from ..errors import ParseError
 from ..records import Derivative, Ticker, best_level, ms_to_ns, times
 from ..symbols import Market, MarketTable, derivative_symbol
-from .base import Codec, RestRequest
+from .base import RestRequest
 from .contracts import in_base
-from .okx import ARGS_PER_MESSAGE, SESSION_ERRORS, _check, _unwrap
+from .okx import ARGS_PER_MESSAGE, OKX, _check, _unwrap
 from .schema import Num, Schema, Time
 
 MARKET_CHANNELS = ("tickers", "bbo-tbt", "mark-price", "open-interest")
@@ -82,16 +82,12 @@ class Push(msgspec.Struct):
 PUSH = Schema(Push)
 
 
-class OKXSwap(Codec):
-    venue: ClassVar[str] = "okx"
+class OKXSwap(OKX):
+    """Spot OKX's protocol (its events, its ping) with the derivatives' channels."""
+
     INST_TYPE: ClassVar[str] = "SWAP"
-    REST_URL: ClassVar[str] = "https://www.okx.com"
     MARKETS_URL: ClassVar[str] = "https://www.okx.com/api/v5/public/instruments?instType=SWAP"
-    WS_URL: ClassVar[str] = "wss://ws.okx.com:443/ws/v5/public"
     MAX_SYMBOLS_PER_CONNECTION: ClassVar[int] = 100  # 5 or 6 channels each
-    APP_PING_INTERVAL: ClassVar[float | None] = 25.0  # quiet for 30 s: disconnected
-    MERGE: ClassVar[bool] = True
-    REST_RATE: ClassVar[float] = 5.0
     STALE_AFTER: ClassVar[float] = 10.0  # open interest every 3 s, the mark price faster
 
     def __init__(self, table: MarketTable) -> None:
@@ -112,9 +108,6 @@ class OKXSwap(Codec):
             orjson.dumps({"op": "subscribe", "args": args[i : i + ARGS_PER_MESSAGE]}).decode()
             for i in range(0, len(args), ARGS_PER_MESSAGE)
         ]
-
-    def app_ping(self) -> str | None:
-        return "ping"
 
     def parse_ws(self, raw: str | bytes, ts_recv: int) -> list[Ticker]:
         """Pushes name their channel and instrument in "arg"; "ts" is the event time, ms.
@@ -153,17 +146,7 @@ class OKXSwap(Codec):
                 if m is not None:
                     out.append(self._from(channel, m, d, ts_recv))
             return out
-        event = msg.event
-        if event in ("subscribe", "unsubscribe", "channel-conn-count"):
-            return []
-        if event == "notice":
-            raise VenueError(f"venue notice {msg.code}: {msg.msg}")
-        if event == "error":
-            text = f"venue error {msg.code}: {msg.msg}"
-            if str(msg.code) in SESSION_ERRORS:
-                raise VenueError(text)
-            raise VenueNotice(text)  # one argument refused: the others still stream
-        raise ParseError(f"unexpected message: {raw[:100]!r}")
+        return super().parse_ws(raw, ts_recv)  # events (acks, errors, notices): as spot's
 
     def _from(self, channel: str, m: Market, d: Data, ts_recv: int) -> Ticker:
         ts = ms_to_ns(d.ts)
