@@ -208,6 +208,9 @@ def test_struct_fields_map_declared_attributes_nested_and_implied() -> None:
     assert (bare.last, bare.open, bare.quote_volume, bare.ts_event) == (63297.8, None, None, 3)
     sent = StructFields(open="close", change="change").record("x", m, t, 9)
     assert sent.open == 63297.8  # sent: not implied
+    rows = [t, _Message(_Level(1.0), close=2.0), _Message(_Level(), close=3.0)]
+    by_close = StructFields(last="close").records("x", {2.0: m}.get, rows, "close", 9)
+    assert [(r.last, r.native) for r in by_close] == [(2.0, "btcusd")]  # the others: not followed
 
 
 def test_keyed_tickers_are_those_of_followed_markets_and_objects() -> None:

@@ -89,6 +89,18 @@ TICKER = StructFields(
 )
 
 
+REST_TICKER = StructFields(
+    bid="buy",
+    ask="sell",
+    last="last",
+    open="open",
+    high="high",
+    low="low",
+    volume="vol",
+    ts_event=("timestamp", lambda at: seconds_to_ns(at) if at else None),  # 0: never traded
+)
+
+
 class ALP(Codec):
     venue: ClassVar[str] = "alp"
     WS_URL: ClassVar[str] = "wss://www.alp.com/ws"
@@ -174,25 +186,7 @@ class ALP(Codec):
             m = lookup(t.pair)
             if m is None:
                 continue
-            out.append(
-                Ticker(
-                    venue,
-                    m.symbol,
-                    m.native,
-                    t.buy,  # bid
-                    None,  # bid_size
-                    t.sell,  # ask
-                    None,  # ask_size
-                    t.last,  # last
-                    t.open,  # open
-                    t.high,  # high
-                    t.low,  # low
-                    t.vol,  # volume
-                    None,  # quote_volume
-                    seconds_to_ns(t.timestamp) if t.timestamp else None,
-                    ts_recv,
-                )
-            )
+            out.append(REST_TICKER.record(venue, m, t, ts_recv))
         return out
 
     @staticmethod

@@ -167,8 +167,7 @@ class Binance(Codec):
             if not data.symbol and data.code is not None:
                 raise VenueError(f"venue error {data.code}: {data.msg}")
             data = [data]
-        lookup, venue, record = self.lookup, self.venue, REST_TICKER.record
-        return [record(venue, m, t, ts_recv) for t in data if (m := lookup(t.symbol)) is not None]
+        return REST_TICKER.records(self.venue, self.lookup, data, "symbol", ts_recv)
 
     @staticmethod
     def market_rows(body: bytes) -> list[Any]:

@@ -45,12 +45,7 @@ class Answer(msgspec.Struct):
 ANSWER = Schema(Answer)
 
 
-TICKER = StructFields(
-    bid="h",
-    ask="l",
-    last="ll",
-    volume="a",
-)
+TICKER = StructFields(bid="h", ask="l", last="ll", volume="a")
 
 
 class Bit2C(Codec):

@@ -83,14 +83,10 @@ class Bitbank(Codec):
         if isinstance(data, Row):
             if market is None:
                 raise ParseError("a single ticker needs its market")
-            return [self._ticker(market, data, ts_recv)]
+            return [TICKER.record(self.venue, market, data, ts_recv)]
         if data is None:
             raise ParseError("response without a data list")
-        lookup = self.lookup
-        return [self._ticker(m, t, ts_recv) for t in data if (m := lookup(t.pair)) is not None]
-
-    def _ticker(self, m: Market, t: Row, ts_recv: int) -> Ticker:
-        return TICKER.record(self.venue, m, t, ts_recv)
+        return TICKER.records(self.venue, self.lookup, data, "pair", ts_recv)
 
     @staticmethod
     def market_rows(body: bytes) -> list[Any]:

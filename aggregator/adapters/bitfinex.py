@@ -165,7 +165,7 @@ class Bitfinex(Codec):
             if chan in self._others:
                 return []
             raise ParseError(f"data for unknown channel {chan!r}")
-        return [self._ticker(row, market, ts_recv)]
+        return [TICKER.record(self.venue, market, row, ts_recv)]
 
     def _other(self, msg: Any, ts_recv: int) -> list[Ticker]:
         """A frame other than a well-formed ticker row: an event, a heartbeat, another
@@ -184,7 +184,7 @@ class Bitfinex(Codec):
             raise ParseError(f"data for unknown channel {chan!r}")
         if not isinstance(row, list) or len(row) < TRADING_ROW:
             raise ParseError(f"expected a ticker row of {TRADING_ROW} fields or more")
-        return [self._ticker(ROW.convert(row[:TRADING_ROW]), market, ts_recv)]
+        return [TICKER.record(self.venue, market, ROW.convert(row[:TRADING_ROW]), ts_recv)]
 
     def _event(self, msg: dict[str, Any]) -> list[Ticker]:
         event = msg.get("event")
@@ -244,7 +244,7 @@ class Bitfinex(Codec):
         if data and not isinstance(data[0], list):  # one ticker: a flat row of numbers
             if market is None:
                 raise ParseError("a single ticker needs its market")
-            return [self._ticker(_row(data), market, ts_recv)]
+            return [TICKER.record(self.venue, market, _row(data), ts_recv)]
         out = []
         for row in data:
             if not isinstance(row, list) or not row or not isinstance(row[0], str):
@@ -252,12 +252,8 @@ class Bitfinex(Codec):
             m = self.lookup(row[0])
             if m is None:
                 continue
-            out.append(self._ticker(_row(row[1:]), m, ts_recv))
+            out.append(TICKER.record(self.venue, m, _row(row[1:]), ts_recv))
         return out
-
-    def _ticker(self, row: Row, m: Market, ts_recv: int) -> Ticker:
-        # positional: by keyword, a record costs about a microsecond more to make
-        return TICKER.record(self.venue, m, row, ts_recv)
 
     @staticmethod
     def market_rows(body: bytes) -> list[Any]:

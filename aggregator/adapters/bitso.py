@@ -87,11 +87,7 @@ class Bitso(Codec):
             payload = [payload]
         if payload is None:
             raise ParseError("response without a payload")
-        lookup = self.lookup
-        return [self._ticker(m, t, ts_recv) for t in payload if (m := lookup(t.book)) is not None]
-
-    def _ticker(self, m: Market, t: Row, ts_recv: int) -> Ticker:
-        return TICKER.record(self.venue, m, t, ts_recv)
+        return TICKER.records(self.venue, self.lookup, payload, "book", ts_recv)
 
     @staticmethod
     def market_rows(body: bytes) -> list[Any]:

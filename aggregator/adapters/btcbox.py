@@ -39,13 +39,7 @@ ROW = Schema(Row)
 
 
 TICKER = StructFields(
-    bid="buy",
-    ask="sell",
-    last="last",
-    high="high",
-    low="low",
-    volume="vol",
-    quote_volume="volume",
+    bid="buy", ask="sell", last="last", high="high", low="low", volume="vol", quote_volume="volume"
 )
 
 
@@ -71,7 +65,7 @@ class BTCBox(Codec):
             return self._read_as_sent(body, ts_recv, market)
         lookup = self.lookup
         return [
-            self._ticker(m, t, ts_recv)
+            TICKER.record(self.venue, m, t, ts_recv)
             for key, t in tickers.items()
             if (m := lookup(key)) is not None
         ]
@@ -87,11 +81,8 @@ class BTCBox(Codec):
             # one coin's ticker (GET /api/v1/ticker?coin=btc), not the keyed list
             if market is None:
                 raise ParseError("a coin ticker needs its market")
-            return [self._ticker(market, ROW.convert(data), ts_recv)]
-        return [self._ticker(m, ROW.convert(t), ts_recv) for t, m in self.keyed(data)]
-
-    def _ticker(self, m: Market, t: Row, ts_recv: int) -> Ticker:
-        return TICKER.record(self.venue, m, t, ts_recv)
+            return [TICKER.record(self.venue, market, ROW.convert(data), ts_recv)]
+        return [TICKER.record(self.venue, m, ROW.convert(t), ts_recv) for t, m in self.keyed(data)]
 
     @staticmethod
     def market_rows(body: bytes) -> list[Any]:

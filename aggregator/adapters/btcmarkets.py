@@ -94,11 +94,8 @@ class BTCMarkets(Codec):
                 raise ParseError("ticker without marketId")
             m = lookup(t.marketId)
             if m is not None:
-                out.append(self._ticker(m, t, ts_recv))
+                out.append(TICKER.record(self.venue, m, t, ts_recv))
         return out
-
-    def _ticker(self, m: Market, t: Row, ts_recv: int) -> Ticker:
-        return TICKER.record(self.venue, m, t, ts_recv)
 
     @staticmethod
     def market_rows(body: bytes) -> list[Any]:

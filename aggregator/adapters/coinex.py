@@ -173,8 +173,7 @@ class CoinEx(Codec):
         return []  # answers, and pushes of channels not subscribed
 
     def _tickers(self, states: list[State], ts_recv: int) -> list[Ticker]:
-        lookup, venue, record = self.lookup, self.venue, STATE.record
-        return [record(venue, m, s, ts_recv) for s in states if (m := lookup(s.market)) is not None]
+        return STATE.records(self.venue, self.lookup, states, "market", ts_recv)
 
     def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
         # The books first: each market's first record has its best bid and ask.

@@ -54,11 +54,7 @@ def _prices(body: bytes) -> dict[str, Any]:
     return prices
 
 
-TICKER = StructFields(
-    bid="bid",
-    ask="ask",
-    last="last",
-)
+TICKER = StructFields(bid="bid", ask="ask", last="last")
 
 
 class CoinSpot(Codec):

@@ -84,14 +84,7 @@ class Digifinex(Codec):
         if doc.ticker is None:
             raise ParseError("response without a ticker list")
         ts_event = seconds_to_ns(doc.date)
-        lookup, venue = self.lookup, self.venue
-        out = []
-        for t in doc.ticker:
-            m = lookup(t.symbol)
-            if m is None:
-                continue
-            out.append(TICKER.record(venue, m, t, ts_recv, ts_event))
-        return out
+        return TICKER.records(self.venue, self.lookup, doc.ticker, "symbol", ts_recv, ts_event)
 
     @staticmethod
     def market_rows(body: bytes) -> list[Any]:

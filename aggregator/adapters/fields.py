@@ -15,8 +15,9 @@ nulls) measured 2 to 3 times slower per record (bench/README.md, "Codec repetiti
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from keyword import iskeyword
+from operator import attrgetter
 from typing import Any
 
 from ..records import MARKET_FIELDS, Ticker, minus, num, times
@@ -115,6 +116,24 @@ class StructFields(_Layout):
         **numbers: str,
     ) -> None:
         super().__init__(_attribute, "{}", ts_event=ts_event, change=change, vwap=vwap, **numbers)
+
+    def records(
+        self,
+        venue: str,
+        lookup: Callable[[Any], Market | None],
+        rows: Iterable[Any],
+        key: str,
+        ts_recv: int,
+        ts_event: int | None = None,
+    ) -> list[Ticker]:
+        """The records of the ``rows`` (a venue's list of tickers) whose market, looked up
+        by their ``key`` attribute (the venue's id), is followed; the others are left out."""
+        record, market_id = self.record, attrgetter(key)
+        return [
+            record(venue, m, t, ts_recv, ts_event)
+            for t in rows
+            if (m := lookup(market_id(t))) is not None
+        ]
 
 
 class TickerFields(_Layout):

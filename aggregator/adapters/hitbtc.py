@@ -179,7 +179,7 @@ class HitBTC(Codec):
         if data and isinstance(ch, str) and ch.startswith(ROW_CHANNELS):
             lookup = self.lookup
             return [
-                self._ticker(t, m, ts_recv)
+                STREAM_TICKER.record(self.venue, m, t, ts_recv)
                 for sym, t in rows_of(data).items()
                 if (m := lookup(sym)) is not None
             ]
@@ -205,9 +205,6 @@ class HitBTC(Codec):
         if result is not msgspec.UNSET or ch is not msgspec.UNSET:
             return []  # other answers, notifications of other channels
         raise ParseError(f"unexpected message: {raw[:100]!r}")
-
-    def _ticker(self, t: Row, m: Market, ts_recv: int) -> Ticker:
-        return STREAM_TICKER.record(self.venue, m, t, ts_recv)
 
     def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
         if len(markets) == 1:

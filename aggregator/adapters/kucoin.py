@@ -212,9 +212,7 @@ class KuCoin(Codec):
                 if m is None:
                     return []
                 t = TICKER(bytes(msg.data))
-                return [
-                    STREAM_TICKER.record(self.venue, m, t, ts_recv)
-                ]  # fmt: skip
+                return [STREAM_TICKER.record(self.venue, m, t, ts_recv)]
             if topic.startswith("/market/snapshot:"):
                 snap = SNAPSHOT(bytes(msg.data)).data
                 if snap is None:

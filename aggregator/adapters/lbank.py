@@ -85,11 +85,7 @@ def _ts(value: Any) -> int | None:
 
 
 STREAM_TICKER = StructFields(
-    last="latest",
-    high="high",
-    low="low",
-    volume="vol",
-    quote_volume="turnover",
+    last="latest", high="high", low="low", volume="vol", quote_volume="turnover"
 )
 
 
@@ -140,7 +136,7 @@ class LBank(Codec):
             t = msg.tick
             if m is None or t is None:
                 return []
-            return [self._ticker(t, m, ts_recv, _ts(msg.TS))]
+            return [STREAM_TICKER.record(self.venue, m, t, ts_recv, _ts(msg.TS))]
         action = msg.action
         if action == "ping":
             self.replies.append(orjson.dumps({"action": "pong", "pong": msg.ping}).decode())
@@ -150,9 +146,6 @@ class LBank(Codec):
         if kind is None and action is None and msg.result is msgspec.UNSET:
             raise ParseError(f"unexpected message: {raw[:100]!r}")
         return []  # pongs, acks, other channels
-
-    def _ticker(self, t: Tick, m: Market, ts_recv: int, ts_event: int | None) -> Ticker:
-        return STREAM_TICKER.record(self.venue, m, t, ts_recv, ts_event)
 
     def _depth(self, msg: Push, ts_recv: int) -> list[Ticker]:
         m = self.lookup(msg.pair)

@@ -92,14 +92,7 @@ class Mercado(Codec):
             code = None if doc.code is msgspec.UNSET else doc.code
             message = None if doc.message is msgspec.UNSET else doc.message
             raise VenueError(f"venue error {code}: {message}")
-        lookup, venue = self.lookup, self.venue
-        out = []
-        for t in doc:
-            m = lookup(t.pair)
-            if m is None:
-                continue
-            out.append(TICKER.record(venue, m, t, ts_recv))
-        return out
+        return TICKER.records(self.venue, self.lookup, doc, "pair", ts_recv)
 
     @staticmethod
     def market_rows(body: bytes) -> list[Any]:

@@ -159,12 +159,7 @@ class OKX(Codec):
         if arg is not None and data is not None:
             channel = arg.channel
             if channel == "tickers":
-                lookup, venue, record = self.lookup, self.venue, TICKER.record
-                return [
-                    record(venue, m, t, ts_recv)
-                    for t in data
-                    if (m := lookup(t.instId)) is not None
-                ]
+                return TICKER.records(self.venue, self.lookup, data, "instId", ts_recv)
             if channel == "bbo-tbt":
                 m = self.lookup(arg.instId)
                 if m is None:
@@ -205,8 +200,7 @@ class OKX(Codec):
         _check(msg.code, msg.msg)
         if msg.data is None:
             raise ParseError("response without a data list")
-        lookup, venue, record = self.lookup, self.venue, TICKER.record
-        return [record(venue, m, t, ts_recv) for t in msg.data if (m := lookup(t.instId))]
+        return TICKER.records(self.venue, self.lookup, msg.data, "instId", ts_recv)
 
     @staticmethod
     def market_rows(body: bytes) -> list[Any]:

@@ -40,13 +40,7 @@ QUOTE = Schema(Quote)
 
 
 TICKER = StructFields(
-    bid="bid",
-    ask="ask",
-    last="last",
-    high="high",
-    low="low",
-    volume="volume",
-    vwap="vwap",
+    bid="bid", ask="ask", last="last", high="high", low="low", volume="volume", vwap="vwap"
 )
 
 
