@@ -9,8 +9,7 @@ nanoseconds. The market data v1 and v2 feeds (wss://api.gemini.com/v2/marketdata
 level 2 book from which the top used to be derived) are marked archived and are not used.
 The answer to a subscribe request is an object with its "id" (and "result" or "status");
 its exact shape is not shown in the documentation, so any object without "s" that carries
-an "error", or a status other than 200, is taken as the venue refusing the request. This is
-not the compiled Binance path: a declared schema of its own.
+an "error", or a status other than 200, is taken as the venue refusing the request.
 
 REST: Gemini's one all-markets endpoint, ``/v1/pricefeed``, sends only a price and a 24 h
 percentage change per pair: no bid, ask or volume. ``/v1/pubticker/{symbol}`` sends the
