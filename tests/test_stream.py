@@ -574,7 +574,7 @@ class Crashing:
     """An adapter whose run() fails ``times`` times with a bug, then returns."""
 
     def __init__(self, times: int) -> None:
-        self.venue = "binance"
+        self.venue = self.name = "binance"  # (a spot adapter's name is its venue)
         self.cfg = ExchangeConfig(venue="binance")  # type: ignore[call-arg]
         self.times = times
         self.runs: list[float] = []
