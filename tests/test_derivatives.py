@@ -268,3 +268,57 @@ def test_status_table_metrics_and_health_name_the_kind() -> None:
 
 
 _perp = {"exchange": "binance", "kind": "perp"}
+
+
+async def test_nats_subjects_of_derivatives_reach_a_subscriber_of_their_kind() -> None:
+    """A NATS sink publishing spot and perp records of one venue, and subscribers to the
+    subjects `subscribe -k perp` and `subscribe` (no filter) would ask for."""
+    import nats
+
+    from aggregator.config import NatsConfig
+    from aggregator.hub import Hub
+    from aggregator.records import dumps
+    from aggregator.sinks.nats import NatsSink
+    from aggregator.subscribe import subjects
+
+    from .nats_server import NatsServer, remove
+
+    srv = NatsServer()
+    await srv.start()
+    try:
+        nc = await nats.connect(srv.url)
+        got: dict[str, list[str]] = {"perp": [], "all": []}
+        for name, wanted in (("perp", subjects("md", kinds=["perp"])), ("all", subjects("md"))):
+
+            async def cb(msg: Any, name: str = name) -> None:
+                got[name].append(msg.subject)
+
+            for subject in wanted:
+                await nc.subscribe(subject, cb=cb)
+        await nc.flush()
+        sink = NatsSink(NatsConfig(enabled=True, servers=(srv.url,)), "agg-t")
+        hub = Hub()
+        hub.add_sink(sink)
+        records = [
+            Ticker("binance", "BTC/USDT", "BTCUSDT", bid=1.0, ts_recv=1, seq=1),
+            Derivative("binance", "BTC/USDT:USDT", "BTCUSDT", 1.0, ts_recv=2, seq=1, kind="perp"),
+            Status("binance", "live", ts_recv=3, seq=2, kind="perp"),
+            Status("binance", "live", ts_recv=4, seq=2),
+        ]
+        await sink.start()
+        try:
+            hub.publish_batch(records, [dumps(r) for r in records], "binance")
+            await wait_for(lambda: len(got["all"]) == 4 and len(got["perp"]) == 2, timeout=5)
+        finally:
+            await sink.stop()
+            await nc.close()
+    finally:
+        await srv.kill()
+        remove([srv])
+    assert sorted(got["perp"]) == ["md.status.binance.perp", "md.ticker.binance.perp.BTC-USDT:USDT"]
+    assert sorted(got["all"]) == [
+        "md.status.binance",
+        "md.status.binance.perp",
+        "md.ticker.binance.BTC-USDT",
+        "md.ticker.binance.perp.BTC-USDT:USDT",
+    ]
