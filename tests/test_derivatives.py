@@ -277,7 +277,7 @@ async def test_nats_subjects_of_derivatives_reach_a_subscriber_of_their_kind() -
 
     from aggregator.config import NatsConfig
     from aggregator.hub import Hub
-    from aggregator.records import dumps
+    from aggregator.records import Record, dumps
     from aggregator.sinks.nats import NatsSink
     from aggregator.subscribe import subjects
 
@@ -299,7 +299,7 @@ async def test_nats_subjects_of_derivatives_reach_a_subscriber_of_their_kind() -
         sink = NatsSink(NatsConfig(enabled=True, servers=(srv.url,)), "agg-t")
         hub = Hub()
         hub.add_sink(sink)
-        records = [
+        records: list[Record] = [
             Ticker("binance", "BTC/USDT", "BTCUSDT", bid=1.0, ts_recv=1, seq=1),
             Derivative("binance", "BTC/USDT:USDT", "BTCUSDT", 1.0, ts_recv=2, seq=1, kind="perp"),
             Status("binance", "live", ts_recv=3, seq=2, kind="perp"),
