@@ -10,7 +10,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from aggregator.records import Status, dumps
+from aggregator.records import Status, Ticker, dumps
 
 from .test_daemon import short_dir, spawn, wait_for
 from .test_parquet import varied
@@ -35,7 +35,8 @@ def recording(root: Path) -> list[bytes]:
     (root / "kraken" / "kraken-2026-12-07T07.0000.jsonl").write_bytes(b"".join(map(dumps, kraken)))
     (root / "kraken" / "status" / "kraken-status-2026-12-07T07.0000.jsonl").write_bytes(dumps(live))
     (root / "binance" / "binance-2026-12-07T07.jsonl").write_bytes(b"".join(map(dumps, binance)))
-    return [dumps(r) for r in sorted([*kraken, *binance, live], key=lambda r: (r.ts_recv, r.seq))]
+    records: list[Ticker | Status] = [*kraken, *binance, live]
+    return [dumps(r) for r in sorted(records, key=lambda r: (r.ts_recv, r.seq))]
 
 
 async def test_replay_serves_a_recording_to_tail_at_its_pace_and_at_max() -> None:
