@@ -209,8 +209,10 @@ def test_struct_fields_map_declared_attributes_nested_and_implied() -> None:
     sent = StructFields(open="close", change="change").record("x", m, t, 9)
     assert sent.open == 63297.8  # sent: not implied
     rows = [t, _Message(_Level(1.0), close=2.0), _Message(_Level(), close=3.0)]
-    by_close = StructFields(last="close").records("x", {2.0: m}.get, rows, "close", 9)
+    by_close = StructFields(market_id="close", last="close").records("x", {2.0: m}.get, rows, 9)
     assert [(r.last, r.native) for r in by_close] == [(2.0, "btcusd")]  # the others: not followed
+    with pytest.raises(TypeError, match="declare its market_id"):
+        StructFields(last="close").records("x", {2.0: m}.get, rows, 9)
 
 
 def test_keyed_tickers_are_those_of_followed_markets_and_objects() -> None:

@@ -79,14 +79,9 @@ REST: Schema[list[Rest] | Rest] = Schema(list[Rest] | Rest)  # type: ignore[arg-
 
 
 TICKER = StructFields(
-    bid="bid",
-    ask="ask",
-    last="close",
-    high="high",
-    low="low",
-    volume="base_volume",
+    bid="bid", ask="ask", last="close", high="high", low="low", volume="base_volume",
     quote_volume="quote_volume",
-)
+)  # fmt: skip
 
 
 REST_TICKER = StructFields(

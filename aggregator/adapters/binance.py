@@ -50,18 +50,9 @@ MESSAGE = Schema(Message)
 
 
 STREAM_TICKER = StructFields(
-    bid="b",
-    bid_size="B",
-    ask="a",
-    ask_size="A",
-    last="c",
-    open="o",
-    high="h",
-    low="l",
-    volume="v",
-    quote_volume="q",
-    ts_event=("E", ms_to_ns),
-)
+    bid="b", bid_size="B", ask="a", ask_size="A", last="c", open="o", high="h", low="l",
+    volume="v", quote_volume="q", ts_event=("E", ms_to_ns),
+)  # fmt: skip
 BOOK_TICKER = StructFields(bid="b", bid_size="B", ask="a", ask_size="A")
 
 
@@ -86,18 +77,11 @@ class RestTicker(msgspec.Struct):
 
 REST_TICKERS: Schema[list[RestTicker] | RestTicker] = Schema(list[RestTicker] | RestTicker)  # type: ignore[arg-type]
 REST_TICKER = StructFields(
-    bid="bidPrice",
-    bid_size="bidQty",
-    ask="askPrice",
-    ask_size="askQty",
-    last="lastPrice",
-    open="openPrice",
-    high="highPrice",
-    low="lowPrice",
-    volume="volume",
-    quote_volume="quoteVolume",
-    ts_event=("closeTime", ms_to_ns),
-)
+    market_id="symbol",
+    bid="bidPrice", bid_size="bidQty", ask="askPrice", ask_size="askQty", last="lastPrice",
+    open="openPrice", high="highPrice", low="lowPrice", volume="volume",
+    quote_volume="quoteVolume", ts_event=("closeTime", ms_to_ns),
+)  # fmt: skip
 
 
 class Binance(Codec):
@@ -167,7 +151,7 @@ class Binance(Codec):
             if not data.symbol and data.code is not None:
                 raise VenueError(f"venue error {data.code}: {data.msg}")
             data = [data]
-        return REST_TICKER.records(self.venue, self.lookup, data, "symbol", ts_recv)
+        return REST_TICKER.records(self.venue, self.lookup, data, ts_recv)
 
     @staticmethod
     def market_rows(body: bytes) -> list[Any]:

@@ -46,15 +46,10 @@ ANSWER = Schema(Answer)
 
 
 TICKER = StructFields(
-    bid="buy",
-    ask="sell",
-    last="last",
-    open="open",
-    high="high",
-    low="low",
-    volume="vol",
+    market_id="pair",
+    bid="buy", ask="sell", last="last", open="open", high="high", low="low", volume="vol",
     ts_event=("timestamp", ms_to_ns),
-)
+)  # fmt: skip
 
 
 class Bitbank(Codec):
@@ -86,7 +81,7 @@ class Bitbank(Codec):
             return [TICKER.record(self.venue, market, data, ts_recv)]
         if data is None:
             raise ParseError("response without a data list")
-        return TICKER.records(self.venue, self.lookup, data, "pair", ts_recv)
+        return TICKER.records(self.venue, self.lookup, data, ts_recv)
 
     @staticmethod
     def market_rows(body: bytes) -> list[Any]:

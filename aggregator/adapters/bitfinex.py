@@ -70,14 +70,9 @@ FRAME = msgspec.json.Decoder(Frame).decode
 
 
 TICKER = StructFields(
-    bid="bid",
-    ask="ask",
-    last="last",
-    change="daily_change",
-    high="high",
-    low="low",
+    bid="bid", ask="ask", last="last", change="daily_change", high="high", low="low",
     volume="volume",
-)
+)  # fmt: skip
 
 
 class Bitfinex(Codec):

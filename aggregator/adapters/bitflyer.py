@@ -65,25 +65,15 @@ CALL = Schema(Call)
 
 # The HTTP API's ticker, read from its object.
 TICKER = TickerFields(
-    bid="best_bid",
-    bid_size="best_bid_size",
-    ask="best_ask",
-    ask_size="best_ask_size",
-    last="ltp",
-    volume="volume_by_product",
-    ts_event=("timestamp", iso_to_ns),
-)
+    bid="best_bid", bid_size="best_bid_size", ask="best_ask", ask_size="best_ask_size",
+    last="ltp", volume="volume_by_product", ts_event=("timestamp", iso_to_ns),
+)  # fmt: skip
 
 
 STREAM_TICKER = StructFields(
-    bid="best_bid",
-    bid_size="best_bid_size",
-    ask="best_ask",
-    ask_size="best_ask_size",
-    last="ltp",
-    volume="volume_by_product",
-    ts_event=("timestamp", iso_to_ns),
-)
+    bid="best_bid", bid_size="best_bid_size", ask="best_ask", ask_size="best_ask_size",
+    last="ltp", volume="volume_by_product", ts_event=("timestamp", iso_to_ns),
+)  # fmt: skip
 
 
 class Bitflyer(Codec):

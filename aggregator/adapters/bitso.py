@@ -47,16 +47,10 @@ ANSWER = Schema(Answer)
 
 
 TICKER = StructFields(
-    bid="bid",
-    ask="ask",
-    last="last",
-    change="change_24",
-    high="high",
-    low="low",
-    volume="volume",
-    vwap="vwap",
-    ts_event=("created_at", iso_to_ns),
-)
+    market_id="book",
+    bid="bid", ask="ask", last="last", change="change_24", high="high", low="low",
+    volume="volume", vwap="vwap", ts_event=("created_at", iso_to_ns),
+)  # fmt: skip
 
 
 class Bitso(Codec):
@@ -87,7 +81,7 @@ class Bitso(Codec):
             payload = [payload]
         if payload is None:
             raise ParseError("response without a payload")
-        return TICKER.records(self.venue, self.lookup, payload, "book", ts_recv)
+        return TICKER.records(self.venue, self.lookup, payload, ts_recv)
 
     @staticmethod
     def market_rows(body: bytes) -> list[Any]:

@@ -60,16 +60,9 @@ ORDER_BOOK = Schema(OrderBook)
 
 
 TICKER = TickerFields(
-    bid="bid",
-    ask="ask",
-    last="last",
-    open="open_24",
-    high="high",
-    low="low",
-    volume="volume",
-    vwap="vwap",
-    ts_event=("timestamp", seconds_to_ns),
-)
+    bid="bid", ask="ask", last="last", open="open_24", high="high", low="low", volume="volume",
+    vwap="vwap", ts_event=("timestamp", seconds_to_ns),
+)  # fmt: skip
 
 
 class Bitstamp(Codec):

@@ -48,16 +48,10 @@ ANSWER: Schema[list[Row] | Row] = Schema(list[Row] | Row)  # type: ignore[arg-ty
 
 
 TICKER = StructFields(
-    bid="bestBid",
-    ask="bestAsk",
-    last="lastPrice",
-    change="price24h",
-    high="high24h",
-    low="low24h",
-    volume="volume24h",
-    quote_volume="volumeQte24h",
+    bid="bestBid", ask="bestAsk", last="lastPrice", change="price24h", high="high24h",
+    low="low24h", volume="volume24h", quote_volume="volumeQte24h",
     ts_event=("timestamp", iso_to_ns),
-)
+)  # fmt: skip
 
 
 class BTCMarkets(Codec):

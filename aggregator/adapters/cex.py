@@ -50,14 +50,9 @@ BOOK_LEVELS = 20  # the venue keeps 20 levels per side and deletes those leaving
 
 
 TICKER = TickerFields(
-    bid="bestBid",
-    ask="bestAsk",
-    last="lastTradePrice",
-    high="high",
-    low="low",
-    volume="volume",
-    quote_volume="quoteVolume",
-)
+    bid="bestBid", ask="bestAsk", last="lastTradePrice", high="high", low="low",
+    volume="volume", quote_volume="quoteVolume",
+)  # fmt: skip
 
 # A book's levels: [price, size]. A level of another shape is taken as sent by the
 # permissive twin, and refused where the levels are read (the book is out of step).

@@ -67,15 +67,9 @@ PRODUCTS_PER_SUBSCRIBE = 50
 
 
 TICKER = StructFields(
-    bid="best_bid",
-    bid_size="best_bid_quantity",
-    ask="best_ask",
-    ask_size="best_ask_quantity",
-    last="price",
-    high="high_24_h",
-    low="low_24_h",
-    volume="volume_24_h",
-)
+    bid="best_bid", bid_size="best_bid_quantity", ask="best_ask", ask_size="best_ask_quantity",
+    last="price", high="high_24_h", low="low_24_h", volume="volume_24_h",
+)  # fmt: skip
 
 
 class Coinbase(Codec):

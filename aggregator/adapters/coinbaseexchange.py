@@ -49,17 +49,10 @@ MESSAGE = Schema(Message)
 
 
 TICKER = StructFields(
-    bid="best_bid",
-    bid_size="best_bid_size",
-    ask="best_ask",
-    ask_size="best_ask_size",
-    last="price",
-    open="open_24h",
-    high="high_24h",
-    low="low_24h",
-    volume="volume_24h",
+    bid="best_bid", bid_size="best_bid_size", ask="best_ask", ask_size="best_ask_size",
+    last="price", open="open_24h", high="high_24h", low="low_24h", volume="volume_24h",
     ts_event=("time", iso_to_ns),
-)
+)  # fmt: skip
 
 
 class CoinbaseExchange(Codec):

@@ -48,14 +48,9 @@ ANSWER = Schema(Answer)
 
 
 TICKER = StructFields(
-    bid="bid",
-    ask="ask",
-    last="last",
-    high="high",
-    low="low",
-    volume="volume",
+    bid="bid", ask="ask", last="last", high="high", low="low", volume="volume",
     ts_event=("timestamp", seconds_to_ns),
-)
+)  # fmt: skip
 
 
 class Coincheck(Codec):

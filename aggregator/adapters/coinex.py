@@ -103,7 +103,13 @@ class Message(msgspec.Struct):
 MESSAGE = Schema(Message)
 # state: the 24 h statistics, no best bid or ask and no time (the bbo channel has those).
 STATE = StructFields(
-    last="last", open="open", high="high", low="low", volume="volume", quote_volume="value"
+    market_id="market",
+    last="last",
+    open="open",
+    high="high",
+    low="low",
+    volume="volume",
+    quote_volume="value",
 )
 DEPTH = StructFields(last="last", ts_event=("updated_at", ms_to_ns))  # and the book's top
 
@@ -173,7 +179,7 @@ class CoinEx(Codec):
         return []  # answers, and pushes of channels not subscribed
 
     def _tickers(self, states: list[State], ts_recv: int) -> list[Ticker]:
-        return STATE.records(self.venue, self.lookup, states, "market", ts_recv)
+        return STATE.records(self.venue, self.lookup, states, ts_recv)
 
     def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
         # The books first: each market's first record has its best bid and ask.

@@ -80,18 +80,10 @@ TICKER = StructFields(  # polled: the best bid and ask from the lists of levels 
     ts_event=("timestamp", ms_to_ns),
 )
 STREAM_TICKER = StructFields(
-    bid="bid_best_price",
-    bid_size="bid_best_qty",
-    ask="ask_best_price",
-    ask_size="ask_best_qty",
-    last="last",
-    open="first",
-    high="high",
-    low="low",
-    volume="target_volume",
-    quote_volume="quote_volume",
-    ts_event=("timestamp", ms_to_ns),
-)
+    bid="bid_best_price", bid_size="bid_best_qty", ask="ask_best_price",
+    ask_size="ask_best_qty", last="last", open="first", high="high", low="low",
+    volume="target_volume", quote_volume="quote_volume", ts_event=("timestamp", ms_to_ns),
+)  # fmt: skip
 
 
 def _best(levels: Any) -> tuple[float | None, float | None]:

@@ -83,13 +83,9 @@ MESSAGE = Schema(Message)
 ANSWER = Schema(Answer)
 # No open: price_change is a percentage. A ticker without stats has their numbers null.
 TICKER = StructFields(
-    last="last_price",
-    high="stats.high",
-    low="stats.low",
-    volume="stats.volume",
-    quote_volume="stats.volume_notional",
-    ts_event=("timestamp", ms_to_ns),
-)
+    last="last_price", high="stats.high", low="stats.low", volume="stats.volume",
+    quote_volume="stats.volume_notional", ts_event=("timestamp", ms_to_ns),
+)  # fmt: skip
 TICKER_WITHOUT_STATS = StructFields(last="last_price", ts_event=("timestamp", ms_to_ns))
 
 

@@ -49,14 +49,10 @@ ANSWER = Schema(Answer)
 
 
 TICKER = StructFields(
-    bid="buy",
-    ask="sell",
-    last="last",
-    high="high",
-    low="low",
-    volume="vol",
+    market_id="symbol",
+    bid="buy", ask="sell", last="last", high="high", low="low", volume="vol",
     quote_volume="base_vol",
-)
+)  # fmt: skip
 
 
 class Digifinex(Codec):
@@ -84,7 +80,7 @@ class Digifinex(Codec):
         if doc.ticker is None:
             raise ParseError("response without a ticker list")
         ts_event = seconds_to_ns(doc.date)
-        return TICKER.records(self.venue, self.lookup, doc.ticker, "symbol", ts_recv, ts_event)
+        return TICKER.records(self.venue, self.lookup, doc.ticker, ts_recv, ts_event)
 
     @staticmethod
     def market_rows(body: bytes) -> list[Any]:

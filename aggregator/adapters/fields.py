@@ -15,9 +15,8 @@ nulls) measured 2 to 3 times slower per record (bench/README.md, "Codec repetiti
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from keyword import iskeyword
-from operator import attrgetter
 from typing import Any
 
 from ..records import MARKET_FIELDS, Ticker, minus, num, times
@@ -35,15 +34,19 @@ class _Layout:
     What a venue implies rather than sends: ``change``, the name of the change over 24 h,
     gives the open (last minus change) when no open is sent; ``vwap``, the name of the
     24 h average price, gives the quote volume (vwap times volume).
+
+    ``market_id``, the name of the venue's id of the market, lets ``records`` make the
+    records of a list of tickers, leaving out the markets not followed.
     """
 
-    __slots__ = ("record", "record_top")
+    __slots__ = ("record", "record_top", "records")
 
     def __init__(
         self,
         read: Callable[[str], str | None],
         number: str,
         *,
+        market_id: str | None = None,
         ts_event: str | tuple[str, TimeOf] | None = None,
         change: str | None = None,
         vwap: str | None = None,
@@ -53,7 +56,7 @@ class _Layout:
             raise TypeError(f"a record has no number {', '.join(sorted(unknown))}")
         if vwap is not None and "quote_volume" in numbers:
             raise TypeError("the quote volume is sent, or implied by the vwap: not both")
-        names = [*numbers.values(), *(n for n in (change, vwap) if n is not None)]
+        names = [*numbers.values(), *(n for n in (change, vwap, market_id) if n is not None)]
         time: TimeOf | None = None
         if isinstance(ts_event, tuple):
             ts_event, time = ts_event
@@ -73,16 +76,21 @@ class _Layout:
         at = "ts_event" if ts_event is None else read(ts_event)
         if time is not None:
             at = f"time({at})"
-        values = list(value.values())
+        numbers_made = ", ".join(value.values())
+        rest_made = ", ".join(list(value.values())[4:])  # after the book's top
+        made = f"Ticker(venue, m.symbol, m.native, {numbers_made}, {at}, ts_recv)"
+        top = f"Ticker(venue, m.symbol, m.native, *top, {rest_made}, {at}, ts_recv)"
+        rows = "_no_market_id()"
+        if market_id is not None:
+            rows = f"[{made} for t in rows if (m := lookup({read(market_id)})) is not None]"
         source = (
-            "def record(venue, m, t, ts_recv, ts_event=None):\n"
-            f"    return Ticker(venue, m.symbol, m.native, {', '.join(values)}, {at}, ts_recv)\n"
-            "def record_top(venue, m, t, top, ts_recv, ts_event=None):\n"
-            f"    return Ticker(venue, m.symbol, m.native, *top, {', '.join(values[4:])}, {at},"
-            " ts_recv)\n"
+            f"def record(venue, m, t, ts_recv, ts_event=None):\n    return {made}\n"
+            f"def record_top(venue, m, t, top, ts_recv, ts_event=None):\n    return {top}\n"
+            f"def records(venue, lookup, rows, ts_recv, ts_event=None):\n    return {rows}\n"
         )
         scope: dict[str, Any] = {
-            "Ticker": Ticker, "minus": minus, "times": times, "num": num, "time": time, "_or": _or
+            "Ticker": Ticker, "minus": minus, "times": times, "num": num, "time": time, "_or": _or,
+            "_no_market_id": _no_market_id,
         }  # fmt: skip
         exec(source, scope)  # the names are checked above, or quoted
         self.record: Record = scope["record"]
@@ -95,10 +103,19 @@ class _Layout:
             "``record(venue, m, t, ts_recv, ts_event)`` with the best bid, its size, the best"
             " ask and its size from ``top`` (a book's, as the codec finds them)."
         )
+        self.records: Callable[..., list[Ticker]] = scope["records"]
+        self.records.__doc__ = (
+            "(venue, lookup, rows, ts_recv, ts_event=None): the records of the ``rows`` whose"
+            " market (``lookup`` of their ``market_id``) is followed; the others are left out."
+        )
 
 
 def _or(sent: float | None, implied: float | None) -> float | None:
     return implied if sent is None else sent
+
+
+def _no_market_id() -> list[Ticker]:
+    raise TypeError("records() reads the market of each row: declare its market_id")
 
 
 class StructFields(_Layout):
@@ -110,30 +127,21 @@ class StructFields(_Layout):
     def __init__(
         self,
         *,
+        market_id: str | None = None,
         ts_event: str | tuple[str, TimeOf] | None = None,
         change: str | None = None,
         vwap: str | None = None,
         **numbers: str,
     ) -> None:
-        super().__init__(_attribute, "{}", ts_event=ts_event, change=change, vwap=vwap, **numbers)
-
-    def records(
-        self,
-        venue: str,
-        lookup: Callable[[Any], Market | None],
-        rows: Iterable[Any],
-        key: str,
-        ts_recv: int,
-        ts_event: int | None = None,
-    ) -> list[Ticker]:
-        """The records of the ``rows`` (a venue's list of tickers) whose market, looked up
-        by their ``key`` attribute (the venue's id), is followed; the others are left out."""
-        record, market_id = self.record, attrgetter(key)
-        return [
-            record(venue, m, t, ts_recv, ts_event)
-            for t in rows
-            if (m := lookup(market_id(t))) is not None
-        ]
+        super().__init__(
+            _attribute,
+            "{}",
+            market_id=market_id,
+            ts_event=ts_event,
+            change=change,
+            vwap=vwap,
+            **numbers,
+        )
 
 
 class TickerFields(_Layout):

@@ -85,16 +85,10 @@ def push_time(msg: Push) -> int | None:
 
 
 TICKER = StructFields(
-    bid="highest_bid",
-    bid_size="highest_size",
-    ask="lowest_ask",
-    ask_size="lowest_size",
-    last="last",
-    high="high_24h",
-    low="low_24h",
-    volume="base_volume",
+    bid="highest_bid", bid_size="highest_size", ask="lowest_ask", ask_size="lowest_size",
+    last="last", high="high_24h", low="low_24h", volume="base_volume",
     quote_volume="quote_volume",
-)
+)  # fmt: skip
 
 
 class Gate(Codec):

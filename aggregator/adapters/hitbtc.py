@@ -62,16 +62,9 @@ REQUEST_ERRORS = {2001, 2002, 10001}
 
 
 TICKER = TickerFields(
-    bid="bid",
-    ask="ask",
-    last="last",
-    open="open",
-    high="high",
-    low="low",
-    volume="volume",
-    quote_volume="volume_quote",
-    ts_event=("timestamp", iso_to_ns),
-)
+    bid="bid", ask="ask", last="last", open="open", high="high", low="low", volume="volume",
+    quote_volume="volume_quote", ts_event=("timestamp", iso_to_ns),
+)  # fmt: skip
 
 
 class Row(msgspec.Struct):
@@ -122,18 +115,9 @@ def rows_of(data: msgspec.Raw) -> dict[str, Row]:
 
 
 STREAM_TICKER = StructFields(
-    bid="b",
-    bid_size="B",
-    ask="a",
-    ask_size="A",
-    last="c",
-    open="o",
-    high="h",
-    low="l",
-    volume="v",
-    quote_volume="q",
-    ts_event=("t", ms_to_ns),
-)
+    bid="b", bid_size="B", ask="a", ask_size="A", last="c", open="o", high="h", low="l",
+    volume="v", quote_volume="q", ts_event=("t", ms_to_ns),
+)  # fmt: skip
 
 
 class HitBTC(Codec):

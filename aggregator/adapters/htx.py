@@ -66,17 +66,9 @@ MESSAGE = Schema(Message)
 # The message's time ("ts", or the bbo's quoteTime) is the record's: given to record().
 BBO = StructFields(bid="bid", bid_size="bidSize", ask="ask", ask_size="askSize")
 STREAM_TICKER = StructFields(
-    bid="bid",
-    bid_size="bidSize",
-    ask="ask",
-    ask_size="askSize",
-    last="close",
-    open="open",
-    high="high",
-    low="low",
-    volume="amount",
-    quote_volume="vol",
-)
+    bid="bid", bid_size="bidSize", ask="ask", ask_size="askSize", last="close", open="open",
+    high="high", low="low", volume="amount", quote_volume="vol",
+)  # fmt: skip
 # Polled: the best bid and ask are flat in /market/tickers, levels in detail/merged (_level).
 REST_TICKER = TickerFields(
     last="close", open="open", high="high", low="low", volume="amount", quote_volume="vol"

@@ -45,14 +45,10 @@ CRC_LEVELS = 10  # the checksum covers the top 10 bids and offers
 
 
 REST_TICKER = TickerFields(
-    bid="CurrentHighestBidPrice",
-    ask="CurrentLowestOfferPrice",
-    last="LastPrice",
-    high="DayHighestPrice",
-    low="DayLowestPrice",
-    volume="DayVolumeXbtInSecondaryCurrrency",
+    bid="CurrentHighestBidPrice", ask="CurrentLowestOfferPrice", last="LastPrice",
+    high="DayHighestPrice", low="DayLowestPrice", volume="DayVolumeXbtInSecondaryCurrrency",
     ts_event=("CreatedTimestampUtc", iso_to_ns),
-)
+)  # fmt: skip
 
 
 class Level(msgspec.Struct):

@@ -58,15 +58,9 @@ def _row_schema(m: Market) -> Schema[Any]:
 
 
 TICKER = StructFields(
-    bid="buy",
-    ask="sell",
-    last="last",
-    high="high",
-    low="low",
-    volume="volume",
-    quote_volume="quote_volume",
-    ts_event=("server_time", seconds_to_ns),
-)
+    bid="buy", ask="sell", last="last", high="high", low="low", volume="volume",
+    quote_volume="quote_volume", ts_event=("server_time", seconds_to_ns),
+)  # fmt: skip
 
 
 class Indodax(Codec):

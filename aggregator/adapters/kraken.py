@@ -68,18 +68,10 @@ SUMMARY = Schema(Summary)
 
 
 TICKER = StructFields(
-    bid="bid",
-    bid_size="bid_qty",
-    ask="ask",
-    ask_size="ask_qty",
-    last="last",
-    change="change",
-    high="high",
-    low="low",
-    volume="volume",
-    vwap="vwap",
-    ts_event=("timestamp", iso_to_ns),
-)
+    market_id="symbol",
+    bid="bid", bid_size="bid_qty", ask="ask", ask_size="ask_qty", last="last", change="change",
+    high="high", low="low", volume="volume", vwap="vwap", ts_event=("timestamp", iso_to_ns),
+)  # fmt: skip
 
 
 class Kraken(Codec):
@@ -118,7 +110,7 @@ class Kraken(Codec):
         if channel == "ticker":
             if msg.data is None:
                 raise ParseError("ticker message without a data list")
-            return TICKER.records(self.venue, self.lookup, msg.data, "symbol", ts_recv)
+            return TICKER.records(self.venue, self.lookup, msg.data, ts_recv)
         if channel in ("heartbeat", "status"):
             return []
         method = msg.method

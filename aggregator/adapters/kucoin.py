@@ -92,27 +92,15 @@ SNAPSHOT = Schema(Snapshot)
 
 
 REST_TICKER = TickerFields(
-    bid="buy",
-    bid_size="bestBidSize",
-    ask="sell",
-    ask_size="bestAskSize",
-    last="last",
-    high="high",
-    low="low",
-    volume="vol",
-    quote_volume="volValue",
-    change="changePrice",
-)
+    bid="buy", bid_size="bestBidSize", ask="sell", ask_size="bestAskSize", last="last",
+    high="high", low="low", volume="vol", quote_volume="volValue", change="changePrice",
+)  # fmt: skip
 
 
 STREAM_TICKER = StructFields(
-    bid="bestBid",
-    bid_size="bestBidSize",
-    ask="bestAsk",
-    ask_size="bestAskSize",
-    last="price",
+    bid="bestBid", bid_size="bestBidSize", ask="bestAsk", ask_size="bestAskSize", last="price",
     ts_event=("time", ms_to_ns),
-)
+)  # fmt: skip
 
 
 class KuCoin(Codec):

@@ -50,15 +50,10 @@ ANSWER: Schema[list[Row] | Row] = Schema(list[Row] | Row)  # type: ignore[arg-ty
 
 
 TICKER = StructFields(
-    bid="bestBid",
-    bid_size="bestBidQuantity",
-    ask="bestAsk",
-    ask_size="bestAskQuantity",
-    last="lastPrice",
-    volume="amount24h",
-    quote_volume="volume24h",
+    bid="bestBid", bid_size="bestBidQuantity", ask="bestAsk", ask_size="bestAskQuantity",
+    last="lastPrice", volume="amount24h", quote_volume="volume24h",
     ts_event=("updateTimestamp", ms_to_ns),
-)
+)  # fmt: skip
 
 
 class Latoken(Codec):

@@ -108,12 +108,9 @@ class _Side:
 
 
 TICKER = StructFields(
-    bid="bid",
-    ask="ask",
-    last="last_trade",
-    volume="rolling_24_hour_volume",
+    bid="bid", ask="ask", last="last_trade", volume="rolling_24_hour_volume",
     ts_event=("timestamp", ms_to_ns),
-)
+)  # fmt: skip
 
 
 class Luno(Codec):

@@ -52,15 +52,10 @@ ANSWER: Schema[list[Row] | Refused] = Schema(list[Row] | Refused)  # type: ignor
 
 
 TICKER = StructFields(
-    bid="buy",
-    ask="sell",
-    last="last",
-    open="open",
-    high="high",
-    low="low",
-    volume="vol",
+    market_id="pair",
+    bid="buy", ask="sell", last="last", open="open", high="high", low="low", volume="vol",
     ts_event=("date", seconds_to_ns),
-)
+)  # fmt: skip
 
 
 class Mercado(Codec):
@@ -92,7 +87,7 @@ class Mercado(Codec):
             code = None if doc.code is msgspec.UNSET else doc.code
             message = None if doc.message is msgspec.UNSET else doc.message
             raise VenueError(f"venue error {code}: {message}")
-        return TICKER.records(self.venue, self.lookup, doc, "pair", ts_recv)
+        return TICKER.records(self.venue, self.lookup, doc, ts_recv)
 
     @staticmethod
     def market_rows(body: bytes) -> list[Any]:

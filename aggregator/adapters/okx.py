@@ -80,18 +80,11 @@ class Push(msgspec.Struct):
 
 PUSH = Schema(Push)
 TICKER = StructFields(
-    bid="bidPx",
-    bid_size="bidSz",
-    ask="askPx",
-    ask_size="askSz",
-    last="last",
-    open="open24h",
-    high="high24h",
-    low="low24h",
-    volume="vol24h",
-    quote_volume="volCcy24h",
+    market_id="instId",
+    bid="bidPx", bid_size="bidSz", ask="askPx", ask_size="askSz", last="last", open="open24h",
+    high="high24h", low="low24h", volume="vol24h", quote_volume="volCcy24h",
     ts_event=("ts", ms_to_ns),
-)
+)  # fmt: skip
 
 
 def _check(code: Any, msg: Any) -> None:
@@ -159,7 +152,7 @@ class OKX(Codec):
         if arg is not None and data is not None:
             channel = arg.channel
             if channel == "tickers":
-                return TICKER.records(self.venue, self.lookup, data, "instId", ts_recv)
+                return TICKER.records(self.venue, self.lookup, data, ts_recv)
             if channel == "bbo-tbt":
                 m = self.lookup(arg.instId)
                 if m is None:
@@ -200,7 +193,7 @@ class OKX(Codec):
         _check(msg.code, msg.msg)
         if msg.data is None:
             raise ParseError("response without a data list")
-        return TICKER.records(self.venue, self.lookup, msg.data, "instId", ts_recv)
+        return TICKER.records(self.venue, self.lookup, msg.data, ts_recv)
 
     @staticmethod
     def market_rows(body: bytes) -> list[Any]:

@@ -55,16 +55,9 @@ def _object(body: bytes) -> dict[str, Any]:
 
 
 TICKER = StructFields(
-    bid="bid",
-    ask="ask",
-    last="price",
-    open="open",
-    high="high",
-    low="low",
-    volume="volume",
-    vwap="vwap",
-    ts_event=("at", seconds_to_ns),
-)
+    bid="bid", ask="ask", last="price", open="open", high="high", low="low", volume="volume",
+    vwap="vwap", ts_event=("at", seconds_to_ns),
+)  # fmt: skip
 
 
 class Paymium(Codec):

@@ -70,18 +70,10 @@ ITEMS = Schema(list[Item])  # the REST tickers
 
 
 TICKER = StructFields(
-    bid="bid",
-    bid_size="bidQuantity",
-    ask="ask",
-    ask_size="askQuantity",
-    last="close",
-    open="open",
-    high="high",
-    low="low",
-    volume="quantity",
-    quote_volume="amount",
+    bid="bid", bid_size="bidQuantity", ask="ask", ask_size="askQuantity", last="close",
+    open="open", high="high", low="low", volume="quantity", quote_volume="amount",
     ts_event=("ts", ms_to_ns),
-)
+)  # fmt: skip
 
 
 class Poloniex(Codec):

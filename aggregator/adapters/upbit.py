@@ -110,13 +110,9 @@ def ticker_record(venue: str, m: Market, t: Quote, ts_recv: int, ts_event: int |
 
 
 TICKER = StructFields(
-    last="trade_price",
-    open="opening_price",
-    high="high_price",
-    low="low_price",
-    volume="acc_trade_volume_24h",
-    quote_volume="acc_trade_price_24h",
-)
+    last="trade_price", open="opening_price", high="high_price", low="low_price",
+    volume="acc_trade_volume_24h", quote_volume="acc_trade_price_24h",
+)  # fmt: skip
 
 
 class Quotation(Codec):

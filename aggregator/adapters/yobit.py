@@ -54,15 +54,9 @@ ROW = Schema(Row)
 
 
 TICKER = StructFields(
-    bid="buy",
-    ask="sell",
-    last="last",
-    high="high",
-    low="low",
-    volume="vol_cur",
-    quote_volume="vol",
-    ts_event=("updated", seconds_to_ns),
-)
+    bid="buy", ask="sell", last="last", high="high", low="low", volume="vol_cur",
+    quote_volume="vol", ts_event=("updated", seconds_to_ns),
+)  # fmt: skip
 
 
 class YoBit(Codec):
