@@ -172,6 +172,8 @@ async def start_daemon(
     sock = root / "agg.sock"
     try:
         await wait_for(sock.exists)
+        _, writer = await connect_socket(sock)  # listening, not only bound
+        writer.close()
     except TimeoutError:
         proc.proc.kill()
         await proc.wait()
@@ -179,8 +181,21 @@ async def start_daemon(
     return proc
 
 
+async def connect_socket(
+    path: Path, timeout: float = 15.0
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """Connect once the daemon listens: it binds the path before it listens (sockpath.py),
+    and in between, longer on a loaded machine, a connection is refused."""
+    async with asyncio.timeout(timeout):
+        while True:
+            try:
+                return await asyncio.open_unix_connection(str(path))
+            except ConnectionRefusedError:
+                await asyncio.sleep(0.05)
+
+
 async def read_socket(path: Path, n: int, subscribe: dict | None = None) -> list[dict]:
-    reader, writer = await asyncio.open_unix_connection(str(path))
+    reader, writer = await connect_socket(path)
     if subscribe:
         writer.write(json.dumps(subscribe).encode() + b"\n")
     out: list[dict] = []

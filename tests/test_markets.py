@@ -9,6 +9,7 @@ WebSocket side is the venue's simulator.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import logging
@@ -51,6 +52,7 @@ class MarketsServer:
         self.times: list[float] = []
         self.runner: web.AppRunner | None = None
         self.url = ""
+        self.stopping = asyncio.Event()  # ends a stalled answer, which cleanup() waits for
 
     async def start(self) -> None:
         app = web.Application()
@@ -63,6 +65,7 @@ class MarketsServer:
         self.url = f"http://127.0.0.1:{port}/api/v3/exchangeInfo"
 
     async def stop(self) -> None:
+        self.stopping.set()
         if self.runner is not None:
             await self.runner.cleanup()
 
@@ -70,7 +73,8 @@ class MarketsServer:
         self.times.append(time.monotonic())
         status, kind, body = self.script[min(len(self.times), len(self.script)) - 1]
         if kind == "stall":
-            await asyncio.sleep(5)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), 5)
         return web.Response(status=status, body=body, content_type=kind)
 
 
@@ -227,6 +231,8 @@ async def test_a_symbol_missing_from_both_is_unlisted_once_the_venues_list_loads
         f"not in the shipped markets snapshot; retrying the venue's list: {EXTRA}"
     )
     assert first_snapshot < details.index(want)
+    # The stream may open after the list loaded (a loaded machine): its tickers, then.
+    await run.until(lambda: "BTC/USDT" in run.symbols())
     assert run.symbols() == {"BTC/USDT"}
 
 

@@ -425,9 +425,14 @@ async def test_jetstream_replays_the_last_seconds_to_a_late_consumer(sims, serve
             await asyncio.sleep(3.0)  # a gap between the runs, for the window to start in
         root = short_dir()
         config = nats_config(root, sims, [server.url], instance, jetstream=True)
+        started = time.monotonic()
         proc = await run_daemon(root, config)
         try:
-            await asyncio.sleep(2.0)
+            # Records on disk: the daemon is up (a SIGTERM before it is would kill it outright,
+            # as it can on a loaded machine); then the rest of its two seconds.
+            data = root / "data"
+            await wait_for(lambda: any(data.rglob("*.jsonl")), timeout=15)  # noqa: B023
+            await asyncio.sleep(max(0.0, 2.0 - (time.monotonic() - started)))
             runs[instance] = (await stop(proc), data_lines(root / "data"))
         finally:
             if proc.proc.returncode is None:
