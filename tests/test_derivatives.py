@@ -322,3 +322,27 @@ async def test_nats_subjects_of_derivatives_reach_a_subscriber_of_their_kind() -
         "md.ticker.binance.BTC-USDT",
         "md.ticker.binance.perp.BTC-USDT:USDT",
     ]
+
+
+def test_the_client_decodes_derivatives_and_numbers_each_kind_apart() -> None:
+    from aggregator.client.gaps import GapTracker
+    from aggregator.client.wire import decode, subscribe_line
+    from aggregator.records import dumps
+
+    perp = Derivative("binance", "BTC/USDT:USDT", "BTCUSDT", 1.0, seq=7, kind="perp", mark=2.0)
+    back = decode(json.loads(dumps(perp)))
+    assert isinstance(back, Derivative) and back == perp
+    spot = decode(json.loads(dumps(Ticker("binance", "BTC/USDT", "BTCUSDT", seq=3))))
+    assert type(spot) is Ticker and back is not None
+    assert json.loads(subscribe_line(kinds=["perp"]) or b"") == {
+        "op": "subscribe",
+        "kinds": ["perp"],
+    }
+    gaps = GapTracker(exact=True)
+    assert gaps.snapshot([spot, back]) == []
+    # the spot adapter's 4 and the perp adapter's 8 follow their own: no gap, no restart
+    later: list[Ticker | Status] = [
+        Ticker("binance", "BTC/USDT", "BTCUSDT", seq=4),
+        Status("binance", "live", seq=8, kind="perp"),
+    ]
+    assert [gaps.record(r) for r in later] == [None, None]

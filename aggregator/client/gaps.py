@@ -55,7 +55,8 @@ class GapTracker:
         reconnection; from here, the numbers follow on from the snapshot's."""
         seen: dict[str, int] = {}
         for r in records:
-            seen[r.exchange] = max(r.seq, seen.get(r.exchange, 0))
+            source = _source(r)
+            seen[source] = max(r.seq, seen.get(source, 0))
         gaps: list[Gap] = []
         if self.lost is not None:
             back = sorted(ex for ex, seq in seen.items() if seq < self.last.get(ex, 0))
@@ -76,8 +77,9 @@ class GapTracker:
     def record(self, r: Received) -> Gap | None:
         """A live record: a gap before it, if its number says so."""
         exchange, seq = r.exchange, r.seq
-        prev = self.last.get(exchange)
-        self.last[exchange] = seq
+        source = _source(r)
+        prev = self.last.get(source)
+        self.last[source] = seq
         if prev is None:
             return None
         if seq <= prev:
@@ -96,3 +98,10 @@ class GapTracker:
         """The daemon's notice: ``missed`` updates skipped for this subscriber."""
         self.excused += missed
         return Gap("conflated", None, missed, f"{missed} updates skipped (the latest kept)")
+
+
+def _source(r: Received) -> str:
+    """What numbers a record: its exchange's adapter of its kind of market (a venue's spot
+    and perp adapters count apart): "binance", "binance:perp"."""
+    kind = getattr(r, "kind", "spot")  # (a bbo record has none)
+    return r.exchange if kind == "spot" else f"{r.exchange}:{kind}"

@@ -31,9 +31,11 @@ class Subscription:
     """The daemon's records as an async iterator: ``async for event in Subscription(...)``.
 
     Connects to the Unix socket ``path`` (or ``tcp``, "host:port"), asks for the records
-    matching ``exchanges``, ``symbols`` and ``types`` (none: everything), and yields the
+    matching ``exchanges``, ``symbols``, ``types`` and ``kinds`` (none: everything; kinds of
+    market: "spot", "perp", "future"), and yields the
     snapshot of their latest values (unless ``snapshot`` is false), then live records, as
-    :class:`~aggregator.records.Ticker`, :class:`~aggregator.records.Status` and
+    :class:`~aggregator.records.Ticker` (a derivative's: a
+    :class:`~aggregator.records.Derivative`), :class:`~aggregator.records.Status` and
     :class:`~aggregator.consolidated.BBO`. When the
     connection is lost it connects again, with exponential backoff from
     ``backoff_initial`` to ``backoff_max`` seconds (jittered; reset by a connection that
@@ -55,6 +57,7 @@ class Subscription:
         exchanges: Sequence[str] = (),
         symbols: Sequence[str] = (),
         types: Sequence[str] = (),
+        kinds: Sequence[str] = (),
         snapshot: bool = True,
         backoff_initial: float = 0.5,
         backoff_max: float = 30.0,
@@ -66,7 +69,7 @@ class Subscription:
         self.where = f"tcp {tcp}" if tcp else f"socket {path}"
         self._path, self._tcp = path, tcp
         self._asked = list(exchanges)
-        self._request = subscribe_line(exchanges, symbols, types) or b'{"op":"subscribe"}\n'
+        self._request = subscribe_line(exchanges, symbols, types, kinds) or b'{"op":"subscribe"}\n'
         self._want_snapshot = snapshot
         self.backoff_initial, self.backoff_max = backoff_initial, backoff_max
         self.max_attempts, self.keepalive = max_attempts, keepalive
@@ -74,7 +77,7 @@ class Subscription:
         self.protocol: int | None = None  # the version the daemon's ack says it speaks
         self.notices: list[dict[str, object]] = []  # the ack's (ids mapped, ...)
         self.reconnects = 0
-        self.gaps = GapTracker(exact=not symbols and not types)
+        self.gaps = GapTracker(exact=not symbols and not types and not kinds)
         self._pending: collections.deque[Event] = collections.deque()
         self._conn: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
         self._buf = b""

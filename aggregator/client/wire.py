@@ -10,7 +10,14 @@ from typing import Any, TextIO
 import orjson
 
 from ..consolidated import BBO, BBO_FIELDS
-from ..records import STATUS_FIELDS, TICKER_FIELDS, Status, Ticker
+from ..records import (
+    DERIVATIVE_TICKER_FIELDS,
+    STATUS_FIELDS,
+    TICKER_FIELDS,
+    Derivative,
+    Status,
+    Ticker,
+)
 
 # What a subscriber receives as records: a venue's tickers and status records, and the
 # consolidated view's best bid and offer.
@@ -68,6 +75,7 @@ def message(line: bytes) -> dict[str, Any] | None:
 # The constructor's arguments of each record type: the fields of its line but those the
 # type sets itself.
 _TICKER_ARGS = tuple(f for f in TICKER_FIELDS if f != "type")
+_DERIVATIVE_ARGS = tuple(f for f in DERIVATIVE_TICKER_FIELDS if f != "type")
 _STATUS_ARGS = tuple(f for f in STATUS_FIELDS if f not in ("type", "symbol"))
 _BBO_ARGS = tuple(f for f in BBO_FIELDS if f != "type")
 
@@ -76,10 +84,11 @@ def decode(msg: dict[str, Any]) -> Received | None:
     """A record line (already parsed) as the daemon's own record, None for another line."""
     kind = msg.get("type")
     if kind == "ticker":
-        args = {k: msg[k] for k in _TICKER_ARGS if k in msg}
+        spot = msg.get("kind", "spot") == "spot"  # (else a Derivative, with mark, funding, ...)
+        args = {k: msg[k] for k in (_TICKER_ARGS if spot else _DERIVATIVE_ARGS) if k in msg}
         if args.get("flags") is not None:
             args["flags"] = tuple(args["flags"])
-        return Ticker(**args)
+        return Ticker(**args) if spot else Derivative(**args)
     if kind == "status":
         return Status(**{k: msg[k] for k in _STATUS_ARGS if k in msg})
     if kind == "bbo":
