@@ -27,6 +27,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .client import Refused, batches, connect, protocol_message, subscribe_line
+from .config import kind_of
 
 REFRESH = 0.25  # seconds between redraws
 CHROME = 8  # terminal lines the table takes besides its rows: title, borders, header, caption
@@ -55,8 +56,8 @@ class Board:
         exchange = msg.get("exchange")
         if not isinstance(exchange, str):
             return
-        if kind == "status":
-            self.states[exchange] = str(msg.get("state"))
+        if kind == "status":  # (per adapter: a venue's spot and perp ones apart)
+            self.states[_adapter(exchange, str(msg.get("kind", "spot")))] = str(msg.get("state"))
             return
         if kind != "ticker" or not isinstance(msg.get("symbol"), str):
             return
@@ -114,7 +115,7 @@ class Board:
         for (exchange, symbol), row in shown:
             age = max(0.0, (now_ns - row.ts_recv) / 1e9) if row.ts_recv else None
             old = age is None or age > stale
-            state = self.states.get(exchange, "")
+            state = self.states.get(_adapter(exchange, kind_of(symbol)), "")
             style = "dim" if old else ""
             places = self.decimals.get(symbol, 0)
             table.add_row(
@@ -291,3 +292,8 @@ async def _read(reader: asyncio.StreamReader, board: Board, count: int | None) -
                     if count is not None and board.records >= count:
                         return False
     return True
+
+
+def _adapter(exchange: str, kind: str) -> str:
+    """The adapter a status record is of: "binance", "binance:perp"."""
+    return exchange if kind == "spot" else f"{exchange}:{kind}"

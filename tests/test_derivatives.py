@@ -346,3 +346,21 @@ def test_the_client_decodes_derivatives_and_numbers_each_kind_apart() -> None:
         Status("binance", "live", seq=8, kind="perp"),
     ]
     assert [gaps.record(r) for r in later] == [None, None]
+
+
+def test_tail_table_shows_each_kind_s_state() -> None:
+    from rich.console import Console
+
+    from aggregator.live import Board
+
+    board = Board()
+    board.update({"type": "status", "exchange": "binance", "state": "live"})
+    board.update({"type": "status", "exchange": "binance", "state": "stale", "kind": "perp"})
+    for symbol in ("BTC/USDT", "BTC/USDT:USDT"):
+        quote = {"bid": 1.0, "ask": 2.0, "last": 1.5, "ts_recv": 1}
+        board.update({"type": "ticker", "exchange": "binance", "symbol": symbol} | quote)
+    console = Console(width=120, record=True)
+    console.print(board.render(stale=5.0, now_ns=2))
+    lines = console.export_text().splitlines()
+    assert any("BTC/USDT " in x and " live " in x for x in lines)
+    assert any("BTC/USDT:USDT" in x and " stale " in x for x in lines)
