@@ -364,3 +364,22 @@ def test_tail_table_shows_each_kind_s_state() -> None:
     lines = console.export_text().splitlines()
     assert any("BTC/USDT " in x and " live " in x for x in lines)
     assert any("BTC/USDT:USDT" in x and " stale " in x for x in lines)
+
+
+def test_the_live_page_names_a_derivatives_adapter_s_kind() -> None:
+    from aggregator.config import ConsolidatedConfig
+    from aggregator.consolidated import ConsolidatedView
+    from aggregator.web.server import WebServer
+
+    report = {
+        "healthy": True,
+        "uptime": 1.0,
+        "venues": [
+            {"exchange": "binance", "kind": "spot", "state": "live"},
+            {"exchange": "binance", "kind": "perp", "state": "live"},
+        ],
+    }
+    view = ConsolidatedView(ConsolidatedConfig(enabled=True), {}, lambda r: None, None)
+    page = WebServer("127.0.0.1:1", view, lambda: report)
+    shared = json.loads(b"{" + page._shared() + b"}")  # (members of the page's state)
+    assert [v["exchange"] for v in shared["venues"]] == ["binance", "binance perp"]

@@ -144,6 +144,9 @@ class WebServer:
         """The venues and the books: one JSON object's members, for every page alike."""
         report = self.report()
         venues = [{k: v.get(k) for k in VENUE_KEYS} for v in report["venues"]]
+        for row, v in zip(venues, report["venues"], strict=True):
+            if v.get("kind", "spot") != "spot":  # a venue's derivatives adapter: "binance perp"
+                row["exchange"] = f"{v['exchange']} {v['kind']}"
         books = sorted(self.view.books.values(), key=_book_order)
         rows = [_book_row(b) for b in books[:MAX_BOOKS]]
         body = orjson.dumps(
