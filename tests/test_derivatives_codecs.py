@@ -163,22 +163,57 @@ def test_binance_dated_futures_have_an_expiry_and_no_funding() -> None:
         None,
         None,
     )
-    # a contract that is not trading, and a COIN-M (inverse) one, are not listed
-    assert c.lookup("XEMUSDT") is None
-    inverse = {"symbol": "BTCUSD_PERP", "contractType": "PERPETUAL", "deliveryDate": 1}
-    inverse |= {"contractStatus": "TRADING", "baseAsset": "BTC", "quoteAsset": "USD"}
-    inverse |= {"marginAsset": "BTC", "contractSize": 100}
-    rows = {"symbols": [inverse, *BINANCE_ROWS["symbols"]]}
-    assert codec("binance", "perp", rows).lookup("BTCUSD_PERP") is None
+    assert c.lookup("XEMUSDT") is None  # not trading
+    coinm = c.lookup("BTCUSD_261225")  # COIN-M: contracts of 100 USD
+    assert coinm is not None and (coinm.symbol, coinm.inverse) == ("BTC/USD:BTC-261225", True)
 
 
-def test_binance_routes_split_the_channels_over_two_endpoints() -> None:
+def test_binance_coinm_recorded_book_tickers_in_base_units() -> None:
+    """COIN-M's recorded bookTicker frames (2021: perpetuals and quarterly futures of then),
+    sizes in contracts of 10 USD (100 for BTC) turned into base units over the price."""
+    rows = []
+    delivery = {"PERP": 4133404800000, "211231": 1640937600000, "210924": 1632470400000}
+    for sym, size in (("BCHUSD_PERP", 10), ("BTCUSD_211231", 100), ("ETHUSD_210924", 10)):
+        base, _, rest = sym.partition("USD_")
+        kind = "PERPETUAL" if rest == "PERP" else "CURRENT_QUARTER"
+        rows.append(
+            {"symbol": sym, "contractType": kind, "deliveryDate": delivery[rest]}
+            | {"contractStatus": "TRADING", "baseAsset": base, "quoteAsset": "USD"}
+            | {"marginAsset": base, "contractSize": size}
+        )
+    frames = [json.dumps(f["data"]) for f in recorded("binance", 1)]
+    perps = parse_all(codec("binance", "perp", {"symbols": rows}), frames)
+    bch = perps[0]
+    assert isinstance(bch, Derivative) and (bch.symbol, bch.kind) == ("BCH/USD:BCH", "perp")
+    assert (bch.bid, bch.ask) == (427.84, 427.9)  # B 24 and A 669 contracts of 10 USD
+    assert bch.bid_size == round(24 * 10 / 427.84, 12) and bch.ask_size == round(
+        669 * 10 / 427.9, 12
+    )
+    kinds = {r.symbol: r.kind for r in perps}  # (one codec lists both kinds: the adapter
+    assert kinds == {  # of each kind keeps its own)
+        "BCH/USD:BCH": "perp",
+        "BTC/USD:BTC-211231": "future",
+        "ETH/USD:ETH-210924": "future",
+    }
+
+
+def test_binance_routes_split_the_channels_over_endpoints() -> None:
     cls = codec_class("binance", "perp")
     c = codec("binance", "perp")
     markets = [c.lookup("BTCUSDT")]
-    public, market = cls.routes()
+    public, market, coinm = cls.routes()
     assert public.route_url("wss://fstream.binance.com") == "wss://fstream.binance.com/public/ws"
     assert market.route_url("ws://127.0.0.1:9/") == "ws://127.0.0.1:9/market/ws"
+    assert coinm.route_url(cls.WS_URL) == "wss://dstream.binance.com/ws"
+    assert coinm.route_url("ws://127.0.0.1:9") == "ws://127.0.0.1:9/dstream/ws"
+    every = list(c.table.markets)
+    coinm_ids = ["BTCUSD_PERP", "BTCUSD_261225", "ETHUSD_PERP"]
+    assert [m.native for m in coinm.route_markets(every)] == coinm_ids
+    assert not {m.native for m in public.route_markets(every)} & set(coinm_ids)
+    assert cls.markets_urls(cls.MARKETS_URL)[1] == "https://dapi.binance.com/dapi/v1/exchangeInfo"
+    assert (
+        cls.markets_urls("http://h:1/fapi/v1/exchangeInfo")[1] == "http://h:1/dapi/v1/exchangeInfo"
+    )
     streams = [json.loads(public(c.table).subscribe(markets)[0])["params"]]  # type: ignore[arg-type]
     streams.append(json.loads(market(c.table).subscribe(markets)[0])["params"])  # type: ignore[arg-type]
     assert streams == [["btcusdt@bookTicker"], ["btcusdt@markPrice@1s", "btcusdt@ticker"]]
@@ -213,6 +248,18 @@ def test_binance_rest_lists_merge_into_whole_records() -> None:
     )
     with pytest.raises(VenueError, match="-1121"):
         c.parse_rest(b'{"code":-1121,"msg":"Invalid symbol."}', 1, None)
+    # COIN-M's (dapi): sizes in contracts of 100 USD, the 24 h volume in contracts and base
+    coinm = [
+        b'[{"symbol":"BTCUSD_PERP","bidPrice":"64000","bidQty":"64","askPrice":"64000.1",'
+        b'"askQty":"32","time":1}]',
+        b'[{"symbol":"BTCUSD_PERP","lastPrice":"64000","volume":"640","baseVolume":"1.1",'
+        b'"closeTime":2}]',
+    ]
+    last = merged([r for b in coinm for r in c.parse_rest(b, 1, None)])["BTCUSD_PERP"]
+    assert (last.bid_size, last.volume, last.quote_volume) == (0.1, 1.1, 64000.0)
+    urls = [r.url for r in c.rest_requests(c.REST_URL, list(c.table.markets))]
+    assert "https://dapi.binance.com/dapi/v1/ticker/24hr" in urls
+    assert "https://fapi.binance.com/fapi/v1/ticker/24hr" in urls
 
 
 # --- okx ---------------------------------------------------------------------------------
@@ -430,6 +477,10 @@ async def run_adapter(venue: str, kind: str, mode: str, tmp: Path) -> list[Ticke
     return out
 
 
+def symbols_of(out: list[Ticker | Status]) -> set[str]:
+    return {r.symbol for r in out if isinstance(r, Ticker)}
+
+
 @pytest.mark.parametrize("mode", ["ws", "rest"])
 @pytest.mark.parametrize(("venue", "kind"), MINE)
 async def test_streams_and_polls_the_simulator(
@@ -439,8 +490,11 @@ async def test_streams_and_polls_the_simulator(
     statuses = [r for r in out if isinstance(r, Status)]
     assert "live" in [s.state for s in statuses]
     assert {s.kind for s in statuses} == {kind}
-    if mode == "ws" and len(codec_class(venue, kind).routes()) > 1:  # one connection per route
-        assert {s.conn for s in statuses if s.state == "subscribed"} == {0, 1}
+    routes = codec_class(venue, kind).routes()
+    if mode == "ws" and len(routes) > 1:  # one connection per route with markets
+        followed = [m for m in codec(venue, kind).table.markets if m.symbol in symbols_of(out)]
+        serving = {j for j, route in enumerate(routes) if route.route_markets(followed)}
+        assert {s.conn for s in statuses if s.state == "subscribed"} == serving
     tickers = [t for t in out if isinstance(t, Ticker)]
     for t in tickers:
         assert isinstance(t, Derivative) and t.kind == kind and t.flags is None

@@ -102,6 +102,11 @@ class Codec:
         """The URL of this route's endpoint, from the configured (or the venue's) one."""
         return base
 
+    @classmethod
+    def route_markets(cls, markets: Sequence[Market]) -> list[Market]:
+        """The markets this route's endpoint serves (a route serving none is not opened)."""
+        return list(markets)
+
     def subscribe(self, markets: Sequence[Market]) -> list[str]:
         raise NotImplementedError
 
@@ -159,6 +164,18 @@ class Codec:
         raise NotImplementedError
 
     # --- markets -----------------------------------------------------------------------
+    @classmethod
+    def markets_urls(cls, url: str) -> list[str]:
+        """The markets endpoints to ask, from the configured (or the venue's) one: most
+        venues have one; a venue whose markets of a kind are listed by two (Binance's USDⓈ-M
+        and COIN-M futures) has its codec join their answers (``joined_markets``)."""
+        return [url]
+
+    @staticmethod
+    def joined_markets(bodies: list[bytes]) -> bytes:
+        """The answers of ``markets_urls`` as one markets response (as cached)."""
+        raise NotImplementedError
+
     @staticmethod
     def market_rows(body: bytes) -> Iterable[Any]:
         """The rows of the markets endpoint's response, one per market, as a list (not a

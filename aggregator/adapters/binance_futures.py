@@ -1,4 +1,5 @@
-"""Binance USDⓈ-M futures: perpetuals and dated (quarterly) futures, on fstream and fapi.
+"""Binance futures: USDⓈ-M (fstream, fapi) and COIN-M (dstream, dapi), perpetuals and dated
+(quarterly) futures.
 
 WebSocket: Binance splits the futures streams over two endpoints of fstream.binance.com
 (since 2026-04-23 the old ``/ws`` serves neither fully): ``/public/ws`` carries
@@ -8,12 +9,19 @@ every second) and ``<sym>@ticker`` (last and 24 h statistics). So each connectio
 once per endpoint (``routes``) and the three channels are merged into one record per
 contract. Subscriptions, acks and errors are spot Binance's.
 
+COIN-M contracts stream the same three channels from dstream.binance.com/ws (a third route,
+opened only for them), and are listed by dapi's exchangeInfo, joined to fapi's into one list.
+
 Sizes are in the base currency on USDⓈ-M (one contract is one unit of the base), the
-volume too; ``quote_volume`` is in the quote (margin) currency. Open interest is not on a
+volume too; ``quote_volume`` is in the quote (margin) currency. A COIN-M contract is worth
+``contractSize`` USD: its sizes are contracts (base units: contracts times that over the
+price), its 24 h ``v`` is contracts and ``q`` the base volume. Open interest is not on a
 stream (only REST ``/fapi/v1/openInterest``, one request per symbol): it stays null.
 
 REST (the fallback): ``/fapi/v1/ticker/bookTicker``, ``/fapi/v1/premiumIndex`` and
-``/fapi/v1/ticker/24hr``, all symbols each, merged like the streams.
+``/fapi/v1/ticker/24hr`` (the ``/dapi/v1/`` ones for COIN-M), all symbols each, merged.
+Overridden endpoints (a local server) serve both: dapi's paths on the same host, COIN-M's
+stream at ``<ws_url>/dstream/ws``.
 """
 
 from __future__ import annotations
@@ -25,18 +33,26 @@ import msgspec
 import orjson
 
 from ..errors import ParseError, VenueError
-from ..records import Derivative, Ticker
+from ..records import Derivative, Ticker, times
 from ..symbols import Market, derivative_symbol
 from ..timestamps import ms_to_ns
 from .base import Codec, RestRequest, json_body
+from .contracts import in_base
 from .schema import Num, Schema, Time
 
 STREAMS_PER_MESSAGE = 200
+REST_PATHS = ("ticker/bookTicker", "premiumIndex", "ticker/24hr")  # under /fapi/v1/, /dapi/v1/
 PERPETUAL = "PERPETUAL"
 # contractType of the dated futures (a delivery date; the rest are perpetuals or not listed)
 DATED = frozenset({"CURRENT_QUARTER", "NEXT_QUARTER", "CURRENT_MONTH", "NEXT_MONTH"})
 # The channels on each endpoint.
-ROUTE_STREAMS = {"public": ("bookTicker",), "market": ("markPrice@1s", "ticker")}
+ROUTE_STREAMS = {
+    "public": ("bookTicker",),
+    "market": ("markPrice@1s", "ticker"),
+    "coinm": ("bookTicker", "markPrice@1s", "ticker"),  # COIN-M: all on dstream's /ws
+}
+DSTREAM_URL = "wss://dstream.binance.com/ws"
+DAPI_URL = "https://dapi.binance.com"
 
 
 class Message(msgspec.Struct):
@@ -85,6 +101,7 @@ class RestRow(msgspec.Struct):
     lowPrice: Num = None
     volume: Num = None
     quoteVolume: Num = None
+    baseVolume: Num = None  # COIN-M's 24 h volume in the base currency (volume: contracts)
     closeTime: Time = None
     time: Time = None
     code: Any = None
@@ -111,12 +128,17 @@ class BinanceFutures(Codec):
 
     @classmethod
     def route_url(cls, base: str) -> str:
+        if cls.ROUTE == "coinm":
+            return DSTREAM_URL if base == cls.WS_URL else f"{base.rstrip('/')}/dstream/ws"
         return f"{base.rstrip('/')}/{cls.ROUTE}/ws"
 
+    @classmethod
+    def route_markets(cls, markets: Sequence[Market]) -> list[Market]:
+        coinm = cls.ROUTE == "coinm"
+        return [m for m in markets if m.inverse == coinm]
+
     def subscribe(self, markets: Sequence[Market]) -> list[str]:
-        channels = ROUTE_STREAMS.get(self.ROUTE) or tuple(
-            c for r in ROUTE_STREAMS.values() for c in r
-        )
+        channels = ROUTE_STREAMS.get(self.ROUTE) or ROUTE_STREAMS["coinm"]  # (all, unrouted)
         streams = [f"{m.native.lower()}@{ch}" for m in markets for ch in channels]
         return [
             orjson.dumps(
@@ -150,6 +172,8 @@ class BinanceFutures(Codec):
             return []
         event = msg.e
         none = None
+        if m.inverse:
+            return self._coinm(event, msg, m, ts_recv)
         if event == "bookTicker":
             return [
                 Derivative(
@@ -177,14 +201,40 @@ class BinanceFutures(Codec):
             ]  # fmt: skip
         return []
 
+    def _coinm(self, event: str | None, msg: Message, m: Market, ts_recv: int) -> list[Ticker]:
+        """A COIN-M frame: the same events, sizes in contracts, the 24 h ``v`` in contracts
+        and ``q`` in the base currency."""
+        ts = ms_to_ns(msg.E)
+        if event == "bookTicker":
+            bid, ask = msg.b, msg.a
+            top = {"bid": bid, "bid_size": in_base(msg.B, m, bid), "ask": ask}
+            top["ask_size"] = in_base(msg.A, m, ask)
+            return [self._record(m, ts, ts_recv, **top)]
+        if event == "markPriceUpdate":
+            funding = {"funding_rate": msg.r, "funding_ts": ms_to_ns(msg.T or None)}
+            return [self._record(m, ts, ts_recv, mark=msg.p, index=msg.i, **funding)]
+        if event == "24hrTicker":
+            day = {"last": msg.c, "open": msg.o, "high": msg.h, "low": msg.l, "volume": msg.q}
+            day["quote_volume"] = times(msg.v, m.contract_size)
+            return [self._record(m, ts, ts_recv, **day)]
+        return []
+
+    def _record(self, m: Market, ts: int | None, ts_recv: int, **values: Any) -> Ticker:
+        return Derivative(
+            self.venue, m.symbol, m.native, ts_event=ts, ts_recv=ts_recv, kind=m.kind,
+            expiry=m.expiry, **values,
+        )  # fmt: skip
+
     # --- REST --------------------------------------------------------------------------
     def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
         # All symbols in each (weights 5, 10 and 40): cheaper than one request per symbol.
-        return [
-            RestRequest(f"{base_url}/fapi/v1/ticker/bookTicker"),
-            RestRequest(f"{base_url}/fapi/v1/premiumIndex"),
-            RestRequest(f"{base_url}/fapi/v1/ticker/24hr"),
-        ]
+        out = []
+        if any(not m.inverse for m in markets):
+            out += [RestRequest(f"{base_url}/fapi/v1/{path}") for path in REST_PATHS]
+        if any(m.inverse for m in markets):
+            dapi = DAPI_URL if base_url == self.REST_URL else base_url
+            out += [RestRequest(f"{dapi}/dapi/v1/{path}") for path in REST_PATHS]
+        return out
 
     def parse_rest(self, body: bytes, ts_recv: int, market: Market | None) -> list[Ticker]:
         """A list of rows of one of the three endpoints, strings for numbers:
@@ -213,6 +263,17 @@ class BinanceFutures(Codec):
                 continue
             ts = ms_to_ns(t.time or t.closeTime)
             next_funding = t.nextFundingTime or None
+            if m.inverse:
+                bid, ask = t.bidPrice, t.askPrice
+                top = {"bid": bid, "bid_size": in_base(t.bidQty, m, bid), "ask": ask}
+                top["ask_size"] = in_base(t.askQty, m, ask)
+                day = {"last": t.lastPrice, "open": t.openPrice, "high": t.highPrice}
+                day |= {"low": t.lowPrice, "volume": t.baseVolume}
+                day["quote_volume"] = times(t.volume, m.contract_size)
+                funding = {"funding_rate": t.lastFundingRate, "funding_ts": ms_to_ns(next_funding)}
+                marks = {"mark": t.markPrice, "index": t.indexPrice}
+                out.append(self._record(m, ts, ts_recv, **top, **day, **funding, **marks))
+                continue
             out.append(
                 Derivative(
                     self.venue, m.symbol, t.symbol, t.bidPrice, t.bidQty, t.askPrice, t.askQty,
@@ -224,6 +285,19 @@ class BinanceFutures(Codec):
         return out
 
     # --- markets -----------------------------------------------------------------------
+    @classmethod
+    def markets_urls(cls, url: str) -> list[str]:
+        """fapi's list and dapi's (COIN-M): the venue's, or the same host's paths."""
+        if url == cls.MARKETS_URL:
+            return [url, f"{DAPI_URL}/dapi/v1/exchangeInfo"]
+        return [url, url.replace("/fapi/v1/", "/dapi/v1/")]
+
+    @staticmethod
+    def joined_markets(bodies: list[bytes]) -> bytes:
+        """fapi's and dapi's exchangeInfo as one: {"symbols": [both lists' rows]}."""
+        rows = [row for body in bodies for row in Codec.rows_at(json_body(body), "symbols")]
+        return orjson.dumps({"symbols": rows})
+
     @staticmethod
     def market_rows(body: bytes) -> list[Any]:
         """exchangeInfo: {"symbols":[{"symbol":"BTCUSDT","pair":"BTCUSDT","contractType":
@@ -242,11 +316,15 @@ class BinanceFutures(Codec):
             expiry = int(s["deliveryDate"]) * 1_000_000
         elif kind != PERPETUAL:
             return None  # (another product: not followed)
-        if s["marginAsset"] == s["baseAsset"]:
-            return None  # a COIN-M (inverse) contract: counted in contracts, not base units
+        inverse = s["marginAsset"] == s["baseAsset"]  # COIN-M: contracts worth contractSize USD
+        size = float(s["contractSize"]) if inverse else 1.0
+        if not size > 0:
+            raise ValueError(f"contract size {s['contractSize']!r}")
         symbol = derivative_symbol(s["baseAsset"], s["quoteAsset"], s["marginAsset"], expiry)
         kind = "perp" if expiry is None else "future"
-        return Market(symbol, s["symbol"], kind=kind, expiry=expiry)
+        return Market(
+            symbol, s["symbol"], kind=kind, expiry=expiry, contract_size=size, inverse=inverse
+        )
 
 
 class _Public(BinanceFutures):
@@ -257,4 +335,8 @@ class _Market(BinanceFutures):
     ROUTE: ClassVar[str] = "market"
 
 
-_ROUTES: tuple[type[Codec], ...] = (_Public, _Market)
+class _CoinM(BinanceFutures):
+    ROUTE: ClassVar[str] = "coinm"
+
+
+_ROUTES: tuple[type[Codec], ...] = (_Public, _Market, _CoinM)

@@ -131,7 +131,9 @@ class Markets:
         """One request for the venue's list: its table (cached on disk), or None (the
         caller says so, once per episode, and retries)."""
         try:
-            body = await self._fetch(self.url, self.codec_cls.MARKETS_POST)
+            urls = self.codec_cls.markets_urls(self.url)
+            bodies = [await self._fetch(url, self.codec_cls.MARKETS_POST) for url in urls]
+            body = bodies[0] if len(bodies) == 1 else self.codec_cls.joined_markets(bodies)
             table = self._table_of(body)
         except Exception as e:  # (cancellation is not an Exception: it goes through)
             if classify(e).kind != RETRY:

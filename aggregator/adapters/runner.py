@@ -150,6 +150,9 @@ class Adapter:
             for i, chunk in enumerate(chunks):
                 first: Sessions | None = None
                 for j, route in enumerate(routes):
+                    served = route.route_markets(chunk) if len(routes) > 1 else chunk
+                    if not served:
+                        continue  # (no market of this chunk is on that endpoint)
                     index = i * len(routes) + j if several else None
                     cfg = self.cfg
                     if route is not self.codec_cls:
@@ -163,7 +166,7 @@ class Adapter:
                         self.emitter,
                         self.http.fetch,
                         table,
-                        chunk,
+                        served,
                         index,
                         max_message=self.MAX_MESSAGE,
                         log=self.log,
