@@ -240,8 +240,11 @@ class NatsSink:
         """Publish what is buffered within ``stop_timeout``, then close the connection."""
         self._buf.close()
         if self._task is not None:
+            # with no connection, nothing can drain: waiting the whole time would only hold
+            # the daemon's exit (a connection that comes within half a second still drains)
+            wait = self.stop_timeout if self.connected else min(self.stop_timeout, 0.5)
             try:
-                await asyncio.wait_for(asyncio.shield(self._task), self.stop_timeout)
+                await asyncio.wait_for(asyncio.shield(self._task), wait)
             except TimeoutError:
                 self._task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
