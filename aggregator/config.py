@@ -669,14 +669,7 @@ def _check_exchange(loader: _Loader, ex: ExchangeConfig, path: str) -> None:
     if ex.mode not in modes:
         what = ex.venue if ex.kind == "spot" else f"{ex.venue} ({ex.kind})"
         loader.fail(f"{path}.mode", f"{what} supports {' and '.join(modes)}, not {_show(ex.mode)}")
-    for s in ex.symbols:
-        if not is_unified(s):
-            loader.fail(
-                f"{path}.symbols",
-                "expected unified symbols like 'BTC/USDT' (derivatives: 'BTC/USDT:USDT', "
-                f"'BTC/USDT:USDT-261225'), got {_show(s)}",
-            )
-    if len(set(ex.symbols)) != len(ex.symbols):
+    if len(set(ex.symbols)) != len(ex.symbols):  # (their form: _check_kinds)
         loader.fail(f"{path}.symbols", "lists a symbol twice")
     for name, schemes in (
         ("ws_url", ("ws://", "wss://")),
