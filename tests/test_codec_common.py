@@ -211,6 +211,9 @@ def test_struct_fields_map_declared_attributes_nested_and_implied() -> None:
     rows = [t, _Message(_Level(1.0), close=2.0), _Message(_Level(), close=3.0)]
     by_close = StructFields(market_id="close", last="close").records("x", {2.0: m}.get, rows, 9)
     assert [(r.last, r.native) for r in by_close] == [(2.0, "btcusd")]  # the others: not followed
+    either = StructFields(last=("vwap", "close"), open="vwap", change="change")
+    assert either.record("x", m, t, 9).last == 1.5  # the first name not null
+    assert either.record("x", m, _Message(_Level(), close=7.5, change=0.5), 9).open == 7.0
     with pytest.raises(TypeError, match="declare its market_id"):
         StructFields(last="close").records("x", {2.0: m}.get, rows, 9)
 

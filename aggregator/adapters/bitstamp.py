@@ -26,7 +26,7 @@ from ..errors import ParseError, VenueError, VenueNotice
 from ..records import Ticker, num, seconds_to_ns, us_to_ns
 from ..symbols import Market, MarketTable, unify
 from .base import Codec, RestRequest, json_body
-from .fields import TickerFields
+from .fields import TickerFields, top_of_book
 from .schema import Schema, Time
 
 BOOK = "order_book_"
@@ -138,19 +138,8 @@ class Bitstamp(Codec):
         ts_event = us_to_ns(book.microtimestamp)
         if ts_event is None:
             ts_event = seconds_to_ns(book.timestamp)
-        return [
-            Ticker(
-                self.venue,
-                m.symbol,
-                m.native,
-                bid=None if bid is None else num(bid[0]),
-                bid_size=None if bid is None else num(bid[1]),
-                ask=None if ask is None else num(ask[0]),
-                ask_size=None if ask is None else num(ask[1]),
-                ts_event=ts_event,
-                ts_recv=ts_recv,
-            )
-        ]
+        best = (*_level(bid), *_level(ask))
+        return [top_of_book(self.venue, m, best, ts_recv, ts_event)]
 
     # --- REST --------------------------------------------------------------------------
     def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
@@ -204,3 +193,8 @@ class Bitstamp(Codec):
             base, _, quote_ = name.partition("/")
         sym = p.get("market_symbol") or p["url_symbol"]
         return Market(unify(base, quote_), sym, (sym, name), base, quote_)
+
+
+def _level(level: Any) -> tuple[float | None, float | None]:
+    """A book's best level, [price, size] as sent; None for a side with no level."""
+    return (None, None) if level is None else (num(level[0]), num(level[1]))

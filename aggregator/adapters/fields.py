@@ -29,7 +29,9 @@ Record = Callable[..., Ticker]  # (venue, m, message, ts_recv, ts_event=None) ->
 class _Layout:
     """A declaration: the venue's name of each number of the record (a number with no
     name is null: the venue does not send it) and of its time, with the time's unit
-    (``ts_event=("ts", ms_to_ns)``; a bare name is a time in ns already).
+    (``ts_event=("ts", ms_to_ns)``; a bare name is a time in ns already). A number sent
+    under one name or another (by endpoint, or when one is null) has a tuple of names: the
+    first one not null is the record's (``volume=("vol", "volume")``).
 
     What a venue implies rather than sends: ``change``, the name of the change over 24 h,
     gives the open (last minus change) when no open is sent; ``vwap``, the name of the
@@ -50,13 +52,15 @@ class _Layout:
         ts_event: str | tuple[str, TimeOf] | None = None,
         change: str | None = None,
         vwap: str | None = None,
-        **numbers: str,
+        **numbers: str | tuple[str, ...],
     ) -> None:
         if unknown := numbers.keys() - set(MARKET_FIELDS):
             raise TypeError(f"a record has no number {', '.join(sorted(unknown))}")
         if vwap is not None and "quote_volume" in numbers:
             raise TypeError("the quote volume is sent, or implied by the vwap: not both")
-        names = [*numbers.values(), *(n for n in (change, vwap, market_id) if n is not None)]
+        sent = {f: (n,) if isinstance(n, str) else n for f, n in numbers.items()}
+        names = [n for ns in sent.values() for n in ns]
+        names += [n for n in (change, vwap, market_id) if n is not None]
         time: TimeOf | None = None
         if isinstance(ts_event, tuple):
             ts_event, time = ts_event
@@ -65,12 +69,11 @@ class _Layout:
         if bad := [n for n in names if read(n) is None]:
             raise TypeError(f"not a field name: {', '.join(map(repr, bad))}")
         value = {
-            f: number.format(read(numbers[f])) if f in numbers else "None" for f in MARKET_FIELDS
+            f: _first([number.format(read(n)) for n in sent.get(f, ())]) for f in MARKET_FIELDS
         }
         if change is not None:
             implied = f"minus({value['last']}, {number.format(read(change))})"
-            sent = value["open"]
-            value["open"] = implied if sent == "None" else f"_or({sent}, {implied})"
+            value["open"] = _first([value["open"], implied] if "open" in sent else [implied])
         if vwap is not None:
             value["quote_volume"] = f"times({number.format(read(vwap))}, {value['volume']})"
         at = "ts_event" if ts_event is None else read(ts_event)
@@ -114,6 +117,13 @@ def _or(sent: float | None, implied: float | None) -> float | None:
     return implied if sent is None else sent
 
 
+def _first(values: list[str]) -> str:
+    """The expression of the first of ``values`` that is not null ("None": none sent)."""
+    if not values:
+        return "None"
+    return values[0] if len(values) == 1 else f"_or({values[0]}, {_first(values[1:])})"
+
+
 def _no_market_id() -> list[Ticker]:
     raise TypeError("records() reads the market of each row: declare its market_id")
 
@@ -131,7 +141,7 @@ class StructFields(_Layout):
         ts_event: str | tuple[str, TimeOf] | None = None,
         change: str | None = None,
         vwap: str | None = None,
-        **numbers: str,
+        **numbers: str | tuple[str, ...],
     ) -> None:
         super().__init__(
             _attribute,
@@ -156,11 +166,12 @@ class TickerFields(_Layout):
         ts_event: str | tuple[str, TimeOf] | None = None,
         change: str | None = None,
         vwap: str | None = None,
-        **numbers: str,
+        **numbers: str | tuple[str, ...],
     ) -> None:
         super().__init__(
             lambda name: f"t.get({name!r})",
             "num({})",
+            market_id=None,  # a dict's rows go through Codec.followed
             ts_event=ts_event,
             change=change,
             vwap=vwap,

@@ -30,7 +30,7 @@ import msgspec
 import orjson
 
 from ..errors import ParseError, VenueError, VenueNotice
-from ..records import Ticker, minus, ms_to_ns, num
+from ..records import Ticker, ms_to_ns, num
 from ..symbols import Market, MarketTable, unify
 from .base import Codec, RestRequest, json_body, json_object
 from .fields import StructFields, TickerFields
@@ -100,6 +100,14 @@ REST_TICKER = TickerFields(
 STREAM_TICKER = StructFields(
     bid="bestBid", bid_size="bestBidSize", ask="bestAsk", ask_size="bestAskSize", last="price",
     ts_event=("time", ms_to_ns),
+)  # fmt: skip
+
+
+# The last trade's price, or the close where none is sent; the open, or last minus change.
+SNAPSHOT_TICKER = StructFields(
+    bid="buy", bid_size="bidSize", ask="sell", ask_size="askSize",
+    last=("lastTradedPrice", "close"), open="open", change="changePrice", high="high", low="low",
+    volume="vol", quote_volume="volValue", ts_event=("datetime", ms_to_ns),
 )  # fmt: skip
 
 
@@ -206,7 +214,7 @@ class KuCoin(Codec):
                 if snap is None:
                     raise ParseError("snapshot without data")
                 m = self.lookup(str(snap.symbol))
-                return [] if m is None else [self._snapshot(snap, m, ts_recv)]
+                return [] if m is None else [SNAPSHOT_TICKER.record(self.venue, m, snap, ts_recv)]
             return []
         if kind == "welcome":
             if not self._welcomed:
@@ -217,29 +225,6 @@ class KuCoin(Codec):
             data = msgspec.json.decode(msg.data) if msg.data else None
             raise VenueNotice(f"request {msg.id} rejected: {msg.code}: {data}")
         return []  # ack, pong, notices
-
-    def _snapshot(self, t: Stats, m: Market, ts_recv: int) -> Ticker:
-        last = t.lastTradedPrice
-        if last is None:
-            last = t.close
-        open_ = t.open
-        return Ticker(
-            self.venue,
-            m.symbol,
-            m.native,
-            t.buy,  # bid
-            t.bidSize,  # bid_size
-            t.sell,  # ask
-            t.askSize,  # ask_size
-            last,
-            open_ if open_ is not None else minus(last, t.changePrice),  # open
-            t.high,  # high
-            t.low,  # low
-            t.vol,  # volume
-            t.volValue,  # quote_volume
-            ms_to_ns(t.datetime),  # ts_event
-            ts_recv,
-        )
 
     def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
         return [RestRequest(f"{base_url}/api/v1/market/allTickers")]

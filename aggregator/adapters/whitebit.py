@@ -28,7 +28,7 @@ from ..errors import ParseError, VenueError, VenueNotice
 from ..records import Ticker, seconds_to_ns
 from ..symbols import Market, MarketTable, unify
 from .base import Codec, RestRequest, json_body, json_object
-from .fields import top_of_book
+from .fields import StructFields, top_of_book
 from .schema import Num, Schema
 
 # Request ids of the two subscriptions (the ping uses 0, as the documentation does).
@@ -85,6 +85,13 @@ BOOK_ROWS = Schema(list[BookRow])
 NOT_SENT = (b"", b"null")  # params absent or null: no rows
 MARKET_UPDATE = Schema(MarketUpdate)
 STATS = Schema(Stats)
+
+
+# The volume is "vol" in one answer and "volume" in another.
+TICKER = StructFields(
+    bid="bid", ask="ask", last="last", open="open", high="high", low="low",
+    volume=("vol", "volume"), quote_volume="deal",
+)  # fmt: skip
 
 
 class WhiteBIT(Codec):
@@ -146,7 +153,7 @@ class WhiteBIT(Codec):
                 return []
             if update.stats is None:
                 raise ParseError("market_update without statistics")
-            return [self._ticker(m, update.stats, None, ts_recv)]
+            return [TICKER.record(self.venue, m, update.stats, ts_recv)]
         error = msg.error
         if error:
             return self._error(msg.id, error)
@@ -190,7 +197,7 @@ class WhiteBIT(Codec):
         if "last" in result:  # one market's ticker, which does not name its market
             if market is None:
                 raise ParseError("a single-market ticker needs its market")
-            return [self._ticker(market, STATS.convert(result), None, ts_recv)]
+            return [TICKER.record(self.venue, market, STATS.convert(result), ts_recv)]
         out = []
         for key, entry in result.items():
             m = self.lookup(key)
@@ -199,27 +206,8 @@ class WhiteBIT(Codec):
             if not isinstance(entry, dict) or not isinstance(entry.get("ticker"), dict):
                 raise ParseError(f"ticker of {key} is not an object")
             stats = STATS.convert(entry["ticker"])
-            out.append(self._ticker(m, stats, seconds_to_ns(entry.get("at")), ts_recv))
+            out.append(TICKER.record(self.venue, m, stats, ts_recv, seconds_to_ns(entry.get("at"))))
         return out
-
-    def _ticker(self, m: Market, t: Stats, ts_event: int | None, ts_recv: int) -> Ticker:
-        return Ticker(
-            self.venue,
-            m.symbol,
-            m.native,
-            t.bid,  # bid
-            None,  # bid_size
-            t.ask,  # ask
-            None,  # ask_size
-            t.last,  # last
-            t.open,  # open
-            t.high,  # high
-            t.low,  # low
-            t.vol if t.vol is not None else t.volume,  # volume
-            t.deal,  # quote_volume
-            ts_event,
-            ts_recv,
-        )
 
     @staticmethod
     def market_rows(body: bytes) -> list[Any]:
