@@ -6,11 +6,12 @@ than sends; ``record`` then makes the Ticker in one call. ``StructFields`` reads
 Struct declared in the codec (its numbers are floats already, or BAD from the permissive
 twin); ``TickerFields`` reads a decoded JSON object, each number through ``records.num``.
 
-The declaration becomes one small function per layout, made when the codec's module is
-imported (as ``collections.namedtuple`` and ``dataclasses`` make theirs): the record is
-then made exactly as a hand-written construction would make it, at the same speed. A
-generic reader (``operator.attrgetter`` of the declared names, then a reorder with the
-nulls) measured 2 to 3 times slower per record (bench/README.md, "Codec repetition").
+The declaration becomes three small functions (``record``, ``record_top`` with a book's best
+levels, ``records`` for a venue's list of tickers), made when the codec's module is imported
+(as ``collections.namedtuple`` makes its class): the record is made exactly as a hand-written
+construction would make it, at the same speed. A generic reader (``operator.attrgetter`` of
+the declared names, then a reorder with the nulls) measured 2 to 3 times slower per record
+(bench/README.md, "Codec repetition").
 """
 
 from __future__ import annotations
