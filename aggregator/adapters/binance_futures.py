@@ -113,10 +113,10 @@ REST_ROWS = Schema(list[RestRow] | RestRow)  # type: ignore[arg-type]
 
 class BinanceFutures(Codec):
     venue: ClassVar[str] = "binance"
-    WS_URL: ClassVar[str] = "wss://fstream.binance.com"  # the routes add /public/ws, /market/ws
+    WS_URL: ClassVar[str] = "wss://fstream.binance.com"  # routes: /public/ws, /market/ws, dstream
     REST_URL: ClassVar[str] = "https://fapi.binance.com"
     MARKETS_URL: ClassVar[str] = "https://fapi.binance.com/fapi/v1/exchangeInfo"
-    MAX_SYMBOLS_PER_CONNECTION: ClassVar[int] = 300  # 2 streams each on /market; 1024 allowed
+    MAX_SYMBOLS_PER_CONNECTION: ClassVar[int] = 300  # 3 streams each on dstream; 1024 allowed
     MERGE: ClassVar[bool] = True
     REST_RATE: ClassVar[float] = 5.0
     POLL_INTERVAL: ClassVar[float] = 5.0
