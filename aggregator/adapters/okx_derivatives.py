@@ -26,12 +26,12 @@ from typing import Any, ClassVar
 import msgspec
 import orjson
 
-from ..errors import ParseError
+from ..errors import ParseError, VenueError
 from ..records import Derivative, Ticker, best_level, ms_to_ns, times
 from ..symbols import Market, MarketTable, derivative_symbol
-from .base import RestRequest
+from .base import Codec, RestRequest, json_object
 from .contracts import in_base
-from .okx import ARGS_PER_MESSAGE, OKX, _check, _unwrap
+from .okx import ARGS_PER_MESSAGE, OKX
 from .schema import Num, Schema, Time
 
 MARKET_CHANNELS = ("tickers", "bbo-tbt", "mark-price", "open-interest")
@@ -80,6 +80,14 @@ class Push(msgspec.Struct):
 
 
 PUSH = Schema(Push)
+
+
+def _answered(code: Any, msg: Any) -> None:
+    """A REST answer's code: "0", else the venue's error."""
+    if code is None:
+        raise ParseError("response without a code")
+    if str(code) != "0":
+        raise VenueError(f"venue error {code}: {msg}")
 
 
 class OKXSwap(OKX):
@@ -205,7 +213,7 @@ class OKXSwap(OKX):
         mark prices ({"instId":"BTC-USDT-SWAP","markPx":"200","ts":"..."}) or the open
         interest ({"instId":"BTC-USDT-SWAP","oi":"5000","oiCcy":"50","ts":"..."})."""
         msg = PUSH(body)
-        _check(msg.code, msg.msg)
+        _answered(msg.code, msg.msg)
         if msg.data is None:
             raise ParseError("response without a data list")
         lookup, ticker = self.lookup, self._ticker
@@ -219,7 +227,9 @@ class OKXSwap(OKX):
         "ctMult":"1","ctValCcy":"BTC","ctType":"linear","expTime":"","state":"live",...},
         {"instType":"FUTURES","instId":"BTC-USD-261225","uly":"BTC-USD","settleCcy":"BTC",
         "ctVal":"100","ctValCcy":"USD","ctType":"inverse","expTime":"1798185600000",...}]}"""
-        return _unwrap(body)
+        doc = json_object(body)
+        _answered(doc.get("code"), doc.get("msg"))
+        return Codec.rows_at(doc, "data")
 
     @classmethod
     def market_of(cls, p: Any) -> Market | None:
