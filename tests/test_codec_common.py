@@ -11,7 +11,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from aggregator.adapters.base import Codec, SequenceCheck, json_object
+from aggregator.adapters.base import Codec, SequenceCheck, answer_code, json_object
 from aggregator.adapters.fields import StructFields, TickerFields, top_of_book
 from aggregator.adapters.registry import ADAPTERS, codec_class
 from aggregator.adapters.schema import Num, Time
@@ -253,3 +253,12 @@ def test_a_payload_that_must_be_an_object_is_one_or_a_parse_error() -> None:
     for body in (b"[1]", b'"pong"', b"<html>"):
         with pytest.raises(ParseError):
             json_object(body)
+
+
+def test_an_answer_code_is_the_venue_s_ok_its_error_or_missing() -> None:
+    answer_code("0", "", ok="0")
+    answer_code(200000, None, ok="200000")  # compared as text: "200000" or 200000
+    with pytest.raises(VenueError, match="venue error 51001: Instrument ID does not exist"):
+        answer_code("51001", "Instrument ID does not exist")
+    with pytest.raises(ParseError, match="response without a code"):
+        answer_code(None, "")

@@ -42,7 +42,7 @@ import orjson
 from ..errors import ParseError, VenueError, VenueNotice
 from ..records import Ticker, best_level, ms_to_ns
 from ..symbols import Market, unify
-from .base import Codec, RestRequest, json_body
+from .base import Codec, RestRequest, answer_code, json_body
 from .fields import StructFields, top_of_book
 from .schema import Num, Schema, Time
 
@@ -171,10 +171,7 @@ class AscendEX(Codec):
         "DATA_NOT_AVAILABLE","message":"..."}.
         """
         doc = RESPONSE(body)
-        if doc.code is None:
-            raise ParseError("response without a code")
-        if str(doc.code) != "0":
-            raise VenueError(f"venue error {doc.code}: {doc.message or doc.reason}")
+        answer_code(doc.code, doc.message or doc.reason)
         data = doc.data
         if data is None:
             raise ParseError("response without data")

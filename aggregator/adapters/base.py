@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import orjson
 
-from ..errors import ParseError, SequenceGap
+from ..errors import ParseError, SequenceGap, VenueError
 from ..records import Ticker
 from ..symbols import NO_RENAMES, Market, MarketTable, is_unified
 
@@ -321,6 +321,15 @@ def json_object(body: str | bytes) -> dict[str, Any]:
     if not isinstance(doc, dict):
         raise ParseError("expected a JSON object")
     return doc
+
+
+def answer_code(code: Any, message: Any, ok: str = "0") -> None:
+    """A REST answer's code, as venues that wrap their answers in {"code", "msg", "data"}
+    send it: ``ok``, else the venue's error (VenueError); no code at all is a ParseError."""
+    if code is None:
+        raise ParseError("response without a code")
+    if str(code) != ok:
+        raise VenueError(f"venue error {code}: {message}")
 
 
 def backoff_delay(attempt: int, initial: float, cap: float) -> float:

@@ -28,7 +28,7 @@ import orjson
 from ..errors import ParseError, VenueError, VenueNotice
 from ..records import Ticker, best_level, ms_to_ns
 from ..symbols import Market, unify
-from .base import Codec, RestRequest, json_body
+from .base import Codec, RestRequest, answer_code, json_body
 from .fields import StructFields, top_of_book
 from .schema import Num, Schema, Time
 
@@ -87,19 +87,11 @@ TICKER = StructFields(
 )  # fmt: skip
 
 
-def _check(code: Any, msg: Any) -> None:
-    """A REST response's code: "0", else the venue's error."""
-    if code is None:
-        raise ParseError("response without a code")
-    if str(code) != "0":
-        raise VenueError(f"venue error {code}: {msg}")
-
-
 def _unwrap(body: bytes) -> list[Any]:
     doc = json_body(body)
     if not isinstance(doc, dict):
         raise ParseError("expected a JSON object")
-    _check(doc.get("code"), doc.get("msg"))
+    answer_code(doc.get("code"), doc.get("msg"))
     data = doc.get("data")
     if not isinstance(data, list):
         raise ParseError("response without a data list")
@@ -190,7 +182,7 @@ class OKX(Codec):
         For spot, vol24h is in the base currency and volCcy24h in the quote currency.
         """
         msg = PUSH(body)
-        _check(msg.code, msg.msg)
+        answer_code(msg.code, msg.msg)
         if msg.data is None:
             raise ParseError("response without a data list")
         return TICKER.records(self.venue, self.lookup, msg.data, ts_recv)
