@@ -857,7 +857,7 @@ async def test_a_burst_of_connections_past_max_clients_is_one_log_line_with_a_co
     sock = root / "agg.sock"
     try:
         await wait_for(sock.exists)
-        served = [await asyncio.open_unix_connection(str(sock)) for _ in range(2)]
+        served = [await connect_socket(sock) for _ in range(2)]
         for reader, _ in served:
             await reader.readline()  # accepted, records coming
 

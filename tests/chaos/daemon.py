@@ -24,6 +24,7 @@ from aggregator.venues import VENUES
 
 from ..test_daemon import (
     Proc,
+    connect_socket,
     data_lines,
     short_dir,
     spawn,
@@ -158,7 +159,7 @@ class Daemon:
         """The daemon's status report, asked on one connection kept for it (subscribed to
         nothing, so it counts as one quiet client throughout: a venue it does not run)."""
         if self._ctl is None:
-            reader, writer = await asyncio.open_unix_connection(str(self.sock))
+            reader, writer = await connect_socket(self.sock)  # (bound before it listens)
             idle = next(v for v in VENUES if v not in self.rates)
             writer.write(b'{"op":"subscribe","exchanges":["%s"]}\n' % idle.encode())
             self._ctl = reader, writer
