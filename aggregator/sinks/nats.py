@@ -240,15 +240,13 @@ class NatsSink:
         """Publish what is buffered within ``stop_timeout``, then close the connection."""
         self._buf.close()
         if self._task is not None:
-            # with no connection, nothing can drain: waiting the whole time would only hold
-            # the daemon's exit (a connection that comes within half a second still drains)
-            wait = self.stop_timeout if self.connected else min(self.stop_timeout, 0.5)
             try:
-                await asyncio.wait_for(asyncio.shield(self._task), wait)
+                await asyncio.wait_for(asyncio.shield(self._task), self.stop_timeout)
             except TimeoutError:
+                # cancelled, given half a second: a connection attempt in the client library
+                # may take its own connect timeout to notice, past the daemon's grace
                 self._task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await self._task
+                await asyncio.wait({self._task}, timeout=0.5)
             except Exception:  # logged by _log_crash
                 pass
         left = self.buffered
