@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import logging
 import random
+import zlib
 from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -304,6 +305,17 @@ class SequenceCheck:
             want = "a snapshot" if expected is None else expected
             raise SequenceGap(f"sequence gap{on}: expected {want}, got {seq}")
         self.expected[key] = seq + 1
+
+
+def gunzip(raw: str | bytes) -> str | bytes:
+    """A frame as sent, or inflated when it is gzip (the venues that compress every frame:
+    htx, coinex and their derivatives); ParseError for a gzip frame that does not inflate."""
+    if isinstance(raw, bytes) and raw[:2] == b"\x1f\x8b":
+        try:
+            return zlib.decompress(raw, 16 + zlib.MAX_WBITS)
+        except zlib.error as e:
+            raise ParseError(f"bad gzip frame: {e}") from None
+    return raw
 
 
 def json_body(body: str | bytes) -> Any:

@@ -34,7 +34,6 @@ the WebSocket frames of the tests are the documentation's.
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -44,7 +43,7 @@ import orjson
 from ..errors import ParseError, RateLimited, VenueError, VenueNotice
 from ..records import Ticker, best_level, ms_to_ns
 from ..symbols import Market, MarketTable, unify
-from .base import Codec, RestRequest, json_body
+from .base import Codec, RestRequest, gunzip, json_body
 from .fields import StructFields, top_of_book
 from .schema import Num, Schema, Time
 
@@ -152,12 +151,7 @@ class CoinEx(Codec):
         {"id":1,"code":0,"data":{"result":"pong"},"message":"OK"}; a refusal
         {"id":1,"code":20001,"message":"..."}.
         """
-        if isinstance(raw, bytes) and raw[:2] == b"\x1f\x8b":
-            try:
-                raw = zlib.decompress(raw, 16 + zlib.MAX_WBITS)
-            except zlib.error as e:
-                raise ParseError(f"bad gzip frame: {e}") from None
-        msg = MESSAGE(raw)
+        msg = MESSAGE(gunzip(raw))
         method, data = msg.method, msg.data
         if method == "bbo.update":
             if not isinstance(data, Data):

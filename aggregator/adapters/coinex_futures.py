@@ -17,27 +17,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-import msgspec
-
 from ..errors import ParseError, RateLimited, VenueError, VenueNotice
 from ..records import Derivative, Ticker, best_level, ms_to_ns
 from ..symbols import Market, derivative_symbol
-from .base import RestRequest
-from .coinex import SESSION_ERRORS, TOO_FREQUENT, CoinEx, Depth
-from .htx_swap import _inflate
+from . import coinex
+from .base import RestRequest, gunzip
+from .coinex import SESSION_ERRORS, TOO_FREQUENT, CoinEx
 from .schema import Num, Schema, Time
 
 
-class State(msgspec.Struct):
-    """One market's state: a state.update item, or a REST ticker."""
+class State(coinex.State):
+    """One market's state: spot's statistics, and the contract's own."""
 
-    market: Any = ""
-    last: Num = None
-    open: Num = None
-    high: Num = None
-    low: Num = None
-    volume: Num = None  # base currency
-    value: Num = None  # quote currency
     mark_price: Num = None
     index_price: Num = None
     open_interest_size: Num = None  # base currency
@@ -45,23 +36,12 @@ class State(msgspec.Struct):
     next_funding_time: Time = None  # ms
 
 
-class Data(msgspec.Struct):
-    state_list: list[State] | None = None
-    depth: Depth | None = None
-    market: Any = ""
-    updated_at: Time = None  # ms
-    best_bid_price: Num = None
-    best_bid_size: Num = None
-    best_ask_price: Num = None
-    best_ask_size: Num = None
+class Data(coinex.Data):  # spot's, with the contract's state
+    state_list: list[State] | None = None  # type: ignore[assignment]  # (narrower)
 
 
-class Message(msgspec.Struct):
-    method: Any = None
-    data: Data | list[State] | None = None
-    id: Any = None
-    code: Any = None
-    message: Any = None
+class Message(coinex.Message):
+    data: Data | list[State] | None = None  # type: ignore[assignment]  # (narrower)
 
 
 MESSAGE = Schema(Message)
@@ -85,7 +65,7 @@ class CoinExFutures(CoinEx):
         "best_ask_size":"0.15"},"id":null}
         Answers and refusals as on spot.
         """
-        msg = MESSAGE(_inflate(raw))
+        msg = MESSAGE(gunzip(raw))
         method, data = msg.method, msg.data
         if method == "bbo.update":
             if not isinstance(data, Data):

@@ -16,7 +16,6 @@ response) is parsed as well. Market ids are lower case ("btcusdt"); markets come
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -26,7 +25,7 @@ import orjson
 from ..errors import ParseError, VenueError, VenueNotice
 from ..records import EMPTY, Ticker, ms_to_ns, num
 from ..symbols import Market, unify
-from .base import Codec, RestRequest, json_body, json_object
+from .base import Codec, RestRequest, gunzip, json_body, json_object
 from .fields import StructFields, TickerFields
 from .schema import Num, Schema, Time
 
@@ -109,12 +108,7 @@ class HTX(Codec):
         {"id":"1","status":"error","err-code":"bad-request","err-msg":"invalid topic ..."};
         server pings {"ping":1786563068868}.
         """
-        if isinstance(raw, bytes) and raw[:2] == b"\x1f\x8b":
-            try:
-                raw = zlib.decompress(raw, 16 + zlib.MAX_WBITS)
-            except zlib.error as e:
-                raise ParseError(f"bad gzip frame: {e}") from None
-        msg = MESSAGE(raw)
+        msg = MESSAGE(gunzip(raw))
         ch, tick = msg.ch, msg.tick
         if isinstance(ch, str):
             parts = ch.split(".")

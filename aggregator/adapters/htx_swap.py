@@ -24,7 +24,6 @@ Sizes are contracts of ``contract_size`` base units (BTC-USDT: 0.001 BTC).
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -34,7 +33,7 @@ import orjson
 from ..errors import ParseError, VenueError, VenueNotice
 from ..records import EMPTY, Derivative, Ticker, ms_to_ns
 from ..symbols import Market, derivative_symbol
-from .base import Codec, RestRequest, json_body
+from .base import Codec, RestRequest, gunzip, json_body
 from .contracts import in_base
 from .htx import HTX
 from .schema import Num, Schema, Time
@@ -75,15 +74,6 @@ class Message(msgspec.Struct):
 
 
 MESSAGE = Schema(Message)
-
-
-def _inflate(raw: str | bytes) -> str | bytes:
-    if isinstance(raw, bytes) and raw[:2] == b"\x1f\x8b":
-        try:
-            return zlib.decompress(raw, 16 + zlib.MAX_WBITS)
-        except zlib.error as e:
-            raise ParseError(f"bad gzip frame: {e}") from None
-    return raw
 
 
 def _side(level: list[Num] | None, m: Market) -> tuple[float | None, float | None]:
@@ -146,7 +136,7 @@ class HTXSwap(Codec):
         notification endpoint {"op":"sub","topic":...,"err-code":0} and
         {"op":"ping","ts":"1603778748166"}. Errors carry err-code and err-msg.
         """
-        msg = MESSAGE(_inflate(raw))
+        msg = MESSAGE(gunzip(raw))
         ch, tick = msg.ch, msg.tick
         if isinstance(ch, str):
             parts = ch.split(".")
