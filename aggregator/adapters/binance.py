@@ -84,6 +84,16 @@ REST_TICKER = StructFields(
 )  # fmt: skip
 
 
+def control(msg: Any, raw: str | bytes) -> list[Ticker]:
+    """A stream message naming no market (spot's or the futures'): an ack (nothing) or the
+    venue's error."""
+    if msg.error is not msgspec.UNSET:
+        raise VenueError(f"venue error: {msg.error}")
+    if msg.result is not msgspec.UNSET:
+        return []
+    raise ParseError(f"unexpected message: {raw[:100]!r}")
+
+
 class Binance(Codec):
     venue: ClassVar[str] = "binance"
     WS_URL: ClassVar[str] = "wss://stream.binance.com:9443/ws"
@@ -116,11 +126,7 @@ class Binance(Codec):
         msg = MESSAGE(raw)
         sym = msg.s
         if sym is None:
-            if msg.error is not msgspec.UNSET:
-                raise VenueError(f"venue error: {msg.error}")
-            if msg.result is not msgspec.UNSET:
-                return []
-            raise ParseError(f"unexpected message: {raw[:100]!r}")
+            return control(msg, raw)
         market = self.lookup(sym)
         if market is None:
             return []

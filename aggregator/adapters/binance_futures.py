@@ -37,6 +37,7 @@ from ..records import Derivative, Ticker, times
 from ..symbols import Market, derivative_symbol
 from ..timestamps import ms_to_ns
 from .base import Codec, RestRequest, json_body
+from .binance import control
 from .contracts import in_base
 from .schema import Num, Schema, Time
 
@@ -162,11 +163,7 @@ class BinanceFutures(Codec):
         msg = MESSAGE(raw)
         sym = msg.s
         if sym is None:
-            if msg.error is not msgspec.UNSET:
-                raise VenueError(f"venue error: {msg.error}")
-            if msg.result is not msgspec.UNSET:
-                return []
-            raise ParseError(f"unexpected message: {raw[:100]!r}")
+            return control(msg, raw)
         m = self.lookup(sym)
         if m is None:
             return []

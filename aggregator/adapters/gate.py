@@ -91,6 +91,23 @@ TICKER = StructFields(
 )  # fmt: skip
 
 
+def subscribe(channels: Sequence[str], markets: Sequence[Market]) -> list[str]:
+    """One subscribe request per channel, every market in each (spot's and the futures')."""
+    ids = [m.native for m in markets]
+    now = int(time.time())
+    return [
+        orjson.dumps(
+            {"time": now, "id": n, "channel": ch, "event": "subscribe", "payload": ids}
+        ).decode()
+        for n, ch in enumerate(channels, start=1)
+    ]
+
+
+def ping(prefix: str) -> str:
+    """The application ping of the "spot" or "futures" socket."""
+    return orjson.dumps({"time": int(time.time()), "channel": f"{prefix}.ping"}).decode()
+
+
 class Gate(Codec):
     venue: ClassVar[str] = "gate"
     REST_URL: ClassVar[str] = "https://api.gateio.ws/api/v4"
@@ -127,17 +144,10 @@ class Gate(Codec):
     }
 
     def subscribe(self, markets: Sequence[Market]) -> list[str]:
-        ids = [m.native for m in markets]
-        now = int(time.time())
-        return [
-            orjson.dumps(
-                {"time": now, "id": n, "channel": ch, "event": "subscribe", "payload": ids}
-            ).decode()
-            for n, ch in enumerate(CHANNELS, start=1)
-        ]
+        return subscribe(CHANNELS, markets)
 
     def app_ping(self) -> str | None:
-        return orjson.dumps({"time": int(time.time()), "channel": "spot.ping"}).decode()
+        return ping("spot")
 
     def parse_ws(self, raw: str | bytes, ts_recv: int) -> list[Ticker]:
         """{"time":1786539989,"time_ms":1786539989549,"channel":"spot.tickers",

@@ -16,19 +16,17 @@ December 2025), and both decode alike. Tickers carry the next funding time
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import msgspec
-import orjson
 
 from ..errors import ParseError, VenueError, VenueNotice
 from ..records import Derivative, Ticker, ms_to_ns, seconds_to_ns
 from ..symbols import Market, derivative_symbol
 from .base import Codec, RestRequest, json_body
 from .contracts import in_base
-from .gate import Gate, Refused
+from .gate import Gate, Refused, ping, subscribe
 from .schema import Num, Schema, Time
 
 CHANNELS = ("futures.book_ticker", "futures.tickers")
@@ -95,17 +93,10 @@ class GateFutures(Codec):
     REST_RATE: ClassVar[float] = 10.0
 
     def subscribe(self, markets: Sequence[Market]) -> list[str]:
-        ids = [m.native for m in markets]
-        now = int(time.time())
-        return [
-            orjson.dumps(
-                {"time": now, "id": n, "channel": ch, "event": "subscribe", "payload": ids}
-            ).decode()
-            for n, ch in enumerate(CHANNELS, start=1)
-        ]
+        return subscribe(CHANNELS, markets)
 
     def app_ping(self) -> str | None:
-        return orjson.dumps({"time": int(time.time()), "channel": "futures.ping"}).decode()
+        return ping("futures")
 
     def parse_ws(self, raw: str | bytes, ts_recv: int) -> list[Ticker]:
         """{"time":1684930165,"time_ms":1684930165631,"channel":"futures.book_ticker",
