@@ -40,7 +40,7 @@ from prometheus_client import CollectorRegistry, ProcessCollector, generate_late
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from . import __version__
-from .errors import AggregatorError
+from .localhttp import serve
 from .ops import STATES, Ops, VenueAdapter, python_version
 
 if TYPE_CHECKING:
@@ -333,19 +333,7 @@ class MetricsServer:
         app.router.add_get("/metrics", self._metrics)
         app.router.add_get("/health", self._health)
         app.router.add_get("/", self._index)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
-        try:
-            await site.start()
-        except OSError as e:
-            await self.stop()
-            raise AggregatorError(
-                f"cannot serve metrics on {self.host}:{self.port}: {e.strerror or e}"
-            ) from None
-        server: Any = site._server  # an asyncio.Server once started
-        if server is not None and server.sockets:
-            self.port = server.sockets[0].getsockname()[1]
+        self._runner, self.port = await serve(app, self.host, self.port, "cannot serve metrics")
         log.info("metrics on http://%s:%d/metrics, health on /health", self.host, self.port)
 
     async def stop(self) -> None:

@@ -24,7 +24,7 @@ import orjson
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from ..consolidated import Book, ConsolidatedView
-from ..errors import AggregatorError
+from ..localhttp import serve
 
 log = logging.getLogger(__name__)
 
@@ -88,19 +88,8 @@ class WebServer:
         app.router.add_get("/", self._index)
         app.router.add_get("/static/{name}", self._static)
         app.router.add_get("/feed", self._feed)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
-        try:
-            await site.start()
-        except OSError as e:
-            await self.stop()
-            raise AggregatorError(
-                f"web.listen: cannot serve the page on {self.host}:{self.port}: {e.strerror or e}"
-            ) from None
-        server: Any = site._server  # an asyncio.Server once started
-        if server is not None and server.sockets:
-            self.port = server.sockets[0].getsockname()[1]
+        what = "web.listen: cannot serve the page"
+        self._runner, self.port = await serve(app, self.host, self.port, what)
         self._ticker = asyncio.create_task(self._run(), name="web-ticker")
         self._ticker.add_done_callback(_log_crash)
         log.info("web page on %s", self.url)
