@@ -99,3 +99,44 @@ async def test_a_capture_normalises_into_the_live_records(tmp_path: Path) -> Non
     # the merge was at work: Binance book records carry the 24 h fields of a ticker frame
     merged = [r for r in _live(data, "binance") if r["last"] is not None]
     assert merged, "no Binance record carried a 24 h field"
+
+
+def test_a_capture_that_cannot_be_written_is_counted_and_said_not_raised(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The data directory is a file (removed and replaced, say): the writer thread counts the
+    lines it lost and says so, once per file and flush, and the daemon goes on."""
+    from aggregator.adapters.recorder import RawWriter
+
+    blocked = tmp_path / "data"
+    blocked.write_text("not a directory")
+    writer = RawWriter(blocked)
+    writer.start()
+    rec = writer.recorder("kraken")
+    for i in range(5):
+        rec.frame(0, 1_796_000_000_000_000_000 + i, b'{"channel":"heartbeat"}')
+    writer.stop()
+    assert (writer.written, writer.failed) == (0, 5)
+    assert [r.getMessage() for r in caplog.records if "raw capture" in r.getMessage()] == [
+        f"raw capture: {blocked}/kraken/raw/kraken-raw-2026-11-30T00.jsonl.gz: "
+        f"[Errno 20] Not a directory: '{blocked}/kraken/raw' (5 lines lost)"
+    ]
+
+
+def test_capture_lines_normalize_refuses_name_the_line_and_why() -> None:
+    """A capture line whose payload cannot be read is refused with its line number, the rest
+    of the capture goes on; binary frames come back byte for byte."""
+    import base64
+
+    frame = b'{"channel":"heartbeat"}'
+    lines = [
+        {"recv_ns": 1, "markets": ["BTC/USD"]},
+        {"recv_ns": 2, "conn": 0, "ws_b64": "not base64!"},
+        {"recv_ns": 3, "conn": 0, "ws_b64": base64.b64encode(frame).decode()},
+    ]
+    out, err = io.StringIO(), io.StringIO()
+    text = "\n".join(json.dumps(x) for x in lines) + "\n"
+    rc = normalize("kraken", "ws", None, None, io.StringIO(text), out, err)
+    assert rc == 1 and out.getvalue() == ""
+    assert "line 2: a capture line with no readable 'ws' payload" in err.getvalue()
+    assert "line 3" not in err.getvalue()
