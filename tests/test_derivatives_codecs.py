@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,8 @@ from aggregator.errors import ParseError, VenueError
 from aggregator.records import Derivative, Status, Ticker
 from aggregator.sim import VenueSim
 from aggregator.symbols import snapshot_path
+
+from .codec_runs import merged, parse_all
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ws-derivatives"
 MS = 1_000_000
@@ -46,22 +47,6 @@ def recorded(name: str, index: int = 0) -> list[dict[str, Any]]:
     """The frames of one recorded entry of tests/fixtures/ws-derivatives/NAME.json."""
     entry = json.loads((FIXTURES / f"{name}.json").read_text())[index]
     return [m["frame"] for m in entry["messages"]]
-
-
-def parse_all(c: Codec, raws: Sequence[str | bytes]) -> list[Ticker]:
-    out: list[Ticker] = []
-    for i, raw in enumerate(raws):
-        out.extend(c.parse_frame(raw, i + 1))
-    return out
-
-
-def merged(records: list[Ticker]) -> dict[str, Ticker]:
-    """The records settled per market as the emitter merges them."""
-    last: dict[str, Ticker] = {}
-    for r in records:
-        r.settle(last.get(r.native))
-        last[r.native] = r
-    return last
 
 
 DERIV = ("mark", "index", "funding_rate", "funding_ts", "open_interest")

@@ -15,7 +15,6 @@ import asyncio
 import dataclasses
 import gzip
 import json
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +29,14 @@ from aggregator.records import Derivative, Status, Ticker
 from aggregator.sim import VenueSim
 from aggregator.sim.dialects import simulated_derivatives
 from aggregator.symbols import snapshot_path
+
+from .codec_runs import merged, parse_all
+
+
+def settled(records: list[Ticker]) -> dict[str, Ticker]:
+    """merged, keyed by unified symbol."""
+    return {r.symbol: r for r in merged(records).values()}
+
 
 FIXTURES = Path(__file__).parent / "fixtures"
 NS = 1_000_000_000
@@ -107,22 +114,6 @@ def frames(name: str, index: int = 0) -> list[str]:
     """The frames of one recorded entry of tests/fixtures/ws-derivatives/NAME.json."""
     entry = json.loads((FIXTURES / "ws-derivatives" / f"{name}.json").read_text())[index]
     return [json.dumps(m["frame"]) for m in entry["messages"]]
-
-
-def parse_all(c: Codec, raws: Sequence[str | bytes]) -> list[Ticker]:
-    out: list[Ticker] = []
-    for i, raw in enumerate(raws):
-        out.extend(c.parse_frame(raw, i + 1))
-    return out
-
-
-def settled(records: list[Ticker]) -> dict[str, Ticker]:
-    """The records merged per market as the runner merges them (MERGE codecs)."""
-    last: dict[str, Ticker] = {}
-    for r in records:
-        r.settle(last.get(r.symbol))
-        last[r.symbol] = r
-    return last
 
 
 def values(r: Ticker, *names: str) -> tuple[Any, ...]:
