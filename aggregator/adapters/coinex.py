@@ -123,6 +123,8 @@ class CoinEx(Codec):
     MERGE: ClassVar[bool] = True
     REST_RATE: ClassVar[float] = 20.0  # the depth requests; the IP limit is 400/s
 
+    MESSAGES: ClassVar[Schema[Any]] = MESSAGE  # (the futures codec: its own)
+
     def __init__(self, table: MarketTable) -> None:
         super().__init__(table)
         self._requests = 0
@@ -151,7 +153,7 @@ class CoinEx(Codec):
         {"id":1,"code":0,"data":{"result":"pong"},"message":"OK"}; a refusal
         {"id":1,"code":20001,"message":"..."}.
         """
-        msg = MESSAGE(gunzip(raw))
+        msg = self.MESSAGES(gunzip(raw))
         method, data = msg.method, msg.data
         if method == "bbo.update":
             if not isinstance(data, Data):
@@ -159,8 +161,7 @@ class CoinEx(Codec):
             m = self.lookup(data.market)
             if m is None:
                 return []
-            top = (data.best_bid_price, data.best_bid_size, data.best_ask_price, data.best_ask_size)
-            return [top_of_book(self.venue, m, top, ts_recv, ms_to_ns(data.updated_at))]
+            return [self._top(m, data, ts_recv)]
         if method == "state.update":
             if not isinstance(data, Data) or data.state_list is None:
                 raise ParseError("state.update without a state_list")
@@ -172,8 +173,20 @@ class CoinEx(Codec):
             raise VenueNotice(text)  # a parameter refused (20001): the rest still streams
         return []  # answers, and pushes of channels not subscribed
 
+    # What the futures codec (coinex_futures.py) makes its own records with: the rest is one.
     def _tickers(self, states: list[State], ts_recv: int) -> list[Ticker]:
+        """state.update's items (and REST tickers) of the markets followed."""
         return STATE.records(self.venue, self.lookup, states, ts_recv)
+
+    def _top(self, m: Market, data: Data, ts_recv: int) -> Ticker:
+        """bbo.update's best bid and ask."""
+        top = (data.best_bid_price, data.best_bid_size, data.best_ask_price, data.best_ask_size)
+        return top_of_book(self.venue, m, top, ts_recv, ms_to_ns(data.updated_at))
+
+    def _book(self, m: Market, book: Depth, ts_recv: int) -> Ticker:
+        """REST depth's top, with the last price."""
+        top = (*best_level(book.bids, highest=True), *best_level(book.asks, highest=False))
+        return DEPTH.record_top(self.venue, m, book, top, ts_recv)
 
     def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
         # The books first: each market's first record has its best bid and ask.
@@ -194,7 +207,7 @@ class CoinEx(Codec):
         "0.04857373"]],"last":"30746.28","updated_at":1689152421692,"checksum":2578768879}},
         "message":"OK"} (documented).
         """
-        msg = MESSAGE(body)
+        msg = self.MESSAGES(body)
         if msg.code is None:
             raise ParseError("response without a code")
         if msg.code != 0:
@@ -208,9 +221,7 @@ class CoinEx(Codec):
         m = self.lookup(data.market) if data.market else market  # another market's: none
         if m is None:
             return []
-        book = data.depth
-        top = (*best_level(book.bids, highest=True), *best_level(book.asks, highest=False))
-        return [DEPTH.record_top(self.venue, m, book, top, ts_recv)]
+        return [self._book(m, data.depth, ts_recv)]
 
     @staticmethod
     def market_rows(body: bytes) -> list[Any]:

@@ -17,12 +17,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from ..errors import ParseError, RateLimited, VenueError, VenueNotice
 from ..records import Derivative, Ticker, best_level, ms_to_ns
 from ..symbols import Market, derivative_symbol
 from . import coinex
-from .base import RestRequest, gunzip
-from .coinex import SESSION_ERRORS, TOO_FREQUENT, CoinEx
+from .base import RestRequest
+from .coinex import CoinEx
 from .schema import Num, Schema, Time
 
 
@@ -50,9 +49,10 @@ MESSAGE = Schema(Message)
 class CoinExFutures(CoinEx):
     MARKETS_URL: ClassVar[str] = "https://api.coinex.com/v2/futures/market"
     WS_URL: ClassVar[str] = "wss://socket.coinex.com/v2/futures"
+    MESSAGES: ClassVar[Schema[Any]] = MESSAGE  # spot's parsers, the contract's declarations
 
-    def parse_ws(self, raw: str | bytes, ts_recv: int) -> list[Ticker]:
-        """Frames are gzip'd JSON (documented):
+    def _tickers(self, states: list[State], ts_recv: int) -> list[Ticker]:  # type: ignore[override]
+        """state.update's items with the contract's fields; frames (documented):
         {"method":"state.update","data":{"state_list":[{"market":"ETHUSDT","last":"1892.29",
         "open":"1884.62","close":"1892.29","high":"1894.09","low":"1863.72",
         "volume":"1149.1","value":"2169004.2","volume_sell":"520.3","volume_buy":"628.8",
@@ -65,33 +65,6 @@ class CoinExFutures(CoinEx):
         "best_ask_size":"0.15"},"id":null}
         Answers and refusals as on spot.
         """
-        msg = MESSAGE(gunzip(raw))
-        method, data = msg.method, msg.data
-        if method == "bbo.update":
-            if not isinstance(data, Data):
-                raise ParseError("bbo.update without data")
-            m = self.lookup(data.market)
-            if m is None:
-                return []
-            return [
-                Derivative(
-                    self.venue, m.symbol, m.native, data.best_bid_price, data.best_bid_size,
-                    data.best_ask_price, data.best_ask_size, ts_event=ms_to_ns(data.updated_at),
-                    ts_recv=ts_recv, kind=m.kind,
-                )
-            ]  # fmt: skip
-        if method == "state.update":
-            if not isinstance(data, Data) or data.state_list is None:
-                raise ParseError("state.update without a state_list")
-            return self._states(data.state_list, ts_recv)
-        if method is None and msg.code not in (0, None):
-            text = f"request {msg.id} refused: {msg.code}: {msg.message}"
-            if msg.code in SESSION_ERRORS:
-                raise VenueError(text)
-            raise VenueNotice(text)
-        return []
-
-    def _states(self, states: list[State], ts_recv: int) -> list[Ticker]:
         out: list[Ticker] = []
         for s in states:
             m = self.lookup(s.market)
@@ -116,7 +89,14 @@ class CoinExFutures(CoinEx):
             RestRequest(f"{base_url}/v2/futures/ticker"),
         ]
 
-    def parse_rest(self, body: bytes, ts_recv: int, market: Market | None) -> list[Ticker]:
+    def _top(self, m: Market, data: coinex.Data, ts_recv: int) -> Ticker:
+        return Derivative(
+            self.venue, m.symbol, m.native, data.best_bid_price, data.best_bid_size,
+            data.best_ask_price, data.best_ask_size, ts_event=ms_to_ns(data.updated_at),
+            ts_recv=ts_recv, kind=m.kind,
+        )  # fmt: skip
+
+    def _book(self, m: Market, book: coinex.Depth, ts_recv: int) -> Ticker:
         """GET /v2/futures/ticker: {"code":0,"data":[{"market":"BTCUSDT","last":"89712.5",
         "open":"88620.1","close":"89712.5","high":"90300","low":"88100","volume":"13740.5",
         "value":"1228963389.5","volume_sell":"6800.1","volume_buy":"6940.4",
@@ -126,29 +106,12 @@ class CoinExFutures(CoinEx):
         "next_funding_time":1765123200000,"period":86400}],"message":"OK"} (documented);
         GET /v2/futures/depth: the spot depth's shape.
         """
-        msg = MESSAGE(body)
-        if msg.code is None:
-            raise ParseError("response without a code")
-        if msg.code != 0:
-            text = f"venue error {msg.code}: {msg.message}"
-            raise RateLimited(text) if msg.code == TOO_FREQUENT else VenueError(text)
-        data = msg.data
-        if isinstance(data, list):
-            return self._states(data, ts_recv)
-        if data is None or data.depth is None:
-            raise ParseError("response without a data list or a depth")
-        m = self.lookup(data.market) if data.market else market
-        if m is None:
-            return []
-        book = data.depth
         bid, bid_size = best_level(book.bids, highest=True)
         ask, ask_size = best_level(book.asks, highest=False)
-        return [
-            Derivative(
-                self.venue, m.symbol, m.native, bid, bid_size, ask, ask_size, book.last,
-                ts_event=ms_to_ns(book.updated_at), ts_recv=ts_recv, kind=m.kind,
-            )
-        ]  # fmt: skip
+        return Derivative(
+            self.venue, m.symbol, m.native, bid, bid_size, ask, ask_size, book.last,
+            ts_event=ms_to_ns(book.updated_at), ts_recv=ts_recv, kind=m.kind,
+        )  # fmt: skip
 
     @staticmethod
     def market_rows(body: bytes) -> list[Any]:
