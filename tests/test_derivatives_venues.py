@@ -700,9 +700,20 @@ async def run_adapter(
             if drop:  # every connection back, every topic subscribed again, then records
                 n, asked = sim.drop(), requests(sim)
                 assert n == sim.connections
+                mark = len(out)
+                conns = {r.conn for r in out if isinstance(r, Status) and r.state == "live"}
+
+                def relive() -> set[int | None]:
+                    return {
+                        r.conn for r in out[mark:] if isinstance(r, Status) and r.state == "live"
+                    }
+
                 while sim.connections < 2 * n or requests(sim) < 2 * asked:
                     await asyncio.sleep(0.02)
-                await full_since(len(out))
+                # merged fields carry over: a full record does not say every connection is back
+                while not conns <= relive():
+                    await asyncio.sleep(0.02)
+                await full_since(mark)
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
