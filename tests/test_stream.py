@@ -523,12 +523,6 @@ async def test_a_config_error_stops_the_stream_and_rest_stands_in(venue, caplog)
     no_traceback(caplog)
 
 
-# --- frames marked compressed, on both frame paths ---------------------------------------
-
-
-# --- picows's private helper gone: frames read in Python --------------------------------
-
-
 # --- picows's own log lines, grouped per venue -------------------------------------------
 
 
