@@ -148,6 +148,43 @@ async def test_subscription_first_then_fragments_reassembled_and_close_reason(se
     assert str(closed) == "closed by the venue: 1001 going away"
 
 
+async def test_the_end_of_each_read_is_signalled_after_its_frames(serve) -> None:
+    """Frames that arrive in one write are one read: on_read_end follows the last of them
+    (in the same callback, no turn of the loop), once per read, fragments and control
+    frames included."""
+
+    async def script(s: Server, reader, writer) -> None:
+        await read_frame(reader)
+        writer.write(frame(TEXT, b"1") + frame(TEXT, b"2") + frame(TEXT, b"3"))
+        await s.next.wait()
+        writer.write(frame(TEXT, b"4", fin=False) + frame(PING, b"hb") + frame(CONT, b"5"))
+        await read_frame(reader)  # the pong
+        writer.write(frame(CLOSE, struct.pack("!H", 1000)))
+        await read_frame(reader)
+
+    server, url = await serve(script)
+    server.next = asyncio.Event()
+    events: list[object] = []
+
+    def on_message(raw: bytes) -> None:
+        events.append(raw)
+
+    def on_read_end() -> None:
+        events.append("end")
+        if events.count("end") == 1:
+            server.next.set()
+
+    ws = await open_websocket(
+        url, on_message, ["sub"], lambda: None, on_read_end=on_read_end,
+        open_timeout=5, ping_interval=20.0, max_size=1 << 20,
+    )  # fmt: skip
+    async with asyncio.timeout(5):
+        await ws.wait_closed()
+    assert events[:4] == [b"1", b"2", b"3", "end"]
+    assert events[4:6] == [b"45", "end"]  # a read may end at the close frame's arrival too
+    assert set(events[6:]) <= {"end"}
+
+
 async def test_replies_are_sent_before_the_next_message(serve) -> None:
     async def script(s: Server, reader, writer) -> None:
         await read_frame(reader)

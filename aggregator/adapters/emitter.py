@@ -58,6 +58,9 @@ class Connection:
     ws: WebSocket | None = None  # the open WebSocket, while there is one
     seen: int = 0
     pending: list[Ticker] = field(default_factory=list)  # this read's records, not settled yet
+    # the session calls Emitter.flush at the end of each read itself (stream.py's
+    # on_read_end), so take() need not ask the loop for a turn to find it
+    read_end: bool = False
 
     def record_count(self) -> int:
         """Records made on this connection, for the watcher."""
@@ -104,14 +107,15 @@ class Emitter:
     def take(self, records: list[Ticker], conn: Connection) -> None:
         """A frame's records, as they come: kept for the end of the read (or until FLUSH_AT
         wait), then settled, numbered and handed over with the rest of the read's. A call
-        per frame that costs a list extend."""
+        per frame that costs a list extend. The end of the read is the session's call to
+        ``flush`` when it says it makes one (``conn.read_end``), else the loop's next turn."""
         pending = conn.pending
         if not pending:
             self._reading.append(conn)
         pending += records
         if len(pending) >= self.FLUSH_AT:
             self.flush()
-        elif not self._flush_pending:
+        elif not conn.read_end and not self._flush_pending:
             self._flush_pending = True
             self._loop.call_soon(self._flush_after_read)
 

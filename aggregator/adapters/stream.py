@@ -64,11 +64,13 @@ class _Listener(WSListener):
         first: list[str],
         on_open: Callable[[], None],
         max_size: int,
+        on_read_end: Callable[[], None] | None,
     ) -> None:
         self.on_message = on_message
         self.first = first
         self.on_open = on_open
         self.max_size = max_size
+        self.on_read_end = on_read_end
         self.error: BaseException | None = None  # raised by on_message; ends the session
         self._parts: bytearray | None = None  # a fragmented message being reassembled
 
@@ -90,7 +92,17 @@ class _Listener(WSListener):
                 return
             if replies:
                 self._reply(transport, replies)
-        elif frame.rsv1 or frame.rsv2 or frame.rsv3:
+        else:
+            self._other(transport, frame, kind)
+        if frame.last_in_buffer and self.on_read_end is not None:  # the read is done
+            try:
+                self.on_read_end()
+            except Exception as e:
+                self._fail(transport, e)
+
+    def _other(self, transport: WSTransport, frame: WSFrame, kind: WSMsgType) -> None:
+        """Any frame but a whole text message: the rest of RFC 6455 that a session meets."""
+        if frame.rsv1 or frame.rsv2 or frame.rsv3:
             self._fail(transport, SessionClosed(_reserved(frame)))
         elif (kind is TEXT or kind is BINARY) and self._parts is not None:
             self._fail(
@@ -207,6 +219,7 @@ async def open_websocket(
     first: list[str],
     on_open: Callable[[], None],
     *,
+    on_read_end: Callable[[], None] | None = None,
     open_timeout: float,
     ping_interval: float | None,
     max_size: int,
@@ -217,7 +230,9 @@ async def open_websocket(
     `first` (the subscriptions) is sent as soon as the handshake completes, then `on_open`
     is called, before any message of the venue is handled. `on_message` gets every message
     (text or binary, reassembled) and may return messages to send back: the listener sends
-    them and empties the list.
+    them and empties the list. `on_read_end`, if given, is called once the frames of one
+    read of the socket have all been handled (picows marks the last of them), so a caller
+    can hand on what the read made without waiting for another turn of the loop.
 
     Protocol pings are sent when the venue has been quiet for `ping_interval` seconds; no
     pong within as long again drops the connection. Raises OSError (a connection closed
@@ -231,7 +246,7 @@ async def open_websocket(
     try:
         async with asyncio.timeout(open_timeout):
             transport, listener = await ws_connect(
-                lambda: _Listener(on_message, first, on_open, max_size),
+                lambda: _Listener(on_message, first, on_open, max_size, on_read_end),
                 url,
                 ssl_context=context,
                 websocket_handshake_timeout=open_timeout,

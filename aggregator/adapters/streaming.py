@@ -102,11 +102,15 @@ class Sessions:
         count = len(self.markets)
         if self.emitter.recorder is not None:  # a new session: a new codec, from here on
             self.emitter.recorder.opened(conn.index, time.time_ns(), url)
+        # with a batch publisher, what a read made goes out when the read is done
+        batched = self.emitter.publish_batch is not None
+        conn.read_end = batched
         ws = await open_websocket(
             url,
             frame_handler(self.emitter, codec, conn),
             codec.subscribe(self.markets),
             lambda: status("subscribed", f"{count} symbols", conn.index),
+            on_read_end=self.emitter.flush if batched else None,
             open_timeout=self.cfg.open_timeout,
             ping_interval=self.codec_cls.PING_INTERVAL,
             max_size=self.max_message,
@@ -122,6 +126,7 @@ class Sessions:
             return str(await ws.wait_closed())
         finally:
             ws.close()
+            self.emitter.flush()  # a read cut short by an error: what it made still goes out
             for t in helpers:
                 t.cancel()
             await asyncio.gather(*helpers, return_exceptions=True)
