@@ -1,19 +1,32 @@
-"""The compiled part: optional and Linux only. Without a C compiler (or elsewhere) the
-package installs without it and the socket sink writes each subscriber's copy itself."""
+"""The compiled parts, each optional: without a C compiler the package installs without
+them. The record check (aggregator/_settle.c) falls back to Ticker.settle; the socket sink's
+fan-out by tee and splice (Linux only) to writing each subscriber's copy itself."""
 
 import sys
 
 from setuptools import Extension, setup
 
+linux = sys.platform.startswith("linux")
 setup(
     ext_modules=[
+        # every record's numbers checked (records.settle): the same rules as Ticker.settle
         Extension(
-            "aggregator.sinks._splice",
-            ["aggregator/sinks/_splice.c"],
+            "aggregator._settle",
+            ["aggregator/_settle.c"],
             optional=True,
             extra_compile_args=["-O2"],
-        )
+        ),
+        *(
+            [
+                Extension(
+                    "aggregator.sinks._splice",
+                    ["aggregator/sinks/_splice.c"],
+                    optional=True,
+                    extra_compile_args=["-O2"],
+                )
+            ]
+            if linux
+            else []
+        ),
     ]
-    if sys.platform.startswith("linux")
-    else []
 )

@@ -17,7 +17,7 @@ from typing import Any
 
 from .adapters.base import Codec
 from .errors import ParseError
-from .records import Ticker
+from .records import Ticker, settle
 from .symbols import MarketTable
 
 _PAYLOADS = ("open", "ws", "ws_b64", "rest", "rest_b64", "markets")
@@ -76,7 +76,7 @@ class Recapture:
         out = []
         for rec in records:
             prev = last.get(rec.native)
-            rec.settle(prev if merge else None)
+            settle(rec, prev if merge else None)
             if dedupe and prev is not None and rec.same_market_values(prev):
                 continue
             last[rec.native] = rec

@@ -11,6 +11,7 @@ the ``Record`` protocol, which every record type (and the consolidated view's) s
 
 from __future__ import annotations
 
+import importlib
 import time
 from collections.abc import Sequence
 from typing import Any, ClassVar, Protocol
@@ -256,6 +257,23 @@ class Derivative(Ticker, tag_field="type", tag="ticker", gc=False):
 
 
 _NO_DERIVATIVE = Derivative("", "", "", kind="perp")  # its first record: every field None
+
+
+def _compiled_settle() -> Any:
+    """Ticker.settle compiled (aggregator/_settle.c): the same rules on the record's slots,
+    about ten times faster; None where the package was installed without it."""
+    try:
+        _settle = importlib.import_module("aggregator._settle")
+    except ImportError:
+        return None
+    prices = tuple(name in PRICE_FIELDS for name in MARKET_FIELDS)
+    _settle.setup(Ticker, MARKET_FIELDS, prices, EMPTY, _NOTHING, FLAGS)
+    return _settle.settle
+
+
+# settle(record, prev) -> mask: what the emitter calls for every record (Ticker.settle's
+# rules; compiled where built, the method itself otherwise)
+settle: Any = _compiled_settle() or Ticker.settle
 
 
 class Status(msgspec.Struct, tag_field="type", tag="status", gc=False):

@@ -156,14 +156,14 @@ async def test_the_end_of_each_read_is_signalled_after_its_frames(serve) -> None
     async def script(s: Server, reader, writer) -> None:
         await read_frame(reader)
         writer.write(frame(TEXT, b"1") + frame(TEXT, b"2") + frame(TEXT, b"3"))
-        await s.next.wait()
+        await proceed.wait()
         writer.write(frame(TEXT, b"4", fin=False) + frame(PING, b"hb") + frame(CONT, b"5"))
         await read_frame(reader)  # the pong
         writer.write(frame(CLOSE, struct.pack("!H", 1000)))
         await read_frame(reader)
 
-    server, url = await serve(script)
-    server.next = asyncio.Event()
+    proceed = asyncio.Event()  # the first read was handled: the script writes the second
+    _, url = await serve(script)
     events: list[object] = []
 
     def on_message(raw: bytes) -> None:
@@ -172,7 +172,7 @@ async def test_the_end_of_each_read_is_signalled_after_its_frames(serve) -> None
     def on_read_end() -> None:
         events.append("end")
         if events.count("end") == 1:
-            server.next.set()
+            proceed.set()
 
     ws = await open_websocket(
         url, on_message, ["sub"], lambda: None, on_read_end=on_read_end,

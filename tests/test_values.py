@@ -11,13 +11,19 @@ tests/chaos/test_bad_values.py.
 from __future__ import annotations
 
 import json
+import math
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from aggregator import records
 from aggregator.adapters.emitter import Connection
 from aggregator.adapters.frames import frame_handler
 from aggregator.adapters.registry import codec_class
@@ -32,6 +38,7 @@ from aggregator.records import (
     MARKET_FIELDS,
     PRICE_FIELDS,
     SIZE_FIELDS,
+    Derivative,
     Record,
     Status,
     Ticker,
@@ -524,3 +531,71 @@ def test_normalize_flags_what_the_daemon_flags() -> None:
     lines = [json.loads(x) for x in stdout.getvalue().splitlines()]
     assert [d["flags"] for d in lines] == [["bad_value"], ["nonpositive_price"], ["crossed"], None]
     assert [d["bid"] for d in lines] == [None, None, 64118.0, 64117.6]
+
+
+# --- the compiled check: the same as Ticker.settle ------------------------------------------
+
+_VALUES = st.one_of(
+    st.none(),
+    st.sampled_from([EMPTY, BAD, math.nan, math.inf, -math.inf, 0.0, -0.0]),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.integers(min_value=-5, max_value=5),
+)
+
+
+def _record(draw: st.DrawFn, kind: str) -> Ticker:
+    values: dict[str, Any] = {name: draw(_VALUES) for name in MARKET_FIELDS}
+    if kind == "spot":
+        return Ticker("x", "A/B", "AB", **values)
+    more: dict[str, Any] = {"mark": draw(_VALUES), "index": draw(_VALUES)}
+    more["open_interest"] = draw(_VALUES)
+    more["funding_rate"] = draw(_VALUES)
+    return Derivative("x", "A/B:B", "AB", kind=kind, **values, **more)
+
+
+@st.composite
+def _pairs(draw: st.DrawFn) -> tuple[Ticker, Ticker | None]:
+    kind = draw(st.sampled_from(["spot", "perp"]))
+    rec = _record(draw, kind)
+    return rec, (_record(draw, kind) if draw(st.booleans()) else None)
+
+
+def _state(r: Ticker) -> list[Any]:
+    """Every field, NaNs by identity (EMPTY, BAD and other NaNs told apart)."""
+    out: list[Any] = []
+    for name in r.__struct_fields__:
+        v = getattr(r, name)
+        out.append(("nan", id(v)) if isinstance(v, float) and v != v else v)
+    return out
+
+
+@pytest.mark.skipif(records.settle is Ticker.settle, reason="built without the compiled check")
+@settings(max_examples=400, deadline=None)
+@given(_pairs())
+def test_the_compiled_check_is_ticker_settle(pair: tuple[Ticker, Ticker | None]) -> None:
+    rec, prev = pair
+    twin = msgspec.structs.replace(rec)
+    assert records.settle(rec, prev) == Ticker.settle(twin, prev)
+    assert _state(rec) == _state(twin)
+    assert rec.flags is twin.flags  # the shared tuples of FLAGS
+
+
+def test_the_compiled_check_is_built_where_ci_builds() -> None:
+    """The package as CI installs it has the compiled check (a C compiler is there): a build
+    that silently fell back would leave the test above skipped."""
+    if os.environ.get("CI"):
+        assert records.settle is not Ticker.settle
+
+
+def test_the_compiled_check_refuses_what_is_not_a_record() -> None:
+    if records.settle is Ticker.settle:
+        return
+    with pytest.raises(TypeError):
+        records.settle(object(), None)
+    with pytest.raises(TypeError):
+        records.settle(Ticker("x", "A/B", "AB"), object())
+    bad = Ticker("x", "A/B", "AB", bid="1")  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        records.settle(bad, None)
+    with pytest.raises(TypeError):
+        Ticker.settle(Ticker("x", "A/B", "AB", bid="1"), None)  # type: ignore[arg-type]

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ParseError
-from ..records import BAD_VALUE, Status, Ticker, lines_of
+from ..records import BAD_VALUE, Status, Ticker, lines_of, settle
 from .base import Codec
 from .recorder import Recorder
 
@@ -147,6 +147,7 @@ class Emitter:
         """
         last = self.last
         merge = self._merge
+        check = settle
         batch = self.batch
         instance = self.instance
         first = seq = self.seq
@@ -155,7 +156,7 @@ class Emitter:
         for rec in records:
             native = rec.native
             prev = last.get(native)
-            wrong = rec.settle(prev if merge else None)
+            wrong = check(rec, prev if merge else None)
             if dedupe and prev is not None and rec.same_market_values(prev):
                 continue
             if wrong:
