@@ -3,6 +3,9 @@ server by a subclass whose endpoints keep the venue's paths on the local host (n
 cryptofeed is patched). Runs in its own venv (BENCH_CF_VENV): cryptofeed 3.x on Python 3.13,
 or 2.4.x, whose Binance feed the same subclass serves.
 
+Symbols are cryptofeed's (``BTC-USDT``; a perpetual ``BTC-USDT-PERP``, which okx-swap's
+feed, cryptofeed's OKX, maps to ``BTC-USDT-SWAP``).
+
 The TICKER callback counts tickers and, with --latency-out, stores (the frame index the
 replay server put in a size field of the raw message, time.time_ns()) per ticker. Prints one
 JSON line when N arrived (or at --max-seconds), then exits when stdin closes.
@@ -26,7 +29,7 @@ from cryptofeed.connection import RestEndpoint, WebsocketEndpoint
 from cryptofeed.defines import TICKER
 
 FEEDS = {"binance": "Binance", "okx": "OKX", "coinbase": "Coinbase", "kraken": "Kraken",
-         "bitfinex": "Bitfinex", "gate": "Gate"}  # fmt: skip
+         "bitfinex": "Bitfinex", "gate": "Gate", "okx-swap": "OKX"}  # fmt: skip
 
 
 def frame_index(venue: str, raw: Any) -> int:
@@ -35,7 +38,8 @@ def frame_index(venue: str, raw: Any) -> int:
         return int(raw[1][7])
     if venue == "gate":  # the whole message
         return int(raw["result"]["highest_size"])
-    key = {"binance": "B", "okx": "bidSz", "coinbase": "best_bid_quantity", "kraken": "bid_qty"}
+    key = {"binance": "B", "okx": "bidSz", "coinbase": "best_bid_quantity", "kraken": "bid_qty",
+           "okx-swap": "bidSz"}  # fmt: skip
     return int(float(raw.get("data", raw)[key[venue]]))
 
 

@@ -9,9 +9,10 @@ those bytes straight to the connection's transport with the connection's flow co
 (``drain``), so the server spends almost no CPU per frame and does not limit the contender.
 
 Frame i carries ``i`` in a size field (the bid size where the channel has one): every
-record the aggregator makes of it carries ``bid_size == i``, which the latency subscriber
-uses to match records to the send time of their frame (the server writes ``send_ns[i]``,
-CLOCK_REALTIME, taken right before the frame's bytes are written to the socket).
+record the aggregator makes of it carries ``bid_size == i`` (times the contract size, for a
+derivative's, whose frames count contracts), which the latency subscriber uses to match
+records to the send time of their frame (the server writes ``send_ns[i]``, CLOCK_REALTIME,
+taken right before the frame's bytes are written to the socket).
 
 Modes:
   flood  N frames, as fast as the client reads (the transport's write buffer is kept below

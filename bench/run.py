@@ -184,12 +184,14 @@ def ticker_lines(data_dir: Path) -> tuple[int, int]:
 
 
 def venue_config(root: Path, name: str, info: dict) -> Path:
-    """The daemon's config: the venue on the replay server, the files and socket sinks."""
+    """The daemon's config: the venue on the replay server (its one kind of market, a
+    derivatives venue's markets_url being that kind's list), the files and socket sinks."""
     v, http = venue(name), info["http_url"]
     return daemon_config(root, [
-        f"[exchanges.{name}]",
+        f"[exchanges.{v.exchange or name}]",
         'mode = "ws"',
-        f"symbols = {json.dumps(UNIFIED)}",
+        f"kinds = {json.dumps([v.kind])}",
+        f"symbols = {json.dumps(list(v.symbols))}",
         f'ws_url = "{info["ws_url"]}"',
         f'rest_url = "{http}{v.rest_prefix}"',
         f'markets_url = "{http}{v.markets_path}"',
@@ -222,6 +224,8 @@ async def run_aggregator(
     if mode == "rate":
         sub_args += ["--latency-out", str(tmp / "recv.bin"), "--index-field",
                      venue(name).index_field]  # fmt: skip
+        if venue(name).index_scale:
+            sub_args += ["--index-scale", json.dumps(venue(name).index_scale)]
     sub = await Child.start("subscriber", sub_args, tmp / "subscriber.log")
     try:
         await sub.event("connected", 60)
@@ -310,7 +314,8 @@ async def run_cryptofeed(tmp: Path, name: str, mode: str, tls: bool, a: argparse
         return {"error": "not run: cryptofeed accepts only wss:// addresses"}
     server, info = await start_server(tmp, name, mode, tls, a)
     args = [str(found[0]), str(CF_SCRIPT), name, info["ws_url"], info["http_url"],
-            "--symbols", ",".join(UNIFIED), "--count", str(frames_expected(mode, a)),
+            "--symbols", ",".join(venue(name).cryptofeed_symbols),
+            "--count", str(frames_expected(mode, a)),
             "--max-seconds", str(a.max_seconds)]  # fmt: skip
     if mode == "rate":
         args += ["--latency-out", str(tmp / "recv.bin")]

@@ -1,8 +1,8 @@
 """A socket subscriber of the aggregator daemon: reads its Unix socket (newline-delimited
-JSON, every record), counts ticker records, and with --latency-out writes
-(the replay server's frame index, from --index-field, bid_size by default; recv_ns) of
-every ticker record, and the
-records' own ts_recv (when the daemon read the frame) to the same path + ".daemon".
+JSON, every record), counts ticker records, and with --latency-out writes (the replay
+server's frame index, from --index-field, bid_size by default, over the market's
+--index-scale if given (a derivative's contract size); recv_ns) of every ticker record,
+and the records' own ts_recv (when the daemon read the frame) to the same path + ".daemon".
 
 While records arrive it does as little as it can, so that it takes little CPU from the
 daemon it measures on a small machine: each read is stamped with the time it was read and,
@@ -33,8 +33,11 @@ CONFLATED = b'"conflated"'
 class Reader(asyncio.Protocol):
     """Counts ticker records per read, keeps (whole lines, read time) when asked to."""
 
-    def __init__(self, count: int, keep: bool, index_field: str = "bid_size") -> None:
+    def __init__(
+        self, count: int, keep: bool, index_field: str = "bid_size", scale: dict | None = None
+    ) -> None:
         self.count, self.keep, self.index_field = count, keep, index_field
+        self.scale = scale or {}  # native -> the index field's value for index 1
         self.n = self.conflated = self.lines = 0
         self.first = self.last = 0
         self.buf = b""  # a line's start, until its end arrives
@@ -77,6 +80,8 @@ class Reader(asyncio.Protocol):
                 if TICKER in line:
                     r = orjson.loads(line)
                     i = r.get(self.index_field)
+                    if i is not None and self.scale:
+                        i = round(i / self.scale[r["native"]])
                     idx.append(-1 if i is None else int(i))
                     ts.append(t)
                     daemon.append(r["ts_recv"])
@@ -86,7 +91,7 @@ class Reader(asyncio.Protocol):
 async def amain(a: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     lat = bool(a.latency_out)
-    reader = Reader(a.count, lat, a.index_field)
+    reader = Reader(a.count, lat, a.index_field, orjson.loads(a.index_scale or "{}"))
     async with asyncio.timeout(30):
         while True:  # the socket appears when the daemon listens
             try:
@@ -132,6 +137,7 @@ def main() -> None:
     ap.add_argument("--count", type=int, required=True)
     ap.add_argument("--latency-out")
     ap.add_argument("--index-field", default="bid_size", help="the field holding the frame index")
+    ap.add_argument("--index-scale", help="JSON {native: the field for index 1}: contract sizes")
     ap.add_argument("--max-seconds", type=float, default=120.0)
     ap.add_argument("--idle", type=float, default=3.0, help="seconds without a line: done")
     a = ap.parse_args()

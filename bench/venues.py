@@ -9,7 +9,8 @@ the time the server wrote it.
 
 A venue with two channels (a book top and a fuller 24 h ticker) sends, to a client that
 subscribed both, one ticker frame in 10 and book frames otherwise; a client that subscribed
-one of them gets every frame on that one.
+one of them gets every frame on that one. ``okx-swap`` is OKX's perpetual swaps, the
+daemon's ``perp`` kind, with the derivatives' own channels mixed in (OKXSwap).
 """
 
 from __future__ import annotations
@@ -73,6 +74,14 @@ class Venue:
     ticker_channel = ""
     data_marker = b""  # a byte string only data frames contain (what the floor counts)
     index_field = "bid_size"  # the record's field that carries the frame index
+    # the daemon's side: its exchange id, the kind of market and the symbols it follows
+    exchange = ""  # (the name, unless another bench venue is the same exchange)
+    kind = "spot"
+    symbols: tuple[str, ...] = tuple(UNIFIED)
+    cryptofeed_symbols: tuple[str, ...] = tuple(s.replace("/", "-") for s in UNIFIED)
+    # native -> the record's index field for frame index 1, where it is not 1 (a derivative's
+    # sizes are contracts in the frame, base units in the record: the contract size)
+    index_scale: dict[str, float] = {}
 
     def greeting(self, conn: Conn) -> list[str]:
         return []
@@ -96,30 +105,27 @@ class Venue:
             return self.markets_body()
         return None
 
+    def channel(self, i: int, chans: set[str]) -> str:
+        """The channel of frame i for a client subscribed to these channels: with both, one
+        ticker frame in TICKER_EVERY and book frames otherwise; else the one subscribed."""
+        if self.book_channel in chans and self.ticker_channel in chans:
+            ticker = i % TICKER_EVERY == TICKER_EVERY - 1
+            return self.ticker_channel if ticker else self.book_channel
+        return (self.ticker_channel if self.ticker_channel in chans else self.book_channel) or ""
+
     def plan(self, conn: Conn, n: int, now_ns: int) -> list[bytes]:
         """The payloads of frames 0..n-1 for this connection's subscriptions."""
         markets = [k for k, x in enumerate(self.natives) if any(x == s[1] for s in conn.subs)]
         markets = markets or list(range(len(self.natives)))
         chans = {c for c, _ in conn.subs}
-        both = self.book_channel in chans and self.ticker_channel in chans
-        only = self.ticker_channel if self.ticker_channel in chans else self.book_channel
         self.now_ns = now_ns
         out = []
         for i in range(n):
             k = markets[i % len(markets)]
             price = PRICES[k]
-            if both:
-                ch = (
-                    self.ticker_channel
-                    if i % TICKER_EVERY == TICKER_EVERY - 1
-                    else self.book_channel
-                )
-            else:
-                ch = only
             bid = price + (i % 200) * price * 1e-6
-            out.append(
-                self.render(conn, Frame(i, self.natives[k], ch or "", bid, bid + price * 1e-5))
-            )
+            frame = Frame(i, self.natives[k], self.channel(i, chans), bid, bid + price * 1e-5)
+            out.append(self.render(conn, frame))
         return out
 
 
@@ -236,6 +242,92 @@ class OKX(Venue):
                 return self.markets_body()
             return b'{"code":"0","msg":"","data":[]}'  # other kinds: none here
         return None
+
+
+class OKXSwap(OKX):
+    """OKX's perpetual swaps on the same v5 protocol: the daemon subscribes every channel of
+    its derivatives codec (tickers, bbo-tbt, mark-price, open-interest, funding-rate per
+    contract, index-tickers per underlying), cryptofeed's TICKER the tickers channel. To a
+    client of them all, frames go out in about the venue's proportions: bbo-tbt mostly, one
+    tickers frame in 10, mark-price and index-tickers one in 20 or so each, open interest one
+    in 1,000, funding one in 10,000. Sizes are contracts (``ctVal`` in the instruments list)."""
+
+    name, exchange, kind = "okx-swap", "okx", "perp"
+    markets_path = "/api/v5/public/instruments?instType=SWAP"
+    natives = ("BTC-USDT-SWAP", "ETH-USDT-SWAP", "SOL-USDT-SWAP", "XRP-USDT-SWAP",
+               "DOGE-USDT-SWAP")  # fmt: skip
+    symbols = tuple(f"{s}:USDT" for s in UNIFIED)
+    cryptofeed_symbols = tuple(s.replace("/", "-") + "-PERP" for s in UNIFIED)
+    CT_VAL = ("0.01", "0.1", "1", "100", "1000")  # OKX's contract values, base units
+    TICK = ("0.1", "0.01", "0.01", "0.0001", "0.00001")
+    index_scale = {n: float(v) for n, v in zip(natives, CT_VAL, strict=True)}
+    CHANNELS = ("tickers", "bbo-tbt", "mark-price", "open-interest", "funding-rate")
+
+    def channel(self, i: int, chans: set[str]) -> str:
+        if "bbo-tbt" not in chans:
+            return "tickers"
+        # (periods prime to the 5 markets, so that each market gets each channel)
+        due = ((10_007, 7, "funding-rate"), (1_001, 2, "open-interest"), (21, 4, "mark-price"),
+               (19, 13, "index-tickers"), (TICKER_EVERY, TICKER_EVERY - 1, "tickers"))  # fmt: skip
+        for every, at, ch in due:
+            if i % every == at and ch in chans:
+                return ch
+        return "bbo-tbt"
+
+    def render(self, conn: Conn, f: Frame) -> bytes:
+        if f.channel == "bbo-tbt":
+            return super().render(conn, f)
+        ts = str(self.now_ns // 1_000_000 + f.i)
+        inst, sw = f.native, {"instType": "SWAP", "instId": f.native}
+        if f.channel == "tickers":
+            d = {
+                **sw, "last": px(f.bid), "lastSz": "3", "askPx": px(f.ask), "askSz": "215",
+                "bidPx": px(f.bid), "bidSz": str(f.i), "open24h": px(f.bid * 1.005),
+                "high24h": px(f.bid * 1.01), "low24h": px(f.bid * 0.99),
+                "volCcy24h": "118263.48", "vol24h": "11826348", "sodUtc0": px(f.bid * 1.002),
+                "sodUtc8": px(f.bid * 1.001), "ts": ts,
+            }  # fmt: skip
+        elif f.channel == "mark-price":
+            d = {**sw, "markPx": px(f.bid * 1.00001), "ts": ts}
+        elif f.channel == "index-tickers":
+            inst = f.native.removesuffix("-SWAP")
+            d = {"instId": inst, "idxPx": px(f.bid * 0.99998), "high24h": px(f.bid * 1.01),
+                 "sodUtc0": px(f.bid * 1.002), "open24h": px(f.bid * 1.005),
+                 "low24h": px(f.bid * 0.99), "sodUtc8": px(f.bid * 1.001), "ts": ts}  # fmt: skip
+        elif f.channel == "open-interest":
+            d = {**sw, "oi": str(2_500_000 + f.i), "oiCcy": str(25_000 + f.i / 100), "ts": ts}
+        else:  # funding-rate: the next funding at the next 8-hour boundary
+            nxt = (self.now_ns // 1_000_000 // 28_800_000 + 1) * 28_800_000
+            d = {
+                **sw, "formulaType": "noRate", "fundingRate": f"{0.0001 + f.i * 1e-9:.10f}",
+                "fundingTime": str(nxt), "impactValue": "", "interestRate": "0.0001",
+                "maxFundingRate": "0.0075", "method": "current_period",
+                "minFundingRate": "-0.0075", "nextFundingRate": "",
+                "nextFundingTime": str(nxt + 28_800_000), "premium": "-0.0000291",
+                "settFundingRate": "0.0000944", "settState": "settled", "ts": ts,
+            }  # fmt: skip
+        return orjson.dumps({"arg": {"channel": f.channel, "instId": inst}, "data": [d]})
+
+    def subscribe_messages(self) -> list[str]:
+        """As the daemon's OKX derivatives codec: every channel per contract, then each
+        underlying's index (all 30 fit one message of at most 100)."""
+        args = [{"channel": ch, "instId": x} for x in self.natives for ch in self.CHANNELS]
+        args += [{"channel": "index-tickers", "instId": x.removesuffix("-SWAP")}
+                 for x in self.natives]  # fmt: skip
+        return [dumps({"op": "subscribe", "args": args})]
+
+    def markets_body(self) -> bytes:
+        """The SWAP instruments list, in OKX's format, from the shipped snapshot's first
+        linear contract: one row per market, with its contract value and tick size."""
+        rows = orjson.loads((MARKETS_DIR / "okx-perp.json").read_bytes())["data"]
+        like = next(r for r in rows if r["ctType"] == "linear")
+        data = []
+        for native, ct_val, tick in zip(self.natives, self.CT_VAL, self.TICK, strict=True):
+            base, quote, _ = native.split("-")
+            data.append({**like, "instId": native, "uly": f"{base}-{quote}",
+                         "instFamily": f"{base}-{quote}", "settleCcy": quote, "ctVal": ct_val,
+                         "ctValCcy": base, "tickSz": tick})  # fmt: skip
+        return orjson.dumps({"code": "0", "msg": "", "data": data})
 
 
 class Coinbase(Venue):
@@ -443,7 +535,7 @@ class Gate(Venue):
 
 
 VENUES: dict[str, Callable[[], Venue]] = {
-    v.name: v for v in (Binance, OKX, Coinbase, Kraken, Bitfinex, Gate)
+    v.name: v for v in (Binance, OKX, Coinbase, Kraken, Bitfinex, Gate, OKXSwap)
 }
 
 
@@ -457,7 +549,7 @@ def frame_index(name: str, raw: bytes | str) -> int | None:
     try:
         if name == "binance":
             return int(float(m.get("data", m)["B"]))
-        if name == "okx":
+        if name in ("okx", "okx-swap"):  # (okx-swap's mark, index, funding, OI: none)
             d = m["data"][0]
             return int(d["bids"][0][1] if "bids" in d else d["bidSz"])
         if name == "coinbase":
