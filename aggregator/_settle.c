@@ -23,12 +23,13 @@
 static PyTypeObject *record_type = NULL;
 static Py_ssize_t offsets[NFIELDS];
 static int is_price[NFIELDS];
-static Py_ssize_t bid_at, ask_at, flags_at, kind_at;
+static Py_ssize_t bid_at, ask_at, flags_at, kind_at, native_at, seq_at, instance_at;
 static PyObject *empty = NULL;   /* values.EMPTY: an emptied book side, nulled unflagged */
 static PyObject *nothing = NULL; /* the record standing for "no previous record" */
 static PyObject *flags = NULL;   /* records.FLAGS: a tuple, indexed by mask */
 static PyObject *spot = NULL;    /* "spot" */
 static PyObject *derivative_name = NULL; /* "settle_derivative" */
+static PyObject *same_name = NULL;       /* "same_market_values" */
 
 #define SLOT(obj, at) ((PyObject **)((char *)(obj) + (at)))
 
@@ -89,6 +90,9 @@ setup(PyObject *self, PyObject *args)
     OFFSET("ask", ask_at)
     OFFSET("flags", flags_at)
     OFFSET("kind", kind_at)
+    OFFSET("native", native_at)
+    OFFSET("seq", seq_at)
+    OFFSET("instance", instance_at)
 #undef OFFSET
     if (!PyObject_TypeCheck(nothing_, (PyTypeObject *)cls)) {
         PyErr_SetString(PyExc_TypeError, "the empty record is not of the record class");
@@ -145,27 +149,19 @@ set_slot(PyObject *obj, Py_ssize_t at, PyObject *value)
     Py_XDECREF(old);
 }
 
-static PyObject *
-settle(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+/* Ticker.settle on one record: the mask, or -1 with an exception set */
+static long
+settle_one(PyObject *rec, PyObject *prev)
 {
-    if (nargs != 2) {
-        PyErr_SetString(PyExc_TypeError, "settle(record, prev)");
-        return NULL;
-    }
-    if (record_type == NULL) {
-        PyErr_SetString(PyExc_RuntimeError, "settle: setup() not called");
-        return NULL;
-    }
-    PyObject *rec = args[0], *prev = args[1];
     if (!PyObject_TypeCheck(rec, record_type)) {
         PyErr_Format(PyExc_TypeError, "settle: not a record: %R", Py_TYPE(rec));
-        return NULL;
+        return -1;
     }
-    if (prev == Py_None)
+    if (prev == NULL || prev == Py_None)
         prev = nothing;
     else if (!PyObject_TypeCheck(prev, record_type)) {
         PyErr_Format(PyExc_TypeError, "settle: not a record: %R", Py_TYPE(prev));
-        return NULL;
+        return -1;
     }
     long wrong = 0;
     for (int i = 0; i < NFIELDS; i++) {
@@ -177,7 +173,7 @@ settle(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         }
         int ok = in_range(v, is_price[i]);
         if (ok < 0)
-            return NULL;
+            return -1;
         if (ok)
             continue;
         Py_INCREF(v); /* held while the slot lets it go */
@@ -186,7 +182,7 @@ settle(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
             int nan = is_nan(v);
             if (nan < 0) {
                 Py_DECREF(v);
-                return NULL;
+                return -1;
             }
             wrong |= nan ? BAD_VALUE : (is_price[i] ? NONPOSITIVE_PRICE : NEGATIVE_SIZE);
         }
@@ -196,15 +192,15 @@ settle(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     if (kind != NULL && kind != spot) {
         int eq = PyUnicode_Check(kind) ? PyUnicode_Compare(kind, spot) : 1;
         if (eq == -1 && PyErr_Occurred())
-            return NULL;
+            return -1;
         if (eq != 0) {
             PyObject *r = PyObject_CallMethodOneArg(rec, derivative_name, prev);
             if (r == NULL)
-                return NULL;
+                return -1;
             long more = PyLong_AsLong(r);
             Py_DECREF(r);
             if (more == -1 && PyErr_Occurred())
-                return NULL;
+                return -1;
             wrong |= more;
         }
     }
@@ -214,22 +210,143 @@ settle(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         if (PyFloat_CheckExact(bid) && PyFloat_CheckExact(ask))
             crossed = PyFloat_AS_DOUBLE(bid) > PyFloat_AS_DOUBLE(ask);
         else if ((crossed = PyObject_RichCompareBool(bid, ask, Py_GT)) < 0)
-            return NULL;
+            return -1;
         if (crossed)
             wrong |= CROSSED;
     }
     if (wrong < 0 || wrong > 15) {
         PyErr_Format(PyExc_ValueError, "settle: a flags mask out of range: %ld", wrong);
-        return NULL;
+        return -1;
     }
     set_slot(rec, flags_at, PyTuple_GET_ITEM(flags, wrong));
-    return PyLong_FromLong(wrong);
+    return wrong;
+}
+
+static int
+ready(void)
+{
+    if (record_type == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "settle: setup() not called");
+        return 0;
+    }
+    return 1;
+}
+
+static PyObject *
+settle(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "settle(record, prev)");
+        return NULL;
+    }
+    if (!ready())
+        return NULL;
+    long wrong = settle_one(args[0], args[1]);
+    return wrong < 0 ? NULL : PyLong_FromLong(wrong);
+}
+
+/* records._settle_batch, compiled: (records, last, merge, dedupe, seq, instance, batch) ->
+ * (seq, flagged, bad, bad_native) */
+static PyObject *
+settle_batch(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 7) {
+        PyErr_SetString(PyExc_TypeError,
+                        "settle_batch(records, last, merge, dedupe, seq, instance, batch)");
+        return NULL;
+    }
+    if (!ready())
+        return NULL;
+    PyObject *records = args[0], *last = args[1], *instance = args[5], *batch = args[6];
+    if (!PyList_Check(records) || !PyDict_Check(last) || !PyList_Check(batch)) {
+        PyErr_SetString(PyExc_TypeError, "settle_batch: records and batch lists, last a dict");
+        return NULL;
+    }
+    int merge = PyObject_IsTrue(args[2]), dedupe = PyObject_IsTrue(args[3]);
+    if (merge < 0 || dedupe < 0)
+        return NULL;
+    long long seq = PyLong_AsLongLong(args[4]);
+    if (seq == -1 && PyErr_Occurred())
+        return NULL;
+    long flagged = 0, bad = 0;
+    PyObject *bad_native = NULL; /* borrowed from a record held by last */
+    /* the list may not change under us: hold it, index it as it is */
+    Py_INCREF(records);
+    Py_ssize_t n = PyList_GET_SIZE(records);
+    for (Py_ssize_t i = 0; i < n && i < PyList_GET_SIZE(records); i++) {
+        PyObject *rec = PyList_GET_ITEM(records, i);
+        Py_INCREF(rec);
+        if (!PyObject_TypeCheck(rec, record_type)) {
+            PyErr_Format(PyExc_TypeError, "settle: not a record: %R", Py_TYPE(rec));
+            goto fail_rec;
+        }
+        PyObject *native = *SLOT(rec, native_at);
+        if (native == NULL) {
+            PyErr_SetString(PyExc_TypeError, "settle_batch: a record without its native id");
+            goto fail_rec;
+        }
+        PyObject *prev = PyDict_GetItemWithError(last, native);
+        if (prev == NULL && PyErr_Occurred())
+            goto fail_rec;
+        Py_XINCREF(prev);
+        long wrong = settle_one(rec, merge ? prev : NULL);
+        if (wrong < 0) {
+            Py_XDECREF(prev);
+            goto fail_rec;
+        }
+        if (dedupe && prev != NULL) {
+            PyObject *same = PyObject_CallMethodOneArg(rec, same_name, prev);
+            int t = same == NULL ? -1 : PyObject_IsTrue(same);
+            Py_XDECREF(same);
+            if (t < 0) {
+                Py_DECREF(prev);
+                goto fail_rec;
+            }
+            if (t) {
+                Py_DECREF(prev);
+                Py_DECREF(rec);
+                continue;
+            }
+        }
+        Py_XDECREF(prev);
+        if (wrong) {
+            flagged++;
+            if (wrong & BAD_VALUE) {
+                bad++;
+                bad_native = native;
+            }
+        }
+        if (PyDict_SetItem(last, native, rec) < 0)
+            goto fail_rec;
+        PyObject *number = PyLong_FromLongLong(++seq);
+        if (number == NULL)
+            goto fail_rec;
+        set_slot(rec, seq_at, number);
+        Py_DECREF(number);
+        if (instance != Py_None)
+            set_slot(rec, instance_at, instance);
+        if (PyList_Append(batch, rec) < 0)
+            goto fail_rec;
+        Py_DECREF(rec);
+        continue;
+    fail_rec:
+        Py_DECREF(rec);
+        Py_DECREF(records);
+        return NULL;
+    }
+    Py_DECREF(records);
+    if (bad_native == NULL)
+        return Py_BuildValue("Llls", seq, flagged, bad, "");
+    return Py_BuildValue("LllO", seq, flagged, bad, bad_native);
 }
 
 static PyMethodDef methods[] = {
     {"setup", setup, METH_VARARGS, "Bind the record class and the markers (once)."},
     {"settle", (PyCFunction)(void (*)(void))settle, METH_FASTCALL,
      "settle(record, prev) -> mask: records.Ticker.settle, compiled."},
+    {"settle_batch", (PyCFunction)(void (*)(void))settle_batch, METH_FASTCALL,
+     "settle_batch(records, last, merge, dedupe, seq, instance, batch): "
+     "records._settle_batch, compiled."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -243,7 +360,8 @@ PyInit__settle(void)
 {
     spot = PyUnicode_InternFromString("spot");
     derivative_name = PyUnicode_InternFromString("settle_derivative");
-    if (spot == NULL || derivative_name == NULL)
+    same_name = PyUnicode_InternFromString("same_market_values");
+    if (spot == NULL || derivative_name == NULL || same_name == NULL)
         return NULL;
     return PyModule_Create(&module);
 }

@@ -260,20 +260,59 @@ _NO_DERIVATIVE = Derivative("", "", "", kind="perp")  # its first record: every 
 
 
 def _compiled_settle() -> Any:
-    """Ticker.settle compiled (aggregator/_settle.c): the same rules on the record's slots,
-    about ten times faster; None where the package was installed without it."""
+    """The record check compiled (aggregator/_settle.c): settle and settle_batch, the same
+    rules on the record's slots; None where the package was installed without it."""
     try:
-        _settle = importlib.import_module("aggregator._settle")
+        compiled = importlib.import_module("aggregator._settle")
     except ImportError:
         return None
     prices = tuple(name in PRICE_FIELDS for name in MARKET_FIELDS)
-    _settle.setup(Ticker, MARKET_FIELDS, prices, EMPTY, _NOTHING, FLAGS)
-    return _settle.settle
+    compiled.setup(Ticker, MARKET_FIELDS, prices, EMPTY, _NOTHING, FLAGS)
+    return compiled
 
 
-# settle(record, prev) -> mask: what the emitter calls for every record (Ticker.settle's
-# rules; compiled where built, the method itself otherwise)
-settle: Any = _compiled_settle() or Ticker.settle
+def _settle_batch(
+    records: list[Ticker],
+    last: dict[str, Ticker],
+    merge: bool,
+    dedupe: bool,
+    seq: int,
+    instance: str | None,
+    batch: list[Ticker],
+) -> tuple[int, int, int, str]:
+    """A read's records made the venue's: each settled (merged with its market's last
+    record in ``last`` when ``merge``), then, unless ``dedupe`` finds its values equal to
+    that last record's (a poll that saw no change), kept as its market's last, numbered
+    from ``seq`` on, stamped with ``instance`` and appended to ``batch``. Returns the last
+    number given, the records flagged, those flagged BAD_VALUE, and the last of those's
+    native id."""
+    flagged = bad = 0
+    bad_native = ""
+    for rec in records:
+        native = rec.native
+        prev = last.get(native)
+        wrong = settle(rec, prev if merge else None)
+        if dedupe and prev is not None and rec.same_market_values(prev):
+            continue
+        if wrong:
+            flagged += 1
+            if wrong & BAD_VALUE:
+                bad += 1
+                bad_native = native
+        last[native] = rec
+        seq += 1
+        rec.seq = seq
+        if instance is not None:
+            rec.instance = instance
+        batch.append(rec)
+    return seq, flagged, bad, bad_native
+
+
+_compiled = _compiled_settle()
+# settle(record, prev) -> mask: every record's check (Ticker.settle's rules); settle_batch:
+# a read's records settled, numbered and batched (_settle_batch). Compiled where built.
+settle: Any = _compiled.settle if _compiled is not None else Ticker.settle
+settle_batch: Any = _compiled.settle_batch if _compiled is not None else _settle_batch
 
 
 class Status(msgspec.Struct, tag_field="type", tag="status", gc=False):

@@ -580,6 +580,40 @@ def test_the_compiled_check_is_ticker_settle(pair: tuple[Ticker, Ticker | None])
     assert rec.flags is twin.flags  # the shared tuples of FLAGS
 
 
+@st.composite
+def _reads(draw: st.DrawFn) -> tuple[list[Ticker], list[Ticker], bool, bool, str | None]:
+    """A read's records over three markets (some repeated), and the markets' last records."""
+    kind = draw(st.sampled_from(["spot", "perp"]))
+    natives = st.sampled_from(["A", "B", "C"])
+
+    def one() -> Ticker:
+        r = _record(draw, kind)
+        return msgspec.structs.replace(r, native=draw(natives))
+
+    reads = [one() for _ in range(draw(st.integers(0, 8)))]
+    known = [one() for _ in range(draw(st.integers(0, 3)))]
+    flags = draw(st.booleans()), draw(st.booleans())
+    return reads, known, *flags, draw(st.sampled_from([None, "host-1"]))
+
+
+@pytest.mark.skipif(records.settle is Ticker.settle, reason="built without the compiled check")
+@settings(max_examples=300, deadline=None)
+@given(_reads())
+def test_the_compiled_batch_is_the_python_one(
+    read: tuple[list[Ticker], list[Ticker], bool, bool, str | None],
+) -> None:
+    records_, known, merge, dedupe, instance = read
+    runs = []
+    for batch_of in (records.settle_batch, records._settle_batch):
+        recs = [msgspec.structs.replace(r) for r in records_]
+        last = {r.native: msgspec.structs.replace(r) for r in known}
+        batch: list[Ticker] = []
+        out = batch_of(recs, last, merge, dedupe, 41, instance, batch)
+        runs.append((out, [_state(r) for r in batch], {k: _state(v) for k, v in last.items()}))
+        assert all(any(b is r for r in recs) for b in batch)  # the records themselves
+    assert runs[0] == runs[1]
+
+
 def test_the_compiled_check_is_built_where_ci_builds() -> None:
     """The package as CI installs it has the compiled check (a C compiler is there): a build
     that silently fell back would leave the test above skipped."""

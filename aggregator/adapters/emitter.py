@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ParseError
-from ..records import BAD_VALUE, Status, Ticker, lines_of, settle
+from ..records import Status, Ticker, lines_of, settle_batch
 from .base import Codec
 from .recorder import Recorder
 
@@ -138,42 +138,21 @@ class Emitter:
                     self.publish(record)
 
     def emit(self, records: list[Ticker], conn: Connection, dedupe: bool = False) -> None:
-        """Settle (merge, check), number and batch records of a connection: locals only.
-        The batch goes out at the end of the read (or now, once FLUSH_AT long; at once
-        without a batch publisher). Records flagged for values the venue sent badly are
+        """Settle (merge, check), number and batch records of a connection
+        (records.settle_batch, compiled where built). The batch goes out at the end of the
+        read (or now, once FLUSH_AT long; at once without a batch publisher). Records flagged for values the venue sent badly are
         counted as parse errors (and reported like them, after the records); every flagged
         one in `flagged`. With `dedupe`, a record whose values equal its market's last is
         dropped (a poll that saw no change).
         """
-        last = self.last
-        merge = self._merge
-        check = settle
-        batch = self.batch
-        instance = self.instance
-        first = seq = self.seq
-        flagged = bad = 0
-        bad_native = ""
-        for rec in records:
-            native = rec.native
-            prev = last.get(native)
-            wrong = check(rec, prev if merge else None)
-            if dedupe and prev is not None and rec.same_market_values(prev):
-                continue
-            if wrong:
-                flagged += 1
-                if wrong & BAD_VALUE:
-                    bad += 1
-                    bad_native = native
-            last[native] = rec
-            seq += 1
-            rec.seq = seq
-            if instance is not None:
-                rec.instance = instance
-            batch.append(rec)
+        first = self.seq
+        seq, flagged, bad, bad_native = settle_batch(
+            records, self.last, self._merge, dedupe, first, self.instance, self.batch
+        )
         if seq != first:
             self.seq = seq
             conn.records += seq - first
-            if len(batch) >= self.FLUSH_AT or self.publish_batch is None:
+            if len(self.batch) >= self.FLUSH_AT or self.publish_batch is None:
                 self.flush()
             elif not self._flush_pending:
                 self._flush_pending = True
