@@ -140,10 +140,10 @@ class Emitter:
     def emit(self, records: list[Ticker], conn: Connection, dedupe: bool = False) -> None:
         """Settle (merge, check), number and batch records of a connection
         (records.settle_batch, compiled where built). The batch goes out at the end of the
-        read (or now, once FLUSH_AT long; at once without a batch publisher). Records flagged for values the venue sent badly are
-        counted as parse errors (and reported like them, after the records); every flagged
-        one in `flagged`. With `dedupe`, a record whose values equal its market's last is
-        dropped (a poll that saw no change).
+        read (or now, once FLUSH_AT long; at once without a batch publisher). Records
+        flagged for values the venue sent badly are counted as parse errors (and reported
+        like them, after the records); every flagged one in `flagged`. With `dedupe`, a
+        record whose values equal its market's last is dropped (a poll that saw no change).
         """
         first = self.seq
         seq, flagged, bad, bad_native = settle_batch(
