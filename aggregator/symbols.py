@@ -7,12 +7,14 @@ may name the same market differently on its WebSocket and REST APIs.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from sys import intern
 
 import orjson
 
@@ -88,6 +90,15 @@ class Market:
     contract_size: float = 1.0
     inverse: bool = False
 
+    def __post_init__(self) -> None:
+        # One string object per distinct text, shared by every market and record that holds
+        # it: a venue lists its quote currencies thousands of times, and most venues list the
+        # same symbols; otherwise each market keeps its own copies from its decoded answer.
+        for name in ("symbol", "native", "base_id", "quote_id"):
+            object.__setattr__(self, name, intern(getattr(self, name)))
+        if self.ids:
+            object.__setattr__(self, "ids", tuple(intern(i) for i in self.ids))
+
     def all_ids(self) -> tuple[str, ...]:
         return self.ids if self.native in self.ids else (self.native, *self.ids)
 
@@ -111,7 +122,6 @@ class MarketTable:
             refused = {m for group in ambiguous for m in group}
             markets = [m for m in markets if m not in refused]
         self.markets: tuple[Market, ...] = tuple(sorted(markets, key=lambda m: m.symbol))
-        self.by_symbol: dict[str, Market] = {m.symbol: m for m in self.markets}
         self.by_id: dict[str, Market] = {i: m for m in self.markets for i in m.all_ids()}
         # The codecs' hot path: a bound dict lookup, no Python frame.
         self.lookup: Callable[[str], Market | None] = self.by_id.get
@@ -121,6 +131,12 @@ class MarketTable:
 
     def __len__(self) -> int:
         return len(self.markets)
+
+    @functools.cached_property
+    def by_symbol(self) -> dict[str, Market]:
+        """The markets by unified symbol: made when first asked for (a selection by
+        symbols), not for every table, whose codecs look markets up by id only."""
+        return {m.symbol: m for m in self.markets}
 
     def select(self, symbols: tuple[str, ...]) -> tuple[MarketTable, list[str]]:
         """The sub-table of the given unified symbols (all if empty), and those missing."""

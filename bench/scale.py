@@ -31,7 +31,12 @@ one) -> read.
 
 Window: after --warmup s, CPU (utime+stime of the daemon, /proc/<pid>/stat), records read by
 the subscriber, and latencies are taken over --duration s; RSS is VmHWM (peak) and VmRSS at
-the window's end. Every wait is bounded. Writes bench/scale.json and prints a table.
+the window's end, and VmRSS again (with smaps_rollup) after the window with the sims paused
+for QUIET_S, nothing in flight: what the daemon holds for its markets and connections.
+--trace-memory adds bench/memtrace.py's report at that point (tracemalloc sites, Python's
+and the C heap's figures); --symbols-per-connection sets how many markets a connection
+carries, to split what the connections cost from what the markets do. Every wait is
+bounded. Writes bench/scale.json and prints a table.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import shutil
 import signal
 import sys
@@ -68,6 +74,7 @@ from benchlib import (  # noqa: E402
 PY = sys.executable
 WRAP_US = 1_000_000_000  # the stamp wraps every 1000 s
 PLAUSIBLE_US = (-2_000, 60_000_000)  # a stamp latency outside this is not a stamp
+QUIET_S = 3.0  # after the window, the sims paused: what the daemon holds with nothing in flight
 
 
 # --- the sims process ------------------------------------------------------------------------
@@ -178,6 +185,10 @@ async def sims_role(a: argparse.Namespace) -> None:
                     print(json.dumps({"event": "queue", "n": len(d),
                                       "p50_us": (pct(d, 50) or 0) / 1000,
                                       "p99_us": (pct(d, 99) or 0) / 1000}), flush=True)  # fmt: skip
+                elif cmd == "pause":
+                    for s in sims.values():
+                        s.rate = 0.0
+                    print(json.dumps({"event": "paused"}), flush=True)
                 elif cmd == "stop":
                     break
     except TimeoutError:
@@ -354,10 +365,12 @@ async def subscriber_role(a: argparse.Namespace) -> None:
 # --- the driver ------------------------------------------------------------------------------
 
 
-def write_config(root: Path, plan: dict, endpoints: dict) -> Path:
+def write_config(root: Path, plan: dict, endpoints: dict, per_connection: int = 0) -> Path:
     lines = []
     for v, p in plan.items():
         lines += [f"[exchanges.{v}]", f'mode = "{p["mode"]}"']  # no symbols: every market
+        if per_connection and p["mode"] == "ws":
+            lines.append(f"max_symbols_per_connection = {per_connection}")
         lines += [f'{k} = "{u}"' for k, u in endpoints[v].items()]
     return daemon_config(root, lines)
 
@@ -373,9 +386,13 @@ async def one_run(tmp: Path, rate: float, a: argparse.Namespace) -> dict[str, An
     try:
         ready = await sims.event("listening", 60)
         plan, endpoints = ready["plan"], ready["endpoints"]
-        cfg = write_config(tmp, plan, endpoints)
-        daemon = await Child.start("daemon", [PY, "-m", "aggregator", "run", "-c", str(cfg)],
-                                   tmp / "daemon.log", cwd=REPO)  # fmt: skip
+        cfg = write_config(tmp, plan, endpoints, a.symbols_per_connection)
+        traced = tmp / "memtrace.json"
+        run = ["run", "-c", str(cfg)]
+        cmd = ([PY, str(HERE / "memtrace.py"), str(traced), *run] if a.trace_memory >= 0
+               else [PY, "-m", "aggregator", *run])  # fmt: skip
+        daemon = await Child.start("daemon", cmd, tmp / "daemon.log", cwd=REPO,
+                                   env={"MEMTRACE_FRAMES": str(a.trace_memory)})  # fmt: skip
         ws_venues = ",".join(v for v, p in plan.items() if p["mode"] == "ws")
         sub = await Child.start(
             "subscriber",
@@ -389,6 +406,7 @@ async def one_run(tmp: Path, rate: float, a: argparse.Namespace) -> dict[str, An
         st0 = await sims.event("stats", 30)
         sims.send("mark")
         sub.send("mark")
+        rss0 = status_mb(daemon.pid, "VmRSS")
         d0, u0, t0 = cpu_seconds(daemon.pid), cpu_split(daemon.pid), time.monotonic()
         s0 = cpu_seconds(sims.pid)
         await sub.event("marked", 10)
@@ -401,6 +419,12 @@ async def one_run(tmp: Path, rate: float, a: argparse.Namespace) -> dict[str, An
         st1 = await sims.event("stats", 30)
         sims.send("queue")
         queue = await sims.event("queue", 30)
+        # memory with nothing in flight: the sims pause, the daemon drains
+        sims.send("pause")
+        await sims.event("paused", 30)
+        await asyncio.sleep(QUIET_S)
+        rss_quiet, smaps = status_mb(daemon.pid, "VmRSS"), smaps_mb(daemon.pid)
+        memtrace = await trace_of(daemon.pid, traced) if a.trace_memory >= 0 else None
         await sub.event("marked", 10)
         sub.send("stop")
         done = await sub.event("done", 60)
@@ -453,6 +477,9 @@ async def one_run(tmp: Path, rate: float, a: argparse.Namespace) -> dict[str, An
         "sims_cpu_pct_of_core": round(100 * (s1 - s0) / wall, 1),
         "daemon_peak_rss_mb": round(hwm, 1),
         "daemon_rss_end_mb": round(rss, 1),
+        "daemon_rss_window_start_mb": round(rss0, 1),
+        "daemon_rss_quiet_mb": round(rss_quiet, 1),
+        "daemon_smaps_rollup_quiet_mb": smaps,
         "latency": done["latency"],
         "sim_queue": {k: queue[k] for k in ("n", "p50_us", "p99_us")},
         "conflated_notices": done["conflated_notices"],
@@ -468,7 +495,27 @@ async def one_run(tmp: Path, rate: float, a: argparse.Namespace) -> dict[str, An
         "daemon_exit_code": rc,
         "daemon_counts": published[-1].split("published=", 1)[1] if published else None,
         "venues": venues,
+        **({"memtrace": memtrace} if memtrace else {}),
     }
+
+
+def smaps_mb(pid: int) -> dict[str, float]:
+    """The resident set split by kind (/proc/<pid>/smaps_rollup): Rss, Anonymous, ..., MiB."""
+    out = {}
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[2] == "kB" and parts[1] != "0":
+            out[parts[0].rstrip(":")] = round(int(parts[1]) / 1024, 1)
+    return out
+
+
+async def trace_of(pid: int, path: Path) -> dict[str, Any] | None:
+    """The traced daemon's memory report (bench/memtrace.py), asked for by SIGUSR2."""
+    os.kill(pid, signal.SIGUSR2)
+    async with asyncio.timeout(120):
+        while not path.exists():  # noqa: ASYNC110 - another process writes it: polled
+            await asyncio.sleep(0.2)
+    return json.loads(path.read_text())
 
 
 SUMMARY = ("frames_sent_per_s", "records_per_s", "cpu_pct_of_core", "cpu_us_per_record",
@@ -571,6 +618,23 @@ def main() -> None:
         default=0,
         help="grow each simulated venue's market list to this many (bench/inflate.py);"
         " 0: the shipped snapshots",
+    )
+    ap.add_argument(
+        "--trace-memory",
+        type=int,
+        default=-1,
+        metavar="FRAMES",
+        help="run the daemon under bench/memtrace.py and add its memory report at the"
+        " window's end to each run: tracemalloc with this many frames per allocation (RSS"
+        " figures of such a run include tracing's own cost), or 0: the allocators' figures"
+        " only, untraced; -1 (default): the plain daemon",
+    )
+    ap.add_argument(
+        "--symbols-per-connection",
+        type=int,
+        default=0,
+        help="max_symbols_per_connection for every streaming venue (the simulators take any"
+        " number): what the connections cost, apart from the markets; 0: each venue's limit",
     )
     ap.add_argument("--out", default=str(HERE / "scale.json"))
     ap.add_argument("--keep", action="store_true", help="keep each run's temporary directory")

@@ -271,6 +271,25 @@ def test_a_row_repeated_as_is_is_one_market() -> None:
     assert t.markets == (m,) and t.lookup("BTCUSDT") is m and not t.ambiguous
 
 
+def test_markets_share_one_string_per_text_and_index_symbols_when_asked() -> None:
+    """A venue's thousands of markets hold one "USDT", and venues share their symbols: each
+    text is one string object however many answers it was decoded from."""
+
+    def fresh(text: str) -> str:
+        return "".join(list(text))  # a string object of its own, as a decoder makes
+
+    a = Market(fresh("ETH/USDT"), fresh("ETHUSDT"), (fresh("ETH-USDT"),), "ETH", fresh("USDT"))
+    b = Market(fresh("ETH/USDT"), fresh("ETHUSDT"), (fresh("ETH-USDT"),), "ETH", fresh("USDT"))
+    c = Market("BTC/USDT", "BTCUSDT", base_id="BTC", quote_id=fresh("USDT"))
+    assert a == b and a.symbol is b.symbol and a.native is b.native and a.ids[0] is b.ids[0]
+    assert a.quote_id is b.quote_id is c.quote_id
+    t = MarketTable([c, a])
+    assert "by_symbol" not in vars(t)  # the codecs look markets up by id only
+    selected, missing = t.select(("ETH/USDT", "XRP/USDT"))
+    assert selected.markets == (a,) and missing == ["XRP/USDT"]
+    assert t.by_symbol == {"BTC/USDT": c, "ETH/USDT": a} and t.lookup("ETH-USDT") is a
+
+
 def kraken_pair(wsname: str, altname: str) -> dict[str, Any]:
     return {"altname": altname, "wsname": wsname, "base": "X", "quote": "Z", "status": "online"}
 

@@ -1,0 +1,148 @@
+"""The daemon under tracemalloc, for the scale benchmark's memory breakdown.
+
+    python bench/memtrace.py OUT.json run -c CONFIG     # `aggregator run` with tracing
+
+Runs the daemon's command line (``aggregator.cli.main``) with tracemalloc started before
+anything is imported, keeping MEMTRACE_FRAMES frames per allocation (default 1; 0: no
+tracing). On SIGUSR2 it writes OUT.json: with tracing, the traced total, the top allocation
+sites grouped by file and line (and, with more than one frame, by traceback) and the totals
+by file (the snapshot itself goes to OUT.json.snapshot, for tracemalloc.Snapshot.load);
+traced or not, Python's small-object allocator (its arenas: in use, free), the C heap
+(glibc's mallinfo2: in use, free, mapped), and /proc/self/status and smaps_rollup, to set
+what Python's objects hold against the resident set. Tracing costs memory and CPU of its
+own: take RSS figures from a run without it.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import re
+import signal
+import sys
+import tracemalloc
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+TOP = 60
+
+
+def _proc(name: str) -> dict[str, int]:
+    """The kB lines of /proc/self/<name>."""
+    out = {}
+    for line in Path(f"/proc/self/{name}").read_text().splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[2] == "kB":
+            out[parts[0].rstrip(":")] = int(parts[1])
+    return out
+
+
+def _site(frames: tracemalloc.Traceback) -> str:
+    return " <- ".join(f"{f.filename.split('/site-packages/')[-1]}:{f.lineno}" for f in frames)
+
+
+def pymalloc() -> dict[str, int]:
+    """Python's small-object allocator: its arenas, and the bytes in blocks used and free
+    (sys._debugmallocstats, which writes to the C stderr)."""
+    saved = os.dup(2)
+    with os.fdopen(os.memfd_create("mallocstats"), "w+b") as f:
+        os.dup2(f.fileno(), 2)
+        try:
+            sys._debugmallocstats()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        f.seek(0)
+        text = f.read().decode()
+    out = {}
+    for key, pattern in (
+        ("arenas_bytes", r"(\d+) arenas \* \d+ bytes/arena"),
+        ("used_blocks_bytes", r"# bytes in allocated blocks\s+=\s+([\d,]+)"),
+        ("free_blocks_bytes", r"# bytes in available blocks\s+=\s+([\d,]+)"),
+        ("free_pools_bytes", r"\d+ unused pools \* \d+ bytes\s+=\s+([\d,]+)"),
+    ):
+        m = re.search(pattern, text)
+        if m:
+            out[key] = int(m.group(1).replace(",", ""))
+    if "arenas_bytes" in out:
+        out["arenas_bytes"] *= 1 << 20
+    return out
+
+
+class _Mallinfo2(ctypes.Structure):
+    _fields_ = [
+        (name, ctypes.c_size_t)
+        for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks",
+                     "uordblks", "fordblks", "keepcost")
+    ]  # fmt: skip
+
+
+def c_heap() -> dict[str, int]:
+    """glibc's heap: bytes obtained by brk and mmap, in use, and free (mallinfo2)."""
+    info = ctypes.CDLL(None).mallinfo2
+    info.restype = _Mallinfo2
+    m = info()
+    return {"heap_bytes": m.arena, "mmapped_bytes": m.hblkhd, "in_use_bytes": m.uordblks,
+            "free_bytes": m.fordblks}  # fmt: skip
+
+
+def report(frames: int, dump: str | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "pymalloc": pymalloc(),
+        "c_heap": c_heap(),
+        "status_kb": _proc("status"),
+        "smaps_rollup_kb": _proc("smaps_rollup"),
+    }
+    if frames:
+        out.update(traced(frames, dump))
+    return out
+
+
+def traced(frames: int, dump: str | None = None) -> dict[str, Any]:
+    snap = tracemalloc.take_snapshot().filter_traces(
+        [tracemalloc.Filter(False, tracemalloc.__file__)]
+    )
+    if dump:
+        snap.dump(dump)  # for tracemalloc.Snapshot.load: sizes by site, diffs
+    by_line = snap.statistics("lineno")
+    out: dict[str, Any] = {
+        "traced_mb": round(sum(s.size for s in by_line) / 2**20, 2),
+        "by_line": [
+            {"site": _site(s.traceback), "kb": round(s.size / 1024, 1), "count": s.count}
+            for s in by_line[:TOP]
+        ],
+        "by_file": [
+            {"file": _site(s.traceback).rsplit(":", 1)[0], "kb": round(s.size / 1024, 1)}
+            for s in snap.statistics("filename")[:TOP]
+        ],
+    }
+    if frames > 1:
+        out["by_traceback"] = [
+            {"site": _site(s.traceback), "kb": round(s.size / 1024, 1), "count": s.count}
+            for s in snap.statistics("traceback")[:TOP]
+        ]
+    return out
+
+
+def main() -> int:
+    path, argv = sys.argv[1], sys.argv[2:]
+    frames = int(os.environ.get("MEMTRACE_FRAMES", "1"))
+    if frames:
+        tracemalloc.start(frames)
+
+    def dump(signum: int, frame: FrameType | None) -> None:
+        tmp = f"{path}.tmp"
+        Path(tmp).write_text(json.dumps(report(frames, f"{path}.snapshot"), indent=1) + "\n")
+        os.replace(tmp, path)
+
+    signal.signal(signal.SIGUSR2, dump)
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from aggregator.cli import main as run
+
+    return run(argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
