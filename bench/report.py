@@ -90,9 +90,12 @@ def main_table(results: dict, t: str) -> str:
 
 
 def detail_table(results: dict, t: str) -> str:
-    """Per venue and contender: flood rate, paced latency, records on disk, RSS."""
+    """Per venue and contender: flood rate, paced latency (and over how many frames: a
+    frame on a channel without a size, okx-swap's mark price say, carries no index), records
+    on disk, RSS."""
     cols = ["venue", "contender", "flood msgs/s", "paced p50 us", "paced p99 us", "paced p99.9 us",
-            "records/frames flood", "records/frames paced", "peak RSS MB"]  # fmt: skip
+            "paced frames timed", "records/frames flood", "records/frames paced",
+            "peak RSS MB"]  # fmt: skip
     rows = []
     for v, by_c in results["venues"].items():
         for c, by_t in by_c.items():
@@ -104,10 +107,15 @@ def detail_table(results: dict, t: str) -> str:
                     return "-"
                 return f"{m['records_written']:,.0f} / {m.get('frames_sent', 0):,.0f}"
 
+            def timed(m: dict) -> str:  # frames whose index a record or message carried
+                if "latency_matched" not in m:
+                    return "-"
+                return f"{m['latency_matched']:,.0f} / {m.get('frames_sent', 0):,.0f}"
+
             rate = fl.get("msgs_per_s")
             rows.append([v, c, "-" if rate is None else f"{rate:,.0f}",
                          g(pc.get("latency_p50_us")), g(pc.get("latency_p99_us")),
-                         g(pc.get("latency_p999_us")), written(fl), written(pc),
+                         g(pc.get("latency_p999_us")), timed(pc), written(fl), written(pc),
                          g(fl.get("peak_rss_mb"))])  # fmt: skip
     return table(cols, rows)
 
