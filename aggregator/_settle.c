@@ -30,6 +30,11 @@ static PyObject *flags = NULL;   /* records.FLAGS: a tuple, indexed by mask */
 static PyObject *spot = NULL;    /* "spot" */
 static PyObject *derivative_name = NULL; /* "settle_derivative" */
 static PyObject *same_name = NULL;       /* "same_market_values" */
+/* Derivative's own fields: mark and index are prices, open interest a size, the funding
+ * rate any finite number, the next funding time carried over when not sent */
+static PyTypeObject *derivative_type = NULL;
+static PyObject *no_derivative = NULL; /* a Derivative with every field None */
+static Py_ssize_t mark_at, index_at, oi_at, rate_at, funding_ts_at;
 
 #define SLOT(obj, at) ((PyObject **)((char *)(obj) + (at)))
 
@@ -58,9 +63,10 @@ offset_of(PyObject *cls, PyObject *name, Py_ssize_t *at)
 static PyObject *
 setup(PyObject *self, PyObject *args)
 {
-    PyObject *cls, *names, *prices, *empty_, *nothing_, *flags_;
-    if (!PyArg_ParseTuple(args, "O!O!O!OOO!", &PyType_Type, &cls, &PyTuple_Type, &names,
-                          &PyTuple_Type, &prices, &empty_, &nothing_, &PyTuple_Type, &flags_))
+    PyObject *cls, *names, *prices, *empty_, *nothing_, *flags_, *dcls, *dnothing;
+    if (!PyArg_ParseTuple(args, "O!O!O!OOO!O!O", &PyType_Type, &cls, &PyTuple_Type, &names,
+                          &PyTuple_Type, &prices, &empty_, &nothing_, &PyTuple_Type, &flags_,
+                          &PyType_Type, &dcls, &dnothing))
         return NULL;
     if (PyTuple_GET_SIZE(names) != NFIELDS || PyTuple_GET_SIZE(prices) != NFIELDS) {
         PyErr_SetString(PyExc_ValueError, "expected the 10 market fields");
@@ -94,10 +100,32 @@ setup(PyObject *self, PyObject *args)
     OFFSET("seq", seq_at)
     OFFSET("instance", instance_at)
 #undef OFFSET
+#define OFFSET(field, at)                                   \
+    n = PyUnicode_InternFromString(field);                  \
+    if (n == NULL || offset_of(dcls, n, &at) < 0) {         \
+        Py_XDECREF(n);                                      \
+        return NULL;                                        \
+    }                                                       \
+    Py_DECREF(n);
+    OFFSET("mark", mark_at)
+    OFFSET("index", index_at)
+    OFFSET("open_interest", oi_at)
+    OFFSET("funding_rate", rate_at)
+    OFFSET("funding_ts", funding_ts_at)
+#undef OFFSET
     if (!PyObject_TypeCheck(nothing_, (PyTypeObject *)cls)) {
         PyErr_SetString(PyExc_TypeError, "the empty record is not of the record class");
         return NULL;
     }
+    if (!PyType_IsSubtype((PyTypeObject *)dcls, (PyTypeObject *)cls) ||
+        !PyObject_TypeCheck(dnothing, (PyTypeObject *)dcls)) {
+        PyErr_SetString(PyExc_TypeError, "the derivative class or its empty record is wrong");
+        return NULL;
+    }
+    Py_INCREF(dcls);
+    Py_XSETREF(derivative_type, (PyTypeObject *)dcls);
+    Py_INCREF(dnothing);
+    Py_XSETREF(no_derivative, dnothing);
     Py_INCREF(cls);
     Py_XSETREF(record_type, (PyTypeObject *)cls);
     Py_INCREF(empty_);
@@ -149,6 +177,83 @@ set_slot(PyObject *obj, Py_ssize_t at, PyObject *value)
     Py_XDECREF(old);
 }
 
+/* one price or size field: carried over when not sent, nulled and flagged when out of
+ * range; -1 with an exception set */
+static long
+check_field(PyObject *rec, PyObject *prev, Py_ssize_t at, int price)
+{
+    PyObject *v = *SLOT(rec, at);
+    if (v == NULL || v == Py_None) {
+        set_slot(rec, at, *SLOT(prev, at));
+        return 0;
+    }
+    int ok = in_range(v, price);
+    if (ok < 0)
+        return -1;
+    if (ok)
+        return 0;
+    long wrong = 0;
+    Py_INCREF(v); /* held while the slot lets it go */
+    set_slot(rec, at, Py_None);
+    if (v != empty) {
+        int nan = is_nan(v);
+        if (nan < 0) {
+            Py_DECREF(v);
+            return -1;
+        }
+        wrong = nan ? BAD_VALUE : (price ? NONPOSITIVE_PRICE : NEGATIVE_SIZE);
+    }
+    Py_DECREF(v);
+    return wrong;
+}
+
+static inline int
+float_or_none(PyObject *v)
+{
+    return v == NULL || v == Py_None || PyFloat_CheckExact(v);
+}
+
+/* Derivative.settle_derivative: in C for a Derivative whose own values are floats (all of
+ * them, from the codecs); the method itself for anything else */
+static long
+settle_derivative(PyObject *rec, PyObject *prev)
+{
+    if (!Py_IS_TYPE(rec, derivative_type) || !float_or_none(*SLOT(rec, mark_at)) ||
+        !float_or_none(*SLOT(rec, index_at)) || !float_or_none(*SLOT(rec, oi_at)) ||
+        !float_or_none(*SLOT(rec, rate_at))) {
+        PyObject *r = PyObject_CallMethodOneArg(rec, derivative_name, prev);
+        if (r == NULL)
+            return -1;
+        long more = PyLong_AsLong(r);
+        Py_DECREF(r);
+        return (more == -1 && PyErr_Occurred()) ? -1 : more;
+    }
+    if (!PyObject_TypeCheck(prev, derivative_type))
+        prev = no_derivative; /* the market's first record */
+    long wrong = 0, w;
+    if ((w = check_field(rec, prev, mark_at, 1)) < 0)
+        return -1;
+    wrong |= w;
+    if ((w = check_field(rec, prev, index_at, 1)) < 0)
+        return -1;
+    wrong |= w;
+    if ((w = check_field(rec, prev, oi_at, 0)) < 0)
+        return -1;
+    wrong |= w;
+    PyObject *v = *SLOT(rec, rate_at);
+    if (v == NULL || v == Py_None)
+        set_slot(rec, rate_at, *SLOT(prev, rate_at));
+    else if (!isfinite(PyFloat_AS_DOUBLE(v))) {
+        if (v != empty)
+            wrong |= BAD_VALUE;
+        set_slot(rec, rate_at, Py_None);
+    }
+    v = *SLOT(rec, funding_ts_at);
+    if (v == NULL || v == Py_None)
+        set_slot(rec, funding_ts_at, *SLOT(prev, funding_ts_at));
+    return wrong;
+}
+
 /* Ticker.settle on one record: the mask, or -1 with an exception set */
 static long
 settle_one(PyObject *rec, PyObject *prev)
@@ -165,28 +270,10 @@ settle_one(PyObject *rec, PyObject *prev)
     }
     long wrong = 0;
     for (int i = 0; i < NFIELDS; i++) {
-        Py_ssize_t at = offsets[i];
-        PyObject *v = *SLOT(rec, at);
-        if (v == NULL || v == Py_None) {
-            set_slot(rec, at, *SLOT(prev, at));
-            continue;
-        }
-        int ok = in_range(v, is_price[i]);
-        if (ok < 0)
+        long w = check_field(rec, prev, offsets[i], is_price[i]);
+        if (w < 0)
             return -1;
-        if (ok)
-            continue;
-        Py_INCREF(v); /* held while the slot lets it go */
-        set_slot(rec, at, Py_None);
-        if (v != empty) {
-            int nan = is_nan(v);
-            if (nan < 0) {
-                Py_DECREF(v);
-                return -1;
-            }
-            wrong |= nan ? BAD_VALUE : (is_price[i] ? NONPOSITIVE_PRICE : NEGATIVE_SIZE);
-        }
-        Py_DECREF(v);
+        wrong |= w;
     }
     PyObject *kind = *SLOT(rec, kind_at);
     if (kind != NULL && kind != spot) {
@@ -194,12 +281,8 @@ settle_one(PyObject *rec, PyObject *prev)
         if (eq == -1 && PyErr_Occurred())
             return -1;
         if (eq != 0) {
-            PyObject *r = PyObject_CallMethodOneArg(rec, derivative_name, prev);
-            if (r == NULL)
-                return -1;
-            long more = PyLong_AsLong(r);
-            Py_DECREF(r);
-            if (more == -1 && PyErr_Occurred())
+            long more = settle_derivative(rec, prev);
+            if (more < 0)
                 return -1;
             wrong |= more;
         }

@@ -267,7 +267,9 @@ def _compiled_settle() -> Any:
     except ImportError:
         return None
     prices = tuple(name in PRICE_FIELDS for name in MARKET_FIELDS)
-    compiled.setup(Ticker, MARKET_FIELDS, prices, EMPTY, _NOTHING, FLAGS)
+    compiled.setup(
+        Ticker, MARKET_FIELDS, prices, EMPTY, _NOTHING, FLAGS, Derivative, _NO_DERIVATIVE
+    )
     return compiled
 
 

@@ -549,6 +549,7 @@ def _record(draw: st.DrawFn, kind: str) -> Ticker:
         return Ticker("x", "A/B", "AB", **values)
     more: dict[str, Any] = {"mark": draw(_VALUES), "index": draw(_VALUES)}
     more["open_interest"] = draw(_VALUES)
+    more["funding_ts"] = draw(st.one_of(st.none(), st.integers(0, 2**62)))
     more["funding_rate"] = draw(_VALUES)
     return Derivative("x", "A/B:B", "AB", kind=kind, **values, **more)
 
