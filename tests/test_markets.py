@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import itertools
 import json
 import logging
@@ -22,6 +23,8 @@ import pytest
 from aiohttp import web
 
 from aggregator.adapters.base import Codec
+from aggregator.adapters.http import Http
+from aggregator.adapters.markets import Markets
 from aggregator.adapters.registry import ADAPTERS, DERIVATIVES, codec_class
 from aggregator.adapters.runner import Adapter
 from aggregator.config import ExchangeConfig, loads
@@ -288,6 +291,37 @@ def test_markets_share_one_string_per_text_and_index_symbols_when_asked() -> Non
     selected, missing = t.select(("ETH/USDT", "XRP/USDT"))
     assert selected.markets == (a,) and missing == ["XRP/USDT"]
     assert t.by_symbol == {"BTC/USDT": c, "ETH/USDT": a} and t.lookup("ETH-USDT") is a
+
+
+async def test_a_refresh_that_keeps_the_selection_keeps_one_table(tmp_path: Path) -> None:
+    """A refreshed list with the same markets is not kept beside the table in use (a
+    daemon would otherwise hold two tables of every market after its first refresh); a
+    list that changes the selection is returned."""
+    same, grown = binance_markets(extra=False), binance_markets()
+    server = MarketsServer([(200, JSON, same)] * 3 + [(200, JSON, grown)])
+    await server.start()
+    cfg = ExchangeConfig(venue="binance", markets_url=server.url, markets_refresh=0.05)
+    log = logging.LoggerAdapter(logging.getLogger("test"), {})
+    http = Http(2.0)
+    try:
+        async with http.open():
+            markets = Markets(codec_class("binance"), cfg, tmp_path, http.fetch, _no_status, log)
+            first = await markets.first()
+            changed = asyncio.ensure_future(markets.changed(first))
+            async with asyncio.timeout(10):
+                while len(server.times) < 3:  # two refreshes with the same list
+                    await asyncio.sleep(0.01)
+            gc.collect()
+            alive = [t for t in gc.get_objects() if isinstance(t, MarketTable) and len(t)]
+            assert alive == [first]
+            new = await asyncio.wait_for(changed, 10)
+            assert EXTRA in new.by_symbol and EXTRA not in first.by_symbol
+    finally:
+        await server.stop()
+
+
+def _no_status(state: str, detail: str | None) -> None:
+    pass
 
 
 def kraken_pair(wsname: str, altname: str) -> dict[str, Any]:

@@ -110,22 +110,31 @@ class Markets:
         Every ``markets_refresh`` seconds; while the venue's list fails, sooner, with
         backoff. A list that keeps the selection is taken in silence, except that symbols
         missing from it are reported again once the venue's own list replaces a fallback.
+        The table in use stays the one to compare with: its sessions hold it, and keeping
+        a list that changes nothing as well would hold two tables of every market.
         """
         while True:
             await asyncio.sleep(self._retry_delay() if self.retrying else self.cfg.markets_refresh)
             if not self.url:
                 continue  # the shipped list does not change while the daemon runs
-            before = self.source
-            new = await self._from_venue()
-            if new is None:
-                continue
-            old_selection = current.select(self.cfg.symbols)[0].markets
-            selected, missing = new.select(self.cfg.symbols)
-            if selected.markets != old_selection:
+            new = await self._selection_changed(current)
+            if new is not None:
                 return new
-            if before != VENUE and missing:
-                self._report_missing(missing, len(selected))
-            current = new
+
+    async def _selection_changed(self, current: MarketTable) -> MarketTable | None:
+        """One refresh: the venue's list if it changes the selection of ``current``; else
+        None, and nothing of it is kept."""
+        before = self.source
+        new = await self._from_venue()
+        if new is None:
+            return None
+        old_selection = current.select(self.cfg.symbols)[0].markets
+        selected, missing = new.select(self.cfg.symbols)
+        if selected.markets != old_selection:
+            return new
+        if before != VENUE and missing:
+            self._report_missing(missing, len(selected))
+        return None
 
     async def _from_venue(self) -> MarketTable | None:
         """One request for the venue's list: its table (cached on disk), or None (the
