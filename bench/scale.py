@@ -509,7 +509,7 @@ def smaps_mb(pid: int) -> dict[str, float]:
     return out
 
 
-async def trace_of(pid: int, path: Path) -> dict[str, Any] | None:
+async def trace_of(pid: int, path: Path) -> dict[str, Any]:
     """The traced daemon's memory report (bench/memtrace.py), asked for by SIGUSR2."""
     os.kill(pid, signal.SIGUSR2)
     async with asyncio.timeout(120):
@@ -520,7 +520,7 @@ async def trace_of(pid: int, path: Path) -> dict[str, Any] | None:
 
 SUMMARY = ("frames_sent_per_s", "records_per_s", "cpu_pct_of_core", "cpu_us_per_record",
            "sims_cpu_pct_of_core", "daemon_peak_rss_mb", "daemon_rss_end_mb",
-           "conflated_notices", "venues_with_records_in_window")  # fmt: skip
+           "daemon_rss_quiet_mb", "conflated_notices", "venues_with_records_in_window")  # fmt: skip
 LAT = ("stamp_p50_us", "stamp_p99_us", "stamp_p999_us", "recv_p50_us", "recv_p99_us",
        "event_p50_us", "event_p99_us")  # fmt: skip
 
