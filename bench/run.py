@@ -190,7 +190,8 @@ def venue_config(root: Path, name: str, info: dict) -> Path:
     return daemon_config(root, [
         f"[exchanges.{v.exchange or name}]",
         'mode = "ws"',
-        f"kinds = {json.dumps([v.kind])}",
+        # (spot is the default: a daemon of a commit before `kinds` reads the same config)
+        *([f"kinds = {json.dumps([v.kind])}"] if v.kind != "spot" else []),
         f"symbols = {json.dumps(list(v.symbols))}",
         f'ws_url = "{info["ws_url"]}"',
         f'rest_url = "{http}{v.rest_prefix}"',
