@@ -76,7 +76,8 @@ class _Listener(WSListener):
 
     def on_ws_connected(self, transport: WSTransport) -> None:
         try:
-            for message in self.first:  # before any frame of the venue is handled
+            first, self.first = self.first, []  # (not kept for the session's life)
+            for message in first:  # before any frame of the venue is handled
                 transport.send(TEXT, message.encode())
             self.on_open()
         except Exception as e:  # ours, not picows's: raised as such by wait_closed
