@@ -1,7 +1,7 @@
 /* The check of every record's numbers (records.Ticker.settle), compiled: the same rules,
  * field by field, reading and writing the record's slots where msgspec keeps them.
  *
- * Optional: without a C compiler the package installs without it and records.settle is
+ * Optional: without a C compiler the package installs without it and settling.settle is
  * Ticker.settle itself. Both are run on the same values by the tests (test_values.py).
  *
  * setup() is given the record class, its market fields in settle's order with whether each
@@ -328,7 +328,7 @@ settle(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     return wrong < 0 ? NULL : PyLong_FromLong(wrong);
 }
 
-/* records._settle_batch, compiled: (records, last, merge, dedupe, seq, instance, batch) ->
+/* settling.python_settle_batch, compiled: (records, last, merge, dedupe, seq, instance, batch) ->
  * (seq, flagged, bad, bad_native) */
 static PyObject *
 settle_batch(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
@@ -429,7 +429,7 @@ static PyMethodDef methods[] = {
      "settle(record, prev) -> mask: records.Ticker.settle, compiled."},
     {"settle_batch", (PyCFunction)(void (*)(void))settle_batch, METH_FASTCALL,
      "settle_batch(records, last, merge, dedupe, seq, instance, batch): "
-     "records._settle_batch, compiled."},
+     "settling.python_settle_batch, compiled."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -17,7 +17,8 @@ from typing import Any
 
 from .adapters.base import Codec
 from .errors import ParseError
-from .records import Ticker, settle
+from .records import Ticker
+from .settling import settle
 from .symbols import MarketTable
 
 _PAYLOADS = ("open", "ws", "ws_b64", "rest", "rest_b64", "markets")

@@ -11,7 +11,6 @@ the ``Record`` protocol, which every record type (and the consolidated view's) s
 
 from __future__ import annotations
 
-import importlib
 import time
 from collections.abc import Sequence
 from typing import Any, ClassVar, Protocol
@@ -257,64 +256,6 @@ class Derivative(Ticker, tag_field="type", tag="ticker", gc=False):
 
 
 _NO_DERIVATIVE = Derivative("", "", "", kind="perp")  # its first record: every field None
-
-
-def _compiled_settle() -> Any:
-    """The record check compiled (aggregator/_settle.c): settle and settle_batch, the same
-    rules on the record's slots; None where the package was installed without it."""
-    try:
-        compiled = importlib.import_module("aggregator._settle")
-    except ImportError:
-        return None
-    prices = tuple(name in PRICE_FIELDS for name in MARKET_FIELDS)
-    compiled.setup(
-        Ticker, MARKET_FIELDS, prices, EMPTY, _NOTHING, FLAGS, Derivative, _NO_DERIVATIVE
-    )
-    return compiled
-
-
-def _settle_batch(
-    records: list[Ticker],
-    last: dict[str, Ticker],
-    merge: bool,
-    dedupe: bool,
-    seq: int,
-    instance: str | None,
-    batch: list[Ticker],
-) -> tuple[int, int, int, str]:
-    """A read's records made the venue's: each settled (merged with its market's last
-    record in ``last`` when ``merge``), then, unless ``dedupe`` finds its values equal to
-    that last record's (a poll that saw no change), kept as its market's last, numbered
-    from ``seq`` on, stamped with ``instance`` and appended to ``batch``. Returns the last
-    number given, the records flagged, those flagged BAD_VALUE, and the last of those's
-    native id."""
-    flagged = bad = 0
-    bad_native = ""
-    for rec in records:
-        native = rec.native
-        prev = last.get(native)
-        wrong = settle(rec, prev if merge else None)
-        if dedupe and prev is not None and rec.same_market_values(prev):
-            continue
-        if wrong:
-            flagged += 1
-            if wrong & BAD_VALUE:
-                bad += 1
-                bad_native = native
-        last[native] = rec
-        seq += 1
-        rec.seq = seq
-        if instance is not None:
-            rec.instance = instance
-        batch.append(rec)
-    return seq, flagged, bad, bad_native
-
-
-_compiled = _compiled_settle()
-# settle(record, prev) -> mask: every record's check (Ticker.settle's rules); settle_batch:
-# a read's records settled, numbered and batched (_settle_batch). Compiled where built.
-settle: Any = _compiled.settle if _compiled is not None else Ticker.settle
-settle_batch: Any = _compiled.settle_batch if _compiled is not None else _settle_batch
 
 
 class Status(msgspec.Struct, tag_field="type", tag="status", gc=False):

@@ -23,7 +23,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aggregator import records
+from aggregator import settling
 from aggregator.adapters.emitter import Connection
 from aggregator.adapters.frames import frame_handler
 from aggregator.adapters.registry import codec_class
@@ -570,13 +570,13 @@ def _state(r: Ticker) -> list[Any]:
     return out
 
 
-@pytest.mark.skipif(records.settle is Ticker.settle, reason="built without the compiled check")
+@pytest.mark.skipif(settling.settle is Ticker.settle, reason="built without the compiled check")
 @settings(max_examples=400, deadline=None)
 @given(_pairs())
 def test_the_compiled_check_is_ticker_settle(pair: tuple[Ticker, Ticker | None]) -> None:
     rec, prev = pair
     twin = msgspec.structs.replace(rec)
-    assert records.settle(rec, prev) == Ticker.settle(twin, prev)
+    assert settling.settle(rec, prev) == Ticker.settle(twin, prev)
     assert _state(rec) == _state(twin)
     assert rec.flags is twin.flags  # the shared tuples of FLAGS
 
@@ -597,7 +597,7 @@ def _reads(draw: st.DrawFn) -> tuple[list[Ticker], list[Ticker], bool, bool, str
     return reads, known, *flags, draw(st.sampled_from([None, "host-1"]))
 
 
-@pytest.mark.skipif(records.settle is Ticker.settle, reason="built without the compiled check")
+@pytest.mark.skipif(settling.settle is Ticker.settle, reason="built without the compiled check")
 @settings(max_examples=300, deadline=None)
 @given(_reads())
 def test_the_compiled_batch_is_the_python_one(
@@ -605,7 +605,7 @@ def test_the_compiled_batch_is_the_python_one(
 ) -> None:
     records_, known, merge, dedupe, instance = read
     runs = []
-    for batch_of in (records.settle_batch, records._settle_batch):
+    for batch_of in (settling.settle_batch, settling.python_settle_batch):
         recs = [msgspec.structs.replace(r) for r in records_]
         last = {r.native: msgspec.structs.replace(r) for r in known}
         batch: list[Ticker] = []
@@ -619,18 +619,18 @@ def test_the_compiled_check_is_built_where_ci_builds() -> None:
     """The package as CI installs it has the compiled check (a C compiler is there): a build
     that silently fell back would leave the test above skipped."""
     if os.environ.get("CI"):
-        assert records.settle is not Ticker.settle
+        assert settling.settle is not Ticker.settle
 
 
 def test_the_compiled_check_refuses_what_is_not_a_record() -> None:
-    if records.settle is Ticker.settle:
+    if settling.settle is Ticker.settle:
         return
     with pytest.raises(TypeError):
-        records.settle(object(), None)
+        settling.settle(object(), None)
     with pytest.raises(TypeError):
-        records.settle(Ticker("x", "A/B", "AB"), object())
+        settling.settle(Ticker("x", "A/B", "AB"), object())
     bad = Ticker("x", "A/B", "AB", bid="1")  # type: ignore[arg-type]
     with pytest.raises(TypeError):
-        records.settle(bad, None)
+        settling.settle(bad, None)
     with pytest.raises(TypeError):
         Ticker.settle(Ticker("x", "A/B", "AB", bid="1"), None)  # type: ignore[arg-type]

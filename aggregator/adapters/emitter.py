@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ParseError
-from ..records import Status, Ticker, lines_of, settle_batch
+from ..records import Status, Ticker, lines_of
+from ..settling import settle_batch
 from .base import Codec
 from .recorder import Recorder
 
@@ -139,7 +140,7 @@ class Emitter:
 
     def emit(self, records: list[Ticker], conn: Connection, dedupe: bool = False) -> None:
         """Settle (merge, check), number and batch records of a connection
-        (records.settle_batch, compiled where built). The batch goes out at the end of the
+        (settling.settle_batch, compiled where built). The batch goes out at the end of the
         read (or now, once FLUSH_AT long; at once without a batch publisher). Records
         flagged for values the venue sent badly are counted as parse errors (and reported
         like them, after the records); every flagged one in `flagged`. With `dedupe`, a
