@@ -84,35 +84,24 @@ setup(PyObject *self, PyObject *args)
             return NULL;
         is_price[i] = p;
     }
-    PyObject *n;
-#define OFFSET(field, at)                                   \
-    n = PyUnicode_InternFromString(field);                  \
-    if (n == NULL || offset_of(cls, n, &at) < 0) {          \
-        Py_XDECREF(n);                                      \
-        return NULL;                                        \
-    }                                                       \
-    Py_DECREF(n);
-    OFFSET("bid", bid_at)
-    OFFSET("ask", ask_at)
-    OFFSET("flags", flags_at)
-    OFFSET("kind", kind_at)
-    OFFSET("native", native_at)
-    OFFSET("seq", seq_at)
-    OFFSET("instance", instance_at)
-#undef OFFSET
-#define OFFSET(field, at)                                   \
-    n = PyUnicode_InternFromString(field);                  \
-    if (n == NULL || offset_of(dcls, n, &at) < 0) {         \
-        Py_XDECREF(n);                                      \
-        return NULL;                                        \
-    }                                                       \
-    Py_DECREF(n);
-    OFFSET("mark", mark_at)
-    OFFSET("index", index_at)
-    OFFSET("open_interest", oi_at)
-    OFFSET("funding_rate", rate_at)
-    OFFSET("funding_ts", funding_ts_at)
-#undef OFFSET
+    /* the other fields' slots: the record's own, then a derivative's */
+    static const char *const own[] = {"bid", "ask", "flags", "kind", "native", "seq",
+                                      "instance"};
+    Py_ssize_t *const own_at[] = {&bid_at, &ask_at, &flags_at, &kind_at, &native_at, &seq_at,
+                                  &instance_at};
+    static const char *const derived[] = {"mark", "index", "open_interest", "funding_rate",
+                                          "funding_ts"};
+    Py_ssize_t *const derived_at[] = {&mark_at, &index_at, &oi_at, &rate_at, &funding_ts_at};
+    for (size_t i = 0; i < sizeof own / sizeof *own + sizeof derived / sizeof *derived; i++) {
+        int mine = i < sizeof own / sizeof *own;
+        size_t k = mine ? i : i - sizeof own / sizeof *own;
+        PyObject *n = PyUnicode_InternFromString(mine ? own[k] : derived[k]);
+        Py_ssize_t *at = mine ? own_at[k] : derived_at[k];
+        int failed = n == NULL || offset_of(mine ? cls : dcls, n, at) < 0;
+        Py_XDECREF(n);
+        if (failed)
+            return NULL;
+    }
     if (!PyObject_TypeCheck(nothing_, (PyTypeObject *)cls)) {
         PyErr_SetString(PyExc_TypeError, "the empty record is not of the record class");
         return NULL;
