@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import msgspec
 import orjson
@@ -74,6 +74,7 @@ class Refused(msgspec.Struct):
 
 
 PUSH = Schema(Push)
+R = TypeVar("R")  # a REST answer's row type: spot's Result or the futures'
 TICKERS = Schema(list[Result] | Refused)  # type: ignore[arg-type]
 
 
@@ -101,6 +102,23 @@ def subscribe(channels: Sequence[str], markets: Sequence[Market]) -> list[str]:
         ).decode()
         for n, ch in enumerate(channels, start=1)
     ]
+
+
+def rows(doc: list[R] | Refused) -> list[R]:
+    """A REST answer's rows (spot's and the futures', whose row type differs), or the
+    venue's refusal raised."""
+    if isinstance(doc, Refused):
+        if doc.label is not msgspec.UNSET:
+            raise VenueError(f"venue error {doc.label}: {doc.message}")
+        raise ParseError("expected a list of tickers")
+    return doc
+
+
+def rejection(channel: str | None, event: str | None, error: Any) -> VenueNotice:
+    """A refused request's echo ({"error": {"code", "message"}}) as a notice (spot's and
+    the futures'); made only when a frame carries an error."""
+    detail = f"{error.get('code')}: {error.get('message')}" if isinstance(error, dict) else error
+    return VenueNotice(f"{channel} {event} rejected: {detail}")
 
 
 def ping(prefix: str) -> str:
@@ -175,12 +193,7 @@ class Gate(Codec):
             return []
         error = msg.error
         if error:
-            detail = (
-                error
-                if not isinstance(error, dict)
-                else (f"{error.get('code')}: {error.get('message')}")
-            )
-            raise VenueNotice(f"{channel} {msg.event} rejected: {detail}")
+            raise rejection(channel, msg.event, error)
         return []
 
     def _book(self, t: Result | None, msg: Push, ts_recv: int) -> Ticker | None:
@@ -212,12 +225,7 @@ class Gate(Codec):
         and bid (null when absent, as in this recording).
         Errors: {"label":"INVALID_CURRENCY_PAIR","message":"..."}.
         """
-        doc = TICKERS(body)
-        if isinstance(doc, Refused):
-            if doc.label is not msgspec.UNSET:
-                raise VenueError(f"venue error {doc.label}: {doc.message}")
-            raise ParseError("expected a list of tickers")
-        return [r for t in doc if (r := self._ticker(t, None, ts_recv)) is not None]
+        return [r for t in rows(TICKERS(body)) if (r := self._ticker(t, None, ts_recv)) is not None]
 
     @staticmethod
     def market_rows(body: bytes) -> list[Any]:

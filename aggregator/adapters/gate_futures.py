@@ -21,12 +21,12 @@ from typing import Any, ClassVar
 
 import msgspec
 
-from ..errors import ParseError, VenueError, VenueNotice
+from ..errors import ParseError
 from ..records import Derivative, Ticker, ms_to_ns, seconds_to_ns
 from ..symbols import Market, derivative_symbol
 from .base import Codec, RestRequest, json_body
 from .contracts import in_base
-from .gate import Gate, Refused, ping, subscribe
+from .gate import Gate, Refused, ping, rejection, rows, subscribe
 from .schema import Num, Schema, Time
 
 CHANNELS = ("futures.book_ticker", "futures.tickers")
@@ -124,10 +124,7 @@ class GateFutures(Codec):
             return []
         error = msg.error
         if error:
-            detail = (
-                f"{error.get('code')}: {error.get('message')}" if isinstance(error, dict) else error
-            )
-            raise VenueNotice(f"{msg.channel} {msg.event} rejected: {detail}")
+            raise rejection(msg.channel, msg.event, error)
         return []
 
     def _book(self, t: Result | None, msg: Push, ts_recv: int) -> Ticker | None:
@@ -195,12 +192,7 @@ class GateFutures(Codec):
         "funding_next_apply" (s) is the next funding time.
         Errors: {"label":"CONTRACT_NOT_FOUND","message":"..."}.
         """
-        doc = ROWS(body)
-        if isinstance(doc, Refused):
-            if doc.label is not msgspec.UNSET:
-                raise VenueError(f"venue error {doc.label}: {doc.message}")
-            raise ParseError("expected a list of tickers")
-        return [r for t in doc if (r := self._ticker(t, None, ts_recv)) is not None]
+        return [r for t in rows(ROWS(body)) if (r := self._ticker(t, None, ts_recv)) is not None]
 
     @staticmethod
     def market_rows(body: bytes) -> list[Any]:
