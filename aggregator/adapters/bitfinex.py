@@ -229,13 +229,7 @@ class Bitfinex(Codec):
         /v2/ticker/tBTCUST: the same row without the symbol.
         Errors: ["error",10020,"symbol: invalid"] or {"error":"ERR_RATE_LIMIT"}.
         """
-        data = json_body(body)
-        if isinstance(data, dict) and "error" in data:
-            raise VenueError(f"venue error: {data.get('error')}: {data.get('message', '')}")
-        if not isinstance(data, list):
-            raise ParseError("expected a JSON array")
-        if data and data[0] == "error":
-            raise VenueError(f"venue error: {data[1:]}")
+        data = rest_rows(body)
         if data and not isinstance(data[0], list):  # one ticker: a flat row of numbers
             if market is None:
                 raise ParseError("a single ticker needs its market")
@@ -281,3 +275,16 @@ def _row(values: list[Any]) -> Row:
     if len(values) != TRADING_ROW:
         raise ParseError(f"expected a trading ticker of {TRADING_ROW} fields")
     return ROW.convert(values)
+
+
+def rest_rows(body: bytes) -> list[Any]:
+    """A REST answer's array (spot's and the derivatives'), or the venue's error as sent:
+    ["error",10020,"symbol: invalid"] or {"error":"ERR_RATE_LIMIT"}."""
+    data = json_body(body)
+    if isinstance(data, dict) and "error" in data:
+        raise VenueError(f"venue error: {data.get('error')}: {data.get('message', '')}")
+    if not isinstance(data, list):
+        raise ParseError("expected a JSON array")
+    if data and data[0] == "error":
+        raise VenueError(f"venue error: {data[1:]}")
+    return data

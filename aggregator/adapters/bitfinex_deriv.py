@@ -24,11 +24,11 @@ from urllib.parse import quote
 import msgspec
 import orjson
 
-from ..errors import ParseError, VenueError
+from ..errors import ParseError
 from ..records import Derivative, Ticker, minus, ms_to_ns
 from ..symbols import Market, derivative_symbol
 from .base import RestRequest, json_body
-from .bitfinex import FRAME, ROW, TRADING_ROW, Bitfinex, Row
+from .bitfinex import FRAME, ROW, TRADING_ROW, Bitfinex, Row, rest_rows
 from .schema import Num, Schema, Time
 
 STATUS_ROW = 18  # up to OPEN_INTEREST
@@ -163,13 +163,7 @@ class BitfinexDeriv(Bitfinex):
         78740,76418]]; /v2/status/deriv: [["tBTCF0:USTF0",1596124822000,null,0.896,0.771,
         null,1.0e-4,null,1596153600000,-3.1e-8,0,null,6.2e-8,null,null,0.897,null,null,
         1000.5,null,null,null,0.001,0.01]] (documented). Errors: ["error",10020,"..."]."""
-        data = json_body(body)
-        if isinstance(data, dict) and "error" in data:
-            raise VenueError(f"venue error: {data.get('error')}: {data.get('message', '')}")
-        if not isinstance(data, list):
-            raise ParseError("expected a JSON array")
-        if data and data[0] == "error":
-            raise VenueError(f"venue error: {data[1:]}")
+        data = rest_rows(body)
         out: list[Ticker] = []
         for row in data:
             if not isinstance(row, list) or not row or not isinstance(row[0], str):
