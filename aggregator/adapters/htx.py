@@ -17,7 +17,7 @@ response) is parsed as well. Market ids are lower case ("btcusdt"); markets come
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import msgspec
 import orjson
@@ -62,6 +62,7 @@ class Message(msgspec.Struct):
 
 
 MESSAGE = Schema(Message)
+T = TypeVar("T")  # a push's tick type: spot's Tick or the swaps'
 # The message's time ("ts", or the bbo's quoteTime) is the record's: given to record().
 BBO = StructFields(bid="bid", bid_size="bidSize", ask="ask", ask_size="askSize")
 STREAM_TICKER = StructFields(
@@ -72,6 +73,17 @@ STREAM_TICKER = StructFields(
 REST_TICKER = TickerFields(
     last="close", open="open", high="high", low="low", volume="amount", quote_volume="vol"
 )
+
+
+def route(codec: Codec, ch: str, tick: T | None) -> tuple[Market, str, T] | None:
+    """A push's market, channel and tick from its "ch" (market.$id.$channel, then any
+    more parts), spot's and the swaps'; None for a market not followed. A push without
+    a tick is malformed."""
+    parts = ch.split(".")
+    if len(parts) < 3 or tick is None:
+        raise ParseError(f"unexpected {ch} message")
+    m = codec.lookup(parts[1])
+    return None if m is None else (m, parts[2], tick)
 
 
 class HTX(Codec):
@@ -111,13 +123,9 @@ class HTX(Codec):
         msg = MESSAGE(gunzip(raw))
         ch, tick = msg.ch, msg.tick
         if isinstance(ch, str):
-            parts = ch.split(".")
-            if len(parts) < 3 or tick is None:
-                raise ParseError(f"unexpected {ch} message")
-            m = self.lookup(parts[1])
-            if m is None:
+            if (routed := route(self, ch, tick)) is None:
                 return []
-            channel = parts[2]
+            m, channel, tick = routed
             if channel == "bbo":
                 ts_event = ms_to_ns(tick.quoteTime or msg.ts)
                 return [BBO.record(self.venue, m, tick, ts_recv, ts_event)]

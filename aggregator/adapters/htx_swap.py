@@ -35,7 +35,7 @@ from ..records import EMPTY, Derivative, Ticker, ms_to_ns
 from ..symbols import Market, derivative_symbol
 from .base import Codec, RestRequest, gunzip, json_body
 from .contracts import in_base
-from .htx import HTX
+from .htx import HTX, route
 from .schema import Num, Schema, Time
 
 
@@ -139,13 +139,10 @@ class HTXSwap(Codec):
         msg = MESSAGE(gunzip(raw))
         ch, tick = msg.ch, msg.tick
         if isinstance(ch, str):
-            parts = ch.split(".")
-            if len(parts) < 3 or tick is None:
-                raise ParseError(f"unexpected {ch} message")
-            m = self.lookup(parts[1])
-            if m is None:
+            if (routed := route(self, ch, tick)) is None:
                 return []
-            channel, ts_event = parts[2], ms_to_ns(tick.ts or msg.ts)
+            m, channel, tick = routed
+            ts_event = ms_to_ns(tick.ts or msg.ts)
             if channel in ("bbo", "detail"):
                 return [self._record(m, tick, ts_event, ts_recv)]
             if channel == "mark_price":
