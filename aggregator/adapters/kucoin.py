@@ -36,6 +36,7 @@ from .base import Codec, RestRequest, json_body, json_object
 from .fields import StructFields, TickerFields
 from .schema import Num, Schema, Time
 
+TOPICS = ("/market/ticker:", "/market/snapshot:")
 TOPICS_PER_MESSAGE = 100  # the venue's cap on one (batch) subscription
 _connect_ids = itertools.count(1)
 
@@ -111,6 +112,30 @@ SNAPSHOT_TICKER = StructFields(
 )  # fmt: skip
 
 
+def subscriptions(ids: Sequence[str], topics: Sequence[str]) -> list[str]:
+    """The subscribe messages of spot's and the futures' sockets, sent on the welcome: each
+    topic for up to TOPICS_PER_MESSAGE markets a message."""
+    out: list[str] = []
+    for i in range(0, len(ids), TOPICS_PER_MESSAGE):
+        batch = ",".join(ids[i : i + TOPICS_PER_MESSAGE])
+        for topic in topics:
+            msg = {
+                "id": f"sub{len(out) + 1}",
+                "type": "subscribe",
+                "topic": topic + batch,
+                "privateChannel": False,
+                "response": True,
+            }
+            out.append(orjson.dumps(msg).decode())
+    return out
+
+
+def rejection(msg: Message) -> VenueNotice:
+    """An error frame ({"type":"error","code","data"}) as a notice (spot's and the futures')."""
+    data = msgspec.json.decode(msg.data) if msg.data else None
+    return VenueNotice(f"request {msg.id} rejected: {msg.code}: {data}")
+
+
 class KuCoin(Codec):
     venue: ClassVar[str] = "kucoin"
     # ccxt's renames for KuCoin (those that are codes; its "FUD" rename is a phrase).
@@ -164,21 +189,6 @@ class KuCoin(Codec):
         self._ids = [m.native for m in markets]
         return []  # sent on the welcome message
 
-    def _subscriptions(self) -> list[str]:
-        out: list[str] = []
-        for i in range(0, len(self._ids), TOPICS_PER_MESSAGE):
-            ids = ",".join(self._ids[i : i + TOPICS_PER_MESSAGE])
-            for topic in ("/market/ticker:", "/market/snapshot:"):
-                msg = {
-                    "id": f"sub{len(out) + 1}",
-                    "type": "subscribe",
-                    "topic": topic + ids,
-                    "privateChannel": False,
-                    "response": True,
-                }
-                out.append(orjson.dumps(msg).decode())
-        return out
-
     def app_ping(self) -> str | None:
         self._pings += 1
         return orjson.dumps({"id": f"ping{self._pings}", "type": "ping"}).decode()
@@ -219,11 +229,10 @@ class KuCoin(Codec):
         if kind == "welcome":
             if not self._welcomed:
                 self._welcomed = True
-                self.replies.extend(self._subscriptions())
+                self.replies.extend(subscriptions(self._ids, TOPICS))
             return []
         if kind == "error":
-            data = msgspec.json.decode(msg.data) if msg.data else None
-            raise VenueNotice(f"request {msg.id} rejected: {msg.code}: {data}")
+            raise rejection(msg)
         return []  # ack, pong, notices
 
     def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:

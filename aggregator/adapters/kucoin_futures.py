@@ -21,15 +21,14 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import msgspec
-import orjson
 
-from ..errors import ParseError, VenueError, VenueNotice
+from ..errors import ParseError, VenueError
 from ..records import Derivative, Ticker, ms_to_ns
 from ..symbols import Market, MarketTable, derivative_symbol
 from ..timestamps import epoch_to_ns
 from .base import Codec, RestRequest, json_body
 from .contracts import in_base
-from .kucoin import MESSAGE, TOPICS_PER_MESSAGE, KuCoin
+from .kucoin import MESSAGE, KuCoin, rejection, subscriptions
 from .schema import Num, Schema, Time
 
 TOPICS = ("/contractMarket/tickerV2:", "/contract/instrument:", "/contractMarket/snapshot:")
@@ -91,21 +90,6 @@ class KuCoinFutures(KuCoin):
         self._natives = [m.native for m in markets]
         return []  # sent on the welcome message
 
-    def _topics(self) -> list[str]:
-        out: list[str] = []
-        for i in range(0, len(self._natives), TOPICS_PER_MESSAGE):
-            ids = ",".join(self._natives[i : i + TOPICS_PER_MESSAGE])
-            for topic in TOPICS:
-                msg = {
-                    "id": f"sub{len(out) + 1}",
-                    "type": "subscribe",
-                    "topic": topic + ids,
-                    "privateChannel": False,
-                    "response": True,
-                }
-                out.append(orjson.dumps(msg).decode())
-        return out
-
     def parse_ws(self, raw: str | bytes, ts_recv: int) -> list[Ticker]:
         """(documented) {"type":"message","topic":"/contractMarket/tickerV2:XBTUSDTM",
         "subject":"tickerV2","data":{"symbol":"XBTUSDTM","sequence":1638382917,
@@ -127,10 +111,9 @@ class KuCoinFutures(KuCoin):
         if msg.type != "message":
             if msg.type == "welcome" and not self._greeted:
                 self._greeted = True
-                self.replies.extend(self._topics())
+                self.replies.extend(subscriptions(self._natives, TOPICS))
             elif msg.type == "error":
-                data = msgspec.json.decode(msg.data) if msg.data else None
-                raise VenueNotice(f"request {msg.id} rejected: {msg.code}: {data}")
+                raise rejection(msg)
             return []
         topic = msg.topic
         if not isinstance(topic, str) or not msg.data:
