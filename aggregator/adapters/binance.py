@@ -84,6 +84,18 @@ REST_TICKER = StructFields(
 )  # fmt: skip
 
 
+def subscribe_messages(markets: Sequence[Market], channels: Sequence[str]) -> list[str]:
+    """SUBSCRIBE requests (spot's and the futures') for each market's channels, numbered
+    from 1, STREAMS_PER_MESSAGE streams each."""
+    streams = [f"{m.native.lower()}@{ch}" for m in markets for ch in channels]
+    return [
+        orjson.dumps(
+            {"method": "SUBSCRIBE", "params": streams[i : i + STREAMS_PER_MESSAGE], "id": n}
+        ).decode()
+        for n, i in enumerate(range(0, len(streams), STREAMS_PER_MESSAGE), start=1)
+    ]
+
+
 def control(msg: Any, raw: str | bytes) -> list[Ticker]:
     """A stream message naming no market (spot's or the futures'): an ack (nothing) or the
     venue's error."""
@@ -104,13 +116,7 @@ class Binance(Codec):
     REST_RATE: ClassVar[float] = 5.0
 
     def subscribe(self, markets: Sequence[Market]) -> list[str]:
-        streams = [f"{m.native.lower()}@{ch}" for m in markets for ch in ("ticker", "bookTicker")]
-        return [
-            orjson.dumps(
-                {"method": "SUBSCRIBE", "params": streams[i : i + STREAMS_PER_MESSAGE], "id": n}
-            ).decode()
-            for n, i in enumerate(range(0, len(streams), STREAMS_PER_MESSAGE), start=1)
-        ]
+        return subscribe_messages(markets, ("ticker", "bookTicker"))
 
     def parse_ws(self, raw: str | bytes, ts_recv: int) -> list[Ticker]:
         """Three payloads, all flat objects keyed by one letter.

@@ -29,19 +29,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-import msgspec
 import orjson
 
 from ..errors import ParseError, VenueError
 from ..records import Derivative, Ticker, times
 from ..symbols import Market, derivative_symbol
 from ..timestamps import ms_to_ns
+from . import binance
 from .base import Codec, RestRequest, json_body
-from .binance import control
+from .binance import control, subscribe_messages
 from .contracts import in_base
 from .schema import Num, Schema, Time
 
-STREAMS_PER_MESSAGE = 200
 REST_PATHS = ("ticker/bookTicker", "premiumIndex", "ticker/24hr")  # under /fapi/v1/, /dapi/v1/
 PERPETUAL = "PERPETUAL"
 # contractType of the dated futures (a delivery date; the rest are perpetuals or not listed)
@@ -56,57 +55,30 @@ DSTREAM_URL = "wss://dstream.binance.com/ws"
 DAPI_URL = "https://dapi.binance.com"
 
 
-class Message(msgspec.Struct):
-    """Every stream frame, an ack or an error: flat objects keyed by one letter. ``p`` is
-    the mark price in a markPriceUpdate (the price change, unused, in a 24hrTicker)."""
+class Message(binance.Message):
+    """Spot's frame (events: bookTicker, markPriceUpdate, 24hrTicker) and the mark price's
+    fields. ``p`` is the mark price in a markPriceUpdate (the price change, unused, in a
+    24hrTicker)."""
 
-    e: str | None = None  # the event: bookTicker, markPriceUpdate, 24hrTicker
-    s: str | None = None  # the contract; absent from acks and errors
-    E: Time = None  # event time, ms
-    b: Num = None
-    B: Num = None
-    a: Num = None
-    A: Num = None
     p: Num = None  # mark price
     i: Num = None  # index price
     r: Num = None  # funding rate ("" for a dated future)
     T: Time = None  # next funding time, ms (0 for a dated future); in bookTicker, trade time
-    c: Num = None
-    o: Num = None
-    h: Num = None
-    l: Num = None  # noqa: E741 (the venue's name)
-    v: Num = None
-    q: Num = None
-    error: Any = msgspec.UNSET
-    result: Any = msgspec.UNSET  # null in an ack: present, not UNSET
 
 
 MESSAGE = Schema(Message)
 
 
-class RestRow(msgspec.Struct):
-    """A row of any of the three REST lists (or an error object's fields)."""
+class RestRow(binance.RestTicker):
+    """A row of any of the three REST lists (or an error object's fields): spot's 24 h
+    ticker with the mark price and funding fields."""
 
-    symbol: str = ""
-    bidPrice: Num = None
-    bidQty: Num = None
-    askPrice: Num = None
-    askQty: Num = None
     markPrice: Num = None
     indexPrice: Num = None
     lastFundingRate: Num = None
     nextFundingTime: Time = None
-    lastPrice: Num = None
-    openPrice: Num = None
-    highPrice: Num = None
-    lowPrice: Num = None
-    volume: Num = None
-    quoteVolume: Num = None
     baseVolume: Num = None  # COIN-M's 24 h volume in the base currency (volume: contracts)
-    closeTime: Time = None
     time: Time = None
-    code: Any = None
-    msg: Any = None
 
 
 REST_ROWS = Schema(list[RestRow] | RestRow)  # type: ignore[arg-type]
@@ -140,13 +112,7 @@ class BinanceFutures(Codec):
 
     def subscribe(self, markets: Sequence[Market]) -> list[str]:
         channels = ROUTE_STREAMS.get(self.ROUTE) or ROUTE_STREAMS["coinm"]  # (all, unrouted)
-        streams = [f"{m.native.lower()}@{ch}" for m in markets for ch in channels]
-        return [
-            orjson.dumps(
-                {"method": "SUBSCRIBE", "params": streams[i : i + STREAMS_PER_MESSAGE], "id": n}
-            ).decode()
-            for n, i in enumerate(range(0, len(streams), STREAMS_PER_MESSAGE), start=1)
-        ]
+        return subscribe_messages(markets, channels)
 
     def parse_ws(self, raw: str | bytes, ts_recv: int) -> list[Ticker]:
         """Three payloads, flat objects keyed by one letter (sizes in the base currency):
