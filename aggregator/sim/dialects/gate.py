@@ -13,6 +13,11 @@ CHANNELS = ("spot.tickers", "spot.book_ticker")
 class GateDialect(Dialect):
     venue = "gate"
     ws_path = "/ws/v4/"
+    # What tells spot's socket from the futures' (GateFuturesDialect) in on_message.
+    prefix = "spot"
+    channels: tuple[str, ...] = CHANNELS
+    item = "currency pair"
+    bad_request = "invalid argument struct"
 
     @staticmethod
     def _frame(channel: str, event: str, **fields: Any) -> str:
@@ -28,18 +33,19 @@ class GateDialect(Dialect):
         )
 
     def on_message(self, conn: ConnState, msg: Any) -> list[str]:
+        """Pings, subscribes and unsubscribes, as spot and futures answer them."""
         channel, event = msg.get("channel"), msg.get("event")
-        if channel == "spot.ping":
-            return [self._frame("spot.pong", "", result=None)]
-        if channel not in CHANNELS or event not in ("subscribe", "unsubscribe"):
-            error = {"code": 1, "message": "invalid argument struct"}
+        if channel == f"{self.prefix}.ping":
+            return [self._frame(f"{self.prefix}.pong", "", result=None)]
+        if channel not in self.channels or event not in ("subscribe", "unsubscribe"):
+            error = {"code": 1, "message": self.bad_request}
             return [
                 self._frame(channel or "", event or "", id=msg.get("id"), error=error, result=None)
             ]
         pairs = msg.get("payload") or []
         unknown = [x for x in pairs if x not in self.by_native]
         if unknown:
-            error = {"code": 2, "message": f"unknown currency pair {unknown[0]}"}
+            error = {"code": 2, "message": f"unknown {self.item} {unknown[0]}"}
             return [self._frame(channel, event, id=msg.get("id"), error=error, result=None)]
         for pair in pairs:
             if event == "subscribe":

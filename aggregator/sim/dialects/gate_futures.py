@@ -17,25 +17,10 @@ class GateFuturesDialect(GateDialect):
     venue = "gate"
     kind = "perp"
     ws_path = "/v4/ws/usdt"
-
-    def on_message(self, conn: ConnState, msg: Any) -> list[str]:
-        channel, event = msg.get("channel"), msg.get("event")
-        if channel == "futures.ping":
-            return [self._frame("futures.pong", "", result=None)]
-        if channel not in CHANNELS or event not in ("subscribe", "unsubscribe"):
-            error = {"code": 1, "message": "unknown channel"}
-            return [self._frame(channel or "", event or "", error=error, result=None)]
-        contracts = msg.get("payload") or []
-        unknown = [x for x in contracts if x not in self.by_native]
-        if unknown:
-            error = {"code": 2, "message": f"unknown contract {unknown[0]}"}
-            return [self._frame(channel, event, error=error, result=None)]
-        for c in contracts:
-            if event == "subscribe":
-                conn.subscribed.update((c, f"{channel}:{c}"))
-            else:
-                conn.subscribed.discard(f"{channel}:{c}")
-        return [self._frame(channel, event, result={"status": "success"})]
+    prefix = "futures"
+    channels = CHANNELS
+    item = "contract"
+    bad_request = "unknown channel"
 
     def contracts(self, size: float, native: str) -> int:
         """A size in base units as Gate counts it: whole contracts."""
