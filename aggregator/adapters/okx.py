@@ -87,6 +87,15 @@ TICKER = StructFields(
 )  # fmt: skip
 
 
+def subscribe_messages(args: list[dict[str, str]]) -> list[str]:
+    """Subscribe requests (spot's and the derivatives') for these channel arguments,
+    ARGS_PER_MESSAGE each."""
+    return [
+        orjson.dumps({"op": "subscribe", "args": args[i : i + ARGS_PER_MESSAGE]}).decode()
+        for i in range(0, len(args), ARGS_PER_MESSAGE)
+    ]
+
+
 def _unwrap(body: bytes) -> list[Any]:
     doc = json_body(body)
     if not isinstance(doc, dict):
@@ -113,10 +122,7 @@ class OKX(Codec):
 
     def subscribe(self, markets: Sequence[Market]) -> list[str]:
         args = [{"channel": ch, "instId": m.native} for m in markets for ch in CHANNELS]
-        return [
-            orjson.dumps({"op": "subscribe", "args": args[i : i + ARGS_PER_MESSAGE]}).decode()
-            for i in range(0, len(args), ARGS_PER_MESSAGE)
-        ]
+        return subscribe_messages(args)
 
     def app_ping(self) -> str | None:
         return "ping"

@@ -23,71 +23,38 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-import msgspec
-import orjson
-
-from ..errors import ParseError, VenueError
+from ..errors import ParseError
 from ..records import Derivative, Ticker, best_level, ms_to_ns, times
 from ..symbols import Market, MarketTable, derivative_symbol
-from .base import Codec, RestRequest, json_object
+from . import okx
+from .base import Codec, RestRequest, answer_code, json_object
 from .contracts import in_base
-from .okx import ARGS_PER_MESSAGE, OKX
+from .okx import OKX, subscribe_messages
 from .schema import Num, Schema, Time
 
 MARKET_CHANNELS = ("tickers", "bbo-tbt", "mark-price", "open-interest")
 
 
-class Arg(msgspec.Struct):
-    channel: str = ""
-    instId: str = ""
+class Data(okx.Data):
+    """One item of a push's "data", whichever the channel (or REST list) it came from:
+    spot's ticker and top of book (sizes in contracts; vol24h in contracts, volCcy24h in
+    the base currency) and the derivatives' channels."""
 
-
-class Data(msgspec.Struct):
-    """One item of a push's "data", whichever the channel (or REST list) it came from."""
-
-    instId: str = ""
-    # tickers
-    last: Num = None
-    askPx: Num = None
-    askSz: Num = None  # contracts
-    bidPx: Num = None
-    bidSz: Num = None
-    open24h: Num = None
-    high24h: Num = None
-    low24h: Num = None
-    vol24h: Num = None  # contracts
-    volCcy24h: Num = None  # base currency
-    # bbo-tbt: levels of [price, size in contracts, 0, number of orders]
-    asks: list[list[Num]] | None = None
-    bids: list[list[Num]] | None = None
     # mark-price, funding-rate, open-interest, index-tickers
     markPx: Num = None
     fundingRate: Num = None
     fundingTime: Time = None  # ms: when the current rate is applied
     oiCcy: Num = None  # base currency
     idxPx: Num = None
-    ts: Time = None  # ms
 
 
-class Push(msgspec.Struct):
-    """A push ({"arg", "data"}), an event ({"event", "code", "msg"}) or a REST response."""
+class Push(okx.Push):
+    """Spot's push, event or REST response, with the derivatives' data items."""
 
-    arg: Arg | None = None
-    data: list[Data] | None = None
-    event: str | None = None
-    code: Any = None
-    msg: Any = None
+    data: list[Data] | None = None  # type: ignore[assignment]
 
 
 PUSH = Schema(Push)
-
-
-def _answered(code: Any, msg: Any) -> None:
-    """A REST answer's code: "0", else the venue's error."""
-    if code is None:
-        raise ParseError("response without a code")
-    if str(code) != "0":
-        raise VenueError(f"venue error {code}: {msg}")
 
 
 class OKXSwap(OKX):
@@ -112,10 +79,7 @@ class OKXSwap(OKX):
         args = [{"channel": ch, "instId": m.native} for m in markets for ch in self.channels()]
         indexes = dict.fromkeys(f"{m.base_id}-{m.quote_id}" for m in markets)
         args += [{"channel": "index-tickers", "instId": i} for i in indexes]
-        return [
-            orjson.dumps({"op": "subscribe", "args": args[i : i + ARGS_PER_MESSAGE]}).decode()
-            for i in range(0, len(args), ARGS_PER_MESSAGE)
-        ]
+        return subscribe_messages(args)
 
     def parse_ws(self, raw: str | bytes, ts_recv: int) -> list[Ticker]:
         """Pushes name their channel and instrument in "arg"; "ts" is the event time, ms.
@@ -213,7 +177,7 @@ class OKXSwap(OKX):
         mark prices ({"instId":"BTC-USDT-SWAP","markPx":"200","ts":"..."}) or the open
         interest ({"instId":"BTC-USDT-SWAP","oi":"5000","oiCcy":"50","ts":"..."})."""
         msg = PUSH(body)
-        _answered(msg.code, msg.msg)
+        answer_code(msg.code, msg.msg)
         if msg.data is None:
             raise ParseError("response without a data list")
         lookup, ticker = self.lookup, self._ticker
@@ -228,7 +192,7 @@ class OKXSwap(OKX):
         {"instType":"FUTURES","instId":"BTC-USD-261225","uly":"BTC-USD","settleCcy":"BTC",
         "ctVal":"100","ctValCcy":"USD","ctType":"inverse","expTime":"1798185600000",...}]}"""
         doc = json_object(body)
-        _answered(doc.get("code"), doc.get("msg"))
+        answer_code(doc.get("code"), doc.get("msg"))
         return Codec.rows_at(doc, "data")
 
     @classmethod
