@@ -24,32 +24,24 @@ def _now_ms() -> int:
 class KuCoinDialect(Dialect):
     venue = "kucoin"
     ws_path = "/"
+    topics: tuple[str, ...] = TOPICS  # the futures' own in KuCoinFuturesDialect
 
     def on_connect(self, conn: ConnState) -> list[str]:
         return [dumps({"id": f"sim{next(_ids)}", "type": "welcome"})]
 
     def on_message(self, conn: ConnState, msg: Any) -> list[str]:
+        """Pings, subscribes and unsubscribes, as spot and futures answer them."""
         kind, mid = msg.get("type"), msg.get("id")
         if kind == "ping":
             return [dumps({"id": mid, "type": "pong", "timestamp": _now_ms() * 1000})]
         if kind not in ("subscribe", "unsubscribe"):
             return [dumps({"id": mid, "type": "error", "code": 400, "data": "unknown type"})]
-        topic = msg.get("topic", "")
-        prefix = next((t for t in TOPICS if topic.startswith(t)), None)
-        if prefix is None:
-            return [
-                dumps(
-                    {"id": mid, "type": "error", "code": 404, "data": f"topic {topic} is not found"}
-                )
-            ]
-        ids = topic[len(prefix) :].split(",")
-        unknown = [i for i in ids if i not in self.by_native]
-        if unknown:
-            return [
-                dumps(
-                    {"id": mid, "type": "error", "code": 404, "data": f"topic {topic} is not found"}
-                )
-            ]
+        topic = str(msg.get("topic", ""))
+        prefix = next((t for t in self.topics if topic.startswith(t)), None)
+        ids = topic[len(prefix) :].split(",") if prefix is not None else []
+        if prefix is None or any(i not in self.by_native for i in ids):
+            error = {"id": mid, "type": "error", "code": 404, "data": f"topic {topic} is not found"}
+            return [dumps(error)]
         for i in ids:
             if kind == "subscribe":
                 conn.subscribed.update((i, prefix + i))

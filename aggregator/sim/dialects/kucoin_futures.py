@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 
-from . import ConnState, Quote, derivative_values, dumps
+from . import ConnState, Quote, derivative_values
 from .kucoin import KuCoinDialect, _now_ms
 
 TOPICS = ("/contractMarket/tickerV2:", "/contract/instrument:", "/contractMarket/snapshot:")
@@ -16,23 +16,7 @@ TOPICS = ("/contractMarket/tickerV2:", "/contract/instrument:", "/contractMarket
 class KuCoinFuturesDialect(KuCoinDialect):
     venue = "kucoin"
     kind = "perp"
-
-    def on_message(self, conn: ConnState, msg: Any) -> list[str]:
-        kind, mid, topic = msg.get("type"), msg.get("id"), msg.get("topic", "")
-        if kind == "ping":
-            return super().on_message(conn, msg)
-        prefix = next((t for t in TOPICS if str(topic).startswith(t)), None)
-        ids = str(topic)[len(prefix) :].split(",") if prefix else []
-        if kind not in ("subscribe", "unsubscribe") or prefix is None or not ids:
-            return [dumps({"id": mid, "type": "error", "code": 404, "data": "topic not found"})]
-        if any(i not in self.by_native for i in ids):
-            return [dumps({"id": mid, "type": "error", "code": 404, "data": f"{topic} not found"})]
-        for i in ids:
-            if kind == "subscribe":
-                conn.subscribed.update((i, prefix + i))
-            else:
-                conn.subscribed.discard(prefix + i)
-        return [dumps({"id": mid, "type": "ack"})] if msg.get("response") else []
+    topics = TOPICS
 
     def lots(self, size: float, q: Quote) -> int:
         """A base-unit size in lots (an inverse lot is one USD)."""
