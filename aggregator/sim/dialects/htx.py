@@ -30,15 +30,29 @@ class HTXDialect(Dialect):
     ws_path = "/ws"
     heartbeat_interval = 1.0  # the venue pings every 5 s; faster here for the tests
 
+    # What tells spot's sockets from the swaps' (HTXSwapDialect) in on_message: the parts
+    # of a topic (a candle's adds its period) and what its second part names.
+    topic_parts: tuple[int, ...] = (3,)
+    item = "symbol"
+
+    def channels(self, conn: ConnState) -> tuple[str, ...]:
+        """The channels the connection's endpoint serves."""
+        return CHANNELS
+
     def on_message(self, conn: ConnState, msg: Any) -> list[Any]:
+        """Pongs, subscribes and unsubscribes, as spot and the swaps' market sockets answer."""
         if "pong" in msg:
             return []
         topic = msg.get("sub") or msg.get("unsub")
         parts = topic.split(".") if isinstance(topic, str) else []
-        if len(parts) != 3 or parts[0] != "market" or parts[2] not in CHANNELS:
+        if (
+            len(parts) not in self.topic_parts
+            or parts[0] != "market"
+            or parts[2] not in self.channels(conn)
+        ):
             return [self._error(msg, f"invalid topic {topic}")]
         if parts[1] not in self.by_native:
-            return [self._error(msg, f"invalid symbol {parts[1]}")]
+            return [self._error(msg, f"invalid {self.item} {parts[1]}")]
         if "sub" in msg:
             conn.subscribed.update((parts[1], topic))
             return [_gz({"id": msg.get("id"), "status": "ok", "subbed": topic, "ts": _now_ms()})]

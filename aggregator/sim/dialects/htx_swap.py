@@ -18,27 +18,16 @@ class HTXSwapDialect(HTXDialect):
     kind = "perp"
     ws_path = ""  # the host's root: the codec adds each route's path
     ws_routes = (*ROUTE_CHANNELS, NOTIFY)
+    topic_parts = (3, 4)
+    item = "contract code"
 
     def on_message(self, conn: ConnState, msg: Any) -> list[Any]:
         if conn.path == NOTIFY:
             return self._notification(conn, msg)
-        if "pong" in msg:
-            return []
-        topic = msg.get("sub") or msg.get("unsub")
-        parts = topic.split(".") if isinstance(topic, str) else []
-        if (
-            len(parts) not in (3, 4)
-            or parts[0] != "market"
-            or parts[2] not in ROUTE_CHANNELS.get(conn.path, ())
-        ):
-            return [self._error(msg, f"invalid topic {topic}")]
-        if parts[1] not in self.by_native:
-            return [self._error(msg, f"invalid contract code {parts[1]}")]
-        if "sub" in msg:
-            conn.subscribed.update((parts[1], topic))
-            return [_gz({"id": msg.get("id"), "status": "ok", "subbed": topic, "ts": _now_ms()})]
-        conn.subscribed.discard(topic)
-        return [_gz({"id": msg.get("id"), "status": "ok", "unsubbed": topic, "ts": _now_ms()})]
+        return super().on_message(conn, msg)
+
+    def channels(self, conn: ConnState) -> tuple[str, ...]:
+        return ROUTE_CHANNELS.get(conn.path, ())
 
     def _notification(self, conn: ConnState, msg: Any) -> list[Any]:
         op, topic = msg.get("op"), str(msg.get("topic", ""))
