@@ -18,7 +18,7 @@ Only spot is handled here: futures and options are out of scope.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 from urllib.parse import quote
 
 import msgspec
@@ -33,6 +33,7 @@ from .schema import Num, Schema, Time
 
 HEARTBEAT_INTERVAL = 30  # seconds; the venue's minimum is 10
 HEARTBEAT_ID, SUBSCRIBE_ID = 1, 2
+D = TypeVar("D")  # an answer's result type
 
 
 class Stats(msgspec.Struct):
@@ -110,6 +111,11 @@ class Deribit(Codec):
 
     def subscribe(self, markets: Sequence[Market]) -> list[str]:
         channels = [ch for m in markets for ch in (f"ticker.{m.native}.100ms", f"quote.{m.native}")]
+        return self.subscribe_calls(channels)
+
+    def subscribe_calls(self, channels: list[str]) -> list[str]:
+        """The heartbeat's and the subscription's calls (spot's and the derivatives'); the
+        channels are kept to check the answer against."""
         self._asked = set(channels)
         return [
             _rpc(HEARTBEAT_ID, "public/set_heartbeat", {"interval": HEARTBEAT_INTERVAL}),
@@ -198,14 +204,7 @@ class Deribit(Codec):
         "error":{"code":-32602,"message":"Invalid params"},...}.
         """
         doc = ANSWER(body)
-        error = doc.error
-        if error is not None:
-            if isinstance(error, dict):
-                raise VenueError(f"venue error {error.get('code')}: {error.get('message')}")
-            raise VenueError(f"venue error: {error}")
-        t = doc.result
-        if t is None:
-            raise ParseError("response without a result object")
+        t = answer_result(doc.error, doc.result)
         name = t.instrument_name
         m = self.lookup(name) if isinstance(name, str) else market
         if m is None:
@@ -236,6 +235,18 @@ class Deribit(Codec):
             return None
         base, quote_ = i["base_currency"], i["quote_currency"]
         return Market(unify(base, quote_), i["instrument_name"], base_id=base, quote_id=quote_)
+
+
+def answer_result(error: Any, result: D | None) -> D:
+    """A REST answer's result object (spot's or the derivatives'), or the venue's error:
+    {"error":{"code":-32602,"message":"Invalid params"}}."""
+    if error is not None:
+        if isinstance(error, dict):
+            raise VenueError(f"venue error {error.get('code')}: {error.get('message')}")
+        raise VenueError(f"venue error: {error}")
+    if result is None:
+        raise ParseError("response without a result object")
+    return result
 
 
 def _side(price: float | None, size: float | None) -> tuple[float | None, float | None]:

@@ -22,29 +22,25 @@ from typing import Any, ClassVar
 
 import msgspec
 
-from ..errors import ParseError, VenueError
+from ..errors import ParseError
 from ..records import Derivative, Ticker, ms_to_ns
 from ..symbols import Market, derivative_symbol
+from . import deribit
 from .contracts import in_base
-from .deribit import HEARTBEAT_ID, HEARTBEAT_INTERVAL, SUBSCRIBE_ID, Deribit, Stats, _rpc, _side
-from .schema import Num, Schema, Time
+from .deribit import Deribit, Stats, _side, answer_result
+from .schema import Num, Schema
 
 PERPETUAL = "perpetual"  # settlement_period of a perpetual
 
 
-class Data(msgspec.Struct):
-    instrument_name: Any = msgspec.UNSET
-    timestamp: Time = None  # ms
-    best_bid_price: Num = None
-    best_bid_amount: Num = None  # USD for an inverse contract
-    best_ask_price: Num = None
-    best_ask_amount: Num = None
-    last_price: Num = None
+class Data(deribit.Data):
+    """Spot's ticker (best amounts in USD for an inverse contract) with the derivatives'
+    fields."""
+
     mark_price: Num = None
     index_price: Num = None
     open_interest: Num = None  # USD for an inverse contract
     funding_8h: Num = None
-    stats: Stats | None = None
 
 
 class Params(msgspec.Struct):
@@ -59,9 +55,10 @@ class Notification(msgspec.Struct):
     params: Params | None = None
 
 
-class Answer(msgspec.Struct):
-    result: Data | None = None
-    error: Any = None
+class Answer(deribit.Answer):
+    """Spot's REST answer with the derivatives' ticker."""
+
+    result: Data | None = None  # type: ignore[assignment]
 
 
 NOTIFICATION = Schema(Notification)
@@ -75,12 +72,7 @@ class DeribitDerivatives(Deribit):
     STALE_AFTER: ClassVar[float] = 10.0  # a notification every 100 ms per instrument
 
     def subscribe(self, markets: Sequence[Market]) -> list[str]:
-        channels = [f"ticker.{m.native}.100ms" for m in markets]
-        self._asked = set(channels)
-        return [
-            _rpc(HEARTBEAT_ID, "public/set_heartbeat", {"interval": HEARTBEAT_INTERVAL}),
-            _rpc(SUBSCRIBE_ID, "public/subscribe", {"channels": channels}),
-        ]
+        return self.subscribe_calls([f"ticker.{m.native}.100ms" for m in markets])
 
     def parse_ws(self, raw: str | bytes, ts_recv: int) -> list[Ticker]:
         """{"jsonrpc":"2.0","method":"subscription","params":{"channel":
@@ -120,15 +112,7 @@ class DeribitDerivatives(Deribit):
         """GET /public/ticker?instrument_name=BTC-PERPETUAL: {"jsonrpc":"2.0","result":{...
         the notification's data ...}}; errors: {"error":{"code":-32602,"message":...}}."""
         doc = ANSWER(body)
-        if doc.error is not None:
-            error = doc.error
-            text = (
-                f"{error.get('code')}: {error.get('message')}" if isinstance(error, dict) else error
-            )
-            raise VenueError(f"venue error {text}")
-        t = doc.result
-        if t is None:
-            raise ParseError("response without a result object")
+        t = answer_result(doc.error, doc.result)
         name = t.instrument_name
         m = self.lookup(name) if isinstance(name, str) else market
         if m is None:
