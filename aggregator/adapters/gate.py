@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar
 
 import msgspec
 import orjson
@@ -78,9 +78,16 @@ R = TypeVar("R")  # a REST answer's row type: spot's Result or the futures'
 TICKERS = Schema(list[Result] | Refused)  # type: ignore[arg-type]
 
 
-def push_time(msg: Push) -> int | None:
+class Stamped(Protocol):
+    """A push of spot's or the futures' socket, by its times."""
+
+    time: Time
+    time_ms: Time
+
+
+def push_time(msg: Stamped) -> int | None:
     """A push's time: ``time_ms``, else ``time`` in seconds (pushes without ``time_ms``
-    were recorded in 2021)."""
+    were recorded in 2021); spot's and the futures'."""
     ts = ms_to_ns(msg.time_ms)
     return ts if ts is not None else seconds_to_ns(msg.time)
 

@@ -26,7 +26,7 @@ from ..records import Derivative, Ticker, ms_to_ns, seconds_to_ns
 from ..symbols import Market, derivative_symbol
 from .base import Codec, RestRequest, json_body
 from .contracts import in_base
-from .gate import Gate, Refused, ping, rejection, rows, subscribe
+from .gate import Gate, Refused, ping, push_time, rejection, rows, subscribe
 from .schema import Num, Schema, Time
 
 CHANNELS = ("futures.book_ticker", "futures.tickers")
@@ -76,11 +76,6 @@ PUSH = Schema(Push)
 ROWS = Schema(list[Result] | Refused)  # type: ignore[arg-type]
 
 
-def _push_time(msg: Push) -> int | None:
-    """A push's time: ``time_ms``, else ``time`` (s)."""
-    return ms_to_ns(msg.time_ms) or seconds_to_ns(msg.time)
-
-
 class GateFutures(Codec):
     venue: ClassVar[str] = "gate"
     REST_URL: ClassVar[str] = "https://api.gateio.ws/api/v4"
@@ -119,7 +114,7 @@ class GateFutures(Codec):
             if msg.channel == "futures.book_ticker":
                 return [r for t in rows if (r := self._book(t, msg, ts_recv)) is not None]
             if msg.channel == "futures.tickers":
-                ts_event = _push_time(msg)
+                ts_event = push_time(msg)
                 return [r for t in rows if (r := self._ticker(t, ts_event, ts_recv)) is not None]
             return []
         error = msg.error
@@ -135,7 +130,7 @@ class GateFutures(Codec):
             return None
         return Derivative(
             self.venue, m.symbol, m.native, t.b, in_base(t.B, m), t.a, in_base(t.A, m),
-            ts_event=ms_to_ns(t.t) or _push_time(msg), ts_recv=ts_recv, kind=m.kind,
+            ts_event=ms_to_ns(t.t) or push_time(msg), ts_recv=ts_recv, kind=m.kind,
         )  # fmt: skip
 
     def _ticker(self, t: Result | None, ts_event: int | None, ts_recv: int) -> Ticker | None:
