@@ -58,19 +58,24 @@ class GateDialect(Dialect):
     def tick(self, conn: ConnState, q: Quote) -> list[str]:
         out = []
         if f"spot.book_ticker:{q.native}" in conn.subscribed:
-            book = {
-                "t": q.ts_ms,
-                "u": q.updates,
-                "s": q.native,
-                "b": p(q.bid),
-                "B": s(q.bid_size),
-                "a": p(q.ask),
-                "A": s(q.ask_size),
-            }
+            book = self._book(q, s(q.bid_size), s(q.ask_size))
             out.append(self._frame("spot.book_ticker", "update", result=book))
         if f"spot.tickers:{q.native}" in conn.subscribed and q.updates % 5 == 1:
             out.append(self._frame("spot.tickers", "update", result=self._ticker(q)))
         return out
+
+    @staticmethod
+    def _book(q: Quote, bid_size: Any, ask_size: Any) -> dict[str, Any]:
+        """A book_ticker result (spot's and the futures'), with the sizes as sent."""
+        return {
+            "t": q.ts_ms,
+            "u": q.updates,
+            "s": q.native,
+            "b": p(q.bid),
+            "B": bid_size,
+            "a": p(q.ask),
+            "A": ask_size,
+        }
 
     @staticmethod
     def _ticker(q: Quote) -> dict[str, Any]:

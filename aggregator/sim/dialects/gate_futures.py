@@ -29,15 +29,9 @@ class GateFuturesDialect(GateDialect):
     def tick(self, conn: ConnState, q: Quote) -> list[str]:
         out = []
         if f"futures.book_ticker:{q.native}" in conn.subscribed:
-            book = {
-                "t": q.ts_ms,
-                "u": q.updates,
-                "s": q.native,
-                "b": p(q.bid),
-                "B": self.contracts(q.bid_size, q.native),
-                "a": p(q.ask),
-                "A": str(self.contracts(q.ask_size, q.native)),  # strings from 2025 on
-            }
+            bid_size = self.contracts(q.bid_size, q.native)
+            ask_size = str(self.contracts(q.ask_size, q.native))  # strings from 2025 on
+            book = self._book(q, bid_size, ask_size)
             out.append(self._frame("futures.book_ticker", "update", result=book))
         if f"futures.tickers:{q.native}" in conn.subscribed and q.updates % 5 == 1:
             out.append(self._frame("futures.tickers", "update", result=[self._futures_ticker(q)]))
