@@ -110,18 +110,10 @@ class Bitflyer(Codec):
         """
         msg = CALL(raw)
         if msg.method == "channelMessage":
-            params = msg.params
-            if params is None:
-                raise ParseError("channelMessage without params")
-            channel = params.channel
-            if not isinstance(channel, str) or not channel.startswith(CHANNEL):
-                return []  # executions, boards: not ours, and their messages are lists
-            t = params.message
-            if not isinstance(t, Tick):
-                raise ParseError("ticker channelMessage without a message object")
-            m = self.lookup(t.product_code or channel[len(CHANNEL) :])
-            if m is None:
+            found = self.channel_ticker(msg.params)
+            if found is None:
                 return []
+            m, t = found
             return [STREAM_TICKER.record(self.venue, m, t, ts_recv)]
         if msg.error is not msgspec.UNSET:  # a call of ours failed; the other channels go on
             err = msg.error
@@ -130,6 +122,20 @@ class Bitflyer(Codec):
         if msg.result is False:
             raise VenueNotice(f"subscription {msg.id} rejected")
         return []
+
+    def channel_ticker(self, params: Params | None) -> tuple[Market, Tick] | None:
+        """A channelMessage's market and ticker (spot's and the CFD's); None for another
+        channel's message or a product not followed."""
+        if params is None:
+            raise ParseError("channelMessage without params")
+        channel = params.channel
+        if not isinstance(channel, str) or not channel.startswith(CHANNEL):
+            return None  # executions, boards: not ours, and their messages are lists
+        t = params.message
+        if not isinstance(t, Tick):
+            raise ParseError("ticker channelMessage without a message object")
+        m = self.lookup(t.product_code or channel[len(CHANNEL) :])
+        return None if m is None else (m, t)
 
     def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
         return [

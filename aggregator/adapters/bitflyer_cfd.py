@@ -18,29 +18,19 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-import msgspec
-
 from ..errors import ParseError, VenueError
 from ..records import Derivative, Ticker, iso_to_ns
 from ..symbols import Market, derivative_symbol
 from .base import RestRequest, json_body
-from .bitflyer import CALL, CHANNEL, Bitflyer, Tick
+from .bitflyer import CALL, Bitflyer, Tick
 from .schema import Num, Schema, Time
 
 CFD_TYPES = ("FX", "CFD")
 
 
-class Answer(msgspec.Struct):
-    """An HTTP API answer: a ticker, a funding rate or an error."""
+class Answer(Tick):
+    """An HTTP API answer: a ticker (spot's), a funding rate or an error."""
 
-    product_code: Any = None
-    timestamp: Any = None
-    best_bid: Num = None
-    best_ask: Num = None
-    best_bid_size: Num = None
-    best_ask_size: Num = None
-    ltp: Num = None
-    volume_by_product: Num = None
     current_funding_rate: Num = None
     next_funding_rate_settledate: Any = None
     status: Time = None
@@ -67,20 +57,10 @@ class BitflyerCFD(Bitflyer):
         msg = CALL(raw)
         if msg.method != "channelMessage":
             return super().parse_ws(raw, ts_recv)  # answers and refusals
-        params = msg.params
-        if params is None:
-            raise ParseError("channelMessage without params")
-        channel, t = params.channel, params.message
-        if not isinstance(channel, str) or not channel.startswith(CHANNEL):
-            return []
-        if not isinstance(t, Tick):
-            raise ParseError("ticker channelMessage without a message object")
-        m = self.lookup(t.product_code or channel[len(CHANNEL) :])
-        if m is None:
-            return []
-        return [self._ticker(m, t, ts_recv)]
+        found = self.channel_ticker(msg.params)
+        return [] if found is None else [self._ticker(*found, ts_recv)]
 
-    def _ticker(self, m: Market, t: Tick | Answer, ts_recv: int) -> Ticker:
+    def _ticker(self, m: Market, t: Tick, ts_recv: int) -> Ticker:
         return Derivative(
             self.venue, m.symbol, m.native, t.best_bid, t.best_bid_size, t.best_ask,
             t.best_ask_size, t.ltp, None, None, None, t.volume_by_product, None,
