@@ -17,7 +17,7 @@ response) is parsed as well. Market ids are lower case ("btcusdt"); markets come
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar
 
 import msgspec
 import orjson
@@ -86,6 +86,27 @@ def route(codec: Codec, ch: str, tick: T | None) -> tuple[Market, str, T] | None
     return None if m is None else (m, parts[2], tick)
 
 
+class Control(Protocol):
+    """A frame of spot's or the swaps' market sockets, by its control fields."""
+
+    ping: Any
+    status: Any
+    id: Any
+    err_code: Any
+    err_msg: Any
+
+
+def control(codec: Codec, msg: Control) -> list[Ticker]:
+    """A frame that is no push, spot's or the swaps': a server ping answered with its
+    value, a refused request raised, an ack passed over."""
+    if msg.ping is not msgspec.UNSET:
+        codec.replies.append(orjson.dumps({"pong": msg.ping}).decode())
+        return []
+    if msg.status == "error":
+        raise VenueNotice(f"request {msg.id} rejected: {msg.err_code}: {msg.err_msg}")
+    return []
+
+
 class HTX(Codec):
     venue: ClassVar[str] = "htx"
     # The reference library's renames for this venue where the new name is a currency code;
@@ -132,15 +153,10 @@ class HTX(Codec):
             if channel in ("ticker", "detail"):
                 return [STREAM_TICKER.record(self.venue, m, tick, ts_recv, ms_to_ns(msg.ts))]
             return []
-        if msg.ping is not msgspec.UNSET:
-            self.replies.append(orjson.dumps({"pong": msg.ping}).decode())
-            return []
         if msg.action == "ping":  # the v2 (account) protocol's form
             self.replies.append(orjson.dumps({"action": "pong", "data": msg.data}).decode())
             return []
-        if msg.status == "error":
-            raise VenueNotice(f"request {msg.id} rejected: {msg.err_code}: {msg.err_msg}")
-        return []
+        return control(self, msg)
 
     def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
         return [RestRequest(f"{base_url}/market/tickers")]

@@ -35,7 +35,7 @@ from ..records import EMPTY, Derivative, Ticker, ms_to_ns
 from ..symbols import Market, derivative_symbol
 from .base import Codec, RestRequest, gunzip, json_body
 from .contracts import in_base
-from .htx import HTX, route
+from .htx import HTX, control, route
 from .schema import Num, Schema, Time
 
 
@@ -152,12 +152,7 @@ class HTXSwap(Codec):
             return []
         if msg.op is not None:
             return self._notification(msg, ts_recv)
-        if msg.ping is not msgspec.UNSET:
-            self.replies.append(orjson.dumps({"pong": msg.ping}).decode())
-            return []
-        if msg.status == "error":
-            raise VenueNotice(f"request {msg.id} rejected: {msg.err_code}: {msg.err_msg}")
-        return []
+        return control(self, msg)
 
     def _notification(self, msg: Message, ts_recv: int) -> list[Ticker]:
         """The notification endpoint's messages: funding pushes, pings, acks, errors."""
