@@ -4,7 +4,6 @@ and each one live against its simulator through the real adapter."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 from pathlib import Path
@@ -14,14 +13,12 @@ import pytest
 
 from aggregator.adapters.base import Codec
 from aggregator.adapters.registry import codec_class
-from aggregator.adapters.runner import Adapter
-from aggregator.config import ExchangeConfig, kind_of
+from aggregator.config import kind_of
 from aggregator.errors import ParseError, VenueError
 from aggregator.records import Derivative, Status, Ticker
-from aggregator.sim import VenueSim
 from aggregator.symbols import snapshot_path
 
-from .codec_runs import merged, parse_all
+from .codec_runs import merged, parse_all, run_adapter
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ws-derivatives"
 MS = 1_000_000
@@ -422,46 +419,6 @@ for fields in LIVE_FIELDS[("binance", "perp")], LIVE_FIELDS[("binance", "future"
     fields["rest"] = fields["ws"]  # (binance's REST lists carry the same)
 
 
-async def run_adapter(venue: str, kind: str, mode: str, tmp: Path) -> list[Ticker | Status]:
-    """The real adapter against the venue's simulator until every symbol has a whole record
-    (bid, ask and LIVE_FIELDS), or 8 s."""
-    sim = VenueSim(venue, rate=400, seed=3, kind=kind)
-    await sim.start()
-    c = codec(venue, kind)
-    symbols = tuple(m.symbol for m in c.table.markets if m.kind == kind)[:2]
-    settings: dict[str, Any] = dict(
-        venue=venue,
-        kind=kind,
-        mode=mode,
-        symbols=symbols,
-        poll_interval=0.1,
-        open_timeout=2.0,
-        request_timeout=2.0,
-        **sim.endpoints(),
-    )
-    cfg = ExchangeConfig(**settings)
-    out: list[Ticker | Status] = []
-    adapter = Adapter(codec_class(venue, kind), cfg, out.append, tmp / "state")
-    task = asyncio.create_task(adapter.run())
-
-    wanted = ("bid", "ask", *LIVE_FIELDS[(venue, kind)][mode])
-
-    def done() -> bool:
-        last = {t.symbol: t for t in out if isinstance(t, Ticker)}
-        whole = [t for t in last.values() if all(getattr(t, n) is not None for n in wanted)]
-        return len(whole) == len(symbols)
-
-    try:
-        async with asyncio.timeout(8):
-            while not done():
-                await asyncio.sleep(0.02)
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        await sim.stop()
-    return out
-
-
 def symbols_of(out: list[Ticker | Status]) -> set[str]:
     return {r.symbol for r in out if isinstance(r, Ticker)}
 
@@ -471,7 +428,9 @@ def symbols_of(out: list[Ticker | Status]) -> set[str]:
 async def test_streams_and_polls_the_simulator(
     venue: str, kind: str, mode: str, tmp_path: Path
 ) -> None:
-    out = await run_adapter(venue, kind, mode, tmp_path)
+    symbols = [m.symbol for m in codec(venue, kind).table.markets if m.kind == kind][:2]
+    live = LIVE_FIELDS[(venue, kind)][mode]
+    out, _ = await run_adapter(venue, kind, mode, tmp_path, live, rate=400, symbols=symbols)
     statuses = [r for r in out if isinstance(r, Status)]
     assert "live" in [s.state for s in statuses]
     assert {s.kind for s in statuses} == {kind}

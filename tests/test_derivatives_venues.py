@@ -11,8 +11,6 @@ written from the venue's documentation (each parser's docstring quotes it), and 
 
 from __future__ import annotations
 
-import asyncio
-import dataclasses
 import gzip
 import json
 from pathlib import Path
@@ -22,15 +20,13 @@ import pytest
 
 from aggregator.adapters.base import Codec
 from aggregator.adapters.registry import codec_class
-from aggregator.adapters.runner import Adapter
-from aggregator.config import ExchangeConfig
 from aggregator.errors import ParseError, VenueError
 from aggregator.records import Derivative, Status, Ticker
-from aggregator.sim import VenueSim
 from aggregator.sim.dialects import simulated_derivatives
 from aggregator.symbols import snapshot_path
 
-from .codec_runs import merged, parse_all
+from .codec_runs import merged, parse_all, run_adapter
+from .test_venues import BAD
 
 
 def settled(records: list[Ticker]) -> dict[str, Ticker]:
@@ -41,18 +37,6 @@ def settled(records: list[Ticker]) -> dict[str, Ticker]:
 FIXTURES = Path(__file__).parent / "fixtures"
 NS = 1_000_000_000
 MS = 1_000_000
-BAD = [
-    b"",
-    b"<html><body>502 Bad Gateway</body></html>",
-    b'{"truncated": ',
-    b"[]",
-    b"{}",
-    b"null",
-    b"[null]",
-    b'{"data": null}',
-    b'{"result": "NaN"}',
-    b'"text"',
-]
 # The (venue, kind) pairs of this file's codecs.
 MINE = [
     ("bitfinex", "perp"),
@@ -645,89 +629,13 @@ def test_kucoin_rest_contracts_and_tickers() -> None:
 # --- live sessions against the simulators ---------------------------------------------------
 
 
-def of_kind(kind: str) -> dict[str, str]:
-    """The config's kind of market, where the config has one (an adapter per kind)."""
-    return {"kind": kind} if "kind" in {f.name for f in dataclasses.fields(ExchangeConfig)} else {}
-
-
-def requests(sim: VenueSim) -> int:
-    """What the client sent the simulator, its answers to pings left out."""
-    return sum("pong" not in m and m.get("op") != "pong" for m in sim.received)
-
-
-async def run_adapter(
-    venue: str, kind: str, mode: str, tmp: Path, drop: bool = False
-) -> tuple[list[Ticker | Status], VenueSim]:
-    """An adapter of the venue's kind against its simulator, until the last record of each
-    symbol has every field the codec fills (LIVE_FIELDS); with ``drop``, the simulator then
-    drops every connection and the same is awaited of the records that follow. What it
-    published, and the simulator (stopped)."""
-    sim = VenueSim(venue, rate=200, seed=7, kind=kind)
-    await sim.start()
-    markets = sim.dialect.markets[:2]
-    settings: dict[str, Any] = dict(
-        venue=venue,
-        mode=mode,
-        symbols=tuple(m.symbol for m in markets),
-        stale_after=2.0,
-        backoff_initial=0.05,
-        backoff_max=0.2,
-        poll_interval=0.1,
-        open_timeout=2.0,
-        request_timeout=2.0,
-        **sim.endpoints(),
-        **of_kind(kind),
-    )
-    cfg = ExchangeConfig(**settings)
-    out: list[Ticker | Status] = []
-    adapter = Adapter(codec_class(venue, kind), cfg, out.append, tmp / "state")
-    task = asyncio.create_task(adapter.run())
-    wanted = ("bid", "ask", *LIVE_FIELDS[(venue, kind)][mode])
-
-    async def full_since(start: int) -> None:
-        def done() -> bool:
-            fresh = [t for t in out[start:] if isinstance(t, Ticker)]
-            last = {t.symbol: t for t in fresh}
-            full = [t for t in last.values() if all(getattr(t, n) is not None for n in wanted)]
-            return len(full) == len(cfg.symbols)
-
-        while not done():
-            await asyncio.sleep(0.02)
-
-    try:
-        async with asyncio.timeout(8):
-            await full_since(0)
-            if drop:  # every connection back, every topic subscribed again, then records
-                n, asked = sim.drop(), requests(sim)
-                assert n == sim.connections
-                mark = len(out)
-                conns = {r.conn for r in out if isinstance(r, Status) and r.state == "live"}
-
-                def relive() -> set[int | None]:
-                    return {
-                        r.conn for r in out[mark:] if isinstance(r, Status) and r.state == "live"
-                    }
-
-                while sim.connections < 2 * n or requests(sim) < 2 * asked:
-                    await asyncio.sleep(0.02)
-                # merged fields carry over: a full record does not say every connection is back
-                while not conns <= relive():
-                    await asyncio.sleep(0.02)
-                await full_since(mark)
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        await sim.stop()
-    return out, sim
-
-
 @pytest.mark.parametrize("mode", ["ws", "rest"])
 @pytest.mark.parametrize(("venue", "kind"), MINE)
 async def test_streams_and_polls_the_simulator(
     venue: str, kind: str, mode: str, tmp_path: Path
 ) -> None:
     assert (venue, kind) in simulated_derivatives()
-    out, _ = await run_adapter(venue, kind, mode, tmp_path)
+    out, _ = await run_adapter(venue, kind, mode, tmp_path, LIVE_FIELDS[(venue, kind)][mode])
     states = [r.state for r in out if isinstance(r, Status)]
     assert states[:2] == ["starting", "connecting"] and "live" in states
     tickers = [t for t in out if isinstance(t, Ticker)]
@@ -747,7 +655,8 @@ async def test_streams_and_polls_the_simulator(
 
 async def test_htx_routes_reconnect_and_resubscribe_each_after_a_drop(tmp_path: Path) -> None:
     """Three connections (market, index, funding); dropped, each comes back subscribed."""
-    out, sim = await run_adapter("htx", "perp", "ws", tmp_path, drop=True)
+    live = LIVE_FIELDS[("htx", "perp")]["ws"]
+    out, sim = await run_adapter("htx", "perp", "ws", tmp_path, live, drop=True)
     assert sim.connections == 6
     states = [(i, r) for i, r in enumerate(out) if isinstance(r, Status)]
     dropped = next(i for i, r in states if r.state == "disconnected")
