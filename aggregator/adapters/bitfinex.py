@@ -17,7 +17,7 @@ Markets come from conf/pub:list:pair:exchange (spot pairs), ids like "BTCUSD" or
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar
 from urllib.parse import quote
 
@@ -234,15 +234,21 @@ class Bitfinex(Codec):
             if market is None:
                 raise ParseError("a single ticker needs its market")
             return [TICKER.record(self.venue, market, _row(data), ts_recv)]
-        out = []
-        for row in data:
+        return [
+            TICKER.record(self.venue, m, _row(row[1:]), ts_recv)
+            for m, row in self.rows_followed(data)
+        ]
+
+    def rows_followed(self, rows: list[Any]) -> Iterator[tuple[Market, list[Any]]]:
+        """The REST rows (spot's and the derivatives') of the markets followed, each with
+        its market: rows lead with their symbol."""
+        lookup = self.lookup
+        for row in rows:
             if not isinstance(row, list) or not row or not isinstance(row[0], str):
-                raise ParseError("expected ticker rows starting with their symbol")
-            m = self.lookup(row[0])
-            if m is None:
-                continue
-            out.append(TICKER.record(self.venue, m, _row(row[1:]), ts_recv))
-        return out
+                raise ParseError("expected rows starting with their symbol")
+            m = lookup(row[0])
+            if m is not None:
+                yield m, row
 
     @staticmethod
     def market_rows(body: bytes) -> list[Any]:

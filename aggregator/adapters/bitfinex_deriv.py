@@ -165,12 +165,7 @@ class BitfinexDeriv(Bitfinex):
         1000.5,null,null,null,0.001,0.01]] (documented). Errors: ["error",10020,"..."]."""
         data = rest_rows(body)
         out: list[Ticker] = []
-        for row in data:
-            if not isinstance(row, list) or not row or not isinstance(row[0], str):
-                raise ParseError("expected rows starting with their symbol")
-            m = self.lookup(row[0])
-            if m is None:
-                continue
+        for m, row in self.rows_followed(data):
             if len(row) > TRADING_ROW + 1:
                 out.append(self._derivs(self._status_of(row[1:]), m, ts_recv))
             elif len(row) == TRADING_ROW + 1:
