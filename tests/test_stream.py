@@ -234,20 +234,31 @@ async def test_a_single_frame_over_the_limit_is_a_protocol_error(serve) -> None:
     assert "5000 > 1000" in str(closed)
 
 
-async def test_an_error_raised_by_the_handler_ends_the_session_with_it(serve) -> None:
+@pytest.mark.parametrize("where", ["message", "read end"])
+async def test_an_error_raised_by_the_handler_ends_the_session_with_it(serve, where) -> None:
+    """Raised by the message handler, or by what runs at the end of the read (the records
+    handed on): the session ends with that error, whichever."""
+
     async def script(s: Server, reader, writer) -> None:
         await read_frame(reader)
         writer.write(frame(TEXT, b"bad"))
         await reader.read()  # until the client hangs up
 
     _, url = await serve(script)
+    got: list[bytes] = []
 
     def on_message(raw: bytes) -> None:
-        raise ValueError(f"cannot use {raw!r}")
+        got.append(raw)
+        if where == "message":
+            raise ValueError(f"cannot use {raw!r}")
+
+    def on_read_end() -> None:
+        raise ValueError(f"cannot use {got[-1]!r}")
 
     ws = await open_websocket(
-        url, on_message, ["sub"], lambda: None, open_timeout=5, ping_interval=None, max_size=1000
-    )
+        url, on_message, ["sub"], lambda: None, on_read_end=on_read_end,
+        open_timeout=5, ping_interval=None, max_size=1000,
+    )  # fmt: skip
     with pytest.raises(ValueError, match="cannot use b'bad'"):
         async with asyncio.timeout(5):
             await ws.wait_closed()

@@ -634,3 +634,14 @@ def test_the_compiled_check_refuses_what_is_not_a_record() -> None:
         settling.settle(bad, None)
     with pytest.raises(TypeError):
         Ticker.settle(Ticker("x", "A/B", "AB", bid="1"), None)  # type: ignore[arg-type]
+    # a read's records: a non-record, or a bad value, stops the batch with the error
+    last: dict[str, Ticker] = {}
+    batch: list[Ticker] = []
+    good = Ticker("x", "A/B", "AB", bid=1.0)
+    with pytest.raises(TypeError):
+        settling.settle_batch([good, object()], last, True, False, 0, None, batch)
+    assert batch == [good] and last == {"AB": good} and good.seq == 1
+    with pytest.raises(TypeError):
+        settling.settle_batch([bad], last, True, False, 1, None, [])
+    with pytest.raises(TypeError):
+        settling.settle_batch((good,), last, True, False, 0, None, batch)  # not a list
