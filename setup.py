@@ -16,6 +16,13 @@ setup(
             optional=True,
             extra_compile_args=["-O2"],
         ),
+        # a codec's declared routes read in C (adapters/routes.py): its Python path otherwise
+        Extension(
+            "aggregator._frames",
+            ["aggregator/_frames.c"],
+            optional=True,
+            extra_compile_args=["-O2"],
+        ),
         *(
             [
                 Extension(

@@ -74,7 +74,8 @@ async def amain(a: argparse.Namespace) -> None:
     table = codec_class("binance").markets_from(exchange_info(symbols))
     codec = codec_class("binance")(table)
     codec.subscribe(list(table.markets))
-    handler = frame_handler(adapter.emitter, codec, Connection(None))
+    conn = Connection(None, read_end=True)  # a session's: the read's end is its call
+    handler = frame_handler(adapter.emitter, codec, conn)
     distinct = [render(i, symbols[i % 5][0], symbols[i % 5][3]) for i in range(2000)]
     frames = [distinct[i % len(distinct)] for i in range(a.count)]
     batch = 64  # frames per read callback, as a busy socket delivers them
@@ -90,6 +91,7 @@ async def amain(a: argparse.Namespace) -> None:
         h0 = time.perf_counter()  # (process_time is a slow system call on some VMs)
         for raw in frames[i : i + batch]:
             handler(raw)
+        adapter.emitter.flush()  # the read's end (stream.py's on_read_end)
         t_handler += time.perf_counter() - h0
         await asyncio.sleep(0)  # the sinks run between reads
     await daemon.socket.stop()

@@ -234,9 +234,21 @@ async def run_aggregator(
         await asyncio.sleep(0.5)  # the daemon settles (status records, markets cache)
         dpid, spid = daemon.proc.pid, sub.proc.pid
         d0, s0, t0 = cpu_seconds(dpid), cpu_seconds(spid), thread_cpu(dpid)
+        spy = None
+        if a.profile:  # py-spy over the window, the daemon's native frames too
+            a.profile.mkdir(parents=True, exist_ok=True)
+            spy = await asyncio.create_subprocess_exec(
+                str(Path(sys.executable).parent / "py-spy"), "record", "--native", "--rate", "500",
+                "--format", "raw", "-o", str(a.profile / f"{name}-{mode}.txt"), "-p", str(dpid),
+                stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+            )  # fmt: skip
+            await asyncio.sleep(1.0)  # (py-spy attaches)
         server.send("go")
         sent = await server.event("done", a.max_seconds)
         done = await sub.event("done", a.max_seconds)
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)
+            await asyncio.wait_for(spy.wait(), 30)
         s1 = cpu_seconds(spid)  # (it parses what it kept from here on)
         await asyncio.sleep(1.2)  # one files.flush_interval (1 s): the last write is counted
         d1, t1 = cpu_seconds(dpid), thread_cpu(dpid)
@@ -430,6 +442,10 @@ def main() -> None:
     ap.add_argument("--max-seconds", type=float, default=120.0, help="bound on each wait")
     ap.add_argument("--out", default=str(HERE / "results.json"))
     ap.add_argument("--keep", action="store_true", help="keep the runs' temporary directories")
+    ap.add_argument("--profile", type=Path, default=None,
+                    help="sample the daemon with py-spy (native) over each run's window into "
+                         "DIR/<venue>-<mode>.txt (collapsed stacks; its CPU figures are then "
+                         "not comparable)")  # fmt: skip
     a = ap.parse_args()
     if a.quick:
         a.runs, a.count, a.duration, a.max_seconds = 1, 5_000, 1.0, 60.0

@@ -20,7 +20,7 @@ from ..records import Ticker
 from ..symbols import NO_RENAMES, Market, MarketTable, is_unified
 
 if TYPE_CHECKING:
-    pass
+    from .routes import Route
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +58,8 @@ class Codec:
     PING_INTERVAL: ClassVar[float | None] = 20.0  # WebSocket protocol pings
     APP_PING_INTERVAL: ClassVar[float | None] = None  # the venue's own ping message
     MERGE: ClassVar[bool] = False  # several channels update parts of one record
+    # the hot messages, read in C (routes.py); parse_ws takes every other frame
+    ROUTES: ClassVar[tuple[Route, ...]] = ()
     REST_RATE: ClassVar[float] = 1.0  # requests per second when polling symbol by symbol
     POLL_INTERVAL: ClassVar[float] = 2.0  # seconds between polls, unless the config says
     # Seconds without a record before a connection counts as stale (unless the config says):

@@ -17,10 +17,11 @@ import orjson
 from ..errors import ParseError, VenueError
 from ..records import Ticker
 from ..symbols import Market, unify
-from ..timestamps import ms_to_ns
+from ..timestamps import MILLIS, ms_to_ns
 from .base import Codec, RestRequest
 from .base import json_body as _json
 from .fields import StructFields
+from .routes import Route, TimeAt
 from .schema import Num, Schema, Time
 
 STREAMS_PER_MESSAGE = 200
@@ -54,6 +55,7 @@ STREAM_TICKER = StructFields(
     volume="v", quote_volume="q", ts_event=("E", ms_to_ns),
 )  # fmt: skip
 BOOK_TICKER = StructFields(bid="b", bid_size="B", ask="a", ask_size="A")
+BOOK_FIELDS = {"bid": "b", "bid_size": "B", "ask": "a", "ask_size": "A"}
 
 
 class RestTicker(msgspec.Struct):
@@ -114,6 +116,14 @@ class Binance(Codec):
     MAX_SYMBOLS_PER_CONNECTION: ClassVar[int] = 400  # 2 streams each; the venue allows 1024
     MERGE: ClassVar[bool] = True
     REST_RATE: ClassVar[float] = 5.0
+    ROUTES: ClassVar[tuple[Route, ...]] = (  # parse_ws's two streams, read in C
+        Route(when={"e": None}, market="s", fields=BOOK_FIELDS),
+        Route(
+            when={"e": "24hrTicker"}, market="s",
+            fields={**BOOK_FIELDS, "last": "c", "open": "o", "high": "h", "low": "l",
+                    "volume": "v", "quote_volume": "q", "ts_event": TimeAt("E", MILLIS)},
+        ),
+    )  # fmt: skip
 
     def subscribe(self, markets: Sequence[Market]) -> list[str]:
         return subscribe_messages(markets, ("ticker", "bookTicker"))

@@ -25,10 +25,11 @@ import msgspec
 import orjson
 
 from ..errors import ParseError, VenueError, VenueNotice
-from ..records import Ticker
+from ..records import Ticker, minus
 from ..symbols import Market, MarketTable, unify
 from .base import Codec, RestRequest, json_body
 from .fields import StructFields
+from .routes import Call, Route
 from .schema import Num, Schema
 
 # ORS is ORS Group here, not Origin Sport; the reference's display name is no code.
@@ -82,6 +83,15 @@ class Bitfinex(Codec):
     MARKETS_URL: ClassVar[str] = "https://api-pub.bitfinex.com/v2/conf/pub:list:pair:exchange"
     MAX_SYMBOLS_PER_CONNECTION: ClassVar[int] = 25  # public channels per connection
     REST_RATE: ClassVar[float] = 1.0  # 90 requests a minute
+    # parse_ws's [CHAN_ID, ROW] of a ticker channel of this connection, read in C
+    ROUTES: ClassVar[tuple[Route, ...]] = (
+        Route(
+            when={}, market="0", lookup="_channels", market_int=True, skip_unknown=False,
+            fields={"bid": "1.0", "ask": "1.2", "last": "1.6",
+                    "open": Call(minus, "1.6", "1.4"), "high": "1.8", "low": "1.9",
+                    "volume": "1.7"},
+        ),
+    )  # fmt: skip
     # The reference's renames of this venue's currency codes (UST is Tether, and so on).
     RENAMES: ClassVar[dict[str, str]] = {
         "UST": "USDT",

@@ -21,6 +21,7 @@ from ..records import Ticker, iso_to_ns, num
 from ..symbols import Market, MarketTable, unify
 from .base import Codec, RestRequest, SequenceCheck, json_body
 from .fields import StructFields
+from .routes import ISO, Route, TimeAt
 from .schema import Num, Schema
 
 
@@ -79,6 +80,16 @@ class Coinbase(Codec):
     MARKETS_URL: ClassVar[str] = "https://api.coinbase.com/api/v3/brokerage/market/products"
     MAX_SYMBOLS_PER_CONNECTION: ClassVar[int] = 100
     REST_RATE: ClassVar[float] = 5.0
+    ROUTES: ClassVar[tuple[Route, ...]] = (  # parse_ws's ticker channel, read in C
+        Route(
+            when={"channel": "ticker"}, items="events[].tickers[]", market="product_id",
+            sequence=("sequence_num", "_seq"),
+            fields={"bid": "best_bid", "bid_size": "best_bid_quantity", "ask": "best_ask",
+                    "ask_size": "best_ask_quantity", "last": "price", "high": "high_24_h",
+                    "low": "low_24_h", "volume": "volume_24_h",
+                    "ts_event": TimeAt("$.timestamp", ISO)},
+        ),
+    )  # fmt: skip
 
     def __init__(self, table: MarketTable) -> None:
         super().__init__(table)

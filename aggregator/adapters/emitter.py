@@ -120,6 +120,11 @@ class Emitter:
             self._flush_pending = True
             self._loop.call_soon(self._flush_after_read)
 
+    def reading(self, conn: Connection) -> None:
+        """The first records of a read on ``conn`` (the compiled reader's call; ``take``
+        does the same for a frame of the Python path)."""
+        self._reading.append(conn)
+
     def flush(self) -> None:
         """Settle what the read brought, and hand the records waiting to the publisher: to
         the batch publisher with their lines, made in one call; else one by one."""

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 
 from ..errors import ParseError, VenueNotice
+from . import routes
 from .base import SHAPE_ERRORS, Codec
 from .emitter import Connection, Emitter
 
@@ -19,7 +20,8 @@ FrameHandler = Callable[[bytes], "list[str] | None"]
 
 def frame_handler(emitter: Emitter, codec: Codec, conn: Connection) -> FrameHandler:
     """Parse, hand the records to the emitter (for the end of the read), hand back the
-    codec's replies to the venue.
+    codec's replies to the venue: the codec's routes read in C where they describe the
+    frame (routes.reader), its parse_ws for every other frame.
 
     A VenueError other than a notice ends the session (it propagates to wait_closed).
     """
@@ -50,4 +52,4 @@ def frame_handler(emitter: Emitter, codec: Codec, conn: Connection) -> FrameHand
             take(records, conn)
         return replies
 
-    return on_message
+    return routes.reader(codec, on_message, emitter, conn) or on_message

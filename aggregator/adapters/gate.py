@@ -26,8 +26,10 @@ import orjson
 from ..errors import ParseError, VenueError, VenueNotice
 from ..records import Ticker, ms_to_ns, seconds_to_ns
 from ..symbols import Market, unify
+from ..timestamps import MILLIS, SECONDS
 from .base import Codec, RestRequest, json_body
 from .fields import StructFields, top_of_book
+from .routes import Route, TimeAt
 from .schema import Num, Schema, Time
 
 CHANNELS = ("spot.tickers", "spot.book_ticker")
@@ -143,6 +145,21 @@ class Gate(Codec):
     MAX_SYMBOLS_PER_CONNECTION: ClassVar[int] = 100
     APP_PING_INTERVAL: ClassVar[float | None] = 15.0
     MERGE: ClassVar[bool] = True
+    ROUTES: ClassVar[tuple[Route, ...]] = (  # parse_ws's two channels' updates, read in C
+        Route(  # the time: the book's own, else the push's (push_time)
+            when={"event": "update", "channel": "spot.book_ticker"}, items="result", market="s",
+            fields={"bid": "b", "bid_size": "B", "ask": "a", "ask_size": "A",
+                    "ts_event": TimeAt(("t", "$.time_ms", ("$.time", SECONDS)), MILLIS)},
+        ),
+        Route(
+            when={"event": "update", "channel": "spot.tickers"}, items="result",
+            market="currency_pair",
+            fields={"bid": "highest_bid", "bid_size": "highest_size", "ask": "lowest_ask",
+                    "ask_size": "lowest_size", "last": "last", "high": "high_24h",
+                    "low": "low_24h", "volume": "base_volume", "quote_volume": "quote_volume",
+                    "ts_event": TimeAt(("$.time_ms", ("$.time", SECONDS)), MILLIS)},
+        ),
+    )  # fmt: skip
     # The reference library's renames of Gate currency codes that clash with other coins.
     RENAMES: ClassVar[dict[str, str]] = {
         "ORT": "XREATORS",

@@ -15,10 +15,11 @@ import msgspec
 import orjson
 
 from ..errors import ParseError, VenueError, VenueNotice
-from ..records import Ticker, iso_to_ns, times
+from ..records import Ticker, iso_to_ns, minus, times
 from ..symbols import Market, unify
 from .base import Codec, RestRequest, json_body
 from .fields import StructFields
+from .routes import ISO, Call, Route, TimeAt
 from .schema import Num, Schema
 
 
@@ -81,6 +82,16 @@ class Kraken(Codec):
     MARKETS_URL: ClassVar[str] = "https://api.kraken.com/0/public/AssetPairs"
     MAX_SYMBOLS_PER_CONNECTION: ClassVar[int] = 200
     REST_RATE: ClassVar[float] = 1.0
+    ROUTES: ClassVar[tuple[Route, ...]] = (  # parse_ws's ticker channel, read in C
+        Route(
+            when={"channel": "ticker"}, items="data[]", market="symbol",
+            fields={"bid": "bid", "bid_size": "bid_qty", "ask": "ask", "ask_size": "ask_qty",
+                    "last": "last", "open": Call(minus, "last", "change"), "high": "high",
+                    "low": "low", "volume": "volume",
+                    "quote_volume": Call(times, "vwap", "volume"),
+                    "ts_event": TimeAt("timestamp", ISO)},
+        ),
+    )  # fmt: skip
 
     def subscribe(self, markets: Sequence[Market]) -> list[str]:
         return [

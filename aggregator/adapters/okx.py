@@ -28,8 +28,10 @@ import orjson
 from ..errors import ParseError, VenueError, VenueNotice
 from ..records import Ticker, best_level, ms_to_ns
 from ..symbols import Market, unify
+from ..timestamps import MILLIS
 from .base import Codec, RestRequest, answer_code, json_body
 from .fields import StructFields, top_of_book
+from .routes import Route, TimeAt
 from .schema import Num, Schema, Time
 
 CHANNELS = ("tickers", "bbo-tbt")
@@ -118,6 +120,21 @@ class OKX(Codec):
     APP_PING_INTERVAL: ClassVar[float | None] = 25.0  # quiet for 30 s: disconnected
     MERGE: ClassVar[bool] = True
     REST_RATE: ClassVar[float] = 5.0  # one request per poll; the limit is 20 per 2 s
+    ROUTES: ClassVar[tuple[Route, ...]] = (  # parse_ws's tickers and bbo-tbt, read in C
+        Route(
+            when={"arg.channel": "tickers"}, items="data[]", market="instId",
+            fields={"bid": "bidPx", "bid_size": "bidSz", "ask": "askPx", "ask_size": "askSz",
+                    "last": "last", "open": "open24h", "high": "high24h", "low": "low24h",
+                    "volume": "vol24h", "quote_volume": "volCcy24h",
+                    "ts_event": TimeAt("ts", MILLIS)},
+        ),
+        Route(  # a side's one level (best_level); an empty side or more levels: parse_ws
+            when={"arg.channel": "bbo-tbt"}, items="data[]", market="$.arg.instId",
+            fields={"bid": "!bids.[only].0", "bid_size": "!bids.[only].1",
+                    "ask": "!asks.[only].0", "ask_size": "!asks.[only].1",
+                    "ts_event": TimeAt("ts", MILLIS)},
+        ),
+    )  # fmt: skip
     RENAMES: ClassVar[dict[str, str]] = {"AE": "AET", "WIN": "WINTOKEN"}  # ccxt's
 
     def subscribe(self, markets: Sequence[Market]) -> list[str]:

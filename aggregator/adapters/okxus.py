@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from .okx import OKX
+from .routes import Route
 
 
 class OKXUS(OKX):
@@ -22,3 +23,4 @@ class OKXUS(OKX):
     REST_URL: ClassVar[str] = "https://us.okx.com"
     MARKETS_URL: ClassVar[str] = "https://us.okx.com/api/v5/public/instruments?instType=SPOT"
     WS_URL: ClassVar[str] = "wss://wsus.okx.com:443/ws/v5/public"
+    ROUTES: ClassVar[tuple[Route, ...]] = OKX.ROUTES  # OKX's frames

@@ -1,0 +1,1251 @@
+/* A venue's frames read by declaration (adapters/routes.py), compiled: one C call takes a
+ * frame's bytes to its records, for every codec that declares its hot messages as routes.
+ *
+ * A frame is tokenized once (a strict JSON scanner: what it accepts, msgspec accepts); a
+ * route matches when each of its conditions holds (a string at a path equals a constant,
+ * or a path is absent); its items (the root, or the elements of arrays at paths, nested)
+ * each make one record, read from paths by the route's slots. Anything a route does not
+ * describe exactly (a value of another type, a missing field, escapes in a string the route
+ * reads, a number out of range, a frame over MAX_TOKENS) makes the frame "not mine": the
+ * reader hands it to the codec's Python path, which says what is wrong with it. So the
+ * records made here are the Python path's, value for value (tests/test_frames.py).
+ *
+ * Optional, like _settle: without a C compiler every frame takes the Python path.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <ctype.h>
+#include <math.h>
+#include <string.h>
+#include <time.h>
+
+#define MAX_TOKENS 512
+#define MAX_DEPTH 32
+#define MAX_SLOTS 32
+#define MAX_ITEMS 64
+#define ONLY (-2)
+
+enum { T_OBJ = 1, T_ARR, T_STR, T_NUM, T_TRUE, T_FALSE, T_NULL };
+
+typedef struct {
+    int type;
+    int start, end;   /* content: a string's inside its quotes; a container's brackets */
+    int next;         /* the token after this one's subtree */
+    int count;        /* elements of an array, pairs of an object */
+    int escaped;      /* a string with a backslash */
+} Tok;
+
+typedef struct {
+    const char *s;
+    int len, pos, n;
+    Tok t[MAX_TOKENS];
+} Scan;
+
+/* --- the scanner --------------------------------------------------------------------- */
+
+static inline void
+skip_ws(Scan *sc)
+{
+    while (sc->pos < sc->len) {
+        char c = sc->s[sc->pos];
+        if (c == ' ' || c == '\n' || c == '\r' || c == '\t')
+            sc->pos++;
+        else
+            break;
+    }
+}
+
+static int scan_value(Scan *sc, int depth);
+
+static int
+scan_string(Scan *sc)
+{
+    /* at the opening quote */
+    int i = sc->pos + 1, esc = 0;
+    const unsigned char *s = (const unsigned char *)sc->s;
+    while (i < sc->len) {
+        unsigned char c = s[i];
+        if (c == '"')
+            break;
+        if (c < 0x20)
+            return -1;
+        if (c == '\\') {
+            esc = 1;
+            i++;
+            if (i >= sc->len)
+                return -1;
+            c = s[i];
+            if (c == 'u') {
+                if (i + 4 >= sc->len)
+                    return -1;
+                for (int k = 1; k <= 4; k++)
+                    if (!isxdigit(s[i + k]))
+                        return -1;
+                i += 4;
+            }
+            else if (!strchr("\"\\/bfnrt", c))
+                return -1;
+        }
+        i++;
+    }
+    if (i >= sc->len || sc->n >= MAX_TOKENS)
+        return -1;
+    Tok *t = &sc->t[sc->n++];
+    t->type = T_STR;
+    t->start = sc->pos + 1;
+    t->end = i;
+    t->escaped = esc;
+    t->count = 0;
+    t->next = sc->n;
+    sc->pos = i + 1;
+    return 0;
+}
+
+/* JSON's number grammar over s[i..len): the end, or -1 */
+static int
+number_end(const char *s, int i, int len)
+{
+    if (i < len && s[i] == '-')
+        i++;
+    if (i >= len)
+        return -1;
+    if (s[i] == '0')
+        i++;
+    else if (s[i] >= '1' && s[i] <= '9')
+        while (i < len && s[i] >= '0' && s[i] <= '9')
+            i++;
+    else
+        return -1;
+    if (i < len && s[i] == '.') {
+        i++;
+        if (i >= len || s[i] < '0' || s[i] > '9')
+            return -1;
+        while (i < len && s[i] >= '0' && s[i] <= '9')
+            i++;
+    }
+    if (i < len && (s[i] == 'e' || s[i] == 'E')) {
+        i++;
+        if (i < len && (s[i] == '+' || s[i] == '-'))
+            i++;
+        if (i >= len || s[i] < '0' || s[i] > '9')
+            return -1;
+        while (i < len && s[i] >= '0' && s[i] <= '9')
+            i++;
+    }
+    return i;
+}
+
+static int
+scan_container(Scan *sc, int depth, int type)
+{
+    if (depth > MAX_DEPTH || sc->n >= MAX_TOKENS)
+        return -1;
+    int me = sc->n++;
+    Tok *t = &sc->t[me];
+    t->type = type;
+    t->start = sc->pos;
+    t->escaped = 0;
+    char close = type == T_OBJ ? '}' : ']';
+    int count = 0;
+    sc->pos++;
+    skip_ws(sc);
+    if (sc->pos < sc->len && sc->s[sc->pos] == close) {
+        sc->pos++;
+    }
+    else {
+        for (;;) {
+            if (type == T_OBJ) {
+                if (sc->pos >= sc->len || sc->s[sc->pos] != '"' || scan_string(sc) < 0)
+                    return -1;
+                skip_ws(sc);
+                if (sc->pos >= sc->len || sc->s[sc->pos] != ':')
+                    return -1;
+                sc->pos++;
+                skip_ws(sc);
+            }
+            if (scan_value(sc, depth + 1) < 0)
+                return -1;
+            count++;
+            skip_ws(sc);
+            if (sc->pos >= sc->len)
+                return -1;
+            char c = sc->s[sc->pos++];
+            if (c == close)
+                break;
+            if (c != ',')
+                return -1;
+            skip_ws(sc);
+        }
+    }
+    t = &sc->t[me];
+    t->end = sc->pos;
+    t->count = count;
+    t->next = sc->n;
+    return 0;
+}
+
+static int
+scan_literal(Scan *sc, const char *word, int type)
+{
+    int n = (int)strlen(word);
+    if (sc->pos + n > sc->len || memcmp(sc->s + sc->pos, word, n) != 0 || sc->n >= MAX_TOKENS)
+        return -1;
+    Tok *t = &sc->t[sc->n++];
+    t->type = type;
+    t->start = sc->pos;
+    t->end = sc->pos + n;
+    t->next = sc->n;
+    t->count = 0;
+    t->escaped = 0;
+    sc->pos += n;
+    return 0;
+}
+
+static int
+scan_value(Scan *sc, int depth)
+{
+    if (sc->pos >= sc->len)
+        return -1;
+    char c = sc->s[sc->pos];
+    switch (c) {
+    case '{':
+        return scan_container(sc, depth, T_OBJ);
+    case '[':
+        return scan_container(sc, depth, T_ARR);
+    case '"':
+        return scan_string(sc);
+    case 't':
+        return scan_literal(sc, "true", T_TRUE);
+    case 'f':
+        return scan_literal(sc, "false", T_FALSE);
+    case 'n':
+        return scan_literal(sc, "null", T_NULL);
+    default: {
+        int end = number_end(sc->s, sc->pos, sc->len);
+        if (end < 0 || sc->n >= MAX_TOKENS)
+            return -1;
+        Tok *t = &sc->t[sc->n++];
+        t->type = T_NUM;
+        t->start = sc->pos;
+        t->end = end;
+        t->next = sc->n;
+        t->count = 0;
+        t->escaped = 0;
+        sc->pos = end;
+        return 0;
+    }
+    }
+}
+
+static int
+scan(Scan *sc, const char *s, Py_ssize_t len)
+{
+    if (len > (1 << 30))
+        return -1;
+    sc->s = s;
+    sc->len = (int)len;
+    sc->pos = 0;
+    sc->n = 0;
+    skip_ws(sc);
+    if (scan_value(sc, 0) < 0)
+        return -1;
+    skip_ws(sc);
+    return sc->pos == sc->len ? 0 : -1; /* trailing bytes: not JSON */
+}
+
+/* --- paths -------------------------------------------------------------------------- */
+
+/* A path is a tuple of steps: bytes (an object's key) or int (an array's index). Steps
+ * are kept as C arrays, made once from the program. */
+typedef struct {
+    int n;
+    const char *key[8];
+    int keylen[8];
+    int index[8]; /* -1: a key; ONLY: an array's one element */
+} Path;
+
+/* the token at path from token `at`, or -1 (absent, or a container of another kind) */
+static int
+follow(const Scan *sc, int at, const Path *p)
+{
+    for (int k = 0; k < p->n; k++) {
+        const Tok *t = &sc->t[at];
+        if (p->index[k] == ONLY) {
+            if (t->type != T_ARR || t->count != 1)
+                return -1;
+            at = at + 1;
+        }
+        else if (p->index[k] >= 0) {
+            if (t->type != T_ARR || p->index[k] >= t->count)
+                return -1;
+            int i = at + 1;
+            for (int e = 0; e < p->index[k]; e++)
+                i = sc->t[i].next;
+            at = i;
+        }
+        else {
+            if (t->type != T_OBJ)
+                return -1;
+            int found = -1, i = at + 1;
+            for (int e = 0; e < t->count; e++) {
+                const Tok *key = &sc->t[i];
+                if (!key->escaped && key->end - key->start == p->keylen[k] &&
+                    memcmp(sc->s + key->start, p->key[k], p->keylen[k]) == 0)
+                    found = i + 1; /* the last of duplicates, as msgspec takes */
+                i = sc->t[i + 1].next;
+            }
+            if (found < 0)
+                return -1;
+            at = found;
+        }
+    }
+    return at;
+}
+
+static int
+path_from(PyObject *steps, Path *p)
+{
+    if (!PyTuple_Check(steps) || PyTuple_GET_SIZE(steps) > 8) {
+        PyErr_SetString(PyExc_TypeError, "a path is a tuple of at most 8 steps");
+        return -1;
+    }
+    p->n = (int)PyTuple_GET_SIZE(steps);
+    for (int k = 0; k < p->n; k++) {
+        PyObject *s = PyTuple_GET_ITEM(steps, k);
+        if (PyBytes_Check(s)) {
+            p->key[k] = PyBytes_AS_STRING(s); /* the program keeps the bytes alive */
+            p->keylen[k] = (int)PyBytes_GET_SIZE(s);
+            p->index[k] = -1;
+        }
+        else if (PyLong_Check(s)) {
+            long v = PyLong_AsLong(s);
+            if ((v < 0 && v != ONLY) || v > 1000000) {
+                PyErr_SetString(PyExc_ValueError, "an index step out of range");
+                return -1;
+            }
+            p->index[k] = (int)v;
+            p->key[k] = NULL;
+            p->keylen[k] = 0;
+        }
+        else {
+            PyErr_SetString(PyExc_TypeError, "a path step is bytes or int");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* --- values ------------------------------------------------------------------------- */
+
+#define NOT_MINE ((PyObject *)1) /* a value the route does not describe: the Python path */
+
+static const double pow10_exact[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                     1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                     1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+/* s[0..len) in JSON's number grammar (checked) to the nearest double: exactly where the
+ * digits (trailing zeros dropped) fit 53 bits and the power of ten is at most 22, since
+ * then one IEEE multiplication or division of two exact values rounds correctly; else by
+ * Python's own correctly rounded conversion. Returns 0, or -1 if not a finite number. */
+static int
+decimal_to_double(const char *s, int len, double *out)
+{
+    int i = 0, neg = 0, nd = 0, exp10 = 0;
+    unsigned long long m = 0;
+    if (s[0] == '-') {
+        neg = 1;
+        i++;
+    }
+    for (; i < len && s[i] >= '0' && s[i] <= '9'; i++) {
+        if (m == 0 && s[i] == '0')
+            continue; /* leading zeros */
+        if (nd < 19)
+            m = m * 10 + (s[i] - '0');
+        else
+            exp10++; /* a digit past 19: Python's conversion below */
+        nd++;
+    }
+    if (i < len && s[i] == '.') {
+        for (i++; i < len && s[i] >= '0' && s[i] <= '9'; i++) {
+            if (m == 0 && s[i] == '0') {
+                exp10--;
+                continue;
+            }
+            if (nd < 19) {
+                m = m * 10 + (s[i] - '0');
+                exp10--;
+            }
+            nd++;
+        }
+    }
+    int e = 0, eneg = 0;
+    if (i < len && (s[i] == 'e' || s[i] == 'E')) {
+        i++;
+        if (i < len && (s[i] == '+' || s[i] == '-'))
+            eneg = s[i++] == '-';
+        for (; i < len && s[i] >= '0' && s[i] <= '9'; i++)
+            if (e < 100000)
+                e = e * 10 + (s[i] - '0');
+    }
+    exp10 += eneg ? -e : e;
+    if (m == 0) {
+        *out = neg ? -0.0 : 0.0;
+        return 0;
+    }
+    if (nd <= 19) {
+        while (m % 10 == 0) {
+            m /= 10;
+            exp10++;
+        }
+        if (m < (1ULL << 53) && exp10 >= -22 && exp10 <= 22) {
+            double v = (double)m;
+            v = exp10 < 0 ? v / pow10_exact[-exp10] : v * pow10_exact[exp10];
+            *out = neg ? -v : v;
+            return 0;
+        }
+    }
+    char buf[64];
+    if (len >= (int)sizeof(buf))
+        return -1;
+    memcpy(buf, s, len);
+    buf[len] = 0;
+    char *end;
+    double v = PyOS_string_to_double(buf, &end, NULL);
+    if (v == -1.0 && PyErr_Occurred()) {
+        PyErr_Clear();
+        return -1;
+    }
+    if (end != buf + len || !isfinite(v))
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* a number (JSON, or a string of JSON's number grammar), or None for null */
+static PyObject *
+number_at(const Scan *sc, int at)
+{
+    if (at < 0)
+        return NOT_MINE;
+    const Tok *t = &sc->t[at];
+    if (t->type == T_NULL)
+        Py_RETURN_NONE;
+    if (t->type != T_NUM && (t->type != T_STR || t->escaped))
+        return NOT_MINE;
+    int len = t->end - t->start;
+    if (len <= 0 || len >= 64)
+        return NOT_MINE;
+    if (t->type == T_STR && number_end(sc->s, t->start, t->end) != t->end)
+        return NOT_MINE;
+    double v;
+    if (decimal_to_double(sc->s + t->start, len, &v) < 0)
+        return NOT_MINE;
+    if (v == 0.0 && t->type == T_STR && !memchr(sc->s + t->start, '.', len) &&
+        !memchr(sc->s + t->start, 'e', len) && !memchr(sc->s + t->start, 'E', len))
+        v = 0.0; /* "-0" is read as a whole number: 0.0, where "-0.0" is -0.0 */
+    return PyFloat_FromDouble(v);
+}
+
+#define NS_MAX 9223372036854775807LL
+
+/* a whole number (JSON, or a string of digits) of `unit` ns since the epoch, or None for
+ * null or out of the record's range (timestamps.to_ns) */
+static PyObject *
+time_at(const Scan *sc, int at, long long unit)
+{
+    if (at < 0)
+        return NOT_MINE;
+    const Tok *t = &sc->t[at];
+    if (t->type == T_NULL)
+        Py_RETURN_NONE;
+    if (t->type != T_NUM && (t->type != T_STR || t->escaped))
+        return NOT_MINE;
+    int len = t->end - t->start;
+    if (len <= 0 || len > 18)
+        return NOT_MINE;
+    const char *s = sc->s + t->start;
+    long long v = 0;
+    for (int i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return NOT_MINE; /* negative, a fraction: the Python path's */
+        v = v * 10 + (s[i] - '0');
+    }
+    if (t->type == T_NUM && len > 1 && s[0] == '0')
+        return NOT_MINE;
+    if (v == 0)
+        return NOT_MINE; /* a codec's `or` takes the next time: the Python path's */
+    if (v > NS_MAX / unit)
+        Py_RETURN_NONE;
+    return PyLong_FromLongLong(v * unit);
+}
+
+/* a JSON whole number >= 0 of at most 18 digits: 1 and its value, else 0 */
+static int
+whole_at(const Scan *sc, int at, long long *out)
+{
+    if (at < 0 || sc->t[at].type != T_NUM)
+        return 0;
+    const Tok *t = &sc->t[at];
+    int len = t->end - t->start;
+    if (len <= 0 || len > 18)
+        return 0;
+    long long v = 0;
+    for (int i = t->start; i < t->end; i++) {
+        char c = sc->s[i];
+        if (c < '0' || c > '9')
+            return 0;
+        v = v * 10 + (c - '0');
+    }
+    *out = v;
+    return 1;
+}
+
+static long long
+days_from_civil(long long y, unsigned m, unsigned d)
+{
+    y -= m <= 2;
+    long long era = (y >= 0 ? y : y - 399) / 400;
+    unsigned yoe = (unsigned)(y - era * 400);
+    unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (long long)doe - 719468;
+}
+
+static int
+digits(const char *s, int n)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    return v;
+}
+
+/* "YYYY-MM-DDTHH:MM:SS[.f{1,9}]Z" to ns (timestamps.iso_to_ns); other forms: NOT_MINE */
+static PyObject *
+iso_at(const Scan *sc, int at)
+{
+    if (at < 0)
+        return NOT_MINE;
+    const Tok *t = &sc->t[at];
+    if (t->type == T_NULL)
+        Py_RETURN_NONE;
+    if (t->type != T_STR || t->escaped)
+        return NOT_MINE;
+    const char *s = sc->s + t->start;
+    int len = t->end - t->start;
+    if (len < 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' ||
+        s[16] != ':' || s[len - 1] != 'Z')
+        return NOT_MINE;
+    int y = digits(s, 4), mo = digits(s + 5, 2), d = digits(s + 8, 2);
+    int h = digits(s + 11, 2), mi = digits(s + 14, 2), se = digits(s + 17, 2);
+    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || h < 0 || h > 23 || mi < 0 || mi > 59 ||
+        se < 0 || se > 59)
+        return NOT_MINE;
+    static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (d > mdays[mo - 1] + (mo == 2 && leap))
+        return NOT_MINE;
+    long long frac = 0;
+    if (len > 20) {
+        int nd = len - 21;
+        if (s[19] != '.' || nd < 1 || nd > 9)
+            return NOT_MINE;
+        int f = digits(s + 20, nd);
+        if (f < 0)
+            return NOT_MINE;
+        frac = f;
+        for (int k = nd; k < 9; k++)
+            frac *= 10;
+    }
+    long long days = days_from_civil(y, (unsigned)mo, (unsigned)d);
+    long long secs = days * 86400 + h * 3600 + mi * 60 + se;
+    if (y > 2262)
+        return NOT_MINE;
+    long long ns = secs * 1000000000LL + frac;
+    if (ns < 0)
+        return NOT_MINE;
+    return PyLong_FromLongLong(ns);
+}
+
+/* --- the program -------------------------------------------------------------------- */
+
+enum { S_CONST = 0, S_MARKET, S_TS_RECV, S_NUM, S_TIME, S_ISO, S_CALL, S_SELF };
+
+typedef struct Slot Slot;
+struct Slot {
+    int kind;
+    PyObject *obj;   /* S_CONST: the value; S_MARKET: the attribute's name; S_CALL: callable */
+    int nalt;        /* S_NUM, S_TIME, S_ISO: alternatives, the first not null (TIME: truthy) */
+    int root[4];     /* each alternative read from the frame's root, not the item */
+    Path path[4];
+    long long unit[4]; /* S_TIME: ns per unit; S_NUM: 1 where null is not this route's */
+    int nargs;       /* S_CALL */
+    Slot *args;
+};
+
+typedef struct {
+    Path path;
+    PyObject *value; /* bytes; NULL: the path is absent */
+} Cond;
+
+typedef struct {
+    Path path;
+    int each; /* iterate an array's elements, else the one object */
+} Segment;
+
+typedef struct {
+    int ncond;
+    Cond cond[8];
+    int nseg;
+    Segment seg[3];
+    int market_root;
+    Path market;
+    int market_int; /* the id is an integer (a channel number), else a string */
+    PyObject *lookup; /* dict: id -> market */
+    int skip_unknown; /* an id not in it: no record (else the frame is not mine) */
+    int has_seq;
+    Path seq;
+    PyObject *seq_state; /* dict: None -> the number the next frame must carry */
+    PyObject *cls;
+    int nslots;
+    Slot slots[MAX_SLOTS];
+} Route;
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *program; /* kept: the bytes the paths point into */
+    int nroutes;
+    Route *routes;
+    PyObject *fallback;  /* the codec's Python path: fallback(raw) -> replies */
+    PyObject *conn;      /* its `pending` list takes the records */
+    PyObject *on_first;  /* on_first(conn): the first records of a read */
+    PyObject *on_full;   /* on_full(): FLUSH_AT records wait */
+    Py_ssize_t flush_at;
+    unsigned long long handled, passed; /* frames read here, frames handed to the fallback */
+    Scan *sc;
+} Reader;
+
+static PyObject *pending_name, *none_key;
+
+static int slot_from(PyObject *spec, Slot *s);
+
+static void
+slot_clear(Slot *s)
+{
+    Py_CLEAR(s->obj);
+    if (s->args) {
+        for (int i = 0; i < s->nargs; i++)
+            slot_clear(&s->args[i]);
+        PyMem_Free(s->args);
+        s->args = NULL;
+    }
+}
+
+/* (kind, ...) as routes.py makes it */
+static int
+slot_from(PyObject *spec, Slot *s)
+{
+    memset(s, 0, sizeof(*s));
+    if (!PyTuple_Check(spec) || PyTuple_GET_SIZE(spec) < 1) {
+        PyErr_SetString(PyExc_TypeError, "a slot is a tuple (kind, ...)");
+        return -1;
+    }
+    s->kind = (int)PyLong_AsLong(PyTuple_GET_ITEM(spec, 0));
+    Py_ssize_t n = PyTuple_GET_SIZE(spec);
+    switch (s->kind) {
+    case S_CONST:
+    case S_MARKET:
+        if (n != 2)
+            goto bad;
+        s->obj = Py_NewRef(PyTuple_GET_ITEM(spec, 1));
+        return 0;
+    case S_TS_RECV:
+    case S_SELF:
+        return 0;
+    case S_NUM:
+    case S_TIME:
+    case S_ISO: {
+        /* (kind, ((root, path, unit), ...)) */
+        if (n != 2 || !PyTuple_Check(PyTuple_GET_ITEM(spec, 1)))
+            goto bad;
+        PyObject *alts = PyTuple_GET_ITEM(spec, 1);
+        s->nalt = (int)PyTuple_GET_SIZE(alts);
+        if (s->nalt < 1 || s->nalt > 4)
+            goto bad;
+        for (int i = 0; i < s->nalt; i++) {
+            PyObject *a = PyTuple_GET_ITEM(alts, i);
+            if (!PyTuple_Check(a) || PyTuple_GET_SIZE(a) != 3)
+                goto bad;
+            s->root[i] = PyObject_IsTrue(PyTuple_GET_ITEM(a, 0));
+            if (path_from(PyTuple_GET_ITEM(a, 1), &s->path[i]) < 0)
+                return -1;
+            s->unit[i] = PyLong_AsLongLong(PyTuple_GET_ITEM(a, 2));
+            if (s->kind == S_TIME && s->unit[i] <= 0)
+                goto bad;
+        }
+        return 0;
+    }
+    case S_CALL: {
+        /* (kind, callable, (slot, ...)) */
+        if (n != 3 || !PyTuple_Check(PyTuple_GET_ITEM(spec, 2)))
+            goto bad;
+        s->obj = Py_NewRef(PyTuple_GET_ITEM(spec, 1));
+        PyObject *args = PyTuple_GET_ITEM(spec, 2);
+        s->nargs = (int)PyTuple_GET_SIZE(args);
+        if (s->nargs > 8)
+            goto bad;
+        s->args = PyMem_Calloc(s->nargs ? s->nargs : 1, sizeof(Slot));
+        if (!s->args)
+            return -1;
+        for (int i = 0; i < s->nargs; i++)
+            if (slot_from(PyTuple_GET_ITEM(args, i), &s->args[i]) < 0)
+                return -1;
+        return 0;
+    }
+    }
+bad:
+    PyErr_Format(PyExc_ValueError, "bad slot %R", spec);
+    return -1;
+}
+
+static int
+route_from(PyObject *spec, Route *r)
+{
+    /* (conds, segments, (market_root, market_path, market_int, lookup), seq, cls, slots,
+     *  skip_unknown) */
+    if (!PyTuple_Check(spec) || PyTuple_GET_SIZE(spec) != 7) {
+        PyErr_SetString(PyExc_TypeError, "a route is a 7-tuple");
+        return -1;
+    }
+    PyObject *conds = PyTuple_GET_ITEM(spec, 0), *segs = PyTuple_GET_ITEM(spec, 1);
+    PyObject *market = PyTuple_GET_ITEM(spec, 2), *seq = PyTuple_GET_ITEM(spec, 3);
+    PyObject *slots = PyTuple_GET_ITEM(spec, 5);
+    if (!PyTuple_Check(conds) || PyTuple_GET_SIZE(conds) > 8 || !PyTuple_Check(segs) ||
+        PyTuple_GET_SIZE(segs) > 3 || !PyTuple_Check(market) || PyTuple_GET_SIZE(market) != 4 ||
+        !PyTuple_Check(slots) || PyTuple_GET_SIZE(slots) > MAX_SLOTS) {
+        PyErr_SetString(PyExc_ValueError, "a malformed route");
+        return -1;
+    }
+    r->ncond = (int)PyTuple_GET_SIZE(conds);
+    for (int i = 0; i < r->ncond; i++) {
+        PyObject *c = PyTuple_GET_ITEM(conds, i);
+        if (!PyTuple_Check(c) || PyTuple_GET_SIZE(c) != 2 ||
+            path_from(PyTuple_GET_ITEM(c, 0), &r->cond[i].path) < 0)
+            return -1;
+        PyObject *v = PyTuple_GET_ITEM(c, 1);
+        r->cond[i].value = v == Py_None ? NULL : Py_NewRef(v);
+        if (v != Py_None && !PyBytes_Check(v)) {
+            PyErr_SetString(PyExc_TypeError, "a condition's value is bytes or None");
+            return -1;
+        }
+    }
+    r->nseg = (int)PyTuple_GET_SIZE(segs);
+    for (int i = 0; i < r->nseg; i++) {
+        PyObject *g = PyTuple_GET_ITEM(segs, i);
+        if (!PyTuple_Check(g) || PyTuple_GET_SIZE(g) != 2 ||
+            path_from(PyTuple_GET_ITEM(g, 0), &r->seg[i].path) < 0)
+            return -1;
+        r->seg[i].each = PyObject_IsTrue(PyTuple_GET_ITEM(g, 1));
+    }
+    r->skip_unknown = PyObject_IsTrue(PyTuple_GET_ITEM(spec, 6));
+    r->market_root = PyObject_IsTrue(PyTuple_GET_ITEM(market, 0));
+    if (path_from(PyTuple_GET_ITEM(market, 1), &r->market) < 0)
+        return -1;
+    r->market_int = PyObject_IsTrue(PyTuple_GET_ITEM(market, 2));
+    r->lookup = PyTuple_GET_ITEM(market, 3);
+    if (!PyDict_Check(r->lookup)) {
+        PyErr_SetString(PyExc_TypeError, "a route's lookup is a dict");
+        return -1;
+    }
+    Py_INCREF(r->lookup);
+    if (seq != Py_None) {
+        if (!PyTuple_Check(seq) || PyTuple_GET_SIZE(seq) != 2 ||
+            path_from(PyTuple_GET_ITEM(seq, 0), &r->seq) < 0 ||
+            !PyDict_Check(PyTuple_GET_ITEM(seq, 1))) {
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_TypeError, "a route's sequence is (path, dict)");
+            return -1;
+        }
+        r->has_seq = 1;
+        r->seq_state = Py_NewRef(PyTuple_GET_ITEM(seq, 1));
+    }
+    r->cls = Py_NewRef(PyTuple_GET_ITEM(spec, 4));
+    r->nslots = (int)PyTuple_GET_SIZE(slots);
+    for (int i = 0; i < r->nslots; i++)
+        if (slot_from(PyTuple_GET_ITEM(slots, i), &r->slots[i]) < 0)
+            return -1;
+    return 0;
+}
+
+static void
+route_clear(Route *r)
+{
+    for (int i = 0; i < r->ncond; i++)
+        Py_CLEAR(r->cond[i].value);
+    Py_CLEAR(r->lookup);
+    Py_CLEAR(r->seq_state);
+    Py_CLEAR(r->cls);
+    for (int i = 0; i < r->nslots; i++)
+        slot_clear(&r->slots[i]);
+}
+
+/* --- reading ------------------------------------------------------------------------ */
+
+static int
+holds(const Scan *sc, const Route *r)
+{
+    for (int i = 0; i < r->ncond; i++) {
+        int at = follow(sc, 0, &r->cond[i].path);
+        PyObject *v = r->cond[i].value;
+        if (v == NULL) {
+            if (at >= 0)
+                return 0;
+            continue;
+        }
+        if (at < 0)
+            return 0;
+        const Tok *t = &sc->t[at];
+        Py_ssize_t n = PyBytes_GET_SIZE(v);
+        if (t->type != T_STR || t->escaped || t->end - t->start != n ||
+            memcmp(sc->s + t->start, PyBytes_AS_STRING(v), n) != 0)
+            return 0;
+    }
+    return 1;
+}
+
+/* the items a route's records are read from: token indices, or -1 if the frame is not
+ * the route's shape */
+static int
+items_of(const Scan *sc, const Route *r, int seg, int at, int *out, int *n)
+{
+    if (seg == r->nseg) {
+        if (sc->t[at].type != T_OBJ && sc->t[at].type != T_ARR)
+            return -1;
+        if (*n >= MAX_ITEMS)
+            return -1;
+        out[(*n)++] = at;
+        return 0;
+    }
+    int to = follow(sc, at, &r->seg[seg].path);
+    if (to < 0)
+        return -1;
+    if (!r->seg[seg].each)
+        return items_of(sc, r, seg + 1, to, out, n);
+    const Tok *t = &sc->t[to];
+    if (t->type != T_ARR)
+        return -1;
+    int i = to + 1;
+    for (int e = 0; e < t->count; e++) {
+        if (items_of(sc, r, seg + 1, i, out, n) < 0)
+            return -1;
+        i = sc->t[i].next;
+    }
+    return 0;
+}
+
+/* a slot's value: a new reference, NOT_MINE, or NULL with an exception */
+static PyObject *
+slot_value(const Scan *sc, const Slot *s, int item, PyObject *market, PyObject *ts_recv)
+{
+    switch (s->kind) {
+    case S_CONST:
+        return Py_NewRef(s->obj);
+    case S_MARKET:
+        return PyObject_GetAttr(market, s->obj);
+    case S_TS_RECV:
+        return Py_NewRef(ts_recv);
+    case S_SELF:
+        return Py_NewRef(market);
+    case S_NUM:
+    case S_TIME:
+    case S_ISO: {
+        PyObject *v = NULL;
+        for (int i = 0; i < s->nalt; i++) {
+            int at = follow(sc, s->root[i] ? 0 : item, &s->path[i]);
+            if (s->kind == S_NUM && s->unit[i] && at >= 0 && sc->t[at].type == T_NULL)
+                return NOT_MINE; /* a value that must be sent (a book level's price) */
+            if (s->kind == S_NUM)
+                v = number_at(sc, at);
+            else if (s->kind == S_TIME)
+                v = time_at(sc, at, s->unit[i]);
+            else
+                v = iso_at(sc, at);
+            if (v == NOT_MINE || v == NULL)
+                return v;
+            if (i == s->nalt - 1)
+                break;
+            if (v != Py_None) /* else the next alternative */
+                break;
+            Py_DECREF(v);
+        }
+        return v;
+    }
+    case S_CALL: {
+        PyObject *args[8];
+        for (int i = 0; i < s->nargs; i++) {
+            PyObject *a = slot_value(sc, &s->args[i], item, market, ts_recv);
+            if (a == NULL || a == NOT_MINE) {
+                for (int k = 0; k < i; k++)
+                    Py_DECREF(args[k]);
+                return a;
+            }
+            args[i] = a;
+        }
+        PyObject *v = PyObject_Vectorcall(s->obj, args, s->nargs, NULL);
+        for (int i = 0; i < s->nargs; i++)
+            Py_DECREF(args[i]);
+        return v;
+    }
+    }
+    PyErr_SetString(PyExc_SystemError, "unknown slot kind");
+    return NULL;
+}
+
+/* the market of an item: a borrowed reference, Py_None when the venue's id is not
+ * followed, NOT_MINE, or NULL with an exception */
+static PyObject *
+market_of(const Scan *sc, const Route *r, int item)
+{
+    int at = follow(sc, r->market_root ? 0 : item, &r->market);
+    if (at < 0)
+        return NOT_MINE;
+    const Tok *t = &sc->t[at];
+    PyObject *key;
+    if (r->market_int) {
+        long long id;
+        if (!whole_at(sc, at, &id))
+            return NOT_MINE;
+        key = PyLong_FromLongLong(id);
+        if (key == NULL)
+            return NULL;
+    }
+    else {
+        if (t->type != T_STR || t->escaped)
+            return NOT_MINE;
+        key = PyUnicode_DecodeUTF8(sc->s + t->start, t->end - t->start, NULL);
+        if (key == NULL) {
+            PyErr_Clear();
+            return NOT_MINE;
+        }
+    }
+    PyObject *m = PyDict_GetItemWithError(r->lookup, key);
+    Py_DECREF(key);
+    if (m == NULL)
+        return PyErr_Occurred() ? NULL : (r->skip_unknown ? Py_None : NOT_MINE);
+    return m;
+}
+
+static int
+sequence_ok(const Scan *sc, const Route *r, long long *seq)
+{
+    if (!whole_at(sc, follow(sc, 0, &r->seq), seq))
+        return 0;
+    PyObject *expected = PyDict_GetItemWithError(r->seq_state, none_key);
+    if (expected == NULL)
+        return !PyErr_Occurred(); /* the first: any number starts it */
+    long long want = PyLong_AsLongLong(expected);
+    if (want == -1 && PyErr_Occurred()) {
+        PyErr_Clear();
+        return 0;
+    }
+    return want == *seq; /* a gap: the Python path raises it */
+}
+
+/* the route's records appended to out: their count, -1 with an exception, -2: not mine */
+static int
+read_route(Scan *sc, const Route *r, PyObject *ts_recv, PyObject *out)
+{
+    long long seq = 0;
+    if (r->has_seq && !sequence_ok(sc, r, &seq))
+        return PyErr_Occurred() ? -1 : -2;
+    int items[MAX_ITEMS], n = 0;
+    if (items_of(sc, r, 0, 0, items, &n) < 0)
+        return -2;
+    PyObject *made[MAX_ITEMS];
+    int nmade = 0, rc = 0;
+    for (int k = 0; k < n; k++) {
+        PyObject *market = market_of(sc, r, items[k]);
+        if (market == NULL || market == NOT_MINE) {
+            rc = market == NULL ? -1 : -2;
+            goto done;
+        }
+        if (market == Py_None)
+            continue; /* not followed */
+        Py_INCREF(market);
+        PyObject *args[MAX_SLOTS];
+        int i;
+        for (i = 0; i < r->nslots; i++) {
+            PyObject *v = slot_value(sc, &r->slots[i], items[k], market, ts_recv);
+            if (v == NULL || v == NOT_MINE) {
+                rc = v == NULL ? -1 : -2;
+                break;
+            }
+            args[i] = v;
+        }
+        PyObject *rec = NULL;
+        if (i == r->nslots) {
+            rec = PyObject_Vectorcall(r->cls, args, r->nslots, NULL);
+            if (rec == NULL)
+                rc = -1;
+        }
+        for (int j = 0; j < i; j++)
+            Py_DECREF(args[j]);
+        Py_DECREF(market);
+        if (rec == NULL)
+            goto done;
+        made[nmade++] = rec;
+    }
+    if (r->has_seq) {
+        PyObject *next = PyLong_FromLongLong(seq + 1);
+        if (next == NULL || PyDict_SetItem(r->seq_state, none_key, next) < 0) {
+            Py_XDECREF(next);
+            rc = -1;
+            goto done;
+        }
+        Py_DECREF(next);
+    }
+    for (int k = 0; k < nmade; k++)
+        if (PyList_Append(out, made[k]) < 0) {
+            rc = -1;
+            goto done;
+        }
+    rc = nmade;
+done:
+    for (int k = 0; k < nmade; k++)
+        Py_DECREF(made[k]);
+    return rc;
+}
+
+/* records of the frame appended to out: their count, -1 with an exception, -2: not mine */
+static int
+read_frame(Reader *self, const char *s, Py_ssize_t len, PyObject *ts_recv, PyObject *out)
+{
+    Scan *sc = self->sc;
+    if (scan(sc, s, len) < 0)
+        return -2;
+    for (int i = 0; i < self->nroutes; i++) {
+        const Route *r = &self->routes[i];
+        if (holds(sc, r))
+            return read_route(sc, r, ts_recv, out);
+    }
+    return -2;
+}
+
+static PyObject *
+now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return PyLong_FromLongLong((long long)ts.tv_sec * 1000000000LL + ts.tv_nsec);
+}
+
+/* reader(raw): the frame's records into the connection's pending list, or the frame to
+ * the fallback; returns what the fallback returns (the codec's replies), else None */
+static PyObject *
+Reader_call(Reader *self, PyObject *args, PyObject *kw)
+{
+    PyObject *raw;
+    if (!PyArg_UnpackTuple(args, "reader", 1, 1, &raw))
+        return NULL;
+    if (!PyBytes_Check(raw))
+        goto fallback;
+    PyObject *pending = PyObject_GetAttr(self->conn, pending_name);
+    if (pending == NULL)
+        return NULL;
+    if (!PyList_Check(pending)) {
+        Py_DECREF(pending);
+        goto fallback;
+    }
+    Py_ssize_t before = PyList_GET_SIZE(pending);
+    PyObject *ts = now_ns();
+    if (ts == NULL) {
+        Py_DECREF(pending);
+        return NULL;
+    }
+    int n = read_frame(self, PyBytes_AS_STRING(raw), PyBytes_GET_SIZE(raw), ts, pending);
+    Py_DECREF(ts);
+    if (n == -2) {
+        Py_DECREF(pending);
+        goto fallback;
+    }
+    if (n < 0) {
+        Py_DECREF(pending);
+        return NULL;
+    }
+    self->handled++;
+    Py_ssize_t after = PyList_GET_SIZE(pending);
+    Py_DECREF(pending);
+    if (n > 0 && before == 0) {
+        PyObject *r = PyObject_CallOneArg(self->on_first, self->conn);
+        if (r == NULL)
+            return NULL;
+        Py_DECREF(r);
+    }
+    if (after >= self->flush_at) {
+        PyObject *r = PyObject_CallNoArgs(self->on_full);
+        if (r == NULL)
+            return NULL;
+        Py_DECREF(r);
+    }
+    Py_RETURN_NONE;
+fallback:
+    self->passed++;
+    return PyObject_CallOneArg(self->fallback, raw);
+}
+
+/* reader.read(raw, ts_recv) -> the records, or None where the frame is not the routes'
+ * (for the tests: the same reading, without a connection) */
+static PyObject *
+Reader_read(Reader *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2 || !PyBytes_Check(args[0]) || !PyLong_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "read(raw: bytes, ts_recv: int)");
+        return NULL;
+    }
+    PyObject *out = PyList_New(0);
+    if (out == NULL)
+        return NULL;
+    int n = read_frame(self, PyBytes_AS_STRING(args[0]), PyBytes_GET_SIZE(args[0]), args[1], out);
+    if (n == -1) {
+        Py_DECREF(out);
+        return NULL;
+    }
+    if (n == -2) {
+        Py_DECREF(out);
+        Py_RETURN_NONE;
+    }
+    return out;
+}
+
+static int
+Reader_init(Reader *self, PyObject *args, PyObject *kw)
+{
+    static char *names[] = {"program", "fallback", "conn", "on_first", "on_full", "flush_at",
+                            NULL};
+    PyObject *program, *fallback = Py_None, *conn = Py_None, *on_first = Py_None,
+                       *on_full = Py_None;
+    Py_ssize_t flush_at = 256;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O!|OOOOn", names, &PyTuple_Type, &program,
+                                     &fallback, &conn, &on_first, &on_full, &flush_at))
+        return -1;
+    if (self->routes) {
+        PyErr_SetString(PyExc_TypeError, "a Reader is made once");
+        return -1;
+    }
+    self->program = Py_NewRef(program);
+    self->fallback = Py_NewRef(fallback);
+    self->conn = Py_NewRef(conn);
+    self->on_first = Py_NewRef(on_first);
+    self->on_full = Py_NewRef(on_full);
+    self->flush_at = flush_at > 0 ? flush_at : 1;
+    self->sc = PyMem_Malloc(sizeof(Scan));
+    Py_ssize_t n = PyTuple_GET_SIZE(program);
+    self->routes = PyMem_Calloc(n ? n : 1, sizeof(Route));
+    if (!self->sc || !self->routes) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    self->nroutes = (int)n;
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (route_from(PyTuple_GET_ITEM(program, i), &self->routes[i]) < 0)
+            return -1;
+    return 0;
+}
+
+static int
+Reader_traverse(Reader *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->program);
+    Py_VISIT(self->fallback);
+    Py_VISIT(self->conn);
+    Py_VISIT(self->on_first);
+    Py_VISIT(self->on_full);
+    for (int i = 0; i < self->nroutes; i++) {
+        Py_VISIT(self->routes[i].lookup);
+        Py_VISIT(self->routes[i].seq_state);
+    }
+    return 0;
+}
+
+static int
+Reader_clear(Reader *self)
+{
+    Py_CLEAR(self->fallback);
+    Py_CLEAR(self->conn);
+    Py_CLEAR(self->on_first);
+    Py_CLEAR(self->on_full);
+    if (self->routes) {
+        for (int i = 0; i < self->nroutes; i++)
+            route_clear(&self->routes[i]);
+    }
+    return 0;
+}
+
+static void
+Reader_dealloc(Reader *self)
+{
+    PyObject_GC_UnTrack(self);
+    Reader_clear(self);
+    if (self->routes)
+        PyMem_Free(self->routes);
+    if (self->sc)
+        PyMem_Free(self->sc);
+    Py_CLEAR(self->program);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *
+Reader_counts(Reader *self, PyObject *unused)
+{
+    return Py_BuildValue("(KK)", self->handled, self->passed);
+}
+
+static PyMethodDef Reader_methods[] = {
+    {"read", (PyCFunction)(void (*)(void))Reader_read, METH_FASTCALL,
+     "read(raw, ts_recv): the frame's records, or None where the routes do not describe it"},
+    {"counts", (PyCFunction)Reader_counts, METH_NOARGS,
+     "(frames read here, frames handed to the Python path)"},
+    {NULL},
+};
+
+static PyTypeObject ReaderType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "aggregator._frames.Reader",
+    .tp_basicsize = sizeof(Reader),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "Reader(program, fallback, conn, on_first, on_full, flush_at): a codec's "
+              "declared routes, compiled (adapters/routes.py)",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Reader_init,
+    .tp_dealloc = (destructor)Reader_dealloc,
+    .tp_traverse = (traverseproc)Reader_traverse,
+    .tp_clear = (inquiry)Reader_clear,
+    .tp_call = (ternaryfunc)Reader_call,
+    .tp_methods = Reader_methods,
+};
+
+static struct PyModuleDef frames_module = {
+    PyModuleDef_HEAD_INIT, "aggregator._frames",
+    "A codec's declared routes (adapters/routes.py), read in C.", -1, NULL,
+};
+
+PyMODINIT_FUNC
+PyInit__frames(void)
+{
+    if (PyType_Ready(&ReaderType) < 0)
+        return NULL;
+    pending_name = PyUnicode_InternFromString("pending");
+    none_key = Py_None;
+    if (pending_name == NULL)
+        return NULL;
+    PyObject *m = PyModule_Create(&frames_module);
+    if (m == NULL)
+        return NULL;
+    if (PyModule_AddObjectRef(m, "Reader", (PyObject *)&ReaderType) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

@@ -1,0 +1,265 @@
+"""A codec's hot messages declared as routes, read in C (``aggregator/_frames.c``).
+
+Nearly every frame a streaming venue sends is one of a few messages: a book ticker, a 24 h
+ticker. A codec declares each as a ``Route``: the conditions that pick it (a string at a path,
+or a path absent), where its records are (the frame, or the elements of arrays in it), where
+the market's id is, and where each field of the record is. The compiled reader then takes
+such a frame's bytes to its records in one call, without the Python objects of a decoded
+message; every other frame (acks, errors, heartbeats, a value of an unexpected type, a
+field missing, a sequence gap) goes to the codec's ``parse_ws`` as before, which says what
+is wrong with it. A route reads exactly what ``parse_ws`` would make of the frames it
+takes: tests/test_frames.py holds every route to that, on recorded frames and mutated ones.
+
+Paths are dotted: ``"arg.instId"``, ``"bids.[only].0"`` (``[only]``: an array of exactly one
+element, its element; a number: an array's element at that index). In ``items``, ``[]``
+after a step means each element of the array there: ``"events[].tickers[]"``. A field's
+path is read from the item; ``"$."`` before it reads from the frame's root.
+
+A field is a path (a number: JSON's, or a string in JSON's number grammar; null is None, or
+the Python path's with ``"!"`` before the path, as a book level's price), a
+tuple of paths (the first not null), ``TimeAt(path, unit)`` (a whole number or digit string of
+``unit`` ns, or RFC 3339 for ``ISO``), ``Call(function, field, ...)`` (the function of the
+fields' values, ``MARKET`` for the market), or ``MarketAttr(name)``. Fields not declared are
+the record's defaults; ``exchange``, ``symbol``, ``native`` and ``ts_recv`` are the reader's.
+
+Without the compiled module (no C compiler at install) every frame takes ``parse_ws``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import weakref
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from ..records import Ticker
+
+if TYPE_CHECKING:
+    from .base import Codec
+    from .emitter import Connection, Emitter
+
+
+def _compiled() -> Any:
+    """aggregator._frames, or None where the package was built without it (no C compiler):
+    the codecs' Python paths only."""
+    try:
+        return importlib.import_module("aggregator._frames")
+    except ImportError:
+        return None
+
+
+_frames = _compiled()
+
+COMPILED = _frames is not None
+
+ISO = 0  # TimeAt's unit for an RFC 3339 text
+ONLY = -2  # the step "[only]"
+
+# slot kinds, as _frames.c reads them
+_CONST, _MARKET, _TS_RECV, _NUM, _TIME, _ISO, _CALL, _SELF = range(8)
+
+
+@dataclass(frozen=True, slots=True)
+class TimeAt:
+    """A time field: the first of ``paths`` not null, in ``unit`` ns (timestamps' units)
+    or ``ISO``; a path given as ``(path, unit)`` has its own unit. A time of 0 is left to
+    the Python path (a codec's ``or`` takes the next)."""
+
+    paths: str | tuple[str | tuple[str, int], ...]
+    unit: int
+
+
+@dataclass(frozen=True, slots=True)
+class MarketAttr:
+    """The market's attribute of that name (a derivative's kind, its expiry)."""
+
+    name: str
+
+
+MARKET = MarketAttr("")  # Call's argument: the market itself
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """``function(*values)``: a value the venue implies (an open from a change), or one the
+    market's table converts (contracts to base units). Each argument is a field spec."""
+
+    function: Callable[..., Any]
+    args: tuple[Any, ...]
+
+    def __init__(self, function: Callable[..., Any], *args: Any) -> None:
+        object.__setattr__(self, "function", function)
+        object.__setattr__(self, "args", args)
+
+
+Spec = str | tuple[str, ...] | TimeAt | Call | MarketAttr
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """One message of a venue, as the compiled reader takes it (see the module's doc).
+
+    ``when``: path -> the string there, or None for a path that must be absent (from the
+    root). ``items``: where the records are (``""``: the frame). ``market``: the path of the
+    venue's id of the market (item-relative, or ``"$."``); ``lookup``: the codec's dict of
+    ids, by attribute name (``"lookup"``: the market table's, behind ``codec.lookup``);
+    ``market_int``: the id is a whole number (a channel number); ``skip_unknown``: a record
+    of an id not in the dict is left out (else the frame is the Python path's).
+    ``sequence``: (path, the codec's ``SequenceCheck`` attribute) for venues that number
+    their messages per connection. ``record``: Ticker, or Derivative.
+    """
+
+    when: Mapping[str, str | None]
+    market: str
+    fields: Mapping[str, Spec]
+    items: str = ""
+    lookup: str = "lookup"
+    market_int: bool = False
+    skip_unknown: bool = True
+    sequence: tuple[str, str] | None = None
+    record: type[Ticker] = Ticker
+    market_fields: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        names = set(self._names())
+        if unknown := set(self.fields) - names:
+            raise TypeError(f"{self.record.__name__} has no field {', '.join(sorted(unknown))}")
+
+    def _names(self) -> list[str]:
+        return [f.name for f in msgspec.structs.fields(self.record)]
+
+
+def _steps(path: str) -> tuple[bytes | int, ...]:
+    out: list[bytes | int] = []
+    for part in path.split(".") if path else []:
+        if part == "[only]":
+            out.append(ONLY)
+        elif part.isdigit():
+            out.append(int(part))
+        else:
+            out.append(part.encode())
+    return tuple(out)
+
+
+def _where(path: str) -> tuple[bool, tuple[bytes | int, ...]]:
+    if path.startswith("$."):
+        return True, _steps(path[2:])
+    return False, _steps(path)
+
+
+def _segments(items: str) -> tuple[tuple[tuple[bytes | int, ...], bool], ...]:
+    """``"events[].tickers[]"`` -> ((("events",), True), (("tickers",), True))."""
+    out = []
+    for part in items.split(".") if items else []:
+        each = part.endswith("[]")
+        out.append((_steps(part[:-2] if each else part), each))
+    return tuple(out)
+
+
+def _slot(spec: Any) -> tuple[Any, ...]:
+    if spec is MARKET:
+        return (_SELF,)
+    if isinstance(spec, MarketAttr):
+        return (_MARKET, spec.name)
+    if isinstance(spec, TimeAt):
+        paths = (spec.paths,) if isinstance(spec.paths, str) else spec.paths
+        units = [(p, spec.unit) if isinstance(p, str) else p for p in paths]
+        if spec.unit == ISO:
+            return (_ISO, tuple((*_where(p), 1) for p, _ in units))
+        if any(u == ISO for _, u in units):
+            raise TypeError("RFC 3339 times and numbers are not alternatives of one TimeAt")
+        return (_TIME, tuple((*_where(p), u) for p, u in units))
+    if isinstance(spec, Call):
+        return (_CALL, spec.function, tuple(_slot(a) for a in spec.args))
+    paths = (spec,) if isinstance(spec, str) else spec
+    return (_NUM, tuple((*_where(p.lstrip("!")), int(p.startswith("!"))) for p in paths))
+
+
+def declared(cls: type[Codec]) -> tuple[Route, ...]:
+    """The routes a codec class declares itself: a subclass (a venue's derivatives codec,
+    another venue on the same protocol) reads its frames in C only where it says so
+    (``ROUTES = OKX.ROUTES``), never by inheriting routes that another parse_ws matches."""
+    return vars(cls).get("ROUTES", ())  # type: ignore[no-any-return]
+
+
+def compile_route(route: Route, codec: Codec) -> tuple[Any, ...] | None:
+    """The route as _frames.Reader takes it, bound to this codec's dicts; None when the
+    codec's ids are not a dict (a lookup that is a function)."""
+    if route.lookup == "lookup":
+        table = getattr(codec.lookup, "__self__", None)
+    else:
+        table = getattr(codec, route.lookup, None)
+    if type(table) is not dict:
+        return None
+    seq = None
+    if route.sequence is not None:
+        path, attr = route.sequence
+        seq = (_steps(path), getattr(codec, attr).expected)
+    conds = tuple((_steps(p), None if v is None else v.encode()) for p, v in route.when.items())
+    names = route._names()
+    fixed = {"exchange", "symbol", "native", "ts_recv"}
+    wanted = set(route.fields) | set(route.market_fields) | fixed
+    last = max(names.index(n) for n in wanted)
+    slots: list[tuple[Any, ...]] = []
+    defaults = {f.name: f.default for f in msgspec.structs.fields(route.record)}
+    for name in names[: last + 1]:
+        if name == "exchange":
+            slots.append((_CONST, codec.venue))
+        elif name in ("symbol", "native"):
+            slots.append((_MARKET, name))
+        elif name == "ts_recv":
+            slots.append((_TS_RECV,))
+        elif name in route.fields:
+            slots.append(_slot(route.fields[name]))
+        elif name in route.market_fields:
+            slots.append((_MARKET, route.market_fields[name]))
+        else:
+            default = defaults[name]
+            if default is msgspec.NODEFAULT:
+                raise TypeError(f"{route.record.__name__}.{name} has no default: declare it")
+            slots.append((_CONST, default))
+    market_root, market_path = _where(route.market)
+    market = (market_root, market_path, route.market_int, table)
+    segments = _segments(route.items)
+    return (conds, segments, market, seq, route.record, tuple(slots), route.skip_unknown)
+
+
+def reader(
+    codec: Codec, fallback: Callable[[bytes], Any], emitter: Emitter, conn: Connection
+) -> Callable[[bytes], Any] | None:
+    """The compiled reader of the codec's routes for one session, handing what they do not
+    describe to ``fallback`` (the Python path); None where it cannot serve: not built, no
+    routes, raw capture on, or a connection that does not end its reads itself."""
+    routes = declared(type(codec))
+    if _frames is None or not routes or emitter.recorder is not None or not conn.read_end:
+        return None
+    if emitter.publish_batch is None:
+        return None
+    program = []
+    for route in routes:
+        compiled = compile_route(route, codec)
+        if compiled is None:
+            return None
+        program.append(compiled)
+    return _frames.Reader(  # type: ignore[no-any-return]
+        tuple(program), fallback, conn, emitter.reading, emitter.flush, emitter.FLUSH_AT
+    )
+
+
+def read(codec: Codec, raw: bytes, ts_recv: int) -> list[Ticker] | None:
+    """The records the codec's routes make of a frame, or None where they do not describe
+    it (for the tests, and ``normalize``'s comparisons)."""
+    if _frames is None:
+        raise RuntimeError("aggregator._frames is not built")
+    compiled = _READERS.get(codec)
+    if compiled is None:
+        routes = declared(type(codec))
+        program = tuple(p for r in routes if (p := compile_route(r, codec)) is not None)
+        compiled = _READERS[codec] = _frames.Reader(program)
+    return compiled.read(raw, ts_recv)  # type: ignore[no-any-return]
+
+
+_READERS: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()

@@ -1,0 +1,403 @@
+"""The codecs' routes read in C (aggregator/_frames.c, adapters/routes.py): whatever the
+compiled reader makes of a frame is exactly what the codec's parse_ws makes of it, and
+every frame it does not describe goes to parse_ws.
+
+Checked on the recorded frames of every venue that declares routes, and on those frames
+spoiled by hypothesis (a value of another type or spelling, a key dropped or sent twice,
+escapes, whitespace): the reader either declines the frame or agrees with parse_ws to the
+byte, records and errors alike.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import orjson
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from aggregator.adapters import routes
+from aggregator.adapters.emitter import Connection
+from aggregator.adapters.frames import frame_handler
+from aggregator.adapters.registry import DERIVATIVES, available, codec_class
+from aggregator.errors import SequenceGap
+from aggregator.sim.dialects import ConnState, Quote, dialect_class
+from aggregator.symbols import snapshot_path
+
+from .test_codecs import fixture_entries
+
+pytestmark = pytest.mark.skipif(
+    not routes.COMPILED and not os.environ.get("CI"),
+    reason="aggregator._frames not built (CI requires it: test_built_where_ci_builds)",
+)
+
+FIXTURES = Path(__file__).parent / "fixtures"
+# every (venue, kind) whose codec declares routes
+ROUTED = tuple(
+    (v, k)
+    for v, k in [(v, "spot") for v in available()] + sorted(DERIVATIVES)
+    if routes.declared(codec_class(v, k))
+)
+IDS = [f"{v}-{k}" for v, k in ROUTED]
+TS = 1_796_664_135_195_938_325
+
+
+def test_built_where_ci_builds() -> None:
+    """CI builds the extension: a silent fallback to the Python path would hide its speed."""
+    if os.environ.get("CI"):
+        assert routes.COMPILED
+
+
+def recorded(venue: str, kind: str = "spot") -> list[Any]:
+    """The venue's recorded WebSocket messages (acks and data, in their order)."""
+    if kind != "spot":
+        return []
+    return [m for path, _, e in fixture_entries("ws") if path.stem == venue for m in e["messages"]]
+
+
+@functools.cache
+def simulated(venue: str, kind: str = "spot", n: int = 24) -> list[bytes]:
+    """What the venue's simulator (the demo's) sends a connection that subscribed as the
+    codec does to five markets: its answers, then n updates."""
+    try:
+        dialect = dialect_class(venue, kind)()
+    except LookupError:
+        return []
+    cls = codec_class(venue, kind)
+    markets = dialect.markets[:5]
+    conn = ConnState(path=dialect.ws_path)
+    out = list(dialect.on_connect(conn))
+    for msg in cls(cls.markets_from(dialect.markets_body)).subscribe(markets):
+        out += dialect.on_message(conn, orjson.loads(msg))
+    for i in range(n):
+        mid = 100.0 + 37.3 * (i % 7) + i / 8
+        native = markets[i % len(markets)].native
+        q = Quote(native, mid - 0.05, mid + 0.05, 1.0 + i, 2.5, mid, mid * 0.99, mid * 1.02,
+                  mid * 0.98, 1000.0 + i, 1000.0 * mid, updates=i)  # fmt: skip
+        out += dialect.tick(conn, q)
+    return [f if isinstance(f, bytes) else f.encode() for f in out]
+
+
+@functools.cache
+def decoded(venue: str, kind: str) -> list[Any]:
+    return [orjson.loads(f) for f in frames_of(venue, kind)]
+
+
+def frames_of(venue: str, kind: str = "spot") -> list[bytes]:
+    return [json.dumps(m).encode() for m in recorded(venue, kind)] + simulated(venue, kind)
+
+
+@functools.cache
+def table_of(venue: str, kind: str) -> Any:
+    shipped = venue if kind == "spot" else f"{venue}-{kind}"
+    return codec_class(venue, kind).markets_from(snapshot_path(shipped).read_bytes())
+
+
+def pair(venue: str, kind: str = "spot") -> tuple[Any, Any]:
+    """Two codecs of the venue on its shipped markets: one read by the routes, one by
+    parse_ws alone."""
+    cls = codec_class(venue, kind)
+    return cls(table_of(venue, kind)), cls(table_of(venue, kind))
+
+
+def encoded(records: list[Any]) -> bytes:
+    return msgspec.json.encode(records)
+
+
+def agree(venue: str, frames: list[bytes], kind: str = "spot") -> int:
+    """Each frame through both codecs in order: the reader's records, where it makes any,
+    are parse_ws's, and parse_ws did not refuse the frame. Returns the frames the reader
+    took."""
+    fast, slow = pair(venue, kind)
+    taken = 0
+    for raw in frames:
+        got = routes.read(fast, raw, TS)
+        if got is None:  # declined: the codec's Python path, as the session would do
+            with contextlib.suppress(Exception):
+                fast.parse_ws(raw, TS)
+        try:
+            want = slow.parse_ws(raw, TS)
+        except Exception as e:
+            assert got is None, f"{venue}: parse_ws refused {raw[:120]!r} ({e!r}), read {got}"
+            continue
+        if got is not None:
+            taken += 1
+            assert encoded(got) == encoded(want), (raw, encoded(got), encoded(want))
+    return taken
+
+
+@pytest.mark.parametrize(("venue", "kind"), ROUTED, ids=IDS)
+def test_recorded_and_simulated_frames_read_as_parse_ws_reads_them(venue: str, kind: str) -> None:
+    taken = agree(venue, frames_of(venue, kind), kind)
+    assert taken >= 1, f"{venue} {kind}: no frame taken by its routes"
+
+
+# --- spoiled frames -------------------------------------------------------------------------
+
+NUMBER_TEXT = st.from_regex(r"\A-?(0|[1-9][0-9]{0,20})(\.[0-9]{1,20})?([eE][+-]?[0-9]{1,3})?\Z")
+ODD_TEXT = st.sampled_from(
+    ["", " 1.5", "1.5 ", "+1.5", ".5", "5.", "01.5", "1_0", "NaN", "nan", "inf", "-Infinity",
+     "1e400", "-1e400", "-0", "-0.0", "0x10", "1,5", "abc", "\u00e9", "12345678901234567890123"]
+)  # fmt: skip
+VALUES = st.one_of(
+    NUMBER_TEXT,
+    ODD_TEXT,
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.integers(min_value=-(10**20), max_value=10**20),
+    st.none(),
+    st.booleans(),
+    st.just({}),
+    st.just([]),
+    st.just(["1.5", "2"]),
+    st.text(max_size=8),
+)
+
+
+def leaves(doc: Any, path: tuple = ()) -> list[tuple]:
+    """Paths to every value of a decoded frame (containers included)."""
+    out = [path] if path else []
+    if isinstance(doc, dict):
+        for k, v in doc.items():
+            out += leaves(v, (*path, k))
+    elif isinstance(doc, list):
+        for i, v in enumerate(doc):
+            out += leaves(v, (*path, i))
+    return out
+
+
+def put(doc: Any, path: tuple, value: Any) -> Any:
+    if not path:
+        return value
+    head, rest = path[0], path[1:]
+    if isinstance(doc, dict):
+        return {k: put(v, rest, value) if k == head else v for k, v in doc.items()}
+    return [put(v, rest, value) if i == head else v for i, v in enumerate(doc)]
+
+
+def drop(doc: Any, path: tuple) -> Any:
+    head, rest = path[0], path[1:]
+    if isinstance(doc, dict):
+        if not rest:
+            return {k: v for k, v in doc.items() if k != head}
+        return {k: drop(v, rest) if k == head else v for k, v in doc.items()}
+    if not rest:
+        return [v for i, v in enumerate(doc) if i != head]
+    return [drop(v, rest) if i == head else v for i, v in enumerate(doc)]
+
+
+def dumps_twice(doc: Any, path: tuple, value: Any) -> str:
+    """The frame's JSON with the key at ``path`` sent twice: first as ``value``, then as
+    it was (or the other way round, by the parity of the path's length)."""
+    head, rest = path[0], path[1:]
+    if isinstance(doc, dict):
+        parts = []
+        for k, v in doc.items():
+            key = json.dumps(k)
+            if k == head and not rest:
+                first, second = (json.dumps(value), json.dumps(v))
+                if len(path) % 2:
+                    first, second = second, first
+                parts += [f"{key}:{first}", f"{key}:{second}"]
+            elif k == head:
+                parts.append(f"{key}:{dumps_twice(v, rest, value)}")
+            else:
+                parts.append(f"{key}:{json.dumps(v)}")
+        return "{" + ",".join(parts) + "}"
+    if isinstance(doc, list) and rest:
+        return "[" + ",".join(
+            dumps_twice(v, rest, value) if i == head else json.dumps(v) for i, v in enumerate(doc)
+        ) + "]"  # fmt: skip
+    return json.dumps(put(doc, path, value))
+
+
+@st.composite
+def spoiled(draw: st.DrawFn, venue: str, kind: str) -> list[bytes]:
+    """The venue's recorded and simulated frames with one of them spoiled one way."""
+    messages = decoded(venue, kind)
+    data = [i for i, m in enumerate(messages) if isinstance(m, dict | list) and leaves(m)]
+    i = draw(st.sampled_from(data))
+    doc = messages[i]
+    path = draw(st.sampled_from(leaves(doc)))
+    how = draw(st.sampled_from(["value", "drop", "twice", "spaces", "escaped"]))
+    if how == "value":
+        text = json.dumps(put(doc, path, draw(VALUES)))
+    elif how == "drop":
+        text = json.dumps(drop(doc, path))
+    elif how == "twice":
+        text = dumps_twice(doc, path, draw(VALUES))
+    elif how == "spaces":
+        indent = draw(st.sampled_from([None, 0, 2]))
+        text = json.dumps(doc, indent=indent, separators=(" , ", " : "))
+    else:  # every string escaped: the same values, spelled \\uXXXX
+        text = json.dumps(doc).replace("-", "\\u002d").replace("_", "\\u005f")
+    frames = [json.dumps(m).encode() for m in messages]
+    frames[i] = text.encode()
+    return frames
+
+
+@pytest.mark.parametrize(("venue", "kind"), ROUTED, ids=IDS)
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_a_spoiled_frame_is_read_as_parse_ws_reads_it_or_declined(
+    venue: str, kind: str, data: Any
+) -> None:
+    agree(venue, data.draw(spoiled(venue, kind)), kind)
+
+
+# --- numbers and times ----------------------------------------------------------------------
+
+
+def book_frame(bid: str) -> bytes:
+    return b'{"u":1,"s":"BTCUSDT","b":"' + bid.encode() + b'","B":"1.5","a":"70000.1","A":"2"}'
+
+
+@functools.cache
+def binance() -> tuple[Any, Any]:
+    return pair("binance")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _forget_tables() -> Iterator[None]:
+    """The cached market tables go with this module (test_markets counts live tables)."""
+    yield
+    for cached in (table_of, simulated, decoded, binance):
+        cached.cache_clear()
+
+
+@settings(max_examples=800, deadline=None)
+@given(NUMBER_TEXT)
+def test_a_decimal_text_is_the_float_python_makes_of_it(text: str) -> None:
+    fast, slow = binance()
+    got = routes.read(fast, book_frame(text), TS)
+    value = float(text)
+    if got is None:  # out of range: parse_ws's
+        assert value in (float("inf"), float("-inf")) or len(text) >= 64
+        return
+    (record,) = got
+    assert record.bid == value or (value == 0 and record.bid == 0)
+    assert str(record.bid) == str(slow.parse_ws(book_frame(text), TS)[0].bid)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(
+    st.datetimes(min_value=datetime(1970, 1, 1), max_value=datetime(2262, 1, 1)),
+    st.integers(min_value=0, max_value=9),
+)
+def test_an_rfc3339_time_is_the_ns_iso_to_ns_makes(when: datetime, digits: int) -> None:
+    stamp = when.replace(tzinfo=UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    if digits:
+        stamp += "." + f"{when.microsecond:06d}{when.microsecond % 1000:03d}"[:digits]
+    frame = {
+        "channel": "ticker", "type": "update",
+        "data": [{"symbol": "BTC/USD", "bid": 1.0, "bid_qty": 1.0, "ask": 2.0, "ask_qty": 1.0,
+                  "last": 1.5, "volume": 3.0, "vwap": 1.5, "low": 1.0, "high": 2.0,
+                  "change": 0.5, "change_pct": 1.0, "timestamp": stamp + "Z"}],
+    }  # fmt: skip
+    assert agree("kraken", [json.dumps(frame).encode()]) == 1
+
+
+def test_a_sequence_gap_is_left_to_parse_ws_which_raises_it() -> None:
+    fast, _ = pair("coinbase")
+    first = next(m for m in recorded("coinbase") if m.get("channel") == "ticker")
+    frames = [dict(first, sequence_num=n) for n in (7, 8, 10)]
+    raws = [json.dumps(f).encode() for f in frames]
+    assert routes.read(fast, raws[0], TS) and routes.read(fast, raws[1], TS)
+    assert routes.read(fast, raws[2], TS) is None  # 9 expected
+    with pytest.raises(SequenceGap, match="expected 9, got 10"):
+        fast.parse_ws(raws[2], TS)
+
+
+def test_an_unknown_bitfinex_channel_is_parse_ws_s() -> None:
+    fast, slow = pair("bitfinex")
+    raw = b"[999,[1,2,3,4,5,6,7,8,9,10]]"
+    assert routes.read(fast, raw, TS) is None
+    with pytest.raises(Exception, match="unknown channel"):
+        slow.parse_ws(raw, TS)
+
+
+def test_an_unfollowed_market_makes_no_record_and_is_taken() -> None:
+    fast, _ = pair("binance")
+    raw = b'{"u":1,"s":"NOSUCHPAIR","b":"1","B":"1","a":"2","A":"1"}'
+    assert routes.read(fast, raw, TS) == []
+
+
+def test_times_out_of_the_record_s_range_are_null() -> None:
+    base = {"e": "24hrTicker", "s": "BTCUSDT", "b": "1", "B": "1", "a": "2", "A": "1", "c": "1",
+            "o": "1", "h": "2", "l": "1", "v": "1", "q": "1"}  # fmt: skip
+    for when in (9_223_372_036_855, 10**17, 1_786_539_510_015):
+        assert agree("binance", [json.dumps(dict(base, E=when)).encode()]) == 1
+
+
+# --- in a session ---------------------------------------------------------------------------
+
+
+class _Emitter:
+    """What the reader calls on the emitter: its registration and its flush."""
+
+    FLUSH_AT = 3
+    recorder = None
+
+    def __init__(self) -> None:
+        self.registered: list[Connection] = []
+        self.flushes = 0
+        self.publish_batch = object()
+
+    def reading(self, conn: Connection) -> None:
+        self.registered.append(conn)
+
+    def take(self, records: list[Any], conn: Connection) -> None:
+        conn.pending += records
+
+    def parse_failed(self, err: Exception, conn: Connection) -> None:
+        raise AssertionError(err)
+
+    def flush(self) -> None:
+        self.flushes += 1
+
+
+def test_a_session_reads_its_frames_in_c_and_hands_the_rest_to_parse_ws() -> None:
+    codec, _ = pair("binance")
+    conn = Connection(0, read_end=True)
+    emitter = _Emitter()
+    passed: list[bytes] = []
+
+    def python_path(raw: bytes) -> list[str]:
+        passed.append(raw)
+        return ["pong"]
+
+    reader = routes.reader(codec, python_path, emitter, conn)  # type: ignore[arg-type]
+    assert reader is not None
+    book = book_frame("70000")
+    assert reader(book) is None
+    assert len(conn.pending) == 1 and emitter.registered == [conn]
+    assert reader(book) is None  # the read's second record: registered once
+    assert emitter.registered == [conn] and emitter.flushes == 0
+    assert reader(b'{"result":null,"id":1}') == ["pong"]  # an ack: parse_ws's, its replies
+    assert passed == [b'{"result":null,"id":1}']
+    reader(book)  # FLUSH_AT records wait: flushed
+    assert emitter.flushes == 1
+    assert reader.counts() == (3, 1)  # type: ignore[attr-defined]
+
+
+def test_the_daemon_s_frame_handler_is_the_reader_where_built() -> None:
+    codec, _ = pair("okx")
+    emitter = _Emitter()
+    handler = frame_handler(emitter, codec, Connection(0, read_end=True))  # type: ignore[arg-type]
+    assert type(handler).__name__ == "Reader"
+    # without a read's end of its own (a test's connection), the Python path
+    handler = frame_handler(emitter, codec, Connection(0))  # type: ignore[arg-type]
+    assert type(handler).__name__ == "function"
+
+
+def test_every_ticker_field_a_route_names_exists() -> None:
+    with pytest.raises(TypeError, match="no field bogus"):
+        routes.Route(when={}, market="s", fields={"bogus": "x"})
