@@ -589,6 +589,7 @@ struct Slot {
 typedef struct {
     Path path;
     PyObject *value; /* bytes; NULL: the path is absent */
+    int prefix;      /* the string there starts with value (else equals it) */
 } Cond;
 
 typedef struct {
@@ -604,6 +605,8 @@ typedef struct {
     int market_root;
     Path market;
     int market_int; /* the id is an integer (a channel number), else a string */
+    PyObject *part_sep; /* bytes: the id is the part_index-th part of the string split there */
+    int part_index;
     PyObject *lookup; /* dict: id -> market */
     int skip_unknown; /* an id not in it: no record (else the frame is not mine) */
     int has_seq;
@@ -620,6 +623,7 @@ typedef struct {
     int nroutes;
     Route *routes;
     PyObject *fallback;  /* the codec's Python path: fallback(raw) -> replies */
+    PyObject *inflate;   /* inflate(raw) -> bytes, for a frame that starts as gzip */
     PyObject *conn;      /* its `pending` list takes the records */
     PyObject *on_first;  /* on_first(conn): the first records of a read */
     PyObject *on_full;   /* on_full(): FLUSH_AT records wait */
@@ -724,7 +728,7 @@ route_from(PyObject *spec, Route *r)
     PyObject *market = PyTuple_GET_ITEM(spec, 2), *seq = PyTuple_GET_ITEM(spec, 3);
     PyObject *slots = PyTuple_GET_ITEM(spec, 5);
     if (!PyTuple_Check(conds) || PyTuple_GET_SIZE(conds) > 8 || !PyTuple_Check(segs) ||
-        PyTuple_GET_SIZE(segs) > 3 || !PyTuple_Check(market) || PyTuple_GET_SIZE(market) != 4 ||
+        PyTuple_GET_SIZE(segs) > 3 || !PyTuple_Check(market) || PyTuple_GET_SIZE(market) != 5 ||
         !PyTuple_Check(slots) || PyTuple_GET_SIZE(slots) > MAX_SLOTS) {
         PyErr_SetString(PyExc_ValueError, "a malformed route");
         return -1;
@@ -732,9 +736,10 @@ route_from(PyObject *spec, Route *r)
     r->ncond = (int)PyTuple_GET_SIZE(conds);
     for (int i = 0; i < r->ncond; i++) {
         PyObject *c = PyTuple_GET_ITEM(conds, i);
-        if (!PyTuple_Check(c) || PyTuple_GET_SIZE(c) != 2 ||
+        if (!PyTuple_Check(c) || PyTuple_GET_SIZE(c) != 3 ||
             path_from(PyTuple_GET_ITEM(c, 0), &r->cond[i].path) < 0)
             return -1;
+        r->cond[i].prefix = PyObject_IsTrue(PyTuple_GET_ITEM(c, 2));
         PyObject *v = PyTuple_GET_ITEM(c, 1);
         r->cond[i].value = v == Py_None ? NULL : Py_NewRef(v);
         if (v != Py_None && !PyBytes_Check(v)) {
@@ -756,6 +761,17 @@ route_from(PyObject *spec, Route *r)
         return -1;
     r->market_int = PyObject_IsTrue(PyTuple_GET_ITEM(market, 2));
     r->lookup = PyTuple_GET_ITEM(market, 3);
+    PyObject *part = PyTuple_GET_ITEM(market, 4);
+    if (part != Py_None) {
+        if (!PyTuple_Check(part) || PyTuple_GET_SIZE(part) != 2 ||
+            !PyBytes_Check(PyTuple_GET_ITEM(part, 0)) ||
+            PyBytes_GET_SIZE(PyTuple_GET_ITEM(part, 0)) < 1) {
+            PyErr_SetString(PyExc_TypeError, "a market part is (separator bytes, index)");
+            return -1;
+        }
+        r->part_sep = Py_NewRef(PyTuple_GET_ITEM(part, 0));
+        r->part_index = (int)PyLong_AsLong(PyTuple_GET_ITEM(part, 1));
+    }
     if (!PyDict_Check(r->lookup)) {
         PyErr_SetString(PyExc_TypeError, "a route's lookup is a dict");
         return -1;
@@ -786,6 +802,7 @@ route_clear(Route *r)
     for (int i = 0; i < r->ncond; i++)
         Py_CLEAR(r->cond[i].value);
     Py_CLEAR(r->lookup);
+    Py_CLEAR(r->part_sep);
     Py_CLEAR(r->seq_state);
     Py_CLEAR(r->cls);
     for (int i = 0; i < r->nslots; i++)
@@ -809,7 +826,8 @@ holds(const Scan *sc, const Route *r)
             return 0;
         const Tok *t = &sc->t[at];
         Py_ssize_t n = PyBytes_GET_SIZE(v);
-        if (t->type != T_STR || t->escaped || t->end - t->start != n ||
+        Py_ssize_t len = t->end - t->start;
+        if (t->type != T_STR || t->escaped || (r->cond[i].prefix ? len < n : len != n) ||
             memcmp(sc->s + t->start, PyBytes_AS_STRING(v), n) != 0)
             return 0;
     }
@@ -904,6 +922,38 @@ slot_value(const Scan *sc, const Slot *s, int item, PyObject *market, PyObject *
     return NULL;
 }
 
+/* [*from, *to) narrowed to its index-th part split at sep (-1: the last): 1, or 0 if it
+ * has no such part */
+static int
+part_of(const char **from, const char **to, PyObject *sep_obj, int index)
+{
+    const char *sep = PyBytes_AS_STRING(sep_obj);
+    Py_ssize_t n = PyBytes_GET_SIZE(sep_obj);
+    const char *starts[64], *ends[64];
+    int parts = 0;
+    const char *p = *from;
+    for (;;) {
+        const char *q = p;
+        while (q + n <= *to && memcmp(q, sep, n) != 0)
+            q++;
+        if (q + n > *to)
+            q = *to;
+        if (parts >= 64)
+            return 0;
+        starts[parts] = p;
+        ends[parts++] = q;
+        if (q >= *to)
+            break;
+        p = q + n;
+    }
+    int k = index < 0 ? parts + index : index;
+    if (k < 0 || k >= parts)
+        return 0;
+    *from = starts[k];
+    *to = ends[k];
+    return 1;
+}
+
 /* the market of an item: a borrowed reference, Py_None when the venue's id is not
  * followed, NOT_MINE, or NULL with an exception */
 static PyObject *
@@ -925,7 +975,10 @@ market_of(const Scan *sc, const Route *r, int item)
     else {
         if (t->type != T_STR || t->escaped)
             return NOT_MINE;
-        key = PyUnicode_DecodeUTF8(sc->s + t->start, t->end - t->start, NULL);
+        const char *from = sc->s + t->start, *to = sc->s + t->end;
+        if (r->part_sep != NULL && !part_of(&from, &to, r->part_sep, r->part_index))
+            return NOT_MINE;
+        key = PyUnicode_DecodeUTF8(from, to - from, NULL);
         if (key == NULL) {
             PyErr_Clear();
             return NOT_MINE;
@@ -1019,13 +1072,43 @@ done:
     return rc;
 }
 
+static int read_routes(Reader *self, PyObject *ts_recv, PyObject *out);
+
 /* records of the frame appended to out: their count, -1 with an exception, -2: not mine */
 static int
 read_frame(Reader *self, const char *s, Py_ssize_t len, PyObject *ts_recv, PyObject *out)
 {
     Scan *sc = self->sc;
+    if (len >= 2 && (unsigned char)s[0] == 0x1f && (unsigned char)s[1] == 0x8b &&
+        self->inflate != Py_None) {
+        PyObject *raw = PyBytes_FromStringAndSize(s, len);
+        if (raw == NULL)
+            return -1;
+        PyObject *plain = PyObject_CallOneArg(self->inflate, raw);
+        Py_DECREF(raw);
+        if (plain == NULL) {
+            PyErr_Clear(); /* not gzip after all: the Python path says so */
+            return -2;
+        }
+        if (!PyBytes_Check(plain)) {
+            Py_DECREF(plain);
+            return -2;
+        }
+        int n = -2;
+        if (scan(sc, PyBytes_AS_STRING(plain), PyBytes_GET_SIZE(plain)) == 0)
+            n = read_routes(self, ts_recv, out);
+        Py_DECREF(plain); /* the tokens point into it: read before it goes */
+        return n;
+    }
     if (scan(sc, s, len) < 0)
         return -2;
+    return read_routes(self, ts_recv, out);
+}
+
+static int
+read_routes(Reader *self, PyObject *ts_recv, PyObject *out)
+{
+    Scan *sc = self->sc;
     for (int i = 0; i < self->nroutes; i++) {
         const Route *r = &self->routes[i];
         if (holds(sc, r))
@@ -1123,13 +1206,14 @@ Reader_read(Reader *self, PyObject *const *args, Py_ssize_t nargs)
 static int
 Reader_init(Reader *self, PyObject *args, PyObject *kw)
 {
-    static char *names[] = {"program", "fallback", "conn", "on_first", "on_full", "flush_at",
-                            NULL};
+    static char *names[] = {"program", "fallback", "conn",    "on_first",
+                            "on_full", "flush_at", "inflate", NULL};
     PyObject *program, *fallback = Py_None, *conn = Py_None, *on_first = Py_None,
-                       *on_full = Py_None;
+                       *on_full = Py_None, *inflate = Py_None;
     Py_ssize_t flush_at = 256;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O!|OOOOn", names, &PyTuple_Type, &program,
-                                     &fallback, &conn, &on_first, &on_full, &flush_at))
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O!|OOOOnO", names, &PyTuple_Type, &program,
+                                     &fallback, &conn, &on_first, &on_full, &flush_at,
+                                     &inflate))
         return -1;
     if (self->routes) {
         PyErr_SetString(PyExc_TypeError, "a Reader is made once");
@@ -1140,6 +1224,7 @@ Reader_init(Reader *self, PyObject *args, PyObject *kw)
     self->conn = Py_NewRef(conn);
     self->on_first = Py_NewRef(on_first);
     self->on_full = Py_NewRef(on_full);
+    self->inflate = Py_NewRef(inflate);
     self->flush_at = flush_at > 0 ? flush_at : 1;
     self->sc = PyMem_Malloc(sizeof(Scan));
     Py_ssize_t n = PyTuple_GET_SIZE(program);
@@ -1163,6 +1248,7 @@ Reader_traverse(Reader *self, visitproc visit, void *arg)
     Py_VISIT(self->conn);
     Py_VISIT(self->on_first);
     Py_VISIT(self->on_full);
+    Py_VISIT(self->inflate);
     for (int i = 0; i < self->nroutes; i++) {
         Py_VISIT(self->routes[i].lookup);
         Py_VISIT(self->routes[i].seq_state);
@@ -1177,6 +1263,7 @@ Reader_clear(Reader *self)
     Py_CLEAR(self->conn);
     Py_CLEAR(self->on_first);
     Py_CLEAR(self->on_full);
+    Py_CLEAR(self->inflate);
     if (self->routes) {
         for (int i = 0; i < self->nroutes; i++)
             route_clear(&self->routes[i]);

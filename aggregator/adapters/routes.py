@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from ..records import Ticker
+from .base import gunzip
 
 if TYPE_CHECKING:
     from .base import Codec
@@ -102,14 +103,21 @@ Spec = str | tuple[str, ...] | TimeAt | Call | MarketAttr
 class Route:
     """One message of a venue, as the compiled reader takes it (see the module's doc).
 
-    ``when``: path -> the string there, or None for a path that must be absent (from the
-    root). ``items``: where the records are (``""``: the frame). ``market``: the path of the
-    venue's id of the market (item-relative, or ``"$."``); ``lookup``: the codec's dict of
-    ids, by attribute name (``"lookup"``: the market table's, behind ``codec.lookup``);
-    ``market_int``: the id is a whole number (a channel number); ``skip_unknown``: a record
-    of an id not in the dict is left out (else the frame is the Python path's).
-    ``sequence``: (path, the codec's ``SequenceCheck`` attribute) for venues that number
-    their messages per connection. ``record``: Ticker, or Derivative.
+    - ``when``: path -> the string there (``"abc*"``: a string that starts with "abc"), or
+      None for a path that must be absent (paths from the root).
+    - ``items``: where the records are (``""``: the frame).
+    - ``market``: the path of the venue's id of the market (item-relative, or ``"$."``);
+      ``market_part``: (separator, index): the id is that part of the string there
+      (``"market.btcusdt.ticker"`` with ``(".", 1)``: "btcusdt"; index -1: the last part);
+      ``market_int``: the id is a whole number (a channel number).
+    - ``lookup``: the codec's dict of ids, by attribute name (``"lookup"``: the market
+      table's, behind ``codec.lookup``); ``skip_unknown``: a record of an id not in it is
+      left out (else the frame is the Python path's).
+    - ``fields``: record field -> spec; ``market_fields``: record field -> the market's
+      attribute (a derivative's kind, its expiry).
+    - ``sequence``: (path, the codec's ``SequenceCheck`` attribute), for venues that number
+      their messages per connection.
+    - ``record``: Ticker, or Derivative.
     """
 
     when: Mapping[str, str | None]
@@ -122,6 +130,7 @@ class Route:
     sequence: tuple[str, str] | None = None
     record: type[Ticker] = Ticker
     market_fields: Mapping[str, str] = field(default_factory=dict)
+    market_part: tuple[str, int] | None = None
 
     def __post_init__(self) -> None:
         names = set(self._names())
@@ -198,7 +207,10 @@ def compile_route(route: Route, codec: Codec) -> tuple[Any, ...] | None:
     if route.sequence is not None:
         path, attr = route.sequence
         seq = (_steps(path), getattr(codec, attr).expected)
-    conds = tuple((_steps(p), None if v is None else v.encode()) for p, v in route.when.items())
+    conds = tuple(
+        (_steps(p), None if v is None else v.rstrip("*").encode(), bool(v and v.endswith("*")))
+        for p, v in route.when.items()
+    )
     names = route._names()
     fixed = {"exchange", "symbol", "native", "ts_recv"}
     wanted = set(route.fields) | set(route.market_fields) | fixed
@@ -222,7 +234,9 @@ def compile_route(route: Route, codec: Codec) -> tuple[Any, ...] | None:
                 raise TypeError(f"{route.record.__name__}.{name} has no default: declare it")
             slots.append((_CONST, default))
     market_root, market_path = _where(route.market)
-    market = (market_root, market_path, route.market_int, table)
+    part = route.market_part
+    split = None if part is None else (part[0].encode(), part[1])
+    market = (market_root, market_path, route.market_int, table, split)
     segments = _segments(route.items)
     return (conds, segments, market, seq, route.record, tuple(slots), route.skip_unknown)
 
@@ -245,7 +259,7 @@ def reader(
             return None
         program.append(compiled)
     return _frames.Reader(  # type: ignore[no-any-return]
-        tuple(program), fallback, conn, emitter.reading, emitter.flush, emitter.FLUSH_AT
+        tuple(program), fallback, conn, emitter.reading, emitter.flush, emitter.FLUSH_AT, gunzip
     )
 
 
@@ -258,7 +272,7 @@ def read(codec: Codec, raw: bytes, ts_recv: int) -> list[Ticker] | None:
     if compiled is None:
         routes = declared(type(codec))
         program = tuple(p for r in routes if (p := compile_route(r, codec)) is not None)
-        compiled = _READERS[codec] = _frames.Reader(program)
+        compiled = _READERS[codec] = _frames.Reader(program, inflate=gunzip)
     return compiled.read(raw, ts_recv)  # type: ignore[no-any-return]
 
 
