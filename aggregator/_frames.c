@@ -582,6 +582,7 @@ struct Slot {
     int root[4];     /* each alternative read from the frame's root, not the item */
     Path path[4];
     long long unit[4]; /* S_TIME: ns per unit; S_NUM: 1 where null is not this route's */
+    int optional[4];   /* a path absent from the frame: None (else the frame is not mine) */
     int nargs;       /* S_CALL */
     Slot *args;
 };
@@ -602,8 +603,9 @@ typedef struct {
     Cond cond[8];
     int nseg;
     Segment seg[3];
-    int market_root;
-    Path market;
+    int nmarket;       /* alternatives: the first present, not null and not "" */
+    int market_root[2];
+    Path market[2];
     int market_int; /* the id is an integer (a channel number), else a string */
     PyObject *part_sep; /* bytes: the id is the part_index-th part of the string split there */
     int part_index;
@@ -681,8 +683,9 @@ slot_from(PyObject *spec, Slot *s)
             goto bad;
         for (int i = 0; i < s->nalt; i++) {
             PyObject *a = PyTuple_GET_ITEM(alts, i);
-            if (!PyTuple_Check(a) || PyTuple_GET_SIZE(a) != 3)
+            if (!PyTuple_Check(a) || PyTuple_GET_SIZE(a) != 4)
                 goto bad;
+            s->optional[i] = PyObject_IsTrue(PyTuple_GET_ITEM(a, 3));
             s->root[i] = PyObject_IsTrue(PyTuple_GET_ITEM(a, 0));
             if (path_from(PyTuple_GET_ITEM(a, 1), &s->path[i]) < 0)
                 return -1;
@@ -718,7 +721,7 @@ bad:
 static int
 route_from(PyObject *spec, Route *r)
 {
-    /* (conds, segments, (market_root, market_path, market_int, lookup), seq, cls, slots,
+    /* (conds, segments, (((root, path), ...), market_int, lookup, part), seq, cls, slots,
      *  skip_unknown) */
     if (!PyTuple_Check(spec) || PyTuple_GET_SIZE(spec) != 7) {
         PyErr_SetString(PyExc_TypeError, "a route is a 7-tuple");
@@ -728,7 +731,7 @@ route_from(PyObject *spec, Route *r)
     PyObject *market = PyTuple_GET_ITEM(spec, 2), *seq = PyTuple_GET_ITEM(spec, 3);
     PyObject *slots = PyTuple_GET_ITEM(spec, 5);
     if (!PyTuple_Check(conds) || PyTuple_GET_SIZE(conds) > 8 || !PyTuple_Check(segs) ||
-        PyTuple_GET_SIZE(segs) > 3 || !PyTuple_Check(market) || PyTuple_GET_SIZE(market) != 5 ||
+        PyTuple_GET_SIZE(segs) > 3 || !PyTuple_Check(market) || PyTuple_GET_SIZE(market) != 4 ||
         !PyTuple_Check(slots) || PyTuple_GET_SIZE(slots) > MAX_SLOTS) {
         PyErr_SetString(PyExc_ValueError, "a malformed route");
         return -1;
@@ -756,12 +759,25 @@ route_from(PyObject *spec, Route *r)
         r->seg[i].each = PyObject_IsTrue(PyTuple_GET_ITEM(g, 1));
     }
     r->skip_unknown = PyObject_IsTrue(PyTuple_GET_ITEM(spec, 6));
-    r->market_root = PyObject_IsTrue(PyTuple_GET_ITEM(market, 0));
-    if (path_from(PyTuple_GET_ITEM(market, 1), &r->market) < 0)
+    PyObject *alts = PyTuple_GET_ITEM(market, 0);
+    if (!PyTuple_Check(alts) || PyTuple_GET_SIZE(alts) < 1 || PyTuple_GET_SIZE(alts) > 2) {
+        PyErr_SetString(PyExc_TypeError, "a market is one or two (root, path) alternatives");
         return -1;
-    r->market_int = PyObject_IsTrue(PyTuple_GET_ITEM(market, 2));
-    r->lookup = PyTuple_GET_ITEM(market, 3);
-    PyObject *part = PyTuple_GET_ITEM(market, 4);
+    }
+    r->nmarket = (int)PyTuple_GET_SIZE(alts);
+    for (int i = 0; i < r->nmarket; i++) {
+        PyObject *a = PyTuple_GET_ITEM(alts, i);
+        if (!PyTuple_Check(a) || PyTuple_GET_SIZE(a) != 2) {
+            PyErr_SetString(PyExc_TypeError, "a market alternative is (root, path)");
+            return -1;
+        }
+        r->market_root[i] = PyObject_IsTrue(PyTuple_GET_ITEM(a, 0));
+        if (path_from(PyTuple_GET_ITEM(a, 1), &r->market[i]) < 0)
+            return -1;
+    }
+    r->market_int = PyObject_IsTrue(PyTuple_GET_ITEM(market, 1));
+    r->lookup = PyTuple_GET_ITEM(market, 2);
+    PyObject *part = PyTuple_GET_ITEM(market, 3);
     if (part != Py_None) {
         if (!PyTuple_Check(part) || PyTuple_GET_SIZE(part) != 2 ||
             !PyBytes_Check(PyTuple_GET_ITEM(part, 0)) ||
@@ -885,6 +901,13 @@ slot_value(const Scan *sc, const Slot *s, int item, PyObject *market, PyObject *
             int at = follow(sc, s->root[i] ? 0 : item, &s->path[i]);
             if (s->kind == S_NUM && s->unit[i] && at >= 0 && sc->t[at].type == T_NULL)
                 return NOT_MINE; /* a value that must be sent (a book level's price) */
+            if (at < 0 && s->optional[i]) {
+                v = Py_NewRef(Py_None);
+                if (i == s->nalt - 1)
+                    break;
+                Py_DECREF(v);
+                continue;
+            }
             if (s->kind == S_NUM)
                 v = number_at(sc, at);
             else if (s->kind == S_TIME)
@@ -959,7 +982,14 @@ part_of(const char **from, const char **to, PyObject *sep_obj, int index)
 static PyObject *
 market_of(const Scan *sc, const Route *r, int item)
 {
-    int at = follow(sc, r->market_root ? 0 : item, &r->market);
+    int at = -1;
+    for (int i = 0; i < r->nmarket && at < 0; i++) {
+        at = follow(sc, r->market_root[i] ? 0 : item, &r->market[i]);
+        if (at >= 0 && i < r->nmarket - 1 &&
+            (sc->t[at].type == T_NULL ||
+             (sc->t[at].type == T_STR && sc->t[at].end == sc->t[at].start)))
+            at = -1; /* null or "": the next alternative, as a codec's `or` takes it */
+    }
     if (at < 0)
         return NOT_MINE;
     const Tok *t = &sc->t[at];

@@ -26,13 +26,35 @@ from typing import Any, ClassVar
 from ..errors import ParseError
 from ..records import Derivative, Ticker, best_level, ms_to_ns, times
 from ..symbols import Market, MarketTable, derivative_symbol
+from ..timestamps import MILLIS
 from . import okx
 from .base import Codec, RestRequest, answer_code, json_object
 from .contracts import in_base
 from .okx import OKX, subscribe_messages
+from .routes import MARKET, Call, Route, TimeAt
 from .schema import Num, Schema, Time
 
 MARKET_CHANNELS = ("tickers", "bbo-tbt", "mark-price", "open-interest")
+
+
+def quote_volume(vol24h: float | None, m: Market) -> float | None:
+    """An inverse contract's 24 h volume in the quote currency (its contracts' worth); a
+    linear one's is not sent."""
+    return times(vol24h, m.contract_size) if m.inverse else None
+
+
+def _route(channel: str, fields: dict[str, Any]) -> Route:
+    """A channel's items, each a Derivative of its contract (the item's instId, else the
+    push's), its event time "ts" in ms."""
+    return Route(
+        when={"arg.channel": channel}, items="data[]", market=("instId", "$.arg.instId"),
+        fields={**fields, "ts_event": TimeAt("ts", MILLIS)}, record=Derivative,
+        market_fields={"kind": "kind", "expiry": "expiry"},
+    )  # fmt: skip
+
+
+def _level(side: str, k: int) -> str:
+    return f"!{side}.[only].{k}"
 
 
 class Data(okx.Data):
@@ -64,6 +86,27 @@ class OKXSwap(OKX):
     MARKETS_URL: ClassVar[str] = "https://www.okx.com/api/v5/public/instruments?instType=SWAP"
     MAX_SYMBOLS_PER_CONNECTION: ClassVar[int] = 100  # 5 or 6 channels each
     STALE_AFTER: ClassVar[float] = 10.0  # open interest every 3 s, the mark price faster
+    # parse_ws's channels of one contract, read in C (index-tickers, one index for several
+    # contracts, stays with parse_ws)
+    ROUTES: ClassVar[tuple[Route, ...]] = (
+        _route("bbo-tbt", {
+            "bid": _level("bids", 0), "ask": _level("asks", 0),
+            "bid_size": Call(in_base, _level("bids", 1), MARKET, _level("bids", 0)),
+            "ask_size": Call(in_base, _level("asks", 1), MARKET, _level("asks", 0)),
+        }),
+        _route("tickers", {
+            "bid": "bidPx", "bid_size": Call(in_base, "bidSz", MARKET, "bidPx"),
+            "ask": "askPx", "ask_size": Call(in_base, "askSz", MARKET, "askPx"),
+            "last": "last", "open": "open24h", "high": "high24h", "low": "low24h",
+            "volume": "volCcy24h", "quote_volume": Call(quote_volume, "vol24h", MARKET),
+            "mark": "markPx?", "index": "idxPx?", "open_interest": "oiCcy?",
+        }),
+        _route("mark-price", {"mark": "markPx"}),
+        _route("funding-rate", {
+            "funding_rate": "fundingRate", "funding_ts": TimeAt("fundingTime", MILLIS),
+        }),
+        _route("open-interest", {"open_interest": "oiCcy"}),
+    )  # fmt: skip
 
     def __init__(self, table: MarketTable) -> None:
         super().__init__(table)
@@ -149,11 +192,10 @@ class OKXSwap(OKX):
     def _ticker(self, m: Market, d: Data, ts_recv: int, ts: int | None) -> Ticker:
         """A tickers item (or a REST one, which also carries the mark and open interest)."""
         bid, ask = d.bidPx, d.askPx
-        quote_volume = times(d.vol24h, m.contract_size) if m.inverse else None
         return Derivative(
             self.venue, m.symbol, m.native, bid, in_base(d.bidSz, m, bid), ask,
             in_base(d.askSz, m, ask), d.last, d.open24h, d.high24h, d.low24h, d.volCcy24h,
-            quote_volume, ts, ts_recv, 0, None, None, m.kind, m.expiry, d.markPx,
+            quote_volume(d.vol24h, m), ts, ts_recv, 0, None, None, m.kind, m.expiry, d.markPx,
             d.idxPx, None, None, d.oiCcy,
         )  # fmt: skip
 
@@ -224,3 +266,4 @@ class OKXFutures(OKXSwap):
 
     INST_TYPE: ClassVar[str] = "FUTURES"
     MARKETS_URL: ClassVar[str] = "https://www.okx.com/api/v5/public/instruments?instType=FUTURES"
+    ROUTES: ClassVar[tuple[Route, ...]] = OKXSwap.ROUTES  # the swaps' frames

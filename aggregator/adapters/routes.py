@@ -16,7 +16,8 @@ after a step means each element of the array there: ``"events[].tickers[]"``. A 
 path is read from the item; ``"$."`` before it reads from the frame's root.
 
 A field is a path (a number: JSON's, or a string in JSON's number grammar; null is None, or
-the Python path's with ``"!"`` before the path, as a book level's price), a
+the Python path's with ``"!"`` before the path, as a book level's price; a path the frame
+lacks is the Python path's, or None with ``"?"`` after it), a
 tuple of paths (the first not null), ``TimeAt(path, unit)`` (a whole number or digit string of
 ``unit`` ns, or RFC 3339 for ``ISO``), ``Call(function, field, ...)`` (the function of the
 fields' values, ``MARKET`` for the market), or ``MarketAttr(name)``. Fields not declared are
@@ -106,7 +107,8 @@ class Route:
     - ``when``: path -> the string there (``"abc*"``: a string that starts with "abc"), or
       None for a path that must be absent (paths from the root).
     - ``items``: where the records are (``""``: the frame).
-    - ``market``: the path of the venue's id of the market (item-relative, or ``"$."``);
+    - ``market``: the path of the venue's id of the market (item-relative, or ``"$."``), or
+      two paths: the first where the id is sent (not absent, null or "");
       ``market_part``: (separator, index): the id is that part of the string there
       (``"market.btcusdt.ticker"`` with ``(".", 1)``: "btcusdt"; index -1: the last part);
       ``market_int``: the id is a whole number (a channel number).
@@ -121,7 +123,7 @@ class Route:
     """
 
     when: Mapping[str, str | None]
-    market: str
+    market: str | tuple[str, str]
     fields: Mapping[str, Spec]
     items: str = ""
     lookup: str = "lookup"
@@ -154,6 +156,7 @@ def _steps(path: str) -> tuple[bytes | int, ...]:
 
 
 def _where(path: str) -> tuple[bool, tuple[bytes | int, ...]]:
+    path = path.removesuffix("?")
     if path.startswith("$."):
         return True, _steps(path[2:])
     return False, _steps(path)
@@ -177,14 +180,17 @@ def _slot(spec: Any) -> tuple[Any, ...]:
         paths = (spec.paths,) if isinstance(spec.paths, str) else spec.paths
         units = [(p, spec.unit) if isinstance(p, str) else p for p in paths]
         if spec.unit == ISO:
-            return (_ISO, tuple((*_where(p), 1) for p, _ in units))
+            return (_ISO, tuple((*_where(p), 1, p.endswith("?")) for p, _ in units))
         if any(u == ISO for _, u in units):
             raise TypeError("RFC 3339 times and numbers are not alternatives of one TimeAt")
-        return (_TIME, tuple((*_where(p), u) for p, u in units))
+        return (_TIME, tuple((*_where(p), u, p.endswith("?")) for p, u in units))
     if isinstance(spec, Call):
         return (_CALL, spec.function, tuple(_slot(a) for a in spec.args))
     paths = (spec,) if isinstance(spec, str) else spec
-    return (_NUM, tuple((*_where(p.lstrip("!")), int(p.startswith("!"))) for p in paths))
+    return (
+        _NUM,
+        tuple((*_where(p.lstrip("!")), int(p.startswith("!")), p.endswith("?")) for p in paths),
+    )
 
 
 def declared(cls: type[Codec]) -> tuple[Route, ...]:
@@ -233,10 +239,11 @@ def compile_route(route: Route, codec: Codec) -> tuple[Any, ...] | None:
             if default is msgspec.NODEFAULT:
                 raise TypeError(f"{route.record.__name__}.{name} has no default: declare it")
             slots.append((_CONST, default))
-    market_root, market_path = _where(route.market)
+    alternatives = (route.market,) if isinstance(route.market, str) else route.market
+    where = tuple(_where(m) for m in alternatives)
     part = route.market_part
     split = None if part is None else (part[0].encode(), part[1])
-    market = (market_root, market_path, route.market_int, table, split)
+    market = (where, route.market_int, table, split)
     segments = _segments(route.items)
     return (conds, segments, market, seq, route.record, tuple(slots), route.skip_unknown)
 
