@@ -42,8 +42,10 @@ import orjson
 from ..errors import ParseError, VenueError, VenueNotice
 from ..records import Ticker, best_level, ms_to_ns
 from ..symbols import Market, unify
+from ..timestamps import MILLIS
 from .base import Codec, RestRequest, answer_code, json_body
 from .fields import StructFields, top_of_book
+from .routes import Route, TimeAt
 from .schema import Num, Schema, Time
 
 SYMBOLS_PER_MESSAGE = 10  # the venue's cap on one subscription's symbols
@@ -117,6 +119,13 @@ class AscendEX(Codec):
     WS_URL: ClassVar[str] = "wss://ascendex.com:443/api/pro/v2/stream"
     MAX_SYMBOLS_PER_CONNECTION: ClassVar[int] = 100  # ten subscribe messages
     REST_RATE: ClassVar[float] = 1.0  # one request per poll; no published limit
+    ROUTES: ClassVar[tuple[Route, ...]] = (  # parse_ws's bbo channel, read in C
+        Route(
+            when={"m": "bbo"}, market="symbol",
+            fields={"bid": "!data.bid.0", "bid_size": "!data.bid.1", "ask": "!data.ask.0",
+                    "ask_size": "!data.ask.1", "ts_event": TimeAt("data.ts", MILLIS)},
+        ),
+    )  # fmt: skip
 
     def subscribe(self, markets: Sequence[Market]) -> list[str]:
         ids = [m.native for m in markets]

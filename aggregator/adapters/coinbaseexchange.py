@@ -19,6 +19,7 @@ from ..records import Ticker, iso_to_ns
 from ..symbols import Market, unify
 from .base import Codec, RestRequest, json_body, json_object
 from .fields import StructFields, TickerFields
+from .routes import ISO, Route, TimeAt
 from .schema import Num, Schema
 
 REST_TICKER = TickerFields(
@@ -62,6 +63,15 @@ class CoinbaseExchange(Codec):
     MARKETS_URL: ClassVar[str] = "https://api.exchange.coinbase.com/products"
     MAX_SYMBOLS_PER_CONNECTION: ClassVar[int] = 100
     REST_RATE: ClassVar[float] = 5.0  # public endpoints allow 10 per second
+    ROUTES: ClassVar[tuple[Route, ...]] = (  # parse_ws's ticker channel, read in C
+        Route(
+            when={"type": "ticker"}, market="product_id",
+            fields={"bid": "best_bid", "bid_size": "best_bid_size", "ask": "best_ask",
+                    "ask_size": "best_ask_size", "last": "price", "open": "open_24h",
+                    "high": "high_24h", "low": "low_24h", "volume": "volume_24h",
+                    "ts_event": TimeAt("time", ISO)},
+        ),
+    )  # fmt: skip
 
     def subscribe(self, markets: Sequence[Market]) -> list[str]:
         ids = [m.native for m in markets]
