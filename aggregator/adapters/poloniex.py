@@ -26,8 +26,10 @@ import orjson
 from ..errors import ParseError, VenueError, VenueNotice
 from ..records import Ticker, best_level, ms_to_ns
 from ..symbols import Market, MarketTable, unify
+from ..timestamps import MILLIS
 from .base import Codec, RestRequest, json_body
 from .fields import StructFields, top_of_book
+from .routes import Route, TimeAt
 from .schema import Num, Schema, Time
 
 _TRADING = ("NORMAL", "POST_ONLY")
@@ -99,6 +101,16 @@ class Poloniex(Codec):
     MAX_SYMBOLS_PER_CONNECTION: ClassVar[int] = 100  # no documented cap; 500 requests/s
     APP_PING_INTERVAL: ClassVar[float | None] = 15.0
     MERGE: ClassVar[bool] = True
+    ROUTES: ClassVar[tuple[Route, ...]] = (  # parse_ws's ticker channel, read in C
+        Route(  # one market a push, as the venue sends them; the channel has no bid or ask
+            when={"channel": "ticker", "event": None, "data.0.bid": None,
+                  "data.0.bidQuantity": None, "data.0.ask": None, "data.0.askQuantity": None},
+            items="data.[only]", market="symbol",
+            fields={"last": "close", "open": "open", "high": "high", "low": "low",
+                    "volume": "quantity", "quote_volume": "amount",
+                    "ts_event": TimeAt("ts", MILLIS)},
+        ),
+    )  # fmt: skip
 
     def __init__(self, table: MarketTable) -> None:
         super().__init__(table)
