@@ -29,6 +29,7 @@ from ..records import Ticker, seconds_to_ns
 from ..symbols import Market, MarketTable, unify
 from .base import Codec, RestRequest, json_body, json_object
 from .fields import StructFields, top_of_book
+from .routes import Call, Route
 from .schema import Num, Schema
 
 # Request ids of the two subscriptions (the ping uses 0, as the documentation does).
@@ -104,6 +105,21 @@ class WhiteBIT(Codec):
     MAX_SYMBOLS_PER_CONNECTION: ClassVar[int] = 100
     APP_PING_INTERVAL: ClassVar[float | None] = 30.0  # the server wants one within 60 s
     MERGE: ClassVar[bool] = True
+    ROUTES: ClassVar[tuple[Route, ...]] = (  # parse_ws's two pushes, read in C
+        Route(  # the time: seconds with microseconds, as seconds_to_ns reads them
+            when={"method": "bookTicker_update"}, items="params[]", market="2",
+            fields={"bid": "4", "bid_size": "5", "ask": "6", "ask_size": "7",
+                    "ts_event": Call(seconds_to_ns, "0")},
+        ),
+        Route(  # [market, statistics], which have no bid or ask and name the volume "volume"
+            when={"method": "market_update", "params.2": None, "params.1.bid": None,
+                  "params.1.ask": None, "params.1.vol": None},
+            market="params.0",
+            fields={"last": "params.1.last", "open": "params.1.open", "high": "params.1.high",
+                    "low": "params.1.low", "volume": "params.1.volume",
+                    "quote_volume": "params.1.deal"},
+        ),
+    )  # fmt: skip
 
     def __init__(self, table: MarketTable) -> None:
         super().__init__(table)
