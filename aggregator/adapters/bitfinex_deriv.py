@@ -27,8 +27,10 @@ import orjson
 from ..errors import ParseError
 from ..records import Derivative, Ticker, minus, ms_to_ns
 from ..symbols import Market, derivative_symbol
+from ..timestamps import MILLIS
 from .base import RestRequest, json_body
 from .bitfinex import FRAME, ROW, TRADING_ROW, Bitfinex, Row, rest_rows
+from .routes import Call, Route, TimeAt
 from .schema import Num, Schema, Time
 
 STATUS_ROW = 18  # up to OPEN_INTEREST
@@ -65,6 +67,23 @@ class BitfinexDeriv(Bitfinex):
     MAX_SYMBOLS_PER_CONNECTION: ClassVar[int] = 12  # two of the 25 public channels each
     MERGE: ClassVar[bool] = True
     REST_RATE: ClassVar[float] = 1.0  # 90 requests a minute per endpoint
+    # parse_ws's ticker rows (shorter than a status row) and status rows, read in C
+    ROUTES: ClassVar[tuple[Route, ...]] = (
+        Route(
+            when={"1.17": None}, market="0", lookup="_channels", market_int=True,
+            skip_unknown=False, record=Derivative, market_fields={"kind": "kind"},
+            fields={"bid": "1.0", "ask": "1.2", "last": "1.6",
+                    "open": Call(minus, "1.6", "1.4"), "high": "1.8", "low": "1.9",
+                    "volume": "1.7"},
+        ),
+        Route(
+            when={}, market="0", lookup="_status", market_int=True, skip_unknown=False,
+            record=Derivative, market_fields={"kind": "kind"},
+            fields={"ts_event": TimeAt("1.0", MILLIS), "mark": "1.14", "index": "1.3",
+                    "funding_rate": "1.11", "funding_ts": TimeAt("1.7", MILLIS),
+                    "open_interest": "1.17"},
+        ),
+    )  # fmt: skip
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
