@@ -27,8 +27,10 @@ import orjson
 from ..errors import ParseError, VenueError, VenueNotice
 from ..records import EMPTY, Ticker, ms_to_ns
 from ..symbols import Market, MarketTable, unify
+from ..timestamps import MILLIS
 from .base import Codec, RestRequest, json_body
 from .fields import StructFields, top_of_book
+from .routes import Call, Route, TimeAt
 from .schema import Num, Schema, Time
 
 HEARTBEAT_INTERVAL = 30  # seconds; the venue's minimum is 10
@@ -90,6 +92,25 @@ TICKER = StructFields(
 TICKER_WITHOUT_STATS = StructFields(last="last_price", ts_event=("timestamp", ms_to_ns))
 
 
+def side_price(price: float | None) -> float | None:
+    """A best price as _side reads it (the routes' Call)."""
+    return _side(price, None)[0]
+
+
+def side_size(price: float | None, size: float | None) -> float | None:
+    """A best size as _side reads it: EMPTY where the side is (the routes' Call)."""
+    return _side(price, size)[1]
+
+
+# The routes' best bid and ask: _side's reading (an empty side's price is 0 or null).
+TOP_FIELDS = {
+    "bid": Call(side_price, "best_bid_price"),
+    "bid_size": Call(side_size, "best_bid_price", "best_bid_amount"),
+    "ask": Call(side_price, "best_ask_price"),
+    "ask_size": Call(side_size, "best_ask_price", "best_ask_amount"),
+}
+
+
 class Deribit(Codec):
     venue: ClassVar[str] = "deribit"
     REST_URL: ClassVar[str] = "https://www.deribit.com/api/v2"
@@ -103,6 +124,21 @@ class Deribit(Codec):
     # No documented cap on channels per connection; spot has a few dozen instruments.
     MAX_SYMBOLS_PER_CONNECTION: ClassVar[int] = 100
     MERGE: ClassVar[bool] = True
+    ROUTES: ClassVar[tuple[Route, ...]] = (  # parse_ws's ticker and quote channels, read in C
+        Route(  # a ticker without stats: parse_ws (TICKER_WITHOUT_STATS)
+            when={"method": "subscription", "params.channel": "ticker.*"}, items="params.data",
+            market="instrument_name",
+            fields={**TOP_FIELDS, "last": "last_price", "high": "stats.high",
+                    "low": "stats.low", "volume": "stats.volume",
+                    "quote_volume": "stats.volume_notional",
+                    "ts_event": TimeAt("timestamp", MILLIS)},
+        ),
+        Route(
+            when={"method": "subscription", "params.channel": "quote.*"}, items="params.data",
+            market="instrument_name",
+            fields={**TOP_FIELDS, "ts_event": TimeAt("timestamp", MILLIS)},
+        ),
+    )  # fmt: skip
 
     def __init__(self, table: MarketTable) -> None:
         super().__init__(table)
