@@ -30,10 +30,12 @@ import msgspec
 import orjson
 
 from ..errors import ParseError, VenueError, VenueNotice
-from ..records import Ticker, ms_to_ns, num
+from ..records import Ticker, minus, ms_to_ns, num
 from ..symbols import Market, MarketTable, unify
+from ..timestamps import MILLIS
 from .base import Codec, RestRequest, json_body, json_object
 from .fields import StructFields, TickerFields
+from .routes import Call, Route, TimeAt
 from .schema import Num, Schema, Time
 
 TOPICS = ("/market/ticker:", "/market/snapshot:")
@@ -112,6 +114,11 @@ SNAPSHOT_TICKER = StructFields(
 )  # fmt: skip
 
 
+def open_of(sent: float | None, last: float | None, change: float | None) -> float | None:
+    """The open sent, else the last price minus the change (SNAPSHOT_TICKER's)."""
+    return minus(last, change) if sent is None else sent
+
+
 def subscriptions(ids: Sequence[str], topics: Sequence[str]) -> list[str]:
     """The subscribe messages of spot's and the futures' sockets, sent on the welcome: each
     topic for up to TOPICS_PER_MESSAGE markets a message."""
@@ -154,6 +161,23 @@ class KuCoin(Codec):
     # until the token response gives the session's pingInterval
     APP_PING_INTERVAL: ClassVar[float | None] = 18.0
     MERGE: ClassVar[bool] = True
+    ROUTES: ClassVar[tuple[Route, ...]] = (  # parse_ws's two topics, read in C
+        Route(  # an id not followed ("all" names the market in "subject"): parse_ws
+            when={"type": "message", "topic": "/market/ticker:*"}, items="data",
+            market="$.topic", market_part=(":", 1), skip_unknown=False,
+            fields={"bid": "bestBid", "bid_size": "bestBidSize", "ask": "bestAsk",
+                    "ask_size": "bestAskSize", "last": "price", "ts_event": TimeAt("time", MILLIS)},
+        ),
+        Route(
+            when={"type": "message", "topic": "/market/snapshot:*"}, items="data.data",
+            market="symbol",
+            fields={"bid": "buy", "bid_size": "bidSize", "ask": "sell", "ask_size": "askSize",
+                    "last": ("lastTradedPrice", "close"),
+                    "open": Call(open_of, "open", ("lastTradedPrice", "close"), "changePrice"),
+                    "high": "high", "low": "low", "volume": "vol", "quote_volume": "volValue",
+                    "ts_event": TimeAt("datetime", MILLIS)},
+        ),
+    )  # fmt: skip
 
     def __init__(self, table: MarketTable) -> None:
         super().__init__(table)
