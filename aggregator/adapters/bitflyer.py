@@ -15,6 +15,7 @@ futures; only spot is kept).
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 from typing import Any, ClassVar
 from urllib.parse import quote
@@ -24,9 +25,10 @@ import orjson
 
 from ..errors import ParseError, VenueError, VenueNotice
 from ..records import Ticker, iso_to_ns
-from ..symbols import Market, unify
+from ..symbols import Market, MarketTable, unify
 from .base import Codec, RestRequest, json_body, json_object
 from .fields import StructFields, TickerFields
+from .routes import ISO, Route, TimeAt
 from .schema import Num, Schema
 
 CHANNEL = "lightning_ticker_"
@@ -76,6 +78,20 @@ STREAM_TICKER = StructFields(
 )  # fmt: skip
 
 
+# Each table's markets by id and by ticker channel: the routes' ids ("product_code" sent, or
+# else the channel), built once per table.
+_BY_CHANNEL: weakref.WeakKeyDictionary[MarketTable, dict[str, Market]] = weakref.WeakKeyDictionary()
+
+
+def by_channel(table: MarketTable) -> dict[str, Market]:
+    """The table's markets by id and by the name of their ticker channel."""
+    found = _BY_CHANNEL.get(table)
+    if found is None:
+        found = {**table.by_id, **{CHANNEL + k: m for k, m in table.by_id.items()}}
+        _BY_CHANNEL[table] = found
+    return found
+
+
 class Bitflyer(Codec):
     venue: ClassVar[str] = "bitflyer"
     WS_URL: ClassVar[str] = "wss://ws.lightstream.bitflyer.com/json-rpc"
@@ -85,6 +101,20 @@ class Bitflyer(Codec):
     MAX_SYMBOLS_PER_CONNECTION: ClassVar[int] = 100
     # The published limit is 500 requests per 5 minutes per IP (1.67/s) for all calls.
     REST_RATE: ClassVar[float] = 1.0
+    ROUTES: ClassVar[tuple[Route, ...]] = (  # parse_ws's ticker channelMessage, read in C
+        Route(
+            when={"method": "channelMessage", "params.channel": CHANNEL + "*"},
+            items="params.message", market=("product_code", "$.params.channel"),
+            lookup="by_channel",
+            fields={"bid": "best_bid", "bid_size": "best_bid_size", "ask": "best_ask",
+                    "ask_size": "best_ask_size", "last": "ltp", "volume": "volume_by_product",
+                    "ts_event": TimeAt("timestamp", ISO)},
+        ),
+    )  # fmt: skip
+
+    def __init__(self, table: MarketTable) -> None:
+        super().__init__(table)
+        self.by_channel = by_channel(table)
 
     def subscribe(self, markets: Sequence[Market]) -> list[str]:
         return [
