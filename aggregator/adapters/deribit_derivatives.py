@@ -25,9 +25,11 @@ import msgspec
 from ..errors import ParseError
 from ..records import Derivative, Ticker, ms_to_ns
 from ..symbols import Market, derivative_symbol
+from ..timestamps import MILLIS
 from . import deribit
 from .contracts import in_base
 from .deribit import Deribit, Stats, _side, answer_result
+from .routes import MARKET, Call, Route, TimeAt
 from .schema import Num, Schema
 
 PERPETUAL = "perpetual"  # settlement_period of a perpetual
@@ -65,11 +67,39 @@ NOTIFICATION = Schema(Notification)
 ANSWER = Schema(Answer)
 
 
+def side_price(price: float | None) -> float | None:
+    """A book side's best price, EMPTY for an empty side (``_side``)."""
+    return _side(price, None)[0]
+
+
+def side_size(amount: float | None, m: Market, price: float | None) -> float | None:
+    """A book side's best amount in base units, EMPTY for an empty side (``_side``)."""
+    price, amount = _side(price, amount)
+    return amount if not price else in_base(amount, m, price)
+
+
+def _level(side: str) -> dict[str, Call]:
+    price, amount = f"best_{side}_price?", f"best_{side}_amount?"
+    return {side: Call(side_price, price), f"{side}_size": Call(side_size, amount, MARKET, price)}
+
+
 class DeribitDerivatives(Deribit):
     MARKETS_URL: ClassVar[str] = (
         "https://www.deribit.com/api/v2/public/get_instruments?currency=any&kind=future"
     )
     STALE_AFTER: ClassVar[float] = 10.0  # a notification every 100 ms per instrument
+    ROUTES: ClassVar[tuple[Route, ...]] = (  # parse_ws's notifications, read in C
+        Route(
+            when={"method": "subscription"}, items="params.data", market="instrument_name",
+            record=Derivative, market_fields={"kind": "kind", "expiry": "expiry"},
+            fields={**_level("bid"), **_level("ask"), "last": "last_price?",
+                    "high": "stats.high", "low": "stats.low", "volume": "stats.volume",
+                    "quote_volume": "stats.volume_notional",
+                    "ts_event": TimeAt("timestamp?", MILLIS), "mark": "mark_price?",
+                    "index": "index_price?", "funding_rate": "funding_8h?",
+                    "open_interest": Call(in_base, "open_interest?", MARKET, "mark_price?")},
+        ),
+    )  # fmt: skip
 
     def subscribe(self, markets: Sequence[Market]) -> list[str]:
         return self.subscribe_calls([f"ticker.{m.native}.100ms" for m in markets])
