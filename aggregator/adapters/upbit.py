@@ -29,9 +29,10 @@ import orjson
 from ..errors import ParseError, VenueError
 from ..records import Ticker
 from ..symbols import Market, MarketTable, unify
-from ..timestamps import epoch_to_ns
+from ..timestamps import NANOS, epoch_to_ns
 from .base import Codec, RestRequest, json_body
 from .fields import StructFields, top_of_book
+from .routes import Call, Route, TimeAt
 from .schema import Num, Schema, Time
 
 CHUNK = 50  # markets per order book request
@@ -214,6 +215,15 @@ class Upbit(Quotation):
     REST_URL: ClassVar[str] = "https://api.upbit.com"
     MARKETS_URL: ClassVar[str] = "https://api.upbit.com/v1/market/all?isDetails=true"
     REST_RATE: ClassVar[float] = 5.0  # a few requests per poll; the limit is 10 per second
+    ROUTES: ClassVar[tuple[Route, ...]] = (  # parse_ws's ticker, read in C (books: parse_ws)
+        Route(  # the time as sent (a whole number: TimeAt in ns), ms or µs by its magnitude
+            when={"type": "ticker"}, market="code",
+            fields={"last": "trade_price", "open": "opening_price", "high": "high_price",
+                    "low": "low_price", "volume": "acc_trade_volume_24h",
+                    "quote_volume": "acc_trade_price_24h",
+                    "ts_event": Call(stamp, TimeAt("trade_timestamp", NANOS))},
+        ),
+    )  # fmt: skip
 
     def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
         # Order books first, so a market's first polled record has its top of book.
