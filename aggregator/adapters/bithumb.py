@@ -26,9 +26,16 @@ from ..errors import VenueError
 from ..records import Ticker
 from ..symbols import Market, unify
 from .base import Codec, RestRequest, json_body
+from .routes import Call, Route
 from .upbit import Quotation, Quote, book_requests, stamp
 
 CHUNK = 50  # markets per request
+
+
+def first_stamp(at: Any, trade_at: Any) -> int | None:
+    """The ticker's time (``timestamp``), else its last trade's: ``ticker_time``."""
+    ts = stamp(at)
+    return ts if ts is not None else stamp(trade_at)
 
 
 class Bithumb(Quotation):
@@ -38,6 +45,15 @@ class Bithumb(Quotation):
     MARKETS_URL: ClassVar[str] = "https://api.bithumb.com/v1/market/all?isDetails=false"
     # Spacing between the chunk requests of one poll; far below the public request limit.
     REST_RATE: ClassVar[float] = 2.0
+    ROUTES: ClassVar[tuple[Route, ...]] = (  # parse_ws's ticker, read in C (books: parse_ws)
+        Route(  # the time in ms or µs, told apart by its magnitude (ticker_time)
+            when={"type": "ticker"}, market="code",
+            fields={"last": "trade_price", "open": "opening_price", "high": "high_price",
+                    "low": "low_price", "volume": "acc_trade_volume_24h",
+                    "quote_volume": "acc_trade_price_24h",
+                    "ts_event": Call(first_stamp, "timestamp", "trade_timestamp")},
+        ),
+    )  # fmt: skip
 
     def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
         # Order books first, so a market's first polled record has its top of book.
@@ -71,8 +87,7 @@ class Bithumb(Quotation):
 
     def ticker_time(self, t: Quote) -> int | None:
         """The ticker's time as on REST (``timestamp``), else the last trade's."""
-        ts = stamp(t.timestamp)
-        return ts if ts is not None else stamp(t.trade_timestamp)
+        return first_stamp(t.timestamp, t.trade_timestamp)
 
     @staticmethod
     def market_rows(body: bytes) -> list[Any]:
