@@ -50,7 +50,7 @@ class Message(msgspec.Struct):
 class BookRow(msgspec.Struct, array_like=True):
     """[transaction time, message time, market, update id, bid, bid amount, ask, amount]"""
 
-    time: Any  # s, a JSON number with microseconds: read by seconds_to_ns as sent
+    time: Num  # s, with microseconds, which a float keeps (a number or a string alike)
     message_time: Any
     market: Any
     update_id: Any
