@@ -27,8 +27,10 @@ import orjson
 from ..errors import ParseError, VenueError, VenueNotice
 from ..records import Derivative, Ticker, iso_to_ns, ms_to_ns
 from ..symbols import Market, derivative_symbol
+from ..timestamps import MILLIS
 from .base import Codec, RestRequest, json_body
 from .contracts import in_base, in_quote
+from .routes import MARKET, Call, Route, TimeAt
 from .schema import Num, Schema, Time
 
 FEEDS = ("ticker", "ticker_snapshot", "ticker_lite")
@@ -88,6 +90,40 @@ TICKERS = Schema(Tickers)
 PREFIX_KIND = {"PF": "perp", "PI": "perp", "FF": "future", "FI": "future"}
 
 
+def size(n: float | None, m: Market, mark: Any, last: Any, bid: Any) -> float | None:
+    """A size in base units, an inverse contract's at the first price sent (``_record``)."""
+    return in_base(n, m, mark or last or bid)
+
+
+def volume(v: float | None, m: Market) -> float | None:
+    """The 24 h base volume: an inverse contract's ``volume`` is USD (the quote volume)."""
+    return None if m.inverse else in_base(v, m)
+
+
+def quote_volume(v: float | None, quote: float | None, m: Market) -> float | None:
+    return in_quote(v, m) if m.inverse else quote
+
+
+def _sized(path: str) -> Call:
+    return Call(size, path, MARKET, "markPrice?", "last?", "bid?")
+
+
+def _route(feed: str) -> Route:
+    """A feed's message (its fields: those sent, the rest null), as ``_record`` makes it."""
+    return Route(
+        when={"feed": feed, "event": None}, market="product_id", record=Derivative,
+        market_fields={"kind": "kind", "expiry": "expiry"},
+        fields={"bid": "bid?", "bid_size": _sized("bid_size?"), "ask": "ask?",
+                "ask_size": _sized("ask_size?"), "last": "last?", "open": "open?",
+                "high": "high?", "low": "low?", "volume": Call(volume, "volume?", MARKET),
+                "quote_volume": Call(quote_volume, "volume?", "volumeQuote?", MARKET),
+                "ts_event": TimeAt("time?", MILLIS), "mark": "markPrice?", "index": "index?",
+                "funding_rate": "relative_funding_rate?",
+                "funding_ts": TimeAt("next_funding_rate_time?", MILLIS),
+                "open_interest": _sized("openInterest?")},
+    )  # fmt: skip
+
+
 class KrakenFutures(Codec):
     venue: ClassVar[str] = "kraken"
     WS_URL: ClassVar[str] = "wss://futures.kraken.com/ws/v1"
@@ -97,6 +133,7 @@ class KrakenFutures(Codec):
     MAX_SYMBOLS_PER_CONNECTION: ClassVar[int] = 100
     # Public REST: a budget of 500 cost units per 10 s; a tickers request costs 1.
     REST_RATE: ClassVar[float] = 5.0
+    ROUTES: ClassVar[tuple[Route, ...]] = tuple(map(_route, FEEDS))  # parse_ws's feeds, in C
 
     def subscribe(self, markets: Sequence[Market]) -> list[str]:
         ids = [m.native for m in markets]
