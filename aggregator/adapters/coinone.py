@@ -18,6 +18,7 @@ for 10 minutes; errors come with HTTP 200 as {"result":"error","error_code":"...
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 from typing import Any, ClassVar
 from urllib.parse import quote
@@ -27,9 +28,11 @@ import orjson
 
 from ..errors import ParseError, VenueError, VenueNotice
 from ..records import Ticker, ms_to_ns, num
-from ..symbols import Market, unify
+from ..symbols import Market, MarketTable, unify
+from ..timestamps import MILLIS
 from .base import Codec, RestRequest, json_body
 from .fields import StructFields
+from .routes import Route, TimeAt
 from .schema import Num, Schema, Time
 
 
@@ -98,6 +101,26 @@ def _id(target: str, quote_: str) -> str:
     return f"{target.upper()}-{quote_.upper()}"
 
 
+# Each table's KRW markets by their base id as the stream sends it ("BTC"): the routes' ids,
+# built once per table.
+_BY_KRW_BASE: weakref.WeakKeyDictionary[MarketTable, dict[str, Market]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def by_krw_base(table: MarketTable) -> dict[str, Market]:
+    """The markets whose id is ``_id(base, "KRW")``, by that base (upper case)."""
+    found = _BY_KRW_BASE.get(table)
+    if found is None:
+        found = {
+            base: m
+            for k, m in table.by_id.items()
+            if k.endswith("-KRW") and (base := k[:-4]) == base.upper()
+        }
+        _BY_KRW_BASE[table] = found
+    return found
+
+
 class Coinone(Codec):
     venue: ClassVar[str] = "coinone"
     REST_URL: ClassVar[str] = "https://api.coinone.co.kr"
@@ -107,6 +130,20 @@ class Coinone(Codec):
     MAX_SYMBOLS_PER_CONNECTION: ClassVar[int] = 100
     APP_PING_INTERVAL: ClassVar[float | None] = 60.0  # idle connections close after 30 min
     REST_RATE: ClassVar[float] = 2.0  # 300 a minute; over 5 a second blocks for 10 minutes
+    ROUTES: ClassVar[tuple[Route, ...]] = (  # parse_ws's KRW tickers, read in C
+        Route(  # a base not in upper case, or not followed: parse_ws
+            when={"response_type": "DATA", "channel": "TICKER", "data.quote_currency": "KRW"},
+            items="data", market="target_currency", lookup="by_krw_base", skip_unknown=False,
+            fields={"bid": "bid_best_price", "bid_size": "bid_best_qty",
+                    "ask": "ask_best_price", "ask_size": "ask_best_qty", "last": "last",
+                    "open": "first", "high": "high", "low": "low", "volume": "target_volume",
+                    "quote_volume": "quote_volume", "ts_event": TimeAt("timestamp", MILLIS)},
+        ),
+    )  # fmt: skip
+
+    def __init__(self, table: MarketTable) -> None:
+        super().__init__(table)
+        self.by_krw_base = by_krw_base(table)
 
     def subscribe(self, markets: Sequence[Market]) -> list[str]:
         return [
