@@ -440,9 +440,9 @@ number_at(const Scan *sc, int at)
     double v;
     if (decimal_to_double(sc->s + t->start, len, &v) < 0)
         return NOT_MINE;
-    if (v == 0.0 && t->type == T_STR && !memchr(sc->s + t->start, '.', len) &&
+    if (v == 0.0 && !memchr(sc->s + t->start, '.', len) &&
         !memchr(sc->s + t->start, 'e', len) && !memchr(sc->s + t->start, 'E', len))
-        v = 0.0; /* "-0" is read as a whole number: 0.0, where "-0.0" is -0.0 */
+        v = 0.0; /* -0 (or "-0") is read as a whole number: 0.0, where -0.0 is -0.0 */
     return PyFloat_FromDouble(v);
 }
 
@@ -572,7 +572,7 @@ iso_at(const Scan *sc, int at)
 
 /* --- the program -------------------------------------------------------------------- */
 
-enum { S_CONST = 0, S_MARKET, S_TS_RECV, S_NUM, S_TIME, S_ISO, S_CALL, S_SELF };
+enum { S_CONST = 0, S_MARKET, S_TS_RECV, S_NUM, S_TIME, S_ISO, S_CALL, S_SELF, S_MINUS, S_TIMES };
 
 typedef struct Slot Slot;
 struct Slot {
@@ -695,7 +695,9 @@ slot_from(PyObject *spec, Slot *s)
         }
         return 0;
     }
-    case S_CALL: {
+    case S_CALL:
+    case S_MINUS: /* values.minus, done here where the decimals allow (else the call) */
+    case S_TIMES: { /* values.times, likewise */
         /* (kind, callable, (slot, ...)) */
         if (n != 3 || !PyTuple_Check(PyTuple_GET_ITEM(spec, 2)))
             goto bad;
@@ -880,6 +882,122 @@ items_of(const Scan *sc, const Route *r, int seg, int at, int *out, int *n)
     return 0;
 }
 
+static PyObject *slot_value(const Scan *sc, const Slot *s, int item, PyObject *market,
+                            PyObject *ts_recv);
+
+#define CALL_IT ((PyObject *)2) /* arithmetic left to the Python function */
+
+/* the exact decimal of a number's text: mantissa (<= 15 significant digits) and decimals
+ * (>= 0); 0 if it has more digits or is not plain */
+static int
+exact_decimal(const char *s, int len, long long *mantissa, int *decimals)
+{
+    int i = 0, neg = 0, nd = 0, frac = 0;
+    unsigned long long m = 0;
+    if (i < len && s[i] == '-') {
+        neg = 1;
+        i++;
+    }
+    for (; i < len && s[i] >= '0' && s[i] <= '9'; i++) {
+        if (m == 0 && s[i] == '0')
+            continue;
+        if (++nd > 15)
+            return 0;
+        m = m * 10 + (s[i] - '0');
+    }
+    if (i < len && s[i] == '.')
+        for (i++; i < len && s[i] >= '0' && s[i] <= '9'; i++) {
+            frac++;
+            if (m == 0 && s[i] == '0')
+                continue;
+            if (++nd > 15)
+                return 0;
+            m = m * 10 + (s[i] - '0');
+        }
+    if (i != len) /* an exponent: the Python function's */
+        return 0;
+    while (frac > 0 && m % 10 == 0 && m != 0) {
+        m /= 10;
+        frac--;
+    }
+    if (m == 0)
+        frac = 0;
+    *mantissa = neg ? -(long long)m : (long long)m;
+    *decimals = frac;
+    return 1;
+}
+
+/* the token a single-path number slot reads, or -1 */
+static int
+token_of(const Scan *sc, const Slot *s, int item)
+{
+    if (s->kind != S_NUM || s->nalt != 1)
+        return -1;
+    return follow(sc, s->root[0] ? 0 : item, &s->path[0]);
+}
+
+/* values.minus and values.times where C gives the same float: a - b rounded to the
+ * decimals the venue used is the double nearest the exact decimal difference when both
+ * are exact decimals scaled below 2^46 (the float difference is then within a fraction of
+ * a unit of the last decimal, which Python's round() takes back to that decimal); a * b
+ * when finite. Otherwise CALL_IT. */
+static PyObject *
+arithmetic(const Scan *sc, const Slot *s, int item, PyObject *market, PyObject *ts_recv)
+{
+    PyObject *a = slot_value(sc, &s->args[0], item, market, ts_recv);
+    if (a == NULL || a == NOT_MINE)
+        return a;
+    PyObject *b = slot_value(sc, &s->args[1], item, market, ts_recv);
+    if (b == NULL || b == NOT_MINE) {
+        Py_DECREF(a);
+        return b;
+    }
+    PyObject *out = CALL_IT;
+    if (a == Py_None || b == Py_None) {
+        out = Py_NewRef(Py_None);
+    }
+    else if (PyFloat_CheckExact(a) && PyFloat_CheckExact(b)) {
+        double x = PyFloat_AS_DOUBLE(a), y = PyFloat_AS_DOUBLE(b);
+        if (s->kind == S_TIMES) {
+            double p = x * y;
+            if (isfinite(p))
+                out = PyFloat_FromDouble(p);
+        }
+        else {
+            int ta = token_of(sc, &s->args[0], item), tb = token_of(sc, &s->args[1], item);
+            long long ma, mb;
+            int pa, pb;
+            if (ta >= 0 && tb >= 0 &&
+                exact_decimal(sc->s + sc->t[ta].start, sc->t[ta].end - sc->t[ta].start, &ma,
+                              &pa) &&
+                exact_decimal(sc->s + sc->t[tb].start, sc->t[tb].end - sc->t[tb].start, &mb,
+                              &pb)) {
+                int m = pa > pb ? pa : pb;
+                const long long limit = 1LL << 46;
+                long long sa = ma, sb = mb;
+                int ok = m <= 22;
+                for (int k = pa; ok && k < m; k++)
+                    ok = (sa = sa * 10) < limit && sa > -limit;
+                for (int k = pb; ok && k < m; k++)
+                    ok = (sb = sb * 10) < limit && sb > -limit;
+                ok = ok && sa < limit && sa > -limit && sb < limit && sb > -limit;
+                long long d = sa - sb;
+                if (ok && d != 0) {
+                    double v = (double)(d < 0 ? -d : d) / pow10_exact[m];
+                    out = PyFloat_FromDouble(d < 0 ? -v : v);
+                }
+            }
+        }
+    }
+    if (out == CALL_IT) {
+        PyObject *args[2] = {a, b};
+        out = PyObject_Vectorcall(s->obj, args, 2, NULL);
+    }
+    Py_DECREF(a);
+    Py_DECREF(b);
+    return out;
+}
+
 /* a slot's value: a new reference, NOT_MINE, or NULL with an exception */
 static PyObject *
 slot_value(const Scan *sc, const Slot *s, int item, PyObject *market, PyObject *ts_recv)
@@ -924,6 +1042,14 @@ slot_value(const Scan *sc, const Slot *s, int item, PyObject *market, PyObject *
         }
         return v;
     }
+    case S_MINUS:
+    case S_TIMES:
+        if (s->nargs == 2) {
+            PyObject *v = arithmetic(sc, s, item, market, ts_recv);
+            if (v != CALL_IT)
+                return v;
+        }
+        /* fall through: the function itself */
     case S_CALL: {
         PyObject *args[8];
         for (int i = 0; i < s->nargs; i++) {

@@ -305,6 +305,24 @@ def test_an_rfc3339_time_is_the_ns_iso_to_ns_makes(when: datetime, digits: int) 
     assert agree("kraken", [json.dumps(frame).encode()]) == 1
 
 
+SMALL_DECIMAL = st.from_regex(r"\A-?(0|[1-9][0-9]{0,9})(\.[0-9]{1,9})?\Z")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(NUMBER_TEXT, SMALL_DECIMAL), st.one_of(NUMBER_TEXT, SMALL_DECIMAL))
+def test_an_implied_open_is_what_values_minus_makes_of_the_sent_numbers(
+    last: str, change: str
+) -> None:
+    """Kraken's open (last - change, to the decimals sent) and quote volume (vwap times
+    volume), made in C where the decimals allow: the Python functions' floats."""
+    frame = (
+        '{"channel":"ticker","type":"update","data":[{"symbol":"BTC/USD","bid":1.0,'
+        '"bid_qty":1.0,"ask":2.0,"ask_qty":1.0,"last":%s,"volume":%s,"vwap":%s,"low":1.0,'
+        '"high":2.0,"change":%s,"change_pct":1.0,"timestamp":"2026-08-12T19:29:02.066592Z"}]}'
+    ) % (last, change, last, change)
+    agree("kraken", [frame.encode()])
+
+
 def test_a_sequence_gap_is_left_to_parse_ws_which_raises_it() -> None:
     fast, _ = pair("coinbase")
     first = next(m for m in recorded("coinbase") if m.get("channel") == "ticker")

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from ..records import Ticker
+from ..values import minus, times
 from .base import gunzip
 
 if TYPE_CHECKING:
@@ -61,7 +62,7 @@ ISO = 0  # TimeAt's unit for an RFC 3339 text
 ONLY = -2  # the step "[only]"
 
 # slot kinds, as _frames.c reads them
-_CONST, _MARKET, _TS_RECV, _NUM, _TIME, _ISO, _CALL, _SELF = range(8)
+_CONST, _MARKET, _TS_RECV, _NUM, _TIME, _ISO, _CALL, _SELF, _MINUS, _TIMES = range(10)
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,7 +186,9 @@ def _slot(spec: Any) -> tuple[Any, ...]:
             raise TypeError("RFC 3339 times and numbers are not alternatives of one TimeAt")
         return (_TIME, tuple((*_where(p), u, p.endswith("?")) for p, u in units))
     if isinstance(spec, Call):
-        return (_CALL, spec.function, tuple(_slot(a) for a in spec.args))
+        # values.minus and values.times: done in C where it gives the same float
+        kind = {minus: _MINUS, times: _TIMES}.get(spec.function, _CALL)
+        return (kind, spec.function, tuple(_slot(a) for a in spec.args))
     paths = (spec,) if isinstance(spec, str) else spec
     return (
         _NUM,
