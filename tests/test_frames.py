@@ -315,11 +315,13 @@ def test_an_implied_open_is_what_values_minus_makes_of_the_sent_numbers(
 ) -> None:
     """Kraken's open (last - change, to the decimals sent) and quote volume (vwap times
     volume), made in C where the decimals allow: the Python functions' floats."""
-    frame = (
-        '{"channel":"ticker","type":"update","data":[{"symbol":"BTC/USD","bid":1.0,'
-        '"bid_qty":1.0,"ask":2.0,"ask_qty":1.0,"last":%s,"volume":%s,"vwap":%s,"low":1.0,'
-        '"high":2.0,"change":%s,"change_pct":1.0,"timestamp":"2026-08-12T19:29:02.066592Z"}]}'
-    ) % (last, change, last, change)
+    item = {
+        "symbol": "BTC/USD", "bid": 1.0, "bid_qty": 1.0, "ask": 2.0, "ask_qty": 1.0,
+        "last": "LAST", "volume": "CHANGE", "vwap": "LAST", "low": 1.0, "high": 2.0,
+        "change": "CHANGE", "change_pct": 1.0, "timestamp": "2026-08-12T19:29:02.066592Z",
+    }  # fmt: skip
+    text = json.dumps({"channel": "ticker", "type": "update", "data": [item]})
+    frame = text.replace('"LAST"', last).replace('"CHANGE"', change)  # the numbers as sent
     agree("kraken", [frame.encode()])
 
 
