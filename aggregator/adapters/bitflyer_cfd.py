@@ -15,6 +15,7 @@ Lightning Futures (BTCJPYddMMMyyyy) are not followed.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any, ClassVar
 from urllib.parse import quote
 
@@ -23,6 +24,7 @@ from ..records import Derivative, Ticker, iso_to_ns
 from ..symbols import Market, derivative_symbol
 from .base import RestRequest, json_body
 from .bitflyer import CALL, Bitflyer, Tick
+from .routes import Route
 from .schema import Num, Schema, Time
 
 CFD_TYPES = ("FX", "CFD")
@@ -44,6 +46,10 @@ class BitflyerCFD(Bitflyer):
     MERGE: ClassVar[bool] = True  # the funding rate, polled apart
     # 500 requests per 5 minutes per IP for all calls; a poll makes two per market.
     REST_RATE: ClassVar[float] = 1.0
+    # spot's ticker channelMessage route, making the CFD's records: read in C
+    ROUTES: ClassVar[tuple[Route, ...]] = tuple(
+        replace(r, record=Derivative, market_fields={"kind": "kind"}) for r in Bitflyer.ROUTES
+    )
 
     def parse_ws(self, raw: str | bytes, ts_recv: int) -> list[Ticker]:
         """{"jsonrpc":"2.0","method":"channelMessage","params":{"channel":
