@@ -102,12 +102,11 @@ class Poloniex(Codec):
     APP_PING_INTERVAL: ClassVar[float | None] = 15.0
     MERGE: ClassVar[bool] = True
     ROUTES: ClassVar[tuple[Route, ...]] = (  # parse_ws's ticker channel, read in C
-        Route(  # one market a push, as the venue sends them; the channel has no bid or ask
-            when={"channel": "ticker", "event": None, "data.0.bid": None,
-                  "data.0.bidQuantity": None, "data.0.ask": None, "data.0.askQuantity": None},
-            items="data.[only]", market="symbol",
-            fields={"last": "close", "open": "open", "high": "high", "low": "low",
-                    "volume": "quantity", "quote_volume": "amount",
+        Route(  # the channel sends no bid or ask (REST's tickers do)
+            when={"channel": "ticker", "event": None}, items="data[]", market="symbol",
+            fields={"bid": "bid?", "bid_size": "bidQuantity?", "ask": "ask?",
+                    "ask_size": "askQuantity?", "last": "close", "open": "open", "high": "high",
+                    "low": "low", "volume": "quantity", "quote_volume": "amount",
                     "ts_event": TimeAt("ts", MILLIS)},
         ),
     )  # fmt: skip

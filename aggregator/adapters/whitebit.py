@@ -111,12 +111,11 @@ class WhiteBIT(Codec):
             fields={"bid": "4", "bid_size": "5", "ask": "6", "ask_size": "7",
                     "ts_event": Call(seconds_to_ns, "0")},
         ),
-        Route(  # [market, statistics], which have no bid or ask and name the volume "volume"
-            when={"method": "market_update", "params.2": None, "params.1.bid": None,
-                  "params.1.ask": None, "params.1.vol": None},
-            market="params.0",
-            fields={"last": "params.1.last", "open": "params.1.open", "high": "params.1.high",
-                    "low": "params.1.low", "volume": "params.1.volume",
+        Route(  # [market, statistics], which have no bid or ask (REST's have)
+            when={"method": "market_update", "params.2": None}, market="params.0",
+            fields={"bid": "params.1.bid?", "ask": "params.1.ask?", "last": "params.1.last",
+                    "open": "params.1.open", "high": "params.1.high", "low": "params.1.low",
+                    "volume": ("params.1.vol?", "params.1.volume"),
                     "quote_volume": "params.1.deal"},
         ),
     )  # fmt: skip
