@@ -24,6 +24,9 @@ static PyTypeObject *record_type = NULL;
 static Py_ssize_t offsets[NFIELDS];
 static int is_price[NFIELDS];
 static Py_ssize_t bid_at, ask_at, flags_at, kind_at, native_at, seq_at, instance_at;
+static Py_ssize_t exchange_at, symbol_at;
+static PyObject *ticker_tag = NULL; /* "ticker": a ticker's key is ("ticker", exchange, symbol) */
+static PyObject *key_name = NULL;   /* "key" */
 static PyObject *empty = NULL;   /* values.EMPTY: an emptied book side, nulled unflagged */
 static PyObject *nothing = NULL; /* the record standing for "no previous record" */
 static PyObject *flags = NULL;   /* records.FLAGS: a tuple, indexed by mask */
@@ -85,10 +88,10 @@ setup(PyObject *self, PyObject *args)
         is_price[i] = p;
     }
     /* the other fields' slots: the record's own, then a derivative's */
-    static const char *const own[] = {"bid", "ask", "flags", "kind", "native", "seq",
-                                      "instance"};
-    Py_ssize_t *const own_at[] = {&bid_at, &ask_at, &flags_at, &kind_at, &native_at, &seq_at,
-                                  &instance_at};
+    static const char *const own[] = {"bid",      "ask",      "flags",  "kind", "native",
+                                      "seq",      "instance", "exchange", "symbol"};
+    Py_ssize_t *const own_at[] = {&bid_at,      &ask_at,      &flags_at,   &kind_at, &native_at,
+                                  &seq_at,      &instance_at, &exchange_at, &symbol_at};
     static const char *const derived[] = {"mark", "index", "open_interest", "funding_rate",
                                           "funding_ts"};
     Py_ssize_t *const derived_at[] = {&mark_at, &index_at, &oi_at, &rate_at, &funding_ts_at};
@@ -412,6 +415,56 @@ settle_batch(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     return Py_BuildValue("LllO", seq, flagged, bad, bad_native);
 }
 
+/* remember(latest, records): latest[record.key()] = record for each (hub.Hub's latest
+ * values), a ticker's key made from its slots */
+static PyObject *
+remember(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2 || !PyDict_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "remember(latest: dict, records)");
+        return NULL;
+    }
+    if (record_type == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "setup() first");
+        return NULL;
+    }
+    if (ticker_tag == NULL && (ticker_tag = PyUnicode_InternFromString("ticker")) == NULL)
+        return NULL;
+    if (key_name == NULL && (key_name = PyUnicode_InternFromString("key")) == NULL)
+        return NULL;
+    PyObject *latest = args[0];
+    PyObject *records = PySequence_Fast(args[1], "remember: records is not a sequence");
+    if (records == NULL)
+        return NULL;
+    for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(records); i++) {
+        PyObject *r = PySequence_Fast_GET_ITEM(records, i), *key;
+        if (Py_IS_TYPE(r, record_type) || Py_IS_TYPE(r, derivative_type)) {
+            PyObject *ex = *SLOT(r, exchange_at), *sym = *SLOT(r, symbol_at);
+            if (ex == NULL || sym == NULL) {
+                PyErr_SetString(PyExc_AttributeError, "a record without exchange or symbol");
+                Py_DECREF(records);
+                return NULL;
+            }
+            key = PyTuple_Pack(3, ticker_tag, ex, sym);
+        }
+        else {
+            key = PyObject_CallMethodNoArgs(r, key_name);
+        }
+        if (key == NULL) {
+            Py_DECREF(records);
+            return NULL;
+        }
+        int rc = PyDict_SetItem(latest, key, r);
+        Py_DECREF(key);
+        if (rc < 0) {
+            Py_DECREF(records);
+            return NULL;
+        }
+    }
+    Py_DECREF(records);
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"setup", setup, METH_VARARGS, "Bind the record class and the markers (once)."},
     {"settle", (PyCFunction)(void (*)(void))settle, METH_FASTCALL,
@@ -419,6 +472,8 @@ static PyMethodDef methods[] = {
     {"settle_batch", (PyCFunction)(void (*)(void))settle_batch, METH_FASTCALL,
      "settle_batch(records, last, merge, dedupe, seq, instance, batch): "
      "settling.python_settle_batch, compiled."},
+    {"remember", (PyCFunction)(void (*)(void))remember, METH_FASTCALL,
+     "remember(latest, records): latest[record.key()] = record for each."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -12,6 +12,7 @@ from collections import deque
 from typing import Generic, Protocol, TypeVar
 
 from .records import Record, dumps
+from .settling import remember
 
 T = TypeVar("T")
 
@@ -160,8 +161,6 @@ class Hub:
         if not records:
             return
         self.published += len(records)
-        values = self.latest
-        for record in records:
-            values[record.key()] = record
+        remember(self.latest, records)
         for sink in self._sinks:
             sink.offer_batch(records, lines, venue)

@@ -77,3 +77,13 @@ _built = _compiled()
 # a read's records settled, numbered and batched (python_settle_batch). Compiled where built.
 settle: Any = _built.settle if _built is not None else Ticker.settle
 settle_batch: Any = _built.settle_batch if _built is not None else python_settle_batch
+
+
+def python_remember(latest: dict[Any, Any], records: list[Any]) -> None:
+    """latest[record.key()] = record for each: the hub's latest values of a batch."""
+    for record in records:
+        latest[record.key()] = record
+
+
+# the same, compiled where built (a ticker's key made from its slots)
+remember: Any = _built.remember if _built is not None else python_remember

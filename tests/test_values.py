@@ -645,3 +645,25 @@ def test_the_compiled_check_refuses_what_is_not_a_record() -> None:
         settling.settle_batch([bad], last, True, False, 1, None, [])
     with pytest.raises(TypeError):
         settling.settle_batch((good,), last, True, False, 0, None, batch)  # not a list
+
+
+def test_the_hub_s_latest_values_are_kept_alike_compiled_or_not() -> None:
+    """settling.remember (the hub's latest values of a batch): a ticker's key made from its
+    slots, any other record's by its key(); the Python twin does the same."""
+    from aggregator.records import Derivative, Status
+
+    records = [
+        Ticker("x", "A/B", "AB", bid=1.0),
+        Derivative("x", "A/B:B", "AB-P", kind="perp", mark=2.0),
+        Status("x", "live", None),
+        Ticker("x", "A/B", "AB", bid=3.0),  # the same market again (records[0] comes back below)
+    ]
+    kept = []
+    for remember in (settling.remember, settling.python_remember):
+        latest: dict = {}
+        remember(latest, records)
+        remember(latest, tuple(records[:1]))  # any sequence
+        kept.append(latest)
+    assert kept[0] == kept[1]
+    assert kept[0][("ticker", "x", "A/B")] is records[0]
+    assert kept[0][records[1].key()] is records[1] and kept[0][records[2].key()] is records[2]
