@@ -6,6 +6,7 @@ aggregator/_settle.c, in Python otherwise (the same rules: the tests run both)."
 from __future__ import annotations
 
 import importlib
+from collections.abc import Sequence
 from typing import Any
 
 from .records import (
@@ -79,7 +80,7 @@ settle: Any = _built.settle if _built is not None else Ticker.settle
 settle_batch: Any = _built.settle_batch if _built is not None else python_settle_batch
 
 
-def python_remember(latest: dict[Any, Any], records: list[Any]) -> None:
+def python_remember(latest: dict[Any, Any], records: Sequence[Any]) -> None:
     """latest[record.key()] = record for each: the hub's latest values of a batch."""
     for record in records:
         latest[record.key()] = record

@@ -652,7 +652,7 @@ def test_the_hub_s_latest_values_are_kept_alike_compiled_or_not() -> None:
     slots, any other record's by its key(); the Python twin does the same."""
     from aggregator.records import Derivative, Status
 
-    records = [
+    records: list[Any] = [
         Ticker("x", "A/B", "AB", bid=1.0),
         Derivative("x", "A/B:B", "AB-P", kind="perp", mark=2.0),
         Status("x", "live", None),
