@@ -37,8 +37,10 @@ PUSH_TIME = TimeAt(("t?", "$.time_ms", ("$.time", SECONDS)), MILLIS)
 
 
 def _route(channel: str, items: str, market: str, fields: dict[str, Any]) -> Route:
+    """A channel's update; a ticker of one contract (a REST contract's "name": parse_ws's)."""
+    absent = {"result.0.name": None} if channel == "futures.tickers" else {}
     return Route(
-        when={"event": "update", "channel": channel}, items=items, market=market,
+        when={"event": "update", "channel": channel, **absent}, items=items, market=market,
         fields={**fields, "ts_event": PUSH_TIME}, record=Derivative,
         market_fields={"kind": "kind"},
     )  # fmt: skip
@@ -104,7 +106,7 @@ class GateFutures(Codec):
             "bid": "b", "bid_size": Call(in_base, "B", MARKET),
             "ask": "a", "ask_size": Call(in_base, "A", MARKET),
         }),
-        _route("futures.tickers", "result[]", "contract", {
+        _route("futures.tickers", "result.[only]", "contract", {
             "bid": "highest_bid?", "bid_size": Call(in_base, "highest_size?", MARKET),
             "ask": "lowest_ask?", "ask_size": Call(in_base, "lowest_size?", MARKET),
             "last": "last", "high": "high_24h", "low": "low_24h",
