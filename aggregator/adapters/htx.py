@@ -16,6 +16,7 @@ response) is parsed as well. Market ids are lower case ("btcusdt"); markets come
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 from typing import Any, ClassVar, Protocol, TypeVar
 
@@ -24,9 +25,11 @@ import orjson
 
 from ..errors import ParseError, VenueError, VenueNotice
 from ..records import EMPTY, Ticker, ms_to_ns, num
-from ..symbols import Market, unify
+from ..symbols import Market, MarketTable, unify
+from ..timestamps import MILLIS
 from .base import Codec, RestRequest, gunzip, json_body, json_object
 from .fields import StructFields, TickerFields
+from .routes import Route, TimeAt
 from .schema import Num, Schema, Time
 
 
@@ -107,6 +110,23 @@ def control(codec: Codec, msg: Control) -> list[Ticker]:
     return []
 
 
+# Each table's markets by the "ch" of their ticker and of their bbo pushes, for the routes:
+# the whole name, so that a route takes no other channel. Built once per table.
+_BY_CHANNEL: weakref.WeakKeyDictionary[MarketTable, tuple[dict[str, Market], ...]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def by_channel(table: MarketTable) -> tuple[dict[str, Market], ...]:
+    """The table's markets by "market.$id.ticker", and by "market.$id.bbo"."""
+    found = _BY_CHANNEL.get(table)
+    if found is None:
+        ids = [(k, m) for k, m in table.by_id.items() if "." not in k]  # ch splits at dots
+        found = tuple({f"market.{k}.{ch}": m for k, m in ids} for ch in ("ticker", "bbo"))
+        _BY_CHANNEL[table] = found
+    return found
+
+
 class HTX(Codec):
     venue: ClassVar[str] = "htx"
     # The reference library's renames for this venue where the new name is a currency code;
@@ -117,6 +137,30 @@ class HTX(Codec):
     WS_URL: ClassVar[str] = "wss://api.huobi.pro/ws"
     MAX_SYMBOLS_PER_CONNECTION: ClassVar[int] = 100  # two topics each
     MERGE: ClassVar[bool] = True
+    ROUTES: ClassVar[tuple[Route, ...]] = (  # parse_ws's ticker and bbo pushes, read in C
+        Route(  # a channel told by its whole name: a bbo's, if it has no quoteTime, declined
+            when={"ch": "market.*", "tick.quoteTime": None}, items="tick", market="$.ch",
+            lookup="by_ticker", skip_unknown=False,
+            fields={"bid": "bid", "bid_size": "bidSize", "ask": "ask", "ask_size": "askSize",
+                    "last": "close", "open": "open", "high": "high", "low": "low",
+                    "volume": "amount", "quote_volume": "vol", "ts_event": TimeAt("$.ts", MILLIS)},
+        ),
+        Route(
+            when={"ch": "market.*"}, items="tick", market="$.ch", lookup="by_bbo",
+            skip_unknown=False,
+            fields={"bid": "bid", "bid_size": "bidSize", "ask": "ask", "ask_size": "askSize",
+                    "ts_event": TimeAt(("quoteTime", "$.ts"), MILLIS)},
+        ),
+    )  # fmt: skip
+
+    @property
+    def by_ticker(self) -> dict[str, Market]:
+        """The routes' ids of the ticker pushes (built when the routes are compiled)."""
+        return by_channel(self.table)[0]
+
+    @property
+    def by_bbo(self) -> dict[str, Market]:
+        return by_channel(self.table)[1]
 
     def subscribe(self, markets: Sequence[Market]) -> list[str]:
         return [
