@@ -14,6 +14,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <structmember.h>
 #include <ctype.h>
 #include <math.h>
 #include <string.h>
@@ -1281,6 +1282,54 @@ now_ns(void)
     return PyLong_FromLongLong((long long)ts.tv_sec * 1000000000LL + ts.tv_nsec);
 }
 
+/* The frame data[0..len) read by the routes: its records appended to the connection's
+ * pending list (on_first on a read's first, on_full once FLUSH_AT wait). Returns the
+ * count, -2 where the frame is not the routes' (the caller takes the Python path), -1
+ * with an exception. The C API the WebSocket listener calls with picows's own buffer
+ * (adapters/_listen.pyx), and Reader.__call__'s core. */
+static int
+Reader_feed(PyObject *reader, const char *data, Py_ssize_t len)
+{
+    Reader *self = (Reader *)reader;
+    PyObject *pending = PyObject_GetAttr(self->conn, pending_name);
+    if (pending == NULL)
+        return -1;
+    if (!PyList_Check(pending)) {
+        Py_DECREF(pending);
+        return -2;
+    }
+    Py_ssize_t before = PyList_GET_SIZE(pending);
+    PyObject *ts = now_ns();
+    if (ts == NULL) {
+        Py_DECREF(pending);
+        return -1;
+    }
+    int n = read_frame(self, data, len, ts, pending);
+    Py_DECREF(ts);
+    if (n < 0) {
+        Py_DECREF(pending);
+        if (n == -2)
+            self->passed++;
+        return n;
+    }
+    self->handled++;
+    Py_ssize_t after = PyList_GET_SIZE(pending);
+    Py_DECREF(pending);
+    if (n > 0 && before == 0) {
+        PyObject *r = PyObject_CallOneArg(self->on_first, self->conn);
+        if (r == NULL)
+            return -1;
+        Py_DECREF(r);
+    }
+    if (after >= self->flush_at) {
+        PyObject *r = PyObject_CallNoArgs(self->on_full);
+        if (r == NULL)
+            return -1;
+        Py_DECREF(r);
+    }
+    return n;
+}
+
 /* reader(raw): the frame's records into the connection's pending list, or the frame to
  * the fallback; returns what the fallback returns (the codec's replies), else None */
 static PyObject *
@@ -1289,49 +1338,16 @@ Reader_call(Reader *self, PyObject *args, PyObject *kw)
     PyObject *raw;
     if (!PyArg_UnpackTuple(args, "reader", 1, 1, &raw))
         return NULL;
-    if (!PyBytes_Check(raw))
-        goto fallback;
-    PyObject *pending = PyObject_GetAttr(self->conn, pending_name);
-    if (pending == NULL)
-        return NULL;
-    if (!PyList_Check(pending)) {
-        Py_DECREF(pending);
-        goto fallback;
-    }
-    Py_ssize_t before = PyList_GET_SIZE(pending);
-    PyObject *ts = now_ns();
-    if (ts == NULL) {
-        Py_DECREF(pending);
-        return NULL;
-    }
-    int n = read_frame(self, PyBytes_AS_STRING(raw), PyBytes_GET_SIZE(raw), ts, pending);
-    Py_DECREF(ts);
-    if (n == -2) {
-        Py_DECREF(pending);
-        goto fallback;
-    }
-    if (n < 0) {
-        Py_DECREF(pending);
-        return NULL;
-    }
-    self->handled++;
-    Py_ssize_t after = PyList_GET_SIZE(pending);
-    Py_DECREF(pending);
-    if (n > 0 && before == 0) {
-        PyObject *r = PyObject_CallOneArg(self->on_first, self->conn);
-        if (r == NULL)
+    if (PyBytes_Check(raw)) {
+        int n = Reader_feed((PyObject *)self, PyBytes_AS_STRING(raw), PyBytes_GET_SIZE(raw));
+        if (n == -1)
             return NULL;
-        Py_DECREF(r);
+        if (n >= 0)
+            Py_RETURN_NONE;
     }
-    if (after >= self->flush_at) {
-        PyObject *r = PyObject_CallNoArgs(self->on_full);
-        if (r == NULL)
-            return NULL;
-        Py_DECREF(r);
+    else {
+        self->passed++;
     }
-    Py_RETURN_NONE;
-fallback:
-    self->passed++;
     return PyObject_CallOneArg(self->fallback, raw);
 }
 
@@ -1454,6 +1470,12 @@ static PyMethodDef Reader_methods[] = {
     {NULL},
 };
 
+static PyMemberDef Reader_members[] = {
+    {"fallback", T_OBJECT, offsetof(Reader, fallback), READONLY,
+     "the codec's Python path, for the frames the routes do not describe"},
+    {NULL},
+};
+
 static PyTypeObject ReaderType = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "aggregator._frames.Reader",
     .tp_basicsize = sizeof(Reader),
@@ -1467,6 +1489,7 @@ static PyTypeObject ReaderType = {
     .tp_clear = (inquiry)Reader_clear,
     .tp_call = (ternaryfunc)Reader_call,
     .tp_methods = Reader_methods,
+    .tp_members = Reader_members,
 };
 
 static struct PyModuleDef frames_module = {
@@ -1490,5 +1513,16 @@ PyInit__frames(void)
         Py_DECREF(m);
         return NULL;
     }
+    /* the C API (aggregator/_frames.h): the Reader type and its feed */
+    static void *api[2];
+    api[0] = (void *)&ReaderType;
+    api[1] = (void *)Reader_feed;
+    PyObject *capsule = PyCapsule_New(api, "aggregator._frames._C_API", NULL);
+    if (capsule == NULL || PyModule_AddObjectRef(m, "_C_API", capsule) < 0) {
+        Py_XDECREF(capsule);
+        Py_DECREF(m);
+        return NULL;
+    }
+    Py_DECREF(capsule);
     return m;
 }

@@ -10,6 +10,7 @@ import contextlib
 import hashlib
 import itertools
 import logging
+import os
 import struct
 import time
 from collections.abc import AsyncIterator, Callable
@@ -19,8 +20,8 @@ from typing import Any
 import pytest
 
 from aggregator import app
-from aggregator.adapters import stream
-from aggregator.adapters.emitter import Emitter
+from aggregator.adapters import routes, stream
+from aggregator.adapters.emitter import Connection, Emitter
 from aggregator.adapters.registry import codec_class
 from aggregator.adapters.runner import Adapter
 from aggregator.adapters.session import BugLog
@@ -30,7 +31,7 @@ from aggregator.config import ExchangeConfig
 from aggregator.logs import RepeatFilter
 from aggregator.records import Status, Ticker
 from aggregator.sim import VenueSim
-from aggregator.symbols import Market, MarketTable
+from aggregator.symbols import Market, MarketTable, snapshot_path
 
 from .hostile_ws import FAULTS, HostileWS, frame
 from .test_daemon import VENUES
@@ -183,6 +184,77 @@ async def test_the_end_of_each_read_is_signalled_after_its_frames(serve) -> None
     assert events[:4] == [b"1", b"2", b"3", "end"]
     assert events[4:6] == [b"45", "end"]  # a read may end at the close frame's arrival too
     assert set(events[6:]) <= {"end"}
+
+
+class _Reading:
+    """What a routes reader calls on its emitter: the read's first records, a full batch."""
+
+    FLUSH_AT = 256
+    recorder = None
+    publish_batch = object()
+
+    def __init__(self) -> None:
+        self.firsts = 0
+
+    def reading(self, conn: Connection) -> None:
+        self.firsts += 1
+
+    def flush(self) -> None:
+        pass
+
+
+def test_the_compiled_listener_is_built_where_ci_builds() -> None:
+    """picows hands frames to the compiled listener (adapters/_listen.pyx) where the build
+    had Cython and picows's declarations, as CI's does."""
+    if os.environ.get("CI"):
+        assert stream.COMPILED_LISTENER
+
+
+async def test_a_session_reads_its_routes_frames_in_c_and_the_rest_in_python(serve) -> None:
+    """With a routes reader, a whole text frame its routes describe becomes records in the
+    connection's pending list, without the Python handler; an ack, a fragmented message
+    and a frame the routes do not describe go to the handler, in order; each read ends
+    once."""
+    book = b'{"u":1,"s":"BTCUSDT","b":"70000.5","B":"1","a":"70001","A":"2"}'
+
+    async def script(s: Server, reader, writer) -> None:
+        await read_frame(reader)
+        writer.write(frame(TEXT, book) + frame(TEXT, b'{"result":null,"id":1}') + frame(TEXT, book))
+        await proceed.wait()
+        writer.write(frame(TEXT, book[:20], fin=False) + frame(CONT, book[20:]))
+        await read_frame(reader)
+
+    proceed = asyncio.Event()
+    _, url = await serve(script)
+    cls = codec_class("binance")
+    codec = cls(cls.markets_from(snapshot_path("binance").read_bytes()))
+    conn = Connection(0, read_end=True)
+    emitter = _Reading()
+    python: list[bytes] = []
+    ends: list[int] = []
+
+    def on_message(raw: bytes) -> None:
+        python.append(raw)
+
+    def on_read_end() -> None:
+        ends.append(len(conn.pending))
+        proceed.set()
+
+    reader = routes.reader(codec, on_message, emitter, conn)  # type: ignore[arg-type]
+    if reader is None or not stream.COMPILED_LISTENER:  # (CI builds both: the test above)
+        pytest.skip("the compiled listener is not built")
+    ws = await open_websocket(
+        url, reader, ["sub"], lambda: None, on_read_end=on_read_end,
+        open_timeout=5, ping_interval=20.0, max_size=1 << 20,
+    )  # fmt: skip
+    async with asyncio.timeout(5):
+        while len(python) < 2:
+            await asyncio.sleep(0.01)
+    ws.close()
+    assert [r.bid for r in conn.pending] == [70000.5, 70000.5]
+    assert python == [b'{"result":null,"id":1}', book]  # the ack, the reassembled message
+    assert ends[0] == 2 and emitter.firsts == 1
+    assert reader.counts() == (2, 1)  # type: ignore[attr-defined]
 
 
 async def test_replies_are_sent_before_the_next_message(serve) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import importlib
 import logging
 import ssl
 from collections.abc import Callable
@@ -54,10 +55,30 @@ class SessionClosed(Exception):
 Logger = logging.Logger | logging.LoggerAdapter  # type: ignore[type-arg]
 
 
+def _compiled_base() -> type[WSListener]:
+    """adapters/_listen.pyx's FrameListener where built: picows hands it each frame with no
+    Python call, and a whole text frame goes to the routes reader in picows's buffer; else
+    picows's WSListener, and every frame is handled in Python."""
+    try:
+        module = importlib.import_module("aggregator.adapters._listen")
+    except ImportError:
+        return WSListener
+    return module.FrameListener  # type: ignore[no-any-return]
+
+
+_Base = _compiled_base()
+COMPILED_LISTENER = _Base is not WSListener
+
+
 OnMessage = Callable[[bytes], list[str] | None]
 
 
-class _Listener(WSListener):
+class _Listener(_Base):  # type: ignore[misc, valid-type]
+    """A session's listener: every frame of RFC 6455 a session meets (``on_frame``), the
+    codec's messages to ``on_message``, its replies back, the read's end to
+    ``on_read_end``. With the compiled base, a whole text frame that the session's routes
+    reader describes never reaches Python."""
+
     def __init__(
         self,
         on_message: OnMessage,
@@ -73,6 +94,12 @@ class _Listener(WSListener):
         self.on_read_end = on_read_end
         self.error: BaseException | None = None  # raised by on_message; ends the session
         self._parts: bytearray | None = None  # a fragmented message being reassembled
+        if COMPILED_LISTENER:
+            super().__init__()
+            fallback = getattr(on_message, "fallback", None)
+            if fallback is not None:  # a routes reader: frames in C, the rest to its fallback
+                self.reader = on_message
+                self.on_message = fallback
 
     def on_ws_connected(self, transport: WSTransport) -> None:
         try:
@@ -83,7 +110,8 @@ class _Listener(WSListener):
         except Exception as e:  # ours, not picows's: raised as such by wait_closed
             self._fail(transport, e)
 
-    def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
+    def on_frame(self, transport: WSTransport, frame: WSFrame) -> None:
+        """A frame as received (the compiled base's: each one its routes did not take)."""
         kind = frame.msg_type
         if kind is TEXT and frame.fin and self._parts is None and not frame.rsv1:  # nearly all
             try:
@@ -95,11 +123,23 @@ class _Listener(WSListener):
                 self._reply(transport, replies)
         else:
             self._other(transport, frame, kind)
-        if frame.last_in_buffer and self.on_read_end is not None:  # the read is done
+        if frame.last_in_buffer:
+            self.read_done(transport)
+
+    def read_done(self, transport: WSTransport) -> None:
+        """The read's last frame is handled: hand on what the read made."""
+        if self.on_read_end is not None:
             try:
                 self.on_read_end()
             except Exception as e:
                 self._fail(transport, e)
+
+    def failed(self, transport: WSTransport, error: BaseException) -> None:
+        """The routes reader raised: the session ends as with the handler's error."""
+        self._fail(transport, error)
+
+    if not COMPILED_LISTENER:
+        on_ws_frame = on_frame
 
     def _other(self, transport: WSTransport, frame: WSFrame, kind: WSMsgType) -> None:
         """Any frame but a whole text message: the rest of RFC 6455 that a session meets."""
@@ -146,6 +186,8 @@ class _Listener(WSListener):
     def _hold(self, parts: bytearray | None) -> None:
         """A fragmented message opens (its first part) or ends (None)."""
         self._parts = parts
+        if COMPILED_LISTENER:
+            self.whole = parts is None
 
     def _fail(self, transport: WSTransport, error: BaseException) -> None:
         if self.error is None:
