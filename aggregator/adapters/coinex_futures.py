@@ -19,9 +19,11 @@ from typing import Any, ClassVar
 
 from ..records import Derivative, Ticker, best_level, ms_to_ns
 from ..symbols import Market, derivative_symbol
+from ..timestamps import MILLIS
 from . import coinex
 from .base import RestRequest
 from .coinex import CoinEx
+from .routes import Route, TimeAt
 from .schema import Num, Schema, Time
 
 
@@ -50,6 +52,24 @@ class CoinExFutures(CoinEx):
     MARKETS_URL: ClassVar[str] = "https://api.coinex.com/v2/futures/market"
     WS_URL: ClassVar[str] = "wss://socket.coinex.com/v2/futures"
     MESSAGES: ClassVar[Schema[Any]] = MESSAGE  # spot's parsers, the contract's declarations
+    ROUTES: ClassVar[tuple[Route, ...]] = (  # parse_ws's two channels' updates, read in C
+        Route(
+            when={"method": "bbo.update"}, items="data", market="market", record=Derivative,
+            market_fields={"kind": "kind"},
+            fields={"bid": "best_bid_price", "bid_size": "best_bid_size",
+                    "ask": "best_ask_price", "ask_size": "best_ask_size",
+                    "ts_event": TimeAt("updated_at", MILLIS)},
+        ),
+        Route(
+            when={"method": "state.update"}, items="data.state_list[]", market="market",
+            record=Derivative, market_fields={"kind": "kind"},
+            fields={"last": "last", "open": "open", "high": "high", "low": "low",
+                    "volume": "volume", "quote_volume": "value", "mark": "mark_price",
+                    "index": "index_price", "funding_rate": "latest_funding_rate",
+                    "funding_ts": TimeAt("next_funding_time?", MILLIS),
+                    "open_interest": "open_interest_size"},
+        ),
+    )  # fmt: skip
 
     def _tickers(self, states: list[State], ts_recv: int) -> list[Ticker]:  # type: ignore[override]
         """state.update's items with the contract's fields; frames (documented):
