@@ -501,6 +501,25 @@ whole_at(const Scan *sc, int at, long long *out)
     return 1;
 }
 
+/* a string as sent (no escapes), or None for null */
+static PyObject *
+text_at(const Scan *sc, int at)
+{
+    if (at < 0)
+        return NOT_MINE;
+    const Tok *t = &sc->t[at];
+    if (t->type == T_NULL)
+        Py_RETURN_NONE;
+    if (t->type != T_STR || t->escaped)
+        return NOT_MINE;
+    PyObject *v = PyUnicode_DecodeUTF8(sc->s + t->start, t->end - t->start, NULL);
+    if (v == NULL) {
+        PyErr_Clear();
+        return NOT_MINE;
+    }
+    return v;
+}
+
 static long long
 days_from_civil(long long y, unsigned m, unsigned d)
 {
@@ -573,7 +592,10 @@ iso_at(const Scan *sc, int at)
 
 /* --- the program -------------------------------------------------------------------- */
 
-enum { S_CONST = 0, S_MARKET, S_TS_RECV, S_NUM, S_TIME, S_ISO, S_CALL, S_SELF, S_MINUS, S_TIMES };
+enum {
+    S_CONST = 0, S_MARKET, S_TS_RECV, S_NUM, S_TIME, S_ISO, S_CALL, S_SELF, S_MINUS, S_TIMES,
+    S_TEXT
+};
 
 typedef struct Slot Slot;
 struct Slot {
@@ -594,9 +616,12 @@ typedef struct {
     int prefix;      /* the string there starts with value (else equals it) */
 } Cond;
 
+#define EACH_ELEMENT 1
+#define EACH_MEMBER 2
 typedef struct {
     Path path;
-    int each; /* iterate an array's elements, else the one object */
+    int each; /* EACH_ELEMENT: an array's elements; EACH_MEMBER: an object's values; else
+               * the one object */
 } Segment;
 
 typedef struct {
@@ -608,6 +633,8 @@ typedef struct {
     int market_root[2];
     Path market[2];
     int market_int; /* the id is an integer (a channel number), else a string */
+    int market_is_key; /* the id is the key of the member the item is */
+    int item_type;     /* T_OBJ or T_ARR: what each item must be */
     PyObject *part_sep; /* bytes: the id is the part_index-th part of the string split there */
     int part_index;
     PyObject *lookup; /* dict: id -> market */
@@ -674,8 +701,9 @@ slot_from(PyObject *spec, Slot *s)
         return 0;
     case S_NUM:
     case S_TIME:
-    case S_ISO: {
-        /* (kind, ((root, path, unit), ...)) */
+    case S_ISO:
+    case S_TEXT: {
+        /* (kind, ((root, path, unit, optional), ...)) */
         if (n != 2 || !PyTuple_Check(PyTuple_GET_ITEM(spec, 1)))
             goto bad;
         PyObject *alts = PyTuple_GET_ITEM(spec, 1);
@@ -725,9 +753,9 @@ static int
 route_from(PyObject *spec, Route *r)
 {
     /* (conds, segments, (((root, path), ...), market_int, lookup, part), seq, cls, slots,
-     *  skip_unknown) */
-    if (!PyTuple_Check(spec) || PyTuple_GET_SIZE(spec) != 7) {
-        PyErr_SetString(PyExc_TypeError, "a route is a 7-tuple");
+     *  skip_unknown, item_is_array) */
+    if (!PyTuple_Check(spec) || PyTuple_GET_SIZE(spec) != 8) {
+        PyErr_SetString(PyExc_TypeError, "a route is an 8-tuple");
         return -1;
     }
     PyObject *conds = PyTuple_GET_ITEM(spec, 0), *segs = PyTuple_GET_ITEM(spec, 1);
@@ -759,9 +787,10 @@ route_from(PyObject *spec, Route *r)
         if (!PyTuple_Check(g) || PyTuple_GET_SIZE(g) != 2 ||
             path_from(PyTuple_GET_ITEM(g, 0), &r->seg[i].path) < 0)
             return -1;
-        r->seg[i].each = PyObject_IsTrue(PyTuple_GET_ITEM(g, 1));
+        r->seg[i].each = (int)PyLong_AsLong(PyTuple_GET_ITEM(g, 1));
     }
     r->skip_unknown = PyObject_IsTrue(PyTuple_GET_ITEM(spec, 6));
+    r->item_type = PyObject_IsTrue(PyTuple_GET_ITEM(spec, 7)) ? T_ARR : T_OBJ;
     PyObject *alts = PyTuple_GET_ITEM(market, 0);
     if (!PyTuple_Check(alts) || PyTuple_GET_SIZE(alts) < 1 || PyTuple_GET_SIZE(alts) > 2) {
         PyErr_SetString(PyExc_TypeError, "a market is one or two (root, path) alternatives");
@@ -774,11 +803,12 @@ route_from(PyObject *spec, Route *r)
             PyErr_SetString(PyExc_TypeError, "a market alternative is (root, path)");
             return -1;
         }
-        r->market_root[i] = PyObject_IsTrue(PyTuple_GET_ITEM(a, 0));
+        r->market_root[i] = (int)PyLong_AsLong(PyTuple_GET_ITEM(a, 0)); /* 2: the key */
         if (path_from(PyTuple_GET_ITEM(a, 1), &r->market[i]) < 0)
             return -1;
     }
     r->market_int = PyObject_IsTrue(PyTuple_GET_ITEM(market, 1));
+    r->market_is_key = r->nmarket == 1 && r->market[0].n == 0 && r->market_root[0] == 2;
     r->lookup = PyTuple_GET_ITEM(market, 2);
     PyObject *part = PyTuple_GET_ITEM(market, 3);
     if (part != Py_None) {
@@ -856,13 +886,14 @@ holds(const Scan *sc, const Route *r)
 /* the items a route's records are read from: token indices, or -1 if the frame is not
  * the route's shape */
 static int
-items_of(const Scan *sc, const Route *r, int seg, int at, int *out, int *n)
+items_of(const Scan *sc, const Route *r, int seg, int at, int key, int *out, int *keys, int *n)
 {
     if (seg == r->nseg) {
-        if (sc->t[at].type != T_OBJ && sc->t[at].type != T_ARR)
+        if (sc->t[at].type != r->item_type) /* an object read by keys, an array by index */
             return -1;
         if (*n >= MAX_ITEMS)
             return -1;
+        keys[*n] = key;
         out[(*n)++] = at;
         return 0;
     }
@@ -870,15 +901,23 @@ items_of(const Scan *sc, const Route *r, int seg, int at, int *out, int *n)
     if (to < 0)
         return -1;
     if (!r->seg[seg].each)
-        return items_of(sc, r, seg + 1, to, out, n);
+        return items_of(sc, r, seg + 1, to, key, out, keys, n);
     const Tok *t = &sc->t[to];
-    if (t->type != T_ARR)
+    int members = r->seg[seg].each == EACH_MEMBER;
+    if (t->type != (members ? T_OBJ : T_ARR))
         return -1;
     int i = to + 1;
     for (int e = 0; e < t->count; e++) {
-        if (items_of(sc, r, seg + 1, i, out, n) < 0)
-            return -1;
-        i = sc->t[i].next;
+        if (members) { /* the member's value, its key kept for a market id */
+            if (items_of(sc, r, seg + 1, i + 1, i, out, keys, n) < 0)
+                return -1;
+            i = sc->t[i + 1].next;
+        }
+        else {
+            if (items_of(sc, r, seg + 1, i, key, out, keys, n) < 0)
+                return -1;
+            i = sc->t[i].next;
+        }
     }
     return 0;
 }
@@ -1014,7 +1053,8 @@ slot_value(const Scan *sc, const Slot *s, int item, PyObject *market, PyObject *
         return Py_NewRef(market);
     case S_NUM:
     case S_TIME:
-    case S_ISO: {
+    case S_ISO:
+    case S_TEXT: {
         PyObject *v = NULL;
         for (int i = 0; i < s->nalt; i++) {
             int at = follow(sc, s->root[i] ? 0 : item, &s->path[i]);
@@ -1031,6 +1071,8 @@ slot_value(const Scan *sc, const Slot *s, int item, PyObject *market, PyObject *
                 v = number_at(sc, at);
             else if (s->kind == S_TIME)
                 v = time_at(sc, at, s->unit[i]);
+            else if (s->kind == S_TEXT)
+                v = text_at(sc, at);
             else
                 v = iso_at(sc, at);
             if (v == NOT_MINE || v == NULL)
@@ -1107,10 +1149,12 @@ part_of(const char **from, const char **to, PyObject *sep_obj, int index)
 /* the market of an item: a borrowed reference, Py_None when the venue's id is not
  * followed, NOT_MINE, or NULL with an exception */
 static PyObject *
-market_of(const Scan *sc, const Route *r, int item)
+market_of(const Scan *sc, const Route *r, int item, int key_at)
 {
     int at = -1;
-    for (int i = 0; i < r->nmarket && at < 0; i++) {
+    if (r->market_is_key) /* the item's key in the object it is a member of */
+        at = key_at;
+    for (int i = 0; i < r->nmarket && at < 0 && !r->market_is_key; i++) {
         at = follow(sc, r->market_root[i] ? 0 : item, &r->market[i]);
         if (at >= 0 && i < r->nmarket - 1 &&
             (sc->t[at].type == T_NULL ||
@@ -1171,13 +1215,13 @@ read_route(Scan *sc, const Route *r, PyObject *ts_recv, PyObject *out)
     long long seq = 0;
     if (r->has_seq && !sequence_ok(sc, r, &seq))
         return PyErr_Occurred() ? -1 : -2;
-    int items[MAX_ITEMS], n = 0;
-    if (items_of(sc, r, 0, 0, items, &n) < 0)
+    int items[MAX_ITEMS], keys[MAX_ITEMS], n = 0;
+    if (items_of(sc, r, 0, 0, -1, items, keys, &n) < 0)
         return -2;
     PyObject *made[MAX_ITEMS];
     int nmade = 0, rc = 0;
     for (int k = 0; k < n; k++) {
-        PyObject *market = market_of(sc, r, items[k]);
+        PyObject *market = market_of(sc, r, items[k], keys[k]);
         if (market == NULL || market == NOT_MINE) {
             rc = market == NULL ? -1 : -2;
             goto done;

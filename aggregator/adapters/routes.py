@@ -12,7 +12,8 @@ takes: tests/test_frames.py holds every route to that, on recorded frames and mu
 
 Paths are dotted: ``"arg.instId"``, ``"bids.[only].0"`` (``[only]``: an array of exactly one
 element, its element; a number: an array's element at that index). In ``items``, ``[]``
-after a step means each element of the array there: ``"events[].tickers[]"``. A field's
+after a step means each element of the array there: ``"events[].tickers[]"``; ``{}`` each
+value of the object there, whose key may be the market id (``market=KEY``). A field's
 path is read from the item; ``"$."`` before it reads from the frame's root.
 
 A field is a path (a number: JSON's, or a string in JSON's number grammar; null is None, or
@@ -20,7 +21,8 @@ the Python path's with ``"!"`` before the path, as a book level's price; a path 
 lacks is the Python path's, or None with ``"?"`` after it), a
 tuple of paths (the first not null), ``TimeAt(path, unit)`` (a whole number or digit string of
 ``unit`` ns, or RFC 3339 for ``ISO``), ``Call(function, field, ...)`` (the function of the
-fields' values, ``MARKET`` for the market), or ``MarketAttr(name)``. Fields not declared are
+fields' values, ``MARKET`` for the market, ``Text(path)`` for a string as sent), or
+``MarketAttr(name)``. Fields not declared are
 the record's defaults; ``exchange``, ``symbol``, ``native`` and ``ts_recv`` are the reader's.
 
 Without the compiled module (no C compiler at install) every frame takes ``parse_ws``.
@@ -62,7 +64,9 @@ ISO = 0  # TimeAt's unit for an RFC 3339 text
 ONLY = -2  # the step "[only]"
 
 # slot kinds, as _frames.c reads them
-_CONST, _MARKET, _TS_RECV, _NUM, _TIME, _ISO, _CALL, _SELF, _MINUS, _TIMES = range(10)
+_CONST, _MARKET, _TS_RECV, _NUM, _TIME, _ISO, _CALL, _SELF, _MINUS, _TIMES, _TEXT = range(11)
+_ELEMENT, _MEMBER = 1, 2  # items: each element of an array, each value of an object
+KEY = "{key}"  # a market id that is the item's key in the object it is a value of
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +90,13 @@ MARKET = MarketAttr("")  # Call's argument: the market itself
 
 
 @dataclass(frozen=True, slots=True)
+class Text:
+    """Call's argument: the string at ``path`` as sent (a time a codec converts itself)."""
+
+    path: str
+
+
+@dataclass(frozen=True, slots=True)
 class Call:
     """``function(*values)``: a value the venue implies (an open from a change), or one the
     market's table converts (contracts to base units). Each argument is a field spec."""
@@ -98,7 +109,7 @@ class Call:
         object.__setattr__(self, "args", args)
 
 
-Spec = str | tuple[str, ...] | TimeAt | Call | MarketAttr
+Spec = str | tuple[str, ...] | TimeAt | Call | MarketAttr | Text
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,11 +174,12 @@ def _where(path: str) -> tuple[bool, tuple[bytes | int, ...]]:
     return False, _steps(path)
 
 
-def _segments(items: str) -> tuple[tuple[tuple[bytes | int, ...], bool], ...]:
-    """``"events[].tickers[]"`` -> ((("events",), True), (("tickers",), True))."""
+def _segments(items: str) -> tuple[tuple[tuple[bytes | int, ...], int], ...]:
+    """``"events[].tickers[]"`` -> ((("events",), 1), (("tickers",), 1)); ``"data{}"``:
+    each value of the object "data" (2)."""
     out = []
     for part in items.split(".") if items else []:
-        each = part.endswith("[]")
+        each = _ELEMENT if part.endswith("[]") else _MEMBER if part.endswith("{}") else 0
         out.append((_steps(part[:-2] if each else part), each))
     return tuple(out)
 
@@ -175,6 +187,8 @@ def _segments(items: str) -> tuple[tuple[tuple[bytes | int, ...], bool], ...]:
 def _slot(spec: Any) -> tuple[Any, ...]:
     if spec is MARKET:
         return (_SELF,)
+    if isinstance(spec, Text):
+        return (_TEXT, ((*_where(spec.path), 0, spec.path.endswith("?")),))
     if isinstance(spec, MarketAttr):
         return (_MARKET, spec.name)
     if isinstance(spec, TimeAt):
@@ -243,12 +257,47 @@ def compile_route(route: Route, codec: Codec) -> tuple[Any, ...] | None:
                 raise TypeError(f"{route.record.__name__}.{name} has no default: declare it")
             slots.append((_CONST, default))
     alternatives = (route.market,) if isinstance(route.market, str) else route.market
-    where = tuple(_where(m) for m in alternatives)
+    where: tuple[tuple[int, tuple[bytes | int, ...]], ...] = tuple(
+        (2, ()) if m == KEY else (int(_where(m)[0]), _where(m)[1]) for m in alternatives
+    )
     part = route.market_part
     split = None if part is None else (part[0].encode(), part[1])
     market = (where, route.market_int, table, split)
     segments = _segments(route.items)
-    return (conds, segments, market, seq, route.record, tuple(slots), route.skip_unknown)
+    is_array = _item_is_array(route)
+    return (conds, segments, market, seq, route.record, tuple(slots), route.skip_unknown, is_array)
+
+
+def _item_is_array(route: Route) -> bool:
+    """Whether a route's items are arrays (read by index: ``"1.0"``) or objects (by key):
+    by its item-relative paths, which must agree."""
+    paths = [p for spec in route.fields.values() for p in _paths(spec) if not p.startswith("$.")]
+    if (
+        isinstance(route.market, str)
+        and route.market not in (KEY,)
+        and not route.market.startswith("$.")
+    ):
+        paths.append(route.market)
+    kinds = {_steps(p.lstrip("!"))[0].__class__ is int for p in paths if _steps(p.lstrip("!"))}
+    if len(kinds) > 1:
+        raise TypeError("a route reads its items both by index and by key")
+    return kinds == {True}
+
+
+def _paths(spec: Any) -> list[str]:
+    """The paths a field spec reads."""
+    if isinstance(spec, str):
+        return [spec.removesuffix("?")]
+    if isinstance(spec, tuple):
+        return [p.removesuffix("?") for p in spec]
+    if isinstance(spec, TimeAt):
+        paths = (spec.paths,) if isinstance(spec.paths, str) else spec.paths
+        return [(p if isinstance(p, str) else p[0]).removesuffix("?") for p in paths]
+    if isinstance(spec, Call):
+        return [p for a in spec.args for p in _paths(a)]
+    if isinstance(spec, Text):
+        return [spec.path.removesuffix("?")]
+    return []
 
 
 def reader(
