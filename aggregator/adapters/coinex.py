@@ -43,8 +43,10 @@ import orjson
 from ..errors import ParseError, RateLimited, VenueError, VenueNotice
 from ..records import Ticker, best_level, ms_to_ns
 from ..symbols import Market, MarketTable, unify
+from ..timestamps import MILLIS
 from .base import Codec, RestRequest, gunzip, json_body
 from .fields import StructFields, top_of_book
+from .routes import Route, TimeAt
 from .schema import Num, Schema, Time
 
 SUBSCRIBE = ("state.subscribe", "bbo.subscribe")
@@ -124,6 +126,19 @@ class CoinEx(Codec):
     REST_RATE: ClassVar[float] = 20.0  # the depth requests; the IP limit is 400/s
 
     MESSAGES: ClassVar[Schema[Any]] = MESSAGE  # (the futures codec: its own)
+    ROUTES: ClassVar[tuple[Route, ...]] = (  # parse_ws's two channels' updates, read in C
+        Route(
+            when={"method": "bbo.update"}, items="data", market="market",
+            fields={"bid": "best_bid_price", "bid_size": "best_bid_size",
+                    "ask": "best_ask_price", "ask_size": "best_ask_size",
+                    "ts_event": TimeAt("updated_at", MILLIS)},
+        ),
+        Route(
+            when={"method": "state.update"}, items="data.state_list[]", market="market",
+            fields={"last": "last", "open": "open", "high": "high", "low": "low",
+                    "volume": "volume", "quote_volume": "value"},
+        ),
+    )  # fmt: skip
 
     def __init__(self, table: MarketTable) -> None:
         super().__init__(table)
