@@ -32,6 +32,7 @@ from ..symbols import Market, MarketTable, unify
 from ..timestamps import valid_ns
 from .base import Codec, RestRequest, json_body, json_object
 from .fields import StructFields, TickerFields, Top, top_of_book
+from .routes import Call, Route, Text
 from .schema import Num, Schema
 
 UTC8_NS = 8 * 3600 * 1_000_000_000
@@ -100,6 +101,13 @@ class LBank(Codec):
     MAX_SYMBOLS_PER_CONNECTION: ClassVar[int] = 50
     MERGE: ClassVar[bool] = True
     REST_RATE: ClassVar[float] = 5.0  # bookTicker.do is one request per market
+    ROUTES: ClassVar[tuple[Route, ...]] = (  # parse_ws's tick pushes, read in C (depth: its own)
+        Route(
+            when={"type": "tick"}, items="tick", market="$.pair",
+            fields={"last": "latest?", "high": "high?", "low": "low?", "volume": "vol?",
+                    "quote_volume": "turnover?", "ts_event": Call(_ts, Text("$.TS?"))},
+        ),
+    )  # fmt: skip
 
     def __init__(self, table: MarketTable) -> None:
         super().__init__(table)
