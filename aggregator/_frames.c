@@ -462,15 +462,18 @@ time_at(const Scan *sc, int at, long long unit)
     if (t->type != T_NUM && (t->type != T_STR || t->escaped))
         return NOT_MINE;
     int len = t->end - t->start;
-    if (len <= 0 || len > 18)
+    if (len <= 0 || len > 19) /* (19 digits: a time in ns) */
         return NOT_MINE;
     const char *s = sc->s + t->start;
-    long long v = 0;
+    unsigned long long u = 0;
     for (int i = 0; i < len; i++) {
         if (s[i] < '0' || s[i] > '9')
             return NOT_MINE; /* negative, a fraction: the Python path's */
-        v = v * 10 + (s[i] - '0');
+        u = u * 10 + (unsigned long long)(s[i] - '0'); /* < 10^19 < 2^64 */
     }
+    if (u > (unsigned long long)NS_MAX)
+        Py_RETURN_NONE; /* past the record's range */
+    long long v = (long long)u;
     if (t->type == T_NUM && len > 1 && s[0] == '0')
         return NOT_MINE;
     if (v == 0)

@@ -38,6 +38,7 @@ from ..symbols import Market, unify
 from ..timestamps import NANOS, to_ns
 from .base import Codec, RestRequest, json_body, json_object
 from .fields import StructFields
+from .routes import Route, TimeAt
 from .schema import Num, Schema, Time
 
 # Quote currencies, tried in order: "GUSD" must come before "USD", which it ends with.
@@ -91,6 +92,13 @@ class Gemini(Codec):
     MAX_SYMBOLS_PER_CONNECTION: ClassVar[int] = 100
     # Public endpoints allow 120 requests a minute; Gemini asks for at most 1 per second.
     REST_RATE: ClassVar[float] = 1.0
+    ROUTES: ClassVar[tuple[Route, ...]] = (  # parse_ws's book ticker, read in C
+        Route(
+            when={}, market="s",
+            fields={"bid": "b", "bid_size": "B", "ask": "a", "ask_size": "A",
+                    "ts_event": TimeAt("E", NANOS)},
+        ),
+    )  # fmt: skip
 
     # --- WebSocket ---------------------------------------------------------------------
     def subscribe(self, markets: Sequence[Market]) -> list[str]:
