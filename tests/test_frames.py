@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import msgspec
 import orjson
@@ -67,25 +68,52 @@ def recorded(venue: str, kind: str = "spot") -> list[Any]:
 
 @functools.cache
 def simulated(venue: str, kind: str = "spot", n: int = 24) -> list[bytes]:
-    """What the venue's simulator (the demo's) sends a connection that subscribed as the
-    codec does to five markets: its answers, then n updates."""
+    """What the venue's simulator (the demo's) sends the connections a daemon opens to it
+    for five markets: one per endpoint of the codec (its ``routes()``, each on its own
+    path, with five of the markets it serves), each subscribed as the codec does, its
+    replies to the simulator's frames (a welcome) answered; their answers, then n updates
+    on each connection."""
     try:
         dialect = dialect_class(venue, kind)()
     except LookupError:
         return []
     cls = codec_class(venue, kind)
-    markets = dialect.markets[:5]
-    conn = ConnState(path=dialect.ws_path)
-    out = list(dialect.on_connect(conn))
-    for msg in cls(cls.markets_from(dialect.markets_body)).subscribe(markets):
-        out += dialect.on_message(conn, orjson.loads(msg))
-    for i in range(n):
-        mid = 100.0 + 37.3 * (i % 7) + i / 8
-        native = markets[i % len(markets)].native
-        q = Quote(native, mid - 0.05, mid + 0.05, 1.0 + i, 2.5, mid, mid * 0.99, mid * 1.02,
-                  mid * 0.98, 1000.0 + i, 1000.0 * mid, updates=i)  # fmt: skip
-        out += dialect.tick(conn, q)
+    table = cls.markets_from(dialect.markets_body)
+    base = "ws://127.0.0.1" + dialect.ws_path  # the sim's URL; a route adds its path
+    out: list[str | bytes] = []
+    for route in cls.routes():
+        routed = route is not cls
+        markets = (route.route_markets(dialect.markets) if routed else dialect.markets)[:5]
+        if not markets:
+            continue  # (the daemon opens no connection to an endpoint serving none)
+        path = urlsplit(route.route_url(base)).path if routed else dialect.ws_path
+        conn = ConnState(path=path)
+        out += connected(dialect, conn, route(table), markets)
+        for i in range(n):
+            mid = 100.0 + 37.3 * (i % 7) + i / 8
+            native = markets[i % len(markets)].native
+            q = Quote(native, mid - 0.05, mid + 0.05, 1.0 + i, 2.5, mid, mid * 0.99, mid * 1.02,
+                      mid * 0.98, 1000.0 + i, 1000.0 * mid, updates=i)  # fmt: skip
+            out += dialect.tick(conn, q)
     return [f if isinstance(f, bytes) else f.encode() for f in out]
+
+
+def connected(dialect: Any, conn: ConnState, codec: Any, markets: list[Any]) -> list[str | bytes]:
+    """A connection's opening, as the stream and the sim server play it: the simulator's
+    greeting, the codec's subscriptions, and the codec's replies to each frame the
+    simulator sent (the subscriptions of a venue that waits for its welcome), in order."""
+    out = list(dialect.on_connect(conn))
+    for msg in codec.subscribe(markets):
+        out += dialect.on_message(conn, orjson.loads(msg))
+    read = 0
+    while read < len(out) and read < 1000:  # (bounded: each reply is answered once)
+        with contextlib.suppress(Exception):  # an error answer: the session's to report
+            codec.parse_ws(out[read], TS)
+        read += 1
+        for reply in codec.replies:
+            out += dialect.on_message(conn, orjson.loads(reply))
+        codec.replies.clear()
+    return out
 
 
 @functools.cache
