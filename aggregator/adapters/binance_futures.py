@@ -34,11 +34,12 @@ import orjson
 from ..errors import ParseError, VenueError
 from ..records import Derivative, Ticker, times
 from ..symbols import Market, derivative_symbol
-from ..timestamps import ms_to_ns
+from ..timestamps import MILLIS, ms_to_ns
 from . import binance
 from .base import Codec, RestRequest, json_body
 from .binance import control, subscribe_messages
 from .contracts import in_base
+from .routes import MARKET, Call, Route, TimeAt
 from .schema import Num, Schema, Time
 
 REST_PATHS = ("ticker/bookTicker", "premiumIndex", "ticker/24hr")  # under /fapi/v1/, /dapi/v1/
@@ -69,6 +70,47 @@ class Message(binance.Message):
 MESSAGE = Schema(Message)
 
 
+def size(n: float | None, m: Market, price: float | None) -> float | None:
+    """A size as sent (USDⓈ-M: base units), or a COIN-M count of contracts in base units."""
+    return in_base(n, m, price) if m.inverse else n
+
+
+def volume(v: float | None, q: float | None, m: Market) -> float | None:
+    """The 24 h volume in the base currency: ``v``, or a COIN-M contract's ``q``."""
+    return q if m.inverse else v
+
+
+def quote_volume(v: float | None, q: float | None, m: Market) -> float | None:
+    """The 24 h volume in the quote currency: ``q``, or a COIN-M contract's ``v`` (contracts)
+    times its worth."""
+    return times(v, m.contract_size) if m.inverse else q
+
+
+def _route(event: str, fields: dict[str, Any]) -> Route:
+    """An event of either margin (sizes converted by the market's contract), its time "E"."""
+    return Route(
+        when={"e": event}, market="s", fields={**fields, "ts_event": TimeAt("E", MILLIS)},
+        record=Derivative, market_fields={"kind": "kind", "expiry": "expiry"},
+    )  # fmt: skip
+
+
+# parse_ws's three events, USDⓈ-M (one contract: one base unit) and COIN-M alike
+ROUTES: tuple[Route, ...] = (
+    _route("bookTicker", {
+        "bid": "b", "bid_size": Call(size, "B", MARKET, "b"),
+        "ask": "a", "ask_size": Call(size, "A", MARKET, "a"),
+    }),
+    _route("markPriceUpdate", {  # a dated future's "T" is 0: parse_ws's
+        "mark": "p", "index": "i", "funding_rate": "r", "funding_ts": TimeAt("T", MILLIS),
+    }),
+    _route("24hrTicker", {
+        "last": "c", "open": "o", "high": "h", "low": "l",
+        "volume": Call(volume, "v", "q", MARKET),
+        "quote_volume": Call(quote_volume, "v", "q", MARKET),
+    }),
+)  # fmt: skip
+
+
 class RestRow(binance.RestTicker):
     """A row of any of the three REST lists (or an error object's fields): spot's 24 h
     ticker with the mark price and funding fields."""
@@ -94,6 +136,7 @@ class BinanceFutures(Codec):
     REST_RATE: ClassVar[float] = 5.0
     POLL_INTERVAL: ClassVar[float] = 5.0
     STALE_AFTER: ClassVar[float] = 10.0  # the mark price comes every second
+    ROUTES: ClassVar[tuple[Route, ...]] = ROUTES  # parse_ws's events, read in C
 
     @classmethod
     def routes(cls) -> tuple[type[Codec], ...]:
@@ -292,14 +335,17 @@ class BinanceFutures(Codec):
 
 class _Public(BinanceFutures):
     ROUTE: ClassVar[str] = "public"
+    ROUTES: ClassVar[tuple[Route, ...]] = ROUTES  # the endpoints' frames: one parse_ws
 
 
 class _Market(BinanceFutures):
     ROUTE: ClassVar[str] = "market"
+    ROUTES: ClassVar[tuple[Route, ...]] = ROUTES
 
 
 class _CoinM(BinanceFutures):
     ROUTE: ClassVar[str] = "coinm"
+    ROUTES: ClassVar[tuple[Route, ...]] = ROUTES
 
 
 _ROUTES: tuple[type[Codec], ...] = (_Public, _Market, _CoinM)
