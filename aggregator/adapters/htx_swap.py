@@ -24,6 +24,7 @@ Sizes are contracts of ``contract_size`` base units (BTC-USDT: 0.001 BTC).
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -32,10 +33,12 @@ import orjson
 
 from ..errors import ParseError, VenueError, VenueNotice
 from ..records import EMPTY, Derivative, Ticker, ms_to_ns
-from ..symbols import Market, derivative_symbol
+from ..symbols import Market, MarketTable, derivative_symbol
+from ..timestamps import MILLIS
 from .base import Codec, RestRequest, gunzip, json_body
 from .contracts import in_base
 from .htx import HTX, control, route
+from .routes import MARKET, Call, Route, TimeAt
 from .schema import Num, Schema, Time
 
 
@@ -85,6 +88,51 @@ def _side(level: list[Num] | None, m: Market) -> tuple[float | None, float | Non
     return level[0], in_base(level[1] if len(level) > 1 else None, m)
 
 
+# Each table's contracts by the "ch" of their bbo and of their detail pushes (the whole
+# name, so that a route takes no other channel), built once per table.
+_BY_CH: weakref.WeakKeyDictionary[MarketTable, tuple[dict[str, Market], ...]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def by_ch(table: MarketTable) -> tuple[dict[str, Market], ...]:
+    """The table's contracts by "market.$id.bbo", and by "market.$id.detail"."""
+    found = _BY_CH.get(table)
+    if found is None:
+        ids = [(k, m) for k, m in table.by_id.items() if "." not in k]  # ch splits at dots
+        found = tuple({f"market.{k}.{ch}": m for k, m in ids} for ch in ("bbo", "detail"))
+        _BY_CH[table] = found
+    return found
+
+
+def _push(when: dict[str, str | None], lookup: str) -> Route:
+    """A bbo or detail push as ``_record`` makes it: a level [price, contracts] ([]:
+    parse_ws's), the fields a tick lacks null, its time the tick's or else the push's."""
+    return Route(
+        when={"ch": "market.*", **when}, items="tick", market="$.ch",
+        lookup=lookup, skip_unknown=False, record=Derivative, market_fields={"kind": "kind"},
+        fields={"bid": "bid.0", "bid_size": Call(in_base, "bid.1", MARKET), "ask": "ask.0",
+                "ask_size": Call(in_base, "ask.1", MARKET), "last": "close?", "open": "open?",
+                "high": "high?", "low": "low?", "volume": "amount?",
+                "quote_volume": "trade_turnover?", "ts_event": TimeAt(("ts?", "$.ts"), MILLIS)},
+    )  # fmt: skip
+
+
+# parse_ws's bbo (a tick without a close) and detail pushes, each told by its whole "ch"
+# (the candles': parse_ws's), and the funding notifications
+ROUTES: tuple[Route, ...] = (
+    _push({"tick.close": None}, "_by_bbo"),
+    _push({}, "_by_detail"),
+    Route(
+        when={"ch": None, "op": "notify", "topic": "*"}, items="data[]",
+        market="contract_code", record=Derivative, market_fields={"kind": "kind"},
+        fields={"funding_rate": "funding_rate",
+                "funding_ts": TimeAt("settlement_time", MILLIS),
+                "ts_event": TimeAt("$.ts", MILLIS)},
+    ),
+)  # fmt: skip
+
+
 class HTXSwap(Codec):
     venue: ClassVar[str] = "htx"
     WS_URL: ClassVar[str] = "wss://api.hbdm.com"  # the routes add their paths
@@ -94,6 +142,11 @@ class HTXSwap(Codec):
     MERGE: ClassVar[bool] = True
     # Public REST: 800 requests per second per IP over all futures APIs.
     REST_RATE: ClassVar[float] = 20.0
+    ROUTES: ClassVar[tuple[Route, ...]] = ROUTES  # read in C, on every endpoint
+
+    def __init__(self, table: MarketTable) -> None:
+        super().__init__(table)
+        self._by_bbo, self._by_detail = by_ch(table)
 
     @classmethod
     def routes(cls) -> tuple[type[Codec], ...]:
@@ -290,14 +343,17 @@ ROUTE_CHANNELS = {
 
 class _Market(HTXSwap):
     ROUTE: ClassVar[str] = "linear-swap-ws"
+    ROUTES: ClassVar[tuple[Route, ...]] = ROUTES  # the endpoints' frames: one parse_ws
 
 
 class _Index(HTXSwap):
     ROUTE: ClassVar[str] = "ws_index"
+    ROUTES: ClassVar[tuple[Route, ...]] = ROUTES
 
 
 class _Notify(HTXSwap):
     ROUTE: ClassVar[str] = NOTIFY
+    ROUTES: ClassVar[tuple[Route, ...]] = ROUTES
     STALE_AFTER: ClassVar[float] = 150.0  # the funding rate comes every 60 s
 
 
