@@ -25,10 +25,11 @@ import msgspec
 from ..errors import ParseError, VenueError
 from ..records import Derivative, Ticker, ms_to_ns
 from ..symbols import Market, MarketTable, derivative_symbol
-from ..timestamps import epoch_to_ns
+from ..timestamps import MILLIS, epoch_to_ns
 from .base import Codec, RestRequest, json_body
 from .contracts import in_base
 from .kucoin import MESSAGE, KuCoin, rejection, subscriptions
+from .routes import Route, TimeAt
 from .schema import Num, Schema, Time
 
 TOPICS = ("/contractMarket/tickerV2:", "/contract/instrument:", "/contractMarket/snapshot:")
@@ -80,6 +81,17 @@ class KuCoinFutures(KuCoin):
     WS_URL: ClassVar[str] = "wss://ws-api-futures.kucoin.com/"
     # Public REST: weight 2000 per 30 s; contracts/active weighs 3, allTickers 5.
     REST_RATE: ClassVar[float] = 2.0
+    # parse_ws's instrument pushes (mark and index, funding), read in C; tickerV2 and
+    # snapshot stay with it: their "ts" is read in the unit its magnitude says (epoch_to_ns)
+    ROUTES: ClassVar[tuple[Route, ...]] = (
+        Route(
+            when={"type": "message", "topic": "/contract/instrument:*"}, items="data",
+            market="$.topic", market_part=(":", 1), record=Derivative,
+            market_fields={"kind": "kind", "expiry": "expiry"},
+            fields={"ts_event": TimeAt("timestamp", MILLIS), "mark": "markPrice?",
+                    "index": "indexPrice?", "funding_rate": "fundingRate?"},
+        ),
+    )  # fmt: skip
 
     def __init__(self, table: MarketTable) -> None:
         super().__init__(table)
