@@ -359,6 +359,24 @@ async def socket_clients(path: Path) -> int:
         writer.close()
 
 
+async def _connected(family: int, address: str | tuple[str, int]) -> socket.socket:
+    """A socket connected to ``address``: the daemon listens on TCP a moment after its Unix
+    socket (which start_daemon waits for), so a refusal is retried, for 10 s at most."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 10
+    while True:
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setblocking(False)
+        try:
+            await loop.sock_connect(sock, address)
+            return sock
+        except ConnectionRefusedError:
+            sock.close()
+            if loop.time() > deadline:
+                raise
+            await asyncio.sleep(0.05)
+
+
 async def test_half_closed_subscribers_keep_receiving_until_they_close(sims) -> None:
     """`nc -N` on the Unix socket and on TCP: the subscribe line, then shutdown(SHUT_WR);
     records keep coming for 2 s, until each closes; then the daemon has no client left."""
@@ -372,9 +390,7 @@ async def test_half_closed_subscribers_keep_receiving_until_they_close(sims) -> 
             (socket.AF_UNIX, str(root / "agg.sock")),
             (socket.AF_INET, ("127.0.0.1", port)),
         ):
-            sock = socket.socket(family, socket.SOCK_STREAM)
-            sock.setblocking(False)
-            await loop.sock_connect(sock, address)
+            sock = await _connected(family, address)
             await loop.sock_sendall(sock, b'{"op":"subscribe","exchanges":["binance"]}\n')
             sock.shutdown(socket.SHUT_WR)
             conns.append(sock)
