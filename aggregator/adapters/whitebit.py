@@ -111,8 +111,10 @@ class WhiteBIT(Codec):
             fields={"bid": "4", "bid_size": "5", "ask": "6", "ask_size": "7",
                     "ts_event": Call(seconds_to_ns, "0")},
         ),
-        Route(  # [market, statistics], which have no bid or ask (REST's have)
+        Route(  # [market, statistics], which have no bid or ask (REST's have); an unknown
+            # market's statistics are checked by parse_ws (it refuses any that are no object)
             when={"method": "market_update", "params.2": None}, market="params.0",
+            skip_unknown=False,
             fields={"bid": "params.1.bid?", "ask": "params.1.ask?", "last": "params.1.last",
                     "open": "params.1.open", "high": "params.1.high", "low": "params.1.low",
                     "volume": ("params.1.vol?", "params.1.volume"),
