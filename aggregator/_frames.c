@@ -422,17 +422,32 @@ decimal_to_double(const char *s, int len, double *out)
     return 0;
 }
 
+/* The token a value is read from: NULL with *out NOT_MINE (absent, or not a string or,
+ * with numbers_too, a number, or a string with escapes) or None (null); else the token. */
+static const Tok *
+value_token(const Scan *sc, int at, int numbers_too, PyObject **out)
+{
+    *out = NOT_MINE;
+    if (at < 0)
+        return NULL;
+    const Tok *t = &sc->t[at];
+    if (t->type == T_NULL) {
+        *out = Py_NewRef(Py_None);
+        return NULL;
+    }
+    if ((t->type == T_STR && !t->escaped) || (numbers_too && t->type == T_NUM))
+        return t;
+    return NULL;
+}
+
 /* a number (JSON, or a string of JSON's number grammar), or None for null */
 static PyObject *
 number_at(const Scan *sc, int at)
 {
-    if (at < 0)
-        return NOT_MINE;
-    const Tok *t = &sc->t[at];
-    if (t->type == T_NULL)
-        Py_RETURN_NONE;
-    if (t->type != T_NUM && (t->type != T_STR || t->escaped))
-        return NOT_MINE;
+    PyObject *none_or_not;
+    const Tok *t = value_token(sc, at, 1, &none_or_not);
+    if (t == NULL)
+        return none_or_not;
     int len = t->end - t->start;
     if (len <= 0 || len >= 64)
         return NOT_MINE;
@@ -454,13 +469,10 @@ number_at(const Scan *sc, int at)
 static PyObject *
 time_at(const Scan *sc, int at, long long unit)
 {
-    if (at < 0)
-        return NOT_MINE;
-    const Tok *t = &sc->t[at];
-    if (t->type == T_NULL)
-        Py_RETURN_NONE;
-    if (t->type != T_NUM && (t->type != T_STR || t->escaped))
-        return NOT_MINE;
+    PyObject *none_or_not;
+    const Tok *t = value_token(sc, at, 1, &none_or_not);
+    if (t == NULL)
+        return none_or_not;
     int len = t->end - t->start;
     if (len <= 0 || len > 19) /* (19 digits: a time in ns) */
         return NOT_MINE;
@@ -508,13 +520,10 @@ whole_at(const Scan *sc, int at, long long *out)
 static PyObject *
 text_at(const Scan *sc, int at)
 {
-    if (at < 0)
-        return NOT_MINE;
-    const Tok *t = &sc->t[at];
-    if (t->type == T_NULL)
-        Py_RETURN_NONE;
-    if (t->type != T_STR || t->escaped)
-        return NOT_MINE;
+    PyObject *none_or_not;
+    const Tok *t = value_token(sc, at, 0, &none_or_not);
+    if (t == NULL)
+        return none_or_not;
     PyObject *v = PyUnicode_DecodeUTF8(sc->s + t->start, t->end - t->start, NULL);
     if (v == NULL) {
         PyErr_Clear();
@@ -550,13 +559,10 @@ digits(const char *s, int n)
 static PyObject *
 iso_at(const Scan *sc, int at)
 {
-    if (at < 0)
-        return NOT_MINE;
-    const Tok *t = &sc->t[at];
-    if (t->type == T_NULL)
-        Py_RETURN_NONE;
-    if (t->type != T_STR || t->escaped)
-        return NOT_MINE;
+    PyObject *none_or_not;
+    const Tok *t = value_token(sc, at, 0, &none_or_not);
+    if (t == NULL)
+        return none_or_not;
     const char *s = sc->s + t->start;
     int len = t->end - t->start;
     if (len < 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' ||
