@@ -463,6 +463,7 @@ number_at(const Scan *sc, int at)
 }
 
 #define NS_MAX 9223372036854775807LL
+#define UNIT_BY_MAGNITUDE (-1) /* a time's unit inferred from its size (epoch_to_ns) */
 
 /* a whole number (JSON, or a string of digits) of `unit` ns since the epoch, or None for
  * null or out of the record's range (timestamps.to_ns) */
@@ -490,6 +491,9 @@ time_at(const Scan *sc, int at, long long unit)
         return NOT_MINE;
     if (v == 0)
         return NOT_MINE; /* a codec's `or` takes the next time: the Python path's */
+    if (unit == UNIT_BY_MAGNITUDE) /* timestamps.epoch_to_ns: the unit from the size */
+        unit = v >= 100000000000000LL ? (v >= 100000000000000000LL ? 1 : 1000)
+                                      : (v >= 100000000000LL ? 1000000 : 1000000000);
     if (v > NS_MAX / unit)
         Py_RETURN_NONE;
     return PyLong_FromLongLong(v * unit);
@@ -728,7 +732,7 @@ slot_from(PyObject *spec, Slot *s)
             if (path_from(PyTuple_GET_ITEM(a, 1), &s->path[i]) < 0)
                 return -1;
             s->unit[i] = PyLong_AsLongLong(PyTuple_GET_ITEM(a, 2));
-            if (s->kind == S_TIME && s->unit[i] <= 0)
+            if (s->kind == S_TIME && s->unit[i] <= 0 && s->unit[i] != UNIT_BY_MAGNITUDE)
                 goto bad;
         }
         return 0;

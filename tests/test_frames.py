@@ -34,6 +34,7 @@ from aggregator.adapters.registry import DERIVATIVES, available, codec_class
 from aggregator.errors import SequenceGap
 from aggregator.sim.dialects import ConnState, Quote, dialect_class
 from aggregator.symbols import snapshot_path
+from aggregator.timestamps import epoch_to_ns
 
 from .test_codecs import fixture_entries
 
@@ -352,6 +353,20 @@ def test_an_implied_open_is_what_values_minus_makes_of_the_sent_numbers(
     text = json.dumps({"channel": "ticker", "type": "update", "data": [item]})
     frame = text.replace('"LAST"', last).replace('"CHANGE"', change)  # the numbers as sent
     agree("kraken", [frame.encode()])
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.integers(min_value=0, max_value=10**19 - 1), st.booleans())
+def test_a_time_of_unstated_unit_is_what_epoch_to_ns_makes(value: int, text: bool) -> None:
+    """TimeAt(..., EPOCH): the unit from the time's size, as timestamps.epoch_to_ns."""
+    route = routes.Route(when={}, market="s", fields={"ts_event": routes.TimeAt("E", routes.EPOCH)})
+    reader = routes.compiled_reader((routes.compile_route(route, binance()[0]),))
+    sent = f'"{value}"' if text else str(value)
+    got = reader.read(b'{"s":"BTCUSDT","E":%s}' % sent.encode(), TS)
+    if value == 0:  # a time of 0: the Python path's (a codec's `or` takes the next)
+        assert got is None
+    else:
+        assert got is not None and got[0].ts_event == epoch_to_ns(value)
 
 
 def test_a_sequence_gap_is_left_to_parse_ws_which_raises_it() -> None:

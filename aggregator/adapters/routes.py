@@ -16,14 +16,20 @@ after a step means each element of the array there: ``"events[].tickers[]"``; ``
 value of the object there, whose key may be the market id (``market=KEY``). A field's
 path is read from the item; ``"$."`` before it reads from the frame's root.
 
-A field is a path (a number: JSON's, or a string in JSON's number grammar; null is None, or
-the Python path's with ``"!"`` before the path, as a book level's price; a path the frame
-lacks is the Python path's, or None with ``"?"`` after it), a
-tuple of paths (the first not null), ``TimeAt(path, unit)`` (a whole number or digit string of
-``unit`` ns, or RFC 3339 for ``ISO``), ``Call(function, field, ...)`` (the function of the
-fields' values, ``MARKET`` for the market, ``Text(path)`` for a string as sent), or
-``MarketAttr(name)``. Fields not declared are
-the record's defaults; ``exchange``, ``symbol``, ``native`` and ``ts_recv`` are the reader's.
+A field is one of:
+
+- a path: a number (JSON's, or a string in JSON's number grammar); null is None, or the
+  Python path's with ``"!"`` before the path (a book level's price); a path the frame lacks
+  is the Python path's, or None with ``"?"`` after it;
+- a tuple of paths: the first not null;
+- ``TimeAt(path, unit)``: a whole number or digit string of ``unit`` ns (``EPOCH``: the unit
+  by its size), or an RFC 3339 text (``ISO``);
+- ``Call(function, field, ...)``: the function of the fields' values (``MARKET``: the market;
+  ``Text(path)``: a string as sent);
+- ``MarketAttr(name)``: the market's attribute.
+
+Fields not declared are the record's defaults; ``exchange``, ``symbol``, ``native`` and
+``ts_recv`` are the reader's.
 
 Without the compiled module (no C compiler at install) every frame takes ``parse_ws``.
 """
@@ -61,6 +67,7 @@ _frames = _compiled()
 COMPILED = _frames is not None
 
 ISO = 0  # TimeAt's unit for an RFC 3339 text
+EPOCH = -1  # TimeAt's unit inferred from the time's size, as timestamps.epoch_to_ns does
 ONLY = -2  # the step "[only]"
 
 # slot kinds, as _frames.c reads them
@@ -322,6 +329,13 @@ def reader(
     )
 
 
+def compiled_reader(program: tuple[Any, ...]) -> Any:
+    """A reader of compiled routes with no session (for the tests and the benchmarks)."""
+    if _frames is None:
+        raise RuntimeError("aggregator._frames is not built")
+    return _frames.Reader(program, inflate=gunzip)
+
+
 def read(codec: Codec, raw: bytes, ts_recv: int) -> list[Ticker] | None:
     """The records the codec's routes make of a frame, or None where they do not describe
     it (for the tests, and ``normalize``'s comparisons)."""
@@ -331,7 +345,7 @@ def read(codec: Codec, raw: bytes, ts_recv: int) -> list[Ticker] | None:
     if compiled is None:
         routes = declared(type(codec))
         program = tuple(p for r in routes if (p := compile_route(r, codec)) is not None)
-        compiled = _READERS[codec] = _frames.Reader(program, inflate=gunzip)
+        compiled = _READERS[codec] = compiled_reader(program)
     return compiled.read(raw, ts_recv)  # type: ignore[no-any-return]
 
 
