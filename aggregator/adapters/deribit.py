@@ -124,10 +124,12 @@ class Deribit(Codec):
     # No documented cap on channels per connection; spot has a few dozen instruments.
     MAX_SYMBOLS_PER_CONNECTION: ClassVar[int] = 100
     MERGE: ClassVar[bool] = True
-    ROUTES: ClassVar[tuple[Route, ...]] = (  # parse_ws's ticker and quote channels, read in C
+    # parse_ws's ticker and quote channels, read in C; an instrument not in the table is
+    # parse_ws's, which checks the whole message's shape before it looks the market up
+    ROUTES: ClassVar[tuple[Route, ...]] = (
         Route(  # a ticker without stats: parse_ws (TICKER_WITHOUT_STATS)
             when={"method": "subscription", "params.channel": "ticker.*"}, items="params.data",
-            market="instrument_name",
+            market="instrument_name", skip_unknown=False,
             fields={**TOP_FIELDS, "last": "last_price", "high": "stats.high",
                     "low": "stats.low", "volume": "stats.volume",
                     "quote_volume": "stats.volume_notional",
@@ -135,7 +137,7 @@ class Deribit(Codec):
         ),
         Route(
             when={"method": "subscription", "params.channel": "quote.*"}, items="params.data",
-            market="instrument_name",
+            market="instrument_name", skip_unknown=False,
             fields={**TOP_FIELDS, "ts_event": TimeAt("timestamp", MILLIS)},
         ),
     )  # fmt: skip
