@@ -130,9 +130,14 @@ class Emitter:
         the batch publisher with their lines, made in one call; else one by one."""
         if self._reading:
             reading, self._reading = self._reading, []
-            for conn in reading:
-                records, conn.pending = conn.pending, []
-                self.emit(records, conn)  # (which comes back here once they are batched)
+            # the batch goes out below: emit need not ask the loop for a later flush
+            asked, self._flush_pending = self._flush_pending, True
+            try:
+                for conn in reading:
+                    records, conn.pending = conn.pending, []
+                    self.emit(records, conn)  # (which comes back here once FLUSH_AT long)
+            finally:
+                self._flush_pending = asked
         batch = self.batch
         if batch:
             self.batch = []
