@@ -898,6 +898,27 @@ holds(const Scan *sc, const Route *r)
 
 /* the items a route's records are read from: token indices, or -1 if the frame is not
  * the route's shape */
+/* an object at `at` sends one of its keys twice (or a key with escapes: not compared) */
+static int
+has_duplicate_key(const Scan *sc, int at)
+{
+    int keys[MAX_ITEMS], n = 0, i = at + 1;
+    for (int e = 0; e < sc->t[at].count; e++) {
+        const Tok *k = &sc->t[i];
+        if (k->escaped || n >= MAX_ITEMS)
+            return 1;
+        for (int j = 0; j < n; j++) {
+            const Tok *o = &sc->t[keys[j]];
+            if (o->end - o->start == k->end - k->start &&
+                memcmp(sc->s + o->start, sc->s + k->start, k->end - k->start) == 0)
+                return 1;
+        }
+        keys[n++] = i;
+        i = sc->t[i + 1].next;
+    }
+    return 0;
+}
+
 static int
 items_of(const Scan *sc, const Route *r, int seg, int at, int key, int *out, int *keys, int *n)
 {
@@ -920,6 +941,8 @@ items_of(const Scan *sc, const Route *r, int seg, int at, int key, int *out, int
     if (t->type != (members ? T_OBJ : T_ARR))
         return -1;
     int i = to + 1;
+    if (members && has_duplicate_key(sc, to))
+        return -1; /* a dict keeps the last of a key's values: the Python path's */
     for (int e = 0; e < t->count; e++) {
         if (members) { /* the member's value, its key kept for a market id */
             if (items_of(sc, r, seg + 1, i + 1, i, out, keys, n) < 0)

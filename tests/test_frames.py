@@ -388,10 +388,15 @@ def test_an_unknown_bitfinex_channel_is_parse_ws_s() -> None:
         slow.parse_ws(raw, TS)
 
 
-def test_an_unfollowed_market_makes_no_record_and_is_taken() -> None:
+def test_an_unfollowed_market_is_parse_ws_s_unless_the_route_skips_it() -> None:
+    """parse_ws checks a message's shape before it looks its market up: a route leaves a
+    market it does not know to it, unless it says to skip such records."""
     fast, _ = pair("binance")
     raw = b'{"u":1,"s":"NOSUCHPAIR","b":"1","B":"1","a":"2","A":"1"}'
-    assert routes.read(fast, raw, TS) == []
+    assert routes.read(fast, raw, TS) is None
+    route = routes.Route(when={}, market="s", fields={"bid": "b"}, skip_unknown=True)
+    reader = routes.compiled_reader((routes.compile_route(route, fast),))
+    assert reader.read(raw, TS) == []
 
 
 def test_times_out_of_the_record_s_range_are_null() -> None:

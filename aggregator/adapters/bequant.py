@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from .hitbtc import HitBTC
+from .routes import Route
 
 
 class Bequant(HitBTC):
@@ -23,3 +24,4 @@ class Bequant(HitBTC):
     WS_URL: ClassVar[str] = "wss://api.bequant.io/api/3/ws/public"
     REST_URL: ClassVar[str] = "https://api.bequant.io/api/3"
     MARKETS_URL: ClassVar[str] = "https://api.bequant.io/api/3/public/symbol"
+    ROUTES: ClassVar[tuple[Route, ...]] = HitBTC.ROUTES  # HitBTC's frames

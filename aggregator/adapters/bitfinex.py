@@ -86,7 +86,7 @@ class Bitfinex(Codec):
     # parse_ws's [CHAN_ID, ROW] of a ticker channel of this connection, read in C
     ROUTES: ClassVar[tuple[Route, ...]] = (
         Route(
-            when={}, market="0", lookup="_channels", market_int=True, skip_unknown=False,
+            when={}, market="0", lookup="_channels", market_int=True,
             fields={"bid": "1.0", "ask": "1.2", "last": "1.6",
                     "open": Call(minus, "1.6", "1.4"), "high": "1.8", "low": "1.9",
                     "volume": "1.7"},

@@ -71,13 +71,13 @@ class BitfinexDeriv(Bitfinex):
     ROUTES: ClassVar[tuple[Route, ...]] = (
         Route(
             when={"1.17": None}, market="0", lookup="_channels", market_int=True,
-            skip_unknown=False, record=Derivative, market_fields={"kind": "kind"},
+            record=Derivative, market_fields={"kind": "kind"},
             fields={"bid": "1.0", "ask": "1.2", "last": "1.6",
                     "open": Call(minus, "1.6", "1.4"), "high": "1.8", "low": "1.9",
                     "volume": "1.7"},
         ),
         Route(
-            when={}, market="0", lookup="_status", market_int=True, skip_unknown=False,
+            when={}, market="0", lookup="_status", market_int=True,
             record=Derivative, market_fields={"kind": "kind"},
             fields={"ts_event": TimeAt("1.0", MILLIS), "mark": "1.14", "index": "1.3",
                     "funding_rate": "1.11", "funding_ts": TimeAt("1.7", MILLIS),

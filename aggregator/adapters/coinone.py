@@ -133,7 +133,7 @@ class Coinone(Codec):
     ROUTES: ClassVar[tuple[Route, ...]] = (  # parse_ws's KRW tickers, read in C
         Route(  # a base not in upper case, or not followed: parse_ws
             when={"response_type": "DATA", "channel": "TICKER", "data.quote_currency": "KRW"},
-            items="data", market="target_currency", lookup="by_krw_base", skip_unknown=False,
+            items="data", market="target_currency", lookup="by_krw_base",
             fields={"bid": "bid_best_price", "bid_size": "bid_best_qty",
                     "ask": "ask_best_price", "ask_size": "ask_best_qty", "last": "last",
                     "open": "first", "high": "high", "low": "low", "volume": "target_volume",

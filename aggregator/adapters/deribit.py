@@ -129,7 +129,7 @@ class Deribit(Codec):
     ROUTES: ClassVar[tuple[Route, ...]] = (
         Route(  # a ticker without stats: parse_ws (TICKER_WITHOUT_STATS)
             when={"method": "subscription", "params.channel": "ticker.*"}, items="params.data",
-            market="instrument_name", skip_unknown=False,
+            market="instrument_name",
             fields={**TOP_FIELDS, "last": "last_price", "high": "stats.high",
                     "low": "stats.low", "volume": "stats.volume",
                     "quote_volume": "stats.volume_notional",
@@ -137,7 +137,7 @@ class Deribit(Codec):
         ),
         Route(
             when={"method": "subscription", "params.channel": "quote.*"}, items="params.data",
-            market="instrument_name", skip_unknown=False,
+            market="instrument_name",
             fields={**TOP_FIELDS, "ts_event": TimeAt("timestamp", MILLIS)},
         ),
     )  # fmt: skip

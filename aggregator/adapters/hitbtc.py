@@ -25,8 +25,10 @@ import orjson
 from ..errors import ParseError, VenueError, VenueNotice
 from ..records import Ticker, iso_to_ns, ms_to_ns
 from ..symbols import Market, MarketTable, unify
+from ..timestamps import MILLIS
 from .base import Codec, RestRequest, json_body, json_object
 from .fields import StructFields, TickerFields
+from .routes import KEY, Route, Spec, TimeAt
 from .schema import Num, Schema, Time
 
 # Codes that name another token here than elsewhere (GET is Themis, STX is STOX): the
@@ -118,6 +120,12 @@ STREAM_TICKER = StructFields(
     bid="b", bid_size="B", ask="a", ask_size="A", last="c", open="o", high="h", low="l",
     volume="v", quote_volume="q", ts_event=("t", ms_to_ns),
 )  # fmt: skip
+# STREAM_TICKER's fields as a route reads them: each key of a Row may be absent (None)
+ROW_FIELDS: dict[str, Spec] = {
+    "bid": "b?", "bid_size": "B?", "ask": "a?", "ask_size": "A?", "last": "c?", "open": "o?",
+    "high": "h?", "low": "l?", "volume": "v?", "quote_volume": "q?",
+    "ts_event": TimeAt("t?", MILLIS),
+}  # fmt: skip
 
 
 class HitBTC(Codec):
@@ -132,6 +140,10 @@ class HitBTC(Codec):
     MAX_SYMBOLS_PER_CONNECTION: ClassVar[int] = 100
     MERGE: ClassVar[bool] = True
     REST_RATE: ClassVar[float] = 10.0  # market data: 30 requests per second per IP
+    ROUTES: ClassVar[tuple[Route, ...]] = tuple(  # parse_ws's rows of tops and tickers, in C
+        Route(when={"ch": ch + "*"}, items="data{}", market=KEY, fields=ROW_FIELDS)
+        for ch in ROW_CHANNELS
+    )
 
     def __init__(self, table: MarketTable) -> None:
         super().__init__(table)

@@ -140,14 +140,13 @@ class HTX(Codec):
     ROUTES: ClassVar[tuple[Route, ...]] = (  # parse_ws's ticker and bbo pushes, read in C
         Route(  # a channel told by its whole name: a bbo's, if it has no quoteTime, declined
             when={"ch": "market.*", "tick.quoteTime": None}, items="tick", market="$.ch",
-            lookup="by_ticker", skip_unknown=False,
+            lookup="by_ticker",
             fields={"bid": "bid", "bid_size": "bidSize", "ask": "ask", "ask_size": "askSize",
                     "last": "close", "open": "open", "high": "high", "low": "low",
                     "volume": "amount", "quote_volume": "vol", "ts_event": TimeAt("$.ts", MILLIS)},
         ),
         Route(
             when={"ch": "market.*"}, items="tick", market="$.ch", lookup="by_bbo",
-            skip_unknown=False,
             fields={"bid": "bid", "bid_size": "bidSize", "ask": "ask", "ask_size": "askSize",
                     "ts_event": TimeAt(("quoteTime", "$.ts"), MILLIS)},
         ),

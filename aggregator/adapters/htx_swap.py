@@ -110,7 +110,7 @@ def _push(when: dict[str, str | None], lookup: str) -> Route:
     parse_ws's), the fields a tick lacks null, its time the tick's or else the push's."""
     return Route(
         when={"ch": "market.*", **when}, items="tick", market="$.ch",
-        lookup=lookup, skip_unknown=False, record=Derivative, market_fields={"kind": "kind"},
+        lookup=lookup, record=Derivative, market_fields={"kind": "kind"},
         fields={"bid": "bid.0", "bid_size": Call(in_base, "bid.1", MARKET), "ask": "ask.0",
                 "ask_size": Call(in_base, "ask.1", MARKET), "last": "close?", "open": "open?",
                 "high": "high?", "low": "low?", "volume": "amount?",

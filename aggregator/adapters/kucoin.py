@@ -164,7 +164,7 @@ class KuCoin(Codec):
     ROUTES: ClassVar[tuple[Route, ...]] = (  # parse_ws's two topics, read in C
         Route(  # an id not followed ("all" names the market in "subject"): parse_ws
             when={"type": "message", "topic": "/market/ticker:*"}, items="data",
-            market="$.topic", market_part=(":", 1), skip_unknown=False,
+            market="$.topic", market_part=(":", 1),
             fields={"bid": "bestBid", "bid_size": "bestBidSize", "ask": "bestAsk",
                     "ask_size": "bestAskSize", "last": "price", "ts_event": TimeAt("time", MILLIS)},
         ),

@@ -133,7 +133,8 @@ class Route:
       ``market_int``: the id is a whole number (a channel number).
     - ``lookup``: the codec's dict of ids, by attribute name (``"lookup"``: the market
       table's, behind ``codec.lookup``); ``skip_unknown``: a record of an id not in it is
-      left out (else the frame is the Python path's).
+      left out; by default such a frame is the Python path's, which checks the whole
+      message's shape before it looks a market up (a route skipping it would not).
     - ``fields``: record field -> spec; ``market_fields``: record field -> the market's
       attribute (a derivative's kind, its expiry).
     - ``sequence``: (path, the codec's ``SequenceCheck`` attribute), for venues that number
@@ -147,7 +148,7 @@ class Route:
     items: str = ""
     lookup: str = "lookup"
     market_int: bool = False
-    skip_unknown: bool = True
+    skip_unknown: bool = False
     sequence: tuple[str, str] | None = None
     record: type[Ticker] = Ticker
     market_fields: Mapping[str, str] = field(default_factory=dict)

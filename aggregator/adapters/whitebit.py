@@ -114,7 +114,6 @@ class WhiteBIT(Codec):
         Route(  # [market, statistics], which have no bid or ask (REST's have); an unknown
             # market's statistics are checked by parse_ws (it refuses any that are no object)
             when={"method": "market_update", "params.2": None}, market="params.0",
-            skip_unknown=False,
             fields={"bid": "params.1.bid?", "ask": "params.1.ask?", "last": "params.1.last",
                     "open": "params.1.open", "high": "params.1.high", "low": "params.1.low",
                     "volume": ("params.1.vol?", "params.1.volume"),
