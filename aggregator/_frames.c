@@ -607,7 +607,7 @@ iso_at(const Scan *sc, int at)
 
 enum {
     S_CONST = 0, S_MARKET, S_TS_RECV, S_NUM, S_TIME, S_ISO, S_CALL, S_SELF, S_MINUS, S_TIMES,
-    S_TEXT
+    S_TEXT, S_IN_BASE
 };
 
 typedef struct Slot Slot;
@@ -739,7 +739,8 @@ slot_from(PyObject *spec, Slot *s)
     }
     case S_CALL:
     case S_MINUS: /* values.minus, done here where the decimals allow (else the call) */
-    case S_TIMES: { /* values.times, likewise */
+    case S_TIMES: /* values.times, likewise */
+    case S_IN_BASE: { /* contracts.in_base, likewise */
         /* (kind, callable, (slot, ...)) */
         if (n != 3 || !PyTuple_Check(PyTuple_GET_ITEM(spec, 2)))
             goto bad;
@@ -1074,6 +1075,70 @@ arithmetic(const Scan *sc, const Slot *s, int item, PyObject *market, PyObject *
     return out;
 }
 
+static PyObject *inverse_name, *contract_size_name;
+
+/* contracts.in_base(contracts, market, ...) for a linear contract where C gives the same
+ * float as round(contracts * contract_size, 12): the product itself where its spacing is
+ * over 1e-12 (|p| >= 8192: the rounding lands back on it); the nearest double to the exact
+ * decimal product where the contracts are an exact decimal, the contract size the nearest
+ * double to a decimal of few digits, their decimals 12 at most and |p| < 1000 (the float
+ * product is then within 4e-13 of it). Otherwise CALL_IT. */
+static PyObject *
+in_base(const Scan *sc, const Slot *s, int item, PyObject *market, PyObject *ts_recv)
+{
+    if (inverse_name == NULL &&
+        ((inverse_name = PyUnicode_InternFromString("inverse")) == NULL ||
+         (contract_size_name = PyUnicode_InternFromString("contract_size")) == NULL))
+        return NULL;
+    PyObject *inverse = PyObject_GetAttr(market, inverse_name);
+    if (inverse == NULL)
+        return NULL;
+    int inv = PyObject_IsTrue(inverse);
+    Py_DECREF(inverse);
+    if (inv != 0)
+        return inv < 0 ? NULL : CALL_IT;
+    PyObject *size = PyObject_GetAttr(market, contract_size_name);
+    if (size == NULL)
+        return NULL;
+    if (!PyFloat_CheckExact(size)) {
+        Py_DECREF(size);
+        return CALL_IT;
+    }
+    double cs = PyFloat_AS_DOUBLE(size);
+    Py_DECREF(size);
+    PyObject *c = slot_value(sc, &s->args[0], item, market, ts_recv);
+    if (c == NULL || c == NOT_MINE)
+        return c;
+    if (c == Py_None || !PyFloat_CheckExact(c))
+        return c == Py_None ? c : (Py_DECREF(c), CALL_IT); /* None comes back as it is */
+    double x = PyFloat_AS_DOUBLE(c), p = x * cs;
+    Py_DECREF(c);
+    if (!isfinite(p))
+        return CALL_IT;
+    if (fabs(p) >= 8192.0)
+        return PyFloat_FromDouble(p + 0.0);
+    int tc = token_of(sc, &s->args[0], item);
+    long long mc;
+    int pc;
+    if (tc < 0 || fabs(p) >= 1000.0 ||
+        !exact_decimal(sc->s + sc->t[tc].start, sc->t[tc].end - sc->t[tc].start, &mc, &pc))
+        return CALL_IT;
+    for (int k = 0; k <= 12 - pc; k++) { /* the contract size as ms / 10^k, k smallest */
+        double scaled = cs * pow10_exact[k];
+        if (scaled != floor(scaled) || fabs(scaled) >= 1e15)
+            continue;
+        long long ms = (long long)scaled;
+        if ((double)ms / pow10_exact[k] != cs)
+            continue;
+        long long m = mc * ms;
+        if (m == 0 || m / ms != mc || m >= (1LL << 53) || m <= -(1LL << 53))
+            return CALL_IT; /* (0: its sign is the Python function's) */
+        double v = (double)(m < 0 ? -m : m) / pow10_exact[pc + k];
+        return PyFloat_FromDouble(m < 0 ? -v : v);
+    }
+    return CALL_IT;
+}
+
 /* a slot's value: a new reference, NOT_MINE, or NULL with an exception */
 static PyObject *
 slot_value(const Scan *sc, const Slot *s, int item, PyObject *market, PyObject *ts_recv)
@@ -1128,6 +1193,14 @@ slot_value(const Scan *sc, const Slot *s, int item, PyObject *market, PyObject *
             if (v != CALL_IT)
                 return v;
         }
+        goto call;
+    case S_IN_BASE:
+        if (s->nargs >= 2 && s->args[1].kind == S_SELF) {
+            PyObject *v = in_base(sc, s, item, market, ts_recv);
+            if (v != CALL_IT)
+                return v;
+        }
+    call:
         /* fall through: the function itself */
     case S_CALL: {
         PyObject *args[8];

@@ -28,12 +28,14 @@ from hypothesis import strategies as st
 
 from aggregator.adapters import routes
 from aggregator.adapters.base import gunzip
+from aggregator.adapters.contracts import in_base
 from aggregator.adapters.emitter import Connection
 from aggregator.adapters.frames import frame_handler
 from aggregator.adapters.registry import DERIVATIVES, available, codec_class
 from aggregator.errors import SequenceGap
+from aggregator.records import Derivative
 from aggregator.sim.dialects import ConnState, Quote, dialect_class
-from aggregator.symbols import snapshot_path
+from aggregator.symbols import Market, snapshot_path
 from aggregator.timestamps import epoch_to_ns
 
 from .test_codecs import fixture_entries
@@ -367,6 +369,44 @@ def test_a_time_of_unstated_unit_is_what_epoch_to_ns_makes(value: int, text: boo
         assert got is None
     else:
         assert got is not None and got[0].ts_event == epoch_to_ns(value)
+
+
+class _Codec:
+    """What compile_route reads of a codec: its venue and its markets by id."""
+
+    venue = "x"
+
+    def __init__(self, markets: list[Market]) -> None:
+        self.lookup = {m.native: m for m in markets}.get
+
+
+CONTRACT_SIZES = st.one_of(
+    st.sampled_from([1e-05, 0.0001, 0.001, 0.01, 0.1, 1.0, 10.0, 100.0, 1000.0, 0.5, 25.0]),
+    st.floats(min_value=1e-8, max_value=1e6),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.one_of(NUMBER_TEXT, SMALL_DECIMAL), CONTRACT_SIZES, st.booleans())
+def test_contracts_in_base_units_are_what_in_base_makes(
+    contracts: str, size: float, inverse: bool
+) -> None:
+    """Call(in_base, ...): a linear contract's size made in C where it gives the same float
+    as contracts.in_base (the product rounded to 12 decimals); the rest by in_base."""
+    m = Market("A/B:B", "AB", kind="perp", contract_size=size, inverse=inverse)
+    route = routes.Route(
+        when={}, market="s", record=Derivative, market_fields={"kind": "kind"},
+        fields={"bid_size": routes.Call(in_base, "q", routes.MARKET, "p")},
+    )  # fmt: skip
+    reader = routes.compiled_reader((routes.compile_route(route, _Codec([m])),))  # type: ignore[arg-type]
+    got = reader.read(b'{"s":"AB","q":%s,"p":2.5}' % contracts.encode(), TS)
+    value = float(contracts)
+    if value in (float("inf"), float("-inf")):
+        assert got is None
+        return
+    whole_zero = value == 0 and not any(c in contracts for c in ".eE")  # -0 reads 0.0
+    want = in_base(0.0 if whole_zero else value, m, 2.5)
+    assert got is not None and repr(got[0].bid_size) == repr(want), (contracts, size)
 
 
 def test_a_sequence_gap_is_left_to_parse_ws_which_raises_it() -> None:

@@ -47,6 +47,7 @@ import msgspec
 from ..records import Ticker
 from ..values import minus, times
 from .base import gunzip
+from .contracts import in_base
 
 if TYPE_CHECKING:
     from .base import Codec
@@ -71,7 +72,8 @@ EPOCH = -1  # TimeAt's unit inferred from the time's size, as timestamps.epoch_t
 ONLY = -2  # the step "[only]"
 
 # slot kinds, as _frames.c reads them
-_CONST, _MARKET, _TS_RECV, _NUM, _TIME, _ISO, _CALL, _SELF, _MINUS, _TIMES, _TEXT = range(11)
+(_CONST, _MARKET, _TS_RECV, _NUM, _TIME, _ISO, _CALL, _SELF, _MINUS, _TIMES, _TEXT,
+ _IN_BASE) = range(12)
 _ELEMENT, _MEMBER = 1, 2  # items: each element of an array, each value of an object
 KEY = "{key}"  # a market id that is the item's key in the object it is a value of
 
@@ -208,8 +210,8 @@ def _slot(spec: Any) -> tuple[Any, ...]:
             raise TypeError("RFC 3339 times and numbers are not alternatives of one TimeAt")
         return (_TIME, tuple((*_where(p), u, p.endswith("?")) for p, u in units))
     if isinstance(spec, Call):
-        # values.minus and values.times: done in C where it gives the same float
-        kind = {minus: _MINUS, times: _TIMES}.get(spec.function, _CALL)
+        # values.minus, values.times and contracts.in_base: in C where it gives the same float
+        kind = {minus: _MINUS, times: _TIMES, in_base: _IN_BASE}.get(spec.function, _CALL)
         return (kind, spec.function, tuple(_slot(a) for a in spec.args))
     paths = (spec,) if isinstance(spec, str) else spec
     return (
