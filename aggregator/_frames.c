@@ -610,15 +610,19 @@ enum {
     S_TEXT, S_IN_BASE
 };
 
+typedef struct {
+    int root;       /* read from the frame's root, not the item */
+    int optional;   /* a path absent from the frame: None (else the frame is not mine) */
+    long long unit; /* S_TIME: ns per unit; S_NUM: 1 where null is not this route's */
+    Path path;
+} Alt;
+
 typedef struct Slot Slot;
 struct Slot {
     int kind;
     PyObject *obj;   /* S_CONST: the value; S_MARKET: the attribute's name; S_CALL: callable */
     int nalt;        /* S_NUM, S_TIME, S_ISO: alternatives, the first not null (TIME: truthy) */
-    int root[4];     /* each alternative read from the frame's root, not the item */
-    Path path[4];
-    long long unit[4]; /* S_TIME: ns per unit; S_NUM: 1 where null is not this route's */
-    int optional[4];   /* a path absent from the frame: None (else the frame is not mine) */
+    Alt *alt;        /* nalt of them, allocated */
     int nargs;       /* S_CALL */
     Slot *args;
 };
@@ -639,7 +643,7 @@ typedef struct {
 
 typedef struct {
     int ncond;
-    Cond cond[8];
+    Cond *cond;        /* ncond of them, allocated */
     int nseg;
     Segment seg[3];
     int nmarket;       /* alternatives: the first present, not null and not "" */
@@ -657,7 +661,7 @@ typedef struct {
     PyObject *seq_state; /* dict: None -> the number the next frame must carry */
     PyObject *cls;
     int nslots;
-    Slot slots[MAX_SLOTS];
+    Slot *slots;       /* nslots of them, allocated */
 } Route;
 
 typedef struct {
@@ -683,6 +687,10 @@ static void
 slot_clear(Slot *s)
 {
     Py_CLEAR(s->obj);
+    if (s->alt) {
+        PyMem_Free(s->alt);
+        s->alt = NULL;
+    }
     if (s->args) {
         for (int i = 0; i < s->nargs; i++)
             slot_clear(&s->args[i]);
@@ -723,16 +731,21 @@ slot_from(PyObject *spec, Slot *s)
         s->nalt = (int)PyTuple_GET_SIZE(alts);
         if (s->nalt < 1 || s->nalt > 4)
             goto bad;
+        s->alt = PyMem_Calloc(s->nalt, sizeof(Alt));
+        if (s->alt == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
         for (int i = 0; i < s->nalt; i++) {
             PyObject *a = PyTuple_GET_ITEM(alts, i);
             if (!PyTuple_Check(a) || PyTuple_GET_SIZE(a) != 4)
                 goto bad;
-            s->optional[i] = PyObject_IsTrue(PyTuple_GET_ITEM(a, 3));
-            s->root[i] = PyObject_IsTrue(PyTuple_GET_ITEM(a, 0));
-            if (path_from(PyTuple_GET_ITEM(a, 1), &s->path[i]) < 0)
+            s->alt[i].optional = PyObject_IsTrue(PyTuple_GET_ITEM(a, 3));
+            s->alt[i].root = PyObject_IsTrue(PyTuple_GET_ITEM(a, 0));
+            if (path_from(PyTuple_GET_ITEM(a, 1), &s->alt[i].path) < 0)
                 return -1;
-            s->unit[i] = PyLong_AsLongLong(PyTuple_GET_ITEM(a, 2));
-            if (s->kind == S_TIME && s->unit[i] <= 0 && s->unit[i] != UNIT_BY_MAGNITUDE)
+            s->alt[i].unit = PyLong_AsLongLong(PyTuple_GET_ITEM(a, 2));
+            if (s->kind == S_TIME && s->alt[i].unit <= 0 && s->alt[i].unit != UNIT_BY_MAGNITUDE)
                 goto bad;
         }
         return 0;
@@ -779,6 +792,11 @@ route_from(PyObject *spec, Route *r)
         PyTuple_GET_SIZE(segs) > 3 || !PyTuple_Check(market) || PyTuple_GET_SIZE(market) != 4 ||
         !PyTuple_Check(slots) || PyTuple_GET_SIZE(slots) > MAX_SLOTS) {
         PyErr_SetString(PyExc_ValueError, "a malformed route");
+        return -1;
+    }
+    r->cond = PyMem_Calloc(PyTuple_GET_SIZE(conds) + 1, sizeof(Cond));
+    if (r->cond == NULL) {
+        PyErr_NoMemory();
         return -1;
     }
     r->ncond = (int)PyTuple_GET_SIZE(conds);
@@ -852,6 +870,11 @@ route_from(PyObject *spec, Route *r)
         r->seq_state = Py_NewRef(PyTuple_GET_ITEM(seq, 1));
     }
     r->cls = Py_NewRef(PyTuple_GET_ITEM(spec, 4));
+    r->slots = PyMem_Calloc(PyTuple_GET_SIZE(slots) + 1, sizeof(Slot));
+    if (r->slots == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
     r->nslots = (int)PyTuple_GET_SIZE(slots);
     for (int i = 0; i < r->nslots; i++)
         if (slot_from(PyTuple_GET_ITEM(slots, i), &r->slots[i]) < 0)
@@ -870,6 +893,11 @@ route_clear(Route *r)
     Py_CLEAR(r->cls);
     for (int i = 0; i < r->nslots; i++)
         slot_clear(&r->slots[i]);
+    PyMem_Free(r->cond);
+    PyMem_Free(r->slots);
+    r->cond = NULL;
+    r->slots = NULL;
+    r->ncond = r->nslots = 0;
 }
 
 /* --- reading ------------------------------------------------------------------------ */
@@ -1010,7 +1038,7 @@ token_of(const Scan *sc, const Slot *s, int item)
 {
     if (s->kind != S_NUM || s->nalt != 1)
         return -1;
-    return follow(sc, s->root[0] ? 0 : item, &s->path[0]);
+    return follow(sc, s->alt[0].root ? 0 : item, &s->alt[0].path);
 }
 
 /* values.minus and values.times where C gives the same float: a - b rounded to the
@@ -1158,10 +1186,10 @@ slot_value(const Scan *sc, const Slot *s, int item, PyObject *market, PyObject *
     case S_TEXT: {
         PyObject *v = NULL;
         for (int i = 0; i < s->nalt; i++) {
-            int at = follow(sc, s->root[i] ? 0 : item, &s->path[i]);
-            if (s->kind == S_NUM && s->unit[i] && at >= 0 && sc->t[at].type == T_NULL)
+            int at = follow(sc, s->alt[i].root ? 0 : item, &s->alt[i].path);
+            if (s->kind == S_NUM && s->alt[i].unit && at >= 0 && sc->t[at].type == T_NULL)
                 return NOT_MINE; /* a value that must be sent (a book level's price) */
-            if (at < 0 && s->optional[i]) {
+            if (at < 0 && s->alt[i].optional) {
                 v = Py_NewRef(Py_None);
                 if (i == s->nalt - 1)
                     break;
@@ -1171,7 +1199,7 @@ slot_value(const Scan *sc, const Slot *s, int item, PyObject *market, PyObject *
             if (s->kind == S_NUM)
                 v = number_at(sc, at);
             else if (s->kind == S_TIME)
-                v = time_at(sc, at, s->unit[i]);
+                v = time_at(sc, at, s->alt[i].unit);
             else if (s->kind == S_TEXT)
                 v = text_at(sc, at);
             else
@@ -1383,10 +1411,43 @@ done:
 }
 
 static int read_routes(Reader *self, PyObject *ts_recv, PyObject *out);
+static int read_frame_with(Reader *self, const char *s, Py_ssize_t len, PyObject *ts_recv,
+                           PyObject *out);
+
+/* One scan (12 KiB of tokens) for every reader of the process: a frame is read through at
+ * once, in the event loop's thread; a read that starts inside another (a route's Python
+ * function reading a frame) gets one of its own. */
+static Scan *shared_scan = NULL;
+static int shared_busy = 0;
+
+static int
+read_frame(Reader *self, const char *s, Py_ssize_t len, PyObject *ts_recv, PyObject *out)
+{
+    Scan *own = NULL, *sc = shared_scan;
+    if (shared_busy || sc == NULL) {
+        sc = own = PyMem_Malloc(sizeof(Scan));
+        if (own == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+    }
+    else {
+        shared_busy = 1;
+    }
+    Scan *before = self->sc;
+    self->sc = sc;
+    int n = read_frame_with(self, s, len, ts_recv, out);
+    self->sc = before;
+    if (own != NULL)
+        PyMem_Free(own);
+    else
+        shared_busy = 0;
+    return n;
+}
 
 /* records of the frame appended to out: their count, -1 with an exception, -2: not mine */
 static int
-read_frame(Reader *self, const char *s, Py_ssize_t len, PyObject *ts_recv, PyObject *out)
+read_frame_with(Reader *self, const char *s, Py_ssize_t len, PyObject *ts_recv, PyObject *out)
 {
     Scan *sc = self->sc;
     if (len >= 2 && (unsigned char)s[0] == 0x1f && (unsigned char)s[1] == 0x8b &&
@@ -1551,10 +1612,10 @@ Reader_init(Reader *self, PyObject *args, PyObject *kw)
     self->on_full = Py_NewRef(on_full);
     self->inflate = Py_NewRef(inflate);
     self->flush_at = flush_at > 0 ? flush_at : 1;
-    self->sc = PyMem_Malloc(sizeof(Scan));
+    self->sc = NULL; /* the shared scan (read_frame), or its own while that one is busy */
     Py_ssize_t n = PyTuple_GET_SIZE(program);
     self->routes = PyMem_Calloc(n ? n : 1, sizeof(Route));
-    if (!self->sc || !self->routes) {
+    if (!self->routes) {
         PyErr_NoMemory();
         return -1;
     }
@@ -1603,8 +1664,6 @@ Reader_dealloc(Reader *self)
     Reader_clear(self);
     if (self->routes)
         PyMem_Free(self->routes);
-    if (self->sc)
-        PyMem_Free(self->sc);
     Py_CLEAR(self->program);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
@@ -1656,6 +1715,9 @@ PyInit__frames(void)
     if (PyType_Ready(&ReaderType) < 0)
         return NULL;
     pending_name = PyUnicode_InternFromString("pending");
+    shared_scan = PyMem_Malloc(sizeof(Scan));
+    if (shared_scan == NULL)
+        return PyErr_NoMemory();
     none_key = Py_None;
     if (pending_name == NULL)
         return NULL;
