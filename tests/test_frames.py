@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gc
 import json
 import os
 from collections.abc import Iterator
@@ -510,3 +511,24 @@ def test_the_daemon_s_frame_handler_is_the_reader_where_built() -> None:
 def test_every_ticker_field_a_route_names_exists() -> None:
     with pytest.raises(TypeError, match="no field bogus"):
         routes.Route(when={}, market="s", fields={"bogus": "x"})
+
+
+def test_the_sessions_of_a_table_share_its_compiled_routes() -> None:
+    """A table's program is compiled once for all its sessions where it depends on the table
+    alone; a codec with its own state (a sequence, channel numbers) gets its own; the
+    cache goes with the table."""
+    okx = [pair("okx")[0] for _ in range(2)]
+    assert routes.program_of(okx[0], routes.declared(type(okx[0]))) is routes.program_of(
+        okx[1], routes.declared(type(okx[1]))
+    )
+    coinbase = [pair("coinbase")[0] for _ in range(2)]
+    first, second = (routes.program_of(c, routes.declared(type(c))) for c in coinbase)
+    assert first is not None and second is not None and first is not second
+    cls = codec_class("okx")
+    table = cls.markets_from(snapshot_path("okx").read_bytes())
+    routes.program_of(cls(table), routes.declared(cls))
+    cached = len(routes._PROGRAMS)
+    assert table in routes._PROGRAMS
+    del table
+    gc.collect()
+    assert len(routes._PROGRAMS) == cached - 1  # gone with its table

@@ -72,8 +72,9 @@ EPOCH = -1  # TimeAt's unit inferred from the time's size, as timestamps.epoch_t
 ONLY = -2  # the step "[only]"
 
 # slot kinds, as _frames.c reads them
-(_CONST, _MARKET, _TS_RECV, _NUM, _TIME, _ISO, _CALL, _SELF, _MINUS, _TIMES, _TEXT,
- _IN_BASE) = range(12)
+(_CONST, _MARKET, _TS_RECV, _NUM, _TIME, _ISO, _CALL, _SELF, _MINUS, _TIMES, _TEXT, _IN_BASE) = (
+    range(12)
+)
 _ELEMENT, _MEMBER = 1, 2  # items: each element of an array, each value of an object
 KEY = "{key}"  # a market id that is the item's key in the object it is a value of
 
@@ -321,15 +322,37 @@ def reader(
         return None
     if emitter.publish_batch is None:
         return None
+    program = program_of(codec, routes)
+    if program is None:
+        return None
+    return _frames.Reader(  # type: ignore[no-any-return]
+        program, fallback, conn, emitter.reading, emitter.flush, emitter.FLUSH_AT, gunzip
+    )
+
+
+# A table's compiled programs, by codec class, where they depend on the table alone (every
+# route looks markets up in the table and numbers no messages): one for all the sessions of
+# a venue's markets, not one each (a few KB per connection, hundreds of connections).
+_PROGRAMS: weakref.WeakKeyDictionary[Any, dict[type, tuple[Any, ...]]] = weakref.WeakKeyDictionary()
+
+
+def program_of(codec: Codec, routes: tuple[Route, ...]) -> tuple[Any, ...] | None:
+    """The codec's routes compiled for its session (None: a lookup that is no dict)."""
+    shared = all(r.lookup == "lookup" and r.sequence is None for r in routes)
+    table = getattr(codec, "table", None)
+    cached = _PROGRAMS.get(table) if shared and table is not None else None
+    if cached is not None and type(codec) in cached:
+        return cached[type(codec)]
     program = []
     for route in routes:
         compiled = compile_route(route, codec)
         if compiled is None:
             return None
         program.append(compiled)
-    return _frames.Reader(  # type: ignore[no-any-return]
-        tuple(program), fallback, conn, emitter.reading, emitter.flush, emitter.FLUSH_AT, gunzip
-    )
+    compiled_program = tuple(program)
+    if shared and table is not None and getattr(codec.lookup, "__self__", None) is table.by_id:
+        _PROGRAMS.setdefault(table, {})[type(codec)] = compiled_program
+    return compiled_program
 
 
 def compiled_reader(program: tuple[Any, ...]) -> Any:
