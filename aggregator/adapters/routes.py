@@ -72,9 +72,8 @@ EPOCH = -1  # TimeAt's unit inferred from the time's size, as timestamps.epoch_t
 ONLY = -2  # the step "[only]"
 
 # slot kinds, as _frames.c reads them
-(_CONST, _MARKET, _TS_RECV, _NUM, _TIME, _ISO, _CALL, _SELF, _MINUS, _TIMES, _TEXT, _IN_BASE) = (
-    range(12)
-)
+_CONST, _MARKET, _TS_RECV, _NUM, _TIME, _ISO, _CALL, _SELF = range(8)
+_MINUS, _TIMES, _TEXT, _IN_BASE = range(8, 12)
 _ELEMENT, _MEMBER = 1, 2  # items: each element of an array, each value of an object
 KEY = "{key}"  # a market id that is the item's key in the object it is a value of
 
