@@ -1365,29 +1365,41 @@ read_route(Scan *sc, const Route *r, PyObject *ts_recv, PyObject *out)
         }
         if (market == Py_None)
             continue; /* not followed */
+        /* an id may stand for several markets (an index for the contracts on it): a list */
+        int many = PyList_CheckExact(market);
+        Py_ssize_t count = many ? PyList_GET_SIZE(market) : 1;
         Py_INCREF(market);
-        PyObject *args[MAX_SLOTS];
-        int i;
-        for (i = 0; i < r->nslots; i++) {
-            PyObject *v = slot_value(sc, &r->slots[i], items[k], market, ts_recv);
-            if (v == NULL || v == NOT_MINE) {
-                rc = v == NULL ? -1 : -2;
+        for (Py_ssize_t e = 0; e < count; e++) {
+            PyObject *m = many ? PyList_GET_ITEM(market, e) : market;
+            if (nmade >= MAX_ITEMS) {
+                rc = -2;
                 break;
             }
-            args[i] = v;
-        }
-        PyObject *rec = NULL;
-        if (i == r->nslots) {
-            rec = PyObject_Vectorcall(r->cls, args, r->nslots, NULL);
+            PyObject *args[MAX_SLOTS];
+            int i;
+            for (i = 0; i < r->nslots; i++) {
+                PyObject *v = slot_value(sc, &r->slots[i], items[k], m, ts_recv);
+                if (v == NULL || v == NOT_MINE) {
+                    rc = v == NULL ? -1 : -2;
+                    break;
+                }
+                args[i] = v;
+            }
+            PyObject *rec = NULL;
+            if (i == r->nslots) {
+                rec = PyObject_Vectorcall(r->cls, args, r->nslots, NULL);
+                if (rec == NULL)
+                    rc = -1;
+            }
+            for (int j = 0; j < i; j++)
+                Py_DECREF(args[j]);
             if (rec == NULL)
-                rc = -1;
+                break;
+            made[nmade++] = rec;
         }
-        for (int j = 0; j < i; j++)
-            Py_DECREF(args[j]);
         Py_DECREF(market);
-        if (rec == NULL)
+        if (rc < 0)
             goto done;
-        made[nmade++] = rec;
     }
     if (r->has_seq) {
         PyObject *next = PyLong_FromLongLong(seq + 1);

@@ -86,8 +86,7 @@ class OKXSwap(OKX):
     MARKETS_URL: ClassVar[str] = "https://www.okx.com/api/v5/public/instruments?instType=SWAP"
     MAX_SYMBOLS_PER_CONNECTION: ClassVar[int] = 100  # 5 or 6 channels each
     STALE_AFTER: ClassVar[float] = 10.0  # open interest every 3 s, the mark price faster
-    # parse_ws's channels of one contract, read in C (index-tickers, one index for several
-    # contracts, stays with parse_ws)
+    # parse_ws's channels, read in C (index-tickers: one index for each contract on it)
     ROUTES: ClassVar[tuple[Route, ...]] = (
         _route("bbo-tbt", {
             "bid": _level("bids", 0), "ask": _level("asks", 0),
@@ -106,6 +105,12 @@ class OKXSwap(OKX):
             "funding_rate": "fundingRate", "funding_ts": TimeAt("fundingTime", MILLIS),
         }),
         _route("open-interest", {"open_interest": "oiCcy"}),
+        Route(  # an index for each contract on it (on_index: a list each); others: none
+            when={"arg.channel": "index-tickers"}, items="data[]", market="instId",
+            lookup="on_index", skip_unknown=True, record=Derivative,
+            market_fields={"kind": "kind", "expiry": "expiry"},
+            fields={"index": "idxPx", "ts_event": TimeAt("ts", MILLIS)},
+        ),
     )  # fmt: skip
 
     def __init__(self, table: MarketTable) -> None:

@@ -134,7 +134,8 @@ class Route:
       (``"market.btcusdt.ticker"`` with ``(".", 1)``: "btcusdt"; index -1: the last part);
       ``market_int``: the id is a whole number (a channel number).
     - ``lookup``: the codec's dict of ids, by attribute name (``"lookup"``: the market
-      table's, behind ``codec.lookup``); ``skip_unknown``: a record of an id not in it is
+      table's, behind ``codec.lookup``; an id may stand for a list of markets, a record
+      each); ``skip_unknown``: a record of an id not in it is
       left out; by default such a frame is the Python path's, which checks the whole
       message's shape before it looks a market up (a route skipping it would not).
     - ``fields``: record field -> spec; ``market_fields``: record field -> the market's
