@@ -110,21 +110,21 @@ def control(codec: Codec, msg: Control) -> list[Ticker]:
     return []
 
 
-# Each table's markets by the "ch" of their ticker and of their bbo pushes, for the routes:
-# the whole name, so that a route takes no other channel. Built once per table.
-_BY_CHANNEL: weakref.WeakKeyDictionary[MarketTable, tuple[dict[str, Market], ...]] = (
+# Each table's markets by the "ch" of their pushes, per channel, for the routes: the whole
+# name, so that a route takes no other channel. Built once per table (spot's and the swaps').
+_BY_CHANNEL: weakref.WeakKeyDictionary[MarketTable, dict[str, dict[str, Market]]] = (
     weakref.WeakKeyDictionary()
 )
 
 
-def by_channel(table: MarketTable) -> tuple[dict[str, Market], ...]:
-    """The table's markets by "market.$id.ticker", and by "market.$id.bbo"."""
-    found = _BY_CHANNEL.get(table)
-    if found is None:
+def by_channel(table: MarketTable, channel: str) -> dict[str, Market]:
+    """The table's markets by "market.$id.<channel>"."""
+    found = _BY_CHANNEL.setdefault(table, {})
+    markets = found.get(channel)
+    if markets is None:
         ids = [(k, m) for k, m in table.by_id.items() if "." not in k]  # ch splits at dots
-        found = tuple({f"market.{k}.{ch}": m for k, m in ids} for ch in ("ticker", "bbo"))
-        _BY_CHANNEL[table] = found
-    return found
+        markets = found[channel] = {f"market.{k}.{channel}": m for k, m in ids}
+    return markets
 
 
 class HTX(Codec):
@@ -155,11 +155,11 @@ class HTX(Codec):
     @property
     def by_ticker(self) -> dict[str, Market]:
         """The routes' ids of the ticker pushes (built when the routes are compiled)."""
-        return by_channel(self.table)[0]
+        return by_channel(self.table, "ticker")
 
     @property
     def by_bbo(self) -> dict[str, Market]:
-        return by_channel(self.table)[1]
+        return by_channel(self.table, "bbo")
 
     def subscribe(self, markets: Sequence[Market]) -> list[str]:
         return [

@@ -24,7 +24,6 @@ Sizes are contracts of ``contract_size`` base units (BTC-USDT: 0.001 BTC).
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -37,7 +36,7 @@ from ..symbols import Market, MarketTable, derivative_symbol
 from ..timestamps import MILLIS
 from .base import Codec, RestRequest, gunzip, json_body
 from .contracts import in_base
-from .htx import HTX, control, route
+from .htx import HTX, by_channel, control, route
 from .routes import MARKET, Call, Route, TimeAt
 from .schema import Num, Schema, Time
 
@@ -88,23 +87,6 @@ def _side(level: list[Num] | None, m: Market) -> tuple[float | None, float | Non
     return level[0], in_base(level[1] if len(level) > 1 else None, m)
 
 
-# Each table's contracts by the "ch" of their bbo and of their detail pushes (the whole
-# name, so that a route takes no other channel), built once per table.
-_BY_CH: weakref.WeakKeyDictionary[MarketTable, tuple[dict[str, Market], ...]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def by_ch(table: MarketTable) -> tuple[dict[str, Market], ...]:
-    """The table's contracts by "market.$id.bbo", and by "market.$id.detail"."""
-    found = _BY_CH.get(table)
-    if found is None:
-        ids = [(k, m) for k, m in table.by_id.items() if "." not in k]  # ch splits at dots
-        found = tuple({f"market.{k}.{ch}": m for k, m in ids} for ch in ("bbo", "detail"))
-        _BY_CH[table] = found
-    return found
-
-
 def _push(when: dict[str, str | None], lookup: str) -> Route:
     """A bbo or detail push as ``_record`` makes it: a level [price, contracts] ([]:
     parse_ws's), the fields a tick lacks null, its time the tick's or else the push's."""
@@ -146,7 +128,8 @@ class HTXSwap(Codec):
 
     def __init__(self, table: MarketTable) -> None:
         super().__init__(table)
-        self._by_bbo, self._by_detail = by_ch(table)
+        self._by_bbo = by_channel(table, "bbo")
+        self._by_detail = by_channel(table, "detail")
 
     @classmethod
     def routes(cls) -> tuple[type[Codec], ...]:
