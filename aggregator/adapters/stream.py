@@ -1,13 +1,11 @@
 """One WebSocket session on picows: frames go from the socket's read callback straight into
 the codec and on to the sinks, with no queue, task switch or await per message.
 
-picows was chosen by measurement (bench/README.md, "Choosing the WebSocket client"): on the
-same local TLS replay it costs 1.7 us of CPU per frame, against 4.7 us for aiohttp's client
-and 10.2 us for websockets. It hands over raw frames; this module adds what a market-data
-session needs on top: reassembly of fragmented messages (bounded), the venue's close code and
-reason, and an error raised by the message handler ending the session with that error.
-This module is the only one that knows picows: what it raises comes out as OSError,
-TimeoutError, WSError or SessionClosed, and its log lines go to the logger given per venue.
+picows was chosen by measurement (bench/README.md, "Choosing the WebSocket client"). It
+hands over raw frames; this module adds reassembly of fragmented messages (bounded), the
+venue's close code and reason, and a handler's error ending the session with that error.
+Only this module (and its compiled base, _listen.pyx) knows picows: what it raises comes
+out as OSError, TimeoutError, WSError or SessionClosed, its log lines go to the logger given.
 """
 
 from __future__ import annotations
@@ -40,12 +38,8 @@ __all__ = [
     "open_websocket",
 ]
 
-TEXT, BINARY, CONTINUATION, CLOSE = (
-    WSMsgType.TEXT,
-    WSMsgType.BINARY,
-    WSMsgType.CONTINUATION,
-    WSMsgType.CLOSE,
-)
+TEXT, BINARY = WSMsgType.TEXT, WSMsgType.BINARY
+CONTINUATION, CLOSE = WSMsgType.CONTINUATION, WSMsgType.CLOSE
 
 
 class SessionClosed(Exception):
@@ -56,14 +50,12 @@ Logger = logging.Logger | logging.LoggerAdapter  # type: ignore[type-arg]
 
 
 def _compiled_base() -> type[WSListener]:
-    """adapters/_listen.pyx's FrameListener where built: picows hands it each frame with no
-    Python call, and a whole text frame goes to the routes reader in picows's buffer; else
-    picows's WSListener, and every frame is handled in Python."""
+    """adapters/_listen.pyx's FrameListener where built (picows hands it each frame, and a
+    whole text frame goes to the routes reader in picows's buffer), else WSListener."""
     try:
-        module = importlib.import_module("aggregator.adapters._listen")
+        return importlib.import_module("aggregator.adapters._listen").FrameListener  # type: ignore[no-any-return]
     except ImportError:
         return WSListener
-    return module.FrameListener  # type: ignore[no-any-return]
 
 
 _Base = _compiled_base()
@@ -74,10 +66,8 @@ OnMessage = Callable[[bytes], list[str] | None]
 
 
 class _Listener(_Base):  # type: ignore[misc, valid-type]
-    """A session's listener: every frame of RFC 6455 a session meets (``on_frame``), the
-    codec's messages to ``on_message``, its replies back, the read's end to
-    ``on_read_end``. With the compiled base, a whole text frame that the session's routes
-    reader describes never reaches Python."""
+    """A session's frames (``on_frame``): the codec's messages to ``on_message``, its replies
+    back, the read's end to ``on_read_end`` (with the compiled base: the rest of them)."""
 
     def __init__(
         self,
@@ -133,10 +123,6 @@ class _Listener(_Base):  # type: ignore[misc, valid-type]
                 self.on_read_end()
             except Exception as e:
                 self._fail(transport, e)
-
-    def failed(self, transport: WSTransport, error: BaseException) -> None:
-        """The routes reader raised: the session ends as with the handler's error."""
-        self._fail(transport, error)
 
     if not COMPILED_LISTENER:
         on_ws_frame = on_frame
@@ -194,6 +180,8 @@ class _Listener(_Base):  # type: ignore[misc, valid-type]
             self.error = error
         self._hold(None)
         transport.disconnect(graceful=False)
+
+    failed = _fail  # (the compiled base's name for it: the routes reader raised)
 
 
 def _reserved(frame: WSFrame) -> str:
