@@ -29,7 +29,7 @@ from ..timestamps import MILLIS, epoch_to_ns
 from .base import Codec, RestRequest, json_body
 from .contracts import in_base
 from .kucoin import MESSAGE, KuCoin, rejection, subscriptions
-from .routes import Route, TimeAt
+from .routes import EPOCH, MARKET, Call, Route, TimeAt
 from .schema import Num, Schema, Time
 
 TOPICS = ("/contractMarket/tickerV2:", "/contract/instrument:", "/contractMarket/snapshot:")
@@ -75,22 +75,51 @@ CONTRACT = Schema(Contract)
 ANSWER = Schema(Answer)
 
 
+def base_volume(volume: float | None, turnover: float | None, m: Market) -> float | None:
+    """A snapshot's 24 h volume in the base currency: its turnover for an inverse contract
+    (counted in the quote currency's contracts), its volume otherwise."""
+    return turnover if m.inverse else volume
+
+
+def quote_volume(volume: float | None, turnover: float | None, m: Market) -> float | None:
+    """A snapshot's 24 h volume in the quote currency (base_volume's other one)."""
+    return volume if m.inverse else turnover
+
+
+def _push(topic: str, fields: dict[str, Any]) -> Route:
+    """A push of one contract, named after the topic's ":": a Derivative of it."""
+    return Route(
+        when={"type": "message", "topic": topic}, items="data", market="$.topic",
+        market_part=(":", 1), record=Derivative, market_fields={"kind": "kind", "expiry": "expiry"},
+        fields=fields,
+    )  # fmt: skip
+
+
 class KuCoinFutures(KuCoin):
     REST_URL: ClassVar[str] = "https://api-futures.kucoin.com"
     MARKETS_URL: ClassVar[str] = "https://api-futures.kucoin.com/api/v1/contracts/active"
     WS_URL: ClassVar[str] = "wss://ws-api-futures.kucoin.com/"
     # Public REST: weight 2000 per 30 s; contracts/active weighs 3, allTickers 5.
     REST_RATE: ClassVar[float] = 2.0
-    # parse_ws's instrument pushes (mark and index, funding), read in C; tickerV2 and
-    # snapshot stay with it: their "ts" is read in the unit its magnitude says (epoch_to_ns)
+    # parse_ws's pushes, read in C: each route needs one field sent (an empty "data" is
+    # parse_ws's error); "ts" is in the unit its size says (epoch_to_ns: EPOCH)
     ROUTES: ClassVar[tuple[Route, ...]] = (
-        Route(
-            when={"type": "message", "topic": "/contract/instrument:*"}, items="data",
-            market="$.topic", market_part=(":", 1), record=Derivative,
-            market_fields={"kind": "kind", "expiry": "expiry"},
-            fields={"ts_event": TimeAt("timestamp", MILLIS), "mark": "markPrice?",
-                    "index": "indexPrice?", "funding_rate": "fundingRate?"},
-        ),
+        _push("/contract/instrument:*", {
+            "ts_event": TimeAt("timestamp", MILLIS), "mark": "markPrice?",
+            "index": "indexPrice?", "funding_rate": "fundingRate?",
+        }),
+        _push("/contractMarket/tickerV2:*", {
+            "bid": "bestBidPrice", "ask": "bestAskPrice?",
+            "bid_size": Call(in_base, "bestBidSize?", MARKET, "bestBidPrice"),
+            "ask_size": Call(in_base, "bestAskSize?", MARKET, "bestAskPrice?"),
+            "ts_event": TimeAt("ts?", EPOCH),
+        }),
+        _push("/contractMarket/snapshot:*", {
+            "last": "lastPrice", "open": "price24HoursBefore?", "high": "highPrice?",
+            "low": "lowPrice?", "ts_event": TimeAt("ts?", EPOCH),
+            "volume": Call(base_volume, "volume?", "turnover?", MARKET),
+            "quote_volume": Call(quote_volume, "volume?", "turnover?", MARKET),
+        }),
     )  # fmt: skip
 
     def __init__(self, table: MarketTable) -> None:
@@ -138,13 +167,13 @@ class KuCoinFutures(KuCoin):
         if prefix == "/contractMarket/tickerV2":
             return [self._top(m, t, ts_recv)]
         if prefix == "/contractMarket/snapshot":
-            volume, quote_volume = (t.turnover, t.volume) if m.inverse else (t.volume, t.turnover)
             return [
                 Derivative(
                     self.venue, m.symbol, m.native, last=t.lastPrice,
-                    open=t.price24HoursBefore, high=t.highPrice, low=t.lowPrice, volume=volume,
-                    quote_volume=quote_volume, ts_event=epoch_to_ns(t.ts), ts_recv=ts_recv,
-                    kind=m.kind, expiry=m.expiry,
+                    open=t.price24HoursBefore, high=t.highPrice, low=t.lowPrice,
+                    volume=base_volume(t.volume, t.turnover, m),
+                    quote_volume=quote_volume(t.volume, t.turnover, m),
+                    ts_event=epoch_to_ns(t.ts), ts_recv=ts_recv, kind=m.kind, expiry=m.expiry,
                 )
             ]  # fmt: skip
         if prefix == "/contract/instrument":
