@@ -306,6 +306,40 @@ async def test_a_single_frame_over_the_limit_is_a_protocol_error(serve) -> None:
     assert "5000 > 1000" in str(closed)
 
 
+async def test_an_error_raised_in_a_route_ends_the_session_with_it(serve) -> None:
+    """A route's own function raising (a codec's conversion, say) while picows's buffer is
+    read in C: the session ends with that error, as the handler's would."""
+
+    async def script(s: Server, reader, writer) -> None:
+        await read_frame(reader)
+        writer.write(frame(TEXT, b'{"s":"BTCUSDT","b":"1.5"}'))
+        await reader.read()  # until the client hangs up
+
+    def boom(value: float | None) -> float | None:
+        raise ValueError(f"cannot convert {value}")
+
+    _, url = await serve(script)
+    cls = codec_class("binance")
+    codec = cls(cls.markets_from(snapshot_path("binance").read_bytes()))
+    route = routes.Route(when={}, market="s", fields={"bid": routes.Call(boom, "b")})
+    conn = Connection(0, read_end=True)
+    emitter = _Reading()
+    python: list[bytes] = []
+    if not routes.COMPILED:
+        pytest.skip("aggregator._frames not built")
+    reader = routes._frames.Reader(
+        (routes.compile_route(route, codec),), python.append, conn, emitter.reading,
+        emitter.flush, 256, None,
+    )  # fmt: skip
+    ws = await open_websocket(
+        url, reader, ["sub"], lambda: None, open_timeout=5, ping_interval=None, max_size=1000
+    )
+    with pytest.raises(ValueError, match=r"cannot convert 1\.5"):
+        async with asyncio.timeout(5):
+            await ws.wait_closed()
+    assert python == [] and conn.pending == []  # neither handed on nor half-made
+
+
 @pytest.mark.parametrize("where", ["message", "read end"])
 async def test_an_error_raised_by_the_handler_ends_the_session_with_it(serve, where) -> None:
     """Raised by the message handler, or by what runs at the end of the read (the records
