@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from . import collector
 from .adapters.recorder import RawWriter
 from .adapters.registry import codec_class
 from .adapters.runner import Adapter
@@ -42,6 +43,9 @@ FILES_LIMIT = 65_536  # the soft limit on open descriptors the daemon asks for (
 # supervisors, `timeout` among them, send it twice); one after it forces the exit
 SIGNAL_REPEAT = 1.0
 REOPEN_EVERY = 1.0  # seconds: SIGHUPs closer than this reopen the files once more, at its end
+# seconds: the collector settles (collector.settle) this long after every adapter is past
+# loading its markets and opening its first connection, or at the latest at the second
+SETTLE_AFTER = (10.0, 120.0)
 
 
 class Daemon:
@@ -51,6 +55,7 @@ class Daemon:
         self.config = config
         self.hub = Hub()
         self.notifier = notifier or Notifier()
+        self.pauses = collector.Pauses()  # the cyclic collector's passes, for the metrics
         self.ops = Ops(self, config.metrics)  # freshness, loop lag, /metrics, /health, status
         publish = _stamping(self.hub.publish, config.daemon.instance_id)
         # the file sink publishes its own status records (write errors) through the hub
@@ -163,9 +168,13 @@ class Daemon:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._on_signal, sig)
         loop.add_signal_handler(signal.SIGHUP, self._on_hup)
+        thresholds = collector.tune()
+        self.pauses.start()
         try:
             return await self._run()
         finally:
+            self.pauses.stop()
+            gc.set_threshold(*thresholds)
             for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 loop.remove_signal_handler(sig)
             if self._signaled_at is not None:
@@ -223,10 +232,10 @@ class Daemon:
             ", ".join(where) or "off",
             self.config.files.dir if self.files else "off",
         )
-        # What exists now (modules, venue tables, config, sinks) lives as long as the daemon:
-        # out of the collector's sight, a collection of the older generations stays short.
-        gc.collect()
-        gc.freeze()
+        # What exists now (modules, config, sinks) lives as long as the daemon: out of the
+        # collector's sight; the venues' markets and sessions join it once they are up
+        collector.settle()
+        self._spawn(self._settle_when_up(), "collector")
         self.started = True
         self.notifier.ready(f"streaming {len(adapters)} venues")
         if self.on_ready is not None:
@@ -313,6 +322,22 @@ class Daemon:
             else:
                 log.warning("no data for %.0fs: withholding the watchdog", now - fresh_at)
             await asyncio.sleep(interval)
+
+    async def _settle_when_up(self) -> None:
+        """collector.settle once every adapter has its markets and its first connection
+        (SETTLE_AFTER): what they hold then lives as long as the daemon."""
+        grace, limit = SETTLE_AFTER
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + limit - grace
+        while loop.time() < deadline:
+            if not any(a.stats().state in ("starting", "connecting") for a in self.adapters):
+                break
+            await asyncio.sleep(1.0)
+        await asyncio.sleep(grace)
+        t0 = time.perf_counter()
+        frozen = collector.settle()
+        took = time.perf_counter() - t0
+        log.info("collector settled: %d objects frozen, in %.0f ms", frozen, took * 1e3)
 
     async def _progress(self) -> None:
         last = {a.name: 0 for a in self.adapters}

@@ -20,7 +20,9 @@ format, on a busy 2-core machine. Names (see README, "Operations"):
 - the daemon: ``aggregator_up``, ``aggregator_healthy`` (the verdict of /health),
   ``aggregator_build_info``, ``aggregator_start_time_seconds``,
   ``aggregator_records_published_total``, ``aggregator_event_loop_lag_seconds`` and
-  ``aggregator_event_loop_lag_max_seconds`` (the largest of the last 60 s).
+  ``aggregator_event_loop_lag_max_seconds`` (the largest of the last 60 s); Python's cyclic
+  collector: ``aggregator_gc_passes_total{generation}``, ``_pause_seconds_total``,
+  ``_pause_longest_seconds`` and ``aggregator_gc_frozen_objects``.
 
 GET /health answers 200 with a small JSON body while the sinks run and every enabled venue
 had a record within ``[metrics] stale_after`` seconds, else 503 with the reasons.
@@ -29,6 +31,7 @@ had a record within ``[metrics] stale_after`` seconds, else 503 with the reasons
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -207,6 +210,32 @@ def _daemon(ops: Ops) -> Iterator[Metric]:
         "gauge",
         "The largest event-loop lag measured in the last 60 s.",
         [({}, round(ops.lag_max, 6))],
+    )
+    pauses = d.pauses  # the cyclic collector's passes (aggregator/collector.py)
+    gens = [{"generation": str(g)} for g in range(3)]
+    yield family(
+        "aggregator_gc_passes_total",
+        "counter",
+        "Passes of Python's cyclic garbage collector, per generation (2: full).",
+        list(zip(gens, pauses.passes, strict=True)),
+    )
+    yield family(
+        "aggregator_gc_pause_seconds_total",
+        "counter",
+        "Seconds the event loop stood still in the collector's passes, per generation.",
+        [(g, round(s, 6)) for g, s in zip(gens, pauses.seconds, strict=True)],
+    )
+    yield family(
+        "aggregator_gc_pause_longest_seconds",
+        "gauge",
+        "The collector's longest pass since the start, per generation.",
+        [(g, round(s, 6)) for g, s in zip(gens, pauses.longest, strict=True)],
+    )
+    yield family(
+        "aggregator_gc_frozen_objects",
+        "gauge",
+        "Objects moved out of the collector's passes (alive since the venues came up).",
+        [({}, gc.get_freeze_count())],
     )
 
 

@@ -7,21 +7,25 @@ anything is imported, keeping MEMTRACE_FRAMES frames per allocation (default 1; 
 tracing). On SIGUSR2 it writes OUT.json: with tracing, the traced total, the top allocation
 sites grouped by file and line (and, with more than one frame, by traceback) and the totals
 by file (the snapshot itself goes to OUT.json.snapshot, for tracemalloc.Snapshot.load);
-traced or not, Python's small-object allocator (its arenas: in use, free), the C heap
-(glibc's mallinfo2: in use, free, mapped), and /proc/self/status and smaps_rollup, to set
-what Python's objects hold against the resident set. Tracing costs memory and CPU of its
+traced or not, the cyclic collector's passes (per generation: how many, how long), Python's
+small-object allocator (its arenas: in use, free), the C heap (glibc's mallinfo2: in use,
+free, mapped), and /proc/self/status and smaps_rollup, to set what Python's objects hold
+against the resident set. Tracing costs memory and CPU of its
 own: take RSS figures from a run without it.
 """
 
 from __future__ import annotations
 
 import ctypes
+import gc
 import json
 import os
 import re
 import signal
 import sys
+import time
 import tracemalloc
+from collections import Counter
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -88,8 +92,42 @@ def c_heap() -> dict[str, int]:
             "free_bytes": m.fordblks}  # fmt: skip
 
 
+class Collections:
+    """The cyclic collector's passes since the start: per generation how many, their total
+    and longest time, and the objects each looked at (gc.callbacks)."""
+
+    def __init__(self) -> None:
+        self.t0 = 0
+        self.gens = [{"n": 0, "ms": 0.0, "max_ms": 0.0, "collected": 0} for _ in range(3)]
+        self.long: list[tuple[float, int, float]] = []  # (wall time, generation, ms) over 2 ms
+        gc.callbacks.append(self.on_gc)
+
+    def on_gc(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self.t0 = time.perf_counter_ns()
+            return
+        g = self.gens[info["generation"]]
+        ms = (time.perf_counter_ns() - self.t0) / 1e6
+        g["n"] += 1
+        g["ms"] = round(g["ms"] + ms, 3)
+        g["max_ms"] = round(max(g["max_ms"], ms), 3)
+        g["collected"] += info["collected"]
+        if ms > 2.0:
+            self.long = [*self.long[-199:], (round(time.time(), 3), info["generation"], round(ms, 1))]
+
+    def report(self) -> dict[str, Any]:
+        return {"generations": self.gens, "thresholds": gc.get_threshold(),
+                "counts": gc.get_count(), "frozen": gc.get_freeze_count(),
+                "tracked": len(gc.get_objects()), "long": self.long,
+                "tracked_by_type": Counter(type(o).__name__ for o in gc.get_objects()).most_common(20)}  # fmt: skip
+
+
+COLLECTIONS = Collections()
+
+
 def report(frames: int, dump: str | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {
+        "gc": COLLECTIONS.report(),
         "pymalloc": pymalloc(),
         "c_heap": c_heap(),
         "status_kb": _proc("status"),

@@ -408,10 +408,22 @@ async def one_run(tmp: Path, rate: float, a: argparse.Namespace) -> dict[str, An
         sub.send("mark")
         rss0 = status_mb(daemon.pid, "VmRSS")
         d0, u0, t0 = cpu_seconds(daemon.pid), cpu_split(daemon.pid), time.monotonic()
+        w0 = time.time()
         s0 = cpu_seconds(sims.pid)
         await sub.event("marked", 10)
+        spy = None
+        if a.profile is not None:  # py-spy over the window, the daemon's native frames too
+            spy = await asyncio.create_subprocess_exec(
+                str(Path(sys.executable).parent / "py-spy"), "record", "--native", "--rate", "250",
+                "--format", "raw", "-o", str(a.profile), "-p", str(daemon.pid),
+                stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+            )  # fmt: skip
         await asyncio.sleep(a.duration)
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)
+            await asyncio.wait_for(spy.wait(), 30)
         d1, u1, t1 = cpu_seconds(daemon.pid), cpu_split(daemon.pid), time.monotonic()
+        w1 = time.time()
         s1 = cpu_seconds(sims.pid)
         hwm, rss = status_mb(daemon.pid, "VmHWM"), status_mb(daemon.pid, "VmRSS")
         sub.send("mark")
@@ -465,6 +477,7 @@ async def one_run(tmp: Path, rate: float, a: argparse.Namespace) -> dict[str, An
         "rate_updates_per_s": rate,
         "rate_per_streaming_venue": ready["rate_per_streaming_venue"],
         "window_s": round(wall, 3),
+        "window_wall": [round(w0, 3), round(w1, 3)],  # (to set memtrace's collections against)
         "frames_sent_by_sims": sent,
         "frames_sent_per_s": round(sent / wall, 1),
         "records_read": records,
@@ -636,6 +649,9 @@ def main() -> None:
         help="max_symbols_per_connection for every streaming venue (the simulators take any"
         " number): what the connections cost, apart from the markets; 0: each venue's limit",
     )
+    ap.add_argument("--profile", type=Path, default=None,
+                    help="sample the daemon with py-spy (native, 250/s) over the window into this"
+                    " file (raw, folded stacks; the last run's)")  # fmt: skip
     ap.add_argument("--out", default=str(HERE / "scale.json"))
     ap.add_argument("--keep", action="store_true", help="keep each run's temporary directory")
     # internal: the sims and subscriber processes

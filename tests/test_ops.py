@@ -99,7 +99,7 @@ async def test_demo_metrics_move(tmp_path: Path) -> None:
     proc = await spawn(
         "demo",
         "--duration",
-        "15",
+        "40",
         "--metrics",
         f"127.0.0.1:{port}",
         "--data-dir",
@@ -120,6 +120,15 @@ async def test_demo_metrics_move(tmp_path: Path) -> None:
             second = samples((await get(http, base + "/metrics"))[1])
             status, body = await get(http, base + "/health")
             assert status == 200, body
+            # the collector settles once the venues are up (app.SETTLE_AFTER): what exists
+            # then is frozen out of its passes
+            frozen = ("aggregator_gc_frozen_objects", ())
+            settled = second
+            for _ in range(40):
+                if settled[frozen] > second[frozen]:
+                    break
+                await asyncio.sleep(0.5)
+                settled = samples((await get(http, base + "/metrics"))[1])
     finally:
         proc.proc.send_signal(signal.SIGTERM)
         assert await proc.wait(30) == 0, proc.log()
@@ -144,6 +153,13 @@ async def test_demo_metrics_move(tmp_path: Path) -> None:
     assert second[("process_open_fds", ())] > 3
     assert ("aggregator_sink_queue_depth", (("sink", "files"),)) in second
     assert json.loads(body)["status"] == "ok"
+    assert settled[frozen] > second[frozen] > 0, (second[frozen], settled[frozen])
+    full = ("aggregator_gc_passes_total", (("generation", "2"),))
+    assert settled[full] >= 2  # a settle is a full pass: at the start, and with the venues up
+    paused = ("aggregator_gc_pause_seconds_total", (("generation", "2"),))
+    longest = ("aggregator_gc_pause_longest_seconds", (("generation", "2"),))
+    assert settled[paused] >= settled[longest] > 0
+    assert "collector settled" in proc.log()
 
 
 async def test_health_flips_when_a_venue_goes_silent_and_logs_are_json(venues) -> None:
@@ -398,6 +414,10 @@ def test_exposition_is_valid_and_complete() -> None:
         "aggregator_socket_clients",
         "aggregator_event_loop_lag_seconds",
         "aggregator_event_loop_lag_max_seconds",
+        "aggregator_gc_passes_total",
+        "aggregator_gc_pause_seconds_total",
+        "aggregator_gc_pause_longest_seconds",
+        "aggregator_gc_frozen_objects",
     ):
         assert name in names, name
     assert values[("aggregator_venue_state", (("exchange", "kraken"), ("state", "disabled")))] == 1
@@ -492,3 +512,32 @@ def test_grafana_dashboard_and_prometheus_config_use_exported_metrics() -> None:
     scrape = (REPO / "contrib" / "prometheus" / "prometheus.yml").read_text()
     assert "/metrics" in scrape or "metrics_path" not in scrape
     assert "127.0.0.1:9464" in scrape
+
+
+def test_the_collector_is_tuned_timed_and_settled() -> None:
+    import gc
+
+    from aggregator import collector
+
+    before = gc.get_threshold()
+    pauses = collector.Pauses()
+    pauses.start()
+    try:
+        assert collector.tune(12_345) == before
+        assert gc.get_threshold() == (12_345, *before[1:])
+        cycle: list[object] = []
+        cycle.append(cycle)
+        del cycle
+        gc.collect(0)
+        gc.collect(1)
+        frozen = collector.settle()
+        assert frozen == gc.get_freeze_count() > 0
+        assert pauses.passes == [1, 1, 1]
+        assert pauses.collected[0] >= 1  # the cycle
+        assert all(s >= 0 for s in pauses.seconds) and pauses.longest[2] == pauses.seconds[2] > 0
+    finally:
+        pauses.stop()
+        gc.unfreeze()
+        gc.set_threshold(*before)
+    gc.collect()
+    assert pauses.passes == [1, 1, 1]  # stopped: no longer counted
