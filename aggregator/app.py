@@ -43,8 +43,8 @@ FILES_LIMIT = 65_536  # the soft limit on open descriptors the daemon asks for (
 # supervisors, `timeout` among them, send it twice); one after it forces the exit
 SIGNAL_REPEAT = 1.0
 REOPEN_EVERY = 1.0  # seconds: SIGHUPs closer than this reopen the files once more, at its end
-# seconds: the collector settles (collector.settle) this long after every adapter is past
-# loading its markets and opening its first connection, or at the latest at the second
+# seconds: the collector settles (collector.settle) this long after every adapter has
+# loaded its markets (its sessions open meanwhile), or at the latest at the second
 SETTLE_AFTER = (10.0, 120.0)
 
 
@@ -324,13 +324,13 @@ class Daemon:
             await asyncio.sleep(interval)
 
     async def _settle_when_up(self) -> None:
-        """collector.settle once every adapter has its markets and its first connection
-        (SETTLE_AFTER): what they hold then lives as long as the daemon."""
+        """collector.settle once every adapter has its markets and has had time to open its
+        connections (SETTLE_AFTER): what they hold then lives as long as the daemon."""
         grace, limit = SETTLE_AFTER
         loop = asyncio.get_running_loop()
         deadline = loop.time() + limit - grace
         while loop.time() < deadline:
-            if not any(a.stats().state in ("starting", "connecting") for a in self.adapters):
+            if not any(a.stats().state == "starting" for a in self.adapters):
                 break
             await asyncio.sleep(1.0)
         await asyncio.sleep(grace)

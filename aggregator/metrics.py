@@ -16,7 +16,8 @@ format, on a busy 2-core machine. Names (see README, "Operations"):
   ``_dropped_total``, ``_running``; the files: ``aggregator_files_failing``,
   ``aggregator_files_write_errors_total``, ``aggregator_files_vanished_total``,
   ``aggregator_files_backlog`` and ``_backlog_limit``;
-  the socket: ``aggregator_socket_clients``, ``aggregator_socket_conflated_total``, ...;
+  the socket: ``aggregator_socket_clients``, ``aggregator_socket_conflated_total``, ...,
+  ``aggregator_socket_delay_seconds`` (a histogram: a frame's read to its line's write);
 - the daemon: ``aggregator_up``, ``aggregator_healthy`` (the verdict of /health),
   ``aggregator_build_info``, ``aggregator_start_time_seconds``,
   ``aggregator_records_published_total``, ``aggregator_event_loop_lag_seconds`` and
@@ -40,7 +41,12 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from aiohttp import web
 from prometheus_client import CollectorRegistry, ProcessCollector, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 
 from . import __version__
 from .localhttp import serve
@@ -337,6 +343,16 @@ def _sinks(ops: Ops) -> Iterator[Metric]:
                 ({"reason": "bad"}, sock.disconnected_bad),
             ],
         )
+        delays = HistogramMetricFamily(
+            "aggregator_socket_delay_seconds",
+            "Seconds from a record's frame read to its line written to the subscribers (each "
+            "record counted at its batch's oldest).",
+        )
+        buckets = [
+            (f"{b:g}" if b != float("inf") else "+Inf", c) for b, c in sock.delays.cumulative()
+        ]
+        delays.add_metric([], buckets, sock.delays.sum)
+        yield delays
 
 
 def _json(status: int, body: dict[str, Any]) -> web.Response:

@@ -113,13 +113,15 @@ class Collections:
         g["max_ms"] = round(max(g["max_ms"], ms), 3)
         g["collected"] += info["collected"]
         if ms > 2.0:
-            self.long = [*self.long[-199:], (round(time.time(), 3), info["generation"], round(ms, 1))]
+            long = (round(time.time(), 3), info["generation"], round(ms, 1))
+            self.long = [*self.long[-199:], long]
 
     def report(self) -> dict[str, Any]:
+        tracked = gc.get_objects()
         return {"generations": self.gens, "thresholds": gc.get_threshold(),
                 "counts": gc.get_count(), "frozen": gc.get_freeze_count(),
-                "tracked": len(gc.get_objects()), "long": self.long,
-                "tracked_by_type": Counter(type(o).__name__ for o in gc.get_objects()).most_common(20)}  # fmt: skip
+                "tracked": len(tracked), "long": self.long,
+                "by_type": Counter(type(o).__name__ for o in tracked).most_common(20)}  # fmt: skip
 
 
 COLLECTIONS = Collections()

@@ -26,8 +26,12 @@ subscriber reads bid_size back from the record: latency = subscriber read time -
 (the sim's queue and send, the daemon, the socket). Venues whose dialect transforms the size
 (a book level multiple) give implausible values and are listed apart (not in p50/p99). The
 sim's own queueing (enqueue -> frame handed to aiohttp) is measured apart. Also reported:
-daemon-internal ts_recv -> read, and ts_event (the venue's ms timestamp, where its frames carry
-one) -> read.
+ts_recv -> the subscriber's read, and ts_event (the venue's ms timestamp, where its frames
+carry one) -> read. The daemon-internal delay (a frame's read to its line's write to the
+socket) comes from the daemon's own histogram, aggregator_socket_delay_seconds on its
+/metrics, scraped at the window's start and end: the bucket bounds that hold its p50 and
+p99 (each record counted at its batch's oldest), with the cyclic collector's passes in the
+window from the same scrapes.
 
 Window: after --warmup s, CPU (utime+stime of the daemon, /proc/<pid>/stat), records read by
 the subscriber, and latencies are taken over --duration s; RSS is VmHWM (peak) and VmRSS at
@@ -48,11 +52,15 @@ import json
 import os
 import shutil
 import signal
+import socket
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+import aiohttp
+from prometheus_client.parser import text_string_to_metric_families
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -365,14 +373,58 @@ async def subscriber_role(a: argparse.Namespace) -> None:
 # --- the driver ------------------------------------------------------------------------------
 
 
-def write_config(root: Path, plan: dict, endpoints: dict, per_connection: int = 0) -> Path:
-    lines = []
+def write_config(
+    root: Path, plan: dict, endpoints: dict, per_connection: int = 0, metrics: int = 0
+) -> Path:
+    lines = ["[metrics]", f'listen = "127.0.0.1:{metrics}"'] if metrics else []
     for v, p in plan.items():
         lines += [f"[exchanges.{v}]", f'mode = "{p["mode"]}"']  # no symbols: every market
         if per_connection and p["mode"] == "ws":
             lines.append(f"max_symbols_per_connection = {per_connection}")
         lines += [f'{k} = "{u}"' for k, u in endpoints[v].items()]
     return daemon_config(root, lines)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def scrape(port: int) -> dict[tuple[str, tuple], float]:
+    """The daemon's /metrics now: (name, labels) -> value."""
+    async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{port}/metrics") as r:
+        text = await r.text()
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for fam in text_string_to_metric_families(text)
+        for s in fam.samples
+    }
+
+
+def internal(m0: dict, m1: dict) -> dict[str, Any]:
+    """Over the window, from the daemon's own metrics: the delay from a frame's read to its
+    line's write to the subscriber (aggregator_socket_delay_seconds: the bucket bounds that
+    hold the p50, p99 and p99.9, each record counted at its batch's oldest), and the cyclic
+    collector's passes (how many, seconds in all, per generation)."""
+    name = "aggregator_socket_delay_seconds_bucket"
+    cum = sorted((float(dict(k[1])["le"]), m1[k] - m0.get(k, 0.0)) for k in m1 if k[0] == name)
+    n = cum[-1][1] if cum else 0.0
+
+    def q(x: float) -> float | None:
+        return next((b * 1e3 for b, c in cum if c >= x * n), None) if n else None
+
+    def gen(metric: str, g: int) -> float:
+        k = (metric, (("generation", str(g)),))
+        return round(m1.get(k, 0.0) - m0.get(k, 0.0), 4)
+
+    return {
+        "records": int(n),
+        "p50_ms_at_most": q(0.5), "p99_ms_at_most": q(0.99), "p999_ms_at_most": q(0.999),
+        "buckets_ms": [(b * 1e3, int(c)) for b, c in cum],
+        "gc_passes": [gen("aggregator_gc_passes_total", g) for g in range(3)],
+        "gc_seconds": [gen("aggregator_gc_pause_seconds_total", g) for g in range(3)],
+    }  # fmt: skip
 
 
 async def one_run(tmp: Path, rate: float, a: argparse.Namespace) -> dict[str, Any]:
@@ -386,7 +438,8 @@ async def one_run(tmp: Path, rate: float, a: argparse.Namespace) -> dict[str, An
     try:
         ready = await sims.event("listening", 60)
         plan, endpoints = ready["plan"], ready["endpoints"]
-        cfg = write_config(tmp, plan, endpoints, a.symbols_per_connection)
+        port = free_port()
+        cfg = write_config(tmp, plan, endpoints, a.symbols_per_connection, port)
         traced = tmp / "memtrace.json"
         run = ["run", "-c", str(cfg)]
         cmd = ([PY, str(HERE / "memtrace.py"), str(traced), *run] if a.trace_memory >= 0
@@ -406,6 +459,7 @@ async def one_run(tmp: Path, rate: float, a: argparse.Namespace) -> dict[str, An
         st0 = await sims.event("stats", 30)
         sims.send("mark")
         sub.send("mark")
+        m0 = await scrape(port)
         rss0 = status_mb(daemon.pid, "VmRSS")
         d0, u0, t0 = cpu_seconds(daemon.pid), cpu_split(daemon.pid), time.monotonic()
         w0 = time.time()
@@ -426,6 +480,7 @@ async def one_run(tmp: Path, rate: float, a: argparse.Namespace) -> dict[str, An
         w1 = time.time()
         s1 = cpu_seconds(sims.pid)
         hwm, rss = status_mb(daemon.pid, "VmHWM"), status_mb(daemon.pid, "VmRSS")
+        m1 = await scrape(port)
         sub.send("mark")
         sims.send("stats")
         st1 = await sims.event("stats", 30)
@@ -478,6 +533,7 @@ async def one_run(tmp: Path, rate: float, a: argparse.Namespace) -> dict[str, An
         "rate_per_streaming_venue": ready["rate_per_streaming_venue"],
         "window_s": round(wall, 3),
         "window_wall": [round(w0, 3), round(w1, 3)],  # (to set memtrace's collections against)
+        "internal": internal(m0, m1),
         "frames_sent_by_sims": sent,
         "frames_sent_per_s": round(sent / wall, 1),
         "records_read": records,
@@ -566,6 +622,8 @@ async def amain(a: argparse.Namespace) -> dict[str, Any]:
             s[k] = median([x.get(k) for x in ok])
         for k in LAT:
             s[k] = median([x["latency"].get(k) for x in ok])
+        for k in ("p50_ms_at_most", "p99_ms_at_most"):
+            s[f"internal_{k}"] = median([x["internal"][k] for x in ok])
         s["sim_queue_p50_us"] = median([x["sim_queue"]["p50_us"] for x in ok])
         s["sim_queue_p99_us"] = median([x["sim_queue"]["p99_us"] for x in ok])
         summary.append(s)
@@ -585,13 +643,15 @@ async def amain(a: argparse.Namespace) -> dict[str, Any]:
 def render(results: dict) -> str:
     cols = ["updates/s (sims)", "runs ok", "frames/s sent", "records/s read",
             "daemon cpu % core", "cpu us/record", "peak RSS MB", "RSS end MB",
-            "e2e p50 us", "e2e p99 us", "ts_recv->read p50 us", "sim queue p50 us",
+            "e2e p50 us", "e2e p99 us", "ts_recv->read p50 us", "internal p50/p99 ms (<=)",
+            "sim queue p50 us",
             "conflated", "venues w/ records"]  # fmt: skip
     rows = [[fmt(s["rate_updates_per_s"], 0), f"{s['runs_ok']}/{s['runs']}",
              fmt(s["frames_sent_per_s"], 0), fmt(s["records_per_s"], 0),
              fmt(s["cpu_pct_of_core"], 1), fmt(s["cpu_us_per_record"]),
              fmt(s["daemon_peak_rss_mb"], 1), fmt(s["daemon_rss_end_mb"], 1),
              fmt(s["stamp_p50_us"], 0), fmt(s["stamp_p99_us"], 0), fmt(s["recv_p50_us"], 0),
+             f"{fmt(s['internal_p50_ms_at_most'])} / {fmt(s['internal_p99_ms_at_most'])}",
              fmt(s["sim_queue_p50_us"], 0), fmt(s["conflated_notices"], 0),
              fmt(s["venues_with_records_in_window"], 0)]
             for s in results["summary"]]  # fmt: skip

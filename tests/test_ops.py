@@ -418,6 +418,8 @@ def test_exposition_is_valid_and_complete() -> None:
         "aggregator_gc_pause_seconds_total",
         "aggregator_gc_pause_longest_seconds",
         "aggregator_gc_frozen_objects",
+        "aggregator_socket_delay_seconds_bucket",
+        "aggregator_socket_delay_seconds_count",
     ):
         assert name in names, name
     assert values[("aggregator_venue_state", (("exchange", "kraken"), ("state", "disabled")))] == 1

@@ -918,3 +918,41 @@ async def test_clients_dropped_at_once_are_logged_in_the_same_words(
             await wait_for(lambda: s.sink.disconnected_slow == 10)
     dropped = {r.getMessage() for r in caplog.records if "disconnected" in r.getMessage()}
     assert dropped == {"socket: a client disconnected: too slow (more than 10 keys pending)"}
+
+
+async def test_a_written_batch_counts_its_records_at_its_oldest_records_delay(
+    sockdir: Path,
+) -> None:
+    async with asyncio.timeout(10), serve(sockdir) as s:
+        late = time.time_ns() - 30_000_000  # a frame read 30 ms ago
+        s.hub.publish_batch([tick(seq=1)], [dumps(tick(seq=1))])  # no client: not written
+        assert s.sink.delays.count == 0
+        c = await s.connect()
+        batch = [tick(seq=i) for i in range(3)]
+        for r in batch:
+            r.ts_recv = late + r.seq
+        s.hub.publish_batch(batch, [dumps(r) for r in batch])
+        assert len(await c.msgs(3)) == 3
+        d = s.sink.delays
+        assert d.count == 3 and 3 * 0.03 <= d.sum < 3 * 5.0
+        assert d.quantile(0.5) == d.quantile(0.99) == 0.05  # the bucket (0.025, 0.05]
+        fresh = tick(seq=9)
+        fresh.ts_recv = time.time_ns()
+        s.hub.publish_batch([fresh], [dumps(fresh)])
+        await c.msgs(1)
+        assert d.count == 4 and d.quantile(0.25) <= 0.025
+
+
+def test_delays_histogram() -> None:
+    from aggregator.delays import BOUNDS, Delays
+
+    d = Delays()
+    assert d.quantile(0.99) is None
+    d.since(0, 5)  # no time: not counted
+    assert d.count == 0
+    for seconds, n in ((0.0001, 90), (0.003, 9), (20.0, 1)):
+        d.observe(seconds, n)
+    assert d.count == 100 and d.quantile(0.5) == 0.0005 and d.quantile(0.99) == 0.003
+    assert d.quantile(1.0) == float("inf")
+    cum = d.cumulative()
+    assert len(cum) == len(BOUNDS) + 1 and cum[-1] == (float("inf"), 100) and cum[0] == (0.0005, 90)

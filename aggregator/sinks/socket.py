@@ -37,6 +37,7 @@ from typing import Any, cast
 import orjson
 
 from ..config import SocketConfig
+from ..delays import Delays
 from ..errors import AggregatorError
 from ..filters import KEYS as FILTER_KEYS
 from ..filters import Filter, FilterError
@@ -401,6 +402,7 @@ class SocketSink:
         self._scheduled = False
         self._flushed_at = 0.0  # loop time of the last flush
         self.flushes = 0  # batches written out
+        self.delays = Delays()  # a record's frame read to its line written (delays.py)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._servers: list[asyncio.Server] = []
         self._inode: int | None = None
@@ -552,6 +554,8 @@ class SocketSink:
             else:
                 self.spliced += fan.send(joined[f][0], group)
         self.sent += sent
+        if sent:
+            self.delays.since(records[0].ts_recv, len(lines))
 
     def _attach(self, c: _Client) -> None:
         self._conns.add(c)
