@@ -385,6 +385,15 @@ def write_config(
     return daemon_config(root, lines)
 
 
+def pin(daemon: int, *others: int) -> None:
+    """Every thread of the daemon on the last CPU, every thread of the others elsewhere."""
+    cpus = sorted(os.sched_getaffinity(0))
+    for pid, where in ((daemon, {cpus[-1]}), *((p, set(cpus[:-1])) for p in others)):
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with contextlib.suppress(ProcessLookupError):
+                os.sched_setaffinity(int(tid), where)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -459,6 +468,8 @@ async def one_run(tmp: Path, rate: float, a: argparse.Namespace) -> dict[str, An
         st0 = await sims.event("stats", 30)
         sims.send("mark")
         sub.send("mark")
+        if a.pin:  # the daemon alone on the last CPU, the rest on the others
+            pin(daemon.pid, sub.pid, sims.pid)
         m0 = await scrape(port)
         rss0 = status_mb(daemon.pid, "VmRSS")
         d0, u0, t0 = cpu_seconds(daemon.pid), cpu_split(daemon.pid), time.monotonic()
@@ -712,6 +723,9 @@ def main() -> None:
     ap.add_argument("--profile", type=Path, default=None,
                     help="sample the daemon with py-spy (native, 250/s) over the window into this"
                     " file (raw, folded stacks; the last run's)")  # fmt: skip
+    ap.add_argument("--pin", action="store_true",
+                    help="the daemon alone on the last CPU, the simulators and the subscriber on"
+                    " the others (what the daemon does with a core to itself)")  # fmt: skip
     ap.add_argument("--out", default=str(HERE / "scale.json"))
     ap.add_argument("--keep", action="store_true", help="keep each run's temporary directory")
     # internal: the sims and subscriber processes
