@@ -1,13 +1,13 @@
 """How long records take inside the daemon: from their frame's read to their line's write.
 
 A record's ``ts_recv`` is the time its frame was read from the venue's connection; when the
-socket sink writes a batch of lines to its subscribers it notes how long ago the batch's
-first record was read (the oldest of the batch: records are batched in the order they were
-read), once for every record of the batch. So each record is counted at its batch's
-largest delay: an upper bound for each, at one clock read a batch. The counts are a
-histogram (``aggregator_socket_delay_seconds`` in the metrics) that tells an operator the
-daemon's own share of a record's latency: its parsing, its fan-out, its event loop's turns
-and pauses, apart from the venue's and the network's.
+socket sink writes lines to its subscribers it notes, for each batch of records it was
+offered since its last write (an adapter's read, whose frames were read together), how long
+ago the batch's first record was read, once for each of its records: one clock read a
+write, a bucket's search per read. The counts are a histogram
+(``aggregator_socket_delay_seconds`` in the metrics) that tells an operator the daemon's
+own share of a record's latency: its parsing, its fan-out, its event loop's turns and
+pauses, apart from the venue's and the network's.
 """
 
 from __future__ import annotations
@@ -28,11 +28,18 @@ class Delays:
         self.sum = 0.0
         self.count = 0
 
-    def since(self, ts_ns: int, n: int = 1) -> None:
-        """Note ``n`` records read at ``ts_ns`` (time.time_ns's clock); a record that says
-        no time (0) is not counted."""
-        if ts_ns > 0 and n > 0:
-            self.observe(max(0.0, (time.time_ns() - ts_ns) / 1e9), n)
+    def written(self, reads: list[tuple[int, int]]) -> None:
+        """Note records written now: (ts_recv, how many) per batch, ts_recv on time.time_ns's
+        clock; a batch that says no time (0: a status record, say) is not counted."""
+        now = time.time_ns()
+        counts, total, count = self.counts, self.sum, self.count
+        for ts_ns, n in reads:
+            if ts_ns > 0:
+                seconds = max(0.0, (now - ts_ns) / 1e9)
+                counts[bisect_left(BOUNDS, seconds)] += n
+                total += seconds * n
+                count += n
+        self.sum, self.count = total, count
 
     def observe(self, seconds: float, n: int = 1) -> None:
         self.counts[bisect_left(BOUNDS, seconds)] += n
