@@ -1,8 +1,9 @@
 # cython: language_level=3
 """The WebSocket listener's per-frame call, compiled against picows's Cython declarations
 (picows.pxd, its public interface for Cython code): picows calls ``on_ws_frame`` directly,
-and a whole text frame goes to the session's routes reader (aggregator/_frames.c) as the
-bytes in picows's read buffer, with no Python call and no copy. Every other frame, and
+and a whole message in one frame (text, or binary: gzip, which the reader inflates) goes to
+the session's routes reader (aggregator/_frames.c) as the bytes in picows's read buffer,
+with no Python call and no copy. Every other frame, and
 every frame the routes do not describe, goes to the Python listener's ``on_frame``
 (stream.py), which does all the rest of RFC 6455 and the codec's Python path.
 
@@ -39,7 +40,7 @@ cdef class FrameListener(WSListener):
         if (
             self.reader is not None
             and self.whole
-            and frame.msg_type == WSMsgType.TEXT
+            and (frame.msg_type == WSMsgType.TEXT or frame.msg_type == WSMsgType.BINARY)
             and frame.fin
             and not frame.rsv1
         ):
