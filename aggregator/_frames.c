@@ -662,6 +662,8 @@ typedef struct {
     PyObject *cls;
     int nslots;
     Slot *slots;       /* nslots of them, allocated */
+    PyObject *quiet;   /* a message that makes no record: the keys its object may have
+                        * (a tuple of bytes), or NULL: a route of records */
 } Route;
 
 typedef struct {
@@ -780,10 +782,24 @@ static int
 route_from(PyObject *spec, Route *r)
 {
     /* (conds, segments, (((root, path), ...), market_int, lookup, part), seq, cls, slots,
-     *  skip_unknown, item_is_array) */
-    if (!PyTuple_Check(spec) || PyTuple_GET_SIZE(spec) != 8) {
-        PyErr_SetString(PyExc_TypeError, "a route is an 8-tuple");
+     *  skip_unknown, item_is_array, quiet: None or the keys a quiet message's object may
+     *  have) */
+    if (!PyTuple_Check(spec) || PyTuple_GET_SIZE(spec) != 9) {
+        PyErr_SetString(PyExc_TypeError, "a route is a 9-tuple");
         return -1;
+    }
+    PyObject *quiet = PyTuple_GET_ITEM(spec, 8);
+    if (quiet != Py_None) {
+        if (!PyTuple_Check(quiet) || PyTuple_GET_SIZE(quiet) > MAX_ITEMS) {
+            PyErr_SetString(PyExc_TypeError, "a quiet route's keys are a tuple of bytes");
+            return -1;
+        }
+        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(quiet); i++)
+            if (!PyBytes_Check(PyTuple_GET_ITEM(quiet, i))) {
+                PyErr_SetString(PyExc_TypeError, "a quiet route's keys are a tuple of bytes");
+                return -1;
+            }
+        r->quiet = Py_NewRef(quiet);
     }
     PyObject *conds = PyTuple_GET_ITEM(spec, 0), *segs = PyTuple_GET_ITEM(spec, 1);
     PyObject *market = PyTuple_GET_ITEM(spec, 2), *seq = PyTuple_GET_ITEM(spec, 3);
@@ -891,6 +907,7 @@ route_clear(Route *r)
     Py_CLEAR(r->part_sep);
     Py_CLEAR(r->seq_state);
     Py_CLEAR(r->cls);
+    Py_CLEAR(r->quiet);
     for (int i = 0; i < r->nslots; i++)
         slot_clear(&r->slots[i]);
     PyMem_Free(r->cond);
@@ -1345,10 +1362,38 @@ sequence_ok(const Scan *sc, const Route *r, long long *seq)
     return want == *seq; /* a gap: the Python path raises it */
 }
 
+/* A quiet route's message as parse_ws ignores it: an array (its conditions are on
+ * indices), or an object with each key once, each one of the route's (0: not mine) */
+static int
+quiet_holds(const Scan *sc, const Route *r)
+{
+    const Tok *root = &sc->t[0];
+    if (root->type == T_ARR)
+        return 1;
+    if (root->type != T_OBJ || has_duplicate_key(sc, 0))
+        return 0;
+    int i = 1;
+    for (int e = 0; e < root->count; e++) {
+        const Tok *k = &sc->t[i];
+        int known = 0;
+        for (Py_ssize_t j = 0; !known && j < PyTuple_GET_SIZE(r->quiet); j++) {
+            PyObject *name = PyTuple_GET_ITEM(r->quiet, j);
+            known = !k->escaped && k->end - k->start == PyBytes_GET_SIZE(name) &&
+                    memcmp(sc->s + k->start, PyBytes_AS_STRING(name), k->end - k->start) == 0;
+        }
+        if (!known)
+            return 0;
+        i = sc->t[i + 1].next;
+    }
+    return 1;
+}
+
 /* the route's records appended to out: their count, -1 with an exception, -2: not mine */
 static int
 read_route(Scan *sc, const Route *r, PyObject *ts_recv, PyObject *out)
 {
+    if (r->quiet != NULL)
+        return quiet_holds(sc, r) ? 0 : -2;
     long long seq = 0;
     if (r->has_seq && !sequence_ok(sc, r, &seq))
         return PyErr_Occurred() ? -1 : -2;

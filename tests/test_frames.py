@@ -76,7 +76,7 @@ def simulated(venue: str, kind: str = "spot", n: int = 24) -> list[bytes]:
     for five markets: one per endpoint of the codec (its ``routes()``, each on its own
     path, with five of the markets it serves), each subscribed as the codec does, its
     replies to the simulator's frames (a welcome) answered; their answers, then n updates
-    on each connection."""
+    on each connection, with its heartbeats among them."""
     try:
         dialect = dialect_class(venue, kind)()
     except LookupError:
@@ -99,6 +99,8 @@ def simulated(venue: str, kind: str = "spot", n: int = 24) -> list[bytes]:
             q = Quote(native, mid - 0.05, mid + 0.05, 1.0 + i, 2.5, mid, mid * 0.99, mid * 1.02,
                       mid * 0.98, 1000.0 + i, 1000.0 * mid, updates=i)  # fmt: skip
             out += dialect.tick(conn, q)
+            if i % 8 == 7:  # the venue's heartbeats, where it sends some
+                out += dialect.heartbeat(conn)
     return [f if isinstance(f, bytes) else f.encode() for f in out]
 
 
@@ -532,3 +534,25 @@ def test_the_sessions_of_a_table_share_its_compiled_routes() -> None:
     del table
     gc.collect()
     assert len(routes._PROGRAMS) == cached - 1  # gone with its table
+
+
+@pytest.mark.parametrize("venue", ["coinbaseexchange", "kraken", "bitfinex"])
+def test_a_quiet_route_takes_its_heartbeats_and_nothing_parse_ws_would_check(venue: str) -> None:
+    """A heartbeat is taken in C and makes nothing (parse_ws's []); one with a key parse_ws
+    reads, or a key twice, is parse_ws's to judge."""
+    dialect = dialect_class(venue, "spot")()
+    fast, slow = pair(venue)
+    conn = ConnState(path=dialect.ws_path)
+    connected(dialect, conn, fast, dialect.markets[:3])
+    beats = [b if isinstance(b, bytes) else b.encode() for b in dialect.heartbeat(conn)]
+    assert beats
+    for beat in beats:
+        assert routes.read(fast, beat, TS) == [] == slow.parse_ws(beat, TS)
+        doc = orjson.loads(beat)
+        if isinstance(doc, dict):
+            worse = beat[:-1] + b',"data":{"x":1}}'  # a key its parse_ws decodes
+            twice = beat[:-1] + b"," + beat[1:-1] + b"}"
+            assert routes.read(fast, worse, TS) is None
+            assert routes.read(fast, twice, TS) is None
+        else:
+            assert routes.read(fast, orjson.dumps({"1": "hb"}), TS) is None  # not an array

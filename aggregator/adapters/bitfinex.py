@@ -29,7 +29,7 @@ from ..records import Ticker, minus
 from ..symbols import Market, MarketTable, unify
 from .base import Codec, RestRequest, json_body
 from .fields import StructFields
-from .routes import Call, Route
+from .routes import Call, Quiet, Route
 from .schema import Num, Schema
 
 # ORS is ORS Group here, not Origin Sport; the reference's display name is no code.
@@ -85,6 +85,8 @@ class Bitfinex(Codec):
     REST_RATE: ClassVar[float] = 1.0  # 90 requests a minute
     # parse_ws's [CHAN_ID, ROW] of a ticker channel of this connection, read in C
     ROUTES: ClassVar[tuple[Route, ...]] = (
+        Quiet({"1": "hb"}),  # [CHAN_ID, "hb"]: every 15 s, each channel (first: the first
+        # route whose conditions hold reads the frame, and the rows' route has none)
         Route(
             when={}, market="0", lookup="_channels", market_int=True,
             fields={"bid": "1.0", "ask": "1.2", "last": "1.6",

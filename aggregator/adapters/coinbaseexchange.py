@@ -19,7 +19,7 @@ from ..records import Ticker, iso_to_ns
 from ..symbols import Market, unify
 from .base import Codec, RestRequest, json_body, json_object
 from .fields import StructFields, TickerFields
-from .routes import ISO, Route, TimeAt
+from .routes import ISO, Quiet, Route, TimeAt
 from .schema import Num, Schema
 
 REST_TICKER = TickerFields(
@@ -71,6 +71,8 @@ class CoinbaseExchange(Codec):
                     "high": "high_24h", "low": "low_24h", "volume": "volume_24h",
                     "ts_event": TimeAt("time", ISO)},
         ),
+        # a heartbeat a second for each product: nothing to make
+        Quiet({"type": "heartbeat"}, keys=("sequence", "last_trade_id", "product_id", "time")),
     )  # fmt: skip
 
     def subscribe(self, markets: Sequence[Market]) -> list[str]:

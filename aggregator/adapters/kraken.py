@@ -19,7 +19,7 @@ from ..records import Ticker, iso_to_ns, minus, times
 from ..symbols import Market, unify
 from .base import Codec, RestRequest, json_body
 from .fields import StructFields
-from .routes import ISO, Call, Route, TimeAt
+from .routes import ISO, Call, Quiet, Route, TimeAt
 from .schema import Num, Schema
 
 
@@ -91,6 +91,7 @@ class Kraken(Codec):
                     "quote_volume": Call(times, "vwap", "volume"),
                     "ts_event": TimeAt("timestamp", ISO)},
         ),
+        Quiet({"channel": "heartbeat"}),  # a second, each connection
     )  # fmt: skip
 
     def subscribe(self, markets: Sequence[Market]) -> list[str]:

@@ -5,7 +5,8 @@ ticker. A codec declares each as a ``Route``: the conditions that pick it (a str
 or a path absent), where its records are (the frame, or the elements of arrays in it), where
 the market's id is, and where each field of the record is. The compiled reader then takes
 such a frame's bytes to its records in one call, without the Python objects of a decoded
-message; every other frame (acks, errors, heartbeats, a value of an unexpected type, a
+message, and a frame that makes none (a heartbeat, declared ``Quiet``) is taken with no
+Python call either; every other frame (acks, errors, a value of an unexpected type, a
 field missing, a sequence gap) goes to the codec's ``parse_ws`` as before, which says what
 is wrong with it. A route reads exactly what ``parse_ws`` would make of the frames it
 takes: tests/test_frames.py holds every route to that, on recorded frames and mutated ones.
@@ -143,6 +144,7 @@ class Route:
     - ``sequence``: (path, the codec's ``SequenceCheck`` attribute), for venues that number
       their messages per connection.
     - ``record``: Ticker, or Derivative.
+    - ``quiet``: a message that makes no record (``Quiet``): the keys its object may have.
     """
 
     when: Mapping[str, str | None]
@@ -156,6 +158,7 @@ class Route:
     record: type[Ticker] = Ticker
     market_fields: Mapping[str, str] = field(default_factory=dict)
     market_part: tuple[str, int] | None = None
+    quiet: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         names = set(self._names())
@@ -164,6 +167,15 @@ class Route:
 
     def _names(self) -> list[str]:
         return [f.name for f in msgspec.structs.fields(self.record)]
+
+
+def Quiet(when: Mapping[str, str | None], keys: tuple[str, ...] = ()) -> Route:
+    """A message that makes no record (a venue's heartbeat, sent per market each second by
+    some), taken in C where ``parse_ws`` would return nothing for it: ``when`` holds, and the
+    frame is an array (``when`` on its indices) or an object with no key but ``when``'s and
+    ``keys`` (those parse_ws ignores of it), each once."""
+    top = tuple(p.split(".")[0] for p in when)
+    return Route(when=when, market="", fields={}, quiet=(*top, *keys))
 
 
 def _steps(path: str) -> tuple[bytes | int, ...]:
@@ -231,6 +243,10 @@ def declared(cls: type[Codec]) -> tuple[Route, ...]:
 def compile_route(route: Route, codec: Codec) -> tuple[Any, ...] | None:
     """The route as _frames.Reader takes it, bound to this codec's dicts; None when the
     codec's ids are not a dict (a lookup that is a function)."""
+    if route.quiet is not None:
+        keys = tuple(k.encode() for k in route.quiet)
+        return (_conds(route), (), (((0, ()),), False, {}, None), None, route.record, (), False,
+                False, keys)  # fmt: skip
     if route.lookup == "lookup":
         table = getattr(codec.lookup, "__self__", None)
     else:
@@ -241,10 +257,7 @@ def compile_route(route: Route, codec: Codec) -> tuple[Any, ...] | None:
     if route.sequence is not None:
         path, attr = route.sequence
         seq = (_steps(path), getattr(codec, attr).expected)
-    conds = tuple(
-        (_steps(p), None if v is None else v.rstrip("*").encode(), bool(v and v.endswith("*")))
-        for p, v in route.when.items()
-    )
+    conds = _conds(route)
     names = route._names()
     fixed = {"exchange", "symbol", "native", "ts_recv"}
     wanted = set(route.fields) | set(route.market_fields) | fixed
@@ -276,7 +289,15 @@ def compile_route(route: Route, codec: Codec) -> tuple[Any, ...] | None:
     market = (where, route.market_int, table, split)
     segments = _segments(route.items)
     is_array = _item_is_array(route)
-    return (conds, segments, market, seq, route.record, tuple(slots), route.skip_unknown, is_array)
+    return (conds, segments, market, seq, route.record, tuple(slots), route.skip_unknown, is_array,
+            None)  # fmt: skip
+
+
+def _conds(route: Route) -> tuple[tuple[Any, ...], ...]:
+    return tuple(
+        (_steps(p), None if v is None else v.rstrip("*").encode(), bool(v and v.endswith("*")))
+        for p, v in route.when.items()
+    )
 
 
 def _item_is_array(route: Route) -> bool:
