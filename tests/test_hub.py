@@ -176,3 +176,58 @@ async def test_a_consumer_wakes_at_its_threshold_on_wake_and_on_close() -> None:
         assert await q.get_batch() == []
     with pytest.raises(ValueError):
         BoundedQueue(10, wake_at=11)
+
+
+class Turning(Recording):
+    """A sink that takes a turn's batches in one call, with their spans."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.spans: list[list[tuple[str, int, int]]] = []
+
+    def offer_turn(
+        self, records: list[Record], lines: list[bytes], spans: list[tuple[str, int, int]]
+    ) -> None:
+        self.got.extend(zip(records, lines, strict=True))
+        self.spans.append(spans)
+        self.calls += 1
+
+
+def kraken(i: int) -> Ticker:
+    t = ticker(i)
+    t.exchange = "kraken"
+    return t
+
+
+async def test_a_turns_batches_go_out_together_at_its_end_as_one_by_one() -> None:
+    one_by_one, hub = Recording(), Hub()
+    by_batch, by_turn = Recording(), Turning()
+    one_by_one_hub = Hub()
+    one_by_one_hub.add_sink(one_by_one)
+    hub.add_sink(by_batch)
+    hub.add_sink(by_turn)
+    batches = [[ticker(0), ticker(1)], [kraken(2)], [ticker(3)]]
+    for batch in batches:
+        for r in batch:
+            one_by_one_hub.publish(r)
+        hub.publish_later(list(batch), batch[0].exchange)
+    assert by_batch.got == by_turn.got == [] and hub.published == 0  # the turn's end
+    await asyncio.sleep(0)
+    assert by_turn.calls == 1 and by_turn.spans == [[("binance", 0, 2), ("kraken", 2, 3),
+                                                     ("binance", 3, 4)]]  # fmt: skip
+    assert by_batch.calls == 3  # a sink without offer_turn: a call per batch
+    assert by_batch.got == by_turn.got == one_by_one.got
+    assert hub.published == 4 and hub.turns == 1 and hub.latest == one_by_one_hub.latest
+
+
+async def test_a_record_published_at_once_goes_after_the_batches_waiting() -> None:
+    sink, hub = Turning(), Hub()
+    hub.add_sink(sink)
+    hub.publish_later([ticker(0)], "binance")
+    status = Status("binance", "live", seq=1)
+    hub.publish(status)  # a status after the records before it
+    hub.publish_later([ticker(2)], "binance")
+    hub.publish_batch([ticker(3)], [dumps(ticker(3))])  # and a batch published at once
+    assert [r.seq for r, _ in sink.got] == [0, 1, 2, 3]
+    await asyncio.sleep(0)  # the turn's call finds nothing left
+    assert [r.seq for r, _ in sink.got] == [0, 1, 2, 3] and hub.turns == 2
