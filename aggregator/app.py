@@ -93,7 +93,7 @@ class Daemon:
                 feed,
                 publish,
                 config.daemon.state_dir,
-                publish_batch=self.hub.publish_later,
+                publish_batch=self.hub.publish_batch,
                 instance=instance,
                 recorder=self.raw.recorder(feed.venue, feed.kind)
                 if self.raw is not None and feed.capture
@@ -263,7 +263,6 @@ class Daemon:
         return 0
 
     async def _stop_sinks(self) -> None:
-        self.hub.publish_turn()  # what the adapters' last reads made
         # the page first (its clients are told the daemon goes), then the view: the sinks
         # below take no more of its records, and none is left due on the loop
         if self.web is not None:

@@ -11,7 +11,7 @@ import asyncio
 from collections import deque
 from typing import Generic, Protocol, TypeVar
 
-from .records import Record, dumps, lines_of
+from .records import Record, dumps
 from .settling import remember
 
 T = TypeVar("T")
@@ -122,26 +122,13 @@ class BoundedQueue(Generic[T]):
         self._ready.set()
 
 
-class TurnSink(Protocol):
-    """A sink that takes a turn's batches of several venues at once (``Hub.publish_later``)."""
-
-    def offer_turn(
-        self, records: list[Record], lines: list[bytes], spans: list[tuple[str, int, int]]
-    ) -> None:
-        """``offer_batch`` for each span (venue, start, end) of records and lines, in
-        order, in one call."""
-
-
 class Hub:
     """Fan-out of records to sinks, plus the latest-value cache."""
 
     def __init__(self) -> None:
         self.latest: dict[tuple[str, str, str], Record] = {}
         self.published = 0
-        self.turns = 0  # turns of the loop whose batches went out together (publish_later)
         self._sinks: list[Sink] = []
-        self._turn: list[tuple[list[Record], str]] = []  # this turn's batches, not out yet
-        self._loop: asyncio.AbstractEventLoop | None = None
 
     def add_sink(self, sink: Sink) -> None:
         self._sinks.append(sink)
@@ -151,8 +138,6 @@ class Hub:
         return tuple(self._sinks)
 
     def publish(self, record: Record) -> None:
-        if self._turn:  # the batches before it go out before it
-            self.publish_turn()
         self.published += 1
         self.latest[record.key()] = record
         line = dumps(record)
@@ -175,54 +160,7 @@ class Hub:
             raise ValueError(f"{len(records)} records and {len(lines)} lines")
         if not records:
             return
-        if self._turn:
-            self.publish_turn()
         self.published += len(records)
         remember(self.latest, records)
         for sink in self._sinks:
             sink.offer_batch(records, lines, venue)
-
-    def publish_later(self, records: list[Record], venue: str) -> None:
-        """An adapter's batch (one venue's records, settled), published with every other
-        batch of this turn of the event loop at its end: their lines made in one call, the
-        latest values set in one, each sink offered the turn once (``offer_turn``, else
-        ``offer_batch`` per batch), where one read's batch would cost each of them a call.
-        A ``publish`` or ``publish_batch`` first publishes what waits, so order holds."""
-        if not records:
-            return
-        turn = self._turn
-        turn.append((records, venue))
-        if len(turn) == 1:
-            loop = self._loop
-            if loop is None:
-                loop = self._loop = asyncio.get_running_loop()
-            loop.call_soon(self.publish_turn)
-
-    def publish_turn(self) -> None:
-        """Publish the batches waiting for the turn's end (``publish_later``) now."""
-        turn, self._turn = self._turn, []
-        if not turn:
-            return
-        self.turns += 1
-        if len(turn) == 1:
-            records = turn[0][0]
-        else:
-            records = []
-            for batch, _ in turn:
-                records += batch
-        lines = lines_of(records)
-        self.published += len(records)
-        remember(self.latest, records)
-        spans, i = [], 0
-        for batch, venue in turn:
-            spans.append((venue, i, i + len(batch)))
-            i += len(batch)
-        for sink in self._sinks:
-            offer_turn = getattr(sink, "offer_turn", None)
-            if offer_turn is not None:
-                offer_turn(records, lines, spans)
-            elif len(spans) == 1:
-                sink.offer_batch(records, lines, spans[0][0])
-            else:
-                for venue, a, b in spans:
-                    sink.offer_batch(records[a:b], lines[a:b], venue)

@@ -20,8 +20,7 @@ format, on a busy 2-core machine. Names (see README, "Operations"):
   ``aggregator_socket_delay_seconds`` (a histogram: a frame's read to its line's write);
 - the daemon: ``aggregator_up``, ``aggregator_healthy`` (the verdict of /health),
   ``aggregator_build_info``, ``aggregator_start_time_seconds``,
-  ``aggregator_records_published_total``, ``aggregator_publish_turns_total``,
-  ``aggregator_event_loop_lag_seconds`` and
+  ``aggregator_records_published_total``, ``aggregator_event_loop_lag_seconds`` and
   ``aggregator_event_loop_lag_max_seconds`` (the largest of the last 60 s); Python's cyclic
   collector: ``aggregator_gc_passes_total{generation}``, ``_pause_seconds_total``,
   ``_pause_longest_seconds`` and ``aggregator_gc_frozen_objects``.
@@ -143,12 +142,6 @@ def _daemon(ops: Ops) -> Iterator[Metric]:
         "counter",
         "Records (tickers and status) handed to the sinks.",
         [({}, d.hub.published)],
-    )
-    yield family(
-        "aggregator_publish_turns_total",
-        "counter",
-        "Turns of the event loop whose records went out to the sinks together.",
-        [({}, d.hub.turns)],
     )
     yield family(
         "aggregator_venue_records_total",

@@ -431,10 +431,6 @@ def internal(m0: dict, m1: dict) -> dict[str, Any]:
         "records": int(n),
         "p50_ms_at_most": q(0.5), "p99_ms_at_most": q(0.99), "p999_ms_at_most": q(0.999),
         "buckets_ms": [(b * 1e3, int(c)) for b, c in cum],
-        "turns": m1.get(("aggregator_publish_turns_total", ()), 0.0)
-        - m0.get(("aggregator_publish_turns_total", ()), 0.0),
-        "published": m1.get(("aggregator_records_published_total", ()), 0.0)
-        - m0.get(("aggregator_records_published_total", ()), 0.0),
         "gc_passes": [gen("aggregator_gc_passes_total", g) for g in range(3)],
         "gc_seconds": [gen("aggregator_gc_pause_seconds_total", g) for g in range(3)],
     }  # fmt: skip

@@ -414,7 +414,6 @@ def test_exposition_is_valid_and_complete() -> None:
         "aggregator_socket_clients",
         "aggregator_event_loop_lag_seconds",
         "aggregator_event_loop_lag_max_seconds",
-        "aggregator_publish_turns_total",
         "aggregator_gc_passes_total",
         "aggregator_gc_pause_seconds_total",
         "aggregator_gc_pause_longest_seconds",

@@ -31,7 +31,7 @@ from aggregator.adapters.stream import SessionClosed, open_websocket
 from aggregator.adapters.streaming import Sessions
 from aggregator.config import ExchangeConfig
 from aggregator.logs import RepeatFilter
-from aggregator.records import Status, Ticker, lines_of
+from aggregator.records import Status, Ticker
 from aggregator.sim import VenueSim
 from aggregator.symbols import Market, MarketTable, snapshot_path
 
@@ -567,7 +567,7 @@ async def venue(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
             cfg,
             out.append,
             tmp_path / name,
-            publish_batch=(lambda recs, venue: lines.extend(lines_of(recs))) if batch else None,
+            publish_batch=(lambda recs, ls, venue: lines.extend(ls)) if batch else None,
         )
         adapter.MAX_MESSAGE = SMALL_LIMIT  # the limit, lowered for the oversize faults
         v = Venue(adapter, hostile, sim, out, lines)

@@ -4,9 +4,9 @@ Every ticker record a connection makes goes through ``Emitter.emit``: merged wit
 record of its market where the venue sends partial updates, checked (a value sent badly is
 null and flagged), given the venue's next sequence number, and either published at once or,
 with a batch publisher (the daemon's hub), appended to the batch of the current read. The
-batch is handed over once the read is done, or every FLUSH_AT records (the hub makes the
-JSON lines of a turn of the loop's batches in one call); a status record always goes out
-after the records before it.
+batch is handed over once the read is done, or every FLUSH_AT records, with its JSON lines
+made in one call (records.lines_of); a status record always goes out after the records
+before it.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ParseError
-from ..records import Status, Ticker
+from ..records import Status, Ticker, lines_of
 from ..settling import settle_batch
 from .base import Codec
 from .recorder import Recorder
@@ -27,9 +27,8 @@ from .recorder import Recorder
 if TYPE_CHECKING:
     from .stream import WebSocket
 
-# The daemon's hub (Hub.publish_later): a read's records, settled, and the venue; their
-# lines are made with the rest of the turn's.
-PublishBatch = Callable[[list[Any], str], None]
+# The daemon's hub: a read's records, their lines, and the venue.
+PublishBatch = Callable[[list[Any], list[bytes], str], None]
 
 
 @dataclass(slots=True)
@@ -144,7 +143,7 @@ class Emitter:
             self.batch = []
             self.counters.records += len(batch)
             if self.publish_batch is not None:
-                self.publish_batch(batch, self.venue)
+                self.publish_batch(batch, lines_of(batch), self.venue)
             else:
                 for record in batch:
                     self.publish(record)

@@ -64,7 +64,7 @@ class Adapter:
     or polls until cancelled.
 
     Records go out one by one through ``publish``, or, given ``publish_batch`` (the
-    daemon's hub's ``publish_later``), in batches (see emitter.py). The daemon reads
+    daemon's hub), in batches with their JSON lines (see emitter.py). The daemon reads
     its counters through ``stats()``. ``name`` is what the daemon calls it: the venue for
     spot, ``binance:perp`` for another kind.
     """

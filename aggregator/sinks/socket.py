@@ -470,22 +470,9 @@ class SocketSink:
         written at once, unless the write budget says to wait."""
         if not self._targets:
             return
-        if records:  # the records of one read: read together (delays.py)
-            self._reads.append((records[0].ts_recv, len(records)))
-        self._offer(records, lines)
-
-    def offer_turn(
-        self, records: list[Record], lines: list[bytes], spans: list[tuple[str, int, int]]
-    ) -> None:
-        """A turn's batches of every venue (Hub.publish_turn): offered as one batch, each
-        batch's read noted for the delays."""
-        if not self._targets:
-            return
-        self._reads += [(records[a].ts_recv, b - a) for _, a, b in spans]
-        self._offer(records, lines)
-
-    def _offer(self, records: Sequence[Record], lines: Sequence[bytes]) -> None:
         i, n = 0, len(records)
+        if n:  # the records of one read: read together (delays.py)
+            self._reads.append((records[0].ts_recv, n))
         while n - i >= MAX_BATCH - len(self._lines):  # fills the batch: write now
             j = i + MAX_BATCH - len(self._lines)
             self._records += records[i:j]
