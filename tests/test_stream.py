@@ -845,3 +845,23 @@ async def test_a_fatal_end_is_the_sessions_iterators_last() -> None:
         ends = [end async for end in sessions]
     assert len(ends) == 1 and ends[0].kind == "fatal", ends
     assert "configuration error" in ends[0].reason and ends[0].delay == 0.0
+
+
+async def test_every_connection_s_checks_wake_on_one_beat() -> None:
+    """Hundreds of watchers wait for one beat of the loop's clock (one list of waiters, one
+    timer), all woken within STALE_CHECK; one cancelled meanwhile is no matter."""
+    from aggregator.adapters import session
+
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+    waits = [asyncio.ensure_future(session.beat()) for _ in range(300)]
+    await asyncio.sleep(0)
+    assert len(session._BEATS[loop]) == 300
+    waits[0].cancel()
+    async with asyncio.timeout(session.STALE_CHECK + 2):
+        await asyncio.gather(*waits[1:])
+    assert loop.time() - t0 <= session.STALE_CHECK + 0.5
+    assert waits[0].cancelled() and loop not in session._BEATS
+    second = loop.time()
+    await session.beat()  # the next beat: a clock of its own again, STALE_CHECK on
+    assert session.STALE_CHECK - 0.1 <= loop.time() - second <= session.STALE_CHECK + 0.5

@@ -23,7 +23,7 @@ from ..errors import ParseError, RateLimited
 from ..symbols import Market, MarketTable
 from .base import Codec, RestRequest, backoff_delay
 from .emitter import Connection, Emitter
-from .session import RETRY, STALE_CHECK, classify, watch
+from .session import RETRY, STALE_CHECK, beat, classify, watch
 
 Fetch = Callable[[str, Any, str | None], Awaitable[bytes]]
 
@@ -129,7 +129,7 @@ class Polling:
         poller: asyncio.Task[None] | None = None
         try:
             while True:
-                await asyncio.sleep(STALE_CHECK)
+                await beat()
                 live = stream_live()
                 down = 0.0 if live else down + STALE_CHECK
                 if poller is None and down >= limit:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -109,6 +110,32 @@ class BugLog:
 
 STALE_CHECK = 1.0  # seconds between staleness checks
 
+# per event loop: the futures waiting for its next beat (one timer for all of them)
+_BEATS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def beat() -> None:
+    """Wait for the next beat of the loop's clock, every STALE_CHECK s: each connection's
+    checks (staleness, the REST fallback) wake on one timer for all of them, where a sleep
+    each would keep a timer each (hundreds of connections: a timer each every second). The
+    first beat comes within STALE_CHECK, the next ones every STALE_CHECK."""
+    loop = asyncio.get_running_loop()
+    waiters = _BEATS.get(loop)
+    if waiters is None:
+        waiters = _BEATS[loop] = []
+        loop.call_later(STALE_CHECK, _ring, loop)
+    waiter: asyncio.Future[None] = loop.create_future()
+    waiters.append(waiter)
+    await waiter
+
+
+def _ring(loop: asyncio.AbstractEventLoop) -> None:
+    for waiter in _BEATS.pop(loop, ()):
+        if not waiter.done():  # (a cancelled one)
+            waiter.set_result(None)
+
 
 async def watch(
     conn: Connection,
@@ -118,7 +145,7 @@ async def watch(
 ) -> None:
     """Mark the connection stale and drop it when no record arrived for ``stale_after``."""
     while True:
-        await asyncio.sleep(STALE_CHECK)
+        await beat()
         mark = conn.activity + conn.record_count()
         if mark != conn.seen:
             conn.seen = mark
