@@ -1,19 +1,19 @@
 """How long records take inside the daemon: from their frame's read to their line's write.
 
 A record's ``ts_recv`` is the time its frame was read from the venue's connection; when the
-socket sink writes lines to its subscribers it notes, for each batch of records it was
-offered since its last write (an adapter's read, whose frames were read together), how long
-ago the batch's first record was read, once for each of its records: one clock read a
-write, a bucket's search per read. The counts are a histogram
-(``aggregator_socket_delay_seconds`` in the metrics) that tells an operator the daemon's
-own share of a record's latency: its parsing, its fan-out, its event loop's turns and
-pauses, apart from the venue's and the network's.
+socket sink writes lines to its subscribers it notes how long ago the first record of the
+write was read, once for each record of the write: one clock read a write, each record
+counted at the oldest delay of its write, an upper bound for it (a write holds one read's
+records, or those of a few reads of one turn of the event loop). The counts are a
+histogram (``aggregator_socket_delay_seconds`` in the metrics) that tells an operator the
+daemon's own share of a record's latency: its parsing, its fan-out, its event loop's turns
+and pauses, apart from the venue's and the network's.
 """
 
 from __future__ import annotations
 
-import time
 from bisect import bisect_left
+from time import time_ns
 
 # seconds: the histogram's buckets (upper bounds; one more for what is above the last)
 BOUNDS = (0.0005, 0.001, 0.002, 0.003, 0.004, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.1, 0.25,
@@ -28,18 +28,16 @@ class Delays:
         self.sum = 0.0
         self.count = 0
 
-    def written(self, reads: list[tuple[int, int]]) -> None:
-        """Note records written now: (ts_recv, how many) per batch, ts_recv on time.time_ns's
-        clock; a batch that says no time (0: a status record, say) is not counted."""
-        now = time.time_ns()
-        counts, total, count = self.counts, self.sum, self.count
-        for ts_ns, n in reads:
-            if ts_ns > 0:
-                seconds = max(0.0, (now - ts_ns) / 1e9)
-                counts[bisect_left(BOUNDS, seconds)] += n
-                total += seconds * n
-                count += n
-        self.sum, self.count = total, count
+    def written(self, ts_ns: int, n: int) -> None:
+        """Note ``n`` records written now, the first read at ``ts_ns`` (time.time_ns's
+        clock); a first record that says no time (0: a status record) is not counted."""
+        if ts_ns > 0:
+            seconds = (time_ns() - ts_ns) / 1e9
+            if seconds < 0.0:  # (the wall clock stepped back)
+                seconds = 0.0
+            self.counts[bisect_left(BOUNDS, seconds)] += n
+            self.sum += seconds * n
+            self.count += n
 
     def observe(self, seconds: float, n: int = 1) -> None:
         self.counts[bisect_left(BOUNDS, seconds)] += n

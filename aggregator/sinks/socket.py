@@ -399,7 +399,7 @@ class SocketSink:
         self._idle.set()
         self._records: list[Record] = []  # this tick's batch: the records, and
         self._lines: list[bytes] = []  # their lines (apart: most clients want every line)
-        self._reads: list[tuple[int, int]] = []  # and per batch offered: (ts_recv, records)
+        self._oldest = 0  # and the first one's ts_recv (0: none yet), for the delays
         self._scheduled = False
         self._flushed_at = 0.0  # loop time of the last flush
         self.flushes = 0  # batches written out
@@ -454,7 +454,8 @@ class SocketSink:
         if not self._targets:
             return
         self._records.append(record)
-        self._reads.append((record.ts_recv, 1))
+        if not self._oldest:
+            self._oldest = record.ts_recv
         self._lines.append(line)
         if len(self._lines) >= MAX_BATCH:  # a long read callback: write now, bounded per client
             self._flush()
@@ -471,8 +472,8 @@ class SocketSink:
         if not self._targets:
             return
         i, n = 0, len(records)
-        if n:  # the records of one read: read together (delays.py)
-            self._reads.append((records[0].ts_recv, n))
+        if n and not self._oldest:
+            self._oldest = records[0].ts_recv
         while n - i >= MAX_BATCH - len(self._lines):  # fills the batch: write now
             j = i + MAX_BATCH - len(self._lines)
             self._records += records[i:j]
@@ -517,7 +518,7 @@ class SocketSink:
         if not lines:
             return
         self._records, self._lines = [], []
-        reads, self._reads = self._reads, []
+        oldest, self._oldest = self._oldest, 0
         self.flushes += 1
         if self._loop is not None:
             self._flushed_at = self._loop.time()
@@ -560,7 +561,7 @@ class SocketSink:
                 self.spliced += fan.send(joined[f][0], group)
         self.sent += sent
         if sent:
-            self.delays.written(reads)
+            self.delays.written(oldest, len(lines))
 
     def _attach(self, c: _Client) -> None:
         self._conns.add(c)
