@@ -13,6 +13,7 @@
 #include <Python.h>
 #include <structmember.h>
 #include <math.h>
+#include <time.h>
 
 #define NFIELDS 10
 #define BAD_VALUE 1
@@ -465,6 +466,64 @@ remember(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     Py_RETURN_NONE;
 }
 
+/* note_delay(hist, bounds, ts_ns, n): delays.python_note_delay, compiled: n records
+ * written now whose first was read at ts_ns (CLOCK_REALTIME ns, time.time_ns's clock; 0:
+ * not counted) added to hist, a list of len(bounds) + 3 ints: the count per bucket of
+ * bounds (seconds, ascending; the last bucket above them all), the delays' total in ns,
+ * and the records counted */
+static int
+add_to(PyObject *list, Py_ssize_t i, long long v)
+{
+    PyObject *was = PyList_GET_ITEM(list, i);
+    long long now = PyLong_AsLongLong(was);
+    if (now == -1 && PyErr_Occurred())
+        return -1;
+    PyObject *sum = PyLong_FromLongLong(now + v);
+    if (sum == NULL)
+        return -1;
+    PyList_SET_ITEM(list, i, sum);
+    Py_DECREF(was);
+    return 0;
+}
+
+static PyObject *
+note_delay(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 4 || !PyList_CheckExact(args[0]) || !PyTuple_CheckExact(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "note_delay(hist: list, bounds: tuple, ts_ns, n)");
+        return NULL;
+    }
+    PyObject *hist = args[0], *bounds = args[1];
+    Py_ssize_t nb = PyTuple_GET_SIZE(bounds);
+    if (PyList_GET_SIZE(hist) != nb + 3) {
+        PyErr_SetString(PyExc_ValueError, "note_delay: hist is len(bounds) + 3 long");
+        return NULL;
+    }
+    long long ts = PyLong_AsLongLong(args[2]), n = PyLong_AsLongLong(args[3]);
+    if ((ts == -1 || n == -1) && PyErr_Occurred())
+        return NULL;
+    if (ts <= 0 || n <= 0)
+        Py_RETURN_NONE;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    long long ns = (long long)now.tv_sec * 1000000000LL + now.tv_nsec - ts;
+    if (ns < 0) /* the wall clock stepped back */
+        ns = 0;
+    double seconds = (double)ns / 1e9;
+    Py_ssize_t i = 0;
+    while (i < nb) { /* bisect_left: the first bound at or above the delay */
+        double b = PyFloat_AsDouble(PyTuple_GET_ITEM(bounds, i));
+        if (b == -1.0 && PyErr_Occurred())
+            return NULL;
+        if (b >= seconds)
+            break;
+        i++;
+    }
+    if (add_to(hist, i, n) < 0 || add_to(hist, nb + 1, ns * n) < 0 || add_to(hist, nb + 2, n) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"setup", setup, METH_VARARGS, "Bind the record class and the markers (once)."},
     {"settle", (PyCFunction)(void (*)(void))settle, METH_FASTCALL,
@@ -474,6 +533,8 @@ static PyMethodDef methods[] = {
      "settling.python_settle_batch, compiled."},
     {"remember", (PyCFunction)(void (*)(void))remember, METH_FASTCALL,
      "remember(latest, records): latest[record.key()] = record for each."},
+    {"note_delay", (PyCFunction)(void (*)(void))note_delay, METH_FASTCALL,
+     "note_delay(hist, bounds, ts_ns, n): delays.python_note_delay, compiled."},
     {NULL, NULL, 0, NULL},
 };
 

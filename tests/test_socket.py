@@ -961,3 +961,22 @@ def test_delays_histogram() -> None:
     assert d.quantile(1.0) == float("inf")
     cum = d.cumulative()
     assert len(cum) == len(BOUNDS) + 1 and cum[-1] == (float("inf"), 100) and cum[0] == (0.0005, 90)
+
+
+@pytest.mark.parametrize("delay_ms", [17.0, 40.0, 400.0, 30_000.0])
+def test_the_compiled_delay_note_counts_as_the_python_one(delay_ms: float) -> None:
+    from aggregator import delays
+
+    if os.environ.get("CI"):  # (CI builds the compiled parts)
+        assert delays.note_delay is not delays.python_note_delay
+    hists = []
+    for note in (delays.note_delay, delays.python_note_delay):
+        hist = [0] * (len(delays.BOUNDS) + 3)
+        note(hist, delays.BOUNDS, time.time_ns() - int(delay_ms * 1e6), 3)
+        note(hist, delays.BOUNDS, 0, 5)  # no read time: not counted
+        note(hist, delays.BOUNDS, time.time_ns(), 0)
+        hists.append(hist)
+    compiled, python = hists
+    assert compiled[:-2] == python[:-2] and compiled[-1] == python[-1] == 3
+    for hist in hists:
+        assert 3 * delay_ms * 1e6 <= hist[-2] < 3 * (delay_ms + 5.0) * 1e6
