@@ -1128,6 +1128,35 @@ static PyObject *inverse_name, *contract_size_name;
  * decimal product where the contracts are an exact decimal, the contract size the nearest
  * double to a decimal of few digits, their decimals 12 at most and |p| < 1000 (the float
  * product is then within 4e-13 of it). Otherwise CALL_IT. */
+#ifdef __SIZEOF_INT128__
+/* round(p, 12) as Python makes it (the decimal nearest p with 12 decimals, ties to even,
+ * then the double nearest that), for |p| < 8192: p is M / 2^sh exactly (M < 2^53), so
+ * p * 10^12 = M * 10^12 / 2^sh (under 2^93) is rounded to a whole N in 128 bits, and N
+ * (under 2^53) / 10^12 is one correctly rounded division of exact values */
+static double
+round12(double p)
+{
+    int e;
+    double f = frexp(fabs(p), &e); /* |p| = f * 2^e, f in [0.5, 1) */
+    if (f == 0.0)
+        return p; /* 0.0 or -0.0, as round gives them back */
+    unsigned long long m = (unsigned long long)ldexp(f, 53);
+    int sh = 53 - e; /* |p| = m / 2^sh; sh >= 40 here */
+    unsigned __int128 v = (unsigned __int128)m * 1000000000000ULL, q;
+    if (sh > 100) {
+        q = 0; /* v < 2^93 <= half of 2^sh: rounds to 0 */
+    }
+    else {
+        q = v >> sh;
+        unsigned __int128 r = v - (q << sh), half = (unsigned __int128)1 << (sh - 1);
+        if (r > half || (r == half && (q & 1)))
+            q++;
+    }
+    double out = (double)(unsigned long long)q / 1e12;
+    return signbit(p) ? -out : out;
+}
+#endif
+
 static PyObject *
 in_base(const Scan *sc, const Slot *s, int item, PyObject *market, PyObject *ts_recv)
 {
@@ -1160,28 +1189,13 @@ in_base(const Scan *sc, const Slot *s, int item, PyObject *market, PyObject *ts_
     Py_DECREF(c);
     if (!isfinite(p))
         return CALL_IT;
-    if (fabs(p) >= 8192.0)
+    if (fabs(p) >= 8192.0) /* a double's spacing is over 1e-12 there: round(p, 12) is p */
         return PyFloat_FromDouble(p + 0.0);
-    int tc = token_of(sc, &s->args[0], item);
-    long long mc;
-    int pc;
-    if (tc < 0 || fabs(p) >= 1000.0 ||
-        !exact_decimal(sc->s + sc->t[tc].start, sc->t[tc].end - sc->t[tc].start, &mc, &pc))
-        return CALL_IT;
-    for (int k = 0; k <= 12 - pc; k++) { /* the contract size as ms / 10^k, k smallest */
-        double scaled = cs * pow10_exact[k];
-        if (scaled != floor(scaled) || fabs(scaled) >= 1e15)
-            continue;
-        long long ms = (long long)scaled;
-        if ((double)ms / pow10_exact[k] != cs)
-            continue;
-        long long m = mc * ms;
-        if (m == 0 || m / ms != mc || m >= (1LL << 53) || m <= -(1LL << 53))
-            return CALL_IT; /* (0: its sign is the Python function's) */
-        double v = (double)(m < 0 ? -m : m) / pow10_exact[pc + k];
-        return PyFloat_FromDouble(m < 0 ? -v : v);
-    }
+#ifdef __SIZEOF_INT128__
+    return PyFloat_FromDouble(round12(p));
+#else
     return CALL_IT;
+#endif
 }
 
 /* a slot's value: a new reference, NOT_MINE, or NULL with an exception */

@@ -14,6 +14,7 @@ import contextlib
 import functools
 import gc
 import json
+import math
 import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -409,6 +410,28 @@ def test_contracts_in_base_units_are_what_in_base_makes(
         return
     whole_zero = value == 0 and not any(c in contracts for c in ".eE")  # -0 reads 0.0
     want = in_base(0.0 if whole_zero else value, m, 2.5)
+    assert got is not None and repr(got[0].bid_size) == repr(want), (contracts, size)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.data(), st.sampled_from([1e-05, 0.0001, 0.001, 0.01, 0.1, 1.0, 10.0, 100.0, 0.5,
+                                   25.0, 0.2, 3.0, 0.025, 1000.0]), st.integers(0, 6))  # fmt: skip
+def test_contract_sizes_that_make_thousands_are_what_in_base_makes(
+    data: st.DataObject, size: float, decimals: int
+) -> None:
+    """Products between 900 and 9,000 base units, where a double's spacing nears the 12
+    decimals in_base rounds to: read in C, the same float."""
+    low, high = math.ceil(900 / size * 10**decimals), math.floor(9000 / size * 10**decimals)
+    n = data.draw(st.integers(max(low, 1), max(high, 1)))
+    contracts = f"{n / 10**decimals:.{decimals}f}" if decimals else str(n)
+    m = Market("A/B:B", "AB", kind="perp", contract_size=size)
+    route = routes.Route(
+        when={}, market="s", record=Derivative, market_fields={"kind": "kind"},
+        fields={"bid_size": routes.Call(in_base, "q", routes.MARKET)},
+    )  # fmt: skip
+    reader = routes.compiled_reader((routes.compile_route(route, _Codec([m])),))  # type: ignore[arg-type]
+    got = reader.read(b'{"s":"AB","q":%s}' % contracts.encode(), TS)
+    want = in_base(float(contracts), m)
     assert got is not None and repr(got[0].bid_size) == repr(want), (contracts, size)
 
 
