@@ -1121,6 +1121,40 @@ arithmetic(const Scan *sc, const Slot *s, int item, PyObject *market, PyObject *
 }
 
 static PyObject *inverse_name, *contract_size_name;
+/* the market class whose inverse and contract_size slots are at these offsets (found once
+ * from its member descriptors: a market is a msgspec Struct); another class: by name */
+static PyTypeObject *market_type = NULL;
+static Py_ssize_t inverse_at = -1, contract_size_at = -1;
+
+static Py_ssize_t
+slot_offset(PyTypeObject *cls, PyObject *name)
+{
+    PyObject *d = PyObject_GetAttr((PyObject *)cls, name);
+    if (d == NULL) {
+        PyErr_Clear();
+        return -1;
+    }
+    Py_ssize_t at = -1;
+    if (Py_IS_TYPE(d, &PyMemberDescr_Type)) {
+        PyMemberDef *m = ((PyMemberDescrObject *)d)->d_member;
+        if (m->type == T_OBJECT_EX || m->type == T_OBJECT)
+            at = m->offset;
+    }
+    Py_DECREF(d);
+    return at;
+}
+
+/* market.<name> as a new reference (the slot where the class is the one found first) */
+static PyObject *
+market_attr(PyObject *market, PyObject *name, Py_ssize_t at)
+{
+    if (Py_TYPE(market) == market_type && at >= 0) {
+        PyObject *v = *(PyObject **)((char *)market + at);
+        if (v != NULL)
+            return Py_NewRef(v);
+    }
+    return PyObject_GetAttr(market, name);
+}
 
 /* contracts.in_base(contracts, market, ...) for a linear contract where C gives the same
  * float as round(contracts * contract_size, 12): the product itself where its spacing is
@@ -1164,14 +1198,19 @@ in_base(const Scan *sc, const Slot *s, int item, PyObject *market, PyObject *ts_
         ((inverse_name = PyUnicode_InternFromString("inverse")) == NULL ||
          (contract_size_name = PyUnicode_InternFromString("contract_size")) == NULL))
         return NULL;
-    PyObject *inverse = PyObject_GetAttr(market, inverse_name);
+    if (market_type == NULL) {
+        market_type = (PyTypeObject *)Py_NewRef((PyObject *)Py_TYPE(market));
+        inverse_at = slot_offset(market_type, inverse_name);
+        contract_size_at = slot_offset(market_type, contract_size_name);
+    }
+    PyObject *inverse = market_attr(market, inverse_name, inverse_at);
     if (inverse == NULL)
         return NULL;
     int inv = PyObject_IsTrue(inverse);
     Py_DECREF(inverse);
     if (inv != 0)
         return inv < 0 ? NULL : CALL_IT;
-    PyObject *size = PyObject_GetAttr(market, contract_size_name);
+    PyObject *size = market_attr(market, contract_size_name, contract_size_at);
     if (size == NULL)
         return NULL;
     if (!PyFloat_CheckExact(size)) {
