@@ -6,7 +6,7 @@ every container object that lives long enough, and with thousands of markets and
 of connections that is a lot of objects: at 87,000 markets over 927 connections (bench,
 ``scale.py --trace-memory 0``) the default settings ran a full pass every 15 s, each stopping
 the event loop for 170-200 ms over about 150,000 objects (the sessions' tasks, coroutines,
-futures and timers), and a young pass 24 times a second. Two settings:
+futures and timers), and a young pass about 20 times a second. Two settings:
 
 - ``tune``, at start: a young pass once 20,000 more containers live than died (700 by
   default), so that what a read makes and drops within a turn of the loop is gone by
