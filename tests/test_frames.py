@@ -559,12 +559,17 @@ def test_the_sessions_of_a_table_share_its_compiled_routes() -> None:
     assert len(routes._PROGRAMS) == cached - 1  # gone with its table
 
 
-@pytest.mark.parametrize("venue", ["coinbaseexchange", "kraken", "bitfinex"])
-def test_a_quiet_route_takes_its_heartbeats_and_nothing_parse_ws_would_check(venue: str) -> None:
+@pytest.mark.parametrize(
+    ("venue", "kind"),
+    [("coinbaseexchange", "spot"), ("kraken", "spot"), ("bitfinex", "spot"), ("bitfinex", "perp")],
+)
+def test_a_quiet_route_takes_its_heartbeats_and_nothing_parse_ws_would_check(
+    venue: str, kind: str
+) -> None:
     """A heartbeat is taken in C and makes nothing (parse_ws's []); one with a key parse_ws
     reads, or a key twice, is parse_ws's to judge."""
-    dialect = dialect_class(venue, "spot")()
-    fast, slow = pair(venue)
+    dialect = dialect_class(venue, kind)()
+    fast, slow = pair(venue, kind)
     conn = ConnState(path=dialect.ws_path)
     connected(dialect, conn, fast, dialect.markets[:3])
     beats = [b if isinstance(b, bytes) else b.encode() for b in dialect.heartbeat(conn)]

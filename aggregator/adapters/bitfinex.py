@@ -64,6 +64,8 @@ class Frame(msgspec.Struct, array_like=True):
 
 
 ROW = Schema(Row)
+# [CHAN_ID, "hb"]: every 15 s on each channel; before the rows' route, whose conditions hold
+HEARTBEAT = Quiet({"1": "hb"})
 # The frame nearly every message is, in one step; anything else (another channel's data, a
 # row with a bad value) is read by _other. Strict: the venue sends JSON numbers, and a
 # channel id "104" is no channel (numeric strings go to _other, which refuses them).
@@ -85,8 +87,7 @@ class Bitfinex(Codec):
     REST_RATE: ClassVar[float] = 1.0  # 90 requests a minute
     # parse_ws's [CHAN_ID, ROW] of a ticker channel of this connection, read in C
     ROUTES: ClassVar[tuple[Route, ...]] = (
-        Quiet({"1": "hb"}),  # [CHAN_ID, "hb"]: every 15 s, each channel (first: the first
-        # route whose conditions hold reads the frame, and the rows' route has none)
+        HEARTBEAT,  # first: the first route whose conditions hold reads the frame
         Route(
             when={}, market="0", lookup="_channels", market_int=True,
             fields={"bid": "1.0", "ask": "1.2", "last": "1.6",

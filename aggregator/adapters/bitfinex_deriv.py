@@ -29,7 +29,7 @@ from ..records import Derivative, Ticker, minus, ms_to_ns
 from ..symbols import Market, derivative_symbol
 from ..timestamps import MILLIS
 from .base import RestRequest, json_body
-from .bitfinex import FRAME, ROW, TRADING_ROW, Bitfinex, Row, rest_rows
+from .bitfinex import FRAME, HEARTBEAT, ROW, TRADING_ROW, Bitfinex, Row, rest_rows
 from .routes import Call, Route, TimeAt
 from .schema import Num, Schema, Time
 
@@ -69,6 +69,7 @@ class BitfinexDeriv(Bitfinex):
     REST_RATE: ClassVar[float] = 1.0  # 90 requests a minute per endpoint
     # parse_ws's ticker rows (shorter than a status row) and status rows, read in C
     ROUTES: ClassVar[tuple[Route, ...]] = (
+        HEARTBEAT,  # spot's: [CHAN_ID, "hb"], two channels a market
         Route(
             when={"1.17": None}, market="0", lookup="_channels", market_int=True,
             record=Derivative, market_fields={"kind": "kind"},
