@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib
 from bisect import bisect_left
 from collections.abc import Callable
+from functools import partial
 from time import time_ns
 
 # seconds: the histogram's buckets (upper bounds; one more for what is above the last)
@@ -49,6 +50,9 @@ class Delays:
 
     def __init__(self) -> None:
         self.hist = [0] * (len(BOUNDS) + 3)  # note_delay's: the buckets, total ns, count
+        # written(ts_ns, n): note n records written now, the first read at ts_ns
+        # (time.time_ns's clock; 0, a status record's: not counted); one C call
+        self.written: Callable[[int, int], None] = partial(note_delay, self.hist, BOUNDS)
 
     @property
     def counts(self) -> list[int]:
@@ -62,16 +66,6 @@ class Delays:
     @property
     def count(self) -> int:
         return self.hist[-1]
-
-    def written(self, ts_ns: int, n: int) -> None:
-        """Note ``n`` records written now, the first read at ``ts_ns`` (time.time_ns's
-        clock); a first record that says no time (0: a status record) is not counted."""
-        note_delay(self.hist, BOUNDS, ts_ns, n)
-
-    def observe(self, seconds: float, n: int = 1) -> None:
-        self.hist[bisect_left(BOUNDS, seconds)] += n
-        self.hist[-2] += round(seconds * 1e9) * n
-        self.hist[-1] += n
 
     def cumulative(self) -> list[tuple[float, int]]:
         """(upper bound, records at or under it) per bucket, the last bound infinite."""

@@ -955,9 +955,10 @@ def test_delays_histogram() -> None:
     assert d.quantile(0.99) is None
     d.written(0, 5)  # no time: not counted
     assert d.count == 0
-    for seconds, n in ((0.0001, 90), (0.003, 9), (20.0, 1)):
-        d.observe(seconds, n)
-    assert d.count == 100 and d.quantile(0.5) == 0.0005 and d.quantile(0.99) == 0.003
+    for seconds, n in ((0.0, 90), (0.017, 9), (40.0, 1)):  # (a bucket's margin each)
+        d.written(time.time_ns() - int(seconds * 1e9), n)
+    assert d.count == 100 and d.quantile(0.5) == 0.0005 and d.quantile(0.99) == 0.025
+    assert 9 * 0.017 + 40.0 <= d.sum < 9 * 0.017 + 40.0 + 0.1
     assert d.quantile(1.0) == float("inf")
     cum = d.cumulative()
     assert len(cum) == len(BOUNDS) + 1 and cum[-1] == (float("inf"), 100) and cum[0] == (0.0005, 90)

@@ -37,7 +37,7 @@ from typing import Any, cast
 import orjson
 
 from ..config import SocketConfig
-from ..delays import BOUNDS, Delays, note_delay
+from ..delays import Delays
 from ..errors import AggregatorError
 from ..filters import KEYS as FILTER_KEYS
 from ..filters import Filter, FilterError
@@ -561,7 +561,7 @@ class SocketSink:
                 self.spliced += fan.send(joined[f][0], group)
         self.sent += sent
         if sent:
-            note_delay(self.delays.hist, BOUNDS, oldest, len(lines))  # (Delays.written)
+            self.delays.written(oldest, len(lines))
 
     def _attach(self, c: _Client) -> None:
         self._conns.add(c)
