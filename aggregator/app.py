@@ -46,6 +46,7 @@ REOPEN_EVERY = 1.0  # seconds: SIGHUPs closer than this reopen the files once mo
 # seconds: the collector settles (collector.settle) this long after every adapter has
 # loaded its markets (its sessions open meanwhile), or at the latest at the second
 SETTLE_AFTER = (10.0, 120.0)
+SETTLE_EVERY = 3600.0  # seconds between settles after that (collector.settle's "again")
 
 
 class Daemon:
@@ -325,7 +326,8 @@ class Daemon:
 
     async def _settle_when_up(self) -> None:
         """collector.settle once every adapter has its markets and has had time to open its
-        connections (SETTLE_AFTER): what they hold then lives as long as the daemon."""
+        connections (SETTLE_AFTER): what they hold then lives as long as the daemon; then
+        again every SETTLE_EVERY, for the sessions renewed meanwhile."""
         grace, limit = SETTLE_AFTER
         loop = asyncio.get_running_loop()
         deadline = loop.time() + limit - grace
@@ -334,10 +336,14 @@ class Daemon:
                 break
             await asyncio.sleep(1.0)
         await asyncio.sleep(grace)
-        t0 = time.perf_counter()
-        frozen = collector.settle()
-        took = time.perf_counter() - t0
-        log.info("collector settled: %d objects frozen, in %.0f ms", frozen, took * 1e3)
+        again = False
+        while True:
+            t0 = time.perf_counter()
+            frozen = collector.settle(again)
+            took = time.perf_counter() - t0
+            log.info("collector settled: %d objects frozen, in %.0f ms", frozen, took * 1e3)
+            again = True
+            await asyncio.sleep(SETTLE_EVERY)
 
     async def _progress(self) -> None:
         last = {a.name: 0 for a in self.adapters}

@@ -14,8 +14,10 @@ futures and timers), and a young pass about 20 times a second. Two settings:
 - ``settle``, once the venues' sessions are up: one full pass, then everything alive is
   moved out of the collector's sight (``gc.freeze``): markets, sessions and sinks live as long
   as the daemon, and later passes look only at what was made since. What a session frees
-  when it ends is freed by reference counting as before; only a cycle among frozen objects
-  would wait, and ``settle`` collects every cycle before it freezes.
+  when it ends is freed by reference counting as before; a cycle among frozen objects waits
+  for the next settle, which the daemon makes every hour (``settle(again=True)``: the whole
+  heap looked at once, one pass as long as a default full pass, an hour apart rather than
+  15 s), so that renewed sessions are frozen too and nothing frozen is kept for good.
 
 ``Pauses`` times every pass (``gc.callbacks``) for the metrics: passes, seconds in them and
 the longest, per generation.
@@ -39,9 +41,15 @@ def tune(young: int = YOUNG) -> tuple[int, int, int]:
     return before
 
 
-def settle() -> int:
+def settle(again: bool = False) -> int:
     """Collect every cycle, then freeze what is alive out of later passes; returns the
-    number of objects frozen in all."""
+    number of objects frozen in all. ``again``: what was frozen before is looked at too
+    (unfrozen first), so that what has died since in cycles among frozen objects (a
+    session that ended) is freed and what is alive now is frozen; the daemon does this
+    every SETTLE_EVERY, where a freeze once would see its gain wane as sessions are renewed
+    and keep such cycles for good."""
+    if again:
+        gc.unfreeze()
     gc.collect()
     gc.freeze()
     return gc.get_freeze_count()

@@ -543,3 +543,26 @@ def test_the_collector_is_tuned_timed_and_settled() -> None:
         gc.set_threshold(*before)
     gc.collect()
     assert pauses.passes == [1, 1, 1]  # stopped: no longer counted
+
+
+def test_a_settle_again_frees_cycles_that_died_among_frozen_objects() -> None:
+    import gc
+    import weakref
+
+    from aggregator import collector
+
+    class Node:
+        pass
+
+    a, b = Node(), Node()
+    a.other, b.other = b, a  # type: ignore[attr-defined]
+    gone = weakref.ref(a)
+    try:
+        collector.settle()  # the cycle is alive: frozen
+        del a, b
+        gc.collect()
+        assert gone() is not None  # dead, but out of the collector's sight
+        frozen = collector.settle(again=True)
+        assert gone() is None and frozen == gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
