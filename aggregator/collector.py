@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import gc
 import time
+from collections import deque
 from typing import Any
 
 # a young pass once this many more containers were made than freed (then one of the middle
@@ -57,13 +58,18 @@ def settle(again: bool = False) -> int:
 
 class Pauses:
     """The collector's passes since ``start``, per generation: how many, seconds in all, the
-    longest (seconds), and the objects they freed."""
+    longest (seconds), and the objects they freed; with ``keep_over`` (seconds), the last
+    ``KEEP`` passes longer than that too, as (wall time, generation, seconds)."""
 
-    def __init__(self) -> None:
+    KEEP = 200
+
+    def __init__(self, keep_over: float | None = None) -> None:
         self.passes = [0, 0, 0]
         self.seconds = [0.0, 0.0, 0.0]
         self.longest = [0.0, 0.0, 0.0]
         self.collected = [0, 0, 0]
+        self.keep_over = keep_over
+        self.long: deque[tuple[float, int, float]] = deque(maxlen=self.KEEP)
         self._t0 = 0.0
 
     def start(self) -> None:
@@ -85,3 +91,5 @@ class Pauses:
         if took > self.longest[g]:
             self.longest[g] = took
         self.collected[g] += info["collected"]
+        if self.keep_over is not None and took > self.keep_over:
+            self.long.append((time.time(), g, took))

@@ -23,7 +23,6 @@ import os
 import re
 import signal
 import sys
-import time
 import tracemalloc
 from collections import Counter
 from pathlib import Path
@@ -92,44 +91,25 @@ def c_heap() -> dict[str, int]:
             "free_bytes": m.fordblks}  # fmt: skip
 
 
-class Collections:
-    """The cyclic collector's passes since the start: per generation how many, their total
-    and longest time, and the objects each looked at (gc.callbacks)."""
-
-    def __init__(self) -> None:
-        self.t0 = 0
-        self.gens = [{"n": 0, "ms": 0.0, "max_ms": 0.0, "collected": 0} for _ in range(3)]
-        self.long: list[tuple[float, int, float]] = []  # (wall time, generation, ms) over 2 ms
-        gc.callbacks.append(self.on_gc)
-
-    def on_gc(self, phase: str, info: dict[str, int]) -> None:
-        if phase == "start":
-            self.t0 = time.perf_counter_ns()
-            return
-        g = self.gens[info["generation"]]
-        ms = (time.perf_counter_ns() - self.t0) / 1e6
-        g["n"] += 1
-        g["ms"] = round(g["ms"] + ms, 3)
-        g["max_ms"] = round(max(g["max_ms"], ms), 3)
-        g["collected"] += info["collected"]
-        if ms > 2.0:
-            long = (round(time.time(), 3), info["generation"], round(ms, 1))
-            self.long = [*self.long[-199:], long]
-
-    def report(self) -> dict[str, Any]:
-        tracked = gc.get_objects()
-        return {"generations": self.gens, "thresholds": gc.get_threshold(),
-                "counts": gc.get_count(), "frozen": gc.get_freeze_count(),
-                "tracked": len(tracked), "long": self.long,
-                "by_type": Counter(type(o).__name__ for o in tracked).most_common(20)}  # fmt: skip
+PAUSES: Any = None  # aggregator.collector.Pauses, from the start of main()
 
 
-COLLECTIONS = Collections()
+def collections_report(pauses: Any) -> dict[str, Any]:
+    """The collector's passes since the start (aggregator.collector.Pauses, every one over
+    2 ms kept), its settings, and the objects it tracks by type."""
+    tracked = gc.get_objects()
+    gens = [{"n": pauses.passes[g], "ms": round(pauses.seconds[g] * 1e3, 3),
+             "max_ms": round(pauses.longest[g] * 1e3, 3), "collected": pauses.collected[g]}
+            for g in range(3)]  # fmt: skip
+    long = [(round(t, 3), g, round(s * 1e3, 1)) for t, g, s in pauses.long]
+    return {"generations": gens, "thresholds": gc.get_threshold(), "counts": gc.get_count(),
+            "frozen": gc.get_freeze_count(), "tracked": len(tracked), "long": long,
+            "by_type": Counter(type(o).__name__ for o in tracked).most_common(20)}  # fmt: skip
 
 
 def report(frames: int, dump: str | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {
-        "gc": COLLECTIONS.report(),
+        "gc": collections_report(PAUSES),
         "pymalloc": pymalloc(),
         "c_heap": c_heap(),
         "status_kb": _proc("status"),
@@ -180,6 +160,11 @@ def main() -> int:
     signal.signal(signal.SIGUSR2, dump)
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from aggregator.cli import main as run
+    from aggregator.collector import Pauses
+
+    global PAUSES
+    PAUSES = Pauses(keep_over=0.002)
+    PAUSES.start()
 
     return run(argv)
 

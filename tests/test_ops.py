@@ -522,7 +522,7 @@ def test_the_collector_is_tuned_timed_and_settled() -> None:
     from aggregator import collector
 
     before = gc.get_threshold()
-    pauses = collector.Pauses()
+    pauses = collector.Pauses(keep_over=0.0)  # every pass kept, with its time
     pauses.start()
     try:
         assert collector.tune(12_345) == before
@@ -537,6 +537,7 @@ def test_the_collector_is_tuned_timed_and_settled() -> None:
         assert pauses.passes == [1, 1, 1]
         assert pauses.collected[0] >= 1  # the cycle
         assert all(s >= 0 for s in pauses.seconds) and pauses.longest[2] == pauses.seconds[2] > 0
+        assert [g for _, g, _ in pauses.long] == [0, 1, 2]
     finally:
         pauses.stop()
         gc.unfreeze()
