@@ -1208,7 +1208,7 @@ in_base(const Scan *sc, const Slot *s, int item, PyObject *market, PyObject *ts_
         return NULL;
     int inv = PyObject_IsTrue(inverse);
     Py_DECREF(inverse);
-    if (inv != 0)
+    if (inv < 0 || (inv && s->nargs < 3))
         return inv < 0 ? NULL : CALL_IT;
     PyObject *size = market_attr(market, contract_size_name, contract_size_at);
     if (size == NULL)
@@ -1226,6 +1226,24 @@ in_base(const Scan *sc, const Slot *s, int item, PyObject *market, PyObject *ts_
         return c == Py_None ? c : (Py_DECREF(c), CALL_IT); /* None comes back as it is */
     double x = PyFloat_AS_DOUBLE(c), p = x * cs;
     Py_DECREF(c);
+    if (!isfinite(x))
+        return CALL_IT;
+    if (inv) { /* in base units at the price (quote per base): the size unknown without one */
+        PyObject *a = slot_value(sc, &s->args[2], item, market, ts_recv);
+        if (a == NULL || a == NOT_MINE)
+            return a;
+        if (a == Py_None)
+            return a;
+        if (!PyFloat_CheckExact(a)) {
+            Py_DECREF(a);
+            return CALL_IT;
+        }
+        double price = PyFloat_AS_DOUBLE(a);
+        Py_DECREF(a);
+        if (!(price > 0.0))
+            Py_RETURN_NONE;
+        p = p / price; /* in_base's order: contracts * size / price */
+    }
     if (!isfinite(p))
         return CALL_IT;
     if (fabs(p) >= 8192.0) /* a double's spacing is over 1e-12 there: round(p, 12) is p */

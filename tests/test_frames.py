@@ -390,26 +390,34 @@ CONTRACT_SIZES = st.one_of(
 )
 
 
-@settings(max_examples=500, deadline=None)
-@given(st.one_of(NUMBER_TEXT, SMALL_DECIMAL), CONTRACT_SIZES, st.booleans())
+@settings(max_examples=800, deadline=None)
+@given(
+    st.one_of(NUMBER_TEXT, SMALL_DECIMAL),
+    CONTRACT_SIZES,
+    st.booleans(),
+    st.one_of(st.just("2.5"), SMALL_DECIMAL, st.just("null"), st.just("0")),
+)
 def test_contracts_in_base_units_are_what_in_base_makes(
-    contracts: str, size: float, inverse: bool
+    contracts: str, size: float, inverse: bool, price: str
 ) -> None:
-    """Call(in_base, ...): a linear contract's size made in C where it gives the same float
-    as contracts.in_base (the product rounded to 12 decimals); the rest by in_base."""
+    """Call(in_base, ...): a contract's size made in C where it gives the same float as
+    contracts.in_base (the product, over the price for an inverse contract, rounded to 12
+    decimals; no size without a price above 0); the rest by in_base."""
     m = Market("A/B:B", "AB", kind="perp", contract_size=size, inverse=inverse)
     route = routes.Route(
         when={}, market="s", record=Derivative, market_fields={"kind": "kind"},
         fields={"bid_size": routes.Call(in_base, "q", routes.MARKET, "p")},
     )  # fmt: skip
     reader = routes.compiled_reader((routes.compile_route(route, _Codec([m])),))  # type: ignore[arg-type]
-    got = reader.read(b'{"s":"AB","q":%s,"p":2.5}' % contracts.encode(), TS)
+    got = reader.read(b'{"s":"AB","q":%s,"p":%s}' % (contracts.encode(), price.encode()), TS)
     value = float(contracts)
     if value in (float("inf"), float("-inf")):
         assert got is None
         return
     whole_zero = value == 0 and not any(c in contracts for c in ".eE")  # -0 reads 0.0
-    want = in_base(0.0 if whole_zero else value, m, 2.5)
+    p = None if price == "null" else float(price)
+    p = 0.0 if p == 0 and not any(c in price for c in ".eE") else p
+    want = in_base(0.0 if whole_zero else value, m, p)
     assert got is not None and repr(got[0].bid_size) == repr(want), (contracts, size)
 
 
