@@ -104,7 +104,33 @@ def collections_report(pauses: Any) -> dict[str, Any]:
     long = [(round(t, 3), g, round(s * 1e3, 1)) for t, g, s in pauses.long]
     return {"generations": gens, "thresholds": gc.get_threshold(), "counts": gc.get_count(),
             "frozen": gc.get_freeze_count(), "tracked": len(tracked), "long": long,
-            "by_type": Counter(type(o).__name__ for o in tracked).most_common(20)}  # fmt: skip
+            "by_type": Counter(type(o).__name__ for o in tracked).most_common(20),
+            "held_by": held_by(tracked)}  # fmt: skip
+
+
+def held_by(tracked: list[Any], sample: int = 100) -> dict[str, Any]:
+    """For the two types the collector tracks most of, and for the exceptions it tracks:
+    what refers to a sample of them, two levels up (the referrers' types, and of theirs),
+    with the repr of a few, to find who keeps them."""
+    kinds = [k for k, _ in Counter(type(o) for o in tracked).most_common(2)]
+    kinds += [k for k in {type(o) for o in tracked} if issubclass(k, BaseException)]
+    out: dict[str, Any] = {}
+    for kind in kinds:
+        some = [o for o in tracked if type(o) is kind][:sample]
+        up: Counter[str] = Counter()
+        for o in some:
+            for r in gc.get_referrers(o):
+                if r is some or r is tracked:
+                    continue
+                for r2 in gc.get_referrers(r):
+                    if r2 is not some and r2 is not tracked and type(r2).__name__ != "frame":
+                        up[f"{type(r).__name__} <- {type(r2).__name__}"] += 1
+        out[kind.__name__] = {
+            "n": sum(1 for o in tracked if type(o) is kind),
+            "up": up.most_common(8),
+            "examples": [repr(o)[:200] for o in some[:: max(1, len(some) // 4)]],
+        }
+    return out
 
 
 def report(frames: int, dump: str | None = None) -> dict[str, Any]:
@@ -117,6 +143,10 @@ def report(frames: int, dump: str | None = None) -> dict[str, Any]:
     }
     if frames:
         out.update(traced(frames, dump))
+    # last: what a full pass of the collector finds unreachable now (cycles waiting for it),
+    # and Python's objects after it
+    out["gc"]["unreachable"] = gc.collect()
+    out["pymalloc_after_full_pass"] = pymalloc()
     return out
 
 

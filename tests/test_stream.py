@@ -865,3 +865,33 @@ async def test_every_connection_s_checks_wake_on_one_beat() -> None:
     second = loop.time()
     await session.beat()  # the next beat: a clock of its own again, STALE_CHECK on
     assert session.STALE_CHECK - 0.1 <= loop.time() - second <= session.STALE_CHECK + 0.5
+
+
+async def test_a_watcher_cancelled_at_the_beat_keeps_no_other_watcher_s_waiter(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A task cancelled while it waits for the beat keeps its CancelledError, and with it
+    the frames it was cancelled in: those must not hold the other connections' waiters (a
+    reconnecting venue would keep a whole beat's futures per cancelled watcher, until a full
+    pass of the collector, which the daemon makes hourly)."""
+    import gc
+    import weakref
+
+    from aggregator.adapters import session
+
+    monkeypatch.setattr(session, "STALE_CHECK", 0.01)
+    loop = asyncio.get_running_loop()
+    waits = [asyncio.ensure_future(session.beat()) for _ in range(50)]
+    await asyncio.sleep(0)
+    futures = [weakref.ref(f) for f in session._BEATS[loop]]
+    waits[0].cancel()
+    gc.disable()  # what is freed here is freed by reference counts alone
+    try:
+        async with asyncio.timeout(5):
+            await asyncio.gather(*waits[1:])
+        # the cancelled task, kept, holds its error until someone asks for it
+        assert waits[0].cancelled()
+        kept = sum(f() is not None for f in futures)
+    finally:
+        gc.enable()
+    assert kept <= 1, f"{kept} of the beat's 50 futures kept by a cancelled waiter"

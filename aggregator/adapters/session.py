@@ -121,14 +121,21 @@ async def beat() -> None:
     checks (staleness, the REST fallback) wake on one timer for all of them, where a sleep
     each would keep a timer each (hundreds of connections: a timer each every second). The
     first beat comes within STALE_CHECK, the next ones every STALE_CHECK."""
-    loop = asyncio.get_running_loop()
+    waiter: asyncio.Future[None] = _enlist(asyncio.get_running_loop())
+    await waiter
+
+
+def _enlist(loop: asyncio.AbstractEventLoop) -> asyncio.Future[None]:
+    """A future for the loop's next beat, in the list of its waiters. (Out of ``beat``'s
+    frame: a task cancelled while it waits keeps that frame in its CancelledError, and with
+    it anything the frame holds, the list of every other connection's waiter among them.)"""
     waiters = _BEATS.get(loop)
     if waiters is None:
         waiters = _BEATS[loop] = []
         loop.call_later(STALE_CHECK, _ring, loop)
     waiter: asyncio.Future[None] = loop.create_future()
     waiters.append(waiter)
-    await waiter
+    return waiter
 
 
 def _ring(loop: asyncio.AbstractEventLoop) -> None:
