@@ -168,6 +168,19 @@ def traced(frames: int, dump: str | None = None) -> dict[str, Any]:
             for s in snap.statistics("filename")[:TOP]
         ],
     }
+    # single blocks of 4 KiB or more, by power of two: buffers (a connection's read buffer)
+    big: dict[int, list[Any]] = {}
+    for t in snap.traces:
+        if t.size >= 4096:
+            cell = big.setdefault(1 << (t.size.bit_length() - 1), [0, 0, Counter()])
+            cell[0] += 1
+            cell[1] += t.size
+            cell[2][_site(t.traceback)] += 1
+    out["big_blocks"] = [
+        {"at_least_kb": k // 1024, "count": n, "mb": round(b / 2**20, 2),
+         "sites": sites.most_common(3)}
+        for k, (n, b, sites) in sorted(big.items())
+    ]  # fmt: skip
     if frames > 1:
         out["by_traceback"] = [
             {"site": _site(s.traceback), "kb": round(s.size / 1024, 1), "count": s.count}

@@ -895,3 +895,58 @@ async def test_a_watcher_cancelled_at_the_beat_keeps_no_other_watcher_s_waiter(
     finally:
         gc.enable()
     assert kept <= 1, f"{kept} of the beat's 50 futures kept by a cancelled waiter"
+
+
+@pytest.mark.skipif(stream._trim is None, reason="the compiled listener is not built")
+async def test_a_session_gives_back_the_read_buffer_a_burst_grew() -> None:
+    """picows doubles a read buffer that a read fills and never shrinks it: after a burst
+    the session trims it back to READ_BUFFER, but only while no bytes wait in it (half a
+    frame arrived: nothing given back, and the frame comes out whole once the rest does)."""
+    from .hostile_ws import TEXT as WS_TEXT
+    from .hostile_ws import accept_answer
+    from .hostile_ws import frame as ws_frame
+
+    writers: asyncio.Queue[asyncio.StreamWriter] = asyncio.Queue()
+
+    async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(accept_answer(await reader.readuntil(b"\r\n\r\n")))
+        await writers.put(writer)
+
+    server = await asyncio.start_server(accept, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    got: list[bytes] = []
+
+    def on_message(raw: bytes) -> None:
+        got.append(raw)
+
+    async def until(n: int) -> None:
+        async with asyncio.timeout(5):
+            while len(got) < n:
+                await asyncio.sleep(0.01)
+
+    async with server:
+        ws = await open_websocket(
+            f"ws://127.0.0.1:{port}/", on_message, [], lambda: None,
+            open_timeout=5, ping_interval=None, max_size=1 << 20,
+        )  # fmt: skip
+        try:
+            venue = await writers.get()
+            burst = [b'{"n":%d,"pad":"%s"}' % (i, b"x" * 400) for i in range(600)]
+            venue.write(b"".join(ws_frame(WS_TEXT, m) for m in burst))  # about 250 KB at once
+            await until(600)
+            assert got == burst
+            assert ws.trim() > 0  # it had grown past READ_BUFFER, and nothing waits
+            assert ws.trim() == 0  # back at READ_BUFFER: nothing more to give
+            # half a frame waits in the buffer: nothing is given back, the frame stays whole
+            big = b'{"n":"big","pad":"%s"}' % (b"y" * 30_000)
+            raw = ws_frame(WS_TEXT, big)
+            venue.write(raw[:20_000])
+            await asyncio.sleep(0.2)
+            assert len(got) == 600
+            assert ws.trim() == 0
+            venue.write(raw[20_000:] + ws_frame(WS_TEXT, b'{"n":"after"}'))
+            await until(602)
+            assert got[600:] == [big, b'{"n":"after"}']
+        finally:
+            ws.abort()
+            venue.close()

@@ -109,6 +109,7 @@ class BugLog:
 
 
 STALE_CHECK = 1.0  # seconds between staleness checks
+TRIM_EVERY = 10  # beats between the read buffer's trims (about 1.5 us a connection)
 
 # per event loop: the futures waiting for its next beat (one timer for all of them)
 _BEATS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = (
@@ -150,9 +151,14 @@ async def watch(
     status: Callable[[str, str | None, int | None], None],
     log: logging.Logger | logging.LoggerAdapter,  # type: ignore[type-arg]
 ) -> None:
-    """Mark the connection stale and drop it when no record arrived for ``stale_after``."""
+    """Mark the connection stale and drop it when no record arrived for ``stale_after``;
+    every TRIM_EVERY beats, give back what its read buffer grew in a burst (WebSocket.trim)."""
+    beats = 0
     while True:
         await beat()
+        beats += 1
+        if beats % TRIM_EVERY == 0 and conn.ws is not None:
+            conn.ws.trim()
         mark = conn.activity + conn.record_count()
         if mark != conn.seen:
             conn.seen = mark

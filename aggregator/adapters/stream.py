@@ -29,6 +29,8 @@ from picows import (
     ws_connect,
 )
 
+from ..collector import release
+
 __all__ = [
     "SessionClosed",
     "WSError",
@@ -47,6 +49,26 @@ class SessionClosed(Exception):
 
 
 Logger = logging.Logger | logging.LoggerAdapter  # type: ignore[type-arg]
+
+
+# A session's read buffer: picows's to start with, and what a session keeps of it between
+# bursts (WebSocket.trim). Reads take at most what is free in it, and picows doubles it
+# whenever a read fills it; at scale a read carries one frame or a few (under 1 KiB).
+READ_BUFFER = 8192
+# the read buffers given back since the C heap last handed free pages to the system
+RELEASE_AFTER = 4 << 20
+_given = 0
+
+
+def _trimmer() -> Callable[[WSTransport, int], int] | None:
+    try:
+        module = importlib.import_module("aggregator.adapters._listen")
+    except ImportError:
+        return None
+    return module.trim_read_buffer  # type: ignore[no-any-return]
+
+
+_trim = _trimmer()
 
 
 def _compiled_base() -> type[WSListener]:
@@ -203,6 +225,22 @@ class WebSocket:
         data = message.encode() if isinstance(message, str) else message
         self._transport.send(TEXT, data)
 
+    def trim(self) -> int:
+        """Give back what the read buffer grew past READ_BUFFER, if no bytes wait in it
+        (_listen.pyx); returns the bytes given back (0 without the compiled listener). Once
+        sessions gave back RELEASE_AFTER in all, the C heap's free pages go back to the
+        system (collector.release), else they would stay in the resident set."""
+        global _given
+        if _trim is None:
+            return 0
+        given = _trim(self._transport, READ_BUFFER)
+        if given:
+            _given += given
+            if _given >= RELEASE_AFTER:
+                _given = 0
+                release()
+        return given
+
     def abort(self) -> None:
         """Drop the connection now (a stale session); `wait_closed` then returns."""
         self._transport.disconnect(graceful=False)
@@ -286,6 +324,7 @@ async def open_websocket(
                 auto_ping_reply_timeout=ping_interval or 20.0,
                 max_frame_size=max_size,
                 logger_name=logger or "stream",
+                read_buffer_init_size=READ_BUFFER,
             )
     except (OSError, TimeoutError, WSError):
         raise
