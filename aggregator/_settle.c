@@ -356,12 +356,12 @@ settle_batch(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
             PyErr_Format(PyExc_TypeError, "settle: not a record: %R", Py_TYPE(rec));
             goto fail_rec;
         }
-        PyObject *native = *SLOT(rec, native_at);
-        if (native == NULL) {
-            PyErr_SetString(PyExc_TypeError, "settle_batch: a record without its native id");
+        PyObject *native = *SLOT(rec, native_at), *symbol = *SLOT(rec, symbol_at);
+        if (native == NULL || symbol == NULL) {
+            PyErr_SetString(PyExc_TypeError, "settle_batch: a record without its market");
             goto fail_rec;
         }
-        PyObject *prev = PyDict_GetItemWithError(last, native);
+        PyObject *prev = PyDict_GetItemWithError(last, symbol);
         if (prev == NULL && PyErr_Occurred())
             goto fail_rec;
         Py_XINCREF(prev);
@@ -392,7 +392,7 @@ settle_batch(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
                 bad_native = native;
             }
         }
-        if (PyDict_SetItem(last, native, rec) < 0)
+        if (PyDict_SetItem(last, symbol, rec) < 0)
             goto fail_rec;
         PyObject *number = PyLong_FromLongLong(++seq);
         if (number == NULL)
@@ -416,13 +416,14 @@ settle_batch(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     return Py_BuildValue("LllO", seq, flagged, bad, bad_native);
 }
 
-/* remember(latest, records): latest[record.key()] = record for each (hub.Hub's latest
- * values), a ticker's key made from its slots */
+/* remember(by, records): hub.Latest's dicts set from a batch: by[(type, exchange)][id] =
+ * record for each (record.key() is (type, exchange, id)), a ticker's made from its slots,
+ * the exchange's dict looked up once for a run of its records */
 static PyObject *
 remember(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     if (nargs != 2 || !PyDict_Check(args[0])) {
-        PyErr_SetString(PyExc_TypeError, "remember(latest: dict, records)");
+        PyErr_SetString(PyExc_TypeError, "remember(by: dict, records)");
         return NULL;
     }
     if (record_type == NULL) {
@@ -433,37 +434,68 @@ remember(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     if (key_name == NULL && (key_name = PyUnicode_InternFromString("key")) == NULL)
         return NULL;
-    PyObject *latest = args[0];
+    PyObject *by = args[0];
     PyObject *records = PySequence_Fast(args[1], "remember: records is not a sequence");
     if (records == NULL)
         return NULL;
+    PyObject *inner = NULL, *inner_ex = NULL; /* borrowed: the dict of the last exchange */
     for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(records); i++) {
-        PyObject *r = PySequence_Fast_GET_ITEM(records, i), *key;
+        PyObject *r = PySequence_Fast_GET_ITEM(records, i), *d, *id;
+        int rc;
         if (Py_IS_TYPE(r, record_type) || Py_IS_TYPE(r, derivative_type)) {
-            PyObject *ex = *SLOT(r, exchange_at), *sym = *SLOT(r, symbol_at);
-            if (ex == NULL || sym == NULL) {
+            PyObject *ex = *SLOT(r, exchange_at);
+            id = *SLOT(r, symbol_at);
+            if (ex == NULL || id == NULL) {
                 PyErr_SetString(PyExc_AttributeError, "a record without exchange or symbol");
-                Py_DECREF(records);
-                return NULL;
+                goto fail;
             }
-            key = PyTuple_Pack(3, ticker_tag, ex, sym);
+            if (ex != inner_ex) {
+                PyObject *group = PyTuple_Pack(2, ticker_tag, ex);
+                if (group == NULL)
+                    goto fail;
+                inner = PyDict_GetItemWithError(by, group);
+                if (inner == NULL && !PyErr_Occurred()) {
+                    PyObject *fresh = PyDict_New();
+                    rc = fresh == NULL ? -1 : PyDict_SetItem(by, group, fresh);
+                    Py_XDECREF(fresh); /* (by holds it) */
+                    inner = rc < 0 ? NULL : fresh;
+                }
+                Py_DECREF(group);
+                if (inner == NULL)
+                    goto fail;
+                inner_ex = ex;
+            }
+            rc = PyDict_SetItem(inner, id, r);
         }
         else {
-            key = PyObject_CallMethodNoArgs(r, key_name);
+            PyObject *key = PyObject_CallMethodNoArgs(r, key_name);
+            if (key == NULL)
+                goto fail;
+            if (!PyTuple_Check(key) || PyTuple_GET_SIZE(key) != 3) {
+                PyErr_Format(PyExc_TypeError, "a record's key is (type, exchange, id): %R", key);
+                Py_DECREF(key);
+                goto fail;
+            }
+            PyObject *group = PyTuple_GetSlice(key, 0, 2);
+            d = group == NULL ? NULL : PyDict_GetItemWithError(by, group);
+            if (d == NULL && group != NULL && !PyErr_Occurred()) {
+                PyObject *fresh = PyDict_New();
+                rc = fresh == NULL ? -1 : PyDict_SetItem(by, group, fresh);
+                Py_XDECREF(fresh);
+                d = rc < 0 ? NULL : fresh;
+            }
+            Py_XDECREF(group);
+            rc = d == NULL ? -1 : PyDict_SetItem(d, PyTuple_GET_ITEM(key, 2), r);
+            Py_DECREF(key);
         }
-        if (key == NULL) {
-            Py_DECREF(records);
-            return NULL;
-        }
-        int rc = PyDict_SetItem(latest, key, r);
-        Py_DECREF(key);
-        if (rc < 0) {
-            Py_DECREF(records);
-            return NULL;
-        }
+        if (rc < 0)
+            goto fail;
     }
     Py_DECREF(records);
     Py_RETURN_NONE;
+fail:
+    Py_DECREF(records);
+    return NULL;
 }
 
 /* note_delay(hist, bounds, ts_ns, n): delays.python_note_delay, compiled: n records
@@ -532,7 +564,7 @@ static PyMethodDef methods[] = {
      "settle_batch(records, last, merge, dedupe, seq, instance, batch): "
      "settling.python_settle_batch, compiled."},
     {"remember", (PyCFunction)(void (*)(void))remember, METH_FASTCALL,
-     "remember(latest, records): latest[record.key()] = record for each."},
+     "remember(by, records): by[key[:2]][key[2]] = record for each (hub.Latest's dicts)."},
     {"note_delay", (PyCFunction)(void (*)(void))note_delay, METH_FASTCALL,
      "note_delay(hist, bounds, ts_ns, n): delays.python_note_delay, compiled."},
     {NULL, NULL, 0, NULL},

@@ -95,6 +95,7 @@ class Daemon:
                 publish,
                 config.daemon.state_dir,
                 publish_batch=self.hub.publish_batch,
+                latest=self.hub.latest,
                 instance=instance,
                 recorder=self.raw.recorder(feed.venue, feed.kind)
                 if self.raw is not None and feed.capture

@@ -2,13 +2,14 @@
 
 Each sink owns a bounded buffer and decides what happens when it is full (the file
 sink counts a drop, a socket subscriber is conflated). The hub also keeps the latest
-record per key (type, exchange, symbol) for snapshots and status views.
+record per key (type, exchange, symbol) for snapshots and status views (``Latest``).
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Iterator, Mapping
 from typing import Generic, Protocol, TypeVar
 
 from .records import Record, dumps
@@ -122,11 +123,50 @@ class BoundedQueue(Generic[T]):
         self._ready.set()
 
 
+Key = tuple[str, str, str]  # a record's key(): (type, exchange, id)
+
+
+class Latest(Mapping[Key, Record]):
+    """The latest record of each key (type, exchange, id), held as one dict per (type,
+    exchange), of id -> record: no key tuple kept per market (at 75,000 markets, 4.6 MB
+    of them), and a venue's dict of tickers is its emitter's last records as well
+    (``of``), where a second dict of the same records would hold them twice. Iterated in
+    order of each (type, exchange)'s first record, then of each id's."""
+
+    def __init__(self) -> None:
+        self.by: dict[tuple[str, str], dict[str, Record]] = {}
+
+    def of(self, kind: str, exchange: str) -> dict[str, Record]:
+        """The dict of one (type, exchange): id -> its latest record."""
+        inner = self.by.get((kind, exchange))
+        if inner is None:
+            inner = self.by[kind, exchange] = {}
+        return inner
+
+    def __getitem__(self, key: Key) -> Record:
+        return self.by[key[0], key[1]][key[2]]
+
+    def __setitem__(self, key: Key, record: Record) -> None:
+        self.of(key[0], key[1])[key[2]] = record
+
+    def __iter__(self) -> Iterator[Key]:
+        for (kind, exchange), inner in list(self.by.items()):
+            for id_ in list(inner):
+                yield (kind, exchange, id_)
+
+    def __len__(self) -> int:
+        return sum(map(len, self.by.values()))
+
+    def values(self) -> list[Record]:  # type: ignore[override]
+        """Every latest record, as a list (a snapshot of them now)."""
+        return [r for inner in list(self.by.values()) for r in inner.values()]
+
+
 class Hub:
     """Fan-out of records to sinks, plus the latest-value cache."""
 
     def __init__(self) -> None:
-        self.latest: dict[tuple[str, str, str], Record] = {}
+        self.latest = Latest()
         self.published = 0
         self._sinks: list[Sink] = []
 
@@ -161,6 +201,6 @@ class Hub:
         if not records:
             return
         self.published += len(records)
-        remember(self.latest, records)
+        remember(self.latest.by, records)
         for sink in self._sinks:
             sink.offer_batch(records, lines, venue)

@@ -46,8 +46,9 @@ def python_settle_batch(
     batch: list[Ticker],
 ) -> tuple[int, int, int, str]:
     """A read's records made the venue's: each settled (merged with its market's last
-    record in ``last`` when ``merge``), then, unless ``dedupe`` finds its values equal to
-    that last record's (a poll that saw no change), kept as its market's last, numbered
+    record in ``last``, by symbol, when ``merge``), then, unless ``dedupe`` finds its
+    values equal to that last record's (a poll that saw no change), kept as its market's
+    last, numbered
     from ``seq`` on, stamped with ``instance`` and appended to ``batch``. Returns the last
     number given, the records flagged, those flagged BAD_VALUE, and the last of those's
     native id."""
@@ -55,7 +56,7 @@ def python_settle_batch(
     bad_native = ""
     for rec in records:
         native = rec.native
-        prev = last.get(native)
+        prev = last.get(rec.symbol)
         wrong = settle(rec, prev if merge else None)
         if dedupe and prev is not None and rec.same_market_values(prev):
             continue
@@ -64,7 +65,7 @@ def python_settle_batch(
             if wrong & BAD_VALUE:
                 bad += 1
                 bad_native = native
-        last[native] = rec
+        last[rec.symbol] = rec
         seq += 1
         rec.seq = seq
         if instance is not None:
@@ -80,10 +81,15 @@ settle: Any = _built.settle if _built is not None else Ticker.settle
 settle_batch: Any = _built.settle_batch if _built is not None else python_settle_batch
 
 
-def python_remember(latest: dict[Any, Any], records: Sequence[Any]) -> None:
-    """latest[record.key()] = record for each: the hub's latest values of a batch."""
+def python_remember(by: dict[Any, Any], records: Sequence[Any]) -> None:
+    """by[key[:2]][key[2]] = record for each record's key (type, exchange, id): the hub's
+    latest values of a batch (hub.Latest's dicts)."""
     for record in records:
-        latest[record.key()] = record
+        kind, exchange, id_ = record.key()
+        inner = by.get((kind, exchange))
+        if inner is None:
+            inner = by[kind, exchange] = {}
+        inner[id_] = record
 
 
 # the same, compiled where built (a ticker's key made from its slots)

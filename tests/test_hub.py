@@ -176,3 +176,36 @@ async def test_a_consumer_wakes_at_its_threshold_on_wake_and_on_close() -> None:
         assert await q.get_batch() == []
     with pytest.raises(ValueError):
         BoundedQueue(10, wake_at=11)
+
+
+async def test_a_venue_s_merge_and_the_hub_keep_its_tickers_in_one_dict() -> None:
+    """An emitter given the hub's dict of the venue's tickers (hub.Latest.of) merges each
+    update with the record the hub holds, and the hub keeps no second copy: one dict of the
+    venue's latest tickers by symbol, no key tuple per market (the memory of 75,000
+    markets), and the latest values set as the records go out."""
+    import logging
+
+    from aggregator.adapters.emitter import Connection, Emitter
+    from aggregator.adapters.registry import codec_class
+
+    hub, sink = Hub(), Recording()
+    hub.add_sink(sink)
+    codec = codec_class("binance")
+    assert codec.MERGE  # partial updates (the book's top, the 24 h ticker) merged
+    last = hub.latest.of("ticker", "binance")
+    log = logging.LoggerAdapter(logging.getLogger("test"), {})
+    emitter = Emitter(codec, "binance", hub.publish, hub.publish_batch, None, log, last)
+    assert emitter.last is last
+    conn = Connection(0, read_end=True)
+    emitter.emit([Ticker("binance", "BTC/USDT", "BTCUSDT", bid=1.0, ask=2.0)], conn)
+    emitter.flush()
+    emitter.emit([Ticker("binance", "BTC/USDT", "BTCUSDT", last=1.5)], conn)  # a partial update
+    emitter.flush()
+    held = hub.latest[("ticker", "binance", "BTC/USDT")]
+    # merged, and numbered after the first ticker and the connection's "live" status
+    assert (held.bid, held.ask, held.last, held.seq) == (1.0, 2.0, 1.5, 3)
+    assert last["BTC/USDT"] is held
+    tickers = [r for r, _ in sink.got if isinstance(r, Ticker)]
+    assert len(tickers) == 2 and tickers[1] is held and tickers[0].last is None
+    assert len(hub.latest) == 2  # the ticker, and the venue's status
+    assert hub.latest.by[("ticker", "binance")] == {"BTC/USDT": held}

@@ -640,7 +640,7 @@ def test_the_compiled_check_refuses_what_is_not_a_record() -> None:
     good = Ticker("x", "A/B", "AB", bid=1.0)
     with pytest.raises(TypeError):
         settling.settle_batch([good, object()], last, True, False, 0, None, batch)
-    assert batch == [good] and last == {"AB": good} and good.seq == 1
+    assert batch == [good] and last == {"A/B": good} and good.seq == 1  # by symbol
     with pytest.raises(TypeError):
         settling.settle_batch([bad], last, True, False, 1, None, [])
     with pytest.raises(TypeError):
@@ -648,22 +648,39 @@ def test_the_compiled_check_refuses_what_is_not_a_record() -> None:
 
 
 def test_the_hub_s_latest_values_are_kept_alike_compiled_or_not() -> None:
-    """settling.remember (the hub's latest values of a batch): a ticker's key made from its
-    slots, any other record's by its key(); the Python twin does the same."""
+    """settling.remember (the hub's latest values of a batch, hub.Latest's dicts): a
+    ticker's key made from its slots, any other record's by its key(), each in the dict of
+    its (type, exchange) under its id; the Python twin does the same."""
+    from aggregator.hub import Latest
     from aggregator.records import Derivative, Status
 
     records: list[Any] = [
         Ticker("x", "A/B", "AB", bid=1.0),
         Derivative("x", "A/B:B", "AB-P", kind="perp", mark=2.0),
         Status("x", "live", None),
+        Ticker("y", "A/B", "AB", bid=5.0),  # another exchange, the same symbol
         Ticker("x", "A/B", "AB", bid=3.0),  # the same market again (records[0] comes back below)
     ]
     kept = []
     for remember in (settling.remember, settling.python_remember):
-        latest: dict = {}
-        remember(latest, records)
-        remember(latest, tuple(records[:1]))  # any sequence
+        latest = Latest()
+        remember(latest.by, records)
+        remember(latest.by, tuple(records[:1]))  # any sequence
         kept.append(latest)
-    assert kept[0] == kept[1]
+    assert kept[0] == kept[1] and list(kept[0]) == list(kept[1])
+    assert kept[0].by == {
+        ("ticker", "x"): {"A/B": records[0], "A/B:B": records[1]},
+        ("status", "x"): {"": records[2]},
+        ("ticker", "y"): {"A/B": records[3]},
+    }
     assert kept[0][("ticker", "x", "A/B")] is records[0]
     assert kept[0][records[1].key()] is records[1] and kept[0][records[2].key()] is records[2]
+    assert len(kept[0]) == 4 and kept[0].values() == [
+        records[0],
+        records[1],
+        records[2],
+        records[3],
+    ]
+    assert kept[0].get(("ticker", "z", "A/B")) is None and ("ticker", "y", "A/B") in kept[0]
+    with pytest.raises(AttributeError):
+        settling.remember({}, [object()])  # no key()

@@ -81,6 +81,7 @@ class Emitter:
         publish_batch: PublishBatch | None,
         instance: str | None,
         log: logging.LoggerAdapter,  # type: ignore[type-arg]
+        last: dict[str, Ticker] | None = None,
     ) -> None:
         self.codec_cls = codec_cls
         self.venue = venue
@@ -91,7 +92,9 @@ class Emitter:
         self.counters = VenueStats()
         self.recorder: Recorder | None = None  # raw capture (recorder.py), when configured
         self.batch: list[Ticker] = []  # records waiting for the end of the read
-        self.last: dict[str, Ticker] = {}  # the last record of each market (the merge)
+        # the last record of each market by symbol (the merge, the dedupe): the hub's
+        # latest tickers of the venue where given (hub.Latest.of), one dict for both
+        self.last: dict[str, Ticker] = {} if last is None else last
         self.seq = 0  # the last sequence number given
         self._merge = codec_cls.MERGE
         self._reading: list[Connection] = []  # connections with records of this read pending

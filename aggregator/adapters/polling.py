@@ -109,6 +109,7 @@ class Polling:
             conn.live = False
             return -1.0
         emitter.emit(records, conn, dedupe=True)
+        emitter.flush()  # a poll is a read: its records go out with their latest values
         conn.activity += 1  # a good poll, even with nothing new
         if not conn.live:
             conn.live = True

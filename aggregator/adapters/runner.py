@@ -18,9 +18,10 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from ..config import ExchangeConfig
+from ..hub import Latest
 from ..records import Status, Ticker
 from ..symbols import MarketTable
 from .base import WS_MAX_FRAME, Codec
@@ -81,6 +82,7 @@ class Adapter:
         publish_batch: PublishBatch | None = None,
         instance: str | None = None,
         recorder: Recorder | None = None,
+        latest: Latest | None = None,
     ) -> None:
         self.codec_cls = codec_cls
         self.cfg = cfg
@@ -96,8 +98,11 @@ class Adapter:
             logging.getLogger(f"picows.stream.{self.name}"), {"exchange": self.name}
         )
         self._bug = BugLog(self.log)  # an unexpected error: its traceback once
+        # the merge's last records: the hub's latest tickers of the venue, where there is a
+        # hub (its dict of them holds tickers only: remember's rule)
+        last = None if latest is None else cast(dict[str, Ticker], latest.of("ticker", cfg.venue))
         self.emitter = Emitter(
-            codec_cls, cfg.venue, publish, publish_batch, instance or None, self.log
+            codec_cls, cfg.venue, publish, publish_batch, instance or None, self.log, last
         )
         self.emitter.recorder = recorder
         self.status = self.emitter.status

@@ -30,7 +30,7 @@ import logging
 import os
 import select
 import socket
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any, cast
 
@@ -371,7 +371,7 @@ class SocketSink:
     def __init__(
         self,
         cfg: SocketConfig,
-        latest: dict[Key, Record],
+        latest: Mapping[Key, Record],
         *,
         max_pending: int = 100_000,
         slow_timeout: float = 60.0,
