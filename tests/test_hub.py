@@ -192,7 +192,7 @@ async def test_a_venue_s_merge_and_the_hub_keep_its_tickers_in_one_dict() -> Non
     hub.add_sink(sink)
     codec = codec_class("binance")
     assert codec.MERGE  # partial updates (the book's top, the 24 h ticker) merged
-    last = hub.latest.of("ticker", "binance")
+    last: dict[str, Any] = hub.latest.of("ticker", "binance")
     log = logging.LoggerAdapter(logging.getLogger("test"), {})
     emitter = Emitter(codec, "binance", hub.publish, hub.publish_batch, None, log, last)
     assert emitter.last is last
@@ -202,6 +202,7 @@ async def test_a_venue_s_merge_and_the_hub_keep_its_tickers_in_one_dict() -> Non
     emitter.emit([Ticker("binance", "BTC/USDT", "BTCUSDT", last=1.5)], conn)  # a partial update
     emitter.flush()
     held = hub.latest[("ticker", "binance", "BTC/USDT")]
+    assert isinstance(held, Ticker)
     # merged, and numbered after the first ticker and the connection's "live" status
     assert (held.bid, held.ask, held.last, held.seq) == (1.0, 2.0, 1.5, 3)
     assert last["BTC/USDT"] is held
