@@ -54,7 +54,7 @@ Logger = logging.Logger | logging.LoggerAdapter  # type: ignore[type-arg]
 # A session's read buffer: picows's to start with, and what a session keeps of it between
 # bursts (WebSocket.trim). Reads take at most what is free in it, and picows doubles it
 # whenever a read fills it; at scale a read carries one frame or a few (under 1 KiB).
-READ_BUFFER = 8192
+READ_BUFFER = 4096
 # the read buffers given back since the C heap last handed free pages to the system
 RELEASE_AFTER = 4 << 20
 _given = 0
