@@ -134,6 +134,28 @@ async def test_two_exchanges_two_files_statuses_apart(
     assert "files: accepted=51 written=51 dropped=0" in caplog.messages
 
 
+async def test_a_record_after_the_sink_stopped_is_counted_and_named_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Whatever still publishes once the files sink stopped (a shutdown's straggler) is
+    counted as dropped, one by one or in a batch, and the first such record is logged with
+    its content, once, so that its publisher can be found."""
+    caplog.set_level(logging.INFO, logger=LOGGER)
+    sink = FileSink(make_cfg(tmp_path))
+    hub = Hub()
+    hub.add_sink(sink)
+    await sink.start()
+    ts = hour_start() + 5 * 10**9
+    hub.publish(tick("alpha", ts, 1))
+    await sink.stop()
+    hub.publish(tick("alpha", ts + 1, 2))
+    late = [tick("beta", ts + 2, 3), tick("beta", ts + 3, 4)]
+    hub.publish_batch(late, [dumps(r) for r in late], "beta")
+    assert (sink.accepted, sink.written, sink.dropped) == (1, 1, 3)
+    said = [m for m in caplog.messages if "came after the sink stopped" in m]
+    assert len(said) == 1 and '"exchange":"alpha"' in said[0] and '"seq":2' in said[0]
+
+
 @pytest.mark.parametrize(
     ("period", "name"), [("hour", "x-2030-01-02T03.0000.jsonl"), ("day", "x-2030-01-02.0000.jsonl")]
 )

@@ -35,7 +35,7 @@ from pathlib import Path
 
 from ..config import FilesConfig
 from ..hub import BoundedQueue
-from ..records import Record, Status
+from ..records import Record, Status, dumps
 from .closing import Closer
 from .fileio import scan
 from .filewriter import RETRY_AFTER, Item, Out, Writer, stream_of
@@ -70,6 +70,7 @@ class FileSink:
         self._failing_since: float | None = None  # monotonic start of a write-error episode
         self._reminded = 0.0
         self._queue_dropped = 0  # the queue's drops already reported
+        self._said_late = False  # a record offered after stop() was logged
         self._seq = 0  # of the sink's status records
         self._task: asyncio.Task[None] | None = None
         self._started = False
@@ -148,6 +149,17 @@ class FileSink:
         stream = stream_of(record.exchange, isinstance(record, Status), kind)
         if self._queue.put((stream, record.ts_recv, [line])):
             self.accepted += 1
+        elif self._queue.closed:
+            self._late(record)
+
+    def _late(self, record: Record) -> None:
+        """A record offered after the sink stopped (counted as dropped): said once, with the
+        record, so that whatever still publishes at that point can be found."""
+        if not self._said_late:
+            self._said_late = True
+            log.warning(
+                "files: a record came after the sink stopped (dropped): %s", dumps(record)[:300]
+            )
 
     def offer_batch(
         self,
@@ -175,6 +187,8 @@ class FileSink:
             return
         room = self._queue.room
         if n > room:
+            if self._queue.closed:
+                self._late(first)
             self._queue.refuse(n - max(room, 0))
             n = max(room, 0)
             if not n:
