@@ -149,7 +149,7 @@ async def test_a_record_after_the_sink_stopped_is_counted_and_named_once(
     hub.publish(tick("alpha", ts, 1))
     await sink.stop()
     hub.publish(tick("alpha", ts + 1, 2))
-    late = [tick("beta", ts + 2, 3), tick("beta", ts + 3, 4)]
+    late: list[Record] = [tick("beta", ts + 2, 3), tick("beta", ts + 3, 4)]
     hub.publish_batch(late, [dumps(r) for r in late], "beta")
     assert (sink.accepted, sink.written, sink.dropped) == (1, 1, 3)
     said = [m for m in caplog.messages if "came after the sink stopped" in m]
