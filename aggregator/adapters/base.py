@@ -197,13 +197,21 @@ class Codec:
     def rows_at(doc: Any, *path: str) -> list[Any]:
         """The list at ``path`` (keys of nested objects) in a decoded markets response, for
         ``market_rows``; a ParseError naming the path when it is missing or not a list."""
-        node = doc
-        for key in path:
-            node = node.get(key) if isinstance(node, dict) else None
+        node = _at(doc, path)
         if not isinstance(node, list):
             where = ".".join(path) or "the top"
             raise ParseError(f"expected a list of markets at {where}, got {_kind(node)}")
         return node
+
+    @staticmethod
+    def entries_at(doc: Any, *path: str, expected: str) -> list[tuple[str, Any]]:
+        """The (id, description) pairs of the object at ``path`` in a decoded markets response,
+        for the ``market_rows`` of a venue that lists its markets as an object keyed by id; a
+        ParseError saying what was ``expected`` when it is missing or not an object."""
+        node = _at(doc, path)
+        if not isinstance(node, dict):
+            raise ParseError(f"expected {expected}")
+        return list(node.items())
 
     @classmethod
     def markets_from(cls, body: bytes) -> MarketTable:
@@ -247,6 +255,14 @@ def _snippet(row: Any, n: int = 80) -> str:
     except TypeError:
         text = repr(row)
     return text if len(text) <= n else text[:n] + "..."
+
+
+def _at(doc: Any, path: tuple[str, ...]) -> Any:
+    """What is at ``path`` (keys of nested objects) in a decoded response; None if nothing."""
+    node = doc
+    for key in path:
+        node = node.get(key) if isinstance(node, dict) else None
+    return node
 
 
 def _kind(value: Any) -> str:

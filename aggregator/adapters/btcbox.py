@@ -88,10 +88,7 @@ class BTCBox(Codec):
     def market_rows(body: bytes) -> list[Any]:
         """GET /api/v1/tickers (as above): each key "BASE_QUOTE" is a market; its coin
         parameter (``?coin=btc``) is the lower-case base."""
-        data = json_body(body)
-        if not isinstance(data, dict):
-            raise ParseError("expected an object keyed by market")
-        return list(data.items())
+        return Codec.entries_at(json_body(body), expected="an object keyed by market")
 
     @staticmethod
     def market_of(row: Any) -> Market | None:

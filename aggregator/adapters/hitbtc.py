@@ -233,10 +233,7 @@ class HitBTC(Codec):
         """/public/symbol: {"BTCUSDT":{"type":"spot","base_currency":"BTC",
         "quote_currency":"USDT","status":"working","quantity_increment":"0.00001",
         "tick_size":"0.01",...}, "BTCUSDT_PERP":{"type":"futures","underlying":"BTC",...}}"""
-        data = json_body(body)
-        if not isinstance(data, dict):
-            raise ParseError("expected a JSON object of symbols")
-        return list(data.items())
+        return Codec.entries_at(json_body(body), expected="a JSON object of symbols")
 
     @classmethod
     def market_of(cls, row: Any) -> Market | None:

@@ -191,11 +191,9 @@ class Kraken(Codec):
     def market_rows(body: bytes) -> list[Any]:
         """AssetPairs: {"error":[],"result":{"XXBTZUSD":{"altname":"XBTUSD",
         "wsname":"XBT/USD","base":"XXBT","quote":"ZUSD","status":"online",...}}}"""
-        doc = json_body(body)
-        result = doc.get("result") if isinstance(doc, dict) else None
-        if not isinstance(result, dict):
-            raise ParseError("expected {error, result: {pair: {...}}}")
-        return list(result.items())
+        return Codec.entries_at(
+            json_body(body), "result", expected="{error, result: {pair: {...}}}"
+        )
 
     @staticmethod
     def market_of(row: Any) -> Market | None:

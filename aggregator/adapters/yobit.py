@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 
 import msgspec
 
-from ..errors import ParseError, VenueError
+from ..errors import VenueError
 from ..records import Ticker, seconds_to_ns
 from ..symbols import Market, unify
 from .base import Codec, RestRequest, json_body
@@ -111,11 +111,7 @@ class YoBit(Codec):
         """{"server_time":1710328240,"pairs":{"btc_usdt":{"decimal_places":8,
         "min_price":0.00000001,"max_price":1000000,"min_amount":0.0001,
         "min_total":1,"hidden":0,"fee":0.2,"fee_buyer":0.2,"fee_seller":0.2}}}"""
-        doc = json_body(body)
-        pairs = doc.get("pairs") if isinstance(doc, dict) else None
-        if not isinstance(pairs, dict):
-            raise ParseError("expected the markets' pairs object")
-        return list(pairs.items())
+        return Codec.entries_at(json_body(body), "pairs", expected="the markets' pairs object")
 
     @classmethod
     def market_of(cls, row: Any) -> Market | None:
