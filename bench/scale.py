@@ -574,6 +574,10 @@ async def one_run(tmp: Path, rate: float, a: argparse.Namespace) -> dict[str, An
         "loop_lag": (done.get("status_report") or {}).get("loop_lag"),
         "daemon_exit_code": rc,
         "daemon_counts": published[-1].split("published=", 1)[1] if published else None,
+        # the files sink's own lines, where any record was not written (what, and when)
+        "files_log": [x for x in log.splitlines() if "files:" in x or "shutdown" in x][-20:]
+        if published and "dropped=0" not in published[-1]
+        else [],
         "venues": venues,
         **({"memtrace": memtrace} if memtrace else {}),
     }
