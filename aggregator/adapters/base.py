@@ -9,9 +9,10 @@ import functools
 import logging
 import random
 import zlib
-from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import quote
 
 import orjson
 
@@ -36,6 +37,23 @@ class RestRequest:
     market: Market | None = None  # set when the response does not name its market
     method: str = "GET"
     json: Any = None
+
+
+def per_market(markets: Sequence[Market], before: str, after: str = "") -> list[RestRequest]:
+    """A request per market, for a venue whose tickers are asked for one market at a time:
+    at ``before``, the market's id escaped for a URL ("/" too), then ``after``."""
+    return [RestRequest(f"{before}{quote(m.native, safe='')}{after}", market=m) for m in markets]
+
+
+def one_or_all(
+    markets: Sequence[Market], one: Callable[[Market], str], every: str
+) -> list[RestRequest]:
+    """The request of a venue with an endpoint of all its tickers and a lighter one of one
+    market's: at ``one(m)`` when ``m`` is the only market asked for, else at ``every``."""
+    if len(markets) == 1:
+        m = markets[0]
+        return [RestRequest(one(m), market=m)]
+    return [RestRequest(every)]
 
 
 class Codec:

@@ -16,14 +16,13 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from typing import Any, ClassVar
-from urllib.parse import quote
 
 import msgspec
 
 from ..errors import ParseError, VenueError
 from ..records import Ticker
 from ..symbols import Market, unify
-from .base import Codec, RestRequest, json_body, json_object
+from .base import Codec, RestRequest, json_body, json_object, per_market
 from .fields import StructFields
 from .schema import Num, Schema
 
@@ -56,10 +55,7 @@ class Bit2C(Codec):
     REST_RATE: ClassVar[float] = 1 / 3
 
     def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
-        return [
-            RestRequest(f"{base_url}/Exchanges/{quote(m.native, safe='')}/Ticker.json", market=m)
-            for m in markets
-        ]
+        return per_market(markets, f"{base_url}/Exchanges/", "/Ticker.json")
 
     def parse_rest(self, body: bytes, ts_recv: int, market: Market | None) -> list[Ticker]:
         """GET /Exchanges/BtcNis/Ticker.json:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import weakref
 from collections.abc import Sequence
 from typing import Any, ClassVar
-from urllib.parse import quote
 
 import msgspec
 import orjson
@@ -26,7 +25,7 @@ import orjson
 from ..errors import ParseError, VenueError, VenueNotice
 from ..records import Ticker, iso_to_ns
 from ..symbols import Market, MarketTable, unify
-from .base import Codec, RestRequest, json_body, json_object
+from .base import Codec, RestRequest, json_body, json_object, per_market
 from .fields import StructFields, TickerFields
 from .routes import ISO, Route, TimeAt
 from .schema import Num, Schema
@@ -168,12 +167,7 @@ class Bitflyer(Codec):
         return None if m is None else (m, t)
 
     def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
-        return [
-            RestRequest(
-                f"{base_url}/v1/getticker?product_code={quote(m.native, safe='')}", market=m
-            )
-            for m in markets
-        ]
+        return per_market(markets, f"{base_url}/v1/getticker?product_code=")
 
     def parse_rest(self, body: bytes, ts_recv: int, market: Market | None) -> list[Ticker]:
         """GET /v1/getticker?product_code=BTC_JPY: {"product_code":"BTC_JPY",

@@ -25,7 +25,7 @@ import orjson
 from ..errors import ParseError, VenueError, VenueNotice
 from ..records import Ticker, num, seconds_to_ns, us_to_ns
 from ..symbols import Market, MarketTable, unify
-from .base import Codec, RestRequest, json_body
+from .base import Codec, RestRequest, json_body, one_or_all
 from .fields import TickerFields, top_of_book
 from .schema import Schema, Time
 
@@ -143,10 +143,8 @@ class Bitstamp(Codec):
 
     # --- REST --------------------------------------------------------------------------
     def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
-        if len(markets) == 1:  # one market: its own, lighter endpoint
-            m = markets[0]
-            return [RestRequest(f"{base_url}/api/v2/ticker/{m.native}/", market=m)]
-        return [RestRequest(f"{base_url}/api/v2/ticker/")]
+        url = f"{base_url}/api/v2/ticker/"
+        return one_or_all(markets, lambda m: f"{url}{m.native}/", url)
 
     def parse_rest(self, body: bytes, ts_recv: int, market: Market | None) -> list[Ticker]:
         """GET /api/v2/ticker/: [{"timestamp":"1710328241","open":"71448","high":"73656",

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any, ClassVar
-from urllib.parse import quote
 
 import msgspec
 import orjson
@@ -19,7 +18,7 @@ import orjson
 from ..errors import ParseError, VenueError, VenueNotice
 from ..records import Ticker, iso_to_ns, num
 from ..symbols import Market, MarketTable, unify
-from .base import Codec, RestRequest, SequenceCheck, json_body
+from .base import Codec, RestRequest, SequenceCheck, json_body, per_market
 from .fields import StructFields
 from .routes import ISO, Route, TimeAt
 from .schema import Num, Schema
@@ -146,10 +145,9 @@ class Coinbase(Codec):
             self._seq.check(seq)
 
     def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
-        path = "/api/v3/brokerage/market/products/{}/ticker?limit=1"
-        return [
-            RestRequest(base_url + path.format(quote(m.native, safe="")), market=m) for m in markets
-        ]
+        return per_market(
+            markets, f"{base_url}/api/v3/brokerage/market/products/", "/ticker?limit=1"
+        )
 
     def parse_rest(self, body: bytes, ts_recv: int, market: Market | None) -> list[Ticker]:
         """{"trades":[{"trade_id":"635541194","product_id":"BTC-USDC","price":"66363.03",

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any, ClassVar
-from urllib.parse import quote
 
 import msgspec
 import orjson
@@ -17,7 +16,7 @@ import orjson
 from ..errors import ParseError, VenueError, VenueNotice
 from ..records import Ticker, iso_to_ns
 from ..symbols import Market, unify
-from .base import Codec, RestRequest, json_body, json_object
+from .base import Codec, RestRequest, json_body, json_object, per_market
 from .fields import StructFields, TickerFields
 from .routes import ISO, Quiet, Route, TimeAt
 from .schema import Num, Schema
@@ -107,10 +106,7 @@ class CoinbaseExchange(Codec):
         return []
 
     def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
-        return [
-            RestRequest(f"{base_url}/products/{quote(m.native, safe='')}/ticker", market=m)
-            for m in markets
-        ]
+        return per_market(markets, f"{base_url}/products/", "/ticker")
 
     def parse_rest(self, body: bytes, ts_recv: int, market: Market | None) -> list[Ticker]:
         """GET /products/BTC-USD/ticker: {"ask":"73369.19","bid":"73360.34",

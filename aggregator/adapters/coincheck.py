@@ -16,14 +16,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any, ClassVar
-from urllib.parse import quote
 
 import msgspec
 
 from ..errors import ParseError, VenueError
 from ..records import Ticker, seconds_to_ns
 from ..symbols import Market, unify
-from .base import Codec, RestRequest, json_body, json_object
+from .base import Codec, RestRequest, json_body, json_object, per_market
 from .fields import StructFields
 from .schema import Num, Schema, Time
 
@@ -60,10 +59,7 @@ class Coincheck(Codec):
     REST_RATE: ClassVar[float] = 1.0  # no public limit published; see the module docstring
 
     def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
-        return [
-            RestRequest(f"{base_url}/api/ticker?pair={quote(m.native, safe='')}", market=m)
-            for m in markets
-        ]
+        return per_market(markets, f"{base_url}/api/ticker?pair=")
 
     def parse_rest(self, body: bytes, ts_recv: int, market: Market | None) -> list[Ticker]:
         """GET /api/ticker?pair=btc_jpy: {"last":10012345.0,"bid":10011000.0,

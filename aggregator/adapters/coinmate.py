@@ -16,7 +16,7 @@ import msgspec
 from ..errors import ParseError, VenueError
 from ..records import Ticker, seconds_to_ns
 from ..symbols import Market, unify
-from .base import Codec, RestRequest, json_body, json_object
+from .base import Codec, RestRequest, json_body, json_object, one_or_all
 from .schema import Num, Schema, Time
 
 
@@ -67,10 +67,8 @@ class Coinmate(Codec):
     REST_RATE: ClassVar[float] = 1.0  # one request per poll: poll_interval sets the pace
 
     def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
-        if len(markets) == 1:  # one market: its own, lighter endpoint
-            m = markets[0]
-            return [RestRequest(f"{base_url}/api/ticker?currencyPair={m.native}", market=m)]
-        return [RestRequest(f"{base_url}/api/tickerAll")]
+        one = f"{base_url}/api/ticker?currencyPair="
+        return one_or_all(markets, lambda m: one + m.native, f"{base_url}/api/tickerAll")
 
     def parse_rest(self, body: bytes, ts_recv: int, market: Market | None) -> list[Ticker]:
         """tickerAll: {"error":false,"errorMessage":null,"data":{"BTC_EUR":{"last":"61200.5",

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any, ClassVar, TypeVar
-from urllib.parse import quote
 
 import msgspec
 import orjson
@@ -28,7 +27,7 @@ from ..errors import ParseError, VenueError, VenueNotice
 from ..records import EMPTY, Ticker, ms_to_ns
 from ..symbols import Market, MarketTable, unify
 from ..timestamps import MILLIS
-from .base import Codec, RestRequest, json_body
+from .base import Codec, RestRequest, json_body, per_market
 from .fields import StructFields, top_of_book
 from .routes import Call, Route, TimeAt
 from .schema import Num, Schema, Time
@@ -221,12 +220,7 @@ class Deribit(Codec):
         raise ParseError(f"unexpected message: {raw[:100]!r}")
 
     def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
-        return [
-            RestRequest(
-                f"{base_url}/public/ticker?instrument_name={quote(m.native, safe='')}", market=m
-            )
-            for m in markets
-        ]
+        return per_market(markets, f"{base_url}/public/ticker?instrument_name=")
 
     def parse_rest(self, body: bytes, ts_recv: int, market: Market | None) -> list[Ticker]:
         """GET /public/ticker?instrument_name=BTC_USDT:

@@ -27,7 +27,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import partial
 from typing import Any, ClassVar
-from urllib.parse import quote
 
 import msgspec
 import orjson
@@ -36,7 +35,7 @@ from ..errors import ParseError, VenueError
 from ..records import Ticker, ms_to_ns, num
 from ..symbols import Market, unify
 from ..timestamps import NANOS, to_ns
-from .base import Codec, RestRequest, json_body, json_object
+from .base import Codec, RestRequest, json_body, json_object, per_market
 from .fields import StructFields
 from .routes import Route, TimeAt
 from .schema import Num, Schema, Time
@@ -129,10 +128,7 @@ class Gemini(Codec):
 
     # --- REST --------------------------------------------------------------------------
     def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
-        return [
-            RestRequest(f"{base_url}/v1/pubticker/{quote(m.native, safe='')}", market=m)
-            for m in markets
-        ]
+        return per_market(markets, f"{base_url}/v1/pubticker/")
 
     def parse_rest(self, body: bytes, ts_recv: int, market: Market | None) -> list[Ticker]:
         """GET /v1/pubticker/btcusdt: {"bid":"73367.96","ask":"73385.27","last":"73268.24",

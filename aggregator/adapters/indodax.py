@@ -17,7 +17,7 @@ import msgspec
 from ..errors import ParseError, VenueError
 from ..records import Ticker, seconds_to_ns
 from ..symbols import Market, MarketTable, unify
-from .base import Codec, RestRequest, json_body
+from .base import Codec, RestRequest, json_body, one_or_all
 from .fields import StructFields
 from .schema import Num, Schema, Time
 
@@ -74,10 +74,10 @@ class Indodax(Codec):
         self._rows: dict[str, Schema[Any]] = {}  # native -> its ticker's declaration
 
     def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
-        if len(markets) == 1:  # one market: its own, lighter endpoint
-            m = markets[0]
-            return [RestRequest(f"{base_url}/api/ticker/{m.native.replace('_', '')}", market=m)]
-        return [RestRequest(f"{base_url}/api/ticker_all")]
+        one = f"{base_url}/api/ticker/"
+        return one_or_all(
+            markets, lambda m: one + m.native.replace("_", ""), f"{base_url}/api/ticker_all"
+        )
 
     def parse_rest(self, body: bytes, ts_recv: int, market: Market | None) -> list[Ticker]:
         """{"tickers":{"btc_idr":{"high":"1195000000","low":"1160000000",

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any, ClassVar
-from urllib.parse import quote
 
 import msgspec
 
 from ..errors import ParseError, VenueError
 from ..records import Ticker, seconds_to_ns
 from ..symbols import Market, unify
-from .base import Codec, RestRequest, json_object
+from .base import Codec, RestRequest, json_object, per_market
 from .fields import StructFields
 from .schema import Num, Schema, Time
 
@@ -67,10 +66,7 @@ class Paymium(Codec):
     REST_RATE: ClassVar[float] = 0.5  # 86,400 calls a day per IP: 1 per second on average
 
     def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
-        return [
-            RestRequest(f"{base_url}/api/v1/data/{quote(m.native, safe='')}/ticker", market=m)
-            for m in markets
-        ]
+        return per_market(markets, f"{base_url}/api/v1/data/", "/ticker")
 
     def parse_rest(self, body: bytes, ts_recv: int, market: Market | None) -> list[Ticker]:
         """GET /api/v1/data/eur/ticker: {"high":"67250.0","low":"64810.02",

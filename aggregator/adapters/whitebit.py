@@ -27,7 +27,7 @@ import orjson
 from ..errors import ParseError, VenueError, VenueNotice
 from ..records import Ticker, seconds_to_ns
 from ..symbols import Market, MarketTable, unify
-from .base import Codec, RestRequest, json_body, json_object
+from .base import Codec, RestRequest, json_body, json_object, one_or_all
 from .fields import StructFields, top_of_book
 from .routes import Call, Route
 from .schema import Num, Schema
@@ -188,10 +188,9 @@ class WhiteBIT(Codec):
         raise VenueNotice(f"venue error: {text}")
 
     def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
-        if len(markets) == 1:  # one market: its own endpoint, which also sends the open
-            m = markets[0]
-            return [RestRequest(f"{base_url}/api/v1/public/ticker?market={m.native}", market=m)]
-        return [RestRequest(f"{base_url}/api/v1/public/tickers")]
+        # one market: its own endpoint, which also sends the open
+        one = f"{base_url}/api/v1/public/ticker?market="
+        return one_or_all(markets, lambda m: one + m.native, f"{base_url}/api/v1/public/tickers")
 
     def parse_rest(self, body: bytes, ts_recv: int, market: Market | None) -> list[Ticker]:
         """All markets: {"success":true,"message":null,"result":{"BTC_USDT":{

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any, ClassVar
-from urllib.parse import quote
 
 import msgspec
 
 from ..errors import ParseError, VenueError
 from ..records import Ticker
 from ..symbols import Market, unify
-from .base import Codec, RestRequest, json_body, json_object
+from .base import Codec, RestRequest, json_body, json_object, per_market
 from .fields import StructFields
 from .schema import Num, Schema
 
@@ -51,10 +50,7 @@ class Zaif(Codec):
     REST_RATE: ClassVar[float] = 5.0  # the venue asks for at most 10 public calls per second
 
     def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
-        return [
-            RestRequest(f"{base_url}/api/1/ticker/{quote(m.native, safe='')}", market=m)
-            for m in markets
-        ]
+        return per_market(markets, f"{base_url}/api/1/ticker/")
 
     def parse_rest(self, body: bytes, ts_recv: int, market: Market | None) -> list[Ticker]:
         """GET /api/1/ticker/btc_jpy: {"last":10305000.0,"high":10420000.0,
