@@ -25,7 +25,7 @@ static PyTypeObject *record_type = NULL;
 static Py_ssize_t offsets[NFIELDS];
 static int is_price[NFIELDS];
 static Py_ssize_t bid_at, ask_at, flags_at, kind_at, native_at, seq_at, instance_at;
-static Py_ssize_t exchange_at, symbol_at;
+static Py_ssize_t exchange_at, symbol_at, ts_event_at;
 static PyObject *ticker_tag = NULL; /* "ticker": a ticker's key is ("ticker", exchange, symbol) */
 static PyObject *key_name = NULL;   /* "key" */
 static PyObject *empty = NULL;   /* values.EMPTY: an emptied book side, nulled unflagged */
@@ -33,7 +33,6 @@ static PyObject *nothing = NULL; /* the record standing for "no previous record"
 static PyObject *flags = NULL;   /* records.FLAGS: a tuple, indexed by mask */
 static PyObject *spot = NULL;    /* "spot" */
 static PyObject *derivative_name = NULL; /* "settle_derivative" */
-static PyObject *same_name = NULL;       /* "same_market_values" */
 /* Derivative's own fields: mark and index are prices, open interest a size, the funding
  * rate any finite number, the next funding time carried over when not sent */
 static PyTypeObject *derivative_type = NULL;
@@ -89,10 +88,10 @@ setup(PyObject *self, PyObject *args)
         is_price[i] = p;
     }
     /* the other fields' slots: the record's own, then a derivative's */
-    static const char *const own[] = {"bid",      "ask",      "flags",  "kind", "native",
-                                      "seq",      "instance", "exchange", "symbol"};
-    Py_ssize_t *const own_at[] = {&bid_at,      &ask_at,      &flags_at,   &kind_at, &native_at,
-                                  &seq_at,      &instance_at, &exchange_at, &symbol_at};
+    static const char *const own[] = {"bid",      "ask",      "flags",    "kind",  "native",
+                                      "seq",      "instance", "exchange", "symbol", "ts_event"};
+    Py_ssize_t *const own_at[] = {&bid_at,      &ask_at,      &flags_at,    &kind_at,   &native_at,
+                                  &seq_at,      &instance_at, &exchange_at, &symbol_at, &ts_event_at};
     static const char *const derived[] = {"mark", "index", "open_interest", "funding_rate",
                                           "funding_ts"};
     Py_ssize_t *const derived_at[] = {&mark_at, &index_at, &oi_at, &rate_at, &funding_ts_at};
@@ -321,6 +320,45 @@ settle(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     return wrong < 0 ? NULL : PyLong_FromLong(wrong);
 }
 
+/* a == b as Python says it for two slots' values (floats by value, so a NaN is not even
+ * itself; anything else by identity first, then ==): 1, 0, or -1 an error */
+static int
+same_value(PyObject *a, PyObject *b)
+{
+    if (a != NULL && b != NULL && PyFloat_CheckExact(a) && PyFloat_CheckExact(b))
+        return PyFloat_AS_DOUBLE(a) == PyFloat_AS_DOUBLE(b);
+    if (a == b)
+        return 1;
+    if (a == NULL || b == NULL)
+        return 0;
+    return PyObject_RichCompareBool(a, b, Py_EQ);
+}
+
+/* Ticker.same_market_values, on the slots: the event time, the flags, every market field
+ * and every derivative field (None on a spot record) equal: 1, 0, or -1 an error */
+static int
+same_market_values(PyObject *rec, PyObject *prev)
+{
+    int t = same_value(*SLOT(rec, ts_event_at), *SLOT(prev, ts_event_at));
+    if (t <= 0)
+        return t;
+    if ((t = same_value(*SLOT(rec, flags_at), *SLOT(prev, flags_at))) <= 0)
+        return t;
+    for (int i = 0; i < NFIELDS; i++)
+        if ((t = same_value(*SLOT(rec, offsets[i]), *SLOT(prev, offsets[i]))) <= 0)
+            return t;
+    int dr = PyObject_TypeCheck(rec, derivative_type), dp = PyObject_TypeCheck(prev, derivative_type);
+    if (dr || dp) {
+        const Py_ssize_t at[] = {mark_at, index_at, rate_at, funding_ts_at, oi_at};
+        for (size_t i = 0; i < sizeof at / sizeof *at; i++) {
+            PyObject *a = dr ? *SLOT(rec, at[i]) : Py_None, *b = dp ? *SLOT(prev, at[i]) : Py_None;
+            if ((t = same_value(a, b)) <= 0)
+                return t;
+        }
+    }
+    return 1;
+}
+
 /* settling.python_settle_batch, compiled: (records, last, merge, dedupe, seq, instance, batch) ->
  * (seq, flagged, bad, bad_native) */
 static PyObject *
@@ -371,9 +409,7 @@ settle_batch(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
             goto fail_rec;
         }
         if (dedupe && prev != NULL) {
-            PyObject *same = PyObject_CallMethodOneArg(rec, same_name, prev);
-            int t = same == NULL ? -1 : PyObject_IsTrue(same);
-            Py_XDECREF(same);
+            int t = same_market_values(rec, prev);
             if (t < 0) {
                 Py_DECREF(prev);
                 goto fail_rec;
@@ -580,8 +616,7 @@ PyInit__settle(void)
 {
     spot = PyUnicode_InternFromString("spot");
     derivative_name = PyUnicode_InternFromString("settle_derivative");
-    same_name = PyUnicode_InternFromString("same_market_values");
-    if (spot == NULL || derivative_name == NULL || same_name == NULL)
+    if (spot == NULL || derivative_name == NULL)
         return NULL;
     return PyModule_Create(&module);
 }

@@ -589,10 +589,18 @@ def _reads(draw: st.DrawFn) -> tuple[list[Ticker], list[Ticker], bool, bool, str
 
     def one() -> Ticker:
         r = _record(draw, kind)
-        return msgspec.structs.replace(r, native=draw(natives))
+        native = draw(natives)
+        return msgspec.structs.replace(r, native=native, symbol=f"{native}/X")
 
-    reads = [one() for _ in range(draw(st.integers(0, 8)))]
     known = [one() for _ in range(draw(st.integers(0, 3)))]
+    # a read's records: new ones, and copies of a market's last record (a poll that saw no
+    # change, which the dedupe drops)
+    reads = [
+        msgspec.structs.replace(draw(st.sampled_from(known)))
+        if known and draw(st.integers(0, 2)) == 0
+        else one()
+        for _ in range(draw(st.integers(0, 8)))
+    ]
     flags = draw(st.booleans()), draw(st.booleans())
     return reads, known, *flags, draw(st.sampled_from([None, "host-1"]))
 
@@ -607,12 +615,42 @@ def test_the_compiled_batch_is_the_python_one(
     runs = []
     for batch_of in (settling.settle_batch, settling.python_settle_batch):
         recs = [msgspec.structs.replace(r) for r in records_]
-        last = {r.native: msgspec.structs.replace(r) for r in known}
+        last = {r.symbol: msgspec.structs.replace(r) for r in known}
         batch: list[Ticker] = []
         out = batch_of(recs, last, merge, dedupe, 41, instance, batch)
         runs.append((out, [_state(r) for r in batch], {k: _state(v) for k, v in last.items()}))
         assert all(any(b is r for r in recs) for b in batch)  # the records themselves
     assert runs[0] == runs[1]
+
+
+def test_the_compiled_dedupe_is_same_market_values() -> None:
+    """The compiled dedupe compares the slots as Ticker.same_market_values does: a spot
+    record against a derivative with its own fields null is the same; any of them set, or
+    another event time, flags or market value, is not."""
+    base: dict[str, Any] = {"bid": 1.0, "ask": 2.0, "ts_event": 5}
+    pairs = [
+        (Ticker("x", "A/B", "AB", **base), Derivative("x", "A/B", "AB", kind="perp", **base)),
+        (Ticker("x", "A/B", "AB", **base), Derivative("x", "A/B", "AB", mark=3.0, **base)),
+        (Ticker("x", "A/B", "AB", **base), Ticker("x", "A/B", "AB", **{**base, "ts_event": 6})),
+        (Ticker("x", "A/B", "AB", **base), Ticker("x", "A/B", "AB", **{**base, "ask": 2.5})),
+        (
+            Derivative("x", "A/B", "AB", funding_ts=7, **base),
+            Derivative("x", "A/B", "AB", funding_ts=7, **base),
+        ),
+    ]
+    for rec, prev in pairs:
+        expected = rec.same_market_values(prev)
+        for batch_of in (settling.settle_batch, settling.python_settle_batch):
+            batch: list[Ticker] = []
+            batch_of([msgspec.structs.replace(rec)], {"A/B": prev}, False, True, 0, None, batch)
+            assert (batch == []) is expected, (rec, prev, batch_of)
+    assert [rec.same_market_values(prev) for rec, prev in pairs] == [
+        True,
+        False,
+        False,
+        False,
+        True,
+    ]
 
 
 def test_the_compiled_check_is_built_where_ci_builds() -> None:

@@ -37,6 +37,7 @@ Without the compiled module (no C compiler at install) every frame takes ``parse
 
 from __future__ import annotations
 
+import functools
 import importlib
 import weakref
 from collections.abc import Callable, Mapping
@@ -263,7 +264,7 @@ def compile_route(route: Route, codec: Codec) -> tuple[Any, ...] | None:
     wanted = set(route.fields) | set(route.market_fields) | fixed
     last = max(names.index(n) for n in wanted)
     slots: list[tuple[Any, ...]] = []
-    defaults = {f.name: f.default for f in msgspec.structs.fields(route.record)}
+    defaults = _defaults(route.record)
     for name in names[: last + 1]:
         if name == "exchange":
             slots.append((_CONST, codec.venue))
@@ -355,6 +356,13 @@ def reader(
 # route looks markets up in the table and numbers no messages): one for all the sessions of
 # a venue's markets, not one each (a few KB per connection, hundreds of connections).
 _PROGRAMS: weakref.WeakKeyDictionary[Any, dict[type, tuple[Any, ...]]] = weakref.WeakKeyDictionary()
+
+
+@functools.cache
+def _defaults(record: type) -> dict[str, Any]:
+    """The record class's fields' defaults (msgspec resolves its annotations each time it is
+    asked: once a class, not once a session)."""
+    return {f.name: f.default for f in msgspec.structs.fields(record)}
 
 
 def program_of(codec: Codec, routes: tuple[Route, ...]) -> tuple[Any, ...] | None:
