@@ -21,9 +21,10 @@ from urllib.parse import quote
 
 from ..errors import ParseError, VenueError
 from ..records import Derivative, Ticker, iso_to_ns
-from ..symbols import Market, derivative_symbol
+from ..symbols import Market
 from .base import RestRequest, json_body
 from .bitflyer import CALL, Bitflyer, Tick
+from .contracts import linear_perp
 from .routes import Route
 from .schema import Num, Schema, Time
 
@@ -115,11 +116,4 @@ class BitflyerCFD(Bitflyer):
         if p.get("market_type") not in CFD_TYPES:
             return None
         _, base, quote_ = code.split("_")  # FX_BTC_JPY
-        return Market(
-            derivative_symbol(base, quote_, quote_),
-            code,
-            (code,),
-            base,
-            quote_,
-            kind="perp",
-        )
+        return linear_perp(base, quote_, code, ids=(code,))

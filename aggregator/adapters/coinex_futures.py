@@ -18,11 +18,12 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from ..records import Derivative, Ticker, best_level, ms_to_ns
-from ..symbols import Market, derivative_symbol
+from ..symbols import Market
 from ..timestamps import MILLIS
 from . import coinex
 from .base import RestRequest
 from .coinex import CoinEx
+from .contracts import linear_perp
 from .routes import Route, TimeAt
 from .schema import Num, Schema, Time
 
@@ -148,10 +149,4 @@ class CoinExFutures(CoinEx):
         if row.get("status") != "online" or row.get("contract_type") != "linear":
             return None
         base, quote = row["base_ccy"], row["quote_ccy"]
-        return Market(
-            derivative_symbol(base, quote, quote, renames=cls.RENAMES),
-            row["market"],
-            base_id=base,
-            quote_id=quote,
-            kind="perp",
-        )
+        return linear_perp(base, quote, row["market"], renames=cls.RENAMES)

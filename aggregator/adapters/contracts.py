@@ -7,7 +7,31 @@ inverse one ``contract_size`` of the quote currency, so its base units depend on
 
 from __future__ import annotations
 
-from ..symbols import Market
+from collections.abc import Mapping
+
+from ..symbols import NO_RENAMES, Market, derivative_symbol
+
+
+def linear_perp(
+    base: str,
+    quote: str,
+    native: str,
+    *,
+    renames: Mapping[str, str] = NO_RENAMES,
+    ids: tuple[str, ...] = (),
+    contract_size: float = 1.0,
+) -> Market:
+    """The linear perpetual ``native`` of the venue's currencies ``base`` and ``quote``,
+    settled in the quote currency, a contract worth ``contract_size`` of the base one."""
+    return Market(
+        derivative_symbol(base, quote, quote, renames=renames),
+        native,
+        ids,
+        base_id=base,
+        quote_id=quote,
+        kind="perp",
+        contract_size=contract_size,
+    )
 
 
 def in_base(contracts: float | None, m: Market, price: float | None = None) -> float | None:

@@ -23,10 +23,10 @@ import msgspec
 
 from ..errors import ParseError
 from ..records import Derivative, Ticker, ms_to_ns, seconds_to_ns
-from ..symbols import Market, derivative_symbol
+from ..symbols import Market
 from ..timestamps import MILLIS, SECONDS
 from .base import Codec, RestRequest, json_body
-from .contracts import in_base
+from .contracts import in_base, linear_perp
 from .gate import Gate, Refused, ping, push_time, rejection, rows, subscribe
 from .routes import MARKET, Call, Route, TimeAt
 from .schema import Num, Schema, Time
@@ -234,11 +234,5 @@ class GateFutures(Codec):
         if row.get("in_delisting") or row.get("status", "trading") != "trading":
             return None
         base, quote = row["name"].split("_")
-        return Market(
-            derivative_symbol(base, quote, quote, renames=Gate.RENAMES),
-            row["name"],
-            base_id=base,
-            quote_id=quote,
-            kind="perp",
-            contract_size=float(row["quanto_multiplier"]),
-        )
+        size = float(row["quanto_multiplier"])
+        return linear_perp(base, quote, row["name"], renames=Gate.RENAMES, contract_size=size)

@@ -32,10 +32,10 @@ import orjson
 
 from ..errors import ParseError, VenueError, VenueNotice
 from ..records import EMPTY, Derivative, Ticker, ms_to_ns
-from ..symbols import Market, MarketTable, derivative_symbol
+from ..symbols import Market, MarketTable
 from ..timestamps import MILLIS
 from .base import Codec, RestRequest, gunzip, json_body
-from .contracts import in_base
+from .contracts import in_base, linear_perp
 from .htx import HTX, by_channel, control, route
 from .routes import MARKET, Call, Route, TimeAt
 from .schema import Num, Schema, Time
@@ -307,14 +307,8 @@ class HTXSwap(Codec):
         if row.get("contract_status") != 1 or row.get("business_type", "swap") != "swap":
             return None
         base, quote = row["contract_code"].split("-")
-        return Market(
-            derivative_symbol(base, quote, quote, renames=HTX.RENAMES),
-            row["contract_code"],
-            base_id=base,
-            quote_id=quote,
-            kind="perp",
-            contract_size=float(row["contract_size"]),
-        )
+        native, size = row["contract_code"], float(row["contract_size"])
+        return linear_perp(base, quote, native, renames=HTX.RENAMES, contract_size=size)
 
 
 NOTIFY = "linear-swap-notification"
