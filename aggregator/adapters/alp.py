@@ -34,8 +34,8 @@ import orjson
 
 from ..errors import ParseError, VenueError
 from ..records import Ticker, seconds_to_ns
-from ..symbols import Market, MarketTable, unify
-from .base import Codec, RestRequest, json_body
+from ..symbols import Market, MarketTable
+from .base import Codec, RestRequest, json_body, pair_market
 from .fields import StructFields
 from .schema import Num, Schema
 
@@ -194,4 +194,4 @@ class ALP(Codec):
     @staticmethod
     def market_of(p: Any) -> Market:
         base, quote = p["currency1"], p["currency2"]
-        return Market(unify(base, quote), p["name"], base_id=base, quote_id=quote)
+        return pair_market(base, quote, p["name"])

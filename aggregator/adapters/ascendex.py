@@ -41,9 +41,9 @@ import orjson
 
 from ..errors import ParseError, VenueError, VenueNotice
 from ..records import Ticker, best_level, ms_to_ns
-from ..symbols import Market, unify
+from ..symbols import Market
 from ..timestamps import MILLIS
-from .base import Codec, RestRequest, answer_code, json_body
+from .base import Codec, RestRequest, answer_code, json_body, pair_market
 from .fields import StructFields, top_of_book
 from .routes import Route, TimeAt
 from .schema import Num, Schema, Time
@@ -208,4 +208,4 @@ class AscendEX(Codec):
         base, quote = (row.get("baseAsset"), row.get("quoteAsset"))
         if not base or not quote:
             base, quote = native.split("/")
-        return Market(unify(base, quote, renames=cls.RENAMES), native, base_id=base, quote_id=quote)
+        return pair_market(base, quote, native, renames=cls.RENAMES)

@@ -18,7 +18,7 @@ import orjson
 
 from ..errors import ParseError, SequenceGap, VenueError
 from ..records import Ticker
-from ..symbols import NO_RENAMES, Market, MarketTable, is_unified
+from ..symbols import NO_RENAMES, Market, MarketTable, is_unified, unify
 
 if TYPE_CHECKING:
     from .routes import Route
@@ -310,6 +310,20 @@ def _shape_checked(method: Any) -> Any:
             raise ParseError(f"unexpected payload: {e!r}") from None
 
     return staticmethod(checked) if static else checked
+
+
+def pair_market(
+    base: str,
+    quote: str,
+    native: str,
+    *,
+    renames: Mapping[str, str] = NO_RENAMES,
+    ids: tuple[str, ...] = (),
+) -> Market:
+    """The spot market ``native`` of the venue's currencies ``base`` and ``quote``: its symbol
+    their unified pair (``renames`` as in ``symbols.unify``), their ids kept as the venue
+    spells them, for the URLs and messages that name a currency."""
+    return Market(unify(base, quote, renames=renames), native, ids, base_id=base, quote_id=quote)
 
 
 class SequenceCheck:

@@ -21,8 +21,8 @@ import msgspec
 
 from ..errors import ParseError, VenueError
 from ..records import Ticker
-from ..symbols import Market, unify
-from .base import Codec, RestRequest, json_body, json_object, per_market
+from ..symbols import Market
+from .base import Codec, RestRequest, json_body, json_object, pair_market, per_market
 from .fields import StructFields
 from .schema import Num, Schema
 
@@ -87,4 +87,4 @@ class Bit2C(Codec):
         if match is None:
             raise ParseError(f"unexpected pair: {pid!r}")
         base_id, quote_id = match.groups()
-        return Market(unify(base_id, quote_id), pid, (), base_id, quote_id)
+        return pair_market(base_id, quote_id, pid)

@@ -16,8 +16,8 @@ import msgspec
 
 from ..errors import ParseError, VenueError
 from ..records import Ticker, ms_to_ns
-from ..symbols import Market, unify
-from .base import Codec, RestRequest, json_body
+from ..symbols import Market
+from .base import Codec, RestRequest, json_body, pair_market
 from .fields import StructFields
 from .schema import Num, Schema, Time
 
@@ -98,4 +98,4 @@ class Bitbank(Codec):
         if not p.get("is_enabled"):
             return None
         base_id, quote_id = p["base_asset"], p["quote_asset"]
-        return Market(unify(base_id, quote_id), p["name"], (), base_id, quote_id)
+        return pair_market(base_id, quote_id, p["name"])

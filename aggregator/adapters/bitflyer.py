@@ -24,8 +24,8 @@ import orjson
 
 from ..errors import ParseError, VenueError, VenueNotice
 from ..records import Ticker, iso_to_ns
-from ..symbols import Market, MarketTable, unify
-from .base import Codec, RestRequest, json_body, json_object, per_market
+from ..symbols import Market, MarketTable
+from .base import Codec, RestRequest, json_body, json_object, pair_market, per_market
 from .fields import StructFields, TickerFields
 from .routes import ISO, Route, TimeAt
 from .schema import Num, Schema
@@ -207,4 +207,4 @@ class Bitflyer(Codec):
         if len(parts) != 2:
             return None  # FX_BTC_JPY and futures lack a market_type in older answers
         base, quote_ = parts
-        return Market(unify(base, quote_), code, (code,), base, quote_)
+        return pair_market(base, quote_, code, ids=(code,))

@@ -24,8 +24,8 @@ import msgspec
 
 from ..errors import VenueError
 from ..records import Ticker
-from ..symbols import Market, unify
-from .base import Codec, RestRequest, json_body
+from ..symbols import Market
+from .base import Codec, RestRequest, json_body, pair_market
 from .routes import Call, Route
 from .upbit import Quotation, Quote, book_requests, stamp
 
@@ -101,4 +101,4 @@ class Bithumb(Quotation):
         quote_, _, base = code.partition("-")
         if not quote_ or not base:
             return None
-        return Market(unify(base, quote_), code, (code,), base, quote_)
+        return pair_market(base, quote_, code, ids=(code,))

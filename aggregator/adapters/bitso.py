@@ -18,8 +18,8 @@ import msgspec
 
 from ..errors import ParseError, VenueError
 from ..records import Ticker, iso_to_ns
-from ..symbols import Market, unify
-from .base import Codec, RestRequest, json_body
+from ..symbols import Market
+from .base import Codec, RestRequest, json_body, pair_market
 from .fields import StructFields
 from .schema import Num, Schema
 
@@ -98,4 +98,4 @@ class Bitso(Codec):
         base, _, quote_ = book.partition("_")
         if not base or not quote_:
             return None
-        return Market(unify(base, quote_), book, (book,), base, quote_)
+        return pair_market(base, quote_, book, ids=(book,))

@@ -24,8 +24,8 @@ import orjson
 
 from ..errors import ParseError, VenueError, VenueNotice
 from ..records import Ticker, num, seconds_to_ns, us_to_ns
-from ..symbols import Market, MarketTable, unify
-from .base import Codec, RestRequest, json_body, one_or_all
+from ..symbols import Market, MarketTable
+from .base import Codec, RestRequest, json_body, one_or_all, pair_market
 from .fields import TickerFields, top_of_book
 from .schema import Schema, Time
 
@@ -190,7 +190,7 @@ class Bitstamp(Codec):
         if not base or not quote_:
             base, _, quote_ = name.partition("/")
         sym = p.get("market_symbol") or p["url_symbol"]
-        return Market(unify(base, quote_), sym, (sym, name), base, quote_)
+        return pair_market(base, quote_, sym, ids=(sym, name))
 
 
 def _level(level: Any) -> tuple[float | None, float | None]:

@@ -18,8 +18,8 @@ import msgspec
 
 from ..errors import ParseError, VenueError
 from ..records import Ticker, iso_to_ns
-from ..symbols import Market, unify
-from .base import Codec, RestRequest, json_body
+from ..symbols import Market
+from .base import Codec, RestRequest, json_body, pair_market
 from .fields import StructFields
 from .schema import Num, Schema
 
@@ -104,4 +104,4 @@ class BTCMarkets(Codec):
         if p.get("status") in HALTED:
             return None
         base, quote_, code = p["baseAssetName"], p["quoteAssetName"], p["marketId"]
-        return Market(unify(base, quote_), code, (code,), base, quote_)
+        return pair_market(base, quote_, code, ids=(code,))

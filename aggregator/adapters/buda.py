@@ -30,8 +30,8 @@ import msgspec
 
 from ..errors import ParseError, VenueError
 from ..records import Ticker
-from ..symbols import Market, unify
-from .base import Codec, RestRequest, json_body
+from ..symbols import Market
+from .base import Codec, RestRequest, json_body, pair_market
 from .schema import Num, Schema
 
 
@@ -129,7 +129,7 @@ class Buda(Codec):
             return None
         base, quote = p["base_currency"], p["quote_currency"]
         ids = (p["id"], p["name"]) if p.get("name") else (p["id"],)
-        return Market(unify(base, quote), p["id"], ids, base, quote)
+        return pair_market(base, quote, p["id"], ids=ids)
 
 
 def _value(amount: Amount | None) -> float | None:

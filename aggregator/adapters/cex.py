@@ -38,8 +38,8 @@ from msgspec.structs import replace
 
 from ..errors import ParseError, SequenceGap, VenueError, VenueNotice
 from ..records import Ticker, level
-from ..symbols import Market, MarketTable, unify
-from .base import Codec, RestRequest, SequenceCheck, json_body, json_object
+from ..symbols import Market, MarketTable
+from .base import Codec, RestRequest, SequenceCheck, json_body, json_object, pair_market
 from .fields import TickerFields, Top
 from .schema import Num, Schema
 
@@ -316,7 +316,7 @@ class Cex(Codec):
     @staticmethod
     def market_of(p: Any) -> Market | None:
         base, quote_ = p["base"], p["quote"]
-        return Market(unify(base, quote_), f"{base}-{quote_}", base_id=base, quote_id=quote_)
+        return pair_market(base, quote_, f"{base}-{quote_}")
 
 
 def _pair(data: BookData) -> Any:

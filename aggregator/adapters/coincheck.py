@@ -21,8 +21,8 @@ import msgspec
 
 from ..errors import ParseError, VenueError
 from ..records import Ticker, seconds_to_ns
-from ..symbols import Market, unify
-from .base import Codec, RestRequest, json_body, json_object, per_market
+from ..symbols import Market
+from .base import Codec, RestRequest, json_body, json_object, pair_market, per_market
 from .fields import StructFields
 from .schema import Num, Schema, Time
 
@@ -93,4 +93,4 @@ class Coincheck(Codec):
             return None
         pair: str = s["pair"]
         base, quote_ = pair.split("_")
-        return Market(unify(base, quote_), pair, base_id=base, quote_id=quote_)
+        return pair_market(base, quote_, pair)

@@ -42,9 +42,9 @@ import orjson
 
 from ..errors import ParseError, RateLimited, VenueError, VenueNotice
 from ..records import Ticker, best_level, ms_to_ns
-from ..symbols import Market, MarketTable, unify
+from ..symbols import Market, MarketTable
 from ..timestamps import MILLIS
-from .base import Codec, RestRequest, gunzip, json_body
+from .base import Codec, RestRequest, gunzip, json_body, pair_market
 from .fields import StructFields, top_of_book
 from .routes import Route, TimeAt
 from .schema import Num, Schema, Time
@@ -250,6 +250,4 @@ class CoinEx(Codec):
         if row.get("status") != "online":
             return None
         base, quote = row["base_ccy"], row["quote_ccy"]
-        return Market(
-            unify(base, quote, renames=cls.RENAMES), row["market"], base_id=base, quote_id=quote
-        )
+        return pair_market(base, quote, row["market"], renames=cls.RENAMES)

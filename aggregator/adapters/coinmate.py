@@ -15,8 +15,8 @@ import msgspec
 
 from ..errors import ParseError, VenueError
 from ..records import Ticker, seconds_to_ns
-from ..symbols import Market, unify
-from .base import Codec, RestRequest, json_body, json_object, one_or_all
+from ..symbols import Market
+from .base import Codec, RestRequest, json_body, json_object, one_or_all, pair_market
 from .schema import Num, Schema, Time
 
 
@@ -151,9 +151,4 @@ class Coinmate(Codec):
 
     @staticmethod
     def market_of(p: Any) -> Market | None:
-        return Market(
-            unify(p["firstCurrency"], p["secondCurrency"]),
-            p["name"],
-            base_id=p["firstCurrency"],
-            quote_id=p["secondCurrency"],
-        )
+        return pair_market(p["firstCurrency"], p["secondCurrency"], p["name"])

@@ -25,9 +25,9 @@ import orjson
 
 from ..errors import ParseError, VenueError, VenueNotice
 from ..records import EMPTY, Ticker, ms_to_ns
-from ..symbols import Market, MarketTable, unify
+from ..symbols import Market, MarketTable
 from ..timestamps import MILLIS
-from .base import Codec, RestRequest, json_body, per_market
+from .base import Codec, RestRequest, json_body, pair_market, per_market
 from .fields import StructFields, top_of_book
 from .routes import Call, Route, TimeAt
 from .schema import Num, Schema, Time
@@ -266,7 +266,7 @@ class Deribit(Codec):
         if i.get("kind") != "spot" or not i.get("is_active", True):
             return None
         base, quote_ = i["base_currency"], i["quote_currency"]
-        return Market(unify(base, quote_), i["instrument_name"], base_id=base, quote_id=quote_)
+        return pair_market(base, quote_, i["instrument_name"])
 
 
 def answer_result(error: Any, result: D | None) -> D:

@@ -16,8 +16,8 @@ import msgspec
 
 from ..errors import ParseError, VenueError
 from ..records import Ticker, iso_to_ns
-from ..symbols import Market, unify
-from .base import Codec, RestRequest, json_body, json_object
+from ..symbols import Market
+from .base import Codec, RestRequest, json_body, json_object, pair_market
 from .schema import Num, Schema
 
 
@@ -159,4 +159,4 @@ class Foxbit(Codec):
     @staticmethod
     def market_of(s: Any) -> Market | None:
         base, quote = s["base"]["symbol"], s["quote"]["symbol"]
-        return Market(unify(base, quote), s["symbol"], base_id=base, quote_id=quote)
+        return pair_market(base, quote, s["symbol"])

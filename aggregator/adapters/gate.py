@@ -25,9 +25,9 @@ import orjson
 
 from ..errors import ParseError, VenueError, VenueNotice
 from ..records import Ticker, ms_to_ns, seconds_to_ns
-from ..symbols import Market, unify
+from ..symbols import Market
 from ..timestamps import MILLIS, SECONDS
-from .base import Codec, RestRequest, json_body
+from .base import Codec, RestRequest, json_body, pair_market
 from .fields import StructFields, top_of_book
 from .routes import Route, TimeAt
 from .schema import Num, Schema, Time
@@ -264,9 +264,4 @@ class Gate(Codec):
     def market_of(cls, p: Any) -> Market | None:
         if p.get("trade_status", "tradable") == "untradable":
             return None
-        return Market(
-            unify(p["base"], p["quote"], renames=cls.RENAMES),
-            p["id"],
-            base_id=p["base"],
-            quote_id=p["quote"],
-        )
+        return pair_market(p["base"], p["quote"], p["id"], renames=cls.RENAMES)

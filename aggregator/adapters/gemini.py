@@ -33,9 +33,9 @@ import orjson
 
 from ..errors import ParseError, VenueError
 from ..records import Ticker, ms_to_ns, num
-from ..symbols import Market, unify
+from ..symbols import Market
 from ..timestamps import NANOS, to_ns
-from .base import Codec, RestRequest, json_body, json_object, per_market
+from .base import Codec, RestRequest, json_body, json_object, pair_market, per_market
 from .fields import StructFields
 from .routes import Route, TimeAt
 from .schema import Num, Schema, Time
@@ -179,7 +179,7 @@ class Gemini(Codec):
         # REST and the WebSocket API name markets in lower case; the archived feed and some
         # of the venue's examples in upper case.
         ids = (native, upper)
-        return Market(unify(base, quote_), native, ids, base_id=base, quote_id=quote_)
+        return pair_market(base, quote_, native, ids=ids)
 
 
 def _split(upper: str) -> tuple[str, str] | None:

@@ -25,9 +25,9 @@ import orjson
 
 from ..errors import ParseError, VenueError, VenueNotice
 from ..records import EMPTY, Ticker, ms_to_ns, num
-from ..symbols import Market, MarketTable, unify
+from ..symbols import Market, MarketTable
 from ..timestamps import MILLIS
-from .base import Codec, RestRequest, gunzip, json_body, json_object
+from .base import Codec, RestRequest, gunzip, json_body, json_object, pair_market
 from .fields import StructFields, TickerFields
 from .routes import Route, TimeAt
 from .schema import Num, Schema, Time
@@ -254,9 +254,7 @@ class HTX(Codec):
         if s.get("state") != "online":
             return None
         base, quote = s["base-currency"], s["quote-currency"]
-        return Market(
-            unify(base, quote, renames=cls.RENAMES), s["symbol"], base_id=base, quote_id=quote
-        )
+        return pair_market(base, quote, s["symbol"], renames=cls.RENAMES)
 
 
 def _level(t: dict[str, Any], side: str) -> tuple[float | None, float | None]:

@@ -31,9 +31,9 @@ import orjson
 
 from ..errors import ParseError, VenueError, VenueNotice
 from ..records import Ticker, minus, ms_to_ns, num
-from ..symbols import Market, MarketTable, unify
+from ..symbols import Market, MarketTable
 from ..timestamps import MILLIS
-from .base import Codec, RestRequest, json_body, json_object
+from .base import Codec, RestRequest, json_body, json_object, pair_market
 from .fields import StructFields, TickerFields
 from .routes import Call, Route, TimeAt
 from .schema import Num, Schema, Time
@@ -297,9 +297,4 @@ class KuCoin(Codec):
     def market_of(cls, s: Any) -> Market | None:
         if not s.get("enableTrading"):
             return None
-        return Market(
-            unify(s["baseCurrency"], s["quoteCurrency"], renames=cls.RENAMES),
-            s["symbol"],
-            base_id=s["baseCurrency"],
-            quote_id=s["quoteCurrency"],
-        )
+        return pair_market(s["baseCurrency"], s["quoteCurrency"], s["symbol"], renames=cls.RENAMES)

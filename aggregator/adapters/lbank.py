@@ -28,9 +28,9 @@ import orjson
 
 from ..errors import ParseError, VenueError, VenueNotice
 from ..records import Ticker, best_level, iso_to_ns, ms_to_ns
-from ..symbols import Market, MarketTable, unify
+from ..symbols import Market, MarketTable
 from ..timestamps import valid_ns
-from .base import Codec, RestRequest, json_body, json_object
+from .base import Codec, RestRequest, json_body, json_object, pair_market
 from .fields import StructFields, TickerFields, Top, top_of_book
 from .routes import Call, Route, Text
 from .schema import Num, Schema
@@ -215,6 +215,4 @@ class LBank(Codec):
     @classmethod
     def market_of(cls, p: Any) -> Market | None:
         base, quote_ = p["symbol"].rsplit("_", 1)
-        return Market(
-            unify(base, quote_, renames=cls.RENAMES), p["symbol"], base_id=base, quote_id=quote_
-        )
+        return pair_market(base, quote_, p["symbol"], renames=cls.RENAMES)

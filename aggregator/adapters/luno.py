@@ -32,8 +32,8 @@ import orjson
 
 from ..errors import ParseError, VenueError
 from ..records import Ticker, ms_to_ns
-from ..symbols import Market, MarketTable, unify
-from .base import SHAPE_ERRORS, Codec, RestRequest, SequenceCheck, json_body
+from ..symbols import Market, MarketTable
+from .base import SHAPE_ERRORS, Codec, RestRequest, SequenceCheck, json_body, pair_market
 from .fields import StructFields, top_of_book
 from .schema import Num, Schema, Time
 
@@ -243,12 +243,7 @@ class Luno(Codec):
     def market_of(p: Any) -> Market | None:
         if p.get("trading_status") not in TRADING:
             return None
-        return Market(
-            unify(p["base_currency"], p["counter_currency"]),
-            p["market_id"],
-            base_id=p["base_currency"],
-            quote_id=p["counter_currency"],
-        )
+        return pair_market(p["base_currency"], p["counter_currency"], p["market_id"])
 
 
 def _dec(value: Any) -> Decimal:

@@ -19,8 +19,8 @@ import msgspec
 
 from ..errors import ParseError, VenueError
 from ..records import Ticker, seconds_to_ns
-from ..symbols import Market, unify
-from .base import Codec, RestRequest, json_body
+from ..symbols import Market
+from .base import Codec, RestRequest, json_body, pair_market
 from .fields import StructFields
 from .schema import Num, Schema, Time
 
@@ -110,4 +110,4 @@ class Mercado(Codec):
         native, base, quote_, listed, traded = row
         if listed is not True or traded is not True:
             return None
-        return Market(unify(base, quote_), native, base_id=base, quote_id=quote_)
+        return pair_market(base, quote_, native)

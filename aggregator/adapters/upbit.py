@@ -28,9 +28,9 @@ import orjson
 
 from ..errors import ParseError, VenueError
 from ..records import Ticker
-from ..symbols import Market, MarketTable, unify
+from ..symbols import Market, MarketTable
 from ..timestamps import NANOS, epoch_to_ns
-from .base import Codec, RestRequest, json_body
+from .base import Codec, RestRequest, json_body, pair_market
 from .fields import StructFields, top_of_book
 from .routes import Call, Route, TimeAt
 from .schema import Num, Schema, Time
@@ -259,4 +259,4 @@ class Upbit(Quotation):
     def market_of(p: Any) -> Market | None:
         native = p["market"]
         quote_id, base_id = native.split("-")
-        return Market(unify(base_id, quote_id), native, base_id=base_id, quote_id=quote_id)
+        return pair_market(base_id, quote_id, native)

@@ -26,8 +26,8 @@ import orjson
 
 from ..errors import ParseError, VenueError, VenueNotice
 from ..records import Ticker, seconds_to_ns
-from ..symbols import Market, MarketTable, unify
-from .base import Codec, RestRequest, json_body, json_object, one_or_all
+from ..symbols import Market, MarketTable
+from .base import Codec, RestRequest, json_body, json_object, one_or_all, pair_market
 from .fields import StructFields, top_of_book
 from .routes import Call, Route
 from .schema import Num, Schema
@@ -234,6 +234,4 @@ class WhiteBIT(Codec):
     def market_of(p: Any) -> Market | None:
         if p.get("type", "spot") != "spot" or p.get("tradesEnabled") is not True:
             return None
-        return Market(
-            unify(p["stock"], p["money"]), p["name"], base_id=p["stock"], quote_id=p["money"]
-        )
+        return pair_market(p["stock"], p["money"], p["name"])

@@ -28,8 +28,8 @@ import msgspec
 
 from ..errors import VenueError
 from ..records import Ticker, seconds_to_ns
-from ..symbols import Market, unify
-from .base import Codec, RestRequest, json_body
+from ..symbols import Market
+from .base import Codec, RestRequest, json_body, pair_market
 from .fields import StructFields
 from .schema import Num, Schema, Time
 
@@ -121,7 +121,7 @@ class YoBit(Codec):
         if info.get("hidden"):
             return None
         base, _, quote = pair.partition("_")
-        return Market(unify(base, quote, renames=cls.RENAMES), pair, base_id=base, quote_id=quote)
+        return pair_market(base, quote, pair, renames=cls.RENAMES)
 
 
 def _request(head: str, batch: list[Market], tail: str) -> RestRequest:

@@ -16,8 +16,8 @@ import msgspec
 
 from ..errors import ParseError, VenueError
 from ..records import Ticker
-from ..symbols import Market, unify
-from .base import Codec, RestRequest, json_body, json_object, per_market
+from ..symbols import Market
+from .base import Codec, RestRequest, json_body, json_object, pair_market, per_market
 from .fields import StructFields
 from .schema import Num, Schema
 
@@ -76,4 +76,4 @@ class Zaif(Codec):
     @staticmethod
     def market_of(p: Any) -> Market | None:
         base, quote_ = p["name"].split("/")
-        return Market(unify(base, quote_), p["currency_pair"], base_id=base, quote_id=quote_)
+        return pair_market(base, quote_, p["currency_pair"])
