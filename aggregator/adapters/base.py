@@ -11,7 +11,7 @@ import random
 import zlib
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from urllib.parse import quote
 
 import orjson
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from .routes import Route
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 WS_MAX_FRAME = 16 * 1024 * 1024
 # What a codec raises on a payload whose shape changed under it: reported, never fatal.
@@ -177,6 +178,18 @@ class Codec:
                 if not isinstance(t, dict):
                     raise ParseError(f"ticker of {key} is not an object")
                 yield t, m
+
+    def keyed_as(
+        self, raws: Mapping[str, Any], decode: Callable[[Any], T]
+    ) -> Iterator[tuple[T, Market]]:
+        """The tickers of a venue's object keyed by market id, kept as sent (``msgspec.Raw``),
+        that are of markets this codec follows: each decoded by ``decode`` (its ``Schema``),
+        with its market. A ticker of a market not followed is not decoded at all."""
+        lookup = self.lookup
+        for key, raw in raws.items():
+            m = lookup(key)
+            if m is not None:
+                yield decode(raw), m
 
     def rest_requests(self, base_url: str, markets: Sequence[Market]) -> list[RestRequest]:
         raise NotImplementedError

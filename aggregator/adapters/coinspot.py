@@ -75,15 +75,8 @@ class CoinSpot(Codec):
             raise VenueError(f"venue error: {doc.message or doc.status}")
         if not isinstance(doc.prices, dict):
             raise ParseError("response without a prices object")
-        lookup, venue = self.lookup, self.venue
-        out = []
-        for coin, raw in doc.prices.items():
-            m = lookup(coin)
-            if m is None:
-                continue
-            t = PRICES(raw)
-            out.append(TICKER.record(venue, m, t, ts_recv))
-        return out
+        venue = self.venue
+        return [TICKER.record(venue, m, t, ts_recv) for t, m in self.keyed_as(doc.prices, PRICES)]
 
     @staticmethod
     def market_rows(body: bytes) -> list[Any]:

@@ -96,15 +96,8 @@ class YoBit(Codec):
         if "error" in doc or "success" in doc:
             why = msgspec.json.decode(doc["error"]) if "error" in doc else None
             raise VenueError(f"venue error: {why}")
-        lookup, venue = self.lookup, self.venue
-        out = []
-        for key, raw in doc.items():
-            m = lookup(key)
-            if m is None:
-                continue
-            t = ROW(raw)
-            out.append(TICKER.record(venue, m, t, ts_recv))
-        return out
+        venue = self.venue
+        return [TICKER.record(venue, m, t, ts_recv) for t, m in self.keyed_as(doc, ROW)]
 
     @staticmethod
     def market_rows(body: bytes) -> list[Any]:
