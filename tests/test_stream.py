@@ -897,7 +897,7 @@ async def test_a_watcher_cancelled_at_the_beat_keeps_no_other_watcher_s_waiter(
     assert kept <= 1, f"{kept} of the beat's 50 futures kept by a cancelled waiter"
 
 
-@pytest.mark.skipif(stream._trim is None, reason="the compiled listener is not built")
+@pytest.mark.skipif(not stream.COMPILED_LISTENER, reason="the compiled listener is not built")
 async def test_a_session_gives_back_the_read_buffer_a_burst_grew() -> None:
     """picows doubles a read buffer that a read fills and never shrinks it: after a burst
     the session trims it back to READ_BUFFER, but only while no bytes wait in it (half a

@@ -4,15 +4,15 @@ the codec and on to the sinks, with no queue, task switch or await per message.
 picows was chosen by measurement (bench/README.md, "Choosing the WebSocket client"). It
 hands over raw frames; this module adds reassembly of fragmented messages (bounded), the
 venue's close code and reason, and a handler's error ending the session with that error.
-Only this module (and its compiled base, _listen.pyx) knows picows: what it raises comes
-out as OSError, TimeoutError, WSError or SessionClosed, its log lines go to the logger given.
+Only this module and its compiled parts (compiled.py, _listen.pyx) know picows: what it
+raises comes out as OSError, TimeoutError, WSError or SessionClosed, its log lines go to the
+logger given.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
-import importlib
 import logging
 import ssl
 from collections.abc import Callable
@@ -29,7 +29,7 @@ from picows import (
     ws_connect,
 )
 
-from ..collector import release
+from .compiled import LISTENER_BASE, READ_BUFFER, trim
 
 __all__ = [
     "SessionClosed",
@@ -51,36 +51,7 @@ class SessionClosed(Exception):
 Logger = logging.Logger | logging.LoggerAdapter  # type: ignore[type-arg]
 
 
-# A session's read buffer: picows's to start with, and what a session keeps of it between
-# bursts (WebSocket.trim). Reads take at most what is free in it, and picows doubles it
-# whenever a read fills it; at scale a read carries one frame or a few (under 1 KiB).
-READ_BUFFER = 4096
-# the read buffers given back since the C heap last handed free pages to the system
-RELEASE_AFTER = 4 << 20
-_given = 0
-
-
-def _trimmer() -> Callable[[WSTransport, int], int] | None:
-    try:
-        module = importlib.import_module("aggregator.adapters._listen")
-    except ImportError:
-        return None
-    return module.trim_read_buffer  # type: ignore[no-any-return]
-
-
-_trim = _trimmer()
-
-
-def _compiled_base() -> type[WSListener]:
-    """adapters/_listen.pyx's FrameListener where built (picows hands it each frame, and a
-    whole text frame goes to the routes reader in picows's buffer), else WSListener."""
-    try:
-        return importlib.import_module("aggregator.adapters._listen").FrameListener  # type: ignore[no-any-return]
-    except ImportError:
-        return WSListener
-
-
-_Base = _compiled_base()
+_Base = LISTENER_BASE
 COMPILED_LISTENER = _Base is not WSListener
 
 
@@ -226,20 +197,8 @@ class WebSocket:
         self._transport.send(TEXT, data)
 
     def trim(self) -> int:
-        """Give back what the read buffer grew past READ_BUFFER, if no bytes wait in it
-        (_listen.pyx); returns the bytes given back (0 without the compiled listener). Once
-        sessions gave back RELEASE_AFTER in all, the C heap's free pages go back to the
-        system (collector.release), else they would stay in the resident set."""
-        global _given
-        if _trim is None:
-            return 0
-        given = _trim(self._transport, READ_BUFFER)
-        if given:
-            _given += given
-            if _given >= RELEASE_AFTER:
-                _given = 0
-                release()
-        return given
+        """Give back what the read buffer grew in a burst (compiled.trim): the bytes."""
+        return trim(self._transport)
 
     def abort(self) -> None:
         """Drop the connection now (a stale session); `wait_closed` then returns."""
