@@ -22,7 +22,7 @@ import orjson
 import pytest
 
 from aggregator import app
-from aggregator.adapters import routes, stream
+from aggregator.adapters import listener, routes, stream
 from aggregator.adapters.emitter import Connection, Emitter
 from aggregator.adapters.registry import codec_class
 from aggregator.adapters.runner import Adapter
@@ -209,7 +209,7 @@ def test_the_compiled_listener_is_built_where_ci_builds() -> None:
     """picows hands frames to the compiled listener (adapters/_listen.pyx) where the build
     had Cython and picows's declarations, as CI's does."""
     if os.environ.get("CI"):
-        assert stream.COMPILED_LISTENER
+        assert listener.COMPILED_LISTENER
 
 
 async def test_a_session_reads_its_routes_frames_in_c_and_the_rest_in_python(serve) -> None:
@@ -243,7 +243,7 @@ async def test_a_session_reads_its_routes_frames_in_c_and_the_rest_in_python(ser
         proceed.set()
 
     reader = routes.reader(codec, on_message, emitter, conn)  # type: ignore[arg-type]
-    if reader is None or not stream.COMPILED_LISTENER:  # (CI builds both: the test above)
+    if reader is None or not listener.COMPILED_LISTENER:  # (CI builds both: the test above)
         pytest.skip("the compiled listener is not built")
     ws = await open_websocket(
         url, reader, ["sub"], lambda: None, on_read_end=on_read_end,
@@ -280,7 +280,7 @@ async def test_a_session_reads_gzip_binary_frames_in_c_too(serve) -> None:
     conn = Connection(0, read_end=True)
     python: list[bytes] = []
     reader = routes.reader(codec, python.append, _Reading(), conn)  # type: ignore[arg-type]
-    if reader is None or not stream.COMPILED_LISTENER:  # (CI builds both: the test above)
+    if reader is None or not listener.COMPILED_LISTENER:  # (CI builds both: the test above)
         pytest.skip("the compiled listener is not built")
     ws = await open_websocket(
         url, reader, ["sub"], lambda: None, on_read_end=lambda: None,
@@ -897,7 +897,7 @@ async def test_a_watcher_cancelled_at_the_beat_keeps_no_other_watcher_s_waiter(
     assert kept <= 1, f"{kept} of the beat's 50 futures kept by a cancelled waiter"
 
 
-@pytest.mark.skipif(not stream.COMPILED_LISTENER, reason="the compiled listener is not built")
+@pytest.mark.skipif(not listener.COMPILED_LISTENER, reason="the compiled listener is not built")
 async def test_a_session_gives_back_the_read_buffer_a_burst_grew() -> None:
     """picows doubles a read buffer that a read fills and never shrinks it: after a burst
     the session trims it back to READ_BUFFER, but only while no bytes wait in it (half a
@@ -950,3 +950,52 @@ async def test_a_session_gives_back_the_read_buffer_a_burst_grew() -> None:
         finally:
             ws.abort()
             venue.close()
+
+
+@pytest.mark.parametrize("how", ["cancelled", "timed out"])
+async def test_a_session_given_up_while_opening_does_not_come_up_later(how: str) -> None:
+    """picows completes a handshake that nobody waits for any more (the open was cancelled,
+    or timed out, while the venue's answer was on its way): the session must not come up
+    then, subscribe and stream into a codec that its adapter left (a second stream of the
+    same markets, a connection no one holds). It is dropped as it comes up: nothing sent,
+    nothing read."""
+    from .hostile_ws import TEXT as WS_TEXT
+    from .hostile_ws import accept_answer
+    from .hostile_ws import frame as ws_frame
+
+    after: list[bytes] = []  # what the client sent after the venue's answer
+    closed = asyncio.Event()
+
+    async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        request = await reader.readuntil(b"\r\n\r\n")
+        await asyncio.sleep(0.3)  # the answer comes after the client gave up
+        writer.write(accept_answer(request) + ws_frame(WS_TEXT, b'{"welcome":1}'))
+        with contextlib.suppress(OSError):
+            while data := await reader.read(1 << 16):
+                after.append(data)
+        closed.set()
+        writer.close()
+
+    server = await asyncio.start_server(accept, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    got: list[bytes] = []
+
+    def on_message(raw: bytes) -> None:
+        got.append(raw)
+
+    async with server:
+        opening = asyncio.ensure_future(
+            open_websocket(
+                f"ws://127.0.0.1:{port}/", on_message, ['{"op":"subscribe"}'], lambda: None,
+                open_timeout=0.1 if how == "timed out" else 5, ping_interval=None,
+                max_size=1 << 20,
+            )
+        )  # fmt: skip
+        await asyncio.sleep(0.1 if how == "cancelled" else 0)
+        if how == "cancelled":
+            opening.cancel()
+        with pytest.raises(asyncio.CancelledError if how == "cancelled" else TimeoutError):
+            await opening
+        async with asyncio.timeout(3):
+            await closed.wait()  # the client dropped the connection once it came up
+    assert after == [] and got == []
