@@ -999,3 +999,43 @@ async def test_a_session_given_up_while_opening_does_not_come_up_later(how: str)
         async with asyncio.timeout(3):
             await closed.wait()  # the client dropped the connection once it came up
     assert after == [] and got == []
+
+
+async def test_an_ended_session_is_freed_without_the_collector() -> None:
+    """A session that ended (the venue closed it) leaves nothing that waits for a pass of the
+    cyclic collector: its WebSocket, listener, transport and read buffer are freed by
+    reference counts as the next session starts. (The daemon's full passes are an hour
+    apart: a venue that reconnects every few seconds would otherwise hold hundreds of dead
+    sessions in between.)"""
+    import gc
+
+    from aggregator.adapters.stream import WebSocket
+
+    from .hostile_ws import accept_answer
+
+    async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(accept_answer(await reader.readuntil(b"\r\n\r\n")))
+        await asyncio.sleep(0.05)
+        writer.close()  # the venue ends the session
+
+    def alive() -> int:
+        return sum(type(o) is WebSocket for o in gc.get_objects())
+
+    server = await asyncio.start_server(accept, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    statuses: list[Status] = []
+    sessions = _sessions(f"ws://127.0.0.1:{port}/", statuses)
+    gc.collect()
+    before = alive()
+    gc.disable()
+    try:
+        ends = 0
+        async with server, asyncio.timeout(20), contextlib.aclosing(aiter(sessions)) as it:
+            async for _ in it:
+                ends += 1
+                if ends == 4:
+                    kept = alive() - before
+                    break
+    finally:
+        gc.enable()
+    assert kept == 0, f"{kept} WebSockets of 4 ended sessions kept for the collector"

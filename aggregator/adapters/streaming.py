@@ -130,6 +130,10 @@ class Sessions:
             for t in helpers:
                 t.cancel()
             await asyncio.gather(*helpers, return_exceptions=True)
+            # the connection and the session refer to each other (the listener's reader
+            # fills conn.pending): let go, so that the ended session is freed now, not at
+            # the collector's next full pass
+            conn.ws = None
 
 
 async def _app_pings(ws: WebSocket, codec: Codec) -> None:
