@@ -145,7 +145,11 @@ def report(frames: int, dump: str | None = None) -> dict[str, Any]:
         out.update(traced(frames, dump))
     # last: what a full pass of the collector finds unreachable now (cycles waiting for it),
     # and Python's objects after it
+    gc.set_debug(gc.DEBUG_SAVEALL)  # what it finds, by type (kept in gc.garbage to count)
     out["gc"]["unreachable"] = gc.collect()
+    out["gc"]["unreachable_by_type"] = Counter(type(o).__name__ for o in gc.garbage).most_common(25)
+    gc.set_debug(0)
+    gc.garbage.clear()
     out["pymalloc_after_full_pass"] = pymalloc()
     return out
 

@@ -1001,21 +1001,26 @@ async def test_a_session_given_up_while_opening_does_not_come_up_later(how: str)
     assert after == [] and got == []
 
 
-async def test_an_ended_session_is_freed_without_the_collector() -> None:
-    """A session that ended (the venue closed it) leaves nothing that waits for a pass of the
-    cyclic collector: its WebSocket, listener, transport and read buffer are freed by
-    reference counts as the next session starts. (The daemon's full passes are an hour
-    apart: a venue that reconnects every few seconds would otherwise hold hundreds of dead
-    sessions in between.)"""
+@pytest.mark.parametrize("end", ["closed by the venue", "a protocol error"])
+async def test_an_ended_session_is_freed_without_the_collector(end: str) -> None:
+    """A session that ended (the venue closed it, or the listener ended it on an error it
+    saw) leaves nothing that waits for a pass of the cyclic collector: its WebSocket,
+    listener, transport and read buffer are freed by reference counts as the next session
+    starts. (The daemon's full passes are an hour apart: a venue that reconnects every few
+    seconds would otherwise hold hundreds of dead sessions in between.)"""
     import gc
 
     from aggregator.adapters.stream import WebSocket
 
-    from .hostile_ws import accept_answer
+    from .hostile_ws import CONT, accept_answer
+    from .hostile_ws import frame as ws_frame
 
     async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         writer.write(accept_answer(await reader.readuntil(b"\r\n\r\n")))
         await asyncio.sleep(0.05)
+        if end == "a protocol error":
+            writer.write(ws_frame(CONT, b"a continuation of no message"))
+            await asyncio.sleep(0.05)
         writer.close()  # the venue ends the session
 
     def alive() -> int:

@@ -41,6 +41,7 @@ class Opening:
         self.given_up = True
         if self.transport is not None:
             self.transport.disconnect(graceful=False)
+            self.transport = None
 
 
 def _ignore(message: bytes) -> None:
@@ -76,8 +77,9 @@ class Listener(_Base):  # type: ignore[misc, valid-type]
                 self.on_message = fallback
 
     def on_ws_connected(self, transport: WSTransport) -> None:
-        self.opening.transport = transport
-        if self.opening.given_up:  # no one holds this session: nothing sent, nothing read
+        if not self.opening.given_up:
+            self.opening.transport = transport  # (until the open returns, or gives up)
+        else:  # no one holds this session: nothing sent, nothing read
             self.on_message, self.on_read_end, self.first = _ignore, None, []
             if COMPILED_LISTENER:
                 self.reader = None
@@ -173,6 +175,16 @@ class Listener(_Base):  # type: ignore[misc, valid-type]
         transport.disconnect(graceful=False)
 
     failed = _fail  # (the compiled base's name for it: the routes reader raised)
+
+    def take_error(self) -> BaseException:
+        """The error that ended the session (there is one), let go of: raised, its traceback
+        holds the frames it passes through and the session with them, so neither the
+        listener nor a local of the frame that raises it may keep it (a cycle, freed only
+        by the collector's full pass)."""
+        error, self.error = self.error, None
+        if error is None:
+            raise RuntimeError("take_error: the session ended with no error")
+        return error
 
 
 def _reserved(frame: WSFrame) -> str:

@@ -80,8 +80,8 @@ class WebSocket:
         except Exception as e:  # anything else picows raised: this session's end all the same
             if self._listener.error is None:
                 return SessionClosed(f"WebSocket client error: {type(e).__name__}: {e}"[:200])
-        if self._listener.error is not None:
-            raise self._listener.error
+        if self._listener.error is not None:  # handed over, not kept: see take_error
+            raise self._listener.take_error()
         handshake = self._transport.close_handshake
         if handshake is not None and handshake.recv is not None:
             info = handshake.recv
@@ -151,6 +151,7 @@ async def open_websocket(
     except BaseException:  # cancelled: the same
         opening.give_up()
         raise
+    opening.transport = None  # (open: the opening is over, and holds the session no more)
     if not isinstance(listener, Listener):  # picows returns no listener when the
         # connection ended before the venue's answer was complete (EOF or a reset)
         if transport is not None:
