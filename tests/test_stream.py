@@ -897,6 +897,36 @@ async def test_a_watcher_cancelled_at_the_beat_keeps_no_other_watcher_s_waiter(
     assert kept <= 1, f"{kept} of the beat's 50 futures kept by a cancelled waiter"
 
 
+@contextlib.asynccontextmanager
+async def _raw_venue(
+    accept: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Any],
+) -> AsyncIterator[int]:
+    """A raw TCP venue on 127.0.0.1 (``accept`` speaks for it); yields its port. On exit
+    every connection it took is closed and its handler ended, whatever state it was in."""
+    writers: list[asyncio.StreamWriter] = []
+    handlers: list[asyncio.Task[Any]] = []
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writers.append(writer)
+        task = asyncio.current_task()
+        assert task is not None
+        handlers.append(task)
+        await accept(reader, writer)
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    try:
+        async with server:
+            yield server.sockets[0].getsockname()[1]
+    finally:
+        for t in handlers:
+            t.cancel()
+        await asyncio.gather(*handlers, return_exceptions=True)
+        for w in writers:
+            w.close()
+            with contextlib.suppress(OSError):
+                await w.wait_closed()
+
+
 @pytest.mark.skipif(not listener.COMPILED_LISTENER, reason="the compiled listener is not built")
 async def test_a_session_gives_back_the_read_buffer_a_burst_grew() -> None:
     """picows doubles a read buffer that a read fills and never shrinks it: after a burst
@@ -912,8 +942,6 @@ async def test_a_session_gives_back_the_read_buffer_a_burst_grew() -> None:
         writer.write(accept_answer(await reader.readuntil(b"\r\n\r\n")))
         await writers.put(writer)
 
-    server = await asyncio.start_server(accept, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
     got: list[bytes] = []
 
     def on_message(raw: bytes) -> None:
@@ -924,7 +952,7 @@ async def test_a_session_gives_back_the_read_buffer_a_burst_grew() -> None:
             while len(got) < n:
                 await asyncio.sleep(0.01)
 
-    async with server:
+    async with _raw_venue(accept) as port:
         ws = await open_websocket(
             f"ws://127.0.0.1:{port}/", on_message, [], lambda: None,
             open_timeout=5, ping_interval=None, max_size=1 << 20,
@@ -976,14 +1004,12 @@ async def test_a_session_given_up_while_opening_does_not_come_up_later(how: str)
         closed.set()
         writer.close()
 
-    server = await asyncio.start_server(accept, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
     got: list[bytes] = []
 
     def on_message(raw: bytes) -> None:
         got.append(raw)
 
-    async with server:
+    async with _raw_venue(accept) as port:
         opening = asyncio.ensure_future(
             open_websocket(
                 f"ws://127.0.0.1:{port}/", on_message, ['{"op":"subscribe"}'], lambda: None,
@@ -1026,21 +1052,20 @@ async def test_an_ended_session_is_freed_without_the_collector(end: str) -> None
     def alive() -> int:
         return sum(type(o) is WebSocket for o in gc.get_objects())
 
-    server = await asyncio.start_server(accept, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
     statuses: list[Status] = []
-    sessions = _sessions(f"ws://127.0.0.1:{port}/", statuses)
     gc.collect()
     before = alive()
     gc.disable()
     try:
         ends = 0
-        async with server, asyncio.timeout(20), contextlib.aclosing(aiter(sessions)) as it:
-            async for _ in it:
-                ends += 1
-                if ends == 4:
-                    kept = alive() - before
-                    break
+        async with _raw_venue(accept) as port:
+            sessions = _sessions(f"ws://127.0.0.1:{port}/", statuses)
+            async with asyncio.timeout(20), contextlib.aclosing(aiter(sessions)) as it:
+                async for _ in it:
+                    ends += 1
+                    if ends == 4:
+                        kept = alive() - before
+                        break
     finally:
         gc.enable()
     assert kept == 0, f"{kept} WebSockets of 4 ended sessions kept for the collector"
