@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 import signal
 import time
@@ -588,3 +589,24 @@ async def test_batches_publish_what_records_one_by_one_publish(server, jetstream
     assert [data for _, data, _ in seen] == [dumps(r) for r in records[70:]]  # the newest
     assert seen[0][0] == "md.ticker.binance.1000_SHIB-USD" and seen[15][0] == "md.status.kraken"
     assert seen[15][2] == (f"agg-t:kraken:{10**18 + 85}:85" if jetstream else None)
+
+
+async def test_a_record_after_the_sink_stopped_is_counted_and_named_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A record offered once the sink stopped would never be published: it is refused and
+    counted as dropped (before, it was taken and lost unseen), and the first is logged."""
+    cfg = NatsConfig(enabled=True, servers=("nats://127.0.0.1:1",), queue_size=10)
+    sink = NatsSink(cfg, "agg-t")
+    hub = Hub()
+    hub.add_sink(sink)
+    hub.publish(Ticker("binance", "BTC/USDT", "BTCUSDT", bid=1.0, ts_recv=1, seq=1))
+    await sink.stop()  # (never started: what it held is lost at exit, counted)
+    caplog.set_level(logging.WARNING, logger="aggregator.sinks.nats")
+    late: list[Record] = [
+        Ticker("binance", "BTC/USDT", "BTCUSDT", bid=2.0, ts_recv=2, seq=s) for s in (2, 3)
+    ]
+    hub.publish_batch(late, [dumps(r) for r in late], "binance")
+    assert (sink.accepted, sink.dropped) == (1, 3)
+    said = [m for m in caplog.messages if "came after the sink stopped" in m]
+    assert len(said) == 1 and '"seq":2' in said[0]

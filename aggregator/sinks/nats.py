@@ -102,7 +102,12 @@ class _Buffer:
     def __len__(self) -> int:
         return len(self._items) + len(self._retry)
 
-    def put(self, item: Item) -> None:
+    def put(self, item: Item) -> bool:
+        """Take a record (the oldest dropped when full); False once closed: refused and
+        counted as dropped, as the files sink's queue does (it would never be published)."""
+        if self.closed:
+            self.dropped += 1
+            return False
         items = self._items
         if len(items) >= self.maxsize:
             items.popleft()
@@ -110,6 +115,7 @@ class _Buffer:
         items.append(item)
         if not self._ready.is_set():
             self._ready.set()
+        return True
 
     def requeue(self, batch: list[Item]) -> None:
         """Put a batch back in front, in order, to be taken first."""
@@ -166,6 +172,7 @@ class NatsSink:
         self.reconnects = 0
         self.lost_at_exit = 0  # still buffered or in flight when stop() gave up
         self._stopped = False
+        self._said_late = False  # a record offered after stop() was logged
 
     # --- counters ----------------------------------------------------------------------
     @property
@@ -216,8 +223,11 @@ class NatsSink:
         if self._js_on:  # (numbered per adapter: a derivatives adapter's id names its kind)
             source = record.exchange if kind == "spot" else f"{record.exchange}.{kind}"
             msg_id = f"{self.instance_id}:{source}:{record.ts_recv}:{record.seq}"
-        self.accepted += 1
-        self._buf.put((subject, msg_id, line))
+        if self._buf.put((subject, msg_id, line)):
+            self.accepted += 1
+        elif not self._said_late:  # offered after stop(): said once, with the record
+            self._said_late = True
+            log.warning("nats: a record came after the sink stopped (dropped): %s", line[:300])
 
     def offer_batch(
         self, records: Sequence[Record], lines: Sequence[bytes], venue: str | None = None
