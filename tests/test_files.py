@@ -106,15 +106,20 @@ async def until(cond: Callable[[], bool], within: float = 3.0) -> None:
         await asyncio.sleep(0.02)
 
 
-async def test_two_exchanges_two_files_statuses_apart(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
+async def _started(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> tuple[FileSink, Hub, int]:
+    """A files sink started under a hub, its log at INFO, and a time 5 s into this hour."""
     caplog.set_level(logging.INFO, logger=LOGGER)
     sink = FileSink(make_cfg(tmp_path))
     hub = Hub()
     hub.add_sink(sink)
     await sink.start()
-    ts = hour_start() + 5 * 10**9
+    return sink, hub, hour_start() + 5 * 10**9
+
+
+async def test_two_exchanges_two_files_statuses_apart(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    sink, hub, ts = await _started(tmp_path, caplog)
     expected: dict[str, bytes] = {"alpha": b"", "beta": b""}
     for seq in range(50):
         rec = tick("alpha" if seq % 2 else "beta", ts + seq, seq)
@@ -140,12 +145,7 @@ async def test_a_record_after_the_sink_stopped_is_counted_and_named_once(
     """Whatever still publishes once the files sink stopped (a shutdown's straggler) is
     counted as dropped, one by one or in a batch, and the first such record is logged with
     its content, once, so that its publisher can be found."""
-    caplog.set_level(logging.INFO, logger=LOGGER)
-    sink = FileSink(make_cfg(tmp_path))
-    hub = Hub()
-    hub.add_sink(sink)
-    await sink.start()
-    ts = hour_start() + 5 * 10**9
+    sink, hub, ts = await _started(tmp_path, caplog)
     hub.publish(tick("alpha", ts, 1))
     await sink.stop()
     hub.publish(tick("alpha", ts + 1, 2))

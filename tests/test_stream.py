@@ -975,6 +975,9 @@ async def test_a_session_gives_back_the_read_buffer_a_burst_grew() -> None:
             venue.write(raw[20_000:] + ws_frame(WS_TEXT, b'{"n":"after"}'))
             await until(602)
             assert got[600:] == [big, b'{"n":"after"}']
+            ws.abort()
+            await ws.wait_closed()
+            assert ws.trim() == 0  # a session gone: nothing to give back, no error
         finally:
             ws.abort()
             venue.close()
